@@ -1,0 +1,74 @@
+/**
+ * Import rules of the homeserver (docs/architecture.md, "Layout and import rules").
+ * `npm run lint` fails when any of them is broken.
+ */
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'protocol-is-pure',
+      comment: 'libs/protocol imports nothing of ours: no other lib, app or projection.',
+      severity: 'error',
+      from: { path: '^libs/protocol/' },
+      to: { path: '^(apps|projections|libs/(?!protocol/))' },
+    },
+    {
+      name: 'protocol-no-frameworks-or-io',
+      comment: 'libs/protocol is pure: no Nest, no database, no HTTP, no file system.',
+      severity: 'error',
+      from: { path: '^libs/protocol/src/', pathNot: '\\.spec\\.ts$' },
+      to: {
+        dependencyTypes: ['core', 'npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-no-pkg', 'npm-unknown'],
+        pathNot: '^(crypto|node:crypto)$|node_modules/(tweetnacl|fast-check)/',
+      },
+    },
+    {
+      name: 'contracts-only-protocol',
+      comment: 'libs/contracts is shared vocabulary: it may import libs/protocol only.',
+      severity: 'error',
+      from: { path: '^libs/contracts/' },
+      to: { path: '^(apps|projections|libs/(?!(contracts|protocol)/))' },
+    },
+    {
+      name: 'http-never-touches-sql-or-store',
+      comment: 'HTTP layers send commands and queries; they never touch SQL or the event store.',
+      severity: 'error',
+      from: { path: '^libs/(client-api|federation-api|http)/' },
+      to: { path: '^libs/(persistence|eventstore)/|node_modules/(pg|slonik|@electric-sql|@slonik|pg-[a-z-]+)/' },
+    },
+    {
+      name: 'projections-not-write-side',
+      comment: 'Projections never import the write side.',
+      severity: 'error',
+      from: { path: '^projections/' },
+      to: { path: '^libs/room/' },
+    },
+    {
+      name: 'projections-not-each-other',
+      comment: 'A projection never imports another projection.',
+      severity: 'error',
+      from: { path: '^projections/([^/]+)/' },
+      to: { path: '^projections/', pathNot: '^projections/$1/' },
+    },
+    {
+      name: 'libs-not-apps',
+      comment: 'Libraries never import applications; apps are composition only.',
+      severity: 'error',
+      from: { path: '^(libs|projections)/' },
+      to: { path: '^apps/' },
+    },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '(^|/)(dist|node_modules)/' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'] },
+  },
+};

@@ -1,0 +1,65 @@
+/**
+ * The homeserver's configuration as the rest of the code sees it, after the YAML file was
+ * read, environment overrides applied and every key validated (see ./schema.ts).
+ * Relative paths are already resolved against the config file's folder.
+ */
+export interface RateLimitRule {
+  /** Sustained requests per second. */
+  per_second: number;
+  /** Requests allowed in a burst above the sustained rate. */
+  burst_count: number;
+}
+
+export interface HomeserverConfig {
+  /** The domain part of user ids and room aliases, e.g. `example.org` (port allowed). */
+  server_name: string;
+  /** The URL clients reach the client API at; advertised in /.well-known/matrix/client. */
+  public_baseurl: string;
+  /** What /.well-known/matrix/server delegates to (host:port); defaults to server_name:federation port. */
+  serve_server_wellknown: boolean;
+  client_listener: {
+    bind_address: string;
+    port: number;
+  };
+  federation_listener: {
+    enabled: boolean;
+    bind_address: string;
+    port: number;
+    tls_certificate_path: string;
+    tls_private_key_path: string;
+  };
+  database: {
+    /** Folder of the embedded database (PGlite); used when `url` is not set. */
+    data_dir: string;
+    /** A PostgreSQL connection URL; when set, PostgreSQL is used instead of the embedded database. */
+    url?: string;
+    /** Maximum connections in the pool. */
+    max_connections: number;
+  };
+  /** Path of the Ed25519 signing key file (`ed25519 <key id> <unpadded base64 seed>`). */
+  signing_key_path: string;
+  registration: {
+    enabled: boolean;
+    /** Secret for the shared-secret registration endpoint; null turns that endpoint off. */
+    shared_secret: string | null;
+    /** When set, registration also requires this token (m.login.registration_token). */
+    registration_token: string | null;
+  };
+  rate_limits: {
+    enabled: boolean;
+    login: RateLimitRule;
+    registration: RateLimitRule;
+    message: RateLimitRule;
+  };
+  logging: {
+    level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  };
+  media: {
+    store_path: string;
+    max_upload_size_bytes: number;
+  };
+  /** Largest request body accepted, in bytes. */
+  max_request_body_bytes: number;
+  /** Room version of new rooms. */
+  default_room_version: string;
+}

@@ -1,0 +1,3 @@
+/** The pure Matrix rules. Public surface of libs/protocol. */
+export * from './room-versions';
+export * from './events/types';
