@@ -1,0 +1,225 @@
+/**
+ * The one source of truth for the configuration file: every key's validation (zod), its
+ * default and its documentation. The loader (./load.ts), the sample file
+ * (homeserver.sample.yaml), the reference in docs/configuration.md and the environment
+ * overrides are all derived from this schema.
+ */
+import { z } from 'zod';
+import { DEFAULT_ROOM_VERSION, ROOM_VERSIONS, isKnownRoomVersion } from '@hs/protocol';
+
+/** Documentation attached to one key of the schema. */
+export interface KeyDoc {
+  /** What the key means, in a sentence or two. */
+  doc: string;
+  /** A value to show in the sample when the key has no default. */
+  example?: unknown;
+  /** The value is a file system path; a relative one resolves against the config file's folder. */
+  path?: boolean;
+}
+
+const keyDocs = new WeakMap<z.ZodTypeAny, KeyDoc>();
+
+/** Attaches documentation to a key's schema and returns the same schema. */
+function key<T extends z.ZodTypeAny>(schema: T, doc: KeyDoc): T {
+  keyDocs.set(schema, doc);
+  return schema;
+}
+
+/** The documentation of a key's schema, if it has some. */
+export function keyDoc(schema: z.ZodTypeAny): KeyDoc | undefined {
+  return keyDocs.get(schema);
+}
+
+/**
+ * Server name grammar of the appendices ("Server name"): a DNS name, an IPv4 literal or a
+ * bracketed IPv6 literal, optionally followed by `:port`.
+ */
+const SERVER_NAME = /^(?:\[[0-9A-Fa-f:.]{2,45}\]|[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)(?::[0-9]{1,5})?$/;
+
+function isServerName(value: string): boolean {
+  if (value.length > 255 || !SERVER_NAME.test(value)) return false;
+  const port = /:([0-9]{1,5})$/.exec(value.startsWith('[') ? value.slice(value.indexOf(']')) : value);
+  return port === null || (Number(port[1]) >= 1 && Number(port[1]) <= 65535);
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.search === '' && url.hash === '';
+  } catch {
+    return false;
+  }
+}
+
+function isPostgresUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'postgres:' || url.protocol === 'postgresql:';
+  } catch {
+    return false;
+  }
+}
+
+const port = (fallback: number, doc: string) =>
+  key(z.number().int('must be a whole number').min(0, 'must be between 0 and 65535').max(65535, 'must be between 0 and 65535').default(fallback), {
+    doc: `${doc} 0 picks a free port.`,
+  });
+
+const nonEmpty = z.string().min(1, 'must not be empty');
+
+const rateLimitRule = (doc: string, perSecond: number, burst: number) =>
+  key(
+    z
+      .object({
+        per_second: key(z.number().positive('must be greater than 0').default(perSecond), { doc: 'Sustained requests per second.' }),
+        burst_count: key(z.number().int('must be a whole number').positive('must be at least 1').default(burst), {
+          doc: 'Requests allowed in a burst above the sustained rate.',
+        }),
+      })
+      .strict()
+      .default({}),
+    { doc },
+  );
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** The schema of homeserver.yaml. Only `server_name` is required; every other key has a default. */
+export const configSchema = z
+  .object({
+    server_name: key(
+      nonEmpty.refine(isServerName, 'must be a server name: a DNS name, IPv4 address or [IPv6] literal, optionally with :port'),
+      {
+        doc: 'The domain part of user ids and room aliases (@alice:<server_name>). It cannot be changed once users and rooms exist.',
+        example: 'example.org',
+      },
+    ),
+    public_baseurl: key(z.string().refine(isHttpUrl, 'must be an http:// or https:// URL without query or fragment').optional(), {
+      doc: 'The URL clients reach the client API at, advertised in /.well-known/matrix/client. Defaults to https://<server_name>/.',
+      example: 'https://matrix.example.org/',
+    }),
+    serve_server_wellknown: key(z.boolean().default(true), {
+      doc: 'Serve /.well-known/matrix/server on the client listener, delegating federation to <server_name host>:<federation_listener.port>.',
+    }),
+    client_listener: key(
+      z
+        .object({
+          bind_address: key(nonEmpty.default('0.0.0.0'), { doc: 'Address the client API (plain HTTP) listens on.' }),
+          port: port(8008, 'Port of the client API.'),
+        })
+        .strict()
+        .default({}),
+      { doc: 'The client-server API listener (plain HTTP; put a TLS-terminating reverse proxy in front of it).' },
+    ),
+    federation_listener: key(
+      z
+        .object({
+          enabled: key(z.boolean().default(true), { doc: 'Whether to run the federation listener at all.' }),
+          bind_address: key(nonEmpty.default('0.0.0.0'), { doc: 'Address the federation API (HTTPS) listens on.' }),
+          port: port(8448, 'Port of the federation API.'),
+          tls_certificate_path: key(nonEmpty.default('tls.crt'), {
+            doc: 'PEM certificate (chain) served by the federation listener.',
+            path: true,
+          }),
+          tls_private_key_path: key(nonEmpty.default('tls.key'), { doc: 'PEM private key of that certificate.', path: true }),
+        })
+        .strict()
+        .default({}),
+      { doc: 'The server-server (federation) API listener, served over HTTPS.' },
+    ),
+    database: key(
+      z
+        .object({
+          data_dir: key(nonEmpty.default('data'), {
+            doc: 'Folder of the embedded database (PGlite). Used when `url` is not set.',
+            path: true,
+          }),
+          url: key(z.string().refine(isPostgresUrl, 'must be a postgres:// or postgresql:// URL').optional(), {
+            doc: 'PostgreSQL connection URL. When set, PostgreSQL is used instead of the embedded database.',
+            example: 'postgres://synapse:secret@localhost:5432/homeserver',
+          }),
+          max_connections: key(z.number().int('must be a whole number').min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(10), {
+            doc: 'Maximum connections in the database pool.',
+          }),
+        })
+        .strict()
+        .default({}),
+      { doc: 'Where the event store and the read models live.' },
+    ),
+    signing_key_path: key(nonEmpty.default('signing.key'), {
+      doc: 'Ed25519 signing key file, one line `ed25519 <key version> <unpadded base64 seed>` (`npm run admin -- generate-keys` writes one).',
+      path: true,
+    }),
+    registration: key(
+      z
+        .object({
+          enabled: key(z.boolean().default(false), { doc: 'Allow anyone to register an account through the client API.' }),
+          shared_secret: key(z.string().min(16, 'must be at least 16 characters').nullable().default(null), {
+            doc: 'Secret of the shared-secret registration admin API; null turns that API off.',
+          }),
+          registration_token: key(nonEmpty.nullable().default(null), {
+            doc: 'When set, registration also requires this token (m.login.registration_token).',
+          }),
+        })
+        .strict()
+        .default({}),
+      { doc: 'Who may create accounts.' },
+    ),
+    rate_limits: key(
+      z
+        .object({
+          enabled: key(z.boolean().default(true), { doc: 'Turn rate limiting on or off as a whole.' }),
+          login: rateLimitRule('Login attempts per client address.', 0.17, 3),
+          registration: rateLimitRule('Registration attempts per client address.', 0.17, 3),
+          message: rateLimitRule('Events sent per user.', 0.2, 10),
+        })
+        .strict()
+        .default({}),
+      { doc: 'Limits answered with 429 M_LIMIT_EXCEEDED and retry_after_ms.' },
+    ),
+    logging: key(
+      z
+        .object({
+          level: key(z.enum(LOG_LEVELS, { errorMap: () => ({ message: `must be one of ${LOG_LEVELS.join(', ')}` }) }).default('info'), {
+            doc: `Least severe level written to the log (${LOG_LEVELS.join(', ')}).`,
+          }),
+        })
+        .strict()
+        .default({}),
+      { doc: 'Structured (JSON) logs on standard output.' },
+    ),
+    media: key(
+      z
+        .object({
+          store_path: key(nonEmpty.default('media'), { doc: 'Folder where uploaded media files are kept.', path: true }),
+          max_upload_size_bytes: key(z.number().int('must be a whole number').positive('must be at least 1').default(50 * 1024 * 1024), {
+            doc: 'Largest media upload accepted, in bytes.',
+          }),
+        })
+        .strict()
+        .default({}),
+      { doc: 'The content repository.' },
+    ),
+    max_request_body_bytes: key(z.number().int('must be a whole number').positive('must be at least 1').default(10 * 1024 * 1024), {
+      doc: 'Largest request body accepted on any API endpoint, in bytes; larger ones get 413 M_TOO_LARGE.',
+    }),
+    default_room_version: key(
+      z.string().refine(isKnownRoomVersion, `must be a known room version (${[...ROOM_VERSIONS.keys()].join(', ')})`).default(DEFAULT_ROOM_VERSION),
+      { doc: 'Room version of newly created rooms.' },
+    ),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const client = config.client_listener;
+    const federation = config.federation_listener;
+    if (federation.enabled && client.port !== 0 && client.port === federation.port && client.bind_address === federation.bind_address) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['federation_listener', 'port'],
+        message: `must differ from client_listener.port (${client.port})`,
+      });
+    }
+  });
+
+/** What the schema produces before derived defaults and path resolution. */
+export type ValidatedConfig = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
