@@ -1,3 +1,6 @@
 /** The pure Matrix rules. Public surface of libs/protocol. */
 export * from './room-versions';
 export * from './events/types';
+export * from './json';
+export * from './crypto';
+export * from './events';

@@ -62,6 +62,14 @@ export interface RoomEvent {
   readonly unsigned?: JsonObject;
   /** The room version the event belongs to. */
   readonly room_version: string;
+  /**
+   * Top-level keys of the wire form not modelled above (e.g. `origin`, `membership`,
+   * `prev_state` in older room versions, or a top-level `redacts` in v11+). The content hash
+   * covers them, so they are kept to rebuild the PDU exactly.
+   */
+  readonly extra?: JsonObject;
+  /** Room versions 1-2: the reference hashes sent beside each prev/auth event id, by event id. */
+  readonly reference_hashes?: Readonly<Record<string, EventHashes>>;
 }
 
 /** A (type, state_key) pair packed into one string, usable as a Map key. */

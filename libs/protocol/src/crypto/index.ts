@@ -1,0 +1,3 @@
+export * from './ed25519';
+export * from './sign-json';
+export * from './key-file';

@@ -1,0 +1,5 @@
+export * from './types';
+export * from './redaction';
+export * from './hashes';
+export * from './signing';
+export * from './normalize';
