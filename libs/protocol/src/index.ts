@@ -4,3 +4,4 @@ export * from './events/types';
 export * from './json';
 export * from './crypto';
 export * from './events';
+export * from './identifiers';

@@ -1,0 +1,3 @@
+export * from './errors';
+export * from './server-name';
+export * from './ids';
