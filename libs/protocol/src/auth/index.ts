@@ -1,4 +1,5 @@
-export * from './types';
+export type { AuthResult, AuthEventLookup } from './types';
+export { AUTH_EVENT_TYPES } from './types';
 export * from './check-auth';
 export * from './selection';
 export { PowerLevels, parsePowerLevel, parsePowerLevelsContent, roomCreators, NAMED_LEVELS } from './power-levels';
