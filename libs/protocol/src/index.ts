@@ -5,3 +5,4 @@ export * from './json';
 export * from './crypto';
 export * from './events';
 export * from './identifiers';
+export * from './checks';
