@@ -1,0 +1,83 @@
+/**
+ * Builds a NestJS application on Fastify with the homeserver's HTTP foundation: Matrix error
+ * filter, JSON bodies with a size limit, CORS, request ids in logs and responses, metrics.
+ */
+import type { LoggerService, Type, DynamicModule } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyReply } from 'fastify';
+import type { Logger } from 'pino';
+import { MatrixExceptionFilter } from './exception-filter';
+import { installHttpFoundation, requestId } from './foundation';
+import { MatrixError } from './matrix-error';
+import type { HomeserverMetrics } from './metrics';
+
+export interface HttpApplicationOptions {
+  /** Largest request body, in bytes (413 M_TOO_LARGE above it). */
+  bodyLimit: number;
+  /** The process logger; each request logs through a child with its request id. */
+  logger: Logger;
+  metrics?: HomeserverMetrics;
+  /** Serve HTTPS with this certificate and key (PEM). */
+  https?: { cert: string | Buffer; key: string | Buffer };
+}
+
+/** Nest's own log lines (start-up, route mapping) written through pino. */
+export class PinoNestLogger implements LoggerService {
+  constructor(private readonly logger: Logger) {}
+
+  private write(level: 'info' | 'error' | 'warn' | 'debug' | 'trace' | 'fatal', message: unknown, rest: unknown[]): void {
+    const context = rest.length > 0 && typeof rest[rest.length - 1] === 'string' ? (rest[rest.length - 1] as string) : undefined;
+    const detail = level === 'error' && rest.length > 1 && typeof rest[0] === 'string' ? { stack: rest[0] } : {};
+    if (message instanceof Error) this.logger[level]({ context, err: message }, message.message);
+    else this.logger[level]({ context, ...detail }, typeof message === 'string' ? message : JSON.stringify(message));
+  }
+
+  log(message: unknown, ...rest: unknown[]): void {
+    this.write('info', message, rest);
+  }
+  error(message: unknown, ...rest: unknown[]): void {
+    this.write('error', message, rest);
+  }
+  warn(message: unknown, ...rest: unknown[]): void {
+    this.write('warn', message, rest);
+  }
+  debug(message: unknown, ...rest: unknown[]): void {
+    this.write('debug', message, rest);
+  }
+  verbose(message: unknown, ...rest: unknown[]): void {
+    this.write('trace', message, rest);
+  }
+  fatal(message: unknown, ...rest: unknown[]): void {
+    this.write('fatal', message, rest);
+  }
+}
+
+/** Creates (but does not start) an application for `rootModule`; call `listen(port, host)` on it. */
+export async function createHttpApplication(
+  rootModule: Type<unknown> | DynamicModule,
+  options: HttpApplicationOptions,
+): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    loggerInstance: options.logger,
+    genReqId: requestId,
+    bodyLimit: options.bodyLimit,
+    routerOptions: { maxParamLength: 4096 },
+    return503OnClosing: true,
+    // A path Fastify cannot even decode (bad percent-encoding) is a bad parameter.
+    frameworkErrors: (error: { code?: string }, _request: unknown, reply: FastifyReply) => {
+      const matrixError =
+        error.code === 'FST_ERR_BAD_URL' ? MatrixError.invalidParam('Malformed percent-encoding in the request path') : MatrixError.unrecognized();
+      reply.status(matrixError.status).type('application/json').send(JSON.stringify(matrixError.toJSON()));
+    },
+    ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
+  });
+  const routes = installHttpFoundation(adapter.getInstance(), { bodyLimit: options.bodyLimit, metrics: options.metrics });
+  const app = await NestFactory.create<NestFastifyApplication>(rootModule, adapter, {
+    bodyParser: false,
+    logger: new PinoNestLogger(options.logger.child({ component: 'nest' })),
+    abortOnError: false,
+  });
+  app.useGlobalFilters(new MatrixExceptionFilter(routes));
+  return app;
+}

@@ -1,0 +1,91 @@
+/**
+ * Cross-cutting HTTP behaviour installed on the Fastify instance of every application: the
+ * JSON body parser (M_NOT_JSON, body limit), CORS headers and preflight answers, request ids,
+ * the route table for 405 answers, and request metrics.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { MatrixError } from './matrix-error';
+import type { HomeserverMetrics } from './metrics';
+import { RouteTable } from './route-table';
+
+/** Response headers the client-server spec asks for ("Web Browser Clients"). */
+export const CORS_HEADERS: Readonly<Record<string, string>> = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'GET, POST, PUT, DELETE, OPTIONS',
+  'Access-Control-Allow-Headers': 'X-Requested-With, Content-Type, Authorization',
+};
+
+export const REQUEST_ID_HEADER = 'x-request-id';
+const VALID_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+
+/** The request id: the client's X-Request-Id when it is a sane token, else a fresh UUID. */
+export function requestId(request: IncomingMessage): string {
+  const given = request.headers[REQUEST_ID_HEADER];
+  return typeof given === 'string' && VALID_REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/** Route config flag for endpoints that take raw bytes (media upload) instead of JSON. */
+export interface RawBodyRouteConfig {
+  rawBody?: boolean;
+}
+
+function parseJsonBody(request: FastifyRequest, body: Buffer): unknown {
+  const config = request.routeOptions.config as RawBodyRouteConfig | undefined;
+  if (config?.rawBody === true) return body;
+  if (body.length === 0) return undefined;
+  const text = body.toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw MatrixError.notJson('Content not JSON.');
+  }
+}
+
+export interface FoundationOptions {
+  bodyLimit: number;
+  metrics?: HomeserverMetrics;
+}
+
+/**
+ * Installs the hooks and the body parser; call it before the routes are registered (before
+ * the Nest application's init) so the route table sees every route.
+ */
+export function installHttpFoundation(fastify: FastifyInstance, options: FoundationOptions): RouteTable {
+  const routes = new RouteTable();
+  fastify.addHook('onRoute', (route) => {
+    routes.add(route.url, route.method);
+  });
+
+  // Every body is read as bytes and parsed as JSON whatever its Content-Type (clients often
+  // omit it); routes flagged rawBody get the bytes.
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: options.bodyLimit }, (request, body, done) => {
+    try {
+      done(null, parseJsonBody(request, body as Buffer));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+
+  fastify.addHook('onRequest', (request, reply, done) => {
+    reply.header('X-Request-Id', request.id);
+    for (const [name, value] of Object.entries(CORS_HEADERS)) reply.header(name, value);
+    if (request.method === 'OPTIONS') {
+      reply.code(204).send();
+      return;
+    }
+    done();
+  });
+
+  const metrics = options.metrics;
+  if (metrics) {
+    fastify.addHook('onResponse', (request, reply, done) => {
+      const route = request.routeOptions.url ?? (request.method === 'OPTIONS' ? '(preflight)' : '(unmatched)');
+      metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    });
+  }
+  return routes;
+}

@@ -1,0 +1,107 @@
+/**
+ * Prometheus metrics of the homeserver: HTTP requests by route pattern, event-store appends,
+ * projection lag, and the process metrics of prom-client. One registry per process (not the
+ * library's global one), so several servers can share a process in tests.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** What the metrics need to know about one projector; the projection runner's status() rows fit. */
+export interface ProjectionStatusRow {
+  name: string;
+  checkpoint: number | bigint;
+  head: number | bigint;
+  lag: number | bigint;
+  failing: boolean;
+}
+
+export type ProjectionStatusSource = () => readonly ProjectionStatusRow[] | Promise<readonly ProjectionStatusRow[]>;
+
+/** The stream category used as a label: `room-!abc:example.org` -> `room`. */
+export function streamCategory(stream: string): string {
+  const dash = stream.indexOf('-');
+  return dash > 0 ? stream.slice(0, dash) : stream;
+}
+
+export class HomeserverMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'method' | 'route' | 'status'>;
+  private readonly durations: Histogram<'method' | 'route' | 'status'>;
+  private readonly appended: Counter<'category'>;
+  private projectionSource: ProjectionStatusSource | undefined;
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    this.requests = new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests answered, by method, route pattern and status code.',
+      labelNames: ['method', 'route', 'status'],
+      registers: [this.registry],
+    });
+    this.durations = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'Time to answer HTTP requests, by method, route pattern and status code.',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [this.registry],
+    });
+    this.appended = new Counter({
+      name: 'eventstore_appended_events_total',
+      help: 'Events appended to the event store, by stream category.',
+      labelNames: ['category'],
+      registers: [this.registry],
+    });
+    const rows = async () => (this.projectionSource ? await this.projectionSource() : []);
+    new Gauge({
+      name: 'projection_lag_events',
+      help: 'Events between the store head and a projector checkpoint.',
+      labelNames: ['projection'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const row of await rows()) this.set({ projection: row.name }, Number(row.lag));
+      },
+    });
+    new Gauge({
+      name: 'projection_checkpoint_position',
+      help: 'Global position up to which a projector has applied events.',
+      labelNames: ['projection'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const row of await rows()) this.set({ projection: row.name }, Number(row.checkpoint));
+      },
+    });
+    new Gauge({
+      name: 'projection_failing',
+      help: '1 while a projector is failing (retrying a batch), else 0.',
+      labelNames: ['projection'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const row of await rows()) this.set({ projection: row.name }, row.failing ? 1 : 0);
+      },
+    });
+  }
+
+  /** Counts one answered request. `route` is the route pattern, never the raw URL. */
+  observeRequest(method: string, route: string, status: number, seconds: number): void {
+    const labels = { method, route, status: String(status) };
+    this.requests.inc(labels);
+    this.durations.observe(labels, seconds);
+  }
+
+  /** The event store's onAppended hook: `count` events went to `stream`. */
+  recordAppended(stream: string, count: number): void {
+    this.appended.inc({ category: streamCategory(stream) }, count);
+  }
+
+  /** Where projection lag comes from (the projection runner's status()). */
+  setProjectionStatusSource(source: ProjectionStatusSource): void {
+    this.projectionSource = source;
+  }
+
+  /** The text exposition format. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
