@@ -6,3 +6,4 @@ export * from './crypto';
 export * from './events';
 export * from './identifiers';
 export * from './checks';
+export * from './state-res';
