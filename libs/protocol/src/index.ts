@@ -5,5 +5,7 @@ export * from './json';
 export * from './crypto';
 export * from './events';
 export * from './identifiers';
-export * from './checks';
 export * from './state-res';
+export * from './checks';
+export * from './auth';
+export * from './build';
