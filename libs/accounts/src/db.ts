@@ -1,0 +1,29 @@
+/** Small helpers for the SQL of the accounts layer (slonik). */
+import { createSqlTag, UniqueIntegrityConstraintViolationError } from 'slonik';
+import { z } from 'zod';
+
+export type { CommonQueryMethods, DatabasePool } from 'slonik';
+
+/** The SQL tag of the accounts layer. */
+export const sql = createSqlTag();
+
+/** A bigint/int8 column as a JS number, whatever type parser the pool uses. */
+export const int = z.union([z.number(), z.bigint(), z.string()]).transform((value, ctx) => {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not a safe integer: ${String(value)}` });
+    return z.NEVER;
+  }
+  return n;
+});
+
+export const nullableInt = z.union([int, z.null()]);
+
+/** A jsonb column selected as `::text`, parsed here so no driver setting changes its meaning. */
+export const jsonText = z.string().transform((text): unknown => JSON.parse(text));
+
+export function isUniqueViolation(error: unknown): boolean {
+  if (error instanceof UniqueIntegrityConstraintViolationError) return true;
+  const code = (error as { code?: unknown; cause?: { code?: unknown } } | null)?.cause?.code;
+  return code === '23505';
+}

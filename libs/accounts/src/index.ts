@@ -1,0 +1,32 @@
+/** Users, devices, access tokens, user-interactive auth, profiles, account data and filters. */
+export * from './errors';
+export * from './options';
+export {
+  assertValidLocalpart,
+  assertValidDeviceId,
+  generateDeviceId,
+  parseUserId,
+  userIdFor,
+  MAX_USER_ID_BYTES,
+  type LocalpartRules,
+} from './identifiers';
+export { PasswordHasher } from './passwords';
+export * from './devices.service';
+export * from './users.service';
+export * from './registration-tokens.service';
+export * from './uia.service';
+export * from './shared-secret.service';
+export * from './profile-rules';
+export * from './profiles.service';
+export * from './account-data.service';
+export * from './filter-rules';
+export * from './filters.service';
+export { createAccounts, type Accounts } from './accounts';
+export {
+  AccountsModule,
+  DATABASE_POOL,
+  ACCOUNTS_OPTIONS,
+  ACCOUNTS,
+  type AccountsModuleOptions,
+  type AccountsModuleAsyncOptions,
+} from './accounts.module';

@@ -1,0 +1,99 @@
+/** User profiles (profile.yaml): displayname, avatar_url, m.tz and custom namespaced fields. */
+import { Observable, Subject } from 'rxjs';
+import { z } from 'zod';
+import { DatabasePool, jsonText, sql } from './db';
+import { AccountsError } from './errors';
+import { assertProfileKey, assertProfileValue, JsonValue, MAX_PROFILE_BYTES } from './profile-rules';
+
+export type Profile = Record<string, JsonValue>;
+
+export interface ProfileChange {
+  userId: string;
+  field: string;
+  /** The new value; undefined when the field was deleted. */
+  value: JsonValue | undefined;
+}
+
+const FieldRow = z.object({ field: z.string(), value: jsonText });
+
+export class ProfileService {
+  private readonly changesSubject = new Subject<ProfileChange>();
+  /** Profile fields set or deleted (after commit); membership events follow display name and avatar changes. */
+  readonly changes: Observable<ProfileChange> = this.changesSubject.asObservable();
+
+  constructor(private readonly pool: DatabasePool) {}
+
+  /** GET /profile/{userId}: every field. Throws M_NOT_FOUND when there is no such local user. */
+  async getProfile(userId: string): Promise<Profile> {
+    const exists = await this.pool.exists(sql.unsafe`SELECT 1 FROM accounts.users WHERE user_id = ${userId}`);
+    if (!exists) throw new AccountsError('M_NOT_FOUND', 'Profile not found');
+    const rows = await this.pool.any(sql.type(FieldRow)`
+      SELECT field, value::text AS value FROM accounts.profile_fields WHERE user_id = ${userId} ORDER BY field`);
+    const profile: Profile = {};
+    for (const row of rows) {
+      const { field, value } = FieldRow.parse(row);
+      profile[field] = value as JsonValue;
+    }
+    return profile;
+  }
+
+  /** GET /profile/{userId}/{keyName}. Throws M_NOT_FOUND when the user or the field does not exist. */
+  async getProfileField(userId: string, key: string): Promise<JsonValue> {
+    assertProfileKey(key);
+    const row = await this.pool.maybeOne(sql.type(FieldRow)`
+      SELECT field, value::text AS value FROM accounts.profile_fields WHERE user_id = ${userId} AND field = ${key}`);
+    if (!row) throw new AccountsError('M_NOT_FOUND', 'Profile field not found');
+    return FieldRow.parse(row).value as JsonValue;
+  }
+
+  /**
+   * PUT /profile/{userId}/{keyName}. Validates the key and value; throws M_PROFILE_TOO_LARGE
+   * when the whole profile would reach 64 KiB, M_NOT_FOUND for an unknown or deactivated user.
+   */
+  async setProfileField(userId: string, key: string, value: unknown): Promise<void> {
+    assertProfileKey(key);
+    assertProfileValue(key, value);
+    await this.pool.transaction(async (tx) => {
+      // Lock the account so concurrent writes to one profile are checked against each other.
+      const user = await tx.maybeOne(sql.unsafe`
+        SELECT user_id FROM accounts.users WHERE user_id = ${userId} AND NOT deactivated FOR UPDATE`);
+      if (!user) throw new AccountsError('M_NOT_FOUND', 'User not found');
+      const rows = await tx.any(sql.type(FieldRow)`
+        SELECT field, value::text AS value FROM accounts.profile_fields WHERE user_id = ${userId}`);
+      const profile: Record<string, unknown> = {};
+      for (const row of rows) {
+        const parsed = FieldRow.parse(row);
+        profile[parsed.field] = parsed.value;
+      }
+      profile[key] = value;
+      if (Buffer.byteLength(JSON.stringify(profile), 'utf8') >= MAX_PROFILE_BYTES) {
+        throw new AccountsError('M_PROFILE_TOO_LARGE', 'The profile would exceed 64 KiB');
+      }
+      await tx.query(sql.unsafe`
+        INSERT INTO accounts.profile_fields (user_id, field, value)
+        VALUES (${userId}, ${key}, ${sql.jsonb(value)})
+        ON CONFLICT (user_id, field) DO UPDATE SET value = EXCLUDED.value`);
+    });
+    this.changesSubject.next({ userId, field: key, value });
+  }
+
+  /** DELETE /profile/{userId}/{keyName}; deleting a field that is not set succeeds. */
+  async deleteProfileField(userId: string, key: string): Promise<void> {
+    assertProfileKey(key);
+    const deleted = await this.pool.maybeOne(sql.unsafe`
+      DELETE FROM accounts.profile_fields WHERE user_id = ${userId} AND field = ${key} RETURNING field`);
+    if (deleted) this.changesSubject.next({ userId, field: key, value: undefined });
+  }
+
+  setDisplayName(userId: string, displayName: string): Promise<void> {
+    return this.setProfileField(userId, 'displayname', displayName);
+  }
+
+  setAvatarUrl(userId: string, avatarUrl: string): Promise<void> {
+    return this.setProfileField(userId, 'avatar_url', avatarUrl);
+  }
+
+  close(): void {
+    this.changesSubject.complete();
+  }
+}

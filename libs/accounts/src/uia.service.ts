@@ -1,0 +1,259 @@
+/**
+ * User-interactive authentication (client-server API, "User-Interactive Authentication API").
+ * Sessions live in the database so any API process can continue one. A session is bound to
+ * one operation (and user); it remembers completed stages until it expires or the operation
+ * finishes.
+ *
+ * Stages verified here: `m.login.dummy`, `m.login.password` (for operations on an existing
+ * account) and `m.login.registration_token`.
+ */
+import { z } from 'zod';
+import { DatabasePool, jsonText, sql } from './db';
+import { AccountsError, UiaFlow, UiaResponseBody, UserInteractiveAuthRequired } from './errors';
+import { randomString } from './identifiers';
+import { ResolvedAccountsOptions } from './options';
+import { RegistrationTokenService } from './registration-tokens.service';
+import { UserService } from './users.service';
+
+export const LOGIN_DUMMY = 'm.login.dummy';
+export const LOGIN_PASSWORD = 'm.login.password';
+export const LOGIN_REGISTRATION_TOKEN = 'm.login.registration_token';
+
+export type UiaParams = Record<string, Record<string, unknown>>;
+
+export interface UiaRequest {
+  /** What is being authorised, e.g. `POST /register`; a session cannot be reused for another one. */
+  operation: string;
+  /** The account the operation acts on; required by `m.login.password`, null for registration. */
+  userId?: string | null;
+  flows: UiaFlow[];
+  params?: UiaParams;
+  /** The `auth` object of the request body, as received (undefined when absent). */
+  auth: unknown;
+}
+
+export interface UiaSuccess {
+  sessionId: string;
+  completed: string[];
+  /** The registration token the session holds a pending use of, when that stage was completed. */
+  registrationToken: string | null;
+}
+
+const SessionRow = z.object({
+  session_id: z.string(),
+  operation: z.string(),
+  user_id: z.string().nullable(),
+  flows: jsonText,
+  params: jsonText,
+  completed: jsonText,
+  registration_token: z.string().nullable(),
+  expires_ts: z.union([z.number(), z.bigint(), z.string()]).transform(Number),
+});
+
+interface Session {
+  sessionId: string;
+  operation: string;
+  userId: string | null;
+  flows: UiaFlow[];
+  params: UiaParams;
+  completed: string[];
+  registrationToken: string | null;
+}
+
+function parseSession(row: unknown): Session {
+  const parsed = SessionRow.parse(row);
+  return {
+    sessionId: parsed.session_id,
+    operation: parsed.operation,
+    userId: parsed.user_id,
+    flows: parsed.flows as UiaFlow[],
+    params: parsed.params as UiaParams,
+    completed: parsed.completed as string[],
+    registrationToken: parsed.registration_token,
+  };
+}
+
+/** The flows of /register: a registration token when one is required, otherwise the dummy stage. */
+export function registrationFlows(options: { requireRegistrationToken: boolean }): UiaFlow[] {
+  return options.requireRegistrationToken ? [{ stages: [LOGIN_REGISTRATION_TOKEN] }] : [{ stages: [LOGIN_DUMMY] }];
+}
+
+/** The flows of operations on an existing account (device deletion, password change, deactivation). */
+export function accountFlows(): UiaFlow[] {
+  return [{ stages: [LOGIN_PASSWORD] }];
+}
+
+function isFlowComplete(flows: UiaFlow[], completed: readonly string[]): boolean {
+  return flows.some((flow) => flow.stages.every((stage) => completed.includes(stage)));
+}
+
+export class UserInteractiveAuthService {
+  constructor(
+    private readonly pool: DatabasePool,
+    private readonly options: ResolvedAccountsOptions,
+    private readonly users: UserService,
+    private readonly registrationTokens: RegistrationTokenService,
+  ) {}
+
+  /**
+   * Runs one step of user-interactive authentication. Resolves when a flow is complete;
+   * otherwise throws `UserInteractiveAuthRequired` (HTTP 401 with `{ flows, params, session,
+   * completed }`, plus `errcode`/`error` when the submitted stage failed), or an
+   * `AccountsError` for a malformed `auth`, an unknown session or a changed operation.
+   */
+  async authenticate(request: UiaRequest): Promise<UiaSuccess> {
+    if (request.flows.length === 0 || request.flows.some((flow) => flow.stages.length === 0)) {
+      throw new Error('UIA flows must not be empty');
+    }
+    const params = request.params ?? {};
+    const userId = request.userId ?? null;
+    if (request.auth === undefined || request.auth === null) {
+      const session = await this.createSession(request.operation, userId, request.flows, params);
+      throw new UserInteractiveAuthRequired(this.body(session));
+    }
+    if (typeof request.auth !== 'object' || Array.isArray(request.auth)) {
+      throw new AccountsError('M_BAD_JSON', 'auth must be an object');
+    }
+    const auth = request.auth as Record<string, unknown>;
+    if (auth.session !== undefined && typeof auth.session !== 'string') {
+      throw new AccountsError('M_BAD_JSON', 'auth.session must be a string');
+    }
+    if (auth.type !== undefined && typeof auth.type !== 'string') {
+      throw new AccountsError('M_BAD_JSON', 'auth.type must be a string');
+    }
+    const sessionId = typeof auth.session === 'string'
+      ? auth.session
+      : (await this.createSession(request.operation, userId, request.flows, params)).sessionId;
+    const type = auth.type as string | undefined;
+
+    // Stages that call out (password hashing) run before the session lock is taken.
+    let stageError: { errcode: string; error: string } | null = null;
+    let passwordVerified = false;
+    if (type === LOGIN_PASSWORD) {
+      const verdict = await this.checkPasswordStage(auth, userId);
+      if (verdict) stageError = verdict;
+      else passwordVerified = true;
+    }
+
+    const outcome = await this.pool.transaction(async (tx) => {
+      const row = await tx.maybeOne(sql.type(SessionRow)`
+        SELECT session_id, operation, user_id, flows::text AS flows, params::text AS params,
+               completed::text AS completed, registration_token, expires_ts::text AS expires_ts
+        FROM accounts.uia_sessions WHERE session_id = ${sessionId} FOR UPDATE`);
+      if (!row || SessionRow.parse(row).expires_ts <= this.options.clock()) {
+        throw new AccountsError('M_UNKNOWN', 'Unknown or expired session', { httpStatus: 400 });
+      }
+      const session = parseSession(row);
+      if (session.operation !== request.operation || session.userId !== userId) {
+        throw new AccountsError('M_FORBIDDEN', 'Requested operation has changed during the UI authentication session.');
+      }
+      if (type !== undefined && !stageError) {
+        if (!session.flows.some((flow) => flow.stages.includes(type))) {
+          throw new AccountsError('M_UNRECOGNIZED', `Unrecognised login type: ${type}`);
+        }
+        let done = false;
+        switch (type) {
+          case LOGIN_DUMMY:
+            done = true;
+            break;
+          case LOGIN_PASSWORD:
+            done = passwordVerified;
+            break;
+          case LOGIN_REGISTRATION_TOKEN: {
+            const token = auth.token;
+            if (typeof token !== 'string') {
+              stageError = { errcode: 'M_MISSING_PARAM', error: 'Missing registration token' };
+            } else if (session.registrationToken === token) {
+              done = true;
+            } else if (session.registrationToken === null && (await this.registrationTokens.reservePendingUse(tx, token))) {
+              session.registrationToken = token;
+              done = true;
+            } else {
+              stageError = { errcode: 'M_UNAUTHORIZED', error: 'Invalid registration token' };
+            }
+            break;
+          }
+          default:
+            throw new AccountsError('M_UNRECOGNIZED', `Unrecognised login type: ${type}`);
+        }
+        if (done && !session.completed.includes(type)) {
+          session.completed.push(type);
+          await tx.query(sql.unsafe`
+            UPDATE accounts.uia_sessions
+            SET completed = ${JSON.stringify(session.completed)}::jsonb, registration_token = ${session.registrationToken}
+            WHERE session_id = ${session.sessionId}`);
+        }
+      } else if (type !== undefined && !session.flows.some((flow) => flow.stages.includes(type))) {
+        throw new AccountsError('M_UNRECOGNIZED', `Unrecognised login type: ${type}`);
+      }
+      return session;
+    });
+
+    if (!stageError && isFlowComplete(outcome.flows, outcome.completed)) {
+      return { sessionId: outcome.sessionId, completed: [...outcome.completed], registrationToken: outcome.registrationToken };
+    }
+    throw new UserInteractiveAuthRequired({ ...this.body(outcome), ...(stageError ?? {}) });
+  }
+
+  /**
+   * Ends a session after the operation it authorised succeeded: its registration token use
+   * (if any) becomes a completed use, and the session cannot be used again.
+   */
+  async completeSession(sessionId: string): Promise<void> {
+    await this.pool.transaction(async (tx) => {
+      const token = await tx.maybeOneFirst(sql.type(z.object({ registration_token: z.string().nullable() }))`
+        DELETE FROM accounts.uia_sessions WHERE session_id = ${sessionId} RETURNING registration_token`);
+      if (typeof token === 'string') await this.registrationTokens.completePendingUse(tx, token);
+    });
+  }
+
+  /** Deletes expired sessions and gives back the registration token uses they held. Returns how many. */
+  async pruneExpiredSessions(): Promise<number> {
+    return this.pool.transaction(async (tx) => {
+      const rows = await tx.any(sql.type(z.object({ registration_token: z.string().nullable() }))`
+        DELETE FROM accounts.uia_sessions WHERE expires_ts <= ${this.options.clock()} RETURNING registration_token`);
+      for (const row of rows) {
+        const token = z.object({ registration_token: z.string().nullable() }).parse(row).registration_token;
+        if (token !== null) await this.registrationTokens.releasePendingUse(tx, token);
+      }
+      return rows.length;
+    });
+  }
+
+  private async checkPasswordStage(auth: Record<string, unknown>, userId: string | null): Promise<{ errcode: string; error: string } | null> {
+    if (userId === null) return { errcode: 'M_FORBIDDEN', error: 'Password authentication needs an existing account' };
+    const identifier = auth.identifier;
+    let user: unknown = auth.user;
+    if (identifier !== undefined) {
+      if (identifier === null || typeof identifier !== 'object' || (identifier as Record<string, unknown>).type !== 'm.id.user') {
+        return { errcode: 'M_UNKNOWN', error: 'Only m.id.user identifiers are supported' };
+      }
+      user = (identifier as Record<string, unknown>).user;
+    }
+    if (typeof auth.password !== 'string') return { errcode: 'M_MISSING_PARAM', error: 'Missing password' };
+    const claimed = user === undefined ? userId : this.users.resolveLoginUser(user);
+    if (claimed !== userId) return { errcode: 'M_FORBIDDEN', error: 'Invalid username or password' };
+    const ok = await this.users.checkPassword(userId, auth.password);
+    return ok ? null : { errcode: 'M_FORBIDDEN', error: 'Invalid username or password' };
+  }
+
+  private async createSession(operation: string, userId: string | null, flows: UiaFlow[], params: UiaParams): Promise<Session> {
+    await this.pruneExpiredSessions();
+    const sessionId = randomString(24);
+    const now = this.options.clock();
+    await this.pool.query(sql.unsafe`
+      INSERT INTO accounts.uia_sessions (session_id, operation, user_id, flows, params, completed, created_ts, expires_ts)
+      VALUES (${sessionId}, ${operation}, ${userId}, ${JSON.stringify(flows)}::jsonb, ${JSON.stringify(params)}::jsonb,
+              '[]'::jsonb, ${now}, ${now + this.options.uiaSessionLifetimeMs})`);
+    return { sessionId, operation, userId, flows, params, completed: [], registrationToken: null };
+  }
+
+  private body(session: Session): UiaResponseBody {
+    return {
+      flows: session.flows,
+      params: session.params,
+      session: session.sessionId,
+      completed: [...session.completed],
+    };
+  }
+}

@@ -1,0 +1,3 @@
+/** What the accounts suites import from the library and its SQL tag. */
+export * from '../src';
+export { sql } from '../src/db';
