@@ -1,1 +1,2 @@
 export * from './build-event';
+export * from './initial-power-levels';
