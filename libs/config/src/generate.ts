@@ -3,10 +3,11 @@
  * signing key (Synapse's key file format) and a self-signed TLS certificate for the
  * federation listener.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { generate as generateCertificate } from 'selfsigned';
+import { formatSigningKeyFile, generateSigningKey } from '@hs/protocol';
 import { parseConfig } from './load';
 import { ConfigValues, renderConfigYaml } from './sample';
 import type { HomeserverConfig } from './types';
@@ -19,47 +20,11 @@ export class FilesExistError extends Error {
   }
 }
 
-export class SigningKeyFileError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SigningKeyFileError';
-  }
-}
-
-export interface SigningKey {
-  /** The key version, the part after `ed25519:` in the key id (e.g. `a_AbCd`). */
-  version: string;
-  /** The 32-byte Ed25519 seed (private key). */
-  seed: Buffer;
-}
-
 const ALPHANUMERIC = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
-function unpaddedBase64(bytes: Buffer): string {
-  return bytes.toString('base64').replace(/=+$/, '');
-}
-
-/** A fresh Ed25519 key with a version of the form `a_XXXX`. */
-export function generateSigningKey(): SigningKey {
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const der = privateKey.export({ format: 'der', type: 'pkcs8' });
-  const suffix = Array.from(randomBytes(4), (byte) => ALPHANUMERIC[byte % ALPHANUMERIC.length]).join('');
-  return { version: `a_${suffix}`, seed: Buffer.from(der.subarray(der.length - 32)) };
-}
-
-/** One line of a signing key file: `ed25519 <version> <unpadded base64 seed>`. */
-export function formatSigningKey(key: SigningKey): string {
-  return `ed25519 ${key.version} ${unpaddedBase64(key.seed)}\n`;
-}
-
-/** Reads the first key of a signing key file; throws {@link SigningKeyFileError}. */
-export function parseSigningKey(text: string): SigningKey {
-  const line = text.split('\n').find((candidate) => candidate.trim() !== '');
-  const parts = line?.trim().split(/\s+/) ?? [];
-  if (parts.length !== 3 || parts[0] !== 'ed25519') throw new SigningKeyFileError('a signing key file line must be `ed25519 <version> <seed>`');
-  if (!/^[a-zA-Z0-9_]+$/.test(parts[1])) throw new SigningKeyFileError(`invalid key version ${JSON.stringify(parts[1])}`);
-  if (!/^[A-Za-z0-9+/]{43}$/.test(parts[2])) throw new SigningKeyFileError('the seed must be 32 bytes of unpadded base64');
-  return { version: parts[1], seed: Buffer.from(parts[2], 'base64') };
+/** A fresh key version of the form `a_XXXX` (four random letters or digits). */
+export function newKeyVersion(): string {
+  return `a_${Array.from(randomBytes(4), (byte) => ALPHANUMERIC[byte % ALPHANUMERIC.length]).join('')}`;
 }
 
 export interface TlsCertificate {
@@ -120,12 +85,12 @@ export async function generateKeyFiles(config: HomeserverConfig, options: { forc
     tlsPrivateKeyPath: config.federation_listener.tls_private_key_path,
   };
   refuseExisting(Object.values(files), options.force === true);
-  const signingKey = generateSigningKey();
+  const signingKey = generateSigningKey(newKeyVersion());
   const tls = await generateTlsCertificate(config.server_name);
-  writeFile(files.signingKeyPath, formatSigningKey(signingKey), true);
+  writeFile(files.signingKeyPath, formatSigningKeyFile([signingKey]), true);
   writeFile(files.tlsCertificatePath, tls.cert, false);
   writeFile(files.tlsPrivateKeyPath, tls.key, true);
-  return { ...files, keyId: `ed25519:${signingKey.version}` };
+  return { ...files, keyId: signingKey.keyId };
 }
 
 export interface GenerateConfigOptions {

@@ -1,0 +1,71 @@
+/** `admin rebuild <projection>`: rebuilds one projection with a progress bar. */
+import type { HomeserverConfig } from '@hs/config';
+import { PostgresEventStore, rebuildProjection } from '@hs/eventstore';
+import { migrate, openDatabase } from '@hs/persistence';
+import { SingleBar } from 'cli-progress';
+import { allProjectors } from '../../homeserver/src/projectors';
+
+export class UnknownProjectionError extends Error {
+  constructor(
+    readonly projection: string,
+    readonly known: readonly string[],
+  ) {
+    super(`unknown projection "${projection}"; known projections: ${known.length > 0 ? known.join(', ') : '(none)'}`);
+    this.name = 'UnknownProjectionError';
+  }
+}
+
+export interface RebuildSummary {
+  generation: number;
+  checkpoint: bigint;
+  events: bigint;
+}
+
+export async function runRebuild(config: HomeserverConfig, name: string, progressStream: NodeJS.WritableStream): Promise<RebuildSummary> {
+  const projectors = allProjectors();
+  const projector = projectors.find((candidate) => candidate.name === name);
+  if (!projector) throw new UnknownProjectionError(name, projectors.map((candidate) => candidate.name));
+
+  const db = await openDatabase({ dataDir: config.database.data_dir, url: config.database.url, maxConnections: 3 });
+  try {
+    await migrate(db);
+    const store = await PostgresEventStore.open(db);
+    try {
+      const head = await store.headPosition();
+      const total = await store.countBetween(0n, head);
+      const bar = new SingleBar({
+        stream: progressStream,
+        format: `rebuild ${name} [{bar}] {percentage}% | {value}/{total} events | {eps} events/s`,
+        noTTYOutput: true,
+        notTTYSchedule: 1000,
+        hideCursor: true,
+      });
+      bar.start(Number(total), 0, { eps: 0 });
+      // Progress reports positions; the events between two reports are counted in order.
+      let counted = 0n;
+      let lastPosition = 0n;
+      let counting: Promise<void> = Promise.resolve();
+      const result = await rebuildProjection(db, store, projector, {
+        onProgress: ({ position, eventsPerSecond }) => {
+          const from = lastPosition;
+          lastPosition = position;
+          counting = counting.then(async () => {
+            counted += position > from ? await store.countBetween(from, position) : 0n;
+            if (counted > BigInt(bar.getTotal())) bar.setTotal(Number(counted));
+            bar.update(Number(counted), { eps: Math.round(eventsPerSecond) });
+          });
+        },
+      });
+      await counting;
+      const events = await store.countBetween(0n, result.checkpoint);
+      if (Number(events) > bar.getTotal()) bar.setTotal(Number(events));
+      bar.update(Number(events));
+      bar.stop();
+      return { ...result, events };
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await db.close();
+  }
+}

@@ -1,0 +1,28 @@
+/** Root modules of the homeserver's two listeners. */
+import { DynamicModule, Module } from '@nestjs/common';
+import { DiscoveryModule, DiscoveryOptions, HealthCheck, HealthModule, HomeserverMetrics, MetricsModule } from '@hs/http';
+
+export interface ClientListenerDependencies {
+  discovery: DiscoveryOptions;
+  healthChecks: readonly HealthCheck[];
+  metrics: HomeserverMetrics;
+}
+
+/** The client-server API listener: discovery, versions, health, metrics (the client API joins here). */
+@Module({})
+export class ClientListenerModule {
+  static forRoot(deps: ClientListenerDependencies): DynamicModule {
+    return {
+      module: ClientListenerModule,
+      imports: [DiscoveryModule.forRoot(deps.discovery), HealthModule.forRoot(deps.healthChecks), MetricsModule.forRoot(deps.metrics)],
+    };
+  }
+}
+
+/** The federation (HTTPS) listener: health for now; the key and federation APIs join here. */
+@Module({})
+export class FederationListenerModule {
+  static forRoot(deps: { healthChecks: readonly HealthCheck[] }): DynamicModule {
+    return { module: FederationListenerModule, imports: [HealthModule.forRoot(deps.healthChecks)] };
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The homeserver process: storage, projections and both listeners, started and stopped in
+ * order.
+ */
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { ConfigError, ConfigIssue, HomeserverConfig } from '@hs/config';
+import { HomeserverMetrics, createHttpApplication } from '@hs/http';
+import { parseSigningKeyFile } from '@hs/protocol';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { Logger } from 'pino';
+import { ClientListenerModule, FederationListenerModule } from './app.module';
+import { Backend, openBackend } from './backend';
+import { discoveryOptions } from './discovery';
+import { allProjectors } from './projectors';
+
+export interface RunningHomeserver {
+  config: HomeserverConfig;
+  /** Base URL of the client listener, e.g. http://127.0.0.1:8008 (with the real port when 0 was configured). */
+  clientUrl: string;
+  /** Base URL of the federation listener, or null when it is disabled. */
+  federationUrl: string | null;
+  metrics: HomeserverMetrics;
+  /** Stops accepting, lets in-flight requests finish, stops projections, closes the database. */
+  close(): Promise<void>;
+}
+
+function readFileFor(key: string, file: string, issues: ConfigIssue[]): Buffer | undefined {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read (${(error as Error).message})`;
+    issues.push({ key, message: `${file} ${reason}; \`npm run admin -- generate-keys\` writes a new one` });
+    return undefined;
+  }
+}
+
+interface StartupFiles {
+  tls?: { cert: Buffer; key: Buffer };
+}
+
+/** Checks the files the configuration points at before anything starts; throws ConfigError. */
+export function readStartupFiles(config: HomeserverConfig): StartupFiles {
+  const issues: ConfigIssue[] = [];
+  const signingKey = readFileFor('signing_key_path', config.signing_key_path, issues);
+  if (signingKey) {
+    try {
+      if (parseSigningKeyFile(signingKey.toString('utf8')).length === 0) {
+        issues.push({ key: 'signing_key_path', message: `${config.signing_key_path} holds no key` });
+      }
+    } catch (error) {
+      issues.push({ key: 'signing_key_path', message: `${config.signing_key_path}: ${(error as Error).message}` });
+    }
+  }
+  let tls: StartupFiles['tls'];
+  if (config.federation_listener.enabled) {
+    const cert = readFileFor('federation_listener.tls_certificate_path', config.federation_listener.tls_certificate_path, issues);
+    const key = readFileFor('federation_listener.tls_private_key_path', config.federation_listener.tls_private_key_path, issues);
+    if (cert && key) tls = { cert, key };
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return { tls };
+}
+
+function urlOf(app: NestFastifyApplication, scheme: 'http' | 'https'): string {
+  const address = app.getHttpServer().address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${address.port}`;
+}
+
+export async function startHomeserver(config: HomeserverConfig, logger: Logger): Promise<RunningHomeserver> {
+  const files = readStartupFiles(config);
+  const metrics = new HomeserverMetrics();
+  const backend: Backend = await openBackend(config, { logger, metrics, projectors: allProjectors() });
+  const apps: NestFastifyApplication[] = [];
+  try {
+    const client = await createHttpApplication(
+      ClientListenerModule.forRoot({ discovery: discoveryOptions(config), healthChecks: [backend.health], metrics }),
+      { bodyLimit: config.max_request_body_bytes, logger: logger.child({ listener: 'client' }), metrics },
+    );
+    apps.push(client);
+    await client.listen(config.client_listener.port, config.client_listener.bind_address);
+    const clientUrl = urlOf(client, 'http');
+    logger.info({ url: clientUrl }, 'client listener ready');
+
+    let federationUrl: string | null = null;
+    if (files.tls) {
+      const federation = await createHttpApplication(FederationListenerModule.forRoot({ healthChecks: [backend.health] }), {
+        bodyLimit: config.max_request_body_bytes,
+        logger: logger.child({ listener: 'federation' }),
+        metrics,
+        https: files.tls,
+      });
+      apps.push(federation);
+      await federation.listen(config.federation_listener.port, config.federation_listener.bind_address);
+      federationUrl = urlOf(federation, 'https');
+      logger.info({ url: federationUrl }, 'federation listener ready');
+    }
+
+    let closing: Promise<void> | undefined;
+    return {
+      config,
+      clientUrl,
+      federationUrl,
+      metrics,
+      close() {
+        closing ??= (async () => {
+          logger.info('shutting down: no new connections, finishing requests in flight');
+          await Promise.allSettled(apps.map((app) => app.close()));
+          await backend.close();
+          logger.info('shut down');
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await Promise.allSettled(apps.map((app) => app.close()));
+    await backend.close();
+    throw error;
+  }
+}
