@@ -98,6 +98,14 @@ function applyEnvironment(raw: Raw, env: NodeJS.ProcessEnv, issues: ConfigIssue[
   return setBy;
 }
 
+const EXPECTED: Record<string, string> = {
+  object: 'a section (a mapping of keys)',
+  integer: 'a whole number',
+  number: 'a number',
+  string: 'a string',
+  boolean: 'a boolean (true or false)',
+};
+
 function describeIssue(issue: z.ZodIssue): ConfigIssue[] {
   const key = issue.path.join('.');
   if (issue.code === z.ZodIssueCode.unrecognized_keys) {
@@ -105,7 +113,7 @@ function describeIssue(issue: z.ZodIssue): ConfigIssue[] {
   }
   if (issue.code === z.ZodIssueCode.invalid_type) {
     if (issue.received === 'undefined') return [{ key, message: 'is required' }];
-    const expected = issue.expected === 'object' ? 'a section (a mapping of keys)' : `a ${issue.expected}`;
+    const expected = EXPECTED[issue.expected] ?? `of type ${issue.expected}`;
     return [{ key, message: `must be ${expected}, got ${issue.received}` }];
   }
   return [{ key, message: issue.message }];
