@@ -6,7 +6,7 @@
  */
 import { Observable, Subject } from 'rxjs';
 import { z } from 'zod';
-import { CommonQueryMethods, DatabasePool, int, jsonText, sql } from './db';
+import { CommonQueryMethods, DatabasePool, int, isStorableText, jsonText, sql } from './db';
 import { AccountsError } from './errors';
 import { isJsonValue, JsonValue } from './profile-rules';
 
@@ -54,14 +54,14 @@ const EntryRow = z.object({ room_id: z.string(), type: z.string(), content: json
 const ContentRow = z.object({ content: jsonText });
 
 function assertType(type: unknown): asserts type is string {
-  if (typeof type !== 'string' || type.length === 0 || Buffer.byteLength(type, 'utf8') > MAX_TYPE_BYTES) {
+  if (!isStorableText(type) || type.length === 0 || Buffer.byteLength(type, 'utf8') > MAX_TYPE_BYTES) {
     throw new AccountsError('M_INVALID_PARAM', 'Invalid account data type');
   }
 }
 
 /** A room id: `!` sigil, at most 255 bytes (v12 room ids have no server part, so no colon is required). */
 export function assertRoomId(roomId: unknown): asserts roomId is string {
-  if (typeof roomId !== 'string' || !roomId.startsWith('!') || roomId.length < 2 || Buffer.byteLength(roomId, 'utf8') > 255) {
+  if (!isStorableText(roomId) || !roomId.startsWith('!') || roomId.length < 2 || Buffer.byteLength(roomId, 'utf8') > 255) {
     throw new AccountsError('M_INVALID_PARAM', 'Invalid room ID');
   }
 }
@@ -141,6 +141,7 @@ export class AccountDataService {
    */
   async accountDataSince(userId: string, since: number): Promise<AccountDataDelta> {
     if (!Number.isSafeInteger(since) || since < 0) throw new AccountsError('M_INVALID_PARAM', 'Invalid stream position');
+    if (!isStorableText(userId)) throw new AccountsError('M_INVALID_PARAM', 'Invalid user ID');
     return this.pool.transaction(async (tx) => {
       // Read the position first: every change up to it has committed (positions are handed
       // out under a row lock held until commit), so rows above it are simply left for later.
@@ -171,7 +172,7 @@ export class AccountDataService {
   /** PUT /user/{userId}/rooms/{roomId}/tags/{tag}: `order`, when given, is a number in [0, 1]. */
   async setTag(userId: string, roomId: string, tag: string, body: unknown): Promise<number> {
     assertRoomId(roomId);
-    if (typeof tag !== 'string' || tag.length === 0 || Buffer.byteLength(tag, 'utf8') > MAX_TAG_BYTES) {
+    if (!isStorableText(tag) || tag.length === 0 || Buffer.byteLength(tag, 'utf8') > MAX_TAG_BYTES) {
       throw new AccountsError('M_INVALID_PARAM', 'Invalid tag name');
     }
     assertContent(body);
@@ -185,7 +186,7 @@ export class AccountDataService {
   /** DELETE /user/{userId}/rooms/{roomId}/tags/{tag}; removing a tag that is not set succeeds. */
   async deleteTag(userId: string, roomId: string, tag: string): Promise<number | null> {
     assertRoomId(roomId);
-    if (typeof tag !== 'string') throw new AccountsError('M_INVALID_PARAM', 'Invalid tag name');
+    if (!isStorableText(tag)) throw new AccountsError('M_INVALID_PARAM', 'Invalid tag name');
     return this.update(userId, roomId, 'm.tag', (content) => {
       const tags = tagsOf(content);
       if (!(tag in tags)) return null;
@@ -210,6 +211,7 @@ export class AccountDataService {
     change: (current: JsonObject | null) => JsonObject | null,
   ): Promise<number | null> {
     const room = roomId ?? GLOBAL_ROOM;
+    if (!isStorableText(userId)) throw new AccountsError('M_INVALID_PARAM', 'Invalid user ID');
     const position = await this.pool.transaction(async (tx) => {
       // Taking the stream row lock first serialises writers, so the read below is current.
       await tx.query(sql.unsafe`SELECT position FROM accounts.stream_positions WHERE stream = 'account_data' FOR UPDATE`);
@@ -230,6 +232,7 @@ export class AccountDataService {
   }
 
   private async read(db: CommonQueryMethods, userId: string, roomId: string, type: string): Promise<JsonObject | null> {
+    if (!isStorableText(userId)) return null;
     const row = await db.maybeOne(sql.type(ContentRow)`
       SELECT content::text AS content FROM accounts.account_data
       WHERE user_id = ${userId} AND room_id = ${roomId} AND type = ${type}`);

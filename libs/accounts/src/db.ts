@@ -1,5 +1,5 @@
 /** Small helpers for the SQL of the accounts layer (slonik). */
-import { createSqlTag, UniqueIntegrityConstraintViolationError } from 'slonik';
+import { createSqlTag } from 'slonik';
 import { z } from 'zod';
 
 export type { CommonQueryMethods, DatabasePool } from 'slonik';
@@ -22,8 +22,10 @@ export const nullableInt = z.union([int, z.null()]);
 /** A jsonb column selected as `::text`, parsed here so no driver setting changes its meaning. */
 export const jsonText = z.string().transform((text): unknown => JSON.parse(text));
 
-export function isUniqueViolation(error: unknown): boolean {
-  if (error instanceof UniqueIntegrityConstraintViolationError) return true;
-  const code = (error as { code?: unknown; cause?: { code?: unknown } } | null)?.cause?.code;
-  return code === '23505';
+/**
+ * PostgreSQL text cannot hold U+0000; strings from clients are checked with this before they
+ * reach a query, so they get a typed error (or "not found") rather than a database error.
+ */
+export function isStorableText(value: unknown): value is string {
+  return typeof value === 'string' && !value.includes('\u0000');
 }

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { Observable, Subject } from 'rxjs';
 import type { FragmentSqlToken } from 'slonik';
 import { z } from 'zod';
-import { CommonQueryMethods, DatabasePool, nullableInt, sql } from './db';
+import { CommonQueryMethods, DatabasePool, isStorableText, nullableInt, sql } from './db';
 import { AccountsError } from './errors';
 import { assertValidDeviceId, generateDeviceId, parseUserId, randomString } from './identifiers';
 import { ResolvedAccountsOptions } from './options';
@@ -79,7 +79,7 @@ function toDeviceInfo(row: z.infer<typeof DeviceRow>): DeviceInfo {
 
 function assertDisplayName(displayName: unknown): asserts displayName is string | undefined | null {
   if (displayName === undefined || displayName === null) return;
-  if (typeof displayName !== 'string') {
+  if (!isStorableText(displayName)) {
     throw new AccountsError('M_INVALID_PARAM', 'display_name must be a string');
   }
   if (displayName.length > MAX_DEVICE_DISPLAY_NAME_LENGTH) {
@@ -201,6 +201,7 @@ export class DeviceService {
   }
 
   async listDevices(userId: string): Promise<DeviceInfo[]> {
+    if (!isStorableText(userId)) return [];
     const rows = await this.pool.any(sql.type(DeviceRow)`
       SELECT device_id, display_name, last_seen_ip, last_seen_ts
       FROM accounts.devices WHERE user_id = ${userId} ORDER BY device_id`);
@@ -209,6 +210,7 @@ export class DeviceService {
 
   /** Throws M_NOT_FOUND when the user has no such device. */
   async getDevice(userId: string, deviceId: string): Promise<DeviceInfo> {
+    if (!isStorableText(userId) || !isStorableText(deviceId)) throw new AccountsError('M_NOT_FOUND', 'Unknown device');
     const row = await this.pool.maybeOne(sql.type(DeviceRow)`
       SELECT device_id, display_name, last_seen_ip, last_seen_ts
       FROM accounts.devices WHERE user_id = ${userId} AND device_id = ${deviceId}`);
@@ -219,6 +221,7 @@ export class DeviceService {
   /** PUT /devices/{deviceId}: sets (or with null clears) the display name. Throws M_NOT_FOUND for an unknown device. */
   async updateDevice(userId: string, deviceId: string, displayName: string | null): Promise<void> {
     assertDisplayName(displayName);
+    if (!isStorableText(userId) || !isStorableText(deviceId)) throw new AccountsError('M_NOT_FOUND', 'Unknown device');
     const updated = await this.pool.maybeOne(sql.unsafe`
       UPDATE accounts.devices SET display_name = ${displayName}
       WHERE user_id = ${userId} AND device_id = ${deviceId}
@@ -235,12 +238,17 @@ export class DeviceService {
 
   /** Deletes the given devices (unknown ones are ignored) and their tokens; returns the ids deleted. */
   async deleteDevices(userId: string, deviceIds: readonly string[]): Promise<string[]> {
-    if (deviceIds.length === 0) return [];
-    return this.deleteWhere(userId, sql.fragment`device_id = ANY(${sql.array([...deviceIds], 'text')})`);
+    const ids = deviceIds.filter(isStorableText);
+    if (ids.length === 0 || !isStorableText(userId)) return [];
+    return this.deleteWhere(userId, sql.fragment`device_id = ANY(${sql.array(ids, 'text')})`);
   }
 
   /** Deletes every device of the user (but `exceptDeviceId`) and their tokens; returns the ids deleted. */
   async deleteAllDevices(userId: string, options: { exceptDeviceId?: string } = {}): Promise<string[]> {
+    if (!isStorableText(userId)) return [];
+    if (options.exceptDeviceId !== undefined && !isStorableText(options.exceptDeviceId)) {
+      throw new AccountsError('M_INVALID_PARAM', 'Invalid device ID');
+    }
     const condition = options.exceptDeviceId === undefined
       ? sql.fragment`TRUE`
       : sql.fragment`device_id <> ${options.exceptDeviceId}`;
@@ -287,9 +295,9 @@ export class DeviceService {
     this.lastSeen.set(lastSeenKey(auth.userId, auth.deviceId), {
       userId: auth.userId,
       deviceId: auth.deviceId,
-      ip,
+      ip: ip.replaceAll('\u0000', ''),
       ts: this.options.clock(),
-      userAgent: userAgent ?? null,
+      userAgent: userAgent === undefined ? null : userAgent.replaceAll('\u0000', ''),
     });
   }
 

@@ -4,7 +4,7 @@
  * kept, so filters from newer clients still upload.
  */
 import { AccountsError } from './errors';
-import { isJsonValue, JsonValue } from './profile-rules';
+import { isJsonValue } from './profile-rules';
 
 export interface EventFilter {
   limit?: number;

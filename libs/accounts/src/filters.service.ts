@@ -1,6 +1,6 @@
 /** Filters uploaded by clients (filter.yaml) and resolution of /sync's `filter` parameter. */
 import { z } from 'zod';
-import { DatabasePool, int, jsonText, sql } from './db';
+import { DatabasePool, int, isStorableText, jsonText, sql } from './db';
 import { AccountsError } from './errors';
 import { Filter, validateFilter } from './filter-rules';
 
@@ -15,6 +15,7 @@ export class FilterService {
    */
   async createFilter(userId: string, filterJson: unknown): Promise<string> {
     const filter = validateFilter(filterJson);
+    if (!isStorableText(userId)) throw new AccountsError('M_INVALID_PARAM', 'Invalid user ID');
     return this.pool.transaction(async (tx) => {
       const existing = await tx.maybeOneFirst(sql.type(z.object({ filter_id: int }))`
         SELECT filter_id::text AS filter_id FROM accounts.filters
@@ -34,6 +35,7 @@ export class FilterService {
     if (typeof filterId !== 'string' || !/^[0-9]{1,18}$/.test(filterId)) {
       throw new AccountsError('M_INVALID_PARAM', 'Invalid filter ID');
     }
+    if (!isStorableText(userId)) throw new AccountsError('M_NOT_FOUND', 'No such filter');
     const row = await this.pool.maybeOne(sql.type(FilterRow)`
       SELECT filter_json::text AS filter_json FROM accounts.filters
       WHERE user_id = ${userId} AND filter_id = ${filterId}::bigint`);

@@ -11,6 +11,7 @@ export {
   type LocalpartRules,
 } from './identifiers';
 export { PasswordHasher } from './passwords';
+export type { DatabasePool, CommonQueryMethods } from './db';
 export * from './devices.service';
 export * from './users.service';
 export * from './registration-tokens.service';

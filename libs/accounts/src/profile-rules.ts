@@ -24,7 +24,7 @@ export function assertProfileKey(key: unknown): asserts key is string {
 }
 
 export function assertDisplayName(value: unknown): asserts value is string {
-  if (typeof value !== 'string') throw new AccountsError('M_INVALID_PARAM', 'displayname must be a string');
+  if (typeof value !== 'string' || value.includes('\u0000')) throw new AccountsError('M_INVALID_PARAM', 'displayname must be a string');
   if (value.length > MAX_DISPLAYNAME_LENGTH) {
     throw new AccountsError('M_INVALID_PARAM', `displayname may not be longer than ${MAX_DISPLAYNAME_LENGTH} characters`);
   }
@@ -41,13 +41,17 @@ export function assertAvatarUrl(value: unknown): asserts value is string {
 /** True for values that survive a JSON round trip unchanged (no undefined, functions, NaN, cycles). */
 export function isJsonValue(value: unknown, depth = 0): value is JsonValue {
   if (depth > 100) return false;
-  if (value === null || typeof value === 'boolean' || typeof value === 'string') return true;
+  if (value === null || typeof value === 'boolean') return true;
+  // PostgreSQL jsonb cannot store U+0000 in strings.
+  if (typeof value === 'string') return !value.includes('\u0000');
   if (typeof value === 'number') return Number.isFinite(value);
   if (Array.isArray(value)) return value.every((item) => isJsonValue(item, depth + 1));
   if (typeof value === 'object') {
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) return false;
-    return Object.values(value as Record<string, unknown>).every((item) => isJsonValue(item, depth + 1));
+    return Object.entries(value as Record<string, unknown>).every(
+      ([key, item]) => !key.includes('\u0000') && isJsonValue(item, depth + 1),
+    );
   }
   return false;
 }
@@ -60,7 +64,7 @@ export function assertProfileValue(key: string, value: unknown): asserts value i
     case 'avatar_url':
       return assertAvatarUrl(value);
     case 'm.tz':
-      if (typeof value !== 'string' || value.length > 255) throw new AccountsError('M_INVALID_PARAM', 'm.tz must be a string');
+      if (typeof value !== 'string' || value.length > 255 || value.includes('\u0000')) throw new AccountsError('M_INVALID_PARAM', 'm.tz must be a string');
       return;
     default:
       if (!isJsonValue(value)) throw new AccountsError('M_BAD_JSON', 'Profile value is not valid JSON');

@@ -1,7 +1,7 @@
 /** User profiles (profile.yaml): displayname, avatar_url, m.tz and custom namespaced fields. */
 import { Observable, Subject } from 'rxjs';
 import { z } from 'zod';
-import { DatabasePool, jsonText, sql } from './db';
+import { DatabasePool, isStorableText, jsonText, sql } from './db';
 import { AccountsError } from './errors';
 import { assertProfileKey, assertProfileValue, JsonValue, MAX_PROFILE_BYTES } from './profile-rules';
 
@@ -25,6 +25,7 @@ export class ProfileService {
 
   /** GET /profile/{userId}: every field. Throws M_NOT_FOUND when there is no such local user. */
   async getProfile(userId: string): Promise<Profile> {
+    if (!isStorableText(userId)) throw new AccountsError('M_NOT_FOUND', 'Profile not found');
     const exists = await this.pool.exists(sql.unsafe`SELECT 1 FROM accounts.users WHERE user_id = ${userId}`);
     if (!exists) throw new AccountsError('M_NOT_FOUND', 'Profile not found');
     const rows = await this.pool.any(sql.type(FieldRow)`
@@ -40,6 +41,7 @@ export class ProfileService {
   /** GET /profile/{userId}/{keyName}. Throws M_NOT_FOUND when the user or the field does not exist. */
   async getProfileField(userId: string, key: string): Promise<JsonValue> {
     assertProfileKey(key);
+    if (!isStorableText(userId)) throw new AccountsError('M_NOT_FOUND', 'Profile field not found');
     const row = await this.pool.maybeOne(sql.type(FieldRow)`
       SELECT field, value::text AS value FROM accounts.profile_fields WHERE user_id = ${userId} AND field = ${key}`);
     if (!row) throw new AccountsError('M_NOT_FOUND', 'Profile field not found');
@@ -53,6 +55,7 @@ export class ProfileService {
   async setProfileField(userId: string, key: string, value: unknown): Promise<void> {
     assertProfileKey(key);
     assertProfileValue(key, value);
+    if (!isStorableText(userId)) throw new AccountsError('M_NOT_FOUND', 'User not found');
     await this.pool.transaction(async (tx) => {
       // Lock the account so concurrent writes to one profile are checked against each other.
       const user = await tx.maybeOne(sql.unsafe`
@@ -80,6 +83,7 @@ export class ProfileService {
   /** DELETE /profile/{userId}/{keyName}; deleting a field that is not set succeeds. */
   async deleteProfileField(userId: string, key: string): Promise<void> {
     assertProfileKey(key);
+    if (!isStorableText(userId)) return;
     const deleted = await this.pool.maybeOne(sql.unsafe`
       DELETE FROM accounts.profile_fields WHERE user_id = ${userId} AND field = ${key} RETURNING field`);
     if (deleted) this.changesSubject.next({ userId, field: key, value: undefined });

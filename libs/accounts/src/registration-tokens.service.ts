@@ -5,7 +5,7 @@
  * registration turns it into a completed use; an abandoned session gives it back.
  */
 import { z } from 'zod';
-import { CommonQueryMethods, DatabasePool, int, isUniqueViolation, nullableInt, sql } from './db';
+import { CommonQueryMethods, DatabasePool, int, nullableInt, sql } from './db';
 import { AccountsError } from './errors';
 import { randomString } from './identifiers';
 import { ResolvedAccountsOptions } from './options';
@@ -60,16 +60,13 @@ export class RegistrationTokenService {
     if (expiryTs !== null && (!Number.isSafeInteger(expiryTs) || expiryTs <= this.options.clock())) {
       throw new AccountsError('M_INVALID_PARAM', 'expiry_time must be a future timestamp');
     }
-    try {
-      const row = await this.pool.one(sql.type(TokenRow)`
-        INSERT INTO accounts.registration_tokens (token, uses_allowed, expiry_ts, created_ts)
-        VALUES (${token}, ${usesAllowed}, ${expiryTs}, ${this.options.clock()})
-        RETURNING token, uses_allowed, pending, completed, expiry_ts`);
-      return toInfo(row);
-    } catch (error) {
-      if (isUniqueViolation(error)) throw new AccountsError('M_INVALID_PARAM', 'Registration token already exists');
-      throw error;
-    }
+    const row = await this.pool.maybeOne(sql.type(TokenRow)`
+      INSERT INTO accounts.registration_tokens (token, uses_allowed, expiry_ts, created_ts)
+      VALUES (${token}, ${usesAllowed}, ${expiryTs}, ${this.options.clock()})
+      ON CONFLICT (token) DO NOTHING
+      RETURNING token, uses_allowed, pending, completed, expiry_ts`);
+    if (!row) throw new AccountsError('M_INVALID_PARAM', 'Registration token already exists');
+    return toInfo(row);
   }
 
   /** Makes sure `token` exists (with unlimited uses when created here); used for a token set in the configuration. */
@@ -84,6 +81,7 @@ export class RegistrationTokenService {
   }
 
   async get(token: string): Promise<RegistrationTokenInfo | null> {
+    if (!TOKEN_PATTERN.test(token)) return null;
     const row = await this.pool.maybeOne(sql.type(TokenRow)`
       SELECT token, uses_allowed, pending, completed, expiry_ts FROM accounts.registration_tokens WHERE token = ${token}`);
     return row ? toInfo(row) : null;
@@ -96,6 +94,7 @@ export class RegistrationTokenService {
   }
 
   async delete(token: string): Promise<void> {
+    if (!TOKEN_PATTERN.test(token)) throw new AccountsError('M_NOT_FOUND', 'No such registration token');
     const row = await this.pool.maybeOne(sql.unsafe`DELETE FROM accounts.registration_tokens WHERE token = ${token} RETURNING token`);
     if (!row) throw new AccountsError('M_NOT_FOUND', 'No such registration token');
   }

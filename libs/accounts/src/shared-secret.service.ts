@@ -5,7 +5,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { DatabasePool, int, sql } from './db';
+import { DatabasePool, int, isStorableText, sql } from './db';
 import { DeviceService, LoginResult } from './devices.service';
 import { AccountsError } from './errors';
 import { randomString } from './identifiers';
@@ -93,6 +93,7 @@ export class SharedSecretRegistrationService {
       throw new AccountsError('M_INVALID_PARAM', `Invalid or missing ${field}`);
     }
     const request = parsed.data;
+    if (!isStorableText(request.nonce)) throw new AccountsError('M_UNKNOWN', 'Unrecognised nonce', { httpStatus: 400 });
     const consumed = await this.pool.maybeOneFirst(sql.type(z.object({ expires_ts: int }))`
       DELETE FROM accounts.shared_secret_nonces WHERE nonce = ${request.nonce} RETURNING expires_ts`);
     if (consumed === null || int.parse(consumed) <= this.options.clock()) {

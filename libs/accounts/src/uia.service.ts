@@ -8,7 +8,7 @@
  * account) and `m.login.registration_token`.
  */
 import { z } from 'zod';
-import { DatabasePool, jsonText, sql } from './db';
+import { DatabasePool, isStorableText, jsonText, sql } from './db';
 import { AccountsError, UiaFlow, UiaResponseBody, UserInteractiveAuthRequired } from './errors';
 import { randomString } from './identifiers';
 import { ResolvedAccountsOptions } from './options';
@@ -115,7 +115,7 @@ export class UserInteractiveAuthService {
       throw new AccountsError('M_BAD_JSON', 'auth must be an object');
     }
     const auth = request.auth as Record<string, unknown>;
-    if (auth.session !== undefined && typeof auth.session !== 'string') {
+    if (auth.session !== undefined && !isStorableText(auth.session)) {
       throw new AccountsError('M_BAD_JSON', 'auth.session must be a string');
     }
     if (auth.type !== undefined && typeof auth.type !== 'string') {

@@ -4,7 +4,7 @@
  */
 import { Observable, Subject } from 'rxjs';
 import { z } from 'zod';
-import { DatabasePool, int, sql } from './db';
+import { DatabasePool, int, isStorableText, sql } from './db';
 import { DeviceService, LoginResult } from './devices.service';
 import { AccountsError } from './errors';
 import { assertValidLocalpart, parseUserId, userIdFor } from './identifiers';
@@ -119,7 +119,7 @@ export class UserService {
     const displayName = kind === 'guest' ? null : request.displayName;
     if (displayName !== undefined && displayName !== null) assertDisplayName(displayName);
     const userType = request.userType ?? null;
-    if (userType !== null && (typeof userType !== 'string' || userType.length === 0 || userType.length > 64)) {
+    if (userType !== null && (!isStorableText(userType) || userType.length === 0 || userType.length > 64)) {
       throw new AccountsError('M_INVALID_PARAM', 'Invalid user type');
     }
     const requested = kind === 'guest' || request.localpart === undefined ? null : this.normalizeUsername(request.localpart);
@@ -161,6 +161,7 @@ export class UserService {
   }
 
   async getUser(userId: string): Promise<UserRecord | null> {
+    if (!isStorableText(userId)) return null;
     const row = await this.pool.maybeOne(sql.type(UserRow)`
       SELECT user_id, localpart, kind, is_admin, user_type, deactivated,
              password_hash IS NOT NULL AS has_password, created_ts
@@ -210,6 +211,7 @@ export class UserService {
   /** True when `password` is the password of the active account `userId`. */
   async checkPassword(userId: string, password: string): Promise<boolean> {
     if (typeof password !== 'string') return false;
+    if (!isStorableText(userId)) return this.hasher.verify(null, password);
     const row = await this.pool.maybeOne(sql.type(PasswordRow)`
       SELECT password_hash, deactivated FROM accounts.users WHERE user_id = ${userId}`);
     const parsed = row ? PasswordRow.parse(row) : null;
@@ -249,6 +251,7 @@ export class UserService {
     options: { logoutDevices?: boolean; exceptDeviceId?: string } = {},
   ): Promise<void> {
     this.hasher.assertAcceptable(newPassword);
+    if (!isStorableText(userId)) throw new AccountsError('M_NOT_FOUND', 'User not found');
     const hash = await this.hasher.hash(newPassword);
     const updated = await this.pool.maybeOne(sql.unsafe`
       UPDATE accounts.users SET password_hash = ${hash}
@@ -267,6 +270,7 @@ export class UserService {
    * With `erase`, its account data and filters are deleted as well.
    */
   async deactivate(userId: string, options: { erase?: boolean } = {}): Promise<void> {
+    if (!isStorableText(userId)) throw new AccountsError('M_NOT_FOUND', 'User not found');
     const found = await this.pool.transaction(async (tx) => {
       const row = await tx.maybeOne(sql.unsafe`
         UPDATE accounts.users SET deactivated = TRUE, password_hash = NULL, is_admin = FALSE
@@ -287,6 +291,7 @@ export class UserService {
   }
 
   async setAdmin(userId: string, isAdmin: boolean): Promise<void> {
+    if (!isStorableText(userId)) throw new AccountsError('M_NOT_FOUND', 'User not found');
     const row = await this.pool.maybeOne(sql.unsafe`
       UPDATE accounts.users SET is_admin = ${isAdmin} WHERE user_id = ${userId} AND NOT deactivated RETURNING user_id`);
     if (!row) throw new AccountsError('M_NOT_FOUND', 'User not found');
