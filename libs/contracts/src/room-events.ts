@@ -1,0 +1,69 @@
+/**
+ * Facts stored in the room streams (`room-<roomId>`). A stored event is a past-tense fact;
+ * its payload is versioned so old records stay readable after the shape grows.
+ *
+ * Every accepted room event carries the change it made to the room's current state and the
+ * room's forward extremities after it, so projectors never re-run state resolution.
+ */
+import type { JsonObject, Pdu } from '@hs/protocol';
+
+/** Store event type of an accepted room event (a PDU). */
+export const ROOM_EVENT_ACCEPTED = 'RoomEventAccepted';
+/** Store event type of a PDU that failed its checks: kept for audit, never shown to clients. */
+export const ROOM_EVENT_REJECTED = 'RoomEventRejected';
+
+/** One (type, state_key) -> event id entry of a room's state. */
+export interface StateEntry {
+  type: string;
+  state_key: string;
+  event_id: string;
+}
+
+/** How an accepted event changed the room's current state. */
+export interface StateDelta {
+  /** Entries that are now in the current state (new or replacing another). */
+  added: StateEntry[];
+  /** Entries that left the current state (replaced, or reset by state resolution). */
+  removed: StateEntry[];
+}
+
+/** Who sent an event from this server through the client API, for `unsigned.transaction_id`. */
+export interface LocalSendInfo {
+  user_id: string;
+  device_id: string;
+  txn_id: string;
+}
+
+export interface RoomEventAcceptedV1 {
+  v: 1;
+  room_id: string;
+  room_version: string;
+  event_id: string;
+  /** The event exactly as signed (wire form of its room version), without `unsigned`. */
+  pdu: Pdu;
+  /** True when the event is part of the room's DAG but was soft-failed (not shown to clients). */
+  soft_failed: boolean;
+  /** True for an event we hold only for its auth or state role (not part of the timeline). */
+  outlier: boolean;
+  state_delta: StateDelta;
+  /** The room's forward extremities after this event. */
+  forward_extremities: string[];
+  /** Set when a local client sent the event. */
+  local?: LocalSendInfo;
+  /** Extra fields the server adds to `unsigned` when serving the event (e.g. invite_room_state). */
+  unsigned?: JsonObject;
+}
+
+export type RoomEventAccepted = RoomEventAcceptedV1;
+
+export interface RoomEventRejectedV1 {
+  v: 1;
+  room_id: string;
+  room_version: string;
+  event_id: string;
+  pdu: Pdu;
+  /** Stable identifier of the rule or check that rejected it. */
+  reason: string;
+}
+
+export type RoomEventRejected = RoomEventRejectedV1;
