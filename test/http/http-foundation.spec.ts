@@ -175,7 +175,7 @@ describe('HTTP foundation over real HTTP', () => {
       duplex: 'half',
     } as RequestInit);
     expect(chunked.status).toBe(413);
-    expect((await chunked.json()).errcode).toBe('M_TOO_LARGE');
+    expect(((await chunked.json()) as { errcode: string }).errcode).toBe('M_TOO_LARGE');
   });
 
   it('turns a MatrixError into its status, body fields and headers', async () => {
