@@ -1,0 +1,45 @@
+/**
+ * Facts about a room that are not room events (PDUs) but belong to the room's stream
+ * (`room-<roomId>`) so that one expected revision orders every change of the room: local
+ * aliases, the room directory visibility and users forgetting the room.
+ */
+
+/** Store event type: a local alias now points at the room (PUT /directory/room/{roomAlias}). */
+export const ROOM_ALIAS_SET = 'RoomAliasSet';
+/** Store event type: a local alias was removed (DELETE /directory/room/{roomAlias}) or moved away by an upgrade. */
+export const ROOM_ALIAS_DELETED = 'RoomAliasDeleted';
+/** Store event type: the room's visibility in the published room directory changed. */
+export const ROOM_VISIBILITY_SET = 'RoomVisibilitySet';
+/** Store event type: a user forgot the room (POST /rooms/{roomId}/forget). */
+export const ROOM_FORGOTTEN = 'RoomForgotten';
+
+export interface RoomAliasSetV1 {
+  v: 1;
+  room_id: string;
+  alias: string;
+  /** The user who created the alias. */
+  creator: string;
+}
+
+export interface RoomAliasDeletedV1 {
+  v: 1;
+  room_id: string;
+  alias: string;
+}
+
+export interface RoomVisibilitySetV1 {
+  v: 1;
+  room_id: string;
+  visibility: 'public' | 'private';
+}
+
+export interface RoomForgottenV1 {
+  v: 1;
+  room_id: string;
+  user_id: string;
+}
+
+export type RoomAliasSet = RoomAliasSetV1;
+export type RoomAliasDeleted = RoomAliasDeletedV1;
+export type RoomVisibilitySet = RoomVisibilitySetV1;
+export type RoomForgotten = RoomForgottenV1;

@@ -1,0 +1,13 @@
+import { Command } from '@nestjs/cqrs';
+
+/** POST /_matrix/client/v3/rooms/{roomId}/kick */
+export class KickFromRoom extends Command<{ eventId: string }> {
+  constructor(
+    readonly sender: string,
+    readonly roomId: string,
+    readonly userId: string,
+    readonly reason?: string,
+  ) {
+    super();
+  }
+}

@@ -1,0 +1,161 @@
+import { QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
+import { parseRoomAlias, type RoomEvent } from '@hs/protocol';
+import { invalidParam, notFound } from '../errors';
+import { RoomWriter } from '../room-writer';
+import type { StoredEvent } from '../write-model/repository';
+import {
+  GetEvent,
+  GetMembership,
+  GetRoomAliases,
+  GetRoomState,
+  GetRoomVersion,
+  GetRoomsOfUser,
+  GetStateEvent,
+  IsJoined,
+  IsRoomForgotten,
+  ResolveRoomAlias,
+} from './queries';
+
+/** Resolves a room alias of this server; other servers' aliases need federation and are not found here. */
+export async function resolveLocalAlias(writer: RoomWriter, alias: string): Promise<{ roomId: string; servers: string[] }> {
+  let serverName: string;
+  try {
+    serverName = parseRoomAlias(alias).serverName;
+  } catch {
+    throw invalidParam(`${alias} is not a valid room alias`);
+  }
+  const found = serverName === writer.serverName ? await writer.reader.alias(alias) : undefined;
+  if (!found) throw notFound(`room alias ${alias} not found`);
+  return { roomId: found.roomId, servers: [writer.serverName] };
+}
+
+@QueryHandler(GetRoomState)
+export class GetRoomStateHandler implements IQueryHandler<GetRoomState, RoomEvent[]> {
+  constructor(private readonly writer: RoomWriter) {}
+
+  async execute(query: GetRoomState): Promise<RoomEvent[]> {
+    const reader = this.writer.reader;
+    if (!(await reader.room(query.roomId))) throw notFound(`room ${query.roomId} is not known to this server`);
+    if (query.atEventId === undefined) {
+      const entries = await reader.currentStateEntries(query.roomId);
+      return reader.events(entries.map((e) => e.event_id)).then(sortState);
+    }
+    const at = await reader.event(query.atEventId);
+    if (!at || at.event.room_id !== query.roomId || at.stateGroup === undefined) {
+      throw notFound(`event ${query.atEventId} is not known in room ${query.roomId}`);
+    }
+    const entries = await reader.stateGroupEntries(at.stateGroup);
+    return reader.events(entries.map((e) => e.event_id)).then(sortState);
+  }
+}
+
+function sortState(events: RoomEvent[]): RoomEvent[] {
+  return events.sort((a, b) => (a.type === b.type ? cmp(a.state_key ?? '', b.state_key ?? '') : cmp(a.type, b.type)));
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+@QueryHandler(GetStateEvent)
+export class GetStateEventHandler implements IQueryHandler<GetStateEvent, RoomEvent> {
+  constructor(private readonly writer: RoomWriter) {}
+
+  async execute(query: GetStateEvent): Promise<RoomEvent> {
+    const state = await this.writer.state(query.roomId);
+    if (!state) throw notFound(`room ${query.roomId} is not known to this server`);
+    const event = state.event(query.type, query.stateKey);
+    if (!event) throw notFound(`the room has no state event (${query.type}, ${query.stateKey})`);
+    return event;
+  }
+}
+
+@QueryHandler(GetEvent)
+export class GetEventHandler implements IQueryHandler<GetEvent, StoredEvent> {
+  constructor(private readonly writer: RoomWriter) {}
+
+  async execute(query: GetEvent): Promise<StoredEvent> {
+    const stored = await this.writer.reader.event(query.eventId);
+    if (!stored) throw notFound(`event ${query.eventId} not found`);
+    return stored;
+  }
+}
+
+@QueryHandler(GetRoomVersion)
+export class GetRoomVersionHandler implements IQueryHandler<GetRoomVersion, string> {
+  constructor(private readonly writer: RoomWriter) {}
+
+  async execute(query: GetRoomVersion): Promise<string> {
+    const room = await this.writer.reader.room(query.roomId);
+    if (!room) throw notFound(`room ${query.roomId} is not known to this server`);
+    return room.roomVersion;
+  }
+}
+
+@QueryHandler(IsJoined)
+export class IsJoinedHandler implements IQueryHandler<IsJoined, boolean> {
+  constructor(private readonly writer: RoomWriter) {}
+
+  async execute(query: IsJoined): Promise<boolean> {
+    return (await this.writer.reader.membership(query.roomId, query.userId)) === 'join';
+  }
+}
+
+@QueryHandler(GetMembership)
+export class GetMembershipHandler implements IQueryHandler<GetMembership, string | null> {
+  constructor(private readonly writer: RoomWriter) {}
+
+  async execute(query: GetMembership): Promise<string | null> {
+    return (await this.writer.reader.membership(query.roomId, query.userId)) ?? null;
+  }
+}
+
+@QueryHandler(GetRoomsOfUser)
+export class GetRoomsOfUserHandler implements IQueryHandler<GetRoomsOfUser, { roomId: string; membership: string }[]> {
+  constructor(private readonly writer: RoomWriter) {}
+
+  execute(query: GetRoomsOfUser): Promise<{ roomId: string; membership: string }[]> {
+    return this.writer.reader.roomsOfUser(query.userId, query.memberships);
+  }
+}
+
+@QueryHandler(ResolveRoomAlias)
+export class ResolveRoomAliasHandler implements IQueryHandler<ResolveRoomAlias, { roomId: string; servers: string[] }> {
+  constructor(private readonly writer: RoomWriter) {}
+
+  execute(query: ResolveRoomAlias): Promise<{ roomId: string; servers: string[] }> {
+    return resolveLocalAlias(this.writer, query.alias);
+  }
+}
+
+@QueryHandler(GetRoomAliases)
+export class GetRoomAliasesHandler implements IQueryHandler<GetRoomAliases, string[]> {
+  constructor(private readonly writer: RoomWriter) {}
+
+  async execute(query: GetRoomAliases): Promise<string[]> {
+    if (!(await this.writer.reader.room(query.roomId))) throw notFound(`room ${query.roomId} is not known to this server`);
+    return this.writer.reader.aliasesOfRoom(query.roomId);
+  }
+}
+
+@QueryHandler(IsRoomForgotten)
+export class IsRoomForgottenHandler implements IQueryHandler<IsRoomForgotten, boolean> {
+  constructor(private readonly writer: RoomWriter) {}
+
+  execute(query: IsRoomForgotten): Promise<boolean> {
+    return this.writer.reader.isForgotten(query.userId, query.roomId);
+  }
+}
+
+export const QUERY_HANDLERS = [
+  GetRoomStateHandler,
+  GetStateEventHandler,
+  GetEventHandler,
+  GetRoomVersionHandler,
+  IsJoinedHandler,
+  GetMembershipHandler,
+  GetRoomsOfUserHandler,
+  ResolveRoomAliasHandler,
+  GetRoomAliasesHandler,
+  IsRoomForgottenHandler,
+];

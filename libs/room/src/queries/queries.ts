@@ -1,0 +1,96 @@
+/**
+ * Queries the protocol answers need from the write model: exact, never eventually consistent.
+ * Unknown rooms and events give RoomCommandError M_NOT_FOUND.
+ */
+import { Query } from '@nestjs/cqrs';
+import type { RoomEvent } from '@hs/protocol';
+import type { StoredEvent } from '../write-model/repository';
+
+/** The state events of a room: its current state, or the state after `atEventId`. */
+export class GetRoomState extends Query<RoomEvent[]> {
+  constructor(
+    readonly roomId: string,
+    readonly atEventId?: string,
+  ) {
+    super();
+  }
+}
+
+/** One state event of the room's current state (GET /rooms/{roomId}/state/{eventType}/{stateKey}). */
+export class GetStateEvent extends Query<RoomEvent> {
+  constructor(
+    readonly roomId: string,
+    readonly type: string,
+    readonly stateKey = '',
+  ) {
+    super();
+  }
+}
+
+/** An event by id, with its stream position and flags. */
+export class GetEvent extends Query<StoredEvent> {
+  constructor(readonly eventId: string) {
+    super();
+  }
+}
+
+/** The version of a room. */
+export class GetRoomVersion extends Query<string> {
+  constructor(readonly roomId: string) {
+    super();
+  }
+}
+
+/** Whether the user's current membership of the room is join (false for unknown rooms). */
+export class IsJoined extends Query<boolean> {
+  constructor(
+    readonly roomId: string,
+    readonly userId: string,
+  ) {
+    super();
+  }
+}
+
+/** The user's current membership of the room, or null when they have none. */
+export class GetMembership extends Query<string | null> {
+  constructor(
+    readonly roomId: string,
+    readonly userId: string,
+  ) {
+    super();
+  }
+}
+
+/** The rooms of a user with their membership, optionally only these memberships. */
+export class GetRoomsOfUser extends Query<{ roomId: string; membership: string }[]> {
+  constructor(
+    readonly userId: string,
+    readonly memberships: readonly string[] = [],
+  ) {
+    super();
+  }
+}
+
+/** GET /_matrix/client/v3/directory/room/{roomAlias} (local aliases). */
+export class ResolveRoomAlias extends Query<{ roomId: string; servers: string[] }> {
+  constructor(readonly alias: string) {
+    super();
+  }
+}
+
+/** GET /_matrix/client/v3/rooms/{roomId}/aliases */
+export class GetRoomAliases extends Query<string[]> {
+  constructor(readonly roomId: string) {
+    super();
+  }
+}
+
+/** Whether the user has forgotten the room. */
+export class IsRoomForgotten extends Query<boolean> {
+  constructor(
+    readonly userId: string,
+    readonly roomId: string,
+  ) {
+    super();
+  }
+}

@@ -1,0 +1,408 @@
+/**
+ * The write path of every room command: one writer per room (in-process queue), the room's
+ * current state from the write model (cached between commands), the command's decision, event
+ * building and signing, the authorization rules against the state before each event, and one
+ * transaction that appends the facts with the expected stream revision and updates the write
+ * model. When another process appended first, the command is decided again on fresh state.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  ROOM_EVENT_ACCEPTED,
+  roomStream,
+  type LocalSendInfo,
+  type RoomAliasDeleted,
+  type RoomAliasSet,
+  type RoomEventAccepted,
+  type RoomForgotten,
+  type RoomVisibilitySet,
+  type StateEntry,
+} from '@hs/contracts';
+import { WrongExpectedRevisionError, type ExpectedRevision, type JsonValue, type NewEvent } from '@hs/eventstore';
+import { sqlState } from '@hs/persistence';
+import {
+  BuildEventError,
+  buildCreateEvent,
+  buildEvent,
+  canonicalJsonByteLength,
+  checkAuth,
+  choosePrevEvents,
+  PDU_MAX_BYTES,
+  PDU_MAX_FIELD_BYTES,
+  referenceHashOf,
+  stateKey,
+  toPdu,
+  type BuiltEvent,
+  type JsonObject,
+  type Pdu,
+  type PrevEventRef,
+  type RoomEvent,
+  type RoomVersionRules,
+  type SigningKey,
+  type StateKey,
+} from '@hs/protocol';
+import { RoomCommandError, forbidden, invalidParam, notFound } from './errors';
+import { RoomQueue } from './room-queue';
+import { RoomState } from './room-state';
+import type { Clock, TransactionalEventStore } from './tokens';
+import { applyRoomRecord } from './write-model/apply';
+import { WriteModelReader, type RoomSnapshot } from './write-model/repository';
+import { UNIQUE_VIOLATION, type DatabasePool } from './write-model/sql';
+
+/** An event a command wants to send; the writer builds, signs and authorizes it. */
+export interface EventTemplate {
+  sender: string;
+  type: string;
+  stateKey?: string;
+  content: JsonObject;
+  redacts?: string;
+  /** The local client transaction that sent it. */
+  local?: LocalSendInfo;
+}
+
+/** A fact of the room stream that is not a room event. */
+export type RoomFact =
+  | { type: 'RoomAliasSet'; data: RoomAliasSet }
+  | { type: 'RoomAliasDeleted'; data: RoomAliasDeleted }
+  | { type: 'RoomVisibilitySet'; data: RoomVisibilitySet }
+  | { type: 'RoomForgotten'; data: RoomForgotten };
+
+/** What a command decided: events to send (in order), then other facts. */
+export interface RoomPlan {
+  events: EventTemplate[];
+  facts?: RoomFact[];
+}
+
+export interface WriteResult {
+  roomId: string;
+  /** The events appended, in order. */
+  events: RoomEvent[];
+}
+
+/** A local transaction id is already bound to another event (a concurrent retry). */
+export class TransactionIdInUseError extends Error {
+  constructor() {
+    super('transaction id already used');
+    this.name = 'TransactionIdInUseError';
+  }
+}
+
+export interface RoomWriterDependencies {
+  pool: DatabasePool;
+  store: TransactionalEventStore;
+  serverName: string;
+  signingKey: SigningKey;
+  clock: Clock;
+  /** The room version of new rooms when the client names none. */
+  defaultRoomVersion: string;
+  /** Attempts when another process appended to the room first (default 5). */
+  maxAttempts?: number;
+}
+
+/** The stripped state events given to invitees (client-server API, "Stripped state"). */
+const INVITE_ROOM_STATE_TYPES = [
+  'm.room.create',
+  'm.room.join_rules',
+  'm.room.name',
+  'm.room.avatar',
+  'm.room.canonical_alias',
+  'm.room.encryption',
+  'm.room.topic',
+];
+
+const MAX_CACHED_ROOMS = 1000;
+
+export class RoomWriter {
+  readonly reader: WriteModelReader;
+  private readonly queue = new RoomQueue();
+  private readonly cache = new Map<string, RoomSnapshot>();
+
+  constructor(private readonly deps: RoomWriterDependencies) {
+    this.reader = new WriteModelReader(deps.pool);
+  }
+
+  get serverName(): string {
+    return this.deps.serverName;
+  }
+
+  get defaultRoomVersion(): string {
+    return this.deps.defaultRoomVersion;
+  }
+
+  now(): number {
+    return this.deps.clock();
+  }
+
+  /** Runs `task` as the room's only writer in this process. */
+  exclusive<T>(roomId: string, task: () => Promise<T>): Promise<T> {
+    return this.queue.run(roomId, task);
+  }
+
+  /** The room's state as the writer sees it (cached), or undefined for an unknown room. */
+  async state(roomId: string): Promise<RoomState | undefined> {
+    const snapshot = await this.snapshot(roomId);
+    return snapshot ? new RoomState(roomId, snapshot.rules, snapshot.state) : undefined;
+  }
+
+  /**
+   * Decides and writes into an existing room as its only writer. `decide` may run more than
+   * once (when another process wrote first); it must not have side effects.
+   */
+  write(roomId: string, decide: (state: RoomState) => RoomPlan | Promise<RoomPlan>): Promise<WriteResult> {
+    return this.queue.run(roomId, () => this.writeNow(roomId, decide));
+  }
+
+  /** Like {@link write}, for a caller already running inside {@link exclusive} for this room. */
+  async writeNow(roomId: string, decide: (state: RoomState) => RoomPlan | Promise<RoomPlan>): Promise<WriteResult> {
+    const attempts = this.deps.maxAttempts ?? 5;
+    for (let attempt = 1; ; attempt++) {
+      const snapshot = await this.snapshot(roomId);
+      if (!snapshot) throw notFound(`room ${roomId} is not known to this server`);
+      const plan = await decide(new RoomState(roomId, snapshot.rules, snapshot.state));
+      try {
+        return await this.commit(snapshot, plan);
+      } catch (error) {
+        if (error instanceof WrongExpectedRevisionError && attempt < attempts) {
+          this.cache.delete(roomId);
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  /**
+   * Creates a room: the m.room.create event, then the events `rest` decides, all in one append
+   * to the new room's stream.
+   */
+  async create(input: {
+    creator: string;
+    rules: RoomVersionRules;
+    createContent: JsonObject;
+    rest: (state: RoomState) => RoomPlan;
+  }): Promise<WriteResult> {
+    let built: BuiltEvent;
+    try {
+      built = buildCreateEvent({
+        roomVersion: input.rules,
+        sender: input.creator,
+        content: input.createContent,
+        originServerTs: this.deps.clock(),
+        origin: this.deps.serverName,
+        signingKey: this.deps.signingKey,
+      });
+    } catch (error) {
+      if (error instanceof BuildEventError) throw invalidParam(error.reason);
+      throw error;
+    }
+    const roomId = built.event.room_id;
+    const empty: RoomSnapshot = {
+      roomId,
+      rules: input.rules,
+      creator: input.creator,
+      revision: -1n,
+      state: new Map(),
+      extremities: [],
+    };
+    return this.queue.run(roomId, () => {
+      const plan = { events: [], facts: [] } as RoomPlan;
+      return this.commit(empty, plan, built, input.rest);
+    });
+  }
+
+  /** Drops the cached state of every room (after the write model was rebuilt). */
+  clearCache(): void {
+    this.cache.clear();
+  }
+
+  private async snapshot(roomId: string): Promise<RoomSnapshot | undefined> {
+    const cached = this.cache.get(roomId);
+    if (cached) return cached;
+    const loaded = await this.reader.snapshot(roomId);
+    if (loaded) this.remember(loaded);
+    return loaded;
+  }
+
+  private remember(snapshot: RoomSnapshot): void {
+    this.cache.delete(snapshot.roomId);
+    if (this.cache.size >= MAX_CACHED_ROOMS) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+    this.cache.set(snapshot.roomId, snapshot);
+  }
+
+  private async commit(
+    snapshot: RoomSnapshot,
+    plan: RoomPlan,
+    createEvent?: BuiltEvent,
+    afterCreate?: (state: RoomState) => RoomPlan,
+  ): Promise<WriteResult> {
+    const build = new EventBatch(snapshot, this.deps);
+    if (createEvent) {
+      build.accept(createEvent, undefined);
+      plan = afterCreate ? afterCreate(new RoomState(snapshot.roomId, snapshot.rules, build.state)) : plan;
+    }
+    for (const template of plan.events) build.add(template);
+    const records: NewEvent[] = [
+      ...build.facts.map((fact): NewEvent => ({ id: fact.event_id, type: ROOM_EVENT_ACCEPTED, data: fact as unknown as JsonValue })),
+      ...(plan.facts ?? []).map((fact): NewEvent => ({ id: randomUUID(), type: fact.type, data: fact.data as unknown as JsonValue })),
+    ];
+    if (records.length === 0) return { roomId: snapshot.roomId, events: [] };
+    const expected: ExpectedRevision = snapshot.revision < 0n ? 'no_stream' : snapshot.revision;
+    let nextRevision = snapshot.revision;
+    try {
+      await this.deps.pool.transaction(async (tx) => {
+        const appended = await this.deps.store.appendInTransaction(tx, roomStream(snapshot.roomId), expected, records);
+        for (let i = 0; i < records.length; i++) {
+          const stored = appended.events[i];
+          await applyRoomRecord(tx, snapshot.roomId, {
+            type: records[i].type,
+            data: records[i].data,
+            revision: stored.revision,
+            position: stored.position,
+          });
+        }
+        nextRevision = appended.nextExpectedRevision;
+      });
+    } catch (error) {
+      this.cache.delete(snapshot.roomId);
+      throw mapCommitError(error);
+    }
+    this.remember({ ...snapshot, revision: nextRevision, state: build.state, extremities: build.extremities });
+    return { roomId: snapshot.roomId, events: build.events };
+  }
+}
+
+function mapCommitError(error: unknown): unknown {
+  if (sqlState(error) !== UNIQUE_VIOLATION) return error;
+  const text = describe(error);
+  if (text.includes('aliases_pkey')) return new RoomCommandError('M_ROOM_IN_USE', 'the room alias is already in use');
+  if (text.includes('client_transactions_pkey')) return new TransactionIdInUseError();
+  return error;
+}
+
+function describe(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    parts.push(current.message, String((current as Error & { constraint?: unknown }).constraint ?? ''));
+    current = (current as Error & { cause?: unknown }).cause;
+  }
+  return parts.join(' ');
+}
+
+/** The events of one command, built one after the other on the evolving state. */
+class EventBatch {
+  readonly state: Map<StateKey, RoomEvent>;
+  extremities: PrevEventRef[];
+  readonly events: RoomEvent[] = [];
+  readonly facts: RoomEventAccepted[] = [];
+  private readonly known = new Map<string, RoomEvent>();
+
+  constructor(
+    private readonly snapshot: RoomSnapshot,
+    private readonly deps: RoomWriterDependencies,
+  ) {
+    this.state = new Map(snapshot.state);
+    this.extremities = [...snapshot.extremities];
+    for (const event of snapshot.state.values()) this.known.set(event.event_id, event);
+  }
+
+  add(template: EventTemplate): void {
+    const rules = this.snapshot.rules;
+    if (template.type === 'm.room.create') throw forbidden('a room has exactly one m.room.create event');
+    checkFieldSizes(template, this.snapshot.roomId);
+    let built: BuiltEvent;
+    try {
+      built = buildEvent({
+        roomVersion: rules,
+        roomId: this.snapshot.roomId,
+        sender: template.sender,
+        type: template.type,
+        stateKey: template.stateKey,
+        content: template.content,
+        redacts: template.redacts,
+        prevEvents: this.extremities,
+        state: new Map([...this.state].map(([k, e]) => [k, e.event_id])),
+        originServerTs: this.deps.clock(),
+        origin: this.deps.serverName,
+        signingKey: this.deps.signingKey,
+        referenceHash: (id) => {
+          const event = this.known.get(id);
+          return event ? referenceHashOf(toPdu(event), rules) : undefined;
+        },
+      });
+    } catch (error) {
+      if (error instanceof BuildEventError) throw invalidParam(error.reason);
+      throw error;
+    }
+    const auth = checkAuth(built.event, (type, key) => this.state.get(stateKey(type, key)), rules);
+    if (!auth.allowed) throw forbidden(auth.reason, auth.rule);
+    this.accept(built, template);
+  }
+
+  accept(built: BuiltEvent, template: EventTemplate | undefined): void {
+    const event = built.event;
+    const size = canonicalJsonByteLength(built.pdu);
+    if (size > PDU_MAX_BYTES) {
+      throw new RoomCommandError('M_TOO_LARGE', `the event is ${size} bytes, more than the ${PDU_MAX_BYTES} bytes allowed`);
+    }
+    const added: StateEntry[] = [];
+    const removed: StateEntry[] = [];
+    let unsigned: JsonObject | undefined;
+    if (typeof event.state_key === 'string') {
+      const key = stateKey(event.type, event.state_key);
+      const previous = this.state.get(key);
+      if (previous) removed.push({ type: previous.type, state_key: event.state_key, event_id: previous.event_id });
+      added.push({ type: event.type, state_key: event.state_key, event_id: event.event_id });
+      if (event.type === 'm.room.member' && event.content.membership === 'invite') unsigned = { invite_room_state: this.strippedState(event) };
+      this.state.set(key, event);
+    }
+    const referenced = new Set(choosePrevEvents(this.extremities).map((p) => p.eventId));
+    this.extremities = [...this.extremities.filter((p) => !referenced.has(p.eventId)), { eventId: event.event_id, depth: event.depth }];
+    this.known.set(event.event_id, event);
+    this.events.push(event);
+    const fact: RoomEventAccepted = {
+      v: 1,
+      room_id: event.room_id,
+      room_version: this.snapshot.rules.id,
+      event_id: event.event_id,
+      pdu: withoutUnsigned(built.pdu),
+      soft_failed: false,
+      outlier: false,
+      state_delta: { added, removed },
+      forward_extremities: this.extremities.map((p) => p.eventId),
+    };
+    if (template?.local) fact.local = template.local;
+    if (unsigned) fact.unsigned = unsigned;
+    this.facts.push(fact);
+  }
+
+  /** Stripped state for an invite: the room's summary events and the inviter's membership. */
+  private strippedState(invite: RoomEvent): JsonObject[] {
+    const events = INVITE_ROOM_STATE_TYPES.map((type) => this.state.get(stateKey(type, ''))).filter((e): e is RoomEvent => e !== undefined);
+    const inviter = this.state.get(stateKey('m.room.member', invite.sender));
+    if (inviter) events.push(inviter);
+    return events.map((e) => ({ type: e.type, state_key: e.state_key ?? '', sender: e.sender, content: e.content }));
+  }
+}
+
+function withoutUnsigned(pdu: Pdu): Pdu {
+  const copy: Pdu = { ...pdu };
+  delete copy.unsigned;
+  return copy;
+}
+
+function checkFieldSizes(template: EventTemplate, roomId: string): void {
+  const fields: [string, string | undefined][] = [
+    ['type', template.type],
+    ['state_key', template.stateKey],
+    ['sender', template.sender],
+    ['room_id', roomId],
+  ];
+  for (const [name, value] of fields) {
+    if (value !== undefined && Buffer.byteLength(value, 'utf8') > PDU_MAX_FIELD_BYTES) {
+      throw new RoomCommandError('M_TOO_LARGE', `${name} is longer than ${PDU_MAX_FIELD_BYTES} bytes`);
+    }
+  }
+}

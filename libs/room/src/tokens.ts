@@ -1,0 +1,41 @@
+/**
+ * What the room module needs from the host process, by injection token:
+ * the slonik pool of the database that holds the event store and the write model, the event
+ * store (PostgreSQL/PGlite adapter: it must append inside a transaction), the server name, the
+ * signing key and a clock.
+ */
+import type { ExpectedRevision, AppendResult, NewEvent } from '@hs/eventstore';
+import type { DatabaseTransactionConnection } from 'slonik';
+
+/** Injection token of the slonik `DatabasePool`. */
+export const ROOM_DATABASE_POOL = Symbol('ROOM_DATABASE_POOL');
+/** Injection token of the event store (a {@link TransactionalEventStore}, e.g. `PostgresEventStore`). */
+export const ROOM_EVENT_STORE = Symbol('ROOM_EVENT_STORE');
+/** Injection token of this server's name (string). */
+export const ROOM_SERVER_NAME = Symbol('ROOM_SERVER_NAME');
+/** Injection token of the `SigningKey` events are signed with. */
+export const ROOM_SIGNING_KEY = Symbol('ROOM_SIGNING_KEY');
+/** Injection token of the {@link Clock}. */
+export const ROOM_CLOCK = Symbol('ROOM_CLOCK');
+/** Injection token of the optional {@link RoomModuleOptions}. */
+export const ROOM_OPTIONS = Symbol('ROOM_OPTIONS');
+
+/** Milliseconds since the epoch. */
+export type Clock = () => number;
+
+/** The part of the event store the write side uses: appending inside the write-model transaction. */
+export interface TransactionalEventStore {
+  appendInTransaction(
+    tx: DatabaseTransactionConnection,
+    stream: string,
+    expectedRevision: ExpectedRevision,
+    events: NewEvent[],
+  ): Promise<AppendResult>;
+}
+
+export interface RoomModuleOptions {
+  /** The room version of new rooms when createRoom names none (default DEFAULT_ROOM_VERSION). */
+  defaultRoomVersion?: string;
+  /** Attempts of one command when another process appended to the room first (default 5). */
+  maxAttempts?: number;
+}

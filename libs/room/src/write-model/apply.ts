@@ -1,0 +1,174 @@
+/**
+ * Applies the records of a room stream to the write model. The same function runs inside the
+ * append transaction of a command and when the write model is rebuilt from the store, so
+ * both produce identical tables.
+ */
+import {
+  ROOM_ALIAS_DELETED,
+  ROOM_ALIAS_SET,
+  ROOM_EVENT_ACCEPTED,
+  ROOM_EVENT_REJECTED,
+  ROOM_FORGOTTEN,
+  ROOM_VISIBILITY_SET,
+  type RoomAliasDeleted,
+  type RoomAliasSet,
+  type RoomEventAccepted,
+  type RoomEventRejected,
+  type RoomForgotten,
+  type RoomVisibilitySet,
+} from '@hs/contracts';
+import { roomCreators, roomVersion, toRoomEvent, type Pdu, type RoomEvent } from '@hs/protocol';
+import { z } from 'zod';
+import { MAX_STATE_GROUP_CHAIN, sql, type CommonQueryMethods } from './sql';
+
+/** One record of a room stream, as appended or as read back. */
+export interface RoomStreamRecord {
+  type: string;
+  data: unknown;
+  revision: bigint;
+  position: bigint;
+}
+
+/** Applies one record; records of unknown types only move the room's stream revision. */
+export async function applyRoomRecord(tx: CommonQueryMethods, roomId: string, record: RoomStreamRecord): Promise<void> {
+  switch (record.type) {
+    case ROOM_EVENT_ACCEPTED:
+      await applyAccepted(tx, record.data as RoomEventAccepted, record);
+      break;
+    case ROOM_EVENT_REJECTED:
+      await applyRejected(tx, record.data as RoomEventRejected, record);
+      break;
+    case ROOM_ALIAS_SET: {
+      const fact = record.data as RoomAliasSet;
+      await tx.query(sql.unsafe`INSERT INTO room.aliases (alias, room_id, creator) VALUES (${fact.alias}, ${fact.room_id}, ${fact.creator})`);
+      break;
+    }
+    case ROOM_ALIAS_DELETED: {
+      const fact = record.data as RoomAliasDeleted;
+      await tx.query(sql.unsafe`DELETE FROM room.aliases WHERE alias = ${fact.alias} AND room_id = ${fact.room_id}`);
+      break;
+    }
+    case ROOM_VISIBILITY_SET: {
+      const fact = record.data as RoomVisibilitySet;
+      await tx.query(sql.unsafe`UPDATE room.rooms SET published = ${fact.visibility === 'public'} WHERE room_id = ${fact.room_id}`);
+      break;
+    }
+    case ROOM_FORGOTTEN: {
+      const fact = record.data as RoomForgotten;
+      await tx.query(sql.unsafe`INSERT INTO room.forgotten (user_id, room_id) VALUES (${fact.user_id}, ${fact.room_id})
+        ON CONFLICT DO NOTHING`);
+      break;
+    }
+    default:
+      break;
+  }
+  await tx.query(sql.unsafe`UPDATE room.rooms SET stream_revision = ${record.revision.toString()} WHERE room_id = ${roomId}`);
+}
+
+function normalized(pdu: Pdu, version: string, eventId: string): RoomEvent {
+  return toRoomEvent(pdu, version, eventId);
+}
+
+async function applyAccepted(tx: CommonQueryMethods, fact: RoomEventAccepted, record: RoomStreamRecord): Promise<void> {
+  const event = normalized(fact.pdu, fact.room_version, fact.event_id);
+  if (event.type === 'm.room.create' && event.state_key === '' && event.prev_events.length === 0) {
+    const creator = [...roomCreators(event, roomVersion(fact.room_version))][0] ?? event.sender;
+    await tx.query(sql.unsafe`INSERT INTO room.rooms (room_id, room_version, creator, stream_revision)
+      VALUES (${fact.room_id}, ${fact.room_version}, ${creator}, ${record.revision.toString()})
+      ON CONFLICT (room_id) DO NOTHING`);
+  }
+  await insertEvent(tx, event, fact.pdu, record, { softFailed: fact.soft_failed, outlier: fact.outlier, rejected: false });
+
+  const { added, removed } = fact.state_delta;
+  if (added.length > 0 || removed.length > 0) {
+    const addedKeys = new Set(added.map((e) => `${e.type}\u0000${e.state_key}`));
+    const gone = removed.filter((e) => !addedKeys.has(`${e.type}\u0000${e.state_key}`));
+    for (const entry of gone) {
+      await tx.query(sql.unsafe`DELETE FROM room.current_state
+        WHERE room_id = ${fact.room_id} AND type = ${entry.type} AND state_key = ${entry.state_key} AND event_id = ${entry.event_id}`);
+    }
+    if (added.length > 0) {
+      await tx.query(sql.unsafe`
+        INSERT INTO room.current_state (room_id, type, state_key, event_id, membership)
+        SELECT ${fact.room_id}, x.type, x.state_key, x.event_id,
+               CASE WHEN x.type = 'm.room.member' THEN e.pdu -> 'content' ->> 'membership' END
+          FROM ${sql.unnest(added.map((e) => [e.type, e.state_key, e.event_id]), ['text', 'text', 'text'])} AS x(type, state_key, event_id)
+          LEFT JOIN room.events e ON e.event_id = x.event_id
+        ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id, membership = excluded.membership`);
+    }
+    await writeStateGroup(tx, fact.room_id, fact.event_id, added, gone);
+  }
+  if (!fact.outlier) {
+    await tx.query(sql.unsafe`UPDATE room.events SET state_group = (SELECT state_group FROM room.rooms WHERE room_id = ${fact.room_id})
+      WHERE event_id = ${fact.event_id}`);
+    await tx.query(sql.unsafe`DELETE FROM room.forward_extremities WHERE room_id = ${fact.room_id}`);
+    if (fact.forward_extremities.length > 0) {
+      await tx.query(sql.unsafe`INSERT INTO room.forward_extremities (room_id, event_id)
+        SELECT ${fact.room_id}, unnest(${sql.array(fact.forward_extremities, 'text')})`);
+    }
+  }
+  if (fact.local) {
+    await tx.query(sql.unsafe`INSERT INTO room.client_transactions (user_id, device_id, txn_id, room_id, event_id)
+      VALUES (${fact.local.user_id}, ${fact.local.device_id}, ${fact.local.txn_id}, ${fact.room_id}, ${fact.event_id})`);
+  }
+  const membership = event.type === 'm.room.member' ? event.content.membership : undefined;
+  if (typeof event.state_key === 'string' && (membership === 'join' || membership === 'invite' || membership === 'knock')) {
+    await tx.query(sql.unsafe`DELETE FROM room.forgotten WHERE user_id = ${event.state_key} AND room_id = ${fact.room_id}`);
+  }
+}
+
+async function applyRejected(tx: CommonQueryMethods, fact: RoomEventRejected, record: RoomStreamRecord): Promise<void> {
+  const event = normalized(fact.pdu, fact.room_version, fact.event_id);
+  await insertEvent(tx, event, fact.pdu, record, { softFailed: false, outlier: false, rejected: true });
+}
+
+async function insertEvent(
+  tx: CommonQueryMethods,
+  event: RoomEvent,
+  pdu: Pdu,
+  record: RoomStreamRecord,
+  flags: { softFailed: boolean; outlier: boolean; rejected: boolean },
+): Promise<void> {
+  await tx.query(sql.unsafe`
+    INSERT INTO room.events (event_id, room_id, type, state_key, sender, depth, pdu, auth_events, prev_events,
+                             stream_revision, stream_position, rejected, soft_failed, outlier)
+    VALUES (${event.event_id}, ${event.room_id}, ${event.type}, ${event.state_key ?? null}, ${event.sender}, ${event.depth},
+            ${sql.jsonb(pdu as never)}, ${sql.array([...event.auth_events], 'text')}, ${sql.array([...event.prev_events], 'text')},
+            ${record.revision.toString()}, ${record.position.toString()}, ${flags.rejected}, ${flags.softFailed}, ${flags.outlier})`);
+}
+
+const groupRow = z.object({ state_group: z.string().nullable(), chain_length: z.number().nullable() });
+
+/**
+ * A new state group named after `eventId`: a delta on the room's current group, or a full copy
+ * of the current state when there is no group yet or the chain has grown long.
+ */
+async function writeStateGroup(
+  tx: CommonQueryMethods,
+  roomId: string,
+  eventId: string,
+  added: readonly { type: string; state_key: string; event_id: string }[],
+  removed: readonly { type: string; state_key: string }[],
+): Promise<void> {
+  const found = await tx.maybeOne(sql.type(groupRow)`
+    SELECT r.state_group, g.chain_length FROM room.rooms r LEFT JOIN room.state_groups g ON g.group_id = r.state_group
+     WHERE r.room_id = ${roomId}`);
+  const current = found ? groupRow.parse(found) : undefined;
+  const prev = current?.state_group ?? null;
+  const chain = prev === null ? 0 : (current?.chain_length ?? 0) + 1;
+  if (prev === null || chain > MAX_STATE_GROUP_CHAIN) {
+    await tx.query(sql.unsafe`INSERT INTO room.state_groups (group_id, room_id, prev_group, chain_length) VALUES (${eventId}, ${roomId}, NULL, 0)`);
+    await tx.query(sql.unsafe`INSERT INTO room.state_group_entries (group_id, type, state_key, event_id)
+      SELECT ${eventId}, type, state_key, event_id FROM room.current_state WHERE room_id = ${roomId}`);
+  } else {
+    await tx.query(sql.unsafe`INSERT INTO room.state_groups (group_id, room_id, prev_group, chain_length) VALUES (${eventId}, ${roomId}, ${prev}, ${chain})`);
+    const entries: [string, string, string | null][] = [
+      ...removed.map((e): [string, string, string | null] => [e.type, e.state_key, null]),
+      ...added.map((e): [string, string, string | null] => [e.type, e.state_key, e.event_id]),
+    ];
+    await tx.query(sql.unsafe`INSERT INTO room.state_group_entries (group_id, type, state_key, event_id)
+      SELECT ${eventId}, x.type, x.state_key, x.event_id
+        FROM ${sql.unnest(entries, ['text', 'text', 'text'])} AS x(type, state_key, event_id)`);
+  }
+  await tx.query(sql.unsafe`UPDATE room.rooms SET state_group = ${eventId} WHERE room_id = ${roomId}`);
+}

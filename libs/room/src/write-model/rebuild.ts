@@ -1,0 +1,36 @@
+/**
+ * Rebuilds the write model from the room streams of the event store: empties its tables and
+ * applies every room record in global order, in one transaction.
+ */
+import { parseStreamName } from '@hs/contracts';
+import type { RecordedEvent } from '@hs/eventstore';
+import { applyRoomRecord } from './apply';
+import { sql, type CommonQueryMethods, type DatabasePool } from './sql';
+
+/** Reads `$all` through a given connection (the PostgreSQL/PGlite event store does). */
+export interface RebuildSource {
+  readAllWith(connection: CommonQueryMethods, after: bigint, limit: number): Promise<RecordedEvent[]>;
+}
+
+const BATCH = 1000;
+
+export async function rebuildWriteModel(pool: DatabasePool, source: RebuildSource): Promise<{ records: number }> {
+  return pool.transaction(async (tx) => {
+    await tx.query(sql.unsafe`TRUNCATE room.state_group_entries, room.events, room.state_groups, room.rooms, room.current_state,
+      room.forward_extremities, room.client_transactions, room.aliases, room.forgotten`);
+    let after = 0n;
+    let records = 0;
+    for (;;) {
+      const batch = await source.readAllWith(tx, after, BATCH);
+      for (const record of batch) {
+        const stream = parseStreamName(record.stream);
+        if (stream?.kind !== 'room') continue;
+        await applyRoomRecord(tx, stream.roomId, record);
+        records++;
+      }
+      if (batch.length < BATCH) break;
+      after = batch[batch.length - 1].position;
+    }
+    return { records };
+  });
+}

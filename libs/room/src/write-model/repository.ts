@@ -1,0 +1,199 @@
+/** Reads of the write model: exact answers about rooms, events and state. */
+import type { StateEntry } from '@hs/contracts';
+import { roomVersion, stateKey, toRoomEvent, type Pdu, type PrevEventRef, type RoomEvent, type RoomVersionRules, type StateKey } from '@hs/protocol';
+import { z } from 'zod';
+import { int8, jsonText, sql, type CommonQueryMethods } from './sql';
+
+/** An event as the write model holds it. */
+export interface StoredEvent {
+  event: RoomEvent;
+  /** The signed wire form. */
+  pdu: Pdu;
+  streamRevision: bigint;
+  streamPosition: bigint;
+  rejected: boolean;
+  softFailed: boolean;
+  outlier: boolean;
+  /** The state group after the event (undefined for rejected events and outliers). */
+  stateGroup: string | undefined;
+}
+
+/** What a command needs to know about a room to write into it. */
+export interface RoomSnapshot {
+  roomId: string;
+  rules: RoomVersionRules;
+  creator: string;
+  /** Revision of the last record of the room stream. */
+  revision: bigint;
+  /** The current state, by (type, state_key). */
+  state: Map<StateKey, RoomEvent>;
+  extremities: PrevEventRef[];
+}
+
+export interface RoomSummary {
+  roomId: string;
+  roomVersion: string;
+  creator: string;
+  published: boolean;
+}
+
+const roomRow = z.object({
+  room_id: z.string(),
+  room_version: z.string(),
+  creator: z.string(),
+  stream_revision: int8,
+  published: z.boolean(),
+});
+const eventRow = z.object({
+  event_id: z.string(),
+  room_version: z.string(),
+  pdu: jsonText,
+  stream_revision: int8,
+  stream_position: int8,
+  rejected: z.boolean(),
+  soft_failed: z.boolean(),
+  outlier: z.boolean(),
+  state_group: z.string().nullable(),
+});
+const pduRow = z.object({ event_id: z.string(), pdu: jsonText });
+const versionedPduRow = z.object({ event_id: z.string(), room_version: z.string(), pdu: jsonText });
+
+/** Rows checked and converted by their schema (the pool returns them as the driver parsed them). */
+function parseAll<S extends z.ZodTypeAny>(schema: S, rows: readonly unknown[]): z.infer<S>[] {
+  return rows.map((row) => schema.parse(row) as z.infer<S>);
+}
+
+function parseMaybe<S extends z.ZodTypeAny>(schema: S, row: unknown): z.infer<S> | undefined {
+  return row === null || row === undefined ? undefined : (schema.parse(row) as z.infer<S>);
+}
+const extremityRow = z.object({ event_id: z.string(), depth: int8 });
+const entryRow = z.object({ type: z.string(), state_key: z.string(), event_id: z.string() });
+const membershipRow = z.object({ room_id: z.string(), membership: z.string() });
+
+export class WriteModelReader {
+  constructor(private readonly db: CommonQueryMethods) {}
+
+  async room(roomId: string, connection: CommonQueryMethods = this.db): Promise<RoomSummary | undefined> {
+    const row = parseMaybe(roomRow, await connection.maybeOne(sql.type(roomRow)`
+      SELECT room_id, room_version, creator, stream_revision, published FROM room.rooms WHERE room_id = ${roomId}`));
+    return row ? { roomId: row.room_id, roomVersion: row.room_version, creator: row.creator, published: row.published } : undefined;
+  }
+
+  /** The room's version, current state and forward extremities; undefined for an unknown room. */
+  async snapshot(roomId: string, connection: CommonQueryMethods = this.db): Promise<RoomSnapshot | undefined> {
+    const row = parseMaybe(roomRow, await connection.maybeOne(sql.type(roomRow)`
+      SELECT room_id, room_version, creator, stream_revision, published FROM room.rooms WHERE room_id = ${roomId}`));
+    if (!row) return undefined;
+    const rules = roomVersion(row.room_version);
+    const stateRows = parseAll(pduRow, await connection.any(sql.type(pduRow)`
+      SELECT e.event_id, e.pdu::text AS pdu FROM room.current_state cs JOIN room.events e ON e.event_id = cs.event_id
+       WHERE cs.room_id = ${roomId}`));
+    const state = new Map<StateKey, RoomEvent>();
+    for (const r of stateRows) {
+      const event = toRoomEvent(r.pdu as Pdu, rules, r.event_id);
+      state.set(stateKey(event.type, event.state_key ?? ''), event);
+    }
+    const extremities = parseAll(extremityRow, await connection.any(sql.type(extremityRow)`
+      SELECT e.event_id, e.depth FROM room.forward_extremities fe JOIN room.events e ON e.event_id = fe.event_id
+       WHERE fe.room_id = ${roomId}`));
+    return {
+      roomId,
+      rules,
+      creator: row.creator,
+      revision: row.stream_revision,
+      state,
+      extremities: extremities.map((x) => ({ eventId: x.event_id, depth: Number(x.depth) })),
+    };
+  }
+
+  async event(eventId: string, connection: CommonQueryMethods = this.db): Promise<StoredEvent | undefined> {
+    const row = parseMaybe(eventRow, await connection.maybeOne(sql.type(eventRow)`
+      SELECT e.event_id, r.room_version, e.pdu::text AS pdu, e.stream_revision, e.stream_position, e.rejected, e.soft_failed,
+             e.outlier, e.state_group
+        FROM room.events e JOIN room.rooms r ON r.room_id = e.room_id WHERE e.event_id = ${eventId}`));
+    if (!row) return undefined;
+    const pdu = row.pdu as Pdu;
+    return {
+      event: toRoomEvent(pdu, row.room_version, row.event_id),
+      pdu,
+      streamRevision: row.stream_revision,
+      streamPosition: row.stream_position,
+      rejected: row.rejected,
+      softFailed: row.soft_failed,
+      outlier: row.outlier,
+      stateGroup: row.state_group ?? undefined,
+    };
+  }
+
+  /** The events with these ids that the write model holds (in no particular order). */
+  async events(eventIds: readonly string[], connection: CommonQueryMethods = this.db): Promise<RoomEvent[]> {
+    if (eventIds.length === 0) return [];
+    const rows = parseAll(versionedPduRow, await connection.any(sql.type(versionedPduRow)`
+      SELECT e.event_id, r.room_version, e.pdu::text AS pdu FROM room.events e JOIN room.rooms r ON r.room_id = e.room_id
+       WHERE e.event_id = ANY(${sql.array([...eventIds], 'text')})`));
+    return rows.map((r) => toRoomEvent(r.pdu as Pdu, r.room_version, r.event_id));
+  }
+
+  /** The entries of a state group, following its deltas down to the full map it rests on. */
+  async stateGroupEntries(groupId: string, connection: CommonQueryMethods = this.db): Promise<StateEntry[]> {
+    const rows = await connection.any(sql.type(entryRow)`
+      WITH RECURSIVE chain (group_id, prev_group, n) AS (
+        SELECT group_id, prev_group, 0 FROM room.state_groups WHERE group_id = ${groupId}
+        UNION ALL
+        SELECT g.group_id, g.prev_group, c.n + 1 FROM room.state_groups g JOIN chain c ON g.group_id = c.prev_group
+      ), latest AS (
+        SELECT DISTINCT ON (e.type, e.state_key) e.type, e.state_key, e.event_id
+          FROM chain c JOIN room.state_group_entries e ON e.group_id = c.group_id
+         ORDER BY e.type, e.state_key, c.n ASC
+      )
+      SELECT type, state_key, event_id FROM latest WHERE event_id IS NOT NULL ORDER BY type, state_key`);
+    return rows.map((r) => ({ type: r.type, state_key: r.state_key, event_id: r.event_id }));
+  }
+
+  /** The current state entries of a room. */
+  async currentStateEntries(roomId: string, connection: CommonQueryMethods = this.db): Promise<StateEntry[]> {
+    const rows = await connection.any(sql.type(entryRow)`
+      SELECT type, state_key, event_id FROM room.current_state WHERE room_id = ${roomId} ORDER BY type, state_key`);
+    return rows.map((r) => ({ type: r.type, state_key: r.state_key, event_id: r.event_id }));
+  }
+
+  /** The current m.room.member membership of a user in a room, if any. */
+  async membership(roomId: string, userId: string, connection: CommonQueryMethods = this.db): Promise<string | undefined> {
+    const value = await connection.maybeOneFirst(sql.type(z.object({ membership: z.string().nullable() }))`
+      SELECT membership FROM room.current_state WHERE room_id = ${roomId} AND type = 'm.room.member' AND state_key = ${userId}`);
+    return value ?? undefined;
+  }
+
+  /** The rooms where the user's current membership is one of `memberships` (all memberships when empty). */
+  async roomsOfUser(userId: string, memberships: readonly string[] = [], connection: CommonQueryMethods = this.db): Promise<{ roomId: string; membership: string }[]> {
+    const filter = memberships.length > 0 ? sql.fragment`AND membership = ANY(${sql.array([...memberships], 'text')})` : sql.fragment``;
+    const rows = await connection.any(sql.type(membershipRow)`
+      SELECT room_id, membership FROM room.current_state
+       WHERE type = 'm.room.member' AND state_key = ${userId} AND membership IS NOT NULL ${filter}
+       ORDER BY room_id`);
+    return rows.map((r) => ({ roomId: r.room_id, membership: r.membership }));
+  }
+
+  async transaction(userId: string, deviceId: string, txnId: string, connection: CommonQueryMethods = this.db): Promise<{ roomId: string; eventId: string } | undefined> {
+    const row = await connection.maybeOne(sql.type(z.object({ room_id: z.string(), event_id: z.string() }))`
+      SELECT room_id, event_id FROM room.client_transactions WHERE user_id = ${userId} AND device_id = ${deviceId} AND txn_id = ${txnId}`);
+    return row ? { roomId: row.room_id, eventId: row.event_id } : undefined;
+  }
+
+  async alias(alias: string, connection: CommonQueryMethods = this.db): Promise<{ roomId: string; creator: string } | undefined> {
+    const row = await connection.maybeOne(sql.type(z.object({ room_id: z.string(), creator: z.string() }))`
+      SELECT room_id, creator FROM room.aliases WHERE alias = ${alias}`);
+    return row ? { roomId: row.room_id, creator: row.creator } : undefined;
+  }
+
+  async aliasesOfRoom(roomId: string, connection: CommonQueryMethods = this.db): Promise<string[]> {
+    const rows = await connection.anyFirst(sql.type(z.object({ alias: z.string() }))`
+      SELECT alias FROM room.aliases WHERE room_id = ${roomId} ORDER BY alias`);
+    return [...rows];
+  }
+
+  async isForgotten(userId: string, roomId: string, connection: CommonQueryMethods = this.db): Promise<boolean> {
+    return connection.oneFirst(sql.type(z.object({ forgotten: z.boolean() }))`
+      SELECT EXISTS (SELECT 1 FROM room.forgotten WHERE user_id = ${userId} AND room_id = ${roomId}) AS forgotten`);
+  }
+}
