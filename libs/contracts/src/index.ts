@@ -1,0 +1,5 @@
+export * from './streams';
+export * from './room-events';
+export * from './room-facts';
+export * from './sync-token';
+export * from './receipts';

@@ -1,0 +1,46 @@
+/**
+ * Names of the event-store streams. Every room has one stream of accepted room events
+ * (`room-<roomId>`) and one of receipts (`receipts-<roomId>`); admin and moderation actions
+ * go to the `audit` stream.
+ */
+export const ROOM_STREAM_PREFIX = 'room-';
+export const RECEIPTS_STREAM_PREFIX = 'receipts-';
+export const AUDIT_STREAM = 'audit';
+
+export type StreamName =
+  | { kind: 'room'; roomId: string }
+  | { kind: 'receipts'; roomId: string }
+  | { kind: 'audit' };
+
+/** The stream of a room's accepted events. */
+export function roomStream(roomId: string): string {
+  return `${ROOM_STREAM_PREFIX}${requireRoomId(roomId)}`;
+}
+
+/** The stream of a room's receipts. */
+export function receiptsStream(roomId: string): string {
+  return `${RECEIPTS_STREAM_PREFIX}${requireRoomId(roomId)}`;
+}
+
+/** What a stream name refers to, or `undefined` for a name that is none of ours. */
+export function parseStreamName(stream: string): StreamName | undefined {
+  if (stream === AUDIT_STREAM) return { kind: 'audit' };
+  if (stream.startsWith(ROOM_STREAM_PREFIX)) {
+    const roomId = stream.slice(ROOM_STREAM_PREFIX.length);
+    return isRoomId(roomId) ? { kind: 'room', roomId } : undefined;
+  }
+  if (stream.startsWith(RECEIPTS_STREAM_PREFIX)) {
+    const roomId = stream.slice(RECEIPTS_STREAM_PREFIX.length);
+    return isRoomId(roomId) ? { kind: 'receipts', roomId } : undefined;
+  }
+  return undefined;
+}
+
+function isRoomId(roomId: string): boolean {
+  return roomId.startsWith('!') && roomId.length > 1;
+}
+
+function requireRoomId(roomId: string): string {
+  if (!isRoomId(roomId)) throw new TypeError(`not a room id: ${JSON.stringify(roomId)}`);
+  return roomId;
+}

@@ -1,0 +1,319 @@
+import { Client } from 'pg';
+import { sql, type CommonQueryMethods, type DatabaseTransactionConnection } from 'slonik';
+import { z } from 'zod';
+import { sqlDetail, sqlState, type Database } from '@hs/persistence';
+import { DuplicateEventIdError, InvalidAppendError, WrongExpectedRevisionError } from './errors';
+import { AppendNotifier } from './notifier';
+import { startBatchSubscription, startIteratedSubscription, type BatchSource } from './subscription';
+import type {
+  AllSubscription,
+  AppendResult,
+  BatchHandler,
+  EventStore,
+  EventStoreOptions,
+  ExpectedRevision,
+  JsonValue,
+  NewEvent,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  SubscribeOptions,
+  SubscriptionHandler,
+} from './types';
+import { validateAppend, validateLimit } from './validation';
+
+/** The channel the append function notifies on commit (PostgreSQL). */
+export const APPENDED_CHANNEL = 'eventstore_appended';
+/** Safety-net re-read interval of an idle PostgreSQL subscription (a lost LISTEN wake-up). */
+const POSTGRES_IDLE_RECHECK_MS = 30_000;
+const LISTEN_RECONNECT_MS = 1_000;
+
+const appendedRow = z.object({
+  event_id: z.string(),
+  position: z.bigint(),
+  revision: z.bigint(),
+  written: z.boolean(),
+});
+const eventRow = z.object({
+  position: z.bigint(),
+  event_id: z.string(),
+  stream_id: z.string(),
+  revision: z.bigint(),
+  type: z.string(),
+  data: z.unknown(),
+  metadata: z.unknown(),
+  recorded_at: z.union([z.number(), z.string(), z.date()]),
+});
+type EventRow = z.infer<typeof eventRow>;
+
+const EVENT_COLUMNS = sql.fragment`position, event_id, stream_id, revision, type, data, metadata, recorded_at`;
+/** Every position below this bound belongs to a finished transaction (see docs/eventstore.md). */
+const SAFE_BOUND = sql.fragment`(SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint + b.xid_offset) << 20
+   FROM eventstore.position_base b)`;
+
+/**
+ * In-process wake-ups for PGlite, shared by every store on the same database: PGlite runs in
+ * this process, and NOTIFY does not reach listeners through its socket server.
+ */
+const pgliteNotifiers = new WeakMap<object, AppendNotifier>();
+
+/**
+ * The event store on PostgreSQL or PGlite (the same SQL): one `eventstore.append` call per
+ * append, positions derived from the writing transaction's id so that readers can stop below
+ * the oldest transaction still in flight and never skip an event.
+ */
+export class PostgresEventStore implements EventStore {
+  readonly notifier: AppendNotifier;
+  private listener: Client | undefined;
+  private listening: Promise<void> | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly subscriptions = new Set<AllSubscription>();
+
+  private constructor(
+    readonly db: Database,
+    private readonly options: EventStoreOptions,
+  ) {
+    if (db.kind === 'pglite') {
+      let shared = pgliteNotifiers.get(db.pool);
+      if (!shared) {
+        shared = new AppendNotifier();
+        pgliteNotifiers.set(db.pool, shared);
+      }
+      this.notifier = shared;
+    } else {
+      this.notifier = new AppendNotifier();
+    }
+  }
+
+  /**
+   * Opens the store on a migrated database. Raises the position base if the database was
+   * restored into a cluster whose transaction ids are lower than the stored positions.
+   */
+  static async open(db: Database, options: EventStoreOptions = {}): Promise<PostgresEventStore> {
+    const store = new PostgresEventStore(db, options);
+    await db.pool.query(sql.unsafe`
+      UPDATE eventstore.position_base b
+         SET xid_offset = m.top + 1 - pg_current_xact_id()::text::bigint
+        FROM (SELECT coalesce(max(position) >> 20, 0) AS top FROM eventstore.events) m
+       WHERE (pg_snapshot_xmin(pg_current_snapshot())::text::bigint + b.xid_offset) <= m.top`);
+    return store;
+  }
+
+  async append(stream: string, expectedRevision: ExpectedRevision, events: NewEvent[]): Promise<AppendResult> {
+    const result = await this.appendWith(this.db.pool, stream, expectedRevision, events);
+    if (result.written) this.wakeLocalReaders();
+    return result;
+  }
+
+  /**
+   * Appends inside the caller's transaction (the write side updates its write model in the
+   * same transaction). The events become visible when that transaction commits.
+   */
+  async appendInTransaction(
+    tx: DatabaseTransactionConnection,
+    stream: string,
+    expectedRevision: ExpectedRevision,
+    events: NewEvent[],
+  ): Promise<AppendResult> {
+    const result = await this.appendWith(tx, stream, expectedRevision, events);
+    // PGlite: readers woken now queue behind this transaction and read once it ends.
+    if (result.written) this.wakeLocalReaders();
+    return result;
+  }
+
+  private async appendWith(
+    connection: CommonQueryMethods,
+    stream: string,
+    expectedRevision: ExpectedRevision,
+    events: NewEvent[],
+  ): Promise<AppendResult> {
+    validateAppend(stream, expectedRevision, events);
+    let payload: string;
+    try {
+      payload = JSON.stringify(
+        events.map((e) => ({ id: e.id, type: e.type, data: e.data, metadata: e.metadata ?? null })),
+      );
+    } catch (error) {
+      throw new InvalidAppendError(`event data is not JSON: ${(error as Error).message}`);
+    }
+    const expected = typeof expectedRevision === 'bigint' ? expectedRevision.toString() : expectedRevision;
+    let rows: readonly z.infer<typeof appendedRow>[];
+    try {
+      rows = await connection.any(
+        sql.type(appendedRow)`SELECT event_id, position, revision, written
+          FROM eventstore.append(${stream}, ${expected}, ${payload}::json)`,
+      );
+    } catch (error) {
+      throw this.mapAppendError(error, stream, expectedRevision);
+    }
+    if (rows.length === 0) {
+      const current = await connection.maybeOne(
+        sql.type(z.object({ revision: z.bigint() }))`SELECT revision FROM eventstore.streams WHERE stream_id = ${stream}`,
+      );
+      return {
+        nextExpectedRevision: current?.revision ?? -1n,
+        position: await this.headPosition(),
+        events: [],
+        written: false,
+      };
+    }
+    const stored = rows.map((row) => ({ id: row.event_id, revision: row.revision, position: row.position }));
+    const last = stored[stored.length - 1];
+    const written = rows[0].written;
+    if (written) this.options.onAppended?.(stream, rows.length);
+    return { nextExpectedRevision: last.revision, position: last.position, events: stored, written };
+  }
+
+  private mapAppendError(error: unknown, stream: string, expected: ExpectedRevision): Error {
+    const code = sqlState(error);
+    if (code === 'HS409') {
+      const actual = BigInt(sqlDetail(error) ?? '-1');
+      return new WrongExpectedRevisionError(stream, expected, actual < 0n ? 'no_stream' : actual);
+    }
+    if (code === 'HS410') return new DuplicateEventIdError(stream, (error as Error).message);
+    if (code === '23505') return new DuplicateEventIdError(stream, 'an event id of the batch was stored concurrently');
+    if (code === 'HS413') return new InvalidAppendError((error as Error).message);
+    return error instanceof Error ? error : new Error(String(error));
+  }
+
+  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const limit = validateLimit(options.limit, 2 ** 31 - 1);
+    const rows =
+      options.direction === 'backwards'
+        ? await this.db.pool.any(sql.type(eventRow)`SELECT ${EVENT_COLUMNS} FROM eventstore.events
+            WHERE stream_id = ${stream} AND revision <= ${options.fromRevision ?? BigInt(2) ** BigInt(62)}
+            ORDER BY revision DESC LIMIT ${limit}`)
+        : await this.db.pool.any(sql.type(eventRow)`SELECT ${EVENT_COLUMNS} FROM eventstore.events
+            WHERE stream_id = ${stream} AND revision >= ${options.fromRevision ?? 0n}
+            ORDER BY revision ASC LIMIT ${limit}`);
+    return rows.map(toRecorded);
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    return this.readAllWith(this.db.pool, options.fromPosition ?? 0n, validateLimit(options.limit, 1000));
+  }
+
+  /** Reads `$all` through a given connection (e.g. inside a transaction). */
+  async readAllWith(connection: CommonQueryMethods, after: bigint, limit: number): Promise<RecordedEvent[]> {
+    const rows = await connection.any(sql.type(eventRow)`SELECT ${EVENT_COLUMNS} FROM eventstore.events
+      WHERE position > ${after} AND position < ${SAFE_BOUND}
+      ORDER BY position ASC LIMIT ${limit}`);
+    return rows.map(toRecorded);
+  }
+
+  /** True when committed events exist above the safe bound (an older transaction is still open). */
+  private async hasPending(after: bigint): Promise<boolean> {
+    return this.db.pool.oneFirst(sql.type(z.object({ pending: z.boolean() }))`SELECT EXISTS (
+      SELECT 1 FROM eventstore.events WHERE position > ${after} AND position >= ${SAFE_BOUND}) AS pending`);
+  }
+
+  subscribeToAll(fromPosition: bigint, handler?: SubscriptionHandler, options: SubscribeOptions = {}): AllSubscription {
+    if (!handler) return this.track(startIteratedSubscription((batch) => this.subscribeToAllBatches(fromPosition, batch, options)));
+    return this.subscribeToAllBatches(
+      fromPosition,
+      async (events) => {
+        for (const event of events) await handler(event);
+      },
+      options,
+    );
+  }
+
+  subscribeToAllBatches(fromPosition: bigint, handler: BatchHandler, options: SubscribeOptions = {}): AllSubscription {
+    const batchSize = validateLimit(options.batchSize, 500);
+    const source: BatchSource = {
+      notifier: this.notifier,
+      idleRecheckMs: this.db.kind === 'pglite' ? Infinity : POSTGRES_IDLE_RECHECK_MS,
+      readBatch: async (after, limit) => {
+        const events = await this.readAllWith(this.db.pool, after, limit);
+        return { events, pending: events.length === 0 && (await this.hasPending(after)) };
+      },
+      ensureListening: () => this.ensureListening(),
+    };
+    return this.track(startBatchSubscription(source, fromPosition, handler, batchSize));
+  }
+
+  async headPosition(): Promise<bigint> {
+    const head = await this.db.pool.maybeOneFirst(sql.type(z.object({ position: z.bigint() }))`
+      SELECT position FROM eventstore.events WHERE position < ${SAFE_BOUND} ORDER BY position DESC LIMIT 1`);
+    return head ?? 0n;
+  }
+
+  async countBetween(after: bigint, upTo: bigint): Promise<bigint> {
+    return this.db.pool.oneFirst(sql.type(z.object({ count: z.bigint() }))`
+      SELECT count(*) AS count FROM eventstore.events WHERE position > ${after} AND position <= ${upTo}`);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    const listener = this.listener;
+    this.listener = undefined;
+    if (listener) await listener.end().catch(() => undefined);
+  }
+
+  private wakeLocalReaders(): void {
+    if (this.db.kind === 'pglite') this.notifier.notify();
+  }
+
+  private track(subscription: AllSubscription): AllSubscription {
+    this.subscriptions.add(subscription);
+    const forget = () => this.subscriptions.delete(subscription);
+    subscription.done.then(forget, forget);
+    return subscription;
+  }
+
+  /** PostgreSQL: one LISTEN connection per store, reconnected when it drops. */
+  private ensureListening(): Promise<void> {
+    if (this.db.kind !== 'postgres' || this.closed) return Promise.resolve();
+    if (!this.listening) {
+      this.listening = this.connectListener().catch((error: unknown) => {
+        this.listening = undefined;
+        throw error;
+      });
+    }
+    return this.listening;
+  }
+
+  private async connectListener(): Promise<void> {
+    const client = new Client({ connectionString: this.db.connectionUrl });
+    const lost = () => {
+      if (this.listener !== client) return;
+      this.listener = undefined;
+      this.listening = undefined;
+      client.end().catch(() => undefined);
+      if (this.closed) return;
+      // Readers re-read after a reconnect, so nothing appended meanwhile is missed.
+      this.reconnectTimer = setTimeout(() => {
+        this.ensureListening().then(
+          () => this.notifier.notify(),
+          () => lost(),
+        );
+      }, LISTEN_RECONNECT_MS);
+    };
+    client.on('error', lost);
+    client.on('end', lost);
+    client.on('notification', () => this.notifier.notify());
+    await client.connect();
+    await client.query(`LISTEN ${APPENDED_CHANNEL}`);
+    if (this.closed) {
+      await client.end();
+      return;
+    }
+    this.listener = client;
+  }
+}
+
+function toRecorded(row: EventRow): RecordedEvent {
+  return {
+    id: row.event_id,
+    stream: row.stream_id,
+    revision: row.revision,
+    position: row.position,
+    type: row.type,
+    data: row.data as JsonValue,
+    metadata: (row.metadata ?? null) as JsonValue | null,
+    recordedAt: row.recorded_at instanceof Date ? row.recorded_at : new Date(row.recorded_at),
+  };
+}

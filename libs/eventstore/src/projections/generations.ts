@@ -1,0 +1,161 @@
+import { sql, type CommonQueryMethods, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
+import { z } from 'zod';
+import type { RecordedEvent } from '../types';
+import { generationSchema, projectionViewSchema, selectEvents, type Projector } from './projector';
+
+/** Advisory-lock key of a projection's bookkeeping (creating generations, swapping). */
+function lockKey(name: string) {
+  return sql.fragment`hashtext(${'hs.projection.' + name})`;
+}
+
+export interface ActiveGeneration {
+  generation: number;
+  version: number;
+  checkpoint: bigint;
+}
+
+const activeRow = z.object({ generation: z.number(), version: z.number(), checkpoint: z.bigint() });
+
+export async function readActive(connection: CommonQueryMethods, name: string): Promise<ActiveGeneration | null> {
+  return connection.maybeOne(sql.type(activeRow)`
+    SELECT g.active_generation AS generation, c.version, c.position AS checkpoint
+      FROM projections.projection_generations g
+      JOIN projections.checkpoints c ON c.name = g.name AND c.generation = g.active_generation
+     WHERE g.name = ${name}`);
+}
+
+export async function readCheckpoint(connection: CommonQueryMethods, name: string, generation: number): Promise<bigint | null> {
+  return connection.maybeOneFirst(sql.type(z.object({ position: z.bigint() }))`
+    SELECT position FROM projections.checkpoints WHERE name = ${name} AND generation = ${generation}`);
+}
+
+async function useGenerationSchema(tx: DatabaseTransactionConnection, name: string, generation: number): Promise<void> {
+  const schema = generationSchema(name, generation);
+  await tx.query(sql.unsafe`SELECT set_config('search_path', ${`${schema}, public`}, true)`);
+}
+
+async function createGenerationIn(
+  tx: DatabaseTransactionConnection,
+  projector: Projector,
+  generation: number,
+): Promise<void> {
+  await tx.query(sql.unsafe`CREATE SCHEMA ${sql.identifier([generationSchema(projector.name, generation)])}`);
+  await useGenerationSchema(tx, projector.name, generation);
+  if (projector.setup) await projector.setup(tx);
+  await tx.query(sql.unsafe`SELECT set_config('search_path', 'public', true)`);
+  await tx.query(sql.unsafe`INSERT INTO projections.checkpoints (name, generation, version, position)
+    VALUES (${projector.name}, ${generation}, ${projector.version}, 0)`);
+}
+
+async function pointViewsAt(tx: DatabaseTransactionConnection, projector: Projector, generation: number): Promise<void> {
+  const viewSchema = projectionViewSchema(projector.name);
+  await tx.query(sql.unsafe`DROP SCHEMA IF EXISTS ${sql.identifier([viewSchema])} CASCADE`);
+  await tx.query(sql.unsafe`CREATE SCHEMA ${sql.identifier([viewSchema])}`);
+  for (const table of projector.tables ?? []) {
+    await tx.query(sql.unsafe`CREATE VIEW ${sql.identifier([viewSchema, table])} AS
+      SELECT * FROM ${sql.identifier([generationSchema(projector.name, generation), table])}`);
+  }
+}
+
+/** Creates generation 1 of a projection that has none yet; returns the active generation. */
+export async function ensureProjection(pool: DatabasePool, projector: Projector): Promise<ActiveGeneration> {
+  const existing = await readActive(pool, projector.name);
+  if (existing) return existing;
+  return pool.transaction(async (tx) => {
+    await tx.query(sql.unsafe`SELECT pg_advisory_xact_lock(${lockKey(projector.name)})`);
+    const again = await readActive(tx, projector.name);
+    if (again) return again;
+    await createGenerationIn(tx, projector, 1);
+    await tx.query(sql.unsafe`INSERT INTO projections.projection_generations (name, active_generation, last_generation)
+      VALUES (${projector.name}, 1, 1)`);
+    await pointViewsAt(tx, projector, 1);
+    return { generation: 1, version: projector.version, checkpoint: 0n };
+  });
+}
+
+/** Creates an empty generation beside the active one; returns its number. */
+export async function createNextGeneration(pool: DatabasePool, projector: Projector): Promise<number> {
+  return pool.transaction(async (tx) => {
+    await tx.query(sql.unsafe`SELECT pg_advisory_xact_lock(${lockKey(projector.name)})`);
+    const generation = await tx.oneFirst(sql.type(z.object({ last_generation: z.number() }))`
+      UPDATE projections.projection_generations SET last_generation = last_generation + 1
+       WHERE name = ${projector.name} RETURNING last_generation`);
+    await createGenerationIn(tx, projector, generation);
+    return generation;
+  });
+}
+
+export type ApplyOutcome =
+  | { kind: 'applied'; checkpoint: bigint }
+  /** The stored checkpoint is not where the caller read from (another runner moved it). */
+  | { kind: 'moved'; checkpoint: bigint }
+  /** The generation is no longer the one the caller expected to be active. */
+  | { kind: 'inactive' };
+
+/**
+ * Applies one batch to a generation and moves its checkpoint, in one transaction. With
+ * `requireActive`, the batch is applied only while that generation is the active one.
+ */
+export async function applyBatch(
+  pool: DatabasePool,
+  projector: Projector,
+  generation: number,
+  after: bigint,
+  batch: RecordedEvent[],
+  requireActive: boolean,
+): Promise<ApplyOutcome> {
+  if (batch.length === 0) return { kind: 'applied', checkpoint: after };
+  return pool.transaction(async (tx) => {
+    if (requireActive) {
+      const active = await tx.maybeOneFirst(sql.type(z.object({ active_generation: z.number() }))`
+        SELECT active_generation FROM projections.projection_generations WHERE name = ${projector.name} FOR SHARE`);
+      if (active !== generation) return { kind: 'inactive' } as const;
+    }
+    const stored = await tx.maybeOneFirst(sql.type(z.object({ position: z.bigint() }))`
+      SELECT position FROM projections.checkpoints
+       WHERE name = ${projector.name} AND generation = ${generation} FOR UPDATE`);
+    if (stored === null) return { kind: 'inactive' } as const;
+    if (stored !== after) return { kind: 'moved', checkpoint: stored } as const;
+    const selected = selectEvents(projector, batch);
+    if (selected.length > 0) {
+      await useGenerationSchema(tx, projector.name, generation);
+      await projector.handle(selected, tx);
+      await tx.query(sql.unsafe`SELECT set_config('search_path', 'public', true)`);
+    }
+    const checkpoint = batch[batch.length - 1].position;
+    await tx.query(sql.unsafe`UPDATE projections.checkpoints SET position = ${checkpoint}, updated_at = now()
+      WHERE name = ${projector.name} AND generation = ${generation}`);
+    return { kind: 'applied', checkpoint } as const;
+  });
+}
+
+/**
+ * Makes `generation` the active one if it has caught up with the active generation:
+ * one transaction moves the active generation and repoints the views. Returns false (and
+ * changes nothing) while it is still behind. The old generation's tables are dropped after.
+ */
+export async function swapGeneration(pool: DatabasePool, projector: Projector, generation: number): Promise<boolean> {
+  const old = await pool.transaction(async (tx) => {
+    await tx.query(sql.unsafe`SELECT pg_advisory_xact_lock(${lockKey(projector.name)})`);
+    const active = await tx.oneFirst(sql.type(z.object({ active_generation: z.number() }))`
+      SELECT active_generation FROM projections.projection_generations WHERE name = ${projector.name} FOR UPDATE`);
+    if (active === generation) return null;
+    const live = (await readCheckpoint(tx, projector.name, active)) ?? 0n;
+    const fresh = (await readCheckpoint(tx, projector.name, generation)) ?? 0n;
+    if (fresh < live) return undefined;
+    await tx.query(sql.unsafe`UPDATE projections.projection_generations SET active_generation = ${generation}
+      WHERE name = ${projector.name}`);
+    await pointViewsAt(tx, projector, generation);
+    return active;
+  });
+  if (old === undefined) return false;
+  if (old !== null) await dropGeneration(pool, projector.name, old);
+  return true;
+}
+
+export async function dropGeneration(pool: DatabasePool, name: string, generation: number): Promise<void> {
+  await pool.transaction(async (tx) => {
+    await tx.query(sql.unsafe`DROP SCHEMA IF EXISTS ${sql.identifier([generationSchema(name, generation)])} CASCADE`);
+    await tx.query(sql.unsafe`DELETE FROM projections.checkpoints WHERE name = ${name} AND generation = ${generation}`);
+  });
+}

@@ -1,0 +1,56 @@
+import type { Database } from '@hs/persistence';
+import type { EventStore } from '../types';
+import { applyBatch, createNextGeneration, dropGeneration, ensureProjection, swapGeneration } from './generations';
+import { validateProjector, type Projector, type RebuildProgress } from './projector';
+
+export interface RebuildOptions {
+  onProgress?: (progress: RebuildProgress) => void;
+  /** Events per batch (default 1000). */
+  batchSize?: number;
+  signal?: AbortSignal;
+}
+
+const CAUGHT_UP_RETRY_MS = 20;
+
+/**
+ * Builds a fresh generation of `projector` from position 0 beside the live one (which keeps
+ * serving and, if a runner is running, keeps advancing), then swaps it in atomically once it
+ * has caught up. Returns the new generation number.
+ */
+export async function rebuildProjection(
+  db: Database,
+  store: EventStore,
+  projector: Projector,
+  options: RebuildOptions = {},
+): Promise<{ generation: number; checkpoint: bigint }> {
+  validateProjector(projector);
+  const batchSize = options.batchSize ?? 1000;
+  await ensureProjection(db.pool, projector);
+  const generation = await createNextGeneration(db.pool, projector);
+  const started = Date.now();
+  let processed = 0;
+  let checkpoint = 0n;
+  try {
+    while (true) {
+      if (options.signal?.aborted) throw new Error(`rebuild of ${projector.name} aborted`);
+      const batch = await store.readAll({ fromPosition: checkpoint, limit: batchSize });
+      if (batch.length > 0) {
+        const outcome = await applyBatch(db.pool, projector, generation, checkpoint, batch, false);
+        if (outcome.kind !== 'applied') throw new Error(`generation ${generation} of ${projector.name} changed during its rebuild`);
+        checkpoint = outcome.checkpoint;
+        processed += batch.length;
+        if (options.onProgress) {
+          const seconds = Math.max((Date.now() - started) / 1000, 0.001);
+          options.onProgress({ position: checkpoint, head: await store.headPosition(), eventsPerSecond: processed / seconds });
+        }
+        if (batch.length === batchSize) continue;
+      }
+      if (await swapGeneration(db.pool, projector, generation)) return { generation, checkpoint };
+      // The live generation is ahead (events arrived since the last read): catch up again.
+      await new Promise((resolve) => setTimeout(resolve, CAUGHT_UP_RETRY_MS));
+    }
+  } catch (error) {
+    await dropGeneration(db.pool, projector.name, generation).catch(() => undefined);
+    throw error;
+  }
+}

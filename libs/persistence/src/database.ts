@@ -1,0 +1,105 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { createPool, type DatabasePool } from 'slonik';
+import { PgliteSessionQueue } from './pglite-session-queue';
+
+export interface OpenDatabaseOptions {
+  /** Folder of the embedded database (PGlite); used when `url` is not set. Omitted: in memory. */
+  dataDir?: string;
+  /** A PostgreSQL connection URL; when set, PostgreSQL is used. */
+  url?: string;
+  /** Size of the connection pool (default 10). */
+  maxConnections?: number;
+}
+
+/**
+ * An open database: a slonik pool that speaks to PostgreSQL, or to an embedded PGlite
+ * served on a loopback socket so that both run the same code path.
+ */
+export interface Database {
+  kind: 'pglite' | 'postgres';
+  pool: DatabasePool;
+  /** A URL an ordinary PostgreSQL client (e.g. a `pg.Client` for LISTEN) can connect to. */
+  connectionUrl: string;
+  /** Ends the pool; for PGlite also stops the socket server and closes the data folder. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_POOL_SIZE = 10;
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  const poolSize = options.maxConnections ?? DEFAULT_POOL_SIZE;
+  if (!Number.isInteger(poolSize) || poolSize < 1) {
+    throw new RangeError(`maxConnections must be a positive integer, got ${String(options.maxConnections)}`);
+  }
+  if (options.url) return openPostgres(options.url, poolSize);
+  return openPglite(options.dataDir, poolSize);
+}
+
+async function openPostgres(url: string, poolSize: number): Promise<Database> {
+  const pool = await createPool(url, { maximumPoolSize: poolSize, queryRetryLimit: 0, transactionRetryLimit: 0 });
+  let closed = false;
+  return {
+    kind: 'postgres',
+    pool,
+    connectionUrl: url,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+    },
+  };
+}
+
+/** Swaps the socket server's message queue for one that keeps protocol exchanges whole. */
+function installSessionQueue(server: PGLiteSocketServer, pglite: PGlite): void {
+  const internals = server as unknown as { queryQueue?: unknown };
+  if (typeof internals.queryQueue !== 'object' || internals.queryQueue === null) {
+    throw new Error('@electric-sql/pglite-socket changed: the server has no queryQueue to replace');
+  }
+  internals.queryQueue = new PgliteSessionQueue(pglite);
+}
+
+async function openPglite(dataDir: string | undefined, poolSize: number): Promise<Database> {
+  let dir: string | undefined;
+  if (dataDir !== undefined) {
+    dir = resolve(dataDir);
+    mkdirSync(dir, { recursive: true });
+  }
+  const pglite = await PGlite.create(dir);
+  // PGlite runs one backend: the socket server queues every connection's queries and,
+  // while one connection has a transaction open, runs only that connection's queries.
+  // A few spare connections beyond the pool serve LISTEN clients and admin tools.
+  const server = new PGLiteSocketServer({ db: pglite, port: 0, host: '127.0.0.1', maxConnections: poolSize + 4 });
+  installSessionQueue(server, pglite);
+  try {
+    await server.start();
+  } catch (error) {
+    await pglite.close();
+    throw error;
+  }
+  const connectionUrl = `postgres://postgres@${server.getServerConn()}/postgres`;
+  let pool: DatabasePool;
+  try {
+    pool = await createPool(connectionUrl, { maximumPoolSize: poolSize, queryRetryLimit: 0, transactionRetryLimit: 0 });
+  } catch (error) {
+    await server.stop();
+    await pglite.close();
+    throw error;
+  }
+  let closed = false;
+  return {
+    kind: 'pglite',
+    pool,
+    connectionUrl,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+      await server.stop();
+      await pglite.close();
+    },
+  };
+}

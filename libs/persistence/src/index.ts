@@ -1,0 +1,13 @@
+export { openDatabase, type Database, type OpenDatabaseOptions } from './database';
+export {
+  migrate,
+  listMigrations,
+  MigrationChecksumError,
+  MigrationNameError,
+  MigrationFailedError,
+  type MigrateOptions,
+  type MigrationFile,
+} from './migrations';
+export { findPackageRoot, defaultMigrationsDir } from './repo-root';
+export { sqlState, sqlDetail } from './errors';
+export { createTemporaryDatabase, type TemporaryDatabase } from './temporary-database';

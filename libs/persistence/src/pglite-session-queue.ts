@@ -1,0 +1,98 @@
+import type { PGlite } from '@electric-sql/pglite';
+
+interface Item {
+  handlerId: number;
+  message: Uint8Array;
+  onData: (data: Uint8Array) => void;
+  resolve: (bytes: number) => void;
+  reject: (error: Error) => void;
+}
+
+const SYNC = 0x53; // 'S'
+const QUERY = 0x51; // 'Q'
+const TERMINATE = 0x58; // 'X'
+const STARTUP = 0x00; // a startup message begins with its length's high byte
+const SYNC_MESSAGE = new Uint8Array([SYNC, 0, 0, 0, 4]);
+
+/**
+ * Serialises the wire-protocol messages of several socket connections onto PGlite's single
+ * backend session. A connection owns the session from its first message until the end of
+ * its protocol exchange (a Sync or a simple Query) and, when that leaves a transaction open,
+ * until the transaction ends. Messages of other connections wait meanwhile, so one
+ * connection's Parse/Bind/Execute never interleave with another's, and transactions never
+ * overlap.
+ *
+ * It replaces the message queue of `@electric-sql/pglite-socket` 0.2.17, which switches
+ * connections between single messages outside transactions: two connections running
+ * parameterised queries at once could bind one's parameters to the other's statement.
+ */
+export class PgliteSessionQueue {
+  private queue: Item[] = [];
+  private owner: number | null = null;
+  private pumping = false;
+
+  constructor(private readonly db: PGlite) {}
+
+  enqueue(handlerId: number, message: Uint8Array, onData: (data: Uint8Array) => void): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      this.queue.push({ handlerId, message, onData, resolve, reject });
+      void this.pump();
+    });
+  }
+
+  getQueueLength(): number {
+    return this.queue.length;
+  }
+
+  clearQueueForHandler(handlerId: number): void {
+    const mine = this.queue.filter((item) => item.handlerId === handlerId);
+    this.queue = this.queue.filter((item) => item.handlerId !== handlerId);
+    for (const item of mine) item.reject(new Error('connection closed'));
+  }
+
+  /** A connection went away: end what it left open on the session and let others in. */
+  async clearTransactionIfNeeded(handlerId: number): Promise<void> {
+    if (this.owner !== handlerId) return;
+    await this.db.runExclusive(async () => {
+      // Finish a half-sent extended-protocol exchange, then roll back an open transaction.
+      await this.db.execProtocolRawStream(SYNC_MESSAGE, { onRawData: () => undefined });
+      if (this.db.isInTransaction()) await this.db.exec('ROLLBACK');
+    });
+    this.owner = null;
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (true) {
+        const index = this.owner === null ? (this.queue.length > 0 ? 0 : -1) : this.queue.findIndex((q) => q.handlerId === this.owner);
+        if (index < 0) return;
+        const [item] = this.queue.splice(index, 1);
+        this.owner = item.handlerId;
+        let bytes = 0;
+        try {
+          await this.db.runExclusive(() =>
+            this.db.execProtocolRawStream(item.message, {
+              onRawData: (data) => {
+                bytes += data.length;
+                item.onData(data);
+              },
+            }),
+          );
+        } catch (error) {
+          this.owner = null;
+          item.reject(error instanceof Error ? error : new Error(String(error)));
+          continue;
+        }
+        const type = item.message[0];
+        const exchangeEnded = type === SYNC || type === QUERY || type === TERMINATE || type === STARTUP;
+        if (exchangeEnded && !this.db.isInTransaction()) this.owner = null;
+        item.resolve(bytes);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+}
