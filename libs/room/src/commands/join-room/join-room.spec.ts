@@ -1,0 +1,67 @@
+import { ALICE, BOB, CAROL, openRoomTestBed, refusal, SERVER_NAME, type RoomTestBed } from '../../../test/harness';
+import { IsJoined } from '../../queries/queries';
+import { BanFromRoom } from '../ban-from-room/command';
+import { CreateRoom } from '../create-room/command';
+import { InviteToRoom } from '../invite-to-room/command';
+import { JoinRoom } from './command';
+
+describe('JoinRoom', () => {
+  let bed: RoomTestBed;
+  beforeAll(async () => {
+    bed = await openRoomTestBed();
+  });
+  afterAll(async () => {
+    await bed.close();
+  });
+
+  it('joins a public room by id with the profile in the member event', async () => {
+    const { roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat' }));
+    const { eventId } = await bed.run(new JoinRoom(BOB, roomId, { displayname: 'Bob', avatar_url: 'mxc://x/y' }));
+    const stored = await bed.writer.reader.event(eventId);
+    expect(stored?.event.content).toEqual({ membership: 'join', displayname: 'Bob', avatar_url: 'mxc://x/y' });
+    expect(await bed.ask(new IsJoined(roomId, BOB))).toBe(true);
+  });
+
+  it('joins by a local alias', async () => {
+    const { roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat', room_alias_name: 'lobby' }));
+    const joined = await bed.run(new JoinRoom(CAROL, `#lobby:${SERVER_NAME}`));
+    expect(joined.roomId).toBe(roomId);
+    expect(await bed.ask(new IsJoined(roomId, CAROL))).toBe(true);
+  });
+
+  it('joining again sends nothing and returns the current join event', async () => {
+    const { roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat' }));
+    const first = await bed.run(new JoinRoom(BOB, roomId));
+    const count = (await bed.stream(roomId)).length;
+    const second = await bed.run(new JoinRoom(BOB, roomId));
+    expect(second.eventId).toBe(first.eventId);
+    expect(await bed.stream(roomId)).toHaveLength(count);
+  });
+
+  it('refuses to join an invite-only room without an invite, and allows it with one', async () => {
+    const { roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'private_chat' }));
+    const count = (await bed.stream(roomId)).length;
+    const error = await refusal(bed.run(new JoinRoom(BOB, roomId)), 'M_FORBIDDEN');
+    expect(error.reason.length).toBeGreaterThan(0);
+    expect(await bed.stream(roomId)).toHaveLength(count);
+    await bed.run(new InviteToRoom(ALICE, roomId, BOB));
+    await bed.run(new JoinRoom(BOB, roomId));
+    expect(await bed.ask(new IsJoined(roomId, BOB))).toBe(true);
+  });
+
+  it('refuses a banned user', async () => {
+    const { roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat' }));
+    await bed.run(new BanFromRoom(ALICE, roomId, BOB, 'spam'));
+    const count = (await bed.stream(roomId)).length;
+    await refusal(bed.run(new JoinRoom(BOB, roomId)), 'M_FORBIDDEN');
+    expect(await bed.stream(roomId)).toHaveLength(count);
+  });
+
+  it('does not find unknown rooms and aliases', async () => {
+    await refusal(bed.run(new JoinRoom(BOB, `!nowhere:${SERVER_NAME}`)), 'M_NOT_FOUND');
+    await refusal(bed.run(new JoinRoom(BOB, 'not a room')), 'M_NOT_FOUND');
+    await refusal(bed.run(new JoinRoom(BOB, `#missing:${SERVER_NAME}`)), 'M_NOT_FOUND');
+    await refusal(bed.run(new JoinRoom(BOB, '#remote:elsewhere.example')), 'M_NOT_FOUND');
+    await refusal(bed.run(new JoinRoom(BOB, '#bad alias')), 'M_INVALID_PARAM');
+  });
+});

@@ -1,0 +1,36 @@
+import { ALICE, BOB, CAROL, DAVE, openRoomTestBed, refusal, type RoomTestBed } from '../../../test/harness';
+import { GetMembership } from '../../queries/queries';
+import { CreateRoom } from '../create-room/command';
+import { JoinRoom } from '../join-room/command';
+import { KickFromRoom } from './command';
+
+describe('KickFromRoom', () => {
+  let bed: RoomTestBed;
+  let roomId: string;
+  beforeAll(async () => {
+    bed = await openRoomTestBed();
+    ({ roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat' })));
+    await bed.run(new JoinRoom(BOB, roomId));
+    await bed.run(new JoinRoom(CAROL, roomId));
+  });
+  afterAll(async () => {
+    await bed.close();
+  });
+
+  it('lets a user with the kick level remove a member', async () => {
+    const { eventId } = await bed.run(new KickFromRoom(ALICE, roomId, BOB, 'rude'));
+    const event = (await bed.writer.reader.event(eventId))!.event;
+    expect(event.sender).toBe(ALICE);
+    expect(event.state_key).toBe(BOB);
+    expect(event.content).toEqual({ membership: 'leave', reason: 'rude' });
+    expect(await bed.ask(new GetMembership(roomId, BOB))).toBe('leave');
+  });
+
+  it('refuses a kick without power, and of someone not in the room', async () => {
+    const count = (await bed.stream(roomId)).length;
+    await refusal(bed.run(new KickFromRoom(CAROL, roomId, ALICE)), 'M_FORBIDDEN');
+    await refusal(bed.run(new KickFromRoom(ALICE, roomId, DAVE)), 'M_FORBIDDEN');
+    expect(await bed.stream(roomId)).toHaveLength(count);
+    expect(await bed.ask(new GetMembership(roomId, ALICE))).toBe('join');
+  });
+});
