@@ -1,0 +1,62 @@
+import { ALICE, BOB, CAROL, openRoomTestBed, refusal, SERVER_NAME, type RoomTestBed } from '../../../test/harness';
+import { GetRoomAliases, ResolveRoomAlias } from '../../queries/queries';
+import { CreateRoom } from '../create-room/command';
+import { DeleteRoomAlias } from '../delete-room-alias/command';
+import { JoinRoom } from '../join-room/command';
+import { SetRoomVisibility } from '../set-room-visibility/command';
+import { SetRoomAlias } from './command';
+
+describe('room aliases', () => {
+  let bed: RoomTestBed;
+  let roomId: string;
+  beforeAll(async () => {
+    bed = await openRoomTestBed();
+    ({ roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat' })));
+    await bed.run(new JoinRoom(BOB, roomId));
+  });
+  afterAll(async () => {
+    await bed.close();
+  });
+
+  const alias = (name: string) => `#${name}:${SERVER_NAME}`;
+
+  it('sets, resolves, lists and deletes an alias', async () => {
+    await bed.run(new SetRoomAlias(BOB, alias('one'), roomId));
+    expect(await bed.ask(new ResolveRoomAlias(alias('one')))).toEqual({ roomId, servers: [SERVER_NAME] });
+    expect(await bed.ask(new GetRoomAliases(roomId))).toEqual([alias('one')]);
+    await bed.run(new DeleteRoomAlias(BOB, alias('one')));
+    await refusal(bed.ask(new ResolveRoomAlias(alias('one'))), 'M_NOT_FOUND');
+    expect(await bed.ask(new GetRoomAliases(roomId))).toEqual([]);
+  });
+
+  it('refuses an alias in use with 409 M_UNKNOWN', async () => {
+    await bed.run(new SetRoomAlias(ALICE, alias('taken'), roomId));
+    const other = await bed.run(new CreateRoom(BOB, {}));
+    const error = await refusal(bed.run(new SetRoomAlias(BOB, alias('taken'), other.roomId)), 'M_UNKNOWN');
+    expect(error.httpStatus).toBe(409);
+    expect((await bed.ask(new ResolveRoomAlias(alias('taken')))).roomId).toBe(roomId);
+  });
+
+  it('lets only the creator of the alias or a room administrator delete it', async () => {
+    await bed.run(new SetRoomAlias(BOB, alias('bobs'), roomId));
+    await refusal(bed.run(new DeleteRoomAlias(CAROL, alias('bobs'))), 'M_FORBIDDEN');
+    await bed.run(new DeleteRoomAlias(ALICE, alias('bobs')));
+    await refusal(bed.run(new DeleteRoomAlias(ALICE, alias('bobs'))), 'M_NOT_FOUND');
+  });
+
+  it('refuses invalid aliases, aliases of other servers and unknown rooms', async () => {
+    await refusal(bed.run(new SetRoomAlias(ALICE, 'nope', roomId)), 'M_INVALID_PARAM');
+    await refusal(bed.run(new SetRoomAlias(ALICE, '#x:elsewhere.example', roomId)), 'M_INVALID_PARAM');
+    await refusal(bed.run(new SetRoomAlias(ALICE, alias('ghost'), `!unknown:${SERVER_NAME}`)), 'M_NOT_FOUND');
+    await refusal(bed.ask(new ResolveRoomAlias('#x:elsewhere.example')), 'M_NOT_FOUND');
+  });
+
+  it('publishes a room in the directory only for its administrators', async () => {
+    await refusal(bed.run(new SetRoomVisibility(BOB, roomId, 'private')), 'M_FORBIDDEN');
+    await refusal(bed.run(new SetRoomVisibility(ALICE, roomId, 'secret')), 'M_BAD_JSON');
+    await bed.run(new SetRoomVisibility(ALICE, roomId, 'public'));
+    expect((await bed.writer.reader.room(roomId))?.published).toBe(true);
+    await bed.run(new SetRoomVisibility(ALICE, roomId, 'private'));
+    expect((await bed.writer.reader.room(roomId))?.published).toBe(false);
+  });
+});
