@@ -1,0 +1,103 @@
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { ALICE, BOB, CAROL, openRoomTestBed, SERVER_NAME, type RoomTestBed } from '../../test/harness';
+import { BanFromRoom } from '../commands/ban-from-room/command';
+import { CreateRoom } from '../commands/create-room/command';
+import { ForgetRoom } from '../commands/forget-room/command';
+import { JoinRoom } from '../commands/join-room/command';
+import { LeaveRoom } from '../commands/leave-room/command';
+import { RedactEvent } from '../commands/redact-event/command';
+import { SendRoomEvent } from '../commands/send-room-event/command';
+import { SetRoomAlias } from '../commands/set-room-alias/command';
+import { UpgradeRoom } from '../commands/upgrade-room/command';
+import { GetRoomState } from '../queries/queries';
+import { rebuildWriteModel } from './rebuild';
+import { MAX_STATE_GROUP_CHAIN } from './sql';
+
+const TABLES = [
+  'rooms',
+  'events',
+  'state_groups',
+  'state_group_entries',
+  'current_state',
+  'forward_extremities',
+  'client_transactions',
+  'aliases',
+  'forgotten',
+];
+
+async function dump(bed: RoomTestBed): Promise<Record<string, string[]>> {
+  const result: Record<string, string[]> = {};
+  for (const table of TABLES) {
+    const rows = await bed.db.pool.anyFirst(
+      sql.type(z.object({ row: z.string() }))`SELECT to_jsonb(t)::text AS row FROM ${sql.identifier(['room', table])} t ORDER BY 1`,
+    );
+    result[table] = [...rows];
+  }
+  return result;
+}
+
+describe('the write model', () => {
+  let bed: RoomTestBed;
+  let busy: string;
+  const stateNames: { eventId: string; name: string }[] = [];
+
+  beforeAll(async () => {
+    bed = await openRoomTestBed();
+    ({ roomId: busy } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat', room_alias_name: 'busy', visibility: 'public' })));
+    await bed.run(new JoinRoom(BOB, busy));
+    await bed.run(new JoinRoom(CAROL, busy));
+    // More state changes than one state group chain holds, with messages between them.
+    for (let i = 0; i < MAX_STATE_GROUP_CHAIN + 10; i++) {
+      const { eventId } = await bed.run(new SendRoomEvent(ALICE, busy, 'm.room.name', { name: `name ${i}` }, { stateKey: '' }));
+      stateNames.push({ eventId, name: `name ${i}` });
+      await bed.run(new SendRoomEvent(BOB, busy, 'm.room.message', { body: `after ${i}` }, { txn: { deviceId: 'B', txnId: `t${i}` } }));
+    }
+    const { eventId: spam } = await bed.run(new SendRoomEvent(CAROL, busy, 'm.room.message', { body: 'spam' }));
+    await bed.run(new RedactEvent(ALICE, busy, spam));
+    await bed.run(new BanFromRoom(ALICE, busy, CAROL));
+    await bed.run(new LeaveRoom(BOB, busy));
+    await bed.run(new ForgetRoom(BOB, busy));
+    const v1 = await bed.run(new CreateRoom(BOB, { room_version: '1', invite: [ALICE] }));
+    await bed.run(new JoinRoom(ALICE, v1.roomId));
+    await bed.run(new SetRoomAlias(BOB, `#old:${SERVER_NAME}`, v1.roomId));
+    await bed.run(new UpgradeRoom(BOB, v1.roomId, '12'));
+  });
+  afterAll(async () => {
+    await bed.close();
+  });
+
+  it('keeps the state after every event, deduplicated into state groups', async () => {
+    const groups = await bed.db.pool.oneFirst(
+      sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM room.state_groups WHERE room_id = ${busy}`,
+    );
+    const events = await bed.db.pool.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM room.events WHERE room_id = ${busy}`);
+    const stateEvents = await bed.db.pool.oneFirst(
+      sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM room.events WHERE room_id = ${busy} AND state_key IS NOT NULL`,
+    );
+    // Messages share the group of the state before them: one group per state event.
+    expect(groups).toBe(stateEvents);
+    expect(events).toBeGreaterThan(stateEvents);
+    for (const { eventId, name } of [stateNames[0], stateNames[MAX_STATE_GROUP_CHAIN - 1], stateNames[stateNames.length - 1]]) {
+      const state = await bed.ask(new GetRoomState(busy, eventId));
+      expect(state.find((e) => e.type === 'm.room.name')?.content).toEqual({ name });
+      expect(state.filter((e) => e.type === 'm.room.member').map((e) => e.state_key)).toEqual([ALICE, BOB, CAROL]);
+    }
+    const current = await bed.ask(new GetRoomState(busy));
+    expect(current.find((e) => e.type === 'm.room.member' && e.state_key === CAROL)?.content.membership).toBe('ban');
+  });
+
+  it('is rebuilt from the room streams into identical tables', async () => {
+    const before = await dump(bed);
+    expect(before.events.length).toBeGreaterThan(2 * (MAX_STATE_GROUP_CHAIN + 10));
+    expect(before.client_transactions.length).toBe(MAX_STATE_GROUP_CHAIN + 10);
+    expect(before.forgotten.length).toBe(1);
+    expect(before.aliases.length).toBe(2);
+    const { records } = await rebuildWriteModel(bed.db.pool, bed.store);
+    expect(records).toBeGreaterThanOrEqual(before.events.length);
+    bed.writer.clearCache();
+    expect(await dump(bed)).toEqual(before);
+    // The rebuilt model serves commands.
+    await bed.run(new SendRoomEvent(ALICE, busy, 'm.room.message', { body: 'after rebuild' }));
+  });
+});
