@@ -34,7 +34,6 @@ import {
   type BuiltEvent,
   type JsonObject,
   type Pdu,
-  type PrevEventRef,
   type RoomEvent,
   type RoomVersionRules,
   type SigningKey,
@@ -45,7 +44,7 @@ import { RoomQueue } from './room-queue';
 import { RoomState } from './room-state';
 import type { Clock, TransactionalEventStore } from './tokens';
 import { applyRoomRecord } from './write-model/apply';
-import { WriteModelReader, type RoomSnapshot } from './write-model/repository';
+import { WriteModelReader, type Extremity, type RoomSnapshot } from './write-model/repository';
 import { UNIQUE_VIOLATION, type DatabasePool } from './write-model/sql';
 
 /** An event a command wants to send; the writer builds, signs and authorizes it. */
@@ -294,7 +293,9 @@ function describe(error: unknown): string {
 /** The events of one command, built one after the other on the evolving state. */
 class EventBatch {
   readonly state: Map<StateKey, RoomEvent>;
-  extremities: PrevEventRef[];
+  /** The same state as event ids, what auth events are selected from. */
+  private readonly stateIds: Map<StateKey, string>;
+  extremities: Extremity[];
   readonly events: RoomEvent[] = [];
   readonly facts: RoomEventAccepted[] = [];
   private readonly known = new Map<string, RoomEvent>();
@@ -304,8 +305,10 @@ class EventBatch {
     private readonly deps: RoomWriterDependencies,
   ) {
     this.state = new Map(snapshot.state);
+    this.stateIds = new Map([...snapshot.state].map(([k, e]) => [k, e.event_id]));
     this.extremities = [...snapshot.extremities];
     for (const event of snapshot.state.values()) this.known.set(event.event_id, event);
+    for (const extremity of snapshot.extremities) this.known.set(extremity.eventId, extremity.event);
   }
 
   add(template: EventTemplate): void {
@@ -323,7 +326,7 @@ class EventBatch {
         content: template.content,
         redacts: template.redacts,
         prevEvents: this.extremities,
-        state: new Map([...this.state].map(([k, e]) => [k, e.event_id])),
+        state: this.stateIds,
         originServerTs: this.deps.clock(),
         origin: this.deps.serverName,
         signingKey: this.deps.signingKey,
@@ -357,9 +360,10 @@ class EventBatch {
       added.push({ type: event.type, state_key: event.state_key, event_id: event.event_id });
       if (event.type === 'm.room.member' && event.content.membership === 'invite') unsigned = { invite_room_state: this.strippedState(event) };
       this.state.set(key, event);
+      this.stateIds.set(key, event.event_id);
     }
     const referenced = new Set(choosePrevEvents(this.extremities).map((p) => p.eventId));
-    this.extremities = [...this.extremities.filter((p) => !referenced.has(p.eventId)), { eventId: event.event_id, depth: event.depth }];
+    this.extremities = [...this.extremities.filter((p) => !referenced.has(p.eventId)), { eventId: event.event_id, depth: event.depth, event }];
     this.known.set(event.event_id, event);
     this.events.push(event);
     const fact: RoomEventAccepted = {

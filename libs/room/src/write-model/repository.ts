@@ -27,7 +27,12 @@ export interface RoomSnapshot {
   revision: bigint;
   /** The current state, by (type, state_key). */
   state: Map<StateKey, RoomEvent>;
-  extremities: PrevEventRef[];
+  /** The forward extremities, with their events (room versions 1-2 reference them with their hashes). */
+  extremities: Extremity[];
+}
+
+export interface Extremity extends PrevEventRef {
+  event: RoomEvent;
 }
 
 export interface RoomSummary {
@@ -66,7 +71,7 @@ function parseAll<S extends z.ZodTypeAny>(schema: S, rows: readonly unknown[]): 
 function parseMaybe<S extends z.ZodTypeAny>(schema: S, row: unknown): z.infer<S> | undefined {
   return row === null || row === undefined ? undefined : (schema.parse(row) as z.infer<S>);
 }
-const extremityRow = z.object({ event_id: z.string(), depth: int8 });
+const extremityRow = z.object({ event_id: z.string(), depth: int8, pdu: jsonText });
 const entryRow = z.object({ type: z.string(), state_key: z.string(), event_id: z.string() });
 const membershipRow = z.object({ room_id: z.string(), membership: z.string() });
 
@@ -94,7 +99,7 @@ export class WriteModelReader {
       state.set(stateKey(event.type, event.state_key ?? ''), event);
     }
     const extremities = parseAll(extremityRow, await connection.any(sql.type(extremityRow)`
-      SELECT e.event_id, e.depth FROM room.forward_extremities fe JOIN room.events e ON e.event_id = fe.event_id
+      SELECT e.event_id, e.depth, e.pdu::text AS pdu FROM room.forward_extremities fe JOIN room.events e ON e.event_id = fe.event_id
        WHERE fe.room_id = ${roomId}`));
     return {
       roomId,
@@ -102,7 +107,11 @@ export class WriteModelReader {
       creator: row.creator,
       revision: row.stream_revision,
       state,
-      extremities: extremities.map((x) => ({ eventId: x.event_id, depth: Number(x.depth) })),
+      extremities: extremities.map((x) => ({
+        eventId: x.event_id,
+        depth: Number(x.depth),
+        event: toRoomEvent(x.pdu as Pdu, rules, x.event_id),
+      })),
     };
   }
 

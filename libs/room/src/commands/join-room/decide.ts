@@ -1,14 +1,44 @@
+import { serverNameOf, type JsonObject } from '@hs/protocol';
 import { memberEvent, profileContent } from '../membership';
 import type { RoomPlan } from '../../room-writer';
 import type { RoomState } from '../../room-state';
 import type { JoinRoom } from './command';
 
+/** The room ids a restricted join rule allows through membership (`allow` entries of type m.room_membership). */
+export function restrictedJoinRooms(state: RoomState): string[] {
+  const joinRules = state.content('m.room.join_rules');
+  const rule = joinRules?.join_rule;
+  const restricted = (rule === 'restricted' && state.rules.restrictedJoins) || (rule === 'knock_restricted' && state.rules.knockRestricted);
+  if (!restricted || !Array.isArray(joinRules?.allow)) return [];
+  return joinRules.allow.flatMap((entry) =>
+    typeof entry === 'object' && entry !== null && !Array.isArray(entry) && entry.type === 'm.room_membership' && typeof entry.room_id === 'string'
+      ? [entry.room_id]
+      : [],
+  );
+}
+
 /**
  * A join: a member event with the user's profile. Joining a room the user is already in sends
- * nothing. Whether the join is allowed (join rules, invites, bans) is the authorization rules'
- * decision.
+ * nothing. A restricted join by a member of an allowed room names a local member who may
+ * invite (`join_authorised_via_users_server`). Whether the join is allowed (join rules,
+ * invites, bans) is the authorization rules' decision.
  */
-export function decideJoinRoom(state: RoomState, command: JoinRoom): RoomPlan {
+export function decideJoinRoom(state: RoomState, command: JoinRoom, context: { memberOfAllowedRoom: boolean; serverName: string }): RoomPlan {
   if (state.isJoined(command.userId)) return { events: [] };
-  return { events: [memberEvent(command.userId, command.userId, 'join', { reason: command.reason, content: profileContent(command.profile) })] };
+  const content: JsonObject = profileContent(command.profile);
+  if (context.memberOfAllowedRoom && state.membership(command.userId) !== 'invite' && restrictedJoinRooms(state).length > 0) {
+    const authoriser = restrictedJoinAuthoriser(state, context.serverName);
+    if (authoriser !== undefined) content.join_authorised_via_users_server = authoriser;
+  }
+  return { events: [memberEvent(command.userId, command.userId, 'join', { reason: command.reason, content })] };
+}
+
+/** A joined member of this server with the power to invite. */
+function restrictedJoinAuthoriser(state: RoomState, serverName: string): string | undefined {
+  const powerLevels = state.powerLevels();
+  const inviteLevel = powerLevels.level('invite');
+  return state
+    .members('join')
+    .filter((user) => serverNameOf(user) === serverName && powerLevels.userLevel(user) >= inviteLevel)
+    .sort((a, b) => powerLevels.userLevel(b) - powerLevels.userLevel(a) || (a < b ? -1 : 1))[0];
 }

@@ -1,10 +1,10 @@
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { notFound } from '../../errors';
+import { resolveLocalAlias } from '../../queries/handlers';
 import { RoomWriter } from '../../room-writer';
 import { requireRoomId } from '../../validation';
-import { resolveLocalAlias } from '../../queries/handlers';
 import { JoinRoom } from './command';
-import { decideJoinRoom } from './decide';
+import { decideJoinRoom, restrictedJoinRooms } from './decide';
 
 /** POST /_matrix/client/v3/join/{roomIdOrAlias} */
 @CommandHandler(JoinRoom)
@@ -15,9 +15,22 @@ export class JoinRoomHandler implements ICommandHandler<JoinRoom, { roomId: stri
     const roomId = command.roomIdOrAlias.startsWith('#')
       ? (await resolveLocalAlias(this.writer, command.roomIdOrAlias)).roomId
       : requireRoomId(command.roomIdOrAlias);
-    const result = await this.writer.write(roomId, (state) => decideJoinRoom(state, command));
+    const memberOfAllowedRoom = await this.isMemberOfAllowedRoom(roomId, command.userId);
+    const result = await this.writer.write(roomId, (state) =>
+      decideJoinRoom(state, command, { memberOfAllowedRoom, serverName: this.writer.serverName }),
+    );
     const eventId = result.events[0]?.event_id ?? (await this.writer.state(roomId))?.event('m.room.member', command.userId)?.event_id;
     if (eventId === undefined) throw notFound(`room ${roomId} is not known to this server`);
     return { roomId, eventId };
+  }
+
+  /** Whether the user is joined to one of the rooms a restricted join rule allows. */
+  private async isMemberOfAllowedRoom(roomId: string, userId: string): Promise<boolean> {
+    const state = await this.writer.state(roomId);
+    if (!state) return false;
+    for (const allowed of restrictedJoinRooms(state)) {
+      if ((await this.writer.reader.membership(allowed, userId)) === 'join') return true;
+    }
+    return false;
   }
 }

@@ -64,4 +64,18 @@ describe('JoinRoom', () => {
     await refusal(bed.run(new JoinRoom(BOB, '#remote:elsewhere.example')), 'M_NOT_FOUND');
     await refusal(bed.run(new JoinRoom(BOB, '#bad alias')), 'M_INVALID_PARAM');
   });
+
+  it('joins a restricted room through membership of an allowed room (v10)', async () => {
+    const space = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat', room_version: '10' }));
+    await bed.run(new JoinRoom(BOB, space.roomId));
+    const { roomId } = await bed.run(
+      new CreateRoom(ALICE, {
+        room_version: '10',
+        initial_state: [{ type: 'm.room.join_rules', content: { join_rule: 'restricted', allow: [{ type: 'm.room_membership', room_id: space.roomId }] } }],
+      }),
+    );
+    const { eventId } = await bed.run(new JoinRoom(BOB, roomId));
+    expect((await bed.writer.reader.event(eventId))?.event.content).toEqual({ membership: 'join', join_authorised_via_users_server: ALICE });
+    await refusal(bed.run(new JoinRoom(CAROL, roomId)), 'M_FORBIDDEN');
+  });
 });

@@ -78,4 +78,19 @@ describe('SendRoomEvent', () => {
     expect(await bed.stream(roomId)).toHaveLength(count);
     await refusal(bed.run(new SendRoomEvent(BOB, `!unknown:${SERVER_NAME}`, 'm.room.message', {})), 'M_NOT_FOUND');
   });
+
+  it('references earlier events with their hashes in room versions 1 and 2, also after a reload', async () => {
+    for (const version of ['1', '2']) {
+      const room = await bed.run(new CreateRoom(ALICE, { room_version: version }));
+      const first = await bed.run(new SendRoomEvent(ALICE, room.roomId, 'm.room.message', { body: 'one' }));
+      await bed.run(new SendRoomEvent(ALICE, room.roomId, 'm.room.message', { body: 'two' }));
+      bed.writer.clearCache();
+      const { eventId } = await bed.run(new SendRoomEvent(ALICE, room.roomId, 'm.room.message', { body: 'three' }));
+      const stored = (await bed.writer.reader.event(eventId))!;
+      expect(Array.isArray(stored.pdu.prev_events[0])).toBe(true);
+      expect(stored.pdu.event_id).toBe(eventId);
+      expect(eventId.endsWith(`:${SERVER_NAME}`)).toBe(true);
+      expect(first.eventId).not.toBe(eventId);
+    }
+  });
 });
