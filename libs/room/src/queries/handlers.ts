@@ -4,6 +4,7 @@ import { invalidParam, notFound } from '../errors';
 import { RoomWriter } from '../room-writer';
 import type { StoredEvent } from '../write-model/repository';
 import {
+  GetAuthChain,
   GetEvent,
   GetMembership,
   GetRoomAliases,
@@ -147,7 +148,17 @@ export class IsRoomForgottenHandler implements IQueryHandler<IsRoomForgotten, bo
   }
 }
 
+@QueryHandler(GetAuthChain)
+export class GetAuthChainHandler implements IQueryHandler<GetAuthChain, string[]> {
+  constructor(private readonly writer: RoomWriter) {}
+
+  execute(query: GetAuthChain): Promise<string[]> {
+    return this.writer.reader.authChain(query.eventIds);
+  }
+}
+
 export const QUERY_HANDLERS = [
+  GetAuthChainHandler,
   GetRoomStateHandler,
   GetStateEventHandler,
   GetEventHandler,

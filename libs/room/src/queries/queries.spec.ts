@@ -1,9 +1,10 @@
+import { authChain, roomVersion, type RoomEvent } from '@hs/protocol';
 import { ALICE, BOB, openRoomTestBed, refusal, SERVER_NAME, type RoomTestBed } from '../../test/harness';
 import { CreateRoom } from '../commands/create-room/command';
 import { InviteToRoom } from '../commands/invite-to-room/command';
 import { JoinRoom } from '../commands/join-room/command';
 import { SendRoomEvent } from '../commands/send-room-event/command';
-import { GetEvent, GetMembership, GetRoomState, GetRoomsOfUser, GetRoomVersion, GetStateEvent, IsJoined } from './queries';
+import { GetAuthChain, GetEvent, GetMembership, GetRoomState, GetRoomsOfUser, GetRoomVersion, GetStateEvent, IsJoined } from './queries';
 
 describe('write-model queries', () => {
   let bed: RoomTestBed;
@@ -54,5 +55,19 @@ describe('write-model queries', () => {
       ].sort((a, b) => (a.roomId < b.roomId ? -1 : 1)),
     );
     expect(await bed.ask(new GetRoomsOfUser(BOB, ['invite']))).toEqual([{ roomId: invitedRoom, membership: 'invite' }]);
+  });
+
+  it.each(['11', '12'])('answers the auth chain of events (room version %s), as the protocol computes it', async (version) => {
+    const room = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat', room_version: version }));
+    await bed.run(new JoinRoom(BOB, room.roomId));
+    const { eventId } = await bed.run(new SendRoomEvent(BOB, room.roomId, 'm.room.message', { body: 'x' }));
+    const events = new Map<string, RoomEvent>();
+    for (const fact of await bed.accepted(room.roomId)) events.set(fact.event_id, (await bed.writer.reader.event(fact.event_id))!.event);
+    const expected = [...authChain([eventId], (id) => events.get(id), roomVersion(version))].sort();
+    const chain = await bed.ask(new GetAuthChain([eventId]));
+    expect(chain).toEqual(expected);
+    const types = chain.map((id) => events.get(id)!.type);
+    expect(types).toEqual(expect.arrayContaining(['m.room.create', 'm.room.power_levels', 'm.room.join_rules', 'm.room.member']));
+    expect(await bed.ask(new GetAuthChain([]))).toEqual([]);
   });
 });

@@ -94,3 +94,10 @@ export class IsRoomForgotten extends Query<boolean> {
     super();
   }
 }
+
+/** The auth chain of events (ids), e.g. for /event_auth and /state_ids. */
+export class GetAuthChain extends Query<string[]> {
+  constructor(readonly eventIds: readonly string[]) {
+    super();
+  }
+}

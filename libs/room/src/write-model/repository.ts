@@ -1,6 +1,6 @@
 /** Reads of the write model: exact answers about rooms, events and state. */
 import type { StateEntry } from '@hs/contracts';
-import { roomVersion, stateKey, toRoomEvent, type Pdu, type PrevEventRef, type RoomEvent, type RoomVersionRules, type StateKey } from '@hs/protocol';
+import { ROOM_VERSIONS, roomVersion, stateKey, toRoomEvent, type Pdu, type PrevEventRef, type RoomEvent, type RoomVersionRules, type StateKey } from '@hs/protocol';
 import { z } from 'zod';
 import { int8, jsonText, sql, type CommonQueryMethods } from './sql';
 
@@ -60,6 +60,9 @@ const eventRow = z.object({
   outlier: z.boolean(),
   state_group: z.string().nullable(),
 });
+/** Room versions whose events do not list m.room.create in auth_events. */
+const V12_CREATE_IMPLICIT = [...ROOM_VERSIONS.values()].filter((v) => v.roomIdFromCreateEvent).map((v) => v.id);
+
 const pduRow = z.object({ event_id: z.string(), pdu: jsonText });
 const versionedPduRow = z.object({ event_id: z.string(), room_version: z.string(), pdu: jsonText });
 
@@ -141,6 +144,30 @@ export class WriteModelReader {
       SELECT e.event_id, r.room_version, e.pdu::text AS pdu FROM room.events e JOIN room.rooms r ON r.room_id = e.room_id
        WHERE e.event_id = ANY(${sql.array([...eventIds], 'text')})`));
     return rows.map((r) => toRoomEvent(r.pdu as Pdu, r.room_version, r.event_id));
+  }
+
+  /**
+   * The auth chain of the given events: every event reachable through auth_events, the events
+   * themselves excluded unless one is in another's chain. From room version 12, where
+   * auth_events no longer list m.room.create, the room's create event is part of every chain.
+   */
+  async authChain(eventIds: readonly string[], connection: CommonQueryMethods = this.db): Promise<string[]> {
+    if (eventIds.length === 0) return [];
+    const rows = await connection.anyFirst(sql.type(z.object({ event_id: z.string() }))`
+      WITH RECURSIVE chain (event_id) AS (
+        SELECT unnest(auth_events) FROM room.events WHERE event_id = ANY(${sql.array([...eventIds], 'text')})
+        UNION
+        SELECT unnest(e.auth_events) FROM room.events e JOIN chain c ON e.event_id = c.event_id
+      )
+      SELECT event_id FROM chain
+      UNION
+      SELECT c.event_id FROM room.events e
+        JOIN room.rooms r ON r.room_id = e.room_id
+        JOIN room.events c ON c.room_id = e.room_id AND c.type = 'm.room.create' AND c.state_key = '' AND c.prev_events = '{}'
+       WHERE e.event_id = ANY(${sql.array([...eventIds], 'text')}) AND r.room_version = ANY(${sql.array(V12_CREATE_IMPLICIT, 'text')})
+         AND e.event_id <> c.event_id
+      ORDER BY 1`);
+    return [...rows];
   }
 
   /** The entries of a state group, following its deltas down to the full map it rests on. */
