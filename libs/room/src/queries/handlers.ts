@@ -63,10 +63,11 @@ export class GetStateEventHandler implements IQueryHandler<GetStateEvent, RoomEv
   constructor(private readonly writer: RoomWriter) {}
 
   async execute(query: GetStateEvent): Promise<RoomEvent> {
-    const state = await this.writer.state(query.roomId);
-    if (!state) throw notFound(`room ${query.roomId} is not known to this server`);
-    const event = state.event(query.type, query.stateKey);
-    if (!event) throw notFound(`the room has no state event (${query.type}, ${query.stateKey})`);
+    const event = await this.writer.reader.stateEvent(query.roomId, query.type, query.stateKey);
+    if (!event) {
+      if (!(await this.writer.reader.room(query.roomId))) throw notFound(`room ${query.roomId} is not known to this server`);
+      throw notFound(`the room has no state event (${query.type}, ${query.stateKey})`);
+    }
     return event;
   }
 }

@@ -193,6 +193,15 @@ export class WriteModelReader {
     return rows.map((r) => ({ type: r.type, state_key: r.state_key, event_id: r.event_id }));
   }
 
+  /** The current state event of (type, state_key) in a room, if any. */
+  async stateEvent(roomId: string, type: string, stateKey: string, connection: CommonQueryMethods = this.db): Promise<RoomEvent | undefined> {
+    const row = parseMaybe(versionedPduRow, await connection.maybeOne(sql.type(versionedPduRow)`
+      SELECT e.event_id, r.room_version, e.pdu::text AS pdu
+        FROM room.current_state cs JOIN room.events e ON e.event_id = cs.event_id JOIN room.rooms r ON r.room_id = cs.room_id
+       WHERE cs.room_id = ${roomId} AND cs.type = ${type} AND cs.state_key = ${stateKey}`));
+    return row ? toRoomEvent(row.pdu as Pdu, row.room_version, row.event_id) : undefined;
+  }
+
   /** The current m.room.member membership of a user in a room, if any. */
   async membership(roomId: string, userId: string, connection: CommonQueryMethods = this.db): Promise<string | undefined> {
     const value = await connection.maybeOneFirst(sql.type(z.object({ membership: z.string().nullable() }))`

@@ -19,7 +19,7 @@ export class JoinRoomHandler implements ICommandHandler<JoinRoom, { roomId: stri
     const result = await this.writer.write(roomId, (state) =>
       decideJoinRoom(state, command, { memberOfAllowedRoom, serverName: this.writer.serverName }),
     );
-    const eventId = result.events[0]?.event_id ?? (await this.writer.state(roomId))?.event('m.room.member', command.userId)?.event_id;
+    const eventId = result.events[0]?.event_id ?? (await this.writer.reader.stateEvent(roomId, 'm.room.member', command.userId))?.event_id;
     if (eventId === undefined) throw notFound(`room ${roomId} is not known to this server`);
     return { roomId, eventId };
   }

@@ -1,5 +1,6 @@
 import { ALICE, BOB, CAROL, openRoomTestBed, refusal, SERVER_NAME, type RoomTestBed } from '../../../test/harness';
-import { GetRoomAliases, ResolveRoomAlias } from '../../queries/queries';
+import { GetRoomAliases, GetStateEvent, ResolveRoomAlias } from '../../queries/queries';
+import { SendRoomEvent } from '../send-room-event/command';
 import { CreateRoom } from '../create-room/command';
 import { DeleteRoomAlias } from '../delete-room-alias/command';
 import { JoinRoom } from '../join-room/command';
@@ -58,5 +59,15 @@ describe('room aliases', () => {
     expect((await bed.writer.reader.room(roomId))?.published).toBe(true);
     await bed.run(new SetRoomVisibility(ALICE, roomId, 'private'));
     expect((await bed.writer.reader.room(roomId))?.published).toBe(false);
+  });
+
+  it('takes a deleted alias out of the canonical alias', async () => {
+    const room = await bed.run(new CreateRoom(ALICE, { room_alias_name: 'canon' }));
+    await bed.run(new SetRoomAlias(ALICE, alias('alt'), room.roomId));
+    await bed.run(new SendRoomEvent(ALICE, room.roomId, 'm.room.canonical_alias', { alias: alias('canon'), alt_aliases: [alias('alt')] }, { stateKey: '' }));
+    await bed.run(new DeleteRoomAlias(ALICE, alias('canon')));
+    expect((await bed.ask(new GetStateEvent(room.roomId, 'm.room.canonical_alias'))).content).toEqual({ alt_aliases: [alias('alt')] });
+    await bed.run(new DeleteRoomAlias(ALICE, alias('alt')));
+    expect((await bed.ask(new GetStateEvent(room.roomId, 'm.room.canonical_alias'))).content).toEqual({ alt_aliases: [] });
   });
 });
