@@ -4,7 +4,8 @@ import { applyBatch, createNextGeneration, dropGeneration, ensureProjection, swa
 import { validateProjector, type Projector, type RebuildProgress } from './projector';
 
 export interface RebuildOptions {
-  onProgress?: (progress: RebuildProgress) => void;
+  /** Called after each batch; a returned promise is awaited before the next batch. */
+  onProgress?: (progress: RebuildProgress) => void | Promise<void>;
   /** Events per batch (default 1000). */
   batchSize?: number;
   signal?: AbortSignal;
@@ -41,7 +42,7 @@ export async function rebuildProjection(
         processed += batch.length;
         if (options.onProgress) {
           const seconds = Math.max((Date.now() - started) / 1000, 0.001);
-          options.onProgress({ position: checkpoint, head: await store.headPosition(), eventsPerSecond: processed / seconds });
+          await options.onProgress({ position: checkpoint, head: await store.headPosition(), eventsPerSecond: processed / seconds });
         }
         if (batch.length === batchSize) continue;
       }

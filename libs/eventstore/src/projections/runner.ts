@@ -79,7 +79,8 @@ export class ProjectionRunner {
     for (const lane of this.lanes.values()) {
       const active = await ensureProjection(this.db.pool, lane.projector);
       lane.generation = active.generation;
-      lane.checkpoint = active.checkpoint;
+      // While a new version is being rebuilt, the projector has applied nothing yet.
+      lane.checkpoint = active.version === lane.projector.version ? active.checkpoint : 0n;
       this.loops.push(this.runLane(lane, active.version !== lane.projector.version));
     }
   }
