@@ -33,7 +33,8 @@ export interface RoomStreamRecord {
 export async function applyRoomRecord(tx: CommonQueryMethods, roomId: string, record: RoomStreamRecord): Promise<void> {
   switch (record.type) {
     case ROOM_EVENT_ACCEPTED:
-      await applyAccepted(tx, record.data as RoomEventAccepted, record);
+      // A timeline event records the stream revision in its own statement.
+      if (await applyAccepted(tx, record.data as RoomEventAccepted, record)) return;
       break;
     case ROOM_EVENT_REJECTED:
       await applyRejected(tx, record.data as RoomEventRejected, record);
@@ -69,8 +70,14 @@ function normalized(pdu: Pdu, version: string, eventId: string): RoomEvent {
   return toRoomEvent(pdu, version, eventId);
 }
 
-async function applyAccepted(tx: CommonQueryMethods, fact: RoomEventAccepted, record: RoomStreamRecord): Promise<void> {
+/** Applies an accepted event; true when the room's stream revision was recorded with it. */
+async function applyAccepted(tx: CommonQueryMethods, fact: RoomEventAccepted, record: RoomStreamRecord): Promise<boolean> {
   const event = normalized(fact.pdu, fact.room_version, fact.event_id);
+  const changesState = fact.state_delta.added.length > 0 || fact.state_delta.removed.length > 0;
+  if (!changesState && !fact.outlier && event.type !== 'm.room.create') {
+    await applyTimelineEvent(tx, event, fact, record);
+    return true;
+  }
   if (event.type === 'm.room.create' && event.state_key === '' && event.prev_events.length === 0) {
     const creator = [...roomCreators(event, roomVersion(fact.room_version))][0] ?? event.sender;
     await tx.query(sql.unsafe`INSERT INTO room.rooms (room_id, room_version, creator, stream_revision)
@@ -115,6 +122,37 @@ async function applyAccepted(tx: CommonQueryMethods, fact: RoomEventAccepted, re
   if (typeof event.state_key === 'string' && (membership === 'join' || membership === 'invite' || membership === 'knock')) {
     await tx.query(sql.unsafe`DELETE FROM room.forgotten WHERE user_id = ${event.state_key} AND room_id = ${fact.room_id}`);
   }
+  return false;
+}
+
+/**
+ * An event that leaves the state as it was (a message, most often): one statement stores it
+ * with the room's current state group, moves the forward extremities, records the client
+ * transaction and the stream revision.
+ */
+async function applyTimelineEvent(tx: CommonQueryMethods, event: RoomEvent, fact: RoomEventAccepted, record: RoomStreamRecord): Promise<void> {
+  const local = fact.local;
+  await tx.query(sql.unsafe`
+    WITH stored AS (
+      INSERT INTO room.events (event_id, room_id, type, state_key, sender, depth, pdu, auth_events, prev_events,
+                               stream_revision, stream_position, rejected, soft_failed, outlier, state_group)
+      SELECT ${event.event_id}, ${event.room_id}, ${event.type}, ${event.state_key ?? null}, ${event.sender}, ${event.depth},
+             ${sql.jsonb(fact.pdu as never)}, ${sql.array([...event.auth_events], 'text')}, ${sql.array([...event.prev_events], 'text')},
+             ${record.revision.toString()}, ${record.position.toString()}, false, ${fact.soft_failed}, false, r.state_group
+        FROM room.rooms r WHERE r.room_id = ${fact.room_id}
+      RETURNING event_id
+    ), gone AS (
+      DELETE FROM room.forward_extremities
+       WHERE room_id = ${fact.room_id} AND NOT (event_id = ANY(${sql.array(fact.forward_extremities, 'text')}))
+    ), added AS (
+      INSERT INTO room.forward_extremities (room_id, event_id)
+      SELECT ${fact.room_id}, unnest(${sql.array(fact.forward_extremities, 'text')}) ON CONFLICT DO NOTHING
+    ), txn AS (
+      INSERT INTO room.client_transactions (user_id, device_id, txn_id, room_id, event_id)
+      SELECT ${local?.user_id ?? ''}, ${local?.device_id ?? ''}, ${local?.txn_id ?? ''}, ${fact.room_id}, event_id
+        FROM stored WHERE ${local !== undefined}
+    )
+    UPDATE room.rooms SET stream_revision = ${record.revision.toString()} WHERE room_id = ${fact.room_id}`);
 }
 
 async function applyRejected(tx: CommonQueryMethods, fact: RoomEventRejected, record: RoomStreamRecord): Promise<void> {
