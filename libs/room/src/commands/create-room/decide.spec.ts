@@ -41,6 +41,14 @@ describe('decideCreateRoom', () => {
     expect(decision.events.filter((e) => e.stateKey === BOB)).toHaveLength(1);
   });
 
+  it('does not invite the creator', () => {
+    const decision = decideCreateRoom(ALICE, { invite: [ALICE, BOB] }, undefined, context);
+    expect(decision.events.filter((e) => e.type === 'm.room.member').map((e) => [e.stateKey, e.content.membership])).toEqual([
+      [ALICE, 'join'],
+      [BOB, 'invite'],
+    ]);
+  });
+
   it.each([
     [{ visibility: 'hidden' }, 'M_BAD_JSON'],
     [{ name: 5 }, 'M_BAD_JSON'],

@@ -57,7 +57,8 @@ export function decideCreateRoom(
   const rules = chooseRoomVersion(request.room_version, context.defaultRoomVersion);
   const visibility = parseVisibility(request.visibility);
   const preset = parsePreset(request.preset, visibility);
-  const invites = parseInvites(request.invite);
+  // The creator is joined already; inviting them too would be refused.
+  const invites = parseInvites(request.invite).filter((user) => user !== creator);
   const isDirect = request.is_direct === undefined ? false : request.is_direct;
   if (typeof isDirect !== 'boolean') throw badJson('is_direct must be a boolean');
   const name = optionalString(request.name, 'name');
