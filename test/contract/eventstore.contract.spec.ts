@@ -31,6 +31,15 @@ async function collect(store: EventStore, from = 0n): Promise<RecordedEvent[]> {
   }
 }
 
+/**
+ * PostgreSQL shows events only below the oldest transaction in flight in the whole cluster;
+ * other suites sharing the server may hold one for a moment. Wait until nothing is held back.
+ */
+async function settle(store: EventStore): Promise<void> {
+  if (!(store instanceof PostgresEventStore)) return;
+  await eventually(async () => !(await store.hasPendingEvents()), 'no event held back by an older transaction');
+}
+
 async function eventually(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
   for (let i = 0; i < 500; i++) {
     if (await check()) return;
@@ -154,9 +163,11 @@ describe.each(availableAdapters())('event store contract: $name', (factory) => {
     it('a failed append writes nothing (all or nothing)', async () => {
       const s = stream();
       await store.append(s, 'no_stream', [ev()]);
+      await settle(store);
       const head = await store.headPosition();
       await expect(store.append(s, 5n, [ev(), ev(), ev()])).rejects.toBeInstanceOf(WrongExpectedRevisionError);
       expect((await store.readStream(s)).length).toBe(1);
+      await settle(store);
       expect(await store.headPosition()).toBe(head);
     });
   });
@@ -227,6 +238,7 @@ describe.each(availableAdapters())('event store contract: $name', (factory) => {
 
   describe('readAll', () => {
     it('returns every stream interleaved in append order; fromPosition is exclusive', async () => {
+      await settle(store);
       const start = await store.headPosition();
       const a = stream();
       const b = stream();
@@ -236,6 +248,7 @@ describe.each(availableAdapters())('event store contract: $name', (factory) => {
         order.push(e.id);
         await store.append(i % 2 === 0 ? a : b, 'any', [e]);
       }
+      await settle(store);
       const read = await collect(store, start);
       expect(read.map((e) => e.id)).toEqual(order);
       for (let i = 1; i < read.length; i++) expect(read[i].position).toBeGreaterThan(read[i - 1].position);
@@ -249,6 +262,7 @@ describe.each(availableAdapters())('event store contract: $name', (factory) => {
 
   describe('subscribeToAll', () => {
     it('catches up, then delivers live appends in order, and sleeps while idle', async () => {
+      await settle(store);
       const start = await store.headPosition();
       const s = stream();
       const first = [ev(), ev(), ev()];
@@ -279,6 +293,7 @@ describe.each(availableAdapters())('event store contract: $name', (factory) => {
     });
 
     it('can be iterated with for await', async () => {
+      await settle(store);
       const start = await store.headPosition();
       const s = stream();
       const batch = [ev(), ev(), ev(), ev()];
@@ -298,6 +313,7 @@ describe.each(availableAdapters())('event store contract: $name', (factory) => {
     });
 
     it('a throwing handler ends the subscription through done', async () => {
+      await settle(store);
       const start = await store.headPosition();
       await store.append(stream(), 'any', [ev()]);
       const sub = store.subscribeToAll(start, () => {
@@ -309,6 +325,7 @@ describe.each(availableAdapters())('event store contract: $name', (factory) => {
     if (factory.kind !== 'memory') {
       it('is woken by appends made through another store instance on the same database', async () => {
         const other = await adapter.reopen!();
+        await settle(store);
         const start = await store.headPosition();
         const seen: string[] = [];
         const sub = store.subscribeToAll(start, (e) => {
@@ -378,6 +395,7 @@ describe.each(availableAdapters())('event store contract: $name', (factory) => {
     describe('no reader skips an event committed late (overlapping transactions)', () => {
       it('T1 appends first and stays open, T2 appends and commits: readers see neither until T1 commits, then T1 then T2', async () => {
         const pg = store as PostgresEventStore;
+        await settle(store);
         const start = await store.headPosition();
         const e1 = ev('t1');
         const e2 = ev('t2');
@@ -409,6 +427,7 @@ describe.each(availableAdapters())('event store contract: $name', (factory) => {
 
         releaseT1();
         await t1;
+        await settle(store);
         const read = await collect(store, start);
         expect(read.map((e) => e.id)).toEqual([e1.id, e2.id]);
         expect(read[1].position).toBe(r2.position);
@@ -419,6 +438,7 @@ describe.each(availableAdapters())('event store contract: $name', (factory) => {
 
       it('an older transaction that appends after a newer one committed is still read before it', async () => {
         const pg = store as PostgresEventStore;
+        await settle(store);
         const start = await store.headPosition();
         const older = ev('older');
         const newer = ev('newer');
@@ -439,6 +459,7 @@ describe.each(availableAdapters())('event store contract: $name', (factory) => {
         expect(await collect(store, start)).toEqual([]);
         go();
         await t;
+        await settle(store);
         expect((await collect(store, start)).map((e) => e.id)).toEqual([older.id, newer.id]);
       });
     });
@@ -448,6 +469,7 @@ describe.each(availableAdapters())('event store contract: $name', (factory) => {
     describe('isolation through the PGlite socket', () => {
       it('a transaction open on one connection makes other connections wait, so transactions never overlap', async () => {
         const pg = store as PostgresEventStore;
+        await settle(store);
         const start = await store.headPosition();
         const e1 = ev('t1');
         const e2 = ev('t2');

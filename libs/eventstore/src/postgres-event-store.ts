@@ -96,7 +96,7 @@ export class PostgresEventStore implements EventStore {
       UPDATE eventstore.position_base b
          SET xid_offset = m.top + 1 - pg_current_xact_id()::text::bigint
         FROM (SELECT coalesce(max(position) >> 20, 0) AS top FROM eventstore.events) m
-       WHERE (pg_snapshot_xmin(pg_current_snapshot())::text::bigint + b.xid_offset) <= m.top`);
+       WHERE pg_current_xact_id()::text::bigint + b.xid_offset <= m.top`);
     return store;
   }
 
@@ -202,8 +202,11 @@ export class PostgresEventStore implements EventStore {
     return rows.map(toRecorded);
   }
 
-  /** True when committed events exist above the safe bound (an older transaction is still open). */
-  private async hasPending(after: bigint): Promise<boolean> {
+  /**
+   * True when committed events after `after` are held back because a transaction older than
+   * theirs is still in flight (anywhere in the cluster: transaction ids are cluster-wide).
+   */
+  async hasPendingEvents(after = 0n): Promise<boolean> {
     return this.db.pool.oneFirst(sql.type(z.object({ pending: z.boolean() }))`SELECT EXISTS (
       SELECT 1 FROM eventstore.events WHERE position > ${after} AND position >= ${SAFE_BOUND}) AS pending`);
   }
@@ -226,7 +229,7 @@ export class PostgresEventStore implements EventStore {
       idleRecheckMs: this.db.kind === 'pglite' ? Infinity : POSTGRES_IDLE_RECHECK_MS,
       readBatch: async (after, limit) => {
         const events = await this.readAllWith(this.db.pool, after, limit);
-        return { events, pending: events.length === 0 && (await this.hasPending(after)) };
+        return { events, pending: events.length === 0 && (await this.hasPendingEvents(after)) };
       },
       ensureListening: () => this.ensureListening(),
     };
