@@ -1,0 +1,11 @@
+/** Who made an authenticated client-server request. */
+export interface AuthenticatedUser {
+  /** The fully-qualified user id, e.g. `@alice:example.org`. */
+  userId: string;
+  /** The device the access token belongs to. */
+  deviceId: string;
+  /** True for guest accounts. */
+  isGuest: boolean;
+  /** The access token of the request (to log it out, for example). */
+  accessToken: string;
+}

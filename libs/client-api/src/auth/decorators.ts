@@ -1,0 +1,21 @@
+/** Decorators of authenticated client-server endpoints. */
+import { ExecutionContext, SetMetadata, UseGuards, applyDecorators, createParamDecorator } from '@nestjs/common';
+import { MatrixError } from '@hs/http';
+import type { AuthenticatableRequest } from './access-token';
+import { AccessTokenGuard } from './access-token.guard';
+import type { AuthenticatedUser } from './authenticated-user';
+
+/** Metadata key set on handlers (or controllers) that need an access token. */
+export const REQUIRE_AUTH = 'hs:client-api:require-auth';
+
+/** The endpoint needs an access token (`@RequireAuth()` on a method or a controller). */
+export function RequireAuth(): MethodDecorator & ClassDecorator {
+  return applyDecorators(SetMetadata(REQUIRE_AUTH, true), UseGuards(AccessTokenGuard));
+}
+
+/** The authenticated user of the request; the handler must be `@RequireAuth()`. */
+export const AuthUser = createParamDecorator((_data: unknown, context: ExecutionContext): AuthenticatedUser => {
+  const request = context.switchToHttp().getRequest<AuthenticatableRequest>();
+  if (!request.authUser) throw MatrixError.missingToken();
+  return request.authUser;
+});

@@ -1,0 +1,52 @@
+/**
+ * The client-server API (`/_matrix/client/*`) as a Nest module. The host passes the
+ * configuration and the modules that provide the accounts services (`AccountsModule`) and the
+ * command and query buses with the room handlers (`CqrsModule`, `RoomModule`, the sync
+ * read side); they are made visible to every controller of the client API.
+ */
+import { DynamicModule, Global, Module, Type } from '@nestjs/common';
+import { AccessTokenGuard } from './auth/access-token.guard';
+import { CLIENT_API_CONFIG, ClientApiConfig } from './config';
+import { RATE_LIMIT_CLOCK, RATE_LIMIT_CONFIG, RateLimiter } from './rate-limit/rate-limiter';
+import { RateLimitGuard } from './rate-limit/rate-limit.guard';
+
+export interface ClientApiModuleOptions {
+  config: ClientApiConfig;
+  /** Modules exporting the accounts services, the CQRS buses and the room/sync handlers. */
+  imports: Array<Type<unknown> | DynamicModule>;
+  /** The clock of the rate limits (ms since the epoch); Date.now by default. */
+  clock?: () => number;
+}
+
+/** Shares the host's modules, the guards and the rate limiter with every client API module. */
+@Global()
+@Module({})
+export class ClientApiCoreModule {
+  static forRoot(options: ClientApiModuleOptions): DynamicModule {
+    const imports = options.imports;
+    return {
+      module: ClientApiCoreModule,
+      imports,
+      providers: [
+        { provide: CLIENT_API_CONFIG, useValue: options.config },
+        { provide: RATE_LIMIT_CONFIG, useValue: options.config.rate_limits },
+        { provide: RATE_LIMIT_CLOCK, useValue: options.clock ?? Date.now },
+        RateLimiter,
+        AccessTokenGuard,
+        RateLimitGuard,
+      ],
+      exports: [...imports, CLIENT_API_CONFIG, RateLimiter, AccessTokenGuard, RateLimitGuard],
+    };
+  }
+}
+
+@Module({})
+export class ClientApiModule {
+  static forRoot(options: ClientApiModuleOptions): DynamicModule {
+    return {
+      module: ClientApiModule,
+      imports: [ClientApiCoreModule.forRoot(options)],
+      controllers: [],
+    };
+  }
+}

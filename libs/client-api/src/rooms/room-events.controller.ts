@@ -1,0 +1,106 @@
+/**
+ * Sending events (client-server API, "Sending events to a room"), redactions and room
+ * upgrades.
+ */
+import { GetStateEvent, RedactEvent, SendRoomEvent, UpgradeRoom } from '@hs/room';
+import { Body, Controller, HttpCode, Param, Post, Put } from '@nestjs/common';
+import { CommandBus, QueryBus } from '@nestjs/cqrs';
+import { z } from 'zod';
+import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
+import { clientPaths } from '../prefixes';
+import { RateLimited } from '../rate-limit';
+import { answering, eventIdParam, eventTypeParam, objectBody, optionalReason, parseBody, roomIdParam, stateKeyParam, txnIdParam } from './params';
+
+const upgradeBody = z.object({ new_version: z.string() });
+
+@Controller()
+@RequireAuth()
+export class RoomEventsController {
+  constructor(
+    private readonly commandBus: CommandBus,
+    private readonly queryBus: QueryBus,
+  ) {}
+
+  /** PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId} */
+  @Put(clientPaths('rooms/:roomId/send/:eventType/:txnId'))
+  @RateLimited('message')
+  async sendMessage(
+    @AuthUser() user: AuthenticatedUser,
+    @Param('roomId') rawRoomId: string,
+    @Param('eventType') rawType: string,
+    @Param('txnId') rawTxnId: string,
+    @Body() body: unknown,
+  ): Promise<{ event_id: string }> {
+    const roomId = roomIdParam(rawRoomId);
+    const type = eventTypeParam(rawType);
+    const txnId = txnIdParam(rawTxnId);
+    const content = objectBody(body);
+    const { eventId } = await answering(() =>
+      this.commandBus.execute(new SendRoomEvent(user.userId, roomId, type, content, { txn: { deviceId: user.deviceId, txnId } })),
+    );
+    return { event_id: eventId };
+  }
+
+  /** PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey} */
+  @Put(clientPaths('rooms/:roomId/state/:eventType/:stateKey'))
+  async setRoomStateWithKey(
+    @AuthUser() user: AuthenticatedUser,
+    @Param('roomId') rawRoomId: string,
+    @Param('eventType') rawType: string,
+    @Param('stateKey') rawStateKey: string,
+    @Body() body: unknown,
+  ): Promise<{ event_id: string }> {
+    return this.sendState(user, roomIdParam(rawRoomId), eventTypeParam(rawType), stateKeyParam(rawStateKey), body);
+  }
+
+  /** PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType} (empty state key) */
+  @Put(clientPaths('rooms/:roomId/state/:eventType'))
+  async setRoomState(
+    @AuthUser() user: AuthenticatedUser,
+    @Param('roomId') rawRoomId: string,
+    @Param('eventType') rawType: string,
+    @Body() body: unknown,
+  ): Promise<{ event_id: string }> {
+    return this.sendState(user, roomIdParam(rawRoomId), eventTypeParam(rawType), '', body);
+  }
+
+  private async sendState(user: AuthenticatedUser, roomId: string, type: string, stateKey: string, body: unknown): Promise<{ event_id: string }> {
+    const content = objectBody(body);
+    // Setting a state event to the content it already has appends nothing (as other servers do).
+    const current = await this.queryBus.execute(new GetStateEvent(roomId, type, stateKey)).catch(() => undefined);
+    if (current && current.sender === user.userId && JSON.stringify(current.content) === JSON.stringify(content) && current.event_id !== undefined) {
+      return { event_id: current.event_id };
+    }
+    const { eventId } = await answering(() => this.commandBus.execute(new SendRoomEvent(user.userId, roomId, type, content, { stateKey })));
+    return { event_id: eventId };
+  }
+
+  /** PUT /_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId} */
+  @Put(clientPaths('rooms/:roomId/redact/:eventId/:txnId'))
+  async redactEvent(
+    @AuthUser() user: AuthenticatedUser,
+    @Param('roomId') rawRoomId: string,
+    @Param('eventId') rawEventId: string,
+    @Param('txnId') rawTxnId: string,
+    @Body() body: unknown,
+  ): Promise<{ event_id: string }> {
+    const roomId = roomIdParam(rawRoomId);
+    const eventId = eventIdParam(rawEventId);
+    const txnId = txnIdParam(rawTxnId);
+    const { reason } = parseBody(z.object({ reason: optionalReason }).passthrough(), body);
+    const redaction = await answering(() =>
+      this.commandBus.execute(new RedactEvent(user.userId, roomId, eventId, reason, { deviceId: user.deviceId, txnId })),
+    );
+    return { event_id: redaction.eventId };
+  }
+
+  /** POST /_matrix/client/v3/rooms/{roomId}/upgrade */
+  @Post(clientPaths('rooms/:roomId/upgrade'))
+  @HttpCode(200)
+  async upgradeRoom(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string, @Body() body: unknown): Promise<{ replacement_room: string }> {
+    const roomId = roomIdParam(rawRoomId);
+    const { new_version } = parseBody(upgradeBody.passthrough(), body);
+    const { replacementRoomId } = await answering(() => this.commandBus.execute(new UpgradeRoom(user.userId, roomId, new_version)));
+    return { replacement_room: replacementRoomId };
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Room creation and membership (client-server API, "Room creation" and "Room membership"):
+ * createRoom, join, invite, leave, forget, kick, ban and unban.
+ */
+import { ProfileService } from '@hs/accounts';
+import { BanFromRoom, CreateRoom, ForgetRoom, InviteToRoom, JoinRoom, KickFromRoom, LeaveRoom, UnbanFromRoom, type MemberProfile } from '@hs/room';
+import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { z } from 'zod';
+import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
+import { clientPaths } from '../prefixes';
+import { answering, optionalReason, parseBody, roomIdOrAliasParam, roomIdParam, userIdParam } from './params';
+
+const targetBody = z.object({ user_id: z.string(), reason: optionalReason });
+const reasonBody = z.object({ reason: optionalReason });
+const inviteBody = z.object({ user_id: z.string(), reason: optionalReason, is_direct: z.boolean().optional() });
+
+@Controller()
+@RequireAuth()
+export class RoomMembershipController {
+  constructor(
+    private readonly commandBus: CommandBus,
+    private readonly profiles: ProfileService,
+  ) {}
+
+  /** The user's profile, copied into their membership events. */
+  private async profileOf(userId: string): Promise<MemberProfile> {
+    const profile = await this.profiles.getProfile(userId).catch(() => ({}) as Record<string, unknown>);
+    const out: MemberProfile = {};
+    if (typeof profile.displayname === 'string') out.displayname = profile.displayname;
+    if (typeof profile.avatar_url === 'string') out.avatar_url = profile.avatar_url;
+    return out;
+  }
+
+  /** POST /_matrix/client/v3/createRoom */
+  @Post(clientPaths('createRoom'))
+  @HttpCode(200)
+  async createRoom(@AuthUser() user: AuthenticatedUser, @Body() body: unknown): Promise<{ room_id: string }> {
+    const request = parseBody(z.object({}).passthrough(), body);
+    const profile = await this.profileOf(user.userId);
+    const { roomId } = await answering(() => this.commandBus.execute(new CreateRoom(user.userId, request, profile)));
+    return { room_id: roomId };
+  }
+
+  /** POST /_matrix/client/v3/join/{roomIdOrAlias} */
+  @Post(clientPaths('join/:roomIdOrAlias'))
+  @HttpCode(200)
+  async joinRoom(@AuthUser() user: AuthenticatedUser, @Param('roomIdOrAlias') target: string, @Body() body: unknown): Promise<{ room_id: string }> {
+    const roomIdOrAlias = roomIdOrAliasParam(target);
+    const { reason } = parseBody(reasonBody.passthrough(), body);
+    const profile = await this.profileOf(user.userId);
+    const { roomId } = await answering(() => this.commandBus.execute(new JoinRoom(user.userId, roomIdOrAlias, profile, reason)));
+    return { room_id: roomId };
+  }
+
+  /** POST /_matrix/client/v3/rooms/{roomId}/join */
+  @Post(clientPaths('rooms/:roomId/join'))
+  @HttpCode(200)
+  async joinRoomById(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string, @Body() body: unknown): Promise<{ room_id: string }> {
+    const roomId = roomIdParam(rawRoomId);
+    const { reason } = parseBody(reasonBody.passthrough(), body);
+    const profile = await this.profileOf(user.userId);
+    const joined = await answering(() => this.commandBus.execute(new JoinRoom(user.userId, roomId, profile, reason)));
+    return { room_id: joined.roomId };
+  }
+
+  /** POST /_matrix/client/v3/rooms/{roomId}/invite */
+  @Post(clientPaths('rooms/:roomId/invite'))
+  @HttpCode(200)
+  async inviteUser(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string, @Body() body: unknown): Promise<Record<string, never>> {
+    const roomId = roomIdParam(rawRoomId);
+    const request = parseBody(inviteBody.passthrough(), body);
+    const invitee = userIdParam(request.user_id);
+    await answering(() => this.commandBus.execute(new InviteToRoom(user.userId, roomId, invitee, request.reason, request.is_direct)));
+    return {};
+  }
+
+  /** POST /_matrix/client/v3/rooms/{roomId}/leave */
+  @Post(clientPaths('rooms/:roomId/leave'))
+  @HttpCode(200)
+  async leaveRoom(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string, @Body() body: unknown): Promise<Record<string, never>> {
+    const roomId = roomIdParam(rawRoomId);
+    const { reason } = parseBody(reasonBody.passthrough(), body);
+    await answering(() => this.commandBus.execute(new LeaveRoom(user.userId, roomId, reason)));
+    return {};
+  }
+
+  /** POST /_matrix/client/v3/rooms/{roomId}/forget */
+  @Post(clientPaths('rooms/:roomId/forget'))
+  @HttpCode(200)
+  async forgetRoom(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string, @Body() body: unknown): Promise<Record<string, never>> {
+    const roomId = roomIdParam(rawRoomId);
+    parseBody(z.object({}).passthrough(), body);
+    await answering(() => this.commandBus.execute(new ForgetRoom(user.userId, roomId)));
+    return {};
+  }
+
+  /** POST /_matrix/client/v3/rooms/{roomId}/kick */
+  @Post(clientPaths('rooms/:roomId/kick'))
+  @HttpCode(200)
+  async kick(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string, @Body() body: unknown): Promise<Record<string, never>> {
+    const roomId = roomIdParam(rawRoomId);
+    const request = parseBody(targetBody.passthrough(), body);
+    const target = userIdParam(request.user_id);
+    await answering(() => this.commandBus.execute(new KickFromRoom(user.userId, roomId, target, request.reason)));
+    return {};
+  }
+
+  /** POST /_matrix/client/v3/rooms/{roomId}/ban */
+  @Post(clientPaths('rooms/:roomId/ban'))
+  @HttpCode(200)
+  async ban(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string, @Body() body: unknown): Promise<Record<string, never>> {
+    const roomId = roomIdParam(rawRoomId);
+    const request = parseBody(targetBody.passthrough(), body);
+    const target = userIdParam(request.user_id);
+    await answering(() => this.commandBus.execute(new BanFromRoom(user.userId, roomId, target, request.reason)));
+    return {};
+  }
+
+  /** POST /_matrix/client/v3/rooms/{roomId}/unban */
+  @Post(clientPaths('rooms/:roomId/unban'))
+  @HttpCode(200)
+  async unban(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string, @Body() body: unknown): Promise<Record<string, never>> {
+    const roomId = roomIdParam(rawRoomId);
+    const request = parseBody(targetBody.passthrough(), body);
+    const target = userIdParam(request.user_id);
+    await answering(() => this.commandBus.execute(new UnbanFromRoom(user.userId, roomId, target, request.reason)));
+    return {};
+  }
+}
