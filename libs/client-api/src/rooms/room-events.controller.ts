@@ -2,9 +2,9 @@
  * Sending events (client-server API, "Sending events to a room"), redactions and room
  * upgrades.
  */
-import { GetStateEvent, RedactEvent, SendRoomEvent, UpgradeRoom } from '@hs/room';
+import { RedactEvent, SendRoomEvent, UpgradeRoom } from '@hs/room';
 import { Body, Controller, HttpCode, Param, Post, Put } from '@nestjs/common';
-import { CommandBus, QueryBus } from '@nestjs/cqrs';
+import { CommandBus } from '@nestjs/cqrs';
 import { z } from 'zod';
 import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
 import { clientPaths } from '../prefixes';
@@ -16,10 +16,7 @@ const upgradeBody = z.object({ new_version: z.string() });
 @Controller()
 @RequireAuth()
 export class RoomEventsController {
-  constructor(
-    private readonly commandBus: CommandBus,
-    private readonly queryBus: QueryBus,
-  ) {}
+  constructor(private readonly commandBus: CommandBus) {}
 
   /** PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId} */
   @Put(clientPaths('rooms/:roomId/send/:eventType/:txnId'))
@@ -66,11 +63,6 @@ export class RoomEventsController {
 
   private async sendState(user: AuthenticatedUser, roomId: string, type: string, stateKey: string, body: unknown): Promise<{ event_id: string }> {
     const content = objectBody(body);
-    // Setting a state event to the content it already has appends nothing (as other servers do).
-    const current = await this.queryBus.execute(new GetStateEvent(roomId, type, stateKey)).catch(() => undefined);
-    if (current && current.sender === user.userId && JSON.stringify(current.content) === JSON.stringify(content) && current.event_id !== undefined) {
-      return { event_id: current.event_id };
-    }
     const { eventId } = await answering(() => this.commandBus.execute(new SendRoomEvent(user.userId, roomId, type, content, { stateKey })));
     return { event_id: eventId };
   }

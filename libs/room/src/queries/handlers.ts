@@ -8,6 +8,7 @@ import {
   GetEvent,
   GetMembership,
   GetRoomAliases,
+  GetRoomDirectoryVisibility,
   GetRoomState,
   GetRoomVersion,
   GetRoomsOfUser,
@@ -94,6 +95,17 @@ export class GetRoomVersionHandler implements IQueryHandler<GetRoomVersion, stri
   }
 }
 
+@QueryHandler(GetRoomDirectoryVisibility)
+export class GetRoomDirectoryVisibilityHandler implements IQueryHandler<GetRoomDirectoryVisibility, 'public' | 'private'> {
+  constructor(private readonly writer: RoomWriter) {}
+
+  async execute(query: GetRoomDirectoryVisibility): Promise<'public' | 'private'> {
+    const room = await this.writer.reader.room(query.roomId);
+    if (!room) throw notFound(`room ${query.roomId} is not known to this server`);
+    return room.published ? 'public' : 'private';
+  }
+}
+
 @QueryHandler(IsJoined)
 export class IsJoinedHandler implements IQueryHandler<IsJoined, boolean> {
   constructor(private readonly writer: RoomWriter) {}
@@ -164,6 +176,7 @@ export const QUERY_HANDLERS = [
   GetStateEventHandler,
   GetEventHandler,
   GetRoomVersionHandler,
+  GetRoomDirectoryVisibilityHandler,
   IsJoinedHandler,
   GetMembershipHandler,
   GetRoomsOfUserHandler,

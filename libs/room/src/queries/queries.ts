@@ -41,6 +41,13 @@ export class GetRoomVersion extends Query<string> {
   }
 }
 
+/** GET /_matrix/client/v3/directory/list/room/{roomId}: whether the room is published in the room directory. */
+export class GetRoomDirectoryVisibility extends Query<'public' | 'private'> {
+  constructor(readonly roomId: string) {
+    super();
+  }
+}
+
 /** Whether the user's current membership of the room is join (false for unknown rooms). */
 export class IsJoined extends Query<boolean> {
   constructor(

@@ -1,0 +1,81 @@
+/**
+ * Room aliases and the room directory visibility (client-server API, "Room aliases" and
+ * "Listing rooms").
+ */
+import { DeleteRoomAlias, GetRoomAliases, GetRoomDirectoryVisibility, IsJoined, ResolveRoomAlias, SetRoomAlias, SetRoomVisibility } from '@hs/room';
+import { MatrixError } from '@hs/http';
+import { Body, Controller, Delete, Get, Param, Put } from '@nestjs/common';
+import { CommandBus, QueryBus } from '@nestjs/cqrs';
+import { z } from 'zod';
+import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
+import { clientPaths } from '../prefixes';
+import { answering, parseBody, roomAliasParam, roomIdParam } from './params';
+
+const aliasBody = z.object({ room_id: z.string() });
+const visibilityBody = z.object({ visibility: z.enum(['public', 'private']).optional() });
+
+@Controller()
+export class DirectoryController {
+  constructor(
+    private readonly commandBus: CommandBus,
+    private readonly queryBus: QueryBus,
+  ) {}
+
+  /** GET /_matrix/client/v3/directory/room/{roomAlias} */
+  @Get(clientPaths('directory/room/:roomAlias'))
+  async getRoomIdByAlias(@Param('roomAlias') rawAlias: string): Promise<{ room_id: string; servers: string[] }> {
+    const alias = roomAliasParam(rawAlias);
+    const { roomId, servers } = await answering(() => this.queryBus.execute(new ResolveRoomAlias(alias)));
+    return { room_id: roomId, servers };
+  }
+
+  /** PUT /_matrix/client/v3/directory/room/{roomAlias} */
+  @Put(clientPaths('directory/room/:roomAlias'))
+  @RequireAuth()
+  async setRoomAlias(@AuthUser() user: AuthenticatedUser, @Param('roomAlias') rawAlias: string, @Body() body: unknown): Promise<Record<string, never>> {
+    const alias = roomAliasParam(rawAlias);
+    const roomId = roomIdParam(parseBody(aliasBody.passthrough(), body).room_id);
+    await answering(() => this.commandBus.execute(new SetRoomAlias(user.userId, alias, roomId)));
+    return {};
+  }
+
+  /** DELETE /_matrix/client/v3/directory/room/{roomAlias} */
+  @Delete(clientPaths('directory/room/:roomAlias'))
+  @RequireAuth()
+  async deleteRoomAlias(@AuthUser() user: AuthenticatedUser, @Param('roomAlias') rawAlias: string): Promise<Record<string, never>> {
+    const alias = roomAliasParam(rawAlias);
+    await answering(() => this.commandBus.execute(new DeleteRoomAlias(user.userId, alias)));
+    return {};
+  }
+
+  /** GET /_matrix/client/v3/rooms/{roomId}/aliases */
+  @Get(clientPaths('rooms/:roomId/aliases'))
+  @RequireAuth()
+  async getLocalAliases(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string): Promise<{ aliases: string[] }> {
+    const roomId = roomIdParam(rawRoomId);
+    // The spec: the user must be joined unless the room's history is world readable; this
+    // server answers members only.
+    const joined = await answering(() => this.queryBus.execute(new IsJoined(roomId, user.userId)));
+    if (!joined) throw MatrixError.forbidden('You are not joined to this room');
+    const aliases = await answering(() => this.queryBus.execute(new GetRoomAliases(roomId)));
+    return { aliases };
+  }
+
+  /** GET /_matrix/client/v3/directory/list/room/{roomId} */
+  @Get(clientPaths('directory/list/room/:roomId'))
+  async getRoomVisibilityOnDirectory(@Param('roomId') rawRoomId: string): Promise<{ visibility: 'public' | 'private' }> {
+    const roomId = roomIdParam(rawRoomId);
+    const visibility = await answering(() => this.queryBus.execute(new GetRoomDirectoryVisibility(roomId)));
+    return { visibility };
+  }
+
+  /** PUT /_matrix/client/v3/directory/list/room/{roomId} */
+  @Put(clientPaths('directory/list/room/:roomId'))
+  @RequireAuth()
+  async setRoomVisibilityOnDirectory(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string, @Body() body: unknown): Promise<Record<string, never>> {
+    const roomId = roomIdParam(rawRoomId);
+    const { visibility } = parseBody(visibilityBody.passthrough(), body);
+    await answering(() => this.commandBus.execute(new SetRoomVisibility(user.userId, roomId, visibility ?? 'public')));
+    return {};
+  }
+}
