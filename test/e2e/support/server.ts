@@ -1,0 +1,133 @@
+/**
+ * Starts the homeserver the way the README does (its `main` entry point, a generated
+ * homeserver.yaml in an empty folder, the embedded database in ./data) as a child process on
+ * free ports, with registration open. With `databaseUrl` it runs on that PostgreSQL database.
+ * The TypeScript entry point runs through the SWC require hook of test/http/support, unless
+ * `entry: 'dist'` runs the built `dist/apps/homeserver/src/main.js` (`npm run build`).
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(__dirname, '../../..');
+const HOOK = join(ROOT, 'test/http/support/register-ts.cjs');
+const TS_ENTRY = join(ROOT, 'apps/homeserver/src/main.ts');
+const DIST_ENTRY = join(ROOT, 'dist/apps/homeserver/src/main.js');
+
+export interface StartServerOptions {
+  /** PostgreSQL connection URL; the embedded database when absent. */
+  databaseUrl?: string;
+  /** Run the TypeScript sources (default) or the build in dist/. */
+  entry?: 'ts' | 'dist';
+  /** Extra HS_* configuration overrides. */
+  env?: Record<string, string>;
+  /** Keep rate limits on (they are off by default so that clients are not throttled). */
+  rateLimits?: boolean;
+}
+
+export interface TestServer {
+  /** Base URL of the client listener, e.g. http://127.0.0.1:40123 */
+  url: string;
+  serverName: string;
+  pid: number;
+  dir: string;
+  /** Log lines (JSON) the server wrote so far. */
+  lines: Record<string, unknown>[];
+  stderr: string[];
+  /** SIGTERM, wait for a graceful exit (SIGKILL after 20 s), remove the folder. */
+  stop(): Promise<number | null>;
+}
+
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('HS_')) env[name] = value;
+  return { ...env, ...extra };
+}
+
+export async function startServer(options: StartServerOptions = {}): Promise<TestServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'hs-e2e-'));
+  const entry = options.entry ?? 'ts';
+  if (entry === 'dist' && !existsSync(DIST_ENTRY)) throw new Error(`${DIST_ENTRY} is missing: run \`npm run build\` first`);
+  const args = entry === 'dist' ? [DIST_ENTRY] : ['-r', HOOK, TS_ENTRY];
+  const env: Record<string, string> = {
+    HS_CLIENT_LISTENER__PORT: '0',
+    HS_CLIENT_LISTENER__BIND_ADDRESS: '127.0.0.1',
+    HS_FEDERATION_LISTENER__ENABLED: 'false',
+    HS_REGISTRATION__ENABLED: 'true',
+    HS_LOGGING__LEVEL: 'warn',
+    ...(options.rateLimits ? {} : { HS_RATE_LIMITS__ENABLED: 'false' }),
+    ...(options.databaseUrl ? { HS_DATABASE__URL: options.databaseUrl } : {}),
+    ...options.env,
+  };
+  const child: ChildProcess = spawn(process.execPath, args, { cwd: dir, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: Record<string, unknown>[] = [];
+  const stderr: string[] = [];
+  const exit = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
+  const ready = new Promise<string>((resolveReady, reject) => {
+    let buffer = '';
+    const timer = setTimeout(() => reject(new Error(`the server did not start within 120 s; stderr: ${stderr.join('')}`)), 120_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) >= 0) {
+        const text = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+        let line: Record<string, unknown>;
+        try {
+          line = JSON.parse(text) as Record<string, unknown>;
+        } catch {
+          line = { raw: text };
+        }
+        lines.push(line);
+        if (line.msg === 'client listener ready' && typeof line.url === 'string') {
+          clearTimeout(timer);
+          resolveReady(line.url);
+        }
+      }
+    });
+    void exit.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`the server exited with ${code}; stdout: ${JSON.stringify(lines.slice(-20))}; stderr: ${stderr.join('')}`));
+    });
+  });
+  child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString('utf8')));
+  let url: string;
+  try {
+    url = await ready;
+  } catch (error) {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const config = readFileSync(join(dir, 'homeserver.yaml'), 'utf8');
+  const serverName = /^server_name: (.+)$/m.exec(config)?.[1]?.trim() ?? 'localhost';
+  let stopping: Promise<number | null> | undefined;
+  return {
+    url,
+    serverName,
+    pid: child.pid ?? -1,
+    dir,
+    lines,
+    stderr,
+    stop() {
+      stopping ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+        const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+        const code = await exit;
+        clearTimeout(killer);
+        rmSync(dir, { recursive: true, force: true });
+        return code;
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Resident memory of a process in kB (VmRSS of /proc/<pid>/status). */
+export function residentKb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
+  if (!match) throw new Error(`no VmRSS for ${pid}`);
+  return Number(match[1]);
+}
