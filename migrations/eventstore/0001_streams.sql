@@ -41,7 +41,9 @@ INSERT INTO eventstore.position_base (id, xid_offset) VALUES (1, 0);
 -- was already stored: an idempotent retry). Errors: HS409 wrong expected revision
 -- (DETAIL: actual revision, -1 for no stream), HS410 event ids already stored elsewhere or
 -- only part of the batch stored, HS413 more than 2^20 events in one transaction.
-CREATE FUNCTION eventstore.append(p_stream text, p_expected text, p_events json)
+-- p_notify: NOTIFY eventstore_appended at commit. NOTIFY serialises committing transactions,
+-- so appends that commit on their own pass false and notify right after their commit.
+CREATE FUNCTION eventstore.append(p_stream text, p_expected text, p_events json, p_notify boolean DEFAULT true)
 RETURNS TABLE (event_id text, "position" bigint, revision bigint, written boolean)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -100,6 +102,8 @@ BEGIN
 
   UPDATE eventstore.streams s SET revision = v_current + v_count WHERE s.stream_id = p_stream;
   PERFORM set_config('eventstore.tx_index', (v_index + v_count)::text, true);
-  PERFORM pg_notify('eventstore_appended', '');
+  IF p_notify THEN
+    PERFORM pg_notify('eventstore_appended', '');
+  END IF;
 END
 $$;

@@ -68,6 +68,8 @@ export class PostgresEventStore implements EventStore {
   private listening: Promise<void> | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private notifyInFlight = false;
+  private notifyAgain = false;
   private readonly subscriptions = new Set<AllSubscription>();
 
   private constructor(
@@ -101,9 +103,36 @@ export class PostgresEventStore implements EventStore {
   }
 
   async append(stream: string, expectedRevision: ExpectedRevision, events: NewEvent[]): Promise<AppendResult> {
-    const result = await this.appendWith(this.db.pool, stream, expectedRevision, events);
-    if (result.written) this.wakeLocalReaders();
+    // Commits on its own: wake local readers at once, other processes with one NOTIFY after.
+    const result = await this.appendWith(this.db.pool, stream, expectedRevision, events, false);
+    if (result.written) {
+      this.notifier.notify();
+      this.notifyOtherProcesses();
+    }
     return result;
+  }
+
+  /**
+   * Sends NOTIFY in a transaction of its own, after the append committed; notifications
+   * requested while one is on its way are folded into one more.
+   */
+  private notifyOtherProcesses(): void {
+    if (this.db.kind !== 'postgres') return;
+    if (this.notifyInFlight) {
+      this.notifyAgain = true;
+      return;
+    }
+    this.notifyInFlight = true;
+    this.db.pool
+      .query(sql.unsafe`SELECT pg_notify(${APPENDED_CHANNEL}, '')`)
+      .catch(() => undefined)
+      .finally(() => {
+        this.notifyInFlight = false;
+        if (this.notifyAgain && !this.closed) {
+          this.notifyAgain = false;
+          this.notifyOtherProcesses();
+        }
+      });
   }
 
   /**
@@ -116,7 +145,8 @@ export class PostgresEventStore implements EventStore {
     expectedRevision: ExpectedRevision,
     events: NewEvent[],
   ): Promise<AppendResult> {
-    const result = await this.appendWith(tx, stream, expectedRevision, events);
+    // The NOTIFY is sent by the caller's commit (PostgreSQL).
+    const result = await this.appendWith(tx, stream, expectedRevision, events, true);
     // PGlite: readers woken now queue behind this transaction and read once it ends.
     if (result.written) this.wakeLocalReaders();
     return result;
@@ -127,6 +157,7 @@ export class PostgresEventStore implements EventStore {
     stream: string,
     expectedRevision: ExpectedRevision,
     events: NewEvent[],
+    notifyOnCommit: boolean,
   ): Promise<AppendResult> {
     validateAppend(stream, expectedRevision, events);
     let payload: string;
@@ -142,7 +173,7 @@ export class PostgresEventStore implements EventStore {
     try {
       rows = await connection.any(
         sql.type(appendedRow)`SELECT event_id, position, revision, written
-          FROM eventstore.append(${stream}, ${expected}, ${payload}::json)`,
+          FROM eventstore.append(${stream}, ${expected}, ${payload}::json, ${notifyOnCommit && this.db.kind === 'postgres'})`,
       );
     } catch (error) {
       throw this.mapAppendError(error, stream, expectedRevision);
@@ -256,6 +287,7 @@ export class PostgresEventStore implements EventStore {
     if (listener) await listener.end().catch(() => undefined);
   }
 
+  /** PGlite: wakes this process's readers (NOTIFY does not reach them through the socket). */
   private wakeLocalReaders(): void {
     if (this.db.kind === 'pglite') this.notifier.notify();
   }
