@@ -1,0 +1,156 @@
+/**
+ * Client-server API benchmark over real HTTP against the homeserver started as a process
+ * (its `main`, a generated configuration, rate limits off): 10 users each create a room and
+ * join the 9 others, so every room has 10 members; each user runs one long-polling /sync
+ * client; then 10 senders (one per room) send messages back to back for BENCH_SECONDS.
+ *
+ * Prints: messages per second sustained, send latency p50/p99 (PUT /send round trip),
+ * send-to-sync delivery p50/p99 (from the start of the PUT until a member's /sync returns the
+ * event, over every member of the room), and the server's resident memory (VmRSS) idle after
+ * set-up and the highest seen under load.
+ *
+ * Run: node -r ./test/http/support/register-ts.cjs bench/cs-api/index.ts
+ *   BENCH_DATABASE_URL=postgres://…  PostgreSQL (a temporary database beside it), else PGlite
+ *   BENCH_SECONDS=20                 length of the measured load
+ *   BENCH_ENTRY=dist                 run the built server (npm run build) instead of the sources
+ */
+import { createTemporaryDatabase, type TemporaryDatabase } from '@hs/persistence';
+import { registerUser, call, type TestUser } from '../../test/e2e/support/in-process';
+import { residentKb, startServer, type TestServer } from '../../test/e2e/support/server';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const USERS = 10;
+const WARMUP_MS = 2000;
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index];
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface SyncBody {
+  next_batch: string;
+  rooms?: { join?: Record<string, { timeline?: { events?: { type: string; content: { bench_sent_at?: number } }[]; limited?: boolean } }> };
+}
+
+async function main(): Promise<void> {
+  let database: TemporaryDatabase | undefined;
+  if (process.env.BENCH_DATABASE_URL) database = await createTemporaryDatabase(process.env.BENCH_DATABASE_URL, 'hs_bench_cs');
+  const backend = database ? 'PostgreSQL' : 'PGlite (embedded)';
+  let server: TestServer | undefined;
+  try {
+    server = await startServer({ databaseUrl: database?.url, entry: process.env.BENCH_ENTRY === 'dist' ? 'dist' : 'ts' });
+    const url = server.url;
+    console.log(`cs-api benchmark: ${backend}, ${USERS} senders/rooms, ${USERS} members per room, ${SECONDS} s of load, server pid ${server.pid}`);
+
+    const users: TestUser[] = [];
+    for (let i = 0; i < USERS; i++) users.push(await registerUser(url, `bench${i}_`));
+    const rooms: string[] = [];
+    for (const user of users) {
+      const created = await call<{ room_id: string }>(url, 'POST', 'createRoom', { token: user.token, body: { preset: 'public_chat' } });
+      if (created.status !== 200) throw new Error(`createRoom: ${created.status} ${JSON.stringify(created.body)}`);
+      rooms.push(created.body.room_id);
+    }
+    for (const user of users) {
+      for (const roomId of rooms) {
+        const joined = await call(url, 'POST', `join/${encodeURIComponent(roomId)}`, { token: user.token, body: {} });
+        if (joined.status !== 200) throw new Error(`join: ${joined.status} ${JSON.stringify(joined.body)}`);
+      }
+    }
+
+    // One long-polling sync client per user.
+    let measuring = false;
+    let running = true;
+    const deliveries: number[] = [];
+    let limitedResponses = 0;
+    let syncErrors = 0;
+    const filter = JSON.stringify({ room: { timeline: { limit: 200 }, state: { lazy_load_members: true } }, presence: { types: [] } });
+    const syncLoops = users.map(async (user) => {
+      const first = await call<SyncBody>(url, 'GET', 'sync', { token: user.token, query: { filter, timeout: '0' } });
+      let since: string = first.body.next_batch;
+      while (running) {
+        const response: { status: number; body: SyncBody } = await call<SyncBody>(url, 'GET', 'sync', { token: user.token, query: { filter, timeout: '5000', since } });
+        const received = Date.now();
+        if (response.status !== 200) {
+          syncErrors += 1;
+          await sleep(100);
+          continue;
+        }
+        since = response.body.next_batch;
+        for (const room of Object.values(response.body.rooms?.join ?? {})) {
+          if (room.timeline?.limited) limitedResponses += 1;
+          for (const event of room.timeline?.events ?? []) {
+            const sentAt = event.content.bench_sent_at;
+            if (measuring && event.type === 'm.room.message' && typeof sentAt === 'number') deliveries.push(received - sentAt);
+          }
+        }
+      }
+    });
+
+    await sleep(1000);
+    const idleKb = residentKb(server.pid);
+
+    // Senders: one per room, back to back.
+    const sendLatencies: number[] = [];
+    let sent = 0;
+    let sendErrors = 0;
+    let peakKb = idleKb;
+    const sampler = setInterval(() => {
+      if (server) peakKb = Math.max(peakKb, residentKb(server.pid));
+    }, 250);
+    let sending = true;
+    const senders = users.map(async (user, i) => {
+      let n = 0;
+      while (sending) {
+        const sentAt = Date.now();
+        const response = await call(url, 'PUT', `rooms/${encodeURIComponent(rooms[i])}/send/m.room.message/b${i}-${n++}`, {
+          token: user.token,
+          body: { msgtype: 'm.text', body: `bench ${n}`, bench_sent_at: sentAt },
+        });
+        if (response.status !== 200) {
+          sendErrors += 1;
+          continue;
+        }
+        if (measuring) {
+          sendLatencies.push(Date.now() - sentAt);
+          sent += 1;
+        }
+      }
+    });
+    await sleep(WARMUP_MS);
+    measuring = true;
+    const started = Date.now();
+    await sleep(SECONDS * 1000);
+    measuring = false;
+    const elapsed = (Date.now() - started) / 1000;
+    sending = false;
+    await Promise.all(senders);
+    clearInterval(sampler);
+    await sleep(500);
+    running = false;
+    await Promise.all(syncLoops);
+
+    sendLatencies.sort((a, b) => a - b);
+    deliveries.sort((a, b) => a - b);
+    const expectedDeliveries = sent * USERS;
+    console.log(`messages/s sustained:      ${(sent / elapsed).toFixed(0)}  (${sent} messages in ${elapsed.toFixed(1)} s, ${sendErrors} send errors)`);
+    console.log(`send latency:              p50 ${percentile(sendLatencies, 50)} ms, p99 ${percentile(sendLatencies, 99)} ms`);
+    console.log(
+      `send-to-sync delivery:     p50 ${percentile(deliveries, 50)} ms, p99 ${percentile(deliveries, 99)} ms  (${deliveries.length} deliveries of ~${expectedDeliveries} expected, ${limitedResponses} limited timelines, ${syncErrors} sync errors)`,
+    );
+    console.log(`server resident memory:    idle ${(idleKb / 1024).toFixed(0)} MB, under load (max) ${(peakKb / 1024).toFixed(0)} MB`);
+  } finally {
+    await server?.stop();
+    await database?.drop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
