@@ -6,15 +6,22 @@ export interface ClientListenerDependencies {
   discovery: DiscoveryOptions;
   healthChecks: readonly HealthCheck[];
   metrics: HomeserverMetrics;
+  /** The client-server API with the accounts and room modules it uses; absent serves discovery only. */
+  clientApi?: DynamicModule;
 }
 
-/** The client-server API listener: discovery, versions, health, metrics (the client API joins here). */
+/** The client-server API listener: discovery, versions, health, metrics and the client-server API. */
 @Module({})
 export class ClientListenerModule {
   static forRoot(deps: ClientListenerDependencies): DynamicModule {
     return {
       module: ClientListenerModule,
-      imports: [DiscoveryModule.forRoot(deps.discovery), HealthModule.forRoot(deps.healthChecks), MetricsModule.forRoot(deps.metrics)],
+      imports: [
+        DiscoveryModule.forRoot(deps.discovery),
+        HealthModule.forRoot(deps.healthChecks),
+        MetricsModule.forRoot(deps.metrics),
+        ...(deps.clientApi ? [deps.clientApi] : []),
+      ],
     };
   }
 }

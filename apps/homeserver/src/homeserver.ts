@@ -6,11 +6,12 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, ConfigIssue, HomeserverConfig } from '@hs/config';
 import { HomeserverMetrics, createHttpApplication } from '@hs/http';
-import { parseSigningKeyFile } from '@hs/protocol';
+import { SigningKey, parseSigningKeyFile } from '@hs/protocol';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Logger } from 'pino';
 import { ClientListenerModule, FederationListenerModule } from './app.module';
 import { Backend, openBackend } from './backend';
+import { ClientApiOptions, clientApiModule } from './client-api';
 import { discoveryOptions } from './discovery';
 import { allProjectors } from './projectors';
 
@@ -36,16 +37,20 @@ function readFileFor(key: string, file: string, issues: ConfigIssue[]): Buffer |
 }
 
 interface StartupFiles {
+  /** The first key of the signing key file: the one new events are signed with. */
+  signingKey: SigningKey;
   tls?: { cert: Buffer; key: Buffer };
 }
 
 /** Checks the files the configuration points at before anything starts; throws ConfigError. */
 export function readStartupFiles(config: HomeserverConfig): StartupFiles {
   const issues: ConfigIssue[] = [];
-  const signingKey = readFileFor('signing_key_path', config.signing_key_path, issues);
-  if (signingKey) {
+  const signingKeyFile = readFileFor('signing_key_path', config.signing_key_path, issues);
+  let signingKey: SigningKey | undefined;
+  if (signingKeyFile) {
     try {
-      if (parseSigningKeyFile(signingKey.toString('utf8')).length === 0) {
+      signingKey = parseSigningKeyFile(signingKeyFile.toString('utf8'))[0];
+      if (signingKey === undefined) {
         issues.push({ key: 'signing_key_path', message: `${config.signing_key_path} holds no key` });
       }
     } catch (error) {
@@ -58,8 +63,8 @@ export function readStartupFiles(config: HomeserverConfig): StartupFiles {
     const key = readFileFor('federation_listener.tls_private_key_path', config.federation_listener.tls_private_key_path, issues);
     if (cert && key) tls = { cert, key };
   }
-  if (issues.length > 0) throw new ConfigError(issues);
-  return { tls };
+  if (issues.length > 0 || signingKey === undefined) throw new ConfigError(issues);
+  return { signingKey, tls };
 }
 
 function urlOf(app: NestFastifyApplication, scheme: 'http' | 'https'): string {
@@ -68,14 +73,26 @@ function urlOf(app: NestFastifyApplication, scheme: 'http' | 'https'): string {
   return `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${address.port}`;
 }
 
-export async function startHomeserver(config: HomeserverConfig, logger: Logger): Promise<RunningHomeserver> {
+export interface StartHomeserverOptions {
+  /** Settings of the accounts layer beyond the configuration (tests use cheaper password hashing). */
+  accounts?: ClientApiOptions['accounts'];
+  /** The clock of events, tokens and rate limits; Date.now by default. */
+  clock?: () => number;
+}
+
+export async function startHomeserver(config: HomeserverConfig, logger: Logger, options: StartHomeserverOptions = {}): Promise<RunningHomeserver> {
   const files = readStartupFiles(config);
   const metrics = new HomeserverMetrics();
   const backend: Backend = await openBackend(config, { logger, metrics, projectors: allProjectors() });
   const apps: NestFastifyApplication[] = [];
   try {
     const client = await createHttpApplication(
-      ClientListenerModule.forRoot({ discovery: discoveryOptions(config), healthChecks: [backend.health], metrics }),
+      ClientListenerModule.forRoot({
+        discovery: discoveryOptions(config),
+        healthChecks: [backend.health],
+        metrics,
+        clientApi: clientApiModule(config, backend, files.signingKey, options),
+      }),
       { bodyLimit: config.max_request_body_bytes, logger: logger.child({ listener: 'client' }), metrics },
     );
     apps.push(client);

@@ -5,7 +5,18 @@
  * read side); they are made visible to every controller of the client API.
  */
 import { DynamicModule, Global, Module, Type } from '@nestjs/common';
+import { AccountController } from './account/account.controller';
+import { LoginController } from './account/login.controller';
+import { RegistrationController } from './account/registration.controller';
+import { AccountDataController } from './account-data/account-data.controller';
+import { SharedSecretRegistrationController } from './admin/shared-secret-registration.controller';
 import { AccessTokenGuard } from './auth/access-token.guard';
+import { CapabilitiesController } from './capabilities/capabilities.controller';
+import { DevicesController } from './devices/devices.controller';
+import { FiltersController } from './filters/filters.controller';
+import { ProfileController } from './profile/profile.controller';
+import { PushRulesController } from './push-rules/push-rules.controller';
+import { RoomsApiModule } from './rooms/rooms-api.module';
 import { CLIENT_API_CONFIG, ClientApiConfig } from './config';
 import { RATE_LIMIT_CLOCK, RATE_LIMIT_CONFIG, RateLimiter } from './rate-limit/rate-limiter';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard';
@@ -45,8 +56,19 @@ export class ClientApiModule {
   static forRoot(options: ClientApiModuleOptions): DynamicModule {
     return {
       module: ClientApiModule,
-      imports: [ClientApiCoreModule.forRoot(options)],
-      controllers: [],
+      imports: [ClientApiCoreModule.forRoot(options), RoomsApiModule],
+      controllers: [
+        RegistrationController,
+        LoginController,
+        AccountController,
+        DevicesController,
+        ProfileController,
+        AccountDataController,
+        FiltersController,
+        CapabilitiesController,
+        PushRulesController,
+        SharedSecretRegistrationController,
+      ],
     };
   }
 }

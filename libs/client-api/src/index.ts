@@ -4,3 +4,8 @@ export * from './config';
 export * from './auth';
 export * from './rate-limit';
 export * from './client-api.module';
+export * from './validation';
+export { assertSameUser } from './auth/same-user';
+export { requestIp } from './auth/request-ip';
+export { serverCapabilities, type Capabilities } from './capabilities/capabilities.controller';
+export * from './push-rules/default-rules';

@@ -62,7 +62,8 @@ export async function createHttpApplication(
     loggerInstance: options.logger,
     genReqId: requestId,
     bodyLimit: options.bodyLimit,
-    routerOptions: { maxParamLength: 4096 },
+    // Clients call some endpoints with a trailing slash (GET /pushrules/); Nest registers paths without one.
+    routerOptions: { maxParamLength: 4096, ignoreTrailingSlash: true },
     return503OnClosing: true,
     // A path Fastify cannot even decode (bad percent-encoding) is a bad parameter.
     frameworkErrors: (error: { code?: string }, _request: unknown, reply: FastifyReply) => {

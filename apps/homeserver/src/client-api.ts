@@ -1,0 +1,52 @@
+/**
+ * Composition of the client-server API: the accounts layer and the room write side on the
+ * backend's database and event store, the command and query buses, and the controllers.
+ */
+import { AccountsModule, AccountsOptions, DATABASE_POOL } from '@hs/accounts';
+import { ClientApiModule } from '@hs/client-api';
+import type { HomeserverConfig } from '@hs/config';
+import type { SigningKey } from '@hs/protocol';
+import { RoomModule } from '@hs/room';
+import { DynamicModule, Module } from '@nestjs/common';
+import { CqrsModule } from '@nestjs/cqrs';
+import type { Backend } from './backend';
+
+export interface ClientApiOptions {
+  /** Accounts settings beyond what the configuration says (password hashing cost, token cache). */
+  accounts?: Omit<AccountsOptions, 'serverName' | 'registrationSharedSecret' | 'clock'>;
+  clock?: () => number;
+}
+
+/** Provides the backend's database pool to the accounts layer. */
+@Module({})
+class AccountsDatabaseModule {
+  static forPool(pool: Backend['db']['pool']): DynamicModule {
+    return { module: AccountsDatabaseModule, providers: [{ provide: DATABASE_POOL, useValue: pool }], exports: [DATABASE_POOL] };
+  }
+}
+
+/** The client-server API module of the client listener. */
+export function clientApiModule(config: HomeserverConfig, backend: Backend, signingKey: SigningKey, options: ClientApiOptions = {}): DynamicModule {
+  const clock = options.clock ?? Date.now;
+  const accounts = AccountsModule.forRoot(
+    {
+      ...options.accounts,
+      serverName: config.server_name,
+      registrationSharedSecret: config.registration.shared_secret,
+      registrationToken: config.registration.registration_token,
+      clock,
+    },
+    [AccountsDatabaseModule.forPool(backend.db.pool)],
+  );
+  const room = RoomModule.forRoot({
+    dependencies: {
+      pool: backend.db.pool,
+      store: backend.store,
+      serverName: config.server_name,
+      signingKey,
+      clock,
+      options: { defaultRoomVersion: config.default_room_version },
+    },
+  });
+  return ClientApiModule.forRoot({ config, imports: [CqrsModule.forRoot(), accounts, room], clock });
+}

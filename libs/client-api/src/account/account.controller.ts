@@ -1,0 +1,91 @@
+/**
+ * Account management (client-server API, "Account registration and management"):
+ * POST /account/password and POST /account/deactivate, both behind user-interactive
+ * authentication with the account's password.
+ */
+import { Body, Controller, HttpCode, Logger, Post } from '@nestjs/common';
+import { CommandBus, QueryBus } from '@nestjs/cqrs';
+import { UserInteractiveAuthService, UserService, accountFlows } from '@hs/accounts';
+import { GetRoomsOfUser, LeaveRoom } from '@hs/room';
+import { z } from 'zod';
+import type { AuthenticatedUser } from '../auth/authenticated-user';
+import { AuthUser, RequireAuth } from '../auth/decorators';
+import { clientPaths } from '../prefixes';
+import { parseBody } from '../validation';
+
+const ChangePasswordBody = z.object({
+  auth: z.unknown().optional(),
+  new_password: z.string(),
+  logout_devices: z.boolean().optional(),
+});
+
+const DeactivateBody = z.object({
+  auth: z.unknown().optional(),
+  id_server: z.string().optional(),
+  erase: z.boolean().optional(),
+});
+
+/** Memberships a deactivated account gives up: joined rooms are left, invites rejected, knocks withdrawn. */
+const MEMBERSHIPS_TO_LEAVE = ['join', 'invite', 'knock'];
+
+@Controller()
+export class AccountController {
+  private readonly logger = new Logger('AccountController');
+
+  constructor(
+    private readonly users: UserService,
+    private readonly uia: UserInteractiveAuthService,
+    private readonly commandBus: CommandBus,
+    private readonly queryBus: QueryBus,
+  ) {}
+
+  /** POST /_matrix/client/v3/account/password */
+  @Post(clientPaths('account/password'))
+  @HttpCode(200)
+  @RequireAuth()
+  async changePassword(@AuthUser() user: AuthenticatedUser, @Body() rawBody: unknown): Promise<Record<string, never>> {
+    const body = parseBody(ChangePasswordBody, rawBody);
+    const session = await this.uia.authenticate({
+      operation: 'POST /account/password',
+      userId: user.userId,
+      flows: accountFlows(),
+      auth: body.auth,
+    });
+    await this.users.changePassword(user.userId, body.new_password, {
+      logoutDevices: body.logout_devices ?? true,
+      exceptDeviceId: user.deviceId,
+    });
+    await this.uia.completeSession(session.sessionId);
+    return {};
+  }
+
+  /** POST /_matrix/client/v3/account/deactivate */
+  @Post(clientPaths('account/deactivate'))
+  @HttpCode(200)
+  @RequireAuth()
+  async deactivateAccount(@AuthUser() user: AuthenticatedUser, @Body() rawBody: unknown): Promise<{ id_server_unbind_result: 'no-support' }> {
+    const body = parseBody(DeactivateBody, rawBody);
+    const session = await this.uia.authenticate({
+      operation: 'POST /account/deactivate',
+      userId: user.userId,
+      flows: accountFlows(),
+      auth: body.auth,
+    });
+    await this.users.deactivate(user.userId, { erase: body.erase ?? false });
+    await this.uia.completeSession(session.sessionId);
+    await this.leaveAllRooms(user.userId);
+    // No identity server bindings are kept, so there is nothing to unbind.
+    return { id_server_unbind_result: 'no-support' };
+  }
+
+  private async leaveAllRooms(userId: string): Promise<void> {
+    const rooms = await this.queryBus.execute(new GetRoomsOfUser(userId, MEMBERSHIPS_TO_LEAVE));
+    for (const { roomId } of rooms) {
+      try {
+        await this.commandBus.execute(new LeaveRoom(userId, roomId, 'Account deactivated'));
+      } catch (error) {
+        this.logger.warn(`could not leave ${roomId} for deactivated ${userId}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  }
+}
