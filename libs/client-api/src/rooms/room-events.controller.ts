@@ -50,7 +50,7 @@ export class RoomEventsController {
     return this.sendState(user, roomIdParam(rawRoomId), eventTypeParam(rawType), stateKeyParam(rawStateKey), body);
   }
 
-  /** PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType} (empty state key) */
+  /** PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/ (the empty state key; the router ignores the last slash) */
   @Put(clientPaths('rooms/:roomId/state/:eventType'))
   async setRoomState(
     @AuthUser() user: AuthenticatedUser,

@@ -1,0 +1,272 @@
+/**
+ * The room write endpoints over real HTTP (the homeserver in this process on a free port):
+ * createRoom, join, invite, leave, forget, kick, ban, unban, send, state, redact, aliases,
+ * directory visibility and upgrade; good requests (bodies checked against the spec) and bad
+ * ones (the Matrix error each gets, never a 500).
+ */
+import { assertMatchesSpec, type SpecResponse } from '@hs/testing';
+import { call, registerUser, startInProcess, type InProcessServer, type TestUser } from '../support/in-process';
+
+const spec = (file: string, path: string, method: SpecResponse['method'], status = 200): SpecResponse => ({ api: 'client-server', file, path, method, status });
+const enc = encodeURIComponent;
+
+describe('room endpoints', () => {
+  let hs: InProcessServer;
+  let alice: TestUser;
+  let bob: TestUser;
+  let carol: TestUser;
+
+  beforeAll(async () => {
+    hs = await startInProcess();
+    [alice, bob, carol] = [await registerUser(hs.url, 'alice'), await registerUser(hs.url, 'bob'), await registerUser(hs.url, 'carol')];
+  }, 120_000);
+  afterAll(async () => {
+    await hs?.close();
+  }, 60_000);
+
+  async function createRoom(user: TestUser, body: Record<string, unknown> = {}): Promise<string> {
+    const response = await call<{ room_id: string }>(hs.url, 'POST', 'createRoom', { token: user.token, body });
+    expect(response.status).toBe(200);
+    return response.body.room_id;
+  }
+
+  describe('POST /createRoom', () => {
+    it('creates a room and answers its id', async () => {
+      const response = await call(hs.url, 'POST', 'createRoom', { token: alice.token, body: { name: 'Test', preset: 'public_chat' } });
+      expect(response.status).toBe(200);
+      assertMatchesSpec(response.body, spec('create_room.yaml', '/createRoom', 'post'));
+      expect(response.body.room_id).toMatch(/^!/);
+    });
+
+    it('is also served under r0', async () => {
+      const response = await call(hs.url, 'POST', '/_matrix/client/r0/createRoom', { token: alice.token, body: {} });
+      expect(response.status).toBe(200);
+      expect(response.body.room_id).toMatch(/^!/);
+    });
+
+    it('needs an access token', async () => {
+      const response = await call(hs.url, 'POST', 'createRoom', { body: {} });
+      expect(response).toEqual({ status: 401, body: expect.objectContaining({ errcode: 'M_MISSING_TOKEN' }) });
+    });
+
+    it('refuses wrong-typed fields with M_BAD_JSON and a non-object body', async () => {
+      for (const body of [{ name: 5 }, { invite: 'x' }, { preset: 'nonsense' }]) {
+        const response = await call(hs.url, 'POST', 'createRoom', { token: alice.token, body });
+        expect(response.status).toBe(400);
+        expect(response.body.errcode).toBe('M_BAD_JSON');
+      }
+      const array = await call(hs.url, 'POST', 'createRoom', { token: alice.token, body: [1] });
+      expect(array).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_BAD_JSON' }) });
+      const notJson = await call(hs.url, 'POST', 'createRoom', { token: alice.token, raw: '{"name":' });
+      expect(notJson).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_NOT_JSON' }) });
+    });
+
+    it('refuses an unknown room version and a taken alias', async () => {
+      const version = await call(hs.url, 'POST', 'createRoom', { token: alice.token, body: { room_version: '999' } });
+      expect(version).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_UNSUPPORTED_ROOM_VERSION' }) });
+      const name = `taken${Date.now()}`;
+      await createRoom(alice, { room_alias_name: name });
+      const taken = await call(hs.url, 'POST', 'createRoom', { token: bob.token, body: { room_alias_name: name } });
+      expect(taken).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_ROOM_IN_USE' }) });
+    });
+  });
+
+  describe('membership', () => {
+    it('invite, join by id, leave, forget', async () => {
+      const roomId = await createRoom(alice);
+      const invite = await call(hs.url, 'POST', `rooms/${enc(roomId)}/invite`, { token: alice.token, body: { user_id: bob.userId } });
+      expect(invite.status).toBe(200);
+      assertMatchesSpec(invite.body, spec('inviting.yaml', '/rooms/{roomId}/invite ', 'post'));
+      const join = await call(hs.url, 'POST', `rooms/${enc(roomId)}/join`, { token: bob.token, body: {} });
+      expect(join).toEqual({ status: 200, body: { room_id: roomId } });
+      assertMatchesSpec(join.body, spec('joining.yaml', '/rooms/{roomId}/join', 'post'));
+      const forgetEarly = await call(hs.url, 'POST', `rooms/${enc(roomId)}/forget`, { token: bob.token, body: {} });
+      expect(forgetEarly.status).toBe(400);
+      const leave = await call(hs.url, 'POST', `rooms/${enc(roomId)}/leave`, { token: bob.token, body: { reason: 'bye' } });
+      expect(leave).toEqual({ status: 200, body: {} });
+      assertMatchesSpec(leave.body, spec('leaving.yaml', '/rooms/{roomId}/leave', 'post'));
+      const forget = await call(hs.url, 'POST', `rooms/${enc(roomId)}/forget`, { token: bob.token });
+      expect(forget).toEqual({ status: 200, body: {} });
+      assertMatchesSpec(forget.body, spec('leaving.yaml', '/rooms/{roomId}/forget', 'post'));
+    });
+
+    it('join by alias; an invite-only room refuses the uninvited', async () => {
+      const name = `pub${Date.now()}`;
+      const roomId = await createRoom(alice, { preset: 'public_chat', room_alias_name: name });
+      const alias = `#${name}:${hs.serverName}`;
+      const join = await call(hs.url, 'POST', `join/${enc(alias)}`, { token: carol.token, body: {} });
+      expect(join).toEqual({ status: 200, body: { room_id: roomId } });
+      assertMatchesSpec(join.body, spec('joining.yaml', '/join/{roomIdOrAlias}', 'post'));
+      const privateRoom = await createRoom(alice);
+      const refused = await call(hs.url, 'POST', `join/${enc(privateRoom)}`, { token: carol.token, body: {} });
+      expect(refused).toEqual({ status: 403, body: expect.objectContaining({ errcode: 'M_FORBIDDEN' }) });
+    });
+
+    it('bad ids are M_INVALID_PARAM; unknown rooms and aliases are 404 or 403', async () => {
+      for (const path of ['rooms/not-a-room/join', 'join/nonsense', 'rooms/%21x/leave']) {
+        const response = await call(hs.url, 'POST', path, { token: bob.token, body: {} });
+        expect(response.status).toBe(400);
+        expect(response.body.errcode).toBe('M_INVALID_PARAM');
+      }
+      const unknownAlias = await call(hs.url, 'POST', `join/${enc(`#nope:${hs.serverName}`)}`, { token: bob.token, body: {} });
+      expect(unknownAlias).toEqual({ status: 404, body: expect.objectContaining({ errcode: 'M_NOT_FOUND' }) });
+      const unknownRoom = await call(hs.url, 'POST', `rooms/${enc(`!nope:${hs.serverName}`)}/leave`, { token: bob.token, body: {} });
+      expect([403, 404]).toContain(unknownRoom.status);
+      const invite = await call(hs.url, 'POST', `rooms/${enc(`!nope:${hs.serverName}`)}/invite`, { token: bob.token, body: { user_id: alice.userId } });
+      expect([403, 404]).toContain(invite.status);
+      const badUser = await call(hs.url, 'POST', `rooms/${enc(await createRoom(alice))}/invite`, { token: alice.token, body: { user_id: 'bob' } });
+      expect(badUser).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_INVALID_PARAM' }) });
+      const missing = await call(hs.url, 'POST', `rooms/${enc(await createRoom(alice))}/invite`, { token: alice.token, body: {} });
+      expect(missing.status).toBe(400);
+      const wrongType = await call(hs.url, 'POST', `rooms/${enc(await createRoom(alice))}/kick`, { token: alice.token, body: { user_id: 5 } });
+      expect(wrongType).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_BAD_JSON' }) });
+    });
+
+    it('kick, ban and unban, each refused without the power to do it', async () => {
+      const name = `mod${Date.now()}`;
+      const roomId = await createRoom(alice, { preset: 'public_chat', room_alias_name: name });
+      await call(hs.url, 'POST', `join/${enc(roomId)}`, { token: bob.token, body: {} });
+      await call(hs.url, 'POST', `join/${enc(roomId)}`, { token: carol.token, body: {} });
+      const notAllowed = await call(hs.url, 'POST', `rooms/${enc(roomId)}/kick`, { token: bob.token, body: { user_id: carol.userId } });
+      expect(notAllowed).toEqual({ status: 403, body: expect.objectContaining({ errcode: 'M_FORBIDDEN' }) });
+      const kick = await call(hs.url, 'POST', `rooms/${enc(roomId)}/kick`, { token: alice.token, body: { user_id: carol.userId, reason: 'spam' } });
+      expect(kick).toEqual({ status: 200, body: {} });
+      assertMatchesSpec(kick.body, spec('kicking.yaml', '/rooms/{roomId}/kick', 'post'));
+      const ban = await call(hs.url, 'POST', `rooms/${enc(roomId)}/ban`, { token: alice.token, body: { user_id: bob.userId } });
+      expect(ban).toEqual({ status: 200, body: {} });
+      assertMatchesSpec(ban.body, spec('banning.yaml', '/rooms/{roomId}/ban', 'post'));
+      const rejoin = await call(hs.url, 'POST', `join/${enc(roomId)}`, { token: bob.token, body: {} });
+      expect(rejoin.status).toBe(403);
+      const unban = await call(hs.url, 'POST', `rooms/${enc(roomId)}/unban`, { token: alice.token, body: { user_id: bob.userId } });
+      expect(unban).toEqual({ status: 200, body: {} });
+      assertMatchesSpec(unban.body, spec('banning.yaml', '/rooms/{roomId}/unban', 'post'));
+      const again = await call(hs.url, 'POST', `join/${enc(roomId)}`, { token: bob.token, body: {} });
+      expect(again.status).toBe(200);
+    });
+  });
+
+  describe('sending', () => {
+    let roomId: string;
+    beforeAll(async () => {
+      roomId = await createRoom(alice, { preset: 'public_chat' });
+      await call(hs.url, 'POST', `join/${enc(roomId)}`, { token: bob.token, body: {} });
+    });
+
+    it('PUT send: an event id; the same transaction id gives the same event back', async () => {
+      const path = `rooms/${enc(roomId)}/send/m.room.message/txn-1`;
+      const first = await call<{ event_id: string }>(hs.url, 'PUT', path, { token: alice.token, body: { msgtype: 'm.text', body: 'hi' } });
+      expect(first.status).toBe(200);
+      assertMatchesSpec(first.body, spec('room_send.yaml', '/rooms/{roomId}/send/{eventType}/{txnId}', 'put'));
+      const retry = await call<{ event_id: string }>(hs.url, 'PUT', path, { token: alice.token, body: { msgtype: 'm.text', body: 'hi' } });
+      expect(retry.body.event_id).toBe(first.body.event_id);
+      const otherUser = await call<{ event_id: string }>(hs.url, 'PUT', path, { token: bob.token, body: { msgtype: 'm.text', body: 'hi' } });
+      expect(otherUser.status).toBe(200);
+      expect(otherUser.body.event_id).not.toBe(first.body.event_id);
+    });
+
+    it('PUT send: refusals', async () => {
+      const notMember = await call(hs.url, 'PUT', `rooms/${enc(roomId)}/send/m.room.message/t2`, { token: carol.token, body: { body: 'x' } });
+      expect(notMember).toEqual({ status: 403, body: expect.objectContaining({ errcode: 'M_FORBIDDEN' }) });
+      const badRoom = await call(hs.url, 'PUT', 'rooms/abc/send/m.room.message/t3', { token: alice.token, body: {} });
+      expect(badRoom).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_INVALID_PARAM' }) });
+      const notObject = await call(hs.url, 'PUT', `rooms/${enc(roomId)}/send/m.room.message/t4`, { token: alice.token, body: 'text' });
+      expect(notObject).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_BAD_JSON' }) });
+      const longType = await call(hs.url, 'PUT', `rooms/${enc(roomId)}/send/${'x'.repeat(300)}/t5`, { token: alice.token, body: {} });
+      expect(longType.status).toBe(400);
+      const unknown = await call(hs.url, 'PUT', `rooms/${enc(`!unknown:${hs.serverName}`)}/send/m.room.message/t6`, { token: alice.token, body: {} });
+      expect([403, 404]).toContain(unknown.status);
+    });
+
+    it('PUT state with and without a state key; refused without power', async () => {
+      const topic = await call(hs.url, 'PUT', `rooms/${enc(roomId)}/state/m.room.topic`, { token: alice.token, body: { topic: 'hello' } });
+      expect(topic.status).toBe(200);
+      assertMatchesSpec(topic.body, spec('room_state.yaml', '/rooms/{roomId}/state/{eventType}/{stateKey}', 'put'));
+      const keyed = await call(hs.url, 'PUT', `rooms/${enc(roomId)}/state/org.example.thing/key1`, { token: alice.token, body: { a: 1 } });
+      expect(keyed.status).toBe(200);
+      const bobTries = await call(hs.url, 'PUT', `rooms/${enc(roomId)}/state/m.room.name/`, { token: bob.token, body: { name: 'mine' } });
+      expect(bobTries).toEqual({ status: 403, body: expect.objectContaining({ errcode: 'M_FORBIDDEN' }) });
+      const badContent = await call(hs.url, 'PUT', `rooms/${enc(roomId)}/state/m.room.topic`, { token: alice.token, body: [1] });
+      expect(badContent).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_BAD_JSON' }) });
+    });
+
+    it('PUT redact: redacts, idempotent per transaction; bad event ids refused', async () => {
+      const sent = await call<{ event_id: string }>(hs.url, 'PUT', `rooms/${enc(roomId)}/send/m.room.message/r1`, { token: bob.token, body: { body: 'oops' } });
+      const path = `rooms/${enc(roomId)}/redact/${enc(sent.body.event_id)}/red-1`;
+      const redact = await call<{ event_id: string }>(hs.url, 'PUT', path, { token: bob.token, body: { reason: 'typo' } });
+      expect(redact.status).toBe(200);
+      assertMatchesSpec(redact.body, spec('redaction.yaml', '/rooms/{roomId}/redact/{eventId}/{txnId}', 'put'));
+      const again = await call<{ event_id: string }>(hs.url, 'PUT', path, { token: bob.token, body: { reason: 'typo' } });
+      expect(again.body.event_id).toBe(redact.body.event_id);
+      const bad = await call(hs.url, 'PUT', `rooms/${enc(roomId)}/redact/not-an-event/red-2`, { token: bob.token, body: {} });
+      expect(bad).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_INVALID_PARAM' }) });
+      const badReason = await call(hs.url, 'PUT', path.replace('red-1', 'red-3'), { token: bob.token, body: { reason: 7 } });
+      expect(badReason).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_BAD_JSON' }) });
+    });
+  });
+
+  describe('aliases and the directory', () => {
+    it('PUT, GET, DELETE /directory/room/{roomAlias} and GET /rooms/{roomId}/aliases', async () => {
+      const roomId = await createRoom(alice);
+      const alias = `#dir${Date.now()}:${hs.serverName}`;
+      const put = await call(hs.url, 'PUT', `directory/room/${enc(alias)}`, { token: alice.token, body: { room_id: roomId } });
+      expect(put).toEqual({ status: 200, body: {} });
+      assertMatchesSpec(put.body, spec('directory.yaml', '/directory/room/{roomAlias}', 'put'));
+      const taken = await call(hs.url, 'PUT', `directory/room/${enc(alias)}`, { token: alice.token, body: { room_id: roomId } });
+      expect(taken.status).toBe(409);
+      const get = await call(hs.url, 'GET', `directory/room/${enc(alias)}`);
+      expect(get.status).toBe(200);
+      expect(get.body).toEqual({ room_id: roomId, servers: [hs.serverName] });
+      assertMatchesSpec(get.body, spec('directory.yaml', '/directory/room/{roomAlias}', 'get'));
+      const aliases = await call(hs.url, 'GET', `rooms/${enc(roomId)}/aliases`, { token: alice.token });
+      expect(aliases).toEqual({ status: 200, body: { aliases: [alias] } });
+      assertMatchesSpec(aliases.body, spec('directory.yaml', '/rooms/{roomId}/aliases', 'get'));
+      const outsider = await call(hs.url, 'GET', `rooms/${enc(roomId)}/aliases`, { token: carol.token });
+      expect(outsider).toEqual({ status: 403, body: expect.objectContaining({ errcode: 'M_FORBIDDEN' }) });
+      const del = await call(hs.url, 'DELETE', `directory/room/${enc(alias)}`, { token: alice.token });
+      expect(del).toEqual({ status: 200, body: {} });
+      assertMatchesSpec(del.body, spec('directory.yaml', '/directory/room/{roomAlias}', 'delete'));
+      const gone = await call(hs.url, 'GET', `directory/room/${enc(alias)}`);
+      expect(gone).toEqual({ status: 404, body: expect.objectContaining({ errcode: 'M_NOT_FOUND' }) });
+      const badAlias = await call(hs.url, 'GET', 'directory/room/no-hash');
+      expect(badAlias).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_INVALID_PARAM' }) });
+      const badBody = await call(hs.url, 'PUT', `directory/room/${enc(alias)}`, { token: alice.token, body: { room_id: 3 } });
+      expect(badBody).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_BAD_JSON' }) });
+    });
+
+    it('GET and PUT /directory/list/room/{roomId}', async () => {
+      const roomId = await createRoom(alice);
+      const before = await call(hs.url, 'GET', `directory/list/room/${enc(roomId)}`);
+      expect(before).toEqual({ status: 200, body: { visibility: 'private' } });
+      assertMatchesSpec(before.body, spec('list_public_rooms.yaml', '/directory/list/room/{roomId}', 'get'));
+      const put = await call(hs.url, 'PUT', `directory/list/room/${enc(roomId)}`, { token: alice.token, body: { visibility: 'public' } });
+      expect(put).toEqual({ status: 200, body: {} });
+      const after = await call(hs.url, 'GET', `directory/list/room/${enc(roomId)}`);
+      expect(after.body).toEqual({ visibility: 'public' });
+      const bobTries = await call(hs.url, 'PUT', `directory/list/room/${enc(roomId)}`, { token: bob.token, body: { visibility: 'private' } });
+      expect(bobTries.status).toBe(403);
+      const bad = await call(hs.url, 'PUT', `directory/list/room/${enc(roomId)}`, { token: alice.token, body: { visibility: 'secret' } });
+      expect(bad).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_BAD_JSON' }) });
+      const unknown = await call(hs.url, 'GET', `directory/list/room/${enc(`!nope:${hs.serverName}`)}`);
+      expect(unknown).toEqual({ status: 404, body: expect.objectContaining({ errcode: 'M_NOT_FOUND' }) });
+    });
+  });
+
+  describe('POST /rooms/{roomId}/upgrade', () => {
+    it('upgrades to a new room; refuses a bad version and a member without power', async () => {
+      const roomId = await createRoom(alice, { preset: 'public_chat' });
+      await call(hs.url, 'POST', `join/${enc(roomId)}`, { token: bob.token, body: {} });
+      const bobTries = await call(hs.url, 'POST', `rooms/${enc(roomId)}/upgrade`, { token: bob.token, body: { new_version: '10' } });
+      expect(bobTries.status).toBe(403);
+      const badVersion = await call(hs.url, 'POST', `rooms/${enc(roomId)}/upgrade`, { token: alice.token, body: { new_version: 'nope' } });
+      expect(badVersion).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_UNSUPPORTED_ROOM_VERSION' }) });
+      const missing = await call(hs.url, 'POST', `rooms/${enc(roomId)}/upgrade`, { token: alice.token, body: {} });
+      expect(missing.status).toBe(400);
+      const upgrade = await call<{ replacement_room: string }>(hs.url, 'POST', `rooms/${enc(roomId)}/upgrade`, { token: alice.token, body: { new_version: '10' } });
+      expect(upgrade.status).toBe(200);
+      assertMatchesSpec(upgrade.body, spec('room_upgrades.yaml', '/rooms/{roomId}/upgrade', 'post'));
+      expect(upgrade.body.replacement_room).not.toBe(roomId);
+      const oldRoomSend = await call(hs.url, 'PUT', `rooms/${enc(roomId)}/send/m.room.message/after-upgrade`, { token: bob.token, body: { body: 'x' } });
+      expect(oldRoomSend.status).toBe(403);
+    });
+  });
+});
