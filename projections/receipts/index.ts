@@ -1,0 +1,2 @@
+export * from './receipts.projector';
+export * from './receipts.queries';

@@ -1,0 +1,66 @@
+/** Queries of the receipts projection (view `proj_receipts.receipts`). */
+import { sql, type CommonQueryMethods } from 'slonik';
+import { readActive } from '@hs/eventstore';
+import { RECEIPTS_PROJECTION } from './receipts.projector';
+
+export interface ReceiptRow {
+  room_id: string;
+  user_id: string;
+  receipt_type: string;
+  thread_id: string;
+  event_id: string;
+  ts: bigint;
+  position: bigint;
+}
+
+/** Content of an `m.receipt` ephemeral event: event id -> receipt type -> user id -> {ts, thread_id}. */
+export type ReceiptContent = Record<string, Record<string, Record<string, { ts: number; thread_id?: string }>>>;
+
+/** Position up to which the receipts projection has applied the store. */
+export async function receiptsPosition(conn: CommonQueryMethods): Promise<bigint> {
+  return (await readActive(conn, RECEIPTS_PROJECTION))?.checkpoint ?? 0n;
+}
+
+/**
+ * Receipts of the rooms recorded in (after, upTo], grouped per room as `m.receipt` content.
+ * `m.read.private` receipts are included for their owner (`viewer`) only.
+ */
+export async function receiptsSince(
+  conn: CommonQueryMethods,
+  roomIds: readonly string[],
+  after: bigint,
+  upTo: bigint,
+  viewer: string,
+): Promise<Map<string, ReceiptContent>> {
+  const out = new Map<string, ReceiptContent>();
+  if (roomIds.length === 0) return out;
+  const rows = (await conn.any(sql.unsafe`
+    SELECT room_id, user_id, receipt_type, thread_id, event_id, ts, position FROM proj_receipts.receipts
+     WHERE room_id = ANY(${sql.array([...roomIds], 'text')}) AND position > ${after} AND position <= ${upTo}
+       AND (receipt_type <> 'm.read.private' OR user_id = ${viewer})
+     ORDER BY position`)) as unknown as ReceiptRow[];
+  for (const row of rows) {
+    const content = out.get(row.room_id) ?? {};
+    const byType = (content[row.event_id] ??= {});
+    const byUser = (byType[row.receipt_type] ??= {});
+    byUser[row.user_id] = { ts: Number(row.ts), ...(row.thread_id !== '' ? { thread_id: row.thread_id } : {}) };
+    out.set(row.room_id, content);
+  }
+  return out;
+}
+
+/** Rooms with receipts recorded in (after, upTo] (for waking long-polls). */
+export async function roomsWithReceiptsBetween(conn: CommonQueryMethods, after: bigint, upTo: bigint): Promise<string[]> {
+  const rows = await conn.anyFirst(sql.unsafe`
+    SELECT DISTINCT room_id FROM proj_receipts.receipts WHERE position > ${after} AND position <= ${upTo}`);
+  return rows as unknown as string[];
+}
+
+/** The event of the user's latest unthreaded or main-thread read receipt (public or private) in a room. */
+export async function readReceiptEvents(conn: CommonQueryMethods, roomId: string, userId: string): Promise<string[]> {
+  const rows = await conn.anyFirst(sql.unsafe`
+    SELECT event_id FROM proj_receipts.receipts
+     WHERE room_id = ${roomId} AND user_id = ${userId} AND receipt_type IN ('m.read', 'm.read.private')
+       AND thread_id IN ('', 'main')`);
+  return rows as unknown as string[];
+}

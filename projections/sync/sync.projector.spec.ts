@@ -1,0 +1,271 @@
+import { sql } from 'slonik';
+import { rebuildProjection } from '@hs/eventstore';
+import { SyncTokenError, encodePaginationToken } from '@hs/contracts';
+import { SyncProjector } from './sync.projector';
+import { SyncQueries } from './sync.queries';
+import { SyncQueryError } from './errors';
+import { TestRoom } from './testing/test-room';
+import { openProjectionHarness, type ProjectionHarness } from './testing/harness';
+
+const alice = '@alice:test.local';
+const bob = '@bob:test.local';
+const carol = '@carol:test.local';
+const mallory = '@mallory:evil.example';
+const NOW = 1_700_000_100_000;
+
+let h: ProjectionHarness;
+let q: SyncQueries;
+
+beforeEach(async () => {
+  h = await openProjectionHarness([new SyncProjector()]);
+  q = new SyncQueries(h.db.pool, { now: () => NOW });
+});
+
+afterEach(async () => {
+  await h?.close();
+});
+
+function bodies(events: { content: { body?: unknown } }[]): unknown[] {
+  return events.map((e) => e.content.body);
+}
+
+describe('sync projector', () => {
+  it('projects the timeline in store order, in client format, with unsigned for the viewer', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    const one = await room.message(alice, 'one', {}, { local: { user_id: alice, device_id: 'DEV1', txn_id: 'txn-1' } });
+    await room.message(alice, 'two');
+    await h.settle();
+    const rows = await q.timeline(q.pool, room.roomId, { from: await q.position(), dir: 'b', limit: 2 });
+    expect(rows.map((r) => r.event.content.body)).toEqual(['two', 'one']);
+    const mine = q.format(rows[1], { userId: alice, deviceId: 'DEV1' });
+    expect(mine).toMatchObject({
+      event_id: one.eventId,
+      type: 'm.room.message',
+      sender: alice,
+      room_id: room.roomId,
+      content: { msgtype: 'm.text', body: 'one' },
+      unsigned: { transaction_id: 'txn-1' },
+    });
+    expect(mine.unsigned?.age).toBe(NOW - mine.origin_server_ts);
+    expect(q.format(rows[1], { userId: alice, deviceId: 'OTHER' }).unsigned?.transaction_id).toBeUndefined();
+    expect(q.format(rows[1], { userId: bob, deviceId: 'DEV1' }).unsigned?.transaction_id).toBeUndefined();
+  });
+
+  it('keeps soft-failed and outlier events out of the timeline', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    await room.message(alice, 'shown');
+    const soft = await room.message(alice, 'soft', {}, { softFailed: true });
+    const outlier = await room.message(alice, 'outlier', {}, { outlier: true });
+    await h.settle();
+    const rows = await q.timeline(q.pool, room.roomId, { from: await q.position(), dir: 'b', limit: 3 });
+    expect(rows[0].event.content.body).toBe('shown');
+    await expect(q.eventForUser(room.roomId, soft.eventId, { userId: alice })).rejects.toMatchObject({ errcode: 'M_NOT_FOUND' });
+    await expect(q.eventForUser(room.roomId, outlier.eventId, { userId: alice })).rejects.toMatchObject({ errcode: 'M_NOT_FOUND' });
+  });
+
+  it('tracks current state, memberships, prev_content and invite stripped state', async () => {
+    const room = await TestRoom.create(h.store, alice, { name: 'First' });
+    await room.state_(alice, 'm.room.name', { name: 'Second' });
+    await room.join(bob, 'Bob');
+    await room.invite(alice, carol);
+    await h.settle();
+    const state = await q.currentState(q.pool, room.roomId);
+    const name = state.find((r) => r.type === 'm.room.name');
+    expect(name?.event.content.name).toBe('Second');
+    const formatted = q.format(name!, { userId: alice });
+    expect(formatted.unsigned).toMatchObject({ prev_content: { name: 'First' }, prev_sender: alice });
+    expect(await q.joinedRooms(q.pool, bob)).toEqual([room.roomId]);
+    expect(await q.joinedMembers(q.pool, room.roomId)).toEqual({ [alice]: {}, [bob]: { display_name: 'Bob' } });
+    const invite = await q.membership(q.pool, room.roomId, carol);
+    expect(invite?.membership).toBe('invite');
+    const types = invite?.stripped_state?.map((s) => `${s.type}|${s.state_key}`).sort();
+    expect(types).toEqual(['m.room.create|', 'm.room.join_rules|', `m.room.member|${alice}`, 'm.room.name|']);
+    expect(invite?.stripped_state?.find((s) => s.type === 'm.room.name')?.content).toEqual({ name: 'Second' });
+  });
+
+  it('answers members now, with membership filters, and at a token', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    await room.join(bob);
+    await h.settle();
+    const before = await q.position();
+    await room.invite(alice, carol);
+    await room.leave(bob);
+    await h.settle();
+    const all = await q.membersForUser(room.roomId, { userId: alice });
+    expect(all.map((e) => [e.state_key, e.content.membership]).sort()).toEqual([
+      [alice, 'join'],
+      [bob, 'leave'],
+      [carol, 'invite'],
+    ]);
+    const joined = await q.membersForUser(room.roomId, { userId: alice }, { membership: 'join' });
+    expect(joined.map((e) => e.state_key)).toEqual([alice]);
+    const notLeft = await q.membersForUser(room.roomId, { userId: alice }, { notMembership: 'leave' });
+    expect(notLeft.map((e) => e.state_key).sort()).toEqual([alice, carol]);
+    const then = await q.membersForUser(room.roomId, { userId: alice }, { at: encodePaginationToken(before) });
+    expect(then.map((e) => [e.state_key, e.content.membership]).sort()).toEqual([
+      [alice, 'join'],
+      [bob, 'join'],
+    ]);
+    // Bob left: he sees the members as of his leave, not Carol's later changes.
+    await room.join(carol);
+    await h.settle();
+    const bobs = await q.membersForUser(room.roomId, { userId: bob });
+    expect(bobs.find((e) => e.state_key === carol)?.content.membership).toBe('invite');
+    await expect(q.membersForUser(room.roomId, { userId: '@stranger:test.local' })).rejects.toBeInstanceOf(SyncQueryError);
+    await expect(q.membersForUser(room.roomId, { userId: alice }, { at: 'garbage' })).rejects.toBeInstanceOf(SyncTokenError);
+  });
+
+  it('applies redactions: redacted content and unsigned.redacted_because', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    await room.join(bob);
+    const msg = await room.message(bob, 'secret', { url: 'mxc://x/y' });
+    const redaction = await room.redact(bob, msg.eventId);
+    await h.settle();
+    const event = await q.eventForUser(room.roomId, msg.eventId, { userId: alice });
+    expect(event.content).toEqual({});
+    expect((event.unsigned?.redacted_because as { event_id?: string }).event_id).toBe(redaction.eventId);
+    const withUrl = await q.timeline(q.pool, room.roomId, { from: await q.position(), dir: 'b', limit: 10, filter: { contains_url: true } });
+    expect(withUrl).toHaveLength(0);
+    // The state event's redaction keeps the keys its room version keeps.
+    const name = await room.state_(alice, 'm.room.name', { name: 'n' });
+    await room.redact(alice, name.eventId);
+    await h.settle();
+    const state = await q.stateEventForUser(room.roomId, 'm.room.name', '', { userId: alice });
+    expect(state.content).toEqual({});
+  });
+
+  it('does not apply a redaction from another server by a user without power', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    await room.join(mallory);
+    const msg = await room.message(alice, 'keep me');
+    await room.redact(mallory, msg.eventId);
+    await h.settle();
+    const event = await q.eventForUser(room.roomId, msg.eventId, { userId: alice });
+    expect(event.content.body).toBe('keep me');
+    expect(event.unsigned?.redacted_because).toBeUndefined();
+  });
+
+  it('handles state resets: removed entries leave the state and the membership', async () => {
+    const room = await TestRoom.create(h.store, alice, { name: 'named' });
+    await room.join(bob);
+    await h.settle();
+    const before = await q.position();
+    await room.resetState(alice, [
+      { type: 'm.room.name', stateKey: '' },
+      { type: 'm.room.member', stateKey: bob },
+    ]);
+    await h.settle();
+    const state = await q.currentState(q.pool, room.roomId);
+    expect(state.find((r) => r.type === 'm.room.name')).toBeUndefined();
+    expect(state.find((r) => r.state_key === bob)).toBeUndefined();
+    expect((await q.membership(q.pool, room.roomId, bob))?.membership).toBe('leave');
+    expect(await q.joinedRooms(q.pool, bob)).toEqual([]);
+    const old = await q.stateAt(q.pool, room.roomId, before);
+    expect(old.find((r) => r.type === 'm.room.name')?.event.content.name).toBe('named');
+  });
+
+  it('paginates /messages both ways with tokens and filters', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    await room.join(bob);
+    for (let i = 0; i < 7; i++) await room.message(i % 2 === 0 ? alice : bob, `m${i}`);
+    await h.settle();
+    const page1 = await q.messages({ roomId: room.roomId, viewer: { userId: alice }, dir: 'b', limit: 3, filter: { types: ['m.room.message'] } });
+    expect(bodies(page1.chunk)).toEqual(['m6', 'm5', 'm4']);
+    const page2 = await q.messages({ roomId: room.roomId, viewer: { userId: alice }, dir: 'b', limit: 3, from: page1.end, filter: { types: ['m.room.message'] } });
+    expect(bodies(page2.chunk)).toEqual(['m3', 'm2', 'm1']);
+    const page3 = await q.messages({ roomId: room.roomId, viewer: { userId: alice }, dir: 'b', limit: 3, from: page2.end, filter: { types: ['m.room.*'] } });
+    expect(page3.chunk.map((e) => e.content.body ?? e.type)).toEqual(['m0', 'm.room.member', 'm.room.history_visibility']);
+    const forward = await q.messages({ roomId: room.roomId, viewer: { userId: alice }, dir: 'f', from: page2.end, limit: 10, filter: { senders: [bob] } });
+    expect(bodies(forward.chunk)).toEqual(['m1', 'm3', 'm5']);
+    const bounded = await q.messages({ roomId: room.roomId, viewer: { userId: alice }, dir: 'b', from: page1.start, to: page2.end, limit: 50, filter: { not_senders: [alice] } });
+    expect(bodies(bounded.chunk)).toEqual(['m5', 'm3', 'm1']);
+    const all = await q.messages({ roomId: room.roomId, viewer: { userId: alice }, dir: 'b', limit: 100 });
+    expect(all.end).toBeUndefined();
+    const lazy = await q.messages({ roomId: room.roomId, viewer: { userId: alice }, dir: 'b', limit: 1, filter: { lazy_load_members: true } });
+    expect(lazy.state?.map((e) => e.state_key)).toEqual([alice]);
+    await expect(q.messages({ roomId: room.roomId, viewer: { userId: alice }, dir: 'b', from: 'nope' })).rejects.toMatchObject({ errcode: 'M_INVALID_PARAM' });
+    await expect(q.messages({ roomId: room.roomId, viewer: { userId: carol }, dir: 'b' })).rejects.toMatchObject({ errcode: 'M_FORBIDDEN' });
+    await expect(q.messages({ roomId: '!nowhere:test.local', viewer: { userId: alice }, dir: 'b' })).rejects.toMatchObject({ errcode: 'M_FORBIDDEN' });
+  });
+
+  it('answers /context with events around one and the state at the last', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    const sent = [];
+    for (let i = 0; i < 6; i++) sent.push(await room.message(alice, `c${i}`));
+    await h.settle();
+    const ctx = await q.context(room.roomId, sent[3].eventId, { userId: alice }, 4);
+    expect(ctx.event.content.body).toBe('c3');
+    expect(bodies(ctx.events_before)).toEqual(['c2', 'c1']);
+    expect(bodies(ctx.events_after)).toEqual(['c4', 'c5']);
+    expect(ctx.state.some((e) => e.type === 'm.room.create')).toBe(true);
+    const after = await q.messages({ roomId: room.roomId, viewer: { userId: alice }, dir: 'f', from: ctx.end, limit: 10 });
+    expect(after.chunk).toEqual([]);
+    const before = await q.messages({ roomId: room.roomId, viewer: { userId: alice }, dir: 'b', from: ctx.start, limit: 1 });
+    expect(bodies(before.chunk)).toEqual(['c0']);
+    await expect(q.context(room.roomId, '$missing', { userId: alice })).rejects.toMatchObject({ errcode: 'M_NOT_FOUND' });
+  });
+
+  describe('history visibility', () => {
+    async function scenario(visibility: 'shared' | 'invited' | 'joined' | 'world_readable') {
+      const room = await TestRoom.create(h.store, alice, { historyVisibility: visibility });
+      const early = await room.message(alice, 'before invite');
+      await room.invite(alice, bob);
+      const invited = await room.message(alice, 'while invited');
+      await room.join(bob);
+      const joined = await room.message(alice, 'while joined');
+      await room.leave(bob);
+      const left = await room.message(alice, 'after leave');
+      await h.settle();
+      const sees = async (id: string, user = bob) =>
+        q.eventForUser(room.roomId, id, { userId: user }).then(
+          () => true,
+          (e: unknown) => {
+            if (e instanceof SyncQueryError && e.errcode === 'M_NOT_FOUND') return false;
+            throw e;
+          },
+        );
+      return {
+        early: await sees(early.eventId),
+        invited: await sees(invited.eventId),
+        joined: await sees(joined.eventId),
+        left: await sees(left.eventId),
+        stranger: await sees(early.eventId, carol),
+      };
+    }
+
+    it('shared: everything up to the leave, since the user joined after', async () => {
+      expect(await scenario('shared')).toEqual({ early: true, invited: true, joined: true, left: false, stranger: false });
+    });
+    it('invited: from the invite on', async () => {
+      expect(await scenario('invited')).toEqual({ early: false, invited: true, joined: true, left: false, stranger: false });
+    });
+    it('joined: only while joined', async () => {
+      expect(await scenario('joined')).toEqual({ early: false, invited: false, joined: true, left: false, stranger: false });
+    });
+    it('world_readable: everything, to anyone', async () => {
+      expect(await scenario('world_readable')).toEqual({ early: true, invited: true, joined: true, left: true, stranger: true });
+    });
+  });
+
+  it('rebuilds into a new generation holding the same rows', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    await room.join(bob);
+    const msg = await room.message(bob, 'x');
+    await room.redact(alice, msg.eventId);
+    await room.invite(alice, carol);
+    await room.resetState(alice, [{ type: 'm.room.member', stateKey: bob }]);
+    await h.settle();
+    const dump = async () => {
+      const out: Record<string, unknown> = {};
+      for (const table of ['rooms', 'events', 'state_changes', 'current_state', 'memberships', 'pending_redactions']) {
+        out[table] = await h.db.pool.any(sql.unsafe`SELECT * FROM ${sql.identifier(['proj_sync', table])} ORDER BY 1, 2`);
+      }
+      return out;
+    };
+    const before = await dump();
+    expect((before.events as unknown[]).length).toBeGreaterThan(5);
+    const { generation } = await rebuildProjection(h.db, h.store, new SyncProjector());
+    expect(generation).toBe(2);
+    expect(await dump()).toEqual(before);
+  });
+});

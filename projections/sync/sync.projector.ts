@@ -1,0 +1,330 @@
+/**
+ * The sync projection: what /sync, /messages, /context, /state and /members read.
+ *
+ * Tables (one schema per generation; queries read the views in `proj_sync`):
+ * - `events`: every accepted event in client format, ordered by its store position; the
+ *   timeline is the rows with `in_timeline` (neither soft-failed nor outliers). A redacted
+ *   event holds its redacted form and `redacted_because`.
+ * - `state_changes`: each change of a room's current state at the position of the fact that
+ *   made it (`event_id` null when an entry left the state in a state reset), so the state at
+ *   any position can be read back.
+ * - `current_state`: the room's state now.
+ * - `memberships`: each user's current membership of each room, with the position it took
+ *   effect and, for invites and knocks, the stripped state shown to the user.
+ * - `pending_redactions`: redactions whose target has not arrived yet.
+ */
+import { sql, type DatabaseTransactionConnection } from 'slonik';
+import type { Projector, RecordedEvent } from '@hs/eventstore';
+import {
+  ROOM_EVENT_ACCEPTED,
+  ROOM_FORGOTTEN,
+  type RoomEventAccepted,
+  type RoomForgotten,
+  type StateEntry,
+} from '@hs/contracts';
+import { redactedContent, roomVersion, type JsonObject } from '@hs/protocol';
+import { clientEventOf, containsUrl, strippedStateOf, type ClientEvent, type StrippedStateEvent } from './client-event';
+
+export const SYNC_PROJECTION = 'sync';
+
+export const SYNC_TABLES = ['rooms', 'events', 'state_changes', 'current_state', 'memberships', 'pending_redactions'] as const;
+
+/** State types copied into `invite_room_state` / `knock_room_state` (besides the inviter's member event). */
+export const STRIPPED_STATE_TYPES = [
+  'm.room.create',
+  'm.room.join_rules',
+  'm.room.name',
+  'm.room.avatar',
+  'm.room.canonical_alias',
+  'm.room.encryption',
+  'm.room.topic',
+] as const;
+
+const SETUP = [
+  sql.unsafe`
+    CREATE TABLE rooms (
+      room_id text PRIMARY KEY,
+      room_version text NOT NULL
+    )`,
+  sql.unsafe`
+    CREATE TABLE events (
+      position bigint PRIMARY KEY,
+      event_id text NOT NULL UNIQUE,
+      room_id text NOT NULL,
+      type text NOT NULL,
+      sender text NOT NULL,
+      state_key text,
+      origin_server_ts bigint NOT NULL,
+      in_timeline boolean NOT NULL,
+      contains_url boolean NOT NULL,
+      event jsonb NOT NULL,
+      prev_content jsonb,
+      prev_sender text,
+      replaces_state text,
+      redacted_because jsonb,
+      txn_user text,
+      txn_device text,
+      txn_id text,
+      extra_unsigned jsonb
+    )`,
+  sql.unsafe`
+    CREATE INDEX events_timeline ON events (room_id, position) WHERE in_timeline`,
+  sql.unsafe`
+    CREATE TABLE state_changes (
+      room_id text NOT NULL,
+      type text NOT NULL,
+      state_key text NOT NULL,
+      position bigint NOT NULL,
+      event_id text,
+      PRIMARY KEY (room_id, type, state_key, position)
+    )`,
+  sql.unsafe`
+    CREATE INDEX state_changes_by_position ON state_changes (room_id, position)`,
+  sql.unsafe`
+    CREATE TABLE current_state (
+      room_id text NOT NULL,
+      type text NOT NULL,
+      state_key text NOT NULL,
+      event_id text NOT NULL,
+      position bigint NOT NULL,
+      PRIMARY KEY (room_id, type, state_key)
+    )`,
+  sql.unsafe`
+    CREATE TABLE memberships (
+      room_id text NOT NULL,
+      user_id text NOT NULL,
+      membership text NOT NULL,
+      event_id text,
+      position bigint NOT NULL,
+      stripped_state jsonb,
+      forgotten boolean NOT NULL DEFAULT false,
+      PRIMARY KEY (room_id, user_id)
+    )`,
+  sql.unsafe`
+    CREATE INDEX memberships_by_user ON memberships (user_id, membership)`,
+  sql.unsafe`
+    CREATE TABLE pending_redactions (
+      target_id text NOT NULL,
+      redaction_id text NOT NULL,
+      PRIMARY KEY (target_id, redaction_id)
+    )`,
+];
+
+interface StoredEventRow {
+  position: bigint;
+  event_id: string;
+  room_id: string;
+  sender: string;
+  type: string;
+  event: ClientEvent;
+  in_timeline: boolean;
+  redacted_because: ClientEvent | null;
+}
+
+function isAccepted(data: unknown): data is RoomEventAccepted {
+  const d = data as Partial<RoomEventAccepted> | null;
+  return !!d && d.v === 1 && typeof d.event_id === 'string' && typeof d.room_id === 'string' && !!d.pdu;
+}
+
+function isForgotten(data: unknown): data is RoomForgotten {
+  const d = data as Partial<RoomForgotten> | null;
+  return !!d && d.v === 1 && typeof d.room_id === 'string' && typeof d.user_id === 'string';
+}
+
+export class SyncProjector implements Projector {
+  readonly name = SYNC_PROJECTION;
+  readonly version = 1;
+  readonly eventTypes = [ROOM_EVENT_ACCEPTED, ROOM_FORGOTTEN];
+  readonly tables = SYNC_TABLES;
+
+  async setup(tx: DatabaseTransactionConnection): Promise<void> {
+    for (const statement of SETUP) await tx.query(statement);
+  }
+
+  async handle(batch: RecordedEvent[], tx: DatabaseTransactionConnection): Promise<void> {
+    for (const record of batch) {
+      if (record.type === ROOM_EVENT_ACCEPTED && isAccepted(record.data)) {
+        await this.accept(record.position, record.data, tx);
+      } else if (record.type === ROOM_FORGOTTEN && isForgotten(record.data)) {
+        await tx.query(sql.unsafe`UPDATE memberships SET forgotten = true
+          WHERE room_id = ${record.data.room_id} AND user_id = ${record.data.user_id}`);
+      }
+    }
+  }
+
+  private async accept(position: bigint, fact: RoomEventAccepted, tx: DatabaseTransactionConnection): Promise<void> {
+    const roomId = fact.room_id;
+    const version = fact.room_version;
+    await tx.query(sql.unsafe`INSERT INTO rooms (room_id, room_version) VALUES (${roomId}, ${version})
+      ON CONFLICT (room_id) DO NOTHING`);
+    const event = clientEventOf(fact.pdu, fact.event_id, roomId, version);
+    const inTimeline = !fact.soft_failed && !fact.outlier;
+
+    // The state entry this event replaces, for unsigned.prev_content / replaces_state.
+    let prevContent: JsonObject | null = null;
+    let prevSender: string | null = null;
+    let replacesState: string | null = null;
+    if (event.state_key !== undefined && fact.state_delta.added.some((e) => e.event_id === fact.event_id)) {
+      const prev = (await tx.maybeOne(sql.unsafe`
+        SELECT e.event_id, e.event FROM current_state c JOIN events e ON e.event_id = c.event_id
+         WHERE c.room_id = ${roomId} AND c.type = ${event.type} AND c.state_key = ${event.state_key}`)) as
+        | { event_id: string; event: ClientEvent }
+        | null;
+      if (prev && prev.event_id !== fact.event_id) {
+        prevContent = prev.event.content;
+        prevSender = prev.event.sender;
+        replacesState = prev.event_id;
+      }
+    }
+
+    const inserted = await tx.maybeOne(sql.unsafe`
+      INSERT INTO events (position, event_id, room_id, type, sender, state_key, origin_server_ts, in_timeline,
+                          contains_url, event, prev_content, prev_sender, replaces_state, txn_user, txn_device, txn_id,
+                          extra_unsigned)
+      VALUES (${position}, ${fact.event_id}, ${roomId}, ${event.type}, ${event.sender}, ${event.state_key ?? null},
+              ${event.origin_server_ts}, ${inTimeline}, ${containsUrl(event.content)}, ${sql.jsonb(toJson(event))},
+              ${prevContent === null ? null : sql.jsonb(prevContent)}, ${prevSender}, ${replacesState},
+              ${fact.local?.user_id ?? null}, ${fact.local?.device_id ?? null}, ${fact.local?.txn_id ?? null},
+              ${fact.unsigned ? sql.jsonb(fact.unsigned) : null})
+      ON CONFLICT (event_id) DO UPDATE SET position = EXCLUDED.position, in_timeline = true
+        WHERE events.in_timeline = false AND EXCLUDED.in_timeline
+      RETURNING event_id`);
+
+    await this.applyStateDelta(position, roomId, fact.state_delta.added, fact.state_delta.removed, tx);
+
+    if (!inserted) return;
+    if (event.type === 'm.room.redaction' && inTimeline && event.redacts !== undefined) {
+      await this.redact(event.redacts, event, version, tx);
+    }
+    // A redaction that arrived before this event applies now.
+    const pending = (await tx.any(sql.unsafe`
+      SELECT e.event FROM pending_redactions p JOIN events e ON e.event_id = p.redaction_id
+       WHERE p.target_id = ${fact.event_id} ORDER BY e.position`)) as readonly { event: ClientEvent }[];
+    for (const row of pending) await this.redact(fact.event_id, row.event, version, tx);
+  }
+
+  private async applyStateDelta(
+    position: bigint,
+    roomId: string,
+    added: readonly StateEntry[],
+    removed: readonly StateEntry[],
+    tx: DatabaseTransactionConnection,
+  ): Promise<void> {
+    const addedKeys = new Set(added.map((e) => `${e.type}\u0000${e.state_key}`));
+    for (const entry of removed) {
+      if (addedKeys.has(`${entry.type}\u0000${entry.state_key}`)) continue;
+      await tx.query(sql.unsafe`DELETE FROM current_state
+        WHERE room_id = ${roomId} AND type = ${entry.type} AND state_key = ${entry.state_key}`);
+      await tx.query(sql.unsafe`INSERT INTO state_changes (room_id, type, state_key, position, event_id)
+        VALUES (${roomId}, ${entry.type}, ${entry.state_key}, ${position}, NULL)
+        ON CONFLICT (room_id, type, state_key, position) DO UPDATE SET event_id = NULL`);
+      if (entry.type === 'm.room.member') {
+        // A state reset took the user out of the room: they are no longer a member.
+        await tx.query(sql.unsafe`
+          INSERT INTO memberships (room_id, user_id, membership, event_id, position)
+          VALUES (${roomId}, ${entry.state_key}, 'leave', NULL, ${position})
+          ON CONFLICT (room_id, user_id) DO UPDATE SET membership = 'leave', event_id = NULL,
+            position = EXCLUDED.position, stripped_state = NULL, forgotten = false`);
+      }
+    }
+    for (const entry of added) {
+      await tx.query(sql.unsafe`
+        INSERT INTO current_state (room_id, type, state_key, event_id, position)
+        VALUES (${roomId}, ${entry.type}, ${entry.state_key}, ${entry.event_id}, ${position})
+        ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = EXCLUDED.event_id, position = EXCLUDED.position`);
+      await tx.query(sql.unsafe`INSERT INTO state_changes (room_id, type, state_key, position, event_id)
+        VALUES (${roomId}, ${entry.type}, ${entry.state_key}, ${position}, ${entry.event_id})
+        ON CONFLICT (room_id, type, state_key, position) DO UPDATE SET event_id = EXCLUDED.event_id`);
+    }
+    for (const entry of added) {
+      if (entry.type !== 'm.room.member') continue;
+      const member = (await tx.maybeOne(sql.unsafe`SELECT event FROM events WHERE event_id = ${entry.event_id}`)) as {
+        event: ClientEvent;
+      } | null;
+      const membership = member && typeof member.event.content.membership === 'string' ? member.event.content.membership : 'leave';
+      let stripped: StrippedStateEvent[] | null = null;
+      if (member && (membership === 'invite' || membership === 'knock')) {
+        stripped = await this.strippedState(roomId, member.event, tx);
+      }
+      await tx.query(sql.unsafe`
+        INSERT INTO memberships (room_id, user_id, membership, event_id, position, stripped_state)
+        VALUES (${roomId}, ${entry.state_key}, ${membership}, ${entry.event_id}, ${position},
+                ${stripped === null ? null : sql.jsonb(toJson(stripped))})
+        ON CONFLICT (room_id, user_id) DO UPDATE SET membership = EXCLUDED.membership, event_id = EXCLUDED.event_id,
+          position = EXCLUDED.position, stripped_state = EXCLUDED.stripped_state, forgotten = false`);
+    }
+  }
+
+  /** The stripped state shown with an invite or knock: room basics and the sender's member event. */
+  private async strippedState(roomId: string, member: ClientEvent, tx: DatabaseTransactionConnection): Promise<StrippedStateEvent[]> {
+    const rows = (await tx.any(sql.unsafe`
+      SELECT e.event FROM current_state c JOIN events e ON e.event_id = c.event_id
+       WHERE c.room_id = ${roomId}
+         AND (c.type = ANY(${sql.array([...STRIPPED_STATE_TYPES], 'text')})
+              OR (c.type = 'm.room.member' AND c.state_key = ${member.sender}))
+       ORDER BY c.type, c.state_key`)) as readonly { event: ClientEvent }[];
+    return rows.filter((r) => r.event.event_id !== member.event_id).map((r) => strippedStateOf(r.event));
+  }
+
+  /**
+   * Applies a redaction to its target: the stored event becomes its redacted form with
+   * `redacted_because`. A redaction whose target is unknown waits in `pending_redactions`.
+   * Only redactions by the target's server or by a user allowed to redact others apply.
+   */
+  private async redact(targetId: string, redaction: ClientEvent, version: string, tx: DatabaseTransactionConnection): Promise<void> {
+    const target = (await tx.maybeOne(sql.unsafe`
+      SELECT position, event_id, room_id, sender, type, event, in_timeline, redacted_because
+        FROM events WHERE event_id = ${targetId}`)) as StoredEventRow | null;
+    if (!target) {
+      await tx.query(sql.unsafe`INSERT INTO pending_redactions (target_id, redaction_id)
+        VALUES (${targetId}, ${redaction.event_id}) ON CONFLICT DO NOTHING`);
+      return;
+    }
+    if (target.redacted_because !== null || target.room_id !== redaction.room_id) return;
+    if (!(await this.mayRedact(redaction, target, version, tx))) return;
+    const redacted: ClientEvent = {
+      ...target.event,
+      content: redactedContent(target.type, target.event.content, version) as JsonObject,
+    };
+    if (!roomVersion(version).redactsInContent) delete redacted.redacts;
+    await tx.query(sql.unsafe`UPDATE events SET event = ${sql.jsonb(toJson(redacted))},
+        redacted_because = ${sql.jsonb(toJson(redaction))}, contains_url = false
+      WHERE event_id = ${targetId}`);
+    await tx.query(sql.unsafe`DELETE FROM pending_redactions WHERE target_id = ${targetId}`);
+  }
+
+  private async mayRedact(redaction: ClientEvent, target: StoredEventRow, version: string, tx: DatabaseTransactionConnection): Promise<boolean> {
+    if (domainOf(redaction.sender) === domainOf(target.sender)) return true;
+    const rows = (await tx.any(sql.unsafe`
+      SELECT e.event FROM current_state c JOIN events e ON e.event_id = c.event_id
+       WHERE c.room_id = ${target.room_id} AND c.state_key = '' AND c.type IN ('m.room.power_levels', 'm.room.create')`)) as readonly {
+      event: ClientEvent;
+    }[];
+    const create = rows.find((r) => r.event.type === 'm.room.create')?.event;
+    const power = rows.find((r) => r.event.type === 'm.room.power_levels')?.event.content;
+    if (roomVersion(version).privilegedCreators && create) {
+      const extra = Array.isArray(create.content.additional_creators) ? create.content.additional_creators : [];
+      if (create.sender === redaction.sender || extra.includes(redaction.sender)) return true;
+    }
+    if (!power) return create?.sender === redaction.sender;
+    const users = power.users && typeof power.users === 'object' && !Array.isArray(power.users) ? power.users : {};
+    const level = toLevel(users[redaction.sender], toLevel(power.users_default, 0));
+    return level >= toLevel(power.redact, 50);
+  }
+}
+
+function toLevel(value: unknown, fallback: number): number {
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'string' && /^[+-]?[0-9]+$/.test(value.trim())) return Number(value);
+  return fallback;
+}
+
+function domainOf(userId: string): string {
+  const i = userId.indexOf(':');
+  return i < 0 ? '' : userId.slice(i + 1);
+}
+
+/** A value as JSON for `sql.jsonb` (which accepts serializable values). */
+function toJson<T>(value: T): Parameters<typeof sql.jsonb>[0] {
+  return value as unknown as Parameters<typeof sql.jsonb>[0];
+}

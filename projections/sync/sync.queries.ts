@@ -1,0 +1,533 @@
+/**
+ * Queries of the sync projection (through the views in `proj_sync`): timelines, state now and
+ * at a position, members, joined rooms, single events and their context, /messages. Every
+ * query that returns events to a user applies history visibility.
+ */
+import { sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
+import { readActive } from '@hs/eventstore';
+import { encodePaginationToken, parsePaginationToken } from '@hs/contracts';
+import type { JsonObject } from '@hs/protocol';
+import type { ClientEvent, StrippedStateEvent } from './client-event';
+import { SyncQueryError } from './errors';
+import { eventMatches, filterCondition, type RoomEventFilter } from './filters';
+import { SYNC_PROJECTION } from './sync.projector';
+import { RoomVisibility, type ValueChange } from './visibility';
+
+/** A row of the `events` view. */
+export interface EventRow {
+  position: bigint;
+  event_id: string;
+  room_id: string;
+  type: string;
+  sender: string;
+  state_key: string | null;
+  in_timeline: boolean;
+  event: ClientEvent;
+  prev_content: JsonObject | null;
+  prev_sender: string | null;
+  replaces_state: string | null;
+  redacted_because: ClientEvent | null;
+  txn_user: string | null;
+  txn_device: string | null;
+  txn_id: string | null;
+  extra_unsigned: JsonObject | null;
+}
+
+export interface MembershipRow {
+  room_id: string;
+  user_id: string;
+  membership: string;
+  event_id: string | null;
+  position: bigint;
+  stripped_state: StrippedStateEvent[] | null;
+  forgotten: boolean;
+}
+
+/** Who is reading: `unsigned.transaction_id` is shown to the sending device only. */
+export interface Viewer {
+  userId: string;
+  deviceId?: string;
+}
+
+export type Direction = 'b' | 'f';
+
+export interface MessagesRequest {
+  roomId: string;
+  viewer: Viewer;
+  from?: string;
+  to?: string;
+  dir: Direction;
+  limit?: number;
+  filter?: RoomEventFilter;
+}
+
+export interface MessagesResponse {
+  chunk: ClientEvent[];
+  start: string;
+  end?: string;
+  state?: ClientEvent[];
+}
+
+export interface ContextResponse {
+  event: ClientEvent;
+  events_before: ClientEvent[];
+  events_after: ClientEvent[];
+  start: string;
+  end: string;
+  state: ClientEvent[];
+}
+
+export interface JoinedMember {
+  display_name?: string;
+  avatar_url?: string;
+}
+
+const EVENT_COLUMNS = sql.fragment`e.position, e.event_id, e.room_id, e.type, e.sender, e.state_key, e.in_timeline, e.event,
+  e.prev_content, e.prev_sender, e.replaces_state, e.redacted_because, e.txn_user, e.txn_device, e.txn_id, e.extra_unsigned`;
+
+export const DEFAULT_MESSAGES_LIMIT = 10;
+export const MAX_LIMIT = 1000;
+
+function clampLimit(limit: number | undefined, fallback: number): number {
+  if (limit === undefined) return fallback;
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new SyncQueryError('M_INVALID_PARAM', 'limit must be a non-negative integer');
+  return Math.min(limit, MAX_LIMIT);
+}
+
+export interface SyncQueriesOptions {
+  /** Milliseconds since the epoch, for `unsigned.age`. */
+  now?: () => number;
+}
+
+export class SyncQueries {
+  readonly now: () => number;
+
+  constructor(
+    readonly pool: DatabasePool,
+    options: SyncQueriesOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Runs `read` on one consistent snapshot of the read models (repeatable read). */
+  snapshot<T>(read: (conn: CommonQueryMethods) => Promise<T>): Promise<T> {
+    return this.pool.transaction(async (tx) => {
+      await tx.query(sql.unsafe`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`);
+      return read(tx);
+    });
+  }
+
+  /** Position up to which the sync projection has applied the store (its checkpoint). */
+  async position(conn: CommonQueryMethods = this.pool): Promise<bigint> {
+    return (await readActive(conn, SYNC_PROJECTION))?.checkpoint ?? 0n;
+  }
+
+  /** The client form of a stored event, with `unsigned` for this viewer. */
+  format(row: EventRow, viewer: Viewer, now = this.now()): ClientEvent {
+    const unsigned: JsonObject = { ...(row.extra_unsigned ?? {}) };
+    if (unsigned.invite_room_state !== undefined && row.state_key !== viewer.userId) delete unsigned.invite_room_state;
+    unsigned.age = Math.max(0, now - row.event.origin_server_ts);
+    if (row.txn_id !== null && row.txn_user === viewer.userId && viewer.deviceId !== undefined && row.txn_device === viewer.deviceId) {
+      unsigned.transaction_id = row.txn_id;
+    }
+    if (row.redacted_because) unsigned.redacted_because = row.redacted_because as unknown as JsonObject;
+    if (row.replaces_state !== null) {
+      unsigned.replaces_state = row.replaces_state;
+      if (row.prev_content) unsigned.prev_content = row.prev_content;
+      if (row.prev_sender !== null) unsigned.prev_sender = row.prev_sender;
+    }
+    return { ...row.event, unsigned };
+  }
+
+  formatAll(rows: readonly EventRow[], viewer: Viewer): ClientEvent[] {
+    const now = this.now();
+    return rows.map((r) => this.format(r, viewer, now));
+  }
+
+  async roomVersion(conn: CommonQueryMethods, roomId: string): Promise<string | null> {
+    return (await conn.maybeOneFirst(sql.unsafe`SELECT room_version FROM proj_sync.rooms WHERE room_id = ${roomId}`)) as string | null;
+  }
+
+  /**
+   * Timeline events of a room. Backwards: positions at or below `from` (and above `to`), newest
+   * first. Forwards: positions above `from` (and at or below `to`), oldest first.
+   */
+  async timeline(
+    conn: CommonQueryMethods,
+    roomId: string,
+    options: { from: bigint; to?: bigint; dir: Direction; limit: number; filter?: RoomEventFilter },
+  ): Promise<EventRow[]> {
+    const bound =
+      options.dir === 'b'
+        ? sql.fragment`e.position <= ${options.from}${options.to !== undefined ? sql.fragment` AND e.position > ${options.to}` : sql.fragment``}`
+        : sql.fragment`e.position > ${options.from}${options.to !== undefined ? sql.fragment` AND e.position <= ${options.to}` : sql.fragment``}`;
+    const order = options.dir === 'b' ? sql.fragment`DESC` : sql.fragment`ASC`;
+    const rows = await conn.any(sql.unsafe`
+      SELECT ${EVENT_COLUMNS} FROM proj_sync.events e
+       WHERE e.room_id = ${roomId} AND e.in_timeline AND ${bound} AND ${filterCondition(options.filter)}
+       ORDER BY e.position ${order} LIMIT ${options.limit}`);
+    return rows as unknown as EventRow[];
+  }
+
+  async eventRow(conn: CommonQueryMethods, eventId: string): Promise<EventRow | null> {
+    const row = await conn.maybeOne(sql.unsafe`SELECT ${EVENT_COLUMNS} FROM proj_sync.events e WHERE e.event_id = ${eventId}`);
+    return row as unknown as EventRow | null;
+  }
+
+  /** The room's current state (optionally only some types). */
+  async currentState(conn: CommonQueryMethods, roomId: string, types?: readonly string[]): Promise<EventRow[]> {
+    const only = types ? sql.fragment`AND c.type = ANY(${sql.array([...types], 'text')})` : sql.fragment``;
+    const rows = await conn.any(sql.unsafe`
+      SELECT ${EVENT_COLUMNS} FROM proj_sync.current_state c JOIN proj_sync.events e ON e.event_id = c.event_id
+       WHERE c.room_id = ${roomId} ${only} ORDER BY c.type, c.state_key`);
+    return rows as unknown as EventRow[];
+  }
+
+  /** One current state event. */
+  async currentStateEvent(conn: CommonQueryMethods, roomId: string, type: string, stateKey: string): Promise<EventRow | null> {
+    const row = await conn.maybeOne(sql.unsafe`
+      SELECT ${EVENT_COLUMNS} FROM proj_sync.current_state c JOIN proj_sync.events e ON e.event_id = c.event_id
+       WHERE c.room_id = ${roomId} AND c.type = ${type} AND c.state_key = ${stateKey}`);
+    return row as unknown as EventRow | null;
+  }
+
+  /**
+   * The room's state after the fact at `position` was applied. With `keys`, only those
+   * (type, state_key) entries; with `types`, only those types.
+   */
+  async stateAt(
+    conn: CommonQueryMethods,
+    roomId: string,
+    position: bigint,
+    options: { types?: readonly string[]; keys?: readonly { type: string; state_key: string }[] } = {},
+  ): Promise<EventRow[]> {
+    if (options.keys && options.keys.length === 0) return [];
+    const typeFilter = options.types ? sql.fragment`AND s.type = ANY(${sql.array([...options.types], 'text')})` : sql.fragment``;
+    const keyFilter = options.keys
+      ? sql.fragment`AND (s.type, s.state_key) IN (SELECT * FROM unnest(${sql.array(
+          options.keys.map((k) => k.type),
+          'text',
+        )}::text[], ${sql.array(
+          options.keys.map((k) => k.state_key),
+          'text',
+        )}::text[]))`
+      : sql.fragment``;
+    const rows = await conn.any(sql.unsafe`
+      SELECT ${EVENT_COLUMNS}
+        FROM (SELECT DISTINCT ON (s.type, s.state_key) s.type, s.state_key, s.event_id
+                FROM proj_sync.state_changes s
+               WHERE s.room_id = ${roomId} AND s.position <= ${position} ${typeFilter} ${keyFilter}
+               ORDER BY s.type, s.state_key, s.position DESC) latest
+        JOIN proj_sync.events e ON e.event_id = latest.event_id
+       ORDER BY latest.type, latest.state_key`);
+    return rows as unknown as EventRow[];
+  }
+
+  /** The (type, state_key) entries of a room that changed in (after, upTo]. */
+  async stateKeysChanged(
+    conn: CommonQueryMethods,
+    roomId: string,
+    after: bigint,
+    upTo: bigint,
+  ): Promise<{ type: string; state_key: string }[]> {
+    const rows = await conn.any(sql.unsafe`
+      SELECT DISTINCT type, state_key FROM proj_sync.state_changes
+       WHERE room_id = ${roomId} AND position > ${after} AND position <= ${upTo}`);
+    return rows as unknown as { type: string; state_key: string }[];
+  }
+
+  /** Every membership row of a user (current membership of each room they have one in). */
+  async membershipsOf(conn: CommonQueryMethods, userId: string): Promise<MembershipRow[]> {
+    const rows = await conn.any(sql.unsafe`
+      SELECT room_id, user_id, membership, event_id, position, stripped_state, forgotten
+        FROM proj_sync.memberships WHERE user_id = ${userId} ORDER BY position`);
+    return rows as unknown as MembershipRow[];
+  }
+
+  async membership(conn: CommonQueryMethods, roomId: string, userId: string): Promise<MembershipRow | null> {
+    const row = await conn.maybeOne(sql.unsafe`
+      SELECT room_id, user_id, membership, event_id, position, stripped_state, forgotten
+        FROM proj_sync.memberships WHERE room_id = ${roomId} AND user_id = ${userId}`);
+    return row as unknown as MembershipRow | null;
+  }
+
+  /** GET /joined_rooms: rooms the user is joined to. */
+  async joinedRooms(conn: CommonQueryMethods, userId: string): Promise<string[]> {
+    const rows = await conn.anyFirst(sql.unsafe`
+      SELECT room_id FROM proj_sync.memberships WHERE user_id = ${userId} AND membership = 'join' ORDER BY room_id`);
+    return rows as unknown as string[];
+  }
+
+  /** Users whose membership of the room is `join`. */
+  async joinedUserIds(conn: CommonQueryMethods, roomId: string): Promise<string[]> {
+    const rows = await conn.anyFirst(sql.unsafe`
+      SELECT user_id FROM proj_sync.memberships WHERE room_id = ${roomId} AND membership = 'join' ORDER BY user_id`);
+    return rows as unknown as string[];
+  }
+
+  /** GET /joined_members: joined users with their display names and avatars. */
+  async joinedMembers(conn: CommonQueryMethods, roomId: string): Promise<Record<string, JoinedMember>> {
+    const rows = (await conn.any(sql.unsafe`
+      SELECT m.user_id, e.event FROM proj_sync.memberships m JOIN proj_sync.events e ON e.event_id = m.event_id
+       WHERE m.room_id = ${roomId} AND m.membership = 'join' ORDER BY m.user_id`)) as unknown as { user_id: string; event: ClientEvent }[];
+    const out: Record<string, JoinedMember> = {};
+    for (const row of rows) {
+      const member: JoinedMember = {};
+      if (typeof row.event.content.displayname === 'string') member.display_name = row.event.content.displayname;
+      if (typeof row.event.content.avatar_url === 'string') member.avatar_url = row.event.content.avatar_url;
+      out[row.user_id] = member;
+    }
+    return out;
+  }
+
+  /** Member events of a room, now or at a position, filtered by membership. */
+  async members(
+    conn: CommonQueryMethods,
+    roomId: string,
+    options: { at?: bigint; membership?: string; notMembership?: string } = {},
+  ): Promise<EventRow[]> {
+    const rows =
+      options.at === undefined
+        ? await this.currentState(conn, roomId, ['m.room.member'])
+        : await this.stateAt(conn, roomId, options.at, { types: ['m.room.member'] });
+    return rows.filter((r) => {
+      const membership = r.event.content.membership;
+      if (options.membership !== undefined && membership !== options.membership) return false;
+      if (options.notMembership !== undefined && membership === options.notMembership) return false;
+      return true;
+    });
+  }
+
+  /** The history visibility of a room's events for a user. */
+  async visibility(conn: CommonQueryMethods, roomId: string, userId: string): Promise<RoomVisibility> {
+    const rows = (await conn.any(sql.unsafe`
+      SELECT s.type, s.position, e.event -> 'content' AS content
+        FROM proj_sync.state_changes s LEFT JOIN proj_sync.events e ON e.event_id = s.event_id
+       WHERE s.room_id = ${roomId} AND s.state_key = ${userId} AND s.type = 'm.room.member'
+          OR s.room_id = ${roomId} AND s.state_key = '' AND s.type = 'm.room.history_visibility'
+       ORDER BY s.position`)) as unknown as { type: string; position: bigint; content: JsonObject | null }[];
+    const visibility: ValueChange[] = [];
+    const membership: ValueChange[] = [];
+    for (const row of rows) {
+      if (row.type === 'm.room.member') {
+        const value = row.content?.membership;
+        membership.push({ position: row.position, value: typeof value === 'string' ? value : 'leave' });
+      } else {
+        const value = row.content?.history_visibility;
+        visibility.push({ position: row.position, value: typeof value === 'string' ? value : undefined });
+      }
+    }
+    return new RoomVisibility(userId, visibility, membership);
+  }
+
+  /** Throws M_FORBIDDEN unless the user is or was in the room, or it is world readable. */
+  private async requireAccess(conn: CommonQueryMethods, roomId: string, userId: string): Promise<RoomVisibility> {
+    if ((await this.roomVersion(conn, roomId)) === null) {
+      throw new SyncQueryError('M_FORBIDDEN', 'You are not a member of this room');
+    }
+    const visibility = await this.visibility(conn, roomId, userId);
+    if (visibility.membershipNow() === undefined && !visibility.mayPeek()) {
+      throw new SyncQueryError('M_FORBIDDEN', 'You are not a member of this room');
+    }
+    return visibility;
+  }
+
+  /**
+   * Visible timeline events in one direction: pages through the timeline, dropping what the
+   * user may not see, until `limit` events are found or the timeline ends. `next` is where the
+   * scan stopped (undefined when the timeline is exhausted).
+   */
+  async visibleTimeline(
+    conn: CommonQueryMethods,
+    roomId: string,
+    visibility: RoomVisibility,
+    options: { from: bigint; to?: bigint; dir: Direction; limit: number; filter?: RoomEventFilter },
+  ): Promise<{ rows: EventRow[]; next: bigint | undefined }> {
+    const out: EventRow[] = [];
+    let cursor = options.from;
+    while (out.length < options.limit) {
+      const want = options.limit - out.length;
+      const page = await this.timeline(conn, roomId, { ...options, from: cursor, limit: Math.max(want, 50) });
+      for (const row of page) {
+        cursor = options.dir === 'b' ? row.position - 1n : row.position;
+        if (visibility.canSee(row)) out.push(row);
+        if (out.length === options.limit) return { rows: out, next: cursor };
+      }
+      if (page.length < Math.max(want, 50)) return { rows: out, next: undefined };
+    }
+    return { rows: out, next: cursor };
+  }
+
+  /** GET /rooms/{roomId}/messages. */
+  async messages(request: MessagesRequest): Promise<MessagesResponse> {
+    const limit = clampLimit(request.limit, DEFAULT_MESSAGES_LIMIT);
+    return this.snapshot(async (conn) => {
+      const visibility = await this.requireAccess(conn, request.roomId, request.viewer.userId);
+      const head = await this.position(conn);
+      const from = request.from !== undefined ? parsePaginationToken(request.from) : request.dir === 'b' ? head : 0n;
+      const to = request.to !== undefined ? parsePaginationToken(request.to) : undefined;
+      if (request.dir === 'b' && to !== undefined && to >= from) return { chunk: [], start: encodePaginationToken(from) };
+      if (request.dir === 'f' && to !== undefined && to <= from) return { chunk: [], start: encodePaginationToken(from) };
+      const { rows, next } = await this.visibleTimeline(conn, request.roomId, visibility, {
+        from: request.dir === 'f' ? from : from,
+        to,
+        dir: request.dir,
+        limit,
+        filter: request.filter,
+      });
+      const response: MessagesResponse = {
+        chunk: this.formatAll(rows, request.viewer),
+        start: encodePaginationToken(from),
+      };
+      if (next !== undefined && rows.length > 0) response.end = encodePaginationToken(next);
+      if (request.dir === 'f' && next === undefined && rows.length > 0) {
+        // Forwards to the live end: the client may continue from here once more events arrive.
+        response.end = encodePaginationToken(rows[rows.length - 1].position);
+      }
+      if (request.filter?.lazy_load_members) {
+        response.state = this.formatAll(await this.senderMembers(conn, request.roomId, rows, from, request.dir), request.viewer);
+      }
+      return response;
+    });
+  }
+
+  /** Member events of the senders of `rows` (for lazy-loading clients). */
+  private async senderMembers(
+    conn: CommonQueryMethods,
+    roomId: string,
+    rows: readonly EventRow[],
+    at: bigint,
+    dir: Direction,
+  ): Promise<EventRow[]> {
+    const senders = [...new Set(rows.map((r) => r.sender))];
+    if (senders.length === 0) return [];
+    const position = dir === 'b' ? at : (rows[rows.length - 1]?.position ?? at);
+    return this.stateAt(conn, roomId, position, { keys: senders.map((s) => ({ type: 'm.room.member', state_key: s })) });
+  }
+
+  /** GET /rooms/{roomId}/event/{eventId}: only if the user may see it. */
+  async eventForUser(roomId: string, eventId: string, viewer: Viewer): Promise<ClientEvent> {
+    return this.snapshot(async (conn) => {
+      const row = await this.eventRow(conn, eventId);
+      if (!row || row.room_id !== roomId || !row.in_timeline) throw new SyncQueryError('M_NOT_FOUND', 'Event not found');
+      const visibility = await this.visibility(conn, roomId, viewer.userId);
+      if (!visibility.canSee(row)) throw new SyncQueryError('M_NOT_FOUND', 'Event not found');
+      return this.format(row, viewer);
+    });
+  }
+
+  /** GET /rooms/{roomId}/context/{eventId}. */
+  async context(roomId: string, eventId: string, viewer: Viewer, limit?: number, filter?: RoomEventFilter): Promise<ContextResponse> {
+    const total = clampLimit(limit, DEFAULT_MESSAGES_LIMIT);
+    return this.snapshot(async (conn) => {
+      const visibility = await this.requireAccess(conn, roomId, viewer.userId);
+      const row = await this.eventRow(conn, eventId);
+      if (!row || row.room_id !== roomId || !row.in_timeline || !visibility.canSee(row)) {
+        throw new SyncQueryError('M_NOT_FOUND', 'Event not found');
+      }
+      const beforeCount = Math.floor(total / 2);
+      const afterCount = total - beforeCount;
+      const before = await this.visibleTimeline(conn, roomId, visibility, {
+        from: row.position - 1n,
+        dir: 'b',
+        limit: beforeCount,
+        filter,
+      });
+      const after = await this.visibleTimeline(conn, roomId, visibility, { from: row.position, dir: 'f', limit: afterCount, filter });
+      const last = after.rows[after.rows.length - 1]?.position ?? row.position;
+      const first = before.rows[before.rows.length - 1]?.position ?? row.position;
+      const all = [...before.rows, row, ...after.rows];
+      const state = filter?.lazy_load_members
+        ? await this.stateAt(conn, roomId, last, {
+            keys: [...new Set(all.map((r) => r.sender))].map((s) => ({ type: 'm.room.member', state_key: s })),
+          })
+        : await this.stateAt(conn, roomId, last);
+      return {
+        event: this.format(row, viewer),
+        events_before: this.formatAll(before.rows, viewer),
+        events_after: this.formatAll(after.rows, viewer),
+        start: encodePaginationToken(first - 1n),
+        end: encodePaginationToken(last),
+        state: this.formatAll(state, viewer),
+      };
+    });
+  }
+
+  /**
+   * The state a user may see: the current state while joined (or for a world-readable room),
+   * otherwise the state as of their leaving (GET /rooms/{roomId}/state).
+   */
+  async roomStateForUser(roomId: string, viewer: Viewer): Promise<ClientEvent[]> {
+    return this.snapshot(async (conn) => {
+      const rows = await this.visibleStateRows(conn, roomId, viewer.userId);
+      return this.formatAll(rows, viewer);
+    });
+  }
+
+  /** GET /rooms/{roomId}/state/{eventType}/{stateKey}: the event (content is taken by the caller). */
+  async stateEventForUser(roomId: string, type: string, stateKey: string, viewer: Viewer): Promise<ClientEvent> {
+    return this.snapshot(async (conn) => {
+      const rows = await this.visibleStateRows(conn, roomId, viewer.userId);
+      const row = rows.find((r) => r.type === type && r.state_key === stateKey);
+      if (!row) throw new SyncQueryError('M_NOT_FOUND', `No ${type} state event with state key ${JSON.stringify(stateKey)}`);
+      return this.format(row, viewer);
+    });
+  }
+
+  private async visibleStateRows(conn: CommonQueryMethods, roomId: string, userId: string): Promise<EventRow[]> {
+    const membership = await this.membership(conn, roomId, userId);
+    if (membership?.membership === 'join') return this.currentState(conn, roomId);
+    const visibility = await this.visibility(conn, roomId, userId);
+    if (visibility.mayPeek()) return this.currentState(conn, roomId);
+    if (membership && (membership.membership === 'leave' || membership.membership === 'ban')) {
+      const wasJoined = (await this.visibility(conn, roomId, userId)).canSee({
+        position: membership.position,
+        type: 'm.room.member',
+        state_key: userId,
+      });
+      if (wasJoined) return this.stateAt(conn, roomId, membership.position);
+    }
+    throw new SyncQueryError('M_FORBIDDEN', 'You are not a member of this room');
+  }
+
+  /** GET /rooms/{roomId}/members (`at` a pagination or sync token). */
+  async membersForUser(
+    roomId: string,
+    viewer: Viewer,
+    options: { at?: string; membership?: string; notMembership?: string } = {},
+  ): Promise<ClientEvent[]> {
+    return this.snapshot(async (conn) => {
+      const membership = await this.membership(conn, roomId, viewer.userId);
+      const visibility = await this.visibility(conn, roomId, viewer.userId);
+      let limit: bigint | undefined;
+      if (membership?.membership !== 'join' && !visibility.mayPeek()) {
+        if (!membership || (membership.membership !== 'leave' && membership.membership !== 'ban')) {
+          throw new SyncQueryError('M_FORBIDDEN', 'You are not a member of this room');
+        }
+        // A former member sees the members as of their leaving.
+        limit = membership.position;
+      }
+      let at = options.at !== undefined ? parsePaginationToken(options.at) : undefined;
+      if (limit !== undefined && (at === undefined || at > limit)) at = limit;
+      const rows = await this.members(conn, roomId, { at, membership: options.membership, notMembership: options.notMembership });
+      return this.formatAll(rows, viewer);
+    });
+  }
+
+  /** GET /rooms/{roomId}/joined_members (members of the room only). */
+  async joinedMembersForUser(roomId: string, viewer: Viewer): Promise<Record<string, JoinedMember>> {
+    return this.snapshot(async (conn) => {
+      const membership = await this.membership(conn, roomId, viewer.userId);
+      if (membership?.membership !== 'join') {
+        const visibility = await this.visibility(conn, roomId, viewer.userId);
+        if (!visibility.mayPeek()) throw new SyncQueryError('M_FORBIDDEN', 'You are not a member of this room');
+      }
+      return this.joinedMembers(conn, roomId);
+    });
+  }
+
+  /** Filters state events in memory by an event filter's types and senders. */
+  filterState(rows: readonly EventRow[], filter: RoomEventFilter | undefined): EventRow[] {
+    return rows.filter((r) => eventMatches(r, filter));
+  }
+}
