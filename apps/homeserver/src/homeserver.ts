@@ -22,6 +22,8 @@ export interface RunningHomeserver {
   /** Base URL of the federation listener, or null when it is disabled. */
   federationUrl: string | null;
   metrics: HomeserverMetrics;
+  /** The client listener's application (its providers, e.g. the query bus, for tools and tests). */
+  clientApp: NestFastifyApplication;
   /** Stops accepting, lets in-flight requests finish, stops projections, closes the database. */
   close(): Promise<void>;
 }
@@ -120,6 +122,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
       clientUrl,
       federationUrl,
       metrics,
+      clientApp: client,
       close() {
         closing ??= (async () => {
           logger.info('shutting down: no new connections, finishing requests in flight');
