@@ -54,7 +54,7 @@ export function authenticateRequest(request: AuthenticatableRequest, devices: De
     const token = extractAccessToken(request);
     if (token === null) throw MatrixError.missingToken();
     const owner = await devices.authenticate(token);
-    if (!owner) throw MatrixError.unknownToken('Unrecognised access token', false);
+    if (!owner) throw new MatrixError(401, 'M_UNKNOWN_TOKEN', 'Unrecognised access token', { soft_logout: false });
     const user: AuthenticatedUser = { userId: owner.userId, deviceId: owner.deviceId, isGuest: owner.isGuest, accessToken: token };
     request.authUser = user;
     devices.recordLastSeen(user, request.ip ?? '', userAgentOf(request));
