@@ -1,0 +1,225 @@
+/**
+ * Account data, room tags, filters, capabilities and push rules over real HTTP against the
+ * homeserver.
+ */
+import { ROOM_VERSIONS } from '@hs/protocol';
+import { assertMatchesSpec } from '@hs/testing';
+import { call, registerUser, startTestServer, TestServer, TestUser } from './accounts-harness';
+
+const ROOM = '!room:localhost';
+
+describe('account data, tags, filters, capabilities and push rules', () => {
+  let s: TestServer;
+  let alice: TestUser;
+  let bob: TestUser;
+  beforeAll(async () => {
+    s = await startTestServer();
+    alice = await registerUser(s.url, 'alice');
+    bob = await registerUser(s.url, 'bob');
+  }, 60000);
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  const user = (u: TestUser) => `user/${encodeURIComponent(u.userId)}`;
+  const room = (roomId = ROOM) => `rooms/${encodeURIComponent(roomId)}`;
+
+  it('stores and returns global account data', async () => {
+    const put = await call(s.url, 'PUT', `${user(alice)}/account_data/org.example.settings`, { token: alice.token, body: { theme: 'dark', n: 1 } });
+    expect(put.status).toBe(200);
+    assertMatchesSpec(put.body, { api: 'client-server', file: 'account-data.yaml', path: '/user/{userId}/account_data/{type}', method: 'put', status: 200 });
+    const get = await call(s.url, 'GET', `${user(alice)}/account_data/org.example.settings`, { token: alice.token });
+    expect(get.status).toBe(200);
+    assertMatchesSpec(get.body, { api: 'client-server', file: 'account-data.yaml', path: '/user/{userId}/account_data/{type}', method: 'get', status: 200 });
+    expect(get.body).toEqual({ theme: 'dark', n: 1 });
+    await call(s.url, 'PUT', `${user(alice)}/account_data/org.example.settings`, { token: alice.token, body: { theme: 'light' } });
+    expect((await call(s.url, 'GET', `${user(alice)}/account_data/org.example.settings`, { token: alice.token })).body).toEqual({ theme: 'light' });
+    const unset = await call(s.url, 'GET', `${user(alice)}/account_data/org.example.unset`, { token: alice.token });
+    expect(unset.status).toBe(404);
+    expect(unset.body).toMatchObject({ errcode: 'M_NOT_FOUND' });
+  });
+
+  it('stores per-room account data separately from global data', async () => {
+    const path = `${user(alice)}/${room()}/account_data/org.example.draft`;
+    const put = await call(s.url, 'PUT', path, { token: alice.token, body: { text: 'hi' } });
+    expect(put.status).toBe(200);
+    const get = await call(s.url, 'GET', path, { token: alice.token });
+    assertMatchesSpec(get.body, {
+      api: 'client-server',
+      file: 'account-data.yaml',
+      path: '/user/{userId}/rooms/{roomId}/account_data/{type}',
+      method: 'get',
+      status: 200,
+    });
+    expect(get.body).toEqual({ text: 'hi' });
+    expect((await call(s.url, 'GET', `${user(alice)}/account_data/org.example.draft`, { token: alice.token })).status).toBe(404);
+    expect((await call(s.url, 'GET', `${user(alice)}/${room('!other:localhost')}/account_data/org.example.draft`, { token: alice.token })).status).toBe(404);
+  });
+
+  it('keeps account data to its owner', async () => {
+    for (const [method, path] of [
+      ['GET', `${user(alice)}/account_data/org.example.settings`],
+      ['PUT', `${user(alice)}/account_data/org.example.settings`],
+      ['GET', `${user(alice)}/${room()}/account_data/org.example.draft`],
+      ['PUT', `${user(alice)}/${room()}/account_data/org.example.draft`],
+      ['GET', `${user(alice)}/${room()}/tags`],
+      ['PUT', `${user(alice)}/${room()}/tags/u.work`],
+      ['DELETE', `${user(alice)}/${room()}/tags/u.work`],
+      ['POST', `${user(alice)}/filter`],
+      ['GET', `${user(alice)}/filter/0`],
+    ] as const) {
+      const reply = await call(s.url, method, path, { token: bob.token, body: method === 'PUT' || method === 'POST' ? {} : undefined });
+      expect({ method, path, status: reply.status, errcode: (reply.body as { errcode?: string }).errcode }).toEqual({ method, path, status: 403, errcode: 'M_FORBIDDEN' });
+    }
+    expect((await call(s.url, 'GET', `${user(alice)}/account_data/org.example.settings`)).status).toBe(401);
+  });
+
+  it('refuses bad account data', async () => {
+    const path = `${user(alice)}/account_data/org.example.bad`;
+    const notJson = await call(s.url, 'PUT', path, { token: alice.token, raw: '{' });
+    expect(notJson.status).toBe(400);
+    expect(notJson.body).toMatchObject({ errcode: 'M_NOT_JSON' });
+    const array = await call(s.url, 'PUT', path, { token: alice.token, body: [1, 2] });
+    expect(array.status).toBe(400);
+    expect(array.body).toMatchObject({ errcode: 'M_BAD_JSON' });
+    const noBody = await call(s.url, 'PUT', path, { token: alice.token });
+    expect(noBody.status).toBe(400);
+    expect(noBody.body).toMatchObject({ errcode: 'M_NOT_JSON' });
+    const pushRules = await call(s.url, 'PUT', `${user(alice)}/account_data/m.push_rules`, { token: alice.token, body: {} });
+    expect(pushRules.status).toBe(405);
+    expect(pushRules.body).toMatchObject({ errcode: 'M_BAD_JSON' });
+    const fullyRead = await call(s.url, 'PUT', `${user(alice)}/${room()}/account_data/m.fully_read`, { token: alice.token, body: { event_id: '$x' } });
+    expect(fullyRead.status).toBe(405);
+    const badRoom = await call(s.url, 'PUT', `${user(alice)}/rooms/not-a-room/account_data/org.example.x`, { token: alice.token, body: {} });
+    expect(badRoom.status).toBe(400);
+    expect(badRoom.body).toMatchObject({ errcode: 'M_INVALID_PARAM' });
+    const tooLarge = await call(s.url, 'PUT', path, { token: alice.token, body: { blob: 'x'.repeat(70 * 1024) } });
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.body).toMatchObject({ errcode: 'M_TOO_LARGE' });
+  });
+
+  it('tags rooms', async () => {
+    const tags = `${user(alice)}/${room()}/tags`;
+    const empty = await call(s.url, 'GET', tags, { token: alice.token });
+    expect(empty.status).toBe(200);
+    expect(empty.body).toEqual({ tags: {} });
+    const put = await call(s.url, 'PUT', `${tags}/m.favourite`, { token: alice.token, body: { order: 0.25 } });
+    expect(put.status).toBe(200);
+    assertMatchesSpec(put.body, { api: 'client-server', file: 'tags.yaml', path: '/user/{userId}/rooms/{roomId}/tags/{tag}', method: 'put', status: 200 });
+    await call(s.url, 'PUT', `${tags}/u.work`, { token: alice.token, body: {} });
+    const listed = await call(s.url, 'GET', tags, { token: alice.token });
+    assertMatchesSpec(listed.body, { api: 'client-server', file: 'tags.yaml', path: '/user/{userId}/rooms/{roomId}/tags', method: 'get', status: 200 });
+    expect(listed.body).toEqual({ tags: { 'm.favourite': { order: 0.25 }, 'u.work': {} } });
+    // Tags are the room's m.tag account data.
+    expect((await call(s.url, 'GET', `${user(alice)}/${room()}/account_data/m.tag`, { token: alice.token })).body).toEqual(listed.body);
+
+    const removed = await call(s.url, 'DELETE', `${tags}/m.favourite`, { token: alice.token });
+    expect(removed.status).toBe(200);
+    assertMatchesSpec(removed.body, { api: 'client-server', file: 'tags.yaml', path: '/user/{userId}/rooms/{roomId}/tags/{tag}', method: 'delete', status: 200 });
+    expect((await call(s.url, 'DELETE', `${tags}/never.set`, { token: alice.token })).status).toBe(200);
+    expect((await call(s.url, 'GET', tags, { token: alice.token })).body).toEqual({ tags: { 'u.work': {} } });
+
+    const badOrder = await call(s.url, 'PUT', `${tags}/u.x`, { token: alice.token, body: { order: 'first' } });
+    expect(badOrder.status).toBe(400);
+    expect(badOrder.body).toMatchObject({ errcode: 'M_INVALID_PARAM' });
+  });
+
+  it('creates and returns filters', async () => {
+    const filter = { room: { timeline: { limit: 10, types: ['m.room.message'] } }, event_fields: ['type', 'content'] };
+    const created = await call<{ filter_id: string }>(s.url, 'POST', `${user(alice)}/filter`, { token: alice.token, body: filter });
+    expect(created.status).toBe(200);
+    assertMatchesSpec(created.body, { api: 'client-server', file: 'filter.yaml', path: '/user/{userId}/filter', method: 'post', status: 200 });
+    const fetched = await call(s.url, 'GET', `${user(alice)}/filter/${created.body.filter_id}`, { token: alice.token });
+    expect(fetched.status).toBe(200);
+    assertMatchesSpec(fetched.body, { api: 'client-server', file: 'filter.yaml', path: '/user/{userId}/filter/{filterId}', method: 'get', status: 200 });
+    expect(fetched.body).toMatchObject(filter);
+
+    const unknown = await call(s.url, 'GET', `${user(alice)}/filter/99999`, { token: alice.token });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toMatchObject({ errcode: 'M_NOT_FOUND' });
+    // Bob cannot read Alice's filter through his own user id either.
+    expect((await call(s.url, 'GET', `${user(bob)}/filter/${created.body.filter_id}`, { token: bob.token })).status).toBe(404);
+    const bad = await call(s.url, 'POST', `${user(alice)}/filter`, { token: alice.token, body: { room: { timeline: { limit: 'ten' } } } });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ errcode: 'M_BAD_JSON' });
+    const notObject = await call(s.url, 'POST', `${user(alice)}/filter`, { token: alice.token, body: 'filter' });
+    expect(notObject.status).toBe(400);
+  });
+
+  it('GET /capabilities lists the room versions and what accounts may change', async () => {
+    const reply = await call<{ capabilities: Record<string, unknown> }>(s.url, 'GET', 'capabilities', { token: alice.token });
+    expect(reply.status).toBe(200);
+    assertMatchesSpec(reply.body, { api: 'client-server', file: 'capabilities.yaml', path: '/capabilities', method: 'get', status: 200 });
+    const available: Record<string, string> = {};
+    for (const [id, rules] of ROOM_VERSIONS) available[id] = rules.stable ? 'stable' : 'unstable';
+    expect(reply.body.capabilities).toMatchObject({
+      'm.change_password': { enabled: true },
+      'm.room_versions': { default: s.config.default_room_version, available },
+      'm.set_displayname': { enabled: true },
+      'm.set_avatar_url': { enabled: true },
+      'm.3pid_changes': { enabled: false },
+    });
+    expect((await call(s.url, 'GET', 'capabilities')).status).toBe(401);
+  });
+
+  it('GET /pushrules/ returns the predefined rules for the user', async () => {
+    const reply = await call<{ global: Record<string, { rule_id: string; pattern?: string; conditions?: { pattern?: string; value?: unknown }[] }[]> }>(
+      s.url,
+      'GET',
+      'pushrules/',
+      { token: alice.token },
+    );
+    expect(reply.status).toBe(200);
+    assertMatchesSpec(reply.body, { api: 'client-server', file: 'pushrules.yaml', path: '/pushrules/', method: 'get', status: 200 });
+    const ids = (kind: string) => reply.body.global[kind].map((rule) => rule.rule_id);
+    expect(ids('override')).toEqual([
+      '.m.rule.master',
+      '.m.rule.suppress_notices',
+      '.m.rule.invite_for_me',
+      '.m.rule.member_event',
+      '.m.rule.is_user_mention',
+      '.m.rule.contains_display_name',
+      '.m.rule.is_room_mention',
+      '.m.rule.roomnotif',
+      '.m.rule.tombstone',
+      '.m.rule.reaction',
+      '.m.rule.room.server_acl',
+      '.m.rule.suppress_edits',
+    ]);
+    expect(ids('underride')).toEqual(['.m.rule.call', '.m.rule.encrypted_room_one_to_one', '.m.rule.room_one_to_one', '.m.rule.message', '.m.rule.encrypted']);
+    expect(reply.body.global.room).toEqual([]);
+    expect(reply.body.global.sender).toEqual([]);
+    expect(reply.body.global.content).toEqual([expect.objectContaining({ rule_id: '.m.rule.contains_user_name', pattern: alice.username })]);
+    const invite = reply.body.global.override.find((rule) => rule.rule_id === '.m.rule.invite_for_me');
+    expect(invite?.conditions?.[2]).toMatchObject({ key: 'state_key', pattern: alice.userId });
+    const mention = reply.body.global.override.find((rule) => rule.rule_id === '.m.rule.is_user_mention');
+    expect(mention?.conditions?.[0]).toMatchObject({ value: alice.userId });
+    // Served with and without the trailing slash, under r0 as well.
+    expect((await call(s.url, 'GET', '/_matrix/client/r0/pushrules', { token: alice.token })).body).toEqual(reply.body);
+
+    const global = await call(s.url, 'GET', 'pushrules/global/', { token: alice.token });
+    assertMatchesSpec(global.body, { api: 'client-server', file: 'pushrules.yaml', path: '/pushrules/global/', method: 'get', status: 200 });
+    expect(global.body).toEqual(reply.body.global);
+  });
+
+  it('reads single push rules, their enabled flag and actions', async () => {
+    const one = await call(s.url, 'GET', 'pushrules/global/override/.m.rule.master', { token: alice.token });
+    expect(one.status).toBe(200);
+    assertMatchesSpec(one.body, { api: 'client-server', file: 'pushrules.yaml', path: '/pushrules/global/{kind}/{ruleId}', method: 'get', status: 200 });
+    expect(one.body).toEqual({ rule_id: '.m.rule.master', default: true, enabled: false, conditions: [], actions: [] });
+    const enabled = await call(s.url, 'GET', 'pushrules/global/underride/.m.rule.message/enabled', { token: alice.token });
+    assertMatchesSpec(enabled.body, { api: 'client-server', file: 'pushrules.yaml', path: '/pushrules/global/{kind}/{ruleId}/enabled', method: 'get', status: 200 });
+    expect(enabled.body).toEqual({ enabled: true });
+    const actions = await call(s.url, 'GET', 'pushrules/global/underride/.m.rule.call/actions', { token: alice.token });
+    assertMatchesSpec(actions.body, { api: 'client-server', file: 'pushrules.yaml', path: '/pushrules/global/{kind}/{ruleId}/actions', method: 'get', status: 200 });
+    expect(actions.body).toEqual({ actions: ['notify', { set_tweak: 'sound', value: 'ring' }] });
+
+    const unknownRule = await call(s.url, 'GET', 'pushrules/global/override/.m.rule.nope', { token: alice.token });
+    expect(unknownRule.status).toBe(404);
+    expect(unknownRule.body).toMatchObject({ errcode: 'M_NOT_FOUND' });
+    const badKind = await call(s.url, 'GET', 'pushrules/global/sideways/.m.rule.master', { token: alice.token });
+    expect(badKind.status).toBe(400);
+    expect(badKind.body).toMatchObject({ errcode: 'M_INVALID_PARAM' });
+    expect((await call(s.url, 'GET', 'pushrules/')).status).toBe(401);
+  });
+});
