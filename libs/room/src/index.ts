@@ -27,3 +27,4 @@ export { SetRoomVisibility } from './commands/set-room-visibility/command';
 export { UpgradeRoom } from './commands/upgrade-room/command';
 export { TRANSFERABLE_STATE_TYPES } from './commands/upgrade-room/decide';
 export { UpdateMembershipProfile } from './commands/update-membership-profile/command';
+export { RecordReceipt } from './commands/record-receipt/command';

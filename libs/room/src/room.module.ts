@@ -15,6 +15,7 @@ import { InviteToRoomHandler } from './commands/invite-to-room/handler';
 import { JoinRoomHandler } from './commands/join-room/handler';
 import { KickFromRoomHandler } from './commands/kick-from-room/handler';
 import { LeaveRoomHandler } from './commands/leave-room/handler';
+import { RecordReceiptHandler } from './commands/record-receipt/handler';
 import { RedactEventHandler } from './commands/redact-event/handler';
 import { SendRoomEventHandler } from './commands/send-room-event/handler';
 import { SetRoomAliasHandler } from './commands/set-room-alias/handler';
@@ -54,6 +55,7 @@ export const COMMAND_HANDLERS = [
   SetRoomVisibilityHandler,
   UpgradeRoomHandler,
   UpdateMembershipProfileHandler,
+  RecordReceiptHandler,
 ];
 
 /** Everything the module needs, when given as values. */
