@@ -222,4 +222,63 @@ describe('account data, tags, filters, capabilities and push rules', () => {
     expect(badKind.body).toMatchObject({ errcode: 'M_INVALID_PARAM' });
     expect((await call(s.url, 'GET', 'pushrules/')).status).toBe(401);
   });
+
+  it('changes push rules: user rules, enabled flags and actions, kept as m.push_rules account data', async () => {
+    const carol = await registerUser(s.url, 'carol');
+    const roomRule = `pushrules/global/room/${encodeURIComponent('!quiet:localhost')}`;
+    const put = await call(s.url, 'PUT', roomRule, { token: carol.token, body: { actions: [] } });
+    expect(put.status).toBe(200);
+    assertMatchesSpec(put.body, { api: 'client-server', file: 'pushrules.yaml', path: '/pushrules/global/{kind}/{ruleId}', method: 'put', status: 200 });
+    const cake = await call(s.url, 'PUT', 'pushrules/global/content/cake', { token: carol.token, body: { pattern: 'cake*', actions: ['notify'] } });
+    expect(cake.status).toBe(200);
+    const lie = await call(s.url, 'PUT', 'pushrules/global/content/lie', { token: carol.token, query: { after: 'cake' }, body: { pattern: 'lie', actions: ['notify'] } });
+    expect(lie.status).toBe(200);
+
+    const disabled = await call(s.url, 'PUT', 'pushrules/global/override/.m.rule.master/enabled', { token: carol.token, body: { enabled: true } });
+    expect(disabled.status).toBe(200);
+    assertMatchesSpec(disabled.body, { api: 'client-server', file: 'pushrules.yaml', path: '/pushrules/global/{kind}/{ruleId}/enabled', method: 'put', status: 200 });
+    const actions = await call(s.url, 'PUT', 'pushrules/global/underride/.m.rule.message/actions', { token: carol.token, body: { actions: ['notify', { set_tweak: 'sound', value: 'bell' }] } });
+    expect(actions.status).toBe(200);
+    assertMatchesSpec(actions.body, { api: 'client-server', file: 'pushrules.yaml', path: '/pushrules/global/{kind}/{ruleId}/actions', method: 'put', status: 200 });
+
+    const all = await call<{ global: Record<string, { rule_id: string; enabled: boolean; default: boolean; actions: unknown[] }[]> }>(s.url, 'GET', 'pushrules/', { token: carol.token });
+    assertMatchesSpec(all.body, { api: 'client-server', file: 'pushrules.yaml', path: '/pushrules/', method: 'get', status: 200 });
+    expect(all.body.global.room).toEqual([{ rule_id: '!quiet:localhost', default: false, enabled: true, actions: [] }]);
+    expect(all.body.global.content.map((rule) => rule.rule_id)).toEqual(['cake', 'lie', '.m.rule.contains_user_name']);
+    expect(all.body.global.override[0]).toMatchObject({ rule_id: '.m.rule.master', enabled: true });
+    expect((await call(s.url, 'GET', 'pushrules/global/underride/.m.rule.message/actions', { token: carol.token })).body).toEqual({
+      actions: ['notify', { set_tweak: 'sound', value: 'bell' }],
+    });
+    // Clients learn the rules from the m.push_rules account data (in /sync); another user is unaffected.
+    const accountData = await call(s.url, 'GET', `user/${encodeURIComponent(carol.userId)}/account_data/m.push_rules`, { token: carol.token });
+    expect(accountData.body).toEqual(all.body);
+    expect((await call(s.url, 'GET', 'pushrules/global/override/.m.rule.master/enabled', { token: alice.token })).body).toEqual({ enabled: false });
+
+    const deleted = await call(s.url, 'DELETE', roomRule, { token: carol.token });
+    expect(deleted.status).toBe(200);
+    expect((await call(s.url, 'GET', roomRule, { token: carol.token })).status).toBe(404);
+    expect((await call(s.url, 'DELETE', roomRule, { token: carol.token })).status).toBe(404);
+  });
+
+  it('refuses bad push rule changes', async () => {
+    const cases: [string, string, Record<string, unknown> | undefined, number, string][] = [
+      ['PUT', 'pushrules/global/override/.m.rule.mine', { actions: [] }, 400, 'M_INVALID_PARAM'],
+      ['PUT', 'pushrules/global/sideways/x', { actions: [] }, 400, 'M_INVALID_PARAM'],
+      ['PUT', 'pushrules/global/override/x', {}, 400, 'M_MISSING_PARAM'],
+      ['PUT', 'pushrules/global/override/x', { actions: 'notify' }, 400, 'M_BAD_JSON'],
+      ['PUT', 'pushrules/global/content/x', { actions: ['notify'] }, 400, 'M_MISSING_PARAM'],
+      ['DELETE', 'pushrules/global/override/.m.rule.master', undefined, 400, 'M_INVALID_PARAM'],
+      ['PUT', 'pushrules/global/override/.m.rule.master/enabled', { enabled: 'yes' }, 400, 'M_BAD_JSON'],
+      ['PUT', 'pushrules/global/override/.m.rule.master/enabled', {}, 400, 'M_MISSING_PARAM'],
+      ['PUT', 'pushrules/global/override/.m.rule.nope/enabled', { enabled: true }, 404, 'M_NOT_FOUND'],
+      ['PUT', 'pushrules/global/override/.m.rule.master/actions', { actions: ['shout'] }, 400, 'M_INVALID_PARAM'],
+    ];
+    for (const [method, path, body, status, errcode] of cases) {
+      const reply = await call(s.url, method, path, { token: alice.token, body });
+      expect({ method, path, status: reply.status, errcode: (reply.body as { errcode?: string }).errcode }).toEqual({ method, path, status, errcode });
+    }
+    const placement = await call(s.url, 'PUT', 'pushrules/global/override/y', { token: alice.token, query: { before: 'missing' }, body: { actions: [] } });
+    expect(placement.status).toBe(400);
+    expect(placement.body).toMatchObject({ errcode: 'M_UNKNOWN' });
+  });
 });

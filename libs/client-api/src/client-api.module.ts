@@ -16,6 +16,7 @@ import { DevicesController } from './devices/devices.controller';
 import { FiltersController } from './filters/filters.controller';
 import { ProfileController } from './profile/profile.controller';
 import { PushRulesController } from './push-rules/push-rules.controller';
+import { PushRulesService } from './push-rules/push-rules.service';
 import { RoomsApiModule } from './rooms/rooms-api.module';
 import { CLIENT_API_CONFIG, ClientApiConfig } from './config';
 import { RATE_LIMIT_CLOCK, RATE_LIMIT_CONFIG, RateLimiter } from './rate-limit/rate-limiter';
@@ -57,6 +58,7 @@ export class ClientApiModule {
     return {
       module: ClientApiModule,
       imports: [ClientApiCoreModule.forRoot(options), RoomsApiModule],
+      providers: [PushRulesService],
       controllers: [
         RegistrationController,
         LoginController,
