@@ -8,23 +8,17 @@
 -- skip a record whose transaction commits later. See docs/eventstore.md.
 CREATE SCHEMA IF NOT EXISTS eventstore;
 
-CREATE TABLE eventstore.streams (
-  stream_id text PRIMARY KEY,
-  -- Revision of the stream's last event; -1 while the stream has none.
-  revision bigint NOT NULL
-);
-
 CREATE TABLE eventstore.events (
   position bigint PRIMARY KEY,
   xid xid8 NOT NULL,
-  event_id text NOT NULL UNIQUE,
+  event_id text NOT NULL CONSTRAINT events_event_id_key UNIQUE,
   stream_id text NOT NULL,
   revision bigint NOT NULL,
   type text NOT NULL,
   data json NOT NULL,
   metadata json,
   recorded_at timestamptz NOT NULL DEFAULT now(),
-  UNIQUE (stream_id, revision)
+  CONSTRAINT events_stream_revision_key UNIQUE (stream_id, revision)
 );
 
 -- Keeps positions increasing when the database moves to a cluster whose transaction ids
@@ -41,6 +35,10 @@ INSERT INTO eventstore.position_base (id, xid_offset) VALUES (1, 0);
 -- was already stored: an idempotent retry). Errors: HS409 wrong expected revision
 -- (DETAIL: actual revision, -1 for no stream), HS410 event ids already stored elsewhere or
 -- only part of the batch stored, HS413 more than 2^20 events in one transaction.
+-- A concurrent append that took the same revision first makes the unique index on
+-- (stream_id, revision) fail with 23505 once it commits: the caller maps that to a
+-- wrong-expected-revision error (or retries, for 'any'). There is no per-stream row to lock
+-- or update, so an append writes nothing but its own rows.
 -- p_notify: NOTIFY eventstore_appended at commit. NOTIFY serialises committing transactions,
 -- so appends that commit on their own pass false and notify right after their commit.
 CREATE FUNCTION eventstore.append(p_stream text, p_expected text, p_events json, p_notify boolean DEFAULT true)
@@ -49,26 +47,25 @@ LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
   v_count int := json_array_length(p_events);
+  v_ids text[];
   v_current bigint;
   v_stored int;
   v_stored_here int;
   v_index bigint;
   v_base bigint;
 BEGIN
-  INSERT INTO eventstore.streams AS s (stream_id, revision) VALUES (p_stream, -1)
-    ON CONFLICT (stream_id) DO NOTHING;
-  SELECT s.revision INTO v_current FROM eventstore.streams s WHERE s.stream_id = p_stream FOR UPDATE;
+  SELECT array_agg(x->>'id') INTO v_ids FROM json_array_elements(p_events) x;
 
-  -- Idempotent retries: with the stream locked, every earlier append to it has finished.
+  -- Idempotent retries: the whole batch is already in this stream.
   SELECT count(*), count(*) FILTER (WHERE e.stream_id = p_stream)
     INTO v_stored, v_stored_here
     FROM eventstore.events e
-   WHERE e.event_id IN (SELECT x->>'id' FROM json_array_elements(p_events) x);
+   WHERE e.event_id = ANY (v_ids);
   IF v_stored > 0 THEN
     IF v_stored = v_count AND v_stored_here = v_count THEN
       RETURN QUERY
         SELECT e.event_id, e.position, e.revision, false FROM eventstore.events e
-         WHERE e.event_id IN (SELECT x->>'id' FROM json_array_elements(p_events) x)
+         WHERE e.event_id = ANY (v_ids)
          ORDER BY e.revision;
       RETURN;
     END IF;
@@ -76,6 +73,7 @@ BEGIN
       MESSAGE = format('%s of %s event ids are already stored (%s in stream %s)', v_stored, v_count, v_stored_here, p_stream);
   END IF;
 
+  SELECT coalesce(max(e.revision), -1) INTO v_current FROM eventstore.events e WHERE e.stream_id = p_stream;
   IF (p_expected = 'no_stream' AND v_current <> -1)
      OR (p_expected = 'stream_exists' AND v_current = -1)
      OR (p_expected NOT IN ('any', 'no_stream', 'stream_exists') AND v_current <> p_expected::bigint) THEN
@@ -100,7 +98,6 @@ BEGIN
       FROM json_array_elements(p_events) WITH ORDINALITY AS t(x, o)
     RETURNING e.event_id, e.position, e.revision, true;
 
-  UPDATE eventstore.streams s SET revision = v_current + v_count WHERE s.stream_id = p_stream;
   PERFORM set_config('eventstore.tx_index', (v_index + v_count)::text, true);
   IF p_notify THEN
     PERFORM pg_notify('eventstore_appended', '');

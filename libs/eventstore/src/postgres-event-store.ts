@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { sql, type CommonQueryMethods, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
-import { sqlDetail, sqlState, type Database } from '@hs/persistence';
+import { sqlConstraint, sqlDetail, sqlState, type Database } from '@hs/persistence';
 import { DuplicateEventIdError, InvalidAppendError, WrongExpectedRevisionError } from './errors';
 import { AppendNotifier } from './notifier';
 import { startBatchSubscription, startIteratedSubscription, type BatchSource } from './subscription';
@@ -26,6 +26,20 @@ import { validateAppend, validateLimit } from './validation';
 export const APPENDED_CHANNEL = 'eventstore_appended';
 /** Safety-net re-read interval of an idle PostgreSQL subscription (a lost LISTEN wake-up). */
 const POSTGRES_IDLE_RECHECK_MS = 30_000;
+/** Attempts of a standalone append that lost a race to a concurrent one it may follow. */
+const MAX_RACE_RETRIES = 5;
+
+/**
+ * Which unique index a concurrent append hit first: the event id (the same event stored by
+ * another append) or the stream revision (another append took it).
+ */
+function concurrentAppendRace(error: unknown): 'event_id' | 'revision' | undefined {
+  if (sqlState(error) !== '23505') return undefined;
+  const constraint = sqlConstraint(error);
+  if (constraint === 'events_event_id_key') return 'event_id';
+  if (constraint === 'events_stream_revision_key') return 'revision';
+  return undefined;
+}
 const LISTEN_RECONNECT_MS = 1_000;
 
 const appendedRow = z.object({
@@ -104,7 +118,23 @@ export class PostgresEventStore implements EventStore {
 
   async append(stream: string, expectedRevision: ExpectedRevision, events: NewEvent[]): Promise<AppendResult> {
     // Commits on its own: wake local readers at once, other processes with one NOTIFY after.
-    const result = await this.appendWith(this.db.pool, stream, expectedRevision, events, false);
+    let result: AppendResult;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        result = await this.appendWith(this.db.pool, stream, expectedRevision, events, false);
+        break;
+      } catch (error) {
+        // A concurrent append committed first. An event id it stored makes the next attempt
+        // an idempotent no-op (or a duplicate error); a revision it took is only a conflict
+        // when the caller asked for an exact revision.
+        const race = concurrentAppendRace(error);
+        const retry =
+          attempt < MAX_RACE_RETRIES &&
+          (race === 'event_id' || (race === 'revision' && (expectedRevision === 'any' || expectedRevision === 'stream_exists')));
+        if (retry) continue;
+        throw await this.mapAppendError(error, stream, expectedRevision);
+      }
+    }
     if (result.written) {
       this.notifier.notify();
       this.notifyOtherProcesses();
@@ -146,7 +176,13 @@ export class PostgresEventStore implements EventStore {
     events: NewEvent[],
   ): Promise<AppendResult> {
     // The NOTIFY is sent by the caller's commit (PostgreSQL).
-    const result = await this.appendWith(tx, stream, expectedRevision, events, true);
+    let result: AppendResult;
+    try {
+      result = await this.appendWith(tx, stream, expectedRevision, events, true);
+    } catch (error) {
+      // The caller's transaction is aborted: it retries as a whole.
+      throw await this.mapAppendError(error, stream, expectedRevision);
+    }
     // PGlite: readers woken now queue behind this transaction and read once it ends.
     if (result.written) this.wakeLocalReaders();
     return result;
@@ -176,14 +212,12 @@ export class PostgresEventStore implements EventStore {
           FROM eventstore.append(${stream}, ${expected}, ${payload}::json, ${notifyOnCommit && this.db.kind === 'postgres'})`,
       );
     } catch (error) {
-      throw this.mapAppendError(error, stream, expectedRevision);
+      if (concurrentAppendRace(error)) throw error;
+      throw await this.mapAppendError(error, stream, expectedRevision);
     }
     if (rows.length === 0) {
-      const current = await connection.maybeOne(
-        sql.type(z.object({ revision: z.bigint() }))`SELECT revision FROM eventstore.streams WHERE stream_id = ${stream}`,
-      );
       return {
-        nextExpectedRevision: current?.revision ?? -1n,
+        nextExpectedRevision: await this.streamRevision(connection, stream),
         position: await this.headPosition(),
         events: [],
         written: false,
@@ -196,7 +230,22 @@ export class PostgresEventStore implements EventStore {
     return { nextExpectedRevision: last.revision, position: last.position, events: stored, written };
   }
 
-  private mapAppendError(error: unknown, stream: string, expected: ExpectedRevision): Error {
+  /** Revision of the stream's last event, -1 when it has none. */
+  private async streamRevision(connection: CommonQueryMethods, stream: string): Promise<bigint> {
+    return connection.oneFirst(
+      sql.type(z.object({ revision: z.bigint() }))`SELECT coalesce(max(revision), -1)::bigint AS revision
+        FROM eventstore.events WHERE stream_id = ${stream}`,
+    );
+  }
+
+  private async mapAppendError(error: unknown, stream: string, expected: ExpectedRevision): Promise<Error> {
+    const race = concurrentAppendRace(error);
+    if (race === 'revision') {
+      // The transaction that took the revision has committed: read what it left (outside
+      // the failed transaction, which can run no more statements).
+      const actual = await this.streamRevision(this.db.pool, stream).catch(() => -1n);
+      return new WrongExpectedRevisionError(stream, expected, actual < 0n ? 'no_stream' : actual);
+    }
     const code = sqlState(error);
     if (code === 'HS409') {
       const actual = BigInt(sqlDetail(error) ?? '-1');

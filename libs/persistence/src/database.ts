@@ -38,8 +38,20 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   return openPglite(options.dataDir, poolSize);
 }
 
-async function openPostgres(url: string, poolSize: number): Promise<Database> {
+/**
+ * Opens the slonik pool. slonik also emits every failed query as an 'error' event on the
+ * pool; the query itself rejects with that error for its caller to handle, so the event is
+ * only acknowledged here (without a listener, Node would turn it into an unrelated
+ * ERR_UNHANDLED_ERROR thrown in place of the database error).
+ */
+async function createDatabasePool(url: string, poolSize: number): Promise<DatabasePool> {
   const pool = await createPool(url, { maximumPoolSize: poolSize, queryRetryLimit: 0, transactionRetryLimit: 0 });
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+async function openPostgres(url: string, poolSize: number): Promise<Database> {
+  const pool = await createDatabasePool(url, poolSize);
   let closed = false;
   return {
     kind: 'postgres',
@@ -83,7 +95,7 @@ async function openPglite(dataDir: string | undefined, poolSize: number): Promis
   const connectionUrl = `postgres://postgres@${server.getServerConn()}/postgres`;
   let pool: DatabasePool;
   try {
-    pool = await createPool(connectionUrl, { maximumPoolSize: poolSize, queryRetryLimit: 0, transactionRetryLimit: 0 });
+    pool = await createDatabasePool(connectionUrl, poolSize);
   } catch (error) {
     await server.stop();
     await pglite.close();

@@ -19,3 +19,14 @@ export function sqlDetail(error: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** The name of the constraint a database error is about (e.g. a unique violation), if any. */
+export function sqlConstraint(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    const constraint = (current as Error & { constraint?: unknown }).constraint;
+    if (typeof constraint === 'string') return constraint;
+    current = (current as Error & { cause?: unknown }).cause;
+  }
+  return undefined;
+}

@@ -9,5 +9,5 @@ export {
   type MigrationFile,
 } from './migrations';
 export { findPackageRoot, defaultMigrationsDir } from './repo-root';
-export { sqlState, sqlDetail } from './errors';
+export { sqlState, sqlDetail, sqlConstraint } from './errors';
 export { createTemporaryDatabase, type TemporaryDatabase } from './temporary-database';
