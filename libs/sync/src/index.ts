@@ -1,0 +1,9 @@
+/** The /sync query side: sync service, notifier, typing store, sources, Nest module. */
+export * from './sources';
+export * from './typing';
+export * from './filter';
+export * from './notifier';
+export * from './unread';
+export * from './lazy-members';
+export * from './sync.service';
+export { SyncQueryError, type ClientEvent, type RoomEventFilter } from '@hs/projections/sync';

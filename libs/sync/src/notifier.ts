@@ -1,0 +1,161 @@
+/**
+ * Wakes long-polling /sync requests the moment something for their user lands, without
+ * polling: the projection runner reports each checkpoint advance of the sync and receipts
+ * projections (one query then finds the rooms and users the new range touched), the typing
+ * store reports its rooms, the account data source its users. A request waits with its
+ * rooms and its token; it is woken only when one of its rooms or its user is affected.
+ */
+import { sql, type DatabasePool } from 'slonik';
+import type { SyncToken } from '@hs/contracts';
+import { SYNC_PROJECTION } from '@hs/projections/sync';
+import { RECEIPTS_PROJECTION, roomsWithReceiptsBetween } from '@hs/projections/receipts';
+import type { AccountDataSource, TypingSource } from './sources';
+
+interface Waiter {
+  userId: string;
+  rooms: ReadonlySet<string>;
+  wake: () => void;
+}
+
+/** One processed range of a projection: which rooms and users it touched. */
+interface Range {
+  after: bigint;
+  upTo: bigint;
+  rooms: ReadonlySet<string>;
+  users: ReadonlySet<string>;
+}
+
+const HISTORY = 512;
+
+export class SyncNotifier {
+  private readonly waiters = new Set<Waiter>();
+  private readonly processed = new Map<string, bigint>();
+  private readonly targets = new Map<string, bigint>();
+  private readonly history = new Map<string, Range[]>();
+  private readonly accountData = new Map<string, number>();
+  private chain: Promise<void> = Promise.resolve();
+  private readonly unsubscribe: (() => void)[] = [];
+
+  constructor(
+    private readonly pool: DatabasePool,
+    private readonly typing?: TypingSource,
+    accountData?: AccountDataSource,
+  ) {
+    if (typing) this.unsubscribe.push(typing.onChange((roomId) => this.wakeRooms(new Set([roomId]), new Set())));
+    if (accountData) {
+      this.unsubscribe.push(
+        accountData.onChange((userId, position) => {
+          this.accountData.set(userId, Math.max(position, this.accountData.get(userId) ?? 0));
+          this.wakeRooms(new Set(), new Set([userId]));
+        }),
+      );
+    }
+  }
+
+  /**
+   * Tells the notifier that a projection's checkpoint reached `position` (wire it to the
+   * projection runner's `onCheckpoint`). Ranges are examined one after another, in order.
+   */
+  checkpointAdvanced(name: string, position: bigint): void {
+    if (name !== SYNC_PROJECTION && name !== RECEIPTS_PROJECTION) return;
+    const target = this.targets.get(name) ?? 0n;
+    if (position <= target) return;
+    this.targets.set(name, position);
+    this.chain = this.chain
+      .then(() => this.process(name, position))
+      .catch(() => {
+        // The range could not be examined: wake every request so none sleeps past its event.
+        this.history.set(name, []);
+        this.processed.set(name, position);
+        for (const waiter of [...this.waiters]) waiter.wake();
+      });
+  }
+
+  /** Resolves once everything reported so far has been examined (and its waiters woken). */
+  idle(): Promise<void> {
+    return this.chain;
+  }
+
+  /**
+   * Waits until something for `userId` happens after `token` (true) or `timeoutMs` passes or
+   * `signal` aborts (false). `rooms` are the rooms whose events concern the user.
+   */
+  wait(userId: string, rooms: ReadonlySet<string>, token: SyncToken, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.missed(userId, rooms, token)) return Promise.resolve(true);
+    if (timeoutMs <= 0 || signal?.aborted) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const finish = (woken: boolean) => {
+        clearTimeout(timer);
+        this.waiters.delete(waiter);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(woken);
+      };
+      const onAbort = () => finish(false);
+      const waiter: Waiter = { userId, rooms, wake: () => finish(true) };
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      this.waiters.add(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Number of requests waiting now. */
+  get waiting(): number {
+    return this.waiters.size;
+  }
+
+  close(): void {
+    for (const unsubscribe of this.unsubscribe) unsubscribe();
+    for (const waiter of [...this.waiters]) waiter.wake();
+  }
+
+  /** Whether something for the user was examined after the token was cut (the request must not sleep). */
+  private missed(userId: string, rooms: ReadonlySet<string>, token: SyncToken): boolean {
+    const touches = (name: string, since: bigint): boolean => {
+      if ((this.processed.get(name) ?? 0n) <= since) return false;
+      const ranges = this.history.get(name) ?? [];
+      // The ranges after the token are no longer all remembered: wake to be safe.
+      if (ranges.length === 0 || ranges[0].after > since) return true;
+      return ranges.some((r) => r.upTo > since && (r.users.has(userId) || [...rooms].some((room) => r.rooms.has(room))));
+    };
+    if (touches(SYNC_PROJECTION, token.events) || touches(RECEIPTS_PROJECTION, token.receipts)) return true;
+    if (this.typing) {
+      for (const room of rooms) if (this.typing.roomCounter(room) > token.typing) return true;
+    }
+    return (this.accountData.get(userId) ?? 0) > token.accountData;
+  }
+
+  private async process(name: string, upTo: bigint): Promise<void> {
+    const after = this.processed.get(name);
+    if (after === undefined) {
+      // The first report only marks the position: no request can be waiting on anything earlier.
+      this.processed.set(name, upTo);
+      return;
+    }
+    if (upTo <= after) return;
+    let rooms: Set<string>;
+    let users = new Set<string>();
+    if (name === SYNC_PROJECTION) {
+      const roomRows = (await this.pool.anyFirst(sql.unsafe`
+        SELECT DISTINCT room_id FROM proj_sync.events WHERE position > ${after} AND position <= ${upTo}`)) as unknown as string[];
+      const userRows = (await this.pool.anyFirst(sql.unsafe`
+        SELECT DISTINCT user_id FROM proj_sync.memberships WHERE position > ${after} AND position <= ${upTo}`)) as unknown as string[];
+      rooms = new Set(roomRows);
+      users = new Set(userRows);
+    } else {
+      rooms = new Set(await roomsWithReceiptsBetween(this.pool, after, upTo));
+    }
+    const ranges = this.history.get(name) ?? [];
+    ranges.push({ after, upTo, rooms, users });
+    if (ranges.length > HISTORY) ranges.splice(0, ranges.length - HISTORY);
+    this.history.set(name, ranges);
+    this.processed.set(name, upTo);
+    this.wakeRooms(rooms, users);
+  }
+
+  private wakeRooms(rooms: ReadonlySet<string>, users: ReadonlySet<string>): void {
+    if (rooms.size === 0 && users.size === 0) return;
+    for (const waiter of [...this.waiters]) {
+      if (users.has(waiter.userId) || [...waiter.rooms].some((room) => rooms.has(room))) waiter.wake();
+    }
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * What /sync reads besides the projections: account data (owned by the accounts library)
+ * and typing notifications (ephemeral, in memory). The application wires the real sources.
+ */
+
+export interface AccountDataEntry {
+  type: string;
+  content: Record<string, unknown>;
+}
+
+/** Account data changed after a position, and the position the answer is complete up to. */
+export interface AccountDataDelta {
+  global: AccountDataEntry[];
+  rooms: Record<string, AccountDataEntry[]>;
+  position: number;
+}
+
+export interface AccountDataSource {
+  /** Account data of the user changed after `since` (0: everything). */
+  accountDataSince(userId: string, since: number): Promise<AccountDataDelta>;
+  /** Calls `listener` whenever a user's account data changes; returns the unsubscribe function. */
+  onChange(listener: (userId: string, position: number) => void): () => void;
+}
+
+/** Typing notifications, an ephemeral stream with an in-memory counter. */
+export interface TypingSource {
+  /** The counter now (each change takes the next value). */
+  counter(): number;
+  /** Users typing in the room, if the room's typing list changed after `since`; otherwise undefined. */
+  typingSince(roomId: string, since: number): string[] | undefined;
+  /** The counter of the room's last change (0 if never). */
+  roomCounter(roomId: string): number;
+  onChange(listener: (roomId: string, counter: number) => void): () => void;
+}
+
+/** Adapts anything shaped like the accounts library's AccountDataService. */
+export function accountDataSourceFrom(service: {
+  accountDataSince(userId: string, since: number): Promise<AccountDataDelta>;
+  changes: { subscribe(next: (change: { userId: string; position: number }) => void): { unsubscribe(): void } };
+}): AccountDataSource {
+  return {
+    accountDataSince: (userId, since) => service.accountDataSince(userId, since),
+    onChange(listener) {
+      const subscription = service.changes.subscribe((change) => listener(change.userId, change.position));
+      return () => subscription.unsubscribe();
+    },
+  };
+}
+
+/** An account data source with none (for deployments and tests without accounts). */
+export class NoAccountData implements AccountDataSource {
+  async accountDataSince(_userId: string, since: number): Promise<AccountDataDelta> {
+    return { global: [], rooms: {}, position: since };
+  }
+
+  onChange(): () => void {
+    return () => undefined;
+  }
+}

@@ -1,0 +1,344 @@
+import { SyncTokenError, parseSyncToken } from '@hs/contracts';
+import { SyncProjector, SyncQueries } from '@hs/projections/sync';
+import { ReceiptsProjector } from '@hs/projections/receipts';
+import { TestRoom } from '../../../projections/sync/testing/test-room';
+import { openProjectionHarness, type ProjectionHarness } from '../../../projections/sync/testing/harness';
+import { SyncNotifier } from './notifier';
+import { SyncService, type SyncResponse } from './sync.service';
+import { TypingStore } from './typing';
+import type { AccountDataDelta, AccountDataEntry, AccountDataSource } from './sources';
+
+const alice = '@alice:test.local';
+const bob = '@bob:test.local';
+const carol = '@carol:test.local';
+
+/** Account data kept in memory, with positions like the accounts library's stream. */
+class MemoryAccountData implements AccountDataSource {
+  private position = 0;
+  private readonly entries: { userId: string; roomId: string | null; entry: AccountDataEntry; position: number }[] = [];
+  private readonly listeners = new Set<(userId: string, position: number) => void>();
+
+  set(userId: string, roomId: string | null, type: string, content: Record<string, unknown>): void {
+    const position = ++this.position;
+    this.entries.push({ userId, roomId, entry: { type, content }, position });
+    for (const l of this.listeners) l(userId, position);
+  }
+
+  async accountDataSince(userId: string, since: number): Promise<AccountDataDelta> {
+    const delta: AccountDataDelta = { global: [], rooms: {}, position: this.position };
+    for (const e of this.entries) {
+      if (e.userId !== userId || e.position <= since) continue;
+      if (e.roomId === null) delta.global.push(e.entry);
+      else (delta.rooms[e.roomId] ??= []).push(e.entry);
+    }
+    return delta;
+  }
+
+  onChange(listener: (userId: string, position: number) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+let h: ProjectionHarness;
+let notifier: SyncNotifier | undefined;
+let typing: TypingStore;
+let accountData: MemoryAccountData;
+let service: SyncService;
+
+beforeEach(async () => {
+  h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector()], (name, position) =>
+    notifier?.checkpointAdvanced(name, position),
+  );
+  typing = new TypingStore();
+  accountData = new MemoryAccountData();
+  notifier = new SyncNotifier(h.db.pool, typing, accountData);
+  service = new SyncService(new SyncQueries(h.db.pool), { typing, accountData, notifier });
+});
+
+afterEach(async () => {
+  notifier?.close();
+  notifier = undefined;
+  typing?.close();
+  await h?.close();
+});
+
+async function settle(): Promise<void> {
+  await h.settle();
+  await notifier?.idle();
+}
+
+function bodies(response: SyncResponse, roomId: string): unknown[] {
+  return (response.rooms?.join?.[roomId]?.timeline.events ?? []).map((e) => e.content?.body ?? e.type);
+}
+
+describe('SyncService', () => {
+  it('initial sync: joined rooms with timeline, state and prev_batch; invites with stripped state', async () => {
+    const room = await TestRoom.create(h.store, alice, { name: 'Lobby' });
+    await room.join(bob);
+    for (let i = 0; i < 12; i++) await room.message(alice, `m${i}`);
+    await room.invite(alice, carol);
+    await settle();
+    const response = await service.sync({ userId: bob, deviceId: 'B1' });
+    const joined = response.rooms?.join?.[room.roomId];
+    expect(joined?.timeline.limited).toBe(true);
+    expect(joined?.timeline.events).toHaveLength(10);
+    expect(joined?.timeline.events[9].state_key).toBe(carol);
+    expect(joined?.state.events.find((e) => e.type === 'm.room.name')?.content).toEqual({ name: 'Lobby' });
+    expect(joined?.state.events.some((e) => e.type === 'm.room.member' && e.state_key === bob)).toBe(true);
+    // The state is as of the timeline's start: Carol's invite is in the timeline, not the state.
+    expect(joined?.state.events.some((e) => e.state_key === carol)).toBe(false);
+    expect(parseSyncToken(response.next_batch).events).toBeGreaterThan(0n);
+    // prev_batch continues backwards right before the timeline.
+    const earlier = await service.queries.messages({ roomId: room.roomId, viewer: { userId: bob }, dir: 'b', from: joined?.timeline.prev_batch, limit: 3 });
+    expect(earlier.chunk.map((e) => e.content.body)).toEqual(['m2', 'm1', 'm0']);
+
+    const forCarol = await service.sync({ userId: carol, deviceId: 'C1' });
+    const invite = forCarol.rooms?.invite?.[room.roomId];
+    expect(invite?.invite_state.events.map((e) => e.type).sort()).toEqual([
+      'm.room.create',
+      'm.room.join_rules',
+      'm.room.member',
+      'm.room.member',
+      'm.room.name',
+    ]);
+    expect(invite?.invite_state.events.find((e) => e.state_key === carol)?.content).toEqual({ membership: 'invite' });
+    expect(forCarol.rooms?.join).toBeUndefined();
+  });
+
+  it('incremental sync: only what changed, newly joined rooms in full, left rooms, transaction ids', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    await room.join(bob);
+    await room.message(alice, 'old');
+    const other = await TestRoom.create(h.store, alice, { name: 'Other' });
+    await settle();
+    const first = await service.sync({ userId: bob, deviceId: 'B1' });
+    expect(first.rooms?.join?.[other.roomId]).toBeUndefined();
+
+    await room.message(bob, 'new', {}, { local: { user_id: bob, device_id: 'B1', txn_id: 't1' } });
+    await other.join(bob);
+    await settle();
+    const second = await service.sync({ userId: bob, deviceId: 'B1', since: first.next_batch });
+    expect(bodies(second, room.roomId)).toEqual(['new']);
+    expect(second.rooms?.join?.[room.roomId]?.timeline.limited).toBe(false);
+    expect(second.rooms?.join?.[room.roomId]?.state.events).toEqual([]);
+    expect(second.rooms?.join?.[room.roomId]?.timeline.events[0].unsigned?.transaction_id).toBe('t1');
+    const otherDevice = await service.sync({ userId: bob, deviceId: 'B2', since: first.next_batch });
+    expect(otherDevice.rooms?.join?.[room.roomId]?.timeline.events[0].unsigned?.transaction_id).toBeUndefined();
+    // The room Bob joined since comes with its whole state.
+    const joinedOther = second.rooms?.join?.[other.roomId];
+    const otherEvents = [...(joinedOther?.state.events ?? []), ...(joinedOther?.timeline.events ?? [])];
+    expect(otherEvents.map((e) => e.type)).toEqual(expect.arrayContaining(['m.room.create', 'm.room.name', 'm.room.power_levels']));
+
+    await room.leave(bob);
+    await room.message(alice, 'after bob left');
+    await settle();
+    const third = await service.sync({ userId: bob, deviceId: 'B1', since: second.next_batch });
+    expect(third.rooms?.join?.[room.roomId]).toBeUndefined();
+    const left = third.rooms?.leave?.[room.roomId];
+    expect(left?.timeline.events.map((e) => e.state_key)).toEqual([bob]);
+    // Initial syncs show left rooms only with include_leave.
+    const initial = await service.sync({ userId: bob, deviceId: 'B1' });
+    expect(initial.rooms?.leave).toBeUndefined();
+    const withLeave = await service.sync({ userId: bob, deviceId: 'B1', filter: { room: { include_leave: true } } });
+    expect(withLeave.rooms?.leave?.[room.roomId]?.timeline.events.map((e) => e.content?.body ?? e.state_key)).toContain('new');
+    expect(withLeave.rooms?.leave?.[room.roomId]?.timeline.events.map((e) => e.content?.body)).not.toContain('after bob left');
+    // A forgotten room is no longer listed.
+    await room.forget(bob);
+    await settle();
+    const forgotten = await service.sync({ userId: bob, deviceId: 'B1', filter: { room: { include_leave: true } } });
+    expect(forgotten.rooms?.leave).toBeUndefined();
+  });
+
+  it('limited incremental timeline: state changed in the gap goes in the state block', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    await room.join(bob);
+    await settle();
+    const first = await service.sync({ userId: bob, deviceId: 'B1' });
+    await room.state_(alice, 'm.room.topic', { topic: 'changed in the gap' });
+    for (let i = 0; i < 5; i++) await room.message(alice, `g${i}`);
+    await settle();
+    const filter = { room: { timeline: { limit: 2 } } };
+    const second = await service.sync({ userId: bob, deviceId: 'B1', since: first.next_batch, filter });
+    const joined = second.rooms?.join?.[room.roomId];
+    expect(bodies(second, room.roomId)).toEqual(['g3', 'g4']);
+    expect(joined?.timeline.limited).toBe(true);
+    expect(joined?.state.events.map((e) => e.type)).toEqual(['m.room.topic']);
+    const full = await service.sync({ userId: bob, deviceId: 'B1', since: first.next_batch, filter, fullState: true });
+    expect(full.rooms?.join?.[room.roomId]?.state.events.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['m.room.create', 'm.room.power_levels', 'm.room.topic', 'm.room.member']),
+    );
+    expect(bodies(full, room.roomId)).toEqual(['g3', 'g4']);
+  });
+
+  it('lazy-loads members: senders only, once per device unless redundant members are asked for', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    await room.join(bob);
+    await room.join(carol);
+    await room.message(carol, 'hello');
+    await room.message(alice, 'hi');
+    await settle();
+    const lazy = { room: { state: { lazy_load_members: true }, timeline: { limit: 2 } } };
+    const first = await service.sync({ userId: bob, deviceId: 'B1', filter: lazy });
+    const members = (r: SyncResponse) =>
+      (r.rooms?.join?.[room.roomId]?.state.events ?? []).filter((e) => e.type === 'm.room.member').map((e) => e.state_key).sort();
+    expect(members(first)).toEqual([alice, bob, carol]);
+    await room.message(carol, 'again');
+    await settle();
+    const second = await service.sync({ userId: bob, deviceId: 'B1', since: first.next_batch, filter: lazy });
+    expect(bodies(second, room.roomId)).toEqual(['again']);
+    expect(members(second)).toEqual([]);
+    const redundant = { room: { state: { lazy_load_members: true, include_redundant_members: true } } };
+    const third = await service.sync({ userId: bob, deviceId: 'B1', since: first.next_batch, filter: redundant });
+    expect(members(third)).toEqual([bob, carol]);
+    const unfiltered = await service.sync({ userId: bob, deviceId: 'B2', filter: { room: { timeline: { limit: 2 } } } });
+    expect(members(unfiltered)).toEqual([alice, bob, carol]);
+  });
+
+  it('applies room, timeline, state, account data filters and event_fields', async () => {
+    const a = await TestRoom.create(h.store, alice);
+    const b = await TestRoom.create(h.store, alice);
+    await a.message(alice, 'in a');
+    await a.send(alice, 'org.example.custom', { x: 1 });
+    await b.message(alice, 'in b');
+    accountData.set(alice, null, 'm.direct', {});
+    accountData.set(alice, null, 'org.example.settings', { y: 2 });
+    accountData.set(alice, a.roomId, 'm.tag', { tags: {} });
+    await settle();
+    const onlyA = await service.sync({ userId: alice, deviceId: 'A', filter: { room: { rooms: [a.roomId] } } });
+    expect(Object.keys(onlyA.rooms?.join ?? {})).toEqual([a.roomId]);
+    const notA = await service.sync({ userId: alice, deviceId: 'A', filter: { room: { not_rooms: [a.roomId] } } });
+    expect(Object.keys(notA.rooms?.join ?? {})).toEqual([b.roomId]);
+    const messages = await service.sync({
+      userId: alice,
+      deviceId: 'A',
+      filter: { room: { timeline: { types: ['m.room.message'] }, state: { types: ['m.room.create'] } }, account_data: { not_types: ['m.direct'] } },
+    });
+    expect(bodies(messages, a.roomId)).toEqual(['in a']);
+    expect(messages.rooms?.join?.[a.roomId]?.state.events.map((e) => e.type)).toEqual(['m.room.create']);
+    expect(messages.account_data?.events.map((e) => e.type)).toEqual(['org.example.settings']);
+    expect(messages.rooms?.join?.[a.roomId]?.account_data.events).toEqual([{ type: 'm.tag', content: { tags: {} } }]);
+    const fields = await service.sync({ userId: alice, deviceId: 'A', filter: { event_fields: ['type', 'content.body'], room: { rooms: [b.roomId] } } });
+    expect(fields.rooms?.join?.[b.roomId]?.timeline.events.at(-1)).toEqual({ type: 'm.room.message', content: { body: 'in b' } });
+  });
+
+  it('rejects a token it did not issue with M_INVALID_PARAM', async () => {
+    for (const bad of ['', 'garbage', 's1_2_3', 's-1_0_0_0', 's01_0_0_0', 't5', 's99999999999999999999_0_0_0']) {
+      await expect(service.sync({ userId: alice, deviceId: 'A', since: bad })).rejects.toMatchObject({ errcode: 'M_INVALID_PARAM', httpStatus: 400 });
+    }
+    await expect(service.sync({ userId: alice, deviceId: 'A', since: 'x' })).rejects.toBeInstanceOf(SyncTokenError);
+  });
+
+  it('tokens stay valid across a rebuild of the projection', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    await room.message(alice, 'before');
+    await settle();
+    const first = await service.sync({ userId: alice, deviceId: 'A' });
+    const { rebuildProjection } = await import('@hs/eventstore');
+    await rebuildProjection(h.db, h.store, new SyncProjector());
+    await room.message(alice, 'after');
+    await settle();
+    const next = await service.sync({ userId: alice, deviceId: 'A', since: first.next_batch });
+    expect(bodies(next, room.roomId)).toEqual(['after']);
+  });
+
+  it('long-poll: wakes the moment an event lands for the user, not for an unrelated user', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    await room.join(bob);
+    const elsewhere = await TestRoom.create(h.store, carol);
+    await settle();
+    const bobFirst = await service.sync({ userId: bob, deviceId: 'B1' });
+    const carolFirst = await service.sync({ userId: carol, deviceId: 'C1' });
+    let carolDone = false;
+    const carolWait = service.sync({ userId: carol, deviceId: 'C1', since: carolFirst.next_batch, timeoutMs: 1500 }).then((r) => {
+      carolDone = true;
+      return r;
+    });
+    const bobWait = service.sync({ userId: bob, deviceId: 'B1', since: bobFirst.next_batch, timeoutMs: 60_000 });
+    // Both requests are waiting before the event lands.
+    while (notifier!.waiting < 2) await new Promise((r) => setImmediate(r));
+    await room.message(alice, 'wake up');
+    const woke = await bobWait;
+    expect(bodies(woke, room.roomId)).toEqual(['wake up']);
+    expect(carolDone).toBe(false);
+    const carolResult = await carolWait;
+    expect(carolResult.rooms).toBeUndefined();
+    expect(parseSyncToken(carolResult.next_batch).events).toBeGreaterThanOrEqual(parseSyncToken(carolFirst.next_batch).events);
+    expect(elsewhere.roomId).not.toBe(room.roomId);
+  });
+
+  it('long-poll: an invite wakes the invited user', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    await settle();
+    const first = await service.sync({ userId: bob, deviceId: 'B1' });
+    const waiting = service.sync({ userId: bob, deviceId: 'B1', since: first.next_batch, timeoutMs: 60_000 });
+    while (notifier!.waiting < 1) await new Promise((r) => setImmediate(r));
+    await room.invite(alice, bob);
+    const response = await waiting;
+    expect(Object.keys(response.rooms?.invite ?? {})).toEqual([room.roomId]);
+  });
+
+  it('typing: in ephemeral, wakes room members, and stops after its timeout', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      const room = await TestRoom.create(h.store, alice);
+      await room.join(bob);
+      await settle();
+      const first = await service.sync({ userId: bob, deviceId: 'B1' });
+      expect(first.rooms?.join?.[room.roomId]?.ephemeral.events).toEqual([]);
+      const waiting = service.sync({ userId: bob, deviceId: 'B1', since: first.next_batch, timeoutMs: 60_000 });
+      while (notifier!.waiting < 1) await new Promise((r) => setImmediate(r));
+      typing.setTyping(room.roomId, alice, true, 10_000);
+      const second = await waiting;
+      expect(second.rooms?.join?.[room.roomId]?.ephemeral.events).toEqual([{ type: 'm.typing', content: { user_ids: [alice] } }]);
+      jest.advanceTimersByTime(10_001);
+      const third = await service.sync({ userId: bob, deviceId: 'B1', since: second.next_batch });
+      expect(third.rooms?.join?.[room.roomId]?.ephemeral.events).toEqual([{ type: 'm.typing', content: { user_ids: [] } }]);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('receipts: m.read to everyone, m.read.private to its owner; unread counts from the read receipt', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    await room.join(bob, 'Bobby');
+    await settle();
+    const first = await service.sync({ userId: bob, deviceId: 'B1' });
+    const m1 = await room.message(alice, 'hello');
+    await room.message(alice, 'hey Bobby, look');
+    await room.message(alice, 'a notice', { msgtype: 'm.notice' });
+    await room.message(alice, 'ping', { 'm.mentions': { user_ids: [bob] } });
+    await room.message(bob, 'my own');
+    await settle();
+    const before = await service.sync({ userId: bob, deviceId: 'B1', since: first.next_batch });
+    expect(before.rooms?.join?.[room.roomId]?.unread_notifications).toEqual({ notification_count: 3, highlight_count: 2 });
+    await room.receipt(bob, m1.eventId, 'm.read.private');
+    await room.receipt(alice, m1.eventId, 'm.read');
+    await settle();
+    const mine = await service.sync({ userId: bob, deviceId: 'B1', since: before.next_batch });
+    const receipt = mine.rooms?.join?.[room.roomId]?.ephemeral.events.find((e) => e.type === 'm.receipt');
+    expect(receipt?.content).toEqual({
+      [m1.eventId]: { 'm.read.private': { [bob]: expect.objectContaining({ ts: expect.any(Number) }) }, 'm.read': { [alice]: expect.objectContaining({ ts: expect.any(Number) }) } },
+    });
+    expect(mine.rooms?.join?.[room.roomId]?.unread_notifications).toEqual({ notification_count: 2, highlight_count: 2 });
+    const alices = await service.sync({ userId: alice, deviceId: 'A1' });
+    const aliceReceipt = alices.rooms?.join?.[room.roomId]?.ephemeral.events.find((e) => e.type === 'm.receipt');
+    expect(aliceReceipt?.content).toEqual({ [m1.eventId]: { 'm.read': { [alice]: expect.objectContaining({ ts: expect.any(Number) }) } } });
+  });
+
+  it('account data: top level and per room, and a change wakes the user', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    await settle();
+    const first = await service.sync({ userId: alice, deviceId: 'A' });
+    expect(first.account_data).toBeUndefined();
+    const waiting = service.sync({ userId: alice, deviceId: 'A', since: first.next_batch, timeoutMs: 60_000 });
+    while (notifier!.waiting < 1) await new Promise((r) => setImmediate(r));
+    accountData.set(alice, null, 'm.push_rules', { global: {} });
+    const second = await waiting;
+    expect(second.account_data?.events).toEqual([{ type: 'm.push_rules', content: { global: {} } }]);
+    accountData.set(alice, room.roomId, 'm.fully_read', { event_id: '$x' });
+    const third = await service.sync({ userId: alice, deviceId: 'A', since: second.next_batch });
+    expect(third.account_data).toBeUndefined();
+    expect(third.rooms?.join?.[room.roomId]?.account_data.events).toEqual([{ type: 'm.fully_read', content: { event_id: '$x' } }]);
+  });
+});

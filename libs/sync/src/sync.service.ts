@@ -1,0 +1,312 @@
+/**
+ * GET /_matrix/client/v3/sync: the response body for a user's device, initial or incremental,
+ * long-polling until something for the user lands or the timeout passes.
+ */
+import type { CommonQueryMethods } from 'slonik';
+import { encodePaginationToken, encodeSyncToken, parseSyncToken, type SyncToken } from '@hs/contracts';
+import {
+  SyncQueries,
+  eventMatches,
+  roomMatches,
+  strippedStateOf,
+  type ClientEvent,
+  type EventRow,
+  type MembershipRow,
+  type RoomEventFilter,
+  type StrippedStateEvent,
+} from '@hs/projections/sync';
+import { receiptsPosition, receiptsSince, type ReceiptContent } from '@hs/projections/receipts';
+import { DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT, applyEventFields, type SyncFilter } from './filter';
+import { LazyMembersCache } from './lazy-members';
+import { SyncNotifier } from './notifier';
+import type { AccountDataDelta, AccountDataEntry, AccountDataSource, TypingSource } from './sources';
+import { unreadNotifications, type UnreadNotifications } from './unread';
+
+export interface SyncRequest {
+  userId: string;
+  deviceId: string;
+  since?: string;
+  /** Longest wait of an incremental sync with nothing new, in milliseconds. */
+  timeoutMs?: number;
+  fullState?: boolean;
+  filter?: SyncFilter;
+  /** Aborts the wait (e.g. the client went away). */
+  signal?: AbortSignal;
+}
+
+export interface Timeline {
+  events: Partial<ClientEvent>[];
+  limited: boolean;
+  prev_batch: string;
+}
+
+export interface JoinedRoom {
+  timeline: Timeline;
+  state: { events: Partial<ClientEvent>[] };
+  account_data: { events: AccountDataEntry[] };
+  ephemeral: { events: { type: string; content: Record<string, unknown> }[] };
+  unread_notifications: UnreadNotifications;
+  summary?: Record<string, unknown>;
+}
+
+export interface LeftRoom {
+  timeline: Timeline;
+  state: { events: Partial<ClientEvent>[] };
+  account_data: { events: AccountDataEntry[] };
+}
+
+export interface SyncResponse {
+  next_batch: string;
+  rooms?: {
+    join?: Record<string, JoinedRoom>;
+    invite?: Record<string, { invite_state: { events: StrippedStateEvent[] } }>;
+    knock?: Record<string, { knock_state: { events: StrippedStateEvent[] } }>;
+    leave?: Record<string, LeftRoom>;
+  };
+  account_data?: { events: AccountDataEntry[] };
+}
+
+interface Computed {
+  body: SyncResponse;
+  token: SyncToken;
+  /** Rooms whose events concern the user (joined, invited, knocked). */
+  rooms: Set<string>;
+  empty: boolean;
+}
+
+interface Context {
+  conn: CommonQueryMethods;
+  userId: string;
+  deviceId: string;
+  since: SyncToken | undefined;
+  fullState: boolean;
+  filter: SyncFilter;
+  upTo: bigint;
+  receiptsUpTo: bigint;
+  typingCounter: number;
+  accountData: AccountDataDelta;
+  receipts: Map<string, ReceiptContent>;
+}
+
+export interface SyncServiceOptions {
+  typing?: TypingSource;
+  accountData: AccountDataSource;
+  notifier: SyncNotifier;
+  now?: () => number;
+}
+
+export class SyncService {
+  private readonly lazyMembers = new LazyMembersCache();
+  private readonly now: () => number;
+
+  constructor(
+    readonly queries: SyncQueries,
+    private readonly options: SyncServiceOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async sync(request: SyncRequest): Promise<SyncResponse> {
+    const since = request.since !== undefined ? parseSyncToken(request.since) : undefined;
+    const timeout = Math.max(0, request.timeoutMs ?? 0);
+    const deadline = this.now() + timeout;
+    for (;;) {
+      const computed = await this.compute(request, since);
+      const remaining = deadline - this.now();
+      if (!since || request.fullState || !computed.empty || remaining <= 0 || request.signal?.aborted) return computed.body;
+      const woken = await this.options.notifier.wait(request.userId, computed.rooms, computed.token, remaining, request.signal);
+      if (!woken) return computed.body;
+    }
+  }
+
+  private async compute(request: SyncRequest, since: SyncToken | undefined): Promise<Computed> {
+    const filter = request.filter ?? {};
+    const fullState = request.fullState === true;
+    const accountData = await this.options.accountData.accountDataSince(request.userId, since?.accountData ?? 0);
+    return this.queries.snapshot(async (conn) => {
+      const upTo = await this.queries.position(conn);
+      const receiptsUpTo = await receiptsPosition(conn);
+      const typingCounter = this.options.typing?.counter() ?? 0;
+      const memberships = await this.queries.membershipsOf(conn, request.userId);
+      const joined = memberships.filter((m) => m.membership === 'join' && roomMatches(m.room_id, filter.room)).map((m) => m.room_id);
+      const receipts =
+        filter.room?.ephemeral?.not_types?.includes('m.receipt') || (filter.room?.ephemeral?.types && !filter.room.ephemeral.types.includes('m.receipt'))
+          ? new Map<string, ReceiptContent>()
+          : await receiptsSince(conn, joined, since && !fullState ? since.receipts : 0n, receiptsUpTo, request.userId);
+      const ctx: Context = {
+        conn,
+        userId: request.userId,
+        deviceId: request.deviceId,
+        since,
+        fullState,
+        filter,
+        upTo,
+        receiptsUpTo,
+        typingCounter,
+        accountData,
+        receipts,
+      };
+      if (!since) this.lazyMembers.reset(request.userId, request.deviceId);
+      const token: SyncToken = {
+        events: since && since.events > upTo ? since.events : upTo,
+        accountData: Math.max(accountData.position, since?.accountData ?? 0),
+        typing: typingCounter,
+        receipts: since && since.receipts > receiptsUpTo ? since.receipts : receiptsUpTo,
+      };
+      const body: SyncResponse = { next_batch: encodeSyncToken(token) };
+      const rooms = new Set<string>();
+      const join: Record<string, JoinedRoom> = {};
+      const invite: Record<string, { invite_state: { events: StrippedStateEvent[] } }> = {};
+      const knock: Record<string, { knock_state: { events: StrippedStateEvent[] } }> = {};
+      const leave: Record<string, LeftRoom> = {};
+      const changedSince = (m: MembershipRow) => !since || m.position > since.events;
+      for (const m of memberships) {
+        if (!roomMatches(m.room_id, filter.room)) continue;
+        if (m.membership === 'join') {
+          rooms.add(m.room_id);
+          const room = await this.joinedRoom(ctx, m);
+          if (room) join[m.room_id] = room;
+        } else if (m.membership === 'invite') {
+          rooms.add(m.room_id);
+          if (changedSince(m) || fullState) invite[m.room_id] = { invite_state: { events: await this.strippedWith(ctx, m) } };
+        } else if (m.membership === 'knock') {
+          rooms.add(m.room_id);
+          if (changedSince(m) || fullState) knock[m.room_id] = { knock_state: { events: await this.strippedWith(ctx, m) } };
+        } else if (!m.forgotten) {
+          const wanted = since && !fullState ? changedSince(m) : filter.room?.include_leave === true;
+          if (wanted) leave[m.room_id] = await this.leftRoom(ctx, m);
+        }
+      }
+      const roomsBody: NonNullable<SyncResponse['rooms']> = {};
+      if (Object.keys(join).length > 0) roomsBody.join = join;
+      if (Object.keys(invite).length > 0) roomsBody.invite = invite;
+      if (Object.keys(knock).length > 0) roomsBody.knock = knock;
+      if (Object.keys(leave).length > 0) roomsBody.leave = leave;
+      if (Object.keys(roomsBody).length > 0) body.rooms = roomsBody;
+      const globalData = accountData.global.filter((e) => eventMatches(e, filter.account_data));
+      if (globalData.length > 0) body.account_data = { events: globalData };
+      return { body, token, rooms, empty: !body.rooms && !body.account_data };
+    });
+  }
+
+  private timelineLimit(filter: RoomEventFilter | undefined): number {
+    const limit = filter?.limit;
+    if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 0) return DEFAULT_TIMELINE_LIMIT;
+    return Math.min(limit, MAX_TIMELINE_LIMIT);
+  }
+
+  /** Timeline of a room between `after` (exclusive; undefined: from the start) and `upTo`. */
+  private async timeline(ctx: Context, roomId: string, after: bigint | undefined, upTo: bigint) {
+    const filter = ctx.filter.room?.timeline;
+    const limit = this.timelineLimit(filter);
+    const visibility = await this.queries.visibility(ctx.conn, roomId, ctx.userId);
+    const { rows } = await this.queries.visibleTimeline(ctx.conn, roomId, visibility, {
+      from: upTo,
+      to: after,
+      dir: 'b',
+      limit: limit + 1,
+      filter,
+    });
+    const limited = rows.length > limit;
+    const kept = rows.slice(0, limit).reverse();
+    const start = kept.length > 0 ? kept[0].position - 1n : upTo;
+    return { rows: kept, limited, start };
+  }
+
+  /** State for the `state` block: entries up to the timeline start the client does not have yet. */
+  private async stateBlock(
+    ctx: Context,
+    roomId: string,
+    initial: boolean,
+    after: bigint | undefined,
+    start: bigint,
+    timeline: readonly EventRow[],
+  ): Promise<EventRow[]> {
+    const filter = ctx.filter.room?.state;
+    let rows: EventRow[];
+    if (initial || after === undefined) rows = await this.queries.stateAt(ctx.conn, roomId, start);
+    else if (start > after) {
+      const keys = await this.queries.stateKeysChanged(ctx.conn, roomId, after, start);
+      rows = await this.queries.stateAt(ctx.conn, roomId, start, { keys });
+    } else rows = [];
+    rows = rows.filter((r) => eventMatches(r, filter) && !(filter?.contains_url === true && typeof r.event.content.url !== 'string'));
+    if (!filter?.lazy_load_members) return rows;
+    // Lazy-loading members: only the members of the timeline's senders (and the user).
+    const senders = new Set(timeline.map((r) => r.sender));
+    senders.add(ctx.userId);
+    const inTimeline = new Set(timeline.map((r) => r.event_id));
+    const nonMembers = rows.filter((r) => r.type !== 'm.room.member');
+    const members = await this.queries.stateAt(ctx.conn, roomId, start, {
+      keys: [...senders].map((s) => ({ type: 'm.room.member', state_key: s })),
+    });
+    const wanted = members.filter((r) => !inTimeline.has(r.event_id));
+    const include = filter.include_redundant_members === true;
+    const sent = wanted.filter((r) => include || initial || !this.lazyMembers.has(ctx.userId, ctx.deviceId, roomId, r.event_id));
+    this.lazyMembers.add(ctx.userId, ctx.deviceId, roomId, [...wanted, ...timeline.filter((r) => r.type === 'm.room.member')].map((r) => r.event_id));
+    return [...nonMembers, ...sent];
+  }
+
+  private format(ctx: Context, rows: readonly EventRow[]): Partial<ClientEvent>[] {
+    const viewer = { userId: ctx.userId, deviceId: ctx.deviceId };
+    return this.queries.formatAll(rows, viewer).map((e) => applyEventFields(e, ctx.filter.event_fields));
+  }
+
+  private roomAccountData(ctx: Context, roomId: string): AccountDataEntry[] {
+    return (ctx.accountData.rooms[roomId] ?? []).filter((e) => eventMatches(e, ctx.filter.room?.account_data));
+  }
+
+  private async joinedRoom(ctx: Context, m: MembershipRow): Promise<JoinedRoom | undefined> {
+    const roomId = m.room_id;
+    const newlyJoined = !ctx.since || m.position > ctx.since.events;
+    const initial = newlyJoined || ctx.fullState;
+    const after = newlyJoined ? undefined : ctx.since?.events;
+    const { rows, limited, start } = await this.timeline(ctx, roomId, after, ctx.upTo);
+    const state = await this.stateBlock(ctx, roomId, initial, after, start, rows);
+    const ephemeral: JoinedRoom['ephemeral']['events'] = [];
+    const ephemeralFilter = ctx.filter.room?.ephemeral;
+    if (this.options.typing && eventMatches({ type: 'm.typing' }, ephemeralFilter)) {
+      const typing = ctx.since && !ctx.fullState ? this.options.typing.typingSince(roomId, ctx.since.typing) : this.options.typing.typingSince(roomId, -1);
+      if (typing && (typing.length > 0 || (ctx.since && !ctx.fullState))) ephemeral.push({ type: 'm.typing', content: { user_ids: typing } });
+    }
+    const receipts = ctx.receipts.get(roomId);
+    if (receipts) ephemeral.push({ type: 'm.receipt', content: receipts });
+    const accountData = this.roomAccountData(ctx, roomId);
+    const changed = rows.length > 0 || state.length > 0 || ephemeral.length > 0 || accountData.length > 0;
+    if (!initial && !changed) return undefined;
+    return {
+      timeline: {
+        events: this.format(ctx, rows),
+        limited,
+        prev_batch: encodePaginationToken(start),
+      },
+      state: { events: this.format(ctx, state) },
+      account_data: { events: accountData },
+      ephemeral: { events: ephemeral },
+      unread_notifications: await unreadNotifications(ctx.conn, roomId, ctx.userId, m.position, ctx.upTo),
+    };
+  }
+
+  private async leftRoom(ctx: Context, m: MembershipRow): Promise<LeftRoom> {
+    const roomId = m.room_id;
+    const incremental = ctx.since !== undefined && !ctx.fullState;
+    const after = incremental && ctx.since && ctx.since.events < m.position ? ctx.since.events : undefined;
+    // Nothing after the leave is shown.
+    const { rows, limited, start } = await this.timeline(ctx, roomId, after, m.position);
+    const state = await this.stateBlock(ctx, roomId, after === undefined, after, start, rows);
+    return {
+      timeline: { events: this.format(ctx, rows), limited, prev_batch: encodePaginationToken(start) },
+      state: { events: this.format(ctx, state) },
+      account_data: { events: this.roomAccountData(ctx, roomId) },
+    };
+  }
+
+  /** Stripped state of an invite or knock, with the member event itself. */
+  private async strippedWith(ctx: Context, m: MembershipRow): Promise<StrippedStateEvent[]> {
+    const events = [...(m.stripped_state ?? [])];
+    if (m.event_id) {
+      const row = await this.queries.eventRow(ctx.conn, m.event_id);
+      if (row) events.push(strippedStateOf(row.event));
+    }
+    return events;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Typing notifications (client-server API, "Typing Notifications"): per room, who is typing
+ * until when. Every change takes the next value of one counter, which goes in sync tokens; a
+ * timer per entry ends it when its timeout passes.
+ */
+import type { TypingSource } from './sources';
+
+/** Longest typing timeout honoured, in milliseconds. */
+export const MAX_TYPING_TIMEOUT_MS = 120_000;
+
+interface Entry {
+  until: number;
+  timer: NodeJS.Timeout;
+}
+
+export class TypingStore implements TypingSource {
+  private value = 0;
+  private readonly rooms = new Map<string, { users: Map<string, Entry>; changed: number }>();
+  private readonly listeners = new Set<(roomId: string, counter: number) => void>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  counter(): number {
+    return this.value;
+  }
+
+  roomCounter(roomId: string): number {
+    return this.rooms.get(roomId)?.changed ?? 0;
+  }
+
+  /** PUT /rooms/{roomId}/typing/{userId}: starts (for `timeoutMs`) or stops the user's typing. */
+  setTyping(roomId: string, userId: string, typing: boolean, timeoutMs = 30_000): void {
+    const room = this.rooms.get(roomId) ?? { users: new Map<string, Entry>(), changed: 0 };
+    this.rooms.set(roomId, room);
+    const existing = room.users.get(userId);
+    if (existing) clearTimeout(existing.timer);
+    if (!typing) {
+      if (!existing) return;
+      room.users.delete(userId);
+      this.changed(roomId, room);
+      return;
+    }
+    const duration = Math.max(0, Math.min(timeoutMs, MAX_TYPING_TIMEOUT_MS));
+    const timer = setTimeout(() => this.expire(roomId, userId), duration);
+    timer.unref?.();
+    room.users.set(userId, { until: this.now() + duration, timer });
+    // Extending a running notification does not change what clients see.
+    if (!existing) this.changed(roomId, room);
+  }
+
+  typing(roomId: string): string[] {
+    const room = this.rooms.get(roomId);
+    if (!room) return [];
+    return [...room.users.keys()].sort();
+  }
+
+  typingSince(roomId: string, since: number): string[] | undefined {
+    const room = this.rooms.get(roomId);
+    if (!room) return undefined;
+    // A counter above ours comes from before a restart: everything is new.
+    if (room.changed <= since && since <= this.value) return undefined;
+    return this.typing(roomId);
+  }
+
+  onChange(listener: (roomId: string, counter: number) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Stops every timer. */
+  close(): void {
+    for (const room of this.rooms.values()) for (const entry of room.users.values()) clearTimeout(entry.timer);
+    this.rooms.clear();
+  }
+
+  private expire(roomId: string, userId: string): void {
+    const room = this.rooms.get(roomId);
+    if (!room?.users.delete(userId)) return;
+    this.changed(roomId, room);
+  }
+
+  private changed(roomId: string, room: { changed: number }): void {
+    room.changed = ++this.value;
+    for (const listener of this.listeners) listener(roomId, room.changed);
+  }
+}
