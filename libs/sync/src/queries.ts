@@ -1,0 +1,90 @@
+/**
+ * Queries of the read side, for the HTTP layer's QueryBus. Each names the endpoint it serves.
+ * Results are the response bodies (or the parts the controller wraps).
+ */
+import { Query } from '@nestjs/cqrs';
+import type { ClientEvent, ContextResponse, JoinedMember, MessagesResponse, RoomEventFilter, Viewer } from '@hs/projections/sync';
+
+/** GET /_matrix/client/v3/rooms/{roomId}/messages */
+export class GetMessages extends Query<MessagesResponse> {
+  constructor(
+    readonly roomId: string,
+    readonly viewer: Viewer,
+    readonly dir: 'b' | 'f',
+    readonly from?: string,
+    readonly to?: string,
+    readonly limit?: number,
+    readonly filter?: RoomEventFilter,
+  ) {
+    super();
+  }
+}
+
+/** GET /_matrix/client/v3/rooms/{roomId}/context/{eventId} */
+export class GetContext extends Query<ContextResponse> {
+  constructor(
+    readonly roomId: string,
+    readonly eventId: string,
+    readonly viewer: Viewer,
+    readonly limit?: number,
+    readonly filter?: RoomEventFilter,
+  ) {
+    super();
+  }
+}
+
+/**
+ * GET /_matrix/client/v3/rooms/{roomId}/state (no type) and
+ * GET /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey} (the one event).
+ */
+export class GetRoomStateForUser extends Query<ClientEvent[]> {
+  constructor(
+    readonly roomId: string,
+    readonly viewer: Viewer,
+    readonly eventType?: string,
+    readonly stateKey?: string,
+  ) {
+    super();
+  }
+}
+
+/** GET /_matrix/client/v3/rooms/{roomId}/members */
+export class GetMembers extends Query<ClientEvent[]> {
+  constructor(
+    readonly roomId: string,
+    readonly viewer: Viewer,
+    readonly at?: string,
+    readonly membership?: string,
+    readonly notMembership?: string,
+  ) {
+    super();
+  }
+}
+
+/** GET /_matrix/client/v3/rooms/{roomId}/joined_members */
+export class GetJoinedMembers extends Query<Record<string, JoinedMember>> {
+  constructor(
+    readonly roomId: string,
+    readonly viewer: Viewer,
+  ) {
+    super();
+  }
+}
+
+/** GET /_matrix/client/v3/joined_rooms */
+export class GetJoinedRooms extends Query<string[]> {
+  constructor(readonly userId: string) {
+    super();
+  }
+}
+
+/** GET /_matrix/client/v3/rooms/{roomId}/event/{eventId} */
+export class GetEventForUser extends Query<ClientEvent> {
+  constructor(
+    readonly roomId: string,
+    readonly eventId: string,
+    readonly viewer: Viewer,
+  ) {
+    super();
+  }
+}

@@ -1,0 +1,63 @@
+import 'reflect-metadata';
+import { Test } from '@nestjs/testing';
+import { QueryBus } from '@nestjs/cqrs';
+import { SyncProjector } from '@hs/projections/sync';
+import { ReceiptsProjector } from '@hs/projections/receipts';
+import { TestRoom } from '../../../projections/sync/testing/test-room';
+import { openProjectionHarness, type ProjectionHarness } from '../../../projections/sync/testing/harness';
+import { SyncModule } from './sync.module';
+import { SyncService } from './sync.service';
+import { SyncNotifier } from './notifier';
+import { GetContext, GetEventForUser, GetJoinedMembers, GetJoinedRooms, GetMembers, GetMessages, GetRoomStateForUser } from './queries';
+
+const alice = '@alice:test.local';
+const bob = '@bob:test.local';
+
+let h: ProjectionHarness;
+
+afterEach(async () => {
+  await h?.close();
+});
+
+describe('SyncModule', () => {
+  it('serves every read-side query through the QueryBus, with typed errors', async () => {
+    const wiring: { notifier?: SyncNotifier } = {};
+    h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector()], (n, p) => wiring.notifier?.checkpointAdvanced(n, p));
+    const moduleRef = await Test.createTestingModule({ imports: [SyncModule.forRoot({ pool: h.db.pool })] }).compile();
+    await moduleRef.init();
+    wiring.notifier = moduleRef.get(SyncNotifier);
+    const bus = moduleRef.get(QueryBus);
+    try {
+      const room = await TestRoom.create(h.store, alice, { name: 'Nest' });
+      await room.join(bob, 'Bob');
+      const msg = await room.message(bob, 'hello');
+      await h.settle();
+      const viewer = { userId: alice, deviceId: 'A' };
+      const messages = await bus.execute(new GetMessages(room.roomId, viewer, 'b', undefined, undefined, 1));
+      expect(messages.chunk.map((e) => e.content.body)).toEqual(['hello']);
+      const context = await bus.execute(new GetContext(room.roomId, msg.eventId, viewer, 2));
+      expect(context.event.event_id).toBe(msg.eventId);
+      const state = await bus.execute(new GetRoomStateForUser(room.roomId, viewer));
+      expect(state.map((e) => e.type)).toContain('m.room.name');
+      const name = await bus.execute(new GetRoomStateForUser(room.roomId, viewer, 'm.room.name', ''));
+      expect(name[0].content).toEqual({ name: 'Nest' });
+      const members = await bus.execute(new GetMembers(room.roomId, viewer, undefined, 'join'));
+      expect(members.map((e) => e.state_key).sort()).toEqual([alice, bob]);
+      expect(await bus.execute(new GetJoinedMembers(room.roomId, viewer))).toEqual({ [alice]: {}, [bob]: { display_name: 'Bob' } });
+      expect(await bus.execute(new GetJoinedRooms(bob))).toEqual([room.roomId]);
+      const event = await bus.execute(new GetEventForUser(room.roomId, msg.eventId, viewer));
+      expect(event.content.body).toBe('hello');
+      await expect(bus.execute(new GetEventForUser(room.roomId, '$nope', viewer))).rejects.toMatchObject({ errcode: 'M_NOT_FOUND', httpStatus: 404 });
+      await expect(bus.execute(new GetMessages(room.roomId, { userId: '@eve:test.local' }, 'b'))).rejects.toMatchObject({
+        errcode: 'M_FORBIDDEN',
+        httpStatus: 403,
+      });
+      await expect(bus.execute(new GetRoomStateForUser(room.roomId, viewer, 'm.room.topic', ''))).rejects.toMatchObject({ errcode: 'M_NOT_FOUND' });
+      await expect(bus.execute(new GetMessages(room.roomId, viewer, 'b', undefined, undefined, -1))).rejects.toMatchObject({ errcode: 'M_INVALID_PARAM' });
+      const sync = await moduleRef.get(SyncService).sync({ userId: bob, deviceId: 'B' });
+      expect(Object.keys(sync.rooms?.join ?? {})).toEqual([room.roomId]);
+    } finally {
+      await moduleRef.close();
+    }
+  });
+});

@@ -1,0 +1,81 @@
+/**
+ * The read side as a Nest module: SyncService for GET /sync, the query handlers of
+ * /messages, /context, /state, /members, /joined_members, /joined_rooms and /event, the
+ * typing store and the notifier. The host provides the options with `forRootAsync` and wires
+ * the projection runner's `onCheckpoint` to `SyncNotifier.checkpointAdvanced`.
+ */
+import { Inject, Injectable, Module, type DynamicModule, type ModuleMetadata, type OnApplicationShutdown } from '@nestjs/common';
+import { CqrsModule } from '@nestjs/cqrs';
+import type { DatabasePool } from 'slonik';
+import { SyncQueries } from '@hs/projections/sync';
+import { SYNC_QUERY_HANDLERS } from './handlers';
+import { SyncNotifier } from './notifier';
+import { NoAccountData, type AccountDataSource } from './sources';
+import { SyncService } from './sync.service';
+import { TypingStore } from './typing';
+
+export const SYNC_OPTIONS = 'SYNC_OPTIONS';
+
+export interface SyncModuleOptions {
+  pool: DatabasePool;
+  /** Account data for /sync (wire the accounts library with `accountDataSourceFrom`); none if omitted. */
+  accountData?: AccountDataSource;
+  /** Milliseconds since the epoch (default Date.now). */
+  now?: () => number;
+}
+
+export interface SyncModuleAsyncOptions {
+  imports?: ModuleMetadata['imports'];
+  inject?: Array<string | symbol | (abstract new (...args: never[]) => unknown)>;
+  useFactory: (...args: never[]) => SyncModuleOptions | Promise<SyncModuleOptions>;
+}
+
+@Injectable()
+class SyncLifecycle implements OnApplicationShutdown {
+  constructor(
+    @Inject(SyncNotifier) private readonly notifier: SyncNotifier,
+    @Inject(TypingStore) private readonly typing: TypingStore,
+  ) {}
+
+  onApplicationShutdown(): void {
+    this.notifier.close();
+    this.typing.close();
+  }
+}
+
+@Module({})
+export class SyncModule {
+  static forRoot(options: SyncModuleOptions): DynamicModule {
+    return SyncModule.forRootAsync({ useFactory: () => options });
+  }
+
+  static forRootAsync(options: SyncModuleAsyncOptions): DynamicModule {
+    return {
+      module: SyncModule,
+      imports: [CqrsModule, ...(options.imports ?? [])],
+      providers: [
+        { provide: SYNC_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] },
+        {
+          provide: SyncQueries,
+          useFactory: (o: SyncModuleOptions) => new SyncQueries(o.pool, { ...(o.now ? { now: o.now } : {}) }),
+          inject: [SYNC_OPTIONS],
+        },
+        { provide: TypingStore, useFactory: (o: SyncModuleOptions) => new TypingStore(o.now), inject: [SYNC_OPTIONS] },
+        {
+          provide: SyncNotifier,
+          useFactory: (o: SyncModuleOptions, typing: TypingStore) => new SyncNotifier(o.pool, typing, o.accountData ?? new NoAccountData()),
+          inject: [SYNC_OPTIONS, TypingStore],
+        },
+        {
+          provide: SyncService,
+          useFactory: (o: SyncModuleOptions, queries: SyncQueries, typing: TypingStore, notifier: SyncNotifier) =>
+            new SyncService(queries, { typing, notifier, accountData: o.accountData ?? new NoAccountData(), ...(o.now ? { now: o.now } : {}) }),
+          inject: [SYNC_OPTIONS, SyncQueries, TypingStore, SyncNotifier],
+        },
+        ...SYNC_QUERY_HANDLERS,
+        SyncLifecycle,
+      ],
+      exports: [SyncService, SyncQueries, TypingStore, SyncNotifier],
+    };
+  }
+}
