@@ -134,6 +134,19 @@ describe('sync projector', () => {
     expect(state.content).toEqual({});
   });
 
+  it('applies a redaction that arrived before its target once the target arrives', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    const late = room.prepare(alice, 'm.room.message', { msgtype: 'm.text', body: 'late' });
+    const redaction = await room.redact(alice, late.eventId);
+    await late.append();
+    await h.settle();
+    const event = await q.eventForUser(room.roomId, late.eventId, { userId: alice });
+    expect(event.content).toEqual({});
+    expect((event.unsigned?.redacted_because as { event_id?: string }).event_id).toBe(redaction.eventId);
+    const pending = await h.db.pool.anyFirst(sql.unsafe`SELECT target_id FROM proj_sync.pending_redactions`);
+    expect(pending).toEqual([]);
+  });
+
   it('does not apply a redaction from another server by a user without power', async () => {
     const room = await TestRoom.create(h.store, alice);
     await room.join(mallory);

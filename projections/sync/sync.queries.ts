@@ -77,6 +77,12 @@ export interface ContextResponse {
   state: ClientEvent[];
 }
 
+export interface RoomSummary {
+  'm.heroes'?: string[];
+  'm.joined_member_count': number;
+  'm.invited_member_count': number;
+}
+
 export interface JoinedMember {
   display_name?: string;
   avatar_url?: string;
@@ -278,6 +284,32 @@ export class SyncQueries {
       out[row.user_id] = member;
     }
     return out;
+  }
+
+  /**
+   * The room summary of /sync: joined and invited member counts and, when the room has neither
+   * a name nor a canonical alias, up to five other members to name it after (`m.heroes`).
+   */
+  async roomSummary(conn: CommonQueryMethods, roomId: string, userId: string): Promise<RoomSummary> {
+    const counts = (await conn.one(sql.unsafe`
+      SELECT count(*) FILTER (WHERE membership = 'join') AS joined, count(*) FILTER (WHERE membership = 'invite') AS invited
+        FROM proj_sync.memberships WHERE room_id = ${roomId}`)) as unknown as { joined: bigint; invited: bigint };
+    const summary: RoomSummary = {
+      'm.joined_member_count': Number(counts.joined),
+      'm.invited_member_count': Number(counts.invited),
+    };
+    const named = (await conn.anyFirst(sql.unsafe`
+      SELECT e.event -> 'content' FROM proj_sync.current_state c JOIN proj_sync.events e ON e.event_id = c.event_id
+       WHERE c.room_id = ${roomId} AND c.state_key = '' AND c.type IN ('m.room.name', 'm.room.canonical_alias')`)) as unknown as JsonObject[];
+    const hasName = named.some((content) => (typeof content.name === 'string' && content.name !== '') || (typeof content.alias === 'string' && content.alias !== ''));
+    if (!hasName) {
+      const heroes = (await conn.anyFirst(sql.unsafe`
+        SELECT user_id FROM proj_sync.memberships
+         WHERE room_id = ${roomId} AND user_id <> ${userId} AND membership IN ('join', 'invite')
+         ORDER BY position LIMIT 5`)) as unknown as string[];
+      summary['m.heroes'] = heroes;
+    }
+    return summary;
   }
 
   /** Member events of a room, now or at a position, filtered by membership. */

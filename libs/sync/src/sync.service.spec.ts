@@ -83,6 +83,7 @@ describe('SyncService', () => {
     const joined = response.rooms?.join?.[room.roomId];
     expect(joined?.timeline.limited).toBe(true);
     expect(joined?.timeline.events).toHaveLength(10);
+    expect(joined?.summary).toEqual({ 'm.joined_member_count': 2, 'm.invited_member_count': 1 });
     expect(joined?.timeline.events[9].state_key).toBe(carol);
     expect(joined?.state.events.find((e) => e.type === 'm.room.name')?.content).toEqual({ name: 'Lobby' });
     expect(joined?.state.events.some((e) => e.type === 'm.room.member' && e.state_key === bob)).toBe(true);
@@ -183,6 +184,11 @@ describe('SyncService', () => {
     const members = (r: SyncResponse) =>
       (r.rooms?.join?.[room.roomId]?.state.events ?? []).filter((e) => e.type === 'm.room.member').map((e) => e.state_key).sort();
     expect(members(first)).toEqual([alice, bob, carol]);
+    expect(first.rooms?.join?.[room.roomId]?.summary).toEqual({
+      'm.heroes': [alice, carol],
+      'm.joined_member_count': 3,
+      'm.invited_member_count': 0,
+    });
     await room.message(carol, 'again');
     await settle();
     const second = await service.sync({ userId: bob, deviceId: 'B1', since: first.next_batch, filter: lazy });

@@ -12,6 +12,7 @@ import {
   type ClientEvent,
   type EventRow,
   type MembershipRow,
+  type RoomSummary,
   type RoomEventFilter,
   type StrippedStateEvent,
 } from '@hs/projections/sync';
@@ -46,7 +47,7 @@ export interface JoinedRoom {
   account_data: { events: AccountDataEntry[] };
   ephemeral: { events: { type: string; content: Record<string, unknown> }[] };
   unread_notifications: UnreadNotifications;
-  summary?: Record<string, unknown>;
+  summary?: RoomSummary;
 }
 
 export interface LeftRoom {
@@ -273,7 +274,9 @@ export class SyncService {
     const accountData = this.roomAccountData(ctx, roomId);
     const changed = rows.length > 0 || state.length > 0 || ephemeral.length > 0 || accountData.length > 0;
     if (!initial && !changed) return undefined;
+    const membersChanged = initial || [...rows, ...state].some((r) => r.type === 'm.room.member');
     return {
+      ...(membersChanged ? { summary: await this.queries.roomSummary(ctx.conn, roomId, ctx.userId) } : {}),
       timeline: {
         events: this.format(ctx, rows),
         limited,

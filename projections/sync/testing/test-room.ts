@@ -106,6 +106,14 @@ export class TestRoom {
   }
 
   async send(sender: string, type: string, content: JsonObject, options: SendOptions = {}): Promise<Sent> {
+    return this.prepare(sender, type, content, options).append();
+  }
+
+  /**
+   * Builds and signs an event now and appends it when `append` is called, as an event that
+   * reaches the server late (e.g. over federation after a redaction of it).
+   */
+  prepare(sender: string, type: string, content: JsonObject, options: SendOptions = {}): { eventId: string; append(): Promise<Sent> } {
     const server = serverOf(sender);
     const built = buildEvent({
       roomVersion: this.version,
@@ -121,7 +129,10 @@ export class TestRoom {
       origin: server,
       signingKey: keyFor(server),
     });
-    return this.record(built.event.event_id, built.pdu, built.event.depth, options);
+    return {
+      eventId: built.event.event_id,
+      append: () => this.record(built.event.event_id, built.pdu, built.event.depth, options),
+    };
   }
 
   message(sender: string, body: string, extra: JsonObject = {}, options: SendOptions = {}): Promise<Sent> {

@@ -1,0 +1,40 @@
+import {
+  SyncTokenError,
+  ZERO_SYNC_TOKEN,
+  encodePaginationToken,
+  encodeSyncToken,
+  parsePaginationToken,
+  parseSyncToken,
+} from './sync-token';
+
+describe('sync tokens', () => {
+  it('round-trips every component, including positions beyond 2^53', () => {
+    const token = { events: 9_007_199_254_740_993n, accountData: 42, typing: 7, receipts: 123n };
+    const text = encodeSyncToken(token);
+    expect(text).toBe('s9007199254740993_42_7_123');
+    expect(parseSyncToken(text)).toEqual(token);
+    expect(parseSyncToken(encodeSyncToken(ZERO_SYNC_TOKEN))).toEqual(ZERO_SYNC_TOKEN);
+  });
+
+  it.each(['', 's', 's1_2_3', 's1_2_3_4_5', 'S1_2_3_4', 's01_2_3_4', 's-1_2_3_4', 's1_2_3_4 ', 's1.5_2_3_4', 's9223372036854775808_0_0_0', 's1_99999999999999999_0_0'])(
+    'rejects %j with M_INVALID_PARAM',
+    (bad) => {
+      expect(() => parseSyncToken(bad)).toThrow(SyncTokenError);
+      try {
+        parseSyncToken(bad);
+      } catch (error) {
+        expect((error as SyncTokenError).toJSON()).toEqual({ errcode: 'M_INVALID_PARAM', error: expect.stringContaining('Invalid token') });
+        expect((error as SyncTokenError).httpStatus).toBe(400);
+      }
+    },
+  );
+
+  it('pagination tokens: their own form, or the room-event position of a sync token', () => {
+    expect(encodePaginationToken(55n)).toBe('t55');
+    expect(parsePaginationToken('t55')).toBe(55n);
+    expect(parsePaginationToken('s77_1_2_3')).toBe(77n);
+    expect(() => parsePaginationToken('t-1')).toThrow(SyncTokenError);
+    expect(() => parsePaginationToken('t')).toThrow(SyncTokenError);
+    expect(() => encodePaginationToken(-1n)).toThrow(RangeError);
+  });
+});

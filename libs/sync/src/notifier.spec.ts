@@ -1,0 +1,62 @@
+import { SyncProjector } from '@hs/projections/sync';
+import { ReceiptsProjector } from '@hs/projections/receipts';
+import { TestRoom } from '../../../projections/sync/testing/test-room';
+import { openProjectionHarness, type ProjectionHarness } from '../../../projections/sync/testing/harness';
+import { SyncNotifier } from './notifier';
+import { TypingStore } from './typing';
+import { NoAccountData } from './sources';
+
+const alice = '@alice:test.local';
+const bob = '@bob:test.local';
+
+let h: ProjectionHarness;
+let notifier: SyncNotifier | undefined;
+let typing: TypingStore;
+
+beforeEach(async () => {
+  h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector()], (n, p) => notifier?.checkpointAdvanced(n, p));
+  typing = new TypingStore();
+  notifier = new SyncNotifier(h.db.pool, typing, new NoAccountData());
+});
+
+afterEach(async () => {
+  notifier?.close();
+  notifier = undefined;
+  typing.close();
+  await h?.close();
+});
+
+async function settle() {
+  await h.settle();
+  await notifier!.idle();
+}
+
+describe('SyncNotifier', () => {
+  it('does not let a request sleep past an event that landed between its token and its wait', async () => {
+    const a = await TestRoom.create(h.store, alice);
+    const b = await TestRoom.create(h.store, bob);
+    await settle();
+    const token = { events: await h.store.headPosition(), accountData: 0, typing: 0, receipts: await h.store.headPosition() };
+    await a.message(alice, 'landed before the wait');
+    await settle();
+    // Alice's room was touched after her token: she returns at once.
+    expect(await notifier!.wait(alice, new Set([a.roomId]), token, 600_000)).toBe(true);
+    // Bob's room was not: he sleeps until his (short) timeout.
+    expect(await notifier!.wait(bob, new Set([b.roomId]), token, 20)).toBe(false);
+  });
+
+  it('wakes members of a room on typing, and ends waits on abort', async () => {
+    const a = await TestRoom.create(h.store, alice);
+    await settle();
+    const head = await h.store.headPosition();
+    const token = { events: head, accountData: 0, typing: typing.counter(), receipts: head };
+    const waiting = notifier!.wait(alice, new Set([a.roomId]), token, 600_000);
+    typing.setTyping(a.roomId, bob, true, 1000);
+    expect(await waiting).toBe(true);
+    const controller = new AbortController();
+    const aborted = notifier!.wait(bob, new Set(['!other:test.local']), { ...token, typing: typing.counter() }, 600_000, controller.signal);
+    controller.abort();
+    expect(await aborted).toBe(false);
+    expect(notifier!.waiting).toBe(0);
+  });
+});

@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'slonik';
+import { RECEIPT_RECORDED, receiptsStream, type ReceiptRecorded } from '@hs/contracts';
+import type { JsonValue } from '@hs/eventstore';
+import { migrate, openDatabase, type Database } from '@hs/persistence';
+import { PostgresEventStore, ProjectionRunner, rebuildProjection } from '@hs/eventstore';
+import { ReceiptsProjector } from './receipts.projector';
+import { readReceiptEvents, receiptsPosition, receiptsSince, roomsWithReceiptsBetween } from './receipts.queries';
+
+const room = '!r:test.local';
+const other = '!o:test.local';
+let db: Database;
+let store: PostgresEventStore;
+let runner: ProjectionRunner;
+
+beforeEach(async () => {
+  db = await openDatabase({ maxConnections: 4 });
+  await migrate(db);
+  store = await PostgresEventStore.open(db);
+  runner = new ProjectionRunner(db, store, [new ReceiptsProjector()]);
+  await runner.start();
+});
+
+afterEach(async () => {
+  await runner?.stop();
+  await store?.close();
+  await db?.close();
+});
+
+async function record(data: Omit<ReceiptRecorded, 'v' | 'ts'> & { ts?: number }): Promise<bigint> {
+  const fact: ReceiptRecorded = { v: 1, ts: 1000, ...data };
+  const result = await store.append(receiptsStream(data.room_id), 'any', [
+    { id: randomUUID(), type: RECEIPT_RECORDED, data: fact as unknown as JsonValue },
+  ]);
+  await runner.waitFor(result.position);
+  return result.position;
+}
+
+describe('receipts projection', () => {
+  it('keeps the latest receipt per user, type and thread; private receipts for their owner only', async () => {
+    await record({ room_id: room, user_id: '@a:x', receipt_type: 'm.read', event_id: '$1' });
+    const middle = await receiptsPosition(db.pool);
+    await record({ room_id: room, user_id: '@a:x', receipt_type: 'm.read', event_id: '$2', ts: 2000 });
+    await record({ room_id: room, user_id: '@b:x', receipt_type: 'm.read.private', event_id: '$2' });
+    await record({ room_id: room, user_id: '@c:x', receipt_type: 'm.read', event_id: '$1', thread_id: '$root' });
+    await record({ room_id: other, user_id: '@a:x', receipt_type: 'm.read', event_id: '$9' });
+    const head = await receiptsPosition(db.pool);
+
+    const forA = await receiptsSince(db.pool, [room], 0n, head, '@a:x');
+    expect(forA.get(room)).toEqual({
+      $2: { 'm.read': { '@a:x': { ts: 2000 } } },
+      $1: { 'm.read': { '@c:x': { ts: 1000, thread_id: '$root' } } },
+    });
+    const forB = await receiptsSince(db.pool, [room], 0n, head, '@b:x');
+    expect(forB.get(room)?.$2).toEqual({ 'm.read': { '@a:x': { ts: 2000 } }, 'm.read.private': { '@b:x': { ts: 1000 } } });
+    const since = await receiptsSince(db.pool, [room, other], middle, head, '@a:x');
+    expect([...since.keys()].sort()).toEqual([other, room]);
+    expect(await roomsWithReceiptsBetween(db.pool, middle, head)).toEqual(expect.arrayContaining([room, other]));
+    expect((await readReceiptEvents(db.pool, room, '@b:x')).sort()).toEqual(['$2']);
+    expect(await readReceiptEvents(db.pool, room, '@c:x')).toEqual([]);
+
+    // A rebuild holds the same rows.
+    const before = await db.pool.any(sqlAll());
+    await rebuildProjection(db, store, new ReceiptsProjector());
+    expect(await db.pool.any(sqlAll())).toEqual(before);
+  });
+});
+
+function sqlAll() {
+  return sql.unsafe`SELECT * FROM proj_receipts.receipts ORDER BY room_id, user_id, receipt_type, thread_id`;
+}
