@@ -121,6 +121,13 @@ interface StoredEventRow {
   redacted_because: ClientEvent | null;
 }
 
+/** What one batch has learnt, to spare queries (never kept across batches or generations). */
+interface BatchContext {
+  rooms: Set<string>;
+  /** Event ids some redaction waits for. */
+  pendingTargets: Set<string>;
+}
+
 function isAccepted(data: unknown): data is RoomEventAccepted {
   const d = data as Partial<RoomEventAccepted> | null;
   return !!d && d.v === 1 && typeof d.event_id === 'string' && typeof d.room_id === 'string' && !!d.pdu;
@@ -142,9 +149,18 @@ export class SyncProjector implements Projector {
   }
 
   async handle(batch: RecordedEvent[], tx: DatabaseTransactionConnection): Promise<void> {
+    const ids = batch.filter((r) => r.type === ROOM_EVENT_ACCEPTED && isAccepted(r.data)).map((r) => (r.data as unknown as RoomEventAccepted).event_id);
+    const context: BatchContext = {
+      rooms: new Set(),
+      pendingTargets: new Set(
+        ids.length === 0
+          ? []
+          : ((await tx.anyFirst(sql.unsafe`SELECT DISTINCT target_id FROM pending_redactions WHERE target_id = ANY(${sql.array(ids, 'text')})`)) as unknown as string[]),
+      ),
+    };
     for (const record of batch) {
       if (record.type === ROOM_EVENT_ACCEPTED && isAccepted(record.data)) {
-        await this.accept(record.position, record.data, tx);
+        await this.accept(record.position, record.data, tx, context);
       } else if (record.type === ROOM_FORGOTTEN && isForgotten(record.data)) {
         await tx.query(sql.unsafe`UPDATE memberships SET forgotten = true
           WHERE room_id = ${record.data.room_id} AND user_id = ${record.data.user_id}`);
@@ -152,11 +168,14 @@ export class SyncProjector implements Projector {
     }
   }
 
-  private async accept(position: bigint, fact: RoomEventAccepted, tx: DatabaseTransactionConnection): Promise<void> {
+  private async accept(position: bigint, fact: RoomEventAccepted, tx: DatabaseTransactionConnection, context: BatchContext): Promise<void> {
     const roomId = fact.room_id;
     const version = fact.room_version;
-    await tx.query(sql.unsafe`INSERT INTO rooms (room_id, room_version) VALUES (${roomId}, ${version})
-      ON CONFLICT (room_id) DO NOTHING`);
+    if (!context.rooms.has(roomId)) {
+      await tx.query(sql.unsafe`INSERT INTO rooms (room_id, room_version) VALUES (${roomId}, ${version})
+        ON CONFLICT (room_id) DO NOTHING`);
+      context.rooms.add(roomId);
+    }
     const event = clientEventOf(fact.pdu, fact.event_id, roomId, version);
     const inTimeline = !fact.soft_failed && !fact.outlier;
 
@@ -194,8 +213,9 @@ export class SyncProjector implements Projector {
 
     if (!inserted) return;
     if (event.type === 'm.room.redaction' && inTimeline && event.redacts !== undefined) {
-      await this.redact(event.redacts, event, version, tx);
+      if (!(await this.redact(event.redacts, event, version, tx))) context.pendingTargets.add(event.redacts);
     }
+    if (!context.pendingTargets.has(fact.event_id)) return;
     // A redaction that arrived before this event applies now.
     const pending = (await tx.any(sql.unsafe`
       SELECT e.event FROM pending_redactions p JOIN events e ON e.event_id = p.redaction_id
@@ -271,17 +291,18 @@ export class SyncProjector implements Projector {
    * `redacted_because`. A redaction whose target is unknown waits in `pending_redactions`.
    * Only redactions by the target's server or by a user allowed to redact others apply.
    */
-  private async redact(targetId: string, redaction: ClientEvent, version: string, tx: DatabaseTransactionConnection): Promise<void> {
+  /** Returns false when the target is not known yet (the redaction waits for it). */
+  private async redact(targetId: string, redaction: ClientEvent, version: string, tx: DatabaseTransactionConnection): Promise<boolean> {
     const target = (await tx.maybeOne(sql.unsafe`
       SELECT position, event_id, room_id, sender, type, event, in_timeline, redacted_because
         FROM events WHERE event_id = ${targetId}`)) as StoredEventRow | null;
     if (!target) {
       await tx.query(sql.unsafe`INSERT INTO pending_redactions (target_id, redaction_id)
         VALUES (${targetId}, ${redaction.event_id}) ON CONFLICT DO NOTHING`);
-      return;
+      return false;
     }
-    if (target.redacted_because !== null || target.room_id !== redaction.room_id) return;
-    if (!(await this.mayRedact(redaction, target, version, tx))) return;
+    if (target.redacted_because !== null || target.room_id !== redaction.room_id) return true;
+    if (!(await this.mayRedact(redaction, target, version, tx))) return true;
     const redacted: ClientEvent = {
       ...target.event,
       content: redactedContent(target.type, target.event.content, version) as JsonObject,
@@ -291,6 +312,7 @@ export class SyncProjector implements Projector {
         redacted_because = ${sql.jsonb(toJson(redaction))}, contains_url = false
       WHERE event_id = ${targetId}`);
     await tx.query(sql.unsafe`DELETE FROM pending_redactions WHERE target_id = ${targetId}`);
+    return true;
   }
 
   private async mayRedact(redaction: ClientEvent, target: StoredEventRow, version: string, tx: DatabaseTransactionConnection): Promise<boolean> {

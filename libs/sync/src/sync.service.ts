@@ -87,6 +87,8 @@ interface Context {
   typingCounter: number;
   accountData: AccountDataDelta;
   receipts: Map<string, ReceiptContent>;
+  /** Incremental syncs: joined rooms with events or state changes since the token. */
+  active: Set<string> | undefined;
 }
 
 export interface SyncServiceOptions {
@@ -146,6 +148,7 @@ export class SyncService {
         typingCounter,
         accountData,
         receipts,
+        active: since && !fullState ? await this.queries.roomsWithActivity(conn, joined, since.events, upTo) : undefined,
       };
       if (!since) this.lazyMembers.reset(request.userId, request.deviceId);
       const token: SyncToken = {
@@ -261,6 +264,16 @@ export class SyncService {
     const newlyJoined = !ctx.since || m.position > ctx.since.events;
     const initial = newlyJoined || ctx.fullState;
     const after = newlyJoined ? undefined : ctx.since?.events;
+    if (
+      !initial &&
+      ctx.active &&
+      !ctx.active.has(roomId) &&
+      !ctx.receipts.has(roomId) &&
+      (ctx.accountData.rooms[roomId] ?? []).length === 0 &&
+      (!ctx.since || !this.options.typing || this.options.typing.typingSince(roomId, ctx.since.typing) === undefined)
+    ) {
+      return undefined;
+    }
     const { rows, limited, start } = await this.timeline(ctx, roomId, after, ctx.upTo);
     const state = await this.stateBlock(ctx, roomId, initial, after, start, rows);
     const ephemeral: JoinedRoom['ephemeral']['events'] = [];
