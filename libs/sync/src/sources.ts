@@ -33,6 +33,12 @@ export interface TypingSource {
   onChange(listener: (roomId: string, counter: number) => void): () => void;
 }
 
+/**
+ * The ephemeral streams /sync reads from memory. Typing is the only one kept here; receipts
+ * are stored facts read from the receipts projection.
+ */
+export type EphemeralSource = TypingSource;
+
 /** Adapts anything shaped like the accounts library's AccountDataService. */
 export function accountDataSourceFrom(service: {
   accountDataSince(userId: string, since: number): Promise<AccountDataDelta>;
