@@ -115,6 +115,30 @@ describe('sync projector', () => {
     await expect(q.membersForUser(room.roomId, { userId: alice }, { at: 'garbage' })).rejects.toBeInstanceOf(SyncTokenError);
   });
 
+  it('shows a former member the state as of their leave, and a world-readable room to anyone', async () => {
+    const room = await TestRoom.create(h.store, alice, { name: 'Before', historyVisibility: 'joined' });
+    await room.join(bob);
+    await room.leave(bob);
+    await room.state_(alice, 'm.room.name', { name: 'After' });
+    await h.settle();
+    const bobs = await q.roomStateForUser(room.roomId, { userId: bob });
+    expect(bobs.find((e) => e.type === 'm.room.name')?.content).toEqual({ name: 'Before' });
+    expect((await q.stateEventForUser(room.roomId, 'm.room.name', '', { userId: alice })).content).toEqual({ name: 'After' });
+    await expect(q.roomStateForUser(room.roomId, { userId: carol })).rejects.toMatchObject({ errcode: 'M_FORBIDDEN' });
+    await expect(q.joinedMembersForUser(room.roomId, { userId: bob })).rejects.toMatchObject({ errcode: 'M_FORBIDDEN' });
+    // Messages after Bob left are not his to read.
+    const page = await q.messages({ roomId: room.roomId, viewer: { userId: bob }, dir: 'b', limit: 50 });
+    expect(page.chunk.some((e) => e.type === 'm.room.name' && e.content.name === 'After')).toBe(false);
+    expect(page.chunk[0].state_key).toBe(bob);
+
+    const open = await TestRoom.create(h.store, alice, { historyVisibility: 'world_readable' });
+    await open.message(alice, 'for everyone');
+    await h.settle();
+    const peek = await q.messages({ roomId: open.roomId, viewer: { userId: carol }, dir: 'b', limit: 1 });
+    expect(peek.chunk.map((e) => e.content.body)).toEqual(['for everyone']);
+    expect((await q.roomStateForUser(open.roomId, { userId: carol })).length).toBeGreaterThan(3);
+  });
+
   it('applies redactions: redacted content and unsigned.redacted_because', async () => {
     const room = await TestRoom.create(h.store, alice);
     await room.join(bob);
