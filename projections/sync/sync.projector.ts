@@ -261,9 +261,11 @@ export class SyncProjector implements Projector {
       const member = (await tx.maybeOne(sql.unsafe`SELECT event FROM events WHERE event_id = ${entry.event_id}`)) as {
         event: ClientEvent;
       } | null;
-      const membership = member && typeof member.event.content.membership === 'string' ? member.event.content.membership : 'leave';
+      // A member event the projection does not hold cannot say the membership: leave it as it was.
+      if (!member) continue;
+      const membership = typeof member.event.content.membership === 'string' ? member.event.content.membership : 'leave';
       let stripped: StrippedStateEvent[] | null = null;
-      if (member && (membership === 'invite' || membership === 'knock')) {
+      if (membership === 'invite' || membership === 'knock') {
         stripped = await this.strippedState(roomId, member.event, tx);
       }
       await tx.query(sql.unsafe`
