@@ -110,6 +110,9 @@ const SETUP = [
     )`,
 ];
 
+const EVENT_INSERT_COLUMNS = sql.fragment`position, event_id, room_id, type, sender, state_key, origin_server_ts, in_timeline,
+  contains_url, event, prev_content, prev_sender, replaces_state, txn_user, txn_device, txn_id, extra_unsigned`;
+
 interface StoredEventRow {
   position: bigint;
   event_id: string;
@@ -158,24 +161,75 @@ export class SyncProjector implements Projector {
           : ((await tx.anyFirst(sql.unsafe`SELECT DISTINCT target_id FROM pending_redactions WHERE target_id = ANY(${sql.array(ids, 'text')})`)) as unknown as string[]),
       ),
     };
+    // Plain timeline events (no state change, no redaction involved) are written together,
+    // in store order, before anything that reads or changes what they would be part of.
+    const buffered: { position: bigint; fact: RoomEventAccepted }[] = [];
+    const flush = async () => {
+      if (buffered.length === 0) return;
+      await this.insertPlain(buffered.splice(0), tx);
+    };
     for (const record of batch) {
       if (record.type === ROOM_EVENT_ACCEPTED && isAccepted(record.data)) {
-        await this.accept(record.position, record.data, tx, context);
+        const fact = record.data;
+        await this.ensureRoom(fact, tx, context);
+        if (this.isPlain(fact, context) && !buffered.some((b) => b.fact.event_id === fact.event_id)) {
+          buffered.push({ position: record.position, fact });
+          continue;
+        }
+        await flush();
+        await this.accept(record.position, fact, tx, context);
       } else if (record.type === ROOM_FORGOTTEN && isForgotten(record.data)) {
+        await flush();
         await tx.query(sql.unsafe`UPDATE memberships SET forgotten = true
           WHERE room_id = ${record.data.room_id} AND user_id = ${record.data.user_id}`);
       }
     }
+    await flush();
+  }
+
+  private isPlain(fact: RoomEventAccepted, context: BatchContext): boolean {
+    return (
+      fact.pdu.state_key === undefined &&
+      fact.pdu.type !== 'm.room.redaction' &&
+      fact.state_delta.added.length === 0 &&
+      fact.state_delta.removed.length === 0 &&
+      !context.pendingTargets.has(fact.event_id)
+    );
+  }
+
+  private async ensureRoom(fact: RoomEventAccepted, tx: DatabaseTransactionConnection, context: BatchContext): Promise<void> {
+    if (context.rooms.has(fact.room_id)) return;
+    await tx.query(sql.unsafe`INSERT INTO rooms (room_id, room_version) VALUES (${fact.room_id}, ${fact.room_version})
+      ON CONFLICT (room_id) DO NOTHING`);
+    context.rooms.add(fact.room_id);
+  }
+
+  private eventValues(position: bigint, fact: RoomEventAccepted, event: ClientEvent, prev: { content: JsonObject | null; sender: string | null; replaces: string | null }) {
+    const inTimeline = !fact.soft_failed && !fact.outlier;
+    return sql.fragment`(${position}, ${fact.event_id}, ${fact.room_id}, ${event.type}, ${event.sender}, ${event.state_key ?? null},
+      ${event.origin_server_ts}, ${inTimeline}, ${containsUrl(event.content)}, ${sql.jsonb(toJson(event))},
+      ${prev.content === null ? null : sql.jsonb(prev.content)}, ${prev.sender}, ${prev.replaces},
+      ${fact.local?.user_id ?? null}, ${fact.local?.device_id ?? null}, ${fact.local?.txn_id ?? null},
+      ${fact.unsigned ? sql.jsonb(fact.unsigned) : null})`;
+  }
+
+  private async insertPlain(rows: { position: bigint; fact: RoomEventAccepted }[], tx: DatabaseTransactionConnection): Promise<void> {
+    const values = rows.map(({ position, fact }) =>
+      this.eventValues(position, fact, clientEventOf(fact.pdu, fact.event_id, fact.room_id, fact.room_version), {
+        content: null,
+        sender: null,
+        replaces: null,
+      }),
+    );
+    await tx.query(sql.unsafe`
+      INSERT INTO events (${EVENT_INSERT_COLUMNS}) VALUES ${sql.join(values, sql.fragment`, `)}
+      ON CONFLICT (event_id) DO UPDATE SET position = EXCLUDED.position, in_timeline = true
+        WHERE events.in_timeline = false AND EXCLUDED.in_timeline`);
   }
 
   private async accept(position: bigint, fact: RoomEventAccepted, tx: DatabaseTransactionConnection, context: BatchContext): Promise<void> {
     const roomId = fact.room_id;
     const version = fact.room_version;
-    if (!context.rooms.has(roomId)) {
-      await tx.query(sql.unsafe`INSERT INTO rooms (room_id, room_version) VALUES (${roomId}, ${version})
-        ON CONFLICT (room_id) DO NOTHING`);
-      context.rooms.add(roomId);
-    }
     const event = clientEventOf(fact.pdu, fact.event_id, roomId, version);
     const inTimeline = !fact.soft_failed && !fact.outlier;
 
@@ -197,14 +251,8 @@ export class SyncProjector implements Projector {
     }
 
     const inserted = await tx.maybeOne(sql.unsafe`
-      INSERT INTO events (position, event_id, room_id, type, sender, state_key, origin_server_ts, in_timeline,
-                          contains_url, event, prev_content, prev_sender, replaces_state, txn_user, txn_device, txn_id,
-                          extra_unsigned)
-      VALUES (${position}, ${fact.event_id}, ${roomId}, ${event.type}, ${event.sender}, ${event.state_key ?? null},
-              ${event.origin_server_ts}, ${inTimeline}, ${containsUrl(event.content)}, ${sql.jsonb(toJson(event))},
-              ${prevContent === null ? null : sql.jsonb(prevContent)}, ${prevSender}, ${replacesState},
-              ${fact.local?.user_id ?? null}, ${fact.local?.device_id ?? null}, ${fact.local?.txn_id ?? null},
-              ${fact.unsigned ? sql.jsonb(fact.unsigned) : null})
+      INSERT INTO events (${EVENT_INSERT_COLUMNS})
+      VALUES ${this.eventValues(position, fact, event, { content: prevContent, sender: prevSender, replaces: replacesState })}
       ON CONFLICT (event_id) DO UPDATE SET position = EXCLUDED.position, in_timeline = true
         WHERE events.in_timeline = false AND EXCLUDED.in_timeline
       RETURNING event_id`);
