@@ -25,6 +25,8 @@ export interface OpenBackendOptions {
   metrics?: HomeserverMetrics;
   /** Projectors to run in this process; none leaves the runner off (the admin CLI). */
   projectors?: readonly Projector[];
+  /** Called each time a projector's checkpoint advances (the /sync notifier listens). */
+  onCheckpoint?: (name: string, position: bigint) => void;
 }
 
 function projectionLog(logger: Logger): ProjectionLog {
@@ -50,7 +52,11 @@ export async function openBackend(config: HomeserverConfig, options: OpenBackend
     const store = await PostgresEventStore.open(db, metrics ? { onAppended: (stream, count) => metrics.recordAppended(stream, count) } : {});
     let runner: ProjectionRunner | null = null;
     if (options.projectors && options.projectors.length > 0) {
-      runner = new ProjectionRunner(db, store, options.projectors, { log: projectionLog(options.logger.child({ component: 'projections' })) });
+      const onCheckpoint = options.onCheckpoint;
+      runner = new ProjectionRunner(db, store, options.projectors, {
+        log: projectionLog(options.logger.child({ component: 'projections' })),
+        ...(onCheckpoint ? { onCheckpoint } : {}),
+      });
       const started = runner;
       metrics?.setProjectionStatusSource(() => started.status());
       try {

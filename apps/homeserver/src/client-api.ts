@@ -1,12 +1,14 @@
 /**
- * Composition of the client-server API: the accounts layer and the room write side on the
- * backend's database and event store, the command and query buses, and the controllers.
+ * Composition of the client-server API: the accounts layer, the room write side and the /sync
+ * read side on the backend's database and event store, the command and query buses, and the
+ * controllers.
  */
-import { AccountsModule, AccountsOptions, DATABASE_POOL } from '@hs/accounts';
+import { AccountDataService, AccountsModule, AccountsOptions, DATABASE_POOL } from '@hs/accounts';
 import { ClientApiModule } from '@hs/client-api';
 import type { HomeserverConfig } from '@hs/config';
 import type { SigningKey } from '@hs/protocol';
 import { RoomModule } from '@hs/room';
+import { SyncModule, accountDataSourceFrom } from '@hs/sync';
 import { DynamicModule, Module } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import type { Backend } from './backend';
@@ -48,5 +50,10 @@ export function clientApiModule(config: HomeserverConfig, backend: Backend, sign
       options: { defaultRoomVersion: config.default_room_version },
     },
   });
-  return ClientApiModule.forRoot({ config, imports: [CqrsModule.forRoot(), accounts, room], clock });
+  const sync = SyncModule.forRootAsync({
+    imports: [accounts],
+    inject: [AccountDataService],
+    useFactory: (accountData: AccountDataService) => ({ pool: backend.db.pool, accountData: accountDataSourceFrom(accountData), now: clock }),
+  });
+  return ClientApiModule.forRoot({ config, imports: [CqrsModule.forRoot(), accounts, room, sync], clock });
 }

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError, ConfigIssue, HomeserverConfig } from '@hs/config';
 import { HomeserverMetrics, createHttpApplication } from '@hs/http';
 import { SigningKey, parseSigningKeyFile } from '@hs/protocol';
+import { SyncNotifier } from '@hs/sync';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Logger } from 'pino';
 import { ClientListenerModule, FederationListenerModule } from './app.module';
@@ -85,7 +86,15 @@ export interface StartHomeserverOptions {
 export async function startHomeserver(config: HomeserverConfig, logger: Logger, options: StartHomeserverOptions = {}): Promise<RunningHomeserver> {
   const files = readStartupFiles(config);
   const metrics = new HomeserverMetrics();
-  const backend: Backend = await openBackend(config, { logger, metrics, projectors: allProjectors() });
+  // The /sync notifier lives in the client application, which starts after the projections:
+  // checkpoints reach it once it exists, and it is told the positions reached before that.
+  let checkpointListener: ((name: string, position: bigint) => void) | null = null;
+  const backend: Backend = await openBackend(config, {
+    logger,
+    metrics,
+    projectors: allProjectors(),
+    onCheckpoint: (name, position) => checkpointListener?.(name, position),
+  });
   const apps: NestFastifyApplication[] = [];
   try {
     const client = await createHttpApplication(
@@ -98,6 +107,10 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
       { bodyLimit: config.max_request_body_bytes, logger: logger.child({ listener: 'client' }), metrics },
     );
     apps.push(client);
+    await client.init();
+    const notifier = client.get(SyncNotifier);
+    checkpointListener = (name, position) => notifier.checkpointAdvanced(name, position);
+    for (const lane of (await backend.runner?.status()) ?? []) notifier.checkpointAdvanced(lane.name, lane.checkpoint);
     await client.listen(config.client_listener.port, config.client_listener.bind_address);
     const clientUrl = urlOf(client, 'http');
     logger.info({ url: clientUrl }, 'client listener ready');

@@ -1,6 +1,8 @@
 /** Every projector the homeserver runs (and the admin CLI can rebuild), by name. */
 import type { Projector } from '@hs/eventstore';
+import { ReceiptsProjector } from '@hs/projections/receipts';
+import { SyncProjector } from '@hs/projections/sync';
 
 export function allProjectors(): Projector[] {
-  return [];
+  return [new SyncProjector(), new ReceiptsProjector()];
 }

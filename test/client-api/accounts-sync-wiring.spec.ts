@@ -1,0 +1,58 @@
+/**
+ * The homeserver's wiring of the read side: the projections run, /sync sees what the client
+ * API wrote (rooms, messages, account data), and a waiting incremental sync is woken by a new
+ * message through the projection runner's checkpoints.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SyncNotifier, SyncService } from '@hs/sync';
+import { call, registerUser, startTestServer, TestServer } from './accounts-harness';
+
+describe('read side wiring', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer();
+  }, 60000);
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('wakes a waiting sync with a message sent through the client API, and carries account data', async () => {
+    const alice = await registerUser(s.url, 'alice');
+    const bob = await registerUser(s.url, 'bob');
+    const room = await call<{ room_id: string }>(s.url, 'POST', 'createRoom', { token: alice.token, body: { preset: 'public_chat' } });
+    const roomId = room.body.room_id;
+    expect((await call(s.url, 'POST', `join/${encodeURIComponent(roomId)}`, { token: bob.token, body: {} })).status).toBe(200);
+    const sync = s.server.clientApp.get(SyncService);
+    const notifier = s.server.clientApp.get(SyncNotifier);
+    /** Resolves once `count` sync requests are parked in the notifier. */
+    const parked = async (count: number) => {
+      while (notifier.waiting < count) await sleep(10);
+    };
+
+    // The initial sync of Bob shows the room once the projection caught up with the join.
+    let initial = await sync.sync({ userId: bob.userId, deviceId: bob.deviceId });
+    for (let attempt = 0; attempt < 50 && !initial.rooms?.join?.[roomId]; attempt++) {
+      initial = await sync.sync({ userId: bob.userId, deviceId: bob.deviceId, since: initial.next_batch, timeoutMs: 5000 });
+    }
+    expect(Object.keys(initial.rooms?.join ?? {})).toContain(roomId);
+
+    // A long poll with nothing new waits (far longer than this test may run); Alice's message wakes it.
+    const waiting = sync.sync({ userId: bob.userId, deviceId: bob.deviceId, since: initial.next_batch, timeoutMs: 600_000 });
+    await parked(1);
+    const sent = await call<{ event_id: string }>(s.url, 'PUT', `rooms/${encodeURIComponent(roomId)}/send/m.room.message/t1`, {
+      token: alice.token,
+      body: { msgtype: 'm.text', body: 'wake up' },
+    });
+    expect(sent.status).toBe(200);
+    const woken = await waiting;
+    const events = woken.rooms?.join?.[roomId]?.timeline?.events ?? [];
+    expect(events.map((event) => event.event_id)).toContain(sent.body.event_id);
+
+    // Account data written through the client API reaches /sync.
+    const waitingForData = sync.sync({ userId: bob.userId, deviceId: bob.deviceId, since: woken.next_batch, timeoutMs: 600_000 });
+    await parked(1);
+    await call(s.url, 'PUT', `user/${encodeURIComponent(bob.userId)}/account_data/org.example.pref`, { token: bob.token, body: { on: true } });
+    const withData = await waitingForData;
+    expect(withData.account_data?.events).toEqual(expect.arrayContaining([{ type: 'org.example.pref', content: { on: true } }]));
+  }, 60000);
+});
