@@ -7,7 +7,9 @@
  *  4. The user's membership at the event was `invite` and the visibility `invited`: allow.
  *  5. Otherwise deny.
  * A history_visibility event is visible if the rules allow it with the value before or after
- * it; the user's own member events likewise with their membership before or after.
+ * it. The user's own member events are always visible to them (the spec's rule allows those
+ * that join or leave a joined membership; invites, knocks, rejections and bans of the user
+ * are shown too, so that clients learn of them).
  */
 
 export type HistoryVisibility = 'world_readable' | 'shared' | 'invited' | 'joined';
@@ -76,7 +78,9 @@ export class RoomVisibility {
       return this.allowed(historyVisibilityOf(valueAt(this.visibility, p)), memBefore, p);
     }
     if (event.type === 'm.room.member' && event.state_key === this.userId) {
-      return this.allowed(visBefore, valueAt(this.membership, p), p);
+      // The user's own invites, knocks, leaves and bans are always theirs to see: a client must
+      // learn of an invite, and of a rejected invite or a kick, to show the room's change.
+      return true;
     }
     return false;
   }

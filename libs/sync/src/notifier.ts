@@ -58,7 +58,8 @@ export class SyncNotifier {
    */
   checkpointAdvanced(name: string, position: bigint): void {
     if (name !== SYNC_PROJECTION && name !== RECEIPTS_PROJECTION) return;
-    const target = this.targets.get(name) ?? 0n;
+    // -1: a first report of position 0 (an empty store) still marks where examination starts.
+    const target = this.targets.get(name) ?? -1n;
     if (position <= target) return;
     this.targets.set(name, position);
     this.chain = this.chain

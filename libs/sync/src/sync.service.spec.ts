@@ -151,6 +151,22 @@ describe('SyncService', () => {
     expect(forgotten.rooms?.leave).toBeUndefined();
   });
 
+  it('a rejected invite moves the room from invite to leave, with the rejection in the timeline', async () => {
+    const room = await TestRoom.create(h.store, alice, { historyVisibility: 'joined' });
+    await room.message(alice, 'private');
+    await room.invite(alice, bob);
+    await settle();
+    const first = await service.sync({ userId: bob, deviceId: 'B1' });
+    expect(Object.keys(first.rooms?.invite ?? {})).toEqual([room.roomId]);
+    await room.leave(bob);
+    await settle();
+    const second = await service.sync({ userId: bob, deviceId: 'B1', since: first.next_batch });
+    expect(second.rooms?.invite).toBeUndefined();
+    const left = second.rooms?.leave?.[room.roomId];
+    expect(left?.timeline.events.map((e) => [e.state_key, e.content?.membership])).toEqual([[bob, 'leave']]);
+    expect(left?.timeline.events.some((e) => e.content?.body === 'private')).toBe(false);
+  });
+
   it('limited incremental timeline: state changed in the gap goes in the state block', async () => {
     const room = await TestRoom.create(h.store, alice);
     await room.join(bob);
