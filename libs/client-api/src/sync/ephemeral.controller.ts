@@ -1,0 +1,101 @@
+/**
+ * Ephemeral room data (client-server API, "Typing Notifications", "Receipts", "Fully read
+ * markers"): typing, receipts and read markers.
+ */
+import { AccountDataService } from '@hs/accounts';
+import { MatrixError } from '@hs/http';
+import { IsJoined, RecordReceipt } from '@hs/room';
+import { TypingStore } from '@hs/sync';
+import { Body, Controller, HttpCode, Param, Post, Put } from '@nestjs/common';
+import { CommandBus, QueryBus } from '@nestjs/cqrs';
+import { z } from 'zod';
+import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
+import { clientPaths } from '../prefixes';
+import { answering, eventIdParam, parseBody, roomIdParam, userIdParam } from '../rooms/params';
+
+const typingBody = z.object({ typing: z.boolean(), timeout: z.number().int().nonnegative().optional() });
+const receiptBody = z.object({ thread_id: z.string().min(1).optional() });
+const readMarkersBody = z.object({
+  'm.fully_read': z.string().optional(),
+  'm.read': z.string().optional(),
+  'm.read.private': z.string().optional(),
+});
+
+const RECEIPT_TYPES = new Set(['m.read', 'm.read.private', 'm.fully_read']);
+
+@Controller()
+@RequireAuth()
+export class EphemeralController {
+  constructor(
+    private readonly commandBus: CommandBus,
+    private readonly queryBus: QueryBus,
+    private readonly typing: TypingStore,
+    private readonly accountData: AccountDataService,
+  ) {}
+
+  private async requireJoined(roomId: string, userId: string): Promise<void> {
+    if (!(await answering(() => this.queryBus.execute(new IsJoined(roomId, userId))))) throw MatrixError.forbidden('You are not joined to this room');
+  }
+
+  /** `m.fully_read` is room account data the server writes (clients may not set it directly). */
+  private async setFullyRead(user: AuthenticatedUser, roomId: string, eventId: string): Promise<void> {
+    await answering(() => this.accountData.putAccountDataAsServer(user.userId, roomId, 'm.fully_read', { event_id: eventId }));
+  }
+
+  /** PUT /_matrix/client/v3/rooms/{roomId}/typing/{userId} */
+  @Put(clientPaths('rooms/:roomId/typing/:userId'))
+  async setTyping(
+    @AuthUser() user: AuthenticatedUser,
+    @Param('roomId') rawRoomId: string,
+    @Param('userId') rawUserId: string,
+    @Body() body: unknown,
+  ): Promise<Record<string, never>> {
+    const roomId = roomIdParam(rawRoomId);
+    const userId = userIdParam(rawUserId, 'userId');
+    if (userId !== user.userId) throw MatrixError.forbidden('You may only set your own typing state');
+    const request = parseBody(typingBody.passthrough(), body);
+    await this.requireJoined(roomId, user.userId);
+    this.typing.setTyping(roomId, userId, request.typing, request.timeout ?? 30_000);
+    return {};
+  }
+
+  /** POST /_matrix/client/v3/rooms/{roomId}/receipt/{receiptType}/{eventId} */
+  @Post(clientPaths('rooms/:roomId/receipt/:receiptType/:eventId'))
+  @HttpCode(200)
+  async postReceipt(
+    @AuthUser() user: AuthenticatedUser,
+    @Param('roomId') rawRoomId: string,
+    @Param('receiptType') receiptType: string,
+    @Param('eventId') rawEventId: string,
+    @Body() body: unknown,
+  ): Promise<Record<string, never>> {
+    const roomId = roomIdParam(rawRoomId);
+    if (!RECEIPT_TYPES.has(receiptType)) throw MatrixError.invalidParam(`Unknown receipt type ${JSON.stringify(receiptType)}`);
+    const eventId = eventIdParam(rawEventId);
+    const { thread_id: threadId } = parseBody(receiptBody.passthrough(), body);
+    if (receiptType === 'm.fully_read') {
+      if (threadId !== undefined) throw MatrixError.badJson('m.fully_read does not take a thread_id');
+      await this.requireJoined(roomId, user.userId);
+      await this.setFullyRead(user, roomId, eventId);
+      return {};
+    }
+    await answering(() => this.commandBus.execute(new RecordReceipt(user.userId, roomId, receiptType, eventId, threadId)));
+    return {};
+  }
+
+  /** POST /_matrix/client/v3/rooms/{roomId}/read_markers */
+  @Post(clientPaths('rooms/:roomId/read_markers'))
+  @HttpCode(200)
+  async setReadMarker(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string, @Body() body: unknown): Promise<Record<string, never>> {
+    const roomId = roomIdParam(rawRoomId);
+    const request = parseBody(readMarkersBody.passthrough(), body);
+    const fullyRead = request['m.fully_read'] !== undefined ? eventIdParam(request['m.fully_read']) : undefined;
+    const read = request['m.read'] !== undefined ? eventIdParam(request['m.read']) : undefined;
+    const readPrivate = request['m.read.private'] !== undefined ? eventIdParam(request['m.read.private']) : undefined;
+    await this.requireJoined(roomId, user.userId);
+    if (read !== undefined) await answering(() => this.commandBus.execute(new RecordReceipt(user.userId, roomId, 'm.read', read)));
+    if (readPrivate !== undefined) await answering(() => this.commandBus.execute(new RecordReceipt(user.userId, roomId, 'm.read.private', readPrivate)));
+    if (fullyRead !== undefined) await this.setFullyRead(user, roomId, fullyRead);
+    return {};
+  }
+}

@@ -1,0 +1,407 @@
+/**
+ * The read and ephemeral endpoints over real HTTP: /sync (initial, incremental, long-poll,
+ * filters, full_state, transaction ids, invites), /messages, /context, /state, /members,
+ * /joined_members, /joined_rooms, /event, typing, receipts and read markers. Bodies are
+ * checked against the spec; bad requests get their Matrix error.
+ */
+import { assertMatchesSpec, type SpecResponse } from '@hs/testing';
+import { call, registerUser, startInProcess, type InProcessServer, type TestUser } from '../support/in-process';
+
+const spec = (file: string, path: string, method: SpecResponse['method'], status = 200): SpecResponse => ({ api: 'client-server', file, path, method, status });
+const enc = encodeURIComponent;
+
+interface ClientEvent {
+  event_id: string;
+  type: string;
+  sender: string;
+  state_key?: string;
+  content: Record<string, unknown>;
+  unsigned?: Record<string, unknown>;
+}
+interface RoomSection {
+  timeline: { events: ClientEvent[]; limited: boolean; prev_batch?: string };
+  state: { events: ClientEvent[] };
+  ephemeral?: { events: { type: string; content: Record<string, unknown> }[] };
+  account_data?: { events: { type: string; content: Record<string, unknown> }[] };
+}
+interface SyncBody {
+  next_batch: string;
+  rooms?: { join?: Record<string, RoomSection>; invite?: Record<string, { invite_state: { events: ClientEvent[] } }>; leave?: Record<string, RoomSection> };
+}
+
+describe('sync, read and ephemeral endpoints', () => {
+  let hs: InProcessServer;
+  let alice: TestUser;
+  let bob: TestUser;
+  let carol: TestUser;
+  let roomId: string;
+
+  async function sync(user: TestUser, query: Record<string, string> = {}): Promise<SyncBody> {
+    const response = await call<SyncBody>(hs.url, 'GET', 'sync', { token: user.token, query });
+    if (response.status !== 200) throw new Error(`sync: ${response.status} ${JSON.stringify(response.body)}`);
+    return response.body;
+  }
+
+  /** Syncs (long-polling) until `found` holds for a response; returns the collected responses. */
+  async function syncUntil(user: TestUser, found: (body: SyncBody) => boolean, since?: string): Promise<{ bodies: SyncBody[]; next: string }> {
+    const bodies: SyncBody[] = [];
+    let token = since;
+    for (let i = 0; i < 50; i++) {
+      const body = await sync(user, token ? { since: token, timeout: '5000' } : { timeout: '0' });
+      bodies.push(body);
+      token = body.next_batch;
+      if (found(body)) return { bodies, next: token };
+    }
+    throw new Error('sync never delivered what was expected');
+  }
+
+  const timelineIds = (body: SyncBody, room: string) => body.rooms?.join?.[room]?.timeline.events.map((e) => e.event_id) ?? [];
+
+  async function send(user: TestUser, room: string, body: string, txnId = `t${Math.random()}`): Promise<string> {
+    const response = await call<{ event_id: string }>(hs.url, 'PUT', `rooms/${enc(room)}/send/m.room.message/${txnId}`, {
+      token: user.token,
+      body: { msgtype: 'm.text', body },
+    });
+    if (response.status !== 200) throw new Error(`send: ${response.status} ${JSON.stringify(response.body)}`);
+    return response.body.event_id;
+  }
+
+  /** Waits until the read side has the event (a sync of the user returns it). */
+  async function seen(user: TestUser, room: string, eventId: string): Promise<void> {
+    const initial = await sync(user, { timeout: '0', filter: JSON.stringify({ room: { timeline: { limit: 50 } } }) });
+    if (timelineIds(initial, room).includes(eventId)) return;
+    await syncUntil(user, (body) => timelineIds(body, room).includes(eventId), initial.next_batch);
+  }
+
+  beforeAll(async () => {
+    hs = await startInProcess();
+    [alice, bob, carol] = [await registerUser(hs.url, 'alice'), await registerUser(hs.url, 'bob'), await registerUser(hs.url, 'carol')];
+    const created = await call<{ room_id: string }>(hs.url, 'POST', 'createRoom', { token: alice.token, body: { name: 'Sync room', preset: 'private_chat' } });
+    roomId = created.body.room_id;
+    await call(hs.url, 'POST', `rooms/${enc(roomId)}/invite`, { token: alice.token, body: { user_id: bob.userId } });
+    await call(hs.url, 'POST', `rooms/${enc(roomId)}/join`, { token: bob.token, body: {} });
+  }, 120_000);
+  afterAll(async () => {
+    await hs?.close();
+  }, 60_000);
+
+  describe('GET /sync', () => {
+    it('initial sync: the joined room with its state and timeline, matching the spec', async () => {
+      const eventId = await send(alice, roomId, 'first');
+      await seen(bob, roomId, eventId);
+      const body = await sync(bob);
+      assertMatchesSpec(body, spec('sync.yaml', '/sync', 'get'));
+      const room = body.rooms?.join?.[roomId];
+      expect(room).toBeDefined();
+      const state = [...(room?.state.events ?? []), ...(room?.timeline.events ?? [])];
+      expect(state.some((e) => e.type === 'm.room.name' && e.content.name === 'Sync room')).toBe(true);
+      expect(body.next_batch).toMatch(/\S/);
+    });
+
+    it('is served under r0 too', async () => {
+      const response = await call<SyncBody>(hs.url, 'GET', '/_matrix/client/r0/sync', { token: bob.token });
+      expect(response.status).toBe(200);
+      expect(typeof response.body.next_batch).toBe('string');
+    });
+
+    it('incremental: a waiting long-poll returns the new event, in order, with transaction_id for the sending device only', async () => {
+      const start = await sync(alice);
+      let delivered = 0;
+      const waiting = syncUntil(
+        alice,
+        (body) => {
+          delivered += timelineIds(body, roomId).length;
+          return delivered >= 2;
+        },
+        start.next_batch,
+      );
+      const first = await send(alice, roomId, 'one', 'txn-one');
+      const second = await send(bob, roomId, 'two');
+      const { bodies } = await waiting;
+      const events = bodies.flatMap((body) => body.rooms?.join?.[roomId]?.timeline.events ?? []);
+      expect(events.map((e) => e.event_id)).toEqual([first, second]);
+      expect(events[0].unsigned?.transaction_id).toBe('txn-one');
+      expect(events[1].unsigned?.transaction_id).toBeUndefined();
+      await seen(bob, roomId, second);
+      const bobsView = await sync(bob, { filter: JSON.stringify({ room: { timeline: { limit: 50 } } }) });
+      const bobEvent = bobsView.rooms?.join?.[roomId]?.timeline.events.find((e) => e.event_id === first);
+      expect(bobEvent).toBeDefined();
+      expect(bobEvent?.unsigned?.transaction_id).toBeUndefined();
+    });
+
+    it('a timeline limit in an inline filter or a stored filter id gives limited + prev_batch', async () => {
+      for (let i = 0; i < 3; i++) await send(alice, roomId, `limit ${i}`);
+      const last = await send(alice, roomId, 'limit last');
+      await seen(alice, roomId, last);
+      const inline = await sync(alice, { filter: JSON.stringify({ room: { timeline: { limit: 2 } } }) });
+      const room = inline.rooms?.join?.[roomId];
+      expect(room?.timeline.events).toHaveLength(2);
+      expect(room?.timeline.limited).toBe(true);
+      expect(typeof room?.timeline.prev_batch).toBe('string');
+      const created = await call<{ filter_id: string }>(hs.url, 'POST', `user/${enc(alice.userId)}/filter`, {
+        token: alice.token,
+        body: { room: { timeline: { limit: 1, types: ['m.room.message'] } } },
+      });
+      expect(created.status).toBe(200);
+      const byId = await sync(alice, { filter: created.body.filter_id });
+      const events = byId.rooms?.join?.[roomId]?.timeline.events ?? [];
+      expect(events.map((e) => e.event_id)).toEqual([last]);
+    });
+
+    it('full_state and an invite to another room', async () => {
+      const other = await call<{ room_id: string }>(hs.url, 'POST', 'createRoom', { token: alice.token, body: { name: 'Invite room' } });
+      await call(hs.url, 'POST', `rooms/${enc(other.body.room_id)}/invite`, { token: alice.token, body: { user_id: carol.userId } });
+      const { bodies } = await syncUntil(carol, (body) => body.rooms?.invite?.[other.body.room_id] !== undefined);
+      const invite = bodies[bodies.length - 1].rooms?.invite?.[other.body.room_id];
+      expect(invite?.invite_state.events.some((e) => e.type === 'm.room.name' && e.content.name === 'Invite room')).toBe(true);
+      const base = await sync(alice);
+      const full = await sync(alice, { since: base.next_batch, full_state: 'true' });
+      assertMatchesSpec(full, spec('sync.yaml', '/sync', 'get'));
+      expect(full.rooms?.join?.[roomId]?.state.events.some((e) => e.type === 'm.room.create')).toBe(true);
+    });
+
+    it('bad parameters: since, timeout, full_state, filter, set_presence', async () => {
+      const cases: [Record<string, string>, number, string][] = [
+        [{ since: 'garbage' }, 400, 'M_INVALID_PARAM'],
+        [{ timeout: 'soon' }, 400, 'M_INVALID_PARAM'],
+        [{ timeout: '-5' }, 400, 'M_INVALID_PARAM'],
+        [{ full_state: 'yes' }, 400, 'M_INVALID_PARAM'],
+        [{ set_presence: 'busy' }, 400, 'M_INVALID_PARAM'],
+        [{ filter: '{"room":' }, 400, 'M_NOT_JSON'],
+        [{ filter: '{"room":{"timeline":{"limit":"ten"}}}' }, 400, 'M_BAD_JSON'],
+        [{ filter: '987654' }, 404, 'M_NOT_FOUND'],
+      ];
+      for (const [query, status, errcode] of cases) {
+        const response = await call(hs.url, 'GET', 'sync', { token: alice.token, query });
+        expect({ query, status: response.status, errcode: response.body.errcode }).toEqual({ query, status, errcode });
+      }
+      const noToken = await call(hs.url, 'GET', 'sync');
+      expect(noToken.status).toBe(401);
+      const presence = await call(hs.url, 'GET', 'sync', { token: alice.token, query: { set_presence: 'online' } });
+      expect(presence.status).toBe(200);
+    });
+  });
+
+  describe('room read endpoints', () => {
+    let messageIds: string[];
+    let readRoom: string;
+
+    beforeAll(async () => {
+      const created = await call<{ room_id: string }>(hs.url, 'POST', 'createRoom', { token: alice.token, body: { preset: 'public_chat', name: 'Read room' } });
+      readRoom = created.body.room_id;
+      await call(hs.url, 'POST', `join/${enc(readRoom)}`, { token: bob.token, body: {} });
+      messageIds = [];
+      for (let i = 0; i < 12; i++) messageIds.push(await send(i % 2 ? bob : alice, readRoom, `read ${i}`));
+      await seen(alice, readRoom, messageIds[messageIds.length - 1]);
+    });
+
+    it('GET /messages backwards then forwards covers every message once, in order', async () => {
+      const back: string[] = [];
+      let from: string | undefined;
+      for (let page = 0; page < 20; page++) {
+        const response = await call<{ chunk: ClientEvent[]; start: string; end?: string }>(hs.url, 'GET', `rooms/${enc(readRoom)}/messages`, {
+          token: bob.token,
+          query: { dir: 'b', limit: '5', ...(from ? { from } : {}) },
+        });
+        expect(response.status).toBe(200);
+        assertMatchesSpec(response.body, spec('message_pagination.yaml', '/rooms/{roomId}/messages', 'get'));
+        back.push(...response.body.chunk.filter((e) => e.type === 'm.room.message').map((e) => e.event_id));
+        if (!response.body.end) break;
+        from = response.body.end;
+      }
+      expect(back).toEqual([...messageIds].reverse());
+      const forward = await call<{ chunk: ClientEvent[] }>(hs.url, 'GET', `rooms/${enc(readRoom)}/messages`, {
+        token: bob.token,
+        query: { dir: 'f', limit: '100', filter: JSON.stringify({ types: ['m.room.message'] }) },
+      });
+      expect(forward.body.chunk.map((e) => e.event_id)).toEqual(messageIds);
+    });
+
+    it('GET /messages refusals', async () => {
+      const cases: [string, Record<string, string>, TestUser, number, string][] = [
+        [readRoom, { dir: 'x' }, bob, 400, 'M_INVALID_PARAM'],
+        [readRoom, {}, bob, 400, 'M_INVALID_PARAM'],
+        [readRoom, { dir: 'b', from: 'nonsense' }, bob, 400, 'M_INVALID_PARAM'],
+        [readRoom, { dir: 'b', limit: 'many' }, bob, 400, 'M_INVALID_PARAM'],
+        [readRoom, { dir: 'b', filter: '{' }, bob, 400, 'M_NOT_JSON'],
+        [readRoom, { dir: 'b', filter: '{"types":"m.room.message"}' }, bob, 400, 'M_BAD_JSON'],
+        [readRoom, { dir: 'b' }, carol, 403, 'M_FORBIDDEN'],
+        [`!unknown:${hs.serverName}`, { dir: 'b' }, bob, 403, 'M_FORBIDDEN'],
+        ['not-a-room', { dir: 'b' }, bob, 400, 'M_INVALID_PARAM'],
+      ];
+      for (const [room, query, user, status, errcode] of cases) {
+        const response = await call(hs.url, 'GET', `rooms/${enc(room)}/messages`, { token: user.token, query });
+        expect({ room, query, status: response.status, errcode: response.body.errcode }).toEqual({ room, query, status, errcode });
+      }
+    });
+
+    it('GET /context/{eventId}', async () => {
+      const middle = messageIds[6];
+      const response = await call<{ event: ClientEvent; events_before: ClientEvent[]; events_after: ClientEvent[] }>(
+        hs.url,
+        'GET',
+        `rooms/${enc(readRoom)}/context/${enc(middle)}`,
+        { token: bob.token, query: { limit: '4' } },
+      );
+      expect(response.status).toBe(200);
+      assertMatchesSpec(response.body, spec('event_context.yaml', '/rooms/{roomId}/context/{eventId}', 'get'));
+      expect(response.body.event.event_id).toBe(middle);
+      expect(response.body.events_before.map((e) => e.event_id)).toEqual([messageIds[5], messageIds[4]]);
+      expect(response.body.events_after.map((e) => e.event_id)).toEqual([messageIds[7], messageIds[8]]);
+      const unknown = await call(hs.url, 'GET', `rooms/${enc(readRoom)}/context/${enc('$unknownunknownunknownunknownunknownunknown0')}`, { token: bob.token });
+      expect(unknown).toEqual({ status: 404, body: expect.objectContaining({ errcode: 'M_NOT_FOUND' }) });
+      const bad = await call(hs.url, 'GET', `rooms/${enc(readRoom)}/context/nope`, { token: bob.token });
+      expect(bad).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_INVALID_PARAM' }) });
+      const badLimit = await call(hs.url, 'GET', `rooms/${enc(readRoom)}/context/${enc(middle)}`, { token: bob.token, query: { limit: 'x' } });
+      expect(badLimit.status).toBe(400);
+    });
+
+    it('GET /event/{eventId}', async () => {
+      const response = await call<ClientEvent>(hs.url, 'GET', `rooms/${enc(readRoom)}/event/${enc(messageIds[0])}`, { token: bob.token });
+      expect(response.status).toBe(200);
+      assertMatchesSpec(response.body, spec('rooms.yaml', '/rooms/{roomId}/event/{eventId}', 'get'));
+      expect(response.body).toMatchObject({ event_id: messageIds[0], type: 'm.room.message', content: { body: 'read 0' } });
+      const outsider = await call(hs.url, 'GET', `rooms/${enc(readRoom)}/event/${enc(messageIds[0])}`, { token: carol.token });
+      expect([403, 404]).toContain(outsider.status);
+      const unknown = await call(hs.url, 'GET', `rooms/${enc(readRoom)}/event/${enc('$unknownunknownunknownunknownunknownunknown0')}`, { token: bob.token });
+      expect(unknown.status).toBe(404);
+    });
+
+    it('GET /state and /state/{eventType}/{stateKey}', async () => {
+      const state = await call<ClientEvent[]>(hs.url, 'GET', `rooms/${enc(readRoom)}/state`, { token: bob.token });
+      expect(state.status).toBe(200);
+      assertMatchesSpec(state.body, spec('rooms.yaml', '/rooms/{roomId}/state', 'get'));
+      expect(state.body.some((e) => e.type === 'm.room.create')).toBe(true);
+      const name = await call(hs.url, 'GET', `rooms/${enc(readRoom)}/state/m.room.name/`, { token: bob.token });
+      expect(name).toEqual({ status: 200, body: { name: 'Read room' } });
+      const noSlash = await call(hs.url, 'GET', `rooms/${enc(readRoom)}/state/m.room.name`, { token: bob.token });
+      expect(noSlash.body).toEqual({ name: 'Read room' });
+      const asEvent = await call<ClientEvent>(hs.url, 'GET', `rooms/${enc(readRoom)}/state/m.room.member/${enc(bob.userId)}`, {
+        token: bob.token,
+        query: { format: 'event' },
+      });
+      expect(asEvent.body).toMatchObject({ type: 'm.room.member', state_key: bob.userId, content: { membership: 'join' } });
+      const missing = await call(hs.url, 'GET', `rooms/${enc(readRoom)}/state/m.room.topic/`, { token: bob.token });
+      expect(missing).toEqual({ status: 404, body: expect.objectContaining({ errcode: 'M_NOT_FOUND' }) });
+      const badFormat = await call(hs.url, 'GET', `rooms/${enc(readRoom)}/state/m.room.name/`, { token: bob.token, query: { format: 'xml' } });
+      expect(badFormat.status).toBe(400);
+      const outsider = await call(hs.url, 'GET', `rooms/${enc(roomId)}/state`, { token: carol.token });
+      expect(outsider).toEqual({ status: 403, body: expect.objectContaining({ errcode: 'M_FORBIDDEN' }) });
+    });
+
+    it('GET /members (membership, not_membership, at) and /joined_members', async () => {
+      const members = await call<{ chunk: ClientEvent[] }>(hs.url, 'GET', `rooms/${enc(readRoom)}/members`, { token: bob.token });
+      expect(members.status).toBe(200);
+      assertMatchesSpec(members.body, spec('rooms.yaml', '/rooms/{roomId}/members', 'get'));
+      expect(members.body.chunk.map((e) => e.state_key).sort()).toEqual([alice.userId, bob.userId].sort());
+      const joinedOnly = await call<{ chunk: ClientEvent[] }>(hs.url, 'GET', `rooms/${enc(readRoom)}/members`, { token: bob.token, query: { membership: 'join' } });
+      expect(joinedOnly.body.chunk).toHaveLength(2);
+      const notJoined = await call<{ chunk: ClientEvent[] }>(hs.url, 'GET', `rooms/${enc(readRoom)}/members`, { token: bob.token, query: { not_membership: 'join' } });
+      expect(notJoined.body.chunk).toHaveLength(0);
+      const bad = await call(hs.url, 'GET', `rooms/${enc(readRoom)}/members`, { token: bob.token, query: { membership: 'sleeping' } });
+      expect(bad).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_INVALID_PARAM' }) });
+      const badAt = await call(hs.url, 'GET', `rooms/${enc(readRoom)}/members`, { token: bob.token, query: { at: 'yesterday' } });
+      expect(badAt).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_INVALID_PARAM' }) });
+      const atStart = await call<{ chunk: ClientEvent[] }>(hs.url, 'GET', `rooms/${enc(readRoom)}/members`, { token: bob.token, query: { at: 't0' } });
+      expect(atStart.status).toBe(200);
+      expect(atStart.body.chunk).toHaveLength(0);
+
+      const joined = await call<{ joined: Record<string, { display_name?: string }> }>(hs.url, 'GET', `rooms/${enc(readRoom)}/joined_members`, { token: bob.token });
+      expect(joined.status).toBe(200);
+      assertMatchesSpec(joined.body, spec('rooms.yaml', '/rooms/{roomId}/joined_members', 'get'));
+      expect(Object.keys(joined.body.joined).sort()).toEqual([alice.userId, bob.userId].sort());
+      const outsider = await call(hs.url, 'GET', `rooms/${enc(roomId)}/joined_members`, { token: carol.token });
+      expect(outsider.status).toBe(403);
+    });
+
+    it('GET /joined_rooms', async () => {
+      const response = await call<{ joined_rooms: string[] }>(hs.url, 'GET', 'joined_rooms', { token: bob.token });
+      expect(response.status).toBe(200);
+      assertMatchesSpec(response.body, spec('list_joined_rooms.yaml', '/joined_rooms', 'get'));
+      expect(response.body.joined_rooms).toEqual(expect.arrayContaining([roomId, readRoom]));
+      const none = await call<{ joined_rooms: string[] }>(hs.url, 'GET', 'joined_rooms', { token: carol.token });
+      expect(none.body.joined_rooms).not.toContain(readRoom);
+    });
+  });
+
+  describe('typing, receipts and read markers', () => {
+    it('PUT /typing shows in the other member\'s sync; refusals', async () => {
+      const start = await sync(bob);
+      const typing = await call(hs.url, 'PUT', `rooms/${enc(roomId)}/typing/${enc(alice.userId)}`, { token: alice.token, body: { typing: true, timeout: 20000 } });
+      expect(typing).toEqual({ status: 200, body: {} });
+      assertMatchesSpec(typing.body, spec('typing.yaml', '/rooms/{roomId}/typing/{userId}', 'put'));
+      const { bodies } = await syncUntil(
+        bob,
+        (body) => (body.rooms?.join?.[roomId]?.ephemeral?.events ?? []).some((e) => e.type === 'm.typing' && (e.content.user_ids as string[]).includes(alice.userId)),
+        start.next_batch,
+      );
+      expect(bodies.length).toBeGreaterThan(0);
+      const stop = await call(hs.url, 'PUT', `rooms/${enc(roomId)}/typing/${enc(alice.userId)}`, { token: alice.token, body: { typing: false } });
+      expect(stop.status).toBe(200);
+      const otherUser = await call(hs.url, 'PUT', `rooms/${enc(roomId)}/typing/${enc(bob.userId)}`, { token: alice.token, body: { typing: true } });
+      expect(otherUser).toEqual({ status: 403, body: expect.objectContaining({ errcode: 'M_FORBIDDEN' }) });
+      const notMember = await call(hs.url, 'PUT', `rooms/${enc(roomId)}/typing/${enc(carol.userId)}`, { token: carol.token, body: { typing: true } });
+      expect(notMember).toEqual({ status: 403, body: expect.objectContaining({ errcode: 'M_FORBIDDEN' }) });
+      const wrongType = await call(hs.url, 'PUT', `rooms/${enc(roomId)}/typing/${enc(alice.userId)}`, { token: alice.token, body: { typing: 'yes' } });
+      expect(wrongType).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_BAD_JSON' }) });
+      const missing = await call(hs.url, 'PUT', `rooms/${enc(roomId)}/typing/${enc(alice.userId)}`, { token: alice.token, body: {} });
+      expect(missing.status).toBe(400);
+      const badUser = await call(hs.url, 'PUT', `rooms/${enc(roomId)}/typing/alice`, { token: alice.token, body: { typing: true } });
+      expect(badUser).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_INVALID_PARAM' }) });
+    });
+
+    it('POST /receipt: m.read reaches the other member, m.read.private only its owner; refusals', async () => {
+      const eventId = await send(alice, roomId, 'read me');
+      await seen(bob, roomId, eventId);
+      const start = await sync(alice);
+      const receipt = await call(hs.url, 'POST', `rooms/${enc(roomId)}/receipt/m.read/${enc(eventId)}`, { token: bob.token, body: {} });
+      expect(receipt).toEqual({ status: 200, body: {} });
+      assertMatchesSpec(receipt.body, spec('receipts.yaml', '/rooms/{roomId}/receipt/{receiptType}/{eventId}', 'post'));
+      const receiptOf = (body: SyncBody, type: string, user: string) =>
+        (body.rooms?.join?.[roomId]?.ephemeral?.events ?? []).some(
+          (e) => e.type === 'm.receipt' && (e.content[eventId] as Record<string, Record<string, unknown>> | undefined)?.[type]?.[user] !== undefined,
+        );
+      await syncUntil(alice, (body) => receiptOf(body, 'm.read', bob.userId), start.next_batch);
+
+      const privateReceipt = await call(hs.url, 'POST', `rooms/${enc(roomId)}/receipt/m.read.private/${enc(eventId)}`, { token: alice.token, body: {} });
+      expect(privateReceipt.status).toBe(200);
+      const own = await syncUntil(alice, (body) => receiptOf(body, 'm.read.private', alice.userId), start.next_batch);
+      expect(own.bodies.length).toBeGreaterThan(0);
+      const bobAll = await sync(bob);
+      expect(receiptOf(bobAll, 'm.read.private', alice.userId)).toBe(false);
+
+      const cases: [string, TestUser, unknown, number, string][] = [
+        [`rooms/${enc(roomId)}/receipt/m.unknown/${enc(eventId)}`, bob, {}, 400, 'M_INVALID_PARAM'],
+        [`rooms/${enc(roomId)}/receipt/m.read/not-an-event`, bob, {}, 400, 'M_INVALID_PARAM'],
+        [`rooms/${enc(roomId)}/receipt/m.read/${enc('$unknownunknownunknownunknownunknownunknown0')}`, bob, {}, 404, 'M_NOT_FOUND'],
+        [`rooms/${enc(roomId)}/receipt/m.read/${enc(eventId)}`, carol, {}, 403, 'M_FORBIDDEN'],
+        [`rooms/${enc(roomId)}/receipt/m.read/${enc(eventId)}`, bob, { thread_id: 5 }, 400, 'M_BAD_JSON'],
+      ];
+      for (const [path, user, body, status, errcode] of cases) {
+        const response = await call(hs.url, 'POST', path, { token: user.token, body });
+        expect({ path, status: response.status, errcode: response.body.errcode }).toEqual({ path, status, errcode });
+      }
+    });
+
+    it('POST /read_markers and the m.fully_read receipt set m.fully_read room account data', async () => {
+      const eventId = await send(alice, roomId, 'fully read');
+      await seen(bob, roomId, eventId);
+      const markers = await call(hs.url, 'POST', `rooms/${enc(roomId)}/read_markers`, {
+        token: bob.token,
+        body: { 'm.fully_read': eventId, 'm.read': eventId },
+      });
+      expect(markers).toEqual({ status: 200, body: {} });
+      assertMatchesSpec(markers.body, spec('read_markers.yaml', '/rooms/{roomId}/read_markers', 'post'));
+      const data = await call(hs.url, 'GET', `user/${enc(bob.userId)}/rooms/${enc(roomId)}/account_data/m.fully_read`, { token: bob.token });
+      expect(data.body).toEqual({ event_id: eventId });
+      const viaReceipt = await call(hs.url, 'POST', `rooms/${enc(roomId)}/receipt/m.fully_read/${enc(eventId)}`, { token: alice.token, body: {} });
+      expect(viaReceipt.status).toBe(200);
+      const aliceData = await call(hs.url, 'GET', `user/${enc(alice.userId)}/rooms/${enc(roomId)}/account_data/m.fully_read`, { token: alice.token });
+      expect(aliceData.body).toEqual({ event_id: eventId });
+      const bad = await call(hs.url, 'POST', `rooms/${enc(roomId)}/read_markers`, { token: bob.token, body: { 'm.fully_read': 7 } });
+      expect(bad).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_BAD_JSON' }) });
+      const outsider = await call(hs.url, 'POST', `rooms/${enc(roomId)}/read_markers`, { token: carol.token, body: { 'm.fully_read': eventId } });
+      expect(outsider.status).toBe(403);
+    });
+  });
+});
