@@ -16,6 +16,19 @@ describe('read side wiring', () => {
     await s?.close();
   });
 
+  it('wakes a sync parked on a fresh server (empty store) by the first room event', async () => {
+    const carol = await registerUser(s.url, 'carol');
+    const sync = s.server.clientApp.get(SyncService);
+    const notifier = s.server.clientApp.get(SyncNotifier);
+    const initial = await sync.sync({ userId: carol.userId, deviceId: carol.deviceId });
+    expect(initial.rooms?.join ?? {}).toEqual({});
+    const waiting = sync.sync({ userId: carol.userId, deviceId: carol.deviceId, since: initial.next_batch, timeoutMs: 600_000 });
+    while (notifier.waiting < 1) await sleep(10);
+    const room = await call<{ room_id: string }>(s.url, 'POST', 'createRoom', { token: carol.token, body: {} });
+    const woken = await waiting;
+    expect(Object.keys(woken.rooms?.join ?? {})).toEqual([room.body.room_id]);
+  }, 60000);
+
   it('wakes a waiting sync with a message sent through the client API, and carries account data', async () => {
     const alice = await registerUser(s.url, 'alice');
     const bob = await registerUser(s.url, 'bob');
