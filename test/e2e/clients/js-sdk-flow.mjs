@@ -43,6 +43,26 @@ function waitFor(emitter, events, check, ms, what) {
   );
 }
 
+/**
+ * The order in which the server's syncs delivered message events to a client: events of
+ * others as they enter the timeline, the client's own when their remote echo (matched by
+ * transaction id) arrives. The live timeline itself places the client's own local echoes at
+ * send time, which is the client's order, not the server's.
+ */
+const syncOrder = new Map();
+function recordSyncOrder(client) {
+  const order = [];
+  syncOrder.set(client, order);
+  client.on(sdk.RoomEvent.Timeline, (event, _room, toStartOfTimeline) => {
+    if (!toStartOfTimeline && event.getType() === 'm.room.message' && event.getId()?.startsWith('$') && !event.getUnsigned().transaction_id) {
+      order.push(event.getContent().body);
+    }
+  });
+  client.on(sdk.RoomEvent.LocalEchoUpdated, (event) => {
+    if (event.status === null && event.getType() === 'm.room.message') order.push(event.getContent().body);
+  });
+}
+
 async function register(username) {
   const anonymous = sdk.createClient({ baseUrl });
   const body = { username, password: `${username}-secret-password`, initial_device_display_name: `${username} js-sdk` };
@@ -55,7 +75,9 @@ async function register(username) {
     session = error.data.session;
   }
   const response = await anonymous.registerRequest({ ...body, auth: { type: 'm.login.dummy', session } });
-  return sdk.createClient({ baseUrl, accessToken: response.access_token, userId: response.user_id, deviceId: response.device_id });
+  const client = sdk.createClient({ baseUrl, accessToken: response.access_token, userId: response.user_id, deviceId: response.device_id });
+  recordSyncOrder(client);
+  return client;
 }
 
 async function startSyncing(client) {
@@ -108,15 +130,14 @@ try {
     conversation.push(body);
     await sender.sendTextMessage(roomId, body);
   }
-  const sawConversation = (client) => () => {
-    const room = client.getRoom(roomId);
-    return room !== null && bodiesOf(room).filter((b) => conversation.includes(b)).length === conversation.length;
-  };
-  await waitFor(alice, [sdk.RoomEvent.Timeline], sawConversation(alice), 20000, 'alice sees the conversation');
-  await waitFor(bob, [sdk.RoomEvent.Timeline], sawConversation(bob), 20000, 'bob sees the conversation');
+  const sawConversation = (client) => () => conversation.every((body) => syncOrder.get(client).includes(body));
+  const echoes = [sdk.RoomEvent.Timeline, sdk.RoomEvent.LocalEchoUpdated];
+  await waitFor(alice, echoes, sawConversation(alice), 20000, 'alice sees the conversation');
+  await waitFor(bob, echoes, sawConversation(bob), 20000, 'bob sees the conversation');
   report.conversation = conversation;
-  report.aliceTimeline = bodiesOf(alice.getRoom(roomId));
-  report.bobTimeline = bodiesOf(bob.getRoom(roomId));
+  report.aliceTimeline = [...syncOrder.get(alice)];
+  report.bobTimeline = [...syncOrder.get(bob)];
+  report.aliceLiveTimeline = bodiesOf(alice.getRoom(roomId));
   // Every local echo was replaced by the server's event (no pending or failed sends).
   report.pendingAlice = alice
     .getRoom(roomId)
@@ -131,7 +152,7 @@ try {
     many.push(body);
     await alice.sendTextMessage(roomId, body);
   }
-  await waitFor(bob, [sdk.RoomEvent.Timeline], () => bodiesOf(bob.getRoom(roomId)).includes('message 199'), 30000, 'bob sees message 199');
+  await waitFor(bob, echoes, () => syncOrder.get(bob).includes('message 199'), 30000, 'bob sees message 199');
   step('sent 200');
 
   // Back through the whole room with /messages, 30 at a time, from the live end.

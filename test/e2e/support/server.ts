@@ -32,7 +32,7 @@ export interface TestServer {
   serverName: string;
   pid: number;
   dir: string;
-  /** Log lines (JSON) the server wrote so far. */
+  /** The last 500 log lines (JSON) the server wrote. */
   lines: Record<string, unknown>[];
   stderr: string[];
   /** SIGTERM, wait for a graceful exit (SIGKILL after 20 s), remove the folder. */
@@ -55,7 +55,6 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
     HS_CLIENT_LISTENER__BIND_ADDRESS: '127.0.0.1',
     HS_FEDERATION_LISTENER__ENABLED: 'false',
     HS_REGISTRATION__ENABLED: 'true',
-    HS_LOGGING__LEVEL: 'warn',
     ...(options.rateLimits ? {} : { HS_RATE_LIMITS__ENABLED: 'false' }),
     ...(options.databaseUrl ? { HS_DATABASE__URL: options.databaseUrl } : {}),
     ...options.env,
@@ -80,6 +79,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
           line = { raw: text };
         }
         lines.push(line);
+        if (lines.length > 500) lines.splice(0, lines.length - 500);
         if (line.msg === 'client listener ready' && typeof line.url === 'string') {
           clearTimeout(timer);
           resolveReady(line.url);
