@@ -13,6 +13,9 @@
  *   BENCH_DATABASE_URL=postgres://…  PostgreSQL (a temporary database beside it), else PGlite
  *   BENCH_SECONDS=20                 length of the measured load
  *   BENCH_ENTRY=dist                 run the built server (npm run build) instead of the sources
+ *   BENCH_SYNC_CLIENTS=10            how many of the users run a syncing client (default all)
+ *   BENCH_LOG_LEVEL=info             the server's logging.level (default warn; info logs every request)
+ *   BENCH_NODE_ARGS='--cpu-prof'     extra node arguments for the server process (space separated)
  */
 import { createTemporaryDatabase, type TemporaryDatabase } from '@hs/persistence';
 import { registerUser, call, type TestUser } from '../../test/e2e/support/in-process';
@@ -21,6 +24,7 @@ import { residentKb, startServer, type TestServer } from '../../test/e2e/support
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const USERS = 10;
 const WARMUP_MS = 2000;
+const SYNC_CLIENTS = Math.min(USERS, Number(process.env.BENCH_SYNC_CLIENTS ?? USERS));
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -41,9 +45,14 @@ async function main(): Promise<void> {
   const backend = database ? 'PostgreSQL' : 'PGlite (embedded)';
   let server: TestServer | undefined;
   try {
-    server = await startServer({ databaseUrl: database?.url, entry: process.env.BENCH_ENTRY === 'dist' ? 'dist' : 'ts' });
+    server = await startServer({
+      databaseUrl: database?.url,
+      entry: process.env.BENCH_ENTRY === 'dist' ? 'dist' : 'ts',
+      nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
+      logLevel: process.env.BENCH_LOG_LEVEL === 'info' ? 'info' : 'warn',
+    });
     const url = server.url;
-    console.log(`cs-api benchmark: ${backend}, ${USERS} senders/rooms, ${USERS} members per room, ${SECONDS} s of load, server pid ${server.pid}`);
+    console.log(`cs-api benchmark: ${backend}, log level ${process.env.BENCH_LOG_LEVEL === 'info' ? 'info' : 'warn'}, ${USERS} senders/rooms, ${USERS} members per room, ${SYNC_CLIENTS} syncing clients, ${SECONDS} s of load, server pid ${server.pid}`);
 
     const users: TestUser[] = [];
     for (let i = 0; i < USERS; i++) users.push(await registerUser(url, `bench${i}_`));
@@ -67,7 +76,7 @@ async function main(): Promise<void> {
     let limitedResponses = 0;
     let syncErrors = 0;
     const filter = JSON.stringify({ room: { timeline: { limit: 200 }, state: { lazy_load_members: true } }, presence: { types: [] } });
-    const syncLoops = users.map(async (user) => {
+    const syncLoops = users.slice(0, SYNC_CLIENTS).map(async (user) => {
       const first = await call<SyncBody>(url, 'GET', 'sync', { token: user.token, query: { filter, timeout: '0' } });
       let since: string = first.body.next_batch;
       while (running) {
@@ -134,7 +143,7 @@ async function main(): Promise<void> {
 
     sendLatencies.sort((a, b) => a - b);
     deliveries.sort((a, b) => a - b);
-    const expectedDeliveries = sent * USERS;
+    const expectedDeliveries = sent * SYNC_CLIENTS;
     console.log(`messages/s sustained:      ${(sent / elapsed).toFixed(0)}  (${sent} messages in ${elapsed.toFixed(1)} s, ${sendErrors} send errors)`);
     console.log(`send latency:              p50 ${percentile(sendLatencies, 50)} ms, p99 ${percentile(sendLatencies, 99)} ms`);
     console.log(

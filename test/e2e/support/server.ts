@@ -7,6 +7,7 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -24,6 +25,39 @@ export interface StartServerOptions {
   env?: Record<string, string>;
   /** Keep rate limits on (they are off by default so that clients are not throttled). */
   rateLimits?: boolean;
+  /** Extra arguments for node, e.g. `--cpu-prof`. */
+  nodeArgs?: string[];
+  /**
+   * `logging.level` of the server (default info, which logs every request). Above info the
+   * "listener ready" line is not written: the port is then chosen here and /health polled.
+   */
+  logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** A port free right now on 127.0.0.1. */
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const port = (probe.address() as AddressInfo).port;
+      probe.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Resolves once GET /health answers 200. */
+async function pollHealth(url: string, exited: () => boolean): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline && !exited()) {
+    try {
+      if ((await fetch(`${url}/health`)).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolveWait) => setTimeout(resolveWait, 100));
+  }
+  throw new Error(`${url}/health did not answer`);
 }
 
 export interface TestServer {
@@ -49,9 +83,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
   const dir = mkdtempSync(join(tmpdir(), 'hs-e2e-'));
   const entry = options.entry ?? 'ts';
   if (entry === 'dist' && !existsSync(DIST_ENTRY)) throw new Error(`${DIST_ENTRY} is missing: run \`npm run build\` first`);
-  const args = entry === 'dist' ? [DIST_ENTRY] : ['-r', HOOK, TS_ENTRY];
+  const args = [...(options.nodeArgs ?? []), ...(entry === 'dist' ? [DIST_ENTRY] : ['-r', HOOK, TS_ENTRY])];
+  const quiet = options.logLevel === 'warn' || options.logLevel === 'error';
+  const port = quiet ? await freePort() : 0;
   const env: Record<string, string> = {
-    HS_CLIENT_LISTENER__PORT: '0',
+    HS_CLIENT_LISTENER__PORT: String(port),
+    ...(options.logLevel ? { HS_LOGGING__LEVEL: options.logLevel } : {}),
     HS_CLIENT_LISTENER__BIND_ADDRESS: '127.0.0.1',
     HS_FEDERATION_LISTENER__ENABLED: 'false',
     HS_REGISTRATION__ENABLED: 'true',
@@ -64,6 +101,10 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
   const stderr: string[] = [];
   const exit = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
   const ready = new Promise<string>((resolveReady, reject) => {
+    if (quiet) {
+      const url = `http://127.0.0.1:${port}`;
+      pollHealth(url, () => child.exitCode !== null).then(() => resolveReady(url), reject);
+    }
     let buffer = '';
     const timer = setTimeout(() => reject(new Error(`the server did not start within 120 s; stderr: ${stderr.join('')}`)), 120_000);
     child.stdout?.on('data', (chunk: Buffer) => {
