@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { generateSampleConfig, loadConfig } from '@hs/config';
 import { parseSigningKeyFile } from '@hs/protocol';
+import { PostgresEventStore } from '@hs/eventstore';
+import { migrate, openDatabase } from '@hs/persistence';
+import { listRoomSummaries } from '@hs/projections/room-summary';
 import { runAdmin } from './cli';
 
 interface Run {
@@ -180,6 +183,58 @@ describe('admin CLI', () => {
     const run = await admin(['rebuild', 'no_such_projection', '--config', config]);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/unknown projection "no_such_projection"; known projections: /);
+  });
+
+  describe('migrate and rebuild on the embedded database', () => {
+    it('migrate applies every migration once, then nothing', async () => {
+      const dir = tempDir();
+      const config = join(dir, 'homeserver.yaml');
+      writeFileSync(config, 'server_name: m.example\ndatabase:\n  data_dir: db\n');
+      const first = await admin(['migrate', '--config', config]);
+      expect(first.stderr).toBe('');
+      expect(first.code).toBe(0);
+      expect(first.stdout).toMatch(/eventstore\/0001_streams\.sql/);
+      const second = await admin(['migrate', '--config', config]);
+      expect(second.code).toBe(0);
+      expect(second.stdout).not.toMatch(/eventstore\/0001_streams\.sql/);
+    });
+
+    it('rebuild fills a new generation of the projection from the store and shows progress with events per second', async () => {
+      const dir = tempDir();
+      const config = join(dir, 'homeserver.yaml');
+      writeFileSync(config, 'server_name: r.example\ndatabase:\n  data_dir: db\n');
+      const loaded = await loadConfig(config);
+      const db = await openDatabase({ dataDir: loaded.database.data_dir });
+      try {
+        await migrate(db);
+        const store = await PostgresEventStore.open(db);
+        for (let room = 0; room < 3; room++) {
+          await store.append(`room-!r${room}:r.example`, 'no_stream', [
+            { id: `$a${room}`, type: 'RoomEventAccepted', data: { n: 1 } },
+            { id: `$b${room}`, type: 'RoomEventAccepted', data: { n: 2 } },
+          ]);
+        }
+        await store.close();
+      } finally {
+        await db.close();
+      }
+      const run = await admin(['rebuild', 'room_summary', '--config', config]);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toMatch(/rebuild room_summary \[.*\] 100% \| 6\/6 events \| \d+ events\/s/);
+      expect(run.stdout).toMatch(/room_summary/);
+
+      const reopened = await openDatabase({ dataDir: loaded.database.data_dir });
+      try {
+        const rooms = await listRoomSummaries(reopened.pool);
+        expect(rooms.map((r) => [r.roomId, r.eventCount]).sort()).toEqual([
+          ['!r0:r.example', 2n],
+          ['!r1:r.example', 2n],
+          ['!r2:r.example', 2n],
+        ]);
+      } finally {
+        await reopened.close();
+      }
+    });
   });
 
   it('an unknown command is a usage error', async () => {
