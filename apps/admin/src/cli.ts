@@ -1,11 +1,12 @@
 /**
  * The admin CLI: `npm run admin -- <command>`. Commands: generate-config, generate-keys,
- * migrate, rebuild <projection>, sample-config. Every data command takes --config FILE
+ * migrate, rebuild <projection>, create-user, sample-config. Every data command takes --config FILE
  * (default ./homeserver.yaml).
  */
 import { CONFIG_ERROR_EXIT_CODE, ConfigError, FilesExistError, generateConfigFiles, generateKeyFiles, generateSampleConfig, loadConfig } from '@hs/config';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { CommandFailure } from './errors';
+import { runCreateUser } from './create-user';
 import { runMigrate } from './migrate';
 import { runRebuild, UnknownProjectionError } from './rebuild';
 
@@ -87,6 +88,20 @@ function buildProgram(io: AdminIo): Command {
       const config = loadConfig(options.config, io.env);
       const result = await runRebuild(config, projection, io.stderr);
       write(`Rebuilt ${projection}: generation ${result.generation}, ${result.events} event(s), checkpoint ${result.checkpoint}.`);
+    });
+
+  program
+    .command('create-user')
+    .description('Register an account on the running homeserver through shared-secret registration')
+    .requiredOption('--user <localpart>', 'the new user\'s localpart (the part before the colon)')
+    .requiredOption('--password <password>', 'the new user\'s password')
+    .option('--admin', 'make the user a server admin', false)
+    .option('--url <url>', 'base URL of the client API (default: the configured client listener)')
+    .option('--config <file>', 'configuration file', DEFAULT_CONFIG)
+    .action(async (options: { user: string; password: string; admin: boolean; url?: string; config: string }) => {
+      const config = loadConfig(options.config, io.env);
+      const created = await runCreateUser(config, { username: options.user, password: options.password, admin: options.admin, url: options.url });
+      write(`Created ${created.userId}${options.admin ? ' (admin)' : ''}.`);
     });
 
   program
