@@ -2,6 +2,7 @@
  * Sending is rate limited per user (429 M_LIMIT_EXCEEDED with retry_after_ms), and a /sync
  * long-poll whose client goes away stops waiting.
  */
+import { request as httpRequest } from 'node:http';
 import { SyncNotifier } from '@hs/sync';
 import { call, registerUser, startInProcess, type InProcessServer } from '../support/in-process';
 
@@ -49,14 +50,16 @@ describe('send rate limit and abandoned long-polls', () => {
     const first = await call<{ next_batch: string }>(hs.url, 'GET', 'sync', { token: carol.token });
     const notifier = hs.server.clientApp.get(SyncNotifier);
     const before = notifier.waiting;
-    const aborter = new AbortController();
     const url = new URL('/_matrix/client/v3/sync', hs.url);
     url.searchParams.set('since', first.body.next_batch);
     url.searchParams.set('timeout', '60000');
-    const pending = fetch(url, { headers: { authorization: `Bearer ${carol.token}` }, signal: aborter.signal }).catch((error: unknown) => error);
+    // A plain HTTP request whose socket is destroyed: the client went away.
+    const request = httpRequest(url, { headers: { authorization: `Bearer ${carol.token}` }, agent: false });
+    const pending = new Promise((resolve) => request.on('error', resolve).on('close', resolve));
+    request.end();
     for (let i = 0; i < 100 && notifier.waiting === before; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(notifier.waiting).toBe(before + 1);
-    aborter.abort();
+    request.destroy();
     await pending;
     for (let i = 0; i < 100 && notifier.waiting !== before; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(notifier.waiting).toBe(before);
