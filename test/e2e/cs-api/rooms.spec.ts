@@ -269,4 +269,27 @@ describe('room endpoints', () => {
       expect(oldRoomSend.status).toBe(403);
     });
   });
+
+  it('U+0000 in a path parameter, a body string or a filter is a 400, never a 500', async () => {
+    const roomId = await createRoom(alice);
+    const r = enc(roomId);
+    const json = (value: unknown) => enc(JSON.stringify(value));
+    const requests: [string, string, unknown?][] = [
+      ['PUT', `rooms/${r}/send/m.room%00.message/n1`, {}],
+      ['PUT', `rooms/${r}/send/m.room.message/n%002`, {}],
+      ['PUT', `rooms/${r}/send/m.room.message/n3`, { body: 'a\u0000b' }],
+      ['PUT', `rooms/${r}/send/m.room.message/n4`, { ['k\u0000']: 1 }],
+      ['PUT', `rooms/${r}/state/m.room.topic/%00`, { topic: 'x' }],
+      ['PUT', `rooms/${r}/redact/${enc(`$e:${hs.serverName}`)}/n%005`, {}],
+      ['POST', 'createRoom', { name: 'a\u0000' }],
+      ['POST', `rooms/${r}/leave`, { reason: 'a\u0000' }],
+      ['GET', `rooms/${r}/messages?dir=b&filter=${json({ types: ['a\u0000'] })}`],
+      ['GET', `rooms/${r}/context/${enc(`$e:${hs.serverName}`)}?filter=${json({ senders: ['@a\u0000:x'] })}`],
+    ];
+    for (const [method, path, body] of requests) {
+      const response = await call(hs.url, method, path, { token: alice.token, ...(body !== undefined ? { body } : {}) });
+      expect({ method, path, status: response.status }).toEqual({ method, path, status: 400 });
+      expect(['M_BAD_JSON', 'M_INVALID_PARAM']).toContain(response.body.errcode);
+    }
+  });
 });

@@ -66,29 +66,48 @@ export function roomIdOrAliasParam(value: string | undefined): string {
   throw MatrixError.invalidParam(`${JSON.stringify(value ?? '')} is neither a room id nor a room alias`);
 }
 
+/**
+ * U+0000 cannot be stored (PostgreSQL text and jsonb refuse it), so no identifier, key or
+ * string value may carry it.
+ */
+function hasNul(value: string): boolean {
+  return value.includes('\u0000');
+}
+
+/** True when any string (key or value) of a JSON value contains U+0000. */
+export function containsNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return hasNul(value);
+  if (typeof value !== 'object' || value === null || depth > 512) return false;
+  if (Array.isArray(value)) return value.some((item) => containsNul(item, depth + 1));
+  return Object.entries(value).some(([key, item]) => hasNul(key) || containsNul(item, depth + 1));
+}
+
 /** Event types and state keys: at most 255 bytes (the room layer checks the rest). */
 export function eventTypeParam(value: string | undefined): string {
   if (value === undefined || value.length === 0) throw MatrixError.invalidParam('the event type must not be empty');
+  if (hasNul(value)) throw MatrixError.invalidParam('the event type may not contain U+0000');
   if (utf8Length(value) > 255) throw MatrixError.invalidParam('the event type is longer than 255 bytes');
   return value;
 }
 
 export function stateKeyParam(value: string | undefined): string {
   const key = value ?? '';
+  if (hasNul(key)) throw MatrixError.invalidParam('the state key may not contain U+0000');
   if (utf8Length(key) > 255) throw MatrixError.invalidParam('the state key is longer than 255 bytes');
   return key;
 }
 
 /** Transaction ids: 1-255 bytes chosen by the client. */
 export function txnIdParam(value: string | undefined): string {
-  if (value === undefined || value.length === 0 || utf8Length(value) > 255) throw MatrixError.invalidParam('invalid transaction id');
+  if (value === undefined || value.length === 0 || utf8Length(value) > 255 || hasNul(value)) throw MatrixError.invalidParam('invalid transaction id');
   return value;
 }
 
-/** The request body as a JSON object (`{}` when there is none). */
+/** The request body as a JSON object (`{}` when there is none); no string in it may hold U+0000. */
 export function objectBody(body: unknown): Record<string, unknown> {
   if (body === undefined || body === null || body === '') return {};
   if (typeof body !== 'object' || Array.isArray(body)) throw MatrixError.badJson('The request body must be a JSON object');
+  if (containsNul(body)) throw MatrixError.badJson('Strings in the request body may not contain U+0000');
   return body as Record<string, unknown>;
 }
 

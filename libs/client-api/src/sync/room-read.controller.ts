@@ -20,7 +20,7 @@ import { QueryBus } from '@nestjs/cqrs';
 import { z } from 'zod';
 import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
 import { clientPaths } from '../prefixes';
-import { answering, eventIdParam, eventTypeParam, intQuery, roomIdParam, stateKeyParam, stringQuery } from '../rooms/params';
+import { answering, containsNul, eventIdParam, eventTypeParam, intQuery, roomIdParam, stateKeyParam, stringQuery } from '../rooms/params';
 
 const MEMBERSHIPS = new Set(['join', 'invite', 'knock', 'leave', 'ban']);
 const MAX_LIMIT = 1000;
@@ -52,6 +52,7 @@ function roomEventFilterQuery(value: unknown): RoomEventFilter | undefined {
   } catch {
     throw MatrixError.notJson('filter is not valid JSON');
   }
+  if (containsNul(parsed)) throw MatrixError.badJson('filter strings may not contain U+0000');
   const result = roomEventFilter.safeParse(parsed);
   if (!result.success) {
     const issue = result.error.issues[0];
