@@ -14,6 +14,7 @@
  *   BENCH_SECONDS=20                 length of the measured load
  *   BENCH_ENTRY=dist                 run the built server (npm run build) instead of the sources
  *   BENCH_SYNC_CLIENTS=10            how many of the users run a syncing client (default all)
+ *   BENCH_DB_CONNECTIONS=10          the server's database.max_connections (default: the configuration's)
  *   BENCH_LOG_LEVEL=info             the server's logging.level (default warn; info logs every request)
  *   BENCH_NODE_ARGS='--cpu-prof'     extra node arguments for the server process (space separated)
  */
@@ -50,6 +51,7 @@ async function main(): Promise<void> {
       entry: process.env.BENCH_ENTRY === 'dist' ? 'dist' : 'ts',
       nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
       logLevel: process.env.BENCH_LOG_LEVEL === 'info' ? 'info' : 'warn',
+      env: process.env.BENCH_DB_CONNECTIONS ? { HS_DATABASE__MAX_CONNECTIONS: process.env.BENCH_DB_CONNECTIONS } : {},
     });
     const url = server.url;
     console.log(`cs-api benchmark: ${backend}, log level ${process.env.BENCH_LOG_LEVEL === 'info' ? 'info' : 'warn'}, ${USERS} senders/rooms, ${USERS} members per room, ${SYNC_CLIENTS} syncing clients, ${SECONDS} s of load, server pid ${server.pid}`);
