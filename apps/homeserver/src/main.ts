@@ -7,9 +7,10 @@
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { CONFIG_ERROR_EXIT_CODE, ConfigError, generateConfigFiles, loadConfig } from '@hs/config';
+import { generateConfigFiles, loadConfig } from '@hs/config';
 import pino from 'pino';
 import { startHomeserver } from './homeserver';
+import { runAsProcessEntryPoint, runUntilShutdown } from './process-lifecycle';
 
 export const DEFAULT_CONFIG_FILE = 'homeserver.yaml';
 
@@ -45,18 +46,6 @@ export interface MainOptions {
   stderr?: (text: string) => void;
 }
 
-function signals(): Promise<NodeJS.Signals> {
-  return new Promise((resolveSignal) => {
-    const handler = (signal: NodeJS.Signals) => {
-      process.off('SIGTERM', handler);
-      process.off('SIGINT', handler);
-      resolveSignal(signal);
-    };
-    process.on('SIGTERM', handler);
-    process.on('SIGINT', handler);
-  });
-}
-
 /** Runs the homeserver until a shutdown signal; resolves with the process exit code. */
 export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
   const stderr = options.stderr ?? ((text: string) => process.stderr.write(text));
@@ -72,44 +61,24 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     process.stdout.write(USAGE);
     return 0;
   }
-  const bootLogger = pino({ level: 'info' });
-  try {
-    const file = resolve(args.config ?? DEFAULT_CONFIG_FILE);
-    if (args.config === undefined && !existsSync(file)) {
-      const generated = await generateConfigFiles({ serverName: 'localhost', out: file });
-      bootLogger.info(
-        { config: generated.configPath, signing_key: generated.signingKeyPath, key_id: generated.keyId, tls_certificate: generated.tlsCertificatePath },
-        'no configuration found: generated one for server name localhost',
-      );
-    }
-    const config = loadConfig(file, env);
-    const logger = pino({ level: config.logging.level });
-    logger.info({ config: file, server_name: config.server_name }, 'starting homeserver');
-    const server = await startHomeserver(config, logger);
-    const signal = await (options.shutdownSignal ?? signals());
-    logger.info({ signal }, 'shutdown requested');
-    await server.close();
-    return 0;
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      stderr(`${error.message}\n`);
-      return CONFIG_ERROR_EXIT_CODE;
-    }
-    bootLogger.fatal({ err: error }, 'homeserver failed to start');
-    return 1;
-  }
-}
-
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-      // Let pino flush, then leave even if a stray handle (an idle socket) is still open.
-      setTimeout(() => process.exit(code), 200).unref();
-    },
-    (error: unknown) => {
-      process.stderr.write(`${String(error)}\n`);
-      process.exit(1);
+  return runUntilShutdown(
+    { shutdownSignal: options.shutdownSignal, stderr, failureMessage: 'homeserver failed to start' },
+    async (bootLogger) => {
+      const file = resolve(args.config ?? DEFAULT_CONFIG_FILE);
+      if (args.config === undefined && !existsSync(file)) {
+        const generated = await generateConfigFiles({ serverName: 'localhost', out: file });
+        bootLogger.info(
+          { config: generated.configPath, signing_key: generated.signingKeyPath, key_id: generated.keyId, tls_certificate: generated.tlsCertificatePath },
+          'no configuration found: generated one for server name localhost',
+        );
+      }
+      const config = loadConfig(file, env);
+      const logger = pino({ level: config.logging.level });
+      logger.info({ config: file, server_name: config.server_name }, 'starting homeserver');
+      const server = await startHomeserver(config, logger);
+      return { logger, stop: () => server.close() };
     },
   );
 }
+
+if (require.main === module) runAsProcessEntryPoint(main);

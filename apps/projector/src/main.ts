@@ -7,27 +7,16 @@
  */
 import 'reflect-metadata';
 import { resolve } from 'node:path';
-import { CONFIG_ERROR_EXIT_CODE, ConfigError, loadConfig } from '@hs/config';
+import { loadConfig } from '@hs/config';
 import pino from 'pino';
 import { openBackend } from '../../homeserver/src/backend';
+import { runAsProcessEntryPoint, runUntilShutdown } from '../../homeserver/src/process-lifecycle';
 import { allProjectors } from '../../homeserver/src/projectors';
 
 export interface ProjectorMainOptions {
   env?: NodeJS.ProcessEnv;
   shutdownSignal?: Promise<unknown>;
   stderr?: (text: string) => void;
-}
-
-function signals(): Promise<NodeJS.Signals> {
-  return new Promise((resolveSignal) => {
-    const handler = (signal: NodeJS.Signals) => {
-      process.off('SIGTERM', handler);
-      process.off('SIGINT', handler);
-      resolveSignal(signal);
-    };
-    process.on('SIGTERM', handler);
-    process.on('SIGINT', handler);
-  });
 }
 
 export async function main(argv: readonly string[], options: ProjectorMainOptions = {}): Promise<number> {
@@ -41,37 +30,20 @@ export async function main(argv: readonly string[], options: ProjectorMainOption
       return 64;
     }
   }
-  const bootLogger = pino({ level: 'info' });
-  try {
+  return runUntilShutdown({ shutdownSignal: options.shutdownSignal, stderr, failureMessage: 'projector failed' }, async () => {
     const config = loadConfig(resolve(file), options.env ?? process.env);
     const logger = pino({ level: config.logging.level }).child({ process: 'projector' });
     const projectors = allProjectors();
     const backend = await openBackend(config, { logger, projectors });
     logger.info({ projectors: projectors.map((projector) => projector.name) }, 'projector running');
-    const signal = await (options.shutdownSignal ?? signals());
-    logger.info({ signal }, 'shutdown requested');
-    await backend.close();
-    logger.info('shut down');
-    return 0;
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      stderr(`${error.message}\n`);
-      return CONFIG_ERROR_EXIT_CODE;
-    }
-    bootLogger.fatal({ err: error }, 'projector failed');
-    return 1;
-  }
+    return {
+      logger,
+      stop: async () => {
+        await backend.close();
+        logger.info('shut down');
+      },
+    };
+  });
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-      setTimeout(() => process.exit(code), 200).unref();
-    },
-    (error: unknown) => {
-      process.stderr.write(`${String(error)}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runAsProcessEntryPoint(main);
