@@ -9,7 +9,7 @@
  * event, over every member of the room), and the server's resident memory (VmRSS) idle after
  * set-up and the highest seen under load.
  *
- * Run: node -r ./test/http/support/register-ts.cjs bench/cs-api/index.ts
+ * Run: node -r ./test/support/register-ts.cjs bench/cs-api/index.ts
  *   BENCH_DATABASE_URL=postgres://…  PostgreSQL (a temporary database beside it), else PGlite
  *   BENCH_SECONDS=20                 length of the measured load
  *   BENCH_ENTRY=dist                 run the built server (npm run build) instead of the sources

@@ -4,7 +4,7 @@
  * after its append (the notifier path), and the duration of an initial and an incremental
  * sync of a user in several busy rooms.
  *
- * Run: node -r ./test/durability/swc-register.js bench/sync/index.ts
+ * Run: node -r ./test/support/register-ts.cjs bench/sync/index.ts
  * (BENCH_MESSAGES sets the number of messages projected, default 2000.)
  */
 import { migrate, openDatabase } from '@hs/persistence';

@@ -11,7 +11,7 @@ const root = resolve(__dirname, '..', '..');
 async function appendThenKill(kind: 'pglite' | 'postgres', target: string, acks: number): Promise<string[][]> {
   const child = spawn(
     process.execPath,
-    ['-r', join(root, 'test/durability/swc-register.js'), join(root, 'test/durability/append-loop.ts'), kind, target],
+    ['-r', join(root, 'test/support/register-ts.cjs'), join(root, 'test/durability/append-loop.ts'), kind, target],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const acknowledged: string[][] = [];

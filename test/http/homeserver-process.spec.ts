@@ -2,7 +2,7 @@
  * The homeserver as a process: first run in an empty folder, both listeners (the federation
  * one over TLS with the generated certificate), graceful shutdown with a request in flight,
  * and exit code 2 for an invalid configuration. The TypeScript entry point runs through the
- * SWC require hook in ./support/register-ts.cjs, so no build step is needed.
+ * SWC require hook in test/support/register-ts.cjs, so no build step is needed.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { main } from '../../apps/homeserver/src/main';
 
 const ROOT = resolve(__dirname, '../..');
-const HOOK = join(__dirname, 'support', 'register-ts.cjs');
+const HOOK = join(__dirname, '..', 'support', 'register-ts.cjs');
 const ENTRY = join(ROOT, 'apps/homeserver/src/main.ts');
 
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(__dirname, '../../..');
-const HOOK = join(ROOT, 'test/http/support/register-ts.cjs');
+const HOOK = join(ROOT, 'test/support/register-ts.cjs');
 const TS_ENTRY = join(ROOT, 'apps/homeserver/src/main.ts');
 const DIST_ENTRY = join(ROOT, 'dist/apps/homeserver/src/main.js');
 
