@@ -19,7 +19,7 @@
  *   BENCH_NODE_ARGS='--cpu-prof'     extra node arguments for the server process (space separated)
  */
 import { createTemporaryDatabase, type TemporaryDatabase } from '@hs/persistence';
-import { registerUser, call, type TestUser } from '../../test/e2e/support/in-process';
+import { registerUser, call, type TestUser } from '@hs/testing';
 import { residentKb, startServer, type TestServer } from '../../test/e2e/support/server';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);

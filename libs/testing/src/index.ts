@@ -1,2 +1,3 @@
 /** Test helpers shared by the suites. */
+export * from './http-client';
 export * from './spec-schemas';

@@ -4,7 +4,8 @@
  */
 import { request as httpRequest } from 'node:http';
 import { SyncNotifier } from '@hs/sync';
-import { call, registerUser, startInProcess, type InProcessServer } from '../support/in-process';
+import { call, registerUser } from '@hs/testing';
+import { startInProcess, type InProcessServer } from '../../support/in-process-server';
 
 const enc = encodeURIComponent;
 
@@ -13,6 +14,7 @@ describe('send rate limit and abandoned long-polls', () => {
 
   beforeAll(async () => {
     hs = await startInProcess({
+      postgresFromEnv: true,
       rateLimits: true,
       env: {
         HS_RATE_LIMITS__MESSAGE__BURST_COUNT: '3',

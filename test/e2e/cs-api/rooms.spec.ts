@@ -4,8 +4,8 @@
  * directory visibility and upgrade; good requests (bodies checked against the spec) and bad
  * ones (the Matrix error each gets, never a 500).
  */
-import { assertMatchesSpec, type SpecResponse } from '@hs/testing';
-import { call, registerUser, startInProcess, type InProcessServer, type TestUser } from '../support/in-process';
+import { assertMatchesSpec, call, registerUser, type SpecResponse, type TestUser } from '@hs/testing';
+import { startInProcess, type InProcessServer } from '../../support/in-process-server';
 
 const spec = (file: string, path: string, method: SpecResponse['method'], status = 200): SpecResponse => ({ api: 'client-server', file, path, method, status });
 const enc = encodeURIComponent;
@@ -17,7 +17,7 @@ describe('room endpoints', () => {
   let carol: TestUser;
 
   beforeAll(async () => {
-    hs = await startInProcess();
+    hs = await startInProcess({ postgresFromEnv: true });
     [alice, bob, carol] = [await registerUser(hs.url, 'alice'), await registerUser(hs.url, 'bob'), await registerUser(hs.url, 'carol')];
   }, 120_000);
   afterAll(async () => {

@@ -4,8 +4,8 @@
  * /joined_members, /joined_rooms, /event, typing, receipts and read markers. Bodies are
  * checked against the spec; bad requests get their Matrix error.
  */
-import { assertMatchesSpec, type SpecResponse } from '@hs/testing';
-import { call, registerUser, startInProcess, type InProcessServer, type TestUser } from '../support/in-process';
+import { assertMatchesSpec, call, registerUser, type SpecResponse, type TestUser } from '@hs/testing';
+import { startInProcess, type InProcessServer } from '../../support/in-process-server';
 
 const spec = (file: string, path: string, method: SpecResponse['method'], status = 200): SpecResponse => ({ api: 'client-server', file, path, method, status });
 const enc = encodeURIComponent;
@@ -74,7 +74,7 @@ describe('sync, read and ephemeral endpoints', () => {
   }
 
   beforeAll(async () => {
-    hs = await startInProcess();
+    hs = await startInProcess({ postgresFromEnv: true });
     [alice, bob, carol] = [await registerUser(hs.url, 'alice'), await registerUser(hs.url, 'bob'), await registerUser(hs.url, 'carol')];
     const created = await call<{ room_id: string }>(hs.url, 'POST', 'createRoom', { token: alice.token, body: { name: 'Sync room', preset: 'private_chat' } });
     roomId = created.body.room_id;
