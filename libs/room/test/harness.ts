@@ -12,7 +12,7 @@ import { ROOM_EVENT_ACCEPTED, roomStream, type RoomEventAccepted } from '@hs/con
 import { PostgresEventStore, type RecordedEvent } from '@hs/eventstore';
 import { createTemporaryDatabase, migrate, openDatabase, type Database } from '@hs/persistence';
 import { signingKeyFromSeed, type SigningKey } from '@hs/protocol';
-import { RoomCommandError, RoomModule, RoomWriter, type RoomErrcode } from '../src';
+import { CreateRoom, JoinRoom, RoomCommandError, RoomModule, RoomWriter, type CreateRoomRequest, type RoomErrcode } from '../src';
 
 export const SERVER_NAME = 'test.example.org';
 export const ALICE = `@alice:${SERVER_NAME}`;
@@ -92,6 +92,13 @@ export async function openRoomTestBed(options: { maxAttempts?: number; defaultRo
       await temporary?.drop();
     },
   };
+}
+
+/** Creates a room as `creator` (preset public_chat unless `request` says otherwise), joins `members` in order; resolves with the room id. */
+export async function createJoinedRoom(bed: RoomTestBed, creator: string, members: readonly string[], request: CreateRoomRequest = {}): Promise<string> {
+  const { roomId } = await bed.run(new CreateRoom(creator, { preset: 'public_chat', ...request }));
+  for (const member of members) await bed.run(new JoinRoom(member, roomId));
+  return roomId;
 }
 
 /** Awaits `promise` and returns the RoomCommandError it rejects with, checking its errcode. */

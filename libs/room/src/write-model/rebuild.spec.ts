@@ -1,6 +1,6 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { ALICE, BOB, CAROL, openRoomTestBed, SERVER_NAME, type RoomTestBed } from '../../test/harness';
+import { ALICE, BOB, CAROL, createJoinedRoom, openRoomTestBed, SERVER_NAME, type RoomTestBed } from '../../test/harness';
 import { BanFromRoom } from '../commands/ban-from-room/command';
 import { CreateRoom } from '../commands/create-room/command';
 import { ForgetRoom } from '../commands/forget-room/command';
@@ -44,9 +44,7 @@ describe('the write model', () => {
 
   beforeAll(async () => {
     bed = await openRoomTestBed();
-    ({ roomId: busy } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat', room_alias_name: 'busy', visibility: 'public' })));
-    await bed.run(new JoinRoom(BOB, busy));
-    await bed.run(new JoinRoom(CAROL, busy));
+    busy = await createJoinedRoom(bed, ALICE, [BOB, CAROL], { room_alias_name: 'busy', visibility: 'public' });
     // More state changes than one state group chain holds, with messages between them.
     for (let i = 0; i < MAX_STATE_GROUP_CHAIN + 10; i++) {
       const { eventId } = await bed.run(new SendRoomEvent(ALICE, busy, 'm.room.name', { name: `name ${i}` }, { stateKey: '' }));

@@ -1,6 +1,5 @@
-import { ALICE, BOB, CAROL, openRoomTestBed, refusal, type RoomTestBed } from '../../../test/harness';
+import { ALICE, BOB, CAROL, createJoinedRoom, openRoomTestBed, refusal, type RoomTestBed } from '../../../test/harness';
 import { GetMembership } from '../../queries/queries';
-import { CreateRoom } from '../create-room/command';
 import { JoinRoom } from '../join-room/command';
 import { UnbanFromRoom } from '../unban-from-room/command';
 import { BanFromRoom } from './command';
@@ -10,9 +9,7 @@ describe('BanFromRoom and UnbanFromRoom', () => {
   let roomId: string;
   beforeAll(async () => {
     bed = await openRoomTestBed();
-    ({ roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat' })));
-    await bed.run(new JoinRoom(BOB, roomId));
-    await bed.run(new JoinRoom(CAROL, roomId));
+    roomId = await createJoinedRoom(bed, ALICE, [BOB, CAROL]);
   });
   afterAll(async () => {
     await bed.close();

@@ -1,8 +1,6 @@
-import { ALICE, BOB, CAROL, DAVE, openRoomTestBed, refusal, SERVER_NAME, type RoomTestBed } from '../../../test/harness';
+import { ALICE, BOB, CAROL, DAVE, createJoinedRoom, openRoomTestBed, refusal, SERVER_NAME, type RoomTestBed } from '../../../test/harness';
 import { GetMembership } from '../../queries/queries';
 import { BanFromRoom } from '../ban-from-room/command';
-import { CreateRoom } from '../create-room/command';
-import { JoinRoom } from '../join-room/command';
 import { InviteToRoom } from './command';
 
 describe('InviteToRoom', () => {
@@ -10,8 +8,7 @@ describe('InviteToRoom', () => {
   let roomId: string;
   beforeAll(async () => {
     bed = await openRoomTestBed();
-    ({ roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat', power_level_content_override: { invite: 50 } })));
-    await bed.run(new JoinRoom(CAROL, roomId));
+    roomId = await createJoinedRoom(bed, ALICE, [CAROL], { power_level_content_override: { invite: 50 } });
   });
   afterAll(async () => {
     await bed.close();

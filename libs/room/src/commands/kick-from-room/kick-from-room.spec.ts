@@ -1,7 +1,5 @@
-import { ALICE, BOB, CAROL, DAVE, openRoomTestBed, refusal, type RoomTestBed } from '../../../test/harness';
+import { ALICE, BOB, CAROL, DAVE, createJoinedRoom, openRoomTestBed, refusal, type RoomTestBed } from '../../../test/harness';
 import { GetMembership } from '../../queries/queries';
-import { CreateRoom } from '../create-room/command';
-import { JoinRoom } from '../join-room/command';
 import { KickFromRoom } from './command';
 
 describe('KickFromRoom', () => {
@@ -9,9 +7,7 @@ describe('KickFromRoom', () => {
   let roomId: string;
   beforeAll(async () => {
     bed = await openRoomTestBed();
-    ({ roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat' })));
-    await bed.run(new JoinRoom(BOB, roomId));
-    await bed.run(new JoinRoom(CAROL, roomId));
+    roomId = await createJoinedRoom(bed, ALICE, [BOB, CAROL]);
   });
   afterAll(async () => {
     await bed.close();

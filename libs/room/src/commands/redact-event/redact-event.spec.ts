@@ -1,6 +1,5 @@
-import { ALICE, BOB, CAROL, openRoomTestBed, refusal, type RoomTestBed } from '../../../test/harness';
+import { ALICE, BOB, CAROL, createJoinedRoom, openRoomTestBed, refusal, type RoomTestBed } from '../../../test/harness';
 import { CreateRoom } from '../create-room/command';
-import { JoinRoom } from '../join-room/command';
 import { SendRoomEvent } from '../send-room-event/command';
 import { RedactEvent } from './command';
 
@@ -9,9 +8,7 @@ describe('RedactEvent', () => {
   let roomId: string;
   beforeAll(async () => {
     bed = await openRoomTestBed();
-    ({ roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat' })));
-    await bed.run(new JoinRoom(BOB, roomId));
-    await bed.run(new JoinRoom(CAROL, roomId));
+    roomId = await createJoinedRoom(bed, ALICE, [BOB, CAROL]);
   });
   afterAll(async () => {
     await bed.close();

@@ -1,7 +1,6 @@
-import { ALICE, BOB, CAROL, openRoomTestBed, refusal, SERVER_NAME, type RoomTestBed } from '../../../test/harness';
+import { ALICE, BOB, CAROL, createJoinedRoom, openRoomTestBed, refusal, SERVER_NAME, type RoomTestBed } from '../../../test/harness';
 import { GetStateEvent } from '../../queries/queries';
 import { CreateRoom } from '../create-room/command';
-import { JoinRoom } from '../join-room/command';
 import { SendRoomEvent } from './command';
 
 describe('SendRoomEvent', () => {
@@ -9,8 +8,7 @@ describe('SendRoomEvent', () => {
   let roomId: string;
   beforeAll(async () => {
     bed = await openRoomTestBed();
-    ({ roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat' })));
-    await bed.run(new JoinRoom(BOB, roomId));
+    roomId = await createJoinedRoom(bed, ALICE, [BOB]);
   });
   afterAll(async () => {
     await bed.close();

@@ -1,9 +1,8 @@
-import { ALICE, BOB, CAROL, openRoomTestBed, refusal, SERVER_NAME, type RoomTestBed } from '../../../test/harness';
+import { ALICE, BOB, CAROL, createJoinedRoom, openRoomTestBed, refusal, SERVER_NAME, type RoomTestBed } from '../../../test/harness';
 import { GetRoomAliases, GetStateEvent, ResolveRoomAlias } from '../../queries/queries';
 import { SendRoomEvent } from '../send-room-event/command';
 import { CreateRoom } from '../create-room/command';
 import { DeleteRoomAlias } from '../delete-room-alias/command';
-import { JoinRoom } from '../join-room/command';
 import { SetRoomVisibility } from '../set-room-visibility/command';
 import { SetRoomAlias } from './command';
 
@@ -12,8 +11,7 @@ describe('room aliases', () => {
   let roomId: string;
   beforeAll(async () => {
     bed = await openRoomTestBed();
-    ({ roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat' })));
-    await bed.run(new JoinRoom(BOB, roomId));
+    roomId = await createJoinedRoom(bed, ALICE, [BOB]);
   });
   afterAll(async () => {
     await bed.close();
