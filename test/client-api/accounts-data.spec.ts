@@ -4,21 +4,17 @@
  */
 import { ROOM_VERSIONS } from '@hs/protocol';
 import { assertMatchesSpec } from '@hs/testing';
-import { call, registerUser, startTestServer, TestServer, TestUser } from './accounts-harness';
+import { call, registerUser, useTestServer, TestUser } from './accounts-harness';
 
 const ROOM = '!room:localhost';
 
 describe('account data, tags, filters, capabilities and push rules', () => {
-  let s: TestServer;
+  const s = useTestServer();
   let alice: TestUser;
   let bob: TestUser;
   beforeAll(async () => {
-    s = await startTestServer();
     alice = await registerUser(s.url, 'alice');
     bob = await registerUser(s.url, 'bob');
-  }, 60000);
-  afterAll(async () => {
-    await s?.close();
   });
 
   const user = (u: TestUser) => `user/${encodeURIComponent(u.userId)}`;

@@ -6,7 +6,7 @@
 import { GetMembership, GetStateEvent } from '@hs/room';
 import { assertMatchesSpec } from '@hs/testing';
 import { QueryBus } from '@nestjs/cqrs';
-import { call, passwordAuth, registerUser, startTestServer, TestServer, TestUser } from './accounts-harness';
+import { call, passwordAuth, registerUser, useTestServer, TestUser } from './accounts-harness';
 
 interface UiaBody {
   flows: { stages: string[] }[];
@@ -15,13 +15,7 @@ interface UiaBody {
 }
 
 describe('devices, password, deactivation', () => {
-  let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer();
-  }, 60000);
-  afterAll(async () => {
-    await s?.close();
-  });
+  const s = useTestServer();
 
   async function loginOn(user: TestUser, deviceId: string, password = user.password): Promise<string> {
     const reply = await call<{ access_token: string }>(s.url, 'POST', 'login', {
@@ -194,13 +188,7 @@ describe('devices, password, deactivation', () => {
 });
 
 describe('profiles', () => {
-  let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer();
-  }, 60000);
-  afterAll(async () => {
-    await s?.close();
-  });
+  const s = useTestServer();
 
   const profilePath = (userId: string, key?: string) => `profile/${encodeURIComponent(userId)}${key === undefined ? '' : `/${key}`}`;
 

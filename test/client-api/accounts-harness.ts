@@ -18,3 +18,36 @@ export function startTestServer(env: Record<string, string> = {}, clock?: () => 
 export function passwordAuth(user: TestUser, session: string, password = user.password): Record<string, unknown> {
   return { type: 'm.login.password', identifier: { type: 'm.id.user', user: user.userId }, password, session };
 }
+
+/**
+ * Starts a test server before the tests of the enclosing `describe` and closes it after them.
+ * The returned server reads through to the running one, so use it inside hooks and tests.
+ */
+export function useTestServer(env: Record<string, string> = {}, clock?: () => number): TestServer {
+  let started: TestServer | undefined;
+  beforeAll(async () => {
+    started = await startTestServer(env, clock);
+  });
+  afterAll(async () => {
+    await started?.close();
+  });
+  const running = (): TestServer => {
+    if (started === undefined) throw new Error('the test server runs only during the tests of its describe block');
+    return started;
+  };
+  return {
+    get url() {
+      return running().url;
+    },
+    get serverName() {
+      return running().serverName;
+    },
+    get config() {
+      return running().config;
+    },
+    get server() {
+      return running().server;
+    },
+    close: () => running().close(),
+  };
+}

@@ -3,19 +3,15 @@
  * rate limits of login, registration and sending (with a clock the test moves).
  */
 import { assertMatchesSpec } from '@hs/testing';
-import { call, registerUser, startTestServer, TestServer, TestUser, uniqueName } from './accounts-harness';
+import { call, registerUser, useTestServer, TestUser, uniqueName } from './accounts-harness';
 
 const LOGIN_200 = { api: 'client-server', file: 'login.yaml', path: '/login', method: 'post', status: 200 } as const;
 
 describe('login, logout and access tokens', () => {
-  let s: TestServer;
+  const s = useTestServer();
   let alice: TestUser;
   beforeAll(async () => {
-    s = await startTestServer();
     alice = await registerUser(s.url, 'alice');
-  }, 60000);
-  afterAll(async () => {
-    await s?.close();
   });
 
   it('GET /login offers m.login.password', async () => {
@@ -153,25 +149,19 @@ describe('login, logout and access tokens', () => {
 });
 
 describe('rate limits', () => {
-  let s: TestServer;
   let now = Date.now();
-  beforeAll(async () => {
-    s = await startTestServer(
-      {
-        HS_RATE_LIMITS__ENABLED: 'true',
-        HS_RATE_LIMITS__LOGIN__PER_SECOND: '0.5',
-        HS_RATE_LIMITS__LOGIN__BURST_COUNT: '3',
-        HS_RATE_LIMITS__REGISTRATION__PER_SECOND: '0.5',
-        HS_RATE_LIMITS__REGISTRATION__BURST_COUNT: '4',
-        HS_RATE_LIMITS__MESSAGE__PER_SECOND: '1',
-        HS_RATE_LIMITS__MESSAGE__BURST_COUNT: '2',
-      },
-      () => now,
-    );
-  }, 60000);
-  afterAll(async () => {
-    await s?.close();
-  });
+  const s = useTestServer(
+    {
+      HS_RATE_LIMITS__ENABLED: 'true',
+      HS_RATE_LIMITS__LOGIN__PER_SECOND: '0.5',
+      HS_RATE_LIMITS__LOGIN__BURST_COUNT: '3',
+      HS_RATE_LIMITS__REGISTRATION__PER_SECOND: '0.5',
+      HS_RATE_LIMITS__REGISTRATION__BURST_COUNT: '4',
+      HS_RATE_LIMITS__MESSAGE__PER_SECOND: '1',
+      HS_RATE_LIMITS__MESSAGE__BURST_COUNT: '2',
+    },
+    () => now,
+  );
 
   it('limits registration per address and lets it through again once the bucket refilled', async () => {
     const statuses: number[] = [];

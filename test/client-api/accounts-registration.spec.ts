@@ -5,7 +5,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { assertMatchesSpec } from '@hs/testing';
-import { call, registerUser, startTestServer, TestServer, uniqueName } from './accounts-harness';
+import { call, registerUser, useTestServer, uniqueName } from './accounts-harness';
 
 const REGISTER_200 = { api: 'client-server', file: 'registration.yaml', path: '/register', method: 'post', status: 200 } as const;
 const REGISTER_401 = { api: 'client-server', file: 'registration.yaml', path: '/register', method: 'post', status: 401 } as const;
@@ -19,13 +19,7 @@ interface UiaBody {
 }
 
 describe('registration (open, m.login.dummy)', () => {
-  let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer();
-  }, 60000);
-  afterAll(async () => {
-    await s?.close();
-  });
+  const s = useTestServer();
 
   it('asks for m.login.dummy, then registers and logs in', async () => {
     const username = uniqueName('alice');
@@ -196,16 +190,8 @@ describe('registration (open, m.login.dummy)', () => {
 });
 
 describe('registration with a registration token, and disabled registration', () => {
-  let tokenServer: TestServer;
-  let closedServer: TestServer;
-  beforeAll(async () => {
-    tokenServer = await startTestServer({ HS_REGISTRATION__REGISTRATION_TOKEN: 'let-me-in' });
-    closedServer = await startTestServer({ HS_REGISTRATION__ENABLED: 'false' });
-  }, 90000);
-  afterAll(async () => {
-    await tokenServer?.close();
-    await closedServer?.close();
-  });
+  const tokenServer = useTestServer({ HS_REGISTRATION__REGISTRATION_TOKEN: 'let-me-in' });
+  const closedServer = useTestServer({ HS_REGISTRATION__ENABLED: 'false' });
 
   it('asks for m.login.registration_token and checks it', async () => {
     const username = uniqueName('tok');

@@ -5,16 +5,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SyncNotifier, SyncService } from '@hs/sync';
-import { call, registerUser, startTestServer, TestServer } from './accounts-harness';
+import { call, registerUser, useTestServer } from './accounts-harness';
 
 describe('read side wiring', () => {
-  let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer();
-  }, 60000);
-  afterAll(async () => {
-    await s?.close();
-  });
+  const s = useTestServer();
 
   it('wakes a sync parked on a fresh server (empty store) by the first room event', async () => {
     const carol = await registerUser(s.url, 'carol');

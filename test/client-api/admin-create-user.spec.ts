@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runAdmin } from '../../apps/admin/src/cli';
-import { call, startTestServer, type TestServer } from './accounts-harness';
+import { call, useTestServer } from './accounts-harness';
 
 async function admin(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const stdout = new PassThrough();
@@ -17,16 +17,12 @@ async function admin(argv: string[]): Promise<{ code: number; stdout: string; st
 }
 
 describe('admin create-user', () => {
-  let hs: TestServer;
+  const hs = useTestServer({ HS_REGISTRATION__ENABLED: 'false', HS_REGISTRATION__SHARED_SECRET: 'a-shared-secret-for-tests' });
   let configFile: string;
 
-  beforeAll(async () => {
-    hs = await startTestServer({ HS_REGISTRATION__ENABLED: 'false', HS_REGISTRATION__SHARED_SECRET: 'a-shared-secret-for-tests' });
+  beforeAll(() => {
     configFile = join(dirname(hs.config.signing_key_path), 'admin.yaml');
     writeFileSync(configFile, 'server_name: localhost\nregistration:\n  shared_secret: a-shared-secret-for-tests\n');
-  }, 120_000);
-  afterAll(async () => {
-    await hs?.close();
   });
 
   it('registers a user who can then log in, though open registration is off', async () => {
