@@ -1,23 +1,16 @@
 import { AccountDataChange, Accounts } from './imports';
-import { caught, ManualClock, openTestDatabase, TestDatabase, testAccounts } from './harness';
+import { caught, useTestAccounts } from './harness';
 
 describe('AccountDataService', () => {
-  let db: TestDatabase;
   let accounts: Accounts;
   let alice: string;
   let bob: string;
   const room = '!room:test.example.org';
 
+  useTestAccounts({}, (opened) => ({ accounts } = opened));
   beforeAll(async () => {
-    db = await openTestDatabase();
-    accounts = testAccounts(db.pool, new ManualClock());
     alice = (await accounts.users.register({ localpart: 'alice', password: 'pw' })).userId;
     bob = (await accounts.users.register({ localpart: 'bob', password: 'pw' })).userId;
-  });
-
-  afterAll(async () => {
-    await accounts.close();
-    await db.close();
   });
 
   it('stores global and per-room account data separately', async () => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Accounts, AccountsError, DeviceChange, hashAccessToken, sql } from './imports';
-import { caught, ManualClock, openTestDatabase, SERVER_NAME, TestDatabase, testAccounts } from './harness';
+import { caught, ManualClock, SERVER_NAME, TestDatabase, testAccounts, useTestAccounts } from './harness';
 
 describe('DeviceService', () => {
   let db: TestDatabase;
@@ -14,16 +14,7 @@ describe('DeviceService', () => {
     return (await accounts.users.register({ localpart: `user${String.fromCharCode(97 + (n % 26))}${n}x`, password: 'pw' })).userId;
   }
 
-  beforeAll(async () => {
-    db = await openTestDatabase();
-    clock = new ManualClock();
-    accounts = testAccounts(db.pool, clock, { accessTokenCacheTtlMs: 60_000 });
-  });
-
-  afterAll(async () => {
-    await accounts.close();
-    await db.close();
-  });
+  useTestAccounts({ accessTokenCacheTtlMs: 60_000 }, (opened) => ({ db, clock, accounts } = opened));
 
   describe('createDevice', () => {
     it('creates a device with a generated id, or with the given id and display name', async () => {

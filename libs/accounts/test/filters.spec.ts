@@ -1,5 +1,5 @@
 import { Accounts, validateFilter } from './imports';
-import { caught, ManualClock, openTestDatabase, TestDatabase, testAccounts } from './harness';
+import { caught, useTestAccounts } from './harness';
 
 const EXAMPLE = {
   room: {
@@ -38,21 +38,14 @@ describe('validateFilter', () => {
 });
 
 describe('FilterService', () => {
-  let db: TestDatabase;
   let accounts: Accounts;
   let alice: string;
   let bob: string;
 
+  useTestAccounts({}, (opened) => ({ accounts } = opened));
   beforeAll(async () => {
-    db = await openTestDatabase();
-    accounts = testAccounts(db.pool, new ManualClock());
     alice = (await accounts.users.register({ localpart: 'alice', password: 'pw' })).userId;
     bob = (await accounts.users.register({ localpart: 'bob', password: 'pw' })).userId;
-  });
-
-  afterAll(async () => {
-    await accounts.close();
-    await db.close();
   });
 
   it('stores filters and returns them by id; ids never start with {', async () => {

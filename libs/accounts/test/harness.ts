@@ -57,6 +57,30 @@ export function testAccounts(pool: DatabasePool, clock: ManualClock, options: Pa
   });
 }
 
+export interface OpenedAccounts {
+  db: TestDatabase;
+  clock: ManualClock;
+  accounts: Accounts;
+}
+
+/**
+ * Opens a test database and the accounts services on it (see `testAccounts`) before the tests
+ * of the enclosing `describe`, hands them to `use`, and closes both after the tests.
+ */
+export function useTestAccounts(options: Partial<AccountsOptions>, use: (opened: OpenedAccounts) => void): void {
+  let opened: OpenedAccounts | undefined;
+  beforeAll(async () => {
+    const db = await openTestDatabase();
+    const clock = new ManualClock();
+    opened = { db, clock, accounts: testAccounts(db.pool, clock, options) };
+    use(opened);
+  });
+  afterAll(async () => {
+    await opened?.accounts.close();
+    await opened?.db.close();
+  });
+}
+
 /** Runs `fn` and returns the error it throws (failing when it does not throw). */
 export async function caught(fn: () => Promise<unknown>): Promise<unknown> {
   try {

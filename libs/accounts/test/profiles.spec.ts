@@ -1,20 +1,13 @@
 import { Accounts, ProfileChange } from './imports';
-import { caught, ManualClock, openTestDatabase, SERVER_NAME, TestDatabase, testAccounts } from './harness';
+import { caught, SERVER_NAME, useTestAccounts } from './harness';
 
 describe('ProfileService', () => {
-  let db: TestDatabase;
   let accounts: Accounts;
   let userId: string;
 
+  useTestAccounts({}, (opened) => ({ accounts } = opened));
   beforeAll(async () => {
-    db = await openTestDatabase();
-    accounts = testAccounts(db.pool, new ManualClock());
     ({ userId } = await accounts.users.register({ localpart: 'prof', password: 'pw' }));
-  });
-
-  afterAll(async () => {
-    await accounts.close();
-    await db.close();
   });
 
   it('sets, reads and deletes display name, avatar, time zone and custom fields', async () => {

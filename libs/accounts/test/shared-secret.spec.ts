@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { Accounts, sharedSecretMac } from './imports';
-import { caught, ManualClock, openTestDatabase, SERVER_NAME, TestDatabase, testAccounts } from './harness';
+import { caught, ManualClock, SERVER_NAME, TestDatabase, testAccounts, useTestAccounts } from './harness';
 
 const SECRET = 'correct-horse-battery-staple';
 
@@ -40,16 +40,7 @@ describe('SharedSecretRegistrationService', () => {
   let clock: ManualClock;
   let accounts: Accounts;
 
-  beforeAll(async () => {
-    db = await openTestDatabase();
-    clock = new ManualClock();
-    accounts = testAccounts(db.pool, clock, { registrationSharedSecret: SECRET, sharedSecretNonceLifetimeMs: 60_000 });
-  });
-
-  afterAll(async () => {
-    await accounts.close();
-    await db.close();
-  });
+  useTestAccounts({ registrationSharedSecret: SECRET, sharedSecretNonceLifetimeMs: 60_000 }, (opened) => ({ db, clock, accounts } = opened));
 
   async function body(fields: { username: string; password: string; admin?: boolean; user_type?: string; displayname?: string }) {
     const nonce = await accounts.sharedSecret.issueNonce();

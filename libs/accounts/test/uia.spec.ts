@@ -9,7 +9,7 @@ import {
   UiaRequest,
   UserInteractiveAuthRequired,
 } from './imports';
-import { caught, ManualClock, openTestDatabase, TestDatabase, testAccounts } from './harness';
+import { caught, ManualClock, useTestAccounts } from './harness';
 
 async function challenge(accounts: Accounts, request: UiaRequest): Promise<UserInteractiveAuthRequired> {
   const error = await caught(() => accounts.uia.authenticate(request));
@@ -18,20 +18,10 @@ async function challenge(accounts: Accounts, request: UiaRequest): Promise<UserI
 }
 
 describe('RegistrationTokenService', () => {
-  let db: TestDatabase;
   let clock: ManualClock;
   let accounts: Accounts;
 
-  beforeAll(async () => {
-    db = await openTestDatabase();
-    clock = new ManualClock();
-    accounts = testAccounts(db.pool, clock);
-  });
-
-  afterAll(async () => {
-    await accounts.close();
-    await db.close();
-  });
+  useTestAccounts({}, (opened) => ({ clock, accounts } = opened));
 
   it('creates tokens and reports their validity', async () => {
     const created = await accounts.registrationTokens.create({ token: 'abc-123', usesAllowed: 2 });
@@ -75,21 +65,13 @@ describe('RegistrationTokenService', () => {
 });
 
 describe('UserInteractiveAuthService', () => {
-  let db: TestDatabase;
   let clock: ManualClock;
   let accounts: Accounts;
   let userId: string;
 
+  useTestAccounts({ uiaSessionLifetimeMs: 60_000 }, (opened) => ({ clock, accounts } = opened));
   beforeAll(async () => {
-    db = await openTestDatabase();
-    clock = new ManualClock();
-    accounts = testAccounts(db.pool, clock, { uiaSessionLifetimeMs: 60_000 });
     ({ userId } = await accounts.users.register({ localpart: 'uiauser', password: 'hunter2' }));
-  });
-
-  afterAll(async () => {
-    await accounts.close();
-    await db.close();
   });
 
   const register = (auth: unknown, flows = registrationFlows({ requireRegistrationToken: false })): UiaRequest => ({

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { Accounts, AccountsError, assertValidLocalpart, sql } from './imports';
-import { caught, ManualClock, openTestDatabase, SERVER_NAME, TestDatabase, testAccounts } from './harness';
+import { caught, ManualClock, SERVER_NAME, TestDatabase, testAccounts, useTestAccounts } from './harness';
 
 describe('localpart rules', () => {
   it('accepts the spec grammar', () => {
@@ -48,16 +48,7 @@ describe('UserService', () => {
   let clock: ManualClock;
   let accounts: Accounts;
 
-  beforeAll(async () => {
-    db = await openTestDatabase();
-    clock = new ManualClock();
-    accounts = testAccounts(db.pool, clock);
-  });
-
-  afterAll(async () => {
-    await accounts.close();
-    await db.close();
-  });
+  useTestAccounts({}, (opened) => ({ db, clock, accounts } = opened));
 
   describe('register', () => {
     it('creates a user with a hashed password and the localpart as display name', async () => {
