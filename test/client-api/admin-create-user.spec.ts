@@ -1,20 +1,8 @@
 /** `admin create-user` against a running homeserver: shared-secret registration over HTTP. */
 import { writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { runAdmin } from '../../apps/admin/src/cli';
+import { runAdminCaptured as admin } from '../support/admin-cli';
 import { call, useTestServer } from './accounts-harness';
-
-async function admin(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (chunk: Buffer) => out.push(chunk));
-  stderr.on('data', (chunk: Buffer) => err.push(chunk));
-  const code = await runAdmin(argv, { stdout, stderr, env: {} });
-  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
-}
 
 describe('admin create-user', () => {
   const hs = useTestServer({ HS_REGISTRATION__ENABLED: 'false', HS_REGISTRATION__SHARED_SECRET: 'a-shared-secret-for-tests' });

@@ -2,30 +2,12 @@ import { createPrivateKey, createPublicKey, sign, verify, X509Certificate } from
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { generateSampleConfig, loadConfig } from '@hs/config';
 import { parseSigningKeyFile } from '@hs/protocol';
 import { PostgresEventStore } from '@hs/eventstore';
 import { migrate, openDatabase } from '@hs/persistence';
 import { listRoomSummaries } from '@hs/projections/room-summary';
-import { runAdmin } from './cli';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function admin(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (chunk: Buffer) => out.push(chunk));
-  stderr.on('data', (chunk: Buffer) => err.push(chunk));
-  const code = await runAdmin(argv, { stdout, stderr, env });
-  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
-}
+import { runAdminCaptured as admin } from '../../../test/support/admin-cli';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'hs-admin-'));
