@@ -94,6 +94,46 @@ export async function openRoomTestBed(options: { maxAttempts?: number; defaultRo
   };
 }
 
+/**
+ * Opens a test bed before the tests of the enclosing `describe` and closes it after them.
+ * The returned bed reads through to the open one, so use it inside hooks and tests.
+ */
+export function useRoomTestBed(options: { maxAttempts?: number; defaultRoomVersion?: string } = {}): RoomTestBed {
+  let opened: RoomTestBed | undefined;
+  beforeAll(async () => {
+    opened = await openRoomTestBed(options);
+  });
+  afterAll(async () => {
+    await opened?.close();
+  });
+  const bed = (): RoomTestBed => {
+    if (opened === undefined) throw new Error('the test bed is open only during the tests of its describe block');
+    return opened;
+  };
+  return {
+    get db() {
+      return bed().db;
+    },
+    get store() {
+      return bed().store;
+    },
+    get writer() {
+      return bed().writer;
+    },
+    get signingKey() {
+      return bed().signingKey;
+    },
+    get module() {
+      return bed().module;
+    },
+    run: (command) => bed().run(command),
+    ask: (query) => bed().ask(query),
+    stream: (roomId) => bed().stream(roomId),
+    accepted: (roomId) => bed().accepted(roomId),
+    close: () => bed().close(),
+  };
+}
+
 /** Creates a room as `creator` (preset public_chat unless `request` says otherwise), joins `members` in order; resolves with the room id. */
 export async function createJoinedRoom(bed: RoomTestBed, creator: string, members: readonly string[], request: CreateRoomRequest = {}): Promise<string> {
   const { roomId } = await bed.run(new CreateRoom(creator, { preset: 'public_chat', ...request }));

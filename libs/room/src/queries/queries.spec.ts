@@ -1,5 +1,5 @@
 import { authChain, roomVersion, type RoomEvent } from '@hs/protocol';
-import { ALICE, BOB, openRoomTestBed, refusal, SERVER_NAME, type RoomTestBed } from '../../test/harness';
+import { ALICE, BOB, useRoomTestBed, refusal, SERVER_NAME } from '../../test/harness';
 import { CreateRoom } from '../commands/create-room/command';
 import { InviteToRoom } from '../commands/invite-to-room/command';
 import { JoinRoom } from '../commands/join-room/command';
@@ -7,17 +7,13 @@ import { SendRoomEvent } from '../commands/send-room-event/command';
 import { GetAuthChain, GetEvent, GetMembership, GetRoomState, GetRoomsOfUser, GetRoomVersion, GetStateEvent, IsJoined } from './queries';
 
 describe('write-model queries', () => {
-  let bed: RoomTestBed;
+  const bed = useRoomTestBed();
   let roomId: string;
   let invitedRoom: string;
   beforeAll(async () => {
-    bed = await openRoomTestBed();
     ({ roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat', name: 'First' })));
     ({ roomId: invitedRoom } = await bed.run(new CreateRoom(ALICE, {})));
     await bed.run(new InviteToRoom(ALICE, invitedRoom, BOB));
-  });
-  afterAll(async () => {
-    await bed.close();
   });
 
   it('answers the state at an event and the current state', async () => {

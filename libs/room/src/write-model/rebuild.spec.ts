@@ -1,6 +1,6 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { ALICE, BOB, CAROL, createJoinedRoom, openRoomTestBed, SERVER_NAME, type RoomTestBed } from '../../test/harness';
+import { ALICE, BOB, CAROL, createJoinedRoom, useRoomTestBed, SERVER_NAME, type RoomTestBed } from '../../test/harness';
 import { BanFromRoom } from '../commands/ban-from-room/command';
 import { CreateRoom } from '../commands/create-room/command';
 import { ForgetRoom } from '../commands/forget-room/command';
@@ -38,12 +38,11 @@ async function dump(bed: RoomTestBed): Promise<Record<string, string[]>> {
 }
 
 describe('the write model', () => {
-  let bed: RoomTestBed;
+  const bed = useRoomTestBed();
   let busy: string;
   const stateNames: { eventId: string; name: string }[] = [];
 
   beforeAll(async () => {
-    bed = await openRoomTestBed();
     busy = await createJoinedRoom(bed, ALICE, [BOB, CAROL], { room_alias_name: 'busy', visibility: 'public' });
     // More state changes than one state group chain holds, with messages between them.
     for (let i = 0; i < MAX_STATE_GROUP_CHAIN + 10; i++) {
@@ -60,9 +59,6 @@ describe('the write model', () => {
     await bed.run(new JoinRoom(ALICE, v1.roomId));
     await bed.run(new SetRoomAlias(BOB, `#old:${SERVER_NAME}`, v1.roomId));
     await bed.run(new UpgradeRoom(BOB, v1.roomId, '12'));
-  });
-  afterAll(async () => {
-    await bed.close();
   });
 
   it('keeps the state after every event, deduplicated into state groups', async () => {

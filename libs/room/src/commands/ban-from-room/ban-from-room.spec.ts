@@ -1,18 +1,14 @@
-import { ALICE, BOB, CAROL, createJoinedRoom, openRoomTestBed, refusal, type RoomTestBed } from '../../../test/harness';
+import { ALICE, BOB, CAROL, createJoinedRoom, useRoomTestBed, refusal } from '../../../test/harness';
 import { GetMembership } from '../../queries/queries';
 import { JoinRoom } from '../join-room/command';
 import { UnbanFromRoom } from '../unban-from-room/command';
 import { BanFromRoom } from './command';
 
 describe('BanFromRoom and UnbanFromRoom', () => {
-  let bed: RoomTestBed;
+  const bed = useRoomTestBed();
   let roomId: string;
   beforeAll(async () => {
-    bed = await openRoomTestBed();
     roomId = await createJoinedRoom(bed, ALICE, [BOB, CAROL]);
-  });
-  afterAll(async () => {
-    await bed.close();
   });
 
   it('bans a member, who then cannot join; unbanning lets them join again', async () => {

@@ -1,16 +1,10 @@
 import { checkAuthAgainstAuthEvents, roomVersion, type RoomEvent } from '@hs/protocol';
-import { ALICE, BOB, CAROL, openRoomTestBed, refusal, SERVER_NAME, type RoomTestBed } from '../../../test/harness';
+import { ALICE, BOB, CAROL, useRoomTestBed, refusal, SERVER_NAME } from '../../../test/harness';
 import { GetRoomState, GetRoomVersion, ResolveRoomAlias } from '../../queries/queries';
 import { CreateRoom } from './command';
 
 describe('CreateRoom', () => {
-  let bed: RoomTestBed;
-  beforeAll(async () => {
-    bed = await openRoomTestBed();
-  });
-  afterAll(async () => {
-    await bed.close();
-  });
+  const bed = useRoomTestBed();
 
   /** Every event of the room passes the authorization rules against its own auth_events. */
   async function expectAuthPasses(roomId: string): Promise<RoomEvent[]> {

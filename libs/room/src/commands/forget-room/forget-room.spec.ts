@@ -1,4 +1,4 @@
-import { ALICE, BOB, openRoomTestBed, refusal, SERVER_NAME, type RoomTestBed } from '../../../test/harness';
+import { ALICE, BOB, useRoomTestBed, refusal, SERVER_NAME } from '../../../test/harness';
 import { IsRoomForgotten } from '../../queries/queries';
 import { CreateRoom } from '../create-room/command';
 import { JoinRoom } from '../join-room/command';
@@ -6,13 +6,7 @@ import { LeaveRoom } from '../leave-room/command';
 import { ForgetRoom } from './command';
 
 describe('ForgetRoom', () => {
-  let bed: RoomTestBed;
-  beforeAll(async () => {
-    bed = await openRoomTestBed();
-  });
-  afterAll(async () => {
-    await bed.close();
-  });
+  const bed = useRoomTestBed();
 
   it('forgets a room the user left; joining again clears it', async () => {
     const { roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat' }));

@@ -1,17 +1,13 @@
-import { ALICE, BOB, CAROL, DAVE, createJoinedRoom, openRoomTestBed, refusal, SERVER_NAME, type RoomTestBed } from '../../../test/harness';
+import { ALICE, BOB, CAROL, DAVE, createJoinedRoom, useRoomTestBed, refusal, SERVER_NAME } from '../../../test/harness';
 import { GetMembership } from '../../queries/queries';
 import { BanFromRoom } from '../ban-from-room/command';
 import { InviteToRoom } from './command';
 
 describe('InviteToRoom', () => {
-  let bed: RoomTestBed;
+  const bed = useRoomTestBed();
   let roomId: string;
   beforeAll(async () => {
-    bed = await openRoomTestBed();
     roomId = await createJoinedRoom(bed, ALICE, [CAROL], { power_level_content_override: { invite: 50 } });
-  });
-  afterAll(async () => {
-    await bed.close();
   });
 
   it('invites a user, with is_direct and the stripped state', async () => {

@@ -1,4 +1,4 @@
-import { ALICE, BOB, CAROL, openRoomTestBed, refusal, SERVER_NAME, type RoomTestBed } from '../../../test/harness';
+import { ALICE, BOB, CAROL, useRoomTestBed, refusal, SERVER_NAME } from '../../../test/harness';
 import { IsJoined } from '../../queries/queries';
 import { BanFromRoom } from '../ban-from-room/command';
 import { CreateRoom } from '../create-room/command';
@@ -6,13 +6,7 @@ import { InviteToRoom } from '../invite-to-room/command';
 import { JoinRoom } from './command';
 
 describe('JoinRoom', () => {
-  let bed: RoomTestBed;
-  beforeAll(async () => {
-    bed = await openRoomTestBed();
-  });
-  afterAll(async () => {
-    await bed.close();
-  });
+  const bed = useRoomTestBed();
 
   it('joins a public room by id with the profile in the member event', async () => {
     const { roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat' }));

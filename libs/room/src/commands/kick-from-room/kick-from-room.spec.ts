@@ -1,16 +1,12 @@
-import { ALICE, BOB, CAROL, DAVE, createJoinedRoom, openRoomTestBed, refusal, type RoomTestBed } from '../../../test/harness';
+import { ALICE, BOB, CAROL, DAVE, createJoinedRoom, useRoomTestBed, refusal } from '../../../test/harness';
 import { GetMembership } from '../../queries/queries';
 import { KickFromRoom } from './command';
 
 describe('KickFromRoom', () => {
-  let bed: RoomTestBed;
+  const bed = useRoomTestBed();
   let roomId: string;
   beforeAll(async () => {
-    bed = await openRoomTestBed();
     roomId = await createJoinedRoom(bed, ALICE, [BOB, CAROL]);
-  });
-  afterAll(async () => {
-    await bed.close();
   });
 
   it('lets a user with the kick level remove a member', async () => {

@@ -1,17 +1,11 @@
-import { ALICE, BOB, CAROL, openRoomTestBed, refusal, type RoomTestBed } from '../../../test/harness';
+import { ALICE, BOB, CAROL, useRoomTestBed, refusal } from '../../../test/harness';
 import { GetMembership, IsJoined } from '../../queries/queries';
 import { CreateRoom } from '../create-room/command';
 import { JoinRoom } from '../join-room/command';
 import { LeaveRoom } from './command';
 
 describe('LeaveRoom', () => {
-  let bed: RoomTestBed;
-  beforeAll(async () => {
-    bed = await openRoomTestBed();
-  });
-  afterAll(async () => {
-    await bed.close();
-  });
+  const bed = useRoomTestBed();
 
   it('leaves a joined room', async () => {
     const { roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat' }));

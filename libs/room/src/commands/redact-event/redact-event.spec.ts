@@ -1,17 +1,13 @@
-import { ALICE, BOB, CAROL, createJoinedRoom, openRoomTestBed, refusal, type RoomTestBed } from '../../../test/harness';
+import { ALICE, BOB, CAROL, createJoinedRoom, useRoomTestBed, refusal } from '../../../test/harness';
 import { CreateRoom } from '../create-room/command';
 import { SendRoomEvent } from '../send-room-event/command';
 import { RedactEvent } from './command';
 
 describe('RedactEvent', () => {
-  let bed: RoomTestBed;
+  const bed = useRoomTestBed();
   let roomId: string;
   beforeAll(async () => {
-    bed = await openRoomTestBed();
     roomId = await createJoinedRoom(bed, ALICE, [BOB, CAROL]);
-  });
-  afterAll(async () => {
-    await bed.close();
   });
 
   const send = (user: string, body: string) => bed.run(new SendRoomEvent(user, roomId, 'm.room.message', { body }));

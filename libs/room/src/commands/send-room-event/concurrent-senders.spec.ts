@@ -1,6 +1,6 @@
 import { Test } from '@nestjs/testing';
 import { CommandBus, CqrsModule } from '@nestjs/cqrs';
-import { ALICE, openRoomTestBed, SERVER_NAME, type RoomTestBed } from '../../../test/harness';
+import { ALICE, useRoomTestBed, SERVER_NAME, type RoomTestBed } from '../../../test/harness';
 import { RoomModule } from '../../room.module';
 import { CreateRoom } from '../create-room/command';
 import { JoinRoom } from '../join-room/command';
@@ -20,13 +20,7 @@ async function expectLinearTimeline(bed: RoomTestBed, roomId: string): Promise<s
 }
 
 describe('one writer per room', () => {
-  let bed: RoomTestBed;
-  beforeAll(async () => {
-    bed = await openRoomTestBed();
-  });
-  afterAll(async () => {
-    await bed.close();
-  });
+  const bed = useRoomTestBed();
 
   it('20 concurrent senders produce a linear timeline with no lost and no duplicate event', async () => {
     const { roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat' }));

@@ -1,17 +1,13 @@
-import { ALICE, BOB, CAROL, createJoinedRoom, openRoomTestBed, refusal, SERVER_NAME, type RoomTestBed } from '../../../test/harness';
+import { ALICE, BOB, CAROL, createJoinedRoom, useRoomTestBed, refusal, SERVER_NAME } from '../../../test/harness';
 import { GetStateEvent } from '../../queries/queries';
 import { CreateRoom } from '../create-room/command';
 import { SendRoomEvent } from './command';
 
 describe('SendRoomEvent', () => {
-  let bed: RoomTestBed;
+  const bed = useRoomTestBed();
   let roomId: string;
   beforeAll(async () => {
-    bed = await openRoomTestBed();
     roomId = await createJoinedRoom(bed, ALICE, [BOB]);
-  });
-  afterAll(async () => {
-    await bed.close();
   });
 
   it('sends a message on top of the previous event, recording the local transaction', async () => {

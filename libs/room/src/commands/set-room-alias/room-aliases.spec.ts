@@ -1,4 +1,4 @@
-import { ALICE, BOB, CAROL, createJoinedRoom, openRoomTestBed, refusal, SERVER_NAME, type RoomTestBed } from '../../../test/harness';
+import { ALICE, BOB, CAROL, createJoinedRoom, useRoomTestBed, refusal, SERVER_NAME } from '../../../test/harness';
 import { GetRoomAliases, GetStateEvent, ResolveRoomAlias } from '../../queries/queries';
 import { SendRoomEvent } from '../send-room-event/command';
 import { CreateRoom } from '../create-room/command';
@@ -7,14 +7,10 @@ import { SetRoomVisibility } from '../set-room-visibility/command';
 import { SetRoomAlias } from './command';
 
 describe('room aliases', () => {
-  let bed: RoomTestBed;
+  const bed = useRoomTestBed();
   let roomId: string;
   beforeAll(async () => {
-    bed = await openRoomTestBed();
     roomId = await createJoinedRoom(bed, ALICE, [BOB]);
-  });
-  afterAll(async () => {
-    await bed.close();
   });
 
   const alias = (name: string) => `#${name}:${SERVER_NAME}`;

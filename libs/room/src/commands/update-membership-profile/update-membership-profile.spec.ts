@@ -1,4 +1,4 @@
-import { ALICE, BOB, openRoomTestBed, type RoomTestBed } from '../../../test/harness';
+import { ALICE, BOB, useRoomTestBed } from '../../../test/harness';
 import { GetStateEvent } from '../../queries/queries';
 import { CreateRoom } from '../create-room/command';
 import { JoinRoom } from '../join-room/command';
@@ -6,13 +6,7 @@ import { LeaveRoom } from '../leave-room/command';
 import { UpdateMembershipProfile } from './command';
 
 describe('UpdateMembershipProfile', () => {
-  let bed: RoomTestBed;
-  beforeAll(async () => {
-    bed = await openRoomTestBed();
-  });
-  afterAll(async () => {
-    await bed.close();
-  });
+  const bed = useRoomTestBed();
 
   it('re-sends the join event with the new profile in every joined room, and only there', async () => {
     const one = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat' }));

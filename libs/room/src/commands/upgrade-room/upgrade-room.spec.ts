@@ -1,4 +1,4 @@
-import { ALICE, BOB, openRoomTestBed, refusal, SERVER_NAME, type RoomTestBed } from '../../../test/harness';
+import { ALICE, BOB, useRoomTestBed, refusal, SERVER_NAME } from '../../../test/harness';
 import { GetRoomState, GetRoomVersion, GetStateEvent, ResolveRoomAlias } from '../../queries/queries';
 import { CreateRoom } from '../create-room/command';
 import { JoinRoom } from '../join-room/command';
@@ -6,13 +6,7 @@ import { SendRoomEvent } from '../send-room-event/command';
 import { UpgradeRoom } from './command';
 
 describe('UpgradeRoom', () => {
-  let bed: RoomTestBed;
-  beforeAll(async () => {
-    bed = await openRoomTestBed();
-  });
-  afterAll(async () => {
-    await bed.close();
-  });
+  const bed = useRoomTestBed();
 
   it('creates the replacement room with the transferable state and tombstones the old one', async () => {
     const { roomId } = await bed.run(
