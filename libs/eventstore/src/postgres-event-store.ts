@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { sql, type CommonQueryMethods, type DatabaseTransactionConnection } from 'slonik';
+import { sql, type CommonQueryMethods, type DatabaseTransactionConnection, type FragmentSqlToken } from 'slonik';
 import { z } from 'zod';
 import { sqlConstraint, sqlDetail, sqlState, type Database } from '@hs/persistence';
 import { DuplicateEventIdError, InvalidAppendError, WrongExpectedRevisionError } from './errors';
@@ -39,6 +39,10 @@ function concurrentAppendRace(error: unknown): 'event_id' | 'revision' | undefin
   if (constraint === 'events_event_id_key') return 'event_id';
   if (constraint === 'events_stream_revision_key') return 'revision';
   return undefined;
+}
+/** A unique violation that is not one of the event store's own (see {@link PostgresEventStore.appendWithWrites}). */
+function isWritesError(error: unknown): boolean {
+  return sqlState(error) === '23505' && concurrentAppendRace(error) === undefined;
 }
 const LISTEN_RECONNECT_MS = 1_000;
 
@@ -188,12 +192,38 @@ export class PostgresEventStore implements EventStore {
     return result;
   }
 
+  /**
+   * Appends and runs the caller's own writes in one statement, which commits on its own (one
+   * database round trip). `writes` is a list of further common table expressions
+   * (`name AS (INSERT ...), ...`); they may read the appended records from the common table
+   * expression `appended(event_id, position, revision, written)`. An error in any of them
+   * leaves nothing appended.
+   */
+  async appendWithWrites(
+    stream: string,
+    expectedRevision: ExpectedRevision,
+    events: NewEvent[],
+    writes: FragmentSqlToken,
+  ): Promise<AppendResult> {
+    let result: AppendResult;
+    try {
+      result = await this.appendWith(this.db.pool, stream, expectedRevision, events, true, writes);
+    } catch (error) {
+      // A unique violation of the caller's writes is the caller's to interpret.
+      if (isWritesError(error)) throw error;
+      throw await this.mapAppendError(error, stream, expectedRevision);
+    }
+    if (result.written) this.notifier.notify();
+    return result;
+  }
+
   private async appendWith(
     connection: CommonQueryMethods,
     stream: string,
     expectedRevision: ExpectedRevision,
     events: NewEvent[],
     notifyOnCommit: boolean,
+    writes?: FragmentSqlToken,
   ): Promise<AppendResult> {
     validateAppend(stream, expectedRevision, events);
     let payload: string;
@@ -207,12 +237,16 @@ export class PostgresEventStore implements EventStore {
     const expected = typeof expectedRevision === 'bigint' ? expectedRevision.toString() : expectedRevision;
     let rows: readonly z.infer<typeof appendedRow>[];
     try {
+      const append = sql.fragment`SELECT event_id, position, revision, written
+          FROM eventstore.append(${stream}, ${expected}, ${payload}::json, ${notifyOnCommit && this.db.kind === 'postgres'})`;
       rows = await connection.any(
-        sql.type(appendedRow)`SELECT event_id, position, revision, written
-          FROM eventstore.append(${stream}, ${expected}, ${payload}::json, ${notifyOnCommit && this.db.kind === 'postgres'})`,
+        writes
+          ? sql.type(appendedRow)`WITH appended AS (${append}), ${writes}
+              SELECT event_id, position, revision, written FROM appended ORDER BY revision`
+          : sql.type(appendedRow)`${append}`,
       );
     } catch (error) {
-      if (concurrentAppendRace(error)) throw error;
+      if (concurrentAppendRace(error) || (writes && isWritesError(error))) throw error;
       throw await this.mapAppendError(error, stream, expectedRevision);
     }
     if (rows.length === 0) {

@@ -43,9 +43,9 @@ import { RoomCommandError, forbidden, invalidParam, notFound } from './errors';
 import { RoomQueue } from './room-queue';
 import { RoomState } from './room-state';
 import type { Clock, TransactionalEventStore } from './tokens';
-import { applyRoomRecord } from './write-model/apply';
+import { applyRoomRecord, isTimelineEvent, timelineEventWrites } from './write-model/apply';
 import { WriteModelReader, type Extremity, type RoomSnapshot } from './write-model/repository';
-import { UNIQUE_VIOLATION, type DatabasePool } from './write-model/sql';
+import { UNIQUE_VIOLATION, sql, type DatabasePool } from './write-model/sql';
 
 /** An event a command wants to send; the writer builds, signs and authorizes it. */
 export interface EventTemplate {
@@ -249,8 +249,18 @@ export class RoomWriter {
     if (records.length === 0) return { roomId: snapshot.roomId, events: [] };
     const expected: ExpectedRevision = snapshot.revision < 0n ? 'no_stream' : snapshot.revision;
     let nextRevision = snapshot.revision;
+    const fact = build.facts[0];
     try {
-      await this.deps.pool.transaction(async (tx) => {
+      if (!createEvent && records.length === 1 && fact && isTimelineEvent(fact)) {
+        // A message: the append and its write-model rows in one statement.
+        const revision = sql.fragment`(SELECT revision FROM appended)`;
+        const position = sql.fragment`(SELECT position FROM appended)`;
+        const writes = sql.fragment`${timelineEventWrites(build.events[0], fact, revision, position)},
+          stream_revision AS (UPDATE room.rooms SET stream_revision = ${revision} WHERE room_id = ${snapshot.roomId})`;
+        const appended = await this.deps.store.appendWithWrites(roomStream(snapshot.roomId), expected, records, writes);
+        nextRevision = appended.nextExpectedRevision;
+      } else {
+        await this.deps.pool.transaction(async (tx) => {
         const appended = await this.deps.store.appendInTransaction(tx, roomStream(snapshot.roomId), expected, records);
         for (let i = 0; i < records.length; i++) {
           const stored = appended.events[i];
@@ -263,9 +273,12 @@ export class RoomWriter {
         }
         nextRevision = appended.nextExpectedRevision;
       });
+      }
     } catch (error) {
-      this.cache.delete(snapshot.roomId);
-      throw mapCommitError(error);
+      const mapped = mapCommitError(error);
+      // A transaction id already bound left nothing written: the cached state still holds.
+      if (!(mapped instanceof TransactionIdInUseError)) this.cache.delete(snapshot.roomId);
+      throw mapped;
     }
     this.remember({ ...snapshot, revision: nextRevision, state: build.state, extremities: build.extremities });
     return { roomId: snapshot.roomId, events: build.events };

@@ -5,7 +5,7 @@
  * signing key and a clock.
  */
 import type { ExpectedRevision, AppendResult, NewEvent } from '@hs/eventstore';
-import type { DatabaseTransactionConnection } from 'slonik';
+import type { DatabaseTransactionConnection, FragmentSqlToken } from 'slonik';
 
 /** Injection token of the slonik `DatabasePool`. */
 export const ROOM_DATABASE_POOL = Symbol('ROOM_DATABASE_POOL');
@@ -31,6 +31,11 @@ export interface TransactionalEventStore {
     expectedRevision: ExpectedRevision,
     events: NewEvent[],
   ): Promise<AppendResult>;
+  /**
+   * Appends and runs further writes (common table expressions that may read
+   * `appended(event_id, position, revision, written)`) in one statement that commits on its own.
+   */
+  appendWithWrites(stream: string, expectedRevision: ExpectedRevision, events: NewEvent[], writes: FragmentSqlToken): Promise<AppendResult>;
 }
 
 export interface RoomModuleOptions {

@@ -19,7 +19,7 @@ import {
 } from '@hs/contracts';
 import { roomCreators, roomVersion, toRoomEvent, type Pdu, type RoomEvent } from '@hs/protocol';
 import { z } from 'zod';
-import { MAX_STATE_GROUP_CHAIN, sql, type CommonQueryMethods } from './sql';
+import { MAX_STATE_GROUP_CHAIN, sql, type CommonQueryMethods, type FragmentSqlToken } from './sql';
 
 /** One record of a room stream, as appended or as read back. */
 export interface RoomStreamRecord {
@@ -73,8 +73,7 @@ function normalized(pdu: Pdu, version: string, eventId: string): RoomEvent {
 /** Applies an accepted event; true when the room's stream revision was recorded with it. */
 async function applyAccepted(tx: CommonQueryMethods, fact: RoomEventAccepted, record: RoomStreamRecord): Promise<boolean> {
   const event = normalized(fact.pdu, fact.room_version, fact.event_id);
-  const changesState = fact.state_delta.added.length > 0 || fact.state_delta.removed.length > 0;
-  if (!changesState && !fact.outlier && event.type !== 'm.room.create') {
+  if (isTimelineEvent(fact)) {
     await applyTimelineEvent(tx, event, fact, record);
     return true;
   }
@@ -131,14 +130,32 @@ async function applyAccepted(tx: CommonQueryMethods, fact: RoomEventAccepted, re
  * transaction and the stream revision.
  */
 async function applyTimelineEvent(tx: CommonQueryMethods, event: RoomEvent, fact: RoomEventAccepted, record: RoomStreamRecord): Promise<void> {
+  const revision = sql.fragment`${record.revision.toString()}::bigint`;
+  const position = sql.fragment`${record.position.toString()}::bigint`;
+  await tx.query(sql.unsafe`WITH ${timelineEventWrites(event, fact, revision, position)}
+    UPDATE room.rooms SET stream_revision = ${revision} WHERE room_id = ${fact.room_id}`);
+}
+
+/** Whether an accepted event is applied by {@link timelineEventWrites} alone. */
+export function isTimelineEvent(fact: RoomEventAccepted): boolean {
+  const changesState = fact.state_delta.added.length > 0 || fact.state_delta.removed.length > 0;
+  return !changesState && !fact.outlier && fact.pdu.type !== 'm.room.create';
+}
+
+/**
+ * The write-model writes of a timeline event ({@link isTimelineEvent}) as common table
+ * expressions: the event with the room's current state group, the forward extremities and
+ * the client transaction. `revision` and `position` are SQL expressions of the record's stream
+ * revision and global position.
+ */
+export function timelineEventWrites(event: RoomEvent, fact: RoomEventAccepted, revision: FragmentSqlToken, position: FragmentSqlToken): FragmentSqlToken {
   const local = fact.local;
-  await tx.query(sql.unsafe`
-    WITH stored AS (
+  return sql.fragment`stored AS (
       INSERT INTO room.events (event_id, room_id, type, state_key, sender, depth, pdu, auth_events, prev_events,
                                stream_revision, stream_position, rejected, soft_failed, outlier, state_group)
       SELECT ${event.event_id}, ${event.room_id}, ${event.type}, ${event.state_key ?? null}, ${event.sender}, ${event.depth},
              ${sql.jsonb(fact.pdu as never)}, ${sql.array([...event.auth_events], 'text')}, ${sql.array([...event.prev_events], 'text')},
-             ${record.revision.toString()}, ${record.position.toString()}, false, ${fact.soft_failed}, false, r.state_group
+             ${revision}, ${position}, false, ${fact.soft_failed}, false, r.state_group
         FROM room.rooms r WHERE r.room_id = ${fact.room_id}
       RETURNING event_id
     ), gone AS (
@@ -151,8 +168,7 @@ async function applyTimelineEvent(tx: CommonQueryMethods, event: RoomEvent, fact
       INSERT INTO room.client_transactions (user_id, device_id, txn_id, room_id, event_id)
       SELECT ${local?.user_id ?? ''}, ${local?.device_id ?? ''}, ${local?.txn_id ?? ''}, ${fact.room_id}, event_id
         FROM stored WHERE ${local !== undefined}
-    )
-    UPDATE room.rooms SET stream_revision = ${record.revision.toString()} WHERE room_id = ${fact.room_id}`);
+    )`;
 }
 
 async function applyRejected(tx: CommonQueryMethods, fact: RoomEventRejected, record: RoomStreamRecord): Promise<void> {
