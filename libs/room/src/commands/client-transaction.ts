@@ -3,7 +3,7 @@
  * of the first attempt and appends nothing.
  */
 import type { RoomPlan } from '../room-writer';
-import { RoomWriter, TransactionIdInUseError } from '../room-writer';
+import { RoomWriter } from '../room-writer';
 import type { RoomState } from '../room-state';
 import type { ClientTransaction } from './send-room-event/command';
 
@@ -15,16 +15,18 @@ export async function sendOnce(
   decide: (state: RoomState) => RoomPlan | Promise<RoomPlan>,
 ): Promise<string> {
   return writer.exclusive(roomId, async () => {
-    const earlier = txn ? await writer.reader.transaction(sender, txn.deviceId, txn.txnId) : undefined;
-    if (earlier) return earlier.eventId;
     try {
+      // The transaction id is recorded in the same write as the event, whose unique key
+      // refuses a second use; a retry is found on that refusal, with no read before.
       const result = await writer.writeNow(roomId, decide);
       return result.events[0].event_id;
     } catch (error) {
-      // The same transaction id was used concurrently for another room: the first one wins.
-      if (error instanceof TransactionIdInUseError && txn) {
-        const winner = await writer.reader.transaction(sender, txn.deviceId, txn.txnId);
-        if (winner) return winner.eventId;
+      // A retry (or the same transaction id used concurrently for another room, where the
+      // first one wins) answers with the event of the first attempt, even when the command
+      // would no longer be allowed or valid now.
+      if (txn) {
+        const earlier = await writer.reader.transaction(sender, txn.deviceId, txn.txnId).catch(() => undefined);
+        if (earlier) return earlier.eventId;
       }
       throw error;
     }
