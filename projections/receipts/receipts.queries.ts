@@ -64,3 +64,19 @@ export async function readReceiptEvents(conn: CommonQueryMethods, roomId: string
        AND thread_id IN ('', 'main')`);
   return rows as unknown as string[];
 }
+
+/** `readReceiptEvents` for several rooms at once: room id -> the events of the user's read receipts there. */
+export async function readReceiptEventsIn(conn: CommonQueryMethods, roomIds: readonly string[], userId: string): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  if (roomIds.length === 0) return out;
+  const rows = (await conn.any(sql.unsafe`
+    SELECT room_id, event_id FROM proj_receipts.receipts
+     WHERE room_id = ANY(${sql.array([...roomIds], 'text')}) AND user_id = ${userId} AND receipt_type IN ('m.read', 'm.read.private')
+       AND thread_id IN ('', 'main')`)) as unknown as { room_id: string; event_id: string }[];
+  for (const row of rows) {
+    const events = out.get(row.room_id) ?? [];
+    events.push(row.event_id);
+    out.set(row.room_id, events);
+  }
+  return out;
+}

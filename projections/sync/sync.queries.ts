@@ -343,24 +343,34 @@ export class SyncQueries {
 
   /** The history visibility of a room's events for a user. */
   async visibility(conn: CommonQueryMethods, roomId: string, userId: string): Promise<RoomVisibility> {
+    return (await this.visibilities(conn, [roomId], userId)).get(roomId) ?? new RoomVisibility(userId, [], []);
+  }
+
+  /** `visibility` of several rooms in one query (room id -> its visibility for the user). */
+  async visibilities(conn: CommonQueryMethods, roomIds: readonly string[], userId: string): Promise<Map<string, RoomVisibility>> {
+    const out = new Map<string, RoomVisibility>();
+    if (roomIds.length === 0) return out;
     const rows = (await conn.any(sql.unsafe`
-      SELECT s.type, s.position, e.event -> 'content' AS content
+      SELECT s.room_id, s.type, s.position, e.event -> 'content' AS content
         FROM proj_sync.state_changes s LEFT JOIN proj_sync.events e ON e.event_id = s.event_id
-       WHERE s.room_id = ${roomId} AND s.state_key = ${userId} AND s.type = 'm.room.member'
-          OR s.room_id = ${roomId} AND s.state_key = '' AND s.type = 'm.room.history_visibility'
-       ORDER BY s.position`)) as unknown as { type: string; position: bigint; content: JsonObject | null }[];
-    const visibility: ValueChange[] = [];
-    const membership: ValueChange[] = [];
+       WHERE s.room_id = ANY(${sql.array([...roomIds], 'text')})
+         AND (s.state_key = ${userId} AND s.type = 'm.room.member' OR s.state_key = '' AND s.type = 'm.room.history_visibility')
+       ORDER BY s.position`)) as unknown as { room_id: string; type: string; position: bigint; content: JsonObject | null }[];
+    const changes = new Map<string, { visibility: ValueChange[]; membership: ValueChange[] }>();
+    for (const roomId of roomIds) changes.set(roomId, { visibility: [], membership: [] });
     for (const row of rows) {
+      const room = changes.get(row.room_id);
+      if (!room) continue;
       if (row.type === 'm.room.member') {
         const value = row.content?.membership;
-        membership.push({ position: row.position, value: typeof value === 'string' ? value : 'leave' });
+        room.membership.push({ position: row.position, value: typeof value === 'string' ? value : 'leave' });
       } else {
         const value = row.content?.history_visibility;
-        visibility.push({ position: row.position, value: typeof value === 'string' ? value : undefined });
+        room.visibility.push({ position: row.position, value: typeof value === 'string' ? value : undefined });
       }
     }
-    return new RoomVisibility(userId, visibility, membership);
+    for (const [roomId, room] of changes) out.set(roomId, new RoomVisibility(userId, room.visibility, room.membership));
+    return out;
   }
 
   /** Throws M_FORBIDDEN unless the user is or was in the room, or it is world readable. */

@@ -14,6 +14,7 @@ import {
   type MembershipRow,
   type RoomSummary,
   type RoomEventFilter,
+  type RoomVisibility,
   type StrippedStateEvent,
 } from '@hs/projections/sync';
 import { receiptsPosition, receiptsSince, type ReceiptContent } from '@hs/projections/receipts';
@@ -21,7 +22,7 @@ import { DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT, applyEventFields, type Sync
 import { LazyMembersCache } from './lazy-members';
 import { SyncNotifier } from './notifier';
 import type { AccountDataDelta, AccountDataEntry, AccountDataSource, TypingSource } from './sources';
-import { unreadNotifications, type UnreadNotifications } from './unread';
+import { unreadNotificationsIn, type UnreadNotifications } from './unread';
 
 export interface SyncRequest {
   userId: string;
@@ -89,6 +90,10 @@ interface Context {
   receipts: Map<string, ReceiptContent>;
   /** Incremental syncs: joined rooms with events or state changes since the token. */
   active: Set<string> | undefined;
+  /** History visibility of the joined rooms shown, read for all of them at once. */
+  visibility: Map<string, RoomVisibility>;
+  /** Unread notification counts of the joined rooms shown, read for all of them at once. */
+  unread: Map<string, UnreadNotifications>;
 }
 
 export interface SyncServiceOptions {
@@ -149,7 +154,21 @@ export class SyncService {
         accountData,
         receipts,
         active: since && !fullState ? await this.queries.roomsWithActivity(conn, joined, since.events, upTo) : undefined,
+        visibility: new Map(),
+        unread: new Map(),
       };
+      // The joined rooms to show: their visibility and unread counts in one query each.
+      const shown = memberships.filter((m) => m.membership === 'join' && roomMatches(m.room_id, filter.room) && !this.unchanged(ctx, m));
+      if (shown.length > 0) {
+        const shownIds = shown.map((m) => m.room_id);
+        ctx.visibility = await this.queries.visibilities(conn, shownIds, request.userId);
+        ctx.unread = await unreadNotificationsIn(
+          conn,
+          shown.map((m) => ({ roomId: m.room_id, joinPosition: m.position })),
+          request.userId,
+          upTo,
+        );
+      }
       if (!since) this.lazyMembers.reset(request.userId, request.deviceId);
       const token: SyncToken = {
         events: since && since.events > upTo ? since.events : upTo,
@@ -203,7 +222,7 @@ export class SyncService {
   private async timeline(ctx: Context, roomId: string, after: bigint | undefined, upTo: bigint) {
     const filter = ctx.filter.room?.timeline;
     const limit = this.timelineLimit(filter);
-    const visibility = await this.queries.visibility(ctx.conn, roomId, ctx.userId);
+    const visibility = ctx.visibility.get(roomId) ?? (await this.queries.visibility(ctx.conn, roomId, ctx.userId));
     const { rows } = await this.queries.visibleTimeline(ctx.conn, roomId, visibility, {
       from: upTo,
       to: after,
@@ -259,21 +278,27 @@ export class SyncService {
     return (ctx.accountData.rooms[roomId] ?? []).filter((e) => eventMatches(e, ctx.filter.room?.account_data));
   }
 
+  /** An incremental sync's joined room with nothing new since the token (left out of the response). */
+  private unchanged(ctx: Context, m: MembershipRow): boolean {
+    const roomId = m.room_id;
+    const newlyJoined = !ctx.since || m.position > ctx.since.events;
+    const initial = newlyJoined || ctx.fullState;
+    return (
+      !initial &&
+      ctx.active !== undefined &&
+      !ctx.active.has(roomId) &&
+      !ctx.receipts.has(roomId) &&
+      (ctx.accountData.rooms[roomId] ?? []).length === 0 &&
+      (!ctx.since || !this.options.typing || this.options.typing.typingSince(roomId, ctx.since.typing) === undefined)
+    );
+  }
+
   private async joinedRoom(ctx: Context, m: MembershipRow): Promise<JoinedRoom | undefined> {
     const roomId = m.room_id;
     const newlyJoined = !ctx.since || m.position > ctx.since.events;
     const initial = newlyJoined || ctx.fullState;
     const after = newlyJoined ? undefined : ctx.since?.events;
-    if (
-      !initial &&
-      ctx.active &&
-      !ctx.active.has(roomId) &&
-      !ctx.receipts.has(roomId) &&
-      (ctx.accountData.rooms[roomId] ?? []).length === 0 &&
-      (!ctx.since || !this.options.typing || this.options.typing.typingSince(roomId, ctx.since.typing) === undefined)
-    ) {
-      return undefined;
-    }
+    if (this.unchanged(ctx, m)) return undefined;
     const { rows, limited, start } = await this.timeline(ctx, roomId, after, ctx.upTo);
     const state = await this.stateBlock(ctx, roomId, initial, after, start, rows);
     const ephemeral: JoinedRoom['ephemeral']['events'] = [];
@@ -298,7 +323,7 @@ export class SyncService {
       state: { events: this.format(ctx, state) },
       account_data: { events: accountData },
       ephemeral: { events: ephemeral },
-      unread_notifications: await unreadNotifications(ctx.conn, roomId, ctx.userId, m.position, ctx.upTo),
+      unread_notifications: ctx.unread.get(roomId) ?? { notification_count: 0, highlight_count: 0 },
     };
   }
 

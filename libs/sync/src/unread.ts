@@ -11,7 +11,7 @@
  */
 import { sql, type CommonQueryMethods } from 'slonik';
 import type { JsonObject } from '@hs/protocol';
-import { readReceiptEvents } from '@hs/projections/receipts';
+import { readReceiptEventsIn } from '@hs/projections/receipts';
 
 export const MAX_COUNTED = 1000;
 
@@ -51,30 +51,68 @@ export async function unreadNotifications(
   joinPosition: bigint,
   upTo: bigint,
 ): Promise<UnreadNotifications> {
-  const receiptEvents = await readReceiptEvents(conn, roomId, userId);
-  let after = joinPosition;
-  if (receiptEvents.length > 0) {
-    const read = (await conn.maybeOneFirst(sql.unsafe`
-      SELECT max(position) FROM proj_sync.events WHERE event_id = ANY(${sql.array(receiptEvents, 'text')}) AND room_id = ${roomId}`)) as
-      | bigint
-      | null;
-    if (read !== null && read > after) after = read;
+  const counts = await unreadNotificationsIn(conn, [{ roomId, joinPosition }], userId, upTo);
+  return counts.get(roomId) ?? { notification_count: 0, highlight_count: 0 };
+}
+
+/**
+ * `unreadNotifications` of several joined rooms at once (room id -> counts), in a fixed number
+ * of queries whatever the number of rooms.
+ */
+export async function unreadNotificationsIn(
+  conn: CommonQueryMethods,
+  rooms: readonly { roomId: string; joinPosition: bigint }[],
+  userId: string,
+  upTo: bigint,
+): Promise<Map<string, UnreadNotifications>> {
+  const out = new Map<string, UnreadNotifications>();
+  if (rooms.length === 0) return out;
+  const roomIds = rooms.map((r) => r.roomId);
+  const after = new Map(rooms.map((r) => [r.roomId, r.joinPosition]));
+  const receiptEvents = await readReceiptEventsIn(conn, roomIds, userId);
+  if (receiptEvents.size > 0) {
+    const pairs = [...receiptEvents].flatMap(([roomId, events]) => events.map((eventId) => [roomId, eventId] as const));
+    const reads = (await conn.any(sql.unsafe`
+      SELECT room_id, max(position) AS position FROM proj_sync.events
+       WHERE (room_id, event_id) IN (SELECT * FROM unnest(${sql.array(
+         pairs.map((p) => p[0]),
+         'text',
+       )}::text[], ${sql.array(
+         pairs.map((p) => p[1]),
+         'text',
+       )}::text[]))
+       GROUP BY room_id`)) as unknown as { room_id: string; position: bigint }[];
+    for (const read of reads) {
+      if (read.position > (after.get(read.room_id) ?? 0n)) after.set(read.room_id, read.position);
+    }
   }
   const rows = (await conn.any(sql.unsafe`
-    SELECT type, event -> 'content' AS content FROM proj_sync.events
-     WHERE room_id = ${roomId} AND in_timeline AND position > ${after} AND position <= ${upTo} AND sender <> ${userId}
-       AND type IN ('m.room.message', 'm.room.encrypted', 'm.call.invite')
-     ORDER BY position DESC LIMIT ${MAX_COUNTED}`)) as unknown as { type: string; content: JsonObject }[];
-  if (rows.length === 0) return { notification_count: 0, highlight_count: 0 };
-  const member = (await conn.maybeOneFirst(sql.unsafe`
-    SELECT e.event -> 'content' ->> 'displayname' FROM proj_sync.current_state c JOIN proj_sync.events e ON e.event_id = c.event_id
-     WHERE c.room_id = ${roomId} AND c.type = 'm.room.member' AND c.state_key = ${userId}`)) as string | null;
-  let notification_count = 0;
-  let highlight_count = 0;
+    WITH r AS MATERIALIZED (
+      SELECT u.room_id, u.after,
+             (SELECT e.event -> 'content' ->> 'displayname' FROM proj_sync.current_state c JOIN proj_sync.events e ON e.event_id = c.event_id
+               WHERE c.room_id = u.room_id AND c.type = 'm.room.member' AND c.state_key = ${userId}) AS displayname
+        FROM unnest(${sql.array(roomIds, 'text')}::text[], ${sql.array(
+          roomIds.map((id) => String(after.get(id) ?? 0n)),
+          'int8',
+        )}::int8[]) AS u(room_id, after))
+    SELECT r.room_id, r.displayname, x.type, x.content
+      FROM r CROSS JOIN LATERAL (
+        SELECT e.type, e.event -> 'content' AS content FROM proj_sync.events e
+         WHERE e.room_id = r.room_id AND e.in_timeline AND e.position > r.after AND e.position <= ${upTo} AND e.sender <> ${userId}
+           AND e.type IN ('m.room.message', 'm.room.encrypted', 'm.call.invite')
+         ORDER BY e.position DESC LIMIT ${MAX_COUNTED}) x`)) as unknown as {
+    room_id: string;
+    displayname: string | null;
+    type: string;
+    content: JsonObject;
+  }[];
   for (const row of rows) {
+    const counts = out.get(row.room_id) ?? { notification_count: 0, highlight_count: 0 };
+    out.set(row.room_id, counts);
     if (!notifies(row.type, row.content)) continue;
-    notification_count++;
-    if (highlights(row.content, userId, member ?? undefined)) highlight_count++;
+    counts.notification_count++;
+    if (highlights(row.content, userId, row.displayname ?? undefined)) counts.highlight_count++;
   }
-  return { notification_count, highlight_count };
+  for (const roomId of roomIds) if (!out.has(roomId)) out.set(roomId, { notification_count: 0, highlight_count: 0 });
+  return out;
 }
