@@ -395,12 +395,15 @@ export class SyncQueries {
     roomId: string,
     visibility: RoomVisibility,
     options: { from: bigint; to?: bigint; dir: Direction; limit: number; filter?: RoomEventFilter },
+    /** Reads one page (default: `timeline` on `conn`); lets callers share pages between requests. */
+    readPage: (page: { from: bigint; to?: bigint; dir: Direction; limit: number; filter?: RoomEventFilter }) => Promise<EventRow[]> = (page) =>
+      this.timeline(conn, roomId, page),
   ): Promise<{ rows: EventRow[]; next: bigint | undefined }> {
     const out: EventRow[] = [];
     let cursor = options.from;
     while (out.length < options.limit) {
       const want = options.limit - out.length;
-      const page = await this.timeline(conn, roomId, { ...options, from: cursor, limit: Math.max(want, 50) });
+      const page = await readPage({ ...options, from: cursor, limit: Math.max(want, 50) });
       for (const row of page) {
         cursor = options.dir === 'b' ? row.position - 1n : row.position;
         if (visibility.canSee(row)) out.push(row);

@@ -21,6 +21,7 @@ import { receiptsPosition, receiptsSince, type ReceiptContent } from '@hs/projec
 import { DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT, applyEventFields, type SyncFilter } from './filter';
 import { LazyMembersCache } from './lazy-members';
 import { SyncNotifier } from './notifier';
+import { SharedReads } from './shared-reads';
 import type { AccountDataDelta, AccountDataEntry, AccountDataSource, TypingSource } from './sources';
 import { unreadNotificationsIn, type UnreadNotifications } from './unread';
 
@@ -105,6 +106,7 @@ export interface SyncServiceOptions {
 
 export class SyncService {
   private readonly lazyMembers = new LazyMembersCache();
+  private readonly shared = new SharedReads();
   private readonly now: () => number;
 
   constructor(
@@ -223,13 +225,17 @@ export class SyncService {
     const filter = ctx.filter.room?.timeline;
     const limit = this.timelineLimit(filter);
     const visibility = ctx.visibility.get(roomId) ?? (await this.queries.visibility(ctx.conn, roomId, ctx.userId));
-    const { rows } = await this.queries.visibleTimeline(ctx.conn, roomId, visibility, {
-      from: upTo,
-      to: after,
-      dir: 'b',
-      limit: limit + 1,
-      filter,
-    });
+    const filterKey = JSON.stringify(filter ?? null);
+    const { rows } = await this.queries.visibleTimeline(
+      ctx.conn,
+      roomId,
+      visibility,
+      { from: upTo, to: after, dir: 'b', limit: limit + 1, filter },
+      (page) =>
+        this.shared.get(`timeline\u0000${roomId}\u0000${ctx.upTo}\u0000${page.from}\u0000${page.to}\u0000${page.dir}\u0000${page.limit}\u0000${filterKey}`, () =>
+          this.queries.timeline(ctx.conn, roomId, page),
+        ),
+    );
     const limited = rows.length > limit;
     const kept = rows.slice(0, limit).reverse();
     const start = kept.length > 0 ? kept[0].position - 1n : upTo;
@@ -244,26 +250,43 @@ export class SyncService {
     after: bigint | undefined,
     start: bigint,
     timeline: readonly EventRow[],
+    member?: MembershipRow,
   ): Promise<EventRow[]> {
     const filter = ctx.filter.room?.state;
+    const at = `${roomId}\u0000${start}\u0000${ctx.upTo}`;
     let rows: EventRow[];
     if (initial || after === undefined) rows = await this.queries.stateAt(ctx.conn, roomId, start);
     else if (start > after) {
-      const keys = await this.queries.stateKeysChanged(ctx.conn, roomId, after, start);
-      rows = await this.queries.stateAt(ctx.conn, roomId, start, { keys });
+      const keys = await this.shared.get(`changed\u0000${at}\u0000${after}`, () => this.queries.stateKeysChanged(ctx.conn, roomId, after, start));
+      rows =
+        keys.length === 0
+          ? []
+          : await this.shared.get(`state\u0000${at}\u0000${JSON.stringify(keys)}`, () => this.queries.stateAt(ctx.conn, roomId, start, { keys }));
     } else rows = [];
     rows = rows.filter((r) => eventMatches(r, filter) && !(filter?.contains_url === true && typeof r.event.content.url !== 'string'));
     if (!filter?.lazy_load_members) return rows;
     // Lazy-loading members: only the members of the timeline's senders (and the user).
+    const include = filter.include_redundant_members === true;
     const senders = new Set(timeline.map((r) => r.sender));
-    senders.add(ctx.userId);
+    // The user's own member event at the timeline start is the current one when it is not
+    // newer than the start; once this device has been sent it, it need not be read again.
+    const ownSent =
+      !initial &&
+      !include &&
+      member?.event_id != null &&
+      member.position <= start &&
+      this.lazyMembers.has(ctx.userId, ctx.deviceId, roomId, member.event_id);
+    if (!ownSent) senders.add(ctx.userId);
     const inTimeline = new Set(timeline.map((r) => r.event_id));
     const nonMembers = rows.filter((r) => r.type !== 'm.room.member');
-    const members = await this.queries.stateAt(ctx.conn, roomId, start, {
-      keys: [...senders].map((s) => ({ type: 'm.room.member', state_key: s })),
-    });
+    const memberKeys = [...senders].sort();
+    const members =
+      memberKeys.length === 0
+        ? []
+        : await this.shared.get(`members\u0000${at}\u0000${JSON.stringify(memberKeys)}`, () =>
+            this.queries.stateAt(ctx.conn, roomId, start, { keys: memberKeys.map((s) => ({ type: 'm.room.member', state_key: s })) }),
+          );
     const wanted = members.filter((r) => !inTimeline.has(r.event_id));
-    const include = filter.include_redundant_members === true;
     const sent = wanted.filter((r) => include || initial || !this.lazyMembers.has(ctx.userId, ctx.deviceId, roomId, r.event_id));
     this.lazyMembers.add(ctx.userId, ctx.deviceId, roomId, [...wanted, ...timeline.filter((r) => r.type === 'm.room.member')].map((r) => r.event_id));
     return [...nonMembers, ...sent];
@@ -300,7 +323,7 @@ export class SyncService {
     const after = newlyJoined ? undefined : ctx.since?.events;
     if (this.unchanged(ctx, m)) return undefined;
     const { rows, limited, start } = await this.timeline(ctx, roomId, after, ctx.upTo);
-    const state = await this.stateBlock(ctx, roomId, initial, after, start, rows);
+    const state = await this.stateBlock(ctx, roomId, initial, after, start, rows, m);
     const ephemeral: JoinedRoom['ephemeral']['events'] = [];
     const ephemeralFilter = ctx.filter.room?.ephemeral;
     if (this.options.typing && eventMatches({ type: 'm.typing' }, ephemeralFilter)) {
