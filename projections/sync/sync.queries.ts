@@ -115,11 +115,22 @@ export class SyncQueries {
     this.now = options.now ?? Date.now;
   }
 
-  /** Runs `read` on one consistent snapshot of the read models (repeatable read). */
+  /**
+   * Runs `read` on one consistent snapshot of the read models (repeatable read). The
+   * transaction is opened with its isolation level in one statement (one round trip).
+   */
   snapshot<T>(read: (conn: CommonQueryMethods) => Promise<T>): Promise<T> {
-    return this.pool.transaction(async (tx) => {
-      await tx.query(sql.unsafe`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`);
-      return read(tx);
+    return this.pool.connect(async (conn) => {
+      await conn.query(sql.unsafe`START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`);
+      let result: T;
+      try {
+        result = await read(conn);
+      } catch (error) {
+        await conn.query(sql.unsafe`ROLLBACK`);
+        throw error;
+      }
+      await conn.query(sql.unsafe`COMMIT`);
+      return result;
     });
   }
 
@@ -251,6 +262,31 @@ export class SyncQueries {
       SELECT DISTINCT type, state_key FROM proj_sync.state_changes
        WHERE room_id = ${roomId} AND position > ${after} AND position <= ${upTo}`);
     return rows as unknown as { type: string; state_key: string }[];
+  }
+
+  /**
+   * `membershipsOf` with, for each joined room, whether it has events or state changes in
+   * (after, upTo] (`roomsWithActivity` in the same query).
+   */
+  async membershipsWithActivity(
+    conn: CommonQueryMethods,
+    userId: string,
+    after: bigint,
+    upTo: bigint,
+  ): Promise<{ memberships: MembershipRow[]; active: Set<string> }> {
+    const rows = (await conn.any(sql.unsafe`
+      SELECT m.room_id, m.user_id, m.membership, m.event_id, m.position, m.stripped_state, m.forgotten,
+             (m.membership = 'join' AND ${after < upTo}::boolean AND (
+               EXISTS (SELECT 1 FROM proj_sync.events e WHERE e.room_id = m.room_id AND e.position > ${after} AND e.position <= ${upTo})
+               OR EXISTS (SELECT 1 FROM proj_sync.state_changes s WHERE s.room_id = m.room_id AND s.position > ${after} AND s.position <= ${upTo}))) AS active
+        FROM proj_sync.memberships m WHERE m.user_id = ${userId} ORDER BY m.position`)) as unknown as (MembershipRow & { active: boolean })[];
+    const active = new Set<string>();
+    const memberships: MembershipRow[] = [];
+    for (const { active: isActive, ...row } of rows) {
+      if (isActive) active.add(row.room_id);
+      memberships.push(row);
+    }
+    return { memberships, active };
   }
 
   /** Every membership row of a user (current membership of each room they have one in). */

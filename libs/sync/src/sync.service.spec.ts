@@ -348,6 +348,36 @@ describe('SyncService', () => {
     expect(aliceReceipt?.content).toEqual({ [m1.eventId]: { 'm.read': { [alice]: expect.objectContaining({ ts: expect.any(Number) }) } } });
   });
 
+  it('rooms with activity: positions compare as numbers, also when the token and the head differ in number of digits', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    await settle();
+    const head = parseSyncToken((await service.sync({ userId: alice, deviceId: 'A' })).next_batch).events;
+    await room.message(alice, 'new');
+    await settle();
+    const far = 10n ** BigInt(String(head).length + 3);
+    const found = await service.queries.membershipsWithActivity(h.db.pool, alice, head, far);
+    expect(found.memberships.map((m) => m.room_id)).toEqual([room.roomId]);
+    expect([...found.active]).toEqual([room.roomId]);
+    expect([...(await service.queries.membershipsWithActivity(h.db.pool, alice, far, far + 1n)).active]).toEqual([]);
+    expect([...(await service.queries.membershipsWithActivity(h.db.pool, alice, far, head)).active]).toEqual([]);
+  });
+
+  it('unread highlight counts: display name and user id matched as whole words ignoring case, non-ASCII names too', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    await room.join(bob, 'Zoë');
+    await settle();
+    const first = await service.sync({ userId: bob, deviceId: 'B1' });
+    await room.message(alice, 'hi ZOË!');
+    await room.message(alice, `cc ${bob.toUpperCase()}`);
+    await room.message(alice, 'zoëx is not a mention');
+    await room.message(alice, 'nothing here');
+    await room.message(alice, 'mentions win', { 'm.mentions': { user_ids: [] } });
+    await room.message(alice, 'zoë in a notice', { msgtype: 'm.notice' });
+    await settle();
+    const next = await service.sync({ userId: bob, deviceId: 'B1', since: first.next_batch });
+    expect(next.rooms?.join?.[room.roomId]?.unread_notifications).toEqual({ notification_count: 5, highlight_count: 2 });
+  });
+
   it('account data: top level and per room, and a change wakes the user', async () => {
     const room = await TestRoom.create(h.store, alice);
     await settle();

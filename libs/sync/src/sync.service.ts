@@ -137,12 +137,20 @@ export class SyncService {
       const upTo = await this.queries.position(conn);
       const receiptsUpTo = await receiptsPosition(conn);
       const typingCounter = this.options.typing?.counter() ?? 0;
-      const memberships = await this.queries.membershipsOf(conn, request.userId);
+      const incremental = since !== undefined && !fullState;
+      let memberships: MembershipRow[];
+      let active: Set<string> | undefined;
+      if (incremental) {
+        ({ memberships, active } = await this.queries.membershipsWithActivity(conn, request.userId, since.events, upTo));
+      } else memberships = await this.queries.membershipsOf(conn, request.userId);
       const joined = memberships.filter((m) => m.membership === 'join' && roomMatches(m.room_id, filter.room)).map((m) => m.room_id);
+      const receiptsAfter = incremental ? since.receipts : 0n;
       const receipts =
-        filter.room?.ephemeral?.not_types?.includes('m.receipt') || (filter.room?.ephemeral?.types && !filter.room.ephemeral.types.includes('m.receipt'))
+        filter.room?.ephemeral?.not_types?.includes('m.receipt') ||
+        (filter.room?.ephemeral?.types && !filter.room.ephemeral.types.includes('m.receipt')) ||
+        receiptsAfter >= receiptsUpTo
           ? new Map<string, ReceiptContent>()
-          : await receiptsSince(conn, joined, since && !fullState ? since.receipts : 0n, receiptsUpTo, request.userId);
+          : await receiptsSince(conn, joined, receiptsAfter, receiptsUpTo, request.userId);
       const ctx: Context = {
         conn,
         userId: request.userId,
@@ -155,7 +163,7 @@ export class SyncService {
         typingCounter,
         accountData,
         receipts,
-        active: since && !fullState ? await this.queries.roomsWithActivity(conn, joined, since.events, upTo) : undefined,
+        active,
         visibility: new Map(),
         unread: new Map(),
       };
