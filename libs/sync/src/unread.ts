@@ -86,6 +86,11 @@ export async function unreadNotificationsIn(
       if (read.position > (after.get(read.room_id) ?? 0n)) after.set(read.room_id, read.position);
     }
   }
+  // Counted in the database: the notifying events among the newest MAX_COUNTED, and only
+  // those that may highlight are returned (an `m.mentions` object, or a body that contains
+  // the user id or display name ignoring ASCII case, or any non-ASCII body or needle, where
+  // case-insensitive matching is left to `highlights`).
+  const asciiUserId = /^[ -~]*$/.test(userId);
   const rows = (await conn.any(sql.unsafe`
     WITH r AS MATERIALIZED (
       SELECT u.room_id, u.after,
@@ -95,23 +100,32 @@ export async function unreadNotificationsIn(
           roomIds.map((id) => String(after.get(id) ?? 0n)),
           'int8',
         )}::int8[]) AS u(room_id, after))
-    SELECT r.room_id, r.displayname, x.type, x.content
+    SELECT r.room_id, r.displayname, x.notifications, x.candidates
       FROM r CROSS JOIN LATERAL (
-        SELECT e.type, e.event -> 'content' AS content FROM proj_sync.events e
-         WHERE e.room_id = r.room_id AND e.in_timeline AND e.position > r.after AND e.position <= ${upTo} AND e.sender <> ${userId}
-           AND e.type IN ('m.room.message', 'm.room.encrypted', 'm.call.invite')
-         ORDER BY e.position DESC LIMIT ${MAX_COUNTED}) x`)) as unknown as {
+        SELECT count(*) FILTER (WHERE t.notifies) AS notifications,
+               COALESCE(jsonb_agg(t.content) FILTER (WHERE t.notifies AND (
+                 jsonb_typeof(t.content -> 'm.mentions') = 'object'
+                 OR ${!asciiUserId}::boolean
+                 OR t.body ~ '[^\\x01-\\x7f]'
+                 OR strpos(lower(t.body COLLATE "C"), lower(${userId}::text COLLATE "C")) > 0
+                 OR r.displayname ~ '[^\\x01-\\x7f]'
+                 OR strpos(lower(t.body COLLATE "C"), lower(r.displayname COLLATE "C")) > 0)), '[]'::jsonb) AS candidates
+          FROM (SELECT e.event -> 'content' AS content,
+                       CASE WHEN jsonb_typeof(e.event -> 'content' -> 'body') = 'string' THEN e.event -> 'content' ->> 'body' ELSE '' END AS body,
+                       (e.type <> 'm.room.message' OR (e.event -> 'content' ->> 'msgtype') IS DISTINCT FROM 'm.notice') AS notifies
+                  FROM proj_sync.events e
+                 WHERE e.room_id = r.room_id AND e.in_timeline AND e.position > r.after AND e.position <= ${upTo} AND e.sender <> ${userId}
+                   AND e.type IN ('m.room.message', 'm.room.encrypted', 'm.call.invite')
+                 ORDER BY e.position DESC LIMIT ${MAX_COUNTED}) t) x`)) as unknown as {
     room_id: string;
     displayname: string | null;
-    type: string;
-    content: JsonObject;
+    notifications: bigint | number;
+    candidates: JsonObject[];
   }[];
   for (const row of rows) {
-    const counts = out.get(row.room_id) ?? { notification_count: 0, highlight_count: 0 };
-    out.set(row.room_id, counts);
-    if (!notifies(row.type, row.content)) continue;
-    counts.notification_count++;
-    if (highlights(row.content, userId, row.displayname ?? undefined)) counts.highlight_count++;
+    let highlight_count = 0;
+    for (const content of row.candidates) if (highlights(content, userId, row.displayname ?? undefined)) highlight_count++;
+    out.set(row.room_id, { notification_count: Number(row.notifications), highlight_count });
   }
   for (const roomId of roomIds) if (!out.has(roomId)) out.set(roomId, { notification_count: 0, highlight_count: 0 });
   return out;
