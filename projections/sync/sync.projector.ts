@@ -22,23 +22,13 @@ import {
   type RoomForgotten,
   type StateEntry,
 } from '@hs/contracts';
-import { redactedContent, roomVersion, type JsonObject } from '@hs/protocol';
+import { redactedContent, roomVersion, STRIPPED_STATE_TYPES, type JsonObject } from '@hs/protocol';
 import { clientEventOf, containsUrl, strippedStateOf, type ClientEvent, type StrippedStateEvent } from './client-event';
 
 export const SYNC_PROJECTION = 'sync';
 
 export const SYNC_TABLES = ['rooms', 'events', 'state_changes', 'current_state', 'memberships', 'pending_redactions'] as const;
 
-/** State types copied into `invite_room_state` / `knock_room_state` (besides the inviter's member event). */
-export const STRIPPED_STATE_TYPES = [
-  'm.room.create',
-  'm.room.join_rules',
-  'm.room.name',
-  'm.room.avatar',
-  'm.room.canonical_alias',
-  'm.room.encryption',
-  'm.room.topic',
-] as const;
 
 const SETUP = [
   sql.unsafe`

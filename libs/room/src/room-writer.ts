@@ -30,6 +30,7 @@ import {
   PDU_MAX_FIELD_BYTES,
   referenceHashOf,
   stateKey,
+  STRIPPED_STATE_TYPES,
   toPdu,
   type BuiltEvent,
   type JsonObject,
@@ -96,17 +97,6 @@ export interface RoomWriterDependencies {
   /** Attempts when another process appended to the room first (default 5). */
   maxAttempts?: number;
 }
-
-/** The stripped state events given to invitees (client-server API, "Stripped state"). */
-const INVITE_ROOM_STATE_TYPES = [
-  'm.room.create',
-  'm.room.join_rules',
-  'm.room.name',
-  'm.room.avatar',
-  'm.room.canonical_alias',
-  'm.room.encryption',
-  'm.room.topic',
-];
 
 const MAX_CACHED_ROOMS = 1000;
 
@@ -397,7 +387,7 @@ class EventBatch {
 
   /** Stripped state for an invite: the room's summary events and the inviter's membership. */
   private strippedState(invite: RoomEvent): JsonObject[] {
-    const events = INVITE_ROOM_STATE_TYPES.map((type) => this.state.get(stateKey(type, ''))).filter((e): e is RoomEvent => e !== undefined);
+    const events = STRIPPED_STATE_TYPES.map((type) => this.state.get(stateKey(type, ''))).filter((e): e is RoomEvent => e !== undefined);
     const inviter = this.state.get(stateKey('m.room.member', invite.sender));
     if (inviter) events.push(inviter);
     return events.map((e) => ({ type: e.type, state_key: e.state_key ?? '', sender: e.sender, content: e.content }));

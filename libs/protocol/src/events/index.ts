@@ -3,3 +3,4 @@ export * from './redaction';
 export * from './hashes';
 export * from './signing';
 export * from './normalize';
+export * from './stripped-state';
