@@ -2,6 +2,7 @@ import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { RoomWriter } from '../../room-writer';
 import { isJsonObject, requireRoomId } from '../../validation';
 import { sendOnce } from '../client-transaction';
+import { checkCanonicalAliasContent } from './canonical-alias';
 import { SendRoomEvent } from './command';
 import { decideSendRoomEvent } from './decide';
 
@@ -14,6 +15,9 @@ export class SendRoomEventHandler implements ICommandHandler<SendRoomEvent, { ev
     const roomId = requireRoomId(command.roomId);
     const redacts = command.type === 'm.room.redaction' && isJsonObject(command.content) ? command.content.redacts : undefined;
     const target = typeof redacts === 'string' ? (await this.writer.reader.event(redacts))?.event : undefined;
+    if (command.type === 'm.room.canonical_alias' && command.options.stateKey === '' && isJsonObject(command.content)) {
+      await checkCanonicalAliasContent(command.content, roomId, this.writer.serverName, (alias) => this.writer.reader.alias(alias));
+    }
     const eventId = await sendOnce(this.writer, roomId, command.sender, command.options.txn, (state) =>
       decideSendRoomEvent(state, command, target),
     );

@@ -64,4 +64,34 @@ describe('room aliases', () => {
     await bed.run(new DeleteRoomAlias(ALICE, alias('alt')));
     expect((await bed.ask(new GetStateEvent(room.roomId, 'm.room.canonical_alias'))).content).toEqual({ alt_aliases: [] });
   });
+
+  it('accepts an m.room.canonical_alias whose aliases point to the room, and refuses one that does not', async () => {
+    const room = await bed.run(new CreateRoom(ALICE, {}));
+    const other = await bed.run(new CreateRoom(ALICE, {}));
+    await bed.run(new SetRoomAlias(ALICE, alias('mine'), room.roomId));
+    await bed.run(new SetRoomAlias(ALICE, alias('theirs'), other.roomId));
+    const send = (content: Record<string, unknown>) =>
+      bed.run(new SendRoomEvent(ALICE, room.roomId, 'm.room.canonical_alias', content as never, { stateKey: '' }));
+
+    await send({ alias: alias('mine'), alt_aliases: ['#far:elsewhere.example'] });
+    expect((await bed.ask(new GetStateEvent(room.roomId, 'm.room.canonical_alias'))).content).toEqual({
+      alias: alias('mine'),
+      alt_aliases: ['#far:elsewhere.example'],
+    });
+    const before = await bed.writer.reader.room(room.roomId);
+
+    const elsewhere = await refusal(send({ alias: alias('theirs') }), 'M_BAD_ALIAS');
+    expect(elsewhere.httpStatus).toBe(400);
+    await refusal(send({ alias: alias('mine'), alt_aliases: [alias('unknown')] }), 'M_BAD_ALIAS');
+    await refusal(send({ alias: 'not an alias' }), 'M_INVALID_PARAM');
+    await refusal(send({ alt_aliases: 'nope' }), 'M_INVALID_PARAM');
+    await refusal(send({ alt_aliases: [42] }), 'M_INVALID_PARAM');
+
+    // Nothing was appended by the refusals.
+    expect(await bed.writer.reader.room(room.roomId)).toEqual(before);
+    expect((await bed.ask(new GetStateEvent(room.roomId, 'm.room.canonical_alias'))).content).toEqual({
+      alias: alias('mine'),
+      alt_aliases: ['#far:elsewhere.example'],
+    });
+  });
 });
