@@ -222,6 +222,13 @@ describe('room endpoints', () => {
       assertMatchesSpec(aliases.body, spec('directory.yaml', '/rooms/{roomId}/aliases', 'get'));
       const outsider = await call(hs.url, 'GET', `rooms/${enc(roomId)}/aliases`, { token: carol.token });
       expect(outsider).toEqual({ status: 403, body: expect.objectContaining({ errcode: 'M_FORBIDDEN' }) });
+      const readable = await call(hs.url, 'PUT', `rooms/${enc(roomId)}/state/m.room.history_visibility/`, {
+        token: alice.token,
+        body: { history_visibility: 'world_readable' },
+      });
+      expect(readable.status).toBe(200);
+      const peeker = await call(hs.url, 'GET', `rooms/${enc(roomId)}/aliases`, { token: carol.token });
+      expect(peeker).toEqual({ status: 200, body: { aliases: [alias] } });
       const del = await call(hs.url, 'DELETE', `directory/room/${enc(alias)}`, { token: alice.token });
       expect(del).toEqual({ status: 200, body: {} });
       assertMatchesSpec(del.body, spec('directory.yaml', '/directory/room/{roomAlias}', 'delete'));

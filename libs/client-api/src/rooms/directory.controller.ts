@@ -2,7 +2,8 @@
  * Room aliases and the room directory visibility (client-server API, "Room aliases" and
  * "Listing rooms").
  */
-import { DeleteRoomAlias, GetRoomAliases, GetRoomDirectoryVisibility, IsJoined, ResolveRoomAlias, SetRoomAlias, SetRoomVisibility } from '@hs/room';
+import { DeleteRoomAlias, GetRoomAliases, GetRoomDirectoryVisibility, GetStateEvent, IsJoined, ResolveRoomAlias, SetRoomAlias, SetRoomVisibility } from '@hs/room';
+import type { RoomEvent } from '@hs/protocol';
 import { MatrixError } from '@hs/http';
 import { Body, Controller, Delete, Get, Param, Put } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
@@ -53,12 +54,21 @@ export class DirectoryController {
   @RequireAuth()
   async getLocalAliases(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string): Promise<{ aliases: string[] }> {
     const roomId = roomIdParam(rawRoomId);
-    // The spec: the user must be joined unless the room's history is world readable; this
-    // server answers members only.
+    // The user must be joined, unless the room's history is world readable.
     const joined = await answering(() => this.queryBus.execute(new IsJoined(roomId, user.userId)));
-    if (!joined) throw MatrixError.forbidden('You are not joined to this room');
+    if (!joined && !(await this.isWorldReadable(roomId))) throw MatrixError.forbidden('You are not joined to this room');
     const aliases = await answering(() => this.queryBus.execute(new GetRoomAliases(roomId)));
     return { aliases };
+  }
+
+  private async isWorldReadable(roomId: string): Promise<boolean> {
+    try {
+      const event = await this.queryBus.execute<GetStateEvent, RoomEvent>(new GetStateEvent(roomId, 'm.room.history_visibility', ''));
+      return event.content.history_visibility === 'world_readable';
+    } catch {
+      // No such room, or no history visibility event (the default, shared, is not world readable).
+      return false;
+    }
   }
 
   /** GET /_matrix/client/v3/directory/list/room/{roomId} */
