@@ -15,6 +15,7 @@ export { decideCreateRoom, type Preset } from './commands/create-room/decide';
 export { JoinRoom } from './commands/join-room/command';
 export { InviteToRoom } from './commands/invite-to-room/command';
 export { LeaveRoom } from './commands/leave-room/command';
+export { KnockOnRoom } from './commands/knock-room/command';
 export { KickFromRoom } from './commands/kick-from-room/command';
 export { BanFromRoom } from './commands/ban-from-room/command';
 export { UnbanFromRoom } from './commands/unban-from-room/command';

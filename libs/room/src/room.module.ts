@@ -14,6 +14,7 @@ import { ForgetRoomHandler } from './commands/forget-room/handler';
 import { InviteToRoomHandler } from './commands/invite-to-room/handler';
 import { JoinRoomHandler } from './commands/join-room/handler';
 import { KickFromRoomHandler } from './commands/kick-from-room/handler';
+import { KnockOnRoomHandler } from './commands/knock-room/handler';
 import { LeaveRoomHandler } from './commands/leave-room/handler';
 import { RecordReceiptHandler } from './commands/record-receipt/handler';
 import { RedactEventHandler } from './commands/redact-event/handler';
@@ -44,6 +45,7 @@ export const COMMAND_HANDLERS = [
   JoinRoomHandler,
   InviteToRoomHandler,
   LeaveRoomHandler,
+  KnockOnRoomHandler,
   KickFromRoomHandler,
   BanFromRoomHandler,
   UnbanFromRoomHandler,
