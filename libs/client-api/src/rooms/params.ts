@@ -4,7 +4,7 @@
  * 400 M_BAD_JSON (client-server API, "Standard error response").
  */
 import { MatrixError } from '@hs/http';
-import { isValidEventId, isValidRoomAlias, isValidRoomId, isValidUserId, utf8Length } from '@hs/protocol';
+import { isValidEventId, isValidRoomAlias, isValidRoomId, isValidServerName, isValidUserId, utf8Length } from '@hs/protocol';
 import { z } from 'zod';
 
 /** Errors of the room and sync services: anything with a Matrix errcode and an HTTP status. */
@@ -64,6 +64,19 @@ export function roomAliasParam(value: string | undefined): string {
 export function roomIdOrAliasParam(value: string | undefined): string {
   if (value !== undefined && (isValidRoomId(value) || isValidRoomAlias(value))) return value;
   throw MatrixError.invalidParam(`${JSON.stringify(value ?? '')} is neither a room id nor a room alias`);
+}
+
+/**
+ * A query-string list of server names (`via`, `server_name`), given once or repeated: the
+ * names, or 400 M_INVALID_PARAM when one is not a valid server name.
+ */
+export function serverNamesQuery(value: unknown, name: string): string[] {
+  if (value === undefined) return [];
+  const values = Array.isArray(value) ? (value as unknown[]) : [value];
+  return values.map((item) => {
+    if (typeof item !== 'string' || !isValidServerName(item)) throw MatrixError.invalidParam(`${name} ${JSON.stringify(item)} is not a valid server name`);
+    return item;
+  });
 }
 
 /**

@@ -1,15 +1,15 @@
 /**
  * Room creation and membership (client-server API, "Room creation" and "Room membership"):
- * createRoom, join, invite, leave, forget, kick, ban and unban.
+ * createRoom, join, knock, invite, leave, forget, kick, ban and unban.
  */
 import { ProfileService } from '@hs/accounts';
-import { BanFromRoom, CreateRoom, ForgetRoom, InviteToRoom, JoinRoom, KickFromRoom, LeaveRoom, UnbanFromRoom, type MemberProfile } from '@hs/room';
-import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { BanFromRoom, CreateRoom, ForgetRoom, InviteToRoom, JoinRoom, KickFromRoom, KnockOnRoom, LeaveRoom, UnbanFromRoom, type MemberProfile } from '@hs/room';
+import { Body, Controller, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { z } from 'zod';
 import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
 import { clientPaths } from '../prefixes';
-import { answering, optionalReason, parseBody, roomIdOrAliasParam, roomIdParam, userIdParam } from './params';
+import { answering, optionalReason, parseBody, roomIdOrAliasParam, roomIdParam, serverNamesQuery, userIdParam } from './params';
 
 const targetBody = z.object({ user_id: z.string(), reason: optionalReason });
 const reasonBody = z.object({ reason: optionalReason });
@@ -62,6 +62,29 @@ export class RoomMembershipController {
     const profile = await this.profileOf(user.userId);
     const joined = await answering(() => this.commandBus.execute(new JoinRoom(user.userId, roomId, profile, reason)));
     return { room_id: joined.roomId };
+  }
+
+  /**
+   * POST /_matrix/client/v3/knock/{roomIdOrAlias}
+   *
+   * `via` (and the older `server_name`) name servers to knock through; they are checked, and
+   * the room must be known to this server.
+   */
+  @Post(clientPaths('knock/:roomIdOrAlias'))
+  @HttpCode(200)
+  async knockRoom(
+    @AuthUser() user: AuthenticatedUser,
+    @Param('roomIdOrAlias') target: string,
+    @Query() query: Record<string, unknown>,
+    @Body() body: unknown,
+  ): Promise<{ room_id: string }> {
+    const roomIdOrAlias = roomIdOrAliasParam(target);
+    serverNamesQuery(query.via, 'via');
+    serverNamesQuery(query.server_name, 'server_name');
+    const { reason } = parseBody(reasonBody.passthrough(), body);
+    const profile = await this.profileOf(user.userId);
+    const { roomId } = await answering(() => this.commandBus.execute(new KnockOnRoom(user.userId, roomIdOrAlias, profile, reason)));
+    return { room_id: roomId };
   }
 
   /** POST /_matrix/client/v3/rooms/{roomId}/invite */
