@@ -4,7 +4,7 @@
  */
 import { AccountDataService } from '@hs/accounts';
 import { MatrixError } from '@hs/http';
-import { IsJoined, RecordReceipt } from '@hs/room';
+import { GetEvent, IsJoined, RecordReceipt, type StoredEvent } from '@hs/room';
 import { TypingStore } from '@hs/sync';
 import { Body, Controller, HttpCode, Param, Post, Put } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
@@ -35,6 +35,16 @@ export class EphemeralController {
 
   private async requireJoined(roomId: string, userId: string): Promise<void> {
     if (!(await answering(() => this.queryBus.execute(new IsJoined(roomId, userId))))) throw MatrixError.forbidden('You are not joined to this room');
+  }
+
+  /**
+   * The event a fully read marker is placed at must be an event of the room (spec: "The event
+   * MUST belong to the room"); an unknown event, one of another room or a rejected one is
+   * 404 M_NOT_FOUND, as for receipts.
+   */
+  private async requireRoomEvent(roomId: string, eventId: string): Promise<void> {
+    const stored: StoredEvent = await answering(() => this.queryBus.execute(new GetEvent(eventId)));
+    if (stored.event.room_id !== roomId || stored.rejected) throw MatrixError.notFound(`event ${eventId} is not known in room ${roomId}`);
   }
 
   /** `m.fully_read` is room account data the server writes (clients may not set it directly). */
@@ -76,6 +86,7 @@ export class EphemeralController {
     if (receiptType === 'm.fully_read') {
       if (threadId !== undefined) throw MatrixError.badJson('m.fully_read does not take a thread_id');
       await this.requireJoined(roomId, user.userId);
+      await this.requireRoomEvent(roomId, eventId);
       await this.setFullyRead(user, roomId, eventId);
       return {};
     }
@@ -93,6 +104,8 @@ export class EphemeralController {
     const read = request['m.read'] !== undefined ? eventIdParam(request['m.read']) : undefined;
     const readPrivate = request['m.read.private'] !== undefined ? eventIdParam(request['m.read.private']) : undefined;
     await this.requireJoined(roomId, user.userId);
+    // The marker's event is checked before any receipt is recorded, so a refused request changes nothing.
+    if (fullyRead !== undefined) await this.requireRoomEvent(roomId, fullyRead);
     if (read !== undefined) await answering(() => this.commandBus.execute(new RecordReceipt(user.userId, roomId, 'm.read', read)));
     if (readPrivate !== undefined) await answering(() => this.commandBus.execute(new RecordReceipt(user.userId, roomId, 'm.read.private', readPrivate)));
     if (fullyRead !== undefined) await this.setFullyRead(user, roomId, fullyRead);
