@@ -4,6 +4,7 @@
  */
 import { AccountDataService } from '@hs/accounts';
 import { MatrixError } from '@hs/http';
+import { isValidEventId } from '@hs/protocol';
 import { GetEvent, IsJoined, RecordReceipt, type StoredEvent } from '@hs/room';
 import { TypingStore } from '@hs/sync';
 import { Body, Controller, HttpCode, Param, Post, Put } from '@nestjs/common';
@@ -14,7 +15,7 @@ import { clientPaths } from '../prefixes';
 import { answering, eventIdParam, parseBody, roomIdParam, userIdParam } from '../rooms/params';
 
 const typingBody = z.object({ typing: z.boolean(), timeout: z.number().int().nonnegative().optional() });
-const receiptBody = z.object({ thread_id: z.string().min(1).optional() });
+const receiptBody = z.object({ thread_id: z.string().optional() });
 const readMarkersBody = z.object({
   'm.fully_read': z.string().optional(),
   'm.read': z.string().optional(),
@@ -22,6 +23,17 @@ const readMarkersBody = z.object({
 });
 
 const RECEIPT_TYPES = new Set(['m.read', 'm.read.private', 'm.fully_read']);
+
+/** Relations followed from an event towards its thread (the spec recommends at most 3 hops). */
+const MAX_THREAD_HOPS = 3;
+
+/** The `m.relates_to` of an event's content: its relation type and parent event id, if any. */
+function relationOf(content: Record<string, unknown>): { relType: unknown; eventId: string } | undefined {
+  const relation = content['m.relates_to'];
+  if (typeof relation !== 'object' || relation === null || Array.isArray(relation)) return undefined;
+  const { rel_type: relType, event_id: eventId } = relation as Record<string, unknown>;
+  return typeof eventId === 'string' ? { relType, eventId } : undefined;
+}
 
 @Controller()
 @RequireAuth()
@@ -45,6 +57,38 @@ export class EphemeralController {
   private async requireRoomEvent(roomId: string, eventId: string): Promise<void> {
     const stored: StoredEvent = await answering(() => this.queryBus.execute(new GetEvent(eventId)));
     if (stored.event.room_id !== roomId || stored.rejected) throw MatrixError.notFound(`event ${eventId} is not known in room ${roomId}`);
+  }
+
+  /**
+   * A threaded receipt's event must be in the thread (client-server API, "Threaded read
+   * receipts"): the thread root itself, an event with an `m.thread` relation to it, or an event
+   * whose relations lead to one of those within a few hops. 400 M_INVALID_PARAM otherwise.
+   */
+  private async requireInThread(roomId: string, eventId: string, threadId: string): Promise<void> {
+    let current = eventId;
+    for (let hop = 0; hop <= MAX_THREAD_HOPS; hop++) {
+      if (current === threadId) return;
+      let stored: StoredEvent;
+      try {
+        stored = await answering(() => this.queryBus.execute(new GetEvent(current)));
+      } catch (error) {
+        // The receipt's own event must exist; a parent this server does not hold ends the walk.
+        if (hop === 0) throw error;
+        break;
+      }
+      if (stored.event.room_id !== roomId || stored.rejected) {
+        if (hop === 0) throw MatrixError.notFound(`event ${eventId} is not known in room ${roomId}`);
+        break;
+      }
+      const relation = relationOf(stored.event.content);
+      if (relation === undefined) break;
+      if (relation.relType === 'm.thread') {
+        if (relation.eventId === threadId) return;
+        break;
+      }
+      current = relation.eventId;
+    }
+    throw MatrixError.invalidParam(`event ${eventId} is not in the thread ${threadId}`);
   }
 
   /** `m.fully_read` is room account data the server writes (clients may not set it directly). */
@@ -83,8 +127,17 @@ export class EphemeralController {
     if (!RECEIPT_TYPES.has(receiptType)) throw MatrixError.invalidParam(`Unknown receipt type ${JSON.stringify(receiptType)}`);
     const eventId = eventIdParam(rawEventId);
     const { thread_id: threadId } = parseBody(receiptBody.passthrough(), body);
+    if (threadId !== undefined) {
+      // Bad thread ids are 400 M_INVALID_PARAM (the spec's example for this endpoint).
+      if (threadId.length === 0) throw MatrixError.invalidParam('thread_id must be a non-empty string');
+      if (receiptType === 'm.fully_read') throw MatrixError.invalidParam('m.fully_read does not take a thread_id');
+      if (threadId !== 'main') {
+        if (!isValidEventId(threadId)) throw MatrixError.invalidParam('thread_id must be the event id of a thread root, or main');
+        await this.requireJoined(roomId, user.userId);
+        await this.requireInThread(roomId, eventId, threadId);
+      }
+    }
     if (receiptType === 'm.fully_read') {
-      if (threadId !== undefined) throw MatrixError.badJson('m.fully_read does not take a thread_id');
       await this.requireJoined(roomId, user.userId);
       await this.requireRoomEvent(roomId, eventId);
       await this.setFullyRead(user, roomId, eventId);
