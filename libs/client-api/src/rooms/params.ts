@@ -4,7 +4,7 @@
  * 400 M_BAD_JSON (client-server API, "Standard error response").
  */
 import { MatrixError } from '@hs/http';
-import { isValidEventId, isValidRoomAlias, isValidRoomId, isValidServerName, isValidUserId, utf8Length } from '@hs/protocol';
+import { CanonicalJsonError, isValidEventId, isValidRoomAlias, isValidRoomId, isValidServerName, isValidUserId, utf8Length } from '@hs/protocol';
 import { z } from 'zod';
 
 /** Errors of the room and sync services: anything with a Matrix errcode and an HTTP status. */
@@ -22,8 +22,13 @@ function isCodedError(error: unknown): error is CodedError {
   );
 }
 
-/** The Matrix error a typed service error maps to; other errors are returned unchanged. */
+/**
+ * The Matrix error a typed service error maps to; other errors are returned unchanged. Event
+ * content that cannot be encoded as the room version's canonical JSON (floats, integers
+ * outside [-(2^53)+1, 2^53-1] in room versions 6+) is 400 M_BAD_JSON.
+ */
 export function toClientError(error: unknown): unknown {
+  if (error instanceof CanonicalJsonError) return MatrixError.badJson(error.message);
   if (error instanceof MatrixError || !isCodedError(error)) return error;
   const extra: Record<string, unknown> = {};
   const retry = (error as { retryAfterMs?: unknown }).retryAfterMs;
