@@ -104,6 +104,9 @@ describe('POST /knock/{roomIdOrAlias}', () => {
     const knock = aliceSync.rooms?.join?.[roomId]?.timeline.events.find((e) => e.type === 'm.room.member' && e.state_key === bob.userId);
     expect(knock).toMatchObject({ sender: bob.userId, content: { membership: 'knock', reason: 'let me in' } });
     expect(await membership(roomId, bob.userId, 'knock')).toBe('knock');
+    const knocking = await call<{ chunk: ClientEvent[] }>(s.url, 'GET', `rooms/${enc(roomId)}/members`, { token: alice.token, query: { membership: 'knock' } });
+    expect(knocking.status).toBe(200);
+    expect(knocking.body.chunk.map((e) => e.state_key)).toEqual([bob.userId]);
   }, 60_000);
 
   it('is served under r0, by local alias, with via and server_name accepted, on a knock_restricted room', async () => {
