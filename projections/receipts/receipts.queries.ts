@@ -56,6 +56,13 @@ export async function roomsWithReceiptsBetween(conn: CommonQueryMethods, after: 
   return rows as unknown as string[];
 }
 
+/** The (room, user) pairs with receipts recorded in (after, upTo]. */
+export async function receiptPairsBetween(conn: CommonQueryMethods, after: bigint, upTo: bigint): Promise<{ room_id: string; user_id: string }[]> {
+  const rows = await conn.any(sql.unsafe`
+    SELECT DISTINCT room_id, user_id FROM proj_receipts.receipts WHERE position > ${after} AND position <= ${upTo}`);
+  return rows as unknown as { room_id: string; user_id: string }[];
+}
+
 /** The event of the user's latest unthreaded or main-thread read receipt (public or private) in a room. */
 export async function readReceiptEvents(conn: CommonQueryMethods, roomId: string, userId: string): Promise<string[]> {
   const rows = await conn.anyFirst(sql.unsafe`

@@ -240,6 +240,42 @@ export class SyncQueries {
     return rows as unknown as EventRow[];
   }
 
+  /** Every event row of the projection in (after, upTo], in position order. */
+  async eventsBetween(conn: CommonQueryMethods, after: bigint, upTo: bigint): Promise<EventRow[]> {
+    if (after >= upTo) return [];
+    const rows = await conn.any(sql.unsafe`
+      SELECT ${EVENT_COLUMNS} FROM proj_sync.events e WHERE e.position > ${after} AND e.position <= ${upTo} ORDER BY e.position`);
+    return rows as unknown as EventRow[];
+  }
+
+  /**
+   * Users whose memberships changed and rooms whose state changed in (after, upTo], among the
+   * given rooms (the rooms of the events in that range: every change happens at an event's
+   * position, in its room).
+   */
+  async changesBetween(
+    conn: CommonQueryMethods,
+    roomIds: readonly string[],
+    after: bigint,
+    upTo: bigint,
+  ): Promise<{ users: Set<string>; stateRooms: Set<string> }> {
+    const users = new Set<string>();
+    const stateRooms = new Set<string>();
+    if (after >= upTo || roomIds.length === 0) return { users, stateRooms };
+    const rooms = sql.array([...roomIds], 'text');
+    const rows = (await conn.any(sql.unsafe`
+      SELECT DISTINCT 'u' AS kind, user_id AS id FROM proj_sync.memberships
+       WHERE room_id = ANY(${rooms}) AND position > ${after} AND position <= ${upTo}
+      UNION ALL
+      SELECT DISTINCT 'r', room_id FROM proj_sync.state_changes
+       WHERE room_id = ANY(${rooms}) AND position > ${after} AND position <= ${upTo}`)) as unknown as {
+      kind: string;
+      id: string;
+    }[];
+    for (const row of rows) (row.kind === 'u' ? users : stateRooms).add(row.id);
+    return { users, stateRooms };
+  }
+
   /** Which of the rooms have events or state changes in (after, upTo]. */
   async roomsWithActivity(conn: CommonQueryMethods, roomIds: readonly string[], after: bigint, upTo: bigint): Promise<Set<string>> {
     if (roomIds.length === 0 || after >= upTo) return new Set();

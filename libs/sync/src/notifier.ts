@@ -7,8 +7,9 @@
  */
 import { sql, type DatabasePool } from 'slonik';
 import type { SyncToken } from '@hs/contracts';
-import { SYNC_PROJECTION } from '@hs/projections/sync';
-import { RECEIPTS_PROJECTION, roomsWithReceiptsBetween } from '@hs/projections/receipts';
+import { SYNC_PROJECTION, type SyncQueries } from '@hs/projections/sync';
+import { RECEIPTS_PROJECTION, receiptPairsBetween } from '@hs/projections/receipts';
+import { LiveWindow } from './live';
 import type { AccountDataSource, TypingSource } from './sources';
 
 interface Waiter {
@@ -35,12 +36,16 @@ export class SyncNotifier {
   private readonly accountData = new Map<string, number>();
   private chain: Promise<void> = Promise.resolve();
   private readonly unsubscribe: (() => void)[] = [];
+  /** The recent past of the sync projection in memory (with `queries`), for /sync's live path. */
+  readonly live: LiveWindow | undefined;
 
   constructor(
     private readonly pool: DatabasePool,
     private readonly typing?: TypingSource,
     accountData?: AccountDataSource,
+    queries?: SyncQueries,
   ) {
+    this.live = queries ? new LiveWindow(queries) : undefined;
     if (typing) this.unsubscribe.push(typing.onChange((roomId) => this.wakeRooms(new Set([roomId]), new Set())));
     if (accountData) {
       this.unsubscribe.push(
@@ -68,6 +73,7 @@ export class SyncNotifier {
         // The range could not be examined: wake every request so none sleeps past its event.
         this.history.set(name, []);
         this.processed.set(name, position);
+        if (name === SYNC_PROJECTION) this.live?.reset(position);
         for (const waiter of [...this.waiters]) waiter.wake();
       });
   }
@@ -97,6 +103,28 @@ export class SyncNotifier {
       this.waiters.add(waiter);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  /** Position up to which a projection's ranges have been examined (undefined: none yet). */
+  processedUpTo(name: string): bigint | undefined {
+    return this.processed.get(name);
+  }
+
+  /**
+   * Whether receipts of any of `rooms` were examined after `since`: true, false, or undefined
+   * when the ranges after `since` are no longer all remembered.
+   */
+  receiptsTouch(rooms: Iterable<string>, since: bigint): boolean | undefined {
+    if ((this.processed.get(RECEIPTS_PROJECTION) ?? 0n) <= since) return false;
+    const ranges = this.history.get(RECEIPTS_PROJECTION) ?? [];
+    if (ranges.length === 0 || ranges[0].after > since) return undefined;
+    const wanted = [...rooms];
+    return ranges.some((r) => r.upTo > since && wanted.some((room) => r.rooms.has(room)));
+  }
+
+  /** Highest account data position announced for the user since start-up (0: none). */
+  accountDataChangedAt(userId: string): number {
+    return this.accountData.get(userId) ?? 0;
   }
 
   /** Number of requests waiting now. */
@@ -130,20 +158,26 @@ export class SyncNotifier {
     if (after === undefined) {
       // The first report only marks the position: no request can be waiting on anything earlier.
       this.processed.set(name, upTo);
+      if (name === SYNC_PROJECTION) this.live?.start(upTo);
       return;
     }
     if (upTo <= after) return;
     let rooms: Set<string>;
     let users = new Set<string>();
     if (name === SYNC_PROJECTION) {
-      const roomRows = (await this.pool.anyFirst(sql.unsafe`
-        SELECT DISTINCT room_id FROM proj_sync.events WHERE position > ${after} AND position <= ${upTo}`)) as unknown as string[];
-      const userRows = (await this.pool.anyFirst(sql.unsafe`
-        SELECT DISTINCT user_id FROM proj_sync.memberships WHERE position > ${after} AND position <= ${upTo}`)) as unknown as string[];
-      rooms = new Set(roomRows);
-      users = new Set(userRows);
+      if (this.live) ({ rooms, users } = await this.live.load(this.pool, after, upTo));
+      else {
+        const roomRows = (await this.pool.anyFirst(sql.unsafe`
+          SELECT DISTINCT room_id FROM proj_sync.events WHERE position > ${after} AND position <= ${upTo}`)) as unknown as string[];
+        const userRows = (await this.pool.anyFirst(sql.unsafe`
+          SELECT DISTINCT user_id FROM proj_sync.memberships WHERE position > ${after} AND position <= ${upTo}`)) as unknown as string[];
+        rooms = new Set(roomRows);
+        users = new Set(userRows);
+      }
     } else {
-      rooms = new Set(await roomsWithReceiptsBetween(this.pool, after, upTo));
+      const pairs = await receiptPairsBetween(this.pool, after, upTo);
+      this.live?.receiptsChanged(pairs);
+      rooms = new Set(pairs.map((p) => p.room_id));
     }
     const ranges = this.history.get(name) ?? [];
     ranges.push({ after, upTo, rooms, users });

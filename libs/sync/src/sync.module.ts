@@ -63,8 +63,9 @@ export class SyncModule {
         { provide: TypingStore, useFactory: (o: SyncModuleOptions) => new TypingStore(o.now), inject: [SYNC_OPTIONS] },
         {
           provide: SyncNotifier,
-          useFactory: (o: SyncModuleOptions, typing: TypingStore) => new SyncNotifier(o.pool, typing, o.accountData ?? new NoAccountData()),
-          inject: [SYNC_OPTIONS, TypingStore],
+          useFactory: (o: SyncModuleOptions, typing: TypingStore, queries: SyncQueries) =>
+            new SyncNotifier(o.pool, typing, o.accountData ?? new NoAccountData(), queries),
+          inject: [SYNC_OPTIONS, TypingStore, SyncQueries],
         },
         {
           provide: SyncService,

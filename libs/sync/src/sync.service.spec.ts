@@ -40,6 +40,7 @@ class MemoryAccountData implements AccountDataSource {
   }
 }
 
+describe.each(['database', 'live'] as const)('SyncService on the %s path', (mode) => {
 let h: ProjectionHarness;
 let notifier: SyncNotifier | undefined;
 let typing: TypingStore;
@@ -52,8 +53,9 @@ beforeEach(async () => {
   );
   typing = new TypingStore();
   accountData = new MemoryAccountData();
-  notifier = new SyncNotifier(h.db.pool, typing, accountData);
-  service = new SyncService(new SyncQueries(h.db.pool), { typing, accountData, notifier });
+  const queries = new SyncQueries(h.db.pool);
+  notifier = new SyncNotifier(h.db.pool, typing, accountData, queries);
+  service = new SyncService(queries, { typing, accountData, notifier, live: mode === 'live' });
 });
 
 afterEach(async () => {
@@ -393,4 +395,5 @@ describe('SyncService', () => {
     expect(third.account_data).toBeUndefined();
     expect(third.rooms?.join?.[room.roomId]?.account_data.events).toEqual([{ type: 'm.fully_read', content: { event_id: '$x' } }]);
   });
+});
 });

@@ -5,6 +5,7 @@
 import type { CommonQueryMethods } from 'slonik';
 import { encodePaginationToken, encodeSyncToken, parseSyncToken, type SyncToken } from '@hs/contracts';
 import {
+  SYNC_PROJECTION,
   SyncQueries,
   eventMatches,
   roomMatches,
@@ -17,10 +18,11 @@ import {
   type RoomVisibility,
   type StrippedStateEvent,
 } from '@hs/projections/sync';
-import { receiptsPosition, receiptsSince, type ReceiptContent } from '@hs/projections/receipts';
+import { RECEIPTS_PROJECTION, receiptsPosition, receiptsSince, type ReceiptContent } from '@hs/projections/receipts';
 import { DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT, applyEventFields, type SyncFilter } from './filter';
 import { LazyMembersCache } from './lazy-members';
 import { SyncNotifier } from './notifier';
+import type { LiveWindow } from './live';
 import { SharedReads } from './shared-reads';
 import type { AccountDataDelta, AccountDataEntry, AccountDataSource, TypingSource } from './sources';
 import { unreadNotificationsIn, type UnreadNotifications } from './unread';
@@ -102,18 +104,67 @@ export interface SyncServiceOptions {
   accountData: AccountDataSource;
   notifier: SyncNotifier;
   now?: () => number;
+  /**
+   * Answer incremental syncs of steady rooms from the notifier's live window (default true;
+   * false always reads the database, e.g. to compare both in tests).
+   */
+  live?: boolean;
 }
+
+/** Keys of a room event filter the live path applies as the database path does. */
+const LIVE_TIMELINE_KEYS = new Set(['limit', 'lazy_load_members', 'include_redundant_members']);
+
+function liveFilter(filter: SyncFilter): boolean {
+  const timeline = filter.room?.timeline;
+  const state = filter.room?.state;
+  if (timeline && Object.keys(timeline).some((k) => !LIVE_TIMELINE_KEYS.has(k))) return false;
+  if (state && Object.keys(state).some((k) => !LIVE_TIMELINE_KEYS.has(k))) return false;
+  return true;
+}
+
+/** Most users whose account data baseline is remembered. */
+const MAX_ACCOUNT_DATA_USERS = 100_000;
 
 export class SyncService {
   private readonly lazyMembers = new LazyMembersCache();
   private readonly shared = new SharedReads();
   private readonly now: () => number;
+  /**
+   * Account data: user -> the position of the first complete read since start-up, and user ->
+   * the highest change announced since. A token at or after both has nothing new to read.
+   */
+  private readonly accountDataBaseline = new Map<string, number>();
+  /** Incremental and initial syncs computed, by the path that answered them. */
+  readonly answeredBy = { live: 0, database: 0 };
+  private readonly accountDataChanged = new Map<string, number>();
 
   constructor(
     readonly queries: SyncQueries,
     private readonly options: SyncServiceOptions,
   ) {
     this.now = options.now ?? Date.now;
+    options.accountData.onChange((userId, position) => {
+      this.accountDataChanged.set(userId, Math.max(position, this.accountDataChanged.get(userId) ?? 0));
+    });
+  }
+
+  /** Whether the user's account data is known unchanged after `since` (no read needed). */
+  private accountDataUnchanged(userId: string, since: number): boolean {
+    const baseline = this.accountDataBaseline.get(userId);
+    return baseline !== undefined && since >= baseline && (this.accountDataChanged.get(userId) ?? 0) <= since;
+  }
+
+  private async accountDataSince(userId: string, since: number): Promise<AccountDataDelta> {
+    if (this.accountDataUnchanged(userId, since)) return { global: [], rooms: {}, position: since };
+    const delta = await this.options.accountData.accountDataSince(userId, since);
+    if (!this.accountDataBaseline.has(userId)) {
+      if (this.accountDataBaseline.size >= MAX_ACCOUNT_DATA_USERS) {
+        const oldest = this.accountDataBaseline.keys().next().value as string;
+        this.accountDataBaseline.delete(oldest);
+      }
+      this.accountDataBaseline.set(userId, delta.position);
+    }
+    return delta;
   }
 
   async sync(request: SyncRequest): Promise<SyncResponse> {
@@ -132,10 +183,23 @@ export class SyncService {
   private async compute(request: SyncRequest, since: SyncToken | undefined): Promise<Computed> {
     const filter = request.filter ?? {};
     const fullState = request.fullState === true;
-    const accountData = await this.options.accountData.accountDataSince(request.userId, since?.accountData ?? 0);
+    if (since && !fullState) {
+      const live = await this.liveCompute(request, since, filter);
+      if (live) {
+        this.answeredBy.live++;
+        return live;
+      }
+    }
+    this.answeredBy.database++;
+    const accountData = await this.accountDataSince(request.userId, since?.accountData ?? 0);
     return this.queries.snapshot(async (conn) => {
-      const upTo = await this.queries.position(conn);
-      const receiptsUpTo = await receiptsPosition(conn);
+      // Positions the notifier has examined are committed (and so in this snapshot) too: a
+      // token is never cut below them, so a waiting request is never woken for ranges it has.
+      const notified = (name: string) => this.options.notifier.processedUpTo(name) ?? 0n;
+      const stored = await this.queries.position(conn);
+      const upTo = stored > notified(SYNC_PROJECTION) ? stored : notified(SYNC_PROJECTION);
+      const storedReceipts = await receiptsPosition(conn);
+      const receiptsUpTo = storedReceipts > notified(RECEIPTS_PROJECTION) ? storedReceipts : notified(RECEIPTS_PROJECTION);
       const typingCounter = this.options.typing?.counter() ?? 0;
       const incremental = since !== undefined && !fullState;
       let memberships: MembershipRow[];
@@ -220,6 +284,136 @@ export class SyncService {
       if (globalData.length > 0) body.account_data = { events: globalData };
       return { body, token, rooms, empty: !body.rooms && !body.account_data };
     });
+  }
+
+  /**
+   * An incremental sync answered from the notifier's live window, without reading the
+   * database once its caches are warm. It answers only what it can answer exactly as the
+   * database path would: the user's memberships unchanged since the token, every room shown
+   * steady (no state change or redaction since the token), timelines not limited, no new
+   * account data or receipts for the user, no member event to send for the first time, and a
+   * filter of only limits and lazy-loading. Anything else returns undefined.
+   */
+  private async liveCompute(request: SyncRequest, since: SyncToken, filter: SyncFilter): Promise<Computed | undefined> {
+    const notifier = this.options.notifier;
+    const live = notifier.live;
+    if (!live || this.options.live === false || !liveFilter(filter)) return undefined;
+    if (!this.accountDataUnchanged(request.userId, since.accountData)) return undefined;
+    // Warm the caches, then answer synchronously from one position of the window.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const outcome = this.liveAnswer(request, since, filter, live);
+      if (outcome === 'database') return undefined;
+      if (outcome.kind === 'answer') return outcome.computed;
+      if (outcome.memberships) await live.loadMemberships(request.userId);
+      for (const roomId of outcome.members) await live.loadMembers(roomId);
+      if (outcome.unread.length > 0) await live.loadUnread(request.userId, outcome.unread);
+    }
+    return undefined;
+  }
+
+  private liveAnswer(
+    request: SyncRequest,
+    since: SyncToken,
+    filter: SyncFilter,
+    live: LiveWindow,
+  ):
+    | 'database'
+    | { kind: 'answer'; computed: Computed }
+    | { kind: 'load'; memberships: boolean; members: string[]; unread: { roomId: string; joinPosition: bigint }[] } {
+    const userId = request.userId;
+    const after = since.events;
+    const floor = live.floor;
+    if (floor === undefined || after < floor) return 'database';
+    const upTo = live.upTo;
+    const memberships = live.cachedMemberships(userId);
+    if (!memberships) return { kind: 'load', memberships: true, members: [], unread: [] };
+    // A membership of the user changed after the token (or after the window): the database path shows it.
+    if (memberships.some((m) => m.position > after || m.position > upTo)) return 'database';
+    const joined = memberships.filter((m) => m.membership === 'join' && roomMatches(m.room_id, filter.room));
+    // Receipts: none of the user's rooms may have new ones unless receipts are filtered out.
+    const ephemeralFilter = filter.room?.ephemeral;
+    const receiptsWanted = !(ephemeralFilter?.not_types?.includes('m.receipt') || (ephemeralFilter?.types && !ephemeralFilter.types.includes('m.receipt')));
+    const receiptsUpTo = this.options.notifier.processedUpTo(RECEIPTS_PROJECTION) ?? 0n;
+    let receiptsToken = since.receipts;
+    if (receiptsUpTo > since.receipts) {
+      const touched = this.options.notifier.receiptsTouch(
+        joined.map((m) => m.room_id),
+        since.receipts,
+      );
+      if (touched !== false && receiptsWanted) return 'database';
+      receiptsToken = receiptsUpTo;
+    }
+    const typing = this.options.typing;
+    const typingWanted = typing !== undefined && eventMatches({ type: 'm.typing' }, ephemeralFilter);
+    const limit = this.timelineLimit(filter.room?.timeline);
+    const stateFilter = filter.room?.state;
+    const lazy = stateFilter?.lazy_load_members === true;
+    const include = stateFilter?.include_redundant_members === true;
+    const missingMembers: string[] = [];
+    const missingUnread: { roomId: string; joinPosition: bigint }[] = [];
+    const shown: { m: MembershipRow; rows: EventRow[]; typing: string[] | undefined; start: bigint; members: EventRow[] }[] = [];
+    for (const m of joined) {
+      if (!live.steady(m.room_id, after)) return 'database';
+      const rows = live.rowsAfter(m.room_id, after).filter((r) => r.in_timeline);
+      const typingUsers = typingWanted ? typing.typingSince(m.room_id, since.typing) : undefined;
+      if (rows.length === 0 && typingUsers === undefined) continue;
+      if (rows.length > limit) return 'database';
+      const start = rows.length > 0 ? rows[0].position - 1n : upTo;
+      let members: EventRow[] = [];
+      if (lazy) {
+        const byUser = live.cachedMembers(m.room_id);
+        if (!byUser) {
+          missingMembers.push(m.room_id);
+          continue;
+        }
+        const senders = new Set(rows.map((r) => r.sender));
+        const ownSent =
+          !include && m.event_id != null && m.position <= start && this.lazyMembers.has(userId, request.deviceId, m.room_id, m.event_id);
+        if (!ownSent) senders.add(userId);
+        members = [...senders]
+          .sort()
+          .map((sender) => byUser.get(sender))
+          .filter((r): r is EventRow => r !== undefined);
+        // A member event this device has not been sent yet changes the room summary: the database path answers.
+        if (members.some((r) => include || !this.lazyMembers.has(userId, request.deviceId, m.room_id, r.event_id))) return 'database';
+      }
+      if (live.cachedUnread(userId, m.room_id) === undefined) missingUnread.push({ roomId: m.room_id, joinPosition: m.position });
+      shown.push({ m, rows, typing: typingUsers, start, members });
+    }
+    if (missingMembers.length > 0 || missingUnread.length > 0) {
+      return { kind: 'load', memberships: false, members: missingMembers, unread: missingUnread };
+    }
+    const token: SyncToken = {
+      events: after > upTo ? after : upTo,
+      accountData: since.accountData,
+      typing: typing?.counter() ?? 0,
+      receipts: receiptsToken,
+    };
+    const body: SyncResponse = { next_batch: encodeSyncToken(token) };
+    const viewer = { userId, deviceId: request.deviceId };
+    const join: Record<string, JoinedRoom> = {};
+    for (const { m, rows, typing: typingUsers, start } of shown) {
+      const ephemeral: JoinedRoom['ephemeral']['events'] = [];
+      if (typingUsers !== undefined) ephemeral.push({ type: 'm.typing', content: { user_ids: typingUsers } });
+      join[m.room_id] = {
+        timeline: {
+          events: this.queries.formatAll(rows, viewer).map((e) => applyEventFields(e, filter.event_fields)),
+          limited: false,
+          prev_batch: encodePaginationToken(start),
+        },
+        state: { events: [] },
+        account_data: { events: [] },
+        ephemeral: { events: ephemeral },
+        unread_notifications: live.cachedUnread(userId, m.room_id) ?? { notification_count: 0, highlight_count: 0 },
+      };
+    }
+    const rooms = new Set<string>();
+    for (const m of memberships) {
+      if (!roomMatches(m.room_id, filter.room)) continue;
+      if (m.membership === 'join' || m.membership === 'invite' || m.membership === 'knock') rooms.add(m.room_id);
+    }
+    if (Object.keys(join).length > 0) body.rooms = { join };
+    return { kind: 'answer', computed: { body, token, rooms, empty: body.rooms === undefined } };
   }
 
   private timelineLimit(filter: RoomEventFilter | undefined): number {

@@ -66,6 +66,30 @@ export async function unreadNotificationsIn(
   upTo: bigint,
 ): Promise<Map<string, UnreadNotifications>> {
   const out = new Map<string, UnreadNotifications>();
+  for (const [roomId, counted] of await unreadCountsIn(conn, rooms, userId, upTo)) {
+    out.set(roomId, { notification_count: counted.notification_count, highlight_count: counted.highlight_count });
+  }
+  return out;
+}
+
+/** Unread counts with what it takes to count on from them in memory. */
+export interface UnreadCounted extends UnreadNotifications {
+  /** Events of the counted types examined (at most MAX_COUNTED). */
+  examined: number;
+  /** The user's display name in the room (for highlights). */
+  displayName: string | undefined;
+  /** Events up to this position are read (the read receipt's event, else the join). */
+  readUpTo: bigint;
+}
+
+/** `unreadNotificationsIn` with the number of events examined and the display name used. */
+export async function unreadCountsIn(
+  conn: CommonQueryMethods,
+  rooms: readonly { roomId: string; joinPosition: bigint }[],
+  userId: string,
+  upTo: bigint,
+): Promise<Map<string, UnreadCounted>> {
+  const out = new Map<string, UnreadCounted>();
   if (rooms.length === 0) return out;
   const roomIds = rooms.map((r) => r.roomId);
   const after = new Map(rooms.map((r) => [r.roomId, r.joinPosition]));
@@ -100,9 +124,9 @@ export async function unreadNotificationsIn(
           roomIds.map((id) => String(after.get(id) ?? 0n)),
           'int8',
         )}::int8[]) AS u(room_id, after))
-    SELECT r.room_id, r.displayname, x.notifications, x.candidates
+    SELECT r.room_id, r.displayname, x.examined, x.notifications, x.candidates
       FROM r CROSS JOIN LATERAL (
-        SELECT count(*) FILTER (WHERE t.notifies) AS notifications,
+        SELECT count(*) AS examined, count(*) FILTER (WHERE t.notifies) AS notifications,
                COALESCE(jsonb_agg(t.content) FILTER (WHERE t.notifies AND (
                  jsonb_typeof(t.content -> 'm.mentions') = 'object'
                  OR ${!asciiUserId}::boolean
@@ -119,14 +143,25 @@ export async function unreadNotificationsIn(
                  ORDER BY e.position DESC LIMIT ${MAX_COUNTED}) t) x`)) as unknown as {
     room_id: string;
     displayname: string | null;
+    examined: bigint | number;
     notifications: bigint | number;
     candidates: JsonObject[];
   }[];
   for (const row of rows) {
     let highlight_count = 0;
     for (const content of row.candidates) if (highlights(content, userId, row.displayname ?? undefined)) highlight_count++;
-    out.set(row.room_id, { notification_count: Number(row.notifications), highlight_count });
+    out.set(row.room_id, {
+      notification_count: Number(row.notifications),
+      highlight_count,
+      examined: Number(row.examined),
+      displayName: row.displayname ?? undefined,
+      readUpTo: after.get(row.room_id) ?? 0n,
+    });
   }
-  for (const roomId of roomIds) if (!out.has(roomId)) out.set(roomId, { notification_count: 0, highlight_count: 0 });
+  for (const roomId of roomIds) {
+    if (!out.has(roomId)) {
+      out.set(roomId, { notification_count: 0, highlight_count: 0, examined: 0, displayName: undefined, readUpTo: after.get(roomId) ?? 0n });
+    }
+  }
   return out;
 }
