@@ -240,40 +240,38 @@ export class SyncQueries {
     return rows as unknown as EventRow[];
   }
 
-  /** Every event row of the projection in (after, upTo], in position order. */
-  async eventsBetween(conn: CommonQueryMethods, after: bigint, upTo: bigint): Promise<EventRow[]> {
-    if (after >= upTo) return [];
-    const rows = await conn.any(sql.unsafe`
-      SELECT ${EVENT_COLUMNS} FROM proj_sync.events e WHERE e.position > ${after} AND e.position <= ${upTo} ORDER BY e.position`);
-    return rows as unknown as EventRow[];
-  }
-
   /**
-   * Users whose memberships changed and rooms whose state changed in (after, upTo], among the
-   * given rooms (the rooms of the events in that range: every change happens at an event's
-   * position, in its room).
+   * Every event row of the projection in (after, upTo], in position order, with the users
+   * whose memberships changed and the rooms whose state changed in that range (in one query:
+   * every change happens at an event's position, in its room).
    */
-  async changesBetween(
+  async rangeBetween(
     conn: CommonQueryMethods,
-    roomIds: readonly string[],
     after: bigint,
     upTo: bigint,
-  ): Promise<{ users: Set<string>; stateRooms: Set<string> }> {
+  ): Promise<{ rows: EventRow[]; users: Set<string>; stateRooms: Set<string> }> {
     const users = new Set<string>();
     const stateRooms = new Set<string>();
-    if (after >= upTo || roomIds.length === 0) return { users, stateRooms };
-    const rooms = sql.array([...roomIds], 'text');
-    const rows = (await conn.any(sql.unsafe`
-      SELECT DISTINCT 'u' AS kind, user_id AS id FROM proj_sync.memberships
-       WHERE room_id = ANY(${rooms}) AND position > ${after} AND position <= ${upTo}
-      UNION ALL
-      SELECT DISTINCT 'r', room_id FROM proj_sync.state_changes
-       WHERE room_id = ANY(${rooms}) AND position > ${after} AND position <= ${upTo}`)) as unknown as {
-      kind: string;
-      id: string;
-    }[];
-    for (const row of rows) (row.kind === 'u' ? users : stateRooms).add(row.id);
-    return { users, stateRooms };
+    if (after >= upTo) return { rows: [], users, stateRooms };
+    const found = (await conn.any(sql.unsafe`
+      WITH ev AS MATERIALIZED (
+        SELECT ${EVENT_COLUMNS} FROM proj_sync.events e WHERE e.position > ${after} AND e.position <= ${upTo}),
+      changes AS MATERIALIZED (
+        SELECT ARRAY(SELECT DISTINCT m.user_id FROM proj_sync.memberships m
+                      WHERE m.room_id IN (SELECT room_id FROM ev) AND m.position > ${after} AND m.position <= ${upTo}) AS changed_users,
+               ARRAY(SELECT DISTINCT s.room_id FROM proj_sync.state_changes s
+                      WHERE s.room_id IN (SELECT room_id FROM ev) AND s.position > ${after} AND s.position <= ${upTo}) AS state_rooms)
+      SELECT ev.*, changes.changed_users, changes.state_rooms FROM ev CROSS JOIN changes ORDER BY ev.position`)) as unknown as (EventRow & {
+      changed_users: string[];
+      state_rooms: string[];
+    })[];
+    const rows: EventRow[] = [];
+    for (const { changed_users: _users, state_rooms: _rooms, ...row } of found) rows.push(row);
+    if (found.length > 0) {
+      for (const user of found[0].changed_users) users.add(user);
+      for (const room of found[0].state_rooms) stateRooms.add(room);
+    }
+    return { rows, users, stateRooms };
   }
 
   /** Which of the rooms have events or state changes in (after, upTo]. */

@@ -101,11 +101,11 @@ export class LiveWindow {
 
   /** Reads the range (after, upTo] of the sync projection and adds it. */
   async load(conn: CommonQueryMethods, after: bigint, upTo: bigint): Promise<{ rooms: Set<string>; users: Set<string> }> {
-    const rows = await this.queries.eventsBetween(conn, after, upTo);
+    const { rows, users, stateRooms } = await this.queries.rangeBetween(conn, after, upTo);
+    this.add(after, upTo, rows, users, stateRooms);
     const rooms = new Set(rows.map((r) => r.room_id));
-    const changes = await this.queries.changesBetween(conn, [...rooms], after, upTo);
-    this.add(after, upTo, rows, changes.users, changes.stateRooms);
-    return { rooms, users: changes.users };
+    for (const room of stateRooms) rooms.add(room);
+    return { rooms, users };
   }
 
   /** Adds a processed range (exported for tests through `load`). */
