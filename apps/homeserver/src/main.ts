@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { generateConfigFiles, loadConfig } from '@hs/config';
 import pino from 'pino';
 import { startHomeserver } from './homeserver';
+import { tuneNativeHeap } from './native-heap';
 import { runAsProcessEntryPoint, runUntilShutdown } from './process-lifecycle';
 
 export const DEFAULT_CONFIG_FILE = 'homeserver.yaml';
@@ -75,6 +76,9 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       const config = loadConfig(file, env);
       const logger = pino({ level: config.logging.level });
       logger.info({ config: file, server_name: config.server_name }, 'starting homeserver');
+      const nativeHeap = await tuneNativeHeap();
+      if (nativeHeap.applied) logger.debug({ mmap_threshold_bytes: nativeHeap.mmapThresholdBytes }, 'native heap: fixed mmap threshold');
+      else logger.debug({ reason: nativeHeap.reason }, 'native heap settings left as they are');
       const server = await startHomeserver(config, logger);
       return { logger, stop: () => server.close() };
     },

@@ -6,7 +6,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { generate as generateCertificate } from 'selfsigned';
 import { formatSigningKeyFile, generateSigningKey } from '@hs/protocol';
 import { parseConfig } from './load';
 import { ConfigValues, renderConfigYaml } from './sample';
@@ -43,6 +42,9 @@ export async function generateTlsCertificate(serverName: string): Promise<TlsCer
   ];
   const notBeforeDate = new Date();
   const notAfterDate = new Date(notBeforeDate.getTime() + 10 * 365 * 24 * 3600 * 1000);
+  // Loaded on use: the certificate library (and its ASN.1 and X.509 dependencies) is only
+  // needed while generating files, never by a running server.
+  const { generate: generateCertificate } = await import('selfsigned');
   const pems = await generateCertificate([{ name: 'commonName', value: host }], {
     keyType: 'ec',
     curve: 'P-256',

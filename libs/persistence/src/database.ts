@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import type { PGlite } from '@electric-sql/pglite';
+import type { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { createPool, type DatabasePool } from 'slonik';
 import { PgliteSessionQueue } from './pglite-session-queue';
 
@@ -105,6 +105,9 @@ function installSessionQueue(server: PGLiteSocketServer, pglite: PGlite): void {
 }
 
 async function openPglite(dataDir: string | undefined, poolSize: number): Promise<Database> {
+  // Loaded here, not at the top of the module: a server on PostgreSQL never needs the
+  // embedded database's code (half a megabyte of JavaScript, kept in memory once loaded).
+  const [{ PGlite }, { PGLiteSocketServer }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite-socket')]);
   let dir: string | undefined;
   if (dataDir !== undefined) {
     dir = resolve(dataDir);
