@@ -41,9 +41,7 @@ export async function receiptsSince(
      ORDER BY position`)) as unknown as ReceiptRow[];
   for (const row of rows) {
     const content = out.get(row.room_id) ?? {};
-    const byType = (content[row.event_id] ??= {});
-    const byUser = (byType[row.receipt_type] ??= {});
-    byUser[row.user_id] = { ts: Number(row.ts), ...(row.thread_id !== '' ? { thread_id: row.thread_id } : {}) };
+    addReceipt(content, row);
     out.set(row.room_id, content);
   }
   return out;
@@ -56,11 +54,20 @@ export async function roomsWithReceiptsBetween(conn: CommonQueryMethods, after: 
   return rows as unknown as string[];
 }
 
-/** The (room, user) pairs with receipts recorded in (after, upTo]. */
-export async function receiptPairsBetween(conn: CommonQueryMethods, after: bigint, upTo: bigint): Promise<{ room_id: string; user_id: string }[]> {
+/** Every receipt recorded in (after, upTo], in position order. */
+export async function receiptsBetween(conn: CommonQueryMethods, after: bigint, upTo: bigint): Promise<ReceiptRow[]> {
+  if (after >= upTo) return [];
   const rows = await conn.any(sql.unsafe`
-    SELECT DISTINCT room_id, user_id FROM proj_receipts.receipts WHERE position > ${after} AND position <= ${upTo}`);
-  return rows as unknown as { room_id: string; user_id: string }[];
+    SELECT room_id, user_id, receipt_type, thread_id, event_id, ts, position FROM proj_receipts.receipts
+     WHERE position > ${after} AND position <= ${upTo} ORDER BY position`);
+  return rows as unknown as ReceiptRow[];
+}
+
+/** Adds a receipt row to `m.receipt` content (event id -> receipt type -> user id -> {ts, thread_id}). */
+export function addReceipt(content: ReceiptContent, row: ReceiptRow): void {
+  const byType = (content[row.event_id] ??= {});
+  const byUser = (byType[row.receipt_type] ??= {});
+  byUser[row.user_id] = { ts: Number(row.ts), ...(row.thread_id !== '' ? { thread_id: row.thread_id } : {}) };
 }
 
 /** The event of the user's latest unthreaded or main-thread read receipt (public or private) in a room. */

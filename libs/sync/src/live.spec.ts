@@ -103,7 +103,7 @@ async function settle(): Promise<void> {
 }
 
 describe('live /sync path', () => {
-  it.each([1, 2, 3])('answers every incremental sync as the database path does (seed %i)', async (seed) => {
+  it.each([1, 2, 3, 4, 5])('answers every incremental sync as the database path does (seed %i)', async (seed) => {
     const queries = new SyncQueries(h.db.pool);
     notifier = new SyncNotifier(h.db.pool, typing, accountData, queries);
     const live = new SyncService(queries, { typing, accountData, notifier, live: true });

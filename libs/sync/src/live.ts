@@ -17,6 +17,7 @@
  */
 import type { CommonQueryMethods } from 'slonik';
 import type { EventRow, MembershipRow, SyncQueries } from '@hs/projections/sync';
+import type { ReceiptRow } from '@hs/projections/receipts';
 import { highlights, notifies, unreadCountsIn, MAX_COUNTED, type UnreadNotifications } from './unread';
 
 /** Rows kept at most; older ranges are forgotten first. */
@@ -71,6 +72,10 @@ export class LiveWindow {
   private readonly memberships = new Map<string, MembershipsEntry>();
   private readonly members = new Map<string, MembersEntry>();
   private readonly unread = new Map<string, UnreadEntry>();
+  /** Receipts above `receiptsFloor` up to `receiptsUpTo`, in position order. */
+  private readonly receiptRows: ReceiptRow[] = [];
+  private receiptsFloor: bigint | undefined;
+  private receiptsUpTo = 0n;
 
   constructor(
     private readonly queries: SyncQueries,
@@ -136,9 +141,48 @@ export class LiveWindow {
     this.trim();
   }
 
-  /** Receipts recorded for these (room, user) pairs: their unread counts are read again. */
-  receiptsChanged(pairs: readonly { room_id: string; user_id: string }[]): void {
-    for (const pair of pairs) this.bump(this.receiptGeneration, `${pair.room_id}\u0000${pair.user_id}`);
+  /** Marks the position the receipts window starts from. */
+  startReceipts(position: bigint): void {
+    this.receiptRows.length = 0;
+    this.receiptsFloor = position;
+    this.receiptsUpTo = position;
+  }
+
+  /**
+   * Adds the receipts recorded in (after, upTo]; the unread counts of their (room, user) pairs
+   * are read again.
+   */
+  addReceipts(after: bigint, upTo: bigint, rows: readonly ReceiptRow[]): void {
+    for (const row of rows) this.bump(this.receiptGeneration, `${row.room_id}\u0000${row.user_id}`);
+    if (this.receiptsFloor === undefined || after !== this.receiptsUpTo) {
+      this.startReceipts(upTo);
+      return;
+    }
+    this.receiptRows.push(...rows);
+    this.receiptsUpTo = upTo;
+    if (this.receiptRows.length > this.maxRows) {
+      const drop = this.receiptRows.length - Math.floor((this.maxRows * 3) / 4);
+      this.receiptsFloor = this.receiptRows[drop - 1].position;
+      this.receiptRows.splice(0, drop);
+    }
+  }
+
+  /** Receipts recorded after `since` (in position order), or undefined when the window does not reach back that far. */
+  receiptsAfter(since: bigint): ReceiptRow[] | undefined {
+    if (this.receiptsFloor === undefined || since < this.receiptsFloor) return undefined;
+    let lo = 0;
+    let hi = this.receiptRows.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.receiptRows[mid].position <= since) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.receiptRows.slice(lo);
+  }
+
+  /** Position up to which the receipts window holds every receipt. */
+  get receiptsPosition(): bigint | undefined {
+    return this.receiptsFloor === undefined ? undefined : this.receiptsUpTo;
   }
 
   /** Whether the window holds every row of the room in (after, upTo] unchanged by state changes or redactions. */

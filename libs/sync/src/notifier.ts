@@ -8,7 +8,7 @@
 import { sql, type DatabasePool } from 'slonik';
 import type { SyncToken } from '@hs/contracts';
 import { SYNC_PROJECTION, type SyncQueries } from '@hs/projections/sync';
-import { RECEIPTS_PROJECTION, receiptPairsBetween } from '@hs/projections/receipts';
+import { RECEIPTS_PROJECTION, receiptsBetween } from '@hs/projections/receipts';
 import { LiveWindow } from './live';
 import type { AccountDataSource, TypingSource } from './sources';
 
@@ -74,6 +74,7 @@ export class SyncNotifier {
         this.history.set(name, []);
         this.processed.set(name, position);
         if (name === SYNC_PROJECTION) this.live?.reset(position);
+        else this.live?.startReceipts(position);
         for (const waiter of [...this.waiters]) waiter.wake();
       });
   }
@@ -108,18 +109,6 @@ export class SyncNotifier {
   /** Position up to which a projection's ranges have been examined (undefined: none yet). */
   processedUpTo(name: string): bigint | undefined {
     return this.processed.get(name);
-  }
-
-  /**
-   * Whether receipts of any of `rooms` were examined after `since`: true, false, or undefined
-   * when the ranges after `since` are no longer all remembered.
-   */
-  receiptsTouch(rooms: Iterable<string>, since: bigint): boolean | undefined {
-    if ((this.processed.get(RECEIPTS_PROJECTION) ?? 0n) <= since) return false;
-    const ranges = this.history.get(RECEIPTS_PROJECTION) ?? [];
-    if (ranges.length === 0 || ranges[0].after > since) return undefined;
-    const wanted = [...rooms];
-    return ranges.some((r) => r.upTo > since && wanted.some((room) => r.rooms.has(room)));
   }
 
   /** Highest account data position announced for the user since start-up (0: none). */
@@ -159,6 +148,7 @@ export class SyncNotifier {
       // The first report only marks the position: no request can be waiting on anything earlier.
       this.processed.set(name, upTo);
       if (name === SYNC_PROJECTION) this.live?.start(upTo);
+      else this.live?.startReceipts(upTo);
       return;
     }
     if (upTo <= after) return;
@@ -175,9 +165,9 @@ export class SyncNotifier {
         users = new Set(userRows);
       }
     } else {
-      const pairs = await receiptPairsBetween(this.pool, after, upTo);
-      this.live?.receiptsChanged(pairs);
-      rooms = new Set(pairs.map((p) => p.room_id));
+      const receipts = await receiptsBetween(this.pool, after, upTo);
+      this.live?.addReceipts(after, upTo, receipts);
+      rooms = new Set(receipts.map((r) => r.room_id));
     }
     const ranges = this.history.get(name) ?? [];
     ranges.push({ after, upTo, rooms, users });

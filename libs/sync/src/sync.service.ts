@@ -18,7 +18,7 @@ import {
   type RoomVisibility,
   type StrippedStateEvent,
 } from '@hs/projections/sync';
-import { RECEIPTS_PROJECTION, receiptsPosition, receiptsSince, type ReceiptContent } from '@hs/projections/receipts';
+import { RECEIPTS_PROJECTION, addReceipt, receiptsPosition, receiptsSince, type ReceiptContent } from '@hs/projections/receipts';
 import { DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT, applyEventFields, type SyncFilter } from './filter';
 import { LazyMembersCache } from './lazy-members';
 import { SyncNotifier } from './notifier';
@@ -333,14 +333,25 @@ export class SyncService {
     // Receipts: none of the user's rooms may have new ones unless receipts are filtered out.
     const ephemeralFilter = filter.room?.ephemeral;
     const receiptsWanted = !(ephemeralFilter?.not_types?.includes('m.receipt') || (ephemeralFilter?.types && !ephemeralFilter.types.includes('m.receipt')));
-    const receiptsUpTo = this.options.notifier.processedUpTo(RECEIPTS_PROJECTION) ?? 0n;
+    const receiptsUpTo = live.receiptsPosition ?? 0n;
     let receiptsToken = since.receipts;
+    const receipts = new Map<string, ReceiptContent>();
     if (receiptsUpTo > since.receipts) {
-      const touched = this.options.notifier.receiptsTouch(
-        joined.map((m) => m.room_id),
-        since.receipts,
-      );
-      if (touched !== false && receiptsWanted) return 'database';
+      if (receiptsWanted) {
+        const rows = live.receiptsAfter(since.receipts);
+        if (!rows) return 'database';
+        const rooms = new Set(joined.map((m) => m.room_id));
+        // A receipt replaces the same user's earlier one of its type and thread (as stored).
+        const latest = new Map<string, (typeof rows)[number]>();
+        for (const row of rows) latest.set(`${row.room_id}\u0000${row.user_id}\u0000${row.receipt_type}\u0000${row.thread_id}`, row);
+        for (const row of rows) {
+          if (latest.get(`${row.room_id}\u0000${row.user_id}\u0000${row.receipt_type}\u0000${row.thread_id}`) !== row) continue;
+          if (!rooms.has(row.room_id) || (row.receipt_type === 'm.read.private' && row.user_id !== userId)) continue;
+          const content = receipts.get(row.room_id) ?? {};
+          addReceipt(content, row);
+          receipts.set(row.room_id, content);
+        }
+      }
       receiptsToken = receiptsUpTo;
     }
     const typing = this.options.typing;
@@ -356,7 +367,7 @@ export class SyncService {
       if (!live.steady(m.room_id, after)) return 'database';
       const rows = live.rowsAfter(m.room_id, after).filter((r) => r.in_timeline);
       const typingUsers = typingWanted ? typing.typingSince(m.room_id, since.typing) : undefined;
-      if (rows.length === 0 && typingUsers === undefined) continue;
+      if (rows.length === 0 && typingUsers === undefined && !receipts.has(m.room_id)) continue;
       if (rows.length > limit) return 'database';
       const start = rows.length > 0 ? rows[0].position - 1n : upTo;
       let members: EventRow[] = [];
@@ -395,6 +406,8 @@ export class SyncService {
     for (const { m, rows, typing: typingUsers, start } of shown) {
       const ephemeral: JoinedRoom['ephemeral']['events'] = [];
       if (typingUsers !== undefined) ephemeral.push({ type: 'm.typing', content: { user_ids: typingUsers } });
+      const roomReceipts = receipts.get(m.room_id);
+      if (roomReceipts) ephemeral.push({ type: 'm.receipt', content: roomReceipts });
       join[m.room_id] = {
         timeline: {
           events: this.queries.formatAll(rows, viewer).map((e) => applyEventFields(e, filter.event_fields)),
