@@ -18,6 +18,8 @@
  *   BENCH_LOG_LEVEL=info             the server's logging.level (default warn; info logs every request)
  *   BENCH_NODE_ARGS='--cpu-prof'     extra node arguments for the server process (space separated)
  */
+import { readFileSync, readdirSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { createTemporaryDatabase, type TemporaryDatabase } from '@hs/persistence';
 import { registerUser, call, type TestUser } from '@hs/testing';
 import { residentKb, startServer, type TestServer } from '../../test/e2e/support/server';
@@ -34,6 +36,40 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** CPU seconds (user + system) a process has used, from /proc (0 when it is gone). */
+function processCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds used by every process with this command name (e.g. the PostgreSQL backends). */
+function commandCpuSeconds(command: string): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === command) total += processCpuSeconds(Number(entry));
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return total;
+}
+
+/** Busy and total CPU seconds of the machine, from /proc/stat. */
+function machineCpuSeconds(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+  const values = line.split(/\s+/).slice(1).map(Number);
+  const total = values.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = values[3] + values[4];
+  return { busy: (total - idle) / 100, total: total / 100 };
+}
 
 interface SyncBody {
   next_batch: string;
@@ -133,9 +169,24 @@ async function main(): Promise<void> {
     await sleep(WARMUP_MS);
     measuring = true;
     const started = Date.now();
+    const cpuBefore = {
+      server: processCpuSeconds(server.pid),
+      postgres: commandCpuSeconds('postgres'),
+      bench: process.cpuUsage(),
+      machine: machineCpuSeconds(),
+    };
     await sleep(SECONDS * 1000);
     measuring = false;
     const elapsed = (Date.now() - started) / 1000;
+    const benchCpu = process.cpuUsage(cpuBefore.bench);
+    const machine = machineCpuSeconds();
+    const cpu = {
+      server: processCpuSeconds(server.pid) - cpuBefore.server,
+      postgres: commandCpuSeconds('postgres') - cpuBefore.postgres,
+      bench: (benchCpu.user + benchCpu.system) / 1e6,
+      busy: machine.busy - cpuBefore.machine.busy,
+      total: machine.total - cpuBefore.machine.total,
+    };
     sending = false;
     await Promise.all(senders);
     clearInterval(sampler);
@@ -152,6 +203,12 @@ async function main(): Promise<void> {
       `send-to-sync delivery:     p50 ${percentile(deliveries, 50)} ms, p99 ${percentile(deliveries, 99)} ms  (${deliveries.length} deliveries of ~${expectedDeliveries} expected, ${limitedResponses} limited timelines, ${syncErrors} sync errors)`,
     );
     console.log(`server resident memory:    idle ${(idleKb / 1024).toFixed(0)} MB, under load (max) ${(peakKb / 1024).toFixed(0)} MB`);
+    const perMessage = (seconds: number) => (sent > 0 ? ((seconds * 1000) / sent).toFixed(2) : '-');
+    console.log(
+      `CPU under load:            server ${perMessage(cpu.server)} ms/message (${((cpu.server / elapsed) * 100).toFixed(0)}% of a core), ` +
+        `PostgreSQL processes ${perMessage(cpu.postgres)} ms/message, benchmark clients ${perMessage(cpu.bench)} ms/message; ` +
+        `machine ${((cpu.busy / cpu.total) * 100).toFixed(0)}% busy over ${cpus().length} CPUs`,
+    );
   } finally {
     await server?.stop();
     await database?.drop();
