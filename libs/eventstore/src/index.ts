@@ -2,5 +2,5 @@ export * from './types';
 export * from './errors';
 export { AppendNotifier } from './notifier';
 export { MemoryEventStore } from './memory-event-store';
-export { PostgresEventStore, APPENDED_CHANNEL } from './postgres-event-store';
+export { PostgresEventStore, APPENDED_CHANNEL, type AppendCteNames, type AppendWrites } from './postgres-event-store';
 export * from './projections';

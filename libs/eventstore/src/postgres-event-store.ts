@@ -1,5 +1,11 @@
 import { Client } from 'pg';
-import { sql, type CommonQueryMethods, type DatabaseTransactionConnection, type FragmentSqlToken } from 'slonik';
+import {
+  sql,
+  type CommonQueryMethods,
+  type DatabaseTransactionConnection,
+  type FragmentSqlToken,
+  type IdentifierSqlToken,
+} from 'slonik';
 import { z } from 'zod';
 import { sqlConstraint, sqlDetail, sqlState, type Database } from '@hs/persistence';
 import { DuplicateEventIdError, InvalidAppendError, WrongExpectedRevisionError } from './errors';
@@ -45,7 +51,39 @@ function isWritesError(error: unknown): boolean {
   return sqlState(error) === '23505' && concurrentAppendRace(error) === undefined;
 }
 const LISTEN_RECONNECT_MS = 1_000;
+/** Most appends one grouped statement carries (see {@link PostgresEventStore.appendWithWrites}). */
+const MAX_GROUP_MEMBERS = 64;
+/** Grouped statements in flight at once (see {@link EventStoreOptions.appendStatementsInFlight}). */
+const DEFAULT_GROUPS_IN_FLIGHT = 2;
 
+/**
+ * Names the common table expressions of one append inside a grouped statement: `cte('appended')`
+ * is that append's records `(event_id, position, revision, written)`; any other name gives an
+ * identifier unique to the append, for the caller's own writes.
+ */
+export type AppendCteNames = (name: string) => IdentifierSqlToken;
+/** The caller's writes of one append: common table expressions `name AS (...)`, comma separated. */
+export type AppendWrites = (cte: AppendCteNames) => FragmentSqlToken;
+
+/** One append waiting for (or riding in) a grouped statement. */
+interface GroupMember {
+  stream: string;
+  expectedRevision: ExpectedRevision;
+  expected: string;
+  payload: string;
+  count: number;
+  writes: AppendWrites;
+  resolve(result: AppendResult): void;
+  reject(error: unknown): void;
+}
+
+const groupRow = z.object({
+  member: z.number(),
+  event_id: z.string(),
+  position: z.bigint(),
+  revision: z.bigint(),
+  written: z.boolean(),
+});
 const appendedRow = z.object({
   event_id: z.string(),
   position: z.bigint(),
@@ -89,11 +127,17 @@ export class PostgresEventStore implements EventStore {
   private notifyInFlight = false;
   private notifyAgain = false;
   private readonly subscriptions = new Set<AllSubscription>();
+  /** Appends with writes waiting for the grouped statement in flight to return. */
+  private groupQueue: GroupMember[] = [];
+  private groupsInFlight = 0;
+  private readonly streamsInFlight = new Set<string>();
+  private readonly maxGroupsInFlight: number;
 
   private constructor(
     readonly db: Database,
     private readonly options: EventStoreOptions,
   ) {
+    this.maxGroupsInFlight = Math.max(1, Math.floor(options.appendStatementsInFlight ?? DEFAULT_GROUPS_IN_FLIGHT));
     if (db.kind === 'pglite') {
       let shared = pgliteNotifiers.get(db.pool);
       if (!shared) {
@@ -194,27 +238,124 @@ export class PostgresEventStore implements EventStore {
 
   /**
    * Appends and runs the caller's own writes in one statement, which commits on its own (one
-   * database round trip). `writes` is a list of further common table expressions
-   * (`name AS (INSERT ...), ...`); they may read the appended records from the common table
-   * expression `appended(event_id, position, revision, written)`. An error in any of them
-   * leaves nothing appended.
+   * database round trip). `writes(cte)` returns further common table expressions
+   * (`${cte('stored')} AS (INSERT ...), ...`) that may read the appended records from
+   * `${cte('appended')}(event_id, position, revision, written)`. An error in any of them leaves
+   * nothing appended; a unique violation in them is passed back unchanged.
+   *
+   * Group commit: while one such statement is in flight, appends to other streams queue up and
+   * are sent together in one statement when it returns (one round trip and one commit for
+   * all). A stream has at most one append in a group, and a stream's appends go in the order
+   * they were made. When a grouped statement fails (one member's expected revision, duplicate
+   * event id or unique key), nothing of it is kept and each member is run again alone, so
+   * every caller gets its own outcome.
    */
-  async appendWithWrites(
+  appendWithWrites(
     stream: string,
     expectedRevision: ExpectedRevision,
     events: NewEvent[],
-    writes: FragmentSqlToken,
+    writes: AppendWrites,
   ): Promise<AppendResult> {
-    let result: AppendResult;
+    let payload: string;
     try {
-      result = await this.appendWith(this.db.pool, stream, expectedRevision, events, true, writes);
+      validateAppend(stream, expectedRevision, events);
+      payload = eventsPayload(events);
     } catch (error) {
-      // A unique violation of the caller's writes is the caller's to interpret.
-      if (isWritesError(error)) throw error;
-      throw await this.mapAppendError(error, stream, expectedRevision);
+      return Promise.reject(error);
     }
-    if (result.written) this.notifier.notify();
-    return result;
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.groupQueue.push({
+        stream,
+        expectedRevision,
+        expected: typeof expectedRevision === 'bigint' ? expectedRevision.toString() : expectedRevision,
+        payload,
+        count: events.length,
+        writes,
+        resolve,
+        reject,
+      });
+      this.pumpGroups();
+    });
+  }
+
+  /**
+   * Starts grouped statements while fewer than the limit are in flight: each takes the queued
+   * appends, at most one per stream and none of a stream that has an append in flight (a
+   * stream's appends stay in order).
+   */
+  private pumpGroups(): void {
+    while (this.groupsInFlight < this.maxGroupsInFlight && this.groupQueue.length > 0) {
+      const group: GroupMember[] = [];
+      const streams = new Set<string>();
+      const later: GroupMember[] = [];
+      for (const member of this.groupQueue) {
+        const free = !streams.has(member.stream) && !this.streamsInFlight.has(member.stream);
+        // Every later append of a skipped stream waits too, since `streams` keeps the first.
+        if (group.length < MAX_GROUP_MEMBERS && free) group.push(member);
+        else later.push(member);
+        streams.add(member.stream);
+      }
+      if (group.length === 0) return;
+      this.groupQueue = later;
+      this.groupsInFlight++;
+      for (const member of group) this.streamsInFlight.add(member.stream);
+      void this.runGroup(group).finally(() => {
+        this.groupsInFlight--;
+        for (const member of group) this.streamsInFlight.delete(member.stream);
+        this.pumpGroups();
+      });
+    }
+  }
+
+  /** Runs one grouped statement; settles every member's promise. */
+  private async runGroup(group: GroupMember[]): Promise<void> {
+    let rows: readonly z.infer<typeof groupRow>[];
+    try {
+      rows = await this.db.pool.any(groupStatement(group, this.db.kind === 'postgres'));
+    } catch (error) {
+      if (group.length > 1) {
+        // Nothing of the group was kept: each member alone finds its own outcome.
+        await Promise.all(group.map((member) => this.runGroup([member])));
+        return;
+      }
+      const [member] = group;
+      if (isWritesError(error)) member.reject(error);
+      else member.reject(await this.mapAppendError(error, member.stream, member.expectedRevision));
+      return;
+    }
+    const byMember = group.map(() => [] as z.infer<typeof groupRow>[]);
+    for (const row of rows) byMember[row.member].push(row);
+    let wrote = false;
+    for (let i = 0; i < group.length; i++) {
+      const member = group[i];
+      const stored = byMember[i];
+      try {
+        if (stored.length === 0) {
+          member.resolve({
+            nextExpectedRevision: await this.streamRevision(this.db.pool, member.stream),
+            position: await this.headPosition(),
+            events: [],
+            written: false,
+          });
+          continue;
+        }
+        const last = stored[stored.length - 1];
+        const written = stored[0].written;
+        if (written) {
+          wrote = true;
+          this.options.onAppended?.(member.stream, stored.length);
+        }
+        member.resolve({
+          nextExpectedRevision: last.revision,
+          position: last.position,
+          events: stored.map((row) => ({ id: row.event_id, revision: row.revision, position: row.position })),
+          written,
+        });
+      } catch (error) {
+        member.reject(error);
+      }
+    }
+    if (wrote) this.notifier.notify();
   }
 
   private async appendWith(
@@ -223,30 +364,16 @@ export class PostgresEventStore implements EventStore {
     expectedRevision: ExpectedRevision,
     events: NewEvent[],
     notifyOnCommit: boolean,
-    writes?: FragmentSqlToken,
   ): Promise<AppendResult> {
     validateAppend(stream, expectedRevision, events);
-    let payload: string;
-    try {
-      payload = JSON.stringify(
-        events.map((e) => ({ id: e.id, type: e.type, data: e.data, metadata: e.metadata ?? null })),
-      );
-    } catch (error) {
-      throw new InvalidAppendError(`event data is not JSON: ${(error as Error).message}`);
-    }
+    const payload = eventsPayload(events);
     const expected = typeof expectedRevision === 'bigint' ? expectedRevision.toString() : expectedRevision;
     let rows: readonly z.infer<typeof appendedRow>[];
     try {
-      const append = sql.fragment`SELECT event_id, position, revision, written
-          FROM eventstore.append(${stream}, ${expected}, ${payload}::json, ${notifyOnCommit && this.db.kind === 'postgres'})`;
-      rows = await connection.any(
-        writes
-          ? sql.type(appendedRow)`WITH appended AS (${append}), ${writes}
-              SELECT event_id, position, revision, written FROM appended ORDER BY revision`
-          : sql.type(appendedRow)`${append}`,
-      );
+      rows = await connection.any(sql.type(appendedRow)`SELECT event_id, position, revision, written
+          FROM eventstore.append(${stream}, ${expected}, ${payload}::json, ${notifyOnCommit && this.db.kind === 'postgres'})`);
     } catch (error) {
-      if (concurrentAppendRace(error) || (writes && isWritesError(error))) throw error;
+      if (concurrentAppendRace(error)) throw error;
       throw await this.mapAppendError(error, stream, expectedRevision);
     }
     if (rows.length === 0) {
@@ -421,6 +548,35 @@ export class PostgresEventStore implements EventStore {
     }
     this.listener = client;
   }
+}
+
+/** The events of one append as the JSON array `eventstore.append` takes. */
+function eventsPayload(events: NewEvent[]): string {
+  try {
+    return JSON.stringify(events.map((e) => ({ id: e.id, type: e.type, data: e.data, metadata: e.metadata ?? null })));
+  } catch (error) {
+    throw new InvalidAppendError(`event data is not JSON: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * One statement for a group of appends with writes: per member `m<i>_appended` (its
+ * `eventstore.append` call) and its writes, then every member's records tagged with its index.
+ * The append calls run one after the other inside the statement's transaction, so their
+ * positions are consecutive (the transaction-local index of `eventstore.append`).
+ */
+function groupStatement(group: readonly GroupMember[], notify: boolean) {
+  const parts = group.map((member, i) => {
+    const cte: AppendCteNames = (name) => sql.identifier([`m${i}_${name}`]);
+    return sql.fragment`${cte('appended')} AS (SELECT event_id, position, revision, written
+        FROM eventstore.append(${member.stream}, ${member.expected}, ${member.payload}::json, ${notify})), ${member.writes(cte)}`;
+  });
+  const selects = group.map(
+    (_, i) => sql.fragment`SELECT ${i}::int AS member, event_id, position, revision, written FROM ${sql.identifier([`m${i}_appended`])}`,
+  );
+  return sql.type(groupRow)`WITH ${sql.join(parts, sql.fragment`, `)}
+    ${sql.join(selects, sql.fragment` UNION ALL `)}
+    ORDER BY member, revision`;
 }
 
 function toRecorded(row: EventRow): RecordedEvent {

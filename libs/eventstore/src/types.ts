@@ -95,4 +95,10 @@ export interface EventStore {
 export interface EventStoreOptions {
   /** Called after each append that wrote events (metrics). */
   onAppended?: (stream: string, count: number) => void;
+  /**
+   * PostgreSQL/PGlite: how many statements of appends with writes may be in flight at once;
+   * appends made while that many are in flight wait and go together in the next one (group
+   * commit). Default 2.
+   */
+  appendStatementsInFlight?: number;
 }

@@ -17,7 +17,7 @@ import {
   type RoomVisibilitySet,
   type StateEntry,
 } from '@hs/contracts';
-import { WrongExpectedRevisionError, type ExpectedRevision, type JsonValue, type NewEvent } from '@hs/eventstore';
+import { WrongExpectedRevisionError, type AppendWrites, type ExpectedRevision, type JsonValue, type NewEvent } from '@hs/eventstore';
 import { sqlState } from '@hs/persistence';
 import {
   BuildEventError,
@@ -243,10 +243,13 @@ export class RoomWriter {
     try {
       if (!createEvent && records.length === 1 && fact && isTimelineEvent(fact)) {
         // A message: the append and its write-model rows in one statement.
-        const revision = sql.fragment`(SELECT revision FROM appended)`;
-        const position = sql.fragment`(SELECT position FROM appended)`;
-        const writes = sql.fragment`${timelineEventWrites(build.events[0], fact, revision, position)},
-          stream_revision AS (UPDATE room.rooms SET stream_revision = ${revision} WHERE room_id = ${snapshot.roomId})`;
+        const event = build.events[0];
+        const writes: AppendWrites = (cte) => {
+          const revision = sql.fragment`(SELECT revision FROM ${cte('appended')})`;
+          const position = sql.fragment`(SELECT position FROM ${cte('appended')})`;
+          return sql.fragment`${timelineEventWrites(event, fact, revision, position, cte)},
+            ${cte('stream_revision')} AS (UPDATE room.rooms SET stream_revision = ${revision} WHERE room_id = ${snapshot.roomId})`;
+        };
         const appended = await this.deps.store.appendWithWrites(roomStream(snapshot.roomId), expected, records, writes);
         nextRevision = appended.nextExpectedRevision;
       } else {

@@ -4,8 +4,8 @@
  * store (PostgreSQL/PGlite adapter: it must append inside a transaction), the server name, the
  * signing key and a clock.
  */
-import type { ExpectedRevision, AppendResult, NewEvent } from '@hs/eventstore';
-import type { DatabaseTransactionConnection, FragmentSqlToken } from 'slonik';
+import type { AppendResult, AppendWrites, ExpectedRevision, NewEvent } from '@hs/eventstore';
+import type { DatabaseTransactionConnection } from 'slonik';
 
 /** Injection token of the slonik `DatabasePool`. */
 export const ROOM_DATABASE_POOL = Symbol('ROOM_DATABASE_POOL');
@@ -32,10 +32,11 @@ export interface TransactionalEventStore {
     events: NewEvent[],
   ): Promise<AppendResult>;
   /**
-   * Appends and runs further writes (common table expressions that may read
-   * `appended(event_id, position, revision, written)`) in one statement that commits on its own.
+   * Appends and runs further writes (common table expressions named with `cte(...)` that may
+   * read `cte('appended')(event_id, position, revision, written)`) in one statement that
+   * commits on its own, possibly together with the appends of other rooms (group commit).
    */
-  appendWithWrites(stream: string, expectedRevision: ExpectedRevision, events: NewEvent[], writes: FragmentSqlToken): Promise<AppendResult>;
+  appendWithWrites(stream: string, expectedRevision: ExpectedRevision, events: NewEvent[], writes: AppendWrites): Promise<AppendResult>;
 }
 
 export interface RoomModuleOptions {

@@ -19,7 +19,7 @@ import {
 } from '@hs/contracts';
 import { roomCreators, roomVersion, toRoomEvent, type Pdu, type RoomEvent } from '@hs/protocol';
 import { z } from 'zod';
-import { MAX_STATE_GROUP_CHAIN, sql, type CommonQueryMethods, type FragmentSqlToken } from './sql';
+import { MAX_STATE_GROUP_CHAIN, sql, type CommonQueryMethods, type FragmentSqlToken, type IdentifierSqlToken } from './sql';
 
 /** One record of a room stream, as appended or as read back. */
 export interface RoomStreamRecord {
@@ -132,7 +132,7 @@ async function applyAccepted(tx: CommonQueryMethods, fact: RoomEventAccepted, re
 async function applyTimelineEvent(tx: CommonQueryMethods, event: RoomEvent, fact: RoomEventAccepted, record: RoomStreamRecord): Promise<void> {
   const revision = sql.fragment`${record.revision.toString()}::bigint`;
   const position = sql.fragment`${record.position.toString()}::bigint`;
-  await tx.query(sql.unsafe`WITH ${timelineEventWrites(event, fact, revision, position)}
+  await tx.query(sql.unsafe`WITH ${timelineEventWrites(event, fact, revision, position, (name) => sql.identifier([name]))}
     UPDATE room.rooms SET stream_revision = ${revision} WHERE room_id = ${fact.room_id}`);
 }
 
@@ -146,11 +146,18 @@ export function isTimelineEvent(fact: RoomEventAccepted): boolean {
  * The write-model writes of a timeline event ({@link isTimelineEvent}) as common table
  * expressions: the event with the room's current state group, the forward extremities and
  * the client transaction. `revision` and `position` are SQL expressions of the record's stream
- * revision and global position.
+ * revision and global position; `cte` names the expressions (unique within a grouped statement).
  */
-export function timelineEventWrites(event: RoomEvent, fact: RoomEventAccepted, revision: FragmentSqlToken, position: FragmentSqlToken): FragmentSqlToken {
+export function timelineEventWrites(
+  event: RoomEvent,
+  fact: RoomEventAccepted,
+  revision: FragmentSqlToken,
+  position: FragmentSqlToken,
+  cte: (name: string) => IdentifierSqlToken,
+): FragmentSqlToken {
   const local = fact.local;
-  return sql.fragment`stored AS (
+  const stored = cte('stored');
+  return sql.fragment`${stored} AS (
       INSERT INTO room.events (event_id, room_id, type, state_key, sender, depth, pdu, auth_events, prev_events,
                                stream_revision, stream_position, rejected, soft_failed, outlier, state_group)
       SELECT ${event.event_id}, ${event.room_id}, ${event.type}, ${event.state_key ?? null}, ${event.sender}, ${event.depth},
@@ -158,16 +165,16 @@ export function timelineEventWrites(event: RoomEvent, fact: RoomEventAccepted, r
              ${revision}, ${position}, false, ${fact.soft_failed}, false, r.state_group
         FROM room.rooms r WHERE r.room_id = ${fact.room_id}
       RETURNING event_id
-    ), gone AS (
+    ), ${cte('gone')} AS (
       DELETE FROM room.forward_extremities
        WHERE room_id = ${fact.room_id} AND NOT (event_id = ANY(${sql.array(fact.forward_extremities, 'text')}))
-    ), added AS (
+    ), ${cte('added')} AS (
       INSERT INTO room.forward_extremities (room_id, event_id)
       SELECT ${fact.room_id}, unnest(${sql.array(fact.forward_extremities, 'text')}) ON CONFLICT DO NOTHING
-    ), txn AS (
+    ), ${cte('txn')} AS (
       INSERT INTO room.client_transactions (user_id, device_id, txn_id, room_id, event_id)
       SELECT ${local?.user_id ?? ''}, ${local?.device_id ?? ''}, ${local?.txn_id ?? ''}, ${fact.room_id}, event_id
-        FROM stored WHERE ${local !== undefined}
+        FROM ${stored} WHERE ${local !== undefined}
     )`;
 }
 

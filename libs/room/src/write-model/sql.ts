@@ -2,7 +2,7 @@
 import { createSqlTag } from 'slonik';
 import { z } from 'zod';
 
-export type { CommonQueryMethods, DatabasePool, DatabaseTransactionConnection, FragmentSqlToken } from 'slonik';
+export type { CommonQueryMethods, DatabasePool, DatabaseTransactionConnection, FragmentSqlToken, IdentifierSqlToken } from 'slonik';
 
 export const sql = createSqlTag();
 
