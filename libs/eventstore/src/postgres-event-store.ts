@@ -279,49 +279,78 @@ export class PostgresEventStore implements EventStore {
   }
 
   /**
-   * Starts grouped statements while fewer than the limit are in flight: each takes the queued
-   * appends, at most one per stream and none of a stream that has an append in flight (a
-   * stream's appends stay in order).
+   * Starts grouped statements while fewer than the limit are in flight. Each runs on a
+   * connection it keeps while appends are waiting (the pool resets a connection each time it
+   * takes it back), and gives it back once none is left.
    */
   private pumpGroups(): void {
-    while (this.groupsInFlight < this.maxGroupsInFlight && this.groupQueue.length > 0) {
-      const group: GroupMember[] = [];
-      const streams = new Set<string>();
-      const later: GroupMember[] = [];
-      for (const member of this.groupQueue) {
-        const free = !streams.has(member.stream) && !this.streamsInFlight.has(member.stream);
-        // Every later append of a skipped stream waits too, since `streams` keeps the first.
-        if (group.length < MAX_GROUP_MEMBERS && free) group.push(member);
-        else later.push(member);
-        streams.add(member.stream);
-      }
-      if (group.length === 0) return;
-      this.groupQueue = later;
+    while (this.groupsInFlight < this.maxGroupsInFlight) {
+      const first = this.takeGroup();
+      if (first.length === 0) return;
       this.groupsInFlight++;
-      for (const member of group) this.streamsInFlight.add(member.stream);
-      void this.runGroup(group).finally(() => {
-        this.groupsInFlight--;
-        for (const member of group) this.streamsInFlight.delete(member.stream);
-        this.pumpGroups();
-      });
+      this.db.pool
+        .connect(async (connection) => {
+          for (let group = first; group.length > 0; group = this.takeGroup()) {
+            const ok = await this.runGroup(connection, group).finally(() => {
+              for (const member of group) this.streamsInFlight.delete(member.stream);
+            });
+            // A failed statement may have broken the connection: the next group takes another.
+            if (!ok) break;
+          }
+        })
+        .catch((error: unknown) => {
+          // No connection: the group was not sent.
+          for (const member of first) {
+            this.streamsInFlight.delete(member.stream);
+            member.reject(error);
+          }
+        })
+        .finally(() => {
+          this.groupsInFlight--;
+          this.pumpGroups();
+        });
     }
   }
 
-  /** Runs one grouped statement; settles every member's promise. */
-  private async runGroup(group: GroupMember[]): Promise<void> {
+  /**
+   * The next group: the queued appends, at most one per stream and none of a stream that has
+   * an append in flight (a stream's appends stay in order); their streams become in flight.
+   */
+  private takeGroup(): GroupMember[] {
+    const group: GroupMember[] = [];
+    if (this.groupQueue.length === 0) return group;
+    const streams = new Set<string>();
+    const later: GroupMember[] = [];
+    for (const member of this.groupQueue) {
+      const free = !streams.has(member.stream) && !this.streamsInFlight.has(member.stream);
+      // Every later append of a skipped stream waits too, since `streams` keeps the first.
+      if (group.length < MAX_GROUP_MEMBERS && free) group.push(member);
+      else later.push(member);
+      streams.add(member.stream);
+    }
+    this.groupQueue = later;
+    for (const member of group) this.streamsInFlight.add(member.stream);
+    return group;
+  }
+
+  /**
+   * Runs one grouped statement and settles every member's promise. False when the statement
+   * failed (its members were then run again alone, on connections of the pool).
+   */
+  private async runGroup(connection: CommonQueryMethods, group: GroupMember[]): Promise<boolean> {
     let rows: readonly z.infer<typeof groupRow>[];
     try {
-      rows = await this.db.pool.any(groupStatement(group, this.db.kind === 'postgres'));
+      rows = await connection.any(groupStatement(group, this.db.kind === 'postgres'));
     } catch (error) {
       if (group.length > 1) {
         // Nothing of the group was kept: each member alone finds its own outcome.
-        await Promise.all(group.map((member) => this.runGroup([member])));
-        return;
+        await Promise.all(group.map((member) => this.runGroup(this.db.pool, [member])));
+        return false;
       }
       const [member] = group;
       if (isWritesError(error)) member.reject(error);
       else member.reject(await this.mapAppendError(error, member.stream, member.expectedRevision));
-      return;
+      return false;
     }
     const byMember = group.map(() => [] as z.infer<typeof groupRow>[]);
     for (const row of rows) byMember[row.member].push(row);
@@ -356,6 +385,7 @@ export class PostgresEventStore implements EventStore {
       }
     }
     if (wrote) this.notifier.notify();
+    return true;
   }
 
   private async appendWith(
