@@ -10,6 +10,7 @@
  *   BENCH_DATABASE_URL=postgres://…  PostgreSQL (a temporary database beside it), else PGlite
  *   BENCH_SECONDS=10                 length of the measured load
  *   BENCH_DB_CONNECTIONS=10          pool size
+ *   BENCH_MEMBERS=10                 members per room (the 10 senders, then others who only join)
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { CommandBus, CqrsModule } from '@nestjs/cqrs';
@@ -23,28 +24,51 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const USERS = 10;
 const SERVER_NAME = 'bench.example.org';
 const TICK_MS = 1000 / 100;
+const MEMBERS = Math.max(USERS, Number(process.env.BENCH_MEMBERS ?? USERS));
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
-/** CPU time (ms) of the PostgreSQL backends serving `database`, from /proc (0 when not visible). */
-function databaseCpuMs(database: string | undefined): number {
-  if (!database) return 0;
-  let total = 0;
+/** CPU time (ms) so far of each PostgreSQL backend serving `database`, from /proc (none when not visible). */
+function databaseBackendsCpuMs(database: string): Map<string, number> {
+  const cpu = new Map<string, number>();
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     try {
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       if (!cmdline.startsWith('postgres') || !cmdline.includes(database)) continue;
       const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+      cpu.set(pid, (Number(fields[11]) + Number(fields[12])) * TICK_MS);
     } catch {
       // the process ended meanwhile
     }
   }
-  return total;
+  return cpu;
+}
+
+/**
+ * The CPU the database's backends use from now until `stop()`: sampled every 200 ms so that a
+ * backend that exits meanwhile (the pool closes idle connections) still counts up to its last sample.
+ */
+function databaseCpuMeter(database: string | undefined): { stop(): number } {
+  if (!database) return { stop: () => NaN };
+  const start = databaseBackendsCpuMs(database);
+  const last = new Map(start);
+  const sample = () => {
+    for (const [pid, ms] of databaseBackendsCpuMs(database)) last.set(pid, ms);
+  };
+  const timer = setInterval(sample, 200);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      let total = 0;
+      for (const [pid, ms] of last) total += ms - (start.get(pid) ?? 0);
+      return total;
+    },
+  };
 }
 
 async function main(): Promise<void> {
@@ -75,6 +99,9 @@ async function main(): Promise<void> {
     const rooms: string[] = [];
     for (const user of users) rooms.push((await bus.execute(new CreateRoom(user, { preset: 'public_chat' }))).roomId);
     for (const user of users) for (const roomId of rooms) await bus.execute(new JoinRoom(user, roomId));
+    for (let i = USERS; i < MEMBERS; i++) {
+      await Promise.all(rooms.map((roomId) => bus.execute(new JoinRoom(`@member${i}:${SERVER_NAME}`, roomId))));
+    }
 
     const databaseName = temporary ? new URL(temporary.url).pathname.slice(1) : undefined;
     const latencies: number[] = [];
@@ -94,17 +121,17 @@ async function main(): Promise<void> {
     latencies.length = 0;
     sent = 0;
     const cpuBefore = process.cpuUsage();
-    const dbBefore = databaseCpuMs(databaseName);
+    const dbMeter = databaseCpuMeter(databaseName);
     const started = performance.now();
     await new Promise((resolve) => setTimeout(resolve, SECONDS * 1000));
     const count = sent;
     const elapsed = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuBefore);
-    const dbCpu = databaseCpuMs(databaseName) - dbBefore;
+    const dbCpu = dbMeter.stop();
     running = false;
     await Promise.all(senders);
     latencies.sort((a, b) => a - b);
-    console.log(`room-write benchmark: ${temporary ? 'PostgreSQL' : 'PGlite'}, ${USERS} rooms of ${USERS} members, ${USERS} senders, ${SECONDS} s, pool ${maxConnections}`);
+    console.log(`room-write benchmark: ${temporary ? 'PostgreSQL' : 'PGlite'}, ${USERS} rooms of ${MEMBERS} members, ${USERS} senders, ${SECONDS} s, pool ${maxConnections}`);
     console.log(`messages/s:        ${(count / elapsed).toFixed(0)}  (${count} messages)`);
     console.log(`send latency:      p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`);
     console.log(`CPU per message:   this process ${((cpu.user + cpu.system) / 1000 / count).toFixed(3)} ms, database backends ${temporary ? (dbCpu / count).toFixed(3) : '-'} ms`);

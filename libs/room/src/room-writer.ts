@@ -104,6 +104,8 @@ export class RoomWriter {
   readonly reader: WriteModelReader;
   private readonly queue = new RoomQueue();
   private readonly cache = new Map<string, RoomSnapshot>();
+  /** A state map's event ids by key, kept beside the (never changed) state maps of the cache. */
+  private readonly stateIdsOf = new WeakMap<ReadonlyMap<StateKey, RoomEvent>, Map<StateKey, string>>();
 
   constructor(private readonly deps: RoomWriterDependencies) {
     this.reader = new WriteModelReader(deps.pool);
@@ -226,7 +228,12 @@ export class RoomWriter {
     createEvent?: BuiltEvent,
     afterCreate?: (state: RoomState) => RoomPlan,
   ): Promise<WriteResult> {
-    const build = new EventBatch(snapshot, this.deps);
+    let stateIds = this.stateIdsOf.get(snapshot.state);
+    if (!stateIds) {
+      stateIds = new Map([...snapshot.state].map(([k, e]) => [k, e.event_id]));
+      this.stateIdsOf.set(snapshot.state, stateIds);
+    }
+    const build = new EventBatch(snapshot, this.deps, stateIds);
     if (createEvent) {
       build.accept(createEvent, undefined);
       plan = afterCreate ? afterCreate(new RoomState(snapshot.roomId, snapshot.rules, build.state)) : plan;
@@ -273,6 +280,7 @@ export class RoomWriter {
       if (!(mapped instanceof TransactionIdInUseError)) this.cache.delete(snapshot.roomId);
       throw mapped;
     }
+    this.stateIdsOf.set(build.state, build.stateIds);
     this.remember({ ...snapshot, revision: nextRevision, state: build.state, extremities: build.extremities });
     return { roomId: snapshot.roomId, events: build.events };
   }
@@ -298,23 +306,44 @@ function describe(error: unknown): string {
 
 /** The events of one command, built one after the other on the evolving state. */
 class EventBatch {
-  readonly state: Map<StateKey, RoomEvent>;
+  /** The state after the batch's events; the snapshot's own map until a state event is accepted. */
+  state: Map<StateKey, RoomEvent>;
   /** The same state as event ids, what auth events are selected from. */
-  private readonly stateIds: Map<StateKey, string>;
+  stateIds: Map<StateKey, string>;
+  private stateCopied = false;
   extremities: Extremity[];
   readonly events: RoomEvent[] = [];
   readonly facts: RoomEventAccepted[] = [];
+  /** Events of the batch and the snapshot's extremities, by id (reference hashes, room versions 1-2). */
   private readonly known = new Map<string, RoomEvent>();
+  /** The snapshot's state events by id, indexed on first use (room versions 1-2 only). */
+  private stateById: Map<string, RoomEvent> | undefined;
 
+  /** `stateIds` is the snapshot's state as event ids; neither map is changed. */
   constructor(
     private readonly snapshot: RoomSnapshot,
     private readonly deps: RoomWriterDependencies,
+    stateIds: Map<StateKey, string>,
   ) {
-    this.state = new Map(snapshot.state);
-    this.stateIds = new Map([...snapshot.state].map(([k, e]) => [k, e.event_id]));
+    this.state = snapshot.state;
+    this.stateIds = stateIds;
     this.extremities = [...snapshot.extremities];
-    for (const event of snapshot.state.values()) this.known.set(event.event_id, event);
     for (const extremity of snapshot.extremities) this.known.set(extremity.eventId, extremity.event);
+  }
+
+  private eventById(id: string): RoomEvent | undefined {
+    const known = this.known.get(id);
+    if (known) return known;
+    this.stateById ??= new Map([...this.snapshot.state.values()].map((e) => [e.event_id, e]));
+    return this.stateById.get(id);
+  }
+
+  /** Copies the state maps before the first change (the snapshot's maps are shared and cached). */
+  private writableState(): void {
+    if (this.stateCopied) return;
+    this.state = new Map(this.state);
+    this.stateIds = new Map(this.stateIds);
+    this.stateCopied = true;
   }
 
   add(template: EventTemplate): void {
@@ -337,7 +366,7 @@ class EventBatch {
         origin: this.deps.serverName,
         signingKey: this.deps.signingKey,
         referenceHash: (id) => {
-          const event = this.known.get(id);
+          const event = this.eventById(id);
           return event ? referenceHashOf(toPdu(event), rules) : undefined;
         },
       });
@@ -365,6 +394,7 @@ class EventBatch {
       if (previous) removed.push({ type: previous.type, state_key: event.state_key, event_id: previous.event_id });
       added.push({ type: event.type, state_key: event.state_key, event_id: event.event_id });
       if (event.type === 'm.room.member' && event.content.membership === 'invite') unsigned = { invite_room_state: this.strippedState(event) };
+      this.writableState();
       this.state.set(key, event);
       this.stateIds.set(key, event.event_id);
     }
