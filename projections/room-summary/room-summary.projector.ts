@@ -4,12 +4,14 @@ import type { Projector, RecordedEvent } from '@hs/eventstore';
 
 /**
  * Per room stream: how many events it holds, the position, type and time of its last event,
- * and a count per event type. Tables: `rooms`, `event_type_counts`.
+ * and a count per event type. Tables: `rooms`, `event_type_counts`. Events of other streams
+ * (receipts, audit) are not handed to it, and a batch is written in one statement.
  */
 export const roomSummaryProjector: Projector = {
   name: 'room_summary',
   version: 1,
   eventTypes: '*',
+  wants: (event) => parseStreamName(event.stream)?.kind === 'room',
   tables: ['rooms', 'event_type_counts'],
 
   async setup(tx: DatabaseTransactionConnection) {
@@ -42,20 +44,32 @@ export const roomSummaryProjector: Projector = {
       if (event.position > room.last.position) room.last = event;
       room.types.set(event.type, (room.types.get(event.type) ?? 0) + 1);
     }
-    for (const [roomId, room] of rooms) {
-      await tx.query(sql.unsafe`
+    if (rooms.size === 0) return;
+    const summaries = [...rooms];
+    const counts = summaries.flatMap(([roomId, room]) => [...room.types].map(([type, count]) => ({ roomId, type, count })));
+    // Both tables in one round trip; each room and each (room, type) appears once per batch.
+    await tx.query(sql.unsafe`
+      WITH summary AS (
         INSERT INTO rooms (room_id, event_count, last_position, last_event_type, last_event_at)
-        VALUES (${roomId}, ${room.count}, ${room.last.position}, ${room.last.type}, ${sql.timestamp(room.last.recordedAt)})
+        SELECT room_id, event_count, last_position, last_event_type, to_timestamp(last_event_at)
+          FROM unnest(${sql.array(summaries.map(([roomId]) => roomId), 'text')},
+                      ${sql.array(summaries.map(([, room]) => room.count), 'int8')},
+                      ${sql.array(summaries.map(([, room]) => room.last.position), 'int8')},
+                      ${sql.array(summaries.map(([, room]) => room.last.type), 'text')},
+                      ${sql.array(summaries.map(([, room]) => String(room.last.recordedAt.getTime() / 1000)), 'float8')})
+            AS u(room_id, event_count, last_position, last_event_type, last_event_at)
         ON CONFLICT (room_id) DO UPDATE SET
           event_count = rooms.event_count + EXCLUDED.event_count,
           last_position = EXCLUDED.last_position,
           last_event_type = EXCLUDED.last_event_type,
-          last_event_at = EXCLUDED.last_event_at`);
-      for (const [type, count] of room.types) {
-        await tx.query(sql.unsafe`
-          INSERT INTO event_type_counts (room_id, type, count) VALUES (${roomId}, ${type}, ${count})
-          ON CONFLICT (room_id, type) DO UPDATE SET count = event_type_counts.count + EXCLUDED.count`);
-      }
-    }
+          last_event_at = EXCLUDED.last_event_at
+        RETURNING 1
+      )
+      INSERT INTO event_type_counts (room_id, type, count)
+      SELECT room_id, type, count
+        FROM unnest(${sql.array(counts.map((c) => c.roomId), 'text')},
+                    ${sql.array(counts.map((c) => c.type), 'text')},
+                    ${sql.array(counts.map((c) => c.count), 'int8')}) AS u(room_id, type, count)
+      ON CONFLICT (room_id, type) DO UPDATE SET count = event_type_counts.count + EXCLUDED.count`);
   },
 };

@@ -39,6 +39,9 @@ describe('room_summary projection', () => {
     const one = await getRoomSummary(db.pool, '!one:x');
     expect(one).toMatchObject({ roomId: '!one:x', eventCount: 4n, lastEventType: 'm.room.message', lastPosition: last.position });
     expect(one!.lastEventAt).toBeInstanceOf(Date);
+    const [lastRecorded] = await store.readAll({ fromPosition: last.position - 1n, limit: 1 });
+    expect(lastRecorded.position).toBe(last.position);
+    expect(one!.lastEventAt.getTime()).toBe(lastRecorded.recordedAt.getTime());
     expect(await getEventTypeCounts(db.pool, '!one:x')).toEqual({ 'm.room.create': 1n, 'm.room.member': 1n, 'm.room.message': 2n });
     expect((await getRoomSummary(db.pool, '!two:x'))?.eventCount).toBe(1n);
     // Receipts streams are not rooms' event streams.
