@@ -116,7 +116,6 @@ interface StoredEventRow {
 
 /** What one batch has learnt, to spare queries (never kept across batches or generations). */
 interface BatchContext {
-  rooms: Set<string>;
   /** Event ids some redaction waits for. */
   pendingTargets: Set<string>;
 }
@@ -142,28 +141,38 @@ export class SyncProjector implements Projector {
   }
 
   async handle(batch: RecordedEvent[], tx: DatabaseTransactionConnection): Promise<void> {
-    const ids = batch.filter((r) => r.type === ROOM_EVENT_ACCEPTED && isAccepted(r.data)).map((r) => (r.data as unknown as RoomEventAccepted).event_id);
-    const context: BatchContext = {
-      rooms: new Set(),
-      pendingTargets: new Set(
-        ids.length === 0
-          ? []
-          : ((await tx.anyFirst(sql.unsafe`SELECT DISTINCT target_id FROM pending_redactions WHERE target_id = ANY(${sql.array(ids, 'text')})`)) as unknown as string[]),
-      ),
-    };
+    const accepted = batch.filter((r) => r.type === ROOM_EVENT_ACCEPTED && isAccepted(r.data)).map((r) => r.data as unknown as RoomEventAccepted);
+    const context: BatchContext = { pendingTargets: new Set() };
+    if (accepted.length > 0) {
+      // One round trip: the batch's rooms (first room version seen wins, as one by one) and
+      // which of its events a redaction waits for.
+      const rooms = new Map<string, string>();
+      for (const fact of accepted) if (!rooms.has(fact.room_id)) rooms.set(fact.room_id, fact.room_version);
+      const targets = (await tx.anyFirst(sql.unsafe`
+        WITH new_rooms AS (
+          INSERT INTO rooms (room_id, room_version)
+          SELECT * FROM unnest(${sql.array([...rooms.keys()], 'text')}, ${sql.array([...rooms.values()], 'text')})
+          ON CONFLICT (room_id) DO NOTHING
+        )
+        SELECT DISTINCT target_id FROM pending_redactions
+         WHERE target_id = ANY(${sql.array(accepted.map((fact) => fact.event_id), 'text')})`)) as unknown as string[];
+      context.pendingTargets = new Set(targets);
+    }
     // Plain timeline events (no state change, no redaction involved) are written together,
     // in store order, before anything that reads or changes what they would be part of.
     const buffered: { position: bigint; fact: RoomEventAccepted }[] = [];
+    const bufferedIds = new Set<string>();
     const flush = async () => {
       if (buffered.length === 0) return;
+      bufferedIds.clear();
       await this.insertPlain(buffered.splice(0), tx);
     };
     for (const record of batch) {
       if (record.type === ROOM_EVENT_ACCEPTED && isAccepted(record.data)) {
         const fact = record.data;
-        await this.ensureRoom(fact, tx, context);
-        if (this.isPlain(fact, context) && !buffered.some((b) => b.fact.event_id === fact.event_id)) {
+        if (this.isPlain(fact, context) && !bufferedIds.has(fact.event_id)) {
           buffered.push({ position: record.position, fact });
+          bufferedIds.add(fact.event_id);
           continue;
         }
         await flush();
@@ -185,13 +194,6 @@ export class SyncProjector implements Projector {
       fact.state_delta.removed.length === 0 &&
       !context.pendingTargets.has(fact.event_id)
     );
-  }
-
-  private async ensureRoom(fact: RoomEventAccepted, tx: DatabaseTransactionConnection, context: BatchContext): Promise<void> {
-    if (context.rooms.has(fact.room_id)) return;
-    await tx.query(sql.unsafe`INSERT INTO rooms (room_id, room_version) VALUES (${fact.room_id}, ${fact.room_version})
-      ON CONFLICT (room_id) DO NOTHING`);
-    context.rooms.add(fact.room_id);
   }
 
   private eventValues(position: bigint, fact: RoomEventAccepted, event: ClientEvent, prev: { content: JsonObject | null; sender: string | null; replaces: string | null }) {
@@ -268,30 +270,42 @@ export class SyncProjector implements Projector {
     removed: readonly StateEntry[],
     tx: DatabaseTransactionConnection,
   ): Promise<void> {
-    const addedKeys = new Set(added.map((e) => `${e.type}\u0000${e.state_key}`));
-    for (const entry of removed) {
-      if (addedKeys.has(`${entry.type}\u0000${entry.state_key}`)) continue;
-      await tx.query(sql.unsafe`DELETE FROM current_state
-        WHERE room_id = ${roomId} AND type = ${entry.type} AND state_key = ${entry.state_key}`);
-      await tx.query(sql.unsafe`INSERT INTO state_changes (room_id, type, state_key, position, event_id)
-        VALUES (${roomId}, ${entry.type}, ${entry.state_key}, ${position}, NULL)
-        ON CONFLICT (room_id, type, state_key, position) DO UPDATE SET event_id = NULL`);
-      if (entry.type === 'm.room.member') {
-        // A state reset took the user out of the room: they are no longer a member.
-        await tx.query(sql.unsafe`
-          INSERT INTO memberships (room_id, user_id, membership, event_id, position)
-          VALUES (${roomId}, ${entry.state_key}, 'leave', NULL, ${position})
-          ON CONFLICT (room_id, user_id) DO UPDATE SET membership = 'leave', event_id = NULL,
-            position = EXCLUDED.position, stripped_state = NULL, forgotten = false`);
-      }
-    }
-    for (const entry of added) {
+    // One statement writes the whole delta. Removed and added keys are disjoint, so its parts
+    // touch different rows; a key listed twice counts once (the last entry, as one by one).
+    const key = (e: StateEntry) => `${e.type}\u0000${e.state_key}`;
+    const addedByKey = new Map(added.map((e) => [key(e), e]));
+    const removedByKey = new Map(removed.filter((e) => !addedByKey.has(key(e))).map((e) => [key(e), e]));
+    if (addedByKey.size > 0 || removedByKey.size > 0) {
+      const gone = [...removedByKey.values()];
+      const kept = [...addedByKey.values()];
+      const goneTypes = sql.array(gone.map((e) => e.type), 'text');
+      const goneKeys = sql.array(gone.map((e) => e.state_key), 'text');
       await tx.query(sql.unsafe`
-        INSERT INTO current_state (room_id, type, state_key, event_id, position)
-        VALUES (${roomId}, ${entry.type}, ${entry.state_key}, ${entry.event_id}, ${position})
-        ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = EXCLUDED.event_id, position = EXCLUDED.position`);
-      await tx.query(sql.unsafe`INSERT INTO state_changes (room_id, type, state_key, position, event_id)
-        VALUES (${roomId}, ${entry.type}, ${entry.state_key}, ${position}, ${entry.event_id})
+        WITH removed AS (
+          SELECT * FROM unnest(${goneTypes}, ${goneKeys}) AS r(type, state_key)
+        ), left_state AS (
+          DELETE FROM current_state c USING removed r
+           WHERE c.room_id = ${roomId} AND c.type = r.type AND c.state_key = r.state_key
+        ), removed_changes AS (
+          INSERT INTO state_changes (room_id, type, state_key, position, event_id)
+          SELECT ${roomId}, type, state_key, ${position}, NULL FROM removed
+          ON CONFLICT (room_id, type, state_key, position) DO UPDATE SET event_id = NULL
+        ), reset_members AS (
+          -- A state reset took the user out of the room: they are no longer a member.
+          INSERT INTO memberships (room_id, user_id, membership, event_id, position)
+          SELECT ${roomId}, state_key, 'leave', NULL, ${position} FROM removed WHERE type = 'm.room.member'
+          ON CONFLICT (room_id, user_id) DO UPDATE SET membership = 'leave', event_id = NULL,
+            position = EXCLUDED.position, stripped_state = NULL, forgotten = false
+        ), added AS (
+          SELECT * FROM unnest(${sql.array(kept.map((e) => e.type), 'text')}, ${sql.array(kept.map((e) => e.state_key), 'text')},
+                               ${sql.array(kept.map((e) => e.event_id), 'text')}) AS a(type, state_key, event_id)
+        ), added_state AS (
+          INSERT INTO current_state (room_id, type, state_key, event_id, position)
+          SELECT ${roomId}, type, state_key, event_id, ${position} FROM added
+          ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = EXCLUDED.event_id, position = EXCLUDED.position
+        )
+        INSERT INTO state_changes (room_id, type, state_key, position, event_id)
+        SELECT ${roomId}, type, state_key, ${position}, event_id FROM added
         ON CONFLICT (room_id, type, state_key, position) DO UPDATE SET event_id = EXCLUDED.event_id`);
     }
     for (const entry of added) {
