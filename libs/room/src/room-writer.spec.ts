@@ -1,4 +1,4 @@
-import { stateKey } from '@hs/protocol';
+import { canonicalJsonByteLength, PDU_MAX_BYTES, stateKey } from '@hs/protocol';
 import { ALICE, BOB, createJoinedRoom, refusal, useRoomTestBed } from '../test/harness';
 import { SendRoomEvent } from './commands/send-room-event/command';
 import type { EventTemplate } from './room-writer';
@@ -44,5 +44,24 @@ describe('RoomWriter state between commands', () => {
     const topics = facts.filter((f) => f.pdu.type === 'm.room.topic');
     expect(topics).toHaveLength(2);
     expect(topics[1].state_delta.removed).toEqual([{ type: 'm.room.topic', state_key: '', event_id: topics[0].event_id }]);
+  });
+
+  it.each(['5', '11'])('room version %s: an event of exactly the size limit in canonical JSON is accepted, one byte more is refused', async (version) => {
+    const roomId = await createJoinedRoom(bed, ALICE, [BOB], { preset: 'public_chat', room_version: version });
+    // Characters JSON escapes ("\n, \"), two-, three- and four-byte UTF-8 sequences.
+    const filler = 'é"\n\u2028😀'.repeat(2000);
+    await bed.run(new SendRoomEvent(BOB, roomId, 'm.room.message', { body: filler }));
+    const probe = (await bed.accepted(roomId)).at(-1);
+    const probeSize = canonicalJsonByteLength(probe?.pdu);
+    const room = PDU_MAX_BYTES - probeSize;
+    expect(room).toBeGreaterThan(0);
+    // The next event differs from the probe only in its body (same digits of depth and time).
+    const sent = await bed.run(new SendRoomEvent(BOB, roomId, 'm.room.message', { body: filler + 'x'.repeat(room) }));
+    const stored = (await bed.accepted(roomId)).at(-1);
+    expect(stored?.event_id).toBe(sent.eventId);
+    expect(canonicalJsonByteLength(stored?.pdu)).toBe(PDU_MAX_BYTES);
+    const count = (await bed.stream(roomId)).length;
+    await refusal(bed.run(new SendRoomEvent(BOB, roomId, 'm.room.message', { body: filler + 'x'.repeat(room + 1) })), 'M_TOO_LARGE');
+    expect(await bed.stream(roomId)).toHaveLength(count);
   });
 });
