@@ -73,9 +73,19 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
  * pool; the query itself rejects with that error for its caller to handle, so the event is
  * only acknowledged here (without a listener, Node would turn it into an unrelated
  * ERR_UNHANDLED_ERROR thrown in place of the database error).
+ *
+ * A connection goes back to the pool as it is: slonik's default sends `DISCARD ALL` after
+ * every use (a second round trip for each query). Nothing here leaves session state behind:
+ * settings are transaction-local (`set_config(…, true)`), transactions end before their
+ * connection is released, LISTEN and the migrations use connections of their own.
  */
 async function createDatabasePool(url: string, poolSize: number): Promise<DatabasePool> {
-  const pool = await createPool(url, { maximumPoolSize: poolSize, queryRetryLimit: 0, transactionRetryLimit: 0 });
+  const pool = await createPool(url, {
+    maximumPoolSize: poolSize,
+    queryRetryLimit: 0,
+    transactionRetryLimit: 0,
+    resetConnection: async () => undefined,
+  });
   pool.on('error', () => undefined);
   return pool;
 }
