@@ -14,12 +14,6 @@ export interface Projector {
   version: number;
   /** Event types handed to `handle`; other events only advance the checkpoint. */
   eventTypes: readonly string[] | '*';
-  /**
-   * Narrows the events of `eventTypes` further (e.g. by stream): only events it accepts are
-   * handed to `handle`. A batch with none costs no database round trip: its checkpoint
-   * advances in memory and is stored with a later batch, after a quiet moment or at stop.
-   */
-  wants?(event: RecordedEvent): boolean;
   /** Tables that `setup` creates and that queries may read (one view each). */
   tables?: readonly string[];
   /** Creates the tables of a new, empty generation. */
@@ -77,10 +71,9 @@ export function generationSchema(name: string, generation: number): string {
   return `proj_${name}_${generation}`;
 }
 
-/** Keeps the events a projector asked for (its `eventTypes`, then its `wants`). */
+/** Keeps the events a projector asked for. */
 export function selectEvents(projector: Projector, batch: RecordedEvent[]): RecordedEvent[] {
+  if (projector.eventTypes === '*') return batch;
   const types = projector.eventTypes;
-  const wants = projector.wants?.bind(projector);
-  if (types === '*' && !wants) return batch;
-  return batch.filter((event) => (types === '*' || types.includes(event.type)) && (!wants || wants(event)));
+  return batch.filter((event) => types.includes(event.type));
 }
