@@ -14,6 +14,8 @@ export interface Projector {
   version: number;
   /** Event types handed to `handle`; other events only advance the checkpoint. */
   eventTypes: readonly string[] | '*';
+  /** Narrows `eventTypes` further (e.g. to some streams); other events only advance the checkpoint. */
+  wants?(event: RecordedEvent): boolean;
   /** Tables that `setup` creates and that queries may read (one view each). */
   tables?: readonly string[];
   /** Creates the tables of a new, empty generation. */
@@ -73,7 +75,7 @@ export function generationSchema(name: string, generation: number): string {
 
 /** Keeps the events a projector asked for. */
 export function selectEvents(projector: Projector, batch: RecordedEvent[]): RecordedEvent[] {
-  if (projector.eventTypes === '*') return batch;
   const types = projector.eventTypes;
-  return batch.filter((event) => types.includes(event.type));
+  const byType = types === '*' ? batch : batch.filter((event) => types.includes(event.type));
+  return projector.wants ? byType.filter((event) => projector.wants!(event)) : byType;
 }
