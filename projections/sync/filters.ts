@@ -16,6 +16,8 @@ export interface RoomEventFilter {
   contains_url?: boolean;
   lazy_load_members?: boolean;
   include_redundant_members?: boolean;
+  /** Accepted; unread counts are given per room only (no per-thread counts). */
+  unread_thread_notifications?: boolean;
 }
 
 /** `m.room.*` -> `m.room.%` with LIKE's own wildcards escaped. */

@@ -127,7 +127,7 @@ describe('live /sync path', () => {
     await settle();
 
     const filters: SyncFilter[] = [
-      { room: { timeline: { limit: 20 }, state: { lazy_load_members: true } } },
+      { room: { timeline: { limit: 20, unread_thread_notifications: true }, state: { lazy_load_members: true } } },
       { room: { timeline: { limit: 3 } } },
     ];
     const users = [alice, bob, carol];

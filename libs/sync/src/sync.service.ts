@@ -111,8 +111,11 @@ export interface SyncServiceOptions {
   live?: boolean;
 }
 
-/** Keys of a room event filter the live path applies as the database path does. */
-const LIVE_TIMELINE_KEYS = new Set(['limit', 'lazy_load_members', 'include_redundant_members']);
+/**
+ * Keys of a room event filter the live path applies as the database path does
+ * (`unread_thread_notifications` is read by neither: counts are per room).
+ */
+const LIVE_TIMELINE_KEYS = new Set(['limit', 'lazy_load_members', 'include_redundant_members', 'unread_thread_notifications']);
 
 function liveFilter(filter: SyncFilter): boolean {
   const timeline = filter.room?.timeline;
