@@ -195,14 +195,16 @@ export class SyncService {
     }
     this.answeredBy.database++;
     const accountData = await this.accountDataSince(request.userId, since?.accountData ?? 0);
+    // Positions the notifier has examined are committed: read before the snapshot is taken,
+    // they are in it too, and a token is never cut below them (so a waiting request is never
+    // woken for ranges it has). Read after, they could name rows the snapshot does not see.
+    const notifiedEvents = this.options.notifier.processedUpTo(SYNC_PROJECTION) ?? 0n;
+    const notifiedReceipts = this.options.notifier.processedUpTo(RECEIPTS_PROJECTION) ?? 0n;
     return this.queries.snapshot(async (conn) => {
-      // Positions the notifier has examined are committed (and so in this snapshot) too: a
-      // token is never cut below them, so a waiting request is never woken for ranges it has.
-      const notified = (name: string) => this.options.notifier.processedUpTo(name) ?? 0n;
       const stored = await this.queries.position(conn);
-      const upTo = stored > notified(SYNC_PROJECTION) ? stored : notified(SYNC_PROJECTION);
+      const upTo = stored > notifiedEvents ? stored : notifiedEvents;
       const storedReceipts = await receiptsPosition(conn);
-      const receiptsUpTo = storedReceipts > notified(RECEIPTS_PROJECTION) ? storedReceipts : notified(RECEIPTS_PROJECTION);
+      const receiptsUpTo = storedReceipts > notifiedReceipts ? storedReceipts : notifiedReceipts;
       const typingCounter = this.options.typing?.counter() ?? 0;
       const incremental = since !== undefined && !fullState;
       let memberships: MembershipRow[];
