@@ -93,8 +93,53 @@ export type ApplyOutcome =
   | { kind: 'inactive' };
 
 /**
- * Applies one batch to a generation and moves its checkpoint, in one transaction. With
- * `requireActive`, the batch is applied only while that generation is the active one.
+ * Moves a generation's checkpoint from `after` to `checkpoint` in one statement, only if it
+ * is still at `after` (and, with `requireActive`, only while the generation is the active
+ * one: the generation row stays share-locked until the transaction ends, so a swap waits).
+ * Inside a transaction (`useSchema`), the same statement makes the generation's schema the
+ * first of the search_path for the rest of it. True when the checkpoint moved.
+ */
+async function moveCheckpoint(
+  connection: CommonQueryMethods,
+  projector: Projector,
+  generation: number,
+  after: bigint,
+  checkpoint: bigint,
+  requireActive: boolean,
+  useSchema: boolean,
+): Promise<boolean> {
+  const active = requireActive
+    ? sql.fragment`AND EXISTS (SELECT 1 FROM projections.projection_generations g
+         WHERE g.name = ${projector.name} AND g.active_generation = ${generation} FOR SHARE)`
+    : sql.fragment``;
+  const moved = await connection.maybeOne(sql.unsafe`
+    UPDATE projections.checkpoints SET position = ${checkpoint}, updated_at = now()
+     WHERE name = ${projector.name} AND generation = ${generation} AND position = ${after} ${active}
+    RETURNING ${useSchema ? sql.fragment`set_config('search_path', ${`${generationSchema(projector.name, generation)}, public`}, true)` : sql.fragment`position`}`);
+  return moved !== null;
+}
+
+/** Why a checkpoint did not move: the generation is gone or not active, or the stored checkpoint moved. */
+async function refusal(
+  connection: CommonQueryMethods,
+  projector: Projector,
+  generation: number,
+  requireActive: boolean,
+): Promise<Exclude<ApplyOutcome, { kind: 'applied' }>> {
+  const row = await connection.maybeOne(sql.type(z.object({ active_generation: z.number().nullable(), position: z.bigint() }))`
+    SELECT (SELECT active_generation FROM projections.projection_generations WHERE name = ${projector.name}) AS active_generation,
+           position
+      FROM projections.checkpoints WHERE name = ${projector.name} AND generation = ${generation}`);
+  if (row === null || (requireActive && row.active_generation !== generation)) return { kind: 'inactive' };
+  return { kind: 'moved', checkpoint: row.position };
+}
+
+/**
+ * Applies one batch to a generation and moves its checkpoint, in one transaction. `after` is
+ * the checkpoint stored for the generation (it may be older than the batch's first event when
+ * batches with nothing for the projector were passed over). With `requireActive`, the batch is
+ * applied only while that generation is the active one. Round trips: BEGIN, the checkpoint
+ * move (which also selects the generation's schema), the projector's statements, COMMIT.
  */
 export async function applyBatch(
   pool: DatabasePool,
@@ -105,28 +150,32 @@ export async function applyBatch(
   requireActive: boolean,
 ): Promise<ApplyOutcome> {
   if (batch.length === 0) return { kind: 'applied', checkpoint: after };
+  const checkpoint = batch[batch.length - 1].position;
+  const selected = selectEvents(projector, batch);
   return pool.transaction(async (tx) => {
-    if (requireActive) {
-      const active = await tx.maybeOneFirst(sql.type(z.object({ active_generation: z.number() }))`
-        SELECT active_generation FROM projections.projection_generations WHERE name = ${projector.name} FOR SHARE`);
-      if (active !== generation) return { kind: 'inactive' } as const;
+    if (!(await moveCheckpoint(tx, projector, generation, after, checkpoint, requireActive, true))) {
+      return refusal(tx, projector, generation, requireActive);
     }
-    const stored = await tx.maybeOneFirst(sql.type(z.object({ position: z.bigint() }))`
-      SELECT position FROM projections.checkpoints
-       WHERE name = ${projector.name} AND generation = ${generation} FOR UPDATE`);
-    if (stored === null) return { kind: 'inactive' } as const;
-    if (stored !== after) return { kind: 'moved', checkpoint: stored } as const;
-    const selected = selectEvents(projector, batch);
-    if (selected.length > 0) {
-      await useGenerationSchema(tx, projector.name, generation);
-      await projector.handle(selected, tx);
-      await tx.query(sql.unsafe`SELECT set_config('search_path', 'public', true)`);
-    }
-    const checkpoint = batch[batch.length - 1].position;
-    await tx.query(sql.unsafe`UPDATE projections.checkpoints SET position = ${checkpoint}, updated_at = now()
-      WHERE name = ${projector.name} AND generation = ${generation}`);
+    if (selected.length > 0) await projector.handle(selected, tx);
     return { kind: 'applied', checkpoint } as const;
   });
+}
+
+/**
+ * Stores a checkpoint that advanced over events the projector does not handle, in one
+ * autocommitted statement, if the stored one is still `after`.
+ */
+export async function persistCheckpoint(
+  pool: DatabasePool,
+  projector: Projector,
+  generation: number,
+  after: bigint,
+  checkpoint: bigint,
+  requireActive: boolean,
+): Promise<ApplyOutcome> {
+  if (checkpoint === after) return { kind: 'applied', checkpoint };
+  if (await moveCheckpoint(pool, projector, generation, after, checkpoint, requireActive, false)) return { kind: 'applied', checkpoint };
+  return refusal(pool, projector, generation, requireActive);
 }
 
 /**

@@ -14,7 +14,11 @@ export interface Projector {
   version: number;
   /** Event types handed to `handle`; other events only advance the checkpoint. */
   eventTypes: readonly string[] | '*';
-  /** Narrows `eventTypes` further (e.g. to some streams); other events only advance the checkpoint. */
+  /**
+   * Narrows the events of `eventTypes` further (e.g. by stream): only events it accepts are
+   * handed to `handle`. A batch with none costs no database round trip: its checkpoint
+   * advances in memory and is stored with a later batch, after a quiet moment or at stop.
+   */
   wants?(event: RecordedEvent): boolean;
   /** Tables that `setup` creates and that queries may read (one view each). */
   tables?: readonly string[];
@@ -73,9 +77,10 @@ export function generationSchema(name: string, generation: number): string {
   return `proj_${name}_${generation}`;
 }
 
-/** Keeps the events a projector asked for. */
+/** Keeps the events a projector asked for (its `eventTypes`, then its `wants`). */
 export function selectEvents(projector: Projector, batch: RecordedEvent[]): RecordedEvent[] {
   const types = projector.eventTypes;
-  const byType = types === '*' ? batch : batch.filter((event) => types.includes(event.type));
-  return projector.wants ? byType.filter((event) => projector.wants!(event)) : byType;
+  const wants = projector.wants?.bind(projector);
+  if (types === '*' && !wants) return batch;
+  return batch.filter((event) => (types === '*' || types.includes(event.type)) && (!wants || wants(event)));
 }

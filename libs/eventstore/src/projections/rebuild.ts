@@ -1,7 +1,7 @@
 import type { Database } from '@hs/persistence';
 import type { EventStore } from '../types';
-import { applyBatch, createNextGeneration, dropGeneration, ensureProjection, swapGeneration } from './generations';
-import { validateProjector, type Projector, type RebuildProgress } from './projector';
+import { applyBatch, createNextGeneration, dropGeneration, ensureProjection, persistCheckpoint, swapGeneration } from './generations';
+import { selectEvents, validateProjector, type Projector, type RebuildProgress } from './projector';
 
 export interface RebuildOptions {
   /** Called after each batch; a returned promise is awaited before the next batch. */
@@ -31,20 +31,30 @@ export async function rebuildProjection(
   const started = Date.now();
   let processed = 0;
   let checkpoint = 0n;
+  /** The checkpoint stored for the new generation (batches with nothing to apply are not written). */
+  let persisted = 0n;
   try {
     while (true) {
       if (options.signal?.aborted) throw new Error(`rebuild of ${projector.name} aborted`);
       const batch = await store.readAll({ fromPosition: checkpoint, limit: batchSize });
       if (batch.length > 0) {
-        const outcome = await applyBatch(db.pool, projector, generation, checkpoint, batch, false);
-        if (outcome.kind !== 'applied') throw new Error(`generation ${generation} of ${projector.name} changed during its rebuild`);
-        checkpoint = outcome.checkpoint;
+        if (selectEvents(projector, batch).length > 0) {
+          const outcome = await applyBatch(db.pool, projector, generation, persisted, batch, false);
+          if (outcome.kind !== 'applied') throw changed(projector, generation);
+          persisted = outcome.checkpoint;
+        }
+        checkpoint = batch[batch.length - 1].position;
         processed += batch.length;
         if (options.onProgress) {
           const seconds = Math.max((Date.now() - started) / 1000, 0.001);
           await options.onProgress({ position: checkpoint, head: await store.headPosition(), eventsPerSecond: processed / seconds });
         }
         if (batch.length === batchSize) continue;
+      }
+      if (persisted !== checkpoint) {
+        const outcome = await persistCheckpoint(db.pool, projector, generation, persisted, checkpoint, false);
+        if (outcome.kind !== 'applied') throw changed(projector, generation);
+        persisted = checkpoint;
       }
       if (await swapGeneration(db.pool, projector, generation)) return { generation, checkpoint };
       // The live generation is ahead (events arrived since the last read): catch up again.
@@ -54,4 +64,8 @@ export async function rebuildProjection(
     await dropGeneration(db.pool, projector.name, generation).catch(() => undefined);
     throw error;
   }
+}
+
+function changed(projector: Projector, generation: number): Error {
+  return new Error(`generation ${generation} of ${projector.name} changed during its rebuild`);
 }

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
-import { migrate, openDatabase, type Database } from '@hs/persistence';
+import { createTemporaryDatabase, migrate, openDatabase, type Database, type TemporaryDatabase } from '@hs/persistence';
 import { PostgresEventStore } from '../postgres-event-store';
-import type { NewEvent, RecordedEvent } from '../types';
+import type { EventStore, NewEvent, RecordedEvent } from '../types';
+import { applyBatch, createNextGeneration, persistCheckpoint, readActive } from './generations';
+import { rebuildProjection } from './rebuild';
 import { ProjectionRunner, type ProjectionLog } from './runner';
-import type { Projector } from './projector';
+import { selectEvents, type Projector } from './projector';
 
 function ev(type = 'm.test'): NewEvent {
   return { id: `$${randomUUID()}`, type, data: {} };
@@ -39,26 +41,67 @@ async function appliedCount(db: Database, name: string): Promise<number> {
   );
 }
 
-describe('ProjectionRunner (PGlite)', () => {
+/** The checkpoint stored in the database for the projection's active generation. */
+async function storedCheckpoint(db: Database, name: string): Promise<bigint> {
+  return (await readActive(db.pool, name))!.checkpoint;
+}
+
+/** Counts the subscriptions and the single reads a runner makes of the store. */
+function countingStore(store: EventStore): { store: EventStore; subscriptions: number; reads: number } {
+  const counts = { store, subscriptions: 0, reads: 0 };
+  counts.store = Object.assign(Object.create(store) as EventStore, {
+    subscribeToAllBatches: (...args: Parameters<EventStore['subscribeToAllBatches']>) => {
+      counts.subscriptions++;
+      return store.subscribeToAllBatches(...args);
+    },
+    readAll: (...args: Parameters<EventStore['readAll']>) => {
+      counts.reads++;
+      return store.readAll(...args);
+    },
+  });
+  return counts;
+}
+
+async function until(condition: () => Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+describe(`ProjectionRunner (${process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'PGlite'})`, () => {
   let db: Database;
   let store: PostgresEventStore;
+  let temporary: TemporaryDatabase | undefined;
 
   beforeAll(async () => {
-    db = await openDatabase({ maxConnections: 4 });
+    const url = process.env.TEST_DATABASE_URL;
+    temporary = url ? await createTemporaryDatabase(url, 'hs_runner') : undefined;
+    db = await openDatabase({ maxConnections: 4, ...(temporary ? { url: temporary.url } : {}) });
     await migrate(db);
     store = await PostgresEventStore.open(db);
   });
   afterAll(async () => {
     await store.close();
     await db.close();
+    await temporary?.drop();
   });
+
+  /**
+   * Appends a marker event and returns its position: waiting for it waits for everything
+   * appended before (on PostgreSQL the head can trail while other transactions are in flight).
+   */
+  async function mark(): Promise<bigint> {
+    return (await store.append('room-!mark:x', 'any', [ev('m.mark')])).position;
+  }
+
+  async function visible(position: bigint): Promise<void> {
+    await until(async () => (await store.headPosition()) >= position);
+  }
 
   it('applies batches with their checkpoint, resumes exactly where it stopped after a restart', async () => {
     const p = ledger('ledger_restart');
-    await store.append('room-!a:x', 'any', [ev(), ev(), ev()]);
+    const first = await store.append('room-!a:x', 'any', [ev(), ev(), ev()]);
     const runner = new ProjectionRunner(db, store, [p], { batchSize: 2 });
     await runner.start();
-    await runner.waitFor(await store.headPosition());
+    await runner.waitFor(first.position);
     expect(await appliedCount(db, p.name)).toBe(3);
     await runner.stop();
 
@@ -66,6 +109,7 @@ describe('ProjectionRunner (PGlite)', () => {
     const again = new ProjectionRunner(db, store, [ledger('ledger_restart')], { batchSize: 2 });
     await again.start();
     await again.waitFor(appended.position);
+    await visible(appended.position);
     // Exactly once: the primary key would have rejected a re-applied event.
     expect(await appliedCount(db, p.name)).toBe(5);
     const [status] = await again.status();
@@ -80,7 +124,7 @@ describe('ProjectionRunner (PGlite)', () => {
     await store.append('room-!b:x', 'any', [ev('m.wanted'), ev('m.other'), ev('m.wanted')]);
     const runner = new ProjectionRunner(db, store, [p]);
     await runner.start();
-    const head = await store.headPosition();
+    const head = await mark();
     await runner.waitFor(head);
     const types = await db.pool.anyFirst(sql.type(z.object({ type: z.string() }))`SELECT type FROM proj_ledger_types.applied`);
     expect(new Set(types)).toEqual(new Set(['m.wanted']));
@@ -98,7 +142,7 @@ describe('ProjectionRunner (PGlite)', () => {
       log: (...entry) => logs.push(entry),
     });
     await runner.start();
-    await runner.waitFor(await store.headPosition());
+    await runner.waitFor(await mark());
     const before = (await runner.status()).find((s) => s.name === 'ledger_failing')!.checkpoint;
     const countBefore = await appliedCount(db, failing.name);
 
@@ -126,22 +170,184 @@ describe('ProjectionRunner (PGlite)', () => {
     const v1 = ledger('ledger_versioned', 1);
     const first = new ProjectionRunner(db, store, [v1]);
     await first.start();
-    await first.waitFor(await store.headPosition());
+    await first.waitFor(await mark());
     await first.stop();
     const total = await appliedCount(db, v1.name);
 
     const v2 = ledger('ledger_versioned', 2);
     const second = new ProjectionRunner(db, store, [v2]);
     await second.start();
-    await second.waitFor(await store.headPosition());
+    await second.waitFor(await mark());
     const [status] = await second.status();
     expect(status.generation).toBe(2);
     expect(status.rebuilding).toBe(false);
-    expect(await appliedCount(db, v2.name)).toBe(total);
+    expect(await appliedCount(db, v2.name)).toBe(total + 1);
     const schemas = await db.pool.anyFirst(sql.type(z.object({ nspname: z.string() }))`
       SELECT nspname FROM pg_namespace WHERE nspname LIKE 'proj_ledger_versioned%' ORDER BY nspname`);
     expect(schemas).toEqual(['proj_ledger_versioned', 'proj_ledger_versioned_2']);
     await second.stop();
+  });
+
+  it('passes over batches with nothing for the projector without writing, and stores that checkpoint at stop', async () => {
+    const p = ledger('ledger_skip', 1, ['m.wanted']);
+    const reported: bigint[] = [];
+    const runner = new ProjectionRunner(db, store, [p], {
+      batchSize: 1,
+      checkpointDelayMs: 3_600_000,
+      onCheckpoint: (name, position) => {
+        if (name === 'ledger_skip') reported.push(position);
+      },
+    });
+    await runner.start();
+    await runner.waitFor(await mark());
+    const appliedBefore = await appliedCount(db, p.name);
+    const wanted = await store.append('room-!s:x', 'any', [ev('m.wanted')]);
+    await runner.waitFor(wanted.position);
+    expect(await storedCheckpoint(db, p.name)).toBe(wanted.position);
+
+    const other = await store.append('room-!s:x', 'any', [ev('m.other'), ev('m.other')]);
+    await runner.waitFor(other.position);
+    // onCheckpoint, waitFor and status see the new position; the database still holds the old one.
+    expect(reported[reported.length - 1]).toBe(other.position);
+    const [status] = await runner.status();
+    expect(status.checkpoint).toBe(other.position);
+    expect(status.lag).toBe(0n);
+    expect(await storedCheckpoint(db, p.name)).toBe(wanted.position);
+
+    await runner.stop();
+    expect(await storedCheckpoint(db, p.name)).toBe(other.position);
+    expect(await appliedCount(db, p.name)).toBe(appliedBefore + 1);
+  });
+
+  it('stores a passed-over checkpoint after a quiet moment', async () => {
+    const p = ledger('ledger_quiet', 1, ['m.wanted']);
+    const runner = new ProjectionRunner(db, store, [p], { checkpointDelayMs: 20 });
+    await runner.start();
+    await runner.waitFor(await mark());
+    const marked = await mark();
+    await runner.waitFor(marked);
+    await until(async () => (await storedCheckpoint(db, p.name)) === marked);
+    const other = await store.append('room-!q:x', 'any', [ev('m.other')]);
+    await runner.waitFor(other.position);
+    await until(async () => (await storedCheckpoint(db, p.name)) === other.position);
+    await runner.stop();
+  });
+
+  it('after a crash resumes from the stored checkpoint: passed-over events are read again, nothing is applied twice or lost', async () => {
+    const p = ledger('ledger_crash', 1, ['m.wanted']);
+    const first = new ProjectionRunner(db, store, [p], { batchSize: 1, checkpointDelayMs: 3_600_000 });
+    await first.start();
+    const wanted = await store.append('room-!k:x', 'any', [ev('m.wanted')]);
+    const other = await store.append('room-!k:x', 'any', [ev('m.other'), ev('m.other')]);
+    await first.waitFor(other.position);
+    const applied = await appliedCount(db, p.name);
+    expect(await storedCheckpoint(db, p.name)).toBe(wanted.position);
+    await first.stop();
+    // The process died before it stored the passed-over checkpoint.
+    await db.pool.query(sql.unsafe`UPDATE projections.checkpoints SET position = ${wanted.position} WHERE name = ${p.name}`);
+
+    const later = await store.append('room-!k:x', 'any', [ev('m.wanted'), ev('m.other')]);
+    const second = new ProjectionRunner(db, store, [ledger('ledger_crash', 1, ['m.wanted'])], { batchSize: 1 });
+    await second.start();
+    await second.waitFor(later.position);
+    expect(await appliedCount(db, p.name)).toBe(applied + 1);
+    const [status] = await second.status();
+    expect(status).toMatchObject({ checkpoint: later.position, lag: 0n, failing: false });
+    await second.stop();
+    expect(await storedCheckpoint(db, p.name)).toBe(later.position);
+  });
+
+  it('reads the store once for all projectors at the same position', async () => {
+    const counted = countingStore(store);
+    const projectors = [ledger('ledger_shared_a'), ledger('ledger_shared_b'), ledger('ledger_shared_c', 1, ['m.none'])];
+    const runner = new ProjectionRunner(db, counted.store, projectors, { batchSize: 3 });
+    await runner.start();
+    await runner.waitFor(await mark());
+    const appended = await store.append('room-!sh:x', 'any', [ev(), ev(), ev(), ev(), ev()]);
+    await runner.waitFor(appended.position);
+    expect(counted.subscriptions).toBe(1);
+    expect(await appliedCount(db, 'ledger_shared_a')).toBe(await appliedCount(db, 'ledger_shared_b'));
+    await runner.stop();
+  });
+
+  it('a projector that falls behind does not hold the others back; it catches up alone and applies each event once', async () => {
+    const counted = countingStore(store);
+    const fast = ledger('ledger_fast');
+    const slow = ledger('ledger_slow');
+    const runner = new ProjectionRunner(db, counted.store, [fast, slow], {
+      batchSize: 1,
+      sharedBatches: 2,
+      minBackoffMs: 5,
+      maxBackoffMs: 10,
+      log: () => undefined,
+    });
+    await runner.start();
+    await runner.waitFor(await mark());
+    const slowBefore = await appliedCount(db, slow.name);
+    const readsBefore = counted.reads;
+    // Every attempt fails (and rolls back) until the projector is let through.
+    slow.failuresLeft = Number.MAX_SAFE_INTEGER;
+    const appended = await store.append('room-!sl:x', 'any', [ev(), ev(), ev(), ev(), ev(), ev(), ev(), ev()]);
+    await runner.waitFor(appended.position, 'ledger_fast');
+    expect((await runner.status()).find((s) => s.name === 'ledger_slow')!.checkpoint).toBeLessThan(appended.position);
+    expect(counted.reads).toBe(readsBefore);
+    slow.failuresLeft = 0;
+    await runner.waitFor(appended.position, 'ledger_slow');
+    // It was more than the kept batches behind: it read the store itself.
+    expect(counted.reads).toBeGreaterThan(readsBefore);
+    expect(await appliedCount(db, slow.name)).toBe(slowBefore + 8);
+    await runner.stop();
+  });
+
+  it('rebuilds past trailing batches with nothing to apply and stores their checkpoint', async () => {
+    const p = ledger('ledger_rebuild_skip', 1, ['m.wanted']);
+    const head = (await store.append('room-!rs:x', 'any', [ev('m.wanted'), ev('m.other'), ev('m.other')])).position;
+    await visible(head);
+    const wantedTotal = (await store.readAll({ limit: 1000 })).filter((e) => e.type === 'm.wanted').length;
+    const result = await rebuildProjection(db, store, p, { batchSize: 1 });
+    expect(result.checkpoint).toBe(head);
+    expect(await storedCheckpoint(db, p.name)).toBe(head);
+    expect(await appliedCount(db, p.name)).toBe(wantedTotal);
+  });
+
+  it('applyBatch and persistCheckpoint move a checkpoint only from where it is stored, on the active generation', async () => {
+    const p = ledger('ledger_moves');
+    const runner = new ProjectionRunner(db, store, [p]);
+    await runner.start();
+    await runner.stop();
+    const { generation, checkpoint } = (await readActive(db.pool, p.name))!;
+    await visible((await store.append('room-!m:x', 'any', [ev()])).position);
+    const [next] = await store.readAll({ fromPosition: checkpoint, limit: 1 });
+
+    expect(await applyBatch(db.pool, p, generation, checkpoint + 1n, [next], true)).toEqual({ kind: 'moved', checkpoint });
+    expect(await persistCheckpoint(db.pool, p, generation, checkpoint + 1n, next.position, true)).toEqual({ kind: 'moved', checkpoint });
+    const fresh = await createNextGeneration(db.pool, p);
+    expect(await applyBatch(db.pool, p, fresh, 0n, [next], true)).toEqual({ kind: 'inactive' });
+    expect(await persistCheckpoint(db.pool, p, fresh, 0n, next.position, true)).toEqual({ kind: 'inactive' });
+    expect(await persistCheckpoint(db.pool, p, fresh, 0n, next.position, false)).toEqual({ kind: 'applied', checkpoint: next.position });
+    expect(await storedCheckpoint(db, p.name)).toBe(checkpoint);
+
+    expect(await applyBatch(db.pool, p, generation, checkpoint, [next], true)).toEqual({ kind: 'applied', checkpoint: next.position });
+    expect(await storedCheckpoint(db, p.name)).toBe(next.position);
+    expect(await appliedCount(db, p.name)).toBeGreaterThan(0);
+  });
+
+  it('selects events by type, then by the projector\'s wants', () => {
+    const events = [ev('a'), ev('b'), ev('a')].map(
+      (e, i): RecordedEvent => ({
+        ...e,
+        stream: i === 2 ? 'receipts-!r:x' : 'room-!r:x',
+        revision: 0n,
+        position: BigInt(i + 1),
+        recordedAt: new Date(),
+        metadata: null,
+      }),
+    );
+    const typed = ledger('ledger_select', 1, ['a']);
+    expect(selectEvents(typed, events).map((e) => e.position)).toEqual([1n, 3n]);
+    const narrowed: Projector = { ...typed, wants: (e) => e.stream.startsWith('room-') };
+    expect(selectEvents(narrowed, events).map((e) => e.position)).toEqual([1n]);
+    expect(selectEvents({ ...narrowed, eventTypes: '*' }, events).map((e) => e.position)).toEqual([1n, 2n]);
   });
 
   it('rejects projector names that cannot name a schema', () => {

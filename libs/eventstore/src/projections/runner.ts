@@ -1,8 +1,9 @@
 import type { Database } from '@hs/persistence';
-import type { AllSubscription, EventStore } from '../types';
-import { applyBatch, ensureProjection, readActive } from './generations';
+import { AppendNotifier } from '../notifier';
+import type { AllSubscription, EventStore, RecordedEvent } from '../types';
+import { applyBatch, ensureProjection, persistCheckpoint, readActive } from './generations';
 import { rebuildProjection } from './rebuild';
-import { validateProjector, type ProjectionStatus, type Projector } from './projector';
+import { selectEvents, validateProjector, type ProjectionStatus, type Projector } from './projector';
 
 export type ProjectionLog = (
   level: 'info' | 'warn' | 'error',
@@ -19,31 +20,55 @@ export interface ProjectionRunnerOptions {
   log?: ProjectionLog;
   /** Called each time a projector's checkpoint advances (its rows up to `position` are committed). */
   onCheckpoint?: (name: string, position: bigint) => void;
+  /**
+   * Longest time a checkpoint that advanced only over events the projector does not handle
+   * stays unstored (default 1000 ms). It is stored sooner with the projector's next applied
+   * batch, and at stop; after a crash the projector re-reads those events, which change nothing.
+   */
+  checkpointDelayMs?: number;
+  /** Batches of `$all` the shared reader keeps for projectors a little behind it (default 4, at least 2). */
+  sharedBatches?: number;
 }
 
 interface Lane {
   projector: Projector;
   generation: number;
+  /** Position up to which the projector's rows are committed (applied or passed over). */
   checkpoint: bigint;
+  /** The checkpoint stored for the generation; at most `checkpoint`. */
+  persisted: bigint;
+  persistTimer?: NodeJS.Timeout;
+  /** Serialises the lane's database work: batches, checkpoint stores and re-reading its generation. */
+  lock: Promise<void>;
+  /** Set when the stored generation or checkpoint is not what the lane believed. */
+  resync: boolean;
   failing: boolean;
   lastError?: string;
   rebuilding: boolean;
-  subscription?: AllSubscription;
   waiters: { position: bigint; resolve: () => void }[];
 }
 
-/** Ends a subscription so that the lane re-reads its active generation and checkpoint. */
-class Resync extends Error {}
+/** One read of `$all` by the shared reader: the events after `after`, up to `end`. */
+interface SharedBatch {
+  after: bigint;
+  end: bigint;
+  events: RecordedEvent[];
+}
 
 const defaultLog: ProjectionLog = (level, message, fields) => {
   if (level !== 'info') console.warn(`[projection ${fields.projector}] ${message}`, fields.error ?? '');
 };
 
 /**
- * Feeds each projector from `$all`: one subscription per projector, each batch committed
- * with its checkpoint. A failing projector stays at its checkpoint and retries with
- * exponential backoff while the others go on. A projector whose version differs from the
- * stored one is rebuilt into a new generation while the old one keeps serving.
+ * Feeds each projector (a lane) from `$all`. One subscription reads the store and hands each
+ * batch to every lane at that position; a lane that is behind the batches the reader still
+ * holds (after a failure, a restart or a slow batch) reads alone until it catches up, so it
+ * holds the others back by at most one read-ahead batch. Each batch with events for the
+ * projector is committed with its checkpoint; a batch with none costs no round trip (the
+ * checkpoint advances in memory and is stored later). A failing projector stays at its
+ * checkpoint and retries with exponential backoff while the others go on. A projector whose
+ * version differs from the stored one is rebuilt into a new generation while the old one
+ * keeps serving.
  */
 export class ProjectionRunner {
   private readonly lanes = new Map<string, Lane>();
@@ -51,6 +76,17 @@ export class ProjectionRunner {
   private readonly abort = new AbortController();
   private readonly loops: Promise<void>[] = [];
   private readonly log: ProjectionLog;
+  private readonly batchSize: number;
+  private readonly keptBatches: number;
+  /** The shared reader's recent batches, oldest first, contiguous. */
+  private batches: SharedBatch[] = [];
+  /** Position the shared reader has read up to. */
+  private readerPosition = 0n;
+  private reader?: AllSubscription;
+  /** Wakes lanes waiting for the shared reader. */
+  private readonly published = new AppendNotifier();
+  /** Wakes the shared reader waiting for a lane to move. */
+  private readonly progressed = new AppendNotifier();
 
   constructor(
     private readonly db: Database,
@@ -59,6 +95,8 @@ export class ProjectionRunner {
     private readonly options: ProjectionRunnerOptions = {},
   ) {
     this.log = options.log ?? defaultLog;
+    this.batchSize = options.batchSize ?? 500;
+    this.keptBatches = Math.max(2, options.sharedBatches ?? 4);
     for (const projector of projectors) {
       validateProjector(projector);
       if (this.lanes.has(projector.name)) throw new Error(`two projectors named ${projector.name}`);
@@ -66,6 +104,9 @@ export class ProjectionRunner {
         projector,
         generation: 0,
         checkpoint: 0n,
+        persisted: 0n,
+        lock: Promise.resolve(),
+        resync: true,
         failing: false,
         rebuilding: false,
         waiters: [],
@@ -76,21 +117,37 @@ export class ProjectionRunner {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    const rebuild = new Set<Lane>();
     for (const lane of this.lanes.values()) {
       const active = await ensureProjection(this.db.pool, lane.projector);
       lane.generation = active.generation;
       // While a new version is being rebuilt, the projector has applied nothing yet.
-      lane.checkpoint = active.version === lane.projector.version ? active.checkpoint : 0n;
-      this.loops.push(this.runLane(lane, active.version !== lane.projector.version));
+      if (active.version !== lane.projector.version) rebuild.add(lane);
+      lane.checkpoint = rebuild.has(lane) ? 0n : active.checkpoint;
+      lane.persisted = lane.checkpoint;
     }
+    if (this.lanes.size === 0) return;
+    const live = [...this.lanes.values()].filter((lane) => !rebuild.has(lane));
+    // The reader starts with the most advanced projector; the others catch up to it alone.
+    const from = live.length > 0 ? live.reduce((max, lane) => (lane.checkpoint > max ? lane.checkpoint : max), 0n) : await this.store.headPosition();
+    this.loops.push(this.runReader(from));
+    for (const lane of this.lanes.values()) this.loops.push(this.runLane(lane, rebuild.has(lane)));
   }
 
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
     this.abort.abort();
-    await Promise.all([...this.lanes.values()].map((lane) => lane.subscription?.close()));
+    await this.reader?.close();
     await Promise.all(this.loops);
+    // Store the checkpoints that moved over events no projector handled.
+    await Promise.all(
+      [...this.lanes.values()].map((lane) => {
+        if (lane.persistTimer) clearTimeout(lane.persistTimer);
+        lane.persistTimer = undefined;
+        return this.withLock(lane, () => this.persist(lane));
+      }),
+    );
   }
 
   async status(): Promise<ProjectionStatus[]> {
@@ -150,7 +207,80 @@ export class ProjectionRunner {
     const ready = lane.waiters.filter((w) => w.position <= checkpoint);
     lane.waiters = lane.waiters.filter((w) => w.position > checkpoint);
     for (const waiter of ready) waiter.resolve();
+    this.progressed.notify();
     this.options.onCheckpoint?.(lane.projector.name, checkpoint);
+  }
+
+  /** Runs `work` after the lane's earlier database work has finished. */
+  private withLock(lane: Lane, work: () => Promise<void>): Promise<void> {
+    const run = lane.lock.then(work);
+    lane.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The shared reader: one subscription to `$all`, its batches kept for the lanes. */
+  private async runReader(from: bigint): Promise<void> {
+    this.readerPosition = from;
+    while (this.running) {
+      const subscription = this.store.subscribeToAllBatches(this.readerPosition, (events) => this.publish(events), {
+        batchSize: this.batchSize,
+      });
+      this.reader = subscription;
+      let failed = false;
+      try {
+        await subscription.done;
+      } catch (error) {
+        failed = true;
+        if (this.running) this.log('error', 'reading $all failed; reading again', { projector: '*', error });
+      }
+      this.reader = undefined;
+      if (this.running) await this.sleep(failed ? (this.options.maxBackoffMs ?? 30_000) : (this.options.minBackoffMs ?? 100));
+    }
+  }
+
+  private async publish(events: RecordedEvent[]): Promise<void> {
+    const batch: SharedBatch = { after: this.readerPosition, end: events[events.length - 1].position, events };
+    this.batches.push(batch);
+    if (this.batches.length > this.keptBatches) this.batches.shift();
+    this.readerPosition = batch.end;
+    this.published.notify();
+    // Read ahead at most one batch beyond the most advanced lane.
+    while (this.running) {
+      const seen = this.progressed.version;
+      if (this.leadingPosition() >= batch.after) return;
+      await this.progressed.wait(seen, Infinity, this.abort.signal);
+    }
+  }
+
+  private leadingPosition(): bigint {
+    let max = 0n;
+    for (const lane of this.lanes.values()) if (lane.checkpoint > max) max = lane.checkpoint;
+    return max;
+  }
+
+  /**
+   * The next events after the lane's checkpoint: from the shared reader's batches when it
+   * holds them, read alone when the lane is behind them; waits while the lane is caught up.
+   * Undefined when the runner stops or the lane must re-read its generation.
+   */
+  private async nextEvents(lane: Lane): Promise<RecordedEvent[] | undefined> {
+    while (this.running && !lane.resync) {
+      const seen = this.published.version;
+      const position = lane.checkpoint;
+      const shared = this.batches.find((b) => b.after <= position && position < b.end);
+      if (shared) {
+        const first = shared.events.findIndex((e) => e.position > position);
+        return first <= 0 ? shared.events : shared.events.slice(first);
+      }
+      const oldest = this.batches.length > 0 ? this.batches[0].after : this.readerPosition;
+      if (position < oldest) {
+        const events = await this.retrying(lane, () => this.store.readAll({ fromPosition: position, limit: this.batchSize }));
+        if (events === undefined) return undefined;
+        if (events.length > 0) return events;
+      }
+      await this.published.wait(seen, Infinity, this.abort.signal);
+    }
+    return undefined;
   }
 
   private async runLane(lane: Lane, versionChanged: boolean): Promise<void> {
@@ -164,33 +294,74 @@ export class ProjectionRunner {
       lane.rebuilding = false;
     }
     while (this.running) {
-      const active = await this.retrying(lane, () => readActive(this.db.pool, name));
-      if (!this.running || !active) return;
-      lane.generation = active.generation;
-      this.advance(lane, active.checkpoint);
-      const subscription = this.store.subscribeToAllBatches(
-        active.checkpoint,
-        async (batch) => {
-          const after = lane.checkpoint;
-          const outcome = await this.retrying(lane, () =>
-            applyBatch(this.db.pool, lane.projector, lane.generation, after, batch, true),
-          );
-          if (outcome === undefined) throw new Resync('stopping');
-          if (outcome.kind !== 'applied') throw new Resync(outcome.kind);
-          this.advance(lane, outcome.checkpoint);
-        },
-        { batchSize: this.options.batchSize ?? 500 },
-      );
-      lane.subscription = subscription;
-      try {
-        await subscription.done;
-      } catch (error) {
-        if (!(error instanceof Resync)) {
-          this.log('error', 'subscription failed; resubscribing', { projector: name, error });
-          await this.sleep(this.options.maxBackoffMs ?? 30_000);
-        }
+      if (lane.resync) {
+        let found = true;
+        await this.withLock(lane, async () => {
+          const active = await this.retrying(lane, () => readActive(this.db.pool, name));
+          if (!this.running || !active) {
+            found = false;
+            return;
+          }
+          if (lane.persistTimer) clearTimeout(lane.persistTimer);
+          lane.persistTimer = undefined;
+          lane.resync = false;
+          lane.generation = active.generation;
+          lane.persisted = active.checkpoint;
+          this.advance(lane, active.checkpoint);
+        });
+        if (!found) return;
       }
-      lane.subscription = undefined;
+      const events = await this.nextEvents(lane);
+      if (events) await this.withLock(lane, () => this.process(lane, events));
+    }
+  }
+
+  private async process(lane: Lane, events: RecordedEvent[]): Promise<void> {
+    if (lane.resync || events[events.length - 1].position <= lane.checkpoint) return;
+    if (selectEvents(lane.projector, events).length === 0) {
+      // Nothing to write: the checkpoint moves in memory and is stored later.
+      this.advance(lane, events[events.length - 1].position);
+      this.schedulePersist(lane);
+      return;
+    }
+    const outcome = await this.retrying(lane, () =>
+      applyBatch(this.db.pool, lane.projector, lane.generation, lane.persisted, events, true),
+    );
+    if (outcome === undefined) return;
+    if (outcome.kind !== 'applied') {
+      lane.resync = true;
+      return;
+    }
+    if (lane.persistTimer) clearTimeout(lane.persistTimer);
+    lane.persistTimer = undefined;
+    lane.persisted = outcome.checkpoint;
+    this.advance(lane, outcome.checkpoint);
+  }
+
+  private schedulePersist(lane: Lane): void {
+    if (lane.persistTimer || !this.running) return;
+    lane.persistTimer = setTimeout(() => {
+      lane.persistTimer = undefined;
+      void this.withLock(lane, () => this.persist(lane));
+    }, this.options.checkpointDelayMs ?? 1000);
+    lane.persistTimer.unref();
+  }
+
+  /** Stores a checkpoint that moved over events the projector does not handle. */
+  private async persist(lane: Lane): Promise<void> {
+    if (lane.resync || lane.rebuilding || lane.checkpoint <= lane.persisted) return;
+    const checkpoint = lane.checkpoint;
+    try {
+      const outcome = await persistCheckpoint(this.db.pool, lane.projector, lane.generation, lane.persisted, checkpoint, true);
+      if (outcome.kind === 'applied') {
+        lane.persisted = checkpoint;
+        return;
+      }
+      lane.resync = true;
+      this.published.notify();
+    } catch (error) {
+      this.log('warn', 'storing the checkpoint failed; it is stored with the next batch', { projector: lane.projector.name, error });
+      this.schedulePersist(lane);
     }
   }
 
