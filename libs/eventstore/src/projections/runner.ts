@@ -221,20 +221,23 @@ export class ProjectionRunner {
   /** The shared reader: one subscription to `$all`, its batches kept for the lanes. */
   private async runReader(from: bigint): Promise<void> {
     this.readerPosition = from;
-    while (this.running) {
-      const subscription = this.store.subscribeToAllBatches(this.readerPosition, (events) => this.publish(events), {
+    const min = this.options.minBackoffMs ?? 100;
+    const max = this.options.maxBackoffMs ?? 30_000;
+    for (let failures = 0; this.running; ) {
+      const start = this.readerPosition;
+      const subscription = this.store.subscribeToAllBatches(start, (events) => this.publish(events), {
         batchSize: this.batchSize,
       });
       this.reader = subscription;
-      let failed = false;
       try {
         await subscription.done;
       } catch (error) {
-        failed = true;
         if (this.running) this.log('error', 'reading $all failed; reading again', { projector: '*', error });
       }
       this.reader = undefined;
-      if (this.running) await this.sleep(failed ? (this.options.maxBackoffMs ?? 30_000) : (this.options.minBackoffMs ?? 100));
+      // Back off only while reads keep failing without progress.
+      failures = this.readerPosition > start ? 0 : failures + 1;
+      if (this.running) await this.sleep(Math.min(max, min * 2 ** Math.min(failures, 30)));
     }
   }
 
