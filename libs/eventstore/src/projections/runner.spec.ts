@@ -350,6 +350,29 @@ describe(`ProjectionRunner (${process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'PG
     expect(selectEvents({ ...narrowed, eventTypes: '*' }, events).map((e) => e.position)).toEqual([1n, 2n]);
   });
 
+  it('a throwing onCheckpoint does not end the lane: it resumes from the stored checkpoint', async () => {
+    const p = ledger('ledger_listener');
+    let throws = 1;
+    const logs: Parameters<ProjectionLog>[] = [];
+    const runner = new ProjectionRunner(db, store, [p], {
+      minBackoffMs: 5,
+      maxBackoffMs: 10,
+      log: (...entry) => logs.push(entry),
+      onCheckpoint: () => {
+        if (throws > 0) {
+          throws--;
+          throw new Error('listener failed');
+        }
+      },
+    });
+    await runner.start();
+    const appended = await store.append('room-!l:x', 'any', [ev(), ev()]);
+    await runner.waitFor(appended.position);
+    expect(logs.some(([level, , f]) => level === 'error' && String(f.error).includes('listener failed'))).toBe(true);
+    expect((await runner.status())[0]).toMatchObject({ checkpoint: appended.position, failing: false });
+    await runner.stop();
+  });
+
   it('rejects projector names that cannot name a schema', () => {
     expect(() => new ProjectionRunner(db, store, [ledger('Bad-Name')])).toThrow(/must match/);
   });

@@ -297,25 +297,32 @@ export class ProjectionRunner {
       lane.rebuilding = false;
     }
     while (this.running) {
-      if (lane.resync) {
-        let found = true;
-        await this.withLock(lane, async () => {
-          const active = await this.retrying(lane, () => readActive(this.db.pool, name));
-          if (!this.running || !active) {
-            found = false;
-            return;
-          }
-          if (lane.persistTimer) clearTimeout(lane.persistTimer);
-          lane.persistTimer = undefined;
-          lane.resync = false;
-          lane.generation = active.generation;
-          lane.persisted = active.checkpoint;
-          this.advance(lane, active.checkpoint);
-        });
-        if (!found) return;
+      try {
+        if (lane.resync) {
+          let found = true;
+          await this.withLock(lane, async () => {
+            const active = await this.retrying(lane, () => readActive(this.db.pool, name));
+            if (!this.running || !active) {
+              found = false;
+              return;
+            }
+            if (lane.persistTimer) clearTimeout(lane.persistTimer);
+            lane.persistTimer = undefined;
+            lane.resync = false;
+            lane.generation = active.generation;
+            lane.persisted = active.checkpoint;
+            this.advance(lane, active.checkpoint);
+          });
+          if (!found) return;
+        }
+        const events = await this.nextEvents(lane);
+        if (events) await this.withLock(lane, () => this.process(lane, events));
+      } catch (error) {
+        // E.g. a throwing onCheckpoint or `wants`: start again from the stored checkpoint.
+        this.log('error', 'projection lane failed; resuming from its stored checkpoint', { projector: name, error });
+        lane.resync = true;
+        await this.sleep(this.options.maxBackoffMs ?? 30_000);
       }
-      const events = await this.nextEvents(lane);
-      if (events) await this.withLock(lane, () => this.process(lane, events));
     }
   }
 
