@@ -47,8 +47,6 @@ interface UnreadEntry {
   /** Counted up to this position. */
   position: bigint;
   counts: UnreadNotifications;
-  /** Events of the counted types examined (the database counts at most MAX_COUNTED). */
-  examined: number;
   displayName: string | undefined;
   /** Events up to this position are read (not counted). */
   readUpTo: bigint;
@@ -239,10 +237,7 @@ export class LiveWindow {
     const entry = this.unread.get(key);
     if (!entry || entry.generation !== this.unreadGeneration(roomId, key)) return undefined;
     if (this.floorPosition === undefined || entry.position < this.floorPosition) return undefined;
-    if (!this.countOn(entry, roomId, userId, this.upToPosition)) {
-      this.unread.delete(key);
-      return undefined;
-    }
+    this.countOn(entry, roomId, userId, this.upToPosition);
     return { ...entry.counts };
   }
 
@@ -260,33 +255,30 @@ export class LiveWindow {
         generation: generations.get(room.roomId)!,
         position: upTo,
         counts: { notification_count: counted.notification_count, highlight_count: counted.highlight_count },
-        examined: counted.examined,
         displayName: counted.displayName,
         readUpTo: counted.readUpTo,
       });
     }
   }
 
-  /** Counts the window's rows after the entry's position; false when the database must count. */
-  private countOn(entry: UnreadEntry, roomId: string, userId: string, upTo: bigint): boolean {
-    if (entry.position >= upTo) return true;
-    let examined = entry.examined;
+  /** Counts on with the window's rows after the entry's position. */
+  private countOn(entry: UnreadEntry, roomId: string, userId: string, upTo: bigint): void {
+    if (entry.position >= upTo) return;
     let notifications = entry.counts.notification_count;
     let highlightCount = entry.counts.highlight_count;
     for (const row of this.rowsAfter(roomId, entry.position)) {
       if (row.position > upTo) break;
       if (row.position <= entry.readUpTo) continue;
       if (!row.in_timeline || row.sender === userId || !COUNTED_TYPES.has(row.type)) continue;
-      examined++;
-      if (examined > MAX_COUNTED) return false;
+      // Past MAX_COUNTED events the database counts the newest MAX_COUNTED only; counting on
+      // keeps the notification count at that cap and still counts every new highlight (reading
+      // the newest MAX_COUNTED again for every sync of a busy room would cost a scan each time).
       if (!notifies(row.type, row.event.content)) continue;
-      notifications++;
+      if (notifications < MAX_COUNTED) notifications++;
       if (highlights(row.event.content, userId, entry.displayName)) highlightCount++;
     }
     entry.position = upTo;
-    entry.examined = examined;
     entry.counts = { notification_count: notifications, highlight_count: highlightCount };
-    return true;
   }
 
   private generation(map: Map<string, number>, key: string): string {
