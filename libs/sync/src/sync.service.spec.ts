@@ -6,39 +6,11 @@ import { openProjectionHarness, type ProjectionHarness } from '../../../projecti
 import { SyncNotifier } from './notifier';
 import { SyncService, type SyncResponse } from './sync.service';
 import { TypingStore } from './typing';
-import type { AccountDataDelta, AccountDataEntry, AccountDataSource } from './sources';
+import { MemoryAccountData } from '../testing/memory-account-data';
 
 const alice = '@alice:test.local';
 const bob = '@bob:test.local';
 const carol = '@carol:test.local';
-
-/** Account data kept in memory, with positions like the accounts library's stream. */
-class MemoryAccountData implements AccountDataSource {
-  private position = 0;
-  private readonly entries: { userId: string; roomId: string | null; entry: AccountDataEntry; position: number }[] = [];
-  private readonly listeners = new Set<(userId: string, position: number) => void>();
-
-  set(userId: string, roomId: string | null, type: string, content: Record<string, unknown>): void {
-    const position = ++this.position;
-    this.entries.push({ userId, roomId, entry: { type, content }, position });
-    for (const l of this.listeners) l(userId, position);
-  }
-
-  async accountDataSince(userId: string, since: number): Promise<AccountDataDelta> {
-    const delta: AccountDataDelta = { global: [], rooms: {}, position: this.position };
-    for (const e of this.entries) {
-      if (e.userId !== userId || e.position <= since) continue;
-      if (e.roomId === null) delta.global.push(e.entry);
-      else (delta.rooms[e.roomId] ??= []).push(e.entry);
-    }
-    return delta;
-  }
-
-  onChange(listener: (userId: string, position: number) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-}
 
 describe.each(['database', 'live'] as const)('SyncService on the %s path', (mode) => {
 let h: ProjectionHarness;

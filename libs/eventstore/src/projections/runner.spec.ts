@@ -151,7 +151,11 @@ describe(`ProjectionRunner (${process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'PG
     await runner.waitFor(appended.position, 'ledger_healthy');
     expect(await appliedCount(db, healthy.name)).toBeGreaterThanOrEqual(2);
 
-    const during = (await runner.status()).find((s) => s.name === 'ledger_failing')!;
+    // The failing projector reads the batch on its own schedule: wait until it has failed on
+    // it at least once (or already got through).
+    const failingStatus = async () => (await runner.status()).find((s) => s.name === 'ledger_failing')!;
+    await until(async () => failing.failuresLeft === 0 || (await failingStatus()).failing);
+    const during = await failingStatus();
     if (failing.failuresLeft > 0) {
       expect(during.failing).toBe(true);
       expect(during.checkpoint).toBe(before);
