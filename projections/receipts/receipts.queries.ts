@@ -47,13 +47,6 @@ export async function receiptsSince(
   return out;
 }
 
-/** Rooms with receipts recorded in (after, upTo] (for waking long-polls). */
-export async function roomsWithReceiptsBetween(conn: CommonQueryMethods, after: bigint, upTo: bigint): Promise<string[]> {
-  const rows = await conn.anyFirst(sql.unsafe`
-    SELECT DISTINCT room_id FROM proj_receipts.receipts WHERE position > ${after} AND position <= ${upTo}`);
-  return rows as unknown as string[];
-}
-
 /** Every receipt recorded in (after, upTo], in position order. */
 export async function receiptsBetween(conn: CommonQueryMethods, after: bigint, upTo: bigint): Promise<ReceiptRow[]> {
   if (after >= upTo) return [];
@@ -72,11 +65,7 @@ export function addReceipt(content: ReceiptContent, row: ReceiptRow): void {
 
 /** The event of the user's latest unthreaded or main-thread read receipt (public or private) in a room. */
 export async function readReceiptEvents(conn: CommonQueryMethods, roomId: string, userId: string): Promise<string[]> {
-  const rows = await conn.anyFirst(sql.unsafe`
-    SELECT event_id FROM proj_receipts.receipts
-     WHERE room_id = ${roomId} AND user_id = ${userId} AND receipt_type IN ('m.read', 'm.read.private')
-       AND thread_id IN ('', 'main')`);
-  return rows as unknown as string[];
+  return (await readReceiptEventsIn(conn, [roomId], userId)).get(roomId) ?? [];
 }
 
 /** `readReceiptEvents` for several rooms at once: room id -> the events of the user's read receipts there. */

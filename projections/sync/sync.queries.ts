@@ -274,17 +274,6 @@ export class SyncQueries {
     return { rows, users, stateRooms };
   }
 
-  /** Which of the rooms have events or state changes in (after, upTo]. */
-  async roomsWithActivity(conn: CommonQueryMethods, roomIds: readonly string[], after: bigint, upTo: bigint): Promise<Set<string>> {
-    if (roomIds.length === 0 || after >= upTo) return new Set();
-    const rooms = sql.array([...roomIds], 'text');
-    const rows = await conn.anyFirst(sql.unsafe`
-      SELECT DISTINCT room_id FROM proj_sync.events WHERE room_id = ANY(${rooms}) AND position > ${after} AND position <= ${upTo}
-      UNION
-      SELECT DISTINCT room_id FROM proj_sync.state_changes WHERE room_id = ANY(${rooms}) AND position > ${after} AND position <= ${upTo}`);
-    return new Set(rows as unknown as string[]);
-  }
-
   /** The (type, state_key) entries of a room that changed in (after, upTo]. */
   async stateKeysChanged(
     conn: CommonQueryMethods,
@@ -300,7 +289,7 @@ export class SyncQueries {
 
   /**
    * `membershipsOf` with, for each joined room, whether it has events or state changes in
-   * (after, upTo] (`roomsWithActivity` in the same query).
+   * (after, upTo], in the same query.
    */
   async membershipsWithActivity(
     conn: CommonQueryMethods,

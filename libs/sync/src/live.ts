@@ -90,16 +90,14 @@ export class LiveWindow {
     return this.upToPosition;
   }
 
-  /** Marks the position the window starts from (the projection's checkpoint when first seen). */
+  /**
+   * Forgets everything and starts the window at `position` (the projection's checkpoint when
+   * first seen, or where a range could not be read).
+   */
   start(position: bigint): void {
     this.clear();
     this.floorPosition = position;
     this.upToPosition = position;
-  }
-
-  /** Forgets everything; the window starts again at `position`. */
-  reset(position: bigint): void {
-    this.start(position);
   }
 
   /** Reads the range (after, upTo] of the sync projection and adds it. */

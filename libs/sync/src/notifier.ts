@@ -5,9 +5,9 @@
  * store reports its rooms, the account data source its users. A request waits with its
  * rooms and its token; it is woken only when one of its rooms or its user is affected.
  */
-import { sql, type DatabasePool } from 'slonik';
+import type { DatabasePool } from 'slonik';
 import type { SyncToken } from '@hs/contracts';
-import { SYNC_PROJECTION, type SyncQueries } from '@hs/projections/sync';
+import { SYNC_PROJECTION, SyncQueries } from '@hs/projections/sync';
 import { RECEIPTS_PROJECTION, receiptsBetween } from '@hs/projections/receipts';
 import { LiveWindow } from './live';
 import type { AccountDataSource, TypingSource } from './sources';
@@ -36,16 +36,16 @@ export class SyncNotifier {
   private readonly accountData = new Map<string, number>();
   private chain: Promise<void> = Promise.resolve();
   private readonly unsubscribe: (() => void)[] = [];
-  /** The recent past of the sync projection in memory (with `queries`), for /sync's live path. */
-  readonly live: LiveWindow | undefined;
+  /** The recent past of the sync projection in memory, for /sync's live path. */
+  readonly live: LiveWindow;
 
   constructor(
     private readonly pool: DatabasePool,
     private readonly typing?: TypingSource,
     accountData?: AccountDataSource,
-    queries?: SyncQueries,
+    queries: SyncQueries = new SyncQueries(pool),
   ) {
-    this.live = queries ? new LiveWindow(queries) : undefined;
+    this.live = new LiveWindow(queries);
     if (typing) this.unsubscribe.push(typing.onChange((roomId) => this.wakeRooms(new Set([roomId]), new Set())));
     if (accountData) {
       this.unsubscribe.push(
@@ -73,8 +73,8 @@ export class SyncNotifier {
         // The range could not be examined: wake every request so none sleeps past its event.
         this.history.set(name, []);
         this.processed.set(name, position);
-        if (name === SYNC_PROJECTION) this.live?.reset(position);
-        else this.live?.startReceipts(position);
+        if (name === SYNC_PROJECTION) this.live.start(position);
+        else this.live.startReceipts(position);
         for (const waiter of [...this.waiters]) waiter.wake();
       });
   }
@@ -147,26 +147,17 @@ export class SyncNotifier {
     if (after === undefined) {
       // The first report only marks the position: no request can be waiting on anything earlier.
       this.processed.set(name, upTo);
-      if (name === SYNC_PROJECTION) this.live?.start(upTo);
-      else this.live?.startReceipts(upTo);
+      if (name === SYNC_PROJECTION) this.live.start(upTo);
+      else this.live.startReceipts(upTo);
       return;
     }
     if (upTo <= after) return;
     let rooms: Set<string>;
     let users = new Set<string>();
-    if (name === SYNC_PROJECTION) {
-      if (this.live) ({ rooms, users } = await this.live.load(this.pool, after, upTo));
-      else {
-        const roomRows = (await this.pool.anyFirst(sql.unsafe`
-          SELECT DISTINCT room_id FROM proj_sync.events WHERE position > ${after} AND position <= ${upTo}`)) as unknown as string[];
-        const userRows = (await this.pool.anyFirst(sql.unsafe`
-          SELECT DISTINCT user_id FROM proj_sync.memberships WHERE position > ${after} AND position <= ${upTo}`)) as unknown as string[];
-        rooms = new Set(roomRows);
-        users = new Set(userRows);
-      }
-    } else {
+    if (name === SYNC_PROJECTION) ({ rooms, users } = await this.live.load(this.pool, after, upTo));
+    else {
       const receipts = await receiptsBetween(this.pool, after, upTo);
-      this.live?.addReceipts(after, upTo, receipts);
+      this.live.addReceipts(after, upTo, receipts);
       rooms = new Set(receipts.map((r) => r.room_id));
     }
     const ranges = this.history.get(name) ?? [];

@@ -102,6 +102,7 @@ interface Context {
 export interface SyncServiceOptions {
   typing?: TypingSource;
   accountData: AccountDataSource;
+  /** Built with the same account data source: its record of changes spares reads. */
   notifier: SyncNotifier;
   now?: () => number;
   /**
@@ -115,13 +116,13 @@ export interface SyncServiceOptions {
  * Keys of a room event filter the live path applies as the database path does
  * (`unread_thread_notifications` is read by neither: counts are per room).
  */
-const LIVE_TIMELINE_KEYS = new Set(['limit', 'lazy_load_members', 'include_redundant_members', 'unread_thread_notifications']);
+const LIVE_FILTER_KEYS = new Set(['limit', 'lazy_load_members', 'include_redundant_members', 'unread_thread_notifications']);
 
 function liveFilter(filter: SyncFilter): boolean {
   const timeline = filter.room?.timeline;
   const state = filter.room?.state;
-  if (timeline && Object.keys(timeline).some((k) => !LIVE_TIMELINE_KEYS.has(k))) return false;
-  if (state && Object.keys(state).some((k) => !LIVE_TIMELINE_KEYS.has(k))) return false;
+  if (timeline && Object.keys(timeline).some((k) => !LIVE_FILTER_KEYS.has(k))) return false;
+  if (state && Object.keys(state).some((k) => !LIVE_FILTER_KEYS.has(k))) return false;
   return true;
 }
 
@@ -133,28 +134,24 @@ export class SyncService {
   private readonly shared = new SharedReads();
   private readonly now: () => number;
   /**
-   * Account data: user -> the position of the first complete read since start-up, and user ->
-   * the highest change announced since. A token at or after both has nothing new to read.
+   * Account data: user -> the position of the first complete read since start-up. A token at
+   * or after it, and after the user's last change the notifier heard of, has nothing new.
    */
   private readonly accountDataBaseline = new Map<string, number>();
   /** Incremental and initial syncs computed, by the path that answered them. */
   readonly answeredBy = { live: 0, database: 0 };
-  private readonly accountDataChanged = new Map<string, number>();
 
   constructor(
     readonly queries: SyncQueries,
     private readonly options: SyncServiceOptions,
   ) {
     this.now = options.now ?? Date.now;
-    options.accountData.onChange((userId, position) => {
-      this.accountDataChanged.set(userId, Math.max(position, this.accountDataChanged.get(userId) ?? 0));
-    });
   }
 
   /** Whether the user's account data is known unchanged after `since` (no read needed). */
   private accountDataUnchanged(userId: string, since: number): boolean {
     const baseline = this.accountDataBaseline.get(userId);
-    return baseline !== undefined && since >= baseline && (this.accountDataChanged.get(userId) ?? 0) <= since;
+    return baseline !== undefined && since >= baseline && this.options.notifier.accountDataChangedAt(userId) <= since;
   }
 
   private async accountDataSince(userId: string, since: number): Promise<AccountDataDelta> {
@@ -302,7 +299,7 @@ export class SyncService {
   private async liveCompute(request: SyncRequest, since: SyncToken, filter: SyncFilter): Promise<Computed | undefined> {
     const notifier = this.options.notifier;
     const live = notifier.live;
-    if (!live || this.options.live === false || !liveFilter(filter)) return undefined;
+    if (this.options.live === false || !liveFilter(filter)) return undefined;
     if (!this.accountDataUnchanged(request.userId, since.accountData)) return undefined;
     // Warm the caches, then answer synchronously from one position of the window.
     for (let attempt = 0; attempt < 3; attempt++) {

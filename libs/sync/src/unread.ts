@@ -44,20 +44,9 @@ export function highlights(content: JsonObject, userId: string, displayName: str
   return mentions(body, userId) || (displayName !== undefined && mentions(body, displayName));
 }
 
-export async function unreadNotifications(
-  conn: CommonQueryMethods,
-  roomId: string,
-  userId: string,
-  joinPosition: bigint,
-  upTo: bigint,
-): Promise<UnreadNotifications> {
-  const counts = await unreadNotificationsIn(conn, [{ roomId, joinPosition }], userId, upTo);
-  return counts.get(roomId) ?? { notification_count: 0, highlight_count: 0 };
-}
-
 /**
- * `unreadNotifications` of several joined rooms at once (room id -> counts), in a fixed number
- * of queries whatever the number of rooms.
+ * Unread notification counts of several joined rooms at once (room id -> counts), in a fixed
+ * number of queries whatever the number of rooms.
  */
 export async function unreadNotificationsIn(
   conn: CommonQueryMethods,
@@ -74,15 +63,13 @@ export async function unreadNotificationsIn(
 
 /** Unread counts with what it takes to count on from them in memory. */
 export interface UnreadCounted extends UnreadNotifications {
-  /** Events of the counted types examined (at most MAX_COUNTED). */
-  examined: number;
   /** The user's display name in the room (for highlights). */
   displayName: string | undefined;
   /** Events up to this position are read (the read receipt's event, else the join). */
   readUpTo: bigint;
 }
 
-/** `unreadNotificationsIn` with the number of events examined and the display name used. */
+/** `unreadNotificationsIn` with the display name used and the position counting started after. */
 export async function unreadCountsIn(
   conn: CommonQueryMethods,
   rooms: readonly { roomId: string; joinPosition: bigint }[],
@@ -124,9 +111,9 @@ export async function unreadCountsIn(
           roomIds.map((id) => String(after.get(id) ?? 0n)),
           'int8',
         )}::int8[]) AS u(room_id, after))
-    SELECT r.room_id, r.displayname, x.examined, x.notifications, x.candidates
+    SELECT r.room_id, r.displayname, x.notifications, x.candidates
       FROM r CROSS JOIN LATERAL (
-        SELECT count(*) AS examined, count(*) FILTER (WHERE t.notifies) AS notifications,
+        SELECT count(*) FILTER (WHERE t.notifies) AS notifications,
                COALESCE(jsonb_agg(t.content) FILTER (WHERE t.notifies AND (
                  jsonb_typeof(t.content -> 'm.mentions') = 'object'
                  OR ${!asciiUserId}::boolean
@@ -143,7 +130,6 @@ export async function unreadCountsIn(
                  ORDER BY e.position DESC LIMIT ${MAX_COUNTED}) t) x`)) as unknown as {
     room_id: string;
     displayname: string | null;
-    examined: bigint | number;
     notifications: bigint | number;
     candidates: JsonObject[];
   }[];
@@ -153,14 +139,13 @@ export async function unreadCountsIn(
     out.set(row.room_id, {
       notification_count: Number(row.notifications),
       highlight_count,
-      examined: Number(row.examined),
       displayName: row.displayname ?? undefined,
       readUpTo: after.get(row.room_id) ?? 0n,
     });
   }
   for (const roomId of roomIds) {
     if (!out.has(roomId)) {
-      out.set(roomId, { notification_count: 0, highlight_count: 0, examined: 0, displayName: undefined, readUpTo: after.get(roomId) ?? 0n });
+      out.set(roomId, { notification_count: 0, highlight_count: 0, displayName: undefined, readUpTo: after.get(roomId) ?? 0n });
     }
   }
   return out;
