@@ -280,8 +280,8 @@ export class PostgresEventStore implements EventStore {
 
   /**
    * Starts grouped statements while fewer than the limit are in flight. Each runs on a
-   * connection it keeps while appends are waiting (the pool resets a connection each time it
-   * takes it back), and gives it back once none is left.
+   * connection it keeps while appends are waiting (no trip through the pool between groups),
+   * and gives it back once none is left.
    */
   private pumpGroups(): void {
     while (this.groupsInFlight < this.maxGroupsInFlight) {
