@@ -26,7 +26,7 @@ export interface OpenBackendOptions {
   /** Projectors to run in this process; none leaves the runner off (the admin CLI). */
   projectors?: readonly Projector[];
   /** Called each time a projector's checkpoint advances (the /sync notifier listens). */
-  onCheckpoint?: (name: string, position: bigint) => void;
+  onCheckpoint?: (name: string, position: bigint, wrote: boolean) => void;
 }
 
 function projectionLog(logger: Logger): ProjectionLog {

@@ -88,12 +88,12 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
   const metrics = new HomeserverMetrics();
   // The /sync notifier lives in the client application, which starts after the projections:
   // checkpoints reach it once it exists, and it is told the positions reached before that.
-  let checkpointListener: ((name: string, position: bigint) => void) | null = null;
+  let checkpointListener: ((name: string, position: bigint, wrote: boolean) => void) | null = null;
   const backend: Backend = await openBackend(config, {
     logger,
     metrics,
     projectors: allProjectors(),
-    onCheckpoint: (name, position) => checkpointListener?.(name, position),
+    onCheckpoint: (name, position, wrote) => checkpointListener?.(name, position, wrote),
   });
   const apps: NestFastifyApplication[] = [];
   try {
@@ -109,7 +109,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     apps.push(client);
     await client.init();
     const notifier = client.get(SyncNotifier);
-    checkpointListener = (name, position) => notifier.checkpointAdvanced(name, position);
+    checkpointListener = (name, position, wrote) => notifier.checkpointAdvanced(name, position, wrote);
     for (const lane of (await backend.runner?.status()) ?? []) notifier.checkpointAdvanced(lane.name, lane.checkpoint);
     await client.listen(config.client_listener.port, config.client_listener.bind_address);
     const clientUrl = urlOf(client, 'http');

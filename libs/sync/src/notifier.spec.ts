@@ -14,7 +14,7 @@ let notifier: SyncNotifier | undefined;
 let typing: TypingStore;
 
 beforeEach(async () => {
-  h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector()], (n, p) => notifier?.checkpointAdvanced(n, p));
+  h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector()], (n, p, w) => notifier?.checkpointAdvanced(n, p, w));
   typing = new TypingStore();
   notifier = new SyncNotifier(h.db.pool, typing, new NoAccountData());
 });
@@ -58,5 +58,47 @@ describe('SyncNotifier', () => {
     controller.abort();
     expect(await aborted).toBe(false);
     expect(notifier!.waiting).toBe(0);
+  });
+});
+
+describe('SyncNotifier with ranges the projections wrote nothing in', () => {
+  it('records them without reading the projections and wakes nobody', async () => {
+    const queried: string[] = [];
+    const pool = new Proxy(h.db.pool, {
+      get(target, property, receiver) {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          queried.push(String(property));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const quiet = new SyncNotifier(pool);
+    try {
+      quiet.checkpointAdvanced('sync', 10n, true); // the first report only marks the position
+      quiet.checkpointAdvanced('receipts', 10n, true);
+      await quiet.idle();
+      const waiting = quiet.wait(alice, new Set(['!a:test.local']), { events: 10n, accountData: 0, typing: 0, receipts: 10n }, 600_000);
+      quiet.checkpointAdvanced('sync', 20n, false);
+      quiet.checkpointAdvanced('receipts', 30n, false);
+      await quiet.idle();
+      expect(queried).toEqual([]);
+      expect(quiet.processedUpTo('sync')).toBe(20n);
+      expect(quiet.processedUpTo('receipts')).toBe(30n);
+      // The live window stays contiguous: it now vouches for the empty range.
+      expect(quiet.live.upTo).toBe(20n);
+      expect(quiet.live.floor).toBe(10n);
+      expect(quiet.live.receiptsPosition).toBe(30n);
+      expect(quiet.waiting).toBe(1);
+      // A range that was written is read.
+      quiet.checkpointAdvanced('receipts', 40n, true);
+      await quiet.idle();
+      expect(queried.length).toBeGreaterThan(0);
+      quiet.close();
+      expect(await waiting).toBe(true);
+    } finally {
+      quiet.close();
+    }
   });
 });

@@ -59,16 +59,18 @@ export class SyncNotifier {
 
   /**
    * Tells the notifier that a projection's checkpoint reached `position` (wire it to the
-   * projection runner's `onCheckpoint`). Ranges are examined one after another, in order.
+   * projection runner's `onCheckpoint`). Ranges are examined one after another, in order;
+   * a range the projection wrote nothing in (`wrote` false: the runner passed over events the
+   * projector does not handle since its previous report) is recorded without a query.
    */
-  checkpointAdvanced(name: string, position: bigint): void {
+  checkpointAdvanced(name: string, position: bigint, wrote = true): void {
     if (name !== SYNC_PROJECTION && name !== RECEIPTS_PROJECTION) return;
     // -1: a first report of position 0 (an empty store) still marks where examination starts.
     const target = this.targets.get(name) ?? -1n;
     if (position <= target) return;
     this.targets.set(name, position);
     this.chain = this.chain
-      .then(() => this.process(name, position))
+      .then(() => this.process(name, position, wrote))
       .catch(() => {
         // The range could not be examined: wake every request so none sleeps past its event.
         this.history.set(name, []);
@@ -142,7 +144,7 @@ export class SyncNotifier {
     return (this.accountData.get(userId) ?? 0) > token.accountData;
   }
 
-  private async process(name: string, upTo: bigint): Promise<void> {
+  private async process(name: string, upTo: bigint, wrote: boolean): Promise<void> {
     const after = this.processed.get(name);
     if (after === undefined) {
       // The first report only marks the position: no request can be waiting on anything earlier.
@@ -152,9 +154,12 @@ export class SyncNotifier {
       return;
     }
     if (upTo <= after) return;
-    let rooms: Set<string>;
+    let rooms = new Set<string>();
     let users = new Set<string>();
-    if (name === SYNC_PROJECTION) ({ rooms, users } = await this.live.load(this.pool, after, upTo));
+    if (!wrote) {
+      if (name === SYNC_PROJECTION) this.live.add(after, upTo, [], users, rooms);
+      else this.live.addReceipts(after, upTo, []);
+    } else if (name === SYNC_PROJECTION) ({ rooms, users } = await this.live.load(this.pool, after, upTo));
     else {
       const receipts = await receiptsBetween(this.pool, after, upTo);
       this.live.addReceipts(after, upTo, receipts);

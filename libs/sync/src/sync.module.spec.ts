@@ -22,7 +22,7 @@ afterEach(async () => {
 describe('SyncModule', () => {
   it('serves every read-side query through the QueryBus, with typed errors', async () => {
     const wiring: { notifier?: SyncNotifier } = {};
-    h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector()], (n, p) => wiring.notifier?.checkpointAdvanced(n, p));
+    h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector()], (n, p, w) => wiring.notifier?.checkpointAdvanced(n, p, w));
     const moduleRef = await Test.createTestingModule({ imports: [SyncModule.forRoot({ pool: h.db.pool })] }).compile();
     await moduleRef.init();
     wiring.notifier = moduleRef.get(SyncNotifier);

@@ -13,7 +13,7 @@ export interface ProjectionHarness {
 
 export async function openProjectionHarness(
   projectors: Projector[],
-  onCheckpoint?: (name: string, position: bigint) => void,
+  onCheckpoint?: (name: string, position: bigint, wrote: boolean) => void,
 ): Promise<ProjectionHarness> {
   const db = await openDatabase({ maxConnections: 6 });
   await migrate(db);

@@ -195,11 +195,14 @@ describe(`ProjectionRunner (${process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'PG
   it('passes over batches with nothing for the projector without writing, and stores that checkpoint at stop', async () => {
     const p = ledger('ledger_skip', 1, ['m.wanted']);
     const reported: bigint[] = [];
+    const wrote = new Map<bigint, boolean>();
     const runner = new ProjectionRunner(db, store, [p], {
       batchSize: 1,
       checkpointDelayMs: 3_600_000,
-      onCheckpoint: (name, position) => {
-        if (name === 'ledger_skip') reported.push(position);
+      onCheckpoint: (name, position, changed) => {
+        if (name !== 'ledger_skip') return;
+        reported.push(position);
+        wrote.set(position, changed);
       },
     });
     await runner.start();
@@ -213,6 +216,9 @@ describe(`ProjectionRunner (${process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'PG
     await runner.waitFor(other.position);
     // onCheckpoint, waitFor and status see the new position; the database still holds the old one.
     expect(reported[reported.length - 1]).toBe(other.position);
+    // The applied batch is reported as written, the passed-over ones as not.
+    expect(wrote.get(wanted.position)).toBe(true);
+    expect(wrote.get(other.position)).toBe(false);
     const [status] = await runner.status();
     expect(status.checkpoint).toBe(other.position);
     expect(status.lag).toBe(0n);

@@ -18,8 +18,12 @@ export interface ProjectionRunnerOptions {
   minBackoffMs?: number;
   maxBackoffMs?: number;
   log?: ProjectionLog;
-  /** Called each time a projector's checkpoint advances (its rows up to `position` are committed). */
-  onCheckpoint?: (name: string, position: bigint) => void;
+  /**
+   * Called each time a projector's checkpoint advances (its rows up to `position` are
+   * committed). `wrote` is false when the checkpoint only moved over events the projector
+   * does not handle since the previous call: its rows did not change in that range.
+   */
+  onCheckpoint?: (name: string, position: bigint, wrote: boolean) => void;
   /**
    * Longest time a checkpoint that advanced only over events the projector does not handle
    * stays unstored (default 1000 ms). It is stored sooner with the projector's next applied
@@ -202,13 +206,13 @@ export class ProjectionRunner {
     return lane;
   }
 
-  private advance(lane: Lane, checkpoint: bigint): void {
+  private advance(lane: Lane, checkpoint: bigint, wrote = true): void {
     lane.checkpoint = checkpoint;
     const ready = lane.waiters.filter((w) => w.position <= checkpoint);
     lane.waiters = lane.waiters.filter((w) => w.position > checkpoint);
     for (const waiter of ready) waiter.resolve();
     this.progressed.notify();
-    this.options.onCheckpoint?.(lane.projector.name, checkpoint);
+    this.options.onCheckpoint?.(lane.projector.name, checkpoint, wrote);
   }
 
   /** Runs `work` after the lane's earlier database work has finished. */
@@ -330,7 +334,7 @@ export class ProjectionRunner {
     if (lane.resync || events[events.length - 1].position <= lane.checkpoint) return;
     if (selectEvents(lane.projector, events).length === 0) {
       // Nothing to write: the checkpoint moves in memory and is stored later.
-      this.advance(lane, events[events.length - 1].position);
+      this.advance(lane, events[events.length - 1].position, false);
       this.schedulePersist(lane);
       return;
     }
