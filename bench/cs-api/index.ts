@@ -20,6 +20,7 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { Pool } from 'undici';
 import { createTemporaryDatabase, type TemporaryDatabase } from '@hs/persistence';
 import { registerUser, call, type TestUser } from '@hs/testing';
 import { residentKb, startServer, type TestServer } from '../../test/e2e/support/server';
@@ -71,6 +72,28 @@ function machineCpuSeconds(): { busy: number; total: number } {
   return { busy: (total - idle) / 100, total: total / 100 };
 }
 
+/**
+ * The load's HTTP client: undici's request API over kept-alive connections (one per
+ * concurrent request), far cheaper in CPU than `fetch`; the clients share the two cores with
+ * the server and the database, so their cost counts against the figures.
+ */
+function loadClient(base: string, connections: number) {
+  const pool = new Pool(base, { connections, pipelining: 1 });
+  return {
+    async request<T>(method: 'GET' | 'PUT', path: string, token: string, query?: Record<string, string>, body?: unknown): Promise<{ status: number; body: T }> {
+      const search = query ? `?${new URLSearchParams(query).toString()}` : '';
+      const response = await pool.request({
+        method,
+        path: `/_matrix/client/v3/${path}${search}`,
+        headers: body === undefined ? { authorization: `Bearer ${token}` } : { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: response.statusCode, body: (await response.body.json()) as T };
+    },
+    close: () => pool.close(),
+  };
+}
+
 interface SyncBody {
   next_batch: string;
   rooms?: { join?: Record<string, { timeline?: { events?: { type: string; content: { bench_sent_at?: number } }[]; limited?: boolean } }> };
@@ -107,6 +130,7 @@ async function main(): Promise<void> {
       }
     }
 
+    const http = loadClient(url, SYNC_CLIENTS + USERS + 2);
     // One long-polling sync client per user.
     let measuring = false;
     let running = true;
@@ -115,10 +139,10 @@ async function main(): Promise<void> {
     let syncErrors = 0;
     const filter = JSON.stringify({ room: { timeline: { limit: 200 }, state: { lazy_load_members: true } }, presence: { types: [] } });
     const syncLoops = users.slice(0, SYNC_CLIENTS).map(async (user) => {
-      const first = await call<SyncBody>(url, 'GET', 'sync', { token: user.token, query: { filter, timeout: '0' } });
+      const first = await http.request<SyncBody>('GET', 'sync', user.token, { filter, timeout: '0' });
       let since: string = first.body.next_batch;
       while (running) {
-        const response: { status: number; body: SyncBody } = await call<SyncBody>(url, 'GET', 'sync', { token: user.token, query: { filter, timeout: '5000', since } });
+        const response = await http.request<SyncBody>('GET', 'sync', user.token, { filter, timeout: '5000', since });
         const received = Date.now();
         if (response.status !== 200) {
           syncErrors += 1;
@@ -152,9 +176,10 @@ async function main(): Promise<void> {
       let n = 0;
       while (sending) {
         const sentAt = Date.now();
-        const response = await call(url, 'PUT', `rooms/${encodeURIComponent(rooms[i])}/send/m.room.message/b${i}-${n++}`, {
-          token: user.token,
-          body: { msgtype: 'm.text', body: `bench ${n}`, bench_sent_at: sentAt },
+        const response = await http.request('PUT', `rooms/${encodeURIComponent(rooms[i])}/send/m.room.message/b${i}-${n++}`, user.token, undefined, {
+          msgtype: 'm.text',
+          body: `bench ${n}`,
+          bench_sent_at: sentAt,
         });
         if (response.status !== 200) {
           sendErrors += 1;
@@ -193,6 +218,7 @@ async function main(): Promise<void> {
     await sleep(500);
     running = false;
     await Promise.all(syncLoops);
+    await http.close();
 
     sendLatencies.sort((a, b) => a - b);
     deliveries.sort((a, b) => a - b);
