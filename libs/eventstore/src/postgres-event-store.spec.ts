@@ -50,6 +50,14 @@ async function openBed(): Promise<Bed> {
   };
 }
 
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 let counter = 0;
 function events(n: number, prefix = 'e'): NewEvent[] {
   return Array.from({ length: n }, () => ({ id: `${prefix}-${++counter}`, type: 'Tested', data: { n: counter } }));
@@ -192,6 +200,35 @@ describe('PostgresEventStore.appendWithWrites (group commit)', () => {
     expect((outcomes[2] as PromiseRejectedResult).reason).toBeInstanceOf(DuplicateEventIdError);
     for (const i of [0, 1, 3]) expect(outcomes[i].status).toBe('fulfilled');
     expect((await written(streams)).map((r) => r.stream).sort()).toEqual([streams[0], streams[1], streams[3]]);
+  });
+
+  it('a grouped append wakes the readers of another store on the database; its own listener ignores the signed NOTIFY', async () => {
+    if (bed.db.kind !== 'postgres') return; // NOTIFY reaches other processes on PostgreSQL only
+    const other = await PostgresEventStore.open(bed.db);
+    const head = await bed.store.headPosition();
+    const seenHere: string[] = [];
+    const seenThere: string[] = [];
+    const here = bed.store.subscribeToAll(head, (e) => void seenHere.push(e.id));
+    const there = other.subscribeToAll(head, (e) => void seenThere.push(e.id));
+    try {
+      await until(() => bed.store.notifier.waiting > 0 && other.notifier.waiting > 0);
+      const before = bed.store.notifier.version;
+      const grouped = await bed.store.appendWithWrites('group-notify-a', 'no_stream', events(1), recordWrites('group-notify-a'));
+      // The other store learns of it only through the NOTIFY.
+      await until(() => seenThere.includes(grouped.events[0].id));
+      await until(() => seenHere.includes(grouped.events[0].id));
+      // A standalone append of the other store notifies after its commit; this store's listener
+      // gets it after the grouped append's own notification (one connection, commit order).
+      const standalone = await other.append('group-notify-b', 'no_stream', events(1));
+      await until(() => seenHere.includes(standalone.events[0].id));
+      // One wake from the grouped append (when its statement returned), one from the other
+      // store's NOTIFY; none from the grouped append's NOTIFY.
+      expect(bed.store.notifier.version - before).toBe(2);
+    } finally {
+      await here.close();
+      await there.close();
+      await other.close();
+    }
   });
 
   it('rejects a malformed append before it joins a group', async () => {

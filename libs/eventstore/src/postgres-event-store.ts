@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import {
   sql,
@@ -101,6 +102,7 @@ const eventRow = z.object({
   recorded_at: z.union([z.number(), z.string(), z.date()]),
 });
 type EventRow = z.infer<typeof eventRow>;
+const pageRow = eventRow.extend({ final: z.boolean() });
 
 const EVENT_COLUMNS = sql.fragment`position, event_id, stream_id, revision, type, data, metadata, recorded_at`;
 /** Every position below this bound belongs to a finished transaction (see docs/eventstore.md). */
@@ -120,6 +122,8 @@ const pgliteNotifiers = new WeakMap<object, AppendNotifier>();
  */
 export class PostgresEventStore implements EventStore {
   readonly notifier: AppendNotifier;
+  /** Signs the NOTIFY of this store's grouped appends (see `groupStatement`). */
+  private readonly instance = randomUUID();
   private listener: Client | undefined;
   private listening: Promise<void> | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -340,7 +344,7 @@ export class PostgresEventStore implements EventStore {
   private async runGroup(connection: CommonQueryMethods, group: GroupMember[]): Promise<boolean> {
     let rows: readonly z.infer<typeof groupRow>[];
     try {
-      rows = await connection.any(groupStatement(group, this.db.kind === 'postgres'));
+      rows = await connection.any(groupStatement(group, this.db.kind === 'postgres' ? this.instance : undefined));
     } catch (error) {
       if (group.length > 1) {
         // Nothing of the group was kept: each member alone finds its own outcome.
@@ -353,7 +357,7 @@ export class PostgresEventStore implements EventStore {
       return false;
     }
     const byMember = group.map(() => [] as z.infer<typeof groupRow>[]);
-    for (const row of rows) byMember[row.member].push(row);
+    for (const row of rows) if (row.member >= 0) byMember[row.member].push(row);
     let wrote = false;
     for (let i = 0; i < group.length; i++) {
       const member = group[i];
@@ -476,10 +480,27 @@ export class PostgresEventStore implements EventStore {
   /**
    * True when committed events after `after` are held back because a transaction older than
    * theirs is still in flight (anywhere in the cluster: transaction ids are cluster-wide).
+   * Asked as "is the last event beyond the bound", which reads one index entry (two range
+   * conditions on a computed bound made the planner scan the whole table).
    */
   async hasPendingEvents(after = 0n): Promise<boolean> {
     return this.db.pool.oneFirst(sql.type(z.object({ pending: z.boolean() }))`SELECT EXISTS (
-      SELECT 1 FROM eventstore.events WHERE position > ${after} AND position >= ${SAFE_BOUND}) AS pending`);
+      SELECT 1 FROM (SELECT position FROM eventstore.events WHERE position > ${after} ORDER BY position DESC LIMIT 1) last
+       WHERE last.position >= ${SAFE_BOUND}) AS pending`);
+  }
+
+  /**
+   * One page of `$all` for a subscription, in one statement: the events after `after` below
+   * the safe bound and, when there are none, whether committed events beyond it are held back
+   * (`pending`). The page is read in position order without the bound and cut at the first
+   * event at or beyond it, so the held-back events cost no second query.
+   */
+  private async readPage(after: bigint, limit: number): Promise<{ events: RecordedEvent[]; pending: boolean }> {
+    const rows = await this.db.pool.any(sql.type(pageRow)`SELECT ${EVENT_COLUMNS}, position < ${SAFE_BOUND} AS final
+      FROM eventstore.events WHERE position > ${after} ORDER BY position ASC LIMIT ${limit}`);
+    let final = 0;
+    while (final < rows.length && rows[final].final) final++;
+    return { events: rows.slice(0, final).map(toRecorded), pending: final === 0 && rows.length > 0 };
   }
 
   subscribeToAll(fromPosition: bigint, handler?: SubscriptionHandler, options: SubscribeOptions = {}): AllSubscription {
@@ -498,10 +519,7 @@ export class PostgresEventStore implements EventStore {
     const source: BatchSource = {
       notifier: this.notifier,
       idleRecheckMs: this.db.kind === 'pglite' ? Infinity : POSTGRES_IDLE_RECHECK_MS,
-      readBatch: async (after, limit) => {
-        const events = await this.readAllWith(this.db.pool, after, limit);
-        return { events, pending: events.length === 0 && (await this.hasPendingEvents(after)) };
-      },
+      readBatch: (after, limit) => this.readPage(after, limit),
       ensureListening: () => this.ensureListening(),
     };
     return this.track(startBatchSubscription(source, fromPosition, handler, batchSize));
@@ -569,7 +587,11 @@ export class PostgresEventStore implements EventStore {
     };
     client.on('error', lost);
     client.on('end', lost);
-    client.on('notification', () => this.notifier.notify());
+    // A notification this store signed was sent by its own grouped appends, whose readers it
+    // woke already when the statement returned.
+    client.on('notification', (message) => {
+      if (message.payload !== this.instance) this.notifier.notify();
+    });
     await client.connect();
     await client.query(`LISTEN ${APPENDED_CHANNEL}`);
     if (this.closed) {
@@ -595,15 +617,21 @@ function eventsPayload(events: NewEvent[]): string {
  * The append calls run one after the other inside the statement's transaction, so their
  * positions are consecutive (the transaction-local index of `eventstore.append`).
  */
-function groupStatement(group: readonly GroupMember[], notify: boolean) {
+function groupStatement(group: readonly GroupMember[], notifyAs: string | undefined) {
   const parts = group.map((member, i) => {
     const cte: AppendCteNames = (name) => sql.identifier([`m${i}_${name}`]);
     return sql.fragment`${cte('appended')} AS (SELECT event_id, position, revision, written
-        FROM eventstore.append(${member.stream}, ${member.expected}, ${member.payload}::json, ${notify})), ${member.writes(cte)}`;
+        FROM eventstore.append(${member.stream}, ${member.expected}, ${member.payload}::json, false)), ${member.writes(cte)}`;
   });
   const selects = group.map(
     (_, i) => sql.fragment`SELECT ${i}::int AS member, event_id, position, revision, written FROM ${sql.identifier([`m${i}_appended`])}`,
   );
+  // One NOTIFY at commit, signed with the store's instance: its own listener ignores it (the
+  // store wakes its readers itself when the statement returns); other processes read.
+  if (notifyAs !== undefined) {
+    parts.push(sql.fragment`notified AS (SELECT pg_notify(${APPENDED_CHANNEL}, ${notifyAs}))`);
+    selects.push(sql.fragment`SELECT -1, '', 0, 0, false FROM notified`);
+  }
   return sql.type(groupRow)`WITH ${sql.join(parts, sql.fragment`, `)}
     ${sql.join(selects, sql.fragment` UNION ALL `)}
     ORDER BY member, revision`;
