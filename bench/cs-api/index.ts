@@ -136,6 +136,7 @@ async function main(): Promise<void> {
     let running = true;
     const deliveries: number[] = [];
     let limitedResponses = 0;
+    let syncResponses = 0;
     let syncErrors = 0;
     const filter = JSON.stringify({ room: { timeline: { limit: 200 }, state: { lazy_load_members: true } }, presence: { types: [] } });
     const syncLoops = users.slice(0, SYNC_CLIENTS).map(async (user) => {
@@ -150,6 +151,7 @@ async function main(): Promise<void> {
           continue;
         }
         since = response.body.next_batch;
+        if (measuring) syncResponses += 1;
         for (const room of Object.values(response.body.rooms?.join ?? {})) {
           if (room.timeline?.limited) limitedResponses += 1;
           for (const event of room.timeline?.events ?? []) {
@@ -226,7 +228,7 @@ async function main(): Promise<void> {
     console.log(`messages/s sustained:      ${(sent / elapsed).toFixed(0)}  (${sent} messages in ${elapsed.toFixed(1)} s, ${sendErrors} send errors)`);
     console.log(`send latency:              p50 ${percentile(sendLatencies, 50)} ms, p99 ${percentile(sendLatencies, 99)} ms`);
     console.log(
-      `send-to-sync delivery:     p50 ${percentile(deliveries, 50)} ms, p99 ${percentile(deliveries, 99)} ms  (${deliveries.length} deliveries of ~${expectedDeliveries} expected, ${limitedResponses} limited timelines, ${syncErrors} sync errors)`,
+      `send-to-sync delivery:     p50 ${percentile(deliveries, 50)} ms, p99 ${percentile(deliveries, 99)} ms  (${deliveries.length} deliveries of ~${expectedDeliveries} expected, ${limitedResponses} limited timelines, ${syncErrors} sync errors; ${(syncResponses / elapsed).toFixed(0)} sync responses/s)`,
     );
     console.log(`server resident memory:    idle ${(idleKb / 1024).toFixed(0)} MB, under load (max) ${(peakKb / 1024).toFixed(0)} MB`);
     const perMessage = (seconds: number) => (sent > 0 ? ((seconds * 1000) / sent).toFixed(2) : '-');
