@@ -6,6 +6,10 @@ import type { PGlite } from '@electric-sql/pglite';
 import type { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { createPool, type DatabasePool } from 'slonik';
 import { PgliteSessionQueue } from './pglite-session-queue';
+import { prepareStatementsFor } from './prepared-statements';
+
+/** `application_name` of the homeserver's PostgreSQL connections (unless the URL names one). */
+export const APPLICATION_NAME = 'matrix-cqrs-homeserver';
 
 export interface OpenDatabaseOptions {
   /** Folder of the embedded database (PGlite); used when `url` is not set. Omitted: in memory. */
@@ -90,7 +94,16 @@ async function createDatabasePool(url: string, poolSize: number): Promise<Databa
   return pool;
 }
 
-async function openPostgres(url: string, poolSize: number): Promise<Database> {
+/**
+ * PostgreSQL: the connections carry an `application_name` (the URL's, else
+ * {@link APPLICATION_NAME}; shown in `pg_stat_activity`), under which their frequent
+ * statements are sent as named prepared statements (see prepared-statements.ts).
+ */
+async function openPostgres(given: string, poolSize: number): Promise<Database> {
+  const parsed = new URL(given);
+  if (!parsed.searchParams.get('application_name')) parsed.searchParams.set('application_name', APPLICATION_NAME);
+  const url = parsed.toString();
+  prepareStatementsFor(parsed.searchParams.get('application_name') ?? APPLICATION_NAME);
   const pool = await createDatabasePool(url, poolSize);
   let closed = false;
   return {
