@@ -64,6 +64,47 @@ describe('receipts projection', () => {
     await rebuildProjection(db, store, new ReceiptsProjector());
     expect(await db.pool.any(sqlAll())).toEqual(before);
   });
+
+  it('applies a batch in one statement: the last receipt per key wins, as receipt by receipt through handle', async () => {
+    const facts: Omit<ReceiptRecorded, 'v'>[] = [
+      { room_id: room, user_id: '@a:x', receipt_type: 'm.read', event_id: '$1', ts: 1 },
+      { room_id: room, user_id: '@b:x', receipt_type: 'm.read', event_id: '$1', ts: 2 },
+      { room_id: room, user_id: '@a:x', receipt_type: 'm.read', event_id: '$2', ts: 3 },
+      { room_id: room, user_id: '@a:x', receipt_type: 'm.read', event_id: '$3', ts: 4, thread_id: '$t' },
+      { room_id: room, user_id: '@a:x', receipt_type: 'm.read', event_id: '$4', ts: 5 },
+      { room_id: other, user_id: '@a:x', receipt_type: 'm.read.private', event_id: '$9', ts: 6 },
+    ];
+    const projector = new ReceiptsProjector();
+    const statement = jest.spyOn(projector, 'statement');
+    const handle = jest.spyOn(projector, 'handle');
+    await runner.stop();
+    runner = new ProjectionRunner(db, store, [projector]);
+    await runner.start();
+    // One append: one batch holding the same key three times.
+    const result = await store.append(receiptsStream(room), 'any', [
+      ...facts.map((fact) => ({ id: randomUUID(), type: RECEIPT_RECORDED, data: { v: 1, ...fact } as unknown as JsonValue })),
+      { id: randomUUID(), type: RECEIPT_RECORDED, data: { v: 1, room_id: room } },
+    ]);
+    await runner.waitFor(result.position);
+    expect(statement).toHaveBeenCalledTimes(1);
+    expect(handle).not.toHaveBeenCalled();
+    const rows = await db.pool.any(sqlAll());
+    expect(rows.map((r) => [r.room_id, r.user_id, r.thread_id, r.event_id, r.ts])).toEqual([
+      [other, '@a:x', '', '$9', 6n],
+      [room, '@a:x', '', '$4', 5n],
+      [room, '@a:x', '$t', '$3', 4n],
+      [room, '@b:x', '', '$1', 2n],
+    ]);
+    expect(rows[1].position).toBe(result.position - 2n);
+
+    // Receipt by receipt through handle (one event per batch), in a rebuilt generation: the same rows.
+    const byHandle = new ReceiptsProjector();
+    const handled = jest.spyOn(byHandle, 'handle');
+    Object.assign(byHandle, { statement: undefined });
+    await rebuildProjection(db, store, byHandle, { batchSize: 1 });
+    expect(handled).toHaveBeenCalledTimes(facts.length + 1);
+    expect(await db.pool.any(sqlAll())).toEqual(rows);
+  });
 });
 
 function sqlAll() {

@@ -2,8 +2,8 @@
  * The receipts projection: each user's latest receipt per room, receipt type and thread, with
  * the store position it was recorded at (so /sync can send what changed since a token).
  */
-import { sql, type DatabaseTransactionConnection } from 'slonik';
-import type { Projector, RecordedEvent } from '@hs/eventstore';
+import { sql, type DatabaseTransactionConnection, type FragmentSqlToken, type IdentifierSqlToken } from 'slonik';
+import type { BatchStatement, GenerationTable, Projector, RecordedEvent } from '@hs/eventstore';
 import { RECEIPT_RECORDED, isReceiptType, type ReceiptRecorded } from '@hs/contracts';
 
 export const RECEIPTS_PROJECTION = 'receipts';
@@ -44,14 +44,40 @@ export class ReceiptsProjector implements Projector {
   }
 
   async handle(batch: RecordedEvent[], tx: DatabaseTransactionConnection): Promise<void> {
-    for (const record of batch) {
-      if (!isReceipt(record.data)) continue;
-      const r = record.data;
-      await tx.query(sql.unsafe`
-        INSERT INTO receipts (room_id, user_id, receipt_type, thread_id, event_id, ts, position)
-        VALUES (${r.room_id}, ${r.user_id}, ${r.receipt_type}, ${r.thread_id ?? ''}, ${r.event_id}, ${r.ts}, ${record.position})
-        ON CONFLICT (room_id, user_id, receipt_type, thread_id) DO UPDATE
-          SET event_id = EXCLUDED.event_id, ts = EXCLUDED.ts, position = EXCLUDED.position`);
-    }
+    const write = receiptsWrite(batch, sql.identifier(['receipts']));
+    if (write) await tx.query(sql.unsafe`${write}`);
   }
+
+  /** Every batch is one statement, the same as `handle`. */
+  statement(batch: RecordedEvent[], table: GenerationTable): BatchStatement {
+    const write = receiptsWrite(batch, table('receipts'));
+    return { writes: write ? [write] : [] };
+  }
+}
+
+/**
+ * The batch's receipts in one upsert: per room, user, receipt type and thread, the batch's
+ * last receipt (store order) replaces the stored one, as one upsert per receipt in order would
+ * (an upsert may not touch a row twice).
+ * None when the batch holds no well-formed receipt.
+ */
+function receiptsWrite(batch: RecordedEvent[], receipts: IdentifierSqlToken): FragmentSqlToken | undefined {
+  const latest = new Map<string, { receipt: ReceiptRecorded; position: bigint }>();
+  for (const record of batch) {
+    if (!isReceipt(record.data)) continue;
+    const r = record.data;
+    const key = JSON.stringify([r.room_id, r.user_id, r.receipt_type, r.thread_id ?? '']);
+    latest.set(key, { receipt: r, position: record.position });
+  }
+  if (latest.size === 0) return undefined;
+  const rows = [...latest.values()];
+  const column = <T>(pick: (row: { receipt: ReceiptRecorded; position: bigint }) => T) => rows.map(pick);
+  return sql.fragment`
+    INSERT INTO ${receipts} (room_id, user_id, receipt_type, thread_id, event_id, ts, position)
+    SELECT * FROM unnest(${sql.array(column((x) => x.receipt.room_id), 'text')}, ${sql.array(column((x) => x.receipt.user_id), 'text')},
+                         ${sql.array(column((x) => x.receipt.receipt_type), 'text')}, ${sql.array(column((x) => x.receipt.thread_id ?? ''), 'text')},
+                         ${sql.array(column((x) => x.receipt.event_id), 'text')}, ${sql.array(column((x) => x.receipt.ts), 'int8')},
+                         ${sql.array(column((x) => x.position), 'int8')})
+    ON CONFLICT (room_id, user_id, receipt_type, thread_id) DO UPDATE
+      SET event_id = EXCLUDED.event_id, ts = EXCLUDED.ts, position = EXCLUDED.position`;
 }

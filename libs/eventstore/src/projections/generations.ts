@@ -1,7 +1,8 @@
-import { sql, type CommonQueryMethods, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
+import { sql, type CommonQueryMethods, type DatabasePool, type DatabaseTransactionConnection, type FragmentSqlToken } from 'slonik';
 import { z } from 'zod';
+import { sqlState } from '@hs/persistence';
 import type { RecordedEvent } from '../types';
-import { generationSchema, projectionViewSchema, selectEvents, type Projector } from './projector';
+import { generationSchema, projectionViewSchema, selectEvents, type BatchStatement, type Projector } from './projector';
 
 /** Advisory-lock key of a projection's bookkeeping (creating generations, swapping). */
 function lockKey(name: string) {
@@ -93,11 +94,29 @@ export type ApplyOutcome =
   | { kind: 'inactive' };
 
 /**
+ * Projection commits do not wait for the WAL flush (`synchronous_commit` off for the
+ * transaction): a read model is rebuilt from the store, and its checkpoint commits with its
+ * rows, so a crash can only lose both together, and the events are applied again.
+ */
+const ASYNC_COMMIT = sql.fragment`set_config('synchronous_commit', 'off', true)`;
+
+/** The checkpoint move of a batch: `after` -> `checkpoint`, while still at `after` (and active). */
+function checkpointUpdate(projector: Projector, generation: number, after: bigint, checkpoint: bigint, requireActive: boolean) {
+  const active = requireActive
+    ? sql.fragment`AND EXISTS (SELECT 1 FROM projections.projection_generations g
+         WHERE g.name = ${projector.name} AND g.active_generation = ${generation} FOR SHARE)`
+    : sql.fragment``;
+  return sql.fragment`UPDATE projections.checkpoints SET position = ${checkpoint}, updated_at = now()
+     WHERE name = ${projector.name} AND generation = ${generation} AND position = ${after} ${active}`;
+}
+
+/**
  * Moves a generation's checkpoint from `after` to `checkpoint` in one statement, only if it
  * is still at `after` (and, with `requireActive`, only while the generation is the active
  * one: the generation row stays share-locked until the transaction ends, so a swap waits).
  * Inside a transaction (`useSchema`), the same statement makes the generation's schema the
- * first of the search_path for the rest of it. True when the checkpoint moved.
+ * first of the search_path for the rest of it. The transaction commits without waiting for
+ * the WAL flush (see `ASYNC_COMMIT`). True when the checkpoint moved.
  */
 async function moveCheckpoint(
   connection: CommonQueryMethods,
@@ -108,14 +127,12 @@ async function moveCheckpoint(
   requireActive: boolean,
   useSchema: boolean,
 ): Promise<boolean> {
-  const active = requireActive
-    ? sql.fragment`AND EXISTS (SELECT 1 FROM projections.projection_generations g
-         WHERE g.name = ${projector.name} AND g.active_generation = ${generation} FOR SHARE)`
+  const schema = useSchema
+    ? sql.fragment`, set_config('search_path', ${`${generationSchema(projector.name, generation)}, public`}, true)`
     : sql.fragment``;
   const moved = await connection.maybeOne(sql.unsafe`
-    UPDATE projections.checkpoints SET position = ${checkpoint}, updated_at = now()
-     WHERE name = ${projector.name} AND generation = ${generation} AND position = ${after} ${active}
-    RETURNING ${useSchema ? sql.fragment`set_config('search_path', ${`${generationSchema(projector.name, generation)}, public`}, true)` : sql.fragment`position`}`);
+    ${checkpointUpdate(projector, generation, after, checkpoint, requireActive)}
+    RETURNING ${ASYNC_COMMIT} ${schema}`);
   return moved !== null;
 }
 
@@ -134,12 +151,20 @@ async function refusal(
   return { kind: 'moved', checkpoint: row.position };
 }
 
+/** SQLSTATEs raised by `projections.batch_guard` (migrations/projections/0002_batch_guard.sql). */
+const CHECKPOINT_NOT_MOVED = 'HSPC1';
+const PRECONDITION_FAILED = 'HSPR1';
+
 /**
- * Applies one batch to a generation and moves its checkpoint, in one transaction. `after` is
- * the checkpoint stored for the generation (it may be older than the batch's first event when
+ * Applies one batch to a generation and moves its checkpoint, atomically. `after` is the
+ * checkpoint stored for the generation (it may be older than the batch's first event when
  * batches with nothing for the projector were passed over). With `requireActive`, the batch is
- * applied only while that generation is the active one. Round trips: BEGIN, the checkpoint
- * move (which also selects the generation's schema), the projector's statements, COMMIT.
+ * applied only while that generation is the active one.
+ *
+ * When the projector gives a `statement` for the batch, one autocommitted statement moves the
+ * checkpoint and runs its writes (`applyInOneStatement`); otherwise, or when the statement's
+ * preconditions do not hold, one transaction: BEGIN, the checkpoint move (which also selects
+ * the generation's schema), the projector's `handle`, COMMIT.
  */
 export async function applyBatch(
   pool: DatabasePool,
@@ -152,6 +177,13 @@ export async function applyBatch(
   if (batch.length === 0) return { kind: 'applied', checkpoint: after };
   const checkpoint = batch[batch.length - 1].position;
   const selected = selectEvents(projector, batch);
+  const schema = generationSchema(projector.name, generation);
+  const statement: BatchStatement | undefined =
+    selected.length === 0 ? { writes: [] } : projector.statement?.(selected, (table) => sql.identifier([schema, table]));
+  if (statement) {
+    const outcome = await applyInOneStatement(pool, projector, generation, after, checkpoint, statement, requireActive);
+    if (outcome !== 'precondition failed') return outcome;
+  }
   return pool.transaction(async (tx) => {
     if (!(await moveCheckpoint(tx, projector, generation, after, checkpoint, requireActive, true))) {
       return refusal(tx, projector, generation, requireActive);
@@ -159,6 +191,47 @@ export async function applyBatch(
     if (selected.length > 0) await projector.handle(selected, tx);
     return { kind: 'applied', checkpoint } as const;
   });
+}
+
+/**
+ * One autocommitted statement: the checkpoint move and the projector's writes as
+ * data-modifying common table expressions, and `projections.batch_guard`, which raises when
+ * the checkpoint did not move or a precondition is false. Data-modifying expressions always
+ * run to completion, so the raise is what keeps a refused batch from being written: the
+ * statement's implicit transaction rolls back as a whole.
+ */
+async function applyInOneStatement(
+  pool: DatabasePool,
+  projector: Projector,
+  generation: number,
+  after: bigint,
+  checkpoint: bigint,
+  statement: BatchStatement,
+  requireActive: boolean,
+): Promise<ApplyOutcome | 'precondition failed'> {
+  const writes = statement.writes.map((write, i) => sql.fragment`, ${sql.identifier([`write_${i}`])} AS (${write})`);
+  const requires = statement.requires ?? [];
+  // slonik joins no empty list.
+  const join = (parts: readonly FragmentSqlToken[], glue: FragmentSqlToken) => (parts.length === 0 ? sql.fragment`` : sql.join(parts, glue));
+  try {
+    await pool.query(sql.unsafe`
+      WITH checkpoint_moved AS (
+        ${checkpointUpdate(projector, generation, after, checkpoint, requireActive)}
+        RETURNING 1
+      ) ${join(writes, sql.fragment``)}
+      SELECT projections.batch_guard((SELECT count(*) FROM checkpoint_moved),
+                                     ARRAY[${join(requires, sql.fragment`, `)}]::boolean[]),
+             ${ASYNC_COMMIT}`);
+  } catch (error) {
+    const state = sqlState(error);
+    if (state === PRECONDITION_FAILED) return 'precondition failed';
+    const refused = await refusal(pool, projector, generation, requireActive);
+    if (state === CHECKPOINT_NOT_MOVED) return refused;
+    // E.g. the generation's tables were dropped by a swap: the batch is refused, not failing.
+    if (refused.kind === 'inactive' || refused.checkpoint !== after) return refused;
+    throw error;
+  }
+  return { kind: 'applied', checkpoint };
 }
 
 /**

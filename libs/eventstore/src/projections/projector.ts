@@ -1,11 +1,37 @@
-import type { DatabaseTransactionConnection } from 'slonik';
+import type { DatabaseTransactionConnection, FragmentSqlToken, IdentifierSqlToken } from 'slonik';
 import type { RecordedEvent } from '../types';
+
+/**
+ * A batch written by one autocommitted statement (see `Projector.statement`).
+ *
+ * - `writes`: bodies of data-modifying statements (INSERT/UPDATE/DELETE, with RETURNING or
+ *   not) that run side by side as common table expressions of one statement, together with
+ *   the checkpoint move. They all see the database as it was when the statement started,
+ *   not each other's changes, so no two of them may touch the same row, and none may rely
+ *   on what another writes. An empty list writes nothing but the checkpoint.
+ * - `requires`: boolean SQL expressions that must all be true, evaluated on that same
+ *   snapshot, for `writes` to be the right way to apply the batch. When one is false (or
+ *   null), nothing of the statement is kept and the batch is applied by `handle` in a
+ *   transaction instead.
+ */
+export interface BatchStatement {
+  writes: FragmentSqlToken[];
+  requires?: FragmentSqlToken[];
+}
+
+/** Names a table of the generation being written, schema-qualified. */
+export type GenerationTable = (table: string) => IdentifierSqlToken;
 
 /**
  * A read model fed from `$all`. Its tables live in a schema per generation; while `setup`
  * and `handle` run, the transaction's search_path starts with that schema, so the projector
  * names its tables without a schema. Queries read them through the views in `proj_<name>`
  * (see `projectionViewSchema`), which always point at the active generation.
+ *
+ * A batch is applied either by `handle`, in a transaction with the checkpoint move, or, when
+ * the projector offers `statement` for it, by a single autocommitted statement that moves
+ * the checkpoint and runs the projector's writes (one round trip instead of BEGIN, the
+ * checkpoint, the projector's statements and COMMIT). Both must leave the same rows.
  */
 export interface Projector {
   /** Lower-case letters, digits and underscores; names the schemas. */
@@ -24,8 +50,19 @@ export interface Projector {
   tables?: readonly string[];
   /** Creates the tables of a new, empty generation. */
   setup?(tx: DatabaseTransactionConnection): Promise<void>;
-  /** Applies a batch; the runner commits it together with the checkpoint. */
+  /**
+   * Applies a batch; the runner commits it together with the checkpoint. Always needed:
+   * rebuilds and batches without a single statement use it, and it is the fallback when a
+   * statement's `requires` does not hold.
+   */
   handle(batch: RecordedEvent[], tx: DatabaseTransactionConnection): Promise<void>;
+  /**
+   * The batch (the events `handle` would get) as one statement, or undefined to use `handle`.
+   * Tables must be named through `table` (schema-qualified): inside one statement the
+   * search_path cannot select the generation's schema, as names are resolved before it runs.
+   * The result must equal what `handle` writes for the same batch whenever `requires` holds.
+   */
+  statement?(batch: RecordedEvent[], table: GenerationTable): BatchStatement | undefined;
 }
 
 export interface ProjectionStatus {
