@@ -1,7 +1,8 @@
 import { sql } from 'slonik';
-import { rebuildProjection } from '@hs/eventstore';
+import { PostgresEventStore, rebuildProjection, type Projector, type RecordedEvent } from '@hs/eventstore';
+import { createTemporaryDatabase, migrate, openDatabase, type Database, type TemporaryDatabase } from '@hs/persistence';
 import { SyncTokenError, encodePaginationToken } from '@hs/contracts';
-import { SyncProjector } from './sync.projector';
+import { SYNC_TABLES, SyncProjector } from './sync.projector';
 import { SyncQueries } from './sync.queries';
 import { SyncQueryError } from './errors';
 import { TestRoom } from './testing/test-room';
@@ -307,5 +308,99 @@ describe('sync projector', () => {
     // One event per batch writes the same rows as whole batches.
     expect((await rebuildProjection(h.db, h.store, new SyncProjector(), { batchSize: 1 })).generation).toBe(3);
     expect(await dump()).toEqual(before);
+  });
+});
+
+describe(`sync projector: one statement or handle (${process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'PGlite'})`, () => {
+  let db: Database;
+  let store: PostgresEventStore;
+  let temporary: TemporaryDatabase | undefined;
+
+  beforeAll(async () => {
+    const url = process.env.TEST_DATABASE_URL;
+    temporary = url ? await createTemporaryDatabase(url, 'hs_sync_stmt') : undefined;
+    db = await openDatabase({ maxConnections: 4, ...(temporary ? { url: temporary.url } : {}) });
+    await migrate(db);
+    store = await PostgresEventStore.open(db);
+  });
+  afterAll(async () => {
+    await store.close();
+    await db.close();
+    await temporary?.drop();
+  });
+
+  /** The sync projector under another name, recording which path applied each batch. */
+  function variant(name: string, useStatement: boolean) {
+    const inner = new SyncProjector();
+    const seen = { statements: [] as string[][], handled: [] as string[][] };
+    const ids = (batch: RecordedEvent[]) => batch.map((e) => (e.data as { event_id?: string }).event_id ?? e.type);
+    const projector: Projector = {
+      name,
+      version: inner.version,
+      eventTypes: inner.eventTypes,
+      tables: inner.tables,
+      setup: (tx) => inner.setup(tx),
+      handle: (batch, tx) => {
+        seen.handled.push(ids(batch));
+        return inner.handle(batch, tx);
+      },
+      ...(useStatement
+        ? {
+            statement: (batch: RecordedEvent[], table: Parameters<NonNullable<Projector['statement']>>[1]) => {
+              const statement = inner.statement(batch, table);
+              if (statement) seen.statements.push(ids(batch));
+              return statement;
+            },
+          }
+        : {}),
+    };
+    return { projector, seen };
+  }
+
+  async function dump(name: string): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = {};
+    for (const table of SYNC_TABLES) {
+      out[table] = await db.pool.any(sql.unsafe`SELECT * FROM ${sql.identifier([`proj_${name}`, table])} AS t ORDER BY t::text`);
+    }
+    return out;
+  }
+
+  it('writes the same tables for the same batches, including a redaction that arrives before its target', async () => {
+    const room = await TestRoom.create(store, alice);
+    await room.join(bob);
+    await room.message(alice, 'one', {}, { local: { user_id: alice, device_id: 'D', txn_id: 't1' } });
+    await room.message(bob, 'two', { url: 'mxc://x/y' });
+    const late = room.prepare(bob, 'm.room.message', { msgtype: 'm.text', body: 'late' });
+    await room.redact(bob, late.eventId);
+    await room.message(alice, 'three');
+    await room.message(alice, 'soft', {}, { softFailed: true });
+    await late.append();
+    await room.message(bob, 'four');
+    const other = await TestRoom.create(store, bob, { version: '10' });
+    await other.message(bob, 'elsewhere');
+    await room.message(alice, 'five');
+    await other.forget(bob);
+    await room.message(alice, 'six');
+    const head = await store.headPosition();
+
+    for (const batchSize of [1, 2, 3, 1000]) {
+      const byStatement = variant('sync_by_statement', true);
+      const byHandle = variant('sync_by_handle', false);
+      expect((await rebuildProjection(db, store, byStatement.projector, { batchSize })).checkpoint).toBe(head);
+      expect((await rebuildProjection(db, store, byHandle.projector, { batchSize })).checkpoint).toBe(head);
+      const rows = await dump('sync_by_statement');
+      expect(rows).toEqual(await dump('sync_by_handle'));
+      expect((rows.events as { event: { content: { body?: string } }; redacted_because: unknown }[]).find((e) => e.redacted_because !== null)?.event.content).toEqual({});
+      expect(rows.pending_redactions).toEqual([]);
+      expect(byHandle.seen.statements).toEqual([]);
+      if (batchSize === 1) {
+        // Every plain message went through one statement; the late target's statement found
+        // its pending redaction and fell back to handle.
+        expect(byStatement.seen.statements).toContainEqual([late.eventId]);
+        expect(byStatement.seen.handled).toContainEqual([late.eventId]);
+        expect(byStatement.seen.statements.length).toBeGreaterThanOrEqual(8);
+        expect(byStatement.seen.handled.length).toBeLessThan(byHandle.seen.handled.length);
+      }
+    }
   });
 });

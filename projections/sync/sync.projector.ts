@@ -13,8 +13,8 @@
  *   effect and, for invites and knocks, the stripped state shown to the user.
  * - `pending_redactions`: redactions whose target has not arrived yet.
  */
-import { sql, type DatabaseTransactionConnection } from 'slonik';
-import type { Projector, RecordedEvent } from '@hs/eventstore';
+import { sql, type DatabaseTransactionConnection, type IdentifierSqlToken } from 'slonik';
+import type { BatchStatement, GenerationTable, Projector, RecordedEvent } from '@hs/eventstore';
 import {
   ROOM_EVENT_ACCEPTED,
   ROOM_FORGOTTEN,
@@ -103,6 +103,9 @@ const SETUP = [
 const EVENT_INSERT_COLUMNS = sql.fragment`position, event_id, room_id, type, sender, state_key, origin_server_ts, in_timeline,
   contains_url, event, prev_content, prev_sender, replaces_state, txn_user, txn_device, txn_id, extra_unsigned`;
 
+/** A table of the generation the transaction's search_path selects (see `Projector.handle`). */
+const unqualified: GenerationTable = (table) => sql.identifier([table]);
+
 interface StoredEventRow {
   position: bigint;
   event_id: string;
@@ -146,14 +149,8 @@ export class SyncProjector implements Projector {
     if (accepted.length > 0) {
       // One round trip: the batch's rooms (first room version seen wins, as one by one) and
       // which of its events a redaction waits for.
-      const rooms = new Map<string, string>();
-      for (const fact of accepted) if (!rooms.has(fact.room_id)) rooms.set(fact.room_id, fact.room_version);
       const targets = (await tx.anyFirst(sql.unsafe`
-        WITH new_rooms AS (
-          INSERT INTO rooms (room_id, room_version)
-          SELECT * FROM unnest(${sql.array([...rooms.keys()], 'text')}, ${sql.array([...rooms.values()], 'text')})
-          ON CONFLICT (room_id) DO NOTHING
-        )
+        WITH new_rooms AS (${this.insertRooms(accepted, unqualified('rooms'))})
         SELECT DISTINCT target_id FROM pending_redactions
          WHERE target_id = ANY(${sql.array(accepted.map((fact) => fact.event_id), 'text')})`)) as unknown as string[];
       context.pendingTargets = new Set(targets);
@@ -186,14 +183,42 @@ export class SyncProjector implements Projector {
     await flush();
   }
 
+  /**
+   * A batch of plain timeline events only (see `isPlainFact`; each event once, no
+   * ROOM_FORGOTTEN) in one statement: the rooms and the events, as `handle` writes them,
+   * provided no redaction waits for one of the events (else `handle` applies it).
+   */
+  statement(batch: RecordedEvent[], table: GenerationTable): BatchStatement | undefined {
+    const plain: { position: bigint; fact: RoomEventAccepted }[] = [];
+    const ids = new Set<string>();
+    for (const record of batch) {
+      if (record.type === ROOM_EVENT_ACCEPTED && isAccepted(record.data)) {
+        const fact = record.data;
+        if (!isPlainFact(fact) || ids.has(fact.event_id)) return undefined;
+        ids.add(fact.event_id);
+        plain.push({ position: record.position, fact });
+      } else if (record.type === ROOM_FORGOTTEN && isForgotten(record.data)) {
+        return undefined;
+      }
+    }
+    if (plain.length === 0) return { writes: [] };
+    return {
+      writes: [this.insertRooms(plain.map((p) => p.fact), table('rooms')), this.insertPlainStatement(plain, table('events'))],
+      requires: [sql.fragment`NOT EXISTS (SELECT 1 FROM ${table('pending_redactions')} WHERE target_id = ANY(${sql.array([...ids], 'text')}))`],
+    };
+  }
+
   private isPlain(fact: RoomEventAccepted, context: BatchContext): boolean {
-    return (
-      fact.pdu.state_key === undefined &&
-      fact.pdu.type !== 'm.room.redaction' &&
-      fact.state_delta.added.length === 0 &&
-      fact.state_delta.removed.length === 0 &&
-      !context.pendingTargets.has(fact.event_id)
-    );
+    return isPlainFact(fact) && !context.pendingTargets.has(fact.event_id);
+  }
+
+  /** The rooms of a batch's events (the first room version seen wins, as one by one). */
+  private insertRooms(accepted: readonly RoomEventAccepted[], rooms: IdentifierSqlToken) {
+    const versions = new Map<string, string>();
+    for (const fact of accepted) if (!versions.has(fact.room_id)) versions.set(fact.room_id, fact.room_version);
+    return sql.fragment`INSERT INTO ${rooms} (room_id, room_version)
+      SELECT * FROM unnest(${sql.array([...versions.keys()], 'text')}, ${sql.array([...versions.values()], 'text')})
+      ON CONFLICT (room_id) DO NOTHING`;
   }
 
   private eventValues(position: bigint, fact: RoomEventAccepted, event: ClientEvent, prev: { content: JsonObject | null; sender: string | null; replaces: string | null }) {
@@ -206,6 +231,11 @@ export class SyncProjector implements Projector {
   }
 
   private async insertPlain(rows: { position: bigint; fact: RoomEventAccepted }[], tx: DatabaseTransactionConnection): Promise<void> {
+    await tx.query(sql.unsafe`${this.insertPlainStatement(rows, unqualified('events'))}`);
+  }
+
+  /** Plain timeline events (no previous state to look up), each once. */
+  private insertPlainStatement(rows: { position: bigint; fact: RoomEventAccepted }[], events: IdentifierSqlToken) {
     const values = rows.map(({ position, fact }) =>
       this.eventValues(position, fact, clientEventOf(fact.pdu, fact.event_id, fact.room_id, fact.room_version), {
         content: null,
@@ -213,10 +243,10 @@ export class SyncProjector implements Projector {
         replaces: null,
       }),
     );
-    await tx.query(sql.unsafe`
-      INSERT INTO events (${EVENT_INSERT_COLUMNS}) VALUES ${sql.join(values, sql.fragment`, `)}
+    return sql.fragment`
+      INSERT INTO ${events} AS events (${EVENT_INSERT_COLUMNS}) VALUES ${sql.join(values, sql.fragment`, `)}
       ON CONFLICT (event_id) DO UPDATE SET position = EXCLUDED.position, in_timeline = true
-        WHERE events.in_timeline = false AND EXCLUDED.in_timeline`);
+        WHERE events.in_timeline = false AND EXCLUDED.in_timeline`;
   }
 
   private async accept(position: bigint, fact: RoomEventAccepted, tx: DatabaseTransactionConnection, context: BatchContext): Promise<void> {
@@ -387,6 +417,16 @@ export class SyncProjector implements Projector {
     const level = toLevel(users[redaction.sender], toLevel(power.users_default, 0));
     return level >= toLevel(power.redact, 50);
   }
+}
+
+/** No state key, not a redaction, no state change: a timeline event nothing else depends on. */
+function isPlainFact(fact: RoomEventAccepted): boolean {
+  return (
+    fact.pdu.state_key === undefined &&
+    fact.pdu.type !== 'm.room.redaction' &&
+    fact.state_delta.added.length === 0 &&
+    fact.state_delta.removed.length === 0
+  );
 }
 
 function toLevel(value: unknown, fallback: number): number {
