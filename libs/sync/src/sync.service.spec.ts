@@ -263,6 +263,33 @@ describe('SyncService', () => {
     expect(elsewhere.roomId).not.toBe(room.roomId);
   });
 
+  it('long-poll pacing: what lands within the interval after a device was answered comes in one response; other devices and timeout=0 are not held', async () => {
+    const paced = new SyncService(service.queries, { typing, accountData, notifier: notifier!, live: mode === 'live', minAnswerIntervalMs: 60_000 });
+    const room = await TestRoom.create(h.store, alice);
+    await room.join(bob);
+    await settle();
+    const start = await paced.sync({ userId: bob, deviceId: 'B1' });
+    await room.message(alice, 'first');
+    await settle();
+    // Answered with news: the device's next long-poll waits out the interval.
+    const first = await paced.sync({ userId: bob, deviceId: 'B1', since: start.next_batch, timeoutMs: 60_000 });
+    expect(bodies(first, room.roomId)).toEqual(['first']);
+    let settled = false;
+    const second = paced.sync({ userId: bob, deviceId: 'B1', since: first.next_batch, timeoutMs: 2_000 }).then((r) => {
+      settled = true;
+      return r;
+    });
+    await room.message(alice, 'second');
+    await room.message(alice, 'third');
+    await settle();
+    // Meanwhile another device of the same user, and a sync without a timeout, answer at once.
+    expect(bodies(await paced.sync({ userId: bob, deviceId: 'B2', since: first.next_batch, timeoutMs: 60_000 }), room.roomId)).toEqual(['second', 'third']);
+    expect(bodies(await paced.sync({ userId: bob, deviceId: 'B1', since: first.next_batch, timeoutMs: 0 }), room.roomId)).toEqual(['second', 'third']);
+    expect(settled).toBe(false);
+    // The paced long-poll answers at its deadline with everything that landed.
+    expect(bodies(await second, room.roomId)).toEqual(['second', 'third']);
+  });
+
   it('long-poll: an invite wakes the invited user', async () => {
     const room = await TestRoom.create(h.store, alice);
     await settle();
