@@ -234,17 +234,33 @@ export class SyncProjector implements Projector {
     await tx.query(sql.unsafe`${this.insertPlainStatement(rows, unqualified('events'))}`);
   }
 
-  /** Plain timeline events (no previous state to look up), each once. */
+  /**
+   * Plain timeline events (no previous state to look up), each once. The rows travel as one
+   * array per column, so the statement's text is the same for any number of events (and is
+   * prepared once per connection on PostgreSQL).
+   */
   private insertPlainStatement(rows: { position: bigint; fact: RoomEventAccepted }[], events: IdentifierSqlToken) {
-    const values = rows.map(({ position, fact }) =>
-      this.eventValues(position, fact, clientEventOf(fact.pdu, fact.event_id, fact.room_id, fact.room_version), {
-        content: null,
-        sender: null,
-        replaces: null,
-      }),
-    );
+    const clientEvents = rows.map(({ fact }) => clientEventOf(fact.pdu, fact.event_id, fact.room_id, fact.room_version));
+    const column = <T extends string | boolean | null>(value: (row: { position: bigint; fact: RoomEventAccepted }, i: number) => T) => rows.map(value);
     return sql.fragment`
-      INSERT INTO ${events} AS events (${EVENT_INSERT_COLUMNS}) VALUES ${sql.join(values, sql.fragment`, `)}
+      INSERT INTO ${events} AS events (${EVENT_INSERT_COLUMNS})
+      SELECT u.position, u.event_id, u.room_id, u.type, u.sender, NULL, u.origin_server_ts, u.in_timeline, u.contains_url, u.event,
+             NULL, NULL, NULL, u.txn_user, u.txn_device, u.txn_id, u.extra_unsigned
+        FROM unnest(${sql.array(column(({ position }) => String(position)), 'int8')},
+                    ${sql.array(column(({ fact }) => fact.event_id), 'text')},
+                    ${sql.array(column(({ fact }) => fact.room_id), 'text')},
+                    ${sql.array(column((_, i) => clientEvents[i].type), 'text')},
+                    ${sql.array(column((_, i) => clientEvents[i].sender), 'text')},
+                    ${sql.array(column((_, i) => String(clientEvents[i].origin_server_ts)), 'int8')},
+                    ${sql.array(column(({ fact }) => !fact.soft_failed && !fact.outlier), 'bool')},
+                    ${sql.array(column((_, i) => containsUrl(clientEvents[i].content)), 'bool')},
+                    ${sql.array(column((_, i) => JSON.stringify(clientEvents[i])), 'jsonb')},
+                    ${sql.array(column(({ fact }) => fact.local?.user_id ?? null), 'text')},
+                    ${sql.array(column(({ fact }) => fact.local?.device_id ?? null), 'text')},
+                    ${sql.array(column(({ fact }) => fact.local?.txn_id ?? null), 'text')},
+                    ${sql.array(column(({ fact }) => (fact.unsigned ? JSON.stringify(fact.unsigned) : null)), 'jsonb')})
+          AS u(position, event_id, room_id, type, sender, origin_server_ts, in_timeline, contains_url, event,
+               txn_user, txn_device, txn_id, extra_unsigned)
       ON CONFLICT (event_id) DO UPDATE SET position = EXCLUDED.position, in_timeline = true
         WHERE events.in_timeline = false AND EXCLUDED.in_timeline`;
   }
