@@ -46,6 +46,13 @@ export interface Projector {
    * advances in memory and is stored with a later batch, after a quiet moment or at stop.
    */
   wants?(event: RecordedEvent): boolean;
+  /**
+   * How far behind the store the projector may run, in milliseconds (default 0: it applies
+   * each batch as soon as it is read). After applying a batch that was not full, the runner
+   * waits this long before the projector's next batch, so what lands meanwhile is applied in
+   * one (up to the runner's batch size); `waitFor` may take that much longer for it.
+   */
+  applyIntervalMs?: number;
   /** Tables that `setup` creates and that queries may read (one view each). */
   tables?: readonly string[];
   /** Creates the tables of a new, empty generation. */

@@ -229,6 +229,36 @@ describe(`ProjectionRunner (${process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'PG
     expect(await appliedCount(db, p.name)).toBe(appliedBefore + 1);
   });
 
+  it('a projector with an apply interval gets what lands meanwhile in one batch; the others are not held', async () => {
+    const relaxed = Object.assign(ledger('ledger_relaxed'), { applyIntervalMs: 60_000 });
+    const batches: number[] = [];
+    const handle = relaxed.handle.bind(relaxed);
+    relaxed.handle = async (batch, tx) => {
+      batches.push(batch.length);
+      await handle(batch, tx);
+    };
+    const prompt = ledger('ledger_prompt');
+    // Appended before the start: the relaxed projector's catch-up ends with it.
+    const first = await store.append('room-!relaxed:x', 'any', [ev()]);
+    const runner = new ProjectionRunner(db, store, [relaxed, prompt], { batchSize: 100 });
+    await runner.start();
+    await runner.waitFor(first.position, 'ledger_relaxed');
+    const appliedBefore = batches.length;
+    const later = [];
+    for (let i = 0; i < 3; i++) later.push(await store.append('room-!relaxed:x', 'any', [ev()]));
+    // The prompt projector applies them while the relaxed one waits out its interval.
+    await runner.waitFor(later[2].position, 'ledger_prompt');
+    expect((await runner.status()).find((s) => s.name === 'ledger_relaxed')!.checkpoint).toBeLessThan(later[0].position);
+    expect(batches.length).toBe(appliedBefore);
+    // Stopping ends the wait; a runner started again applies the three together.
+    await runner.stop();
+    const again = new ProjectionRunner(db, store, [relaxed], { batchSize: 100 });
+    await again.start();
+    await again.waitFor(later[2].position);
+    expect(batches.slice(appliedBefore)).toEqual([3]);
+    await again.stop();
+  });
+
   it('stores a passed-over checkpoint after a quiet moment', async () => {
     const p = ledger('ledger_quiet', 1, ['m.wanted']);
     const runner = new ProjectionRunner(db, store, [p], { checkpointDelayMs: 20 });

@@ -320,7 +320,15 @@ export class ProjectionRunner {
           if (!found) return;
         }
         const events = await this.nextEvents(lane);
-        if (events) await this.withLock(lane, () => this.process(lane, events));
+        if (!events) continue;
+        let applied = false;
+        await this.withLock(lane, async () => {
+          applied = await this.process(lane, events);
+        });
+        // A projector that may lag lets what lands meanwhile gather into its next batch
+        // (unless it is catching up: a full batch is followed at once by the next).
+        const interval = lane.projector.applyIntervalMs ?? 0;
+        if (applied && interval > 0 && events.length < this.batchSize) await this.sleep(interval);
       } catch (error) {
         // E.g. a throwing onCheckpoint or `wants`: start again from the stored checkpoint.
         this.log('error', 'projection lane failed; resuming from its stored checkpoint', { projector: name, error });
@@ -330,26 +338,28 @@ export class ProjectionRunner {
     }
   }
 
-  private async process(lane: Lane, events: RecordedEvent[]): Promise<void> {
-    if (lane.resync || events[events.length - 1].position <= lane.checkpoint) return;
+  /** Applies (or passes over) the events; true when a batch was written. */
+  private async process(lane: Lane, events: RecordedEvent[]): Promise<boolean> {
+    if (lane.resync || events[events.length - 1].position <= lane.checkpoint) return false;
     if (selectEvents(lane.projector, events).length === 0) {
       // Nothing to write: the checkpoint moves in memory and is stored later.
       this.advance(lane, events[events.length - 1].position, false);
       this.schedulePersist(lane);
-      return;
+      return false;
     }
     const outcome = await this.retrying(lane, () =>
       applyBatch(this.db.pool, lane.projector, lane.generation, lane.persisted, events, true),
     );
-    if (outcome === undefined) return;
+    if (outcome === undefined) return false;
     if (outcome.kind !== 'applied') {
       lane.resync = true;
-      return;
+      return false;
     }
     if (lane.persistTimer) clearTimeout(lane.persistTimer);
     lane.persistTimer = undefined;
     lane.persisted = outcome.checkpoint;
     this.advance(lane, outcome.checkpoint);
+    return true;
   }
 
   private schedulePersist(lane: Lane): void {
