@@ -115,8 +115,16 @@ describe('PostgresEventStore.appendWithWrites (group commit)', () => {
     expect(new Set(positions).size).toBe(40);
     // The first append went alone; the 19 made while it was in flight shared one statement.
     expect(await transactionsOf(streams)).toBe(2n);
-    const stored = await bed.store.readAll({ fromPosition: 0n, limit: 1000 });
-    for (const id of results.flatMap((r) => r.events.map((e) => e.id))) expect(stored.map((e) => e.id)).toContain(id);
+    // Readers see them once no older transaction is in flight anywhere in the cluster (other
+    // test files share it).
+    const ids = results.flatMap((r) => r.events.map((e) => e.id));
+    let stored: string[] = [];
+    for (let i = 0; i < 1000; i++) {
+      stored = (await bed.store.readAll({ fromPosition: 0n, limit: 1000 })).map((e) => e.id);
+      if (ids.every((id) => stored.includes(id))) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    for (const id of ids) expect(stored).toContain(id);
   });
 
   it('with three statements allowed in flight, the first three appends go alone and the rest share the next', async () => {
