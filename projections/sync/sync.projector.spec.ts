@@ -1,6 +1,6 @@
 import { sql } from 'slonik';
 import { PostgresEventStore, rebuildProjection, type Projector, type RecordedEvent } from '@hs/eventstore';
-import { createTemporaryDatabase, migrate, openDatabase, type Database, type TemporaryDatabase } from '@hs/persistence';
+import { type Database, openTestDatabase, type TestDatabase } from '@hs/persistence';
 import { SyncTokenError, encodePaginationToken } from '@hs/contracts';
 import { SYNC_TABLES, SyncProjector } from './sync.projector';
 import { SyncQueries } from './sync.queries';
@@ -314,19 +314,16 @@ describe('sync projector', () => {
 describe(`sync projector: one statement or handle (${process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'PGlite'})`, () => {
   let db: Database;
   let store: PostgresEventStore;
-  let temporary: TemporaryDatabase | undefined;
+  let testDb: TestDatabase;
 
   beforeAll(async () => {
-    const url = process.env.TEST_DATABASE_URL;
-    temporary = url ? await createTemporaryDatabase(url, 'hs_sync_stmt') : undefined;
-    db = await openDatabase({ maxConnections: 4, ...(temporary ? { url: temporary.url } : {}) });
-    await migrate(db);
+    testDb = await openTestDatabase('hs_sync_stmt', 4);
+    db = testDb.db;
     store = await PostgresEventStore.open(db);
   });
   afterAll(async () => {
     await store.close();
-    await db.close();
-    await temporary?.drop();
+    await testDb.close();
   });
 
   /** The sync projector under another name, recording which path applied each batch. */

@@ -11,3 +11,4 @@ export {
 export { findPackageRoot, defaultMigrationsDir } from './repo-root';
 export { sqlState, sqlDetail, sqlConstraint } from './errors';
 export { createTemporaryDatabase, type TemporaryDatabase } from './temporary-database';
+export { openTestDatabase, type TestDatabase } from './test-database';

@@ -1,6 +1,6 @@
 import { sql, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
-import { createTemporaryDatabase, migrate, openDatabase, type Database, type TemporaryDatabase } from '@hs/persistence';
+import { type Database, openTestDatabase, type TestDatabase } from '@hs/persistence';
 import type { RecordedEvent } from '../types';
 import { applyBatch, createNextGeneration, dropGeneration, ensureProjection, persistCheckpoint, readCheckpoint } from './generations';
 import type { BatchStatement, GenerationTable, Projector } from './projector';
@@ -72,17 +72,14 @@ const row = z.object({ position: z.bigint(), type: z.string() });
 
 describe(`applyBatch with a single statement (${process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'PGlite'})`, () => {
   let db: Database;
-  let temporary: TemporaryDatabase | undefined;
+  let testDb: TestDatabase;
 
   beforeAll(async () => {
-    const url = process.env.TEST_DATABASE_URL;
-    temporary = url ? await createTemporaryDatabase(url, 'hs_generations') : undefined;
-    db = await openDatabase({ maxConnections: 1, ...(temporary ? { url: temporary.url } : {}) });
-    await migrate(db);
+    testDb = await openTestDatabase('hs_generations', 1);
+    db = testDb.db;
   });
   afterAll(async () => {
-    await db.close();
-    await temporary?.drop();
+    await testDb.close();
   });
 
   async function rows(name: string, generation: number) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
-import { createTemporaryDatabase, migrate, openDatabase, type Database, type TemporaryDatabase } from '@hs/persistence';
+import { type Database, openTestDatabase, type TestDatabase } from '@hs/persistence';
 import { PostgresEventStore } from '../postgres-event-store';
 import type { EventStore, NewEvent, RecordedEvent } from '../types';
 import { applyBatch, createNextGeneration, persistCheckpoint, readActive } from './generations';
@@ -69,19 +69,16 @@ async function until(condition: () => Promise<boolean>): Promise<void> {
 describe(`ProjectionRunner (${process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'PGlite'})`, () => {
   let db: Database;
   let store: PostgresEventStore;
-  let temporary: TemporaryDatabase | undefined;
+  let testDb: TestDatabase;
 
   beforeAll(async () => {
-    const url = process.env.TEST_DATABASE_URL;
-    temporary = url ? await createTemporaryDatabase(url, 'hs_runner') : undefined;
-    db = await openDatabase({ maxConnections: 4, ...(temporary ? { url: temporary.url } : {}) });
-    await migrate(db);
+    testDb = await openTestDatabase('hs_runner', 4);
+    db = testDb.db;
     store = await PostgresEventStore.open(db);
   });
   afterAll(async () => {
     await store.close();
-    await db.close();
-    await temporary?.drop();
+    await testDb.close();
   });
 
   /**
