@@ -3,7 +3,7 @@
  * the store position it was recorded at (so /sync can send what changed since a token).
  */
 import { sql, type DatabaseTransactionConnection, type FragmentSqlToken, type IdentifierSqlToken } from 'slonik';
-import type { BatchStatement, GenerationTable, Projector, RecordedEvent } from '@hs/eventstore';
+import { searchPathTable, type BatchStatement, type GenerationTable, type Projector, type RecordedEvent } from '@hs/eventstore';
 import { RECEIPT_RECORDED, isReceiptType, type ReceiptRecorded } from '@hs/contracts';
 
 export const RECEIPTS_PROJECTION = 'receipts';
@@ -44,7 +44,7 @@ export class ReceiptsProjector implements Projector {
   }
 
   async handle(batch: RecordedEvent[], tx: DatabaseTransactionConnection): Promise<void> {
-    const write = receiptsWrite(batch, sql.identifier(['receipts']));
+    const write = receiptsWrite(batch, searchPathTable('receipts'));
     if (write) await tx.query(sql.unsafe`${write}`);
   }
 

@@ -1,6 +1,6 @@
 import { sql, type DatabaseTransactionConnection, type FragmentSqlToken } from 'slonik';
 import { parseStreamName } from '@hs/contracts';
-import type { BatchStatement, GenerationTable, Projector, RecordedEvent } from '@hs/eventstore';
+import { searchPathTable, type BatchStatement, type GenerationTable, type Projector, type RecordedEvent } from '@hs/eventstore';
 
 /**
  * Per room stream: how many events it holds, the position, type and time of its last event,
@@ -35,7 +35,7 @@ export const roomSummaryProjector: Projector = {
   },
 
   async handle(batch: RecordedEvent[], tx: DatabaseTransactionConnection) {
-    const [summary, counts] = summaryWrites(batch, (table) => sql.identifier([table]));
+    const [summary, counts] = summaryWrites(batch, searchPathTable);
     // Both tables in one round trip.
     if (summary && counts) await tx.query(sql.unsafe`WITH summary AS (${summary}) ${counts}`);
   },

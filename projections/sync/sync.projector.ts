@@ -14,7 +14,7 @@
  * - `pending_redactions`: redactions whose target has not arrived yet.
  */
 import { sql, type DatabaseTransactionConnection, type IdentifierSqlToken } from 'slonik';
-import type { BatchStatement, GenerationTable, Projector, RecordedEvent } from '@hs/eventstore';
+import { searchPathTable, type BatchStatement, type GenerationTable, type Projector, type RecordedEvent } from '@hs/eventstore';
 import {
   ROOM_EVENT_ACCEPTED,
   ROOM_FORGOTTEN,
@@ -103,9 +103,6 @@ const SETUP = [
 const EVENT_INSERT_COLUMNS = sql.fragment`position, event_id, room_id, type, sender, state_key, origin_server_ts, in_timeline,
   contains_url, event, prev_content, prev_sender, replaces_state, txn_user, txn_device, txn_id, extra_unsigned`;
 
-/** A table of the generation the transaction's search_path selects (see `Projector.handle`). */
-const unqualified: GenerationTable = (table) => sql.identifier([table]);
-
 interface StoredEventRow {
   position: bigint;
   event_id: string;
@@ -150,7 +147,7 @@ export class SyncProjector implements Projector {
       // One round trip: the batch's rooms (first room version seen wins, as one by one) and
       // which of its events a redaction waits for.
       const targets = (await tx.anyFirst(sql.unsafe`
-        WITH new_rooms AS (${this.insertRooms(accepted, unqualified('rooms'))})
+        WITH new_rooms AS (${this.insertRooms(accepted, searchPathTable('rooms'))})
         SELECT DISTINCT target_id FROM pending_redactions
          WHERE target_id = ANY(${sql.array(accepted.map((fact) => fact.event_id), 'text')})`)) as unknown as string[];
       context.pendingTargets = new Set(targets);
@@ -231,7 +228,7 @@ export class SyncProjector implements Projector {
   }
 
   private async insertPlain(rows: { position: bigint; fact: RoomEventAccepted }[], tx: DatabaseTransactionConnection): Promise<void> {
-    await tx.query(sql.unsafe`${this.insertPlainStatement(rows, unqualified('events'))}`);
+    await tx.query(sql.unsafe`${this.insertPlainStatement(rows, searchPathTable('events'))}`);
   }
 
   /**

@@ -72,7 +72,6 @@ interface GroupMember {
   expectedRevision: ExpectedRevision;
   expected: string;
   payload: string;
-  count: number;
   writes: AppendWrites;
   resolve(result: AppendResult): void;
   reject(error: unknown): void;
@@ -271,9 +270,8 @@ export class PostgresEventStore implements EventStore {
       this.groupQueue.push({
         stream,
         expectedRevision,
-        expected: typeof expectedRevision === 'bigint' ? expectedRevision.toString() : expectedRevision,
+        expected: expectedText(expectedRevision),
         payload,
-        count: events.length,
         writes,
         resolve,
         reject,
@@ -401,7 +399,7 @@ export class PostgresEventStore implements EventStore {
   ): Promise<AppendResult> {
     validateAppend(stream, expectedRevision, events);
     const payload = eventsPayload(events);
-    const expected = typeof expectedRevision === 'bigint' ? expectedRevision.toString() : expectedRevision;
+    const expected = expectedText(expectedRevision);
     let rows: readonly z.infer<typeof appendedRow>[];
     try {
       rows = await connection.any(sql.type(appendedRow)`SELECT event_id, position, revision, written
@@ -600,6 +598,11 @@ export class PostgresEventStore implements EventStore {
     }
     this.listener = client;
   }
+}
+
+/** An expected revision as `eventstore.append` takes it (a number as text, or its keyword). */
+function expectedText(expectedRevision: ExpectedRevision): string {
+  return typeof expectedRevision === 'bigint' ? expectedRevision.toString() : expectedRevision;
 }
 
 /** The events of one append as the JSON array `eventstore.append` takes. */

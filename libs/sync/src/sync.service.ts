@@ -403,10 +403,11 @@ export class SyncService {
         if (!rows) return 'database';
         const rooms = new Set(joined.map((m) => m.room_id));
         // A receipt replaces the same user's earlier one of its type and thread (as stored).
+        const keyOf = (row: (typeof rows)[number]) => `${row.room_id}\u0000${row.user_id}\u0000${row.receipt_type}\u0000${row.thread_id}`;
         const latest = new Map<string, (typeof rows)[number]>();
-        for (const row of rows) latest.set(`${row.room_id}\u0000${row.user_id}\u0000${row.receipt_type}\u0000${row.thread_id}`, row);
+        for (const row of rows) latest.set(keyOf(row), row);
         for (const row of rows) {
-          if (latest.get(`${row.room_id}\u0000${row.user_id}\u0000${row.receipt_type}\u0000${row.thread_id}`) !== row) continue;
+          if (latest.get(keyOf(row)) !== row) continue;
           if (!rooms.has(row.room_id) || (row.receipt_type === 'm.read.private' && row.user_id !== userId)) continue;
           const content = receipts.get(row.room_id) ?? {};
           addReceipt(content, row);

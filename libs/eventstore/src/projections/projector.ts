@@ -1,4 +1,4 @@
-import type { DatabaseTransactionConnection, FragmentSqlToken, IdentifierSqlToken } from 'slonik';
+import { sql, type DatabaseTransactionConnection, type FragmentSqlToken, type IdentifierSqlToken } from 'slonik';
 import type { RecordedEvent } from '../types';
 
 /**
@@ -21,6 +21,12 @@ export interface BatchStatement {
 
 /** Names a table of the generation being written, schema-qualified. */
 export type GenerationTable = (table: string) => IdentifierSqlToken;
+
+/**
+ * Names a table without a schema: inside `handle`, where the transaction's search_path
+ * selects the generation (for SQL shared by `handle` and `statement`).
+ */
+export const searchPathTable: GenerationTable = (table) => sql.identifier([table]);
 
 /**
  * A read model fed from `$all`. Its tables live in a schema per generation; while `setup`

@@ -147,8 +147,7 @@ export class ProjectionRunner {
     // Store the checkpoints that moved over events no projector handled.
     await Promise.all(
       [...this.lanes.values()].map((lane) => {
-        if (lane.persistTimer) clearTimeout(lane.persistTimer);
-        lane.persistTimer = undefined;
+        this.cancelPersist(lane);
         return this.withLock(lane, () => this.persist(lane));
       }),
     );
@@ -216,10 +215,19 @@ export class ProjectionRunner {
   }
 
   /** Runs `work` after the lane's earlier database work has finished. */
-  private withLock(lane: Lane, work: () => Promise<void>): Promise<void> {
+  private withLock<T>(lane: Lane, work: () => Promise<T>): Promise<T> {
     const run = lane.lock.then(work);
-    lane.lock = run.catch(() => undefined);
+    lane.lock = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
+  }
+
+  /** Drops a pending store of a passed-over checkpoint (a later write or re-read supersedes it). */
+  private cancelPersist(lane: Lane): void {
+    if (lane.persistTimer) clearTimeout(lane.persistTimer);
+    lane.persistTimer = undefined;
   }
 
   /** The shared reader: one subscription to `$all`, its batches kept for the lanes. */
@@ -303,28 +311,21 @@ export class ProjectionRunner {
     while (this.running) {
       try {
         if (lane.resync) {
-          let found = true;
-          await this.withLock(lane, async () => {
+          const found = await this.withLock(lane, async () => {
             const active = await this.retrying(lane, () => readActive(this.db.pool, name));
-            if (!this.running || !active) {
-              found = false;
-              return;
-            }
-            if (lane.persistTimer) clearTimeout(lane.persistTimer);
-            lane.persistTimer = undefined;
+            if (!this.running || !active) return false;
+            this.cancelPersist(lane);
             lane.resync = false;
             lane.generation = active.generation;
             lane.persisted = active.checkpoint;
             this.advance(lane, active.checkpoint);
+            return true;
           });
           if (!found) return;
         }
         const events = await this.nextEvents(lane);
         if (!events) continue;
-        let applied = false;
-        await this.withLock(lane, async () => {
-          applied = await this.process(lane, events);
-        });
+        const applied = await this.withLock(lane, () => this.process(lane, events));
         // A projector that may lag lets what lands meanwhile gather into its next batch
         // (unless it is catching up: a full batch is followed at once by the next).
         const interval = lane.projector.applyIntervalMs ?? 0;
@@ -355,8 +356,7 @@ export class ProjectionRunner {
       lane.resync = true;
       return false;
     }
-    if (lane.persistTimer) clearTimeout(lane.persistTimer);
-    lane.persistTimer = undefined;
+    this.cancelPersist(lane);
     lane.persisted = outcome.checkpoint;
     this.advance(lane, outcome.checkpoint);
     return true;
