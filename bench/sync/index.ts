@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   const store = await PostgresEventStore.open(db);
   const wiring: { notifier?: SyncNotifier } = {};
   const runner = new ProjectionRunner(db, store, [new SyncProjector(), new ReceiptsProjector()], {
-    onCheckpoint: (name, position, wrote) => wiring.notifier?.checkpointAdvanced(name, position, wrote),
+    onCheckpoint: (name, position, wrote, written) => wiring.notifier?.checkpointAdvanced(name, position, wrote, written),
   });
   const typing = new TypingStore();
   const notifier = new SyncNotifier(db.pool, typing, new NoAccountData());

@@ -1,8 +1,9 @@
 import { sql } from 'slonik';
-import { PostgresEventStore, rebuildProjection, type Projector, type RecordedEvent } from '@hs/eventstore';
+import { PostgresEventStore, rebuildProjection, type Projector, type RecordedEvent, type WrittenBatch } from '@hs/eventstore';
 import { type Database, openTestDatabase, type TestDatabase } from '@hs/persistence';
 import { SyncTokenError, encodePaginationToken } from '@hs/contracts';
-import { SYNC_TABLES, SyncProjector } from './sync.projector';
+import type { JsonValue } from '@hs/protocol';
+import { SYNC_PROJECTION, SYNC_TABLES, SyncProjector, writtenEventRows } from './sync.projector';
 import { SyncQueries } from './sync.queries';
 import { SyncQueryError } from './errors';
 import { TestRoom } from './testing/test-room';
@@ -308,6 +309,64 @@ describe('sync projector', () => {
     // One event per batch writes the same rows as whole batches.
     expect((await rebuildProjection(h.db, h.store, new SyncProjector(), { batchSize: 1 })).generation).toBe(3);
     expect(await dump()).toEqual(before);
+  });
+});
+
+describe('sync projector: the rows a batch statement reports writing', () => {
+  it('are the rows a read of the batch range returns', async () => {
+    const reports: { position: bigint; written: WrittenBatch }[] = [];
+    const harness = await openProjectionHarness([new SyncProjector()], (name, position, _wrote, written) => {
+      if (name === SYNC_PROJECTION && written) reports.push({ position, written });
+    });
+    try {
+      const queries = new SyncQueries(harness.db.pool);
+      const room = await TestRoom.create(harness.store, alice);
+      await room.join(bob);
+      await harness.settle();
+      reports.length = 0;
+      await room.message(alice, 'one', {}, { local: { user_id: alice, device_id: 'D', txn_id: 't1' } });
+      await room.message(bob, 'with url', { url: 'mxc://x/y' });
+      await room.message(alice, 'soft', {}, { softFailed: true });
+      await room.message(alice, 'outlier', {}, { outlier: true });
+      await room.message(bob, 'unicode \u00e9\u{1F600} "quoted"', { n: -15, big: 9007199254740991, nested: { list: [1, 'two', null] } });
+      await room.send(alice, 'm.room.topic', { topic: 'state' }, { stateKey: '' });
+      await room.message(alice, 'after state');
+      await harness.settle();
+      const reported = reports.flatMap((r) => writtenEventRows(r.written.value) ?? []);
+      // Every plain event was reported by its batch statement; the state event was not (its batch went through handle).
+      expect(reported.map((row) => row.event.content.body)).toEqual(['one', 'with url', 'soft', 'outlier', 'unicode \u00e9\u{1F600} "quoted"', 'after state']);
+      for (const { position, written } of reports) {
+        const { rows, users, stateRooms } = await queries.rangeBetween(harness.db.pool, written.after, position);
+        expect(writtenEventRows(written.value)).toEqual(rows);
+        expect(users.size + stateRooms.size).toBe(0);
+      }
+    } finally {
+      await harness.close();
+    }
+  });
+
+  it('an event already stored (an outlier that joins the timeline) is applied by handle, with no report', async () => {
+    const reports: { position: bigint; written?: WrittenBatch }[] = [];
+    const harness = await openProjectionHarness([new SyncProjector()], (name, position, _wrote, written) => {
+      if (name === SYNC_PROJECTION) reports.push({ position, ...(written ? { written } : {}) });
+    });
+    try {
+      const room = await TestRoom.create(harness.store, alice);
+      const outlier = await room.message(alice, 'first an outlier', {}, { outlier: true });
+      await harness.settle();
+      const [recorded] = (await harness.store.readAll({ fromPosition: outlier.position - 1n, limit: 10 })).filter((e) => e.position === outlier.position);
+      // The same event accepted again later, into the timeline (another fact of the room's stream).
+      const fact = { ...(recorded.data as Record<string, unknown>), outlier: false };
+      const again = await harness.store.append(recorded.stream, 'any', [{ id: `${recorded.id}-timeline`, type: recorded.type, data: fact as JsonValue }]);
+      await harness.settle();
+      const row = await harness.db.pool.one(sql.unsafe`SELECT position, in_timeline FROM proj_sync.events WHERE event_id = ${outlier.eventId}`);
+      expect(row).toEqual({ position: again.position, in_timeline: true });
+      const report = reports.find((r) => r.position === again.position);
+      expect(report).toBeDefined();
+      expect(report?.written).toBeUndefined();
+    } finally {
+      await harness.close();
+    }
   });
 });
 

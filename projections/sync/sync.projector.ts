@@ -14,7 +14,7 @@
  * - `pending_redactions`: redactions whose target has not arrived yet.
  */
 import { sql, type DatabaseTransactionConnection, type IdentifierSqlToken } from 'slonik';
-import { searchPathTable, type BatchStatement, type GenerationTable, type Projector, type RecordedEvent } from '@hs/eventstore';
+import { searchPathTable, writeResult, type BatchStatement, type GenerationTable, type Projector, type RecordedEvent } from '@hs/eventstore';
 import {
   ROOM_EVENT_ACCEPTED,
   ROOM_FORGOTTEN,
@@ -24,10 +24,45 @@ import {
 } from '@hs/contracts';
 import { redactedContent, roomVersion, STRIPPED_STATE_TYPES, type JsonObject } from '@hs/protocol';
 import { clientEventOf, containsUrl, strippedStateOf, type ClientEvent, type StrippedStateEvent } from './client-event';
+import type { EventRow } from './sync.queries';
 
-export const SYNC_PROJECTION = 'sync';
+import { SYNC_PROJECTION } from './names';
+
+export { SYNC_PROJECTION };
 
 export const SYNC_TABLES = ['rooms', 'events', 'state_changes', 'current_state', 'memberships', 'pending_redactions'] as const;
+
+/**
+ * What the statement of a plain batch writes (`BatchStatement.written`): its event rows as
+ * a read of `proj_sync.events` over the batch's range returns them. No membership and no
+ * state changes: a plain batch has none.
+ */
+export class PlainEventRows {
+  constructor(readonly rows: readonly EventRow[]) {}
+}
+
+/** The event rows a sync batch statement reported writing, if `written` is such a report. */
+export function writtenEventRows(written: unknown): readonly EventRow[] | undefined {
+  return written instanceof PlainEventRows ? written.rows : undefined;
+}
+
+/** How `handle` merges a plain event with a stored row of the same event id. */
+const PLAIN_MERGE = sql.fragment`ON CONFLICT (event_id) DO UPDATE SET position = EXCLUDED.position, in_timeline = true
+  WHERE events.in_timeline = false AND EXCLUDED.in_timeline`;
+
+/** A plain event with its client form serialised once (for the insert and the written rows). */
+interface PlainEvent {
+  position: bigint;
+  fact: RoomEventAccepted;
+  event: ClientEvent;
+  eventJson: string;
+  unsignedJson: string | null;
+}
+
+function plainEvent(position: bigint, fact: RoomEventAccepted): PlainEvent {
+  const event = clientEventOf(fact.pdu, fact.event_id, fact.room_id, fact.room_version);
+  return { position, fact, event, eventJson: JSON.stringify(event), unsignedJson: fact.unsigned ? JSON.stringify(fact.unsigned) : null };
+}
 
 
 const SETUP = [
@@ -186,22 +221,29 @@ export class SyncProjector implements Projector {
    * provided no redaction waits for one of the events (else `handle` applies it).
    */
   statement(batch: RecordedEvent[], table: GenerationTable): BatchStatement | undefined {
-    const plain: { position: bigint; fact: RoomEventAccepted }[] = [];
+    const plain: PlainEvent[] = [];
     const ids = new Set<string>();
     for (const record of batch) {
       if (record.type === ROOM_EVENT_ACCEPTED && isAccepted(record.data)) {
         const fact = record.data;
         if (!isPlainFact(fact) || ids.has(fact.event_id)) return undefined;
         ids.add(fact.event_id);
-        plain.push({ position: record.position, fact });
+        plain.push(plainEvent(record.position, fact));
       } else if (record.type === ROOM_FORGOTTEN && isForgotten(record.data)) {
         return undefined;
       }
     }
     if (plain.length === 0) return { writes: [] };
     return {
-      writes: [this.insertRooms(plain.map((p) => p.fact), table('rooms')), this.insertPlainStatement(plain, table('events'))],
-      requires: [sql.fragment`NOT EXISTS (SELECT 1 FROM ${table('pending_redactions')} WHERE target_id = ANY(${sql.array([...ids], 'text')}))`],
+      writes: [this.insertRooms(plain.map((p) => p.fact), table('rooms')), this.insertPlainStatement(plain, table('events'), true)],
+      // No redaction waits for the events, and every event is a new row (`handle` merges an
+      // event already stored, e.g. an outlier that joins the timeline, with its row): then
+      // the rows are exactly what `written` describes.
+      requires: [
+        sql.fragment`NOT EXISTS (SELECT 1 FROM ${table('pending_redactions')} WHERE target_id = ANY(${sql.array([...ids], 'text')}))`,
+        sql.fragment`(SELECT count(*) FROM ${writeResult(1)}) = ${plain.length}`,
+      ],
+      written: new PlainEventRows(plain.map(writtenRow)),
     };
   }
 
@@ -228,17 +270,19 @@ export class SyncProjector implements Projector {
   }
 
   private async insertPlain(rows: { position: bigint; fact: RoomEventAccepted }[], tx: DatabaseTransactionConnection): Promise<void> {
-    await tx.query(sql.unsafe`${this.insertPlainStatement(rows, searchPathTable('events'))}`);
+    const plain = rows.map(({ position, fact }) => plainEvent(position, fact));
+    await tx.query(sql.unsafe`${this.insertPlainStatement(plain, searchPathTable('events'))}`);
   }
 
   /**
    * Plain timeline events (no previous state to look up), each once. The rows travel as one
    * array per column, so the statement's text is the same for any number of events (and is
-   * prepared once per connection on PostgreSQL).
+   * prepared once per connection on PostgreSQL). `newOnly`: an event already stored is left
+   * as it is, and only the new rows are returned (one row each); otherwise it is merged as
+   * `accept` merges it.
    */
-  private insertPlainStatement(rows: { position: bigint; fact: RoomEventAccepted }[], events: IdentifierSqlToken) {
-    const clientEvents = rows.map(({ fact }) => clientEventOf(fact.pdu, fact.event_id, fact.room_id, fact.room_version));
-    const column = <T extends string | boolean | null>(value: (row: { position: bigint; fact: RoomEventAccepted }, i: number) => T) => rows.map(value);
+  private insertPlainStatement(rows: readonly PlainEvent[], events: IdentifierSqlToken, newOnly = false) {
+    const column = <T extends string | boolean | null>(value: (row: PlainEvent) => T) => rows.map(value);
     return sql.fragment`
       INSERT INTO ${events} AS events (${EVENT_INSERT_COLUMNS})
       SELECT u.position, u.event_id, u.room_id, u.type, u.sender, NULL, u.origin_server_ts, u.in_timeline, u.contains_url, u.event,
@@ -246,20 +290,19 @@ export class SyncProjector implements Projector {
         FROM unnest(${sql.array(column(({ position }) => String(position)), 'int8')},
                     ${sql.array(column(({ fact }) => fact.event_id), 'text')},
                     ${sql.array(column(({ fact }) => fact.room_id), 'text')},
-                    ${sql.array(column((_, i) => clientEvents[i].type), 'text')},
-                    ${sql.array(column((_, i) => clientEvents[i].sender), 'text')},
-                    ${sql.array(column((_, i) => String(clientEvents[i].origin_server_ts)), 'int8')},
+                    ${sql.array(column(({ event }) => event.type), 'text')},
+                    ${sql.array(column(({ event }) => event.sender), 'text')},
+                    ${sql.array(column(({ event }) => String(event.origin_server_ts)), 'int8')},
                     ${sql.array(column(({ fact }) => !fact.soft_failed && !fact.outlier), 'bool')},
-                    ${sql.array(column((_, i) => containsUrl(clientEvents[i].content)), 'bool')},
-                    ${sql.array(column((_, i) => JSON.stringify(clientEvents[i])), 'jsonb')},
+                    ${sql.array(column(({ event }) => containsUrl(event.content)), 'bool')},
+                    ${sql.array(column(({ eventJson }) => eventJson), 'jsonb')},
                     ${sql.array(column(({ fact }) => fact.local?.user_id ?? null), 'text')},
                     ${sql.array(column(({ fact }) => fact.local?.device_id ?? null), 'text')},
                     ${sql.array(column(({ fact }) => fact.local?.txn_id ?? null), 'text')},
-                    ${sql.array(column(({ fact }) => (fact.unsigned ? JSON.stringify(fact.unsigned) : null)), 'jsonb')})
+                    ${sql.array(column(({ unsignedJson }) => unsignedJson), 'jsonb')})
           AS u(position, event_id, room_id, type, sender, origin_server_ts, in_timeline, contains_url, event,
                txn_user, txn_device, txn_id, extra_unsigned)
-      ON CONFLICT (event_id) DO UPDATE SET position = EXCLUDED.position, in_timeline = true
-        WHERE events.in_timeline = false AND EXCLUDED.in_timeline`;
+      ${newOnly ? sql.fragment`ON CONFLICT (event_id) DO NOTHING RETURNING 1` : PLAIN_MERGE}`;
   }
 
   private async accept(position: bigint, fact: RoomEventAccepted, tx: DatabaseTransactionConnection, context: BatchContext): Promise<void> {
@@ -433,6 +476,29 @@ export class SyncProjector implements Projector {
 }
 
 /** No state key, not a redaction, no state change: a timeline event nothing else depends on. */
+/** The row a plain event's insert creates, as read back (JSON columns parsed from what was sent). */
+function writtenRow(plain: PlainEvent): EventRow {
+  const { position, fact, event } = plain;
+  return {
+    position,
+    event_id: fact.event_id,
+    room_id: fact.room_id,
+    type: event.type,
+    sender: event.sender,
+    state_key: null,
+    in_timeline: !fact.soft_failed && !fact.outlier,
+    event: JSON.parse(plain.eventJson) as ClientEvent,
+    prev_content: null,
+    prev_sender: null,
+    replaces_state: null,
+    redacted_because: null,
+    txn_user: fact.local?.user_id ?? null,
+    txn_device: fact.local?.device_id ?? null,
+    txn_id: fact.local?.txn_id ?? null,
+    extra_unsigned: plain.unsignedJson === null ? null : (JSON.parse(plain.unsignedJson) as JsonObject),
+  };
+}
+
 function isPlainFact(fact: RoomEventAccepted): boolean {
   return (
     fact.pdu.state_key === undefined &&

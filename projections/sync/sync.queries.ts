@@ -10,7 +10,7 @@ import type { JsonObject } from '@hs/protocol';
 import type { ClientEvent, StrippedStateEvent } from './client-event';
 import { SyncQueryError } from './errors';
 import { eventMatches, filterCondition, type RoomEventFilter } from './filters';
-import { SYNC_PROJECTION } from './sync.projector';
+import { SYNC_PROJECTION } from './names';
 import { RoomVisibility, type ValueChange } from './visibility';
 
 /** A row of the `events` view. */

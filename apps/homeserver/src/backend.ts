@@ -3,7 +3,7 @@
  * migrations, the event store and the projection runner.
  */
 import type { HomeserverConfig } from '@hs/config';
-import { PostgresEventStore, ProjectionLog, ProjectionRunner, Projector } from '@hs/eventstore';
+import { PostgresEventStore, ProjectionLog, ProjectionRunner, Projector, type CheckpointListener } from '@hs/eventstore';
 import type { HealthCheck, HomeserverMetrics } from '@hs/http';
 import { Database, migrate, openDatabase } from '@hs/persistence';
 import type { Logger } from 'pino';
@@ -26,7 +26,7 @@ export interface OpenBackendOptions {
   /** Projectors to run in this process; none leaves the runner off (the admin CLI). */
   projectors?: readonly Projector[];
   /** Called each time a projector's checkpoint advances (the /sync notifier listens). */
-  onCheckpoint?: (name: string, position: bigint, wrote: boolean) => void;
+  onCheckpoint?: CheckpointListener;
 }
 
 function projectionLog(logger: Logger): ProjectionLog {

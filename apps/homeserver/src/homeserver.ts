@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, ConfigIssue, HomeserverConfig } from '@hs/config';
 import { HomeserverMetrics, createHttpApplication } from '@hs/http';
+import type { CheckpointListener } from '@hs/eventstore';
 import { SigningKey, parseSigningKeyFile } from '@hs/protocol';
 import { SyncNotifier } from '@hs/sync';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -88,12 +89,12 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
   const metrics = new HomeserverMetrics();
   // The /sync notifier lives in the client application, which starts after the projections:
   // checkpoints reach it once it exists, and it is told the positions reached before that.
-  let checkpointListener: ((name: string, position: bigint, wrote: boolean) => void) | null = null;
+  let checkpointListener: CheckpointListener | null = null;
   const backend: Backend = await openBackend(config, {
     logger,
     metrics,
     projectors: allProjectors(),
-    onCheckpoint: (name, position, wrote) => checkpointListener?.(name, position, wrote),
+    onCheckpoint: (name, position, wrote, written) => checkpointListener?.(name, position, wrote, written),
   });
   const apps: NestFastifyApplication[] = [];
   try {
@@ -109,7 +110,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     apps.push(client);
     await client.init();
     const notifier = client.get(SyncNotifier);
-    checkpointListener = (name, position, wrote) => notifier.checkpointAdvanced(name, position, wrote);
+    checkpointListener = (name, position, wrote, written) => notifier.checkpointAdvanced(name, position, wrote, written);
     for (const lane of (await backend.runner?.status()) ?? []) notifier.checkpointAdvanced(lane.name, lane.checkpoint);
     await client.listen(config.client_listener.port, config.client_listener.bind_address);
     const clientUrl = urlOf(client, 'http');

@@ -56,8 +56,8 @@ let typing: TypingStore;
 let accountData: MemoryAccountData;
 
 beforeEach(async () => {
-  h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector()], (name, position, wrote) =>
-    notifier?.checkpointAdvanced(name, position, wrote),
+  h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector()], (name, position, wrote, written) =>
+    notifier?.checkpointAdvanced(name, position, wrote, written),
   );
   typing = new TypingStore();
   accountData = new MemoryAccountData();

@@ -1,4 +1,4 @@
-import { SyncProjector } from '@hs/projections/sync';
+import { PlainEventRows, SyncProjector, type EventRow } from '@hs/projections/sync';
 import { ReceiptsProjector } from '@hs/projections/receipts';
 import { TestRoom } from '../../../projections/sync/testing/test-room';
 import { openProjectionHarness, type ProjectionHarness } from '../../../projections/sync/testing/harness';
@@ -14,7 +14,7 @@ let notifier: SyncNotifier | undefined;
 let typing: TypingStore;
 
 beforeEach(async () => {
-  h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector()], (n, p, w) => notifier?.checkpointAdvanced(n, p, w));
+  h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector()], (n, p, w, written) => notifier?.checkpointAdvanced(n, p, w, written));
   typing = new TypingStore();
   notifier = new SyncNotifier(h.db.pool, typing, new NoAccountData());
 });
@@ -25,6 +25,20 @@ afterEach(async () => {
   typing.close();
   await h?.close();
 });
+
+/** The pool, with the name of every method called on it pushed to `calls`. */
+function recordingCalls<T extends object>(pool: T, calls: string[]): T {
+  return new Proxy(pool, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        calls.push(String(property));
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
 
 async function settle() {
   await h.settle();
@@ -64,16 +78,7 @@ describe('SyncNotifier', () => {
 describe('SyncNotifier with ranges the projections wrote nothing in', () => {
   it('records them without reading the projections and wakes nobody', async () => {
     const queried: string[] = [];
-    const pool = new Proxy(h.db.pool, {
-      get(target, property, receiver) {
-        const value: unknown = Reflect.get(target, property, receiver);
-        if (typeof value !== 'function') return value;
-        return (...args: unknown[]) => {
-          queried.push(String(property));
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      },
-    });
+    const pool = recordingCalls(h.db.pool, queried);
     const quiet = new SyncNotifier(pool);
     try {
       quiet.checkpointAdvanced('sync', 10n, true); // the first report only marks the position
@@ -99,6 +104,57 @@ describe('SyncNotifier with ranges the projections wrote nothing in', () => {
       expect(await waiting).toBe(true);
     } finally {
       quiet.close();
+    }
+  });
+});
+
+describe('SyncNotifier with rows the sync projector reported writing', () => {
+  it('takes them without reading the range, and reads a range whose report does not start where it left off', async () => {
+    const queried: string[] = [];
+    const pool = recordingCalls(h.db.pool, queried);
+    const direct = new SyncNotifier(pool);
+    const row = (position: bigint, roomId: string, body: string): EventRow => ({
+      position,
+      event_id: `$${position}`,
+      room_id: roomId,
+      type: 'm.room.message',
+      sender: bob,
+      state_key: null,
+      in_timeline: true,
+      event: { event_id: `$${position}`, type: 'm.room.message', sender: bob, content: { body }, origin_server_ts: 1, room_id: roomId },
+      prev_content: null,
+      prev_sender: null,
+      replaces_state: null,
+      redacted_because: null,
+      txn_user: null,
+      txn_device: null,
+      txn_id: null,
+      extra_unsigned: null,
+    });
+    try {
+      direct.checkpointAdvanced('sync', 10n, true); // marks the position
+      await direct.idle();
+      const token = { events: 10n, accountData: 0, typing: 0, receipts: 0n };
+      const inA = direct.wait(alice, new Set(['!a:test.local']), token, 600_000);
+      const inB = direct.wait(bob, new Set(['!b:test.local']), token, 600_000);
+      const rows = [row(11n, '!a:test.local', 'one'), row(12n, '!a:test.local', 'two')];
+      direct.checkpointAdvanced('sync', 12n, true, { after: 10n, value: new PlainEventRows(rows) });
+      await direct.idle();
+      expect(queried).toEqual([]);
+      expect(await inA).toBe(true);
+      expect(direct.waiting).toBe(1); // bob's room had nothing
+      expect(direct.live.upTo).toBe(12n);
+      expect(direct.live.rowsAfter('!a:test.local', 10n).map((r) => r.event.content.body)).toEqual(['one', 'two']);
+
+      // A report that does not continue the examined ranges (after 11, not 12) is read back instead.
+      direct.checkpointAdvanced('sync', 13n, true, { after: 11n, value: new PlainEventRows([row(13n, '!b:test.local', 'three')]) });
+      await direct.idle();
+      expect(queried.length).toBeGreaterThan(0);
+      expect(direct.live.upTo).toBe(13n);
+      direct.close();
+      expect(await inB).toBe(true);
+    } finally {
+      direct.close();
     }
   });
 });

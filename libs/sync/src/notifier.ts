@@ -1,13 +1,15 @@
 /**
  * Wakes long-polling /sync requests the moment something for their user lands, without
  * polling: the projection runner reports each checkpoint advance of the sync and receipts
- * projections (one query then finds the rooms and users the new range touched), the typing
+ * projections (one query then finds the rooms and users the new range touched, unless the
+ * sync projector's statement reported the rows it wrote, which are then taken as they are), the typing
  * store reports its rooms, the account data source its users. A request waits with its
  * rooms and its token; it is woken only when one of its rooms or its user is affected.
  */
 import type { DatabasePool } from 'slonik';
 import type { SyncToken } from '@hs/contracts';
-import { SYNC_PROJECTION, SyncQueries } from '@hs/projections/sync';
+import type { WrittenBatch } from '@hs/eventstore';
+import { SYNC_PROJECTION, SyncQueries, writtenEventRows } from '@hs/projections/sync';
 import { RECEIPTS_PROJECTION, receiptsBetween } from '@hs/projections/receipts';
 import { LiveWindow } from './live';
 import type { AccountDataSource, TypingSource } from './sources';
@@ -61,16 +63,18 @@ export class SyncNotifier {
    * Tells the notifier that a projection's checkpoint reached `position` (wire it to the
    * projection runner's `onCheckpoint`). Ranges are examined one after another, in order;
    * a range the projection wrote nothing in (`wrote` false: the runner passed over events the
-   * projector does not handle since its previous report) is recorded without a query.
+   * projector does not handle since its previous report) is recorded without a query, and so
+   * is a range whose rows the sync projector reported in `written` (when it starts where the
+   * examined ranges end).
    */
-  checkpointAdvanced(name: string, position: bigint, wrote = true): void {
+  checkpointAdvanced(name: string, position: bigint, wrote = true, written?: WrittenBatch): void {
     if (name !== SYNC_PROJECTION && name !== RECEIPTS_PROJECTION) return;
     // -1: a first report of position 0 (an empty store) still marks where examination starts.
     const target = this.targets.get(name) ?? -1n;
     if (position <= target) return;
     this.targets.set(name, position);
     this.chain = this.chain
-      .then(() => this.process(name, position, wrote))
+      .then(() => this.process(name, position, wrote, written))
       .catch(() => {
         // The range could not be examined: wake every request so none sleeps past its event.
         this.history.set(name, []);
@@ -144,7 +148,7 @@ export class SyncNotifier {
     return (this.accountData.get(userId) ?? 0) > token.accountData;
   }
 
-  private async process(name: string, upTo: bigint, wrote: boolean): Promise<void> {
+  private async process(name: string, upTo: bigint, wrote: boolean, written: WrittenBatch | undefined): Promise<void> {
     const after = this.processed.get(name);
     if (after === undefined) {
       // The first report only marks the position: no request can be waiting on anything earlier.
@@ -156,9 +160,13 @@ export class SyncNotifier {
     if (upTo <= after) return;
     let rooms = new Set<string>();
     let users = new Set<string>();
+    const writtenRows = name === SYNC_PROJECTION && written?.after === after ? writtenEventRows(written.value) : undefined;
     if (!wrote) {
       if (name === SYNC_PROJECTION) this.live.add(after, upTo, [], users, rooms);
       else this.live.addReceipts(after, upTo, []);
+    } else if (writtenRows) {
+      this.live.add(after, upTo, writtenRows, users, rooms);
+      rooms = new Set(writtenRows.map((row) => row.room_id));
     } else if (name === SYNC_PROJECTION) ({ rooms, users } = await this.live.load(this.pool, after, upTo));
     else {
       const receipts = await receiptsBetween(this.pool, after, upTo);

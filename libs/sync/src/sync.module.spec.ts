@@ -22,7 +22,7 @@ afterEach(async () => {
 describe('SyncModule', () => {
   it('serves every read-side query through the QueryBus, with typed errors', async () => {
     const wiring: { notifier?: SyncNotifier } = {};
-    h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector()], (n, p, w) => wiring.notifier?.checkpointAdvanced(n, p, w));
+    h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector()], (n, p, w, written) => wiring.notifier?.checkpointAdvanced(n, p, w, written));
     const moduleRef = await Test.createTestingModule({ imports: [SyncModule.forRoot({ pool: h.db.pool })] }).compile();
     await moduleRef.init();
     wiring.notifier = moduleRef.get(SyncNotifier);

@@ -20,8 +20,8 @@ let accountData: MemoryAccountData;
 let service: SyncService;
 
 beforeEach(async () => {
-  h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector()], (name, position, wrote) =>
-    notifier?.checkpointAdvanced(name, position, wrote),
+  h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector()], (name, position, wrote, written) =>
+    notifier?.checkpointAdvanced(name, position, wrote, written),
   );
   typing = new TypingStore();
   accountData = new MemoryAccountData();

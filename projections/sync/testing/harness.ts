@@ -1,6 +1,6 @@
 /** A PGlite database with the event store and a projection runner, for projection tests. */
 import { migrate, openDatabase, type Database } from '@hs/persistence';
-import { PostgresEventStore, ProjectionRunner, type Projector } from '@hs/eventstore';
+import { PostgresEventStore, ProjectionRunner, type CheckpointListener, type Projector } from '@hs/eventstore';
 
 export interface ProjectionHarness {
   db: Database;
@@ -13,7 +13,7 @@ export interface ProjectionHarness {
 
 export async function openProjectionHarness(
   projectors: Projector[],
-  onCheckpoint?: (name: string, position: bigint, wrote: boolean) => void,
+  onCheckpoint?: CheckpointListener,
 ): Promise<ProjectionHarness> {
   const db = await openDatabase({ maxConnections: 6 });
   await migrate(db);

@@ -27,7 +27,8 @@ interface Counting extends Projector {
  * One row per applied event in `applied`, by `handle` or by one statement; the statement
  * requires that no event type of the batch is listed in `blocked`, and writes nothing for a
  * batch holding an `m.nostatement` event (it returns undefined); a batch of `m.nothing`
- * events only is a statement with no writes and no requirement.
+ * events only is a statement with no writes and no requirement. A statement describes what it
+ * writes (`written`) as the positions of the rows.
  */
 function counting(name: string): Counting {
   const projector: Counting = {
@@ -62,6 +63,7 @@ function counting(name: string): Counting {
             )}, ${types})`,
         ],
         requires: [sql.fragment`NOT EXISTS (SELECT 1 FROM ${table('blocked')} b WHERE b.type = ANY(${types}))`],
+        written: batch.map((e) => e.position),
       };
     },
   };
@@ -89,8 +91,13 @@ describe(`applyBatch with a single statement (${process.env.TEST_DATABASE_URL ? 
   it('writes the batch and moves the checkpoint in one statement, without handle', async () => {
     const p = counting('single_applies');
     const { generation } = await ensureProjection(db.pool, p);
-    expect(await applyBatch(db.pool, p, generation, 0n, [recorded(1), recorded(2, 'm.other')], true)).toEqual({ kind: 'applied', checkpoint: 2n });
-    expect(await applyBatch(db.pool, p, generation, 2n, [recorded(3)], true)).toEqual({ kind: 'applied', checkpoint: 3n });
+    // The statement's description of its writes comes back with the outcome.
+    expect(await applyBatch(db.pool, p, generation, 0n, [recorded(1), recorded(2, 'm.other')], true)).toEqual({
+      kind: 'applied',
+      checkpoint: 2n,
+      written: [1n, 2n],
+    });
+    expect(await applyBatch(db.pool, p, generation, 2n, [recorded(3)], true)).toEqual({ kind: 'applied', checkpoint: 3n, written: [3n] });
     expect(await applyBatch(db.pool, p, generation, 3n, [recorded(4, 'm.nothing'), recorded(5, 'm.nothing')], true)).toEqual({
       kind: 'applied',
       checkpoint: 5n,
@@ -119,7 +126,7 @@ describe(`applyBatch with a single statement (${process.env.TEST_DATABASE_URL ? 
     expect(await rows(p.name, fresh)).toEqual([]);
     expect(await readCheckpoint(db.pool, p.name, fresh)).toBe(0n);
     // A rebuild writes the generation that is not active yet.
-    expect(await applyBatch(db.pool, p, fresh, 0n, [recorded(1)], false)).toEqual({ kind: 'applied', checkpoint: 1n });
+    expect(await applyBatch(db.pool, p, fresh, 0n, [recorded(1)], false)).toEqual({ kind: 'applied', checkpoint: 1n, written: [1n] });
     expect(await rows(p.name, fresh)).toEqual([{ position: 1n, type: 'm.test' }]);
 
     // A generation dropped under the batch (its tables gone) refuses it rather than failing.
@@ -138,9 +145,15 @@ describe(`applyBatch with a single statement (${process.env.TEST_DATABASE_URL ? 
     const batches = [[recorded(1), recorded(2, 'm.other')], [recorded(3, 'm.other')], [recorded(4), recorded(5)]];
     let after = 0n;
     for (const batch of batches) {
-      expect(await applyBatch(db.pool, viaStatement, a, after, batch, true)).toEqual({ kind: 'applied', checkpoint: batch[batch.length - 1].position });
-      expect(await applyBatch(db.pool, viaHandle, b, after, batch, true)).toEqual({ kind: 'applied', checkpoint: batch[batch.length - 1].position });
-      after = batch[batch.length - 1].position;
+      const checkpoint = batch[batch.length - 1].position;
+      const written = batch.map((e) => e.position);
+      expect(await applyBatch(db.pool, viaStatement, a, after, batch, true)).toEqual({ kind: 'applied', checkpoint, written });
+      // A batch that fell back to handle reports no `written`: only the statement's writes are described.
+      const blocked = batch.some((e) => e.type === 'm.test');
+      expect(await applyBatch(db.pool, viaHandle, b, after, batch, true)).toEqual(
+        blocked ? { kind: 'applied', checkpoint } : { kind: 'applied', checkpoint, written },
+      );
+      after = checkpoint;
     }
     expect(viaStatement).toMatchObject({ statements: 3, handled: 0 });
     // The two batches holding m.test fell back (nothing of their statement was kept); the other did not.

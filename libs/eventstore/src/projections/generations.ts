@@ -2,7 +2,7 @@ import { sql, type CommonQueryMethods, type DatabasePool, type DatabaseTransacti
 import { z } from 'zod';
 import { sqlState } from '@hs/persistence';
 import type { RecordedEvent } from '../types';
-import { generationSchema, projectionViewSchema, selectEvents, type BatchStatement, type Projector } from './projector';
+import { generationSchema, projectionViewSchema, selectEvents, writeResult, type BatchStatement, type Projector } from './projector';
 
 /** Advisory-lock key of a projection's bookkeeping (creating generations, swapping). */
 function lockKey(name: string) {
@@ -87,7 +87,8 @@ export async function createNextGeneration(pool: DatabasePool, projector: Projec
 }
 
 export type ApplyOutcome =
-  | { kind: 'applied'; checkpoint: bigint }
+  /** `written`: the statement's description of its writes, when the batch was applied by it. */
+  | { kind: 'applied'; checkpoint: bigint; written?: unknown }
   /** The stored checkpoint is not where the caller read from (another runner moved it). */
   | { kind: 'moved'; checkpoint: bigint }
   /** The generation is no longer the one the caller expected to be active. */
@@ -209,7 +210,7 @@ async function applyInOneStatement(
   statement: BatchStatement,
   requireActive: boolean,
 ): Promise<ApplyOutcome | 'precondition failed'> {
-  const writes = statement.writes.map((write, i) => sql.fragment`, ${sql.identifier([`write_${i}`])} AS (${write})`);
+  const writes = statement.writes.map((write, i) => sql.fragment`, ${writeResult(i)} AS (${write})`);
   const requires = statement.requires ?? [];
   // slonik joins no empty list.
   const join = (parts: readonly FragmentSqlToken[], glue: FragmentSqlToken) => (parts.length === 0 ? sql.fragment`` : sql.join(parts, glue));
@@ -231,7 +232,7 @@ async function applyInOneStatement(
     if (refused.kind === 'inactive' || refused.checkpoint !== after) return refused;
     throw error;
   }
-  return { kind: 'applied', checkpoint };
+  return statement.written === undefined ? { kind: 'applied', checkpoint } : { kind: 'applied', checkpoint, written: statement.written };
 }
 
 /**

@@ -12,11 +12,40 @@ import type { RecordedEvent } from '../types';
  * - `requires`: boolean SQL expressions that must all be true, evaluated on that same
  *   snapshot, for `writes` to be the right way to apply the batch. When one is false (or
  *   null), nothing of the statement is kept and the batch is applied by `handle` in a
- *   transaction instead.
+ *   transaction instead. They may also read what a write returned (its RETURNING rows),
+ *   named by `writeResult(index)`: e.g. that an insert with ON CONFLICT DO NOTHING inserted
+ *   every row.
+ * - `written`: what the statement writes, in the projector's own terms (e.g. the rows it
+ *   inserts, exactly as readers would read them back). When the statement applies the batch,
+ *   the runner hands it to its checkpoint listener, which may then skip reading the range
+ *   back. It must describe every row of the batch's range, and only those: a projector whose
+ *   writes may merge with existing rows guards against that with `requires`.
  */
 export interface BatchStatement {
   writes: FragmentSqlToken[];
   requires?: FragmentSqlToken[];
+  written?: unknown;
+}
+
+/** A batch applied by its single statement, as reported to checkpoint listeners. */
+export interface WrittenBatch {
+  /** The projector's checkpoint before the batch: it covers positions (after, reported position]. */
+  after: bigint;
+  /** The statement's `written`. */
+  value: unknown;
+}
+
+/**
+ * Told each time a projector's checkpoint advances (its rows up to `position` are committed).
+ * `wrote` is false when the checkpoint only moved over events the projector does not handle
+ * since the previous call; `written` is there when the batch was applied by its statement and
+ * the projector described what it wrote.
+ */
+export type CheckpointListener = (name: string, position: bigint, wrote: boolean, written?: WrittenBatch) => void;
+
+/** Names the rows returned by the `index`-th of a batch statement's `writes`, for its `requires`. */
+export function writeResult(index: number): IdentifierSqlToken {
+  return sql.identifier([`write_${index}`]);
 }
 
 /** Names a table of the generation being written, schema-qualified. */

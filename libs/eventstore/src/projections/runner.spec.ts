@@ -7,7 +7,7 @@ import type { EventStore, NewEvent, RecordedEvent } from '../types';
 import { applyBatch, createNextGeneration, persistCheckpoint, readActive } from './generations';
 import { rebuildProjection } from './rebuild';
 import { ProjectionRunner, type ProjectionLog } from './runner';
-import { selectEvents, type Projector } from './projector';
+import { selectEvents, type Projector, type WrittenBatch } from './projector';
 
 function ev(type = 'm.test'): NewEvent {
   return { id: `$${randomUUID()}`, type, data: {} };
@@ -224,6 +224,48 @@ describe(`ProjectionRunner (${process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'PG
     await runner.stop();
     expect(await storedCheckpoint(db, p.name)).toBe(other.position);
     expect(await appliedCount(db, p.name)).toBe(appliedBefore + 1);
+  });
+
+  it('reports what a batch statement wrote, with the checkpoint it started from', async () => {
+    const p: Projector = {
+      ...ledger('ledger_written', 1, ['m.wanted']),
+      // The same rows as handle, in one statement; `written` lists their positions.
+      statement: (batch, table) => ({
+        writes: [
+          sql.fragment`INSERT INTO ${table('applied')} (position, type)
+            SELECT * FROM unnest(${sql.array(
+              batch.map((e) => e.position),
+              'int8',
+            )}, ${sql.array(
+              batch.map((e) => e.type),
+              'text',
+            )})`,
+        ],
+        written: batch.map((e) => e.position),
+      }),
+    };
+    const reports: { position: bigint; wrote: boolean; written?: WrittenBatch }[] = [];
+    const runner = new ProjectionRunner(db, store, [p], {
+      batchSize: 1,
+      onCheckpoint: (name, position, wrote, written) => {
+        if (name === p.name) reports.push({ position, wrote, ...(written ? { written } : {}) });
+      },
+    });
+    await runner.start();
+    await runner.waitFor(await mark());
+    reports.length = 0;
+    const skipped = await store.append('room-!w:x', 'any', [ev('m.other')]);
+    await runner.waitFor(skipped.position);
+    const wanted = await store.append('room-!w:x', 'any', [ev('m.wanted')]);
+    await runner.waitFor(wanted.position);
+    // The passed-over event is reported without `written`; the applied one with its rows,
+    // starting where the previous report ended.
+    expect(reports).toEqual([
+      { position: skipped.position, wrote: false },
+      { position: wanted.position, wrote: true, written: { after: skipped.position, value: [wanted.position] } },
+    ]);
+    expect(await appliedCount(db, p.name)).toBeGreaterThanOrEqual(1);
+    await runner.stop();
   });
 
   it('a projector with an apply interval gets what lands meanwhile in one batch; the others are not held', async () => {

@@ -3,7 +3,7 @@ import { AppendNotifier } from '../notifier';
 import type { AllSubscription, EventStore, RecordedEvent } from '../types';
 import { applyBatch, ensureProjection, persistCheckpoint, readActive } from './generations';
 import { rebuildProjection } from './rebuild';
-import { selectEvents, validateProjector, type ProjectionStatus, type Projector } from './projector';
+import { selectEvents, validateProjector, type CheckpointListener, type ProjectionStatus, type Projector, type WrittenBatch } from './projector';
 
 export type ProjectionLog = (
   level: 'info' | 'warn' | 'error',
@@ -22,8 +22,9 @@ export interface ProjectionRunnerOptions {
    * Called each time a projector's checkpoint advances (its rows up to `position` are
    * committed). `wrote` is false when the checkpoint only moved over events the projector
    * does not handle since the previous call: its rows did not change in that range.
+   * `written` describes a batch its projector's statement applied (`BatchStatement.written`).
    */
-  onCheckpoint?: (name: string, position: bigint, wrote: boolean) => void;
+  onCheckpoint?: CheckpointListener;
   /**
    * Longest time a checkpoint that advanced only over events the projector does not handle
    * stays unstored (default 1000 ms). It is stored sooner with the projector's next applied
@@ -205,13 +206,14 @@ export class ProjectionRunner {
     return lane;
   }
 
-  private advance(lane: Lane, checkpoint: bigint, wrote = true): void {
+  private advance(lane: Lane, checkpoint: bigint, wrote = true, written?: WrittenBatch): void {
     lane.checkpoint = checkpoint;
     const ready = lane.waiters.filter((w) => w.position <= checkpoint);
     lane.waiters = lane.waiters.filter((w) => w.position > checkpoint);
     for (const waiter of ready) waiter.resolve();
     this.progressed.notify();
-    this.options.onCheckpoint?.(lane.projector.name, checkpoint, wrote);
+    if (written === undefined) this.options.onCheckpoint?.(lane.projector.name, checkpoint, wrote);
+    else this.options.onCheckpoint?.(lane.projector.name, checkpoint, wrote, written);
   }
 
   /** Runs `work` after the lane's earlier database work has finished. */
@@ -358,7 +360,8 @@ export class ProjectionRunner {
     }
     this.cancelPersist(lane);
     lane.persisted = outcome.checkpoint;
-    this.advance(lane, outcome.checkpoint);
+    const after = lane.checkpoint;
+    this.advance(lane, outcome.checkpoint, true, outcome.written === undefined ? undefined : { after, value: outcome.written });
     return true;
   }
 
