@@ -322,6 +322,60 @@ describe.each(availableAdapters())('event store contract: $name', (factory) => {
       await expect(sub.done).rejects.toThrow('handler broke');
     });
 
+    it('with a read interval: catches up at once, then reads what lands during the interval in one batch', async () => {
+      await settle(store);
+      const start = await store.headPosition();
+      const s = stream();
+      const first = [ev(), ev(), ev(), ev(), ev()];
+      await store.append(s, 'no_stream', first);
+      const batches: string[][] = [];
+      let caughtUp = start;
+      // Full pages (2 events) are read back to back; the short last page starts the interval.
+      const paced = store.subscribeToAllBatches(
+        start,
+        async (events) => {
+          batches.push(events.map((e) => e.id));
+          caughtUp = events[events.length - 1].position;
+        },
+        { batchSize: 2, minReadIntervalMs: 60_000 },
+      );
+      await eventually(() => batches.length === 3, 'catch-up');
+      expect(batches).toEqual([first.slice(0, 2), first.slice(2, 4), first.slice(4)].map((b) => b.map((e) => e.id)));
+      // What lands within the interval waits for it, while a subscription without one gets it.
+      const later = [ev(), ev()];
+      const seenByPrompt: string[] = [];
+      const prompt = store.subscribeToAllBatches(caughtUp, async (events) => {
+        seenByPrompt.push(...events.map((e) => e.id));
+      });
+      await store.append(s, 4n, later.slice(0, 1));
+      await store.append(s, 5n, later.slice(1));
+      await eventually(() => seenByPrompt.length === 2, 'the subscription without an interval');
+      expect(seenByPrompt).toEqual(later.map((e) => e.id));
+      expect(batches).toHaveLength(3);
+      // Closing does not wait for the interval to end.
+      await paced.close();
+      await prompt.close();
+
+      // A short interval: the two appends made while it runs arrive together.
+      const shortBatches: string[][] = [];
+      const from = await store.headPosition();
+      const short = store.subscribeToAllBatches(
+        from,
+        async (events) => {
+          shortBatches.push(events.map((e) => e.id));
+        },
+        { minReadIntervalMs: 2000 },
+      );
+      await eventually(() => (store as MemoryEventStore | PostgresEventStore).notifier.waiting > 0, 'idle wait');
+      const pair = [ev(), ev()];
+      await store.append(s, 6n, pair.slice(0, 1));
+      await store.append(s, 7n, pair.slice(1));
+      await eventually(() => shortBatches.flat().length === 2, 'the pair');
+      expect(shortBatches).toEqual([pair.map((e) => e.id)]);
+      await short.close();
+      expect(() => store.subscribeToAllBatches(from, async () => undefined, { minReadIntervalMs: -1 })).toThrow(RangeError);
+    });
+
     if (factory.kind !== 'memory') {
       it('is woken by appends made through another store instance on the same database', async () => {
         const other = await adapter.reopen!();

@@ -16,7 +16,7 @@ import type {
   SubscribeOptions,
   SubscriptionHandler,
 } from './types';
-import { validateAppend, validateLimit } from './validation';
+import { validateAppend, validateInterval, validateLimit } from './validation';
 
 /** An in-memory event store for unit tests: the same contract, dense positions from 1. */
 export class MemoryEventStore implements EventStore {
@@ -122,7 +122,9 @@ export class MemoryEventStore implements EventStore {
         pending: false,
       }),
     };
-    return this.track(startBatchSubscription(source, fromPosition, handler, validateLimit(options.batchSize, 500)));
+    return this.track(
+      startBatchSubscription(source, fromPosition, handler, validateLimit(options.batchSize, 500), validateInterval(options.minReadIntervalMs)),
+    );
   }
 
   async headPosition(): Promise<bigint> {

@@ -27,7 +27,7 @@ import type {
   SubscribeOptions,
   SubscriptionHandler,
 } from './types';
-import { validateAppend, validateLimit } from './validation';
+import { validateAppend, validateInterval, validateLimit } from './validation';
 
 /** The channel the append function notifies on commit (PostgreSQL). */
 export const APPENDED_CHANNEL = 'eventstore_appended';
@@ -520,7 +520,7 @@ export class PostgresEventStore implements EventStore {
       readBatch: (after, limit) => this.readPage(after, limit),
       ensureListening: () => this.ensureListening(),
     };
-    return this.track(startBatchSubscription(source, fromPosition, handler, batchSize));
+    return this.track(startBatchSubscription(source, fromPosition, handler, batchSize, validateInterval(options.minReadIntervalMs)));
   }
 
   async headPosition(): Promise<bigint> {

@@ -21,13 +21,16 @@ const MAX_PENDING_DELAY_MS = 1000;
  * Catch-up then live delivery of `$all` in batches. While caught up it sleeps until the
  * source's notifier wakes it; when newer events exist but are held back by an older
  * transaction still in flight (`pending`), it re-reads with exponential backoff until that
- * transaction ends. It never spins.
+ * transaction ends. It never spins. With `minReadIntervalMs`, a read that follows one which
+ * returned less than a full page starts no sooner than that long after it (see
+ * `SubscribeOptions`).
  */
 export function startBatchSubscription(
   source: BatchSource,
   fromPosition: bigint,
   handler: BatchHandler,
   batchSize: number,
+  minReadIntervalMs = 0,
 ): AllSubscription {
   const abort = new AbortController();
   let position = fromPosition;
@@ -36,10 +39,19 @@ export function startBatchSubscription(
   const run = async () => {
     if (source.ensureListening) await source.ensureListening();
     let pendingDelay = 0;
+    /** When the next read may start (0: at once). */
+    let nextReadAt = 0;
     while (!closed) {
+      const wait = nextReadAt - performance.now();
+      if (wait > 0) {
+        await sleep(wait, abort.signal);
+        if (closed) break;
+      }
       const seen = source.notifier.version;
+      const startedAt = performance.now();
       const { events, pending } = await source.readBatch(position, batchSize);
       if (closed) break;
+      nextReadAt = minReadIntervalMs > 0 && events.length < batchSize ? startedAt + minReadIntervalMs : 0;
       if (events.length > 0) {
         await handler(events);
         position = events[events.length - 1].position;
@@ -75,6 +87,19 @@ export function startBatchSubscription(
     },
   };
   return subscription;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 /**

@@ -67,6 +67,14 @@ export interface AllSubscription extends AsyncIterable<RecordedEvent> {
 export interface SubscribeOptions {
   /** Events read per round trip while catching up (default 500). */
   batchSize?: number;
+  /**
+   * Shortest time between the starts of two reads while live, in milliseconds (default 0).
+   * After a read that returned less than a full page, the next read waits until this long
+   * after it, so what lands meanwhile is read (and handed over) in one page; catching up
+   * (full pages) is not slowed, and a read more than the interval after the previous one does
+   * not wait.
+   */
+  minReadIntervalMs?: number;
 }
 
 /**

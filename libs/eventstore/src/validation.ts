@@ -20,6 +20,13 @@ export function validateAppend(stream: string, expected: ExpectedRevision, event
   }
 }
 
+/** A non-negative finite number of milliseconds (0 when undefined). */
+export function validateInterval(ms: number | undefined): number {
+  if (ms === undefined) return 0;
+  if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`interval must be a non-negative number of milliseconds, got ${ms}`);
+  return ms;
+}
+
 export function validateLimit(limit: number | undefined, fallback: number): number {
   if (limit === undefined) return fallback;
   if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);

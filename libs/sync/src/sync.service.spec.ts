@@ -302,11 +302,12 @@ describe('SyncService', () => {
   });
 
   it('typing: in ephemeral, wakes room members, and stops after its timeout', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    await room.join(bob);
+    await settle();
+    // Faked from here on: the typing timeout (the projection runner paces its reads with timers).
     jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
     try {
-      const room = await TestRoom.create(h.store, alice);
-      await room.join(bob);
-      await settle();
       const first = await service.sync({ userId: bob, deviceId: 'B1' });
       expect(first.rooms?.join?.[room.roomId]?.ephemeral.events).toEqual([]);
       const waiting = service.sync({ userId: bob, deviceId: 'B1', since: first.next_batch, timeoutMs: 60_000 });
