@@ -86,4 +86,17 @@ describe('FilterService', () => {
     expect(await caught(() => accounts.filters.resolveFilter(alice, '{not json'))).toMatchObject({ errcode: 'M_NOT_JSON' });
     expect(await caught(() => accounts.filters.resolveFilter(alice, '{"room":{"timeline":{"limit":0}}}'))).toMatchObject({ errcode: 'M_BAD_JSON' });
   });
+
+  it('resolves a filter id once: later resolutions of it (also spelled with leading zeros) share the frozen filter', async () => {
+    const id = await accounts.filters.createFilter(alice, { room: { timeline: { limit: 9, types: ['m.room.message'] } } });
+    const first = await accounts.filters.resolveFilter(alice, id);
+    expect(await accounts.filters.resolveFilter(alice, id)).toBe(first);
+    expect(await accounts.filters.getFilter(alice, `00${id}`)).toBe(first);
+    expect(Object.isFrozen(first.room?.timeline?.types)).toBe(true);
+    // Another user's id is still looked up (and not found); an unknown id is not remembered.
+    expect(await caught(() => accounts.filters.resolveFilter(bob, id))).toMatchObject({ errcode: 'M_NOT_FOUND' });
+    expect(await caught(() => accounts.filters.getFilter(alice, '999998'))).toMatchObject({ errcode: 'M_NOT_FOUND' });
+    const inline = '{"room":{"timeline":{"limit":5}}}';
+    expect(await accounts.filters.resolveFilter(alice, inline)).toBe(await accounts.filters.resolveFilter(bob, inline));
+  });
 });
