@@ -35,7 +35,7 @@ export interface ProjectionRunnerOptions {
   sharedBatches?: number;
   /**
    * Shortest time between two reads of `$all` by the shared reader while live (default
-   * 10 ms; `SubscribeOptions.minReadIntervalMs`): under a steady stream of appends what
+   * 15 ms; `SubscribeOptions.minReadIntervalMs`): under a steady stream of appends what
    * lands meanwhile is read and applied in one batch instead of one round trip per commit.
    * Catching up is not slowed, and a read more than the interval after the previous one
    * (the first event after a quiet moment) starts at once.
@@ -43,7 +43,7 @@ export interface ProjectionRunnerOptions {
   readIntervalMs?: number;
 }
 
-const DEFAULT_READ_INTERVAL_MS = 10;
+const DEFAULT_READ_INTERVAL_MS = 15;
 
 interface Lane {
   projector: Projector;
