@@ -1,4 +1,5 @@
 import type { AppendNotifier } from './notifier';
+import { sleep } from './sleep';
 import type { AllSubscription, BatchHandler, RecordedEvent } from './types';
 
 /** What a subscription reads from: one page of `$all` after a position. */
@@ -87,19 +88,6 @@ export function startBatchSubscription(
     },
   };
   return subscription;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /**

@@ -2,6 +2,7 @@
  * GET /_matrix/client/v3/sync: the response body for a user's device, initial or incremental,
  * long-polling until something for the user lands or the timeout passes.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { CommonQueryMethods } from 'slonik';
 import { encodePaginationToken, encodeSyncToken, parseSyncToken, type SyncToken } from '@hs/contracts';
 import {
@@ -218,15 +219,8 @@ export class SyncService {
     if (last === undefined) return;
     const wait = Math.min(last + this.minAnswerIntervalMs, deadline) - this.now();
     if (wait <= 0 || signal?.aborted) return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, wait);
-      signal?.addEventListener('abort', done, { once: true });
-    });
+    // An abort ends the wait early (the rejection it causes is not an error here).
+    await delay(wait, undefined, signal ? { signal } : {}).catch(() => undefined);
   }
 
   private answered(device: string): void {

@@ -1,5 +1,6 @@
 import type { Database } from '@hs/persistence';
 import { AppendNotifier } from '../notifier';
+import { sleep } from '../sleep';
 import type { AllSubscription, EventStore, RecordedEvent } from '../types';
 import { applyBatch, ensureProjection, persistCheckpoint, readActive } from './generations';
 import { rebuildProjection } from './rebuild';
@@ -430,15 +431,8 @@ export class ProjectionRunner {
     return undefined;
   }
 
+  /** Waits `ms`, or until the runner stops. */
   private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.abort.signal.aborted) return resolve();
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.abort.signal.addEventListener('abort', done, { once: true });
-    });
+    return sleep(ms, this.abort.signal);
   }
 }
