@@ -24,9 +24,8 @@ import {
 } from '@hs/contracts';
 import { redactedContent, roomVersion, STRIPPED_STATE_TYPES, type JsonObject } from '@hs/protocol';
 import { clientEventOf, containsUrl, strippedStateOf, type ClientEvent, type StrippedStateEvent } from './client-event';
-import type { EventRow } from './sync.queries';
-
 import { SYNC_PROJECTION } from './names';
+import type { EventRow } from './sync.queries';
 
 export { SYNC_PROJECTION };
 
@@ -63,7 +62,6 @@ function plainEvent(position: bigint, fact: RoomEventAccepted): PlainEvent {
   const event = clientEventOf(fact.pdu, fact.event_id, fact.room_id, fact.room_version);
   return { position, fact, event, eventJson: JSON.stringify(event), unsignedJson: fact.unsigned ? JSON.stringify(fact.unsigned) : null };
 }
-
 
 const SETUP = [
   sql.unsafe`
@@ -234,14 +232,16 @@ export class SyncProjector implements Projector {
       }
     }
     if (plain.length === 0) return { writes: [] };
+    const insertEvents = this.insertPlainStatement(plain, table('events'), true);
+    const writes = [this.insertRooms(plain.map((p) => p.fact), table('rooms')), insertEvents];
     return {
-      writes: [this.insertRooms(plain.map((p) => p.fact), table('rooms')), this.insertPlainStatement(plain, table('events'), true)],
+      writes,
       // No redaction waits for the events, and every event is a new row (`handle` merges an
       // event already stored, e.g. an outlier that joins the timeline, with its row): then
       // the rows are exactly what `written` describes.
       requires: [
         sql.fragment`NOT EXISTS (SELECT 1 FROM ${table('pending_redactions')} WHERE target_id = ANY(${sql.array([...ids], 'text')}))`,
-        sql.fragment`(SELECT count(*) FROM ${writeResult(1)}) = ${plain.length}`,
+        sql.fragment`(SELECT count(*) FROM ${writeResult(writes.indexOf(insertEvents))}) = ${plain.length}`,
       ],
       written: new PlainEventRows(plain.map(writtenRow)),
     };
@@ -475,7 +475,6 @@ export class SyncProjector implements Projector {
   }
 }
 
-/** No state key, not a redaction, no state change: a timeline event nothing else depends on. */
 /** The row a plain event's insert creates, as read back (JSON columns parsed from what was sent). */
 function writtenRow(plain: PlainEvent): EventRow {
   const { position, fact, event } = plain;
@@ -499,6 +498,7 @@ function writtenRow(plain: PlainEvent): EventRow {
   };
 }
 
+/** No state key, not a redaction, no state change: a timeline event nothing else depends on. */
 function isPlainFact(fact: RoomEventAccepted): boolean {
   return (
     fact.pdu.state_key === undefined &&
