@@ -9,6 +9,7 @@ import {
 } from 'slonik';
 import { z } from 'zod';
 import { sqlConstraint, sqlDetail, sqlState, type Database } from '@hs/persistence';
+import { groupCteNames, groupStatement } from './group-statement';
 import { DuplicateEventIdError, InvalidAppendError, WrongExpectedRevisionError } from './errors';
 import { AppendNotifier } from './notifier';
 import { startBatchSubscription, startIteratedSubscription, type BatchSource } from './subscription';
@@ -342,7 +343,16 @@ export class PostgresEventStore implements EventStore {
   private async runGroup(connection: CommonQueryMethods, group: GroupMember[]): Promise<boolean> {
     let rows: readonly z.infer<typeof groupRow>[];
     try {
-      rows = await connection.any(groupStatement(group, this.db.kind === 'postgres' ? this.instance : undefined));
+      const parts = group.map((member, i) => ({
+        stream: member.stream,
+        expected: member.expected,
+        payload: member.payload,
+        writes: member.writes(groupCteNames(i)),
+      }));
+      // One NOTIFY at commit, signed with the store's instance: its own listener ignores it (the
+      // store wakes its readers itself when the statement returns); other processes read.
+      const notify = this.db.kind === 'postgres' ? { channel: APPENDED_CHANNEL, as: this.instance } : undefined;
+      rows = await connection.any(groupStatement(groupRow, parts, notify));
     } catch (error) {
       if (group.length > 1) {
         // Nothing of the group was kept: each member alone finds its own outcome.
@@ -612,32 +622,6 @@ function eventsPayload(events: NewEvent[]): string {
   } catch (error) {
     throw new InvalidAppendError(`event data is not JSON: ${(error as Error).message}`);
   }
-}
-
-/**
- * One statement for a group of appends with writes: per member `m<i>_appended` (its
- * `eventstore.append` call) and its writes, then every member's records tagged with its index.
- * The append calls run one after the other inside the statement's transaction, so their
- * positions are consecutive (the transaction-local index of `eventstore.append`).
- */
-function groupStatement(group: readonly GroupMember[], notifyAs: string | undefined) {
-  const parts = group.map((member, i) => {
-    const cte: AppendCteNames = (name) => sql.identifier([`m${i}_${name}`]);
-    return sql.fragment`${cte('appended')} AS (SELECT event_id, position, revision, written
-        FROM eventstore.append(${member.stream}, ${member.expected}, ${member.payload}::json, false)), ${member.writes(cte)}`;
-  });
-  const selects = group.map(
-    (_, i) => sql.fragment`SELECT ${i}::int AS member, event_id, position, revision, written FROM ${sql.identifier([`m${i}_appended`])}`,
-  );
-  // One NOTIFY at commit, signed with the store's instance: its own listener ignores it (the
-  // store wakes its readers itself when the statement returns); other processes read.
-  if (notifyAs !== undefined) {
-    parts.push(sql.fragment`notified AS (SELECT pg_notify(${APPENDED_CHANNEL}, ${notifyAs}))`);
-    selects.push(sql.fragment`SELECT -1, '', 0, 0, false FROM notified`);
-  }
-  return sql.type(groupRow)`WITH ${sql.join(parts, sql.fragment`, `)}
-    ${sql.join(selects, sql.fragment` UNION ALL `)}
-    ORDER BY member, revision`;
 }
 
 function toRecorded(row: EventRow): RecordedEvent {
