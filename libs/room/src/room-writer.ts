@@ -44,9 +44,9 @@ import { RoomCommandError, forbidden, invalidParam, notFound } from './errors';
 import { RoomQueue } from './room-queue';
 import { RoomState } from './room-state';
 import type { Clock, TransactionalEventStore } from './tokens';
-import { applyRoomRecord, isTimelineEvent, timelineEventWrites } from './write-model/apply';
+import { applyRoomRecord, isTimelineEvent, timelineAppendWrites } from './write-model/apply';
 import { WriteModelReader, type Extremity, type RoomSnapshot } from './write-model/repository';
-import { UNIQUE_VIOLATION, sql, type DatabasePool } from './write-model/sql';
+import { UNIQUE_VIOLATION, type DatabasePool } from './write-model/sql';
 
 /** An event a command wants to send; the writer builds, signs and authorizes it. */
 export interface EventTemplate {
@@ -251,12 +251,7 @@ export class RoomWriter {
       if (!createEvent && records.length === 1 && fact && isTimelineEvent(fact)) {
         // A message: the append and its write-model rows in one statement.
         const event = build.events[0];
-        const writes: AppendWrites = (cte) => {
-          const revision = sql.fragment`(SELECT revision FROM ${cte('appended')})`;
-          const position = sql.fragment`(SELECT position FROM ${cte('appended')})`;
-          return sql.fragment`${timelineEventWrites(event, fact, revision, position, cte)},
-            ${cte('stream_revision')} AS (UPDATE room.rooms SET stream_revision = ${revision} WHERE room_id = ${snapshot.roomId})`;
-        };
+        const writes: AppendWrites = timelineAppendWrites(event, fact);
         const appended = await this.deps.store.appendWithWrites(roomStream(snapshot.roomId), expected, records, writes);
         nextRevision = appended.nextExpectedRevision;
       } else {

@@ -18,6 +18,8 @@ import {
   type RoomVisibilitySet,
 } from '@hs/contracts';
 import { roomCreators, roomVersion, toRoomEvent, type Pdu, type RoomEvent } from '@hs/protocol';
+import { isDeepStrictEqual } from 'node:util';
+import type { PrimitiveValueExpression } from 'slonik';
 import { z } from 'zod';
 import { MAX_STATE_GROUP_CHAIN, sql, type CommonQueryMethods, type FragmentSqlToken, type IdentifierSqlToken } from './sql';
 
@@ -161,7 +163,7 @@ export function timelineEventWrites(
       INSERT INTO room.events (event_id, room_id, type, state_key, sender, depth, pdu, auth_events, prev_events,
                                stream_revision, stream_position, rejected, soft_failed, outlier, state_group)
       SELECT ${event.event_id}, ${event.room_id}, ${event.type}, ${event.state_key ?? null}, ${event.sender}, ${event.depth},
-             ${sql.jsonb(fact.pdu as never)}, ${sql.array([...event.auth_events], 'text')}, ${sql.array([...event.prev_events], 'text')},
+             ${JSON.stringify(fact.pdu)}::jsonb, ${sql.array([...event.auth_events], 'text')}, ${sql.array([...event.prev_events], 'text')},
              ${revision}, ${position}, false, ${fact.soft_failed}, false, r.state_group
         FROM room.rooms r WHERE r.room_id = ${fact.room_id}
       RETURNING event_id
@@ -176,6 +178,50 @@ export function timelineEventWrites(
       SELECT ${local?.user_id ?? ''}, ${local?.device_id ?? ''}, ${local?.txn_id ?? ''}, ${fact.room_id}, event_id
         FROM ${stored} WHERE ${local !== undefined}
     )`;
+}
+
+/**
+ * The writes of a timeline event appended with `appendWithWrites`: {@link timelineEventWrites}
+ * with the record's revision and position read from `cte('appended')`, and the room's stream
+ * revision moved.
+ *
+ * The text depends only on `cte` (one naming per member of a grouped statement), so it is
+ * composed with slonik once per `cte` and kept; later events only gather their values
+ * ({@link timelineAppendValues}, checked against slonik's on that first composition).
+ */
+export function timelineAppendWrites(event: RoomEvent, fact: RoomEventAccepted): (cte: (name: string) => IdentifierSqlToken) => FragmentSqlToken {
+  return (cte) => {
+    const text = timelineAppendTexts.get(cte);
+    if (text !== undefined) return { ...EMPTY_FRAGMENT, sql: text, values: timelineAppendValues(event, fact) };
+    const composed = composeTimelineAppendWrites(event, fact, cte);
+    if (isDeepStrictEqual(composed.values, timelineAppendValues(event, fact))) timelineAppendTexts.set(cte, composed.sql);
+    return composed;
+  };
+}
+
+const EMPTY_FRAGMENT = sql.fragment``;
+const timelineAppendTexts = new WeakMap<(name: string) => IdentifierSqlToken, string>();
+
+/** {@link timelineAppendWrites} composed with slonik. */
+export function composeTimelineAppendWrites(event: RoomEvent, fact: RoomEventAccepted, cte: (name: string) => IdentifierSqlToken): FragmentSqlToken {
+  const revision = sql.fragment`(SELECT revision FROM ${cte('appended')})`;
+  const position = sql.fragment`(SELECT position FROM ${cte('appended')})`;
+  return sql.fragment`${timelineEventWrites(event, fact, revision, position, cte)},
+    ${cte('stream_revision')} AS (UPDATE room.rooms SET stream_revision = ${revision} WHERE room_id = ${fact.room_id})`;
+}
+
+/** The values of {@link composeTimelineAppendWrites}, in the order its text binds them. */
+export function timelineAppendValues(event: RoomEvent, fact: RoomEventAccepted): PrimitiveValueExpression[] {
+  const local = fact.local;
+  const room = fact.room_id;
+  return [
+    event.event_id, event.room_id, event.type, event.state_key ?? null, event.sender, event.depth,
+    JSON.stringify(fact.pdu), [...event.auth_events], [...event.prev_events], fact.soft_failed, room,
+    room, fact.forward_extremities,
+    room, fact.forward_extremities,
+    local?.user_id ?? '', local?.device_id ?? '', local?.txn_id ?? '', room, local !== undefined,
+    room,
+  ];
 }
 
 async function applyRejected(tx: CommonQueryMethods, fact: RoomEventRejected, record: RoomStreamRecord): Promise<void> {
