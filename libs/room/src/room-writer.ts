@@ -23,7 +23,6 @@ import {
   BuildEventError,
   buildCreateEvent,
   buildEvent,
-  canonicalJsonByteLength,
   checkAuth,
   choosePrevEvents,
   PDU_MAX_BYTES,
@@ -376,7 +375,7 @@ class EventBatch {
 
   accept(built: BuiltEvent, template: EventTemplate | undefined): void {
     const event = built.event;
-    const size = canonicalJsonByteLength(built.pdu);
+    const size = built.size;
     if (size > PDU_MAX_BYTES) {
       throw new RoomCommandError('M_TOO_LARGE', `the event is ${size} bytes, more than the ${PDU_MAX_BYTES} bytes allowed`);
     }

@@ -1,5 +1,6 @@
 import { checkAuth, checkAuthAgainstAuthEvents, authEventLookup } from '../auth/check-auth';
 import { generateSigningKey } from '../crypto/ed25519';
+import { canonicalJsonByteLength } from '../json/canonical-json';
 import { computeEventId, verifyContentHash } from '../events/hashes';
 import { verifyEventSignature } from '../events/signing';
 import { type EventHashes, type JsonObject, type Pdu, type RoomEvent, stateKey, type StateKey } from '../events/types';
@@ -79,8 +80,9 @@ class BuiltRoom {
   }
 }
 
-function expectValidPdu(pdu: Pdu, event: RoomEvent, version: string, origin: string): void {
+function expectValidPdu(pdu: Pdu, event: RoomEvent, version: string, origin: string, size?: number): void {
   const rules = roomVersion(version);
+  if (size !== undefined) expect(size).toBe(canonicalJsonByteLength(pdu));
   expect(verifyContentHash(pdu, rules)).toBe(true);
   const key = SERVERS[origin];
   expect(verifyEventSignature(pdu, rules, origin, key.keyId, key.publicKey)).toBe(true);
@@ -111,7 +113,7 @@ describe('buildEvent / buildCreateEvent', () => {
       ];
       const message = steps[steps.length - 1];
       steps.push(room.add(BOB, 'm.room.redaction', {}, { redacts: message.event.event_id }));
-      steps.forEach((s) => expectValidPdu(s.pdu, s.event, v, s.event.sender.slice(s.event.sender.indexOf(':') + 1)));
+      steps.forEach((s) => expectValidPdu(s.pdu, s.event, v, s.event.sender.slice(s.event.sender.indexOf(':') + 1), s.size));
       // Depth grows by one along the chain.
       expect(steps.map((s) => s.event.depth)).toEqual([2, 3, 4, 5, 6, 7]);
       const redaction = steps[steps.length - 1];
@@ -167,6 +169,27 @@ describe('buildEvent / buildCreateEvent', () => {
       }
       expect(checkAuth(built.event, () => undefined, rules)).toEqual({ allowed: true });
     });
+  });
+
+  it.each(['3', '10', '12'])('room version %s: the size given is the canonical JSON size of the PDU, unsigned and non-ASCII text included', (v) => {
+    const room = new BuiltRoom(v);
+    room.add(ALICE, 'm.room.member', { membership: 'join' }, { stateKey: ALICE });
+    const origin = 'a.test';
+    const built = buildEvent({
+      roomVersion: v,
+      roomId: room.create.room_id,
+      sender: ALICE,
+      type: 'm.room.message',
+      content: { msgtype: 'm.text', body: 'caf\u00e9 \u{1F600} "quoted" \\ back', nested: { z: 1, a: [true, null, 'x'] } },
+      prevEvents: [{ eventId: room.latest.event_id, depth: room.latest.depth }],
+      state: room.state,
+      originServerTs: 1_700_000_000_123,
+      origin,
+      signingKey: keyA,
+      unsigned: { 'org.example': 'v\u00e4lue', n: 2 },
+    });
+    expect(built.size).toBe(canonicalJsonByteLength(built.pdu));
+    expectValidPdu(built.pdu, built.event, v, origin, built.size);
   });
 
   it('an event a rule denies is still built, and checkAuth denies it', () => {

@@ -2,13 +2,14 @@
  * Building and signing new events (server-server API, "PDUs", "Auth events selection",
  * "Signing events"; the PDU formats of each room version).
  */
-import { randomBytes } from 'node:crypto';
-import type { SigningKey } from '../crypto/ed25519';
+import { createHash, randomBytes } from 'node:crypto';
 import { computeReferenceHash } from '../events/hashes';
 import { toRoomEvent } from '../events/normalize';
-import { signEvent } from '../events/signing';
+import { redactEvent } from '../events/redaction';
+import { signBytes, type SigningKey } from '../crypto/ed25519';
+import { canonicalJson, canonicalJsonBytes } from '../json/canonical-json';
 import type { EventHashes, JsonObject, LegacyEventReference, Pdu, RoomEvent, StateMap } from '../events/types';
-import { encodeBase64 } from '../json/base64';
+import { encodeBase64, encodeBase64Url } from '../json/base64';
 import { roomVersion, type RoomVersionRules } from '../room-versions';
 import { selectAuthEvents } from '../auth/selection';
 import { domainOf } from '../auth/user-id';
@@ -64,6 +65,8 @@ export interface BuiltEvent {
   readonly pdu: Pdu;
   /** The normalized form, with its event id. */
   readonly event: RoomEvent;
+  /** Bytes of the PDU as canonical JSON (what the 65,536-byte limit on events counts). */
+  readonly size: number;
 }
 
 function rulesOf(v: string | RoomVersionRules): RoomVersionRules {
@@ -108,9 +111,46 @@ export function referenceHashOf(pdu: Pdu, version: string | RoomVersionRules): E
   return { sha256: encodeBase64(computeReferenceHash(pdu, rulesOf(version))) };
 }
 
+/** Bytes a member `,"<key>":<value>` adds to a non-empty object's canonical JSON. */
+function memberBytes(key: string, value: unknown): number {
+  return 2 + Buffer.byteLength(JSON.stringify(key), 'utf8') + Buffer.byteLength(canonicalJson(value), 'utf8');
+}
+
+/**
+ * The content hash, our signature and the event id of a new PDU (as `signEvent` and
+ * `computeEventId` give them, with each encoding done once): the signature covers the
+ * redacted event without `signatures` and `unsigned`, and the reference hash is the SHA-256 of
+ * those same bytes (redaction keeps neither `unsigned` nor `age_ts`). The canonical size of
+ * the PDU is the content hash input's plus its `hashes`, `signatures` and `unsigned` members.
+ */
 function sign(unsignedPdu: Pdu, rules: RoomVersionRules, origin: string, key: SigningKey): BuiltEvent {
-  const pdu = signEvent(unsignedPdu, rules, origin, key) as Pdu;
-  return { pdu, event: toRoomEvent(pdu, rules) };
+  const options = { strict: rules.strictCanonicalJson };
+  const hashInput: Record<string, unknown> = { ...unsignedPdu };
+  delete hashInput.unsigned;
+  delete hashInput.signatures;
+  delete hashInput.hashes;
+  const hashText = canonicalJson(hashInput, options);
+  const hashes = { sha256: encodeBase64(sha256(Buffer.from(hashText, 'utf8'))) };
+  const signed = redactEvent({ ...unsignedPdu, hashes }, rules);
+  delete signed.signatures;
+  delete signed.unsigned;
+  const signedBytes = canonicalJsonBytes(signed, options);
+  const existing = unsignedPdu.signatures ?? {};
+  const signatures = { ...existing, [origin]: { ...(existing[origin] ?? {}), [key.keyId]: encodeBase64(signBytes(key, signedBytes)) } };
+  const pdu = { ...unsignedPdu, hashes, signatures } as Pdu;
+  const size =
+    Buffer.byteLength(hashText, 'utf8') +
+    memberBytes('hashes', hashes) +
+    memberBytes('signatures', signatures) +
+    (pdu.unsigned === undefined ? 0 : memberBytes('unsigned', pdu.unsigned));
+  let eventId: string | undefined;
+  if (rules.eventIdFormat === 'base64') eventId = `$${encodeBase64(sha256(signedBytes))}`;
+  else if (rules.eventIdFormat === 'url-safe-base64') eventId = `$${encodeBase64Url(sha256(signedBytes))}`;
+  return { pdu, event: toRoomEvent(pdu, rules, eventId), size };
+}
+
+function sha256(bytes: Uint8Array): Buffer {
+  return createHash('sha256').update(bytes).digest();
 }
 
 /**
