@@ -24,9 +24,19 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** Compiled mention patterns by needle (user ids and display names); started over beyond the limit. */
+const mentionPatterns = new Map<string, RegExp>();
+const MAX_MENTION_PATTERNS = 10_000;
+
 function mentions(body: string, needle: string): boolean {
   if (needle.length === 0) return false;
-  return new RegExp(`(^|\\W)${escapeRegExp(needle)}(\\W|$)`, 'i').test(body);
+  let pattern = mentionPatterns.get(needle);
+  if (!pattern) {
+    pattern = new RegExp(`(^|\\W)${escapeRegExp(needle)}(\\W|$)`, 'i');
+    if (mentionPatterns.size >= MAX_MENTION_PATTERNS) mentionPatterns.clear();
+    mentionPatterns.set(needle, pattern);
+  }
+  return pattern.test(body);
 }
 
 export function notifies(type: string, content: JsonObject): boolean {
