@@ -7,6 +7,7 @@ import type { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { createPool, type DatabasePool } from 'slonik';
 import { PgliteSessionQueue } from './pglite-session-queue';
 import { prepareStatementsFor } from './prepared-statements';
+import { trackTransactions } from './transaction-context';
 
 /** `application_name` of the homeserver's PostgreSQL connections (unless the URL names one). */
 export const APPLICATION_NAME = 'matrix-cqrs-homeserver';
@@ -91,6 +92,7 @@ async function createDatabasePool(url: string, poolSize: number): Promise<Databa
     resetConnection: async () => undefined,
   });
   pool.on('error', () => undefined);
+  trackTransactions(pool);
   return pool;
 }
 
