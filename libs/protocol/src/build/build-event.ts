@@ -2,14 +2,15 @@
  * Building and signing new events (server-server API, "PDUs", "Auth events selection",
  * "Signing events"; the PDU formats of each room version).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { computeReferenceHash } from '../events/hashes';
+import { randomBytes } from 'node:crypto';
+import { computeReferenceHash, contentHashInput, eventIdFromReferenceHash, sha256 } from '../events/hashes';
 import { toRoomEvent } from '../events/normalize';
 import { redactEvent } from '../events/redaction';
 import { signBytes, type SigningKey } from '../crypto/ed25519';
+import { signedPart } from '../crypto/sign-json';
 import { canonicalJson, canonicalJsonBytes } from '../json/canonical-json';
 import type { EventHashes, JsonObject, LegacyEventReference, Pdu, RoomEvent, StateMap } from '../events/types';
-import { encodeBase64, encodeBase64Url } from '../json/base64';
+import { encodeBase64 } from '../json/base64';
 import { roomVersion, type RoomVersionRules } from '../room-versions';
 import { selectAuthEvents } from '../auth/selection';
 import { domainOf } from '../auth/user-id';
@@ -125,16 +126,9 @@ function memberBytes(key: string, value: unknown): number {
  */
 function sign(unsignedPdu: Pdu, rules: RoomVersionRules, origin: string, key: SigningKey): BuiltEvent {
   const options = { strict: rules.strictCanonicalJson };
-  const hashInput: Record<string, unknown> = { ...unsignedPdu };
-  delete hashInput.unsigned;
-  delete hashInput.signatures;
-  delete hashInput.hashes;
-  const hashText = canonicalJson(hashInput, options);
+  const hashText = canonicalJson(contentHashInput(unsignedPdu), options);
   const hashes = { sha256: encodeBase64(sha256(Buffer.from(hashText, 'utf8'))) };
-  const signed = redactEvent({ ...unsignedPdu, hashes }, rules);
-  delete signed.signatures;
-  delete signed.unsigned;
-  const signedBytes = canonicalJsonBytes(signed, options);
+  const signedBytes = canonicalJsonBytes(signedPart(redactEvent({ ...unsignedPdu, hashes }, rules)), options);
   const existing = unsignedPdu.signatures ?? {};
   const signatures = { ...existing, [origin]: { ...(existing[origin] ?? {}), [key.keyId]: encodeBase64(signBytes(key, signedBytes)) } };
   const pdu = { ...unsignedPdu, hashes, signatures } as Pdu;
@@ -143,14 +137,8 @@ function sign(unsignedPdu: Pdu, rules: RoomVersionRules, origin: string, key: Si
     memberBytes('hashes', hashes) +
     memberBytes('signatures', signatures) +
     (pdu.unsigned === undefined ? 0 : memberBytes('unsigned', pdu.unsigned));
-  let eventId: string | undefined;
-  if (rules.eventIdFormat === 'base64') eventId = `$${encodeBase64(sha256(signedBytes))}`;
-  else if (rules.eventIdFormat === 'url-safe-base64') eventId = `$${encodeBase64Url(sha256(signedBytes))}`;
+  const eventId = rules.eventIdFormat === 'server-generated' ? undefined : eventIdFromReferenceHash(sha256(signedBytes), rules.eventIdFormat);
   return { pdu, event: toRoomEvent(pdu, rules, eventId), size };
-}
-
-function sha256(bytes: Uint8Array): Buffer {
-  return createHash('sha256').update(bytes).digest();
 }
 
 /**

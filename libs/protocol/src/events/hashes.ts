@@ -13,7 +13,8 @@ function rulesOf(version: string | RoomVersionRules): RoomVersionRules {
   return typeof version === 'string' ? roomVersion(version) : version;
 }
 
-function sha256(bytes: Uint8Array): Uint8Array {
+/** The SHA-256 digest of `bytes`. */
+export function sha256(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(bytes).digest());
 }
 
@@ -29,11 +30,16 @@ export class EventIdError extends Error {
  * canonical JSON. `version` picks strict or lenient number rules.
  */
 export function computeContentHash(event: object, version: string | RoomVersionRules): Uint8Array {
+  return sha256(canonicalJsonBytes(contentHashInput(event), { strict: rulesOf(version).strictCanonicalJson }));
+}
+
+/** What the content hash covers: a copy of the event without `unsigned`, `signatures` and `hashes`. */
+export function contentHashInput(event: object): Record<string, unknown> {
   const copy: Record<string, unknown> = { ...(event as Record<string, unknown>) };
   delete copy.unsigned;
   delete copy.signatures;
   delete copy.hashes;
-  return sha256(canonicalJsonBytes(copy, { strict: rulesOf(version).strictCanonicalJson }));
+  return copy;
 }
 
 /** The content hash in unpadded Base64, as it goes in `hashes.sha256`. */
@@ -86,10 +92,14 @@ export function computeEventId(event: object, version: string | RoomVersionRules
       return id;
     }
     case 'base64':
-      return `$${encodeBase64(computeReferenceHash(event, rules))}`;
     case 'url-safe-base64':
-      return `$${encodeBase64Url(computeReferenceHash(event, rules))}`;
+      return eventIdFromReferenceHash(computeReferenceHash(event, rules), rules.eventIdFormat);
   }
+}
+
+/** The event id of room versions 3+ from the event's reference hash: v3 standard, v4+ URL-safe unpadded Base64. */
+export function eventIdFromReferenceHash(hash: Uint8Array, format: 'base64' | 'url-safe-base64'): string {
+  return `$${format === 'base64' ? encodeBase64(hash) : encodeBase64Url(hash)}`;
 }
 
 /**
