@@ -14,6 +14,15 @@
 import { sql, type FragmentSqlToken, type IdentifierSqlToken, type PrimitiveValueExpression, type QuerySqlToken } from 'slonik';
 import type { ZodTypeAny } from 'zod';
 
+/**
+ * Names the common table expressions of one append inside a grouped statement: `cte('appended')`
+ * is that append's records `(event_id, position, revision, written)`; any other name gives an
+ * identifier unique to the append, for the caller's own writes.
+ */
+export type AppendCteNames = (name: string) => IdentifierSqlToken;
+/** The caller's writes of one append: common table expressions `name AS (...)`, comma separated. */
+export type AppendWrites = (cte: AppendCteNames) => FragmentSqlToken;
+
 /** The writes of one member as the grouped statement takes them. */
 export interface GroupPart {
   readonly stream: string;
@@ -40,13 +49,13 @@ interface Split {
 const splits = new Map<string, Split | null>();
 let nextSplitId = 0;
 const templates = new Map<string, string>();
-const cteNames: ((name: string) => IdentifierSqlToken)[] = [];
+const cteNames: AppendCteNames[] = [];
 
 /**
  * The names of member `index`'s common table expressions: `m<index>_<name>`, each identifier
  * built once.
  */
-export function groupCteNames(index: number): (name: string) => IdentifierSqlToken {
+export function groupCteNames(index: number): AppendCteNames {
   let names = cteNames[index];
   if (!names) {
     const built = new Map<string, IdentifierSqlToken>();
@@ -157,7 +166,9 @@ function composed<T extends ZodTypeAny>(parser: T, parts: readonly GroupPart[], 
 /**
  * One statement for a group of appends with their writes: per member `m<i>_appended` (its
  * `eventstore.append` call) and its writes, then every member's records tagged with its index
- * (`member`), ordered by member and revision; with `notify`, one `pg_notify` at commit.
+ * (`member`), ordered by member and revision; with `notify`, one `pg_notify` at commit. The
+ * append calls run one after the other inside the statement's transaction, so their positions
+ * are consecutive (the transaction-local index of `eventstore.append`).
  */
 export function groupStatement<T extends ZodTypeAny>(
   parser: T,

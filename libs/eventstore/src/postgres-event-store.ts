@@ -1,15 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import {
-  sql,
-  type CommonQueryMethods,
-  type DatabaseTransactionConnection,
-  type FragmentSqlToken,
-  type IdentifierSqlToken,
-} from 'slonik';
+import { sql, type CommonQueryMethods, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
 import { sqlConstraint, sqlDetail, sqlState, type Database } from '@hs/persistence';
-import { groupCteNames, groupStatement } from './group-statement';
+import { groupCteNames, groupStatement, type AppendWrites } from './group-statement';
 import { DuplicateEventIdError, InvalidAppendError, WrongExpectedRevisionError } from './errors';
 import { AppendNotifier } from './notifier';
 import { startBatchSubscription, startIteratedSubscription, type BatchSource } from './subscription';
@@ -58,14 +52,7 @@ const MAX_GROUP_MEMBERS = 64;
 /** Grouped statements in flight at once (see {@link EventStoreOptions.appendStatementsInFlight}). */
 const DEFAULT_GROUPS_IN_FLIGHT = 2;
 
-/**
- * Names the common table expressions of one append inside a grouped statement: `cte('appended')`
- * is that append's records `(event_id, position, revision, written)`; any other name gives an
- * identifier unique to the append, for the caller's own writes.
- */
-export type AppendCteNames = (name: string) => IdentifierSqlToken;
-/** The caller's writes of one append: common table expressions `name AS (...)`, comma separated. */
-export type AppendWrites = (cte: AppendCteNames) => FragmentSqlToken;
+export type { AppendCteNames, AppendWrites } from './group-statement';
 
 /** One append waiting for (or riding in) a grouped statement. */
 interface GroupMember {

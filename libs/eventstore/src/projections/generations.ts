@@ -232,7 +232,7 @@ async function applyInOneStatement(
     if (refused.kind === 'inactive' || refused.checkpoint !== after) return refused;
     throw error;
   }
-  return statement.written === undefined ? { kind: 'applied', checkpoint } : { kind: 'applied', checkpoint, written: statement.written };
+  return { kind: 'applied', checkpoint, written: statement.written };
 }
 
 /**

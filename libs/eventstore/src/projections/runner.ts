@@ -223,8 +223,7 @@ export class ProjectionRunner {
     lane.waiters = lane.waiters.filter((w) => w.position > checkpoint);
     for (const waiter of ready) waiter.resolve();
     this.progressed.notify();
-    if (written === undefined) this.options.onCheckpoint?.(lane.projector.name, checkpoint, wrote);
-    else this.options.onCheckpoint?.(lane.projector.name, checkpoint, wrote, written);
+    this.options.onCheckpoint?.(lane.projector.name, checkpoint, wrote, written);
   }
 
   /** Runs `work` after the lane's earlier database work has finished. */

@@ -17,6 +17,7 @@ import {
   type RoomForgotten,
   type RoomVisibilitySet,
 } from '@hs/contracts';
+import type { AppendCteNames, AppendWrites } from '@hs/eventstore';
 import { roomCreators, roomVersion, toRoomEvent, type Pdu, type RoomEvent } from '@hs/protocol';
 import { isDeepStrictEqual } from 'node:util';
 import type { PrimitiveValueExpression } from 'slonik';
@@ -189,7 +190,7 @@ export function timelineEventWrites(
  * composed with slonik once per `cte` and kept; later events only gather their values
  * ({@link timelineAppendValues}, checked against slonik's on that first composition).
  */
-export function timelineAppendWrites(event: RoomEvent, fact: RoomEventAccepted): (cte: (name: string) => IdentifierSqlToken) => FragmentSqlToken {
+export function timelineAppendWrites(event: RoomEvent, fact: RoomEventAccepted): AppendWrites {
   return (cte) => {
     const text = timelineAppendTexts.get(cte);
     if (text !== undefined) return { ...EMPTY_FRAGMENT, sql: text, values: timelineAppendValues(event, fact) };
@@ -200,10 +201,10 @@ export function timelineAppendWrites(event: RoomEvent, fact: RoomEventAccepted):
 }
 
 const EMPTY_FRAGMENT = sql.fragment``;
-const timelineAppendTexts = new WeakMap<(name: string) => IdentifierSqlToken, string>();
+const timelineAppendTexts = new WeakMap<AppendCteNames, string>();
 
 /** {@link timelineAppendWrites} composed with slonik. */
-export function composeTimelineAppendWrites(event: RoomEvent, fact: RoomEventAccepted, cte: (name: string) => IdentifierSqlToken): FragmentSqlToken {
+export function composeTimelineAppendWrites(event: RoomEvent, fact: RoomEventAccepted, cte: AppendCteNames): FragmentSqlToken {
   const revision = sql.fragment`(SELECT revision FROM ${cte('appended')})`;
   const position = sql.fragment`(SELECT position FROM ${cte('appended')})`;
   return sql.fragment`${timelineEventWrites(event, fact, revision, position, cte)},
