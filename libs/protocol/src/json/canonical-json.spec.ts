@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { specVectors } from '../../test-fixtures';
-import { canonicalJson, canonicalJsonBytes, CanonicalJsonError, compareByCodePoint, findNonCanonicalNumber } from './canonical-json';
+import {
+  canonicalJson,
+  canonicalJsonBytes,
+  CanonicalJsonError,
+  compareByCodePoint,
+  findNonCanonicalNumber,
+  MAX_CANONICAL_JSON_DEPTH,
+} from './canonical-json';
 
 describe('canonical JSON', () => {
   const cases = specVectors('canonical_json');
@@ -37,6 +44,35 @@ describe('canonical JSON', () => {
     expect(() => canonicalJson({ n: NaN })).toThrow(expect.objectContaining({ code: 'not_finite', path: 'n' }));
     expect(() => canonicalJson({ n: Infinity })).toThrow(CanonicalJsonError);
     expect(() => canonicalJson(new Uint8Array(2))).toThrow(CanonicalJsonError);
+  });
+
+  describe('nesting depth', () => {
+    /** `depth` arrays inside each other, the innermost holding `inner`. */
+    function nested(depth: number, inner: unknown = 1): unknown {
+      let value: unknown = inner;
+      for (let i = 0; i < depth; i++) value = i % 2 === 0 ? [value] : { k: value };
+      return value;
+    }
+
+    it('encodes values nested up to the limit', () => {
+      const text = canonicalJson(nested(MAX_CANONICAL_JSON_DEPTH));
+      expect(JSON.parse(text)).toEqual(nested(MAX_CANONICAL_JSON_DEPTH));
+      expect(findNonCanonicalNumber(nested(MAX_CANONICAL_JSON_DEPTH))).toBeUndefined();
+    });
+
+    it('refuses one level more with a typed error, not a stack overflow', () => {
+      expect(() => canonicalJson(nested(MAX_CANONICAL_JSON_DEPTH + 1))).toThrow(expect.objectContaining({ name: 'CanonicalJsonError', code: 'too_deep' }));
+      expect(findNonCanonicalNumber(nested(MAX_CANONICAL_JSON_DEPTH + 1))?.code).toBe('too_deep');
+      // Scalars at the deepest level do not count as a level.
+      expect(() => canonicalJson(nested(MAX_CANONICAL_JSON_DEPTH, 'leaf'))).not.toThrow();
+    });
+
+    it('refuses nesting far beyond the call stack (100,000 levels) with the same typed error', () => {
+      const deep = JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`) as unknown;
+      expect(() => canonicalJson(deep)).toThrow(CanonicalJsonError);
+      expect(() => canonicalJsonBytes({ content: deep }, { strict: true })).toThrow(expect.objectContaining({ code: 'too_deep' }));
+      expect(findNonCanonicalNumber(deep)?.code).toBe('too_deep');
+    });
   });
 
   describe('number rules', () => {

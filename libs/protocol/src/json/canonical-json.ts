@@ -11,7 +11,14 @@
 export const MAX_SAFE_CANONICAL_INTEGER = Number.MAX_SAFE_INTEGER; // 2^53 - 1
 export const MIN_SAFE_CANONICAL_INTEGER = -Number.MAX_SAFE_INTEGER; // -(2^53) + 1
 
-export type CanonicalJsonErrorCode = 'float' | 'integer_out_of_range' | 'not_finite' | 'unsupported_type';
+/**
+ * The deepest nesting of arrays and objects the encoder takes (a top-level object or array is
+ * depth 1). The spec's canonical JSON has no limit, but nothing legitimate nests anywhere near
+ * this deep, and the limit keeps the recursive encoder far from the end of the call stack.
+ */
+export const MAX_CANONICAL_JSON_DEPTH = 512;
+
+export type CanonicalJsonErrorCode = 'float' | 'integer_out_of_range' | 'not_finite' | 'unsupported_type' | 'too_deep';
 
 export class CanonicalJsonError extends Error {
   constructor(
@@ -74,7 +81,12 @@ function encodeNumber(n: number, strict: boolean, path: string): string {
   return JSON.stringify(n);
 }
 
-function encode(value: unknown, strict: boolean, path: string, out: string[]): void {
+function tooDeep(path: string): CanonicalJsonError {
+  return new CanonicalJsonError('too_deep', path, `arrays and objects nest more than ${MAX_CANONICAL_JSON_DEPTH} levels deep`);
+}
+
+/** `depth` is the number of arrays and objects around `value`. */
+function encode(value: unknown, strict: boolean, path: string, out: string[], depth: number): void {
   switch (typeof value) {
     case 'string':
       out.push(JSON.stringify(value));
@@ -90,13 +102,14 @@ function encode(value: unknown, strict: boolean, path: string, out: string[]): v
         out.push('null');
         return;
       }
+      if (depth >= MAX_CANONICAL_JSON_DEPTH) throw tooDeep(path);
       if (Array.isArray(value)) {
         out.push('[');
         for (let i = 0; i < value.length; i++) {
           if (i > 0) out.push(',');
           const item: unknown = value[i];
           if (item === undefined) throw new CanonicalJsonError('unsupported_type', `${path}[${i}]`, 'undefined in an array');
-          encode(item, strict, `${path}[${i}]`, out);
+          encode(item, strict, `${path}[${i}]`, out, depth + 1);
         }
         out.push(']');
         return;
@@ -113,7 +126,7 @@ function encode(value: unknown, strict: boolean, path: string, out: string[]): v
         if (!first) out.push(',');
         first = false;
         out.push(JSON.stringify(key), ':');
-        encode(v, strict, path ? `${path}.${key}` : key, out);
+        encode(v, strict, path ? `${path}.${key}` : key, out, depth + 1);
       }
       out.push('}');
       return;
@@ -123,10 +136,14 @@ function encode(value: unknown, strict: boolean, path: string, out: string[]): v
   }
 }
 
-/** The canonical JSON text of `value`. Throws CanonicalJsonError for values JSON cannot carry (or, when strict, non-canonical numbers). */
+/**
+ * The canonical JSON text of `value`. Throws CanonicalJsonError for values JSON cannot carry,
+ * values nested deeper than {@link MAX_CANONICAL_JSON_DEPTH} or (when strict) non-canonical
+ * numbers.
+ */
 export function canonicalJson(value: unknown, options: CanonicalJsonOptions = {}): string {
   const out: string[] = [];
-  encode(value, options.strict === true, '', out);
+  encode(value, options.strict === true, '', out, 0);
   return out.join('');
 }
 
@@ -142,9 +159,10 @@ export function canonicalJsonByteLength(value: unknown, options: CanonicalJsonOp
 
 /**
  * Checks that every number in `value` satisfies the strict rules (room versions 6+) without
- * encoding it. Returns the first violation, or undefined when the value is acceptable.
+ * encoding it. Returns the first violation (or a `too_deep` error for a value nested deeper
+ * than {@link MAX_CANONICAL_JSON_DEPTH}), or undefined when the value is acceptable.
  */
-export function findNonCanonicalNumber(value: unknown, path = ''): CanonicalJsonError | undefined {
+export function findNonCanonicalNumber(value: unknown, path = '', depth = 0): CanonicalJsonError | undefined {
   if (typeof value === 'number') {
     try {
       encodeNumber(value, true, path);
@@ -153,18 +171,18 @@ export function findNonCanonicalNumber(value: unknown, path = ''): CanonicalJson
       return e as CanonicalJsonError;
     }
   }
+  if (value === null || typeof value !== 'object') return undefined;
+  if (depth >= MAX_CANONICAL_JSON_DEPTH) return tooDeep(path);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = findNonCanonicalNumber(value[i], `${path}[${i}]`);
+      const found = findNonCanonicalNumber(value[i], `${path}[${i}]`, depth + 1);
       if (found) return found;
     }
     return undefined;
   }
-  if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      const found = findNonCanonicalNumber(v, path ? `${path}.${k}` : k);
-      if (found) return found;
-    }
+  for (const [k, v] of Object.entries(value)) {
+    const found = findNonCanonicalNumber(v, path ? `${path}.${k}` : k, depth + 1);
+    if (found) return found;
   }
   return undefined;
 }
