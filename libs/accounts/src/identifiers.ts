@@ -11,6 +11,14 @@ export const MAX_USER_ID_BYTES = 255;
 /** The characters of a localpart of a new user id: a-z 0-9 . _ = - / + */
 const LOCALPART_PATTERN = /^[a-z0-9._=\-/+]+$/;
 
+/**
+ * The case folding of user ids: ASCII A-Z to a-z and nothing else, so that a character such
+ * as U+212A KELVIN SIGN stays what it is (and is refused) instead of becoming `k`.
+ */
+export function foldAsciiCase(text: string): string {
+  return text.replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
+}
+
 export function userIdFor(localpart: string, serverName: string): string {
   return `@${localpart}:${serverName}`;
 }

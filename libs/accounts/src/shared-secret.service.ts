@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { DatabasePool, int, isStorableText, sql } from './db';
 import { DeviceService, LoginResult } from './devices.service';
 import { AccountsError } from './errors';
-import { randomString } from './identifiers';
+import { foldAsciiCase, randomString } from './identifiers';
 import { ResolvedAccountsOptions } from './options';
 import { UserService } from './users.service';
 
@@ -113,7 +113,7 @@ export class SharedSecretRegistrationService {
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       throw new AccountsError('M_FORBIDDEN', 'HMAC incorrect');
     }
-    if (request.username !== request.username.toLowerCase()) {
+    if (request.username !== foldAsciiCase(request.username)) {
       throw new AccountsError('M_INVALID_USERNAME', 'User ID may not contain upper-case letters');
     }
     const { userId } = await this.users.register({

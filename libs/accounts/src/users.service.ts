@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { DatabasePool, int, isStorableText, sql } from './db';
 import { DeviceService, LoginResult } from './devices.service';
 import { AccountsError } from './errors';
-import { assertValidLocalpart, parseUserId, userIdFor } from './identifiers';
+import { assertValidLocalpart, foldAsciiCase, parseUserId, userIdFor } from './identifiers';
 import { ResolvedAccountsOptions } from './options';
 import { PasswordHasher } from './passwords';
 import { assertDisplayName } from './profile-rules';
@@ -89,12 +89,12 @@ export class UserService {
   }
 
   /**
-   * Maps a requested username onto a localpart: lower-cased, then checked against the
-   * localpart grammar (throws M_INVALID_USERNAME).
+   * Maps a requested username onto a localpart: ASCII letters lower-cased (nothing else is
+   * folded), then checked against the localpart grammar (throws M_INVALID_USERNAME).
    */
   normalizeUsername(username: unknown): string {
     if (typeof username !== 'string') throw new AccountsError('M_INVALID_USERNAME', 'Username must be a string');
-    const localpart = username.toLowerCase();
+    const localpart = foldAsciiCase(username);
     assertValidLocalpart(localpart, this.options.serverName);
     return localpart;
   }
@@ -188,8 +188,8 @@ export class UserService {
   }
 
   /**
-   * The user id a login identifier names: a localpart or a full user id of this server,
-   * lower-cased. Null when it cannot name a local account.
+   * The user id a login identifier names: a localpart or a full user id of this server, its
+   * ASCII letters lower-cased. Null when it cannot name a local account.
    */
   resolveLoginUser(user: unknown): string | null {
     if (typeof user !== 'string' || user.length === 0) return null;
@@ -199,7 +199,7 @@ export class UserService {
       if (!parsed || parsed.serverName !== this.options.serverName) return null;
       localpart = parsed.localpart;
     }
-    localpart = localpart.toLowerCase();
+    localpart = foldAsciiCase(localpart);
     try {
       assertValidLocalpart(localpart, this.options.serverName, { allowNumeric: true });
     } catch {

@@ -103,6 +103,9 @@ describe('SharedSecretRegistrationService', () => {
     expect(await caught(() => accounts.sharedSecret.register(upper))).toMatchObject({ errcode: 'M_INVALID_USERNAME' });
     const bad = await body({ username: 'bad name', password: 'pw' });
     expect(await caught(() => accounts.sharedSecret.register(bad))).toMatchObject({ errcode: 'M_INVALID_USERNAME' });
+    const kelvin = await body({ username: '\u212Aelvin', password: 'pw' });
+    expect(await caught(() => accounts.sharedSecret.register(kelvin))).toMatchObject({ errcode: 'M_INVALID_USERNAME' });
+    expect(await accounts.users.getUser(`@kelvin:${SERVER_NAME}`)).toBeNull();
     await accounts.users.register({ localpart: 'taken', password: 'pw' });
     const taken = await body({ username: 'taken', password: 'pw' });
     expect(await caught(() => accounts.sharedSecret.register(taken))).toMatchObject({ errcode: 'M_USER_IN_USE' });

@@ -82,6 +82,15 @@ describe('UserService', () => {
       }
     });
 
+    it('folds only ASCII letters: characters that lower-case to ASCII (KELVIN SIGN, dotted I) are refused', async () => {
+      for (const localpart of ['\u212Aelvin', '\u0130van', 'ma\u017Fter']) {
+        const error = await caught(() => accounts.users.register({ localpart, password: 'pw' }));
+        expect(error).toMatchObject({ errcode: 'M_INVALID_USERNAME' });
+        expect(await caught(() => accounts.users.isUsernameAvailable(localpart))).toMatchObject({ errcode: 'M_INVALID_USERNAME' });
+      }
+      expect(await accounts.users.getUser(`@kelvin:${SERVER_NAME}`)).toBeNull();
+    });
+
     it('rejects an empty password with M_WEAK_PASSWORD and a huge one with M_INVALID_PARAM', async () => {
       expect(await caught(() => accounts.users.register({ localpart: 'weak', password: '' }))).toMatchObject({ errcode: 'M_WEAK_PASSWORD' });
       expect(await caught(() => accounts.users.register({ localpart: 'weak', password: 'p'.repeat(513) }))).toMatchObject({
@@ -182,6 +191,7 @@ describe('UserService', () => {
         { user: 'nobody', password: 'correct horse' },
         { user: '@frank:elsewhere.org', password: 'correct horse' },
         { user: 'bad name!', password: 'correct horse' },
+        { user: 'fran\u212A', password: 'correct horse' },
       ]) {
         expect(await caught(() => accounts.users.login(request))).toMatchObject({ errcode: 'M_FORBIDDEN', httpStatus: 403 });
       }
