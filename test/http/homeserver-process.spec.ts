@@ -122,7 +122,7 @@ describe('homeserver process', () => {
     expect(await versions.json()).toEqual({ versions: expect.any(Array), unstable_features: expect.any(Object) });
     const health = await fetch(`${clientUrl}/health`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ status: 'ok', checks: { database: 'ok' } });
+    expect(await health.json()).toEqual({ status: 'ok', checks: { database: 'ok', read_models: 'ok' } });
     const wellKnown = await fetch(`${clientUrl}/.well-known/matrix/client`);
     expect(await wellKnown.json()).toEqual({ 'm.homeserver': { base_url: 'http://localhost:8008/' } });
   });
@@ -141,7 +141,7 @@ describe('homeserver process', () => {
       });
     const health = await get('/health');
     expect(health.status).toBe(200);
-    expect(JSON.parse(health.body)).toEqual({ status: 'ok', checks: { database: 'ok' } });
+    expect(JSON.parse(health.body)).toEqual({ status: 'ok', checks: { database: 'ok', read_models: 'ok' } });
     const unknown = await get('/_matrix/federation/v1/nothing');
     expect(unknown.status).toBe(404);
     expect(JSON.parse(unknown.body)).toEqual({ errcode: 'M_UNRECOGNIZED', error: 'Unrecognized request' });

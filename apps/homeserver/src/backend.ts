@@ -3,7 +3,16 @@
  * migrations, the event store and the projection runner.
  */
 import type { HomeserverConfig } from '@hs/config';
-import { PostgresEventStore, ProjectionLog, ProjectionRunner, Projector, type CheckpointListener } from '@hs/eventstore';
+import {
+  PostgresEventStore,
+  ProjectionLog,
+  ProjectionRunner,
+  Projector,
+  ReadBarrier,
+  processHorizon,
+  storeHorizon,
+  type CheckpointListener,
+} from '@hs/eventstore';
 import type { HealthCheck, HomeserverMetrics } from '@hs/http';
 import { Database, migrate, openDatabase } from '@hs/persistence';
 import type { Logger } from 'pino';
@@ -14,8 +23,13 @@ export interface Backend {
   store: PostgresEventStore;
   /** Feeds the projectors; started by {@link openBackend} when `runProjections` is set. */
   runner: ProjectionRunner | null;
-  /** SELECT 1 on the pool: what GET /health checks. */
-  health: HealthCheck;
+  /**
+   * Reads of the read models wait here until they reflect every acknowledged write; the
+   * runner's projectors are declared to it and advanced by their checkpoints.
+   */
+  readBarrier: ReadBarrier;
+  /** What GET /health checks: SELECT 1 on the pool, and read models that lag (degraded). */
+  health: HealthCheck[];
   /** Stops the projection runner, the store and the database, in that order. */
   close(): Promise<void>;
 }
@@ -36,6 +50,32 @@ function projectionLog(logger: Logger): ProjectionLog {
   };
 }
 
+/**
+ * The read barrier of the configuration: waits for this process's acknowledged writes (or the
+ * store's committed head), logs and counts what reads waited, warns when a read model lags.
+ */
+function openReadBarrier(config: HomeserverConfig, store: PostgresEventStore, logger: Logger, metrics: HomeserverMetrics | undefined): ReadBarrier {
+  const log = logger.child({ component: 'read-barrier' });
+  const settings = config.read_consistency;
+  return new ReadBarrier(settings.horizon === 'store' ? storeHorizon(store) : processHorizon(store), {
+    enabled: settings.enabled,
+    maxWaitMs: settings.max_wait_ms,
+    ...(metrics ? { observe: (readModel: string, seconds: number, timedOut: boolean) => metrics.observeReadWait(readModel, seconds, timedOut) } : {}),
+    onLagging: (lag) => {
+      // The lag in events, for the operator; the read itself has already answered.
+      store
+        .countBetween(lag.position, lag.target)
+        .catch(() => undefined)
+        .then((events) =>
+          log.warn(
+            { read_model: lag.readModel, position: String(lag.position), target: String(lag.target), lag_events: events === undefined ? null : Number(events), max_wait_ms: settings.max_wait_ms },
+            'a read model lags behind acknowledged writes: reads answer from what it holds until it catches up',
+          ),
+        );
+    },
+  });
+}
+
 /** Opens the database, applies migrations, opens the event store. */
 export async function openBackend(config: HomeserverConfig, options: OpenBackendOptions): Promise<Backend> {
   const log = options.logger.child({ component: 'database' });
@@ -50,12 +90,17 @@ export async function openBackend(config: HomeserverConfig, options: OpenBackend
     if (applied.length > 0) log.info({ applied }, 'migrations applied');
     const metrics = options.metrics;
     const store = await PostgresEventStore.open(db, metrics ? { onAppended: (stream, count) => metrics.recordAppended(stream, count) } : {});
+    const readBarrier = openReadBarrier(config, store, options.logger, metrics);
     let runner: ProjectionRunner | null = null;
     if (options.projectors && options.projectors.length > 0) {
       const onCheckpoint = options.onCheckpoint;
+      for (const projector of options.projectors) readBarrier.declare(projector.name);
       runner = new ProjectionRunner(db, store, options.projectors, {
         log: projectionLog(options.logger.child({ component: 'projections' })),
-        ...(onCheckpoint ? { onCheckpoint } : {}),
+        onCheckpoint: (name, position, wrote, written) => {
+          readBarrier.advance(name, position);
+          onCheckpoint?.(name, position, wrote, written);
+        },
       });
       const started = runner;
       metrics?.setProjectionStatusSource(() => started.status());
@@ -73,12 +118,23 @@ export async function openBackend(config: HomeserverConfig, options: OpenBackend
       db,
       store,
       runner,
-      health: {
-        name: 'database',
-        async check() {
-          await db.pool.oneFirst(sql.unsafe`SELECT 1`);
+      readBarrier,
+      health: [
+        {
+          name: 'database',
+          async check() {
+            await db.pool.oneFirst(sql.unsafe`SELECT 1`);
+          },
         },
-      },
+        {
+          name: 'read_models',
+          async check() {
+            const lagging = readBarrier.lagging();
+            if (lagging.length === 0) return;
+            return { degraded: `lagging behind acknowledged writes: ${lagging.map((lag) => lag.readModel).join(', ')}` };
+          },
+        },
+      ],
       async close() {
         if (closed) return;
         closed = true;

@@ -53,7 +53,12 @@ export function clientApiModule(config: HomeserverConfig, backend: Backend, sign
   const sync = SyncModule.forRootAsync({
     imports: [accounts],
     inject: [AccountDataService],
-    useFactory: (accountData: AccountDataService) => ({ pool: backend.db.pool, accountData: accountDataSourceFrom(accountData), now: clock }),
+    useFactory: (accountData: AccountDataService) => ({
+      pool: backend.db.pool,
+      accountData: accountDataSourceFrom(accountData),
+      now: clock,
+      readBarrier: backend.readBarrier,
+    }),
   });
   return ClientApiModule.forRoot({ config, imports: [CqrsModule.forRoot(), accounts, room, sync], clock });
 }

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, ConfigIssue, HomeserverConfig } from '@hs/config';
 import { HomeserverMetrics, createHttpApplication } from '@hs/http';
-import type { CheckpointListener } from '@hs/eventstore';
+import type { CheckpointListener, ProjectionRunner } from '@hs/eventstore';
 import { SigningKey, parseSigningKeyFile } from '@hs/protocol';
 import { SyncNotifier } from '@hs/sync';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -26,6 +26,8 @@ export interface RunningHomeserver {
   metrics: HomeserverMetrics;
   /** The client listener's application (its providers, e.g. the query bus, for tools and tests). */
   clientApp: NestFastifyApplication;
+  /** The projection runner of this process (null when it runs no projections). */
+  projections: ProjectionRunner | null;
   /** Stops accepting, lets in-flight requests finish, stops projections, closes the database. */
   close(): Promise<void>;
 }
@@ -101,7 +103,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     const client = await createHttpApplication(
       ClientListenerModule.forRoot({
         discovery: discoveryOptions(config),
-        healthChecks: [backend.health],
+        healthChecks: backend.health,
         metrics,
         clientApi: clientApiModule(config, backend, files.signingKey, options),
       }),
@@ -118,7 +120,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
 
     let federationUrl: string | null = null;
     if (files.tls) {
-      const federation = await createHttpApplication(FederationListenerModule.forRoot({ healthChecks: [backend.health] }), {
+      const federation = await createHttpApplication(FederationListenerModule.forRoot({ healthChecks: backend.health }), {
         bodyLimit: config.max_request_body_bytes,
         logger: logger.child({ listener: 'federation' }),
         metrics,
@@ -137,6 +139,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
       federationUrl,
       metrics,
       clientApp: client,
+      projections: backend.runner,
       close() {
         closing ??= (async () => {
           logger.info('shutting down: no new connections, finishing requests in flight');

@@ -199,6 +199,23 @@ export const configSchema = z
         .default({}),
       { doc: 'The content repository.' },
     ),
+    read_consistency: key(
+      z
+        .object({
+          enabled: key(z.boolean().default(true), {
+            doc: 'Make every read reflect the writes acknowledged before it (reads wait for the read models). Turn off only to measure what the rule costs.',
+          }),
+          max_wait_ms: key(z.number().int('must be a whole number').min(0, 'must be at least 0').max(60_000, 'must be at most 60000').default(2000), {
+            doc: 'Longest time a read waits for a lagging read model before it answers from what that read model holds (the lag is logged and /health reports degraded).',
+          }),
+          horizon: key(z.enum(['process', 'store'], { errorMap: () => ({ message: 'must be process or store' }) }).default('process'), {
+            doc: 'What reads wait for: `process`, the writes this process acknowledged (exact when one process writes to the event store, and free); `store`, the event store\'s committed head, read once per read (needed when several processes write to one store).',
+          }),
+        })
+        .strict()
+        .default({}),
+      { doc: 'Read-your-writes: reads of projections (/sync, /messages, /event, /state, ...) see every acknowledged write.' },
+    ),
     max_request_body_bytes: key(z.number().int('must be a whole number').positive('must be at least 1').default(10 * 1024 * 1024), {
       doc: 'Largest request body accepted on any API endpoint, in bytes; larger ones get 413 M_TOO_LARGE.',
     }),

@@ -58,6 +58,14 @@ export interface HomeserverConfig {
     store_path: string;
     max_upload_size_bytes: number;
   };
+  read_consistency: {
+    /** Reads wait for the read models to reflect acknowledged writes (off only for benchmarks). */
+    enabled: boolean;
+    /** Longest wait of a read for one read model, in milliseconds. */
+    max_wait_ms: number;
+    /** `process`: this process's acknowledged writes; `store`: the event store's committed head. */
+    horizon: 'process' | 'store';
+  };
   /** Largest request body accepted, in bytes. */
   max_request_body_bytes: number;
   /** Room version of new rooms. */

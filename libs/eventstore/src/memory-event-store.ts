@@ -131,6 +131,15 @@ export class MemoryEventStore implements EventStore {
     return BigInt(this.all.length);
   }
 
+  /** Every append commits when it returns: the head is what was acknowledged. */
+  acknowledgedPosition(): bigint {
+    return BigInt(this.all.length);
+  }
+
+  async committedHead(): Promise<bigint> {
+    return BigInt(this.all.length);
+  }
+
   async countBetween(after: bigint, upTo: bigint): Promise<bigint> {
     return BigInt(this.all.filter((e) => e.position > after && e.position <= upTo).length);
   }

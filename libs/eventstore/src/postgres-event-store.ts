@@ -123,6 +123,10 @@ export class PostgresEventStore implements EventStore {
   private groupsInFlight = 0;
   private readonly streamsInFlight = new Set<string>();
   private readonly maxGroupsInFlight: number;
+  /** Position of the latest append this process saw committed (see {@link acknowledgedPosition}). */
+  private acknowledged = 0n;
+  /** Transactions opened by {@link transaction}: the last position appended in each. */
+  private readonly appendedIn = new WeakMap<DatabaseTransactionConnection, { position: bigint }>();
 
   private constructor(
     readonly db: Database,
@@ -152,7 +156,48 @@ export class PostgresEventStore implements EventStore {
          SET xid_offset = m.top + 1 - pg_current_xact_id()::text::bigint
         FROM (SELECT coalesce(max(position) >> 20, 0) AS top FROM eventstore.events) m
        WHERE pg_current_xact_id()::text::bigint + b.xid_offset <= m.top`);
+    // Writes acknowledged before this process started count as acknowledged for its reads.
+    store.acknowledged = await store.committedHead();
     return store;
+  }
+
+  /**
+   * Position of the latest append this process saw committed: appends that committed on their
+   * own once they return, appends in a {@link transaction} once it commits, and the store's
+   * head when it was opened. Reads wait for their read models to reach it (`ReadBarrier`).
+   */
+  acknowledgedPosition(): bigint {
+    return this.acknowledged;
+  }
+
+  /**
+   * Position of the latest committed event, whichever process appended it (events of
+   * transactions still in flight are not counted; see {@link headPosition} for the position
+   * readers of `$all` have reached).
+   */
+  async committedHead(): Promise<bigint> {
+    const head = await this.db.pool.maybeOneFirst(sql.type(z.object({ position: z.bigint() }))`
+      SELECT position FROM eventstore.events ORDER BY position DESC LIMIT 1`);
+    return head ?? 0n;
+  }
+
+  private acknowledge(position: bigint): void {
+    if (position > this.acknowledged) this.acknowledged = position;
+  }
+
+  /**
+   * Runs `work` in a transaction of the store's database; what it appends with
+   * {@link appendInTransaction} is acknowledged (reads wait for it) once the transaction
+   * commits. Appends in a transaction opened elsewhere are not.
+   */
+  async transaction<T>(work: (tx: DatabaseTransactionConnection) => Promise<T>): Promise<T> {
+    const appended = { position: 0n };
+    const result = await this.db.pool.transaction((tx) => {
+      this.appendedIn.set(tx, appended);
+      return work(tx);
+    });
+    this.acknowledge(appended.position);
+    return result;
   }
 
   async append(stream: string, expectedRevision: ExpectedRevision, events: NewEvent[]): Promise<AppendResult> {
@@ -174,6 +219,7 @@ export class PostgresEventStore implements EventStore {
         throw await this.mapAppendError(error, stream, expectedRevision);
       }
     }
+    this.acknowledge(result.position);
     if (result.written) {
       this.notifier.notify();
       this.notifyOtherProcesses();
@@ -222,6 +268,8 @@ export class PostgresEventStore implements EventStore {
       // The caller's transaction is aborted: it retries as a whole.
       throw await this.mapAppendError(error, stream, expectedRevision);
     }
+    const appended = this.appendedIn.get(tx);
+    if (appended && result.position > appended.position) appended.position = result.position;
     // PGlite: readers woken now queue behind this transaction and read once it ends.
     if (result.written) this.wakeLocalReaders();
     return result;
@@ -359,9 +407,11 @@ export class PostgresEventStore implements EventStore {
       const stored = byMember[i];
       try {
         if (stored.length === 0) {
+          const position = await this.headPosition();
+          this.acknowledge(position);
           member.resolve({
             nextExpectedRevision: await this.streamRevision(this.db.pool, member.stream),
-            position: await this.headPosition(),
+            position,
             events: [],
             written: false,
           });
@@ -373,6 +423,7 @@ export class PostgresEventStore implements EventStore {
           wrote = true;
           this.options.onAppended?.(member.stream, stored.length);
         }
+        this.acknowledge(last.position);
         member.resolve({
           nextExpectedRevision: last.revision,
           position: last.position,

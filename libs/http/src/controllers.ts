@@ -35,7 +35,8 @@ export class WellKnownController {
 }
 
 export interface HealthReport {
-  status: 'ok' | 'unavailable';
+  /** `degraded`: everything answers, but a check reports trouble (e.g. a lagging read model). */
+  status: 'ok' | 'degraded' | 'unavailable';
   checks: Record<string, string>;
 }
 
@@ -47,8 +48,8 @@ async function runCheck(check: HealthCheck): Promise<string> {
     timer = setTimeout(() => reject(new Error(`no answer within ${HEALTH_CHECK_TIMEOUT_MS} ms`)), HEALTH_CHECK_TIMEOUT_MS);
   });
   try {
-    await Promise.race([check.check(), timeout]);
-    return 'ok';
+    const outcome = await Promise.race([check.check(), timeout]);
+    return outcome ? `degraded: ${outcome.degraded}` : 'ok';
   } catch (error) {
     return `failed: ${error instanceof Error ? error.message : String(error)}`;
   } finally {
@@ -56,7 +57,7 @@ async function runCheck(check: HealthCheck): Promise<string> {
   }
 }
 
-/** GET /health: 200 when every dependency answers, else 503. */
+/** GET /health: 200 when every dependency answers (`ok`, or `degraded` with the reason), else 503. */
 @Controller('health')
 export class HealthController {
   constructor(@Inject(HEALTH_CHECKS) private readonly checks: readonly HealthCheck[]) {}
@@ -64,9 +65,10 @@ export class HealthController {
   @Get()
   async getHealth(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthReport> {
     const results = await Promise.all(this.checks.map(async (check) => [check.name, await runCheck(check)] as const));
+    const available = results.every(([, result]) => result === 'ok' || result.startsWith('degraded'));
     const healthy = results.every(([, result]) => result === 'ok');
-    reply.status(healthy ? 200 : 503);
-    return { status: healthy ? 'ok' : 'unavailable', checks: Object.fromEntries(results) };
+    reply.status(available ? 200 : 503);
+    return { status: healthy ? 'ok' : available ? 'degraded' : 'unavailable', checks: Object.fromEntries(results) };
   }
 }
 

@@ -27,6 +27,7 @@ export class HomeserverMetrics {
   private readonly requests: Counter<'method' | 'route' | 'status'>;
   private readonly durations: Histogram<'method' | 'route' | 'status'>;
   private readonly appended: Counter<'category'>;
+  private readonly readWaits: Histogram<'read_model' | 'outcome'>;
   private projectionSource: ProjectionStatusSource | undefined;
 
   constructor(options: { processMetrics?: boolean } = {}) {
@@ -48,6 +49,13 @@ export class HomeserverMetrics {
       name: 'eventstore_appended_events_total',
       help: 'Events appended to the event store, by stream category.',
       labelNames: ['category'],
+      registers: [this.registry],
+    });
+    this.readWaits = new Histogram({
+      name: 'read_wait_seconds',
+      help: 'Time reads waited for a read model to reflect the writes acknowledged before them, by read model; outcome timed_out when the bounded wait ran out.',
+      labelNames: ['read_model', 'outcome'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [this.registry],
     });
     const rows = async () => (this.projectionSource ? await this.projectionSource() : []);
@@ -93,6 +101,11 @@ export class HomeserverMetrics {
   /** The event store's onAppended hook: `count` events went to `stream`. */
   recordAppended(stream: string, count: number): void {
     this.appended.inc({ category: streamCategory(stream) }, count);
+  }
+
+  /** One read's wait for one read model (0 when it was caught up). */
+  observeReadWait(readModel: string, seconds: number, timedOut: boolean): void {
+    this.readWaits.observe({ read_model: readModel, outcome: timedOut ? 'timed_out' : 'ready' }, seconds);
   }
 
   /** Where projection lag comes from (the projection runner's status()). */

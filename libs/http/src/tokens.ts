@@ -1,9 +1,12 @@
 /** Injection tokens of the HTTP applications. */
 
-/** A readiness check of a dependency (the database); rejects when it is not usable. */
+/**
+ * A readiness check of a dependency (the database); rejects when it is not usable, returns
+ * `degraded` when it serves but not as it should (a read model lagging behind writes).
+ */
 export interface HealthCheck {
   readonly name: string;
-  check(): Promise<void>;
+  check(): Promise<void | { degraded: string }>;
 }
 
 export const HEALTH_CHECKS = Symbol('HEALTH_CHECKS');

@@ -254,7 +254,7 @@ export class RoomWriter {
         const appended = await this.deps.store.appendWithWrites(roomStream(snapshot.roomId), expected, records, writes);
         nextRevision = appended.nextExpectedRevision;
       } else {
-        await this.deps.pool.transaction(async (tx) => {
+        await this.deps.store.transaction(async (tx) => {
         const appended = await this.deps.store.appendInTransaction(tx, roomStream(snapshot.roomId), expected, records);
         for (let i = 0; i < records.length; i++) {
           const stored = appended.events[i];

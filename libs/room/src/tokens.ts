@@ -25,6 +25,12 @@ export type Clock = () => number;
 
 /** The part of the event store the write side uses: appending inside the write-model transaction. */
 export interface TransactionalEventStore {
+  /**
+   * Runs `work` in a transaction of the store's database; the events it appends with
+   * `appendInTransaction` count as acknowledged writes (reads wait for them) once it commits.
+   * The write side opens every transaction that appends this way.
+   */
+  transaction<T>(work: (tx: DatabaseTransactionConnection) => Promise<T>): Promise<T>;
   appendInTransaction(
     tx: DatabaseTransactionConnection,
     stream: string,

@@ -1,68 +1,82 @@
-/** Query handlers of the read side: each delegates to the sync projection's queries. */
-import { QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
+/**
+ * Query handlers of the read side: each delegates to the sync projection's queries once the
+ * projection has applied every write acknowledged before the query (see `ReadBarrier`).
+ */
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Query, QueryHandler } from '@nestjs/cqrs';
+import type { ReadBarrier } from '@hs/eventstore';
 import { SyncQueries, type ClientEvent, type ContextResponse, type JoinedMember, type MessagesResponse } from '@hs/projections/sync';
 import { GetContext, GetEventForUser, GetJoinedMembers, GetJoinedRooms, GetMembers, GetMessages, GetRoomStateForUser } from './queries';
+import { ROOM_QUERY_READ_MODELS } from './read-models';
+
+/** Injection token of the read side's `ReadBarrier` (none: queries answer at once). */
+export const READ_BARRIER = Symbol('READ_BARRIER');
+
+/**
+ * A handler of a query served from the sync projection: `execute` waits for the projection to
+ * reach the writes acknowledged before it, then `answer`s.
+ */
+@Injectable()
+abstract class SyncProjectionQueryHandler<Q extends Query<R>, R> {
+  constructor(
+    protected readonly queries: SyncQueries,
+    @Optional() @Inject(READ_BARRIER) private readonly barrier?: ReadBarrier | null,
+  ) {}
+
+  async execute(query: Q): Promise<R> {
+    await this.barrier?.ready(ROOM_QUERY_READ_MODELS);
+    return this.answer(query);
+  }
+
+  protected abstract answer(query: Q): Promise<R>;
+}
 
 @QueryHandler(GetMessages)
-export class GetMessagesHandler implements IQueryHandler<GetMessages, MessagesResponse> {
-  constructor(private readonly queries: SyncQueries) {}
-
-  execute(q: GetMessages): Promise<MessagesResponse> {
+export class GetMessagesHandler extends SyncProjectionQueryHandler<GetMessages, MessagesResponse> {
+  protected answer(q: GetMessages): Promise<MessagesResponse> {
     return this.queries.messages({ roomId: q.roomId, viewer: q.viewer, dir: q.dir, from: q.from, to: q.to, limit: q.limit, filter: q.filter });
   }
 }
 
 @QueryHandler(GetContext)
-export class GetContextHandler implements IQueryHandler<GetContext, ContextResponse> {
-  constructor(private readonly queries: SyncQueries) {}
-
-  execute(q: GetContext): Promise<ContextResponse> {
+export class GetContextHandler extends SyncProjectionQueryHandler<GetContext, ContextResponse> {
+  protected answer(q: GetContext): Promise<ContextResponse> {
     return this.queries.context(q.roomId, q.eventId, q.viewer, q.limit, q.filter);
   }
 }
 
 @QueryHandler(GetRoomStateForUser)
-export class GetRoomStateForUserHandler implements IQueryHandler<GetRoomStateForUser, ClientEvent[]> {
-  constructor(private readonly queries: SyncQueries) {}
-
-  async execute(q: GetRoomStateForUser): Promise<ClientEvent[]> {
+export class GetRoomStateForUserHandler extends SyncProjectionQueryHandler<GetRoomStateForUser, ClientEvent[]> {
+  protected async answer(q: GetRoomStateForUser): Promise<ClientEvent[]> {
     if (q.eventType === undefined) return this.queries.roomStateForUser(q.roomId, q.viewer);
     return [await this.queries.stateEventForUser(q.roomId, q.eventType, q.stateKey ?? '', q.viewer)];
   }
 }
 
 @QueryHandler(GetMembers)
-export class GetMembersHandler implements IQueryHandler<GetMembers, ClientEvent[]> {
-  constructor(private readonly queries: SyncQueries) {}
-
-  execute(q: GetMembers): Promise<ClientEvent[]> {
+export class GetMembersHandler extends SyncProjectionQueryHandler<GetMembers, ClientEvent[]> {
+  protected answer(q: GetMembers): Promise<ClientEvent[]> {
     return this.queries.membersForUser(q.roomId, q.viewer, { at: q.at, membership: q.membership, notMembership: q.notMembership });
   }
 }
 
 @QueryHandler(GetJoinedMembers)
-export class GetJoinedMembersHandler implements IQueryHandler<GetJoinedMembers, Record<string, JoinedMember>> {
-  constructor(private readonly queries: SyncQueries) {}
-
-  execute(q: GetJoinedMembers): Promise<Record<string, JoinedMember>> {
+export class GetJoinedMembersHandler extends SyncProjectionQueryHandler<GetJoinedMembers, Record<string, JoinedMember>> {
+  protected answer(q: GetJoinedMembers): Promise<Record<string, JoinedMember>> {
     return this.queries.joinedMembersForUser(q.roomId, q.viewer);
   }
 }
 
 @QueryHandler(GetJoinedRooms)
-export class GetJoinedRoomsHandler implements IQueryHandler<GetJoinedRooms, string[]> {
-  constructor(private readonly queries: SyncQueries) {}
-
-  execute(q: GetJoinedRooms): Promise<string[]> {
+export class GetJoinedRoomsHandler extends SyncProjectionQueryHandler<GetJoinedRooms, string[]> {
+  protected answer(q: GetJoinedRooms): Promise<string[]> {
     return this.queries.joinedRooms(this.queries.pool, q.userId);
   }
 }
 
 @QueryHandler(GetEventForUser)
-export class GetEventForUserHandler implements IQueryHandler<GetEventForUser, ClientEvent> {
-  constructor(private readonly queries: SyncQueries) {}
-
-  execute(q: GetEventForUser): Promise<ClientEvent> {
+export class GetEventForUserHandler extends SyncProjectionQueryHandler<GetEventForUser, ClientEvent> {
+  protected answer(q: GetEventForUser): Promise<ClientEvent> {
     return this.queries.eventForUser(q.roomId, q.eventId, q.viewer);
   }
 }

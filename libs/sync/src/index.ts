@@ -9,5 +9,6 @@ export * from './sync.service';
 export { SyncQueryError, type ClientEvent, type RoomEventFilter } from '@hs/projections/sync';
 export * from './queries';
 export * from './handlers';
+export * from './read-models';
 export * from './sync.module';
 export { SyncQueries, type Viewer, type MessagesResponse, type ContextResponse, type JoinedMember } from '@hs/projections/sync';

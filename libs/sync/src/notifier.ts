@@ -8,10 +8,11 @@
  */
 import type { DatabasePool } from 'slonik';
 import type { SyncToken } from '@hs/contracts';
-import type { WrittenBatch } from '@hs/eventstore';
+import type { ReadBarrier, WrittenBatch } from '@hs/eventstore';
 import { SYNC_PROJECTION, SyncQueries, writtenEventRows } from '@hs/projections/sync';
 import { RECEIPTS_PROJECTION, receiptsBetween } from '@hs/projections/receipts';
 import { LiveWindow } from './live';
+import { declareNotifiedReadModels, notifiedReadModel } from './read-models';
 import type { AccountDataSource, TypingSource } from './sources';
 
 interface Waiter {
@@ -46,8 +47,11 @@ export class SyncNotifier {
     private readonly typing?: TypingSource,
     accountData?: AccountDataSource,
     queries: SyncQueries = new SyncQueries(pool),
+    /** Told each position up to which a projection's ranges have been examined (reads of /sync wait for it). */
+    private readonly barrier?: ReadBarrier,
   ) {
     this.live = new LiveWindow(queries);
+    if (barrier) declareNotifiedReadModels(barrier);
     if (typing) this.unsubscribe.push(typing.onChange((roomId) => this.wakeRooms(new Set([roomId]), new Set())));
     if (accountData) {
       this.unsubscribe.push(
@@ -81,6 +85,7 @@ export class SyncNotifier {
         this.processed.set(name, position);
         if (name === SYNC_PROJECTION) this.live.start(position);
         else this.live.startReceipts(position);
+        this.barrier?.advance(notifiedReadModel(name), position);
         for (const waiter of [...this.waiters]) waiter.wake();
       });
   }
@@ -155,6 +160,7 @@ export class SyncNotifier {
       this.processed.set(name, upTo);
       if (name === SYNC_PROJECTION) this.live.start(upTo);
       else this.live.startReceipts(upTo);
+      this.barrier?.advance(notifiedReadModel(name), upTo);
       return;
     }
     if (upTo <= after) return;
@@ -178,6 +184,7 @@ export class SyncNotifier {
     if (ranges.length > HISTORY) ranges.splice(0, ranges.length - HISTORY);
     this.history.set(name, ranges);
     this.processed.set(name, upTo);
+    this.barrier?.advance(notifiedReadModel(name), upTo);
     this.wakeRooms(rooms, users);
   }
 

@@ -8,7 +8,8 @@ import { Inject, Injectable, Module, type DynamicModule, type ModuleMetadata, ty
 import { CqrsModule } from '@nestjs/cqrs';
 import type { DatabasePool } from 'slonik';
 import { SyncQueries } from '@hs/projections/sync';
-import { SYNC_QUERY_HANDLERS } from './handlers';
+import type { ReadBarrier } from '@hs/eventstore';
+import { READ_BARRIER, SYNC_QUERY_HANDLERS } from './handlers';
 import { SyncNotifier } from './notifier';
 import { NoAccountData, type AccountDataSource } from './sources';
 import { SyncService } from './sync.service';
@@ -22,6 +23,12 @@ export interface SyncModuleOptions {
   accountData?: AccountDataSource;
   /** Milliseconds since the epoch (default Date.now). */
   now?: () => number;
+  /**
+   * Makes /sync and every query of the read side wait (bounded) until the read models reflect
+   * the writes acknowledged before the request. The host declares the projections' read
+   * models and advances them from the projection runner; the notifier declares its own.
+   */
+  readBarrier?: ReadBarrier;
 }
 
 export interface SyncModuleAsyncOptions {
@@ -61,16 +68,23 @@ export class SyncModule {
           inject: [SYNC_OPTIONS],
         },
         { provide: TypingStore, useFactory: (o: SyncModuleOptions) => new TypingStore(o.now), inject: [SYNC_OPTIONS] },
+        { provide: READ_BARRIER, useFactory: (o: SyncModuleOptions) => o.readBarrier ?? null, inject: [SYNC_OPTIONS] },
         {
           provide: SyncNotifier,
           useFactory: (o: SyncModuleOptions, typing: TypingStore, queries: SyncQueries) =>
-            new SyncNotifier(o.pool, typing, o.accountData ?? new NoAccountData(), queries),
+            new SyncNotifier(o.pool, typing, o.accountData ?? new NoAccountData(), queries, o.readBarrier),
           inject: [SYNC_OPTIONS, TypingStore, SyncQueries],
         },
         {
           provide: SyncService,
           useFactory: (o: SyncModuleOptions, queries: SyncQueries, typing: TypingStore, notifier: SyncNotifier) =>
-            new SyncService(queries, { typing, notifier, accountData: o.accountData ?? new NoAccountData(), ...(o.now ? { now: o.now } : {}) }),
+            new SyncService(queries, {
+              typing,
+              notifier,
+              accountData: o.accountData ?? new NoAccountData(),
+              ...(o.now ? { now: o.now } : {}),
+              ...(o.readBarrier ? { barrier: o.readBarrier } : {}),
+            }),
           inject: [SYNC_OPTIONS, SyncQueries, TypingStore, SyncNotifier],
         },
         ...SYNC_QUERY_HANDLERS,

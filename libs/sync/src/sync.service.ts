@@ -23,6 +23,8 @@ import { RECEIPTS_PROJECTION, addReceipt, receiptsPosition, receiptsSince, type 
 import { DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT, applyEventFields, type SyncFilter } from './filter';
 import { LazyMembersCache } from './lazy-members';
 import { SyncNotifier } from './notifier';
+import { SYNC_ENDPOINT_READ_MODELS } from './read-models';
+import type { ReadBarrier } from '@hs/eventstore';
 import type { LiveWindow } from './live';
 import { SharedReads } from './shared-reads';
 import type { AccountDataDelta, AccountDataEntry, AccountDataSource, TypingSource } from './sources';
@@ -116,6 +118,11 @@ export interface SyncServiceOptions {
    * (default {@link DEFAULT_MIN_ANSWER_INTERVAL_MS}; 0: none). See {@link SyncService.sync}.
    */
   minAnswerIntervalMs?: number;
+  /**
+   * Makes every sync reflect the writes acknowledged before it: the first computation waits
+   * (bounded) until the notifier has examined them. None: answers from what is examined.
+   */
+  barrier?: ReadBarrier;
 }
 
 /**
@@ -195,6 +202,7 @@ export class SyncService {
    */
   async sync(request: SyncRequest): Promise<SyncResponse> {
     const since = request.since !== undefined ? parseSyncToken(request.since) : undefined;
+    await this.options.barrier?.ready(SYNC_ENDPOINT_READ_MODELS);
     const timeout = Math.max(0, request.timeoutMs ?? 0);
     const deadline = this.now() + timeout;
     const paced = since !== undefined && request.fullState !== true && timeout > 0 && this.minAnswerIntervalMs > 0;

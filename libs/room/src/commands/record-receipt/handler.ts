@@ -5,9 +5,8 @@ import { RECEIPT_RECORDED, isReceiptType, receiptsStream, type ReceiptRecorded }
 import type { JsonValue } from '@hs/protocol';
 import { badJson, forbidden, notFound } from '../../errors';
 import { RoomWriter } from '../../room-writer';
-import { ROOM_CLOCK, ROOM_DATABASE_POOL, ROOM_EVENT_STORE, type Clock, type TransactionalEventStore } from '../../tokens';
+import { ROOM_CLOCK, ROOM_EVENT_STORE, type Clock, type TransactionalEventStore } from '../../tokens';
 import { requireRoomId } from '../../validation';
-import type { DatabasePool } from '../../write-model/sql';
 import { RecordReceipt } from './command';
 
 /**
@@ -18,7 +17,6 @@ import { RecordReceipt } from './command';
 export class RecordReceiptHandler implements ICommandHandler<RecordReceipt, void> {
   constructor(
     private readonly writer: RoomWriter,
-    @Inject(ROOM_DATABASE_POOL) private readonly pool: DatabasePool,
     @Inject(ROOM_EVENT_STORE) private readonly store: TransactionalEventStore,
     @Inject(ROOM_CLOCK) private readonly clock: Clock,
   ) {}
@@ -42,7 +40,7 @@ export class RecordReceiptHandler implements ICommandHandler<RecordReceipt, void
       ...(command.threadId !== undefined ? { thread_id: command.threadId } : {}),
       ts: this.clock(),
     };
-    await this.pool.transaction((tx) =>
+    await this.store.transaction((tx) =>
       this.store.appendInTransaction(tx, receiptsStream(roomId), 'any', [{ id: randomUUID(), type: RECEIPT_RECORDED, data: fact as unknown as JsonValue }]),
     );
   }
