@@ -13,22 +13,36 @@ import { ROOM_QUERY_READ_MODELS } from './read-models';
 export const READ_BARRIER = Symbol('READ_BARRIER');
 
 /**
- * A handler of a query served from the sync projection: `execute` waits for the projection to
- * reach the writes acknowledged before it, then `answer`s.
+ * A handler of a query served from read models (projections): `execute` waits until they
+ * reflect every write acknowledged before the query, then `answer`s. Every handler of a
+ * read model's query extends it, so no query of the read side can skip the wait.
  */
 @Injectable()
-abstract class SyncProjectionQueryHandler<Q extends Query<R>, R> {
-  constructor(
-    protected readonly queries: SyncQueries,
-    @Optional() @Inject(READ_BARRIER) private readonly barrier?: ReadBarrier | null,
-  ) {}
+export abstract class ReadModelQueryHandler<Q extends Query<R>, R> {
+  /** The read models (barrier names) the answer reads. */
+  protected abstract readonly readModels: readonly string[];
+
+  /** Injected as a property, so that subclasses' constructors take only their own dependencies. */
+  @Optional()
+  @Inject(READ_BARRIER)
+  private readonly barrier: ReadBarrier | null = null;
 
   async execute(query: Q): Promise<R> {
-    await this.barrier?.ready(ROOM_QUERY_READ_MODELS);
+    await this.barrier?.ready(this.readModels);
     return this.answer(query);
   }
 
   protected abstract answer(query: Q): Promise<R>;
+}
+
+/** A query served from the sync projection's tables. */
+@Injectable()
+abstract class SyncProjectionQueryHandler<Q extends Query<R>, R> extends ReadModelQueryHandler<Q, R> {
+  protected readonly readModels = ROOM_QUERY_READ_MODELS;
+
+  constructor(protected readonly queries: SyncQueries) {
+    super();
+  }
 }
 
 @QueryHandler(GetMessages)

@@ -5,6 +5,8 @@ import { SyncProjector } from '@hs/projections/sync';
 import { ReceiptsProjector } from '@hs/projections/receipts';
 import { TestRoom } from '../../../projections/sync/testing/test-room';
 import { openProjectionHarness, type ProjectionHarness } from '../../../projections/sync/testing/harness';
+import { ReadBarrier, processHorizon } from '@hs/eventstore';
+import { ReadModelQueryHandler, SYNC_QUERY_HANDLERS } from './handlers';
 import { SyncModule } from './sync.module';
 import { SyncService } from './sync.service';
 import { SyncNotifier } from './notifier';
@@ -56,6 +58,50 @@ describe('SyncModule', () => {
       await expect(bus.execute(new GetMessages(room.roomId, viewer, 'b', undefined, undefined, -1))).rejects.toMatchObject({ errcode: 'M_INVALID_PARAM' });
       const sync = await moduleRef.get(SyncService).sync({ userId: bob, deviceId: 'B' });
       expect(Object.keys(sync.rooms?.join ?? {})).toEqual([room.roomId]);
+    } finally {
+      await moduleRef.close();
+    }
+  });
+
+  it('with a read barrier, every query and /sync reflect the writes acknowledged before them (no settling)', async () => {
+    expect(SYNC_QUERY_HANDLERS.every((handler) => handler.prototype instanceof ReadModelQueryHandler)).toBe(true);
+    const wiring: { notifier?: SyncNotifier; barrier?: ReadBarrier } = {};
+    h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector()], (n, p, w, written) => {
+      wiring.barrier?.advance(n, p);
+      wiring.notifier?.checkpointAdvanced(n, p, w, written);
+    });
+    const checked: string[] = [];
+    const barrier = new ReadBarrier(processHorizon(h.store), { maxWaitMs: 30_000, observe: (name) => checked.push(name) });
+    barrier.declare('sync');
+    barrier.declare('receipts');
+    wiring.barrier = barrier;
+    const moduleRef = await Test.createTestingModule({ imports: [SyncModule.forRoot({ pool: h.db.pool, readBarrier: barrier })] }).compile();
+    await moduleRef.init();
+    const notifier = moduleRef.get(SyncNotifier);
+    wiring.notifier = notifier;
+    for (const lane of await h.runner.status()) {
+      barrier.advance(lane.name, lane.checkpoint);
+      notifier.checkpointAdvanced(lane.name, lane.checkpoint);
+    }
+    const bus = moduleRef.get(QueryBus);
+    const sync = moduleRef.get(SyncService);
+    try {
+      const room = await TestRoom.create(h.store, alice, { name: 'Barrier' });
+      await room.join(bob, 'Bob');
+      const viewer = { userId: alice, deviceId: 'A' };
+      let since = (await sync.sync({ userId: bob, deviceId: 'B' })).next_batch;
+      for (let i = 0; i < 20; i++) {
+        const msg = await room.message(bob, `m${i}`);
+        const messages = await bus.execute(new GetMessages(room.roomId, viewer, 'b', undefined, undefined, 1));
+        expect(messages.chunk.map((e) => e.event_id)).toEqual([msg.eventId]);
+        const next = await sync.sync({ userId: alice, deviceId: 'A', since });
+        expect(next.rooms?.join?.[room.roomId]?.timeline.events.map((e) => e.event_id)).toEqual([msg.eventId]);
+        since = next.next_batch;
+      }
+      expect(barrier.lagging()).toEqual([]);
+      // Both the query handlers and /sync went through the barrier.
+      expect(checked.filter((name) => name === 'sync')).toHaveLength(20);
+      expect(checked.filter((name) => name === 'sync/notified')).toHaveLength(21);
     } finally {
       await moduleRef.close();
     }
