@@ -1,12 +1,13 @@
 /**
  * Cross-cutting HTTP behaviour installed on the Fastify instance of every application: the
- * JSON body parser (M_NOT_JSON, body limit), CORS headers and preflight answers, request ids,
- * the route table for 405 answers, and request metrics.
+ * JSON body parser (M_NOT_JSON, M_BAD_JSON and the body limit; see ./json-body.ts), CORS
+ * headers and preflight answers, request ids, the route table for 405 answers, and request
+ * metrics.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { MatrixError } from './matrix-error';
+import { parseJsonBody } from './json-body';
 import type { HomeserverMetrics } from './metrics';
 import { RouteTable } from './route-table';
 
@@ -31,16 +32,11 @@ export interface RawBodyRouteConfig {
   rawBody?: boolean;
 }
 
-function parseJsonBody(request: FastifyRequest, body: Buffer): unknown {
+function parseRequestBody(request: FastifyRequest, body: Buffer): unknown {
   const config = request.routeOptions.config as RawBodyRouteConfig | undefined;
   if (config?.rawBody === true) return body;
   if (body.length === 0) return undefined;
-  const text = body.toString('utf8');
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw MatrixError.notJson('Content not JSON.');
-  }
+  return parseJsonBody(body);
 }
 
 export interface FoundationOptions {
@@ -63,7 +59,7 @@ export function installHttpFoundation(fastify: FastifyInstance, options: Foundat
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: options.bodyLimit }, (request, body, done) => {
     try {
-      done(null, parseJsonBody(request, body as Buffer));
+      done(null, parseRequestBody(request, body as Buffer));
     } catch (error) {
       done(error as Error, undefined);
     }

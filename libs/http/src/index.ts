@@ -5,6 +5,7 @@ export * from './route-table';
 export * from './metrics';
 export * from './exception-filter';
 export * from './foundation';
+export * from './json-body';
 export * from './tokens';
 export * from './controllers';
 export * from './modules';

@@ -4,6 +4,7 @@
  */
 import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { SharedSecretRegistrationService } from '@hs/accounts';
+import { parseObjectBody } from '../validation';
 
 export const SHARED_SECRET_REGISTER_PATH = '_synapse/admin/v1/register';
 
@@ -21,7 +22,7 @@ export class SharedSecretRegistrationController {
   @Post(SHARED_SECRET_REGISTER_PATH)
   @HttpCode(200)
   async register(@Body() body: unknown): Promise<{ user_id: string; access_token: string; device_id: string }> {
-    const result = await this.sharedSecret.register(body ?? {});
+    const result = await this.sharedSecret.register(body === undefined ? {} : parseObjectBody(body));
     return { user_id: result.user_id, access_token: result.access_token, device_id: result.device_id };
   }
 }

@@ -121,10 +121,13 @@ export function txnIdParam(value: string | undefined): string {
   return value;
 }
 
-/** The request body as a JSON object (`{}` when there is none); no string in it may hold U+0000. */
+/**
+ * The request body as a JSON object (`{}` when there is none); anything else, `null`
+ * included, is M_BAD_JSON. No string in it may hold U+0000.
+ */
 export function objectBody(body: unknown): Record<string, unknown> {
-  if (body === undefined || body === null || body === '') return {};
-  if (typeof body !== 'object' || Array.isArray(body)) throw MatrixError.badJson('The request body must be a JSON object');
+  if (body === undefined) return {};
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw MatrixError.badJson('The request body must be a JSON object');
   if (containsNul(body)) throw MatrixError.badJson('Strings in the request body may not contain U+0000');
   return body as Record<string, unknown>;
 }
