@@ -107,7 +107,16 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
         metrics,
         clientApi: clientApiModule(config, backend, files.signingKey, options),
       }),
-      { bodyLimit: config.max_request_body_bytes, logger: logger.child({ listener: 'client' }), metrics },
+      {
+        bodyLimit: config.max_request_body_bytes,
+        logger: logger.child({ listener: 'client' }),
+        metrics,
+        connections: {
+          headersTimeoutMs: config.client_listener.headers_timeout_ms,
+          requestTimeoutMs: config.client_listener.request_timeout_ms,
+          maxPerAddress: config.client_listener.max_connections_per_address,
+        },
+      },
     );
     apps.push(client);
     await client.init();

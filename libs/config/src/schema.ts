@@ -67,6 +67,9 @@ const port = (fallback: number, doc: string) =>
 
 const nonEmpty = z.string().min(1, 'must not be empty');
 
+/** A duration in whole milliseconds, 0 meaning none. */
+const milliseconds = (fallback: number) => z.number().int('must be a whole number').min(0, 'must be at least 0').default(fallback);
+
 const rateLimitRule = (doc: string, perSecond: number, burst: number) =>
   key(
     z
@@ -105,8 +108,22 @@ export const configSchema = z
         .object({
           bind_address: key(nonEmpty.default('0.0.0.0'), { doc: 'Address the client API (plain HTTP) listens on.' }),
           port: port(8008, 'Port of the client API.'),
+          headers_timeout_ms: key(milliseconds(10_000), {
+            doc: 'Time a client has to send the request line and headers, in milliseconds; a connection still sending them then gets 408 and is closed. 0 turns the limit off.',
+          }),
+          request_timeout_ms: key(milliseconds(60_000), {
+            doc: 'Time a client has to send a whole request (headers and body), in milliseconds; 0 turns the limit off. It does not limit the answer: a /sync long-poll waits as long as it asks. At least headers_timeout_ms.',
+          }),
+          max_connections_per_address: key(z.number().int('must be a whole number').min(0, 'must be at least 0').default(100), {
+            doc: 'Connections one remote address may hold open at once; a connection over it gets 429 M_LIMIT_EXCEEDED and is closed. 0 turns the limit off. Loopback addresses (127.0.0.0/8, ::1) are not limited, since behind a reverse proxy on the same host every connection comes from one; behind a proxy on another host, set 0.',
+          }),
         })
         .strict()
+        .superRefine((listener, ctx) => {
+          if (listener.request_timeout_ms > 0 && listener.headers_timeout_ms > listener.request_timeout_ms) {
+            ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['headers_timeout_ms'], message: `must not exceed request_timeout_ms (${listener.request_timeout_ms})` });
+          }
+        })
         .default({}),
       { doc: 'The client-server API listener (plain HTTP; put a TLS-terminating reverse proxy in front of it).' },
     ),

@@ -20,6 +20,12 @@ export interface HomeserverConfig {
   client_listener: {
     bind_address: string;
     port: number;
+    /** Time a client has to send the request line and headers, in milliseconds (0: no limit). */
+    headers_timeout_ms: number;
+    /** Time a client has to send a whole request, in milliseconds (0: no limit); not the time of the answer. */
+    request_timeout_ms: number;
+    /** Open connections allowed per remote address, loopback addresses exempt (0: no limit). */
+    max_connections_per_address: number;
   };
   federation_listener: {
     enabled: boolean;

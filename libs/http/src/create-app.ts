@@ -1,12 +1,14 @@
 /**
  * Builds a NestJS application on Fastify with the homeserver's HTTP foundation: Matrix error
- * filter, JSON bodies with a size limit, CORS, request ids in logs and responses, metrics.
+ * filter, JSON bodies with a size limit, CORS, request ids in logs and responses, metrics,
+ * Matrix errors for requests Node's HTTP parser refuses, and connection limits.
  */
 import type { LoggerService, Type, DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
+import { ConnectionLimits, answerClientError, httpServerOptions, limitConnectionsPerAddress } from './connections';
 import { MatrixExceptionFilter } from './exception-filter';
 import { installHttpFoundation, requestId } from './foundation';
 import { MatrixError } from './matrix-error';
@@ -20,6 +22,27 @@ export interface HttpApplicationOptions {
   metrics?: HomeserverMetrics;
   /** Serve HTTPS with this certificate and key (PEM). */
   https?: { cert: string | Buffer; key: string | Buffer };
+  /** Timeouts for slow clients and the per-address connection limit (plain HTTP listeners); Node's defaults without. */
+  connections?: ConnectionLimits;
+}
+
+/**
+ * Longest path parameter the router matches. Above any URL Node's HTTP parser lets through
+ * (its header limit, 16 KiB by default), so that an overlong parameter reaches its endpoint
+ * and is refused there as an invalid parameter.
+ */
+const MAX_PARAM_LENGTH = 64 * 1024;
+
+function frameworkError(code: string | undefined): MatrixError {
+  switch (code) {
+    // A path Fastify cannot even decode (bad percent-encoding) is a bad parameter.
+    case 'FST_ERR_BAD_URL':
+      return MatrixError.invalidParam('Malformed percent-encoding in the request path');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new MatrixError(414, 'M_TOO_LARGE', 'A path parameter of the request is too long');
+    default:
+      return MatrixError.unrecognized();
+  }
 }
 
 /** Nest's own log lines (start-up, route mapping) written through pino. */
@@ -58,22 +81,24 @@ export async function createHttpApplication(
   rootModule: Type<unknown> | DynamicModule,
   options: HttpApplicationOptions,
 ): Promise<NestFastifyApplication> {
+  const connections = options.connections;
   const adapter = new FastifyAdapter({
     loggerInstance: options.logger,
     genReqId: requestId,
     bodyLimit: options.bodyLimit,
     // Clients call some endpoints with a trailing slash (GET /pushrules/); Nest registers paths without one.
-    routerOptions: { maxParamLength: 4096, ignoreTrailingSlash: true },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH, ignoreTrailingSlash: true },
     return503OnClosing: true,
-    // A path Fastify cannot even decode (bad percent-encoding) is a bad parameter.
     frameworkErrors: (error: { code?: string }, _request: unknown, reply: FastifyReply) => {
-      const matrixError =
-        error.code === 'FST_ERR_BAD_URL' ? MatrixError.invalidParam('Malformed percent-encoding in the request path') : MatrixError.unrecognized();
+      const matrixError = frameworkError(error.code);
       reply.status(matrixError.status).type('application/json').send(JSON.stringify(matrixError.toJSON()));
     },
+    clientErrorHandler: answerClientError,
+    ...(connections ? { http: httpServerOptions(connections), requestTimeout: connections.requestTimeoutMs } : {}),
     ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
   });
   const routes = installHttpFoundation(adapter.getInstance(), { bodyLimit: options.bodyLimit, metrics: options.metrics });
+  if (connections) limitConnectionsPerAddress(adapter.getInstance(), connections);
   const app = await NestFactory.create<NestFastifyApplication>(rootModule, adapter, {
     bodyParser: false,
     logger: new PinoNestLogger(options.logger.child({ component: 'nest' })),

@@ -6,6 +6,7 @@ export * from './metrics';
 export * from './exception-filter';
 export * from './foundation';
 export * from './json-body';
+export * from './connections';
 export * from './tokens';
 export * from './controllers';
 export * from './modules';
