@@ -8,6 +8,7 @@ import 'reflect-metadata';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { generateConfigFiles, loadConfig } from '@hs/config';
+import { redactingLoggerOptions } from '@hs/http';
 import pino from 'pino';
 import { startHomeserver } from './homeserver';
 import { tuneNativeHeap } from './native-heap';
@@ -63,7 +64,12 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     return 0;
   }
   return runUntilShutdown(
-    { shutdownSignal: options.shutdownSignal, stderr, failureMessage: 'homeserver failed to start' },
+    {
+      shutdownSignal: options.shutdownSignal,
+      stderr,
+      failureMessage: 'homeserver failed to start',
+      bootLoggerOptions: redactingLoggerOptions('info'),
+    },
     async (bootLogger) => {
       const file = resolve(args.config ?? DEFAULT_CONFIG_FILE);
       if (args.config === undefined && !existsSync(file)) {
@@ -74,7 +80,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
         );
       }
       const config = loadConfig(file, env);
-      const logger = pino({ level: config.logging.level });
+      const logger = pino(redactingLoggerOptions(config.logging.level));
       logger.info({ config: file, server_name: config.server_name }, 'starting homeserver');
       const nativeHeap = await tuneNativeHeap();
       if (nativeHeap.applied) logger.debug({ mmap_threshold_bytes: nativeHeap.mmapThresholdBytes }, 'native heap: fixed mmap threshold');

@@ -4,7 +4,7 @@
  * (0 after a graceful shutdown, 2 for an invalid configuration, 1 for other failures).
  */
 import { CONFIG_ERROR_EXIT_CODE, ConfigError } from '@hs/config';
-import pino, { type Logger } from 'pino';
+import pino, { type Logger, type LoggerOptions } from 'pino';
 
 /** Resolves with the first SIGTERM or SIGINT the process receives. */
 export function shutdownSignals(): Promise<NodeJS.Signals> {
@@ -31,6 +31,8 @@ export interface RunUntilShutdownOptions {
   stderr: (text: string) => void;
   /** Message logged (fatal) when starting or stopping fails for another reason than the configuration. */
   failureMessage: string;
+  /** Options of the boot logger (its level is info). */
+  bootLoggerOptions?: LoggerOptions;
 }
 
 /**
@@ -42,7 +44,7 @@ export async function runUntilShutdown(
   options: RunUntilShutdownOptions,
   start: (bootLogger: Logger) => Promise<RunningService>,
 ): Promise<number> {
-  const bootLogger = pino({ level: 'info' });
+  const bootLogger = pino({ ...options.bootLoggerOptions, level: 'info' });
   try {
     const service = await start(bootLogger);
     const signal = await (options.shutdownSignal ?? shutdownSignals());

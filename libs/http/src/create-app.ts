@@ -1,7 +1,8 @@
 /**
  * Builds a NestJS application on Fastify with the homeserver's HTTP foundation: Matrix error
  * filter, JSON bodies with a size limit, CORS, request ids in logs and responses, metrics,
- * Matrix errors for requests Node's HTTP parser refuses, and connection limits.
+ * Matrix errors for requests Node's HTTP parser refuses, connection limits, and logs without
+ * secrets.
  */
 import type { LoggerService, Type, DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -11,13 +12,14 @@ import type { Logger } from 'pino';
 import { ConnectionLimits, answerClientError, httpServerOptions, limitConnectionsPerAddress } from './connections';
 import { MatrixExceptionFilter } from './exception-filter';
 import { installHttpFoundation, requestId } from './foundation';
+import { redactingChildLogger } from './log-redaction';
 import { MatrixError } from './matrix-error';
 import type { HomeserverMetrics } from './metrics';
 
 export interface HttpApplicationOptions {
   /** Largest request body, in bytes (413 M_TOO_LARGE above it). */
   bodyLimit: number;
-  /** The process logger; each request logs through a child with its request id. */
+  /** The process logger; each request logs through a child with its request id (secrets redacted, see ./log-redaction.ts). */
   logger: Logger;
   metrics?: HomeserverMetrics;
   /** Serve HTTPS with this certificate and key (PEM). */
@@ -81,9 +83,10 @@ export async function createHttpApplication(
   rootModule: Type<unknown> | DynamicModule,
   options: HttpApplicationOptions,
 ): Promise<NestFastifyApplication> {
+  const logger = redactingChildLogger(options.logger);
   const connections = options.connections;
   const adapter = new FastifyAdapter({
-    loggerInstance: options.logger,
+    loggerInstance: logger,
     genReqId: requestId,
     bodyLimit: options.bodyLimit,
     // Clients call some endpoints with a trailing slash (GET /pushrules/); Nest registers paths without one.
@@ -101,7 +104,7 @@ export async function createHttpApplication(
   if (connections) limitConnectionsPerAddress(adapter.getInstance(), connections);
   const app = await NestFactory.create<NestFastifyApplication>(rootModule, adapter, {
     bodyParser: false,
-    logger: new PinoNestLogger(options.logger.child({ component: 'nest' })),
+    logger: new PinoNestLogger(logger.child({ component: 'nest' })),
     abortOnError: false,
   });
   app.useGlobalFilters(new MatrixExceptionFilter(routes));

@@ -7,6 +7,7 @@ export * from './exception-filter';
 export * from './foundation';
 export * from './json-body';
 export * from './connections';
+export * from './log-redaction';
 export * from './tokens';
 export * from './controllers';
 export * from './modules';

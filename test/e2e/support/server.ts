@@ -38,6 +38,8 @@ export interface StartServerOptions {
    * "listener ready" line is not written: the port is then chosen here and /health polled.
    */
   logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  /** How many of the last log lines `lines` keeps (default 500). */
+  keepLines?: number;
 }
 
 /** A port free right now on 127.0.0.1. */
@@ -72,7 +74,7 @@ export interface TestServer {
   serverName: string;
   pid: number;
   dir: string;
-  /** The last 500 log lines (JSON) the server wrote. */
+  /** The last log lines (JSON) the server wrote, 500 unless `keepLines` says otherwise. */
   lines: Record<string, unknown>[];
   stderr: string[];
   /** SIGTERM, wait for a graceful exit (SIGKILL after 20 s), remove the folder. */
@@ -104,6 +106,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
   };
   const child: ChildProcess = spawn(process.execPath, args, { cwd: dir, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Record<string, unknown>[] = [];
+  const keepLines = options.keepLines ?? 500;
   const stderr: string[] = [];
   const exit = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
   const ready = new Promise<string>((resolveReady, reject) => {
@@ -126,7 +129,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
           line = { raw: text };
         }
         lines.push(line);
-        if (lines.length > 500) lines.splice(0, lines.length - 500);
+        if (lines.length > keepLines) lines.splice(0, lines.length - keepLines);
         if (line.msg === 'client listener ready' && typeof line.url === 'string') {
           clearTimeout(timer);
           resolveReady(line.url);
