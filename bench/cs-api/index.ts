@@ -4,9 +4,15 @@
  * join the 9 others, so every room has 10 members; each user runs one long-polling /sync
  * client; then 10 senders (one per room) send messages back to back for BENCH_SECONDS.
  *
+ * Beside them, BENCH_READ_CLIENTS (default 1) read-after-write clients, each its own user in its
+ * own room, send a message and then at once read it back, alternately with GET
+ * /rooms/{id}/event/{eventId} and GET /rooms/{id}/messages?dir=b&limit=1; their reads wait
+ * until the read models have applied the send (read_consistency), which the read's latency shows.
+ *
  * Prints: messages per second sustained, send latency p50/p99 (PUT /send round trip),
  * send-to-sync delivery p50/p99 (from the start of the PUT until a member's /sync returns the
- * event, over every member of the room), the server's resident memory (VmRSS) idle (after
+ * event, over every member of the room), the latency of a read right after a send p50/p99 and
+ * how many such reads did not see the send, the server's resident memory (VmRSS) idle (after
  * set-up and some quiet seconds) and the highest seen under load, and CPU per message.
  *
  * Run: node -r ./test/support/register-ts.cjs bench/cs-api/index.ts
@@ -20,6 +26,10 @@
  *   BENCH_IDLE_SECONDS=40            how long the server stays quiet (syncing clients long-polling)
  *                                    before its idle memory is read; 0 reads it right after set-up
  *   BENCH_ANALYZE=0                  skip the ANALYZE of the fresh PostgreSQL database after set-up
+ *   BENCH_READ_CLIENTS=1             read-after-write clients (0: none)
+ *   BENCH_READ_CONSISTENCY=0         run the server with read_consistency.enabled false
+ *                                    (HS_READ_CONSISTENCY__ENABLED=false): reads do not wait
+ *                                    for the read models, to compare with the rule on
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -33,6 +43,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const USERS = 10;
 const WARMUP_MS = 2000;
 const SYNC_CLIENTS = Math.min(USERS, Number(process.env.BENCH_SYNC_CLIENTS ?? USERS));
+const READ_CLIENTS = Number(process.env.BENCH_READ_CLIENTS ?? 1);
+const READ_CONSISTENCY = process.env.BENCH_READ_CONSISTENCY !== '0';
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -125,10 +137,16 @@ async function main(): Promise<void> {
       entry: process.env.BENCH_ENTRY === 'dist' ? 'dist' : 'ts',
       nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
       logLevel: process.env.BENCH_LOG_LEVEL === 'info' ? 'info' : 'warn',
-      env: process.env.BENCH_DB_CONNECTIONS ? { HS_DATABASE__MAX_CONNECTIONS: process.env.BENCH_DB_CONNECTIONS } : {},
+      env: {
+        ...(process.env.BENCH_DB_CONNECTIONS ? { HS_DATABASE__MAX_CONNECTIONS: process.env.BENCH_DB_CONNECTIONS } : {}),
+        ...(READ_CONSISTENCY ? {} : { HS_READ_CONSISTENCY__ENABLED: 'false' }),
+      },
     });
     const url = server.url;
-    console.log(`cs-api benchmark: ${backend}, log level ${process.env.BENCH_LOG_LEVEL === 'info' ? 'info' : 'warn'}, ${USERS} senders/rooms, ${USERS} members per room, ${SYNC_CLIENTS} syncing clients, ${SECONDS} s of load, server pid ${server.pid}`);
+    console.log(
+      `cs-api benchmark: ${backend}, log level ${process.env.BENCH_LOG_LEVEL === 'info' ? 'info' : 'warn'}, ${USERS} senders/rooms, ${USERS} members per room, ` +
+        `${SYNC_CLIENTS} syncing clients, ${READ_CLIENTS} read-after-write clients, read consistency ${READ_CONSISTENCY ? 'on' : 'off'}, ${SECONDS} s of load, server pid ${server.pid}`,
+    );
 
     const users: TestUser[] = [];
     for (let i = 0; i < USERS; i++) users.push(await registerUser(url, `bench${i}_`));
@@ -145,7 +163,16 @@ async function main(): Promise<void> {
       }
     }
 
-    const http = loadClient(url, SYNC_CLIENTS + USERS + 2);
+    // Read-after-write clients: each its own user in its own room.
+    const readers: { user: TestUser; roomId: string }[] = [];
+    for (let i = 0; i < READ_CLIENTS; i++) {
+      const user = await registerUser(url, `reader${i}_`);
+      const created = await call<{ room_id: string }>(url, 'POST', 'createRoom', { token: user.token, body: { preset: 'private_chat' } });
+      if (created.status !== 200) throw new Error(`createRoom: ${created.status} ${JSON.stringify(created.body)}`);
+      readers.push({ user, roomId: created.body.room_id });
+    }
+
+    const http = loadClient(url, SYNC_CLIENTS + USERS + READ_CLIENTS + 2);
     // One long-polling sync client per user.
     let measuring = false;
     let running = true;
@@ -220,6 +247,37 @@ async function main(): Promise<void> {
         }
       }
     });
+    // Read-after-write clients: send, then at once GET the event (even sends) or the room's
+    // latest message (odd sends); the read's latency counts from the send's response.
+    const readLatencies = { event: [] as number[], messages: [] as number[] };
+    const readMisses = { event: 0, messages: 0 };
+    let readErrors = 0;
+    const readLoops = readers.map(async ({ user, roomId }, i) => {
+      const room = encodeURIComponent(roomId);
+      let n = 0;
+      while (sending) {
+        const kind = n % 2 === 0 ? 'event' : 'messages';
+        const response = await http.request<{ event_id: string }>('PUT', `rooms/${room}/send/m.room.message/r${i}-${n++}`, user.token, undefined, { msgtype: 'm.text', body: `read after write ${n}` });
+        if (response.status !== 200) {
+          readErrors += 1;
+          continue;
+        }
+        const eventId = response.body.event_id;
+        const readStarted = performance.now();
+        let seen: boolean;
+        if (kind === 'event') {
+          const read = await http.request<{ event_id?: string }>('GET', `rooms/${room}/event/${encodeURIComponent(eventId)}`, user.token);
+          seen = read.status === 200 && read.body.event_id === eventId;
+        } else {
+          const read = await http.request<{ chunk?: { event_id: string }[] }>('GET', `rooms/${room}/messages`, user.token, { dir: 'b', limit: '1' });
+          seen = read.status === 200 && read.body.chunk?.[0]?.event_id === eventId;
+        }
+        if (measuring) {
+          readLatencies[kind].push(performance.now() - readStarted);
+          if (!seen) readMisses[kind] += 1;
+        }
+      }
+    });
     await sleep(WARMUP_MS);
     measuring = true;
     const started = Date.now();
@@ -242,7 +300,7 @@ async function main(): Promise<void> {
       total: machine.total - cpuBefore.machine.total,
     };
     sending = false;
-    await Promise.all(senders);
+    await Promise.all([...senders, ...readLoops]);
     clearInterval(sampler);
     await sleep(500);
     running = false;
@@ -257,6 +315,15 @@ async function main(): Promise<void> {
     console.log(
       `send-to-sync delivery:     p50 ${percentile(deliveries, 50)} ms, p99 ${percentile(deliveries, 99)} ms  (${deliveries.length} deliveries of ~${expectedDeliveries} expected, ${limitedResponses} limited timelines, ${syncErrors} sync errors; ${(syncResponses / elapsed).toFixed(0)} sync responses/s)`,
     );
+    if (READ_CLIENTS > 0) {
+      const reads = (kind: 'event' | 'messages', label: string) => {
+        const sorted = readLatencies[kind].sort((a, b) => a - b);
+        return `${label} p50 ${percentile(sorted, 50).toFixed(1)} ms, p99 ${percentile(sorted, 99).toFixed(1)} ms (${sorted.length} reads, ${readMisses[kind]} missed the send)`;
+      };
+      console.log(
+        `read right after a send:   ${reads('event', 'GET /event')}; ${reads('messages', 'GET /messages?dir=b&limit=1')}; ${readErrors} send errors; read consistency ${READ_CONSISTENCY ? 'on' : 'off'}`,
+      );
+    }
     console.log(
       `server resident memory:    idle ${(idleKb / 1024).toFixed(0)} MB (after ${idleSeconds} s quiet; ${(afterSetUpKb / 1024).toFixed(0)} MB right after set-up), under load (max) ${(peakKb / 1024).toFixed(0)} MB`,
     );
