@@ -488,6 +488,7 @@ describe('listener limits (short timeouts, loopback connections counted)', () =>
       const refused = await rawExchange(base, [request], 5_000);
       expect(refused.status).toBe(429);
       expect(refused.body).toEqual({ errcode: 'M_LIMIT_EXCEEDED', error: expect.any(String), retry_after_ms: expect.any(Number) });
+      expect(refused.headers).toMatch(/^Content-Type: application\/json\r?$/im);
       held.pop()?.socket.destroy();
       await new Promise((wait) => setTimeout(wait, 100));
       const admitted = await rawExchange(base, [request], 5_000);

@@ -80,7 +80,7 @@ describe('HTTP foundation over real HTTP', () => {
   });
 
   async function json(response: Response): Promise<Record<string, unknown>> {
-    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(response.headers.get('content-type')).toBe('application/json');
     return (await response.json()) as Record<string, unknown>;
   }
 
@@ -227,6 +227,23 @@ describe('HTTP foundation over real HTTP', () => {
     const response = await fetch(`${base}/_matrix/client/v3/test/echo/%E0%A4%A`, { method: 'POST', body: '{}' });
     expect(response.status).toBe(400);
     expect((await json(response)).errcode).toBe('M_INVALID_PARAM');
+  });
+
+  it('sends every JSON answer as exactly application/json, and /metrics in the Prometheus format', async () => {
+    const answers = [
+      await fetch(`${base}/_matrix/client/versions`),
+      await fetch(`${base}/health`),
+      await fetch(`${base}/_matrix/client/v3/test/echo/abc`, { method: 'POST', body: '{}' }),
+      await fetch(`${base}/_matrix/client/v3/test/echo/abc`, { method: 'POST', body: '{' }),
+      await fetch(`${base}/_matrix/client/v3/test/limited`),
+      await fetch(`${base}/_matrix/client/v3/test/boom`),
+      await fetch(`${base}/_matrix/client/v3/test/echo/%E0%A4%A`, { method: 'POST', body: '{}' }),
+      await fetch(`${base}/no/such/endpoint`),
+    ];
+    expect(answers.map((response) => response.status)).toEqual([200, 200, 201, 400, 429, 500, 400, 404]);
+    for (const response of answers) expect(response.headers.get('content-type')).toBe('application/json');
+    const metricsAnswer = await fetch(`${base}/metrics`);
+    expect(metricsAnswer.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4; charset=utf-8$/);
   });
 
   it('exposes request, event-store and projection metrics by route pattern', async () => {

@@ -11,7 +11,7 @@ import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { ConnectionLimits, answerClientError, httpServerOptions, limitConnectionsPerAddress } from './connections';
 import { MatrixExceptionFilter } from './exception-filter';
-import { installHttpFoundation, requestId } from './foundation';
+import { JSON_CONTENT_TYPE, installHttpFoundation, requestId } from './foundation';
 import { redactingChildLogger } from './log-redaction';
 import { MatrixError } from './matrix-error';
 import type { HomeserverMetrics } from './metrics';
@@ -94,7 +94,9 @@ export async function createHttpApplication(
     return503OnClosing: true,
     frameworkErrors: (error: { code?: string }, _request: unknown, reply: FastifyReply) => {
       const matrixError = frameworkError(error.code);
-      reply.status(matrixError.status).type('application/json').send(JSON.stringify(matrixError.toJSON()));
+      // Answered before routing, so without the onSend hooks: bytes keep the Content-Type
+      // exactly as set (a string would get Fastify's `; charset=utf-8`).
+      reply.status(matrixError.status).type(JSON_CONTENT_TYPE).send(Buffer.from(JSON.stringify(matrixError.toJSON())));
     },
     clientErrorHandler: answerClientError,
     ...(connections ? { http: httpServerOptions(connections), requestTimeout: connections.requestTimeoutMs } : {}),

@@ -18,6 +18,10 @@ export const CORS_HEADERS: Readonly<Record<string, string>> = {
   'Access-Control-Allow-Headers': 'X-Requested-With, Content-Type, Authorization',
 };
 
+/** The Content-Type of every JSON response. */
+export const JSON_CONTENT_TYPE = 'application/json';
+const JSON_WITH_CHARSET = /^application\/json\s*;\s*charset="?utf-8"?$/i;
+
 export const REQUEST_ID_HEADER = 'x-request-id';
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
@@ -73,6 +77,16 @@ export function installHttpFoundation(fastify: FastifyInstance, options: Foundat
       return;
     }
     done();
+  });
+
+  // JSON answers say exactly `application/json`, as Synapse's and Dendrite's do: Fastify
+  // appends `; charset=utf-8` to JSON types, which some clients do not accept. JSON is UTF-8
+  // (RFC 8259), so the parameter tells a client nothing. Other types (the Prometheus text of
+  // /metrics) are left as they are.
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    const type = reply.getHeader('content-type');
+    if (typeof type === 'string' && JSON_WITH_CHARSET.test(type)) reply.header('content-type', JSON_CONTENT_TYPE);
+    done(null, payload);
   });
 
   const metrics = options.metrics;
