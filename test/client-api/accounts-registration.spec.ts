@@ -45,14 +45,70 @@ describe('registration (open, m.login.dummy)', () => {
     expect(profile.body).toEqual({ displayname: username });
   });
 
-  it('does not reuse a completed session', async () => {
+  it('answers a retry of a finished registration with the same account, also when the retry names another user', async () => {
     const username = uniqueName('once');
     const first = await call<UiaBody>(s.url, 'POST', 'register', { body: { username, password: 'pw' } });
     const auth = { type: 'm.login.dummy', session: first.body.session };
-    expect((await call(s.url, 'POST', 'register', { body: { username, password: 'pw', auth } })).status).toBe(200);
-    const again = await call(s.url, 'POST', 'register', { body: { username: uniqueName('twice'), password: 'pw', auth } });
-    expect(again.status).toBe(400);
-    expect(again.body).toMatchObject({ errcode: 'M_UNKNOWN' });
+    const done = await call<{ user_id: string; device_id: string; access_token: string }>(s.url, 'POST', 'register', { body: { username, password: 'pw', auth } });
+    expect(done.status).toBe(200);
+    const again = await call<{ user_id: string; device_id: string; access_token: string }>(s.url, 'POST', 'register', { body: { username, password: 'pw', auth } });
+    expect(again.status).toBe(200);
+    assertMatchesSpec(again.body, REGISTER_200);
+    expect(again.body).toMatchObject({ user_id: done.body.user_id, device_id: done.body.device_id });
+    const whoami = await call(s.url, 'GET', 'account/whoami', { token: again.body.access_token });
+    expect(whoami.body).toMatchObject({ user_id: done.body.user_id, device_id: done.body.device_id });
+    const other = await call(s.url, 'POST', 'register', { body: { username: uniqueName('twice'), password: 'pw', auth } });
+    expect(other).toEqual({ status: 200, body: expect.objectContaining({ user_id: done.body.user_id }) });
+  });
+
+  it('answers a retry of a finished registration without a username (SyTest "registration is idempotent")', async () => {
+    const first = await call<UiaBody>(s.url, 'POST', 'register', { body: { password: 'sUp3rs3kr1t' } });
+    const auth = { type: 'm.login.dummy', session: first.body.session };
+    const done = await call<{ user_id: string }>(s.url, 'POST', 'register', { body: { password: 'sUp3rs3kr1t', auth } });
+    expect(done.status).toBe(200);
+    const again = await call<{ user_id: string; access_token: string }>(s.url, 'POST', 'register', { body: { password: 'sUp3rs3kr1t', auth } });
+    expect(again.status).toBe(200);
+    expect(again.body.user_id).toBe(done.body.user_id);
+    expect(typeof again.body.access_token).toBe('string');
+  });
+
+  it('keeps the first request\'s parameters with the session for a request that completes a stage without them', async () => {
+    const username = uniqueName('Kept');
+    const first = await call<UiaBody>(s.url, 'POST', 'register', {
+      body: { username, password: 'first-pw', device_id: 'xyzzy', initial_device_display_name: 'display_name' },
+    });
+    expect(first.status).toBe(401);
+    const done = await call<{ user_id: string; access_token: string; device_id: string }>(s.url, 'POST', 'register', {
+      body: { auth: { type: 'm.login.dummy', session: first.body.session } },
+    });
+    expect(done.status).toBe(200);
+    expect(done.body).toMatchObject({ user_id: `@${username.toLowerCase()}:localhost`, device_id: 'xyzzy' });
+    const device = await call(s.url, 'GET', 'devices/xyzzy', { token: done.body.access_token });
+    expect(device.body).toMatchObject({ device_id: 'xyzzy', display_name: 'display_name' });
+    // The kept password is the account's password.
+    const login = await call(s.url, 'POST', 'login', {
+      body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: username.toLowerCase() }, password: 'first-pw' },
+    });
+    expect(login.status).toBe(200);
+  });
+
+  it('lets a request completing a stage replace a kept parameter, and honours a kept inhibit_login', async () => {
+    const first = await call<UiaBody>(s.url, 'POST', 'register', { body: { username: uniqueName('replaced'), password: 'pw', inhibit_login: true } });
+    const username = uniqueName('replacing');
+    const done = await call(s.url, 'POST', 'register', { body: { username, auth: { type: 'm.login.dummy', session: first.body.session } } });
+    expect(done).toEqual({ status: 200, body: { user_id: `@${username}:localhost` } });
+  });
+
+  it('downcases capitals in a username and answers the requested device_id, in one request', async () => {
+    const done = await call(s.url, 'POST', 'register', {
+      body: { auth: { type: 'm.login.dummy' }, username: 'user-UPPER', password: 'sUp3rs3kr1t', device_id: 'my_device_id' },
+    });
+    expect(done.status).toBe(200);
+    expect(done.headers.get('content-type')).toBe('application/json');
+    expect(done.body).toMatchObject({ user_id: '@user-upper:localhost', device_id: 'my_device_id' });
+    const first = await call(s.url, 'POST', 'register', { body: {} });
+    expect(first.status).toBe(401);
+    expect(first.headers.get('content-type')).toBe('application/json');
   });
 
   it('registers without a username (a generated localpart) and with inhibit_login', async () => {

@@ -87,6 +87,12 @@ function assertDisplayName(displayName: unknown): asserts displayName is string 
   }
 }
 
+/** Throws M_INVALID_PARAM unless a device may be created with this id and display name. */
+export function assertNewDeviceParams(deviceId: string | undefined, displayName: unknown): void {
+  if (deviceId !== undefined) assertValidDeviceId(deviceId);
+  assertDisplayName(displayName);
+}
+
 export class DeviceService {
   private readonly cache: LruCache<string, AuthenticatedUser>;
   private readonly lastSeen = new Map<string, { userId: string; deviceId: string; ip: string; ts: number; userAgent: string | null }>();

@@ -1,8 +1,10 @@
 /**
  * User-interactive authentication (client-server API, "User-Interactive Authentication API").
  * Sessions live in the database so any API process can continue one. A session is bound to
- * one operation (and user); it remembers completed stages until it expires or the operation
- * finishes.
+ * one operation (and user); it remembers completed stages and the operation's parameters
+ * given so far until it expires or the operation finishes. An operation may finish a session
+ * with its result (`finishSession`): a retry of the request is then authorised again and gets
+ * that result, so that a client which lost the answer can ask again.
  *
  * Stages verified here: `m.login.dummy`, `m.login.password` (for operations on an existing
  * account) and `m.login.registration_token`.
@@ -30,6 +32,12 @@ export interface UiaRequest {
   params?: UiaParams;
   /** The `auth` object of the request body, as received (undefined when absent). */
   auth: unknown;
+  /**
+   * Parameters of the operation to keep with the session (JSON values; undefined ones are
+   * skipped). A later request of the session that omits one gets the kept value in
+   * `UiaSuccess.data`; a value it gives replaces the kept one.
+   */
+  data?: Record<string, unknown>;
 }
 
 export interface UiaSuccess {
@@ -37,6 +45,10 @@ export interface UiaSuccess {
   completed: string[];
   /** The registration token the session holds a pending use of, when that stage was completed. */
   registrationToken: string | null;
+  /** The parameters kept with the session (`UiaRequest.data`, `keep`), this request's over them. */
+  data: Record<string, unknown>;
+  /** The result `finishSession` kept: the operation already succeeded in this session. Null before. */
+  result: Record<string, unknown> | null;
 }
 
 const SessionRow = z.object({
@@ -47,8 +59,12 @@ const SessionRow = z.object({
   params: jsonText,
   completed: jsonText,
   registration_token: z.string().nullable(),
+  data: jsonText,
+  result: jsonText.nullable(),
   expires_ts: z.union([z.number(), z.bigint(), z.string()]).transform(Number),
 });
+
+const JsonObject = z.record(z.unknown());
 
 interface Session {
   sessionId: string;
@@ -58,6 +74,8 @@ interface Session {
   params: UiaParams;
   completed: string[];
   registrationToken: string | null;
+  data: Record<string, unknown>;
+  result: Record<string, unknown> | null;
 }
 
 function parseSession(row: unknown): Session {
@@ -70,6 +88,32 @@ function parseSession(row: unknown): Session {
     params: parsed.params as UiaParams,
     completed: parsed.completed as string[],
     registrationToken: parsed.registration_token,
+    data: JsonObject.parse(parsed.data),
+    result: parsed.result === null ? null : JsonObject.parse(parsed.result),
+  };
+}
+
+/**
+ * The defined entries of `data`, refused with M_INVALID_PARAM when a string in them holds
+ * U+0000 (which jsonb cannot store).
+ */
+function storableData(data: Record<string, unknown>): Record<string, unknown> {
+  const defined: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(data)) {
+    if (value === undefined) continue;
+    if (JSON.stringify(value).includes('\\u0000')) throw new AccountsError('M_INVALID_PARAM', `${key} must not contain U+0000`);
+    defined[key] = value;
+  }
+  return defined;
+}
+
+function success(session: Session): UiaSuccess {
+  return {
+    sessionId: session.sessionId,
+    completed: [...session.completed],
+    registrationToken: session.registrationToken,
+    data: { ...session.data },
+    result: session.result,
   };
 }
 
@@ -107,8 +151,9 @@ export class UserInteractiveAuthService {
     }
     const params = request.params ?? {};
     const userId = request.userId ?? null;
+    const given = storableData(request.data ?? {});
     if (request.auth === undefined || request.auth === null) {
-      const session = await this.createSession(request.operation, userId, request.flows, params);
+      const session = await this.createSession(request.operation, userId, request.flows, params, given);
       throw new UserInteractiveAuthRequired(this.body(session));
     }
     if (typeof request.auth !== 'object' || Array.isArray(request.auth)) {
@@ -123,7 +168,7 @@ export class UserInteractiveAuthService {
     }
     const sessionId = typeof auth.session === 'string'
       ? auth.session
-      : (await this.createSession(request.operation, userId, request.flows, params)).sessionId;
+      : (await this.createSession(request.operation, userId, request.flows, params, given)).sessionId;
     const type = auth.type as string | undefined;
 
     // Stages that call out (password hashing) run before the session lock is taken.
@@ -138,7 +183,8 @@ export class UserInteractiveAuthService {
     const outcome = await this.pool.transaction(async (tx) => {
       const row = await tx.maybeOne(sql.type(SessionRow)`
         SELECT session_id, operation, user_id, flows::text AS flows, params::text AS params,
-               completed::text AS completed, registration_token, expires_ts::text AS expires_ts
+               completed::text AS completed, registration_token, data::text AS data, result::text AS result,
+               expires_ts::text AS expires_ts
         FROM accounts.uia_sessions WHERE session_id = ${sessionId} FOR UPDATE`);
       if (!row || SessionRow.parse(row).expires_ts <= this.options.clock()) {
         throw new AccountsError('M_UNKNOWN', 'Unknown or expired session', { httpStatus: 400 });
@@ -147,6 +193,11 @@ export class UserInteractiveAuthService {
       if (session.operation !== request.operation || session.userId !== userId) {
         throw new AccountsError('M_FORBIDDEN', 'Requested operation has changed during the UI authentication session.');
       }
+      // A finished session authorises retries of its request as they are: no stage runs again.
+      if (session.result !== null) return session;
+      const data = { ...session.data, ...given };
+      let changed = JSON.stringify(data) !== JSON.stringify(session.data);
+      session.data = data;
       if (type !== undefined && !stageError) {
         if (!session.flows.some((flow) => flow.stages.includes(type))) {
           throw new AccountsError('M_UNRECOGNIZED', `Unrecognised login type: ${type}`);
@@ -178,20 +229,22 @@ export class UserInteractiveAuthService {
         }
         if (done && !session.completed.includes(type)) {
           session.completed.push(type);
-          await tx.query(sql.unsafe`
-            UPDATE accounts.uia_sessions
-            SET completed = ${JSON.stringify(session.completed)}::jsonb, registration_token = ${session.registrationToken}
-            WHERE session_id = ${session.sessionId}`);
+          changed = true;
         }
       } else if (type !== undefined && !session.flows.some((flow) => flow.stages.includes(type))) {
         throw new AccountsError('M_UNRECOGNIZED', `Unrecognised login type: ${type}`);
       }
+      if (changed) {
+        await tx.query(sql.unsafe`
+          UPDATE accounts.uia_sessions
+          SET completed = ${JSON.stringify(session.completed)}::jsonb, registration_token = ${session.registrationToken},
+              data = ${JSON.stringify(session.data)}::jsonb
+          WHERE session_id = ${session.sessionId}`);
+      }
       return session;
     });
 
-    if (!stageError && isFlowComplete(outcome.flows, outcome.completed)) {
-      return { sessionId: outcome.sessionId, completed: [...outcome.completed], registrationToken: outcome.registrationToken };
-    }
+    if (outcome.result !== null || (!stageError && isFlowComplete(outcome.flows, outcome.completed))) return success(outcome);
     throw new UserInteractiveAuthRequired({ ...this.body(outcome), ...(stageError ?? {}) });
   }
 
@@ -205,6 +258,36 @@ export class UserInteractiveAuthService {
         DELETE FROM accounts.uia_sessions WHERE session_id = ${sessionId} RETURNING registration_token`);
       if (typeof token === 'string') await this.registrationTokens.completePendingUse(tx, token);
     });
+  }
+
+  /**
+   * Ends a session after the operation it authorised succeeded, keeping `result` with it until
+   * the session expires: its registration token use (if any) becomes a completed use, and a
+   * retry of the request is authorised again (no stage runs) with `result` in
+   * `UiaSuccess.result`, for the operation to answer it again instead of repeating itself.
+   */
+  async finishSession(sessionId: string, result: Record<string, unknown>): Promise<void> {
+    const kept = JSON.stringify(storableData(result));
+    await this.pool.transaction(async (tx) => {
+      const token = await tx.maybeOneFirst(sql.type(z.object({ registration_token: z.string().nullable() }))`
+        SELECT registration_token FROM accounts.uia_sessions WHERE session_id = ${sessionId} FOR UPDATE`);
+      await tx.query(sql.unsafe`
+        UPDATE accounts.uia_sessions SET result = ${kept}::jsonb, registration_token = NULL WHERE session_id = ${sessionId}`);
+      if (typeof token === 'string') await this.registrationTokens.completePendingUse(tx, token);
+    });
+  }
+
+  /** Keeps more parameters with a session (see `UiaRequest.data`); nothing for an unknown session. */
+  async keep(sessionId: string, data: Record<string, unknown>): Promise<void> {
+    await this.pool.query(sql.unsafe`
+      UPDATE accounts.uia_sessions SET data = data || ${JSON.stringify(storableData(data))}::jsonb WHERE session_id = ${sessionId}`);
+  }
+
+  /** The parameters kept with a session; empty for an unknown one. */
+  async kept(sessionId: string): Promise<Record<string, unknown>> {
+    const text = await this.pool.maybeOneFirst(sql.type(z.object({ data: z.string() }))`
+      SELECT data::text AS data FROM accounts.uia_sessions WHERE session_id = ${sessionId}`);
+    return text === null ? {} : JsonObject.parse(JSON.parse(text));
   }
 
   /** Deletes expired sessions and gives back the registration token uses they held. Returns how many. */
@@ -237,15 +320,21 @@ export class UserInteractiveAuthService {
     return ok ? null : { errcode: 'M_FORBIDDEN', error: 'Invalid username or password' };
   }
 
-  private async createSession(operation: string, userId: string | null, flows: UiaFlow[], params: UiaParams): Promise<Session> {
+  private async createSession(
+    operation: string,
+    userId: string | null,
+    flows: UiaFlow[],
+    params: UiaParams,
+    data: Record<string, unknown>,
+  ): Promise<Session> {
     await this.pruneExpiredSessions();
     const sessionId = randomString(24);
     const now = this.options.clock();
     await this.pool.query(sql.unsafe`
-      INSERT INTO accounts.uia_sessions (session_id, operation, user_id, flows, params, completed, created_ts, expires_ts)
+      INSERT INTO accounts.uia_sessions (session_id, operation, user_id, flows, params, completed, data, created_ts, expires_ts)
       VALUES (${sessionId}, ${operation}, ${userId}, ${JSON.stringify(flows)}::jsonb, ${JSON.stringify(params)}::jsonb,
-              '[]'::jsonb, ${now}, ${now + this.options.uiaSessionLifetimeMs})`);
-    return { sessionId, operation, userId, flows, params, completed: [], registrationToken: null };
+              '[]'::jsonb, ${JSON.stringify(data)}::jsonb, ${now}, ${now + this.options.uiaSessionLifetimeMs})`);
+    return { sessionId, operation, userId, flows, params, completed: [], registrationToken: null, data, result: null };
   }
 
   private body(session: Session): UiaResponseBody {

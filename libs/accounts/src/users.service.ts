@@ -19,6 +19,8 @@ export interface RegisterRequest {
   localpart?: string;
   /** The password; absent or null registers an account without one (guests never have one). */
   password?: string | null;
+  /** Instead of `password`: its hash, from `hashPassword`. */
+  passwordHash?: string;
   kind?: AccountKind;
   /** Initial display name; defaults to the localpart for `user` accounts. Ignored for guests. */
   displayName?: string | null;
@@ -99,6 +101,12 @@ export class UserService {
     return localpart;
   }
 
+  /** The hash of a password the policy accepts (throws M_WEAK_PASSWORD / M_INVALID_PARAM), for `register`. */
+  hashPassword(password: unknown): Promise<string> {
+    this.hasher.assertAcceptable(password);
+    return this.hasher.hash(password);
+  }
+
   /** GET /register/available: true, or throws M_INVALID_USERNAME / M_USER_IN_USE. */
   async isUsernameAvailable(username: unknown): Promise<true> {
     const localpart = this.normalizeUsername(username);
@@ -116,6 +124,7 @@ export class UserService {
     if (kind !== 'user' && kind !== 'guest') throw new AccountsError('M_INVALID_PARAM', 'Unknown account kind');
     const password = kind === 'guest' ? null : request.password ?? null;
     if (password !== null) this.hasher.assertAcceptable(password);
+    if (password !== null && request.passwordHash !== undefined) throw new Error('register takes a password or its hash, not both');
     const displayName = kind === 'guest' ? null : request.displayName;
     if (displayName !== undefined && displayName !== null) assertDisplayName(displayName);
     const userType = request.userType ?? null;
@@ -123,7 +132,7 @@ export class UserService {
       throw new AccountsError('M_INVALID_PARAM', 'Invalid user type');
     }
     const requested = kind === 'guest' || request.localpart === undefined ? null : this.normalizeUsername(request.localpart);
-    const passwordHash = password === null ? null : await this.hasher.hash(password);
+    const passwordHash = password === null ? (kind === 'guest' ? null : request.passwordHash ?? null) : await this.hasher.hash(password);
 
     for (let attempt = 0; attempt < 100; attempt++) {
       const localpart = requested ?? (await this.nextGeneratedLocalpart());

@@ -95,7 +95,7 @@ describe('UserInteractiveAuthService', () => {
   it('completes the dummy stage, then the session can be completed once', async () => {
     const { session } = (await challenge(accounts, register(undefined))).body;
     const result = await accounts.uia.authenticate(register({ type: LOGIN_DUMMY, session }));
-    expect(result).toEqual({ sessionId: session, completed: [LOGIN_DUMMY], registrationToken: null });
+    expect(result).toEqual({ sessionId: session, completed: [LOGIN_DUMMY], registrationToken: null, data: {}, result: null });
     // Until completed, the session stays valid for retries of the same operation.
     await expect(accounts.uia.authenticate(register({ session }))).resolves.toMatchObject({ sessionId: session });
     await accounts.uia.completeSession(session);
@@ -153,7 +153,44 @@ describe('UserInteractiveAuthService', () => {
     expect(first.body).toMatchObject({ completed: [LOGIN_REGISTRATION_TOKEN], flows });
     expect(first.body.errcode).toBeUndefined();
     const done = await accounts.uia.authenticate(register({ type: LOGIN_DUMMY, session: first.body.session }, flows));
-    expect(done).toEqual({ sessionId: first.body.session, completed: [LOGIN_REGISTRATION_TOKEN, LOGIN_DUMMY], registrationToken: 'two-stage' });
+    expect(done).toEqual({
+      sessionId: first.body.session,
+      completed: [LOGIN_REGISTRATION_TOKEN, LOGIN_DUMMY],
+      registrationToken: 'two-stage',
+      data: {},
+      result: null,
+    });
+  });
+
+  it('keeps the parameters of the operation with the session; later requests may omit or replace them', async () => {
+    const { session } = (await challenge(accounts, { ...register(undefined), data: { username: 'kept', device_id: 'DEV', inhibit_login: undefined } })).body;
+    await accounts.uia.keep(session, { password_hash: 'hash' });
+    expect(await accounts.uia.kept(session)).toEqual({ username: 'kept', device_id: 'DEV', password_hash: 'hash' });
+    const done = await accounts.uia.authenticate({ ...register({ type: LOGIN_DUMMY, session }), data: { device_id: 'OTHER', username: undefined } });
+    expect(done.data).toEqual({ username: 'kept', device_id: 'OTHER', password_hash: 'hash' });
+    expect(await accounts.uia.kept(session)).toEqual(done.data);
+    expect(await accounts.uia.kept('no-such-session')).toEqual({});
+    expect(await caught(() => accounts.uia.authenticate({ ...register(undefined), data: { username: 'nul\u0000' } }))).toMatchObject({
+      errcode: 'M_INVALID_PARAM',
+    });
+  });
+
+  it('authorises a retry of a finished session again, with its result, until the session expires', async () => {
+    await accounts.registrationTokens.create({ token: 'finish-once', usesAllowed: 1 });
+    const flows = registrationFlows({ requireRegistrationToken: true });
+    const done = await accounts.uia.authenticate(register({ type: LOGIN_REGISTRATION_TOKEN, token: 'finish-once' }, flows));
+    await accounts.uia.finishSession(done.sessionId, { user_id: '@new:example.org', device_id: undefined });
+    expect(await accounts.registrationTokens.get('finish-once')).toMatchObject({ pending: 0, completed: 1 });
+    for (const auth of [{ type: LOGIN_REGISTRATION_TOKEN, token: 'finish-once', session: done.sessionId }, { session: done.sessionId }]) {
+      const retry = await accounts.uia.authenticate(register(auth, flows));
+      expect(retry).toMatchObject({ sessionId: done.sessionId, result: { user_id: '@new:example.org' } });
+    }
+    // The retry took no second use of the token, and expiry gives nothing back.
+    expect(await accounts.registrationTokens.get('finish-once')).toMatchObject({ pending: 0, completed: 1 });
+    clock.advance(60_000);
+    await accounts.uia.pruneExpiredSessions();
+    expect(await accounts.registrationTokens.get('finish-once')).toMatchObject({ pending: 0, completed: 1 });
+    expect(await caught(() => accounts.uia.authenticate(register({ session: done.sessionId }, flows)))).toMatchObject({ errcode: 'M_UNKNOWN' });
   });
 
   it('refuses to carry a session over to another operation or user', async () => {

@@ -4,7 +4,17 @@
  * registration token validity check.
  */
 import { Body, Controller, Get, HttpCode, Inject, Post, Query, Req } from '@nestjs/common';
-import { RegistrationTokenService, UserInteractiveAuthService, UserService, DeviceService, registrationFlows } from '@hs/accounts';
+import {
+  DeviceService,
+  RegistrationTokenService,
+  UserInteractiveAuthRequired,
+  UserInteractiveAuthService,
+  UserService,
+  type UiaSuccess,
+  assertNewDeviceParams,
+  generateDeviceId,
+  registrationFlows,
+} from '@hs/accounts';
 import { MatrixError } from '@hs/http';
 import { z } from 'zod';
 import { requestIp } from '../auth/request-ip';
@@ -33,6 +43,25 @@ export interface RegisterResponse {
 /** The UIA operation a registration session is bound to. */
 const REGISTER_OPERATION = 'POST /register';
 
+/**
+ * The parameters of a registration kept with its UIA session (Synapse does the same): a
+ * request completing a stage may omit them. The password is kept as its hash only.
+ */
+const KeptParams = z.object({
+  username: z.string().optional(),
+  password_hash: z.string().optional(),
+  device_id: z.string().optional(),
+  initial_device_display_name: z.string().optional(),
+  inhibit_login: z.boolean().optional(),
+});
+
+/** What a finished registration session keeps: the account it created and its first device. */
+const KeptResult = z.object({ user_id: z.string(), device_id: z.string().optional() });
+
+function continuesSession(auth: unknown): boolean {
+  return typeof auth === 'object' && auth !== null && typeof (auth as { session?: unknown }).session === 'string';
+}
+
 @Controller()
 export class RegistrationController {
   constructor(
@@ -53,23 +82,57 @@ export class RegistrationController {
     if (kind === 'guest') throw new MatrixError(403, 'M_GUEST_ACCESS_FORBIDDEN', 'Guest access is not enabled on this server');
     if (!this.config.registration.enabled) throw MatrixError.forbidden('Registration has been disabled');
     const body = parseBody(RegisterBody, rawBody);
-    if (body.username !== undefined) await this.users.isUsernameAvailable(body.username);
     if (body.device_id !== undefined && body.device_id.length === 0) throw MatrixError.invalidParam('device_id must not be empty');
-    const session = await this.uia.authenticate({
-      operation: REGISTER_OPERATION,
-      flows: registrationFlows({ requireRegistrationToken: this.config.registration.registration_token !== null }),
-      auth: body.auth,
-    });
-    if (body.password === undefined) throw MatrixError.missingParam('Missing password');
-    const { userId } = await this.users.register({ localpart: body.username, password: body.password, kind: 'user' });
-    await this.uia.completeSession(session.sessionId);
-    if (body.inhibit_login === true) return { user_id: userId };
-    const login = await this.devices.issueAccessToken(userId, {
-      deviceId: body.device_id,
-      initialDisplayName: body.initial_device_display_name,
-    });
+    assertNewDeviceParams(body.device_id, body.initial_device_display_name);
+    if (body.username !== undefined) {
+      // A request continuing a session may retry a registration that already created this
+      // very account: only the grammar is checked here, availability when the account is made.
+      if (continuesSession(body.auth)) this.users.normalizeUsername(body.username);
+      else await this.users.isUsernameAvailable(body.username);
+    }
+    let session: UiaSuccess;
+    try {
+      session = await this.uia.authenticate({
+        operation: REGISTER_OPERATION,
+        flows: registrationFlows({ requireRegistrationToken: this.config.registration.registration_token !== null }),
+        auth: body.auth,
+        data: {
+          username: body.username,
+          device_id: body.device_id,
+          initial_device_display_name: body.initial_device_display_name,
+          inhibit_login: body.inhibit_login,
+        },
+      });
+    } catch (error) {
+      if (error instanceof UserInteractiveAuthRequired && body.password !== undefined) await this.keepPasswordHash(error.body.session, body.password);
+      throw error;
+    }
+    const params = KeptParams.parse(session.data);
+    const registered = session.result === null ? null : KeptResult.parse(session.result);
+    let userId: string;
+    let deviceId: string;
+    if (registered !== null) {
+      // A retry of a finished registration (the client lost the answer): the same account
+      // and device are answered again, with a new access token.
+      userId = registered.user_id;
+      deviceId = registered.device_id ?? params.device_id ?? generateDeviceId();
+    } else {
+      if (body.password === undefined && params.password_hash === undefined) throw MatrixError.missingParam('Missing password');
+      const password = body.password !== undefined ? { password: body.password } : { passwordHash: params.password_hash };
+      userId = (await this.users.register({ localpart: params.username, ...password, kind: 'user' })).userId;
+      deviceId = params.device_id ?? generateDeviceId();
+      await this.uia.finishSession(session.sessionId, { user_id: userId, device_id: params.inhibit_login === true ? undefined : deviceId });
+    }
+    if (params.inhibit_login === true) return { user_id: userId };
+    const login = await this.devices.issueAccessToken(userId, { deviceId, initialDisplayName: params.initial_device_display_name });
     this.devices.recordLastSeen({ userId, deviceId: login.device_id }, requestIp(request));
     return { user_id: login.user_id, access_token: login.access_token, device_id: login.device_id };
+  }
+
+  /** Keeps the hash of a password given before authentication completed, once per session. */
+  private async keepPasswordHash(sessionId: string, password: string): Promise<void> {
+    if ((await this.uia.kept(sessionId)).password_hash !== undefined) return;
+    await this.uia.keep(sessionId, { password_hash: await this.users.hashPassword(password) });
   }
 
   /** GET /_matrix/client/v3/register/available */
