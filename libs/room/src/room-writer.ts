@@ -169,6 +169,8 @@ export class RoomWriter {
     rules: RoomVersionRules;
     createContent: JsonObject;
     rest: (state: RoomState) => RoomPlan;
+    /** The localpart of the room id, chosen ahead (room versions whose ids are not the create event's hash); random without. */
+    roomIdLocalpart?: string;
   }): Promise<WriteResult> {
     let built: BuiltEvent;
     try {
@@ -176,6 +178,7 @@ export class RoomWriter {
         roomVersion: input.rules,
         sender: input.creator,
         content: input.createContent,
+        roomIdLocalpart: input.roomIdLocalpart,
         originServerTs: this.deps.clock(),
         origin: this.deps.serverName,
         signingKey: this.deps.signingKey,

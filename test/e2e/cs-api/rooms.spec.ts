@@ -275,6 +275,20 @@ describe('room endpoints', () => {
       const oldRoomSend = await call(hs.url, 'PUT', `rooms/${enc(roomId)}/send/m.room.message/after-upgrade`, { token: bob.token, body: { body: 'x' } });
       expect(oldRoomSend.status).toBe(403);
     });
+
+    it('names the old room and its tombstone event as the predecessor (no event_id from room version 12 on)', async () => {
+      for (const [from, to] of [['10', '11'], ['11', '12']]) {
+        const roomId = await createRoom(alice, { room_version: from });
+        const upgrade = await call<{ replacement_room: string }>(hs.url, 'POST', `rooms/${enc(roomId)}/upgrade`, { token: alice.token, body: { new_version: to } });
+        expect(upgrade.status).toBe(200);
+        const newRoomId = upgrade.body.replacement_room;
+        const tombstone = await call(hs.url, 'GET', `rooms/${enc(roomId)}/state/m.room.tombstone`, { token: alice.token, query: { format: 'event' } });
+        expect(tombstone.body).toMatchObject({ type: 'm.room.tombstone', content: { replacement_room: newRoomId } });
+        const create = await call<{ predecessor: unknown; room_version: string }>(hs.url, 'GET', `rooms/${enc(newRoomId)}/state/m.room.create`, { token: alice.token });
+        expect(create.body.room_version).toBe(to);
+        expect(create.body.predecessor).toEqual(to === '12' ? { room_id: roomId } : { room_id: roomId, event_id: tombstone.body.event_id });
+      }
+    });
   });
 
   it('U+0000 in a path parameter, a body string or a filter is a 400, never a 500', async () => {

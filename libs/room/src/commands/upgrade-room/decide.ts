@@ -34,8 +34,22 @@ export const TRANSFERABLE_STATE_TYPES = [
 
 export interface ReplacementRoom {
   rules: RoomVersionRules;
+  /** The m.room.create content without `predecessor` (see {@link withPredecessor}). */
   createContent: JsonObject;
   events: EventTemplate[];
+}
+
+/**
+ * The replacement room's m.room.create content naming its predecessor: the old room and the
+ * id of the tombstone sent there. From room version 12 on, the new room's id is the hash of
+ * this very event and the tombstone names that id, so the tombstone cannot exist yet: its
+ * `event_id` is left out, as the spec allows when upgrading to version 12 or later ("Room
+ * Upgrades", server behaviour; the m.room.create schema).
+ */
+export function withPredecessor(createContent: JsonObject, oldRoomId: string, tombstoneEventId: string | undefined): JsonObject {
+  const predecessor: JsonObject = { room_id: oldRoomId };
+  if (tombstoneEventId !== undefined) predecessor.event_id = tombstoneEventId;
+  return { ...createContent, predecessor };
 }
 
 export function decideReplacementRoom(old: RoomState, command: UpgradeRoom): ReplacementRoom {
@@ -46,7 +60,7 @@ export function decideReplacementRoom(old: RoomState, command: UpgradeRoom): Rep
   checkMayTombstone(old, command.sender);
   const rules = roomVersion(command.newVersion);
   const oldCreate = old.content('m.room.create') ?? {};
-  const createContent: JsonObject = { predecessor: { room_id: old.roomId } };
+  const createContent: JsonObject = {};
   if (typeof oldCreate.type === 'string') createContent.type = oldCreate.type;
   if (oldCreate['m.federate'] === false) createContent['m.federate'] = false;
 

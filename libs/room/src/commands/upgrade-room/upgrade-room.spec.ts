@@ -29,7 +29,8 @@ describe('UpgradeRoom', () => {
     expect(await bed.ask(new GetRoomVersion(replacementRoomId))).toBe('11');
 
     const create = await bed.ask(new GetStateEvent(replacementRoomId, 'm.room.create'));
-    expect(create.content.predecessor).toEqual({ room_id: roomId });
+    const tombstoneEvent = (await bed.accepted(roomId)).find((fact) => fact.pdu.type === 'm.room.tombstone');
+    expect(create.content.predecessor).toEqual({ room_id: roomId, event_id: tombstoneEvent?.event_id });
     const state = await bed.ask(new GetRoomState(replacementRoomId));
     const byType = new Map(state.map((e) => [`${e.type}|${e.state_key}`, e.content]));
     expect(byType.get('m.room.name|')).toEqual({ name: 'Old name' });
@@ -56,6 +57,9 @@ describe('UpgradeRoom', () => {
   it('upgrades to version 12: creators leave the users map and the tombstone level rises above state_default', async () => {
     const { roomId } = await bed.run(new CreateRoom(ALICE, { room_version: '11' }));
     const { replacementRoomId } = await bed.run(new UpgradeRoom(ALICE, roomId, '12'));
+    // The new room's id is its create event's hash, which the tombstone names: no event_id.
+    expect((await bed.ask(new GetStateEvent(replacementRoomId, 'm.room.create'))).content.predecessor).toEqual({ room_id: roomId });
+    expect((await bed.ask(new GetStateEvent(roomId, 'm.room.tombstone'))).content.replacement_room).toBe(replacementRoomId);
     const levels = await bed.ask(new GetStateEvent(replacementRoomId, 'm.room.power_levels'));
     expect(levels.content.users).toEqual({});
     // Already above state_default (50): kept.
