@@ -68,11 +68,17 @@ function bool(value: unknown, path: string): void {
   if (typeof value !== 'boolean') fail(path, 'must be a boolean');
 }
 
+/**
+ * Checks an event filter (also the base of room event filters). A `limit` of 0 is accepted:
+ * the schema's text says "greater than 0", but clients send 0 to get no events (a sync
+ * without timeline events: `limited` tells whether there were any), and Synapse and Dendrite
+ * accept it.
+ */
 function checkEventFilter(value: unknown, path: string): Record<string, unknown> {
   const filter = object(value, path);
   if (filter.limit !== undefined) {
-    if (typeof filter.limit !== 'number' || !Number.isSafeInteger(filter.limit) || filter.limit < 1) {
-      fail(`${path}.limit`, 'must be an integer greater than 0');
+    if (typeof filter.limit !== 'number' || !Number.isSafeInteger(filter.limit) || filter.limit < 0) {
+      fail(`${path}.limit`, 'must be an integer, 0 or more');
     }
   }
   for (const key of ['not_types', 'types'] as const) {

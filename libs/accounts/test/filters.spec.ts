@@ -19,11 +19,17 @@ describe('validateFilter', () => {
     expect(validateFilter({ 'org.example.future': true, room: { timeline: { lazy_load_members: true, unread_thread_notifications: true } } })).toBeDefined();
   });
 
+  it('accepts a limit of 0 in every event filter', () => {
+    const zero = { limit: 0 };
+    const filter = { presence: zero, account_data: zero, room: { timeline: zero, state: zero, ephemeral: zero, account_data: zero } };
+    expect(validateFilter(filter)).toEqual(filter);
+  });
+
   it.each([
     ['a non-object', []],
     ['a bad event_format', { event_format: 'xml' }],
     ['non-string event_fields', { event_fields: [1] }],
-    ['a zero limit', { room: { timeline: { limit: 0 } } }],
+    ['a negative limit', { room: { timeline: { limit: -1 } } }],
     ['a fractional limit', { presence: { limit: 1.5 } }],
     ['a string limit', { room: { state: { limit: '10' } } }],
     ['types that are not a list', { account_data: { types: 'm.tag' } }],
@@ -84,7 +90,8 @@ describe('FilterService', () => {
     expect(await accounts.filters.resolveFilter(alice, '{"room":{"timeline":{"limit":4}}}')).toEqual({ room: { timeline: { limit: 4 } } });
     expect(await accounts.filters.resolveFilter(alice, undefined)).toEqual({});
     expect(await caught(() => accounts.filters.resolveFilter(alice, '{not json'))).toMatchObject({ errcode: 'M_NOT_JSON' });
-    expect(await caught(() => accounts.filters.resolveFilter(alice, '{"room":{"timeline":{"limit":0}}}'))).toMatchObject({ errcode: 'M_BAD_JSON' });
+    expect(await caught(() => accounts.filters.resolveFilter(alice, '{"room":{"timeline":{"limit":-1}}}'))).toMatchObject({ errcode: 'M_BAD_JSON' });
+    expect(await accounts.filters.resolveFilter(alice, '{"room":{"timeline":{"limit":0}}}')).toEqual({ room: { timeline: { limit: 0 } } });
   });
 
   it('resolves a filter id once: later resolutions of it (also spelled with leading zeros) share the frozen filter', async () => {

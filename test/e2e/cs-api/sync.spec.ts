@@ -148,6 +148,22 @@ describe('sync, read and ephemeral endpoints', () => {
       expect(events.map((e) => e.event_id)).toEqual([last]);
     });
 
+    it('a timeline limit of 0 (inline or stored) gives no timeline events, limited when there were some', async () => {
+      const last = await send(alice, roomId, 'before a zero limit');
+      await seen(alice, roomId, last);
+      const zero = { room: { state: { types: ['m.room.member'] }, timeline: { limit: 0 } } };
+      const inline = await sync(alice, { filter: JSON.stringify(zero) });
+      const room = inline.rooms?.join?.[roomId];
+      expect(room?.timeline.events).toEqual([]);
+      expect(room?.timeline.limited).toBe(true);
+      const created = await call<{ filter_id: string }>(hs.url, 'POST', `user/${enc(alice.userId)}/filter`, { token: alice.token, body: zero });
+      expect(created.status).toBe(200);
+      const stored = await call(hs.url, 'GET', `user/${enc(alice.userId)}/filter/${created.body.filter_id}`, { token: alice.token });
+      expect(stored.body).toEqual(zero);
+      const byId = await sync(alice, { filter: created.body.filter_id });
+      expect(byId.rooms?.join?.[roomId]?.timeline.events).toEqual([]);
+    });
+
     it('full_state and an invite to another room', async () => {
       const other = await call<{ room_id: string }>(hs.url, 'POST', 'createRoom', { token: alice.token, body: { name: 'Invite room' } });
       await call(hs.url, 'POST', `rooms/${enc(other.body.room_id)}/invite`, { token: alice.token, body: { user_id: carol.userId } });
