@@ -69,12 +69,19 @@ export type RoomFact =
 export interface RoomPlan {
   events: EventTemplate[];
   facts?: RoomFact[];
+  /**
+   * With no events: the event already in the room that is what the command asked for (a
+   * state event identical to the current one), which the write answers with.
+   */
+  existing?: RoomEvent;
 }
 
 export interface WriteResult {
   roomId: string;
   /** The events appended, in order. */
   events: RoomEvent[];
+  /** The plan's `existing` event, when it appended nothing. */
+  existing?: RoomEvent;
 }
 
 /** A local transaction id is already bound to another event (a concurrent retry). */
@@ -245,7 +252,7 @@ export class RoomWriter {
       ...build.facts.map((fact): NewEvent => ({ id: fact.event_id, type: ROOM_EVENT_ACCEPTED, data: fact as unknown as JsonValue })),
       ...(plan.facts ?? []).map((fact): NewEvent => ({ id: randomUUID(), type: fact.type, data: fact.data as unknown as JsonValue })),
     ];
-    if (records.length === 0) return { roomId: snapshot.roomId, events: [] };
+    if (records.length === 0) return { roomId: snapshot.roomId, events: [], ...(plan.existing ? { existing: plan.existing } : {}) };
     const expected: ExpectedRevision = snapshot.revision < 0n ? 'no_stream' : snapshot.revision;
     let nextRevision = snapshot.revision;
     const fact = build.facts[0];

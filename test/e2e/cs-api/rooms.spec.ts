@@ -189,6 +189,20 @@ describe('room endpoints', () => {
       expect(badContent).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_BAD_JSON' }) });
     });
 
+    it('PUT state identical to the current state answers the current event and appends nothing', async () => {
+      const path = `rooms/${enc(roomId)}/state/org.example.same/k`;
+      const first = await call<{ event_id: string }>(hs.url, 'PUT', path, { token: alice.token, body: { a: 1, b: [true] } });
+      expect(first.status).toBe(200);
+      const again = await call<{ event_id: string }>(hs.url, 'PUT', path, { token: alice.token, body: { b: [true], a: 1 } });
+      expect(again.status).toBe(200);
+      assertMatchesSpec(again.body, spec('room_state.yaml', '/rooms/{roomId}/state/{eventType}/{stateKey}', 'put'));
+      expect(again.body.event_id).toBe(first.body.event_id);
+      const messages = await call<{ chunk: { type: string }[] }>(hs.url, 'GET', `rooms/${enc(roomId)}/messages`, { token: alice.token, query: { dir: 'b', limit: '5' } });
+      expect(messages.body.chunk.filter((event) => event.type === 'org.example.same')).toHaveLength(1);
+      const changed = await call<{ event_id: string }>(hs.url, 'PUT', path, { token: alice.token, body: { a: 2 } });
+      expect(changed.body.event_id).not.toBe(first.body.event_id);
+    });
+
     it('PUT redact: redacts, idempotent per transaction; bad event ids refused', async () => {
       const sent = await call<{ event_id: string }>(hs.url, 'PUT', `rooms/${enc(roomId)}/send/m.room.message/r1`, { token: bob.token, body: { body: 'oops' } });
       const path = `rooms/${enc(roomId)}/redact/${enc(sent.body.event_id)}/red-1`;

@@ -1,6 +1,7 @@
 /**
  * Sending with a client transaction id: a retry of (user, device, txn id) returns the event id
- * of the first attempt and appends nothing.
+ * of the first attempt and appends nothing. A plan that appends nothing answers with the
+ * event it names as already there.
  */
 import type { RoomPlan } from '../room-writer';
 import { RoomWriter } from '../room-writer';
@@ -19,7 +20,9 @@ export async function sendOnce(
       // The transaction id is recorded in the same write as the event, whose unique key
       // refuses a second use; a retry is found on that refusal, with no read before.
       const result = await writer.writeNow(roomId, decide);
-      return result.events[0].event_id;
+      const event = result.events[0] ?? result.existing;
+      if (!event) throw new Error('the plan sent no event and named none');
+      return event.event_id;
     } catch (error) {
       // A retry (or the same transaction id used concurrently for another room, where the
       // first one wins) answers with the event of the first attempt, even when the command

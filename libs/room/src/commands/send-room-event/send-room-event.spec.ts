@@ -49,6 +49,28 @@ describe('SendRoomEvent', () => {
     expect(facts[facts.length - 1].state_delta.added).toEqual([{ type: 'm.room.name', state_key: '', event_id: eventId }]);
   });
 
+  it('answers a state event identical to the current one (type, state key, sender, content) with the current one, appending nothing', async () => {
+    const first = await bed.run(new SendRoomEvent(ALICE, roomId, 'm.room.topic', { topic: 'Same', 'org.example': { b: 1, a: [2] } }, { stateKey: '' }));
+    const count = (await bed.stream(roomId)).length;
+    const again = await bed.run(new SendRoomEvent(ALICE, roomId, 'm.room.topic', { 'org.example': { a: [2], b: 1 }, topic: 'Same' }, { stateKey: '' }));
+    expect(again.eventId).toBe(first.eventId);
+    expect(await bed.stream(roomId)).toHaveLength(count);
+    // Other content, another state key or another sender is a new event.
+    const changed = await bed.run(new SendRoomEvent(ALICE, roomId, 'm.room.topic', { topic: 'Other' }, { stateKey: '' }));
+    expect(changed.eventId).not.toBe(first.eventId);
+    const keyed = await bed.run(new SendRoomEvent(ALICE, roomId, 'org.example.state', { v: 1 }, { stateKey: 'a' }));
+    const otherKey = await bed.run(new SendRoomEvent(ALICE, roomId, 'org.example.state', { v: 1 }, { stateKey: 'b' }));
+    expect(otherKey.eventId).not.toBe(keyed.eventId);
+    expect(await bed.stream(roomId)).toHaveLength(count + 3);
+
+    const shared = await createJoinedRoom(bed, ALICE, [BOB]);
+    const levels = await bed.ask(new GetStateEvent(shared, 'm.room.power_levels'));
+    await bed.run(new SendRoomEvent(ALICE, shared, 'm.room.power_levels', { ...levels.content, users: { [ALICE]: 100, [BOB]: 100 } }, { stateKey: '' }));
+    const byAlice = await bed.run(new SendRoomEvent(ALICE, shared, 'm.room.topic', { topic: 'T' }, { stateKey: '' }));
+    const byBob = await bed.run(new SendRoomEvent(BOB, shared, 'm.room.topic', { topic: 'T' }, { stateKey: '' }));
+    expect(byBob.eventId).not.toBe(byAlice.eventId);
+  });
+
   it('refuses what the authorization rules forbid, appending nothing', async () => {
     const count = (await bed.stream(roomId)).length;
     const nonMember = await refusal(bed.run(new SendRoomEvent(CAROL, roomId, 'm.room.message', { body: 'hi' })), 'M_FORBIDDEN');
