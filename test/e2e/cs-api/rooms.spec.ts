@@ -72,6 +72,18 @@ describe('room endpoints', () => {
   });
 
   describe('membership', () => {
+    it('POST /join and /rooms/{roomId}/join keep the reason and custom keys of the body in the member event', async () => {
+      const alias = `custom${Date.now()}`;
+      const roomId = await createRoom(alice, { preset: 'public_chat', room_alias_name: alias });
+      for (const [user, path] of [[bob, `join/${enc(`#${alias}:${hs.serverName}`)}`], [carol, `rooms/${enc(roomId)}/join`]] as const) {
+        const join = await call<{ room_id: string }>(hs.url, 'POST', path, { token: user.token, body: { foo: 'bar', reason: 'saying hi', membership: 'leave' } });
+        expect(join).toEqual({ status: 200, body: { room_id: roomId } });
+        const member = await call(hs.url, 'GET', `rooms/${enc(roomId)}/state/m.room.member/${enc(user.userId)}`, { token: user.token });
+        expect(member.body).toMatchObject({ membership: 'join', foo: 'bar', reason: 'saying hi' });
+        await call(hs.url, 'POST', `rooms/${enc(roomId)}/leave`, { token: user.token, body: {} });
+      }
+    });
+
     it('invite, join by id, leave, forget', async () => {
       const roomId = await createRoom(alice);
       const invite = await call(hs.url, 'POST', `rooms/${enc(roomId)}/invite`, { token: alice.token, body: { user_id: bob.userId } });

@@ -3,6 +3,7 @@
  * createRoom, join, knock, invite, leave, forget, kick, ban and unban.
  */
 import { ProfileService } from '@hs/accounts';
+import type { JsonObject } from '@hs/protocol';
 import { BanFromRoom, CreateRoom, ForgetRoom, InviteToRoom, JoinRoom, KickFromRoom, KnockOnRoom, LeaveRoom, UnbanFromRoom, type MemberProfile } from '@hs/room';
 import { Body, Controller, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
@@ -47,9 +48,9 @@ export class RoomMembershipController {
   @HttpCode(200)
   async joinRoom(@AuthUser() user: AuthenticatedUser, @Param('roomIdOrAlias') target: string, @Body() body: unknown): Promise<{ room_id: string }> {
     const roomIdOrAlias = roomIdOrAliasParam(target);
-    const { reason } = parseBody(reasonBody.passthrough(), body);
+    const { reason, ...content } = parseBody(reasonBody.passthrough(), body);
     const profile = await this.profileOf(user.userId);
-    const { roomId } = await answering(() => this.commandBus.execute(new JoinRoom(user.userId, roomIdOrAlias, profile, reason)));
+    const { roomId } = await answering(() => this.commandBus.execute(new JoinRoom(user.userId, roomIdOrAlias, profile, reason, content as JsonObject)));
     return { room_id: roomId };
   }
 
@@ -58,9 +59,9 @@ export class RoomMembershipController {
   @HttpCode(200)
   async joinRoomById(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string, @Body() body: unknown): Promise<{ room_id: string }> {
     const roomId = roomIdParam(rawRoomId);
-    const { reason } = parseBody(reasonBody.passthrough(), body);
+    const { reason, ...content } = parseBody(reasonBody.passthrough(), body);
     const profile = await this.profileOf(user.userId);
-    const joined = await answering(() => this.commandBus.execute(new JoinRoom(user.userId, roomId, profile, reason)));
+    const joined = await answering(() => this.commandBus.execute(new JoinRoom(user.userId, roomId, profile, reason, content as JsonObject)));
     return { room_id: joined.roomId };
   }
 

@@ -1,4 +1,5 @@
 import { Command } from '@nestjs/cqrs';
+import type { JsonObject } from '@hs/protocol';
 import type { MemberProfile } from '../create-room/command';
 
 /** POST /_matrix/client/v3/join/{roomIdOrAlias} and POST /rooms/{roomId}/join */
@@ -9,6 +10,8 @@ export class JoinRoom extends Command<{ roomId: string; eventId: string }> {
     readonly roomIdOrAlias: string,
     readonly profile?: MemberProfile,
     readonly reason?: string,
+    /** Other keys of the request body, for the member event's content (see `joinContent`). */
+    readonly content?: JsonObject,
   ) {
     super();
   }

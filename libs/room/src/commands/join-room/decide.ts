@@ -18,14 +18,44 @@ export function restrictedJoinRooms(state: RoomState): string[] {
 }
 
 /**
- * A join: a member event with the user's profile. Joining a room the user is already in sends
- * nothing. A restricted join by a member of an allowed room names a local member who may
- * invite (`join_authorised_via_users_server`). Whether the join is allowed (join rules,
- * invites, bans) is the authorization rules' decision.
+ * Keys of a join's member event that the request body cannot set: the membership, the
+ * profile (the user's own, from their profile), what the server sets for restricted joins
+ * and third-party invites, keys of other memberships (`is_direct` of invites), and the join
+ * parameters that are not content (`third_party_signed`; `reason` is checked on its own).
+ */
+const SERVER_SET_MEMBER_KEYS: ReadonlySet<string> = new Set([
+  'membership',
+  'displayname',
+  'avatar_url',
+  'join_authorised_via_users_server',
+  'third_party_invite',
+  'is_direct',
+  'third_party_signed',
+  'reason',
+]);
+
+/**
+ * The content of a join's member event: the other keys of the request body (custom keys a
+ * client adds, as Synapse keeps them) without those the server sets, then the user's profile.
+ */
+export function joinContent(body: JsonObject | undefined, profile: JoinRoom['profile']): JsonObject {
+  const content: JsonObject = {};
+  for (const [key, value] of Object.entries(body ?? {})) {
+    if (!SERVER_SET_MEMBER_KEYS.has(key)) content[key] = value;
+  }
+  return { ...content, ...profileContent(profile) };
+}
+
+/**
+ * A join: a member event with the user's profile, the reason and the body's custom keys.
+ * Joining a room the user is already in sends nothing and answers the current join. A
+ * restricted join by a member of an allowed room names a local member who may invite
+ * (`join_authorised_via_users_server`). Whether the join is allowed (join rules, invites,
+ * bans) is the authorization rules' decision.
  */
 export function decideJoinRoom(state: RoomState, command: JoinRoom, context: { memberOfAllowedRoom: boolean; serverName: string }): RoomPlan {
-  if (state.isJoined(command.userId)) return { events: [] };
-  const content: JsonObject = profileContent(command.profile);
+  if (state.isJoined(command.userId)) return { events: [], existing: state.event('m.room.member', command.userId) };
+  const content: JsonObject = joinContent(command.content, command.profile);
   if (context.memberOfAllowedRoom && state.membership(command.userId) !== 'invite' && restrictedJoinRooms(state).length > 0) {
     const authoriser = restrictedJoinAuthoriser(state, context.serverName);
     if (authoriser !== undefined) content.join_authorised_via_users_server = authoriser;

@@ -19,9 +19,9 @@ export class JoinRoomHandler implements ICommandHandler<JoinRoom, { roomId: stri
     const result = await this.writer.write(roomId, (state) =>
       decideJoinRoom(state, command, { memberOfAllowedRoom, serverName: this.writer.serverName }),
     );
-    const eventId = result.events[0]?.event_id ?? (await this.writer.reader.stateEvent(roomId, 'm.room.member', command.userId))?.event_id;
-    if (eventId === undefined) throw notFound(`room ${roomId} is not known to this server`);
-    return { roomId, eventId };
+    const event = result.events[0] ?? result.existing;
+    if (event === undefined) throw notFound(`room ${roomId} is not known to this server`);
+    return { roomId, eventId: event.event_id };
   }
 
   /** Whether the user is joined to one of the rooms a restricted join rule allows. */

@@ -16,6 +16,23 @@ describe('JoinRoom', () => {
     expect(await bed.ask(new IsJoined(roomId, BOB))).toBe(true);
   });
 
+  it('keeps the reason and custom keys of the request in the member event, but not keys the server sets', async () => {
+    const { roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat' }));
+    const body = {
+      foo: 'bar',
+      'org.example': { nested: [1] },
+      membership: 'leave',
+      displayname: 'Not Bob',
+      avatar_url: 'mxc://evil/x',
+      join_authorised_via_users_server: ALICE,
+      third_party_signed: { sender: ALICE },
+      is_direct: true,
+    };
+    const { eventId } = await bed.run(new JoinRoom(BOB, roomId, { displayname: 'Bob' }, 'hello', body));
+    const stored = await bed.writer.reader.event(eventId);
+    expect(stored?.event.content).toEqual({ membership: 'join', displayname: 'Bob', reason: 'hello', foo: 'bar', 'org.example': { nested: [1] } });
+  });
+
   it('joins by a local alias', async () => {
     const { roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat', room_alias_name: 'lobby' }));
     const joined = await bed.run(new JoinRoom(CAROL, `#lobby:${SERVER_NAME}`));
