@@ -102,6 +102,25 @@ describe('room endpoints', () => {
       assertMatchesSpec(forget.body, spec('leaving.yaml', '/rooms/{roomId}/forget', 'post'));
     });
 
+    it('refuses invites by third-party identifier with 403 M_SERVER_NOT_TRUSTED (no identity server is trusted), appending nothing', async () => {
+      const roomId = await createRoom(alice);
+      const before = await call<{ chunk: unknown[] }>(hs.url, 'GET', `rooms/${enc(roomId)}/messages`, { token: alice.token, query: { dir: 'b', limit: '50' } });
+      const invite3pid = { id_server: 'id.example.org', id_access_token: 'abc123', medium: 'email', address: 'someone@example.org' };
+      const byEmail = await call(hs.url, 'POST', `rooms/${enc(roomId)}/invite`, { token: alice.token, body: invite3pid });
+      expect(byEmail).toEqual({ status: 403, body: { errcode: 'M_SERVER_NOT_TRUSTED', error: expect.any(String) } });
+      assertMatchesSpec(byEmail.body, spec('third_party_membership.yaml', '/rooms/{roomId}/invite', 'post', 403));
+      const withoutToken = await call(hs.url, 'POST', `rooms/${enc(roomId)}/invite`, { token: alice.token, body: { ...invite3pid, id_access_token: undefined } });
+      expect(withoutToken.body.errcode).toBe('M_SERVER_NOT_TRUSTED');
+      const incomplete = await call(hs.url, 'POST', `rooms/${enc(roomId)}/invite`, { token: alice.token, body: { medium: 'email', address: 'someone@example.org' } });
+      expect(incomplete).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_MISSING_PARAM' }) });
+      const after = await call<{ chunk: unknown[] }>(hs.url, 'GET', `rooms/${enc(roomId)}/messages`, { token: alice.token, query: { dir: 'b', limit: '50' } });
+      expect(after.body.chunk).toHaveLength(before.body.chunk.length);
+      const inCreateRoom = await call(hs.url, 'POST', 'createRoom', { token: alice.token, body: { invite_3pid: [invite3pid] } });
+      expect(inCreateRoom).toEqual({ status: 403, body: expect.objectContaining({ errcode: 'M_SERVER_NOT_TRUSTED' }) });
+      const noneInCreateRoom = await call(hs.url, 'POST', 'createRoom', { token: alice.token, body: { invite_3pid: [] } });
+      expect(noneInCreateRoom.status).toBe(200);
+    });
+
     it('join by alias; an invite-only room refuses the uninvited', async () => {
       const name = `pub${Date.now()}`;
       const roomId = await createRoom(alice, { preset: 'public_chat', room_alias_name: name });

@@ -166,3 +166,30 @@ export function stringQuery(value: unknown, name: string): string | undefined {
 }
 
 export const optionalReason = z.string().max(2048).optional();
+
+/** An invitee named by a third-party identifier (definitions/invite_3pid.yaml). */
+export const invite3pidBody = z.object({
+  id_server: z.string(),
+  // Required by the schema, but servers may treat it as optional (older clients omit it).
+  id_access_token: z.string().optional(),
+  medium: z.string(),
+  address: z.string(),
+});
+
+/**
+ * Refuses an invite by third-party identifier (the third-party form of POST
+ * /rooms/{roomId}/invite, and createRoom's `invite_3pid`). The spec has the homeserver look
+ * the identifier up with the identity server the client names (`id_server`) and, when no
+ * user is bound to it, store the invite there; this server contacts no identity server, so
+ * it trusts none. The spec's error code for exactly that, "the client's request used a
+ * third-party server, e.g. identity server, that this server does not trust", is
+ * M_SERVER_NOT_TRUSTED; it comes with 403, the refusal status POST /invite documents for its
+ * third-party form ("a meaningful errcode and description error text").
+ */
+export function refuseThirdPartyInvite(invite: z.infer<typeof invite3pidBody>): never {
+  throw new MatrixError(
+    403,
+    'M_SERVER_NOT_TRUSTED',
+    `This server does not use identity servers (${invite.id_server} included): invite the user by their Matrix user ID`,
+  );
+}

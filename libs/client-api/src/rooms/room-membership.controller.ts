@@ -10,11 +10,27 @@ import { CommandBus } from '@nestjs/cqrs';
 import { z } from 'zod';
 import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
 import { clientPaths } from '../prefixes';
-import { answering, optionalReason, parseBody, roomIdOrAliasParam, roomIdParam, serverNamesQuery, userIdParam } from './params';
+import {
+  answering,
+  invite3pidBody,
+  optionalReason,
+  parseBody,
+  refuseThirdPartyInvite,
+  roomIdOrAliasParam,
+  roomIdParam,
+  serverNamesQuery,
+  userIdParam,
+} from './params';
 
 const targetBody = z.object({ user_id: z.string(), reason: optionalReason });
 const reasonBody = z.object({ reason: optionalReason });
 const inviteBody = z.object({ user_id: z.string(), reason: optionalReason, is_direct: z.boolean().optional() });
+
+function isThirdPartyInvite(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
+  const fields = body as Record<string, unknown>;
+  return fields.user_id === undefined && (fields.medium !== undefined || fields.address !== undefined || fields.id_server !== undefined);
+}
 
 @Controller()
 @RequireAuth()
@@ -38,6 +54,8 @@ export class RoomMembershipController {
   @HttpCode(200)
   async createRoom(@AuthUser() user: AuthenticatedUser, @Body() body: unknown): Promise<{ room_id: string }> {
     const request = parseBody(z.object({}).passthrough(), body);
+    const thirdParty = parseBody(z.object({ invite_3pid: z.array(invite3pidBody).optional() }), body).invite_3pid?.[0];
+    if (thirdParty !== undefined) refuseThirdPartyInvite(thirdParty);
     const profile = await this.profileOf(user.userId);
     const { roomId } = await answering(() => this.commandBus.execute(new CreateRoom(user.userId, request, profile)));
     return { room_id: roomId };
@@ -88,11 +106,17 @@ export class RoomMembershipController {
     return { room_id: roomId };
   }
 
-  /** POST /_matrix/client/v3/rooms/{roomId}/invite */
+  /**
+   * POST /_matrix/client/v3/rooms/{roomId}/invite
+   *
+   * A body with `medium`, `address` or `id_server` and no `user_id` is the third-party form,
+   * which this server refuses (see refuseThirdPartyInvite).
+   */
   @Post(clientPaths('rooms/:roomId/invite'))
   @HttpCode(200)
   async inviteUser(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string, @Body() body: unknown): Promise<Record<string, never>> {
     const roomId = roomIdParam(rawRoomId);
+    if (isThirdPartyInvite(body)) refuseThirdPartyInvite(parseBody(invite3pidBody.passthrough(), body));
     const request = parseBody(inviteBody.passthrough(), body);
     const invitee = userIdParam(request.user_id);
     await answering(() => this.commandBus.execute(new InviteToRoom(user.userId, roomId, invitee, request.reason, request.is_direct)));
