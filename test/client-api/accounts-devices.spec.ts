@@ -3,6 +3,7 @@
  * room effects (leaving on deactivation, display names in member events) are read back from
  * the room write side.
  */
+import { DeviceService, UserService } from '@hs/accounts';
 import { GetMembership, GetStateEvent } from '@hs/room';
 import { assertMatchesSpec } from '@hs/testing';
 import { QueryBus } from '@nestjs/cqrs';
@@ -54,6 +55,49 @@ describe('devices, password, deactivation', () => {
     const other = await registerUser(s.url, 'other');
     expect((await call(s.url, 'GET', 'devices/TABLET', { token: other.token })).status).toBe(404);
     expect((await call(s.url, 'GET', 'devices')).status).toBe(401);
+  });
+
+  it('GET /admin/whois: the devices with the address, time and user agent each was last seen with, for the user and admins only', async () => {
+    const user = await registerUser(s.url, 'whois');
+    const before = Date.now();
+    const seen = await call(s.url, 'GET', 'account/whoami', { token: user.token, headers: { 'user-agent': 'WhoisTest/1.0' } });
+    expect(seen.status).toBe(200);
+    const whois = await call<{ user_id: string; devices: Record<string, { sessions: { connections: Record<string, unknown>[] }[] }> }>(
+      s.url,
+      'GET',
+      `admin/whois/${encodeURIComponent(user.userId)}`,
+      { token: user.token, headers: { 'user-agent': 'WhoisTest/1.0' } },
+    );
+    expect(whois.status).toBe(200);
+    expect(whois.headers.get('content-type')).toBe('application/json');
+    assertMatchesSpec(whois.body, { api: 'client-server', file: 'admin.yaml', path: '/v3/admin/whois/{userId}', method: 'get', status: 200 });
+    expect(whois.body.user_id).toBe(user.userId);
+    expect(Object.keys(whois.body.devices)).toEqual([user.deviceId]);
+    const [connection] = whois.body.devices[user.deviceId].sessions[0].connections;
+    expect(connection).toEqual({ ip: expect.stringMatching(/127\.0\.0\.1/), last_seen: expect.any(Number), user_agent: 'WhoisTest/1.0' });
+    expect(connection.last_seen as number).toBeGreaterThanOrEqual(before);
+
+    // After the buffered sightings are written, the answer comes from the database.
+    await s.server.clientApp.get(DeviceService).flushLastSeen();
+    const stored = await call<typeof whois.body>(s.url, 'GET', `admin/whois/${encodeURIComponent(user.userId)}`, { token: user.token, headers: { 'user-agent': 'WhoisTest/1.0' } });
+    const [written] = stored.body.devices[user.deviceId].sessions[0].connections;
+    expect(written).toEqual({ ...connection, last_seen: expect.any(Number) });
+    expect(written.last_seen as number).toBeGreaterThanOrEqual(connection.last_seen as number);
+    expect((await call(s.url, 'GET', `/_matrix/client/r0/admin/whois/${encodeURIComponent(user.userId)}`, { token: user.token })).status).toBe(200);
+
+    const other = await registerUser(s.url, 'nosy');
+    const refused = await call(s.url, 'GET', `admin/whois/${encodeURIComponent(user.userId)}`, { token: other.token });
+    expect(refused).toEqual({ status: 403, body: expect.objectContaining({ errcode: 'M_FORBIDDEN' }) });
+    const unknownForUser = await call(s.url, 'GET', `admin/whois/${encodeURIComponent('@nobody-here:localhost')}`, { token: other.token });
+    expect(unknownForUser.status).toBe(403);
+    expect((await call(s.url, 'GET', `admin/whois/${encodeURIComponent(user.userId)}`)).status).toBe(401);
+
+    await s.server.clientApp.get(UserService).setAdmin(other.userId, true);
+    const byAdmin = await call<typeof whois.body>(s.url, 'GET', `admin/whois/${encodeURIComponent(user.userId)}`, { token: other.token });
+    expect(byAdmin.status).toBe(200);
+    expect(Object.keys(byAdmin.body.devices)).toEqual([user.deviceId]);
+    const unknown = await call(s.url, 'GET', `admin/whois/${encodeURIComponent('@nobody-here:localhost')}`, { token: other.token });
+    expect(unknown).toEqual({ status: 404, body: expect.objectContaining({ errcode: 'M_NOT_FOUND' }) });
   });
 
   it('deletes a device after the password stage of user-interactive auth', async () => {

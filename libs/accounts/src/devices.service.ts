@@ -34,6 +34,14 @@ export interface DeviceInfo {
   last_seen_ts?: number;
 }
 
+/** Where and when a device was last used (GET /admin/whois); null fields when never seen. */
+export interface DeviceSighting {
+  deviceId: string;
+  ip: string | null;
+  ts: number | null;
+  userAgent: string | null;
+}
+
 export interface DeviceChange {
   userId: string;
   deviceId: string;
@@ -48,6 +56,13 @@ const DeviceRow = z.object({
   display_name: z.string().nullable(),
   last_seen_ip: z.string().nullable(),
   last_seen_ts: nullableInt,
+});
+
+const SightingRow = z.object({
+  device_id: z.string(),
+  last_seen_ip: z.string().nullable(),
+  last_seen_ts: nullableInt,
+  last_seen_user_agent: z.string().nullable(),
 });
 
 const TokenOwnerRow = z.object({
@@ -212,6 +227,22 @@ export class DeviceService {
       SELECT device_id, display_name, last_seen_ip, last_seen_ts
       FROM accounts.devices WHERE user_id = ${userId} ORDER BY device_id`);
     return rows.map((row) => this.withBufferedLastSeen(userId, toDeviceInfo(DeviceRow.parse(row))));
+  }
+
+  /** Every device of `userId` with its last sighting (those not written yet included), by device id. */
+  async lastSightings(userId: string): Promise<DeviceSighting[]> {
+    if (!isStorableText(userId)) return [];
+    const rows = await this.pool.any(sql.type(SightingRow)`
+      SELECT device_id, last_seen_ip, last_seen_ts, last_seen_user_agent
+      FROM accounts.devices WHERE user_id = ${userId} ORDER BY device_id`);
+    return rows.map((row) => {
+      const stored = SightingRow.parse(row);
+      const pending = this.lastSeen.get(lastSeenKey(userId, stored.device_id));
+      if (pending && (stored.last_seen_ts === null || pending.ts >= stored.last_seen_ts)) {
+        return { deviceId: stored.device_id, ip: pending.ip, ts: pending.ts, userAgent: pending.userAgent };
+      }
+      return { deviceId: stored.device_id, ip: stored.last_seen_ip, ts: stored.last_seen_ts, userAgent: stored.last_seen_user_agent };
+    });
   }
 
   /** Throws M_NOT_FOUND when the user has no such device. */

@@ -10,6 +10,7 @@ import { LoginController } from './account/login.controller';
 import { RegistrationController } from './account/registration.controller';
 import { AccountDataController } from './account-data/account-data.controller';
 import { SharedSecretRegistrationController } from './admin/shared-secret-registration.controller';
+import { WhoisController } from './admin/whois.controller';
 import { AccessTokenGuard } from './auth/access-token.guard';
 import { CapabilitiesController } from './capabilities/capabilities.controller';
 import { DevicesController } from './devices/devices.controller';
@@ -70,6 +71,7 @@ export class ClientApiModule {
         CapabilitiesController,
         PushRulesController,
         SharedSecretRegistrationController,
+        WhoisController,
       ],
     };
   }

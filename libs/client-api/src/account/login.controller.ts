@@ -8,7 +8,7 @@ import { MatrixError } from '@hs/http';
 import { z } from 'zod';
 import type { AuthenticatedUser } from '../auth/authenticated-user';
 import { AuthUser, RequireAuth } from '../auth/decorators';
-import { requestIp } from '../auth/request-ip';
+import { requestIp, requestUserAgent } from '../auth/request-ip';
 import { clientPaths } from '../prefixes';
 import { RateLimited } from '../rate-limit/rate-limit.guard';
 import { RateLimiter } from '../rate-limit/rate-limiter';
@@ -99,8 +99,7 @@ export class LoginController {
       deviceId: body.device_id,
       initialDeviceDisplayName: body.initial_device_display_name,
     });
-    const agent = request.headers['user-agent'];
-    this.devices.recordLastSeen({ userId: result.user_id, deviceId: result.device_id }, requestIp(request), Array.isArray(agent) ? agent[0] : agent);
+    this.devices.recordLastSeen({ userId: result.user_id, deviceId: result.device_id }, requestIp(request), requestUserAgent(request));
     return { user_id: result.user_id, access_token: result.access_token, device_id: result.device_id };
   }
 

@@ -17,7 +17,7 @@ import {
 } from '@hs/accounts';
 import { MatrixError } from '@hs/http';
 import { z } from 'zod';
-import { requestIp } from '../auth/request-ip';
+import { requestIp, requestUserAgent } from '../auth/request-ip';
 import { CLIENT_API_CONFIG, ClientApiConfig } from '../config';
 import { clientPaths, clientV1Paths } from '../prefixes';
 import { RateLimited } from '../rate-limit/rate-limit.guard';
@@ -76,7 +76,11 @@ export class RegistrationController {
   @Post(clientPaths('register'))
   @HttpCode(200)
   @RateLimited('registration')
-  async register(@Query() query: unknown, @Body() rawBody: unknown, @Req() request: { ip?: string }): Promise<RegisterResponse> {
+  async register(
+    @Query() query: unknown,
+    @Body() rawBody: unknown,
+    @Req() request: { ip?: string; headers?: Record<string, string | string[] | undefined> },
+  ): Promise<RegisterResponse> {
     const kind = queryParam(query, 'kind') ?? 'user';
     if (kind !== 'user' && kind !== 'guest') throw MatrixError.invalidParam('kind must be "user" or "guest"');
     if (kind === 'guest') throw new MatrixError(403, 'M_GUEST_ACCESS_FORBIDDEN', 'Guest access is not enabled on this server');
@@ -125,7 +129,7 @@ export class RegistrationController {
     }
     if (params.inhibit_login === true) return { user_id: userId };
     const login = await this.devices.issueAccessToken(userId, { deviceId, initialDisplayName: params.initial_device_display_name });
-    this.devices.recordLastSeen({ userId, deviceId: login.device_id }, requestIp(request));
+    this.devices.recordLastSeen({ userId, deviceId: login.device_id }, requestIp(request), requestUserAgent(request));
     return { user_id: login.user_id, access_token: login.access_token, device_id: login.device_id };
   }
 

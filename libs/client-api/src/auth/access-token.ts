@@ -5,6 +5,7 @@
 import type { DeviceService } from '@hs/accounts';
 import { MatrixError } from '@hs/http';
 import type { AuthenticatedUser } from './authenticated-user';
+import { requestUserAgent } from './request-ip';
 
 /** The parts of a Fastify request the authentication reads and writes. */
 export interface AuthenticatableRequest {
@@ -38,11 +39,6 @@ export function extractAccessToken(request: Pick<AuthenticatableRequest, 'header
   return null;
 }
 
-function userAgentOf(request: AuthenticatableRequest): string | undefined {
-  const header = request.headers['user-agent'];
-  return Array.isArray(header) ? header[0] : header;
-}
-
 /**
  * Authenticates a request once (the answer is kept on the request): 401 M_MISSING_TOKEN
  * without a token, 401 M_UNKNOWN_TOKEN for a token that is unknown, logged out or whose
@@ -57,7 +53,7 @@ export function authenticateRequest(request: AuthenticatableRequest, devices: De
     if (!owner) throw new MatrixError(401, 'M_UNKNOWN_TOKEN', 'Unrecognised access token', { soft_logout: false });
     const user: AuthenticatedUser = { userId: owner.userId, deviceId: owner.deviceId, isGuest: owner.isGuest, accessToken: token };
     request.authUser = user;
-    devices.recordLastSeen(user, request.ip ?? '', userAgentOf(request));
+    devices.recordLastSeen(user, request.ip ?? '', requestUserAgent(request));
     return user;
   })();
   return request.authPromise;
