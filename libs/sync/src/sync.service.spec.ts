@@ -162,6 +162,40 @@ describe('SyncService', () => {
     expect(bodies(full, room.roomId)).toEqual(['g3', 'g4']);
   });
 
+  it('limited incremental timeline with lazy-loaded members: joins and leaves in the gap go in the state block', async () => {
+    const dave = '@dave:test.local';
+    const room = await TestRoom.create(h.store, alice);
+    await room.join(bob);
+    await room.join(carol);
+    for (let i = 0; i < 3; i++) await room.message(bob, `b${i}`);
+    await settle();
+    const lazy = { room: { state: { lazy_load_members: true }, timeline: { limit: 3 } } };
+    const members = (r: SyncResponse) =>
+      (r.rooms?.join?.[room.roomId]?.state.events ?? [])
+        .filter((e) => e.type === 'm.room.member')
+        .map((e) => `${e.state_key} ${e.content?.membership}`)
+        .sort();
+    const first = await service.sync({ userId: alice, deviceId: 'A1', filter: lazy });
+    expect(members(first)).toEqual([`${alice} join`, `${bob} join`]);
+    // Dave joins in the gap, then Carol speaks: Carol as a sender, Dave as a change in the gap.
+    await room.join(dave);
+    for (let i = 0; i < 5; i++) await room.message(carol, `c${i}`);
+    await settle();
+    const second = await service.sync({ userId: alice, deviceId: 'A1', since: first.next_batch, filter: lazy });
+    expect(second.rooms?.join?.[room.roomId]?.timeline.limited).toBe(true);
+    expect(members(second)).toEqual([`${carol} join`, `${dave} join`]);
+    // Dave leaves in the gap: only his leave is new to the client.
+    await room.leave(dave);
+    for (let i = 0; i < 5; i++) await room.message(carol, `d${i}`);
+    await settle();
+    const third = await service.sync({ userId: alice, deviceId: 'A1', since: second.next_batch, filter: lazy });
+    expect(third.rooms?.join?.[room.roomId]?.timeline.limited).toBe(true);
+    expect(members(third)).toEqual([`${dave} leave`]);
+    // Without lazy-loading, the same gap shows the same change.
+    const plain = await service.sync({ userId: alice, deviceId: 'A2', since: second.next_batch, filter: { room: { timeline: { limit: 3 } } } });
+    expect(members(plain)).toEqual([`${dave} leave`]);
+  });
+
   it('lazy-loads members: senders only, once per device unless redundant members are asked for', async () => {
     const room = await TestRoom.create(h.store, alice);
     await room.join(bob);

@@ -558,6 +558,10 @@ export class SyncService {
     if (!ownSent) senders.add(ctx.userId);
     const inTimeline = new Set(timeline.map((r) => r.event_id));
     const nonMembers = rows.filter((r) => r.type !== 'm.room.member');
+    // An incremental sync's members that changed between the token and the timeline start
+    // (joins and leaves in the gap) are state changes the client must hear of: always sent.
+    const changedMembers = initial ? [] : rows.filter((r) => r.type === 'm.room.member');
+    for (const r of changedMembers) if (r.state_key !== null) senders.delete(r.state_key);
     const memberKeys = [...senders].sort();
     const members =
       memberKeys.length === 0
@@ -567,8 +571,14 @@ export class SyncService {
           );
     const wanted = members.filter((r) => !inTimeline.has(r.event_id));
     const sent = wanted.filter((r) => include || initial || !this.lazyMembers.has(ctx.userId, ctx.deviceId, roomId, r.event_id));
-    this.lazyMembers.add(ctx.userId, ctx.deviceId, roomId, [...wanted, ...timeline.filter((r) => r.type === 'm.room.member')].map((r) => r.event_id));
-    return [...nonMembers, ...sent];
+    this.lazyMembers.add(
+      ctx.userId,
+      ctx.deviceId,
+      roomId,
+      [...wanted, ...changedMembers, ...timeline.filter((r) => r.type === 'm.room.member')].map((r) => r.event_id),
+    );
+    const sentMembers = [...changedMembers, ...sent].sort((a, b) => (a.state_key ?? '').localeCompare(b.state_key ?? ''));
+    return [...nonMembers, ...sentMembers];
   }
 
   private format(ctx: Context, rows: readonly EventRow[]): Partial<ClientEvent>[] {
