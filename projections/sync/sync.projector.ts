@@ -9,8 +9,10 @@
  *   made it (`event_id` null when an entry left the state in a state reset), so the state at
  *   any position can be read back.
  * - `current_state`: the room's state now.
- * - `memberships`: each user's current membership of each room, with the position it took
- *   effect and, for invites and knocks, the stripped state shown to the user.
+ * - `memberships`: each user's current membership of each room, with the position at which it
+ *   took its current value (a later member event that keeps the membership, such as a display
+ *   name change, moves `event_id` but not `position`) and, for invites and knocks, the
+ *   stripped state shown to the user.
  * - `pending_redactions`: redactions whose target has not arrived yet.
  */
 import { sql, type DatabaseTransactionConnection, type IdentifierSqlToken } from 'slonik';
@@ -165,7 +167,7 @@ function isForgotten(data: unknown): data is RoomForgotten {
 
 export class SyncProjector implements Projector {
   readonly name = SYNC_PROJECTION;
-  readonly version = 1;
+  readonly version = 2;
   readonly eventTypes = [ROOM_EVENT_ACCEPTED, ROOM_FORGOTTEN];
   readonly tables = SYNC_TABLES;
 
@@ -381,7 +383,8 @@ export class SyncProjector implements Projector {
           INSERT INTO memberships (room_id, user_id, membership, event_id, position)
           SELECT ${roomId}, state_key, 'leave', NULL, ${position} FROM removed WHERE type = 'm.room.member'
           ON CONFLICT (room_id, user_id) DO UPDATE SET membership = 'leave', event_id = NULL,
-            position = EXCLUDED.position, stripped_state = NULL, forgotten = false
+            position = CASE WHEN memberships.membership = 'leave' THEN memberships.position ELSE EXCLUDED.position END,
+            stripped_state = NULL, forgotten = false
         ), added AS (
           SELECT * FROM unnest(${sql.array(kept.map((e) => e.type), 'text')}, ${sql.array(kept.map((e) => e.state_key), 'text')},
                                ${sql.array(kept.map((e) => e.event_id), 'text')}) AS a(type, state_key, event_id)
@@ -411,7 +414,8 @@ export class SyncProjector implements Projector {
         VALUES (${roomId}, ${entry.state_key}, ${membership}, ${entry.event_id}, ${position},
                 ${stripped === null ? null : sql.jsonb(toJson(stripped))})
         ON CONFLICT (room_id, user_id) DO UPDATE SET membership = EXCLUDED.membership, event_id = EXCLUDED.event_id,
-          position = EXCLUDED.position, stripped_state = EXCLUDED.stripped_state, forgotten = false`);
+          position = CASE WHEN memberships.membership = EXCLUDED.membership THEN memberships.position ELSE EXCLUDED.position END,
+          stripped_state = EXCLUDED.stripped_state, forgotten = false`);
     }
   }
 

@@ -125,6 +125,29 @@ describe('SyncService', () => {
     expect(forgotten.rooms?.leave).toBeUndefined();
   });
 
+  it('a display name change is not a new join: the incremental sync shows the member event and what followed, not the whole room', async () => {
+    const room = await TestRoom.create(h.store, alice, { name: 'Lobby' });
+    await room.join(bob);
+    await settle();
+    const first = await service.sync({ userId: bob, deviceId: 'B1' });
+    const renamed = await room.membership(bob, bob, 'join', { displayname: 'Bobby' });
+    const message = await room.message(bob, 'after the rename');
+    await settle();
+    const second = await service.sync({ userId: bob, deviceId: 'B1', since: first.next_batch });
+    const joined = second.rooms?.join?.[room.roomId];
+    expect(joined?.timeline.events.map((e) => e.event_id)).toEqual([renamed.eventId, message.eventId]);
+    expect(joined?.timeline.limited).toBe(false);
+    expect(joined?.state.events).toEqual([]);
+    // A filter that shows neither: nothing to send.
+    const filtered = await service.sync({
+      userId: bob,
+      deviceId: 'B1',
+      since: first.next_batch,
+      filter: { room: { timeline: { types: [] }, state: { types: ['m.room.name'] } } },
+    });
+    expect(filtered.rooms?.join?.[room.roomId]).toBeUndefined();
+  });
+
   it('a rejected invite moves the room from invite to leave, with the rejection in the timeline', async () => {
     const room = await TestRoom.create(h.store, alice, { historyVisibility: 'joined' });
     await room.message(alice, 'private');
