@@ -47,6 +47,13 @@ export interface MembershipRow {
 export interface Viewer {
   userId: string;
   deviceId?: string;
+  /** Users the viewer ignores: their events other than state events are left out of timelines. */
+  ignored?: ReadonlySet<string>;
+}
+
+/** Whether a timeline event is left out for a viewer who ignores its sender (state events never are). */
+export function fromIgnored(row: Pick<EventRow, 'sender' | 'state_key'>, ignored: ReadonlySet<string> | undefined): boolean {
+  return ignored !== undefined && row.state_key === null && ignored.has(row.sender);
 }
 
 export type Direction = 'b' | 'f';
@@ -453,19 +460,20 @@ export class SyncQueries {
     conn: CommonQueryMethods,
     roomId: string,
     visibility: RoomVisibility,
-    options: { from: bigint; to?: bigint; dir: Direction; limit: number; filter?: RoomEventFilter },
+    options: { from: bigint; to?: bigint; dir: Direction; limit: number; filter?: RoomEventFilter; ignored?: ReadonlySet<string> },
     /** Reads one page (default: `timeline` on `conn`); lets callers share pages between requests. */
     readPage: (page: { from: bigint; to?: bigint; dir: Direction; limit: number; filter?: RoomEventFilter }) => Promise<EventRow[]> = (page) =>
       this.timeline(conn, roomId, page),
   ): Promise<{ rows: EventRow[]; next: bigint | undefined }> {
     const out: EventRow[] = [];
     let cursor = options.from;
+    const { ignored, ...pageOptions } = options;
     while (out.length < options.limit) {
       const want = options.limit - out.length;
-      const page = await readPage({ ...options, from: cursor, limit: Math.max(want, 50) });
+      const page = await readPage({ ...pageOptions, from: cursor, limit: Math.max(want, 50) });
       for (const row of page) {
         cursor = options.dir === 'b' ? row.position - 1n : row.position;
-        if (visibility.canSee(row)) out.push(row);
+        if (visibility.canSee(row) && !fromIgnored(row, ignored)) out.push(row);
         if (out.length === options.limit) return { rows: out, next: cursor };
       }
       if (page.length < Math.max(want, 50)) return { rows: out, next: undefined };
@@ -489,6 +497,7 @@ export class SyncQueries {
         dir: request.dir,
         limit,
         filter: request.filter,
+        ignored: request.viewer.ignored,
       });
       const response: MessagesResponse = {
         chunk: this.formatAll(rows, request.viewer),
@@ -547,8 +556,15 @@ export class SyncQueries {
         dir: 'b',
         limit: beforeCount,
         filter,
+        ignored: viewer.ignored,
       });
-      const after = await this.visibleTimeline(conn, roomId, visibility, { from: row.position, dir: 'f', limit: afterCount, filter });
+      const after = await this.visibleTimeline(conn, roomId, visibility, {
+        from: row.position,
+        dir: 'f',
+        limit: afterCount,
+        filter,
+        ignored: viewer.ignored,
+      });
       const last = after.rows[after.rows.length - 1]?.position ?? row.position;
       const first = before.rows[before.rows.length - 1]?.position ?? row.position;
       const all = [...before.rows, row, ...after.rows];

@@ -6,6 +6,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { Query, QueryHandler } from '@nestjs/cqrs';
 import type { ReadBarrier } from '@hs/eventstore';
 import { SyncQueries, type ClientEvent, type ContextResponse, type JoinedMember, type MessagesResponse } from '@hs/projections/sync';
+import { IgnoredUsers } from './ignored-users';
 import { GetContext, GetEventForUser, GetJoinedMembers, GetJoinedRooms, GetMembers, GetMessages, GetRoomStateForUser } from './queries';
 import { ROOM_QUERY_READ_MODELS } from './read-models';
 
@@ -47,15 +48,25 @@ abstract class SyncProjectionQueryHandler<Q extends Query<R>, R> extends ReadMod
 
 @QueryHandler(GetMessages)
 export class GetMessagesHandler extends SyncProjectionQueryHandler<GetMessages, MessagesResponse> {
-  protected answer(q: GetMessages): Promise<MessagesResponse> {
-    return this.queries.messages({ roomId: q.roomId, viewer: q.viewer, dir: q.dir, from: q.from, to: q.to, limit: q.limit, filter: q.filter });
+  constructor(queries: SyncQueries, @Inject(IgnoredUsers) private readonly ignoredUsers: IgnoredUsers) {
+    super(queries);
+  }
+
+  protected async answer(q: GetMessages): Promise<MessagesResponse> {
+    const viewer = { ...q.viewer, ignored: await this.ignoredUsers.of(q.viewer.userId) };
+    return this.queries.messages({ roomId: q.roomId, viewer, dir: q.dir, from: q.from, to: q.to, limit: q.limit, filter: q.filter });
   }
 }
 
 @QueryHandler(GetContext)
 export class GetContextHandler extends SyncProjectionQueryHandler<GetContext, ContextResponse> {
-  protected answer(q: GetContext): Promise<ContextResponse> {
-    return this.queries.context(q.roomId, q.eventId, q.viewer, q.limit, q.filter);
+  constructor(queries: SyncQueries, @Inject(IgnoredUsers) private readonly ignoredUsers: IgnoredUsers) {
+    super(queries);
+  }
+
+  protected async answer(q: GetContext): Promise<ContextResponse> {
+    const viewer = { ...q.viewer, ignored: await this.ignoredUsers.of(q.viewer.userId) };
+    return this.queries.context(q.roomId, q.eventId, viewer, q.limit, q.filter);
   }
 }
 

@@ -5,6 +5,7 @@ export * from './filter';
 export * from './notifier';
 export * from './unread';
 export * from './lazy-members';
+export * from './ignored-users';
 export * from './sync.service';
 export { SyncQueryError, type ClientEvent, type RoomEventFilter } from '@hs/projections/sync';
 export * from './queries';

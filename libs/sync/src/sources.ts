@@ -20,6 +20,8 @@ export interface AccountDataSource {
   accountDataSince(userId: string, since: number): Promise<AccountDataDelta>;
   /** Calls `listener` whenever a user's account data changes; returns the unsubscribe function. */
   onChange(listener: (userId: string, position: number) => void): () => void;
+  /** The content of one of the user's global account data entries (undefined: not set). */
+  globalAccountData(userId: string, type: string): Promise<Record<string, unknown> | undefined>;
 }
 
 /** Typing notifications, an ephemeral stream with an in-memory counter. */
@@ -42,10 +44,20 @@ export type EphemeralSource = TypingSource;
 /** Adapts anything shaped like the accounts library's AccountDataService. */
 export function accountDataSourceFrom(service: {
   accountDataSince(userId: string, since: number): Promise<AccountDataDelta>;
+  /** Throws an error with `errcode` M_NOT_FOUND when the entry is not set. */
+  getGlobalAccountData(userId: string, type: string): Promise<Record<string, unknown>>;
   changes: { subscribe(next: (change: { userId: string; position: number }) => void): { unsubscribe(): void } };
 }): AccountDataSource {
   return {
     accountDataSince: (userId, since) => service.accountDataSince(userId, since),
+    async globalAccountData(userId, type) {
+      try {
+        return await service.getGlobalAccountData(userId, type);
+      } catch (error) {
+        if ((error as { errcode?: unknown }).errcode === 'M_NOT_FOUND') return undefined;
+        throw error;
+      }
+    },
     onChange(listener) {
       const subscription = service.changes.subscribe((change) => listener(change.userId, change.position));
       return () => subscription.unsubscribe();
@@ -61,5 +73,9 @@ export class NoAccountData implements AccountDataSource {
 
   onChange(): () => void {
     return () => undefined;
+  }
+
+  async globalAccountData(): Promise<Record<string, unknown> | undefined> {
+    return undefined;
   }
 }

@@ -10,6 +10,7 @@ import type { DatabasePool } from 'slonik';
 import { SyncQueries } from '@hs/projections/sync';
 import type { ReadBarrier } from '@hs/eventstore';
 import { READ_BARRIER, SYNC_QUERY_HANDLERS } from './handlers';
+import { IgnoredUsers } from './ignored-users';
 import { SyncNotifier } from './notifier';
 import { NoAccountData, type AccountDataSource } from './sources';
 import { SyncService } from './sync.service';
@@ -42,11 +43,13 @@ class SyncLifecycle implements OnApplicationShutdown {
   constructor(
     @Inject(SyncNotifier) private readonly notifier: SyncNotifier,
     @Inject(TypingStore) private readonly typing: TypingStore,
+    @Inject(IgnoredUsers) private readonly ignoredUsers: IgnoredUsers,
   ) {}
 
   onApplicationShutdown(): void {
     this.notifier.close();
     this.typing.close();
+    this.ignoredUsers.close();
   }
 }
 
@@ -75,17 +78,19 @@ export class SyncModule {
             new SyncNotifier(o.pool, typing, o.accountData ?? new NoAccountData(), queries, o.readBarrier),
           inject: [SYNC_OPTIONS, TypingStore, SyncQueries],
         },
+        { provide: IgnoredUsers, useFactory: (o: SyncModuleOptions) => new IgnoredUsers(o.accountData ?? new NoAccountData()), inject: [SYNC_OPTIONS] },
         {
           provide: SyncService,
-          useFactory: (o: SyncModuleOptions, queries: SyncQueries, typing: TypingStore, notifier: SyncNotifier) =>
+          useFactory: (o: SyncModuleOptions, queries: SyncQueries, typing: TypingStore, notifier: SyncNotifier, ignoredUsers: IgnoredUsers) =>
             new SyncService(queries, {
               typing,
               notifier,
               accountData: o.accountData ?? new NoAccountData(),
+              ignoredUsers,
               ...(o.now ? { now: o.now } : {}),
               ...(o.readBarrier ? { barrier: o.readBarrier } : {}),
             }),
-          inject: [SYNC_OPTIONS, SyncQueries, TypingStore, SyncNotifier],
+          inject: [SYNC_OPTIONS, SyncQueries, TypingStore, SyncNotifier, IgnoredUsers],
         },
         ...SYNC_QUERY_HANDLERS,
         SyncLifecycle,

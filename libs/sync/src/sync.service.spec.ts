@@ -148,6 +148,41 @@ describe('SyncService', () => {
     expect(filtered.rooms?.join?.[room.roomId]).toBeUndefined();
   });
 
+  it('m.ignored_user_list: messages and invites of ignored users are left out of /sync, /messages and /context; their state events are not', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    await room.join(bob);
+    await room.join(carol);
+    await settle();
+    accountData.set(bob, null, 'm.ignored_user_list', { ignored_users: { [carol]: {} } });
+    const first = await service.sync({ userId: bob, deviceId: 'B1' });
+    const hello = await room.message(alice, 'hello');
+    await room.message(carol, 'from carol');
+    await room.state_(carol, 'm.room.topic', { topic: 'by carol' });
+    await room.message(alice, 'bye');
+    const other = await TestRoom.create(h.store, carol);
+    await other.invite(carol, bob);
+    await settle();
+    const second = await service.sync({ userId: bob, deviceId: 'B1', since: first.next_batch });
+    expect(bodies(second, room.roomId)).toEqual(['hello', 'm.room.topic', 'bye']);
+    expect(second.rooms?.invite?.[other.roomId]).toBeUndefined();
+    const initial = await service.sync({ userId: bob, deviceId: 'B2' });
+    expect(bodies(initial, room.roomId)).not.toContain('from carol');
+    expect(initial.rooms?.invite?.[other.roomId]).toBeUndefined();
+    // Alice ignores nobody.
+    const forAlice = await service.sync({ userId: alice, deviceId: 'A1' });
+    expect(bodies(forAlice, room.roomId)).toContain('from carol');
+    const viewer = { userId: bob, ignored: new Set([carol]) };
+    const messages = await service.queries.messages({ roomId: room.roomId, viewer, dir: 'b', limit: 3 });
+    expect(messages.chunk.map((e) => e.content.body ?? e.type)).toEqual(['bye', 'm.room.topic', 'hello']);
+    const context = await service.queries.context(room.roomId, hello.eventId, viewer, 4);
+    expect(context.events_after.map((e) => e.content.body ?? e.type)).toEqual(['m.room.topic', 'bye']);
+    // Unignoring takes effect at the next read.
+    accountData.set(bob, null, 'm.ignored_user_list', { ignored_users: {} });
+    const third = await service.sync({ userId: bob, deviceId: 'B3' });
+    expect(bodies(third, room.roomId)).toContain('from carol');
+    expect(third.rooms?.invite?.[other.roomId]).toBeDefined();
+  });
+
   it('a rejected invite moves the room from invite to leave, with the rejection in the timeline', async () => {
     const room = await TestRoom.create(h.store, alice, { historyVisibility: 'joined' });
     await room.message(alice, 'private');

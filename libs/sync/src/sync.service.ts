@@ -9,6 +9,7 @@ import {
   SYNC_PROJECTION,
   SyncQueries,
   eventMatches,
+  fromIgnored,
   roomMatches,
   strippedStateOf,
   type ClientEvent,
@@ -21,6 +22,7 @@ import {
 } from '@hs/projections/sync';
 import { RECEIPTS_PROJECTION, addReceipt, receiptsPosition, receiptsSince, type ReceiptContent } from '@hs/projections/receipts';
 import { DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT, applyEventFields, type SyncFilter } from './filter';
+import { IgnoredUsers } from './ignored-users';
 import { LazyMembersCache } from './lazy-members';
 import { SyncNotifier } from './notifier';
 import { SYNC_ENDPOINT_READ_MODELS } from './read-models';
@@ -100,6 +102,8 @@ interface Context {
   visibility: Map<string, RoomVisibility>;
   /** Unread notification counts of the joined rooms shown, read for all of them at once. */
   unread: Map<string, UnreadNotifications>;
+  /** Users the user ignores: their timeline events (other than state) and invites are left out. */
+  ignored: ReadonlySet<string>;
 }
 
 export interface SyncServiceOptions {
@@ -123,6 +127,8 @@ export interface SyncServiceOptions {
    * (bounded) until the notifier has examined them. None: answers from what is examined.
    */
   barrier?: ReadBarrier;
+  /** Who each user ignores (default: read from `accountData`). */
+  ignoredUsers?: IgnoredUsers;
 }
 
 /**
@@ -166,6 +172,7 @@ export class SyncService {
   /** Device (user and device id) -> when a long-poll of it was last answered with news. */
   private readonly answeredAt = new Map<string, number>();
   private readonly minAnswerIntervalMs: number;
+  private readonly ignoredUsers: IgnoredUsers;
 
   constructor(
     readonly queries: SyncQueries,
@@ -173,6 +180,7 @@ export class SyncService {
   ) {
     this.now = options.now ?? Date.now;
     this.minAnswerIntervalMs = Math.max(0, options.minAnswerIntervalMs ?? DEFAULT_MIN_ANSWER_INTERVAL_MS);
+    this.ignoredUsers = options.ignoredUsers ?? new IgnoredUsers(options.accountData);
   }
 
   /** Whether the user's account data is known unchanged after `since` (no read needed). */
@@ -244,8 +252,9 @@ export class SyncService {
   private async compute(request: SyncRequest, since: SyncToken | undefined): Promise<Computed> {
     const filter = request.filter ?? {};
     const fullState = request.fullState === true;
+    const ignored = await this.ignoredUsers.of(request.userId);
     if (since && !fullState) {
-      const live = await this.liveCompute(request, since, filter);
+      const live = await this.liveCompute(request, since, filter, ignored);
       if (live) {
         this.answeredBy.live++;
         return live;
@@ -293,6 +302,7 @@ export class SyncService {
         active,
         visibility: new Map(),
         unread: new Map(),
+        ignored,
       };
       // The joined rooms to show: their visibility and unread counts in one query each.
       const shown = memberships.filter((m) => m.membership === 'join' && roomMatches(m.room_id, filter.room) && !this.unchanged(ctx, m));
@@ -328,10 +338,13 @@ export class SyncService {
           if (room) join[m.room_id] = room;
         } else if (m.membership === 'invite') {
           rooms.add(m.room_id);
-          if (changedSince(m) || fullState) invite[m.room_id] = { invite_state: { events: await this.strippedWith(ctx, m) } };
+          if (changedSince(m) || fullState) {
+            const events = await this.strippedWith(ctx, m);
+            if (events) invite[m.room_id] = { invite_state: { events } };
+          }
         } else if (m.membership === 'knock') {
           rooms.add(m.room_id);
-          if (changedSince(m) || fullState) knock[m.room_id] = { knock_state: { events: await this.strippedWith(ctx, m) } };
+          if (changedSince(m) || fullState) knock[m.room_id] = { knock_state: { events: (await this.strippedWith(ctx, m)) ?? [] } };
         } else if (!m.forgotten) {
           const wanted = since && !fullState ? changedSince(m) : filter.room?.include_leave === true;
           if (wanted) leave[m.room_id] = await this.leftRoom(ctx, m);
@@ -357,14 +370,19 @@ export class SyncService {
    * account data or receipts for the user, no member event to send for the first time, and a
    * filter of only limits and lazy-loading. Anything else returns undefined.
    */
-  private async liveCompute(request: SyncRequest, since: SyncToken, filter: SyncFilter): Promise<Computed | undefined> {
+  private async liveCompute(
+    request: SyncRequest,
+    since: SyncToken,
+    filter: SyncFilter,
+    ignored: ReadonlySet<string>,
+  ): Promise<Computed | undefined> {
     const notifier = this.options.notifier;
     const live = notifier.live;
     if (this.options.live === false || !liveFilter(filter)) return undefined;
     if (!this.accountDataUnchanged(request.userId, since.accountData)) return undefined;
     // Warm the caches, then answer synchronously from one position of the window.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const outcome = this.liveAnswer(request, since, filter, live);
+      const outcome = this.liveAnswer(request, since, filter, live, ignored);
       if (outcome === 'database') return undefined;
       if (outcome.kind === 'answer') return outcome.computed;
       if (outcome.memberships) await live.loadMemberships(request.userId);
@@ -379,6 +397,7 @@ export class SyncService {
     since: SyncToken,
     filter: SyncFilter,
     live: LiveWindow,
+    ignored: ReadonlySet<string>,
   ):
     | 'database'
     | { kind: 'answer'; computed: Computed }
@@ -429,7 +448,7 @@ export class SyncService {
     const shown: { m: MembershipRow; rows: EventRow[]; typing: string[] | undefined; start: bigint; members: EventRow[] }[] = [];
     for (const m of joined) {
       if (!live.steady(m.room_id, after)) return 'database';
-      const rows = live.rowsAfter(m.room_id, after).filter((r) => r.in_timeline);
+      const rows = live.rowsAfter(m.room_id, after).filter((r) => r.in_timeline && !fromIgnored(r, ignored));
       const typingUsers = typingWanted ? typing.typingSince(m.room_id, since.typing) : undefined;
       if (rows.length === 0 && typingUsers === undefined && !receipts.has(m.room_id)) continue;
       if (rows.length > limit) return 'database';
@@ -509,7 +528,7 @@ export class SyncService {
       ctx.conn,
       roomId,
       visibility,
-      { from: upTo, to: after, dir: 'b', limit: limit + 1, filter },
+      { from: upTo, to: after, dir: 'b', limit: limit + 1, filter, ignored: ctx.ignored },
       (page) =>
         this.shared.get(`timeline\u0000${roomId}\u0000${ctx.upTo}\u0000${page.from}\u0000${page.to}\u0000${page.dir}\u0000${page.limit}\u0000${filterKey}`, () =>
           this.queries.timeline(ctx.conn, roomId, page),
@@ -653,11 +672,12 @@ export class SyncService {
     };
   }
 
-  /** Stripped state of an invite or knock, with the member event itself. */
-  private async strippedWith(ctx: Context, m: MembershipRow): Promise<StrippedStateEvent[]> {
+  /** Stripped state of an invite or knock, with the member event itself (undefined: sent by a user the user ignores). */
+  private async strippedWith(ctx: Context, m: MembershipRow): Promise<StrippedStateEvent[] | undefined> {
     const events = [...(m.stripped_state ?? [])];
     if (m.event_id) {
       const row = await this.queries.eventRow(ctx.conn, m.event_id);
+      if (row && row.sender !== ctx.userId && ctx.ignored.has(row.sender)) return undefined;
       if (row) events.push(strippedStateOf(row.event));
     }
     return events;

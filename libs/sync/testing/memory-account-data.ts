@@ -22,6 +22,12 @@ export class MemoryAccountData implements AccountDataSource {
     return delta;
   }
 
+  async globalAccountData(userId: string, type: string): Promise<Record<string, unknown> | undefined> {
+    let content: Record<string, unknown> | undefined;
+    for (const e of this.entries) if (e.userId === userId && e.roomId === null && e.entry.type === type) content = e.entry.content;
+    return content;
+  }
+
   onChange(listener: (userId: string, position: number) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
