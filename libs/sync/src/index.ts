@@ -7,6 +7,7 @@ export * from './unread';
 export * from './lazy-members';
 export * from './ignored-users';
 export * from './sync.service';
+export * from './legacy';
 export { SyncQueryError, type ClientEvent, type RoomEventFilter } from '@hs/projections/sync';
 export * from './queries';
 export * from './handlers';

@@ -1,5 +1,6 @@
 /**
- * The read side as a Nest module: SyncService for GET /sync, the query handlers of
+ * The read side as a Nest module: SyncService for GET /sync (and LegacySyncService for the
+ * deprecated GET /events and /initialSync), the query handlers of
  * /messages, /context, /state, /members, /joined_members, /joined_rooms and /event, the
  * typing store and the notifier. The host provides the options with `forRootAsync` and wires
  * the projection runner's `onCheckpoint` to `SyncNotifier.checkpointAdvanced`.
@@ -11,6 +12,7 @@ import { SyncQueries } from '@hs/projections/sync';
 import type { ReadBarrier } from '@hs/eventstore';
 import { READ_BARRIER, SYNC_QUERY_HANDLERS } from './handlers';
 import { IgnoredUsers } from './ignored-users';
+import { LegacySyncService } from './legacy';
 import { SyncNotifier } from './notifier';
 import { NoAccountData, type AccountDataSource } from './sources';
 import { SyncService } from './sync.service';
@@ -92,10 +94,11 @@ export class SyncModule {
             }),
           inject: [SYNC_OPTIONS, SyncQueries, TypingStore, SyncNotifier, IgnoredUsers],
         },
+        { provide: LegacySyncService, useFactory: (sync: SyncService) => new LegacySyncService(sync), inject: [SyncService] },
         ...SYNC_QUERY_HANDLERS,
         SyncLifecycle,
       ],
-      exports: [SyncService, SyncQueries, TypingStore, SyncNotifier],
+      exports: [SyncService, LegacySyncService, SyncQueries, TypingStore, SyncNotifier],
     };
   }
 }

@@ -229,6 +229,24 @@ export class SyncService {
     }
   }
 
+  /**
+   * A sync token for "now" (the deprecated GET /events without `from`): every room event,
+   * receipt and typing change acknowledged so far counts as seen; account data does not.
+   */
+  async currentToken(): Promise<string> {
+    await this.options.barrier?.ready(SYNC_ENDPOINT_READ_MODELS);
+    const notifiedEvents = this.options.notifier.processedUpTo(SYNC_PROJECTION) ?? 0n;
+    const notifiedReceipts = this.options.notifier.processedUpTo(RECEIPTS_PROJECTION) ?? 0n;
+    const stored = await this.queries.position();
+    const storedReceipts = await receiptsPosition(this.queries.pool);
+    return encodeSyncToken({
+      events: stored > notifiedEvents ? stored : notifiedEvents,
+      accountData: 0,
+      typing: this.options.typing?.counter() ?? 0,
+      receipts: storedReceipts > notifiedReceipts ? storedReceipts : notifiedReceipts,
+    });
+  }
+
   /** Waits until the device's last answer is `minAnswerIntervalMs` old (or the deadline, or abort). */
   private async pace(device: string, deadline: number, signal: AbortSignal | undefined): Promise<void> {
     const last = this.answeredAt.get(device);

@@ -8,12 +8,13 @@
 import { Module } from '@nestjs/common';
 import { EphemeralController } from '../sync/ephemeral.controller';
 import { RoomReadController } from '../sync/room-read.controller';
+import { LegacySyncController } from '../sync/legacy-sync.controller';
 import { SyncController } from '../sync/sync.controller';
 import { DirectoryController } from './directory.controller';
 import { RoomEventsController } from './room-events.controller';
 import { RoomMembershipController } from './room-membership.controller';
 
-export const ROOM_CONTROLLERS = [RoomMembershipController, RoomEventsController, DirectoryController, SyncController, RoomReadController, EphemeralController];
+export const ROOM_CONTROLLERS = [RoomMembershipController, RoomEventsController, DirectoryController, SyncController, LegacySyncController, RoomReadController, EphemeralController];
 
 @Module({ controllers: [...ROOM_CONTROLLERS] })
 export class RoomsApiModule {}

@@ -1,0 +1,69 @@
+/**
+ * Deprecated endpoints of the client-server API (r0.6.1, "Deprecated: events" and
+ * "Deprecated: initial sync") that clients and bridges still call, answered by the /sync
+ * read side: GET /events, GET /initialSync and GET /rooms/{roomId}/initialSync.
+ */
+import { LegacySyncService, type EventStreamResponse, type InitialSyncResponse, type RoomInitialSync } from '@hs/sync';
+import { MatrixError } from '@hs/http';
+import { Controller, Get, Param, Query, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
+import { clientPaths } from '../prefixes';
+import { answering, intQuery, roomIdParam, stringQuery } from '../rooms/params';
+import { MAX_SYNC_TIMEOUT_MS } from './sync.controller';
+
+/** Default wait of GET /events with nothing new (Synapse's), in milliseconds. */
+const DEFAULT_EVENTS_TIMEOUT_MS = 30_000;
+const MAX_LIMIT = 1000;
+
+function archivedQuery(value: unknown): boolean {
+  const text = stringQuery(value, 'archived');
+  if (text === undefined || text === 'false') return false;
+  if (text === 'true') return true;
+  throw MatrixError.invalidParam('archived must be true or false');
+}
+
+@Controller()
+@RequireAuth()
+export class LegacySyncController {
+  constructor(private readonly legacy: LegacySyncService) {}
+
+  /** GET /_matrix/client/v3/events */
+  @Get(clientPaths('events'))
+  async events(@AuthUser() user: AuthenticatedUser, @Query() query: Record<string, unknown>, @Res({ passthrough: true }) reply: FastifyReply): Promise<EventStreamResponse> {
+    const from = stringQuery(query.from, 'from');
+    const timeoutMs = intQuery(query.timeout, 'timeout', 0, MAX_SYNC_TIMEOUT_MS) ?? DEFAULT_EVENTS_TIMEOUT_MS;
+    const aborter = new AbortController();
+    const onClose = () => {
+      if (!reply.raw.writableFinished) aborter.abort();
+    };
+    reply.raw.once('close', onClose);
+    try {
+      return await answering(() =>
+        this.legacy.events({ userId: user.userId, deviceId: user.deviceId, from: from === '' ? undefined : from, timeoutMs, signal: aborter.signal }),
+      );
+    } finally {
+      reply.raw.off('close', onClose);
+    }
+  }
+
+  /** GET /_matrix/client/v3/initialSync */
+  @Get(clientPaths('initialSync'))
+  async initialSync(@AuthUser() user: AuthenticatedUser, @Query() query: Record<string, unknown>): Promise<InitialSyncResponse> {
+    const limit = intQuery(query.limit, 'limit', 0, MAX_LIMIT);
+    const archived = archivedQuery(query.archived);
+    return answering(() => this.legacy.initialSync({ userId: user.userId, deviceId: user.deviceId, archived, ...(limit !== undefined ? { limit } : {}) }));
+  }
+
+  /** GET /_matrix/client/v3/rooms/{roomId}/initialSync */
+  @Get(clientPaths('rooms/:roomId/initialSync'))
+  async roomInitialSync(
+    @AuthUser() user: AuthenticatedUser,
+    @Param('roomId') roomIdRaw: string,
+    @Query() query: Record<string, unknown>,
+  ): Promise<RoomInitialSync> {
+    const roomId = roomIdParam(roomIdRaw);
+    const limit = intQuery(query.limit, 'limit', 0, MAX_LIMIT);
+    return answering(() => this.legacy.roomInitialSync({ userId: user.userId, deviceId: user.deviceId, roomId, ...(limit !== undefined ? { limit } : {}) }));
+  }
+}

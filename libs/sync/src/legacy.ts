@@ -1,0 +1,145 @@
+/**
+ * The deprecated pre-/sync endpoints some clients and bridges still call, answered from
+ * /sync's computation (and so from the same read models, behind the same read barrier):
+ * GET /events (the event stream), GET /initialSync and GET /rooms/{roomId}/initialSync
+ * (client-server API r0.6.1, "Deprecated: events" and "Deprecated: initial sync").
+ */
+import { SyncQueryError, type ClientEvent } from '@hs/projections/sync';
+import type { AccountDataEntry } from './sources';
+import { MAX_TIMELINE_LIMIT } from './filter';
+import type { SyncFilter } from './filter';
+import type { JoinedRoom, LeftRoom, SyncResponse, SyncService } from './sync.service';
+
+/** An event of the event stream or of an initial sync: room events carry their room id. */
+export type LegacyEvent = Partial<Omit<ClientEvent, 'content'>> & { type: string; content?: Record<string, unknown> };
+
+export interface EventStreamResponse {
+  chunk: LegacyEvent[];
+  start: string;
+  end: string;
+}
+
+export interface PaginationChunk {
+  chunk: LegacyEvent[];
+  start: string;
+  end: string;
+}
+
+export interface RoomInitialSync {
+  room_id: string;
+  membership: string;
+  messages?: PaginationChunk;
+  state?: LegacyEvent[];
+  visibility: 'private' | 'public';
+  account_data?: AccountDataEntry[];
+  invite?: LegacyEvent;
+  presence?: LegacyEvent[];
+}
+
+export interface InitialSyncResponse {
+  end: string;
+  rooms: RoomInitialSync[];
+  presence: LegacyEvent[];
+  account_data: AccountDataEntry[];
+}
+
+/** Default number of messages per room of an initial sync (Synapse's). */
+export const LEGACY_DEFAULT_LIMIT = 10;
+
+/** Nothing but room events and ephemeral events: what the event stream shows. */
+const EVENT_STREAM_FILTER: SyncFilter = {
+  account_data: { types: [] },
+  presence: { types: [] },
+  room: { account_data: { types: [] }, state: { types: [] }, timeline: { limit: MAX_TIMELINE_LIMIT } },
+};
+
+function withRoom(roomId: string, events: readonly Partial<ClientEvent>[]): LegacyEvent[] {
+  return events.map((e) => ({ ...e, type: e.type ?? '', room_id: roomId }));
+}
+
+/** The state after the timeline: the state block with the timeline's state events applied in order. */
+function stateAfter(roomId: string, room: JoinedRoom | LeftRoom): LegacyEvent[] {
+  const byKey = new Map<string, LegacyEvent>();
+  for (const e of withRoom(roomId, [...room.state.events, ...room.timeline.events])) {
+    if (typeof e.state_key === 'string') byKey.set(`${e.type}\u0000${e.state_key}`, e);
+  }
+  return [...byKey.values()];
+}
+
+export class LegacySyncService {
+  constructor(private readonly sync: SyncService) {}
+
+  /** GET /_matrix/client/v3/events: what happened after `from` (default: now), waiting up to `timeoutMs`. */
+  async events(request: { userId: string; deviceId: string; from?: string; timeoutMs: number; signal?: AbortSignal }): Promise<EventStreamResponse> {
+    const start = request.from ?? (await this.sync.currentToken());
+    const body = await this.sync.sync({
+      userId: request.userId,
+      deviceId: request.deviceId,
+      since: start,
+      timeoutMs: request.timeoutMs,
+      filter: EVENT_STREAM_FILTER,
+      ...(request.signal ? { signal: request.signal } : {}),
+    });
+    const chunk: LegacyEvent[] = [];
+    for (const [roomId, room] of Object.entries(body.rooms?.join ?? {})) {
+      chunk.push(...withRoom(roomId, room.timeline.events));
+      for (const e of room.ephemeral.events) chunk.push({ ...e, room_id: roomId });
+    }
+    for (const [roomId, room] of Object.entries(body.rooms?.leave ?? {})) chunk.push(...withRoom(roomId, room.timeline.events));
+    for (const [roomId, room] of Object.entries(body.rooms?.invite ?? {})) {
+      const invite = room.invite_state.events.find((e) => e.type === 'm.room.member' && e.state_key === request.userId);
+      if (invite) chunk.push({ ...invite, room_id: roomId });
+    }
+    return { chunk, start, end: body.next_batch };
+  }
+
+  /** GET /_matrix/client/v3/initialSync: every room of the user with its latest messages and state. */
+  async initialSync(request: { userId: string; deviceId: string; limit?: number; archived?: boolean }): Promise<InitialSyncResponse> {
+    const body = await this.sync.sync({
+      userId: request.userId,
+      deviceId: request.deviceId,
+      filter: { room: { timeline: { limit: request.limit ?? LEGACY_DEFAULT_LIMIT }, include_leave: request.archived === true } },
+    });
+    const rooms: RoomInitialSync[] = [];
+    for (const [roomId, room] of Object.entries(body.rooms?.join ?? {})) rooms.push(this.room(body, roomId, 'join', room));
+    for (const [roomId, room] of Object.entries(body.rooms?.leave ?? {})) rooms.push(this.room(body, roomId, 'leave', room));
+    for (const [roomId, room] of Object.entries(body.rooms?.invite ?? {})) {
+      const invite = room.invite_state.events.find((e) => e.type === 'm.room.member' && e.state_key === request.userId);
+      rooms.push({
+        room_id: roomId,
+        membership: 'invite',
+        visibility: 'private',
+        ...(invite ? { invite: { ...invite, room_id: roomId } } : {}),
+      });
+    }
+    return { end: body.next_batch, rooms, presence: [], account_data: body.account_data?.events ?? [] };
+  }
+
+  /** GET /_matrix/client/v3/rooms/{roomId}/initialSync: one room the user is or was in. */
+  async roomInitialSync(request: { userId: string; deviceId: string; roomId: string; limit?: number }): Promise<RoomInitialSync> {
+    const body = await this.sync.sync({
+      userId: request.userId,
+      deviceId: request.deviceId,
+      filter: {
+        account_data: { types: [] },
+        room: { rooms: [request.roomId], include_leave: true, timeline: { limit: request.limit ?? LEGACY_DEFAULT_LIMIT } },
+      },
+    });
+    const joined = body.rooms?.join?.[request.roomId];
+    if (joined) return { ...this.room(body, request.roomId, 'join', joined), presence: [] };
+    const left = body.rooms?.leave?.[request.roomId];
+    if (left) return { ...this.room(body, request.roomId, 'leave', left), presence: [] };
+    throw new SyncQueryError('M_FORBIDDEN', 'You are not a member of this room');
+  }
+
+  private room(body: SyncResponse, roomId: string, membership: string, room: JoinedRoom | LeftRoom): RoomInitialSync {
+    return {
+      room_id: roomId,
+      membership,
+      messages: { chunk: withRoom(roomId, room.timeline.events), start: room.timeline.prev_batch, end: body.next_batch },
+      state: stateAfter(roomId, room),
+      visibility: 'private',
+      account_data: room.account_data.events,
+    };
+  }
+}
