@@ -420,4 +420,53 @@ describe('sync, read and ephemeral endpoints', () => {
       expect(outsider.status).toBe(403);
     });
   });
+  describe('deprecated event stream and initial syncs', () => {
+    interface LegacyEvent {
+      event_id?: string;
+      room_id?: string;
+      type: string;
+      content: Record<string, unknown>;
+    }
+    interface Chunk {
+      chunk: LegacyEvent[];
+      start: string;
+      end: string;
+    }
+
+    it('GET /events long-polls from a token and returns the room events after it, with their room ids', async () => {
+      const first = await call<Chunk>(hs.url, 'GET', 'events', { token: bob.token, query: { timeout: '0' } });
+      expect(first.status).toBe(200);
+      expect(typeof first.body.end).toBe('string');
+      const eventId = await send(alice, roomId, 'through the event stream');
+      const next = await call<Chunk>(hs.url, 'GET', 'events', { token: bob.token, query: { from: first.body.end, timeout: '5000' } });
+      expect(next.status).toBe(200);
+      expect(next.body.start).toBe(first.body.end);
+      expect(next.body.chunk).toContainEqual(expect.objectContaining({ event_id: eventId, room_id: roomId, type: 'm.room.message' }));
+      const bad = await call(hs.url, 'GET', 'events', { token: bob.token, query: { timeout: 'soon' } });
+      expect(bad).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_INVALID_PARAM' }) });
+    });
+
+    it('GET /initialSync and GET /rooms/{roomId}/initialSync: the messages and the current state of the room', async () => {
+      const eventId = await send(alice, roomId, 'for the initial syncs');
+      const all = await call<{ end: string; rooms: { room_id: string; membership: string; messages?: Chunk; state?: LegacyEvent[] }[] }>(hs.url, 'GET', 'initialSync', {
+        token: bob.token,
+        query: { limit: '5' },
+      });
+      expect(all.status).toBe(200);
+      const room = all.body.rooms.find((r) => r.room_id === roomId);
+      expect(room?.membership).toBe('join');
+      expect(room?.messages?.chunk.map((e) => e.event_id)).toContain(eventId);
+      expect(room?.state?.some((e) => e.type === 'm.room.name' && e.content.name === 'Sync room')).toBe(true);
+
+      const one = await call<{ room_id: string; membership: string; messages?: Chunk; state?: LegacyEvent[] }>(hs.url, 'GET', `rooms/${enc(roomId)}/initialSync`, {
+        token: bob.token,
+      });
+      expect(one.status).toBe(200);
+      expect(one.body.room_id).toBe(roomId);
+      expect(one.body.messages?.chunk.map((e) => e.event_id)).toContain(eventId);
+      expect(one.body.state?.some((e) => e.type === 'm.room.member')).toBe(true);
+      const stranger = await call(hs.url, 'GET', `rooms/${enc(roomId)}/initialSync`, { token: carol.token });
+      expect(stranger).toEqual({ status: 403, body: expect.objectContaining({ errcode: 'M_FORBIDDEN' }) });
+    });
+  });
 });
