@@ -10,7 +10,7 @@ import type { FastifyReply } from 'fastify';
 import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
 import { clientPaths } from '../prefixes';
 import { answering, intQuery, roomIdParam, stringQuery } from '../rooms/params';
-import { MAX_SYNC_TIMEOUT_MS } from './sync.controller';
+import { MAX_SYNC_TIMEOUT_MS, untilClientLeaves } from './sync.controller';
 
 /** Default wait of GET /events with nothing new (Synapse's), in milliseconds. */
 const DEFAULT_EVENTS_TIMEOUT_MS = 30_000;
@@ -33,18 +33,9 @@ export class LegacySyncController {
   async events(@AuthUser() user: AuthenticatedUser, @Query() query: Record<string, unknown>, @Res({ passthrough: true }) reply: FastifyReply): Promise<EventStreamResponse> {
     const from = stringQuery(query.from, 'from');
     const timeoutMs = intQuery(query.timeout, 'timeout', 0, MAX_SYNC_TIMEOUT_MS) ?? DEFAULT_EVENTS_TIMEOUT_MS;
-    const aborter = new AbortController();
-    const onClose = () => {
-      if (!reply.raw.writableFinished) aborter.abort();
-    };
-    reply.raw.once('close', onClose);
-    try {
-      return await answering(() =>
-        this.legacy.events({ userId: user.userId, deviceId: user.deviceId, from: from === '' ? undefined : from, timeoutMs, signal: aborter.signal }),
-      );
-    } finally {
-      reply.raw.off('close', onClose);
-    }
+    return untilClientLeaves(reply, (signal) =>
+      answering(() => this.legacy.events({ userId: user.userId, deviceId: user.deviceId, from: from === '' ? undefined : from, timeoutMs, signal })),
+    );
   }
 
   /** GET /_matrix/client/v3/initialSync */

@@ -20,6 +20,23 @@ function booleanQuery(value: unknown, name: string): boolean {
   throw MatrixError.invalidParam(`${name} must be true or false`);
 }
 
+/**
+ * Runs a long-poll with a signal that aborts when the client goes away (the connection closes
+ * before the answer), so that it stops waiting.
+ */
+export async function untilClientLeaves<T>(reply: FastifyReply, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const aborter = new AbortController();
+  const onClose = () => {
+    if (!reply.raw.writableFinished) aborter.abort();
+  };
+  reply.raw.once('close', onClose);
+  try {
+    return await work(aborter.signal);
+  } finally {
+    reply.raw.off('close', onClose);
+  }
+}
+
 @Controller()
 @RequireAuth()
 export class SyncController {
@@ -38,18 +55,8 @@ export class SyncController {
     if (setPresence !== undefined && !PRESENCE_VALUES.has(setPresence)) throw MatrixError.invalidParam('set_presence must be offline, online or unavailable');
     const filterParam = stringQuery(query.filter, 'filter');
     const filter = (await answering(() => this.filters.resolveFilter(user.userId, filterParam))) as SyncFilter;
-    // A client that goes away (the connection closes before the answer) stops its long-poll.
-    const aborter = new AbortController();
-    const onClose = () => {
-      if (!reply.raw.writableFinished) aborter.abort();
-    };
-    reply.raw.once('close', onClose);
-    try {
-      return await answering(() =>
-        this.syncService.sync({ userId: user.userId, deviceId: user.deviceId, since: since === '' ? undefined : since, timeoutMs, fullState, filter, signal: aborter.signal }),
-      );
-    } finally {
-      reply.raw.off('close', onClose);
-    }
+    return untilClientLeaves(reply, (signal) =>
+      answering(() => this.syncService.sync({ userId: user.userId, deviceId: user.deviceId, since: since === '' ? undefined : since, timeoutMs, fullState, filter, signal })),
+    );
   }
 }
