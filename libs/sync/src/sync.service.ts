@@ -235,16 +235,30 @@ export class SyncService {
    */
   async currentToken(): Promise<string> {
     await this.options.barrier?.ready(SYNC_ENDPOINT_READ_MODELS);
-    const notifiedEvents = this.options.notifier.processedUpTo(SYNC_PROJECTION) ?? 0n;
-    const notifiedReceipts = this.options.notifier.processedUpTo(RECEIPTS_PROJECTION) ?? 0n;
-    const stored = await this.queries.position();
-    const storedReceipts = await receiptsPosition(this.queries.pool);
-    return encodeSyncToken({
-      events: stored > notifiedEvents ? stored : notifiedEvents,
-      accountData: 0,
-      typing: this.options.typing?.counter() ?? 0,
-      receipts: storedReceipts > notifiedReceipts ? storedReceipts : notifiedReceipts,
-    });
+    const { upTo, receiptsUpTo } = await this.positionsIn(this.queries.pool, this.notifiedPositions());
+    return encodeSyncToken({ events: upTo, accountData: 0, typing: this.options.typing?.counter() ?? 0, receipts: receiptsUpTo });
+  }
+
+  /**
+   * Positions the notifier has examined. They are committed: read before a snapshot is taken,
+   * they are in it too, and a token is never cut below them (so a waiting request is never
+   * woken for ranges it has). Read after, they could name rows the snapshot does not see.
+   */
+  private notifiedPositions(): { events: bigint; receipts: bigint } {
+    return {
+      events: this.options.notifier.processedUpTo(SYNC_PROJECTION) ?? 0n,
+      receipts: this.options.notifier.processedUpTo(RECEIPTS_PROJECTION) ?? 0n,
+    };
+  }
+
+  /** How far a token cut on `conn` reaches: the stored positions, or the notified ones read before. */
+  private async positionsIn(conn: CommonQueryMethods, notified: { events: bigint; receipts: bigint }): Promise<{ upTo: bigint; receiptsUpTo: bigint }> {
+    const stored = await this.queries.position(conn);
+    const storedReceipts = await receiptsPosition(conn);
+    return {
+      upTo: stored > notified.events ? stored : notified.events,
+      receiptsUpTo: storedReceipts > notified.receipts ? storedReceipts : notified.receipts,
+    };
   }
 
   /** Waits until the device's last answer is `minAnswerIntervalMs` old (or the deadline, or abort). */
@@ -280,16 +294,10 @@ export class SyncService {
     }
     this.answeredBy.database++;
     const accountData = await this.accountDataSince(request.userId, since?.accountData ?? 0);
-    // Positions the notifier has examined are committed: read before the snapshot is taken,
-    // they are in it too, and a token is never cut below them (so a waiting request is never
-    // woken for ranges it has). Read after, they could name rows the snapshot does not see.
-    const notifiedEvents = this.options.notifier.processedUpTo(SYNC_PROJECTION) ?? 0n;
-    const notifiedReceipts = this.options.notifier.processedUpTo(RECEIPTS_PROJECTION) ?? 0n;
+    // Read before the snapshot is taken (see notifiedPositions).
+    const notified = this.notifiedPositions();
     return this.queries.snapshot(async (conn) => {
-      const stored = await this.queries.position(conn);
-      const upTo = stored > notifiedEvents ? stored : notifiedEvents;
-      const storedReceipts = await receiptsPosition(conn);
-      const receiptsUpTo = storedReceipts > notifiedReceipts ? storedReceipts : notifiedReceipts;
+      const { upTo, receiptsUpTo } = await this.positionsIn(conn, notified);
       const typingCounter = this.options.typing?.counter() ?? 0;
       const incremental = since !== undefined && !fullState;
       let memberships: MembershipRow[];
