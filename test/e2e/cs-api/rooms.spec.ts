@@ -195,6 +195,19 @@ describe('room endpoints', () => {
       expect(otherUser.body.event_id).not.toBe(first.body.event_id);
     });
 
+    it('POST send without a transaction id (the deprecated form): every call is a new event', async () => {
+      const path = `rooms/${enc(roomId)}/send/m.room.message`;
+      const first = await call<{ event_id: string }>(hs.url, 'POST', path, { token: alice.token, body: { msgtype: 'm.text', body: 'old client' } });
+      expect(first.status).toBe(200);
+      expect(first.body.event_id).toMatch(/^\$/);
+      const second = await call<{ event_id: string }>(hs.url, 'POST', path, { token: alice.token, body: { msgtype: 'm.text', body: 'old client' } });
+      expect(second.body.event_id).not.toBe(first.body.event_id);
+      const event = await call<{ content: { body: string } }>(hs.url, 'GET', `rooms/${enc(roomId)}/event/${enc(first.body.event_id)}`, { token: bob.token });
+      expect(event.body.content.body).toBe('old client');
+      const notMember = await call(hs.url, 'POST', path, { token: carol.token, body: { body: 'x' } });
+      expect(notMember).toEqual({ status: 403, body: expect.objectContaining({ errcode: 'M_FORBIDDEN' }) });
+    });
+
     it('PUT send: refusals', async () => {
       const notMember = await call(hs.url, 'PUT', `rooms/${enc(roomId)}/send/m.room.message/t2`, { token: carol.token, body: { body: 'x' } });
       expect(notMember).toEqual({ status: 403, body: expect.objectContaining({ errcode: 'M_FORBIDDEN' }) });

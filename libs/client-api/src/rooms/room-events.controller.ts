@@ -38,6 +38,27 @@ export class RoomEventsController {
     return { event_id: eventId };
   }
 
+  /**
+   * POST /_matrix/client/v3/rooms/{roomId}/send/{eventType}: the pre-r0 form without a
+   * transaction id, still called by old bridges and scripts (Synapse serves it too). Each
+   * call sends a new event: there is no transaction id to deduplicate retries by.
+   */
+  @Post(clientPaths('rooms/:roomId/send/:eventType'))
+  @HttpCode(200)
+  @RateLimited('message')
+  async sendMessageWithoutTxn(
+    @AuthUser() user: AuthenticatedUser,
+    @Param('roomId') rawRoomId: string,
+    @Param('eventType') rawType: string,
+    @Body() body: unknown,
+  ): Promise<{ event_id: string }> {
+    const roomId = roomIdParam(rawRoomId);
+    const type = eventTypeParam(rawType);
+    const content = objectBody(body);
+    const { eventId } = await answering(() => this.commandBus.execute(new SendRoomEvent(user.userId, roomId, type, content)));
+    return { event_id: eventId };
+  }
+
   /** PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey} */
   @Put(clientPaths('rooms/:roomId/state/:eventType/:stateKey'))
   async setRoomStateWithKey(
