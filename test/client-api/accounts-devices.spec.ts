@@ -131,6 +131,19 @@ describe('devices, password, deactivation', () => {
     expect((await call(s.url, 'GET', 'devices/TWO', { token: user.token })).status).toBe(200);
   });
 
+  it('refuses (403) another user’s right password in the password stage; the owner’s own then deletes', async () => {
+    const alice = await registerUser(s.url, 'owner');
+    const eve = await registerUser(s.url, 'eve');
+    await loginOn(alice, 'STOLEN');
+    const first = await call<UiaBody>(s.url, 'DELETE', 'devices/STOLEN', { token: alice.token });
+    const asEve = await call(s.url, 'DELETE', 'devices/STOLEN', { token: alice.token, body: { auth: passwordAuth(eve, first.body.session) } });
+    expect(asEve).toEqual({ status: 403, body: expect.objectContaining({ errcode: 'M_FORBIDDEN' }) });
+    expect((await call(s.url, 'GET', 'devices/STOLEN', { token: alice.token })).status).toBe(200);
+    const asAlice = await call(s.url, 'DELETE', 'devices/STOLEN', { token: alice.token, body: { auth: passwordAuth(alice, first.body.session) } });
+    expect(asAlice.status).toBe(200);
+    expect((await call(s.url, 'GET', 'devices/STOLEN', { token: alice.token })).status).toBe(404);
+  });
+
   it('POST /delete_devices deletes several devices', async () => {
     const user = await registerUser(s.url, 'bulk');
     const tokens = [await loginOn(user, 'A1'), await loginOn(user, 'A2')];

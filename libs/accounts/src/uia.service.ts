@@ -315,7 +315,9 @@ export class UserInteractiveAuthService {
     }
     if (typeof auth.password !== 'string') return { errcode: 'M_MISSING_PARAM', error: 'Missing password' };
     const claimed = user === undefined ? userId : this.users.resolveLoginUser(user);
-    if (claimed !== userId) return { errcode: 'M_FORBIDDEN', error: 'Invalid username or password' };
+    // Someone else's credentials do not authorise this user's operation, even if they are
+    // right: a refusal (403), not a stage to retry (Synapse and Dendrite answer the same).
+    if (claimed !== userId) throw new AccountsError('M_FORBIDDEN', 'The user in the password stage is not the user of the access token');
     const ok = await this.users.checkPassword(userId, auth.password);
     return ok ? null : { errcode: 'M_FORBIDDEN', error: 'Invalid username or password' };
   }
