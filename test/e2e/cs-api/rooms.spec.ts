@@ -259,6 +259,10 @@ describe('room endpoints', () => {
       expect(bad).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_INVALID_PARAM' }) });
       const badReason = await call(hs.url, 'PUT', path.replace('red-1', 'red-3'), { token: bob.token, body: { reason: 7 } });
       expect(badReason).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_BAD_JSON' }) });
+      const otherRoom = await createRoom(bob);
+      const elsewhere = await call<{ event_id: string }>(hs.url, 'PUT', `rooms/${enc(otherRoom)}/send/m.room.message/r2`, { token: bob.token, body: { body: 'x' } });
+      const crossRoom = await call(hs.url, 'PUT', `rooms/${enc(roomId)}/redact/${enc(elsewhere.body.event_id)}/red-4`, { token: bob.token, body: {} });
+      expect(crossRoom).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_INVALID_PARAM' }) });
     });
   });
 

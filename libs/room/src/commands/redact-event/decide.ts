@@ -1,5 +1,5 @@
 import type { RoomEvent } from '@hs/protocol';
-import { forbidden, notFound } from '../../errors';
+import { forbidden, invalidParam, notFound } from '../../errors';
 import type { RoomPlan } from '../../room-writer';
 import type { RoomState } from '../../room-state';
 import { withReason } from '../../validation';
@@ -10,7 +10,9 @@ import type { RedactEvent } from './command';
  * anyone's with at least the room's `redact` power level. The target must be an event of this room.
  */
 export function checkRedaction(state: RoomState, sender: string, targetId: string, target: RoomEvent | undefined): void {
-  if (!target || target.room_id !== state.roomId) throw notFound(`event ${targetId} is not known in room ${state.roomId}`);
+  if (!target) throw notFound(`event ${targetId} is not known in room ${state.roomId}`);
+  // An event of another room is a mistake in the request (400), as Synapse answers it.
+  if (target.room_id !== state.roomId) throw invalidParam(`event ${targetId} is not an event of room ${state.roomId}`);
   if (target.sender === sender) return;
   const powerLevels = state.powerLevels();
   if (powerLevels.userLevel(sender) < powerLevels.level('redact')) {
