@@ -41,11 +41,11 @@ describe('RedactEvent', () => {
     expect((await bed.writer.reader.event(eventId))!.event.redacts).toBe(target);
   });
 
-  it('does not find unknown events or events of other rooms', async () => {
+  it('does not find unknown events; refuses events of other rooms as a bad parameter', async () => {
     await refusal(bed.run(new RedactEvent(ALICE, roomId, '$missing')), 'M_NOT_FOUND');
     const other = await bed.run(new CreateRoom(ALICE, {}));
     const { eventId: elsewhere } = await bed.run(new SendRoomEvent(ALICE, other.roomId, 'm.room.message', { body: 'x' }));
-    await refusal(bed.run(new RedactEvent(ALICE, roomId, elsewhere)), 'M_NOT_FOUND');
+    await refusal(bed.run(new RedactEvent(ALICE, roomId, elsewhere)), 'M_INVALID_PARAM');
   });
 
   it('uses the top-level redacts of room versions before 11', async () => {
