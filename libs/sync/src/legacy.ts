@@ -34,12 +34,16 @@ export interface RoomInitialSync {
   account_data?: AccountDataEntry[];
   invite?: LegacyEvent;
   presence?: LegacyEvent[];
+  /** The room's m.receipt event (what /sync's ephemeral section holds); empty for a room left. */
+  receipts?: LegacyEvent[];
 }
 
 export interface InitialSyncResponse {
   end: string;
   rooms: RoomInitialSync[];
   presence: LegacyEvent[];
+  /** Every joined room's m.receipt event, each with its room id. */
+  receipts: LegacyEvent[];
   account_data: AccountDataEntry[];
 }
 
@@ -55,6 +59,11 @@ const EVENT_STREAM_FILTER: SyncFilter = {
 
 function withRoom(roomId: string, events: readonly Partial<ClientEvent>[]): LegacyEvent[] {
   return events.map((e) => ({ ...e, type: e.type ?? '', room_id: roomId }));
+}
+
+/** A joined room's m.receipt event from /sync's ephemeral section, with the room id. */
+function receiptsOf(roomId: string, room: JoinedRoom): LegacyEvent[] {
+  return room.ephemeral.events.filter((e) => e.type === 'm.receipt').map((e) => ({ ...e, room_id: roomId }));
 }
 
 /** The state after the timeline: the state block with the timeline's state events applied in order. */
@@ -101,7 +110,11 @@ export class LegacySyncService {
       filter: { room: { timeline: { limit: request.limit ?? LEGACY_DEFAULT_LIMIT }, include_leave: request.archived === true } },
     });
     const rooms: RoomInitialSync[] = [];
-    for (const [roomId, room] of Object.entries(body.rooms?.join ?? {})) rooms.push(this.room(body, roomId, 'join', room));
+    const receipts: LegacyEvent[] = [];
+    for (const [roomId, room] of Object.entries(body.rooms?.join ?? {})) {
+      rooms.push(this.room(body, roomId, 'join', room));
+      receipts.push(...receiptsOf(roomId, room));
+    }
     for (const [roomId, room] of Object.entries(body.rooms?.leave ?? {})) rooms.push(this.room(body, roomId, 'leave', room));
     for (const [roomId, room] of Object.entries(body.rooms?.invite ?? {})) {
       const invite = room.invite_state.events.find((e) => e.type === 'm.room.member' && e.state_key === request.userId);
@@ -112,7 +125,7 @@ export class LegacySyncService {
         ...(invite ? { invite: { ...invite, room_id: roomId } } : {}),
       });
     }
-    return { end: body.next_batch, rooms, presence: [], account_data: body.account_data?.events ?? [] };
+    return { end: body.next_batch, rooms, presence: [], receipts, account_data: body.account_data?.events ?? [] };
   }
 
   /** GET /_matrix/client/v3/rooms/{roomId}/initialSync: one room the user is or was in. */
@@ -126,9 +139,10 @@ export class LegacySyncService {
       },
     });
     const joined = body.rooms?.join?.[request.roomId];
-    if (joined) return { ...this.room(body, request.roomId, 'join', joined), presence: [] };
+    if (joined) return { ...this.room(body, request.roomId, 'join', joined), presence: [], receipts: receiptsOf(request.roomId, joined) };
     const left = body.rooms?.leave?.[request.roomId];
-    if (left) return { ...this.room(body, request.roomId, 'leave', left), presence: [] };
+    // Nothing after the leave: no receipts (they are not kept per position).
+    if (left) return { ...this.room(body, request.roomId, 'leave', left), presence: [], receipts: [] };
     throw new SyncQueryError('M_FORBIDDEN', 'You are not a member of this room');
   }
 

@@ -448,7 +448,12 @@ describe('sync, read and ephemeral endpoints', () => {
 
     it('GET /initialSync and GET /rooms/{roomId}/initialSync: the messages and the current state of the room', async () => {
       const eventId = await send(alice, roomId, 'for the initial syncs');
-      const all = await call<{ end: string; rooms: { room_id: string; membership: string; messages?: Chunk; state?: LegacyEvent[] }[] }>(hs.url, 'GET', 'initialSync', {
+      expect((await call(hs.url, 'POST', `rooms/${enc(roomId)}/receipt/m.read/${enc(eventId)}`, { token: bob.token, body: {} })).status).toBe(200);
+      const all = await call<{
+        end: string;
+        rooms: { room_id: string; membership: string; messages?: Chunk; state?: LegacyEvent[] }[];
+        receipts: LegacyEvent[];
+      }>(hs.url, 'GET', 'initialSync', {
         token: bob.token,
         query: { limit: '5' },
       });
@@ -457,14 +462,35 @@ describe('sync, read and ephemeral endpoints', () => {
       expect(room?.membership).toBe('join');
       expect(room?.messages?.chunk.map((e) => e.event_id)).toContain(eventId);
       expect(room?.state?.some((e) => e.type === 'm.room.name' && e.content.name === 'Sync room')).toBe(true);
+      const readByBob = (receipts: LegacyEvent[] | undefined) =>
+        receipts?.some((e) => e.type === 'm.receipt' && e.room_id === roomId && bob.userId in ((e.content[eventId] as Record<string, Record<string, unknown>> | undefined)?.['m.read'] ?? {}));
+      expect(readByBob(all.body.receipts)).toBe(true);
 
-      const one = await call<{ room_id: string; membership: string; messages?: Chunk; state?: LegacyEvent[] }>(hs.url, 'GET', `rooms/${enc(roomId)}/initialSync`, {
-        token: bob.token,
-      });
+      const one = await call<{ room_id: string; membership: string; messages?: Chunk; state?: LegacyEvent[]; receipts?: LegacyEvent[] }>(
+        hs.url,
+        'GET',
+        `rooms/${enc(roomId)}/initialSync`,
+        { token: bob.token },
+      );
+      expect(readByBob(one.body.receipts)).toBe(true);
       expect(one.status).toBe(200);
       expect(one.body.room_id).toBe(roomId);
       expect(one.body.messages?.chunk.map((e) => e.event_id)).toContain(eventId);
       expect(one.body.state?.some((e) => e.type === 'm.room.member')).toBe(true);
+      const departed = await call<{ room_id: string }>(hs.url, 'POST', 'createRoom', { token: alice.token, body: { preset: 'public_chat' } });
+      const leftRoom = departed.body.room_id;
+      expect((await call(hs.url, 'POST', `join/${enc(leftRoom)}`, { token: bob.token, body: {} })).status).toBe(200);
+      const before = await send(alice, leftRoom, 'before bob left');
+      expect((await call(hs.url, 'POST', `rooms/${enc(leftRoom)}/leave`, { token: bob.token, body: {} })).status).toBe(200);
+      await send(alice, leftRoom, 'after bob left');
+      const left = await call<{ membership: string; messages?: Chunk; receipts?: LegacyEvent[]; presence?: LegacyEvent[] }>(hs.url, 'GET', `rooms/${enc(leftRoom)}/initialSync`, {
+        token: bob.token,
+      });
+      expect(left.body.membership).toBe('leave');
+      expect(left.body.messages?.chunk.map((e) => e.event_id)).toContain(before);
+      expect(left.body.messages?.chunk.some((e) => e.content.body === 'after bob left')).toBe(false);
+      expect(left.body.receipts).toEqual([]);
+      expect(left.body.presence).toEqual([]);
       const stranger = await call(hs.url, 'GET', `rooms/${enc(roomId)}/initialSync`, { token: carol.token });
       expect(stranger).toEqual({ status: 403, body: expect.objectContaining({ errcode: 'M_FORBIDDEN' }) });
     });
