@@ -50,11 +50,10 @@ export interface InitialSyncResponse {
 /** Default number of messages per room of an initial sync (Synapse's). */
 export const LEGACY_DEFAULT_LIMIT = 10;
 
-/** Nothing but room events and ephemeral events: what the event stream shows. */
+/** Room events, ephemeral events and account data changes: what the event stream shows. */
 const EVENT_STREAM_FILTER: SyncFilter = {
-  account_data: { types: [] },
   presence: { types: [] },
-  room: { account_data: { types: [] }, state: { types: [] }, timeline: { limit: MAX_TIMELINE_LIMIT } },
+  room: { state: { types: [] }, timeline: { limit: MAX_TIMELINE_LIMIT } },
 };
 
 function withRoom(roomId: string, events: readonly Partial<ClientEvent>[]): LegacyEvent[] {
@@ -93,12 +92,14 @@ export class LegacySyncService {
     for (const [roomId, room] of Object.entries(body.rooms?.join ?? {})) {
       chunk.push(...withRoom(roomId, room.timeline.events));
       for (const e of room.ephemeral.events) chunk.push({ ...e, room_id: roomId });
+      for (const e of room.account_data.events) chunk.push({ ...e, room_id: roomId });
     }
     for (const [roomId, room] of Object.entries(body.rooms?.leave ?? {})) chunk.push(...withRoom(roomId, room.timeline.events));
     for (const [roomId, room] of Object.entries(body.rooms?.invite ?? {})) {
       const invite = room.invite_state.events.find((e) => e.type === 'm.room.member' && e.state_key === request.userId);
       if (invite) chunk.push({ ...invite, room_id: roomId });
     }
+    for (const e of body.account_data?.events ?? []) chunk.push({ ...e });
     return { chunk, start, end: body.next_batch };
   }
 

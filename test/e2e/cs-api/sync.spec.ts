@@ -433,7 +433,7 @@ describe('sync, read and ephemeral endpoints', () => {
       end: string;
     }
 
-    it('GET /events long-polls from a token and returns the room events after it, with their room ids', async () => {
+    it('GET /events long-polls from a token and returns the room events and account data changes after it, room ones with their room ids', async () => {
       const first = await call<Chunk>(hs.url, 'GET', 'events', { token: bob.token, query: { timeout: '0' } });
       expect(first.status).toBe(200);
       expect(typeof first.body.end).toBe('string');
@@ -442,6 +442,12 @@ describe('sync, read and ephemeral endpoints', () => {
       expect(next.status).toBe(200);
       expect(next.body.start).toBe(first.body.end);
       expect(next.body.chunk).toContainEqual(expect.objectContaining({ event_id: eventId, room_id: roomId, type: 'm.room.message' }));
+      const tagged = await call(hs.url, 'PUT', `user/${enc(bob.userId)}/rooms/${enc(roomId)}/tags/u.work`, { token: bob.token, body: { order: 0.5 } });
+      expect(tagged.status).toBe(200);
+      expect((await call(hs.url, 'PUT', `user/${enc(bob.userId)}/account_data/org.example.setting`, { token: bob.token, body: { on: true } })).status).toBe(200);
+      const changes = await call<Chunk>(hs.url, 'GET', 'events', { token: bob.token, query: { from: next.body.end, timeout: '5000' } });
+      expect(changes.body.chunk).toContainEqual(expect.objectContaining({ type: 'm.tag', room_id: roomId, content: { tags: { 'u.work': { order: 0.5 } } } }));
+      expect(changes.body.chunk).toContainEqual({ type: 'org.example.setting', content: { on: true } });
       const bad = await call(hs.url, 'GET', 'events', { token: bob.token, query: { timeout: 'soon' } });
       expect(bad).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_INVALID_PARAM' }) });
     });
