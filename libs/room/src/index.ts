@@ -25,7 +25,7 @@ export { RedactEvent } from './commands/redact-event/command';
 export { SetRoomAlias } from './commands/set-room-alias/command';
 export { DeleteRoomAlias } from './commands/delete-room-alias/command';
 export { SetRoomVisibility } from './commands/set-room-visibility/command';
-export { UpgradeRoom } from './commands/upgrade-room/command';
+export { UpgradeRoom, type UpgradeRoomResult } from './commands/upgrade-room/command';
 export { TRANSFERABLE_STATE_TYPES } from './commands/upgrade-room/decide';
 export { UpdateMembershipProfile } from './commands/update-membership-profile/command';
 export { RecordReceipt } from './commands/record-receipt/command';

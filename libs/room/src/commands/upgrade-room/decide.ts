@@ -1,11 +1,12 @@
 /**
  * Room upgrades (client-server API, "Room Upgrades", server behaviour): the sender must be able
  * to send m.room.tombstone; the replacement room names its predecessor, gets the transferable
- * state and the power levels; the old room gets the tombstone and power levels that stop
- * ordinary users from sending and inviting.
+ * state, the power levels and the bans; the old room gets the tombstone, an emptied
+ * m.room.canonical_alias and power levels that stop ordinary users from sending and inviting.
  */
 import {
   isKnownRoomVersion,
+  parsePowerLevelsContent,
   roomVersion,
   V12_TOMBSTONE_LEVEL,
   initialPowerLevelsContent,
@@ -69,7 +70,8 @@ export function decideReplacementRoom(old: RoomState, command: UpgradeRoom): Rep
   const events: EventTemplate[] = [memberEvent(sender, sender, 'join', { content: profileContent(memberProfile(oldMember)) })];
 
   const finalLevels = replacementPowerLevels(old, rules, sender);
-  const needed = neededLevel(finalLevels, old);
+  const banned = old.members('ban');
+  const needed = neededLevel(finalLevels, old, banned.length > 0);
   const users = isJsonObject(finalLevels.users) ? finalLevels.users : {};
   const senderLevel = rules.privilegedCreators ? Number.POSITIVE_INFINITY : typeof users[sender] === 'number' ? users[sender] : 0;
   const raise = senderLevel < needed;
@@ -83,11 +85,32 @@ export function decideReplacementRoom(old: RoomState, command: UpgradeRoom): Rep
     const content = old.content(type);
     if (content !== undefined) events.push({ sender, type, stateKey: '', content });
   }
+  events.push(...bans(old, banned, sender, Math.max(senderLevel, needed), finalLevels, rules));
   if (raise) events.push({ sender, type: 'm.room.power_levels', stateKey: '', content: finalLevels });
   return { rules, createContent, events };
 }
 
-/** The tombstone in the old room and, where the sender may, power levels that stop sending and inviting. */
+/**
+ * The old room's bans, copied to the replacement room with their reason. A ban the sender could
+ * not issue there (the banned user's level in the new room is not below the sender's) is left
+ * out rather than failing the upgrade.
+ */
+function bans(old: RoomState, banned: string[], sender: string, senderLevel: number, levels: JsonObject, rules: RoomVersionRules): EventTemplate[] {
+  const parsed = parsePowerLevelsContent(levels, rules);
+  const usersDefault = parsed.named.get('users_default') ?? 0;
+  return banned
+    .filter((user) => (parsed.users.get(user) ?? usersDefault) < senderLevel)
+    .map((user) => {
+      const reason = old.content('m.room.member', user)?.reason;
+      return memberEvent(sender, user, 'ban', typeof reason === 'string' ? { reason } : {});
+    });
+}
+
+/**
+ * The tombstone in the old room, then, where the sender may send them: an empty
+ * m.room.canonical_alias (the aliases now belong to the replacement room) and power levels that
+ * stop sending and inviting.
+ */
 export function decideTombstone(old: RoomState, command: UpgradeRoom, replacementRoomId: string): RoomPlan {
   checkMayTombstone(old, command.sender);
   const events: EventTemplate[] = [
@@ -98,9 +121,17 @@ export function decideTombstone(old: RoomState, command: UpgradeRoom, replacemen
       content: { body: 'This room has been replaced', replacement_room: replacementRoomId },
     },
   ];
+  const powerLevels = old.powerLevels();
+  const canonicalAlias = old.content('m.room.canonical_alias');
+  if (
+    canonicalAlias !== undefined &&
+    Object.keys(canonicalAlias).length > 0 &&
+    powerLevels.userLevel(command.sender) >= powerLevels.requiredLevel('m.room.canonical_alias', true)
+  ) {
+    events.push({ sender: command.sender, type: 'm.room.canonical_alias', stateKey: '', content: {} });
+  }
   const current = old.content('m.room.power_levels');
   if (current) {
-    const powerLevels = old.powerLevels();
     const restricted = Math.max(50, powerLevels.level('users_default') + 1);
     const senderLevel = powerLevels.userLevel(command.sender);
     const canChange =
@@ -157,11 +188,11 @@ function replacementPowerLevels(old: RoomState, rules: RoomVersionRules, sender:
   return content;
 }
 
-/** The level the sender needs to send the replacement room's state. */
-function neededLevel(levels: JsonObject, old: RoomState): number {
+/** The level the sender needs to send the replacement room's state (and its bans, when it has any). */
+function neededLevel(levels: JsonObject, old: RoomState, withBans: boolean): number {
   const events = isJsonObject(levels.events) ? levels.events : {};
   const stateDefault = typeof levels.state_default === 'number' ? levels.state_default : 50;
-  let needed = 0;
+  let needed = withBans ? (typeof levels.ban === 'number' ? levels.ban : 50) : 0;
   for (const type of [...TRANSFERABLE_STATE_TYPES, 'm.room.power_levels']) {
     if (type !== 'm.room.power_levels' && old.content(type) === undefined) continue;
     const level = events[type];

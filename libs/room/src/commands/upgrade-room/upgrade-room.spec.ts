@@ -1,8 +1,10 @@
-import { ALICE, BOB, useRoomTestBed, refusal, SERVER_NAME } from '../../../test/harness';
-import { GetRoomState, GetRoomVersion, GetStateEvent, ResolveRoomAlias } from '../../queries/queries';
+import { ALICE, BOB, CAROL, DAVE, useRoomTestBed, refusal, SERVER_NAME } from '../../../test/harness';
+import { GetRoomDirectoryVisibility, GetRoomState, GetRoomVersion, GetStateEvent, ResolveRoomAlias } from '../../queries/queries';
+import { BanFromRoom } from '../ban-from-room/command';
 import { CreateRoom } from '../create-room/command';
 import { JoinRoom } from '../join-room/command';
 import { SendRoomEvent } from '../send-room-event/command';
+import { SetRoomAlias } from '../set-room-alias/command';
 import { UpgradeRoom } from './command';
 
 describe('UpgradeRoom', () => {
@@ -83,6 +85,79 @@ describe('UpgradeRoom', () => {
     const levels = await bed.ask(new GetStateEvent(replacementRoomId, 'm.room.power_levels'));
     expect(levels.content.users).toEqual({ [ALICE]: 100, [BOB]: 60 });
     expect((await bed.accepted(replacementRoomId)).filter((f) => f.pdu.type === 'm.room.power_levels')).toHaveLength(2);
+  });
+
+  it('moves the room directory listing to the replacement room, and leaves an unlisted room unlisted', async () => {
+    const listed = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat', visibility: 'public' }));
+    const upgraded = await bed.run(new UpgradeRoom(ALICE, listed.roomId, '11'));
+    expect(await bed.ask(new GetRoomDirectoryVisibility(upgraded.replacementRoomId))).toBe('public');
+    expect(await bed.ask(new GetRoomDirectoryVisibility(listed.roomId))).toBe('private');
+
+    const unlisted = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat' }));
+    const replaced = await bed.run(new UpgradeRoom(ALICE, unlisted.roomId, '12'));
+    expect(await bed.ask(new GetRoomDirectoryVisibility(replaced.replacementRoomId))).toBe('private');
+  });
+
+  it('copies the bans, with their reason, to the replacement room', async () => {
+    const { roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat', room_version: '10' }));
+    await bed.run(new BanFromRoom(ALICE, roomId, '@bob:matrix.org'));
+    await bed.run(new BanFromRoom(ALICE, roomId, DAVE, 'spam'));
+    // Carol is banned, then given the sender's own level: a ban the sender could not issue in
+    // the new room is left out rather than failing the upgrade.
+    await bed.run(new BanFromRoom(ALICE, roomId, CAROL));
+    const levels = (await bed.ask(new GetStateEvent(roomId, 'm.room.power_levels'))).content;
+    await bed.run(new SendRoomEvent(ALICE, roomId, 'm.room.power_levels', { ...levels, users: { [ALICE]: 100, [CAROL]: 100 } }, { stateKey: '' }));
+
+    const { replacementRoomId } = await bed.run(new UpgradeRoom(ALICE, roomId, '11'));
+    const state = await bed.ask(new GetRoomState(replacementRoomId));
+    const members = new Map(state.filter((e) => e.type === 'm.room.member').map((e) => [e.state_key, e.content]));
+    expect(members.get('@bob:matrix.org')).toEqual({ membership: 'ban' });
+    expect(members.get(DAVE)).toEqual({ membership: 'ban', reason: 'spam' });
+    expect(members.has(CAROL)).toBe(false);
+  });
+
+  it('raises the sender for the bans when the ban level is above the levels of the copied state', async () => {
+    const { roomId } = await bed.run(
+      new CreateRoom(ALICE, { preset: 'public_chat', power_level_content_override: { users: { [ALICE]: 100, [BOB]: 60 }, ban: 80, events: { 'm.room.tombstone': 60 } } }),
+    );
+    await bed.run(new JoinRoom(BOB, roomId));
+    await bed.run(new BanFromRoom(ALICE, roomId, DAVE));
+    const { replacementRoomId } = await bed.run(new UpgradeRoom(BOB, roomId, '11'));
+    expect((await bed.ask(new GetStateEvent(replacementRoomId, 'm.room.member', DAVE))).content).toEqual({ membership: 'ban' });
+    expect((await bed.ask(new GetStateEvent(replacementRoomId, 'm.room.power_levels'))).content.users).toEqual({ [ALICE]: 100, [BOB]: 60 });
+  });
+
+  it('empties the old room\'s canonical alias and gives its content to the replacement room', async () => {
+    const { roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat', room_alias_name: 'canon-main' }));
+    const alt = `#canon-alt:${SERVER_NAME}`;
+    await bed.run(new SetRoomAlias(ALICE, alt, roomId));
+    const content = { alias: `#canon-main:${SERVER_NAME}`, alt_aliases: [alt] };
+    await bed.run(new SendRoomEvent(ALICE, roomId, 'm.room.canonical_alias', content, { stateKey: '' }));
+    const { replacementRoomId } = await bed.run(new UpgradeRoom(ALICE, roomId, '11'));
+    expect((await bed.ask(new GetStateEvent(roomId, 'm.room.canonical_alias'))).content).toEqual({});
+    expect((await bed.ask(new GetStateEvent(replacementRoomId, 'm.room.canonical_alias'))).content).toEqual(content);
+    expect((await bed.ask(new ResolveRoomAlias(alt))).roomId).toBe(replacementRoomId);
+
+    // A sender who may tombstone but not change the canonical alias still upgrades the room.
+    const guarded = await bed.run(
+      new CreateRoom(ALICE, {
+        preset: 'public_chat',
+        room_alias_name: 'canon-guarded',
+        power_level_content_override: { users: { [ALICE]: 100, [BOB]: 60 }, events: { 'm.room.tombstone': 60, 'm.room.canonical_alias': 100 } },
+      }),
+    );
+    await bed.run(new JoinRoom(BOB, guarded.roomId));
+    const bobs = await bed.run(new UpgradeRoom(BOB, guarded.roomId, '11'));
+    expect((await bed.ask(new GetStateEvent(guarded.roomId, 'm.room.canonical_alias'))).content).toEqual({ alias: `#canon-guarded:${SERVER_NAME}` });
+    expect((await bed.ask(new GetStateEvent(bobs.replacementRoomId, 'm.room.canonical_alias'))).content).toEqual({ alias: `#canon-guarded:${SERVER_NAME}` });
+  });
+
+  it('names the local users joined to the old room', async () => {
+    const { roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat' }));
+    await bed.run(new JoinRoom(BOB, roomId));
+    await bed.run(new BanFromRoom(ALICE, roomId, CAROL));
+    const { localMembers } = await bed.run(new UpgradeRoom(ALICE, roomId, '11'));
+    expect(localMembers).toEqual([ALICE, BOB]);
   });
 
   it('refuses users without the tombstone level, unknown versions and rooms, appending nothing', async () => {
