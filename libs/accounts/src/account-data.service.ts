@@ -195,6 +195,24 @@ export class AccountDataService {
     });
   }
 
+  /**
+   * After a room upgrade, the user's own data about the old room follows it to the replacement
+   * room: every `m.direct` entry that lists the old room gets the new one too, and the old
+   * room's tags are copied (a tag already set on the new room keeps its content).
+   */
+  async copyToReplacementRoom(userId: string, oldRoomId: string, newRoomId: string): Promise<void> {
+    assertRoomId(oldRoomId);
+    assertRoomId(newRoomId);
+    await this.update(userId, null, 'm.direct', (content) => withReplacementRoom(content, oldRoomId, newRoomId));
+    const oldTags = tagsOf(await this.read(this.pool, userId, oldRoomId, 'm.tag'));
+    if (Object.keys(oldTags).length === 0) return;
+    await this.update(userId, newRoomId, 'm.tag', (content) => {
+      const tags = tagsOf(content);
+      const missing = Object.keys(oldTags).filter((tag) => !(tag in tags));
+      return missing.length === 0 ? null : { tags: { ...oldTags, ...tags } };
+    });
+  }
+
   private async put(userId: string, roomId: string | null, type: string, content: unknown): Promise<number> {
     assertContent(content);
     return written(await this.update(userId, roomId, type, () => content));
@@ -248,6 +266,20 @@ export class AccountDataService {
 function written(position: number | null): number {
   if (position === null) throw new Error('account data write produced no position');
   return position;
+}
+
+/** `m.direct` content with `newRoomId` added to every entry listing `oldRoomId`; null when nothing changes. */
+function withReplacementRoom(content: JsonObject | null, oldRoomId: string, newRoomId: string): JsonObject | null {
+  if (content === null) return null;
+  let changed = false;
+  const next: JsonObject = { ...content };
+  for (const [user, rooms] of Object.entries(content)) {
+    if (Array.isArray(rooms) && rooms.includes(oldRoomId) && !rooms.includes(newRoomId)) {
+      next[user] = [...rooms, newRoomId];
+      changed = true;
+    }
+  }
+  return changed ? next : null;
 }
 
 function tagsOf(content: JsonObject | null): TagsContent['tags'] {

@@ -123,6 +123,31 @@ describe('AccountDataService', () => {
     expect(await accounts.accountData.currentPosition()).toBe(after);
   });
 
+  it('carries m.direct entries and tags over to a replacement room', async () => {
+    const erin = (await accounts.users.register({ localpart: 'erin', password: 'pw' })).userId;
+    const [oldRoom, newRoom, other] = ['!old:test.example.org', '!new:test.example.org', '!other:test.example.org'];
+    await accounts.accountData.setGlobalAccountData(erin, 'm.direct', { [alice]: [oldRoom, other], [bob]: [other], '@x:y': 'not a list' });
+    await accounts.accountData.setTag(erin, oldRoom, 'u.work', { order: 0.5 });
+    await accounts.accountData.setTag(erin, oldRoom, 'm.favourite', {});
+    await accounts.accountData.setTag(erin, newRoom, 'm.favourite', { order: 0.1 });
+    await accounts.accountData.copyToReplacementRoom(erin, oldRoom, newRoom);
+    expect(await accounts.accountData.getGlobalAccountData(erin, 'm.direct')).toEqual({
+      [alice]: [oldRoom, other, newRoom],
+      [bob]: [other],
+      '@x:y': 'not a list',
+    });
+    // A tag already on the new room keeps its content.
+    expect(await accounts.accountData.getTags(erin, newRoom)).toEqual({ tags: { 'u.work': { order: 0.5 }, 'm.favourite': { order: 0.1 } } });
+    expect(await accounts.accountData.getTags(erin, oldRoom)).toEqual({ tags: { 'u.work': { order: 0.5 }, 'm.favourite': {} } });
+
+    // Copying again, or for a user with neither, writes nothing.
+    const position = await accounts.accountData.currentPosition();
+    await accounts.accountData.copyToReplacementRoom(erin, oldRoom, newRoom);
+    await accounts.accountData.copyToReplacementRoom(bob, oldRoom, newRoom);
+    expect(await accounts.accountData.currentPosition()).toBe(position);
+    expect(await caught(() => accounts.accountData.copyToReplacementRoom(erin, oldRoom, 'new'))).toMatchObject({ errcode: 'M_INVALID_PARAM' });
+  });
+
   it('validates tags', async () => {
     for (const order of [-0.1, 1.5, '0.5', Number.NaN]) {
       expect(await caught(() => accounts.accountData.setTag(alice, room, 'u.x', { order }))).toMatchObject({ errcode: expect.stringMatching(/M_INVALID_PARAM|M_BAD_JSON/) });
