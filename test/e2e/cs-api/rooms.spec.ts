@@ -338,6 +338,43 @@ describe('room endpoints', () => {
       expect(oldRoomSend.status).toBe(403);
     });
 
+    it('carries over the directory listing, bans, canonical alias, direct chats and tags', async () => {
+      const aliasName = `upgrade${Date.now()}`;
+      const alias = `#${aliasName}:${hs.serverName}`;
+      const roomId = await createRoom(alice, { preset: 'public_chat', visibility: 'public', room_alias_name: aliasName });
+      await call(hs.url, 'POST', `join/${enc(roomId)}`, { token: bob.token, body: {} });
+      const ban = await call(hs.url, 'PUT', `rooms/${enc(roomId)}/state/m.room.member/${enc('@bob:matrix.org')}`, { token: alice.token, body: { membership: 'ban' } });
+      expect(ban.status).toBe(200);
+      const direct = { [bob.userId]: [roomId] };
+      expect((await call(hs.url, 'PUT', `user/${enc(alice.userId)}/account_data/m.direct`, { token: alice.token, body: direct })).status).toBe(200);
+      for (const user of [alice, bob]) {
+        const tag = await call(hs.url, 'PUT', `user/${enc(user.userId)}/rooms/${enc(roomId)}/tags/u.work`, { token: user.token, body: { order: 0.5 } });
+        expect(tag.status).toBe(200);
+      }
+
+      const upgrade = await call<{ replacement_room: string }>(hs.url, 'POST', `rooms/${enc(roomId)}/upgrade`, { token: alice.token, body: { new_version: '10' } });
+      expect(upgrade.status).toBe(200);
+      const newRoomId = upgrade.body.replacement_room;
+
+      expect((await call(hs.url, 'GET', `directory/list/room/${enc(newRoomId)}`)).body).toEqual({ visibility: 'public' });
+      expect((await call(hs.url, 'GET', `directory/list/room/${enc(roomId)}`)).body).toEqual({ visibility: 'private' });
+      const copiedBan = await call(hs.url, 'GET', `rooms/${enc(newRoomId)}/state/m.room.member/${enc('@bob:matrix.org')}`, { token: alice.token });
+      expect(copiedBan).toEqual({ status: 200, body: { membership: 'ban' } });
+      expect(await call(hs.url, 'GET', `rooms/${enc(roomId)}/state/m.room.canonical_alias`, { token: alice.token })).toEqual({ status: 200, body: {} });
+      expect((await call(hs.url, 'GET', `rooms/${enc(newRoomId)}/state/m.room.canonical_alias`, { token: alice.token })).body).toEqual({ alias });
+      expect((await call(hs.url, 'GET', `directory/room/${enc(alias)}`)).body).toMatchObject({ room_id: newRoomId });
+      const directAfter = await call(hs.url, 'GET', `user/${enc(alice.userId)}/account_data/m.direct`, { token: alice.token });
+      expect(directAfter.body).toEqual({ [bob.userId]: [roomId, newRoomId] });
+
+      // Bob's tag is there for him when he follows the room.
+      const join = await call(hs.url, 'POST', `join/${enc(newRoomId)}`, { token: bob.token, body: {} });
+      expect(join.status).toBe(200);
+      for (const user of [alice, bob]) {
+        const tags = await call(hs.url, 'GET', `user/${enc(user.userId)}/rooms/${enc(newRoomId)}/tags`, { token: user.token });
+        expect(tags).toEqual({ status: 200, body: { tags: { 'u.work': { order: 0.5 } } } });
+      }
+    });
+
     it('names the old room and its tombstone event as the predecessor (no event_id from room version 12 on)', async () => {
       for (const [from, to] of [['10', '11'], ['11', '12']]) {
         const roomId = await createRoom(alice, { room_version: from });

@@ -2,8 +2,9 @@
  * Sending events (client-server API, "Sending events to a room"), redactions and room
  * upgrades.
  */
+import { AccountDataService } from '@hs/accounts';
 import { RedactEvent, SendRoomEvent, UpgradeRoom } from '@hs/room';
-import { Body, Controller, HttpCode, Param, Post, Put } from '@nestjs/common';
+import { Body, Controller, HttpCode, Logger, Param, Post, Put } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { z } from 'zod';
 import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
@@ -16,7 +17,12 @@ const upgradeBody = z.object({ new_version: z.string() });
 @Controller()
 @RequireAuth()
 export class RoomEventsController {
-  constructor(private readonly commandBus: CommandBus) {}
+  private readonly logger = new Logger('RoomEventsController');
+
+  constructor(
+    private readonly commandBus: CommandBus,
+    private readonly accountData: AccountDataService,
+  ) {}
 
   /** PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId} */
   @Put(clientPaths('rooms/:roomId/send/:eventType/:txnId'))
@@ -113,7 +119,14 @@ export class RoomEventsController {
   async upgradeRoom(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string, @Body() body: unknown): Promise<{ replacement_room: string }> {
     const roomId = roomIdParam(rawRoomId);
     const { new_version } = parseBody(upgradeBody.passthrough(), body);
-    const { replacementRoomId } = await answering(() => this.commandBus.execute(new UpgradeRoom(user.userId, roomId, new_version)));
+    const { replacementRoomId, localMembers } = await answering(() => this.commandBus.execute(new UpgradeRoom(user.userId, roomId, new_version)));
+    // The room is upgraded whatever happens next: a member's tags or direct chats that cannot
+    // be carried over are logged, not answered as a failure.
+    for (const member of localMembers) {
+      await this.accountData.copyToReplacementRoom(member, roomId, replacementRoomId).catch((error: unknown) => {
+        this.logger.warn(`account data of ${member} not carried over to ${replacementRoomId}: ${error instanceof Error ? error.message : String(error)}`);
+      });
+    }
     return { replacement_room: replacementRoomId };
   }
 }
