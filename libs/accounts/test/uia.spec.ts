@@ -118,10 +118,14 @@ describe('UserInteractiveAuthService', () => {
     const wrong = await challenge(accounts, request({ type: LOGIN_PASSWORD, session, identifier: { type: 'm.id.user', user: 'uiauser' }, password: 'nope' }));
     expect(wrong.body).toMatchObject({ session, completed: [], errcode: 'M_FORBIDDEN', flows: [{ stages: [LOGIN_PASSWORD] }] });
 
-    // Another user's (correct) credentials do not authorise this user's operation.
+    // Another user's (correct) credentials do not authorise this user's operation: a refusal
+    // (403), not a stage to retry.
     await accounts.users.register({ localpart: 'mallory', password: 'malpw' });
-    const other = await challenge(accounts, request({ type: LOGIN_PASSWORD, session, identifier: { type: 'm.id.user', user: 'mallory' }, password: 'malpw' }));
-    expect(other.body.errcode).toBe('M_FORBIDDEN');
+    const other = await caught(() =>
+      accounts.uia.authenticate(request({ type: LOGIN_PASSWORD, session, identifier: { type: 'm.id.user', user: 'mallory' }, password: 'malpw' })),
+    );
+    expect(other).toBeInstanceOf(AccountsError);
+    expect(other).toMatchObject({ errcode: 'M_FORBIDDEN', httpStatus: 403 });
 
     const missing = await challenge(accounts, request({ type: LOGIN_PASSWORD, session, identifier: { type: 'm.id.user', user: 'uiauser' } }));
     expect(missing.body.errcode).toBe('M_MISSING_PARAM');
