@@ -450,6 +450,10 @@ describe('sync, read and ephemeral endpoints', () => {
       expect(changes.body.chunk).toContainEqual({ type: 'org.example.setting', content: { on: true } });
       const bad = await call(hs.url, 'GET', 'events', { token: bob.token, query: { timeout: 'soon' } });
       expect(bad).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_INVALID_PARAM' }) });
+      for (const limit of ['hello', '-2']) {
+        const badLimit = await call(hs.url, 'GET', 'events', { token: bob.token, query: { from: changes.body.end, limit, timeout: '5000' } });
+        expect(badLimit).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_INVALID_PARAM' }) });
+      }
     });
 
     it('GET /initialSync and GET /rooms/{roomId}/initialSync: the messages and the current state of the room', async () => {

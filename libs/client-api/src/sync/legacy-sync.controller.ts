@@ -33,6 +33,10 @@ export class LegacySyncController {
   async events(@AuthUser() user: AuthenticatedUser, @Query() query: Record<string, unknown>, @Res({ passthrough: true }) reply: FastifyReply): Promise<EventStreamResponse> {
     const from = stringQuery(query.from, 'from');
     const timeoutMs = intQuery(query.timeout, 'timeout', 0, MAX_SYNC_TIMEOUT_MS) ?? DEFAULT_EVENTS_TIMEOUT_MS;
+    // `limit` is not a parameter of this endpoint in the spec (r0.6.1), but older clients send
+    // it: a malformed one is refused, a valid one changes nothing (every event after `from`
+    // is returned, so that `end` never skips any).
+    intQuery(query.limit, 'limit', 0, Number.MAX_SAFE_INTEGER);
     return untilClientLeaves(reply, (signal) =>
       answering(() => this.legacy.events({ userId: user.userId, deviceId: user.deviceId, from: from === '' ? undefined : from, timeoutMs, signal })),
     );
