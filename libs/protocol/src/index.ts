@@ -9,3 +9,4 @@ export * from './state-res';
 export * from './checks';
 export * from './auth';
 export * from './build';
+export * from './federation';

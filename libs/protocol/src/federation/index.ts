@@ -1,0 +1,2 @@
+export * from './x-matrix';
+export * from './server-keys';
