@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import { configSchema, keyDoc } from './schema';
 
-export type ValueKind = 'string' | 'number' | 'boolean' | 'enum';
+/** `list` and `map` are structured values (YAML sequences and mappings; JSON in an environment variable). */
+export type ValueKind = 'string' | 'number' | 'boolean' | 'enum' | 'list' | 'map';
 
 export interface ConfigKey {
   kind: 'key';
@@ -70,6 +71,8 @@ function valueKind(schema: z.ZodTypeAny, path: string[]): { kind: ValueKind; opt
   if (schema instanceof z.ZodNumber) return { kind: 'number' };
   if (schema instanceof z.ZodBoolean) return { kind: 'boolean' };
   if (schema instanceof z.ZodEnum) return { kind: 'enum', options: schema.options as readonly string[] };
+  if (schema instanceof z.ZodArray) return { kind: 'list' };
+  if (schema instanceof z.ZodRecord) return { kind: 'map' };
   throw new Error(`configuration key ${path.join('.')} has a schema the describer does not know`);
 }
 

@@ -80,6 +80,14 @@ function applyEnvironment(raw: Raw, env: NodeJS.ProcessEnv, issues: ConfigIssue[
     else if (node.valueKind === 'number' && value.trim() !== '' && Number.isFinite(Number(value))) parsed = Number(value);
     else if (node.valueKind === 'boolean' && TRUE.has(value.toLowerCase())) parsed = true;
     else if (node.valueKind === 'boolean' && FALSE.has(value.toLowerCase())) parsed = false;
+    else if (node.valueKind === 'list' || node.valueKind === 'map') {
+      try {
+        parsed = JSON.parse(value);
+      } catch {
+        issues.push({ key: dotted, message: `must be JSON (set by environment variable ${name})` });
+        continue;
+      }
+    }
     let target = raw;
     let blocked = false;
     for (const segment of path.slice(0, -1)) {

@@ -86,6 +86,19 @@ const rateLimitRule = (doc: string, perSecond: number, burst: number) =>
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** `ed25519:<version>`, the version of [a-zA-Z0-9_]. */
+const ED25519_KEY_ID = /^ed25519:[a-zA-Z0-9_]+$/;
+
+/** Unpadded (or padded) standard Base64 of a 32-byte Ed25519 public key. */
+function isEd25519PublicKey(value: string): boolean {
+  return /^[A-Za-z0-9+/]{43}=?$/.test(value) && Buffer.from(value, 'base64').length === 32;
+}
+
+const keyId = z.string().regex(ED25519_KEY_ID, 'must be a key id ed25519:<version>, the version of letters, digits and _');
+const publicKey = z.string().refine(isEd25519PublicKey, 'must be the unpadded Base64 of a 32-byte Ed25519 public key');
+
+const HOUR_MS = 60 * 60 * 1000;
+
 /** The schema of homeserver.yaml. Only `server_name` is required; every other key has a default. */
 export const configSchema = z
   .object({
@@ -161,6 +174,51 @@ export const configSchema = z
         .strict()
         .default({}),
       { doc: 'Where the event store and the read models live.' },
+    ),
+    old_signing_keys: key(
+      z.record(keyId, z.object({ key: publicKey, expired_ts: z.number().int('must be a whole number').min(0, 'must be at least 0') }).strict()).default({}),
+      {
+        doc: 'Public keys this server signed with before (key id -> {key: unpadded Base64 public key, expired_ts: when it stopped being used, ms since the epoch}), published as old_verify_keys so that other servers can still check events signed with them. Example: {"ed25519:a_old": {key: "<base64>", expired_ts: 1700000000000}}.',
+      },
+    ),
+    trusted_key_servers: key(
+      z
+        .array(
+          z
+            .object({
+              server_name: nonEmpty.refine(isServerName, 'must be a server name'),
+              verify_keys: z.record(keyId, publicKey).refine((keys) => Object.keys(keys).length > 0, 'must name at least one key'),
+            })
+            .strict(),
+        )
+        .default([]),
+      {
+        doc: 'Notary servers asked (POST /_matrix/key/v2/query) for other servers\' signing keys before asking those servers directly; each answer must be signed by one of the notary\'s verify_keys (key id -> unpadded Base64 public key). Example: [{server_name: "matrix.org", verify_keys: {"ed25519:auto": "Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw"}}]. Empty: keys are fetched from each server directly.',
+      },
+    ),
+    federation: key(
+      z
+        .object({
+          key_response_validity_ms: key(
+            z.number().int('must be a whole number').min(HOUR_MS, `must be at least ${HOUR_MS} (an hour)`).max(7 * 24 * HOUR_MS, `must be at most ${7 * 24 * HOUR_MS} (7 days)`).default(24 * HOUR_MS),
+            {
+              doc: 'How long the key response this server publishes (GET /_matrix/key/v2/server) says its keys are valid (valid_until_ts = now + this), in milliseconds. Other servers refetch after it; a shorter time lets a key change reach them sooner.',
+            },
+          ),
+          verify_tls_certificates: key(z.boolean().default(true), {
+            doc: 'Check the TLS certificates of other servers (the system CAs, NODE_EXTRA_CA_CERTS and tls_ca_file). Turn off only for test set-ups: any server can then impersonate any other, and the log says so at start-up.',
+          }),
+          tls_ca_file: key(nonEmpty.nullable().default(null), {
+            doc: 'A PEM file of extra certificate authorities to trust for other servers\' certificates, besides the system CAs and NODE_EXTRA_CA_CERTS.',
+            path: true,
+          }),
+          request_timeout_ms: key(z.number().int('must be a whole number').min(100, 'must be at least 100').default(10_000), {
+            doc: 'Longest time an outbound federation request (a key fetch) may take, connection included, in milliseconds.',
+          }),
+        })
+        .strict()
+        .default({}),
+      { doc: 'Talking to other servers.' },
     ),
     signing_key_path: key(nonEmpty.default('signing.key'), {
       doc: 'Ed25519 signing key file, one line `ed25519 <key version> <unpadded base64 seed>` (`npm run admin -- generate-keys` writes one).',

@@ -42,6 +42,20 @@ export interface HomeserverConfig {
     /** Maximum connections in the pool. */
     max_connections: number;
   };
+  /** Keys we signed with before: key id -> public key and when it stopped being used (published as old_verify_keys). */
+  old_signing_keys: Record<string, { key: string; expired_ts: number }>;
+  /** Notaries asked for other servers' keys: each with the keys (key id -> Base64 public key) its answers must be signed with. */
+  trusted_key_servers: Array<{ server_name: string; verify_keys: Record<string, string> }>;
+  federation: {
+    /** How far ahead valid_until_ts of our key response is, in milliseconds. */
+    key_response_validity_ms: number;
+    /** Check other servers' TLS certificates (off only for test set-ups). */
+    verify_tls_certificates: boolean;
+    /** Extra CAs (PEM file) for other servers' certificates, or null. */
+    tls_ca_file: string | null;
+    /** Longest time of an outbound federation request, in milliseconds. */
+    request_timeout_ms: number;
+  };
   /** Path of the Ed25519 signing key file (`ed25519 <key id> <unpadded base64 seed>`). */
   signing_key_path: string;
   registration: {
