@@ -455,30 +455,62 @@ export class SyncQueries {
    * Visible timeline events in one direction: pages through the timeline, dropping what the
    * user may not see, until `limit` events are found or the timeline ends. `next` is where the
    * scan stopped (undefined when the timeline is exhausted).
+   *
+   * With `currentStateVisible` (a member of the room now, who may read its current state), a
+   * state event that is part of the room's current state is shown even where history
+   * visibility hides it (e.g. a join that happened while the user was away from a room with
+   * `joined` visibility): otherwise a client that replays the timeline over the state at its
+   * start would miss a change to the state it is entitled to. It costs one query for a page
+   * only when the page has hidden state events.
    */
   async visibleTimeline(
     conn: CommonQueryMethods,
     roomId: string,
     visibility: RoomVisibility,
-    options: { from: bigint; to?: bigint; dir: Direction; limit: number; filter?: RoomEventFilter; ignored?: ReadonlySet<string> },
+    options: {
+      from: bigint;
+      to?: bigint;
+      dir: Direction;
+      limit: number;
+      filter?: RoomEventFilter;
+      ignored?: ReadonlySet<string>;
+      currentStateVisible?: boolean;
+    },
     /** Reads one page (default: `timeline` on `conn`); lets callers share pages between requests. */
     readPage: (page: { from: bigint; to?: bigint; dir: Direction; limit: number; filter?: RoomEventFilter }) => Promise<EventRow[]> = (page) =>
       this.timeline(conn, roomId, page),
   ): Promise<{ rows: EventRow[]; next: bigint | undefined }> {
     const out: EventRow[] = [];
     let cursor = options.from;
-    const { ignored, ...pageOptions } = options;
+    const { ignored, currentStateVisible, ...pageOptions } = options;
     while (out.length < options.limit) {
       const want = options.limit - out.length;
       const page = await readPage({ ...pageOptions, from: cursor, limit: Math.max(want, 50) });
+      const hiddenState = currentStateVisible ? page.filter((r) => r.state_key !== null && !visibility.canSee(r)) : [];
+      const current = hiddenState.length > 0 ? await this.inCurrentState(conn, roomId, hiddenState) : undefined;
       for (const row of page) {
         cursor = options.dir === 'b' ? row.position - 1n : row.position;
-        if (visibility.canSee(row) && !fromIgnored(row, ignored)) out.push(row);
+        if ((visibility.canSee(row) || current?.has(row.event_id)) && !fromIgnored(row, ignored)) out.push(row);
         if (out.length === options.limit) return { rows: out, next: cursor };
       }
       if (page.length < Math.max(want, 50)) return { rows: out, next: undefined };
     }
     return { rows: out, next: cursor };
+  }
+
+  /** The ids of those of a room's state events that are part of its current state (looked up by key). */
+  private async inCurrentState(conn: CommonQueryMethods, roomId: string, rows: readonly EventRow[]): Promise<Set<string>> {
+    const found = (await conn.anyFirst(sql.unsafe`
+      SELECT c.event_id FROM proj_sync.current_state c
+       WHERE c.room_id = ${roomId}
+         AND (c.type, c.state_key) IN (SELECT * FROM unnest(${sql.array(
+           rows.map((r) => r.type),
+           'text',
+         )}::text[], ${sql.array(
+           rows.map((r) => r.state_key ?? ''),
+           'text',
+         )}::text[]))`)) as unknown as string[];
+    return new Set(found);
   }
 
   /** GET /rooms/{roomId}/messages. */

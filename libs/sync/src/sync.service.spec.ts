@@ -199,6 +199,31 @@ describe('SyncService', () => {
     expect(left?.timeline.events.some((e) => e.content?.body === 'private')).toBe(false);
   });
 
+  it('a joined user sees the current state in the timeline where history visibility hides how it came to be', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    await room.join(bob);
+    await room.state_(alice, 'm.room.history_visibility', { history_visibility: 'joined' });
+    await room.invite(alice, carol);
+    await settle();
+    const first = await service.sync({ userId: bob, deviceId: 'B1' });
+    await room.leave(bob);
+    const carolJoin = await room.join(carol);
+    await room.message(carol, 'unseen');
+    await room.state_(alice, 'm.room.topic', { topic: 'set while bob was away' });
+    await room.state_(alice, 'm.room.topic', { topic: 'replaced while bob was away' });
+    await room.join(bob);
+    await settle();
+    const second = await service.sync({ userId: bob, deviceId: 'B1', since: first.next_batch });
+    const events = second.rooms?.join?.[room.roomId]?.timeline.events ?? [];
+    expect(events.some((e) => e.event_id === carolJoin.eventId)).toBe(true);
+    // The current topic is there; the message and the replaced topic, not current, stay hidden.
+    expect(events.filter((e) => e.type === 'm.room.topic').map((e) => e.content?.topic)).toEqual(['replaced while bob was away']);
+    expect(events.some((e) => e.content?.body === 'unseen')).toBe(false);
+    // /messages keeps the history visibility rules.
+    const messages = await service.queries.messages({ roomId: room.roomId, viewer: { userId: bob }, dir: 'b', limit: 50 });
+    expect(messages.chunk.some((e) => e.event_id === carolJoin.eventId)).toBe(false);
+  });
+
   it('limited incremental timeline: state changed in the gap goes in the state block', async () => {
     const room = await TestRoom.create(h.store, alice);
     await room.join(bob);

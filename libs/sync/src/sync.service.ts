@@ -544,8 +544,12 @@ export class SyncService {
     return Math.min(limit, MAX_TIMELINE_LIMIT);
   }
 
-  /** Timeline of a room between `after` (exclusive; undefined: from the start) and `upTo`. */
-  private async timeline(ctx: Context, roomId: string, after: bigint | undefined, upTo: bigint) {
+  /**
+   * Timeline of a room between `after` (exclusive; undefined: from the start) and `upTo`.
+   * `joined`: the user is a member at `upTo` (a joined room), so the room's current state
+   * events are shown even where history visibility hides them (see `visibleTimeline`).
+   */
+  private async timeline(ctx: Context, roomId: string, after: bigint | undefined, upTo: bigint, joined: boolean) {
     const filter = ctx.filter.room?.timeline;
     const limit = this.timelineLimit(filter);
     const visibility = ctx.visibility.get(roomId) ?? (await this.queries.visibility(ctx.conn, roomId, ctx.userId));
@@ -554,7 +558,7 @@ export class SyncService {
       ctx.conn,
       roomId,
       visibility,
-      { from: upTo, to: after, dir: 'b', limit: limit + 1, filter, ignored: ctx.ignored },
+      { from: upTo, to: after, dir: 'b', limit: limit + 1, filter, ignored: ctx.ignored, currentStateVisible: joined },
       (page) =>
         this.shared.get(`timeline\u0000${roomId}\u0000${ctx.upTo}\u0000${page.from}\u0000${page.to}\u0000${page.dir}\u0000${page.limit}\u0000${filterKey}`, () =>
           this.queries.timeline(ctx.conn, roomId, page),
@@ -656,7 +660,7 @@ export class SyncService {
     const initial = newlyJoined || ctx.fullState;
     const after = newlyJoined ? undefined : ctx.since?.events;
     if (this.unchanged(ctx, m)) return undefined;
-    const { rows, limited, start } = await this.timeline(ctx, roomId, after, ctx.upTo);
+    const { rows, limited, start } = await this.timeline(ctx, roomId, after, ctx.upTo, true);
     const state = await this.stateBlock(ctx, roomId, initial, after, start, rows, m);
     const ephemeral: JoinedRoom['ephemeral']['events'] = [];
     const ephemeralFilter = ctx.filter.room?.ephemeral;
@@ -689,7 +693,7 @@ export class SyncService {
     const incremental = ctx.since !== undefined && !ctx.fullState;
     const after = incremental && ctx.since && ctx.since.events < m.position ? ctx.since.events : undefined;
     // Nothing after the leave is shown.
-    const { rows, limited, start } = await this.timeline(ctx, roomId, after, m.position);
+    const { rows, limited, start } = await this.timeline(ctx, roomId, after, m.position, false);
     const state = await this.stateBlock(ctx, roomId, after === undefined, after, start, rows);
     return {
       timeline: { events: this.format(ctx, rows), limited, prev_batch: encodePaginationToken(start) },

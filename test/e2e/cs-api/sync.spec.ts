@@ -340,6 +340,36 @@ describe('sync, read and ephemeral endpoints', () => {
     });
   });
 
+  describe('the state section and the timeline flags', () => {
+    async function createRoom(user: TestUser, body: Record<string, unknown>): Promise<string> {
+      const created = await call<{ room_id: string }>(hs.url, 'POST', 'createRoom', { token: user.token, body });
+      if (created.status !== 200) throw new Error(`createRoom: ${created.status} ${JSON.stringify(created.body)}`);
+      return created.body.room_id;
+    }
+    async function act(user: TestUser, method: 'POST' | 'PUT', path: string, body: Record<string, unknown> = {}): Promise<void> {
+      const response = await call(hs.url, method, path, { token: user.token, body });
+      if (response.status !== 200) throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(response.body)}`);
+    }
+    const join = (user: TestUser, room: string) => act(user, 'POST', `join/${enc(room)}`);
+    const leave = (user: TestUser, room: string) => act(user, 'POST', `rooms/${enc(room)}/leave`);
+
+    it('with joined history visibility, a join made while the user was away is in the timeline when the user comes back', async () => {
+      const room = await createRoom(alice, { preset: 'public_chat' });
+      await join(bob, room);
+      await act(alice, 'PUT', `rooms/${enc(room)}/state/m.room.history_visibility/`, { history_visibility: 'joined' });
+      const first = await sync(bob);
+      await leave(bob, room);
+      await join(carol, room);
+      for (let i = 0; i < 3; i++) await send(alice, room, `while bob was away ${i}`);
+      await join(bob, room);
+      const second = await sync(bob, { since: first.next_batch });
+      const timeline = second.rooms?.join?.[room]?.timeline.events ?? [];
+      expect(timeline.some((e) => e.type === 'm.room.member' && e.state_key === carol.userId && e.content.membership === 'join')).toBe(true);
+      expect(timeline.some((e) => e.content.body === 'while bob was away 0')).toBe(false);
+      await leave(carol, room);
+    });
+  });
+
   describe('typing, receipts and read markers', () => {
     it('PUT /typing shows in the other member\'s sync; refusals', async () => {
       const start = await sync(bob);
