@@ -69,6 +69,16 @@ export class RoomVisibility {
     return this.membership[this.membership.length - 1]?.value;
   }
 
+  /** The user's membership after the fact at `position` was applied (undefined: never a member). */
+  membershipAt(position: bigint): string | undefined {
+    return valueAt(this.membership, position);
+  }
+
+  /** Whether the user joined the room in (`after`, `upTo`]. */
+  joinedBetween(after: bigint, upTo: bigint): boolean {
+    return this.membership.some((c) => c.position > after && c.position <= upTo && c.value === 'join');
+  }
+
   canSee(event: VisibilityEvent): boolean {
     const p = event.position;
     const visBefore = historyVisibilityOf(valueBefore(this.visibility, p));

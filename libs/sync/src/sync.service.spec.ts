@@ -199,6 +199,30 @@ describe('SyncService', () => {
     expect(left?.timeline.events.some((e) => e.content?.body === 'private')).toBe(false);
   });
 
+  it('a room joined and left between two syncs comes in rooms.leave with the full state at the start of its timeline', async () => {
+    const room = await TestRoom.create(h.store, alice, { name: 'Passing through' });
+    await room.state_(alice, 'org.example.state', { n: 1 });
+    await room.invite(alice, bob);
+    await settle();
+    const filter = { room: { include_leave: true, timeline: { types: [] as string[] }, state: { types: ['org.example.state', 'm.room.name'] } } };
+    const first = await service.sync({ userId: bob, deviceId: 'B1', filter });
+    expect(first.rooms?.invite?.[room.roomId]).toBeDefined();
+    await room.join(bob);
+    await room.leave(bob);
+    await settle();
+    const second = await service.sync({ userId: bob, deviceId: 'B1', since: first.next_batch, filter });
+    const left = second.rooms?.leave?.[room.roomId];
+    expect(left?.state.events.map((e) => [e.type, e.content])).toEqual([
+      ['m.room.name', { name: 'Passing through' }],
+      ['org.example.state', { n: 1 }],
+    ]);
+    // Without a filter: the timeline from the room's start, the state before it.
+    const plain = await service.sync({ userId: bob, deviceId: 'B2', since: first.next_batch });
+    const whole = plain.rooms?.leave?.[room.roomId];
+    expect(whole?.timeline.events.map((e) => e.type)).toContain('m.room.create');
+    expect(whole?.timeline.events.at(-1)).toMatchObject({ state_key: bob, content: { membership: 'leave' } });
+  });
+
   it('a joined user sees the current state in the timeline where history visibility hides how it came to be', async () => {
     const room = await TestRoom.create(h.store, alice);
     await room.join(bob);

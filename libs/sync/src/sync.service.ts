@@ -691,7 +691,15 @@ export class SyncService {
   private async leftRoom(ctx: Context, m: MembershipRow): Promise<LeftRoom> {
     const roomId = m.room_id;
     const incremental = ctx.since !== undefined && !ctx.fullState;
-    const after = incremental && ctx.since && ctx.since.events < m.position ? ctx.since.events : undefined;
+    let after = incremental && ctx.since && ctx.since.events < m.position ? ctx.since.events : undefined;
+    if (after !== undefined) {
+      // A room the user joined after the token and has left since (within one window): the
+      // client never had its state, so it comes as for a newly joined room, from the start.
+      // (A user never joined in the window, e.g. a rejected invite, gets only what changed.)
+      const visibility = ctx.visibility.get(roomId) ?? (await this.queries.visibility(ctx.conn, roomId, ctx.userId));
+      ctx.visibility.set(roomId, visibility);
+      if (visibility.membershipAt(after) !== 'join' && visibility.joinedBetween(after, m.position)) after = undefined;
+    }
     // Nothing after the leave is shown.
     const { rows, limited, start } = await this.timeline(ctx, roomId, after, m.position, false);
     const state = await this.stateBlock(ctx, roomId, after === undefined, after, start, rows);

@@ -353,6 +353,21 @@ describe('sync, read and ephemeral endpoints', () => {
     const join = (user: TestUser, room: string) => act(user, 'POST', `join/${enc(room)}`);
     const leave = (user: TestUser, room: string) => act(user, 'POST', `rooms/${enc(room)}/leave`);
 
+    it('a room joined and left between two syncs is in rooms.leave with the full state at the start of its timeline', async () => {
+      const room = await createRoom(alice, { preset: 'private_chat' });
+      await act(alice, 'PUT', `rooms/${enc(room)}/state/org.example.state/`, { my_key: 1 });
+      await act(alice, 'POST', `rooms/${enc(room)}/invite`, { user_id: carol.userId });
+      const filter = JSON.stringify({ room: { timeline: { types: [] }, state: { types: ['org.example.state'] }, include_leave: true } });
+      const first = await sync(carol, { filter });
+      expect(first.rooms?.invite?.[room]).toBeDefined();
+      await join(carol, room);
+      await leave(carol, room);
+      const second = await sync(carol, { since: first.next_batch, filter });
+      assertMatchesSpec(second, spec('sync.yaml', '/sync', 'get'));
+      const left = second.rooms?.leave?.[room];
+      expect(left?.state.events.map((e) => [e.type, e.content])).toEqual([['org.example.state', { my_key: 1 }]]);
+    });
+
     it('with joined history visibility, a join made while the user was away is in the timeline when the user comes back', async () => {
       const room = await createRoom(alice, { preset: 'public_chat' });
       await join(bob, room);
