@@ -155,6 +155,14 @@ function liveFilter(filter: SyncFilter): boolean {
   return true;
 }
 
+/** Orders state entries by type, then state key (by UTF-16 code units). */
+function byStateKey(a: EventRow, b: EventRow): number {
+  if (a.type !== b.type) return a.type < b.type ? -1 : 1;
+  const ka = a.state_key ?? '';
+  const kb = b.state_key ?? '';
+  return ka === kb ? 0 : ka < kb ? -1 : 1;
+}
+
 /** Most users whose account data baseline is remembered. */
 const MAX_ACCOUNT_DATA_USERS = 100_000;
 
@@ -487,8 +495,7 @@ export class SyncService {
           continue;
         }
         const senders = new Set(rows.map((r) => r.sender));
-        const ownSent =
-          !include && m.event_id != null && m.position <= start && this.lazyMembers.has(userId, request.deviceId, m.room_id, m.event_id);
+        const ownSent = m.event_id != null && m.position <= start && this.lazyMembers.has(userId, request.deviceId, m.room_id, m.event_id);
         if (!ownSent) senders.add(userId);
         members = [...senders]
           .sort()
@@ -570,7 +577,11 @@ export class SyncService {
     return { rows: kept, limited, start };
   }
 
-  /** State for the `state` block: entries up to the timeline start the client does not have yet. */
+  /**
+   * State for the `state` block: entries up to the timeline start the client does not have
+   * yet, ordered by event type, then state key (by UTF-16 code units, whatever the database's
+   * collation), so that the same state always comes in the same order.
+   */
   private async stateBlock(
     ctx: Context,
     roomId: string,
@@ -592,15 +603,16 @@ export class SyncService {
           : await this.shared.get(`state\u0000${at}\u0000${JSON.stringify(keys)}`, () => this.queries.stateAt(ctx.conn, roomId, start, { keys }));
     } else rows = [];
     rows = rows.filter((r) => eventMatches(r, filter) && !(filter?.contains_url === true && typeof r.event.content.url !== 'string'));
-    if (!filter?.lazy_load_members) return rows;
+    if (!filter?.lazy_load_members) return rows.sort(byStateKey);
     // Lazy-loading members: only the members of the timeline's senders (and the user).
     const include = filter.include_redundant_members === true;
     const senders = new Set(timeline.map((r) => r.sender));
     // The user's own member event at the timeline start is the current one when it is not
     // newer than the start; once this device has been sent it, it need not be read again.
+    // include_redundant_members concerns the senders' members: the user's own, when the user
+    // sent nothing in the timeline, is not sent again.
     const ownSent =
       !initial &&
-      !include &&
       member?.event_id != null &&
       member.position <= start &&
       this.lazyMembers.has(ctx.userId, ctx.deviceId, roomId, member.event_id);
@@ -626,8 +638,7 @@ export class SyncService {
       roomId,
       [...wanted, ...changedMembers, ...timeline.filter((r) => r.type === 'm.room.member')].map((r) => r.event_id),
     );
-    const sentMembers = [...changedMembers, ...sent].sort((a, b) => (a.state_key ?? '').localeCompare(b.state_key ?? ''));
-    return [...nonMembers, ...sentMembers];
+    return [...nonMembers, ...changedMembers, ...sent].sort(byStateKey);
   }
 
   private format(ctx: Context, rows: readonly EventRow[]): Partial<ClientEvent>[] {

@@ -352,6 +352,7 @@ describe('sync, read and ephemeral endpoints', () => {
     }
     const join = (user: TestUser, room: string) => act(user, 'POST', `join/${enc(room)}`);
     const leave = (user: TestUser, room: string) => act(user, 'POST', `rooms/${enc(room)}/leave`);
+    const members = (events: ClientEvent[] | undefined) => (events ?? []).filter((e) => e.type === 'm.room.member').map((e) => e.state_key);
 
     it('a room joined and left between two syncs is in rooms.leave with the full state at the start of its timeline', async () => {
       const room = await createRoom(alice, { preset: 'private_chat' });
@@ -381,6 +382,28 @@ describe('sync, read and ephemeral endpoints', () => {
       const timeline = second.rooms?.join?.[room]?.timeline.events ?? [];
       expect(timeline.some((e) => e.type === 'm.room.member' && e.state_key === carol.userId && e.content.membership === 'join')).toBe(true);
       expect(timeline.some((e) => e.content.body === 'while bob was away 0')).toBe(false);
+      await leave(carol, room);
+    });
+
+    it('lazy-loaded members in incremental syncs: the new senders only, the redundant ones when asked for, the user\'s own not again; state in type and state key order', async () => {
+      const room = await createRoom(alice, { preset: 'public_chat', name: 'Lazy room' });
+      await join(bob, room);
+      await join(carol, room);
+      for (let i = 0; i < 3; i++) await send(bob, room, `bob ${i}`);
+      const lazy = JSON.stringify({ room: { rooms: [room], state: { lazy_load_members: true }, timeline: { limit: 3 } } });
+      const redundant = JSON.stringify({ room: { rooms: [room], state: { lazy_load_members: true, include_redundant_members: true }, timeline: { limit: 3 } } });
+      const first = await sync(alice, { filter: lazy });
+      const state = first.rooms?.join?.[room]?.state.events ?? [];
+      expect(members(state).sort()).toEqual([alice.userId, bob.userId].sort());
+      const keys = state.map((e) => [e.type, e.state_key ?? '']);
+      expect(keys).toEqual([...keys].sort((a, b) => (a[0] !== b[0] ? (a[0] < b[0] ? -1 : 1) : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0)));
+      await send(carol, room, 'carol speaks');
+      await send(bob, room, 'bob again');
+      const second = await sync(alice, { since: first.next_batch, filter: lazy });
+      expect(members(second.rooms?.join?.[room]?.state.events)).toEqual([carol.userId]);
+      const again = await sync(alice, { since: first.next_batch, filter: redundant });
+      expect(members(again.rooms?.join?.[room]?.state.events).sort()).toEqual([bob.userId, carol.userId].sort());
+      await leave(bob, room);
       await leave(carol, room);
     });
   });
