@@ -248,6 +248,24 @@ describe('SyncService', () => {
     expect(messages.chunk.some((e) => e.event_id === carolJoin.eventId)).toBe(false);
   });
 
+  it('a newly joined room in an incremental sync is limited when its timeline leaves out events the filter matches, not otherwise', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    for (let i = 0; i < 4; i++) await room.message(alice, `before ${i}`);
+    await settle();
+    const filter = { room: { timeline: { types: ['m.room.message'], limit: 10 } } };
+    const first = await service.sync({ userId: bob, deviceId: 'B1', filter });
+    for (let i = 0; i < 4; i++) await room.message(alice, `after ${i}`);
+    await room.join(bob);
+    await settle();
+    const fits = await service.sync({ userId: bob, deviceId: 'B1', since: first.next_batch, filter });
+    expect(bodies(fits, room.roomId)).toHaveLength(8);
+    expect(fits.rooms?.join?.[room.roomId]?.timeline.limited).toBe(false);
+    const small = { room: { timeline: { types: ['m.room.message'], limit: 5 } } };
+    const cut = await service.sync({ userId: bob, deviceId: 'B1', since: first.next_batch, filter: small });
+    expect(bodies(cut, room.roomId)).toEqual(['before 3', 'after 0', 'after 1', 'after 2', 'after 3']);
+    expect(cut.rooms?.join?.[room.roomId]?.timeline.limited).toBe(true);
+  });
+
   it('limited incremental timeline: state changed in the gap goes in the state block', async () => {
     const room = await TestRoom.create(h.store, alice);
     await room.join(bob);

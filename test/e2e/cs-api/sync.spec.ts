@@ -354,6 +354,23 @@ describe('sync, read and ephemeral endpoints', () => {
     const leave = (user: TestUser, room: string) => act(user, 'POST', `rooms/${enc(room)}/leave`);
     const members = (events: ClientEvent[] | undefined) => (events ?? []).filter((e) => e.type === 'm.room.member').map((e) => e.state_key);
 
+    it('a newly joined room is limited when its timeline leaves out events its filter matches, and not when it holds them all', async () => {
+      const room = await createRoom(alice, { preset: 'public_chat' });
+      for (let i = 0; i < 4; i++) await send(alice, room, `before ${i}`);
+      const filter = (limit: number) => JSON.stringify({ room: { timeline: { types: ['m.room.message'], limit }, state: { types: [] } } });
+      const first = await sync(carol, { filter: filter(10) });
+      for (let i = 0; i < 4; i++) await send(alice, room, `after ${i}`);
+      await join(carol, room);
+      const all = await sync(carol, { since: first.next_batch, filter: filter(10) });
+      expect(all.rooms?.join?.[room]?.timeline.events.map((e) => e.content.body)).toHaveLength(8);
+      // "limited": the number of events returned was limited by the filter's limit; here it was not.
+      expect(all.rooms?.join?.[room]?.timeline.limited).toBe(false);
+      const cut = await sync(carol, { since: first.next_batch, filter: filter(5) });
+      expect(cut.rooms?.join?.[room]?.timeline.events.map((e) => e.content.body)).toEqual(['before 3', 'after 0', 'after 1', 'after 2', 'after 3']);
+      expect(cut.rooms?.join?.[room]?.timeline.limited).toBe(true);
+      await leave(carol, room);
+    });
+
     it('a room joined and left between two syncs is in rooms.leave with the full state at the start of its timeline', async () => {
       const room = await createRoom(alice, { preset: 'private_chat' });
       await act(alice, 'PUT', `rooms/${enc(room)}/state/org.example.state/`, { my_key: 1 });
