@@ -95,10 +95,12 @@ export function decideCreateRoom(
 
   // 5. Preset events, unless initial_state sets the same state.
   const inInitialState = (type: string): boolean => initialState.some((e) => e.type === type && e.stateKey === '');
+  // Guest access `forbidden` is what a room without m.room.guest_access has: a preset that
+  // forbids guests (public_chat) sends no event for it, as Synapse and Dendrite do.
   const presetState: [string, JsonObject][] = [
     ['m.room.join_rules', { join_rule: PRESETS[preset].join_rule }],
     ['m.room.history_visibility', { history_visibility: PRESETS[preset].history_visibility }],
-    ['m.room.guest_access', { guest_access: PRESETS[preset].guest_access }],
+    ...(PRESETS[preset].guest_access === 'forbidden' ? [] : [['m.room.guest_access', { guest_access: PRESETS[preset].guest_access }] as [string, JsonObject]]),
   ];
   for (const [type, content] of presetState) {
     if (!inInitialState(type)) events.push({ sender: creator, type, stateKey: '', content });
