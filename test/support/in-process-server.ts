@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { generateConfigFiles, loadConfig, type HomeserverConfig } from '@hs/config';
 import { createTemporaryDatabase, type TemporaryDatabase } from '@hs/persistence';
 import pino from 'pino';
-import { startHomeserver, type RunningHomeserver } from '../../apps/homeserver/src/homeserver';
+import { startHomeserver, type RunningHomeserver, type StartHomeserverOptions } from '../../apps/homeserver/src/homeserver';
 
 export interface InProcessServer {
   url: string;
@@ -29,6 +29,8 @@ export interface InProcessOptions {
   clock?: () => number;
   /** Runs on a temporary PostgreSQL database when TEST_DATABASE_URL is set (else embedded). */
   postgresFromEnv?: boolean;
+  /** Further modules of federation endpoints (with HS_FEDERATION_LISTENER__ENABLED=true in `env`). */
+  federationModules?: StartHomeserverOptions['federationModules'];
 }
 
 export async function startInProcess(options: InProcessOptions = {}): Promise<InProcessServer> {
@@ -48,6 +50,7 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
     const server = await startHomeserver(config, pino({ level: 'silent' }), {
       accounts: { passwordHashing: { memoryCost: 1024, timeCost: 1, parallelism: 1 } },
       clock: options.clock,
+      federationModules: options.federationModules,
     });
     return {
       url: server.clientUrl,

@@ -26,10 +26,13 @@ export class ClientListenerModule {
   }
 }
 
-/** The federation (HTTPS) listener: health for now; the key and federation APIs join here. */
+/** The federation (HTTPS) listener: health, and the key and federation APIs. */
 @Module({})
 export class FederationListenerModule {
-  static forRoot(deps: { healthChecks: readonly HealthCheck[] }): DynamicModule {
-    return { module: FederationListenerModule, imports: [HealthModule.forRoot(deps.healthChecks)] };
+  static forRoot(deps: { healthChecks: readonly HealthCheck[]; federationApi?: DynamicModule }): DynamicModule {
+    return {
+      module: FederationListenerModule,
+      imports: [HealthModule.forRoot(deps.healthChecks), ...(deps.federationApi ? [deps.federationApi] : [])],
+    };
   }
 }

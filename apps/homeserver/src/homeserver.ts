@@ -6,15 +6,18 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, ConfigIssue, HomeserverConfig } from '@hs/config';
 import { HomeserverMetrics, createHttpApplication } from '@hs/http';
+import type { FederationKeys } from '@hs/keys';
 import type { CheckpointListener, ProjectionRunner } from '@hs/eventstore';
 import { SigningKey, parseSigningKeyFile } from '@hs/protocol';
 import { SyncNotifier } from '@hs/sync';
+import type { DynamicModule, Type } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Logger } from 'pino';
 import { ClientListenerModule, FederationListenerModule } from './app.module';
 import { Backend, openBackend } from './backend';
 import { ClientApiOptions, clientApiModule } from './client-api';
 import { discoveryOptions } from './discovery';
+import { federationApiModule, openFederationKeys } from './federation-api';
 import { allProjectors } from './projectors';
 
 export interface RunningHomeserver {
@@ -28,6 +31,8 @@ export interface RunningHomeserver {
   clientApp: NestFastifyApplication;
   /** The projection runner of this process (null when it runs no projections). */
   projections: ProjectionRunner | null;
+  /** Our keys, the key ring and the HTTPS client for other servers. */
+  keys: FederationKeys;
   /** Stops accepting, lets in-flight requests finish, stops projections, closes the database. */
   close(): Promise<void>;
 }
@@ -63,6 +68,14 @@ export function readStartupFiles(config: HomeserverConfig): StartupFiles {
       issues.push({ key: 'signing_key_path', message: `${config.signing_key_path}: ${(error as Error).message}` });
     }
   }
+  const caFile = config.federation.tls_ca_file;
+  if (caFile !== null) {
+    try {
+      readFileSync(caFile);
+    } catch (error) {
+      issues.push({ key: 'federation.tls_ca_file', message: `${caFile} cannot be read (${(error as Error).message})` });
+    }
+  }
   let tls: StartupFiles['tls'];
   if (config.federation_listener.enabled) {
     const cert = readFileFor('federation_listener.tls_certificate_path', config.federation_listener.tls_certificate_path, issues);
@@ -84,6 +97,8 @@ export interface StartHomeserverOptions {
   accounts?: ClientApiOptions['accounts'];
   /** The clock of events, tokens and rate limits; Date.now by default. */
   clock?: () => number;
+  /** Further modules of federation endpoints, behind the X-Matrix guard (tests add their own). */
+  federationModules?: Array<Type<unknown> | DynamicModule>;
 }
 
 export async function startHomeserver(config: HomeserverConfig, logger: Logger, options: StartHomeserverOptions = {}): Promise<RunningHomeserver> {
@@ -99,6 +114,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     onCheckpoint: (name, position, wrote, written) => checkpointListener?.(name, position, wrote, written),
   });
   const apps: NestFastifyApplication[] = [];
+  const keys = openFederationKeys(config, backend, files.signingKey, logger, options.clock);
   try {
     const client = await createHttpApplication(
       ClientListenerModule.forRoot({
@@ -129,7 +145,8 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
 
     let federationUrl: string | null = null;
     if (files.tls) {
-      const federation = await createHttpApplication(FederationListenerModule.forRoot({ healthChecks: backend.health }), {
+      const federationApi = federationApiModule(keys, { imports: options.federationModules, clock: options.clock });
+      const federation = await createHttpApplication(FederationListenerModule.forRoot({ healthChecks: backend.health, federationApi }), {
         bodyLimit: config.max_request_body_bytes,
         logger: logger.child({ listener: 'federation' }),
         metrics,
@@ -149,10 +166,12 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
       metrics,
       clientApp: client,
       projections: backend.runner,
+      keys,
       close() {
         closing ??= (async () => {
           logger.info('shutting down: no new connections, finishing requests in flight');
           await Promise.allSettled(apps.map((app) => app.close()));
+          keys.close();
           await backend.close();
           logger.info('shut down');
         })();
@@ -161,6 +180,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     };
   } catch (error) {
     await Promise.allSettled(apps.map((app) => app.close()));
+    keys.close();
     await backend.close();
     throw error;
   }

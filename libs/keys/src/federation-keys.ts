@@ -21,6 +21,8 @@ export interface FederationKeys {
   client: FederationClient;
   fetcher: KeyFetcher;
   keyRing: KeyRing;
+  /** Where the key ring keeps other servers' keys. */
+  store: KeyStore;
   authenticator: RequestAuthenticator;
   /** Closes the outbound connections. */
   close(): void;
@@ -58,5 +60,5 @@ export function createFederationKeys(options: FederationKeysOptions): Federation
   const notaries: TrustedNotary[] = config.trusted_key_servers.map((notary) => ({ serverName: notary.server_name, verifyKeys: notary.verify_keys }));
   const keyRing = new KeyRing({ ourKeys, store, fetcher, notaries, clock, logger });
   const authenticator = new RequestAuthenticator(keyRing, clock);
-  return { ourKeys, client, fetcher, keyRing, authenticator, close: () => client.close() };
+  return { ourKeys, client, fetcher, keyRing, store, authenticator, close: () => client.close() };
 }

@@ -76,6 +76,24 @@ describe('key ring', () => {
     expect(fetcher.direct).toEqual(['b.org']);
   });
 
+  it('logs why keys were refused or could not be had', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const fetcher = new FakeFetcher();
+    const ring = new KeyRing({
+      ourKeys: new OurKeys({ serverName: 'us.org', signingKey: generateSigningKey('o'), oldKeys: new Map(), validityMs: HOUR, clock: () => 1 }),
+      store: new MemoryKeyStore(),
+      fetcher: fetcher as unknown as KeyFetcher,
+      notaries: [{ serverName: 'notary.org', verifyKeys: {} }],
+      clock: () => 1,
+      logger: pino({ level: 'warn' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) }),
+    });
+    expect(await ring.verifyKey('b.org', 'ed25519:r1', { at: 1, purpose: 'request' })).toBeNull();
+    expect(lines).toEqual([
+      expect.objectContaining({ msg: 'server keys refused or unavailable', server: 'b.org', via: 'notary.org', reason: 'HTTP 404' }),
+      expect.objectContaining({ msg: 'server keys refused or unavailable', server: 'b.org', via: 'b.org', reason: 'ECONNREFUSED' }),
+    ]);
+  });
+
   it('answers for this server from its own keys, without a fetch', async () => {
     const { ring, fetcher, ourKey, now } = setUp();
     expect(await ring.verifyKey('us.org', ourKey.keyId, { at: now(), purpose: 'request' })).toMatchObject({ key: ourKey.publicKeyBase64 });

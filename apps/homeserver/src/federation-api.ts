@@ -1,0 +1,44 @@
+/**
+ * Composition of the server-server API: the keys layer of the process (our keys, the key ring
+ * on the backend's database, the HTTPS client for other servers) and the federation API
+ * module of the federation listener.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { HomeserverConfig } from '@hs/config';
+import { FederationApiModule } from '@hs/federation-api';
+import { createFederationKeys, KeysModule, type FederationKeys } from '@hs/keys';
+import { findPackageRoot } from '@hs/persistence';
+import type { SigningKey } from '@hs/protocol';
+import type { DynamicModule, Type } from '@nestjs/common';
+import type { Logger } from 'pino';
+import type { Backend } from './backend';
+
+/** The implementation name GET /_matrix/federation/v1/version gives. */
+export const SERVER_IMPLEMENTATION_NAME = 'matrix-cqrs-homeserver';
+
+function packageVersion(): string {
+  const text = readFileSync(join(findPackageRoot(__dirname), 'package.json'), 'utf8');
+  const version = (JSON.parse(text) as { version?: unknown }).version;
+  return typeof version === 'string' ? version : 'unknown';
+}
+
+export function openFederationKeys(config: HomeserverConfig, backend: Backend, signingKey: SigningKey, logger: Logger, clock?: () => number): FederationKeys {
+  return createFederationKeys({ config, signingKey, pool: backend.db.pool, logger, clock });
+}
+
+export interface FederationApiOptions {
+  /** Further modules of federation endpoints (tests add their own). */
+  imports?: Array<Type<unknown> | DynamicModule>;
+  clock?: () => number;
+}
+
+/** The federation API module of the federation listener. */
+export function federationApiModule(keys: FederationKeys, options: FederationApiOptions = {}): DynamicModule {
+  return FederationApiModule.forRoot({
+    keys: KeysModule.forKeys(keys),
+    server: { name: SERVER_IMPLEMENTATION_NAME, version: packageVersion() },
+    imports: options.imports,
+    clock: options.clock,
+  });
+}
