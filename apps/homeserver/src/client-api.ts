@@ -7,7 +7,7 @@ import { AccountDataService, AccountsModule, AccountsOptions, DATABASE_POOL } fr
 import { ClientApiModule } from '@hs/client-api';
 import type { HomeserverConfig } from '@hs/config';
 import type { SigningKey } from '@hs/protocol';
-import { RoomModule } from '@hs/room';
+import { RoomModule, WriteModelReader } from '@hs/room';
 import { SyncModule, accountDataSourceFrom } from '@hs/sync';
 import { DynamicModule, Module } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
@@ -51,13 +51,14 @@ export function clientApiModule(config: HomeserverConfig, backend: Backend, sign
     },
   });
   const sync = SyncModule.forRootAsync({
-    imports: [accounts],
-    inject: [AccountDataService],
-    useFactory: (accountData: AccountDataService) => ({
+    imports: [accounts, room],
+    inject: [AccountDataService, WriteModelReader],
+    useFactory: (accountData: AccountDataService, writeModel: WriteModelReader) => ({
       pool: backend.db.pool,
       accountData: accountDataSourceFrom(accountData),
       now: clock,
       readBarrier: backend.readBarrier,
+      wireEvents: { wireEvents: (ids: readonly string[]) => writeModel.wireEvents(ids) },
     }),
   });
   return ClientApiModule.forRoot({ config, imports: [CqrsModule.forRoot(), accounts, room, sync], clock });

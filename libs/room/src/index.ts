@@ -5,7 +5,7 @@ export { RoomQueue } from './room-queue';
 export { RoomState, type Membership } from './room-state';
 export { RoomWriter, TransactionIdInUseError, type EventTemplate, type RoomFact, type RoomPlan, type WriteResult } from './room-writer';
 export { RoomModule, COMMAND_HANDLERS, type RoomModuleDependencies } from './room.module';
-export { WriteModelReader, type RoomSnapshot, type RoomSummary, type StoredEvent } from './write-model/repository';
+export { WriteModelReader, type RoomSnapshot, type RoomSummary, type StoredEvent, type WireEvent } from './write-model/repository';
 export { applyRoomRecord, type RoomStreamRecord } from './write-model/apply';
 export { rebuildWriteModel, type RebuildSource } from './write-model/rebuild';
 export * from './queries/queries';

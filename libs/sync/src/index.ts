@@ -8,6 +8,7 @@ export * from './lazy-members';
 export * from './ignored-users';
 export * from './sync.service';
 export * from './legacy';
+export * from './event-format';
 export { SyncQueryError, type ClientEvent, type RoomEventFilter } from '@hs/projections/sync';
 export * from './queries';
 export * from './handlers';

@@ -11,6 +11,7 @@ import type { DatabasePool } from 'slonik';
 import { SyncQueries } from '@hs/projections/sync';
 import type { ReadBarrier } from '@hs/eventstore';
 import { READ_BARRIER, SYNC_QUERY_HANDLERS } from './handlers';
+import type { WireEventSource } from './event-format';
 import { IgnoredUsers } from './ignored-users';
 import { LegacySyncService } from './legacy';
 import { SyncNotifier } from './notifier';
@@ -32,6 +33,8 @@ export interface SyncModuleOptions {
    * models and advances them from the projection runner; the notifier declares its own.
    */
   readBarrier?: ReadBarrier;
+  /** The signed wire forms of room events (the room write model), for filters asking for the federation format. */
+  wireEvents?: WireEventSource;
 }
 
 export interface SyncModuleAsyncOptions {
@@ -91,6 +94,7 @@ export class SyncModule {
               ignoredUsers,
               ...(o.now ? { now: o.now } : {}),
               ...(o.readBarrier ? { barrier: o.readBarrier } : {}),
+              ...(o.wireEvents ? { wireEvents: o.wireEvents } : {}),
             }),
           inject: [SYNC_OPTIONS, SyncQueries, TypingStore, SyncNotifier, IgnoredUsers],
         },

@@ -21,6 +21,7 @@ import {
   type StrippedStateEvent,
 } from '@hs/projections/sync';
 import { RECEIPTS_PROJECTION, addReceipt, receiptsPosition, receiptsSince, type ReceiptContent } from '@hs/projections/receipts';
+import { inFederationFormat, type WireEventSource } from './event-format';
 import { DEFAULT_TIMELINE_LIMIT, MAX_TIMELINE_LIMIT, applyEventFields, type SyncFilter } from './filter';
 import { IgnoredUsers } from './ignored-users';
 import { LazyMembersCache } from './lazy-members';
@@ -129,6 +130,8 @@ export interface SyncServiceOptions {
   barrier?: ReadBarrier;
   /** Who each user ignores (default: read from `accountData`). */
   ignoredUsers?: IgnoredUsers;
+  /** The signed wire forms of events, for filters asking for the federation format (none: the client form). */
+  wireEvents?: WireEventSource;
 }
 
 /**
@@ -229,10 +232,10 @@ export class SyncService {
       const remaining = deadline - this.now();
       if (!since || request.fullState || !computed.empty || remaining <= 0 || request.signal?.aborted) {
         if (paced && !computed.empty) this.answered(device);
-        return computed.body;
+        return this.inEventFormat(computed.body, request.filter);
       }
       const woken = await this.options.notifier.wait(request.userId, computed.rooms, computed.token, remaining, request.signal);
-      if (!woken) return computed.body;
+      if (!woken) return this.inEventFormat(computed.body, request.filter);
       if (paced) await this.pace(device, deadline, request.signal);
     }
   }
@@ -526,7 +529,7 @@ export class SyncService {
       if (roomReceipts) ephemeral.push({ type: 'm.receipt', content: roomReceipts });
       join[m.room_id] = {
         timeline: {
-          events: this.queries.formatAll(rows, viewer).map((e) => applyEventFields(e, filter.event_fields)),
+          events: this.queries.formatAll(rows, viewer).map((e) => applyEventFields(e, this.clientFields(filter))),
           limited: false,
           prev_batch: encodePaginationToken(start),
         },
@@ -643,7 +646,18 @@ export class SyncService {
 
   private format(ctx: Context, rows: readonly EventRow[]): Partial<ClientEvent>[] {
     const viewer = { userId: ctx.userId, deviceId: ctx.deviceId };
-    return this.queries.formatAll(rows, viewer).map((e) => applyEventFields(e, ctx.filter.event_fields));
+    return this.queries.formatAll(rows, viewer).map((e) => applyEventFields(e, this.clientFields(ctx.filter)));
+  }
+
+  /** The filter's `event_fields` for the client form; none when the federation form is cut instead. */
+  private clientFields(filter: SyncFilter): readonly string[] | undefined {
+    return filter.event_format === 'federation' && this.options.wireEvents ? undefined : filter.event_fields;
+  }
+
+  /** The answer in the filter's event format. */
+  private async inEventFormat(body: SyncResponse, filter: SyncFilter | undefined): Promise<SyncResponse> {
+    if (filter?.event_format !== 'federation' || !this.options.wireEvents) return body;
+    return inFederationFormat(body, this.options.wireEvents, filter.event_fields);
   }
 
   private roomAccountData(ctx: Context, roomId: string): AccountDataEntry[] {

@@ -198,6 +198,39 @@ describe('sync, read and ephemeral endpoints', () => {
     });
   });
 
+  describe('the federation event format', () => {
+    it('event_format federation: the signed wire form with its event id; a redacted event redacted; event_fields cut it', async () => {
+      const eventId = await send(alice, roomId, 'in wire form');
+      const doomed = await send(alice, roomId, 'to be redacted');
+      expect((await call(hs.url, 'PUT', `rooms/${enc(roomId)}/redact/${enc(doomed)}/fed-1`, { token: alice.token, body: {} })).status).toBe(200);
+      const last = await send(alice, roomId, 'after the redaction');
+      await seen(bob, roomId, last);
+      const body = await sync(bob, { filter: JSON.stringify({ event_format: 'federation', room: { timeline: { limit: 4 } } }) });
+      const events = (body.rooms?.join?.[roomId]?.timeline.events ?? []) as unknown as Record<string, unknown>[];
+      const wire = events.find((e) => e.event_id === eventId);
+      expect(wire).toEqual(
+        expect.objectContaining({
+          event_id: eventId,
+          room_id: roomId,
+          sender: alice.userId,
+          type: 'm.room.message',
+          content: { msgtype: 'm.text', body: 'in wire form' },
+          depth: expect.any(Number),
+          prev_events: expect.any(Array),
+          auth_events: expect.any(Array),
+          hashes: { sha256: expect.any(String) },
+          signatures: { [hs.serverName]: expect.any(Object) },
+        }),
+      );
+      const redacted = events.find((e) => e.event_id === doomed);
+      expect(redacted?.content).toEqual({});
+      expect(redacted?.signatures).toBeDefined();
+      const cut = await sync(bob, { filter: JSON.stringify({ event_format: 'federation', event_fields: ['event_id', 'depth'], room: { timeline: { limit: 1 } } }) });
+      const [only] = (cut.rooms?.join?.[roomId]?.timeline.events ?? []) as unknown as Record<string, unknown>[];
+      expect(Object.keys(only).sort()).toEqual(['depth', 'event_id']);
+    });
+  });
+
   describe('room read endpoints', () => {
     let messageIds: string[];
     let readRoom: string;

@@ -5,6 +5,13 @@ import { z } from 'zod';
 import { int8, jsonText, sql, type CommonQueryMethods } from './sql';
 
 /** An event as the write model holds it. */
+/** An event's signed wire form with its room version. */
+export interface WireEvent {
+  eventId: string;
+  roomVersion: string;
+  pdu: Pdu;
+}
+
 export interface StoredEvent {
   event: RoomEvent;
   /** The signed wire form. */
@@ -144,6 +151,18 @@ export class WriteModelReader {
       SELECT e.event_id, r.room_version, e.pdu::text AS pdu FROM room.events e JOIN room.rooms r ON r.room_id = e.room_id
        WHERE e.event_id = ANY(${sql.array([...eventIds], 'text')})`));
     return rows.map((r) => toRoomEvent(r.pdu as Pdu, r.room_version, r.event_id));
+  }
+
+  /**
+   * The signed wire form (PDU) of the events with these ids that the write model holds, with
+   * their room version (in no particular order). Unredacted: the caller redacts.
+   */
+  async wireEvents(eventIds: readonly string[], connection: CommonQueryMethods = this.db): Promise<WireEvent[]> {
+    if (eventIds.length === 0) return [];
+    const rows = parseAll(versionedPduRow, await connection.any(sql.type(versionedPduRow)`
+      SELECT e.event_id, r.room_version, e.pdu::text AS pdu FROM room.events e JOIN room.rooms r ON r.room_id = e.room_id
+       WHERE e.event_id = ANY(${sql.array([...eventIds], 'text')})`));
+    return rows.map((r) => ({ eventId: r.event_id, roomVersion: r.room_version, pdu: r.pdu as Pdu }));
   }
 
   /**
