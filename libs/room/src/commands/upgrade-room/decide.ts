@@ -33,6 +33,20 @@ export const TRANSFERABLE_STATE_TYPES = [
   'm.room.canonical_alias',
 ];
 
+/**
+ * The state the replacement room gets from the old one, by type. Guest access is always
+ * stated: a room without m.room.guest_access forbids guests, and the replacement says so
+ * explicitly rather than leaving it to its own defaults.
+ */
+function transferredState(old: RoomState): [string, JsonObject][] {
+  const out: [string, JsonObject][] = [];
+  for (const type of TRANSFERABLE_STATE_TYPES) {
+    const content = old.content(type) ?? (type === 'm.room.guest_access' ? { guest_access: 'forbidden' } : undefined);
+    if (content !== undefined) out.push([type, content]);
+  }
+  return out;
+}
+
 export interface ReplacementRoom {
   rules: RoomVersionRules;
   /** The m.room.create content without `predecessor` (see {@link withPredecessor}). */
@@ -81,10 +95,7 @@ export function decideReplacementRoom(old: RoomState, command: UpgradeRoom): Rep
     stateKey: '',
     content: raise ? { ...finalLevels, users: { ...users, [sender]: needed } } : finalLevels,
   });
-  for (const type of TRANSFERABLE_STATE_TYPES) {
-    const content = old.content(type);
-    if (content !== undefined) events.push({ sender, type, stateKey: '', content });
-  }
+  for (const [type, content] of transferredState(old)) events.push({ sender, type, stateKey: '', content });
   events.push(...bans(old, banned, sender, Math.max(senderLevel, needed), finalLevels, rules));
   if (raise) events.push({ sender, type: 'm.room.power_levels', stateKey: '', content: finalLevels });
   return { rules, createContent, events };
@@ -193,8 +204,7 @@ function neededLevel(levels: JsonObject, old: RoomState, withBans: boolean): num
   const events = isJsonObject(levels.events) ? levels.events : {};
   const stateDefault = typeof levels.state_default === 'number' ? levels.state_default : 50;
   let needed = withBans ? (typeof levels.ban === 'number' ? levels.ban : 50) : 0;
-  for (const type of [...TRANSFERABLE_STATE_TYPES, 'm.room.power_levels']) {
-    if (type !== 'm.room.power_levels' && old.content(type) === undefined) continue;
+  for (const type of [...transferredState(old).map(([t]) => t), 'm.room.power_levels']) {
     const level = events[type];
     needed = Math.max(needed, typeof level === 'number' ? level : stateDefault);
   }

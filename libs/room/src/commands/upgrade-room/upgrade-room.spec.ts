@@ -37,6 +37,8 @@ describe('UpgradeRoom', () => {
     const byType = new Map(state.map((e) => [`${e.type}|${e.state_key}`, e.content]));
     expect(byType.get('m.room.name|')).toEqual({ name: 'Old name' });
     expect(byType.get('m.room.join_rules|')).toEqual({ join_rule: 'public' });
+    // The old room had no m.room.guest_access (forbidden); the replacement states it.
+    expect(byType.get('m.room.guest_access|')).toEqual({ guest_access: 'forbidden' });
     expect(byType.get('m.room.canonical_alias|')).toEqual({ alias: `#upgrade-me:${SERVER_NAME}` });
     expect((byType.get('m.room.power_levels|') as { users: unknown }).users).toEqual({ [ALICE]: 100, [BOB]: 50 });
     expect(byType.get(`m.room.member|${ALICE}`)).toEqual({ membership: 'join', displayname: 'Alice' });
