@@ -65,6 +65,39 @@ describe('receipts projection', () => {
     expect(await db.pool.any(sqlAll())).toEqual(before);
   });
 
+  it('only moves a receipt forwards: a receipt for an event not later than the current one is ignored, in a batch and across batches', async () => {
+    const read = async (user: string) =>
+      (await db.pool.any(sql.unsafe`SELECT event_id FROM proj_receipts.receipts WHERE user_id = ${user}`)).map((r) => r.event_id);
+    await record({ room_id: room, user_id: '@a:x', receipt_type: 'm.read', event_id: '$5', event_position: '50' });
+    const after = await receiptsPosition(db.pool);
+    await record({ room_id: room, user_id: '@a:x', receipt_type: 'm.read', event_id: '$3', event_position: '30' });
+    await record({ room_id: room, user_id: '@a:x', receipt_type: 'm.read', event_id: '$5', event_position: '50', ts: 9 });
+    expect(await read('@a:x')).toEqual(['$5']);
+    // Nothing changed for /sync after the first receipt.
+    expect(await receiptsBetween(db.pool, after, await receiptsPosition(db.pool))).toEqual([]);
+    await record({ room_id: room, user_id: '@a:x', receipt_type: 'm.read', event_id: '$7', event_position: '70' });
+    expect(await read('@a:x')).toEqual(['$7']);
+    // One batch: forwards, backwards, forwards again.
+    const result = await store.append(
+      receiptsStream(room),
+      'any',
+      [
+        ['$2', '20'],
+        ['$1', '10'],
+        ['$4', '40'],
+      ].map(([event_id, event_position]) => ({
+        id: randomUUID(),
+        type: RECEIPT_RECORDED,
+        data: { v: 1, ts: 1, room_id: room, user_id: '@b:x', receipt_type: 'm.read', event_id, event_position } as unknown as JsonValue,
+      })),
+    );
+    await runner.waitFor(result.position);
+    expect(await read('@b:x')).toEqual(['$4']);
+    // Receipts recorded without the position (older facts) still replace.
+    await record({ room_id: room, user_id: '@b:x', receipt_type: 'm.read', event_id: '$0' });
+    expect(await read('@b:x')).toEqual(['$0']);
+  });
+
   it('applies a batch in one statement: the last receipt per key wins, as receipt by receipt through handle', async () => {
     const facts: Omit<ReceiptRecorded, 'v'>[] = [
       { room_id: room, user_id: '@a:x', receipt_type: 'm.read', event_id: '$1', ts: 1 },

@@ -1,6 +1,7 @@
 /**
- * The receipts projection: each user's latest receipt per room, receipt type and thread, with
- * the store position it was recorded at (so /sync can send what changed since a token).
+ * The receipts projection: each user's furthest receipt per room, receipt type and thread (a
+ * receipt for an event not later than the current one's is ignored), with the store position
+ * it was recorded at (so /sync can send what changed since a token).
  */
 import { sql, type DatabaseTransactionConnection, type FragmentSqlToken, type IdentifierSqlToken } from 'slonik';
 import { searchPathTable, type BatchStatement, type GenerationTable, type Projector, type RecordedEvent } from '@hs/eventstore';
@@ -18,13 +19,14 @@ function isReceipt(data: unknown): data is ReceiptRecorded {
     typeof d.event_id === 'string' &&
     isReceiptType(d.receipt_type) &&
     typeof d.ts === 'number' &&
-    (d.thread_id === undefined || typeof d.thread_id === 'string')
+    (d.thread_id === undefined || typeof d.thread_id === 'string') &&
+    (d.event_position === undefined || (typeof d.event_position === 'string' && /^[0-9]{1,19}$/.test(d.event_position)))
   );
 }
 
 export class ReceiptsProjector implements Projector {
   readonly name = RECEIPTS_PROJECTION;
-  readonly version = 1;
+  readonly version = 2;
   readonly eventTypes = [RECEIPT_RECORDED];
   readonly tables = ['receipts'] as const;
 
@@ -38,6 +40,7 @@ export class ReceiptsProjector implements Projector {
         event_id text NOT NULL,
         ts bigint NOT NULL,
         position bigint NOT NULL,
+        event_position bigint,
         PRIMARY KEY (room_id, user_id, receipt_type, thread_id)
       )`);
     await tx.query(sql.unsafe`CREATE INDEX receipts_by_position ON receipts (room_id, position)`);
@@ -67,17 +70,27 @@ function receiptsWrite(batch: RecordedEvent[], receipts: IdentifierSqlToken): Fr
     if (!isReceipt(record.data)) continue;
     const r = record.data;
     const key = JSON.stringify([r.room_id, r.user_id, r.receipt_type, r.thread_id ?? '']);
+    const before = latest.get(key);
+    if (before && !movesForward(before.receipt, r)) continue;
     latest.set(key, { receipt: r, position: record.position });
   }
   if (latest.size === 0) return undefined;
   const rows = [...latest.values()];
   const column = <T>(pick: (row: { receipt: ReceiptRecorded; position: bigint }) => T) => rows.map(pick);
   return sql.fragment`
-    INSERT INTO ${receipts} (room_id, user_id, receipt_type, thread_id, event_id, ts, position)
+    INSERT INTO ${receipts} (room_id, user_id, receipt_type, thread_id, event_id, ts, position, event_position)
     SELECT * FROM unnest(${sql.array(column((x) => x.receipt.room_id), 'text')}, ${sql.array(column((x) => x.receipt.user_id), 'text')},
                          ${sql.array(column((x) => x.receipt.receipt_type), 'text')}, ${sql.array(column((x) => x.receipt.thread_id ?? ''), 'text')},
                          ${sql.array(column((x) => x.receipt.event_id), 'text')}, ${sql.array(column((x) => x.receipt.ts), 'int8')},
-                         ${sql.array(column((x) => x.position), 'int8')})
+                         ${sql.array(column((x) => x.position), 'int8')},
+                         ${sql.array(column((x) => x.receipt.event_position ?? null), 'int8')})
     ON CONFLICT (room_id, user_id, receipt_type, thread_id) DO UPDATE
-      SET event_id = EXCLUDED.event_id, ts = EXCLUDED.ts, position = EXCLUDED.position`;
+      SET event_id = EXCLUDED.event_id, ts = EXCLUDED.ts, position = EXCLUDED.position, event_position = EXCLUDED.event_position
+      WHERE ${receipts}.event_position IS NULL OR EXCLUDED.event_position IS NULL OR EXCLUDED.event_position > ${receipts}.event_position`;
+}
+
+/** Whether `next` replaces `current`: its event is later (or one of the two positions is unknown). */
+function movesForward(current: ReceiptRecorded, next: ReceiptRecorded): boolean {
+  if (current.event_position === undefined || next.event_position === undefined) return true;
+  return BigInt(next.event_position) > BigInt(current.event_position);
 }

@@ -24,6 +24,12 @@ export interface ReceiptRecordedV1 {
   thread_id?: string;
   /** Milliseconds since the epoch when the receipt was sent. */
   ts: number;
+  /**
+   * The store position of the event read up to, in decimal (absent in receipts recorded
+   * before it was kept): a receipt whose event is not later than that of the user's current
+   * receipt of the same type and thread does not replace it (receipts only move forwards).
+   */
+  event_position?: string;
 }
 
 export type ReceiptRecorded = ReceiptRecordedV1;

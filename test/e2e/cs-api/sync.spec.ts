@@ -504,6 +504,19 @@ describe('sync, read and ephemeral endpoints', () => {
       const bobAll = await sync(bob);
       expect(receiptOf(bobAll, 'm.read.private', alice.userId)).toBe(false);
 
+      // Receipts only move forwards: one for an earlier event leaves bob's where it is.
+      const earlier = await send(alice, roomId, 'read before');
+      const later = await send(alice, roomId, 'read after');
+      expect((await call(hs.url, 'POST', `rooms/${enc(roomId)}/receipt/m.read/${enc(later)}`, { token: bob.token, body: {} })).status).toBe(200);
+      expect((await call(hs.url, 'POST', `rooms/${enc(roomId)}/receipt/m.read/${enc(earlier)}`, { token: bob.token, body: {} })).status).toBe(200);
+      const readBy = (body: SyncBody, event: string) =>
+        (body.rooms?.join?.[roomId]?.ephemeral?.events ?? []).some(
+          (e) => e.type === 'm.receipt' && (e.content[event] as Record<string, Record<string, unknown>> | undefined)?.['m.read']?.[bob.userId] !== undefined,
+        );
+      const afterBoth = await sync(alice);
+      expect(readBy(afterBoth, later)).toBe(true);
+      expect(readBy(afterBoth, earlier)).toBe(false);
+
       const cases: [string, TestUser, unknown, number, string][] = [
         [`rooms/${enc(roomId)}/receipt/m.unknown/${enc(eventId)}`, bob, {}, 400, 'M_INVALID_PARAM'],
         [`rooms/${enc(roomId)}/receipt/m.read/not-an-event`, bob, {}, 400, 'M_INVALID_PARAM'],

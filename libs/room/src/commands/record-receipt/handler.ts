@@ -39,6 +39,7 @@ export class RecordReceiptHandler implements ICommandHandler<RecordReceipt, void
       event_id: command.eventId,
       ...(command.threadId !== undefined ? { thread_id: command.threadId } : {}),
       ts: this.clock(),
+      event_position: event.streamPosition.toString(),
     };
     await this.store.transaction((tx) =>
       this.store.appendInTransaction(tx, receiptsStream(roomId), 'any', [{ id: randomUUID(), type: RECEIPT_RECORDED, data: fact as unknown as JsonValue }]),
