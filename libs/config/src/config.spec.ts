@@ -55,6 +55,7 @@ describe('configuration', () => {
       logging: { level: 'info' },
       media: { store_path: '/srv/hs/media', max_upload_size_bytes: 52428800 },
       read_consistency: { enabled: true, max_wait_ms: 2000, horizon: 'process' },
+      presence: { enabled: true },
       max_request_body_bytes: 10485760,
       default_room_version: '11',
     });

@@ -291,6 +291,17 @@ export const configSchema = z
         .default({}),
       { doc: 'Read-your-writes: reads of projections (/sync, /messages, /event, /state, ...) see every acknowledged write.' },
     ),
+    presence: key(
+      z
+        .object({
+          enabled: key(z.boolean().default(true), {
+            doc: 'Track and share the presence of local users (online, unavailable, offline, status messages) in /sync, GET /events and the initial syncs. Off (what large servers do to save work): PUT /presence is accepted and ignored, GET /presence answers offline for everyone, /sync has no presence section and set_presence changes nothing.',
+          }),
+        })
+        .strict()
+        .default({}),
+      { doc: 'Presence (Synapse\'s key of the same name).' },
+    ),
     max_request_body_bytes: key(z.number().int('must be a whole number').positive('must be at least 1').default(10 * 1024 * 1024), {
       doc: 'Largest request body accepted on any API endpoint, in bytes; larger ones get 413 M_TOO_LARGE.',
     }),

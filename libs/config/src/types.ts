@@ -86,6 +86,10 @@ export interface HomeserverConfig {
     /** `process`: this process's acknowledged writes; `store`: the event store's committed head. */
     horizon: 'process' | 'store';
   };
+  presence: {
+    /** Track and share local users' presence (off: PUT accepted and ignored, everyone offline). */
+    enabled: boolean;
+  };
   /** Largest request body accepted, in bytes. */
   max_request_body_bytes: number;
   /** Room version of new rooms. */
