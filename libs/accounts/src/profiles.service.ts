@@ -89,6 +89,20 @@ export class ProfileService {
     if (deleted) this.changesSubject.next({ userId, field: key, value: undefined });
   }
 
+  /** The display names and avatar URLs (where set, as strings) of the users, in one query (for presence events). */
+  async displayProfiles(userIds: readonly string[]): Promise<Map<string, { displayname?: string; avatar_url?: string }>> {
+    const out = new Map<string, { displayname?: string; avatar_url?: string }>();
+    const ids = userIds.filter(isStorableText);
+    if (ids.length === 0) return out;
+    const rows = await this.pool.any(sql.unsafe`
+      SELECT user_id, field, value #>> '{}' AS value FROM accounts.profile_fields
+       WHERE user_id = ANY(${sql.array(ids, 'text')}) AND field IN ('displayname', 'avatar_url') AND jsonb_typeof(value) = 'string'`);
+    for (const row of rows as unknown as { user_id: string; field: 'displayname' | 'avatar_url'; value: string }[]) {
+      out.set(row.user_id, { ...out.get(row.user_id), [row.field]: row.value });
+    }
+    return out;
+  }
+
   setDisplayName(userId: string, displayName: string): Promise<void> {
     return this.setProfileField(userId, 'displayname', displayName);
   }
