@@ -144,3 +144,28 @@ export function assertMatchesSpec(body: unknown, response: SpecResponse): void {
     throw new Error(`${response.method.toUpperCase()} ${response.path} ${response.status} does not match ${response.file}:\n  ${errors.join('\n  ')}`);
   }
 }
+
+/**
+ * Throws when `event` does not match the spec's schema of its event type
+ * (`data/event-schemas/schema/<type>.yaml`, e.g. `m.presence`); a skipped check passes.
+ */
+export function assertMatchesEventSchema(event: unknown, type: string): void {
+  const data = specDataDir();
+  if (data === null) {
+    warnMissing();
+    return;
+  }
+  const file = join(data, 'event-schemas', 'schema', `${type}.yaml`);
+  const schema = inline(loadDocument(file), file, []) as Record<string, Json>;
+  // The engine is 2020-12 already; a $schema key inside the inlined parts would be refused.
+  const validate = validatorEngine(data).compile(withoutSchemaKeys(schema) as object);
+  if (validate(event)) return;
+  const errors = (validate.errors ?? []).map((error) => `${error.instancePath || '(root)'} ${error.message ?? 'is invalid'}`);
+  throw new Error(`event does not match the ${type} schema:\n  ${errors.join('\n  ')}`);
+}
+
+function withoutSchemaKeys(node: Json): Json {
+  if (Array.isArray(node)) return node.map(withoutSchemaKeys);
+  if (typeof node !== 'object' || node === null) return node;
+  return Object.fromEntries(Object.entries(node).filter(([key]) => key !== '$schema').map(([key, value]) => [key, withoutSchemaKeys(value)]));
+}
