@@ -341,6 +341,35 @@ export class SyncQueries {
     return rows as unknown as string[];
   }
 
+  /**
+   * Which of `userIds` are joined to a room the user is joined to (for presence). A long list
+   * (an initial sync's) is not sent: every such user is read and the list kept to them.
+   */
+  async usersSharingRoomWith(conn: CommonQueryMethods, userId: string, userIds: readonly string[]): Promise<Set<string>> {
+    if (userIds.length === 0) return new Set();
+    const few = userIds.length <= 1000;
+    const among = few ? sql.fragment`AND theirs.user_id = ANY(${sql.array([...userIds], 'text')})` : sql.fragment``;
+    const rows = (await conn.anyFirst(sql.unsafe`
+      SELECT DISTINCT theirs.user_id
+        FROM proj_sync.memberships mine
+        JOIN proj_sync.memberships theirs ON theirs.room_id = mine.room_id AND theirs.membership = 'join'
+       WHERE mine.user_id = ${userId} AND mine.membership = 'join' ${among}`)) as unknown as string[];
+    if (few) return new Set(rows);
+    const wanted = new Set(userIds);
+    return new Set(rows.filter((id) => wanted.has(id)));
+  }
+
+  /** The rooms each of the users is joined to (users joined to none are left out). */
+  async joinedRoomsOf(conn: CommonQueryMethods, userIds: readonly string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    if (userIds.length === 0) return out;
+    const rows = (await conn.any(sql.unsafe`
+      SELECT user_id, room_id FROM proj_sync.memberships
+       WHERE user_id = ANY(${sql.array([...userIds], 'text')}) AND membership = 'join'`)) as unknown as { user_id: string; room_id: string }[];
+    for (const row of rows) out.set(row.user_id, [...(out.get(row.user_id) ?? []), row.room_id]);
+    return out;
+  }
+
   /** Users whose membership of the room is `join`. */
   async joinedUserIds(conn: CommonQueryMethods, roomId: string): Promise<string[]> {
     const rows = await conn.anyFirst(sql.unsafe`

@@ -5,9 +5,11 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { Query, QueryHandler } from '@nestjs/cqrs';
 import type { ReadBarrier } from '@hs/eventstore';
-import { SyncQueries, type ClientEvent, type ContextResponse, type JoinedMember, type MessagesResponse } from '@hs/projections/sync';
+import { SyncQueries, SyncQueryError, type ClientEvent, type ContextResponse, type JoinedMember, type MessagesResponse } from '@hs/projections/sync';
 import { IgnoredUsers } from './ignored-users';
-import { GetContext, GetEventForUser, GetJoinedMembers, GetJoinedRooms, GetMembers, GetMessages, GetRoomStateForUser } from './queries';
+import { PresenceStore } from './presence';
+import { GetContext, GetEventForUser, GetJoinedMembers, GetJoinedRooms, GetMembers, GetMessages, GetPresence, GetRoomStateForUser } from './queries';
+import type { PresenceStatus } from './sources';
 import { ROOM_QUERY_READ_MODELS } from './read-models';
 
 /** Injection token of the read side's `ReadBarrier` (none: queries answer at once). */
@@ -106,6 +108,27 @@ export class GetEventForUserHandler extends SyncProjectionQueryHandler<GetEventF
   }
 }
 
+/**
+ * Presence is read from the in-memory store after the wait (so a PUT acknowledged before is
+ * seen); who may see it, from the sync projection's memberships. With presence turned off,
+ * everyone is offline (as Synapse answers).
+ */
+@QueryHandler(GetPresence)
+export class GetPresenceHandler extends SyncProjectionQueryHandler<GetPresence, PresenceStatus> {
+  constructor(queries: SyncQueries, @Inject(PresenceStore) private readonly presence: PresenceStore) {
+    super(queries);
+  }
+
+  protected async answer(q: GetPresence): Promise<PresenceStatus> {
+    if (!this.presence.enabled) return { presence: 'offline' };
+    if (q.userId !== q.requester) {
+      const sharing = await this.queries.usersSharingRoomWith(this.queries.pool, q.requester, [q.userId]);
+      if (!sharing.has(q.userId)) throw new SyncQueryError('M_FORBIDDEN', 'You are not allowed to see their presence');
+    }
+    return this.presence.status(q.userId) ?? { presence: 'offline' };
+  }
+}
+
 export const SYNC_QUERY_HANDLERS = [
   GetMessagesHandler,
   GetContextHandler,
@@ -114,4 +137,5 @@ export const SYNC_QUERY_HANDLERS = [
   GetJoinedMembersHandler,
   GetJoinedRoomsHandler,
   GetEventForUserHandler,
+  GetPresenceHandler,
 ];

@@ -1,6 +1,7 @@
-/** The /sync query side: sync service, notifier, typing store, sources, Nest module. */
+/** The /sync query side: sync service, notifier, typing and presence stores, sources, Nest module. */
 export * from './sources';
 export * from './typing';
+export * from './presence';
 export * from './filter';
 export * from './notifier';
 export * from './unread';

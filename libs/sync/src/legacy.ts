@@ -50,9 +50,8 @@ export interface InitialSyncResponse {
 /** Default number of messages per room of an initial sync (Synapse's). */
 export const LEGACY_DEFAULT_LIMIT = 10;
 
-/** Room events, ephemeral events and account data changes: what the event stream shows. */
+/** Room events, ephemeral events, presence and account data changes: what the event stream shows. */
 const EVENT_STREAM_FILTER: SyncFilter = {
-  presence: { types: [] },
   room: { state: { types: [] }, timeline: { limit: MAX_TIMELINE_LIMIT } },
 };
 
@@ -63,6 +62,12 @@ function withRoom(roomId: string, events: readonly Partial<ClientEvent>[]): Lega
 /** A joined room's m.receipt event from /sync's ephemeral section, with the room id. */
 function receiptsOf(roomId: string, room: JoinedRoom): LegacyEvent[] {
   return room.ephemeral.events.filter((e) => e.type === 'm.receipt').map((e) => ({ ...e, room_id: roomId }));
+}
+
+/** The m.presence events of a room's joined members, from the answer's presence section. */
+function presenceIn(body: SyncResponse, state: readonly LegacyEvent[]): LegacyEvent[] {
+  const joined = new Set(state.filter((e) => e.type === 'm.room.member' && e.content?.membership === 'join').map((e) => e.state_key));
+  return (body.presence?.events ?? []).filter((e) => joined.has(e.sender));
 }
 
 /** The state after the timeline: the state block with the timeline's state events applied in order. */
@@ -100,14 +105,20 @@ export class LegacySyncService {
       if (invite) chunk.push({ ...invite, room_id: roomId });
     }
     for (const e of body.account_data?.events ?? []) chunk.push({ ...e });
+    for (const e of body.presence?.events ?? []) chunk.push({ ...e });
     return { chunk, start, end: body.next_batch };
   }
 
-  /** GET /_matrix/client/v3/initialSync: every room of the user with its latest messages and state. */
+  /**
+   * GET /_matrix/client/v3/initialSync: every room of the user with its latest messages and
+   * state, and the presence of the user and of those who share a room with them. An initial
+   * sync does not mark the user's presence (the event stream and /sync do).
+   */
   async initialSync(request: { userId: string; deviceId: string; limit?: number; archived?: boolean }): Promise<InitialSyncResponse> {
     const body = await this.sync.sync({
       userId: request.userId,
       deviceId: request.deviceId,
+      setPresence: 'offline',
       filter: { room: { timeline: { limit: request.limit ?? LEGACY_DEFAULT_LIMIT }, include_leave: request.archived === true } },
     });
     const rooms: RoomInitialSync[] = [];
@@ -126,21 +137,25 @@ export class LegacySyncService {
         ...(invite ? { invite: { ...invite, room_id: roomId } } : {}),
       });
     }
-    return { end: body.next_batch, rooms, presence: [], receipts, account_data: body.account_data?.events ?? [] };
+    return { end: body.next_batch, rooms, presence: body.presence?.events ?? [], receipts, account_data: body.account_data?.events ?? [] };
   }
 
-  /** GET /_matrix/client/v3/rooms/{roomId}/initialSync: one room the user is or was in. */
+  /** GET /_matrix/client/v3/rooms/{roomId}/initialSync: one room the user is or was in, with its joined members' presence. */
   async roomInitialSync(request: { userId: string; deviceId: string; roomId: string; limit?: number }): Promise<RoomInitialSync> {
     const body = await this.sync.sync({
       userId: request.userId,
       deviceId: request.deviceId,
+      setPresence: 'offline',
       filter: {
         account_data: { types: [] },
         room: { rooms: [request.roomId], include_leave: true, timeline: { limit: request.limit ?? LEGACY_DEFAULT_LIMIT } },
       },
     });
     const joined = body.rooms?.join?.[request.roomId];
-    if (joined) return { ...this.room(body, request.roomId, 'join', joined), presence: [], receipts: receiptsOf(request.roomId, joined) };
+    if (joined) {
+      const room = this.room(body, request.roomId, 'join', joined);
+      return { ...room, presence: presenceIn(body, room.state ?? []), receipts: receiptsOf(request.roomId, joined) };
+    }
     const left = body.rooms?.leave?.[request.roomId];
     // Nothing after the leave: no receipts (they are not kept per position).
     if (left) return { ...this.room(body, request.roomId, 'leave', left), presence: [], receipts: [] };

@@ -3,7 +3,9 @@
  * polling: the projection runner reports each checkpoint advance of the sync and receipts
  * projections (one query then finds the rooms and users the new range touched, unless the
  * sync projector's statement reported the rows it wrote, which are then taken as they are), the typing
- * store reports its rooms, the account data source its users. A request waits with its
+ * store reports its rooms, the account data source its users, the presence store its users
+ * (whose joined rooms one query then finds: the user's own requests wake at once, those of
+ * the users who share a room with them once the rooms are known). A request waits with its
  * rooms and its token; it is woken only when one of its rooms or its user is affected.
  */
 import type { DatabasePool } from 'slonik';
@@ -13,7 +15,7 @@ import { SYNC_PROJECTION, SyncQueries, writtenEventRows } from '@hs/projections/
 import { RECEIPTS_PROJECTION, receiptsBetween } from '@hs/projections/receipts';
 import { LiveWindow } from './live';
 import { declareNotifiedReadModels, notifiedReadModel } from './read-models';
-import type { AccountDataSource, TypingSource } from './sources';
+import type { AccountDataSource, PresenceSource, TypingSource } from './sources';
 
 interface Waiter {
   userId: string;
@@ -31,6 +33,13 @@ interface Range {
 
 const HISTORY = 512;
 
+/** A presence change: whose, and the rooms the user was joined to (undefined: being read; 'all': unknown). */
+interface PresenceChange {
+  counter: number;
+  userId: string;
+  rooms: ReadonlySet<string> | 'all' | undefined;
+}
+
 export class SyncNotifier {
   private readonly waiters = new Set<Waiter>();
   private readonly processed = new Map<string, bigint>();
@@ -38,6 +47,11 @@ export class SyncNotifier {
   private readonly history = new Map<string, Range[]>();
   private readonly accountData = new Map<string, number>();
   private chain: Promise<void> = Promise.resolve();
+  private readonly presenceChanges: PresenceChange[] = [];
+  /** Presence changes at or below this counter may have been forgotten. */
+  private presenceFloor = 0;
+  /** Presence changes whose users' rooms are not read yet. */
+  private readonly presenceUnresolved: PresenceChange[] = [];
   private readonly unsubscribe: (() => void)[] = [];
   /** The recent past of the sync projection in memory, for /sync's live path. */
   readonly live: LiveWindow;
@@ -46,9 +60,10 @@ export class SyncNotifier {
     private readonly pool: DatabasePool,
     private readonly typing?: TypingSource,
     accountData?: AccountDataSource,
-    queries: SyncQueries = new SyncQueries(pool),
+    private readonly queries: SyncQueries = new SyncQueries(pool),
     /** Told each position up to which a projection's ranges have been examined (reads of /sync wait for it). */
     private readonly barrier?: ReadBarrier,
+    private readonly presence?: PresenceSource,
   ) {
     this.live = new LiveWindow(queries);
     if (barrier) declareNotifiedReadModels(barrier);
@@ -61,6 +76,7 @@ export class SyncNotifier {
         }),
       );
     }
+    if (presence?.enabled) this.unsubscribe.push(presence.onChange((userId, counter) => this.presenceChanged(userId, counter)));
   }
 
   /**
@@ -150,7 +166,49 @@ export class SyncNotifier {
     if (this.typing) {
       for (const room of rooms) if (this.typing.roomCounter(room) > token.typing) return true;
     }
+    if (this.presenceMissed(userId, rooms, token.presence)) return true;
     return (this.accountData.get(userId) ?? 0) > token.accountData;
+  }
+
+  /** Whether a presence change after `since` concerns the user: their own, or of a user joined to one of their rooms. */
+  private presenceMissed(userId: string, rooms: ReadonlySet<string>, since: number): boolean {
+    if (!this.presence?.enabled || this.presence.counter() <= since) return false;
+    // The changes after the token are no longer all remembered: wake to be safe.
+    if (since < this.presenceFloor) return true;
+    // A change whose rooms are still being read wakes its waiters once they are known.
+    return this.presenceChanges.some(
+      (c) => c.counter > since && (c.userId === userId || c.rooms === 'all' || (c.rooms !== undefined && [...rooms].some((room) => (c.rooms as ReadonlySet<string>).has(room)))),
+    );
+  }
+
+  private presenceChanged(userId: string, counter: number): void {
+    const change: PresenceChange = { counter, userId, rooms: undefined };
+    this.presenceChanges.push(change);
+    if (this.presenceChanges.length > HISTORY) this.presenceFloor = this.presenceChanges.splice(0, this.presenceChanges.length - HISTORY).at(-1)?.counter ?? 0;
+    this.wakeRooms(new Set(), new Set([userId]));
+    // Changes made together (a sweep of the timeouts) have their rooms read in one query.
+    this.presenceUnresolved.push(change);
+    if (this.presenceUnresolved.length === 1) setImmediate(() => this.resolvePresenceRooms());
+  }
+
+  /** Reads the rooms of the changed users, then wakes the requests of their room-mates. */
+  private resolvePresenceRooms(): void {
+    const changes = this.presenceUnresolved.splice(0);
+    this.queries.joinedRoomsOf(this.pool, [...new Set(changes.map((c) => c.userId))]).then(
+      (joined) => {
+        const rooms = new Set<string>();
+        for (const change of changes) {
+          change.rooms = new Set(joined.get(change.userId) ?? []);
+          for (const room of change.rooms) rooms.add(room);
+        }
+        this.wakeRooms(rooms, new Set());
+      },
+      () => {
+        // The rooms could not be read: wake every request so none sleeps past the changes.
+        for (const change of changes) change.rooms = 'all';
+        for (const waiter of [...this.waiters]) waiter.wake();
+      },
+    );
   }
 
   private async process(name: string, upTo: bigint, wrote: boolean, written: WrittenBatch | undefined): Promise<void> {

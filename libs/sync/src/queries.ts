@@ -4,6 +4,7 @@
  */
 import { Query } from '@nestjs/cqrs';
 import type { ClientEvent, ContextResponse, JoinedMember, MessagesResponse, RoomEventFilter, Viewer } from '@hs/projections/sync';
+import type { PresenceStatus } from './sources';
 
 /** GET /_matrix/client/v3/rooms/{roomId}/messages */
 export class GetMessages extends Query<MessagesResponse> {
@@ -84,6 +85,19 @@ export class GetEventForUser extends Query<ClientEvent> {
     readonly roomId: string,
     readonly eventId: string,
     readonly viewer: Viewer,
+  ) {
+    super();
+  }
+}
+
+/**
+ * GET /_matrix/client/v3/presence/{userId}/status: the user's presence, for the user themself
+ * or a user who shares a joined room with them (others: M_FORBIDDEN).
+ */
+export class GetPresence extends Query<PresenceStatus> {
+  constructor(
+    readonly requester: string,
+    readonly userId: string,
   ) {
     super();
   }

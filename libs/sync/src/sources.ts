@@ -1,6 +1,7 @@
 /**
- * What /sync reads besides the projections: account data (owned by the accounts library)
- * and typing notifications (ephemeral, in memory). The application wires the real sources.
+ * What /sync reads besides the projections: account data and profiles (owned by the accounts
+ * library), typing notifications and presence (ephemeral, in memory). The application wires
+ * the real sources.
  */
 
 export interface AccountDataEntry {
@@ -35,9 +36,45 @@ export interface TypingSource {
   onChange(listener: (roomId: string, counter: number) => void): () => void;
 }
 
+export type PresenceState = 'online' | 'unavailable' | 'offline';
+
 /**
- * The ephemeral streams /sync reads from memory. Typing is the only one kept here; receipts
- * are stored facts read from the receipts projection.
+ * A user's presence as GET /presence/{userId}/status answers it (and m.presence carries it).
+ * A type, not an interface, so that it is a JSON object (Record<string, unknown>) too.
+ */
+export type PresenceStatus = {
+  presence: PresenceState;
+  last_active_ago?: number;
+  status_msg?: string;
+  currently_active?: boolean;
+};
+
+/** Presence of local users, an ephemeral stream with an in-memory counter. */
+export interface PresenceSource {
+  /** Off (config `presence.enabled: false`): nothing is ever reported. */
+  readonly enabled: boolean;
+  /** The counter now (each change takes a higher value). */
+  counter(): number;
+  /** The counter of the user's last change (0 if never). */
+  userCounter(userId: string): number;
+  /** Users changed after `since` (undefined or not issued here: all known) with their presence now. */
+  changesSince(since: number | undefined): { counter: number; changes: Map<string, PresenceStatus> };
+  /** The user's presence now (undefined: never set). */
+  status(userId: string): PresenceStatus | undefined;
+  /** A sync of the device starts with its `set_presence`; the returned function ends it. */
+  syncing(userId: string, deviceId: string, setPresence?: PresenceState): () => void;
+  onChange(listener: (userId: string, counter: number) => void): () => void;
+}
+
+/** Display names and avatars of users (those set), for m.presence events. */
+export interface ProfileSource {
+  displayProfiles(userIds: readonly string[]): Promise<Map<string, { displayname?: string; avatar_url?: string }>>;
+}
+
+/**
+ * The ephemeral room streams /sync reads from memory. Typing is the only one kept here;
+ * receipts are stored facts read from the receipts projection. Presence is not a room stream
+ * (see PresenceSource).
  */
 export type EphemeralSource = TypingSource;
 

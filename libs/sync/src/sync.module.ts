@@ -1,11 +1,11 @@
 /**
  * The read side as a Nest module: SyncService for GET /sync (and LegacySyncService for the
  * deprecated GET /events and /initialSync), the query handlers of
- * /messages, /context, /state, /members, /joined_members, /joined_rooms and /event, the
- * typing store and the notifier. The host provides the options with `forRootAsync` and wires
+ * /messages, /context, /state, /members, /joined_members, /joined_rooms, /event and
+ * GET /presence, the typing and presence stores and the notifier. The host provides the options with `forRootAsync` and wires
  * the projection runner's `onCheckpoint` to `SyncNotifier.checkpointAdvanced`.
  */
-import { Inject, Injectable, Module, type DynamicModule, type ModuleMetadata, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, Module, type DynamicModule, type ModuleMetadata, type OnApplicationShutdown } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import type { DatabasePool } from 'slonik';
 import { SyncQueries } from '@hs/projections/sync';
@@ -15,7 +15,9 @@ import type { WireEventSource } from './event-format';
 import { IgnoredUsers } from './ignored-users';
 import { LegacySyncService } from './legacy';
 import { SyncNotifier } from './notifier';
-import { NoAccountData, type AccountDataSource } from './sources';
+import { PresenceStore } from './presence';
+import { PresencePersistence, loadPresence } from './presence-persistence';
+import { NoAccountData, type AccountDataSource, type ProfileSource } from './sources';
 import { SyncService } from './sync.service';
 import { TypingStore } from './typing';
 
@@ -35,6 +37,16 @@ export interface SyncModuleOptions {
   readBarrier?: ReadBarrier;
   /** The signed wire forms of room events (the room write model), for filters asking for the federation format. */
   wireEvents?: WireEventSource;
+  presence?: {
+    /** Config `presence.enabled` (default true). */
+    enabled?: boolean;
+    /** Keep each user's last presence in `presence.user_presence` (its migration applied) across restarts (default false). */
+    persist?: boolean;
+    /** Told when a write of the saved presence fails (default: a warning in the log). */
+    onPersistError?: (error: unknown) => void;
+  };
+  /** Display names and avatars for m.presence events; none if omitted. */
+  profiles?: ProfileSource;
 }
 
 export interface SyncModuleAsyncOptions {
@@ -49,12 +61,16 @@ class SyncLifecycle implements OnApplicationShutdown {
     @Inject(SyncNotifier) private readonly notifier: SyncNotifier,
     @Inject(TypingStore) private readonly typing: TypingStore,
     @Inject(IgnoredUsers) private readonly ignoredUsers: IgnoredUsers,
+    @Inject(PresenceStore) private readonly presence: PresenceStore,
+    @Inject(PresencePersistence) private readonly persistence: PresencePersistence | null,
   ) {}
 
-  onApplicationShutdown(): void {
+  async onApplicationShutdown(): Promise<void> {
     this.notifier.close();
     this.typing.close();
+    this.presence.close();
     this.ignoredUsers.close();
+    await this.persistence?.close();
   }
 }
 
@@ -76,19 +92,43 @@ export class SyncModule {
           inject: [SYNC_OPTIONS],
         },
         { provide: TypingStore, useFactory: (o: SyncModuleOptions) => new TypingStore(o.now), inject: [SYNC_OPTIONS] },
+        {
+          provide: PresenceStore,
+          useFactory: async (o: SyncModuleOptions) => {
+            const store = new PresenceStore({ enabled: o.presence?.enabled ?? true, ...(o.now ? { now: o.now } : {}) });
+            if (store.enabled && o.presence?.persist) store.restore(await loadPresence(o.pool));
+            return store;
+          },
+          inject: [SYNC_OPTIONS],
+        },
+        {
+          provide: PresencePersistence,
+          useFactory: (o: SyncModuleOptions, store: PresenceStore) =>
+            store.enabled && o.presence?.persist
+              ? new PresencePersistence(
+                  o.pool,
+                  store,
+                  o.presence.onPersistError ?? ((error) => new Logger('PresencePersistence').warn(`saving presence failed: ${error instanceof Error ? error.message : String(error)}`)),
+                  o.now,
+                ).start()
+              : null,
+          inject: [SYNC_OPTIONS, PresenceStore],
+        },
         { provide: READ_BARRIER, useFactory: (o: SyncModuleOptions) => o.readBarrier ?? null, inject: [SYNC_OPTIONS] },
         {
           provide: SyncNotifier,
-          useFactory: (o: SyncModuleOptions, typing: TypingStore, queries: SyncQueries) =>
-            new SyncNotifier(o.pool, typing, o.accountData ?? new NoAccountData(), queries, o.readBarrier),
-          inject: [SYNC_OPTIONS, TypingStore, SyncQueries],
+          useFactory: (o: SyncModuleOptions, typing: TypingStore, queries: SyncQueries, presence: PresenceStore) =>
+            new SyncNotifier(o.pool, typing, o.accountData ?? new NoAccountData(), queries, o.readBarrier, presence),
+          inject: [SYNC_OPTIONS, TypingStore, SyncQueries, PresenceStore],
         },
         { provide: IgnoredUsers, useFactory: (o: SyncModuleOptions) => new IgnoredUsers(o.accountData ?? new NoAccountData()), inject: [SYNC_OPTIONS] },
         {
           provide: SyncService,
-          useFactory: (o: SyncModuleOptions, queries: SyncQueries, typing: TypingStore, notifier: SyncNotifier, ignoredUsers: IgnoredUsers) =>
+          useFactory: (o: SyncModuleOptions, queries: SyncQueries, typing: TypingStore, notifier: SyncNotifier, ignoredUsers: IgnoredUsers, presence: PresenceStore) =>
             new SyncService(queries, {
               typing,
+              presence,
+              ...(o.profiles ? { profiles: o.profiles } : {}),
               notifier,
               accountData: o.accountData ?? new NoAccountData(),
               ignoredUsers,
@@ -96,13 +136,13 @@ export class SyncModule {
               ...(o.readBarrier ? { barrier: o.readBarrier } : {}),
               ...(o.wireEvents ? { wireEvents: o.wireEvents } : {}),
             }),
-          inject: [SYNC_OPTIONS, SyncQueries, TypingStore, SyncNotifier, IgnoredUsers],
+          inject: [SYNC_OPTIONS, SyncQueries, TypingStore, SyncNotifier, IgnoredUsers, PresenceStore],
         },
         { provide: LegacySyncService, useFactory: (sync: SyncService) => new LegacySyncService(sync), inject: [SyncService] },
         ...SYNC_QUERY_HANDLERS,
         SyncLifecycle,
       ],
-      exports: [SyncService, LegacySyncService, SyncQueries, TypingStore, SyncNotifier],
+      exports: [SyncService, LegacySyncService, SyncQueries, TypingStore, PresenceStore, SyncNotifier],
     };
   }
 }

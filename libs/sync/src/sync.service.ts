@@ -1,6 +1,8 @@
 /**
  * GET /_matrix/client/v3/sync: the response body for a user's device, initial or incremental,
- * long-polling until something for the user lands or the timeout passes.
+ * long-polling until something for the user lands or the timeout passes. Presence (of the
+ * user and of the users who share a joined room with them) comes from the in-memory presence
+ * store, beside the rooms.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { CommonQueryMethods } from 'slonik';
@@ -30,7 +32,7 @@ import { SYNC_ENDPOINT_READ_MODELS } from './read-models';
 import type { ReadBarrier } from '@hs/eventstore';
 import type { LiveWindow } from './live';
 import { SharedReads } from './shared-reads';
-import type { AccountDataDelta, AccountDataEntry, AccountDataSource, TypingSource } from './sources';
+import type { AccountDataDelta, AccountDataEntry, AccountDataSource, PresenceSource, PresenceState, PresenceStatus, ProfileSource, TypingSource } from './sources';
 import { unreadNotificationsIn, type UnreadNotifications } from './unread';
 
 export interface SyncRequest {
@@ -43,6 +45,15 @@ export interface SyncRequest {
   filter?: SyncFilter;
   /** Aborts the wait (e.g. the client went away). */
   signal?: AbortSignal;
+  /** `set_presence`: how the sync marks the user's presence (default online; offline: not at all). */
+  setPresence?: PresenceState;
+}
+
+/** An m.presence event of the `presence` section. */
+export interface PresenceEvent {
+  type: 'm.presence';
+  sender: string;
+  content: PresenceStatus & { displayname?: string; avatar_url?: string };
 }
 
 export interface Timeline {
@@ -75,6 +86,7 @@ export interface SyncResponse {
     leave?: Record<string, LeftRoom>;
   };
   account_data?: { events: AccountDataEntry[] };
+  presence?: { events: PresenceEvent[] };
 }
 
 interface Computed {
@@ -109,6 +121,10 @@ interface Context {
 
 export interface SyncServiceOptions {
   typing?: TypingSource;
+  /** Presence of local users (none: no presence section). */
+  presence?: PresenceSource;
+  /** Display names and avatars for m.presence events (none: left out). */
+  profiles?: ProfileSource;
   accountData: AccountDataSource;
   /** Built with the same account data source: its record of changes spares reads. */
   notifier: SyncNotifier;
@@ -226,6 +242,16 @@ export class SyncService {
     const deadline = this.now() + timeout;
     const paced = since !== undefined && request.fullState !== true && timeout > 0 && this.minAnswerIntervalMs > 0;
     const device = `${request.userId}\u0000${request.deviceId}`;
+    // Marked before the first computation, so that the change it makes is in this answer.
+    const endPresence = this.options.presence?.syncing(request.userId, request.deviceId, request.setPresence ?? 'online');
+    try {
+      return await this.answer(request, since, deadline, paced, device);
+    } finally {
+      endPresence?.();
+    }
+  }
+
+  private async answer(request: SyncRequest, since: SyncToken | undefined, deadline: number, paced: boolean, device: string): Promise<SyncResponse> {
     if (paced) await this.pace(device, deadline, request.signal);
     for (;;) {
       const computed = await this.compute(request, since);
@@ -242,12 +268,18 @@ export class SyncService {
 
   /**
    * A sync token for "now" (the deprecated GET /events without `from`): every room event,
-   * receipt and typing change acknowledged so far counts as seen; account data does not.
+   * receipt, typing and presence change acknowledged so far counts as seen; account data does not.
    */
   async currentToken(): Promise<string> {
     await this.options.barrier?.ready(SYNC_ENDPOINT_READ_MODELS);
     const { upTo, receiptsUpTo } = await this.positionsIn(this.queries.pool, this.notifiedPositions());
-    return encodeSyncToken({ events: upTo, accountData: 0, typing: this.options.typing?.counter() ?? 0, receipts: receiptsUpTo });
+    return encodeSyncToken({
+      events: upTo,
+      accountData: 0,
+      typing: this.options.typing?.counter() ?? 0,
+      receipts: receiptsUpTo,
+      presence: this.options.presence?.counter() ?? 0,
+    });
   }
 
   /**
@@ -292,7 +324,83 @@ export class SyncService {
     this.answeredAt.set(device, now);
   }
 
+  /** The rooms and account data of the answer, then its presence section. */
   private async compute(request: SyncRequest, since: SyncToken | undefined): Promise<Computed> {
+    const computed = await this.computeRooms(request, since);
+    const presence = this.options.presence;
+    if (!presence?.enabled) return computed;
+    const { events, counter } = await this.presenceSection(presence, request, since, computed.body);
+    const token: SyncToken = { ...computed.token, presence: counter };
+    const body: SyncResponse = { ...computed.body, next_batch: encodeSyncToken(token) };
+    if (events.length > 0) body.presence = { events };
+    return { ...computed, body, token, empty: computed.empty && events.length === 0 };
+  }
+
+  /**
+   * m.presence events for the user and the users who share a joined room with them: on an
+   * initial sync (or full_state) everyone's current presence but that of offline users
+   * without a status message (as Synapse leaves them out: clients take a user they hear
+   * nothing of as offline); on an incremental sync, the changes after the token, and the
+   * current presence of users who came to share a room with the user in this answer (joins
+   * in its rooms, or a room the user joined). The filter's `presence` section applies
+   * (`limit` keeps the latest changes). Returns the presence counter the answer is complete up to.
+   */
+  private async presenceSection(
+    presence: PresenceSource,
+    request: SyncRequest,
+    since: SyncToken | undefined,
+    body: SyncResponse,
+  ): Promise<{ events: PresenceEvent[]; counter: number }> {
+    const filter = request.filter?.presence;
+    const initial = since === undefined || request.fullState === true;
+    // The counter and the statuses are read at once (the store is synchronous).
+    const { counter, changes } = presence.changesSince(initial ? undefined : since.presence);
+    if (!eventMatches({ type: 'm.presence' }, filter) || (typeof filter?.limit === 'number' && filter.limit <= 0)) return { events: [], counter };
+    if (!initial) {
+      for (const userId of await this.newlySharing(request.userId, body)) {
+        const status = presence.status(userId);
+        if (status && !changes.has(userId)) changes.set(userId, status);
+      }
+    }
+    let wanted = [...changes].filter(
+      ([userId, status]) => eventMatches({ type: 'm.presence', sender: userId }, filter) && !(initial && status.presence === 'offline' && status.status_msg === undefined),
+    );
+    const others = wanted.map(([userId]) => userId).filter((userId) => userId !== request.userId);
+    const sharing = others.length > 0 ? await this.queries.usersSharingRoomWith(this.queries.pool, request.userId, others) : new Set<string>();
+    wanted = wanted.filter(([userId]) => userId === request.userId || sharing.has(userId));
+    const limit = filter?.limit;
+    if (typeof limit === 'number' && Number.isSafeInteger(limit) && wanted.length > limit) wanted = wanted.slice(wanted.length - limit);
+    if (wanted.length === 0) return { events: [], counter };
+    const profiles = (await this.options.profiles?.displayProfiles(wanted.map(([userId]) => userId))) ?? new Map<string, { displayname?: string; avatar_url?: string }>();
+    const events = wanted.map(([userId, status]): PresenceEvent => ({ type: 'm.presence', sender: userId, content: { ...status, ...profiles.get(userId) } }));
+    return { events, counter };
+  }
+
+  /**
+   * Users who come to share a room with the user in this answer: those whose join is in a
+   * joined room's timeline or state, and every member of a room the user's own join is in.
+   */
+  private async newlySharing(userId: string, body: SyncResponse): Promise<Set<string>> {
+    const users = new Set<string>();
+    for (const [roomId, room] of Object.entries(body.rooms?.join ?? {})) {
+      const joins = [...room.state.events, ...room.timeline.events].filter(
+        (e) =>
+          e.type === 'm.room.member' &&
+          typeof e.state_key === 'string' &&
+          e.content?.membership === 'join' &&
+          // A display name or avatar change is a join after a join.
+          (e.unsigned?.prev_content as { membership?: unknown } | undefined)?.membership !== 'join',
+      );
+      if (joins.some((e) => e.state_key === userId)) {
+        for (const member of await this.queries.joinedUserIds(this.queries.pool, roomId)) users.add(member);
+      } else for (const e of joins) users.add(e.state_key as string);
+    }
+    users.delete(userId);
+    return users;
+  }
+
+  /** The rooms and account data of the answer (the live window's path, or the database's). */
+  private async computeRooms(request: SyncRequest, since: SyncToken | undefined): Promise<Computed> {
     const filter = request.filter ?? {};
     const fullState = request.fullState === true;
     const ignored = await this.ignoredUsers.of(request.userId);
@@ -359,6 +467,7 @@ export class SyncService {
         accountData: Math.max(accountData.position, since?.accountData ?? 0),
         typing: typingCounter,
         receipts: since && since.receipts > receiptsUpTo ? since.receipts : receiptsUpTo,
+        presence: since?.presence ?? 0,
       };
       const body: SyncResponse = { next_batch: encodeSyncToken(token) };
       const rooms = new Set<string>();
@@ -518,6 +627,7 @@ export class SyncService {
       accountData: since.accountData,
       typing: typing?.counter() ?? 0,
       receipts: receiptsToken,
+      presence: since.presence,
     };
     const body: SyncResponse = { next_batch: encodeSyncToken(token) };
     const viewer = { userId, deviceId: request.deviceId };
