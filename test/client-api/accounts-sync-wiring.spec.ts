@@ -31,6 +31,9 @@ describe('read side wiring', () => {
     expect((await call(s.url, 'POST', `join/${encodeURIComponent(roomId)}`, { token: bob.token, body: {} })).status).toBe(200);
     const sync = s.server.clientApp.get(SyncService);
     const notifier = s.server.clientApp.get(SyncNotifier);
+    // Alice syncs once, so she is online before Bob's long poll: her message is then no
+    // presence change of a room-mate, which would wake the poll before the message does.
+    await sync.sync({ userId: alice.userId, deviceId: alice.deviceId });
     /** Resolves once `count` sync requests are parked in the notifier. */
     const parked = async (count: number) => {
       while (notifier.waiting < count) await sleep(10);

@@ -3,7 +3,7 @@
  * read side on the backend's database and event store, the command and query buses, and the
  * controllers.
  */
-import { AccountDataService, AccountsModule, AccountsOptions, DATABASE_POOL } from '@hs/accounts';
+import { AccountDataService, AccountsModule, AccountsOptions, DATABASE_POOL, ProfileService } from '@hs/accounts';
 import { ClientApiModule } from '@hs/client-api';
 import type { HomeserverConfig } from '@hs/config';
 import type { SigningKey } from '@hs/protocol';
@@ -52,13 +52,15 @@ export function clientApiModule(config: HomeserverConfig, backend: Backend, sign
   });
   const sync = SyncModule.forRootAsync({
     imports: [accounts, room],
-    inject: [AccountDataService, WriteModelReader],
-    useFactory: (accountData: AccountDataService, writeModel: WriteModelReader) => ({
+    inject: [AccountDataService, WriteModelReader, ProfileService],
+    useFactory: (accountData: AccountDataService, writeModel: WriteModelReader, profiles: ProfileService) => ({
       pool: backend.db.pool,
       accountData: accountDataSourceFrom(accountData),
       now: clock,
       readBarrier: backend.readBarrier,
       wireEvents: { wireEvents: (ids: readonly string[]) => writeModel.wireEvents(ids) },
+      presence: { enabled: config.presence.enabled, persist: true },
+      profiles,
     }),
   });
   return ClientApiModule.forRoot({ config, imports: [CqrsModule.forRoot(), accounts, room, sync], clock });

@@ -15,6 +15,7 @@ import { AccessTokenGuard } from './auth/access-token.guard';
 import { CapabilitiesController } from './capabilities/capabilities.controller';
 import { DevicesController } from './devices/devices.controller';
 import { FiltersController } from './filters/filters.controller';
+import { PresenceController } from './presence/presence.controller';
 import { ProfileController } from './profile/profile.controller';
 import { PushRulesController } from './push-rules/push-rules.controller';
 import { PushRulesService } from './push-rules/push-rules.service';
@@ -66,6 +67,7 @@ export class ClientApiModule {
         AccountController,
         DevicesController,
         ProfileController,
+        PresenceController,
         AccountDataController,
         FiltersController,
         CapabilitiesController,

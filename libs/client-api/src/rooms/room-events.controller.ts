@@ -1,9 +1,10 @@
 /**
  * Sending events (client-server API, "Sending events to a room"), redactions and room
- * upgrades.
+ * upgrades. Sending an event or a redaction is activity: the sender's presence becomes online.
  */
 import { AccountDataService } from '@hs/accounts';
 import { RedactEvent, SendRoomEvent, UpgradeRoom } from '@hs/room';
+import { PresenceStore } from '@hs/sync';
 import { Body, Controller, HttpCode, Logger, Param, Post, Put } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { z } from 'zod';
@@ -22,6 +23,7 @@ export class RoomEventsController {
   constructor(
     private readonly commandBus: CommandBus,
     private readonly accountData: AccountDataService,
+    private readonly presence: PresenceStore,
   ) {}
 
   /** PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId} */
@@ -41,6 +43,7 @@ export class RoomEventsController {
     const { eventId } = await answering(() =>
       this.commandBus.execute(new SendRoomEvent(user.userId, roomId, type, content, { txn: { deviceId: user.deviceId, txnId } })),
     );
+    this.presence.active(user.userId);
     return { event_id: eventId };
   }
 
@@ -62,6 +65,7 @@ export class RoomEventsController {
     const type = eventTypeParam(rawType);
     const content = objectBody(body);
     const { eventId } = await answering(() => this.commandBus.execute(new SendRoomEvent(user.userId, roomId, type, content)));
+    this.presence.active(user.userId);
     return { event_id: eventId };
   }
 
@@ -91,6 +95,7 @@ export class RoomEventsController {
   private async sendState(user: AuthenticatedUser, roomId: string, type: string, stateKey: string, body: unknown): Promise<{ event_id: string }> {
     const content = objectBody(body);
     const { eventId } = await answering(() => this.commandBus.execute(new SendRoomEvent(user.userId, roomId, type, content, { stateKey })));
+    this.presence.active(user.userId);
     return { event_id: eventId };
   }
 
@@ -110,6 +115,7 @@ export class RoomEventsController {
     const redaction = await answering(() =>
       this.commandBus.execute(new RedactEvent(user.userId, roomId, eventId, reason, { deviceId: user.deviceId, txnId })),
     );
+    this.presence.active(user.userId);
     return { event_id: redaction.eventId };
   }
 

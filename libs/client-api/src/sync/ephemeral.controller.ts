@@ -1,12 +1,13 @@
 /**
  * Ephemeral room data (client-server API, "Typing Notifications", "Receipts", "Fully read
- * markers"): typing, receipts and read markers.
+ * markers"): typing, receipts and read markers. Starting to type, a receipt and a read marker
+ * are activity: the user's presence becomes online.
  */
 import { AccountDataService } from '@hs/accounts';
 import { MatrixError } from '@hs/http';
 import { isValidEventId } from '@hs/protocol';
 import { GetEvent, IsJoined, RecordReceipt, type StoredEvent } from '@hs/room';
-import { TypingStore } from '@hs/sync';
+import { PresenceStore, TypingStore } from '@hs/sync';
 import { Body, Controller, HttpCode, Param, Post, Put } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { z } from 'zod';
@@ -43,6 +44,7 @@ export class EphemeralController {
     private readonly queryBus: QueryBus,
     private readonly typing: TypingStore,
     private readonly accountData: AccountDataService,
+    private readonly presence: PresenceStore,
   ) {}
 
   private async requireJoined(roomId: string, userId: string): Promise<void> {
@@ -110,6 +112,7 @@ export class EphemeralController {
     const request = parseBody(typingBody.passthrough(), body);
     await this.requireJoined(roomId, user.userId);
     this.typing.setTyping(roomId, userId, request.typing, request.timeout ?? 30_000);
+    if (request.typing) this.presence.active(userId);
     return {};
   }
 
@@ -141,9 +144,11 @@ export class EphemeralController {
       await this.requireJoined(roomId, user.userId);
       await this.requireRoomEvent(roomId, eventId);
       await this.setFullyRead(user, roomId, eventId);
+      this.presence.active(user.userId);
       return {};
     }
     await answering(() => this.commandBus.execute(new RecordReceipt(user.userId, roomId, receiptType, eventId, threadId)));
+    this.presence.active(user.userId);
     return {};
   }
 
@@ -162,6 +167,7 @@ export class EphemeralController {
     if (read !== undefined) await answering(() => this.commandBus.execute(new RecordReceipt(user.userId, roomId, 'm.read', read)));
     if (readPrivate !== undefined) await answering(() => this.commandBus.execute(new RecordReceipt(user.userId, roomId, 'm.read.private', readPrivate)));
     if (fullyRead !== undefined) await this.setFullyRead(user, roomId, fullyRead);
+    this.presence.active(user.userId);
     return {};
   }
 }

@@ -1,7 +1,7 @@
 /** GET /sync (client-server API, "Syncing"). */
 import { FilterService } from '@hs/accounts';
 import { MatrixError } from '@hs/http';
-import { SyncService, type SyncFilter, type SyncResponse } from '@hs/sync';
+import { SyncService, type PresenceState, type SyncFilter, type SyncResponse } from '@hs/sync';
 import { Controller, Get, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
@@ -56,7 +56,18 @@ export class SyncController {
     const filterParam = stringQuery(query.filter, 'filter');
     const filter = (await answering(() => this.filters.resolveFilter(user.userId, filterParam))) as SyncFilter;
     return untilClientLeaves(reply, (signal) =>
-      answering(() => this.syncService.sync({ userId: user.userId, deviceId: user.deviceId, since: since === '' ? undefined : since, timeoutMs, fullState, filter, signal })),
+      answering(() =>
+        this.syncService.sync({
+          userId: user.userId,
+          deviceId: user.deviceId,
+          since: since === '' ? undefined : since,
+          timeoutMs,
+          fullState,
+          filter,
+          signal,
+          ...(setPresence !== undefined ? { setPresence: setPresence as PresenceState } : {}),
+        }),
+      ),
     );
   }
 }
