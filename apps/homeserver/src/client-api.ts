@@ -59,6 +59,7 @@ export function clientApiModule(config: HomeserverConfig, backend: Backend, sign
       now: clock,
       readBarrier: backend.readBarrier,
       wireEvents: { wireEvents: (ids: readonly string[]) => writeModel.wireEvents(ids) },
+      roomDirectory: { publishedRooms: (ids: readonly string[]) => writeModel.publishedRooms(ids) },
       presence: { enabled: config.presence.enabled, persist: true },
       profiles,
     }),

@@ -55,8 +55,17 @@ const EVENT_STREAM_FILTER: SyncFilter = {
   room: { state: { types: [] }, timeline: { limit: MAX_TIMELINE_LIMIT } },
 };
 
+/**
+ * The events with their room id and, as the events of these endpoints always had, `user_id`
+ * (the sender) for clients written against them.
+ */
 function withRoom(roomId: string, events: readonly Partial<ClientEvent>[]): LegacyEvent[] {
-  return events.map((e) => ({ ...e, type: e.type ?? '', room_id: roomId }));
+  return events.map((e) => ({ ...e, type: e.type ?? '', room_id: roomId, ...(typeof e.sender === 'string' ? { user_id: e.sender } : {}) }));
+}
+
+/** Which of these rooms are published in the room directory (for `visibility`). */
+export interface RoomDirectorySource {
+  publishedRooms(roomIds: readonly string[]): Promise<ReadonlySet<string>>;
 }
 
 /** A joined room's m.receipt event from /sync's ephemeral section, with the room id. */
@@ -80,7 +89,15 @@ function stateAfter(roomId: string, room: JoinedRoom | LeftRoom): LegacyEvent[] 
 }
 
 export class LegacySyncService {
-  constructor(private readonly sync: SyncService) {}
+  constructor(
+    private readonly sync: SyncService,
+    private readonly directory?: RoomDirectorySource,
+  ) {}
+
+  /** The published ones of these rooms (none without a directory source). */
+  private async published(roomIds: readonly string[]): Promise<ReadonlySet<string>> {
+    return this.directory && roomIds.length > 0 ? this.directory.publishedRooms(roomIds) : new Set();
+  }
 
   /** GET /_matrix/client/v3/events: what happened after `from` (default: now), waiting up to `timeoutMs`. */
   async events(request: { userId: string; deviceId: string; from?: string; timeoutMs: number; signal?: AbortSignal }): Promise<EventStreamResponse> {
@@ -123,17 +140,22 @@ export class LegacySyncService {
     });
     const rooms: RoomInitialSync[] = [];
     const receipts: LegacyEvent[] = [];
+    const published = await this.published([
+      ...Object.keys(body.rooms?.join ?? {}),
+      ...Object.keys(body.rooms?.leave ?? {}),
+      ...Object.keys(body.rooms?.invite ?? {}),
+    ]);
     for (const [roomId, room] of Object.entries(body.rooms?.join ?? {})) {
-      rooms.push(this.room(body, roomId, 'join', room));
+      rooms.push(this.room(body, roomId, 'join', room, published));
       receipts.push(...receiptsOf(roomId, room));
     }
-    for (const [roomId, room] of Object.entries(body.rooms?.leave ?? {})) rooms.push(this.room(body, roomId, 'leave', room));
+    for (const [roomId, room] of Object.entries(body.rooms?.leave ?? {})) rooms.push(this.room(body, roomId, 'leave', room, published));
     for (const [roomId, room] of Object.entries(body.rooms?.invite ?? {})) {
       const invite = room.invite_state.events.find((e) => e.type === 'm.room.member' && e.state_key === request.userId);
       rooms.push({
         room_id: roomId,
         membership: 'invite',
-        visibility: 'private',
+        visibility: published.has(roomId) ? 'public' : 'private',
         ...(invite ? { invite: { ...invite, room_id: roomId } } : {}),
       });
     }
@@ -152,23 +174,24 @@ export class LegacySyncService {
       },
     });
     const joined = body.rooms?.join?.[request.roomId];
+    const published = await this.published([request.roomId]);
     if (joined) {
-      const room = this.room(body, request.roomId, 'join', joined);
+      const room = this.room(body, request.roomId, 'join', joined, published);
       return { ...room, presence: presenceIn(body, room.state ?? []), receipts: receiptsOf(request.roomId, joined) };
     }
     const left = body.rooms?.leave?.[request.roomId];
     // Nothing after the leave: no receipts (they are not kept per position).
-    if (left) return { ...this.room(body, request.roomId, 'leave', left), presence: [], receipts: [] };
+    if (left) return { ...this.room(body, request.roomId, 'leave', left, published), presence: [], receipts: [] };
     throw new SyncQueryError('M_FORBIDDEN', 'You are not a member of this room');
   }
 
-  private room(body: SyncResponse, roomId: string, membership: string, room: JoinedRoom | LeftRoom): RoomInitialSync {
+  private room(body: SyncResponse, roomId: string, membership: string, room: JoinedRoom | LeftRoom, published: ReadonlySet<string>): RoomInitialSync {
     return {
       room_id: roomId,
       membership,
       messages: { chunk: withRoom(roomId, room.timeline.events), start: room.timeline.prev_batch, end: body.next_batch },
       state: stateAfter(roomId, room),
-      visibility: 'private',
+      visibility: published.has(roomId) ? 'public' : 'private',
       account_data: room.account_data.events,
     };
   }

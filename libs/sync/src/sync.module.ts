@@ -13,7 +13,7 @@ import type { ReadBarrier } from '@hs/eventstore';
 import { READ_BARRIER, SYNC_QUERY_HANDLERS } from './handlers';
 import type { WireEventSource } from './event-format';
 import { IgnoredUsers } from './ignored-users';
-import { LegacySyncService } from './legacy';
+import { LegacySyncService, type RoomDirectorySource } from './legacy';
 import { SyncNotifier } from './notifier';
 import { PresenceStore } from './presence';
 import { PresencePersistence, loadPresence } from './presence-persistence';
@@ -37,6 +37,8 @@ export interface SyncModuleOptions {
   readBarrier?: ReadBarrier;
   /** The signed wire forms of room events (the room write model), for filters asking for the federation format. */
   wireEvents?: WireEventSource;
+  /** Which rooms are published in the room directory (the room write model), for the deprecated initial syncs. */
+  roomDirectory?: RoomDirectorySource;
   presence?: {
     /** Config `presence.enabled` (default true). */
     enabled?: boolean;
@@ -138,7 +140,11 @@ export class SyncModule {
             }),
           inject: [SYNC_OPTIONS, SyncQueries, TypingStore, SyncNotifier, IgnoredUsers, PresenceStore],
         },
-        { provide: LegacySyncService, useFactory: (sync: SyncService) => new LegacySyncService(sync), inject: [SyncService] },
+        {
+          provide: LegacySyncService,
+          useFactory: (o: SyncModuleOptions, sync: SyncService) => new LegacySyncService(sync, o.roomDirectory),
+          inject: [SYNC_OPTIONS, SyncService],
+        },
         ...SYNC_QUERY_HANDLERS,
         SyncLifecycle,
       ],

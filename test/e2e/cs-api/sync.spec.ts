@@ -618,6 +618,17 @@ describe('sync, read and ephemeral endpoints', () => {
       expect(one.body.room_id).toBe(roomId);
       expect(one.body.messages?.chunk.map((e) => e.event_id)).toContain(eventId);
       expect(one.body.state?.some((e) => e.type === 'm.room.member')).toBe(true);
+      // Events carry user_id (their sender), as this endpoint's events always did.
+      const mine = one.body.state?.find((e) => e.type === 'm.room.member' && (e as { state_key?: string }).state_key === bob.userId);
+      expect((mine as { user_id?: string } | undefined)?.user_id).toBe(bob.userId);
+      // visibility is the room's directory visibility.
+      expect((one.body as { visibility?: string }).visibility).toBe('private');
+      expect((await call(hs.url, 'PUT', `directory/list/room/${enc(roomId)}`, { token: alice.token, body: { visibility: 'public' } })).status).toBe(200);
+      const listed = await call<{ visibility: string }>(hs.url, 'GET', `rooms/${enc(roomId)}/initialSync`, { token: bob.token });
+      expect(listed.body.visibility).toBe('public');
+      const allListed = await call<{ rooms: { room_id: string; visibility: string }[] }>(hs.url, 'GET', 'initialSync', { token: bob.token });
+      expect(allListed.body.rooms.find((r) => r.room_id === roomId)?.visibility).toBe('public');
+      expect((await call(hs.url, 'PUT', `directory/list/room/${enc(roomId)}`, { token: alice.token, body: { visibility: 'private' } })).status).toBe(200);
       const departed = await call<{ room_id: string }>(hs.url, 'POST', 'createRoom', { token: alice.token, body: { preset: 'public_chat' } });
       const leftRoom = departed.body.room_id;
       expect((await call(hs.url, 'POST', `join/${enc(leftRoom)}`, { token: bob.token, body: {} })).status).toBe(200);

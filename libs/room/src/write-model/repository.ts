@@ -153,6 +153,14 @@ export class WriteModelReader {
     return rows.map((r) => toRoomEvent(r.pdu as Pdu, r.room_version, r.event_id));
   }
 
+  /** The ones of these rooms that are published in the room directory. */
+  async publishedRooms(roomIds: readonly string[], connection: CommonQueryMethods = this.db): Promise<Set<string>> {
+    if (roomIds.length === 0) return new Set();
+    const rows = await connection.anyFirst(sql.type(z.object({ room_id: z.string() }))`
+      SELECT room_id FROM room.rooms WHERE published AND room_id = ANY(${sql.array([...roomIds], 'text')})`);
+    return new Set(rows.map((r) => String(r)));
+  }
+
   /**
    * The signed wire form (PDU) of the events with these ids that the write model holds, with
    * their room version (in no particular order). Unredacted: the caller redacts.
