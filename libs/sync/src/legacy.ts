@@ -73,10 +73,18 @@ function receiptsOf(roomId: string, room: JoinedRoom): LegacyEvent[] {
   return room.ephemeral.events.filter((e) => e.type === 'm.receipt').map((e) => ({ ...e, room_id: roomId }));
 }
 
+/**
+ * The answer's m.presence events in these endpoints' form: the content names the user
+ * (`user_id`), as it did before presence events had a `sender`.
+ */
+function presenceOf(body: SyncResponse): LegacyEvent[] {
+  return (body.presence?.events ?? []).map((e) => ({ ...e, content: { ...e.content, user_id: e.sender } }));
+}
+
 /** The m.presence events of a room's joined members, from the answer's presence section. */
 function presenceIn(body: SyncResponse, state: readonly LegacyEvent[]): LegacyEvent[] {
   const joined = new Set(state.filter((e) => e.type === 'm.room.member' && e.content?.membership === 'join').map((e) => e.state_key));
-  return (body.presence?.events ?? []).filter((e) => joined.has(e.sender));
+  return presenceOf(body).filter((e) => joined.has(e.sender));
 }
 
 /** The state after the timeline: the state block with the timeline's state events applied in order. */
@@ -122,7 +130,7 @@ export class LegacySyncService {
       if (invite) chunk.push({ ...invite, room_id: roomId });
     }
     for (const e of body.account_data?.events ?? []) chunk.push({ ...e });
-    for (const e of body.presence?.events ?? []) chunk.push({ ...e });
+    chunk.push(...presenceOf(body));
     return { chunk, start, end: body.next_batch };
   }
 
@@ -159,7 +167,7 @@ export class LegacySyncService {
         ...(invite ? { invite: { ...invite, room_id: roomId } } : {}),
       });
     }
-    return { end: body.next_batch, rooms, presence: body.presence?.events ?? [], receipts, account_data: body.account_data?.events ?? [] };
+    return { end: body.next_batch, rooms, presence: presenceOf(body), receipts, account_data: body.account_data?.events ?? [] };
   }
 
   /** GET /_matrix/client/v3/rooms/{roomId}/initialSync: one room the user is or was in, with its joined members' presence. */

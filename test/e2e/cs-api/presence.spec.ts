@@ -213,7 +213,11 @@ describe('presence', () => {
     const next = await call<{ chunk: PresenceEvent[] }>(hs.url, 'GET', 'events', { token: alice.token, query: { from: events.body.end, timeout: '5000' } });
     expect(next.body.chunk.find((e) => e.type === 'm.presence' && e.sender === bob.userId)?.content).toMatchObject({ status_msg: 'via the event stream' });
     const initial = await call<{ presence: PresenceEvent[] }>(hs.url, 'GET', 'initialSync', { token: alice.token, query: { limit: '1' } });
-    expect(initial.body.presence.find((e) => e.sender === bob.userId)?.content).toMatchObject({ presence: 'unavailable', status_msg: 'via the event stream' });
+    expect(initial.body.presence.find((e) => e.sender === bob.userId)?.content).toMatchObject({
+      presence: 'unavailable',
+      status_msg: 'via the event stream',
+      user_id: bob.userId,
+    });
     const room = await call<{ presence: PresenceEvent[] }>(hs.url, 'GET', `rooms/${enc(roomId)}/initialSync`, { token: alice.token });
     expect(room.body.presence.map((e) => e.sender)).toContain(bob.userId);
     for (const event of [...initial.body.presence, ...room.body.presence]) assertMatchesEventSchema(event, 'm.presence');
