@@ -36,15 +36,7 @@ export class RoomEventsController {
     @Param('txnId') rawTxnId: string,
     @Body() body: unknown,
   ): Promise<{ event_id: string }> {
-    const roomId = roomIdParam(rawRoomId);
-    const type = eventTypeParam(rawType);
-    const txnId = txnIdParam(rawTxnId);
-    const content = objectBody(body);
-    const { eventId } = await answering(() =>
-      this.commandBus.execute(new SendRoomEvent(user.userId, roomId, type, content, { txn: { deviceId: user.deviceId, txnId } })),
-    );
-    this.presence.active(user.userId);
-    return { event_id: eventId };
+    return this.send(user, roomIdParam(rawRoomId), eventTypeParam(rawType), body, { txn: { deviceId: user.deviceId, txnId: txnIdParam(rawTxnId) } });
   }
 
   /**
@@ -61,12 +53,7 @@ export class RoomEventsController {
     @Param('eventType') rawType: string,
     @Body() body: unknown,
   ): Promise<{ event_id: string }> {
-    const roomId = roomIdParam(rawRoomId);
-    const type = eventTypeParam(rawType);
-    const content = objectBody(body);
-    const { eventId } = await answering(() => this.commandBus.execute(new SendRoomEvent(user.userId, roomId, type, content)));
-    this.presence.active(user.userId);
-    return { event_id: eventId };
+    return this.send(user, roomIdParam(rawRoomId), eventTypeParam(rawType), body, {});
   }
 
   /** PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey} */
@@ -78,7 +65,7 @@ export class RoomEventsController {
     @Param('stateKey') rawStateKey: string,
     @Body() body: unknown,
   ): Promise<{ event_id: string }> {
-    return this.sendState(user, roomIdParam(rawRoomId), eventTypeParam(rawType), stateKeyParam(rawStateKey), body);
+    return this.send(user, roomIdParam(rawRoomId), eventTypeParam(rawType), body, { stateKey: stateKeyParam(rawStateKey) });
   }
 
   /** PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/ (the empty state key; the router ignores the last slash) */
@@ -89,12 +76,19 @@ export class RoomEventsController {
     @Param('eventType') rawType: string,
     @Body() body: unknown,
   ): Promise<{ event_id: string }> {
-    return this.sendState(user, roomIdParam(rawRoomId), eventTypeParam(rawType), '', body);
+    return this.send(user, roomIdParam(rawRoomId), eventTypeParam(rawType), body, { stateKey: '' });
   }
 
-  private async sendState(user: AuthenticatedUser, roomId: string, type: string, stateKey: string, body: unknown): Promise<{ event_id: string }> {
+  /** Sends a message or state event (the body checked to be an object); sending is activity. */
+  private async send(
+    user: AuthenticatedUser,
+    roomId: string,
+    type: string,
+    body: unknown,
+    options: ConstructorParameters<typeof SendRoomEvent>[4],
+  ): Promise<{ event_id: string }> {
     const content = objectBody(body);
-    const { eventId } = await answering(() => this.commandBus.execute(new SendRoomEvent(user.userId, roomId, type, content, { stateKey })));
+    const { eventId } = await answering(() => this.commandBus.execute(new SendRoomEvent(user.userId, roomId, type, content, options)));
     this.presence.active(user.userId);
     return { event_id: eventId };
   }
