@@ -28,6 +28,7 @@
  *   BENCH_ANALYZE=0                  skip the ANALYZE of the fresh PostgreSQL database after set-up
  *   BENCH_READ_CLIENTS=1             read-after-write clients (0: none)
  *   BENCH_READ_CONSISTENCY=0         run the server with read_consistency.enabled false
+ *   BENCH_PRESENCE=0                 run the server with presence.enabled false
  *                                    (HS_READ_CONSISTENCY__ENABLED=false): reads do not wait
  *                                    for the read models, to compare with the rule on
  */
@@ -45,6 +46,8 @@ const WARMUP_MS = 2000;
 const SYNC_CLIENTS = Math.min(USERS, Number(process.env.BENCH_SYNC_CLIENTS ?? USERS));
 const READ_CLIENTS = Number(process.env.BENCH_READ_CLIENTS ?? 1);
 const READ_CONSISTENCY = process.env.BENCH_READ_CONSISTENCY !== '0';
+/** BENCH_PRESENCE=0 runs the server with presence off (to measure what presence costs sends and syncs). */
+const PRESENCE = process.env.BENCH_PRESENCE !== '0';
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -140,12 +143,13 @@ async function main(): Promise<void> {
       env: {
         ...(process.env.BENCH_DB_CONNECTIONS ? { HS_DATABASE__MAX_CONNECTIONS: process.env.BENCH_DB_CONNECTIONS } : {}),
         ...(READ_CONSISTENCY ? {} : { HS_READ_CONSISTENCY__ENABLED: 'false' }),
+        ...(PRESENCE ? {} : { HS_PRESENCE__ENABLED: 'false' }),
       },
     });
     const url = server.url;
     console.log(
       `cs-api benchmark: ${backend}, log level ${process.env.BENCH_LOG_LEVEL === 'info' ? 'info' : 'warn'}, ${USERS} senders/rooms, ${USERS} members per room, ` +
-        `${SYNC_CLIENTS} syncing clients, ${READ_CLIENTS} read-after-write clients, read consistency ${READ_CONSISTENCY ? 'on' : 'off'}, ${SECONDS} s of load, server pid ${server.pid}`,
+        `${SYNC_CLIENTS} syncing clients, ${READ_CLIENTS} read-after-write clients, read consistency ${READ_CONSISTENCY ? 'on' : 'off'}, presence ${PRESENCE ? 'on' : 'off'}, ${SECONDS} s of load, server pid ${server.pid}`,
     );
 
     const users: TestUser[] = [];
