@@ -52,6 +52,24 @@ export interface RoomEventAcceptedV1 {
   local?: LocalSendInfo;
   /** Extra fields the server adds to `unsigned` when serving the event (e.g. invite_room_state). */
   unsigned?: JsonObject;
+  /**
+   * Set by the DAG path (events received over federation, joins to remote rooms): the state
+   * groups to create, in order, then the group of the state after this event and the group of
+   * the room's current state after it. Without these fields, the event's state is the room's
+   * current state with `state_delta` applied (the linear path of local sends).
+   */
+  state_groups?: StateGroupWrite[];
+  /** The state group of the state after this event (not set for outliers). */
+  event_group?: string;
+  /** The state group of the room's current state after this event. */
+  current_group?: string;
+}
+
+/** A state group a fact creates: a full map (`prev` null) or a delta on `prev` (null event_id removes the entry). */
+export interface StateGroupWrite {
+  id: string;
+  prev: string | null;
+  entries: { type: string; state_key: string; event_id: string | null }[];
 }
 
 export type RoomEventAccepted = RoomEventAcceptedV1;

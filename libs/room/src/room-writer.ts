@@ -28,6 +28,7 @@ import {
   PDU_MAX_BYTES,
   PDU_MAX_FIELD_BYTES,
   referenceHashOf,
+  roomVersion,
   stateKey,
   STRIPPED_STATE_TYPES,
   toPdu,
@@ -39,6 +40,7 @@ import {
   type SigningKey,
   type StateKey,
 } from '@hs/protocol';
+import { decideIncoming, type DagRoomState, type IncomingPdu, type IngestResult } from './dag/ingest';
 import { RoomCommandError, forbidden, invalidParam, notFound } from './errors';
 import { RoomQueue } from './room-queue';
 import { RoomState } from './room-state';
@@ -209,6 +211,71 @@ export class RoomWriter {
     });
   }
 
+  /**
+   * Places PDUs built elsewhere (received over federation, or a join's state from a resident
+   * server) in the room, parents first: each is accepted, soft-failed, held as an outlier or
+   * rejected (see dag/ingest.ts), and all their facts are appended in one transaction. A room
+   * this server does not hold yet is started with `roomVersion` (a join, an invite).
+   * Throws MissingPrevEventsError when an event's prev events are not held and it brings no
+   * state: the caller fetches them first.
+   */
+  ingest(roomId: string, incoming: readonly IncomingPdu[], options: { roomVersion?: string } = {}): Promise<IngestResult[]> {
+    return this.queue.run(roomId, () => this.ingestNow(roomId, incoming, options));
+  }
+
+  /** Like {@link ingest}, for a caller already running inside {@link exclusive} for this room. */
+  async ingestNow(roomId: string, incoming: readonly IncomingPdu[], options: { roomVersion?: string } = {}): Promise<IngestResult[]> {
+    const attempts = this.deps.maxAttempts ?? 5;
+    for (let attempt = 1; ; attempt++) {
+      const snapshot = await this.snapshot(roomId);
+      let room: DagRoomState;
+      if (snapshot) {
+        room = {
+          roomId,
+          rules: snapshot.rules,
+          state: this.stateIdsFor(snapshot),
+          extremities: snapshot.extremities.map((x) => x.eventId),
+          currentGroup: await this.reader.currentStateGroup(roomId),
+        };
+      } else {
+        if (options.roomVersion === undefined) throw notFound(`room ${roomId} is not known to this server`);
+        room = { roomId, rules: roomVersion(options.roomVersion), state: new Map(), extremities: [], currentGroup: undefined };
+      }
+      const decision = await decideIncoming(this.reader, room, incoming);
+      if (decision.records.length === 0) return decision.results;
+      const expected: ExpectedRevision = snapshot ? snapshot.revision : 'any';
+      try {
+        await this.deps.store.transaction(async (tx) => {
+          const appended = await this.deps.store.appendInTransaction(tx, roomStream(roomId), expected, decision.records);
+          for (let i = 0; i < decision.records.length; i++) {
+            const stored = appended.events[i];
+            await applyRoomRecord(tx, roomId, {
+              type: decision.records[i].type,
+              data: decision.records[i].data,
+              revision: stored.revision,
+              position: stored.position,
+            });
+          }
+        });
+      } catch (error) {
+        this.cache.delete(roomId);
+        if (error instanceof WrongExpectedRevisionError && attempt < attempts) continue;
+        throw error;
+      }
+      this.cache.delete(roomId);
+      return decision.results;
+    }
+  }
+
+  private stateIdsFor(snapshot: RoomSnapshot): Map<StateKey, string> {
+    let ids = this.stateIdsOf.get(snapshot.state);
+    if (!ids) {
+      ids = new Map([...snapshot.state].map(([k, e]) => [k, e.event_id]));
+      this.stateIdsOf.set(snapshot.state, ids);
+    }
+    return ids;
+  }
+
   /** Drops the cached state of every room (after the write model was rebuilt). */
   clearCache(): void {
     this.cache.clear();
@@ -237,12 +304,7 @@ export class RoomWriter {
     createEvent?: BuiltEvent,
     afterCreate?: (state: RoomState) => RoomPlan,
   ): Promise<WriteResult> {
-    let stateIds = this.stateIdsOf.get(snapshot.state);
-    if (!stateIds) {
-      stateIds = new Map([...snapshot.state].map(([k, e]) => [k, e.event_id]));
-      this.stateIdsOf.set(snapshot.state, stateIds);
-    }
-    const build = new EventBatch(snapshot, this.deps, stateIds);
+    const build = new EventBatch(snapshot, this.deps, this.stateIdsFor(snapshot));
     if (createEvent) {
       build.accept(createEvent, undefined);
       plan = afterCreate ? afterCreate(new RoomState(snapshot.roomId, snapshot.rules, build.state)) : plan;

@@ -7,6 +7,8 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Test, type TestingModule } from '@nestjs/testing';
+import { sql } from 'slonik';
+import { z } from 'zod';
 import { CommandBus, CqrsModule, QueryBus, type Command, type Query } from '@nestjs/cqrs';
 import { ROOM_EVENT_ACCEPTED, roomStream, type RoomEventAccepted } from '@hs/contracts';
 import { PostgresEventStore, type RecordedEvent } from '@hs/eventstore';
@@ -154,3 +156,28 @@ export async function refusal(promise: Promise<unknown>, errcode: RoomErrcode): 
   expect(outcome.errcode).toBe(errcode);
   return outcome;
 }
+
+const WRITE_MODEL_TABLES = [
+  'rooms',
+  'events',
+  'state_groups',
+  'state_group_entries',
+  'current_state',
+  'forward_extremities',
+  'client_transactions',
+  'aliases',
+  'forgotten',
+];
+
+/** Every row of the write model's tables, as sorted JSON texts per table. */
+export async function dumpWriteModel(bed: RoomTestBed): Promise<Record<string, string[]>> {
+  const result: Record<string, string[]> = {};
+  for (const table of WRITE_MODEL_TABLES) {
+    const rows = await bed.db.pool.anyFirst(
+      sql.type(z.object({ row: z.string() }))`SELECT to_jsonb(t)::text AS row FROM ${sql.identifier(['room', table])} t ORDER BY 1`,
+    );
+    result[table] = [...rows];
+  }
+  return result;
+}
+

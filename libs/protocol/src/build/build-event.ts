@@ -148,10 +148,22 @@ function sign(unsignedPdu: Pdu, rules: RoomVersionRules, origin: string, key: Si
  */
 export function buildEvent(input: BuildEventInput): BuiltEvent {
   const rules = rulesOf(input.roomVersion);
-  if (input.type === 'm.room.create') throw new BuildEventError('use buildCreateEvent for m.room.create');
   if (domainOf(input.sender) !== input.origin) {
     throw new BuildEventError(`sender ${input.sender} does not belong to ${input.origin}`);
   }
+  return signNewEvent(eventTemplate(input), rules, input.origin, input.signingKey, input.eventIdLocalpart);
+}
+
+export type EventTemplateInput = Omit<BuildEventInput, 'signingKey' | 'eventIdLocalpart' | 'origin'>;
+
+/**
+ * The unsigned form of a new event on top of `prevEvents` (what make_join and make_leave
+ * answer): auth events selected from `state`, depth, prev and auth references, no hashes,
+ * signatures or event id. The sender may belong to another server.
+ */
+export function eventTemplate(input: EventTemplateInput): Pdu {
+  const rules = rulesOf(input.roomVersion);
+  if (input.type === 'm.room.create') throw new BuildEventError('use buildCreateEvent for m.room.create');
   const prev = choosePrevEvents(input.prevEvents);
   if (prev.length === 0) throw new BuildEventError('an event other than m.room.create needs prev_events');
   if (input.type === 'm.room.redaction' && typeof input.redacts !== 'string') {
@@ -176,11 +188,21 @@ export function buildEvent(input: BuildEventInput): BuiltEvent {
   };
   if (input.stateKey !== undefined) pdu.state_key = input.stateKey;
   if (input.redacts !== undefined && !rules.redactsInContent) pdu.redacts = input.redacts;
-  if (rules.eventIdFormat === 'server-generated') {
-    pdu.event_id = `$${input.eventIdLocalpart ?? randomLocalpart()}:${input.origin}`;
-  }
   if (input.unsigned) pdu.unsigned = input.unsigned;
-  return sign(pdu, rules, input.origin, input.signingKey);
+  return pdu;
+}
+
+/**
+ * Completes an event template as a new event of `origin`: the event id (room versions 1-2),
+ * the content hash and our signature. Fields of the template other than hashes, signatures
+ * and event id are kept as they are.
+ */
+export function signNewEvent(template: Pdu, version: string | RoomVersionRules, origin: string, key: SigningKey, eventIdLocalpart?: string): BuiltEvent {
+  const rules = rulesOf(version);
+  const pdu: Pdu = { ...template, hashes: { sha256: '' }, signatures: {} };
+  delete pdu.event_id;
+  if (rules.eventIdFormat === 'server-generated') pdu.event_id = `$${eventIdLocalpart ?? randomLocalpart()}:${origin}`;
+  return sign(pdu, rules, origin, key);
 }
 
 export interface BuildCreateEventInput {

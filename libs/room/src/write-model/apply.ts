@@ -16,6 +16,8 @@ import {
   type RoomEventRejected,
   type RoomForgotten,
   type RoomVisibilitySet,
+  type StateEntry,
+  type StateGroupWrite,
 } from '@hs/contracts';
 import type { AppendCteNames, AppendWrites } from '@hs/eventstore';
 import { roomCreators, roomVersion, toRoomEvent, type Pdu, type RoomEvent } from '@hs/protocol';
@@ -88,34 +90,8 @@ async function applyAccepted(tx: CommonQueryMethods, fact: RoomEventAccepted, re
   }
   await insertEvent(tx, event, fact.pdu, record, { softFailed: fact.soft_failed, outlier: fact.outlier, rejected: false });
 
-  const { added, removed } = fact.state_delta;
-  if (added.length > 0 || removed.length > 0) {
-    const addedKeys = new Set(added.map((e) => `${e.type}\u0000${e.state_key}`));
-    const gone = removed.filter((e) => !addedKeys.has(`${e.type}\u0000${e.state_key}`));
-    for (const entry of gone) {
-      await tx.query(sql.unsafe`DELETE FROM room.current_state
-        WHERE room_id = ${fact.room_id} AND type = ${entry.type} AND state_key = ${entry.state_key} AND event_id = ${entry.event_id}`);
-    }
-    if (added.length > 0) {
-      await tx.query(sql.unsafe`
-        INSERT INTO room.current_state (room_id, type, state_key, event_id, membership)
-        SELECT ${fact.room_id}, x.type, x.state_key, x.event_id,
-               CASE WHEN x.type = 'm.room.member' THEN e.pdu -> 'content' ->> 'membership' END
-          FROM ${sql.unnest(added.map((e) => [e.type, e.state_key, e.event_id]), ['text', 'text', 'text'])} AS x(type, state_key, event_id)
-          LEFT JOIN room.events e ON e.event_id = x.event_id
-        ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id, membership = excluded.membership`);
-    }
-    await writeStateGroup(tx, fact.room_id, fact.event_id, added, gone);
-  }
-  if (!fact.outlier) {
-    await tx.query(sql.unsafe`UPDATE room.events SET state_group = (SELECT state_group FROM room.rooms WHERE room_id = ${fact.room_id})
-      WHERE event_id = ${fact.event_id}`);
-    await tx.query(sql.unsafe`DELETE FROM room.forward_extremities WHERE room_id = ${fact.room_id}`);
-    if (fact.forward_extremities.length > 0) {
-      await tx.query(sql.unsafe`INSERT INTO room.forward_extremities (room_id, event_id)
-        SELECT ${fact.room_id}, unnest(${sql.array(fact.forward_extremities, 'text')})`);
-    }
-  }
+  if (isDagFact(fact)) await applyDagState(tx, fact);
+  else await applyLinearState(tx, fact);
   if (fact.local) {
     await tx.query(sql.unsafe`INSERT INTO room.client_transactions (user_id, device_id, txn_id, room_id, event_id)
       VALUES (${fact.local.user_id}, ${fact.local.device_id}, ${fact.local.txn_id}, ${fact.room_id}, ${fact.event_id})`);
@@ -125,6 +101,80 @@ async function applyAccepted(tx: CommonQueryMethods, fact: RoomEventAccepted, re
     await tx.query(sql.unsafe`DELETE FROM room.forgotten WHERE user_id = ${event.state_key} AND room_id = ${fact.room_id}`);
   }
   return false;
+}
+
+/** The state of an event of the linear path: the room's current state with the fact's delta applied. */
+async function applyLinearState(tx: CommonQueryMethods, fact: RoomEventAccepted): Promise<void> {
+  const gone = await applyCurrentStateDelta(tx, fact);
+  if (fact.state_delta.added.length > 0 || gone.length > 0) {
+    await writeStateGroup(tx, fact.room_id, fact.event_id, fact.state_delta.added, gone);
+  }
+  if (!fact.outlier) {
+    await tx.query(sql.unsafe`UPDATE room.events SET state_group = (SELECT state_group FROM room.rooms WHERE room_id = ${fact.room_id})
+      WHERE event_id = ${fact.event_id}`);
+    await replaceExtremities(tx, fact);
+  }
+}
+
+/** Applies the fact's delta to the room's current state; returns the entries removed and not replaced. */
+async function applyCurrentStateDelta(tx: CommonQueryMethods, fact: RoomEventAccepted): Promise<StateEntry[]> {
+  const { added, removed } = fact.state_delta;
+  const addedKeys = new Set(added.map((e) => `${e.type}\u0000${e.state_key}`));
+  const gone = removed.filter((e) => !addedKeys.has(`${e.type}\u0000${e.state_key}`));
+  for (const entry of gone) {
+    await tx.query(sql.unsafe`DELETE FROM room.current_state
+      WHERE room_id = ${fact.room_id} AND type = ${entry.type} AND state_key = ${entry.state_key} AND event_id = ${entry.event_id}`);
+  }
+  if (added.length > 0) {
+    await tx.query(sql.unsafe`
+      INSERT INTO room.current_state (room_id, type, state_key, event_id, membership)
+      SELECT ${fact.room_id}, x.type, x.state_key, x.event_id,
+             CASE WHEN x.type = 'm.room.member' THEN e.pdu -> 'content' ->> 'membership' END
+        FROM ${sql.unnest(added.map((e) => [e.type, e.state_key, e.event_id]), ['text', 'text', 'text'])} AS x(type, state_key, event_id)
+        LEFT JOIN room.events e ON e.event_id = x.event_id
+      ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id, membership = excluded.membership`);
+  }
+  return gone;
+}
+
+/** Whether the fact carries its state groups (the DAG path) rather than a delta on the current state. */
+function isDagFact(fact: RoomEventAccepted): boolean {
+  return fact.event_group !== undefined || fact.state_groups !== undefined || fact.current_group !== undefined;
+}
+
+/**
+ * The state of an event of the DAG path: the groups the fact creates, the event's group, the
+ * current state's delta and group, and (unless the event is an outlier or soft-failed, which
+ * leave them as they were) the forward extremities.
+ */
+async function applyDagState(tx: CommonQueryMethods, fact: RoomEventAccepted): Promise<void> {
+  for (const group of fact.state_groups ?? []) await insertStateGroup(tx, fact.room_id, group);
+  if (fact.event_group !== undefined) {
+    await tx.query(sql.unsafe`UPDATE room.events SET state_group = ${fact.event_group} WHERE event_id = ${fact.event_id}`);
+  }
+  await applyCurrentStateDelta(tx, fact);
+  if (fact.current_group !== undefined) {
+    await tx.query(sql.unsafe`UPDATE room.rooms SET state_group = ${fact.current_group} WHERE room_id = ${fact.room_id}`);
+  }
+  if (!fact.outlier && !fact.soft_failed) await replaceExtremities(tx, fact);
+}
+
+async function insertStateGroup(tx: CommonQueryMethods, roomId: string, group: StateGroupWrite): Promise<void> {
+  await tx.query(sql.unsafe`INSERT INTO room.state_groups (group_id, room_id, prev_group, chain_length)
+    SELECT ${group.id}, ${roomId}, ${group.prev},
+           COALESCE((SELECT chain_length + 1 FROM room.state_groups WHERE group_id = ${group.prev}), 0)`);
+  if (group.entries.length === 0) return;
+  await tx.query(sql.unsafe`INSERT INTO room.state_group_entries (group_id, type, state_key, event_id)
+    SELECT ${group.id}, x.type, x.state_key, x.event_id
+      FROM ${sql.unnest(group.entries.map((e) => [e.type, e.state_key, e.event_id]), ['text', 'text', 'text'])} AS x(type, state_key, event_id)`);
+}
+
+async function replaceExtremities(tx: CommonQueryMethods, fact: RoomEventAccepted): Promise<void> {
+  await tx.query(sql.unsafe`DELETE FROM room.forward_extremities WHERE room_id = ${fact.room_id}`);
+  if (fact.forward_extremities.length > 0) {
+    await tx.query(sql.unsafe`INSERT INTO room.forward_extremities (room_id, event_id)
+      SELECT ${fact.room_id}, unnest(${sql.array(fact.forward_extremities, 'text')})`);
+  }
 }
 
 /**
@@ -142,7 +192,7 @@ async function applyTimelineEvent(tx: CommonQueryMethods, event: RoomEvent, fact
 /** Whether an accepted event is applied by {@link timelineEventWrites} alone. */
 export function isTimelineEvent(fact: RoomEventAccepted): boolean {
   const changesState = fact.state_delta.added.length > 0 || fact.state_delta.removed.length > 0;
-  return !changesState && !fact.outlier && fact.pdu.type !== 'm.room.create';
+  return !changesState && !fact.outlier && fact.pdu.type !== 'm.room.create' && !isDagFact(fact);
 }
 
 /**
@@ -242,7 +292,11 @@ async function insertEvent(
                              stream_revision, stream_position, rejected, soft_failed, outlier)
     VALUES (${event.event_id}, ${event.room_id}, ${event.type}, ${event.state_key ?? null}, ${event.sender}, ${event.depth},
             ${sql.jsonb(pdu as never)}, ${sql.array([...event.auth_events], 'text')}, ${sql.array([...event.prev_events], 'text')},
-            ${record.revision.toString()}, ${record.position.toString()}, ${flags.rejected}, ${flags.softFailed}, ${flags.outlier})`);
+            ${record.revision.toString()}, ${record.position.toString()}, ${flags.rejected}, ${flags.softFailed}, ${flags.outlier})
+    ON CONFLICT (event_id) DO UPDATE
+      SET outlier = false, soft_failed = excluded.soft_failed, rejected = excluded.rejected,
+          stream_revision = excluded.stream_revision, stream_position = excluded.stream_position
+      WHERE room.events.outlier AND NOT excluded.outlier`);
 }
 
 const groupRow = z.object({ state_group: z.string().nullable(), chain_length: z.number().nullable() });

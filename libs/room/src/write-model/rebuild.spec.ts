@@ -1,6 +1,6 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { ALICE, BOB, CAROL, createJoinedRoom, useRoomTestBed, SERVER_NAME, type RoomTestBed } from '../../test/harness';
+import { ALICE, BOB, CAROL, createJoinedRoom, dumpWriteModel as dump, useRoomTestBed, SERVER_NAME } from '../../test/harness';
 import { BanFromRoom } from '../commands/ban-from-room/command';
 import { CreateRoom } from '../commands/create-room/command';
 import { ForgetRoom } from '../commands/forget-room/command';
@@ -13,29 +13,6 @@ import { UpgradeRoom } from '../commands/upgrade-room/command';
 import { GetRoomState } from '../queries/queries';
 import { rebuildWriteModel } from './rebuild';
 import { MAX_STATE_GROUP_CHAIN } from './sql';
-
-const TABLES = [
-  'rooms',
-  'events',
-  'state_groups',
-  'state_group_entries',
-  'current_state',
-  'forward_extremities',
-  'client_transactions',
-  'aliases',
-  'forgotten',
-];
-
-async function dump(bed: RoomTestBed): Promise<Record<string, string[]>> {
-  const result: Record<string, string[]> = {};
-  for (const table of TABLES) {
-    const rows = await bed.db.pool.anyFirst(
-      sql.type(z.object({ row: z.string() }))`SELECT to_jsonb(t)::text AS row FROM ${sql.identifier(['room', table])} t ORDER BY 1`,
-    );
-    result[table] = [...rows];
-  }
-  return result;
-}
 
 describe('the write model', () => {
   const bed = useRoomTestBed();

@@ -25,6 +25,18 @@ export interface StoredEvent {
   stateGroup: string | undefined;
 }
 
+/** Where an event stands in the write model (see {@link WriteModelReader.eventPlaces}). */
+export interface EventPlace {
+  eventId: string;
+  roomId: string;
+  /** The state after the event; undefined for outliers and rejected events. */
+  stateGroup: string | undefined;
+  outlier: boolean;
+  rejected: boolean;
+  softFailed: boolean;
+  depth: number;
+}
+
 /** What a command needs to know about a room to write into it. */
 export interface RoomSnapshot {
   roomId: string;
@@ -81,6 +93,15 @@ function parseAll<S extends z.ZodTypeAny>(schema: S, rows: readonly unknown[]): 
 function parseMaybe<S extends z.ZodTypeAny>(schema: S, row: unknown): z.infer<S> | undefined {
   return row === null || row === undefined ? undefined : (schema.parse(row) as z.infer<S>);
 }
+const placeRow = z.object({
+  event_id: z.string(),
+  room_id: z.string(),
+  state_group: z.string().nullable(),
+  outlier: z.boolean(),
+  rejected: z.boolean(),
+  soft_failed: z.boolean(),
+  depth: int8,
+});
 const extremityRow = z.object({ event_id: z.string(), depth: int8, pdu: jsonText });
 const entryRow = z.object({ type: z.string(), state_key: z.string(), event_id: z.string() });
 const membershipRow = z.object({ room_id: z.string(), membership: z.string() });
@@ -151,6 +172,50 @@ export class WriteModelReader {
       SELECT e.event_id, r.room_version, e.pdu::text AS pdu FROM room.events e JOIN room.rooms r ON r.room_id = e.room_id
        WHERE e.event_id = ANY(${sql.array([...eventIds], 'text')})`));
     return rows.map((r) => toRoomEvent(r.pdu as Pdu, r.room_version, r.event_id));
+  }
+
+  /**
+   * What the DAG path needs to know of events it may build on: their room, state group,
+   * outcome flags and depth, for the ones of these ids the write model holds.
+   */
+  async eventPlaces(eventIds: readonly string[], connection: CommonQueryMethods = this.db): Promise<Map<string, EventPlace>> {
+    const places = new Map<string, EventPlace>();
+    if (eventIds.length === 0) return places;
+    const rows = parseAll(placeRow, await connection.any(sql.type(placeRow)`
+      SELECT event_id, room_id, state_group, outlier, rejected, soft_failed, depth FROM room.events
+       WHERE event_id = ANY(${sql.array([...eventIds], 'text')})`));
+    for (const r of rows) {
+      places.set(r.event_id, {
+        eventId: r.event_id,
+        roomId: r.room_id,
+        stateGroup: r.state_group ?? undefined,
+        outlier: r.outlier,
+        rejected: r.rejected,
+        softFailed: r.soft_failed,
+        depth: Number(r.depth),
+      });
+    }
+    return places;
+  }
+
+  /** The state of a group as (type, state_key) -> event id. */
+  async stateGroupMap(groupId: string, connection: CommonQueryMethods = this.db): Promise<Map<StateKey, string>> {
+    const entries = await this.stateGroupEntries(groupId, connection);
+    return new Map(entries.map((e) => [stateKey(e.type, e.state_key), e.event_id]));
+  }
+
+  /** The number of deltas between a group and the full map it rests on; undefined for an unknown group. */
+  async stateGroupChainLength(groupId: string, connection: CommonQueryMethods = this.db): Promise<number | undefined> {
+    const value = await connection.maybeOneFirst(sql.type(z.object({ chain_length: z.number() }))`
+      SELECT chain_length FROM room.state_groups WHERE group_id = ${groupId}`);
+    return value ?? undefined;
+  }
+
+  /** The room's current state group, if any. */
+  async currentStateGroup(roomId: string, connection: CommonQueryMethods = this.db): Promise<string | undefined> {
+    const value = await connection.maybeOneFirst(sql.type(z.object({ state_group: z.string().nullable() }))`
+      SELECT state_group FROM room.rooms WHERE room_id = ${roomId}`);
+    return value ?? undefined;
   }
 
   /** The ones of these rooms that are published in the room directory. */
