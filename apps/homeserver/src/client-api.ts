@@ -6,8 +6,7 @@
 import { AccountDataService, AccountsModule, AccountsOptions, DATABASE_POOL, ProfileService } from '@hs/accounts';
 import { ClientApiModule } from '@hs/client-api';
 import type { HomeserverConfig } from '@hs/config';
-import type { SigningKey } from '@hs/protocol';
-import { RoomModule, WriteModelReader } from '@hs/room';
+import { RoomModule, WriteModelReader, type RoomModuleDependencies } from '@hs/room';
 import { SyncModule, accountDataSourceFrom } from '@hs/sync';
 import { DynamicModule, Module } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
@@ -28,7 +27,12 @@ class AccountsDatabaseModule {
 }
 
 /** The client-server API module of the client listener. */
-export function clientApiModule(config: HomeserverConfig, backend: Backend, signingKey: SigningKey, options: ClientApiOptions = {}): DynamicModule {
+export function clientApiModule(
+  config: HomeserverConfig,
+  backend: Backend,
+  roomDependencies: RoomModuleDependencies,
+  options: ClientApiOptions = {},
+): DynamicModule {
   const clock = options.clock ?? Date.now;
   const accounts = AccountsModule.forRoot(
     {
@@ -40,16 +44,7 @@ export function clientApiModule(config: HomeserverConfig, backend: Backend, sign
     },
     [AccountsDatabaseModule.forPool(backend.db.pool)],
   );
-  const room = RoomModule.forRoot({
-    dependencies: {
-      pool: backend.db.pool,
-      store: backend.store,
-      serverName: config.server_name,
-      signingKey,
-      clock,
-      options: { defaultRoomVersion: config.default_room_version },
-    },
-  });
+  const room = RoomModule.forRoot({ dependencies: roomDependencies });
   const sync = SyncModule.forRootAsync({
     imports: [accounts, room],
     inject: [AccountDataService, WriteModelReader, ProfileService],

@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HomeserverConfig } from '@hs/config';
-import { FederationApiModule } from '@hs/federation-api';
+import { FederationApiModule, FederationRoomsApiModule } from '@hs/federation-api';
+import { RoomModule, RoomWriter, type RoomModuleDependencies } from '@hs/room';
 import { createFederationKeys, KeysModule, type FederationKeys } from '@hs/keys';
 import { findPackageRoot } from '@hs/persistence';
 import type { SigningKey } from '@hs/protocol';
@@ -27,7 +28,35 @@ export function openFederationKeys(config: HomeserverConfig, backend: Backend, s
   return createFederationKeys({ config, signingKey, pool: backend.db.pool, logger, clock });
 }
 
+/**
+ * The room write side of the process, shared by both listeners (one writer per room per
+ * process), federating through the keys layer.
+ */
+export function roomDependencies(config: HomeserverConfig, backend: Backend, signingKey: SigningKey, keys: FederationKeys, logger: Logger, clock: () => number): RoomModuleDependencies {
+  const base = {
+    pool: backend.db.pool,
+    store: backend.store,
+    serverName: config.server_name,
+    signingKey,
+    clock,
+    options: { defaultRoomVersion: config.default_room_version },
+  };
+  const writer = new RoomWriter({ ...base, defaultRoomVersion: config.default_room_version });
+  const log = logger.child({ component: 'federation-rooms' });
+  return {
+    ...base,
+    writer,
+    remote: {
+      request: (destination, request) => keys.client.request(destination, request),
+      verifyKey: (serverName, keyId, use) => keys.keyRing.verifyKey(serverName, keyId, use),
+    },
+    federation: { log: (level, fields, message) => log[level](fields, message) },
+  };
+}
+
 export interface FederationApiOptions {
+  /** The room write side's dependencies (shared with the client listener). */
+  room?: RoomModuleDependencies;
   /** Further modules of federation endpoints (tests add their own). */
   imports?: Array<Type<unknown> | DynamicModule>;
   clock?: () => number;
@@ -38,7 +67,7 @@ export function federationApiModule(keys: FederationKeys, options: FederationApi
   return FederationApiModule.forRoot({
     keys: KeysModule.forKeys(keys),
     server: { name: SERVER_IMPLEMENTATION_NAME, version: packageVersion() },
-    imports: options.imports,
+    imports: [...(options.room ? [FederationRoomsApiModule.forRoom(RoomModule.forRoot({ dependencies: options.room }))] : []), ...(options.imports ?? [])],
     clock: options.clock,
   });
 }

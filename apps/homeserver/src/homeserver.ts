@@ -17,7 +17,7 @@ import { ClientListenerModule, FederationListenerModule } from './app.module';
 import { Backend, openBackend } from './backend';
 import { ClientApiOptions, clientApiModule } from './client-api';
 import { discoveryOptions } from './discovery';
-import { federationApiModule, openFederationKeys } from './federation-api';
+import { federationApiModule, openFederationKeys, roomDependencies } from './federation-api';
 import { allProjectors } from './projectors';
 
 export interface RunningHomeserver {
@@ -115,13 +115,14 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
   });
   const apps: NestFastifyApplication[] = [];
   const keys = openFederationKeys(config, backend, files.signingKey, logger, options.clock);
+  const room = roomDependencies(config, backend, files.signingKey, keys, logger, options.clock ?? Date.now);
   try {
     const client = await createHttpApplication(
       ClientListenerModule.forRoot({
         discovery: discoveryOptions(config),
         healthChecks: backend.health,
         metrics,
-        clientApi: clientApiModule(config, backend, files.signingKey, options),
+        clientApi: clientApiModule(config, backend, room, options),
       }),
       {
         bodyLimit: config.max_request_body_bytes,
@@ -145,7 +146,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
 
     let federationUrl: string | null = null;
     if (files.tls) {
-      const federationApi = federationApiModule(keys, { imports: options.federationModules, clock: options.clock });
+      const federationApi = federationApiModule(keys, { room, imports: options.federationModules, clock: options.clock });
       const federation = await createHttpApplication(FederationListenerModule.forRoot({ healthChecks: backend.health, federationApi }), {
         bodyLimit: config.max_request_body_bytes,
         logger: logger.child({ listener: 'federation' }),

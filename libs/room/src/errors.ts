@@ -9,6 +9,8 @@ export type RoomErrcode =
   | 'M_UNSUPPORTED_ROOM_VERSION'
   | 'M_TOO_LARGE'
   | 'M_BAD_ALIAS'
+  | 'M_INCOMPATIBLE_ROOM_VERSION'
+  | 'M_UNABLE_TO_AUTHORISE_JOIN'
   | 'M_UNKNOWN';
 
 const STATUS: Readonly<Record<RoomErrcode, number>> = {
@@ -20,6 +22,8 @@ const STATUS: Readonly<Record<RoomErrcode, number>> = {
   M_UNSUPPORTED_ROOM_VERSION: 400,
   M_TOO_LARGE: 413,
   M_BAD_ALIAS: 400,
+  M_INCOMPATIBLE_ROOM_VERSION: 400,
+  M_UNABLE_TO_AUTHORISE_JOIN: 400,
   M_UNKNOWN: 400,
 };
 

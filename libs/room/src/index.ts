@@ -3,7 +3,10 @@ export * from './errors';
 export * from './tokens';
 export { RoomQueue } from './room-queue';
 export { RoomState, type Membership } from './room-state';
-export { RoomWriter, TransactionIdInUseError, type EventTemplate, type RoomFact, type RoomPlan, type WriteResult } from './room-writer';
+export { FederationRooms, MAX_TRANSACTION_EDUS, MAX_TRANSACTION_PDUS, parentsFirst, type FederationRoomsOptions, type TransactionResult } from './federation/federation-rooms';
+export { checkPdus, RemoteAnswerError, ROOM_REMOTE_SERVERS, type RemoteRequest, type RemoteServers } from './federation/remote';
+export { MissingPrevEventsError, type IncomingPdu, type IngestOutcome, type IngestResult } from './dag/ingest';
+export { RoomWriter, TransactionIdInUseError, type WriteOptions, type EventTemplate, type RoomFact, type RoomPlan, type WriteResult } from './room-writer';
 export { RoomModule, COMMAND_HANDLERS, type RoomModuleDependencies } from './room.module';
 export { WriteModelReader, type RoomSnapshot, type RoomSummary, type StoredEvent, type WireEvent } from './write-model/repository';
 export { applyRoomRecord, type RoomStreamRecord } from './write-model/apply';
@@ -29,3 +32,4 @@ export { UpgradeRoom, type UpgradeRoomResult } from './commands/upgrade-room/com
 export { TRANSFERABLE_STATE_TYPES } from './commands/upgrade-room/decide';
 export { UpdateMembershipProfile } from './commands/update-membership-profile/command';
 export { RecordReceipt } from './commands/record-receipt/command';
+export { IngestFederationTransaction, MakeMembershipEvent, ReceiveFederationInvite, SendMembershipEvent } from './federation/commands';

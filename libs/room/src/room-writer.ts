@@ -40,7 +40,7 @@ import {
   type SigningKey,
   type StateKey,
 } from '@hs/protocol';
-import { decideIncoming, type DagRoomState, type IncomingPdu, type IngestResult } from './dag/ingest';
+import { decideIncoming, MissingPrevEventsError, type DagRoomState, type IncomingPdu, type IngestResult } from './dag/ingest';
 import { RoomCommandError, forbidden, invalidParam, notFound } from './errors';
 import { RoomQueue } from './room-queue';
 import { RoomState } from './room-state';
@@ -84,6 +84,15 @@ export interface WriteResult {
   events: RoomEvent[];
   /** The plan's `existing` event, when it appended nothing. */
   existing?: RoomEvent;
+}
+
+export interface WriteOptions {
+  /**
+   * Runs on each built event before it is appended and answers its PDU with further
+   * signatures (an invite of a remote user, signed by the user's server); throwing cancels
+   * the write.
+   */
+  countersign?: (event: RoomEvent, pdu: Pdu, unsigned: JsonObject | undefined) => Promise<Pdu>;
 }
 
 /** A local transaction id is already bound to another event (a concurrent retry). */
@@ -146,19 +155,19 @@ export class RoomWriter {
    * Decides and writes into an existing room as its only writer. `decide` may run more than
    * once (when another process wrote first); it must not have side effects.
    */
-  write(roomId: string, decide: (state: RoomState) => RoomPlan | Promise<RoomPlan>): Promise<WriteResult> {
-    return this.queue.run(roomId, () => this.writeNow(roomId, decide));
+  write(roomId: string, decide: (state: RoomState) => RoomPlan | Promise<RoomPlan>, options: WriteOptions = {}): Promise<WriteResult> {
+    return this.queue.run(roomId, () => this.writeNow(roomId, decide, options));
   }
 
   /** Like {@link write}, for a caller already running inside {@link exclusive} for this room. */
-  async writeNow(roomId: string, decide: (state: RoomState) => RoomPlan | Promise<RoomPlan>): Promise<WriteResult> {
+  async writeNow(roomId: string, decide: (state: RoomState) => RoomPlan | Promise<RoomPlan>, options: WriteOptions = {}): Promise<WriteResult> {
     const attempts = this.deps.maxAttempts ?? 5;
     for (let attempt = 1; ; attempt++) {
       const snapshot = await this.snapshot(roomId);
       if (!snapshot) throw notFound(`room ${roomId} is not known to this server`);
       const plan = await decide(new RoomState(roomId, snapshot.rules, snapshot.state));
       try {
-        return await this.commit(snapshot, plan);
+        return await this.commit(snapshot, plan, undefined, undefined, options);
       } catch (error) {
         if (error instanceof WrongExpectedRevisionError && attempt < attempts) {
           this.cache.delete(roomId);
@@ -267,6 +276,59 @@ export class RoomWriter {
     }
   }
 
+  /**
+   * Records an invite of one of our users received from another server: placed in the room
+   * when we hold it and its prev events, else held as an outlier whose membership is the
+   * user's current one, with the stripped state it came with for the invitee's client.
+   */
+  async recordRemoteInvite(roomId: string, version: string, invite: IncomingPdu, strippedState: JsonObject[]): Promise<void> {
+    if (await this.reader.room(roomId)) {
+      try {
+        const [result] = await this.ingest(roomId, [invite]);
+        if (result.outcome === 'accepted' || result.outcome === 'known') return;
+      } catch (error) {
+        if (!(error instanceof MissingPrevEventsError)) throw error;
+      }
+    }
+    await this.recordOutOfBand(roomId, version, invite, { invite_room_state: strippedState });
+  }
+
+  /** Records our own membership event in a room we do not hold (a declined invite, a leave sent through another server). */
+  recordRemoteMembership(roomId: string, version: string, membership: IncomingPdu): Promise<void> {
+    return this.recordOutOfBand(roomId, version, membership);
+  }
+
+  private recordOutOfBand(roomId: string, version: string, item: IncomingPdu, unsigned?: JsonObject): Promise<void> {
+    return this.queue.run(roomId, async () => {
+      const event = item.event;
+      const userId = event.state_key ?? '';
+      const previous = await this.reader.currentStateEntry(roomId, 'm.room.member', userId);
+      const fact: RoomEventAccepted = {
+        v: 1,
+        room_id: roomId,
+        room_version: version,
+        event_id: event.event_id,
+        pdu: withoutUnsigned(item.pdu),
+        soft_failed: false,
+        outlier: true,
+        state_delta: {
+          added: [{ type: 'm.room.member', state_key: userId, event_id: event.event_id }],
+          removed: previous ? [previous] : [],
+        },
+        forward_extremities: [],
+        state_groups: [],
+      };
+      if (unsigned) fact.unsigned = unsigned;
+      const record: NewEvent = { id: event.event_id, type: ROOM_EVENT_ACCEPTED, data: fact as unknown as JsonValue };
+      await this.deps.store.transaction(async (tx) => {
+        const appended = await this.deps.store.appendInTransaction(tx, roomStream(roomId), 'any', [record]);
+        const stored = appended.events[0];
+        await applyRoomRecord(tx, roomId, { type: record.type, data: record.data, revision: stored.revision, position: stored.position });
+      });
+      this.cache.delete(roomId);
+    });
+  }
+
   private stateIdsFor(snapshot: RoomSnapshot): Map<StateKey, string> {
     let ids = this.stateIdsOf.get(snapshot.state);
     if (!ids) {
@@ -303,6 +365,7 @@ export class RoomWriter {
     plan: RoomPlan,
     createEvent?: BuiltEvent,
     afterCreate?: (state: RoomState) => RoomPlan,
+    options: WriteOptions = {},
   ): Promise<WriteResult> {
     const build = new EventBatch(snapshot, this.deps, this.stateIdsFor(snapshot));
     if (createEvent) {
@@ -310,6 +373,12 @@ export class RoomWriter {
       plan = afterCreate ? afterCreate(new RoomState(snapshot.roomId, snapshot.rules, build.state)) : plan;
     }
     for (const template of plan.events) build.add(template);
+    if (options.countersign) {
+      for (const fact of build.facts) {
+        const event = build.events.find((e) => e.event_id === fact.event_id);
+        if (event) fact.pdu = withoutUnsigned(await options.countersign(event, fact.pdu, fact.unsigned));
+      }
+    }
     const records: NewEvent[] = [
       ...build.facts.map((fact): NewEvent => ({ id: fact.event_id, type: ROOM_EVENT_ACCEPTED, data: fact as unknown as JsonValue })),
       ...(plan.facts ?? []).map((fact): NewEvent => ({ id: randomUUID(), type: fact.type, data: fact.data as unknown as JsonValue })),

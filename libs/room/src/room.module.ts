@@ -25,11 +25,15 @@ import { UnbanFromRoomHandler } from './commands/unban-from-room/handler';
 import { UpdateMembershipProfileHandler } from './commands/update-membership-profile/handler';
 import { UpgradeRoomHandler } from './commands/upgrade-room/handler';
 import { QUERY_HANDLERS } from './queries/handlers';
+import { FEDERATION_COMMAND_HANDLERS } from './federation/commands';
+import { FederationRooms, type FederationRoomsOptions } from './federation/federation-rooms';
+import { ROOM_REMOTE_SERVERS, type RemoteServers } from './federation/remote';
 import { RoomWriter } from './room-writer';
 import {
   ROOM_CLOCK,
   ROOM_DATABASE_POOL,
   ROOM_EVENT_STORE,
+  ROOM_FEDERATION_OPTIONS,
   ROOM_OPTIONS,
   ROOM_SERVER_NAME,
   ROOM_SIGNING_KEY,
@@ -68,6 +72,14 @@ export interface RoomModuleDependencies {
   signingKey: SigningKey;
   clock?: Clock;
   options?: RoomModuleOptions;
+  /** Other servers (signed requests, verify keys): without it, rooms do not federate. */
+  remote?: RemoteServers;
+  /**
+   * The process's room writer, when several applications of one process (the client and
+   * federation listeners) share it: one writer per room per process.
+   */
+  writer?: RoomWriter;
+  federation?: FederationRoomsOptions;
 }
 
 @Module({})
@@ -86,14 +98,13 @@ export class RoomModule {
           { provide: ROOM_SIGNING_KEY, useValue: deps.signingKey },
           { provide: ROOM_CLOCK, useValue: deps.clock ?? Date.now },
           { provide: ROOM_OPTIONS, useValue: deps.options ?? {} },
+          { provide: ROOM_REMOTE_SERVERS, useValue: deps.remote ?? null },
+          { provide: ROOM_FEDERATION_OPTIONS, useValue: deps.federation ?? {} },
         ]
       : [];
-    return {
-      module: RoomModule,
-      imports: [CqrsModule, ...(config.imports ?? [])],
-      providers: [
-        ...values,
-        {
+    const writer: Provider = deps?.writer
+      ? { provide: RoomWriter, useValue: deps.writer }
+      : {
           provide: RoomWriter,
           useFactory: (
             pool: DatabasePool,
@@ -113,12 +124,25 @@ export class RoomModule {
               maxAttempts: options?.maxAttempts,
             }),
           inject: [ROOM_DATABASE_POOL, ROOM_EVENT_STORE, ROOM_SERVER_NAME, ROOM_SIGNING_KEY, ROOM_CLOCK, { token: ROOM_OPTIONS, optional: true }],
+        };
+    return {
+      module: RoomModule,
+      imports: [CqrsModule, ...(config.imports ?? [])],
+      providers: [
+        ...values,
+        writer,
+        {
+          provide: FederationRooms,
+          useFactory: (writer: RoomWriter, remote: RemoteServers | null, signingKey: SigningKey, options: FederationRoomsOptions | undefined) =>
+            remote ? new FederationRooms(writer, remote, signingKey, options ?? {}) : null,
+          inject: [RoomWriter, { token: ROOM_REMOTE_SERVERS, optional: true }, ROOM_SIGNING_KEY, { token: ROOM_FEDERATION_OPTIONS, optional: true }],
         },
         { provide: WriteModelReader, useFactory: (writer: RoomWriter) => writer.reader, inject: [RoomWriter] },
         ...COMMAND_HANDLERS,
+        ...FEDERATION_COMMAND_HANDLERS,
         ...QUERY_HANDLERS,
       ],
-      exports: [RoomWriter, WriteModelReader],
+      exports: [RoomWriter, WriteModelReader, FederationRooms],
     };
   }
 }

@@ -20,6 +20,9 @@ export const ROOM_CLOCK = Symbol('ROOM_CLOCK');
 /** Injection token of the optional {@link RoomModuleOptions}. */
 export const ROOM_OPTIONS = Symbol('ROOM_OPTIONS');
 
+/** Injection token of the optional `FederationRoomsOptions`. */
+export const ROOM_FEDERATION_OPTIONS = Symbol('ROOM_FEDERATION_OPTIONS');
+
 /** Milliseconds since the epoch. */
 export type Clock = () => number;
 

@@ -64,11 +64,19 @@ export class RoomMembershipController {
   /** POST /_matrix/client/v3/join/{roomIdOrAlias} */
   @Post(clientPaths('join/:roomIdOrAlias'))
   @HttpCode(200)
-  async joinRoom(@AuthUser() user: AuthenticatedUser, @Param('roomIdOrAlias') target: string, @Body() body: unknown): Promise<{ room_id: string }> {
+  async joinRoom(
+    @AuthUser() user: AuthenticatedUser,
+    @Param('roomIdOrAlias') target: string,
+    @Body() body: unknown,
+    @Query() query: Record<string, unknown>,
+  ): Promise<{ room_id: string }> {
     const roomIdOrAlias = roomIdOrAliasParam(target);
+    const servers = [...serverNamesQuery(query.via, 'via'), ...serverNamesQuery(query.server_name, 'server_name')];
     const { reason, ...content } = parseBody(reasonBody.passthrough(), body);
     const profile = await this.profileOf(user.userId);
-    const { roomId } = await answering(() => this.commandBus.execute(new JoinRoom(user.userId, roomIdOrAlias, profile, reason, content as JsonObject)));
+    const { roomId } = await answering(() =>
+      this.commandBus.execute(new JoinRoom(user.userId, roomIdOrAlias, profile, reason, content as JsonObject, servers)),
+    );
     return { room_id: roomId };
   }
 

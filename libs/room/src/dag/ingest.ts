@@ -177,7 +177,8 @@ class DagBuilder {
     }
 
     // Soft-fail: the event must also pass against the room's current state.
-    const againstCurrent = sameState(before, this.current) ? againstBefore : await this.checkAgainst(event, this.current, create);
+    // (A room being joined has no current state yet: the state before the join is all there is.)
+    const againstCurrent = this.current.size === 0 || sameState(before, this.current) ? againstBefore : await this.checkAgainst(event, this.current, create);
     if (!againstCurrent.allowed) {
       return this.accept(item, { softFailed: true, groups, eventGroup, after });
     }

@@ -294,6 +294,13 @@ export class WriteModelReader {
     return row ? toRoomEvent(row.pdu as Pdu, row.room_version, row.event_id) : undefined;
   }
 
+  /** The current state entry of (type, state_key), also in a room held only through an invite. */
+  async currentStateEntry(roomId: string, type: string, key: string, connection: CommonQueryMethods = this.db): Promise<StateEntry | undefined> {
+    const row = await connection.maybeOne(sql.type(entryRow)`
+      SELECT type, state_key, event_id FROM room.current_state WHERE room_id = ${roomId} AND type = ${type} AND state_key = ${key}`);
+    return row ? { type: row.type, state_key: row.state_key, event_id: row.event_id } : undefined;
+  }
+
   /** The current m.room.member membership of a user in a room, if any. */
   async membership(roomId: string, userId: string, connection: CommonQueryMethods = this.db): Promise<string | undefined> {
     const value = await connection.maybeOneFirst(sql.type(z.object({ membership: z.string().nullable() }))`

@@ -1,3 +1,7 @@
+import { Inject, Optional } from '@nestjs/common';
+import { serverNameOf, type JsonObject } from '@hs/protocol';
+import { FederationRooms } from '../../federation/federation-rooms';
+import type { WriteOptions } from '../../room-writer';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { RoomWriter } from '../../room-writer';
 import { requireRoomId } from '../../validation';
@@ -7,10 +11,26 @@ import { decideInviteToRoom } from './decide';
 /** POST /_matrix/client/v3/rooms/{roomId}/invite */
 @CommandHandler(InviteToRoom)
 export class InviteToRoomHandler implements ICommandHandler<InviteToRoom, { eventId: string }> {
-  constructor(private readonly writer: RoomWriter) {}
+  constructor(
+    private readonly writer: RoomWriter,
+    @Optional() @Inject(FederationRooms) private readonly federation: FederationRooms | null,
+  ) {}
 
   async execute(command: InviteToRoom): Promise<{ eventId: string }> {
-    const result = await this.writer.write(requireRoomId(command.roomId), (state) => decideInviteToRoom(state, command));
+    const roomId = requireRoomId(command.roomId);
+    const federation = this.federation;
+    const remote = serverNameOf(command.userId) !== this.writer.serverName;
+    const options: WriteOptions =
+      remote && federation
+        ? {
+            countersign: async (event, pdu, unsigned) => {
+              const room = await this.writer.reader.room(roomId);
+              const stripped = Array.isArray(unsigned?.invite_room_state) ? (unsigned.invite_room_state as JsonObject[]) : [];
+              return federation.inviteRemote(pdu, event, room?.roomVersion ?? '1', stripped);
+            },
+          }
+        : {};
+    const result = await this.writer.write(roomId, (state) => decideInviteToRoom(state, command), options);
     return { eventId: result.events[0].event_id };
   }
 }

@@ -6,12 +6,14 @@ import type { MemberProfile } from '../create-room/command';
 export class JoinRoom extends Command<{ roomId: string; eventId: string }> {
   constructor(
     readonly userId: string,
-    /** A room id, or a local room alias. */
+    /** A room id, or a room alias (of this server or another). */
     readonly roomIdOrAlias: string,
     readonly profile?: MemberProfile,
     readonly reason?: string,
     /** Other keys of the request body, for the member event's content (see `joinContent`). */
     readonly content?: JsonObject,
+    /** Servers to join a room held by other servers through (`via`, `server_name`). */
+    readonly servers: readonly string[] = [],
   ) {
     super();
   }

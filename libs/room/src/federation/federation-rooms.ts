@@ -1,0 +1,630 @@
+/**
+ * Rooms over federation, on the write side: what other servers send us (transactions of PDUs,
+ * make_join/send_join, make_leave/send_leave, invites) and what our users do in rooms held by
+ * other servers (joins, leaves, invites of remote users). Every PDU goes through the receipt
+ * checks (format, signatures, hash) here, then through the DAG path of the writer
+ * (dag/ingest.ts), which decides accepted, soft-failed, outlier or rejected.
+ */
+import {
+  checkAuth,
+  eventTemplate,
+  isKnownRoomVersion,
+  isValidRoomAlias,
+  isValidRoomId,
+  isValidServerName,
+  isValidUserId,
+  ROOM_VERSIONS,
+  roomVersion,
+  serverNameOf,
+  signEvent,
+  signNewEvent,
+  stateKey,
+  toRoomEvent,
+  type JsonObject,
+  type Pdu,
+  type PduCheckResult,
+  type RoomEvent,
+  type RoomVersionRules,
+  type SigningKey,
+  type StateKey,
+} from '@hs/protocol';
+import { RoomCommandError, forbidden, invalidParam, notFound } from '../errors';
+import { MissingPrevEventsError, type IncomingPdu, type IngestResult } from '../dag/ingest';
+import type { RoomWriter } from '../room-writer';
+import { checkPdus, isRecord, RemoteAnswerError, type RemoteServers } from './remote';
+
+/** Most PDUs and EDUs one transaction may carry (server-server-api.md "Transactions"). */
+export const MAX_TRANSACTION_PDUS = 50;
+export const MAX_TRANSACTION_EDUS = 100;
+
+export interface FederationRoomsOptions {
+  /** Most events fetched from other servers to place one received PDU (missing prev events, state). */
+  maxFetchedEventsPerPdu?: number;
+  /** Logs refusals and failures of other servers (never secrets). */
+  log?: (level: 'info' | 'warn', fields: Record<string, unknown>, message: string) => void;
+}
+
+/** A checked PDU with its wire form. */
+interface Checked {
+  event: RoomEvent;
+  pdu: Pdu;
+}
+
+export interface TransactionResult {
+  pdus: Record<string, { error?: string }>;
+}
+
+const ENCODE = encodeURIComponent;
+
+export class FederationRooms {
+  private readonly transactions = new Map<string, Promise<TransactionResult>>();
+  private readonly maxFetched: number;
+
+  constructor(
+    private readonly writer: RoomWriter,
+    private readonly remote: RemoteServers,
+    private readonly signingKey: SigningKey,
+    private readonly options: FederationRoomsOptions = {},
+  ) {
+    this.maxFetched = options.maxFetchedEventsPerPdu ?? 50_000;
+  }
+
+  private get serverName(): string {
+    return this.writer.serverName;
+  }
+
+  private log(level: 'info' | 'warn', fields: Record<string, unknown>, message: string): void {
+    this.options.log?.(level, fields, message);
+  }
+
+  // ---------------------------------------------------------------- inbound transactions
+
+  /**
+   * PUT /_matrix/federation/v1/send/{txnId}: the PDUs of `origin`, each placed in its room (its
+   * missing prev events fetched from `origin` first), with a result per PDU. A transaction id
+   * already received from the same origin answers the first result without doing it again.
+   */
+  receiveTransaction(origin: string, txnId: string, body: unknown): Promise<TransactionResult> {
+    if (!isRecord(body)) throw new RoomCommandError('M_BAD_JSON', 'the transaction must be a JSON object');
+    const pdus = body.pdus;
+    const edus = body.edus ?? [];
+    if (!Array.isArray(pdus)) throw new RoomCommandError('M_BAD_JSON', 'pdus must be an array');
+    if (!Array.isArray(edus)) throw new RoomCommandError('M_BAD_JSON', 'edus must be an array');
+    if (pdus.length > MAX_TRANSACTION_PDUS) throw new RoomCommandError('M_BAD_JSON', `a transaction carries at most ${MAX_TRANSACTION_PDUS} PDUs`);
+    if (edus.length > MAX_TRANSACTION_EDUS) throw new RoomCommandError('M_BAD_JSON', `a transaction carries at most ${MAX_TRANSACTION_EDUS} EDUs`);
+    const key = `${origin}\u0000${txnId}`;
+    const known = this.transactions.get(key);
+    if (known) return known;
+    const work = this.placeTransaction(origin, pdus);
+    this.transactions.set(key, work);
+    if (this.transactions.size > 10_000) {
+      const oldest = this.transactions.keys().next().value;
+      if (oldest !== undefined) this.transactions.delete(oldest);
+    }
+    work.catch(() => this.transactions.delete(key));
+    return work;
+  }
+
+  private async placeTransaction(origin: string, raws: readonly unknown[]): Promise<TransactionResult> {
+    const result: TransactionResult = { pdus: {} };
+    const byRoom = new Map<string, unknown[]>();
+    for (const raw of raws) {
+      if (!isRecord(raw) || typeof raw.room_id !== 'string' || !isValidRoomId(raw.room_id)) continue;
+      const list = byRoom.get(raw.room_id) ?? [];
+      list.push(raw);
+      byRoom.set(raw.room_id, list);
+    }
+    for (const [roomId, roomRaws] of byRoom) {
+      const room = await this.writer.reader.room(roomId);
+      if (!room) {
+        this.log('info', { origin, roomId, pdus: roomRaws.length }, 'PDUs of a room this server does not hold were ignored');
+        continue;
+      }
+      const checks = await checkPdus(this.remote, roomRaws, room.roomVersion, roomId);
+      const accepted: Checked[] = [];
+      checks.forEach((check, i) => {
+        const raw = roomRaws[i] as Record<string, unknown>;
+        if (!check.ok) {
+          const id = typeof raw.event_id === 'string' ? raw.event_id : undefined;
+          if (id !== undefined) result.pdus[id] = { error: `${check.reason}: ${check.detail}` };
+          this.log('warn', { origin, roomId, reason: check.reason, detail: check.detail }, 'a received PDU failed its checks and was dropped');
+          return;
+        }
+        if (serverNameOf(check.event.sender) !== origin) {
+          result.pdus[check.event.event_id] = { error: `the sender ${check.event.sender} does not belong to ${origin}` };
+          return;
+        }
+        accepted.push({ event: check.event, pdu: check.pdu });
+      });
+      accepted.sort((a, b) => a.event.depth - b.event.depth);
+      for (const item of accepted) {
+        try {
+          const placed = await this.place(origin, roomId, room.roomVersion, item);
+          result.pdus[item.event.event_id] = placed.outcome === 'rejected' ? { error: placed.reason ?? 'rejected' } : {};
+        } catch (error) {
+          const reason = error instanceof Error ? error.message : String(error);
+          this.log('warn', { origin, roomId, eventId: item.event.event_id, reason }, 'a received PDU could not be placed');
+          result.pdus[item.event.event_id] = { error: reason };
+        }
+      }
+    }
+    return result;
+  }
+
+  /**
+   * Places one checked PDU: directly when its prev events are held; else after fetching the
+   * missing ones with get_missing_events; else with the state before it fetched from `origin`.
+   */
+  private async place(origin: string, roomId: string, version: string, item: Checked): Promise<IngestResult> {
+    try {
+      return (await this.writer.ingest(roomId, [item]))[0];
+    } catch (error) {
+      if (!(error instanceof MissingPrevEventsError)) throw error;
+    }
+    const budget = { left: this.maxFetched };
+    await this.fetchMissingEvents(origin, roomId, version, item, budget);
+    try {
+      return (await this.writer.ingest(roomId, [item]))[0];
+    } catch (error) {
+      if (!(error instanceof MissingPrevEventsError)) throw error;
+    }
+    const state = await this.stateAt(origin, roomId, version, item.event.event_id, budget);
+    await this.writer.ingest(roomId, state.outliers);
+    return (await this.writer.ingest(roomId, [{ ...item, stateBefore: state.map }]))[0];
+  }
+
+  /** get_missing_events from `origin` between our extremities and the event; places what comes back. */
+  private async fetchMissingEvents(origin: string, roomId: string, version: string, item: Checked, budget: { left: number }): Promise<void> {
+    const snapshot = await this.writer.reader.snapshot(roomId);
+    if (!snapshot) return;
+    const minDepth = Math.max(0, Math.min(...snapshot.extremities.map((x) => x.depth), item.event.depth) - 20);
+    const answer = await this.remote
+      .request(origin, {
+        method: 'POST',
+        path: `/_matrix/federation/v1/get_missing_events/${ENCODE(roomId)}`,
+        body: { earliest_events: snapshot.extremities.map((x) => x.eventId), latest_events: [item.event.event_id], limit: 10, min_depth: minDepth },
+      })
+      .catch((error: unknown) => {
+        this.log('info', { origin, roomId, reason: (error as Error).message }, 'get_missing_events failed');
+        return undefined;
+      });
+    const events = answer && Array.isArray(answer.body.events) ? answer.body.events.slice(0, Math.min(10, budget.left)) : [];
+    budget.left -= events.length;
+    const checked = okOnly(await checkPdus(this.remote, events, version, roomId));
+    checked.sort((a, b) => a.event.depth - b.event.depth);
+    for (const missing of checked) {
+      try {
+        await this.writer.ingest(roomId, [missing]);
+      } catch (error) {
+        if (error instanceof MissingPrevEventsError) continue;
+        throw error;
+      }
+    }
+  }
+
+  /** The state before an event as `origin` holds it (GET /state), its events checked; the events to hold as outliers first. */
+  private async stateAt(origin: string, roomId: string, version: string, eventId: string, budget: { left: number }): Promise<{ map: Map<StateKey, string>; outliers: IncomingPdu[] }> {
+    const answer = await this.remote.request(origin, {
+      method: 'GET',
+      path: `/_matrix/federation/v1/state/${ENCODE(roomId)}?event_id=${ENCODE(eventId)}`,
+      maxResponseBytes: 256 * 1024 * 1024,
+    });
+    const pdus = Array.isArray(answer.body.pdus) ? answer.body.pdus : undefined;
+    const chain = Array.isArray(answer.body.auth_chain) ? answer.body.auth_chain : undefined;
+    if (!pdus || !chain) throw new RemoteAnswerError(origin, 'the state answer has no pdus or auth_chain');
+    if (pdus.length + chain.length > budget.left) throw new RemoteAnswerError(origin, `the state of ${eventId} has more events than the ${this.maxFetched} fetched for one event`);
+    budget.left -= pdus.length + chain.length;
+    return this.stateFrom(origin, roomId, version, pdus, chain);
+  }
+
+  /** Checks a room state and its auth chain (a send_join or state answer): the state map and the events to hold as outliers, parents first. */
+  private async stateFrom(
+    origin: string,
+    roomId: string,
+    version: string,
+    pdus: readonly unknown[],
+    chain: readonly unknown[],
+  ): Promise<{ map: Map<StateKey, string>; outliers: IncomingPdu[] }> {
+    const checkedState = await checkPdus(this.remote, pdus, version, roomId);
+    const checkedChain = await checkPdus(this.remote, chain, version, roomId);
+    const map = new Map<StateKey, string>();
+    for (const check of checkedState) {
+      if (!check.ok) {
+        this.log('warn', { origin, roomId, reason: check.reason, detail: check.detail }, 'a state event from another server failed its checks and was dropped');
+        continue;
+      }
+      if (typeof check.event.state_key !== 'string') continue;
+      map.set(stateKey(check.event.type, check.event.state_key), check.event.event_id);
+    }
+    const all = new Map<string, Checked>();
+    for (const check of [...okOnly(checkedChain), ...okOnly(checkedState)]) all.set(check.event.event_id, check);
+    return { map, outliers: parentsFirst([...all.values()]).map((c) => ({ ...c, outlier: true })) };
+  }
+
+  // ---------------------------------------------------------------- resident side: joins and leaves
+
+  /** GET /_matrix/federation/v1/make_join/{roomId}/{userId}: a join event for `userId` to sign. */
+  async makeJoin(origin: string, roomId: string, userId: string, versions: readonly string[]): Promise<{ event: Pdu; room_version: string }> {
+    return this.makeMembership(origin, roomId, userId, 'join', versions);
+  }
+
+  /** GET /_matrix/federation/v1/make_leave/{roomId}/{userId} */
+  async makeLeave(origin: string, roomId: string, userId: string): Promise<{ event: Pdu; room_version: string }> {
+    return this.makeMembership(origin, roomId, userId, 'leave', undefined);
+  }
+
+  private async makeMembership(
+    origin: string,
+    roomId: string,
+    userId: string,
+    membership: 'join' | 'leave',
+    versions: readonly string[] | undefined,
+  ): Promise<{ event: Pdu; room_version: string }> {
+    if (!isValidUserId(userId)) throw invalidParam(`${userId} is not a user id`);
+    if (serverNameOf(userId) !== origin) throw forbidden(`${origin} may not ${membership} for ${userId}`);
+    const snapshot = await this.writer.reader.snapshot(roomId);
+    if (!snapshot) throw notFound(`room ${roomId} is not known to this server`);
+    const rules = snapshot.rules;
+    if (versions !== undefined && !versions.includes(rules.id)) {
+      throw new RoomCommandError('M_INCOMPATIBLE_ROOM_VERSION', `the room has version ${rules.id}, which ${origin} does not support`);
+    }
+    const state = new Map<StateKey, string>([...snapshot.state].map(([k, e]) => [k, e.event_id]));
+    const content: JsonObject = { membership };
+    if (membership === 'join') {
+      const authoriser = await this.restrictedJoinAuthoriser(snapshot.state, rules, userId);
+      if (authoriser) content.join_authorised_via_users_server = authoriser;
+    }
+    const template = eventTemplate({
+      roomVersion: rules,
+      roomId,
+      sender: userId,
+      type: 'm.room.member',
+      stateKey: userId,
+      content,
+      prevEvents: snapshot.extremities,
+      state,
+      originServerTs: this.writer.now(),
+      referenceHash: undefined,
+    });
+    // Tell the server now when the event would not be allowed.
+    const preview = toRoomEvent({ ...template, ...(rules.eventIdFormat === 'server-generated' ? { event_id: `$preview:${origin}` } : {}) }, rules, '$preview');
+    const allowed = checkAuth(preview, (type, key) => snapshot.state.get(stateKey(type, key)), rules);
+    if (!allowed.allowed) throw forbidden(allowed.reason ?? `the ${membership} is not allowed`, allowed.rule);
+    const event: Pdu = { ...template, origin: this.serverName } as Pdu;
+    delete (event as Partial<Pdu>).hashes;
+    delete (event as Partial<Pdu>).signatures;
+    return { event, room_version: rules.id };
+  }
+
+  /**
+   * For a restricted room the user is not invited to: a local member with the power to invite
+   * who vouches for the join, when the user is joined to one of the rooms the join rule allows.
+   */
+  private async restrictedJoinAuthoriser(state: ReadonlyMap<StateKey, RoomEvent>, rules: RoomVersionRules, userId: string): Promise<string | undefined> {
+    const joinRules = state.get(stateKey('m.room.join_rules', ''))?.content;
+    const rule = joinRules?.join_rule;
+    const restricted = (rule === 'restricted' && rules.restrictedJoins) || (rule === 'knock_restricted' && rules.knockRestricted);
+    if (!restricted) return undefined;
+    const membership = state.get(stateKey('m.room.member', userId))?.content.membership;
+    if (membership === 'invite' || membership === 'join') return undefined;
+    const allow = Array.isArray(joinRules?.allow) ? joinRules.allow : [];
+    let member = false;
+    for (const entry of allow) {
+      if (!isRecord(entry) || entry.type !== 'm.room_membership' || typeof entry.room_id !== 'string') continue;
+      if ((await this.writer.reader.membership(entry.room_id, userId)) === 'join') member = true;
+    }
+    if (!member) throw new RoomCommandError('M_UNABLE_TO_AUTHORISE_JOIN', `${userId} is not joined to a room the join rule allows`);
+    const power = state.get(stateKey('m.room.power_levels', ''))?.content;
+    const users = isRecord(power?.users) ? power.users : {};
+    const inviteLevel = typeof power?.invite === 'number' ? power.invite : 0;
+    const level = (user: string) => (typeof users[user] === 'number' ? (users[user] as number) : typeof power?.users_default === 'number' ? power.users_default : 0);
+    const candidates = [...state.values()]
+      .filter((e) => e.type === 'm.room.member' && e.content.membership === 'join' && typeof e.state_key === 'string' && serverNameOf(e.state_key) === this.serverName)
+      .map((e) => e.state_key as string)
+      .filter((user) => level(user) >= inviteLevel)
+      .sort((a, b) => level(b) - level(a) || (a < b ? -1 : 1));
+    if (candidates.length === 0) throw new RoomCommandError('M_UNABLE_TO_AUTHORISE_JOIN', 'no local member may authorise the join');
+    return candidates[0];
+  }
+
+  /**
+   * PUT /_matrix/federation/v2/send_join/{roomId}/{eventId}: places the join and answers the
+   * state before it and its auth chain (all members: `omit_members` is not honoured, which the
+   * spec allows), and the event as we co-signed it for a restricted join.
+   */
+  async sendJoin(origin: string, roomId: string, eventId: string, raw: unknown): Promise<Record<string, unknown>> {
+    const { pdu, event } = await this.checkMembershipPdu(origin, roomId, eventId, raw, 'join');
+    let signed = pdu;
+    const via = event.content.join_authorised_via_users_server;
+    if (typeof via === 'string' && serverNameOf(via) === this.serverName) {
+      signed = signEvent(pdu, (await this.rulesOf(roomId)).id, this.serverName, this.signingKey) as Pdu;
+    }
+    const result = (await this.ingestOwnEvent(roomId, { event, pdu: signed }))[0];
+    if (result.outcome === 'rejected' || result.outcome === 'soft_failed') throw forbidden(`the join was not accepted: ${result.reason ?? result.outcome}`);
+    const stored = await this.writer.reader.event(event.event_id);
+    if (!stored?.stateGroup) throw forbidden('the join is not part of the room');
+    const after = await this.writer.reader.stateGroupMap(stored.stateGroup);
+    // The state before the join: the member entry as the join's auth events had it.
+    const memberKey = stateKey('m.room.member', event.state_key ?? '');
+    const authEvents = await this.writer.reader.events(stored.event.auth_events);
+    const previous = authEvents.find((e) => e.type === 'm.room.member' && e.state_key === event.state_key);
+    const before = new Map(after);
+    if (previous) before.set(memberKey, previous.event_id);
+    else before.delete(memberKey);
+    const stateIds = [...before.values()];
+    const chainIds = await this.writer.reader.authChain([...stateIds, event.event_id]);
+    const [state, chain] = await Promise.all([this.wire(stateIds), this.wire(chainIds)]);
+    return {
+      origin: this.serverName,
+      state,
+      auth_chain: chain,
+      event: stored.pdu,
+      members_omitted: false,
+      servers_in_room: await this.serversInRoom(roomId),
+    };
+  }
+
+  /** PUT /_matrix/federation/v2/send_leave/{roomId}/{eventId} */
+  async sendLeave(origin: string, roomId: string, eventId: string, raw: unknown): Promise<Record<string, never>> {
+    const { pdu, event } = await this.checkMembershipPdu(origin, roomId, eventId, raw, 'leave');
+    const result = (await this.ingestOwnEvent(roomId, { event, pdu }))[0];
+    if (result.outcome === 'rejected' || result.outcome === 'soft_failed') throw forbidden(`the leave was not accepted: ${result.reason ?? result.outcome}`);
+    return {};
+  }
+
+  /** A join or leave built on the template we gave: its prev events must be held. */
+  private async ingestOwnEvent(roomId: string, item: Checked): Promise<IngestResult[]> {
+    try {
+      return await this.writer.ingest(roomId, [item]);
+    } catch (error) {
+      if (error instanceof MissingPrevEventsError) throw new RoomCommandError('M_BAD_JSON', error.message);
+      throw error;
+    }
+  }
+
+  private async checkMembershipPdu(origin: string, roomId: string, eventId: string, raw: unknown, membership: string): Promise<Checked> {
+    const rules = await this.rulesOf(roomId);
+    const [check] = await checkPdus(this.remote, [raw], rules.id, roomId);
+    if (!check.ok) throw new RoomCommandError('M_BAD_JSON', `the event failed its checks: ${check.reason}: ${check.detail}`);
+    const event = check.event;
+    if (event.event_id !== eventId) throw new RoomCommandError('M_BAD_JSON', `the event id is ${event.event_id}, not ${eventId}`);
+    if (event.type !== 'm.room.member' || event.content.membership !== membership) throw new RoomCommandError('M_BAD_JSON', `the event is not a ${membership}`);
+    if (event.state_key !== event.sender) throw new RoomCommandError('M_BAD_JSON', 'the state key must be the sender');
+    if (serverNameOf(event.sender) !== origin) throw forbidden(`${origin} may not send a ${membership} for ${event.sender}`);
+    if (check.redacted) throw new RoomCommandError('M_BAD_JSON', 'the content hash of the event does not match');
+    return { event, pdu: check.pdu };
+  }
+
+  private async rulesOf(roomId: string): Promise<RoomVersionRules> {
+    const room = await this.writer.reader.room(roomId);
+    if (!room) throw notFound(`room ${roomId} is not known to this server`);
+    return roomVersion(room.roomVersion);
+  }
+
+  private async wire(ids: readonly string[]): Promise<Pdu[]> {
+    const events = await this.writer.reader.wireEvents(ids);
+    return events.map((e) => e.pdu);
+  }
+
+  /** The servers with a joined member in the room's current state, ours first. */
+  async serversInRoom(roomId: string): Promise<string[]> {
+    const entries = await this.writer.reader.currentStateEntries(roomId);
+    const members = entries.filter((e) => e.type === 'm.room.member').map((e) => e.state_key);
+    const joined = new Set<string>();
+    for (const userId of members) {
+      if ((await this.writer.reader.membership(roomId, userId)) === 'join') {
+        const server = serverNameOf(userId);
+        if (server) joined.add(server);
+      }
+    }
+    return [...joined].sort((a, b) => (a === this.serverName ? -1 : b === this.serverName ? 1 : a < b ? -1 : 1));
+  }
+
+  // ---------------------------------------------------------------- invites of our users
+
+  /**
+   * PUT /_matrix/federation/v2/invite/{roomId}/{eventId}: another server invites one of our
+   * users. We sign the invite, record it (placed in the room when we hold it and its prev
+   * events, else held with the stripped state it came with) and answer it signed.
+   */
+  async receiveInvite(origin: string, roomId: string, eventId: string, body: unknown): Promise<{ event: Pdu }> {
+    if (!isRecord(body)) throw new RoomCommandError('M_BAD_JSON', 'the body must be a JSON object');
+    const version = body.room_version;
+    if (typeof version !== 'string') throw new RoomCommandError('M_BAD_JSON', 'room_version is missing');
+    if (!isKnownRoomVersion(version)) throw new RoomCommandError('M_INCOMPATIBLE_ROOM_VERSION', `room version ${version} is not supported here`);
+    const [check] = await checkPdus(this.remote, [body.event], version, roomId);
+    if (!check.ok) throw new RoomCommandError('M_BAD_JSON', `the invite failed its checks: ${check.reason}: ${check.detail}`);
+    const event = check.event;
+    if (event.event_id !== eventId) throw new RoomCommandError('M_BAD_JSON', `the event id is ${event.event_id}, not ${eventId}`);
+    if (event.type !== 'm.room.member' || event.content.membership !== 'invite' || typeof event.state_key !== 'string') {
+      throw new RoomCommandError('M_BAD_JSON', 'the event is not an invite');
+    }
+    if (serverNameOf(event.sender) !== origin) throw forbidden(`${origin} may not invite on behalf of ${event.sender}`);
+    if (serverNameOf(event.state_key) !== this.serverName) throw forbidden(`${event.state_key} is not a user of this server`);
+    const signed = signEvent(check.pdu, version, this.serverName, this.signingKey) as Pdu;
+    const stripped = Array.isArray(body.invite_room_state) ? body.invite_room_state.filter(isRecord).slice(0, 50) : [];
+    await this.writer.recordRemoteInvite(roomId, version, { event, pdu: signed }, stripped as JsonObject[]);
+    return { event: signed };
+  }
+
+  // ---------------------------------------------------------------- our users in rooms of other servers
+
+  /**
+   * Joins a local user to a room this server does not hold (or holds without a joined member):
+   * make_join and send_join through the first of `servers` that answers, the returned state
+   * and auth chain checked, then held, and the join placed on it.
+   */
+  async joinRemote(userId: string, roomId: string, servers: readonly string[], content: JsonObject): Promise<{ roomId: string; eventId: string }> {
+    const candidates = [...new Set(servers)].filter((s) => s !== this.serverName && isValidServerName(s));
+    if (candidates.length === 0) throw notFound(`room ${roomId} is not known to this server and no server to join it through was given`);
+    let lastError: unknown;
+    for (const server of candidates) {
+      try {
+        return await this.joinThrough(server, userId, roomId, content);
+      } catch (error) {
+        lastError = error;
+        this.log('info', { server, roomId, reason: (error as Error).message }, 'joining through a server failed');
+        if (error instanceof RoomCommandError && error.errcode === 'M_FORBIDDEN') throw error;
+      }
+    }
+    if (lastError instanceof RoomCommandError) throw lastError;
+    throw notFound(`no server could join ${roomId}: ${(lastError as Error | undefined)?.message ?? 'no answer'}`);
+  }
+
+  private async joinThrough(server: string, userId: string, roomId: string, content: JsonObject): Promise<{ roomId: string; eventId: string }> {
+    const versions = [...ROOM_VERSIONS.keys()].map((v) => `ver=${ENCODE(v)}`).join('&');
+    const made = await this.remote
+      .request(server, { method: 'GET', path: `/_matrix/federation/v1/make_join/${ENCODE(roomId)}/${ENCODE(userId)}?${versions}` })
+      .catch((error: unknown) => {
+        throw remoteRefusal(error);
+      });
+    const version = typeof made.body.room_version === 'string' ? made.body.room_version : '1';
+    if (!isKnownRoomVersion(version)) throw new RoomCommandError('M_UNSUPPORTED_ROOM_VERSION', `room version ${version} is not supported here`);
+    const template = made.body.event;
+    if (!isRecord(template) || template.room_id !== roomId || template.sender !== userId || template.state_key !== userId || template.type !== 'm.room.member') {
+      throw new RemoteAnswerError(server, 'the make_join answer is not a join of this user to this room');
+    }
+    const templateContent = isRecord(template.content) ? template.content : {};
+    const joinTemplate = {
+      ...template,
+      content: { ...content, ...(typeof templateContent.join_authorised_via_users_server === 'string' ? { join_authorised_via_users_server: templateContent.join_authorised_via_users_server } : {}), membership: 'join' },
+      origin: this.serverName,
+      origin_server_ts: this.writer.now(),
+    } as unknown as Pdu;
+    const built = signNewEvent(joinTemplate, version, this.serverName, this.signingKey);
+    const sent = await this.remote
+      .request(server, {
+        method: 'PUT',
+        path: `/_matrix/federation/v2/send_join/${ENCODE(roomId)}/${ENCODE(built.event.event_id)}`,
+        body: built.pdu,
+        maxResponseBytes: 512 * 1024 * 1024,
+      })
+      .catch((error: unknown) => {
+        throw remoteRefusal(error);
+      });
+    const state = Array.isArray(sent.body.state) ? sent.body.state : undefined;
+    const chain = Array.isArray(sent.body.auth_chain) ? sent.body.auth_chain : undefined;
+    if (!state || !chain) throw new RemoteAnswerError(server, 'the send_join answer has no state or auth_chain');
+    let joinPdu = built.pdu;
+    if (isRecord(sent.body.event)) {
+      // A restricted join comes back co-signed by the resident server: keep its signatures if they check.
+      const [countersigned] = await checkPdus(this.remote, [sent.body.event], version, roomId);
+      if (countersigned.ok && countersigned.event.event_id === built.event.event_id) joinPdu = countersigned.pdu;
+    }
+    const { map, outliers } = await this.stateFrom(server, roomId, version, state, chain);
+    if (!map.has(stateKey('m.room.create', ''))) throw new RemoteAnswerError(server, 'the send_join state has no m.room.create event');
+    const results = await this.writer.ingest(roomId, [...outliers, { event: built.event, pdu: joinPdu, stateBefore: map }], { roomVersion: version });
+    const mine = results[results.length - 1];
+    if (mine.outcome !== 'accepted' && mine.outcome !== 'known') throw forbidden(`the join was not accepted here: ${mine.reason ?? mine.outcome}`);
+    return { roomId, eventId: built.event.event_id };
+  }
+
+  /**
+   * Leaves (or declines an invite to) a room this server does not take part in: make_leave and
+   * send_leave through `servers`, then the leave is held.
+   */
+  async leaveRemote(userId: string, roomId: string, servers: readonly string[]): Promise<{ eventId: string }> {
+    let lastError: unknown;
+    for (const server of [...new Set(servers)].filter((s) => s !== this.serverName)) {
+      try {
+        const made = await this.remote.request(server, { method: 'GET', path: `/_matrix/federation/v1/make_leave/${ENCODE(roomId)}/${ENCODE(userId)}` });
+        const version = typeof made.body.room_version === 'string' ? made.body.room_version : '1';
+        if (!isKnownRoomVersion(version)) throw new RoomCommandError('M_UNSUPPORTED_ROOM_VERSION', `room version ${version} is not supported here`);
+        const template = made.body.event;
+        if (!isRecord(template) || template.room_id !== roomId || template.sender !== userId || template.state_key !== userId) {
+          throw new RemoteAnswerError(server, 'the make_leave answer is not a leave of this user');
+        }
+        const leave = { ...template, content: { membership: 'leave' }, origin: this.serverName, origin_server_ts: this.writer.now() } as unknown as Pdu;
+        const built = signNewEvent(leave, version, this.serverName, this.signingKey);
+        await this.remote.request(server, {
+          method: 'PUT',
+          path: `/_matrix/federation/v2/send_leave/${ENCODE(roomId)}/${ENCODE(built.event.event_id)}`,
+          body: built.pdu,
+        });
+        await this.writer.recordRemoteMembership(roomId, version, built);
+        return { eventId: built.event.event_id };
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    throw lastError instanceof RoomCommandError ? lastError : notFound(`no server could take the leave: ${(lastError as Error | undefined)?.message ?? 'none to ask'}`);
+  }
+
+  /**
+   * Sends an invite of a remote user to the user's server (PUT /v2/invite) and answers the
+   * event as that server signed it, which is then appended.
+   */
+  async inviteRemote(pdu: Pdu, event: RoomEvent, version: string, strippedState: readonly JsonObject[]): Promise<Pdu> {
+    const server = serverNameOf(event.state_key ?? '');
+    if (!server) throw invalidParam('the invited user has no server name');
+    const answer = await this.remote
+      .request(server, {
+        method: 'PUT',
+        path: `/_matrix/federation/v2/invite/${ENCODE(event.room_id)}/${ENCODE(event.event_id)}`,
+        body: { event: pdu, room_version: version, invite_room_state: strippedState },
+      })
+      .catch((error: unknown) => {
+        throw remoteRefusal(error);
+      });
+    const [check] = await checkPdus(this.remote, [answer.body.event], version, event.room_id);
+    if (!check.ok || check.event.event_id !== event.event_id || check.redacted) {
+      throw forbidden(`${server} did not answer the invite with the event signed`);
+    }
+    const signatures = (check.pdu.signatures ?? {}) as Record<string, Record<string, string>>;
+    if (!signatures[server]) throw forbidden(`${server} did not sign the invite`);
+    return { ...pdu, signatures: { ...(pdu.signatures ?? {}), [server]: signatures[server] } } as Pdu;
+  }
+
+  /** Resolves a room alias of another server through its directory (query/directory). */
+  async resolveRemoteAlias(alias: string): Promise<{ roomId: string; servers: string[] }> {
+    if (!isValidRoomAlias(alias)) throw invalidParam(`${alias} is not a room alias`);
+    const server = serverNameOf(alias);
+    if (!server) throw invalidParam(`${alias} has no server name`);
+    const answer = await this.remote
+      .request(server, { method: 'GET', path: `/_matrix/federation/v1/query/directory?room_alias=${ENCODE(alias)}` })
+      .catch((error: unknown) => {
+        throw remoteRefusal(error, `room alias ${alias} could not be resolved`);
+      });
+    const roomId = answer.body.room_id;
+    if (typeof roomId !== 'string' || !isValidRoomId(roomId)) throw notFound(`room alias ${alias} is not known`);
+    const servers = Array.isArray(answer.body.servers) ? answer.body.servers.filter((s): s is string => typeof s === 'string' && isValidServerName(s)) : [];
+    return { roomId, servers: [server, ...servers.filter((s) => s !== server)] };
+  }
+}
+
+/** An error answer of another server as the refusal to give our client (404 and 403 pass through). */
+function remoteRefusal(error: unknown, fallback?: string): Error {
+  const status = (error as { status?: unknown }).status;
+  const message = error instanceof Error ? error.message : String(error);
+  if (status === 403) return forbidden(message);
+  if (status === 404) return notFound(fallback ?? message);
+  if (status === 400 && /M_INCOMPATIBLE_ROOM_VERSION/.test(message)) return new RoomCommandError('M_INCOMPATIBLE_ROOM_VERSION', message);
+  return error instanceof Error ? error : new Error(message);
+}
+
+function okOnly(checks: readonly PduCheckResult[]): Checked[] {
+  return checks.flatMap((c) => (c.ok ? [{ event: c.event, pdu: c.pdu }] : []));
+}
+
+/** Events ordered so each comes after the events of the set it names as auth or prev events (depth breaks ties). */
+export function parentsFirst<T extends { event: RoomEvent }>(items: readonly T[]): T[] {
+  const byId = new Map(items.map((item) => [item.event.event_id, item]));
+  const done = new Set<string>();
+  const out: T[] = [];
+  const sorted = [...items].sort((a, b) => a.event.depth - b.event.depth || (a.event.event_id < b.event.event_id ? -1 : 1));
+  const visit = (item: T, path: Set<string>): void => {
+    const id = item.event.event_id;
+    if (done.has(id) || path.has(id)) return;
+    path.add(id);
+    for (const parent of [...item.event.auth_events, ...item.event.prev_events]) {
+      const found = byId.get(parent);
+      if (found) visit(found, path);
+    }
+    path.delete(id);
+    done.add(id);
+    out.push(item);
+  };
+  for (const item of sorted) visit(item, new Set());
+  return out;
+}
+

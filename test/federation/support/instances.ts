@@ -1,0 +1,191 @@
+/**
+ * Instances of the homeserver federating over HTTPS on loopback, for the federation suites:
+ * each with its own server name (`127.0.0.1:<port>` or `localhost:<port>`), signing key and
+ * self-signed TLS certificate, all trusting one another through one CA file (certificate
+ * checking on). And a small client-server API client for their users.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startInProcess, type InProcessServer } from '../../support/in-process-server';
+
+const DAY = 24 * 60 * 60 * 1000;
+
+export interface FederatedInstance {
+  name: string;
+  port: number;
+  server: InProcessServer;
+}
+
+/** A self-signed certificate for 127.0.0.1 and localhost under a subject of its own (a CA file is searched by subject). */
+export async function certificateFor(subject: string): Promise<{ cert: string; key: string }> {
+  const { generate } = await import('selfsigned');
+  const pems = await generate([{ name: 'commonName', value: subject }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    notAfterDate: new Date(Date.now() + DAY),
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] },
+    ],
+  });
+  return { cert: pems.cert, key: pems.private };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** A set of instances that trust one another's certificates; `start` (re)starts one on its port. */
+export class Federation {
+  readonly dir = mkdtempSync(join(tmpdir(), 'hs-federation-'));
+  readonly caFile = join(this.dir, 'ca.pem');
+  private readonly names: string[] = [];
+  private readonly ports: number[] = [];
+
+  /** Prepares `count` server names and certificates (the CA file holds them all). */
+  async prepare(count: number): Promise<string[]> {
+    const pems: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const port = await freePort();
+      const name = i % 2 === 0 ? `127.0.0.1:${port}` : `localhost:${port}`;
+      const tls = await certificateFor(`federation test server ${name}`);
+      writeFileSync(join(this.dir, `${port}.crt`), tls.cert);
+      writeFileSync(join(this.dir, `${port}.key`), tls.key);
+      pems.push(tls.cert);
+      this.names.push(name);
+      this.ports.push(port);
+    }
+    writeFileSync(this.caFile, pems.join('\n'));
+    return [...this.names];
+  }
+
+  /** Starts instance `i` (its data in `dataDir` when given, so a restart keeps it). */
+  async start(i: number, env: Record<string, string> = {}): Promise<FederatedInstance> {
+    const name = this.names[i];
+    const port = this.ports[i];
+    const server = await startInProcess({
+      postgresFromEnv: false,
+      env: {
+        HS_SERVER_NAME: name,
+        HS_FEDERATION_LISTENER__ENABLED: 'true',
+        HS_FEDERATION_LISTENER__BIND_ADDRESS: '127.0.0.1',
+        HS_FEDERATION_LISTENER__PORT: String(port),
+        HS_FEDERATION_LISTENER__TLS_CERTIFICATE_PATH: join(this.dir, `${port}.crt`),
+        HS_FEDERATION_LISTENER__TLS_PRIVATE_KEY_PATH: join(this.dir, `${port}.key`),
+        HS_FEDERATION__TLS_CA_FILE: this.caFile,
+        HS_FEDERATION__REQUEST_TIMEOUT_MS: '5000',
+        ...env,
+      },
+    });
+    return { name, port, server };
+  }
+
+  dispose(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface ClientResponse {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** A user of an instance, through the client-server API. */
+export class TestUser {
+  private txn = 0;
+  private since: string | undefined;
+
+  private constructor(
+    readonly baseUrl: string,
+    readonly userId: string,
+    private readonly token: string,
+  ) {}
+
+  static async register(instance: FederatedInstance, localpart: string): Promise<TestUser> {
+    const url = instance.server.url;
+    const response = await fetch(`${url}/_matrix/client/v3/register`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: localpart, password: 'correct horse battery', auth: { type: 'm.login.dummy' }, inhibit_login: false }),
+    });
+    const body = (await response.json()) as { user_id: string; access_token: string };
+    if (response.status !== 200) throw new Error(`register ${localpart}: ${response.status} ${JSON.stringify(body)}`);
+    return new TestUser(url, body.user_id, body.access_token);
+  }
+
+  async call(method: string, path: string, body?: unknown): Promise<ClientResponse> {
+    const response = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  }
+
+  async ok(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
+    const answer = await this.call(method, path, body);
+    if (answer.status !== 200) throw new Error(`${method} ${path}: ${answer.status} ${JSON.stringify(answer.body)}`);
+    return answer.body;
+  }
+
+  async createRoom(body: Record<string, unknown> = {}): Promise<string> {
+    return (await this.ok('POST', '/_matrix/client/v3/createRoom', body)).room_id as string;
+  }
+
+  async join(roomIdOrAlias: string, via: readonly string[] = []): Promise<string> {
+    const query = via.map((s) => `server_name=${encodeURIComponent(s)}`).join('&');
+    return (await this.ok('POST', `/_matrix/client/v3/join/${encodeURIComponent(roomIdOrAlias)}${query ? `?${query}` : ''}`, {})).room_id as string;
+  }
+
+  async send(roomId: string, body: string): Promise<string> {
+    const txn = `t${++this.txn}-${Date.now()}`;
+    return (await this.ok('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${txn}`, { msgtype: 'm.text', body })).event_id as string;
+  }
+
+  async state(roomId: string, type: string, key = ''): Promise<ClientResponse> {
+    return this.call('GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/${encodeURIComponent(type)}/${encodeURIComponent(key)}`);
+  }
+
+  /** Syncs until `found` finds what it looks for in an answer (or the deadline passes). */
+  async syncUntil<T>(found: (sync: Record<string, unknown>) => T | undefined, timeoutMs = 20_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let last: Record<string, unknown> = {};
+    while (Date.now() < deadline) {
+      const query = `timeout=1000${this.since ? `&since=${encodeURIComponent(this.since)}` : ''}`;
+      last = await this.ok('GET', `/_matrix/client/v3/sync?${query}`);
+      this.since = last.next_batch as string;
+      const value = found(last);
+      if (value !== undefined) return value;
+    }
+    throw new Error(`${this.userId}: not found in /sync within ${timeoutMs} ms; last answer ${JSON.stringify(last).slice(0, 2000)}`);
+  }
+
+  /** Waits until a message with `body` shows in a joined room's timeline; answers its event. */
+  async waitForMessage(roomId: string, body: string, timeoutMs?: number): Promise<Record<string, unknown>> {
+    return this.syncUntil((sync) => {
+      const rooms = (sync.rooms as { join?: Record<string, { timeline?: { events?: Record<string, unknown>[] } }> } | undefined)?.join;
+      return rooms?.[roomId]?.timeline?.events?.find((e) => (e.content as { body?: unknown } | undefined)?.body === body);
+    }, timeoutMs);
+  }
+
+  /** Waits until the user is invited to a room; answers the room id. */
+  async waitForInvite(roomId?: string, timeoutMs?: number): Promise<string> {
+    return this.syncUntil((sync) => {
+      const invites = (sync.rooms as { invite?: Record<string, unknown> } | undefined)?.invite ?? {};
+      return Object.keys(invites).find((id) => roomId === undefined || id === roomId);
+    }, timeoutMs);
+  }
+}
