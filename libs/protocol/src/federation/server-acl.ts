@@ -14,20 +14,10 @@
  * Content that is not a JSON object cannot be an ACL and allows every server; an `allow` or
  * `deny` that is not an array counts as empty, and entries that are not strings are ignored.
  */
-import { parseServerName } from '../identifiers/server-name';
+import { parseServerName, serverNameHost } from '../identifiers/server-name';
 import { matchesGlob } from './glob';
 
 export const SERVER_ACL_EVENT_TYPE = 'm.room.server_acl';
-
-/** The host of a server name without its port; an IPv6 literal keeps its brackets. */
-function hostOf(serverName: string): string {
-  if (serverName.startsWith('[')) {
-    const close = serverName.indexOf(']');
-    return close < 0 ? serverName : serverName.slice(0, close + 1);
-  }
-  const colon = serverName.indexOf(':');
-  return colon < 0 ? serverName : serverName.slice(0, colon);
-}
 
 function isIpLiteral(host: string): boolean {
   if (host.startsWith('[')) return true;
@@ -50,7 +40,7 @@ function entries(value: unknown): string[] {
 export function isServerAllowedByAcl(aclContent: unknown, serverName: string): boolean {
   if (typeof aclContent !== 'object' || aclContent === null || Array.isArray(aclContent)) return true;
   const acl = aclContent as Record<string, unknown>;
-  const host = hostOf(serverName);
+  const host = serverNameHost(serverName);
   if (acl.allow_ip_literals === false && isIpLiteral(host)) return false;
   if (entries(acl.deny).some((pattern) => matchesGlob(pattern, host))) return false;
   return entries(acl.allow).some((pattern) => matchesGlob(pattern, host));
