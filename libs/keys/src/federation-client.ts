@@ -141,7 +141,7 @@ export class FederationClient {
 
   private defaultResolver(resolution: FederationResolutionOptions): ServerResolver {
     return new ServerNameResolver({
-      srv: resolution.srv ?? new Resolver({ timeout: Math.min(this.options.timeoutMs, 5000), tries: 2 }),
+      srv: resolution.srv ?? new Resolver({ timeout: Math.min(this.options.timeoutMs, 2000), tries: 2 }),
       wellKnown: resolution.wellKnown ?? new HttpsWellKnownFetcher({ agent: this.agent, timeoutMs: this.options.timeoutMs, port: resolution.wellKnownPort }),
       clock: resolution.clock,
       random: resolution.random,
@@ -157,18 +157,12 @@ export class FederationClient {
   /**
    * Sends `request` to `destination` (a server name); throws FederationRequestError
    * (FederationDestinationRefusedError when the allow and deny lists refuse it). Resolving
-   * a name not cached has its own deadline (the same length); the deadline of the request
-   * covers every address tried.
+   * a name not cached has a deadline of its own (the same length); the deadline of the
+   * request covers every address tried.
    */
   async request(destination: string, request: FederationRequest): Promise<FederationResponse> {
     if (!this.policy.allows(destination)) throw new FederationDestinationRefusedError(destination);
-    let target: ResolvedServer;
-    try {
-      target = await this.resolver.resolve(destination);
-    } catch (error) {
-      if (error instanceof ServerResolutionError) throw new FederationRequestError(destination, error.reason);
-      throw error;
-    }
+    const target = await this.resolve(destination);
     const payload = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body), 'utf8');
     const headers: Record<string, string> = { Host: target.hostHeader, Accept: 'application/json' };
     if (payload) {
@@ -193,6 +187,28 @@ export class FederationClient {
         const where = target.addresses.length > 1 ? ` (${address.host}:${address.port}, ${target.via})` : '';
         throw new FederationRequestError(destination, `${error.reason}${where}`, error.status);
       }
+    }
+  }
+
+  /**
+   * The resolution of `destination`, within the request timeout: a lookup that takes longer
+   * goes on (and fills the caches for the next request) but this request fails.
+   */
+  private async resolve(destination: string): Promise<ResolvedServer> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(
+        () => reject(new FederationRequestError(destination, `resolving the server name took longer than ${this.options.timeoutMs} ms`)),
+        this.options.timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([this.resolver.resolve(destination), timeout]);
+    } catch (error) {
+      if (error instanceof ServerResolutionError) throw new FederationRequestError(destination, error.reason);
+      throw error;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -13,7 +13,7 @@ import type { TLSSocket } from 'node:tls';
 import { generateSigningKey } from '@hs/protocol';
 import { freePort, testCertificate } from '@hs/testing';
 import pino from 'pino';
-import { FederationClient, FederationDestinationRefusedError, FederationRequestError } from './federation-client';
+import { FederationClient, FederationDestinationRefusedError, FederationRequestError, type FederationClientOptions } from './federation-client';
 import { FederationServerPolicy } from './server-policy';
 import type { SrvRecord } from './server-resolution';
 import { HttpsWellKnownFetcher, WELL_KNOWN_MAX_BYTES } from './well-known';
@@ -145,7 +145,7 @@ describe('.well-known/matrix/server over HTTPS', () => {
       },
     };
     const clients: FederationClient[] = [];
-    const client = (policy?: FederationServerPolicy) => {
+    const client = (options: Partial<FederationClientOptions> = {}) => {
       const made = new FederationClient({
         serverName: 'us.example',
         signingKey: generateSigningKey('t'),
@@ -153,8 +153,8 @@ describe('.well-known/matrix/server over HTTPS', () => {
         caFile,
         timeoutMs: 5000,
         logger: pino({ level: 'silent' }),
-        policy,
         resolution: { srv: dns, wellKnownPort },
+        ...options,
       });
       clients.push(made);
       return made;
@@ -197,14 +197,22 @@ describe('.well-known/matrix/server over HTTPS', () => {
       expect((await echo(client(), 'localhost')).body).toEqual({ host: 'localhost', sni: 'localhost' });
     });
 
+    it('a name that cannot be resolved, or not within the deadline, fails the request with the reason', async () => {
+      srvRecords.set('_matrix-fed._tcp.localhost', [{ name: '.', port: 0, priority: 0, weight: 0 }]);
+      await expect(echo(client())).rejects.toMatchObject({ name: 'FederationRequestError', reason: expect.stringMatching(/not available/) });
+      await expect(echo(client(), 'not a name')).rejects.toMatchObject({ reason: 'not a valid server name' });
+      const stuck = client({ timeoutMs: 200, resolver: { resolve: () => new Promise(() => undefined) } });
+      await expect(echo(stuck)).rejects.toMatchObject({ reason: 'resolving the server name took longer than 200 ms' });
+    });
+
     it('the allow and deny lists refuse a destination before any lookup', async () => {
-      const refusing = client(new FederationServerPolicy({ allowed: ['*.example.org'], denied: [] }));
+      const refusing = client({ policy: new FederationServerPolicy({ allowed: ['*.example.org'], denied: [] }) });
       const error = await echo(refusing).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(FederationDestinationRefusedError);
       expect(error).toBeInstanceOf(FederationRequestError);
       expect(fetches).toEqual([]);
       expect(refusing.allows('localhost')).toBe(false);
-      const denying = client(new FederationServerPolicy({ allowed: [], denied: ['localhost'] }));
+      const denying = client({ policy: new FederationServerPolicy({ allowed: [], denied: ['localhost'] }) });
       await expect(denying.request(`localhost:${homeserverPort}`, { method: 'GET', path: '/' })).rejects.toBeInstanceOf(FederationDestinationRefusedError);
     });
   });
