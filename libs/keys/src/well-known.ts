@@ -143,7 +143,13 @@ export class WellKnownCache {
   }
 
   private async refresh(hostname: string, previous: WellKnownEntry | undefined): Promise<string | null> {
-    const result = await this.options.fetcher.fetchWellKnown(hostname);
+    let result: WellKnownFetchResult;
+    try {
+      result = await this.options.fetcher.fetchWellKnown(hostname);
+    } catch (error) {
+      // A fetcher is not to throw; if one does, it counts as no answer.
+      result = { outcome: 'unreachable', reason: error instanceof Error ? error.message : String(error) };
+    }
     const now = this.options.clock();
     const entry = this.entryFor(result, previous, now);
     this.entries.set(hostname, entry);
