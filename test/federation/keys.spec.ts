@@ -5,18 +5,18 @@
  * one another's certificates through `federation.tls_ca_file` (certificate checking on). A
  * fourth, hostile HTTPS server serves bad key responses.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer, request as httpsRequest, type Server } from 'node:https';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FederationOrigin } from '@hs/federation-api';
 import { FederationClient, FederationRequestError, KeyFetchError } from '@hs/keys';
 import { buildServerKeys, generateSigningKey, parseServerKeys, signJson, signRequest, verifyJsonSignature } from '@hs/protocol';
-import { assertMatchesSpec } from '@hs/testing';
+import { assertMatchesSpec, freePort } from '@hs/testing';
 import { Body, Controller, Get, Module, Param, Put } from '@nestjs/common';
 import pino from 'pino';
-import { startInProcess, type InProcessServer } from '../support/in-process-server';
+import { startFederationInstance, writeFederationTls } from '../support/federation-instances';
+import type { InProcessServer } from '../support/in-process-server';
 
 /** An endpoint that exists only in this test: it echoes who signed the request. */
 @Controller('_matrix/federation/unstable/org.example.test/echo')
@@ -37,38 +37,6 @@ class EchoModule {}
 
 const ECHO = '/_matrix/federation/unstable/org.example.test/echo';
 const DAY = 24 * 60 * 60 * 1000;
-
-/**
- * A self-signed certificate for 127.0.0.1 and localhost under a subject of its own: a CA file
- * is searched by subject, so certificates that share one shadow each other.
- */
-async function certificateFor(subject: string): Promise<{ cert: string; key: string }> {
-  const { generate } = await import('selfsigned');
-  const pems = await generate([{ name: 'commonName', value: subject }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    notAfterDate: new Date(Date.now() + DAY),
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] },
-    ],
-  });
-  return { cert: pems.cert, key: pems.private };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 interface RawResponse {
   status: number;
@@ -121,19 +89,7 @@ describe('federation keys and request authentication between instances over HTTP
   let evilAnswer: (path: string) => { status?: number; body: string | Buffer } = () => ({ body: '{}' });
 
   async function start(name: string, port: number, env: Record<string, string> = {}): Promise<Instance> {
-    const server = await startInProcess({
-      env: {
-        HS_SERVER_NAME: name,
-        HS_FEDERATION_LISTENER__ENABLED: 'true',
-        HS_FEDERATION_LISTENER__BIND_ADDRESS: '127.0.0.1',
-        HS_FEDERATION_LISTENER__PORT: String(port),
-        HS_FEDERATION_LISTENER__TLS_CERTIFICATE_PATH: join(dir, `${port}.crt`),
-        HS_FEDERATION_LISTENER__TLS_PRIVATE_KEY_PATH: join(dir, `${port}.key`),
-        HS_FEDERATION__TLS_CA_FILE: caFile,
-        ...env,
-      },
-      federationModules: [EchoModule],
-    });
+    const server = await startFederationInstance({ dir, caFile, name, port, env, federationModules: [EchoModule] });
     return { name, port, server };
   }
 
@@ -142,16 +98,10 @@ describe('federation keys and request authentication between instances over HTTP
   beforeAll(async () => {
     const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     const names = [`127.0.0.1:${ports[0]}`, `localhost:${ports[1]}`, `127.0.0.1:${ports[2]}`, `127.0.0.1:${ports[3]}`];
-    const pems: string[] = [];
-    for (let i = 0; i < 4; i++) {
-      // Each its own self-signed certificate, trusted through the CA file.
-      const tls = await certificateFor(`federation test server ${names[i]}`);
-      writeFileSync(join(dir, `${ports[i]}.crt`), tls.cert);
-      writeFileSync(join(dir, `${ports[i]}.key`), tls.key);
-      pems.push(tls.cert);
-    }
-    ca = pems.join('\n');
-    writeFileSync(caFile, ca);
+    // Each its own self-signed certificate, trusted through the CA file.
+    const tls = await writeFederationTls(dir, ports, (i) => `federation test server ${names[i]}`);
+    const pems = tls.certificates;
+    ca = tls.ca;
 
     evilName = names[3];
     evil = createHttpsServer({ cert: pems[3], key: readFileSync(join(dir, `${ports[3]}.key`)) }, (req, res) => {

@@ -43,7 +43,7 @@ describe('configuration', () => {
       database: { data_dir: '/srv/hs/data', max_connections: 10 },
       old_signing_keys: {},
       trusted_key_servers: [],
-      federation: { key_response_validity_ms: 86_400_000, verify_tls_certificates: true, tls_ca_file: null, request_timeout_ms: 10_000 },
+      federation: { key_response_validity_ms: 86_400_000, verify_tls_certificates: true, tls_ca_file: null, request_timeout_ms: 10_000, allowed_servers: [], denied_servers: [] },
       signing_key_path: '/srv/hs/signing.key',
       registration: { enabled: false, shared_secret: null, registration_token: null },
       rate_limits: {

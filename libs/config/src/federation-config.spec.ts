@@ -28,7 +28,25 @@ describe('configuration of federation keys', () => {
     );
     expect(config.old_signing_keys).toEqual({ 'ed25519:old_1': { key: KEY, expired_ts: 1700000000000 } });
     expect(config.trusted_key_servers).toEqual([{ server_name: 'notary.org:8448', verify_keys: { 'ed25519:auto': KEY } }]);
-    expect(config.federation).toEqual({ key_response_validity_ms: 3_600_000, verify_tls_certificates: false, tls_ca_file: '/srv/hs/ca.pem', request_timeout_ms: 500 });
+    expect(config.federation).toEqual({
+      key_response_validity_ms: 3_600_000,
+      verify_tls_certificates: false,
+      tls_ca_file: '/srv/hs/ca.pem',
+      request_timeout_ms: 500,
+      allowed_servers: [],
+      denied_servers: [],
+    });
+  });
+
+  it('reads the allow and deny lists of servers, from the file or the environment as JSON', () => {
+    const config = parseConfig('server_name: a.org\nfederation: { allowed_servers: ["*.example.org", "example.org", "[::1]:8448"], denied_servers: ["bad?.example.org"] }', {
+      baseDir: '/',
+    });
+    expect(config.federation.allowed_servers).toEqual(['*.example.org', 'example.org', '[::1]:8448']);
+    expect(config.federation.denied_servers).toEqual(['bad?.example.org']);
+    const fromEnv = parseConfig('server_name: a.org', { baseDir: '/', env: { HS_FEDERATION__DENIED_SERVERS: '["evil.org", "127.0.0.1:*"]' } });
+    expect(fromEnv.federation.denied_servers).toEqual(['evil.org', '127.0.0.1:*']);
+    expect(fromEnv.federation.allowed_servers).toEqual([]);
   });
 
   it.each([
@@ -41,6 +59,10 @@ describe('configuration of federation keys', () => {
     ['federation: { key_response_validity_ms: 1000 }', 'federation.key_response_validity_ms', /at least/],
     ['federation: { key_response_validity_ms: 900000000 }', 'federation.key_response_validity_ms', /at most/],
     ['federation: { verify_tls_certificates: sometimes }', 'federation.verify_tls_certificates', /boolean/],
+    ['federation: { allowed_servers: "example.org" }', 'federation.allowed_servers', /array/],
+    ['federation: { denied_servers: ["evil org"] }', 'federation.denied_servers.0', /server name or a glob/],
+    ['federation: { denied_servers: [""] }', 'federation.denied_servers.0', /server name or a glob/],
+    ['federation: { allowed_servers: [42] }', 'federation.allowed_servers.0', /string/],
   ])('names the invalid key: %j', (line, key, message) => {
     const issue = issuesOf(`server_name: a.org\n${line}`).find((candidate) => candidate.key.startsWith(key));
     expect(issue).toBeDefined();

@@ -99,6 +99,12 @@ const publicKey = z.string().refine(isEd25519PublicKey, 'must be the unpadded Ba
 
 const HOUR_MS = 60 * 60 * 1000;
 
+/** A server name or a glob of them (`*`, `?`) in the federation allow and deny lists. */
+const serverNamePattern = z
+  .string()
+  .max(255, 'must be at most 255 characters')
+  .regex(/^[A-Za-z0-9.:[\]*?-]+$/, 'must be a server name or a glob of them: letters, digits, ".", "-", ":", "[", "]", "*" and "?"');
+
 /** The schema of homeserver.yaml. Only `server_name` is required; every other key has a default. */
 export const configSchema = z
   .object({
@@ -213,7 +219,13 @@ export const configSchema = z
             path: true,
           }),
           request_timeout_ms: key(z.number().int('must be a whole number').min(100, 'must be at least 100').default(10_000), {
-            doc: 'Longest time an outbound federation request (a key fetch) may take, connection included, in milliseconds.',
+            doc: 'Longest time an outbound federation request may take, connection included, in milliseconds. Fetching the /.well-known/matrix/server of a server name not in the cache has a deadline of the same length of its own.',
+          }),
+          allowed_servers: key(z.array(serverNamePattern).default([]), {
+            doc: 'When not empty, the only servers this server federates with: server names or globs (* any characters, ? one), matched case-insensitively against the whole server name and against its host without the port (so example.org also covers example.org:8448). Requests from other servers get 403 M_FORBIDDEN; none are sent to them. Example: ["example.org", "*.example.org"].',
+          }),
+          denied_servers: key(z.array(serverNamePattern).default([]), {
+            doc: 'Servers this server never federates with, written and matched like allowed_servers, taking precedence over it. Example: ["evil.example", "*.evil.example"].',
           }),
         })
         .strict()

@@ -55,6 +55,10 @@ export interface HomeserverConfig {
     tls_ca_file: string | null;
     /** Longest time of an outbound federation request, in milliseconds. */
     request_timeout_ms: number;
+    /** When not empty, the only servers (names or globs) federated with. */
+    allowed_servers: string[];
+    /** Servers (names or globs) never federated with; over allowed_servers. */
+    denied_servers: string[];
   };
   /** Path of the Ed25519 signing key file (`ed25519 <key id> <unpadded base64 seed>`). */
   signing_key_path: string;

@@ -1,15 +1,20 @@
 /**
- * Outbound HTTPS requests to other servers: the server name resolved (./server-resolution.ts),
- * TLS certificates checked (system CAs, NODE_EXTRA_CA_CERTS and the configured CA file) unless
- * the configuration turns checking off, requests signed with X-Matrix when asked, a deadline
- * on the whole exchange, and a cap on the size of the answer, which must be a JSON object.
+ * Outbound HTTPS requests to other servers: refused at once when the federation allow and deny
+ * lists refuse the destination (./server-policy.ts), the server name resolved
+ * (./server-resolution.ts: well-known delegation, SRV records), TLS certificates checked
+ * (system CAs, NODE_EXTRA_CA_CERTS and the configured CA file) unless the configuration turns
+ * checking off, requests signed with X-Matrix when asked, a deadline on the whole exchange,
+ * and a cap on the size of the answer, which must be a JSON object.
  */
 import { readFileSync } from 'node:fs';
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
+import { Resolver } from 'node:dns/promises';
 import { checkServerIdentity, rootCertificates, type PeerCertificate } from 'node:tls';
 import { signRequest, type SigningKey } from '@hs/protocol';
 import type { Logger } from 'pino';
-import { resolveServerName } from './server-resolution';
+import { FederationServerPolicy } from './server-policy';
+import { ServerNameResolver, ServerResolutionError, type ResolvedAddress, type ResolvedServer, type ServerResolver, type SrvResolver } from './server-resolution';
+import { HttpsWellKnownFetcher, type WellKnownFetcher } from './well-known';
 
 /** A request to another server that failed; `reason` is safe to log. */
 export class FederationRequestError extends Error {
@@ -22,6 +27,26 @@ export class FederationRequestError extends Error {
     super(`Request to ${destination} failed: ${reason}`);
     this.name = 'FederationRequestError';
   }
+}
+
+/** The federation allow and deny lists refuse the destination: nothing was sent. */
+export class FederationDestinationRefusedError extends FederationRequestError {
+  constructor(destination: string) {
+    super(destination, 'federation with this server is not allowed (federation.allowed_servers, federation.denied_servers)');
+    this.name = 'FederationDestinationRefusedError';
+  }
+}
+
+/** What server name resolution uses instead of the network (tests). */
+export interface FederationResolutionOptions {
+  /** SRV lookups (default: a `node:dns` Resolver). */
+  srv?: SrvResolver;
+  /** Well-known fetches (default: HTTPS with the client's certificate checking). */
+  wellKnown?: WellKnownFetcher;
+  /** The port of `https://<hostname>/.well-known/matrix/server` for the default fetcher (443). */
+  wellKnownPort?: number;
+  clock?: () => number;
+  random?: () => number;
 }
 
 export interface FederationClientOptions {
@@ -37,6 +62,12 @@ export interface FederationClientOptions {
   logger: Logger;
   /** Largest answer accepted when a request does not say (default 1 MiB). */
   maxResponseBytes?: number;
+  /** Which servers may be talked to (default: all). */
+  policy?: FederationServerPolicy;
+  /** Replaces the whole server name resolution (default: ServerNameResolver). */
+  resolver?: ServerResolver;
+  /** Replaces parts of the default resolution. */
+  resolution?: FederationResolutionOptions;
 }
 
 export interface FederationRequest {
@@ -57,6 +88,20 @@ export interface FederationResponse {
 
 const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 
+/** Connection errors after which nothing was sent, so that the next address may be tried. */
+const NOT_CONNECTED_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
+
+/** One attempt's failure; `notConnected` when no byte reached the server. */
+class AttemptError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly status?: number,
+    readonly notConnected = false,
+  ) {
+    super(reason);
+  }
+}
+
 /** The CAs to trust when a CA file is configured: Node's bundled roots, NODE_EXTRA_CA_CERTS and the file. */
 function trustedCas(caFile: string): string[] {
   const cas = [...rootCertificates];
@@ -75,12 +120,17 @@ function trustedCas(caFile: string): string[] {
 export class FederationClient {
   private readonly agent: Agent;
   private readonly maxResponseBytes: number;
+  private readonly policy: FederationServerPolicy;
+  /** How server names are resolved. */
+  readonly resolver: ServerResolver;
 
   constructor(private readonly options: FederationClientOptions) {
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    this.policy = options.policy ?? FederationServerPolicy.OPEN;
     // Without a CA file the agent uses Node's default store, which includes NODE_EXTRA_CA_CERTS.
     const ca = options.caFile ? trustedCas(options.caFile) : undefined;
     this.agent = new Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: options.verifyCertificates, ...(ca ? { ca } : {}) });
+    this.resolver = options.resolver ?? this.defaultResolver(options.resolution ?? {});
     if (!options.verifyCertificates) {
       options.logger.warn(
         { setting: 'federation.verify_tls_certificates' },
@@ -89,14 +139,30 @@ export class FederationClient {
     }
   }
 
-  /** Sends `request` to `destination` (a server name); throws FederationRequestError. */
-  request(destination: string, request: FederationRequest): Promise<FederationResponse> {
-    let target;
-    try {
-      target = resolveServerName(destination);
-    } catch {
-      return Promise.reject(new FederationRequestError(destination, 'not a valid server name'));
-    }
+  private defaultResolver(resolution: FederationResolutionOptions): ServerResolver {
+    return new ServerNameResolver({
+      srv: resolution.srv ?? new Resolver({ timeout: Math.min(this.options.timeoutMs, 2000), tries: 2 }),
+      wellKnown: resolution.wellKnown ?? new HttpsWellKnownFetcher({ agent: this.agent, timeoutMs: this.options.timeoutMs, port: resolution.wellKnownPort }),
+      clock: resolution.clock,
+      random: resolution.random,
+      logger: this.options.logger,
+    });
+  }
+
+  /** Whether the allow and deny lists let this server talk to `serverName`. */
+  allows(serverName: string): boolean {
+    return this.policy.allows(serverName);
+  }
+
+  /**
+   * Sends `request` to `destination` (a server name); throws FederationRequestError
+   * (FederationDestinationRefusedError when the allow and deny lists refuse it). Resolving
+   * a name not cached has a deadline of its own (the same length); the deadline of the
+   * request covers every address tried.
+   */
+  async request(destination: string, request: FederationRequest): Promise<FederationResponse> {
+    if (!this.policy.allows(destination)) throw new FederationDestinationRefusedError(destination);
+    const target = await this.resolve(destination);
     const payload = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body), 'utf8');
     const headers: Record<string, string> = { Host: target.hostHeader, Accept: 'application/json' };
     if (payload) {
@@ -109,28 +175,74 @@ export class FederationClient {
         this.options.signingKey,
       );
     }
+    const deadline = Date.now() + this.options.timeoutMs;
+    for (let i = 0; ; i++) {
+      const address = target.addresses[i];
+      try {
+        return await this.attempt(target, address, request, headers, payload, deadline - Date.now());
+      } catch (error) {
+        if (!(error instanceof AttemptError)) throw error;
+        const more = i + 1 < target.addresses.length && Date.now() < deadline;
+        if (error.notConnected && more) continue;
+        const where = target.addresses.length > 1 ? ` (${address.host}:${address.port}, ${target.via})` : '';
+        throw new FederationRequestError(destination, `${error.reason}${where}`, error.status);
+      }
+    }
+  }
+
+  /**
+   * The resolution of `destination`, within the request timeout: a lookup that takes longer
+   * goes on (and fills the caches for the next request) but this request fails.
+   */
+  private async resolve(destination: string): Promise<ResolvedServer> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(
+        () => reject(new FederationRequestError(destination, `resolving the server name took longer than ${this.options.timeoutMs} ms`)),
+        this.options.timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([this.resolver.resolve(destination), timeout]);
+    } catch (error) {
+      if (error instanceof ServerResolutionError) throw new FederationRequestError(destination, error.reason);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** One exchange with one address; throws AttemptError. */
+  private attempt(
+    target: ResolvedServer,
+    address: ResolvedAddress,
+    request: FederationRequest,
+    headers: Record<string, string>,
+    payload: Buffer | undefined,
+    timeoutMs: number,
+  ): Promise<FederationResponse> {
     const limit = request.maxResponseBytes ?? this.maxResponseBytes;
     const options: RequestOptions = {
-      host: target.host,
-      port: target.port,
+      host: address.host,
+      port: address.port,
       method: request.method,
       path: request.path,
       headers,
       agent: this.agent,
       ...(target.tlsServerName ? { servername: target.tlsServerName } : {}),
-      // The certificate must be valid for the host of the server name (or its IP literal).
-      checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(target.tlsServerName ?? target.tlsIp ?? target.host, cert),
+      // The certificate must be valid for the name resolution says (or the IP literal), not for the address connected to.
+      checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(target.tlsServerName ?? target.tlsIp ?? address.host, cert),
     };
     return new Promise<FederationResponse>((resolve, reject) => {
       let settled = false;
-      const fail = (reason: string, status?: number) => {
+      const fail = (reason: string, status?: number, notConnected = false) => {
         if (settled) return;
         settled = true;
         clearTimeout(deadline);
         req.destroy();
-        reject(new FederationRequestError(destination, reason, status));
+        reject(new AttemptError(reason, status, notConnected));
       };
-      const deadline = setTimeout(() => fail(`no answer within ${this.options.timeoutMs} ms`), this.options.timeoutMs);
+      const deadline = setTimeout(() => fail(`no answer within ${this.options.timeoutMs} ms`), Math.max(timeoutMs, 0));
       const req = httpsRequest(options, (res) => {
         const status = res.statusCode ?? 0;
         const declared = Number(res.headers['content-length']);
@@ -170,7 +282,9 @@ export class FederationClient {
           resolve({ status, body: body as Record<string, unknown> });
         });
       });
-      req.on('error', (error: NodeJS.ErrnoException) => fail(error.code ? `${error.code}: ${error.message}` : error.message));
+      req.on('error', (error: NodeJS.ErrnoException) =>
+        fail(error.code ? `${error.code}: ${error.message}` : error.message, undefined, error.code !== undefined && NOT_CONNECTED_CODES.has(error.code)),
+      );
       req.end(payload);
     });
   }

@@ -13,6 +13,7 @@ import { KeyRing } from './key-ring';
 import { PostgresKeyStore, type KeyStore } from './key-store';
 import { OurKeys } from './our-keys';
 import { RequestAuthenticator } from './request-authenticator';
+import { FederationServerPolicy } from './server-policy';
 
 export type KeysConfig = Pick<HomeserverConfig, 'server_name' | 'old_signing_keys' | 'trusted_key_servers' | 'federation'>;
 
@@ -24,6 +25,8 @@ export interface FederationKeys {
   /** Where the key ring keeps other servers' keys. */
   store: KeyStore;
   authenticator: RequestAuthenticator;
+  /** Which servers we federate with (federation.allowed_servers, federation.denied_servers). */
+  policy: FederationServerPolicy;
   /** Closes the outbound connections. */
   close(): void;
 }
@@ -48,6 +51,7 @@ export function createFederationKeys(options: FederationKeysOptions): Federation
     Object.entries(config.old_signing_keys).map(([keyId, old]) => [keyId, { key: old.key, expiredTs: old.expired_ts }]),
   );
   const ourKeys = new OurKeys({ serverName: config.server_name, signingKey, oldKeys, validityMs: config.federation.key_response_validity_ms, clock });
+  const policy = new FederationServerPolicy({ allowed: config.federation.allowed_servers, denied: config.federation.denied_servers });
   const client = new FederationClient({
     serverName: config.server_name,
     signingKey,
@@ -55,10 +59,11 @@ export function createFederationKeys(options: FederationKeysOptions): Federation
     caFile: config.federation.tls_ca_file,
     timeoutMs: config.federation.request_timeout_ms,
     logger,
+    policy,
   });
   const fetcher = new KeyFetcher(client);
   const notaries: TrustedNotary[] = config.trusted_key_servers.map((notary) => ({ serverName: notary.server_name, verifyKeys: notary.verify_keys }));
   const keyRing = new KeyRing({ ourKeys, store, fetcher, notaries, clock, logger });
   const authenticator = new RequestAuthenticator(keyRing, clock);
-  return { ourKeys, client, fetcher, keyRing, store, authenticator, close: () => client.close() };
+  return { ourKeys, client, fetcher, keyRing, store, authenticator, policy, close: () => client.close() };
 }

@@ -5,6 +5,7 @@ import { FederationClient } from './federation-client';
 import { KeyRing } from './key-ring';
 import { OurKeys } from './our-keys';
 import { RequestAuthenticator } from './request-authenticator';
+import { FederationServerPolicy } from './server-policy';
 
 @Module({})
 export class KeysModule {
@@ -14,6 +15,7 @@ export class KeysModule {
       { provide: KeyRing, useValue: keys.keyRing },
       { provide: RequestAuthenticator, useValue: keys.authenticator },
       { provide: FederationClient, useValue: keys.client },
+      { provide: FederationServerPolicy, useValue: keys.policy },
     ];
     return { module: KeysModule, providers, exports: providers.map((provider) => provider.provide) };
   }

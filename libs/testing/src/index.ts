@@ -1,3 +1,4 @@
 /** Test helpers shared by the suites. */
 export * from './http-client';
 export * from './spec-schemas';
+export * from './tls';

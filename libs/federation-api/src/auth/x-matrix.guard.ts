@@ -2,10 +2,12 @@
  * The X-Matrix guard: every endpoint under `/_matrix/federation/` needs a request signed by its
  * origin server (server-server-api.md "Request Authentication"), unless it is marked
  * `@PublicFederationEndpoint()`. A missing or bad signature gets 401 M_UNAUTHORIZED and the
- * reason is logged; the authenticated origin is then available through `@FederationOrigin()`.
+ * reason is logged. An authenticated origin that the federation allow and deny lists refuse
+ * (`federation.allowed_servers`, `federation.denied_servers`) gets 403 M_FORBIDDEN. The
+ * authenticated origin is then available through `@FederationOrigin()`.
  */
 import { MatrixError } from '@hs/http';
-import { RequestAuthenticationError, RequestAuthenticator } from '@hs/keys';
+import { FederationServerPolicy, RequestAuthenticationError, RequestAuthenticator } from '@hs/keys';
 import { CanActivate, ExecutionContext, Injectable, SetMetadata, createParamDecorator } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
@@ -30,6 +32,7 @@ const FEDERATION_PREFIX = '/_matrix/federation/';
 export class XMatrixGuard implements CanActivate {
   constructor(
     private readonly authenticator: RequestAuthenticator,
+    private readonly policy: FederationServerPolicy,
     private readonly reflector: Reflector,
   ) {}
 
@@ -38,6 +41,7 @@ export class XMatrixGuard implements CanActivate {
     const uri = request.raw.url ?? request.url;
     if (!uri.startsWith(FEDERATION_PREFIX)) return true;
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_FEDERATION_ENDPOINT, [context.getHandler(), context.getClass()])) return true;
+    let origin: string;
     try {
       const auth = await this.authenticator.authenticate({
         method: request.method,
@@ -45,13 +49,18 @@ export class XMatrixGuard implements CanActivate {
         authorization: request.headers.authorization,
         content: request.body,
       });
-      request.federationOrigin = auth.origin;
-      return true;
+      origin = auth.origin;
     } catch (error) {
       if (!(error instanceof RequestAuthenticationError)) throw error;
       request.log.warn({ origin: error.origin, reason: error.reason }, 'federation request refused: not authenticated');
       throw new MatrixError(401, 'M_UNAUTHORIZED', error.reason);
     }
+    if (!this.policy.allows(origin)) {
+      request.log.warn({ origin }, 'federation request refused: the origin is not allowed by federation.allowed_servers / denied_servers');
+      throw new MatrixError(403, 'M_FORBIDDEN', 'Federation with this server is not allowed');
+    }
+    request.federationOrigin = origin;
+    return true;
   }
 }
 

@@ -94,3 +94,16 @@ export function isValidServerName(value: string): boolean {
     return false;
   }
 }
+
+/**
+ * The host of a server name without its port (an IPv6 literal keeps its brackets), read
+ * leniently: a name that does not parse loses what follows its first ":" (after "]" for "[").
+ */
+export function serverNameHost(value: string): string {
+  if (value.startsWith('[')) {
+    const close = value.indexOf(']');
+    return close < 0 ? value : value.slice(0, close + 1);
+  }
+  const colon = value.indexOf(':');
+  return colon < 0 ? value : value.slice(0, colon);
+}
