@@ -4,13 +4,12 @@
  * self-signed TLS certificate, all trusting one another through one CA file (certificate
  * checking on). And a small client-server API client for their users.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startInProcess, type InProcessServer } from '../../support/in-process-server';
-
-const DAY = 24 * 60 * 60 * 1000;
+import { freePort } from '@hs/testing';
+import { startFederationInstance, writeFederationTls } from '../../support/federation-instances';
+import type { InProcessServer } from '../../support/in-process-server';
 
 export interface FederatedInstance {
   name: string;
@@ -18,76 +17,31 @@ export interface FederatedInstance {
   server: InProcessServer;
 }
 
-/** A self-signed certificate for 127.0.0.1 and localhost under a subject of its own (a CA file is searched by subject). */
-export async function certificateFor(subject: string): Promise<{ cert: string; key: string }> {
-  const { generate } = await import('selfsigned');
-  const pems = await generate([{ name: 'commonName', value: subject }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    notAfterDate: new Date(Date.now() + DAY),
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] },
-    ],
-  });
-  return { cert: pems.cert, key: pems.private };
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
 /** A set of instances that trust one another's certificates; `start` (re)starts one on its port. */
 export class Federation {
   readonly dir = mkdtempSync(join(tmpdir(), 'hs-federation-'));
-  readonly caFile = join(this.dir, 'ca.pem');
-  private readonly names: string[] = [];
-  private readonly ports: number[] = [];
+  caFile = '';
+  private names: string[] = [];
+  private ports: number[] = [];
 
-  /** Prepares `count` server names and certificates (the CA file holds them all). */
+  /** Prepares `count` server names (`127.0.0.1:<port>` and `localhost:<port>` in turn) and their certificates. */
   async prepare(count: number): Promise<string[]> {
-    const pems: string[] = [];
-    for (let i = 0; i < count; i++) {
-      const port = await freePort();
-      const name = i % 2 === 0 ? `127.0.0.1:${port}` : `localhost:${port}`;
-      const tls = await certificateFor(`federation test server ${name}`);
-      writeFileSync(join(this.dir, `${port}.crt`), tls.cert);
-      writeFileSync(join(this.dir, `${port}.key`), tls.key);
-      pems.push(tls.cert);
-      this.names.push(name);
-      this.ports.push(port);
-    }
-    writeFileSync(this.caFile, pems.join('\n'));
+    this.ports = await Promise.all(Array.from({ length: count }, () => freePort()));
+    this.names = this.ports.map((port, i) => (i % 2 === 0 ? `127.0.0.1:${port}` : `localhost:${port}`));
+    this.caFile = (await writeFederationTls(this.dir, this.ports, (i) => `federation test server ${this.names[i]}`)).caFile;
     return [...this.names];
   }
 
-  /** Starts instance `i` (its data in `dataDir` when given, so a restart keeps it). */
+  /** Starts instance `i`. */
   async start(i: number, env: Record<string, string> = {}): Promise<FederatedInstance> {
     const name = this.names[i];
     const port = this.ports[i];
-    const server = await startInProcess({
-      postgresFromEnv: false,
-      env: {
-        HS_SERVER_NAME: name,
-        HS_FEDERATION_LISTENER__ENABLED: 'true',
-        HS_FEDERATION_LISTENER__BIND_ADDRESS: '127.0.0.1',
-        HS_FEDERATION_LISTENER__PORT: String(port),
-        HS_FEDERATION_LISTENER__TLS_CERTIFICATE_PATH: join(this.dir, `${port}.crt`),
-        HS_FEDERATION_LISTENER__TLS_PRIVATE_KEY_PATH: join(this.dir, `${port}.key`),
-        HS_FEDERATION__TLS_CA_FILE: this.caFile,
-        HS_FEDERATION__REQUEST_TIMEOUT_MS: '5000',
-        ...env,
-      },
+    const server = await startFederationInstance({
+      dir: this.dir,
+      caFile: this.caFile,
+      name,
+      port,
+      env: { HS_FEDERATION__REQUEST_TIMEOUT_MS: '5000', ...env },
     });
     return { name, port, server };
   }
