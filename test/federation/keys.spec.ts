@@ -5,9 +5,8 @@
  * one another's certificates through `federation.tls_ca_file` (certificate checking on). A
  * fourth, hostile HTTPS server serves bad key responses.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpsServer, request as httpsRequest, type Server } from 'node:https';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FederationOrigin } from '@hs/federation-api';
@@ -16,7 +15,7 @@ import { buildServerKeys, generateSigningKey, parseServerKeys, signJson, signReq
 import { assertMatchesSpec } from '@hs/testing';
 import { Body, Controller, Get, Module, Param, Put } from '@nestjs/common';
 import pino from 'pino';
-import { startInProcess, type InProcessServer } from '../support/in-process-server';
+import { freePort, rawRequest, startFederationInstance, writeCertificates, type FederationInstance } from '../support/federation';
 
 /** An endpoint that exists only in this test: it echoes who signed the request. */
 @Controller('_matrix/federation/unstable/org.example.test/echo')
@@ -38,76 +37,10 @@ class EchoModule {}
 const ECHO = '/_matrix/federation/unstable/org.example.test/echo';
 const DAY = 24 * 60 * 60 * 1000;
 
-/**
- * A self-signed certificate for 127.0.0.1 and localhost under a subject of its own: a CA file
- * is searched by subject, so certificates that share one shadow each other.
- */
-async function certificateFor(subject: string): Promise<{ cert: string; key: string }> {
-  const { generate } = await import('selfsigned');
-  const pems = await generate([{ name: 'commonName', value: subject }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    notAfterDate: new Date(Date.now() + DAY),
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] },
-    ],
-  });
-  return { cert: pems.cert, key: pems.private };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-interface RawResponse {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-/** A request to a federation listener without the homeserver's client: any headers, the test CAs. */
-function rawRequest(port: number, ca: string, options: { method?: string; path: string; headers?: Record<string, string>; body?: unknown }): Promise<RawResponse> {
-  const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      {
-        host: '127.0.0.1',
-        port,
-        method: options.method ?? 'GET',
-        path: options.path,
-        ca,
-        headers: { ...(payload ? { 'Content-Type': 'application/json' } : {}), ...options.headers },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> }));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
-interface Instance {
-  name: string;
-  port: number;
-  server: InProcessServer;
-}
+type Instance = FederationInstance;
 
 describe('federation keys and request authentication between instances over HTTPS', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hs-federation-keys-'));
-  const caFile = join(dir, 'ca.pem');
   let ca = '';
   let a: Instance;
   let b: Instance;
@@ -120,38 +53,18 @@ describe('federation keys and request authentication between instances over HTTP
   let evilName = '';
   let evilAnswer: (path: string) => { status?: number; body: string | Buffer } = () => ({ body: '{}' });
 
-  async function start(name: string, port: number, env: Record<string, string> = {}): Promise<Instance> {
-    const server = await startInProcess({
-      env: {
-        HS_SERVER_NAME: name,
-        HS_FEDERATION_LISTENER__ENABLED: 'true',
-        HS_FEDERATION_LISTENER__BIND_ADDRESS: '127.0.0.1',
-        HS_FEDERATION_LISTENER__PORT: String(port),
-        HS_FEDERATION_LISTENER__TLS_CERTIFICATE_PATH: join(dir, `${port}.crt`),
-        HS_FEDERATION_LISTENER__TLS_PRIVATE_KEY_PATH: join(dir, `${port}.key`),
-        HS_FEDERATION__TLS_CA_FILE: caFile,
-        ...env,
-      },
-      federationModules: [EchoModule],
-    });
-    return { name, port, server };
-  }
+  const start = (name: string, port: number, env: Record<string, string> = {}): Promise<Instance> =>
+    startFederationInstance(dir, name, port, { env, federationModules: [EchoModule] });
 
   const keysOf = (instance: Instance) => instance.server.server.keys;
 
   beforeAll(async () => {
     const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     const names = [`127.0.0.1:${ports[0]}`, `localhost:${ports[1]}`, `127.0.0.1:${ports[2]}`, `127.0.0.1:${ports[3]}`];
-    const pems: string[] = [];
-    for (let i = 0; i < 4; i++) {
-      // Each its own self-signed certificate, trusted through the CA file.
-      const tls = await certificateFor(`federation test server ${names[i]}`);
-      writeFileSync(join(dir, `${ports[i]}.crt`), tls.cert);
-      writeFileSync(join(dir, `${ports[i]}.key`), tls.key);
-      pems.push(tls.cert);
-    }
-    ca = pems.join('\n');
-    writeFileSync(caFile, ca);
+    // Each its own self-signed certificate, trusted through the CA file.
+    const written = await writeCertificates(dir, names.map((name, i) => ({ name, port: ports[i] })));
+    ca = written.ca;
+    const pems = written.pems;
 
     evilName = names[3];
     evil = createHttpsServer({ cert: pems[3], key: readFileSync(join(dir, `${ports[3]}.key`)) }, (req, res) => {
