@@ -17,7 +17,7 @@ import { ClientListenerModule, FederationListenerModule } from './app.module';
 import { Backend, openBackend } from './backend';
 import { ClientApiOptions, clientApiModule } from './client-api';
 import { discoveryOptions } from './discovery';
-import { federationApiModule, openFederationKeys } from './federation-api';
+import { federationApiModule, federationReadModule, openFederationKeys } from './federation-api';
 import { allProjectors } from './projectors';
 
 export interface RunningHomeserver {
@@ -145,7 +145,10 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
 
     let federationUrl: string | null = null;
     if (files.tls) {
-      const federationApi = federationApiModule(keys, { imports: options.federationModules, clock: options.clock });
+      const federationApi = federationApiModule(keys, {
+        imports: [federationReadModule(config, backend, options.clock), ...(options.federationModules ?? [])],
+        clock: options.clock,
+      });
       const federation = await createHttpApplication(FederationListenerModule.forRoot({ healthChecks: backend.health, federationApi }), {
         bodyLimit: config.max_request_body_bytes,
         logger: logger.child({ listener: 'federation' }),

@@ -5,3 +5,5 @@ export * from './keys/key-server.controller';
 export * from './keys/key-query.controller';
 export * from './version/version.controller';
 export * from './federation-api.module';
+export * from './read-api.options';
+export * from './read-api.module';
