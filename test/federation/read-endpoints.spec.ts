@@ -170,10 +170,13 @@ describe('federation read endpoints between instances over HTTPS', () => {
       ['missing events as a string', 'POST', `${F}/get_missing_events/${q('!r:x.org')}`, { earliest_events: [], latest_events: '$a:x' }],
       ['missing events without earliest_events', 'POST', `${F}/get_missing_events/${q('!r:x.org')}`, { latest_events: [] }],
       ['a fractional limit', 'POST', `${F}/get_missing_events/${q('!r:x.org')}`, { earliest_events: [], latest_events: [], limit: 1.5 }],
+      ['a min_depth past 2^53', 'POST', `${F}/get_missing_events/${q('!r:x.org')}`, { earliest_events: [], latest_events: [], min_depth: 1e300 }],
       ['a malformed alias', 'GET', `${F}/query/directory?room_alias=nope`, undefined],
       ['a malformed user id', 'GET', `${F}/query/profile?user_id=nope`, undefined],
       ['a bad publicRooms token', 'GET', `${F}/publicRooms?since=nonsense`, undefined],
       ['a publicRooms filter of the wrong type', 'POST', `${F}/publicRooms`, { filter: { generic_search_term: 5 } }],
+      ['a publicRooms limit past 2^53', 'POST', `${F}/publicRooms`, { limit: 1e300 }],
+      ['a publicRooms limit that is not a number', 'GET', `${F}/publicRooms?limit=ten`, undefined],
       ['keys of a malformed user', 'POST', `${F}/user/keys/query`, { device_keys: { nope: [] } }],
       ['a key claim of the wrong shape', 'POST', `${F}/user/keys/claim`, { one_time_keys: { '@a:x.org': ['DEVICE'] } }],
     ])('%s: 400 with a Matrix error', async (_name, method, path, body) => {

@@ -18,8 +18,8 @@ const eventIds = z.array(z.string().refine((id) => isValidEventId(id), 'not a va
 const request = z.object({
   earliest_events: eventIds,
   latest_events: eventIds,
-  limit: z.number().int().min(0).optional(),
-  min_depth: z.number().int().optional(),
+  limit: z.number().int().min(0).safe().optional(),
+  min_depth: z.number().int().safe().optional(),
 });
 
 @Controller('_matrix/federation/v1/get_missing_events')

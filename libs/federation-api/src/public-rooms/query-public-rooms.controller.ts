@@ -7,7 +7,7 @@ import { parseBody, text } from '../params';
 import { publicRoomsRequest } from './public-rooms-request';
 
 const request = z.object({
-  limit: z.number().int().min(0).optional(),
+  limit: z.number().int().min(0).safe().optional(),
   since: text.optional(),
   filter: z
     .object({

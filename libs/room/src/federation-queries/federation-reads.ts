@@ -103,12 +103,16 @@ export class FederationReads {
         SELECT group_id, group_id, prev_group, 0 FROM room.state_groups WHERE group_id = ANY(${sql.array([...groupIds], 'text')})
         UNION ALL
         SELECT c.root, g.group_id, g.prev_group, c.n + 1 FROM room.state_groups g JOIN chain c ON g.group_id = c.prev_group
+      ), hits AS MATERIALIZED (
+        -- Each group of the chains is read once, however many of the asked groups rest on it.
+        SELECT e.group_id, e.type, e.state_key, e.event_id FROM room.state_group_entries e
+         WHERE e.group_id IN (SELECT group_id FROM chain)
+           AND ((e.type = 'm.room.history_visibility' AND e.state_key = '')
+                OR (e.type = 'm.room.member' AND ${serverOf('e.state_key')} = ${serverName}))
       ), latest AS (
-        SELECT DISTINCT ON (c.root, e.type, e.state_key) c.root, e.type, e.event_id
-          FROM chain c JOIN room.state_group_entries e ON e.group_id = c.group_id
-         WHERE (e.type = 'm.room.history_visibility' AND e.state_key = '')
-            OR (e.type = 'm.room.member' AND ${serverOf('e.state_key')} = ${serverName})
-         ORDER BY c.root, e.type, e.state_key, c.n ASC
+        SELECT DISTINCT ON (c.root, h.type, h.state_key) c.root, h.type, h.event_id
+          FROM chain c JOIN hits h ON h.group_id = c.group_id
+         ORDER BY c.root, h.type, h.state_key, c.n ASC
       )
       SELECT l.root AS group_id, l.type, ev.pdu -> 'content' ->> 'membership' AS membership,
              ev.pdu -> 'content' ->> 'history_visibility' AS visibility
