@@ -5,13 +5,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AccountsFederationQueriesModule } from '@hs/accounts';
 import type { HomeserverConfig } from '@hs/config';
-import { FederationApiModule, FederationRoomsApiModule } from '@hs/federation-api';
+import { FederationApiModule, FederationReadApiModule, FederationRoomsApiModule } from '@hs/federation-api';
 import { RoomModule, RoomWriter, type RoomModuleDependencies } from '@hs/room';
 import { createFederationKeys, KeysModule, type FederationKeys } from '@hs/keys';
 import { findPackageRoot } from '@hs/persistence';
 import type { SigningKey } from '@hs/protocol';
+import { RoomFederationQueriesModule } from '@hs/room';
 import type { DynamicModule, Type } from '@nestjs/common';
+import { CqrsModule } from '@nestjs/cqrs';
 import type { Logger } from 'pino';
 import type { Backend } from './backend';
 
@@ -69,5 +72,19 @@ export function federationApiModule(keys: FederationKeys, options: FederationApi
     server: { name: SERVER_IMPLEMENTATION_NAME, version: packageVersion() },
     imports: [...(options.room ? [FederationRoomsApiModule.forRoom(RoomModule.forRoot({ dependencies: options.room }))] : []), ...(options.imports ?? [])],
     clock: options.clock,
+  });
+}
+
+/**
+ * The read endpoints of the federation API (events, state, backfill, queries, directory, device
+ * keys, OpenID) with their query handlers on the backend's database: the room write model and
+ * the accounts tables.
+ */
+export function federationReadModule(config: HomeserverConfig, backend: Backend, clock?: () => number): DynamicModule {
+  const deps = { pool: backend.db.pool, serverName: config.server_name };
+  return FederationReadApiModule.forRoot({
+    serverName: config.server_name,
+    clock,
+    imports: [CqrsModule.forRoot(), RoomFederationQueriesModule.forRoot(deps), AccountsFederationQueriesModule.forRoot({ ...deps, clock })],
   });
 }

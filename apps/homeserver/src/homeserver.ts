@@ -17,7 +17,7 @@ import { ClientListenerModule, FederationListenerModule } from './app.module';
 import { Backend, openBackend } from './backend';
 import { ClientApiOptions, clientApiModule } from './client-api';
 import { discoveryOptions } from './discovery';
-import { federationApiModule, openFederationKeys, roomDependencies } from './federation-api';
+import { federationApiModule, federationReadModule, openFederationKeys, roomDependencies } from './federation-api';
 import { allProjectors } from './projectors';
 
 export interface RunningHomeserver {
@@ -146,7 +146,11 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
 
     let federationUrl: string | null = null;
     if (files.tls) {
-      const federationApi = federationApiModule(keys, { room, imports: options.federationModules, clock: options.clock });
+      const federationApi = federationApiModule(keys, {
+        room,
+        imports: [federationReadModule(config, backend, options.clock), ...(options.federationModules ?? [])],
+        clock: options.clock,
+      });
       const federation = await createHttpApplication(FederationListenerModule.forRoot({ healthChecks: backend.health, federationApi }), {
         bodyLimit: config.max_request_body_bytes,
         logger: logger.child({ listener: 'federation' }),

@@ -14,6 +14,7 @@ import { Accounts, createAccounts } from './accounts';
 import { DatabasePool } from './db';
 import { DeviceService } from './devices.service';
 import { FilterService } from './filters.service';
+import { OpenIdTokenService } from './openid-tokens.service';
 import { AccountsOptions } from './options';
 import { ProfileService } from './profiles.service';
 import { RegistrationTokenService } from './registration-tokens.service';
@@ -67,6 +68,7 @@ const serviceProviders: Provider[] = [
   { provide: ProfileService, useFactory: (a: Accounts) => a.profiles, inject: [ACCOUNTS] },
   { provide: AccountDataService, useFactory: (a: Accounts) => a.accountData, inject: [ACCOUNTS] },
   { provide: FilterService, useFactory: (a: Accounts) => a.filters, inject: [ACCOUNTS] },
+  { provide: OpenIdTokenService, useFactory: (a: Accounts) => a.openIdTokens, inject: [ACCOUNTS] },
 ];
 
 const exported = [
@@ -79,6 +81,7 @@ const exported = [
   ProfileService,
   AccountDataService,
   FilterService,
+  OpenIdTokenService,
 ];
 
 @Module({})

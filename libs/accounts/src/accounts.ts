@@ -3,6 +3,7 @@ import { AccountDataService } from './account-data.service';
 import { DatabasePool } from './db';
 import { DeviceService } from './devices.service';
 import { FilterService } from './filters.service';
+import { OpenIdTokenService } from './openid-tokens.service';
 import { AccountsOptions, resolveAccountsOptions, ResolvedAccountsOptions } from './options';
 import { PasswordHasher } from './passwords';
 import { ProfileService } from './profiles.service';
@@ -21,6 +22,7 @@ export interface Accounts {
   profiles: ProfileService;
   accountData: AccountDataService;
   filters: FilterService;
+  openIdTokens: OpenIdTokenService;
   /** Writes buffered device "last seen" updates and completes the change streams. */
   close(): Promise<void>;
 }
@@ -36,6 +38,7 @@ export function createAccounts(pool: DatabasePool, options: AccountsOptions): Ac
   const profiles = new ProfileService(pool);
   const accountData = new AccountDataService(pool);
   const filters = new FilterService(pool);
+  const openIdTokens = new OpenIdTokenService(pool, resolved.clock);
   return {
     options: resolved,
     users,
@@ -46,6 +49,7 @@ export function createAccounts(pool: DatabasePool, options: AccountsOptions): Ac
     profiles,
     accountData,
     filters,
+    openIdTokens,
     async close() {
       await devices.close();
       users.close();

@@ -22,6 +22,7 @@ export * from './profiles.service';
 export * from './account-data.service';
 export * from './filter-rules';
 export * from './filters.service';
+export * from './openid-tokens.service';
 export { createAccounts, type Accounts } from './accounts';
 export {
   AccountsModule,
@@ -31,3 +32,5 @@ export {
   type AccountsModuleOptions,
   type AccountsModuleAsyncOptions,
 } from './accounts.module';
+export * from './federation-queries/queries';
+export { AccountsFederationQueriesModule, type AccountsFederationQueriesDependencies } from './federation-queries/federation-queries.module';

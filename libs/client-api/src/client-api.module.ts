@@ -15,6 +15,7 @@ import { AccessTokenGuard } from './auth/access-token.guard';
 import { CapabilitiesController } from './capabilities/capabilities.controller';
 import { DevicesController } from './devices/devices.controller';
 import { FiltersController } from './filters/filters.controller';
+import { RequestOpenIdTokenController } from './openid/request-openid-token.controller';
 import { PresenceController } from './presence/presence.controller';
 import { ProfileController } from './profile/profile.controller';
 import { PushRulesController } from './push-rules/push-rules.controller';
@@ -74,6 +75,7 @@ export class ClientApiModule {
         PushRulesController,
         SharedSecretRegistrationController,
         WhoisController,
+        RequestOpenIdTokenController,
       ],
     };
   }

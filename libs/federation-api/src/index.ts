@@ -7,3 +7,5 @@ export * from './version/version.controller';
 export * from './federation-api.module';
 export * from './rooms/federation-rooms-api.module';
 export * from './rooms/room-membership.controllers';
+export * from './read-api.options';
+export * from './read-api.module';

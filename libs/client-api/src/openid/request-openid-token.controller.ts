@@ -1,0 +1,42 @@
+/**
+ * POST /_matrix/client/v3/user/{userId}/openid/request_token: a token the user hands to a
+ * third-party service, which exchanges it at GET /_matrix/federation/v1/openid/userinfo for
+ * the user's id (client-server API, "OpenID"). It is good for nothing else and expires after
+ * an hour.
+ */
+import { OpenIdTokenService } from '@hs/accounts';
+import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
+import { assertSameUser } from '../auth/same-user';
+import { CLIENT_API_CONFIG, type ClientApiConfig } from '../config';
+import { clientPaths } from '../prefixes';
+import { userIdParam } from '../rooms/params';
+import { parseObjectBody } from '../validation';
+
+/** openid_token.yaml */
+export interface OpenIdCredentials {
+  access_token: string;
+  token_type: 'Bearer';
+  matrix_server_name: string;
+  expires_in: number;
+}
+
+@Controller()
+@RequireAuth()
+export class RequestOpenIdTokenController {
+  constructor(
+    private readonly tokens: OpenIdTokenService,
+    @Inject(CLIENT_API_CONFIG) private readonly config: ClientApiConfig,
+  ) {}
+
+  /** POST /_matrix/client/v3/user/{userId}/openid/request_token */
+  @Post(clientPaths('user/:userId/openid/request_token'))
+  @HttpCode(200)
+  async requestOpenIdToken(@AuthUser() user: AuthenticatedUser, @Param('userId') rawUserId: string, @Body() body: unknown): Promise<OpenIdCredentials> {
+    const userId = userIdParam(rawUserId, 'userId');
+    assertSameUser(user, userId, 'request an OpenID token');
+    parseObjectBody(body);
+    const issued = await this.tokens.issue(userId);
+    return { access_token: issued.accessToken, token_type: 'Bearer', matrix_server_name: this.config.server_name, expires_in: issued.expiresIn };
+  }
+}

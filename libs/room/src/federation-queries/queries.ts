@@ -1,0 +1,148 @@
+/**
+ * Queries of the server-server API that the room write model answers exactly. Each names the
+ * requesting server (`origin`) when the answer depends on what it may see (see
+ * ./visibility.ts). Refusals are RoomCommandError: M_NOT_FOUND (unknown room or event, an event
+ * of another room, no state known at the event), M_FORBIDDEN (the server may not see it),
+ * M_INVALID_PARAM (a bad alias or pagination token).
+ */
+import { Query } from '@nestjs/cqrs';
+import type { Pdu } from '@hs/protocol';
+
+/** An event in its signed wire form, with its room version. */
+export interface FederationPdu {
+  roomVersion: string;
+  pdu: Pdu;
+}
+
+/** GET /_matrix/federation/v1/event/{eventId} */
+export class GetFederationEvent extends Query<FederationPdu> {
+  constructor(
+    readonly origin: string,
+    readonly eventId: string,
+  ) {
+    super();
+  }
+}
+
+/** The state of a room before an event, with the auth chain of that state, as event ids. */
+export interface RoomStateIdsAtEvent {
+  pduIds: string[];
+  authChainIds: string[];
+}
+
+/** The same with the events. */
+export interface RoomStateAtEvent {
+  pdus: Pdu[];
+  authChain: Pdu[];
+}
+
+/** GET /_matrix/federation/v1/state_ids/{roomId}?event_id= */
+export class GetFederationRoomStateIds extends Query<RoomStateIdsAtEvent> {
+  constructor(
+    readonly origin: string,
+    readonly roomId: string,
+    readonly eventId: string,
+  ) {
+    super();
+  }
+}
+
+/** GET /_matrix/federation/v1/state/{roomId}?event_id= */
+export class GetFederationRoomState extends Query<RoomStateAtEvent> {
+  constructor(
+    readonly origin: string,
+    readonly roomId: string,
+    readonly eventId: string,
+  ) {
+    super();
+  }
+}
+
+/** GET /_matrix/federation/v1/event_auth/{roomId}/{eventId}: the events of the event's auth chain. */
+export class GetFederationEventAuth extends Query<Pdu[]> {
+  constructor(
+    readonly origin: string,
+    readonly roomId: string,
+    readonly eventId: string,
+  ) {
+    super();
+  }
+}
+
+/** GET /_matrix/federation/v1/backfill/{roomId}: `from` and the events before them, at most `limit`. */
+export class GetFederationBackfill extends Query<Pdu[]> {
+  constructor(
+    readonly origin: string,
+    readonly roomId: string,
+    readonly from: readonly string[],
+    readonly limit: number,
+  ) {
+    super();
+  }
+}
+
+/**
+ * POST /_matrix/federation/v1/get_missing_events/{roomId}: the prev events of `latest`,
+ * breadth first, not walking past `earliest` nor below `minDepth`, at most `limit`, oldest first.
+ */
+export class GetFederationMissingEvents extends Query<Pdu[]> {
+  constructor(
+    readonly origin: string,
+    readonly roomId: string,
+    readonly earliest: readonly string[],
+    readonly latest: readonly string[],
+    readonly limit: number,
+    readonly minDepth: number,
+  ) {
+    super();
+  }
+}
+
+/** GET /_matrix/federation/v1/query/directory: a local alias's room and the servers in it (ours first). */
+export class QueryFederationRoomAlias extends Query<{ roomId: string; servers: string[] }> {
+  constructor(readonly alias: string) {
+    super();
+  }
+}
+
+/** One room of the published room directory (public_rooms_chunk.yaml). */
+export interface PublicRoomsChunk {
+  room_id: string;
+  num_joined_members: number;
+  world_readable: boolean;
+  guest_can_join: boolean;
+  name?: string;
+  topic?: string;
+  canonical_alias?: string;
+  avatar_url?: string;
+  join_rule?: string;
+  room_type?: string;
+}
+
+/** A page of the published room directory (public_rooms_response.yaml). */
+export interface PublicRoomsPage {
+  chunk: PublicRoomsChunk[];
+  next_batch?: string;
+  prev_batch?: string;
+  total_room_count_estimate: number;
+}
+
+export interface PublicRoomsRequest {
+  /** At most this many rooms; undefined for the server's largest page. */
+  limit?: number;
+  /** A next_batch or prev_batch token of an earlier page. */
+  since?: string;
+  /** Case-insensitive text looked for in the name, topic, canonical alias and room id. */
+  genericSearchTerm?: string;
+  /** Only rooms of these types (null: rooms without a type). */
+  roomTypes?: readonly (string | null)[];
+  /** A third-party network: this server bridges none, so no room is published on one. */
+  thirdPartyInstanceId?: string;
+}
+
+/** GET and POST /_matrix/federation/v1/publicRooms */
+export class GetFederationPublicRooms extends Query<PublicRoomsPage> {
+  constructor(readonly request: PublicRoomsRequest) {
+    super();
+  }
+}
