@@ -7,7 +7,6 @@
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer, request as httpsRequest, type Server } from 'node:https';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FederationOrigin } from '@hs/federation-api';
@@ -16,6 +15,7 @@ import { buildServerKeys, generateSigningKey, parseServerKeys, signJson, signReq
 import { assertMatchesSpec } from '@hs/testing';
 import { Body, Controller, Get, Module, Param, Put } from '@nestjs/common';
 import pino from 'pino';
+import { certificateFor, freePort } from '../support/federation-tls';
 import { startInProcess, type InProcessServer } from '../support/in-process-server';
 
 /** An endpoint that exists only in this test: it echoes who signed the request. */
@@ -37,38 +37,6 @@ class EchoModule {}
 
 const ECHO = '/_matrix/federation/unstable/org.example.test/echo';
 const DAY = 24 * 60 * 60 * 1000;
-
-/**
- * A self-signed certificate for 127.0.0.1 and localhost under a subject of its own: a CA file
- * is searched by subject, so certificates that share one shadow each other.
- */
-async function certificateFor(subject: string): Promise<{ cert: string; key: string }> {
-  const { generate } = await import('selfsigned');
-  const pems = await generate([{ name: 'commonName', value: subject }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    notAfterDate: new Date(Date.now() + DAY),
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] },
-    ],
-  });
-  return { cert: pems.cert, key: pems.private };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 interface RawResponse {
   status: number;
