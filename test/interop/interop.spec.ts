@@ -25,7 +25,7 @@ import { certificateFor, freePort } from '../support/federation-tls';
 import { startInProcess, type InProcessServer } from '../support/in-process-server';
 import { MatrixUser } from './matrix-client';
 import { roomFlowCases, type FlowServer } from './room-flows';
-import { furl, readInstallation, startDendrite, startSynapse, type Peer, type PeerInstallation, type PeerKind } from './peers';
+import { furl, readInstallation, startPeer, type DendriteInstallation, type Peer, type PeerKind } from './peers';
 
 const installation = readInstallation();
 const kinds: PeerKind[] = ['synapse', 'dendrite'];
@@ -98,17 +98,18 @@ const enc = encodeURIComponent;
 const unique = (prefix: string) => `${prefix}${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 
 (installed.length > 0 ? describe : describe.skip)('interoperability with Synapse and Dendrite over HTTPS on loopback', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'hs-interop-'));
+  let dir = '';
   const peers = new Map<PeerKind, Peer>();
-  const certificates = new Map<PeerKind | 'ours', string>();
+  /** The peers' certificates, which the tests trust when they call a peer themselves. */
+  const certificates = new Map<PeerKind, string>();
   let ours: InProcessServer;
   let ourName = '';
 
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hs-interop-'));
     const ourPort = await freePort();
     ourName = `127.0.0.1:${ourPort}`;
     const ourTls = await certificateFor(`interop: our server ${ourName}`);
-    certificates.set('ours', ourTls.cert);
     writeFileSync(join(dir, 'ours.crt'), ourTls.cert);
     writeFileSync(join(dir, 'ours.key'), ourTls.key);
     const peerTls = new Map<PeerKind, { cert: string; key: string }>();
@@ -124,10 +125,9 @@ const unique = (prefix: string) => `${prefix}${Date.now().toString(36)}${Math.ra
       installed.map(async (kind) => {
         // Each trusts our certificate and the other peer's (for the flows between them).
         const options = { tls: peerTls.get(kind)!, trust: [ourTls.cert, ...installed.filter((other) => other !== kind).map((other) => peerTls.get(other)!.cert)] };
-        const peer = installation[kind] as PeerInstallation;
+        const peer = installation[kind];
         if (!peer.installed) throw new Error(`${kind} is not installed`);
-        const running = peer.kind === 'synapse' ? await startSynapse(peer as Extract<PeerInstallation, { kind: 'synapse'; installed: true }>, options) : await startDendrite(peer as Extract<PeerInstallation, { kind: 'dendrite'; installed: true }>, options);
-        peers.set(kind, running);
+        peers.set(kind, await startPeer(peer, options));
       }),
     );
     const failed = started.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
@@ -149,7 +149,7 @@ const unique = (prefix: string) => `${prefix}${Date.now().toString(36)}${Math.ra
 
   afterAll(async () => {
     await Promise.allSettled([ours?.close(), ...[...peers.values()].map((peer) => peer.stop())]);
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
   const keys = () => ours.server.keys;
@@ -238,7 +238,7 @@ const unique = (prefix: string) => `${prefix}${Date.now().toString(36)}${Math.ra
 
       if (kind === 'dendrite') {
         it("Dendrite's federation library reads our /_matrix/federation/v1/version and makes signed requests we accept", async () => {
-          const dendrite = installation.dendrite as Extract<PeerInstallation, { kind: 'dendrite'; installed: true }>;
+          const dendrite = installation.dendrite as DendriteInstallation;
           const version = await furl(dendrite, peer(), `https://${ourName}/_matrix/federation/v1/version`);
           expect(version).toEqual({ server: { name: 'matrix-cqrs-homeserver', version: expect.any(String) } });
           const before = QueryProbeController.calls.length;

@@ -19,10 +19,21 @@ import { freePort } from '../support/federation-tls';
 
 export type PeerKind = 'synapse' | 'dendrite';
 
-export type PeerInstallation =
-  | { kind: 'synapse'; installed: true; version: string; python: string }
-  | { kind: 'dendrite'; installed: true; version: string; bin: string }
-  | { kind: PeerKind; installed: false; reason: string };
+export interface SynapseInstallation {
+  kind: 'synapse';
+  installed: true;
+  version: string;
+  python: string;
+}
+
+export interface DendriteInstallation {
+  kind: 'dendrite';
+  installed: true;
+  version: string;
+  bin: string;
+}
+
+export type PeerInstallation = SynapseInstallation | DendriteInstallation | { kind: PeerKind; installed: false; reason: string };
 
 /** Where install.sh puts the peers and its peers.json. */
 export function interopCacheDir(): string {
@@ -37,7 +48,13 @@ export function readInstallation(): Record<PeerKind, PeerInstallation> {
     const reason = `test/interop/install.sh has not been run (no ${file})`;
     return { synapse: missing('synapse', reason), dendrite: missing('dendrite', reason) };
   }
-  const recorded = JSON.parse(readFileSync(file, 'utf8')) as Record<PeerKind, { missing?: string; version?: string; python?: string; bin?: string }>;
+  let recorded: Partial<Record<PeerKind, { missing?: string; version?: string; python?: string; bin?: string }>>;
+  try {
+    recorded = JSON.parse(readFileSync(file, 'utf8')) as typeof recorded;
+  } catch (error) {
+    const reason = `${file} cannot be read (${(error as Error).message}); run test/interop/install.sh`;
+    return { synapse: missing('synapse', reason), dendrite: missing('dendrite', reason) };
+  }
   const synapse = recorded.synapse ?? {};
   const dendrite = recorded.dendrite ?? {};
   return {
@@ -242,7 +259,7 @@ async function launched(launch: Launch): Promise<Peer> {
 const SYNAPSE_UNLIMITED = { per_second: 1000, burst_count: 1000 };
 
 /** Starts Synapse (installed by install.sh) with a generated configuration. */
-export async function startSynapse(installation: Extract<PeerInstallation, { kind: 'synapse'; installed: true }>, options: PeerOptions): Promise<Peer> {
+export async function startSynapse(installation: SynapseInstallation, options: PeerOptions): Promise<Peer> {
   const dir = mkdtempSync(join(tmpdir(), 'hs-interop-synapse-'));
   const [federationPort, clientPort] = [await freePort(), await freePort()];
   const file = (name: string) => join(dir, name);
@@ -299,6 +316,11 @@ export async function startSynapse(installation: Extract<PeerInstallation, { kin
   return launched({ kind: 'synapse', version: installation.version, dir, federationPort, clientPort, signingKey, process: child, cert: options.tls.cert });
 }
 
+/** Starts the peer that `installation` describes. */
+export function startPeer(installation: SynapseInstallation | DendriteInstallation, options: PeerOptions): Promise<Peer> {
+  return installation.kind === 'synapse' ? startSynapse(installation, options) : startDendrite(installation, options);
+}
+
 /** Dendrite's key file: a PEM block "MATRIX PRIVATE KEY" with a Key-ID header over the 32-byte seed. */
 export function parseDendriteKeyFile(text: string): SigningKey {
   const match = /-----BEGIN MATRIX PRIVATE KEY-----\r?\n([\s\S]*?)-----END MATRIX PRIVATE KEY-----/.exec(text);
@@ -310,7 +332,7 @@ export function parseDendriteKeyFile(text: string): SigningKey {
 }
 
 /** Starts Dendrite (built by install.sh) with a configuration from its own generate-config. */
-export async function startDendrite(installation: Extract<PeerInstallation, { kind: 'dendrite'; installed: true }>, options: PeerOptions): Promise<Peer> {
+export async function startDendrite(installation: DendriteInstallation, options: PeerOptions): Promise<Peer> {
   const dir = mkdtempSync(join(tmpdir(), 'hs-interop-dendrite-'));
   const [federationPort, clientPort] = [await freePort(), await freePort()];
   const file = (name: string) => join(dir, name);
@@ -374,7 +396,7 @@ interface DendriteConfig {
  * Sends a request signed by Dendrite's own federation library (its `furl` tool, as the given
  * Dendrite server) and answers what came back: the JSON body on success.
  */
-export async function furl(installation: Extract<PeerInstallation, { kind: 'dendrite'; installed: true }>, peer: Peer, url: string): Promise<unknown> {
+export async function furl(installation: DendriteInstallation, peer: Peer, url: string): Promise<unknown> {
   const logFile = join(peer.dir, `furl-${Date.now()}-${Math.random().toString(36).slice(2, 6)}.log`);
   const env = { ...process.env, SSL_CERT_FILE: join(peer.dir, 'trusted.pem') };
   await runTool(join(installation.bin, 'furl'), ['-from', peer.serverName, '-key', join(peer.dir, 'matrix_key.pem'), url], logFile, peer.dir, env);
