@@ -11,6 +11,8 @@ module.exports = {
   transformIgnorePatterns: ['^(?!.*/node_modules/(p-limit|yocto-queue)/).*/node_modules/'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   testMatch: ['<rootDir>/{apps,libs,projections,test}/**/*.spec.ts'],
+  // The interoperability suite runs on its own (test/interop/jest.config.js).
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/interop/'],
   moduleNameMapper: {
     '^@hs/projections/(.*)$': '<rootDir>/projections/$1/index.ts',
     '^@hs/([a-z-]+)$': '<rootDir>/libs/$1/src/index.ts',

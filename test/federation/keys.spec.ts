@@ -6,7 +6,7 @@
  * fourth, hostile HTTPS server serves bad key responses.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer as createHttpsServer, request as httpsRequest, type Server } from 'node:https';
+import { createServer as createHttpsServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FederationOrigin } from '@hs/federation-api';
@@ -15,7 +15,7 @@ import { buildServerKeys, generateSigningKey, parseServerKeys, signJson, signReq
 import { assertMatchesSpec, freePort } from '@hs/testing';
 import { Body, Controller, Get, Module, Param, Put } from '@nestjs/common';
 import pino from 'pino';
-import { startFederationInstance, writeFederationTls } from '../support/federation-instances';
+import { rawRequest, startFederationInstance, writeFederationTls } from '../support/federation-instances';
 import type { InProcessServer } from '../support/in-process-server';
 
 /** An endpoint that exists only in this test: it echoes who signed the request. */
@@ -37,35 +37,6 @@ class EchoModule {}
 
 const ECHO = '/_matrix/federation/unstable/org.example.test/echo';
 const DAY = 24 * 60 * 60 * 1000;
-
-interface RawResponse {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-/** A request to a federation listener without the homeserver's client: any headers, the test CAs. */
-function rawRequest(port: number, ca: string, options: { method?: string; path: string; headers?: Record<string, string>; body?: unknown }): Promise<RawResponse> {
-  const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      {
-        host: '127.0.0.1',
-        port,
-        method: options.method ?? 'GET',
-        path: options.path,
-        ca,
-        headers: { ...(payload ? { 'Content-Type': 'application/json' } : {}), ...options.headers },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> }));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
 
 interface Instance {
   name: string;

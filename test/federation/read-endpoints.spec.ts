@@ -12,7 +12,15 @@ import { computeEventId, type Pdu } from '@hs/protocol';
 import { ROOM_EVENT_STORE, RoomWriter, type TransactionalEventStore } from '@hs/room';
 import { assertMatchesSpec, call, registerUser, type TestUser } from '@hs/testing';
 import { appendRemoteEvent } from '../../libs/room/test/remote-events';
-import { freePort, rawRequest, signedRawRequest, startFederationInstance, writeCertificates, type FederationInstance, type RawResponse } from '../support/federation';
+import { freePort } from '@hs/testing';
+import { rawRequest, signedRawRequest, startFederationInstance, writeFederationTls, type RawResponse } from '../support/federation-instances';
+import type { InProcessServer } from '../support/in-process-server';
+
+interface FederationInstance {
+  name: string;
+  port: number;
+  server: InProcessServer;
+}
 
 
 const F = '/_matrix/federation/v1';
@@ -52,8 +60,14 @@ describe('federation read endpoints between instances over HTTPS', () => {
   beforeAll(async () => {
     const ports = await Promise.all([freePort(), freePort()]);
     const names = [`127.0.0.1:${ports[0]}`, `localhost:${ports[1]}`];
-    ({ ca } = await writeCertificates(dir, names.map((name, i) => ({ name, port: ports[i] }))));
-    [a, b] = await Promise.all([startFederationInstance(dir, names[0], ports[0]), startFederationInstance(dir, names[1], ports[1])]);
+    ({ ca } = await writeFederationTls(dir, ports, (i) => `federation test server ${names[i]}`));
+    const caFile = join(dir, 'ca.pem');
+    const start = async (i: number): Promise<FederationInstance> => ({
+      name: names[i],
+      port: ports[i],
+      server: await startFederationInstance({ dir, caFile, name: names[i], port: ports[i] }),
+    });
+    [a, b] = await Promise.all([start(0), start(1)]);
 
     alice = await registerUser(a.server.url, 'alice');
     await onA('PUT', `profile/${q(alice.userId)}/displayname`, { displayname: 'Alice' });

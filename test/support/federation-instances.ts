@@ -5,7 +5,9 @@
  * CA file (certificate checking on).
  */
 import { writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
+import { signRequest, type SigningKey } from '@hs/protocol';
 import { testCertificate } from '@hs/testing';
 import { startInProcess, type InProcessOptions, type InProcessServer } from './in-process-server';
 
@@ -59,4 +61,52 @@ export function startFederationInstance(options: FederationInstanceOptions): Pro
     },
     federationModules: options.federationModules,
   });
+}
+
+export interface RawResponse {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+export interface RawRequest {
+  method?: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+/** A request to a federation listener without the homeserver's client: any headers, the test CAs. */
+export function rawRequest(port: number, ca: string, options: RawRequest): Promise<RawResponse> {
+  const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method: options.method ?? 'GET',
+        path: options.path,
+        ca,
+        headers: { ...(payload ? { 'Content-Type': 'application/json' } : {}), ...options.headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown> }));
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** A request signed (X-Matrix) by `origin` with `key` for `destination`, sent raw: the status and body whatever they are. */
+export function signedRawRequest(
+  port: number,
+  ca: string,
+  from: { origin: string; key: SigningKey; destination: string },
+  options: Omit<RawRequest, 'headers'>,
+): Promise<RawResponse> {
+  const method = options.method ?? 'GET';
+  const authorization = signRequest({ method, uri: options.path, content: options.body, origin: from.origin, destination: from.destination }, from.key);
+  return rawRequest(port, ca, { ...options, method, headers: { Authorization: authorization } });
 }
