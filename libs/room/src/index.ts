@@ -29,3 +29,4 @@ export { UpgradeRoom, type UpgradeRoomResult } from './commands/upgrade-room/com
 export { TRANSFERABLE_STATE_TYPES } from './commands/upgrade-room/decide';
 export { UpdateMembershipProfile } from './commands/update-membership-profile/command';
 export { RecordReceipt } from './commands/record-receipt/command';
+export { JoinedServersReader } from './federation-queries/joined-servers';
