@@ -7,13 +7,12 @@
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer, request as httpsRequest, type Server } from 'node:https';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FederationOrigin } from '@hs/federation-api';
 import { FederationClient, FederationRequestError, KeyFetchError } from '@hs/keys';
 import { buildServerKeys, generateSigningKey, parseServerKeys, signJson, signRequest, verifyJsonSignature } from '@hs/protocol';
-import { assertMatchesSpec } from '@hs/testing';
+import { assertMatchesSpec, freePort, selfSignedCertificate } from '@hs/testing';
 import { Body, Controller, Get, Module, Param, Put } from '@nestjs/common';
 import pino from 'pino';
 import { startInProcess, type InProcessServer } from '../support/in-process-server';
@@ -37,38 +36,6 @@ class EchoModule {}
 
 const ECHO = '/_matrix/federation/unstable/org.example.test/echo';
 const DAY = 24 * 60 * 60 * 1000;
-
-/**
- * A self-signed certificate for 127.0.0.1 and localhost under a subject of its own: a CA file
- * is searched by subject, so certificates that share one shadow each other.
- */
-async function certificateFor(subject: string): Promise<{ cert: string; key: string }> {
-  const { generate } = await import('selfsigned');
-  const pems = await generate([{ name: 'commonName', value: subject }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    notAfterDate: new Date(Date.now() + DAY),
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] },
-    ],
-  });
-  return { cert: pems.cert, key: pems.private };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 interface RawResponse {
   status: number;
@@ -145,7 +112,7 @@ describe('federation keys and request authentication between instances over HTTP
     const pems: string[] = [];
     for (let i = 0; i < 4; i++) {
       // Each its own self-signed certificate, trusted through the CA file.
-      const tls = await certificateFor(`federation test server ${names[i]}`);
+      const tls = await selfSignedCertificate(`federation test server ${names[i]}`);
       writeFileSync(join(dir, `${ports[i]}.crt`), tls.cert);
       writeFileSync(join(dir, `${ports[i]}.key`), tls.key);
       pems.push(tls.cert);
