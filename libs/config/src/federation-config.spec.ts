@@ -28,7 +28,14 @@ describe('configuration of federation keys', () => {
     );
     expect(config.old_signing_keys).toEqual({ 'ed25519:old_1': { key: KEY, expired_ts: 1700000000000 } });
     expect(config.trusted_key_servers).toEqual([{ server_name: 'notary.org:8448', verify_keys: { 'ed25519:auto': KEY } }]);
-    expect(config.federation).toEqual({ key_response_validity_ms: 3_600_000, verify_tls_certificates: false, tls_ca_file: '/srv/hs/ca.pem', request_timeout_ms: 500 });
+    expect(config.federation).toEqual({
+      key_response_validity_ms: 3_600_000,
+      verify_tls_certificates: false,
+      tls_ca_file: '/srv/hs/ca.pem',
+      request_timeout_ms: 500,
+      destination_min_retry_interval_ms: 1_000,
+      destination_max_retry_interval_ms: 3_600_000,
+    });
   });
 
   it.each([
@@ -41,6 +48,8 @@ describe('configuration of federation keys', () => {
     ['federation: { key_response_validity_ms: 1000 }', 'federation.key_response_validity_ms', /at least/],
     ['federation: { key_response_validity_ms: 900000000 }', 'federation.key_response_validity_ms', /at most/],
     ['federation: { verify_tls_certificates: sometimes }', 'federation.verify_tls_certificates', /boolean/],
+    ['federation: { destination_min_retry_interval_ms: 5 }', 'federation.destination_min_retry_interval_ms', /at least 10/],
+    ['federation: { destination_min_retry_interval_ms: 5000, destination_max_retry_interval_ms: 4000 }', 'federation.destination_min_retry_interval_ms', /must not exceed/],
   ])('names the invalid key: %j', (line, key, message) => {
     const issue = issuesOf(`server_name: a.org\n${line}`).find((candidate) => candidate.key.startsWith(key));
     expect(issue).toBeDefined();

@@ -55,6 +55,10 @@ export interface HomeserverConfig {
     tls_ca_file: string | null;
     /** Longest time of an outbound federation request, in milliseconds. */
     request_timeout_ms: number;
+    /** First wait before retrying an unreachable destination (doubled per failure), in milliseconds. */
+    destination_min_retry_interval_ms: number;
+    /** Longest wait between attempts to an unreachable destination, in milliseconds. */
+    destination_max_retry_interval_ms: number;
   };
   /** Path of the Ed25519 signing key file (`ed25519 <key id> <unpadded base64 seed>`). */
   signing_key_path: string;
