@@ -9,39 +9,21 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RECEIPT_RECORDED, ROOM_EVENT_ACCEPTED, receiptsStream, roomStream, type ReceiptRecorded, type RoomEventAccepted } from '@hs/contracts';
+import { RECEIPT_RECORDED, receiptsStream, type ReceiptRecorded, type RoomEventAccepted } from '@hs/contracts';
 import { PostgresEventStore } from '@hs/eventstore';
 import { FederationClient } from '@hs/keys';
 import { openTestDatabase, type TestDatabase } from '@hs/persistence';
-import { buildEvent, generateSigningKey, type JsonValue, type PrevEventRef } from '@hs/protocol';
+import { generateSigningKey, type JsonValue } from '@hs/protocol';
 import { FederationReceiver, type ReceiverAnswer } from '@hs/testing';
 import pino from 'pino';
 import { sql } from 'slonik';
+import { ALICE, FixedResolver, ORIGIN, ROOM, RoomMessages } from '../test/support';
 import type { DestinationResolver } from './destination-resolver';
 import { DestinationStore } from './destination-store';
 import { FederationSender, type FederationSenderOptions } from './federation-sender';
 
-const ORIGIN = 'origin.test';
-const ALICE = `@alice:${ORIGIN}`;
-const ROOM = `!room:${ORIGIN}`;
 const signingKey = generateSigningKey('s1');
 const elsewhereKey = generateSigningKey('e1');
-
-/** Destinations by a function of the event, the same for every room. */
-class FixedResolver implements DestinationResolver {
-  constructor(
-    public forEvent: (fact: RoomEventAccepted) => string[],
-    public forRoom: () => string[] = () => [],
-  ) {}
-
-  async eventDestinations(events: readonly RoomEventAccepted[]): Promise<Map<string, readonly string[]>> {
-    return new Map(events.map((fact) => [fact.event_id, this.forEvent(fact)]));
-  }
-
-  async roomDestinations(): Promise<readonly string[]> {
-    return this.forRoom();
-  }
-}
 
 describe('FederationSender', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hs-fed-sender-'));
@@ -53,8 +35,8 @@ describe('FederationSender', () => {
   let store: PostgresEventStore;
   let logLines: string[];
   const senders: FederationSender[] = [];
-  let prev: PrevEventRef = { eventId: '$start', depth: 1 };
-  let counter = 0;
+  const messages = new RoomMessages((server) => (server === ORIGIN ? signingKey : elsewhereKey));
+  let receiptCount = 0;
 
   const verifyKey = (origin: string, keyId: string) => (origin === ORIGIN && keyId === signingKey.keyId ? signingKey.publicKeyBase64 : undefined);
 
@@ -120,75 +102,23 @@ describe('FederationSender', () => {
     return sender;
   }
 
-  /** A message event of `sender` (one of ours unless said otherwise), as the store keeps it. */
-  function message(overrides: Partial<RoomEventAccepted> = {}, sender = ALICE): RoomEventAccepted {
-    const origin = sender.slice(sender.indexOf(':') + 1);
-    const built = buildEvent({
-      roomVersion: '11',
-      roomId: ROOM,
-      sender,
-      type: 'm.room.message',
-      content: { msgtype: 'm.text', body: `message ${++counter}` },
-      prevEvents: [prev],
-      state: new Map(),
-      originServerTs: 1_700_000_000_000 + counter,
-      origin,
-      signingKey: origin === ORIGIN ? signingKey : elsewhereKey,
-    });
-    prev = { eventId: built.event.event_id, depth: built.event.depth };
-    return {
-      v: 1,
-      room_id: ROOM,
-      room_version: '11',
-      event_id: built.event.event_id,
-      pdu: built.pdu,
-      soft_failed: false,
-      outlier: false,
-      state_delta: { added: [], removed: [] },
-      forward_extremities: [built.event.event_id],
-      ...overrides,
-    };
-  }
-
-  async function append(facts: RoomEventAccepted[]): Promise<string[]> {
-    await store.append(
-      roomStream(ROOM),
-      'any',
-      facts.map((fact) => ({ id: fact.event_id, type: ROOM_EVENT_ACCEPTED, data: fact as unknown as JsonValue })),
-    );
-    return facts.map((fact) => fact.event_id);
-  }
-
-  async function appendMessages(count: number): Promise<string[]> {
-    return append(Array.from({ length: count }, () => message()));
-  }
+  const message = (overrides: Partial<RoomEventAccepted> = {}, sender = ALICE) => messages.message(overrides, sender);
+  const append = (facts: RoomEventAccepted[]) => messages.append(store, facts);
+  const appendMessages = (count: number) => messages.appendMessages(store, count);
 
   async function appendReceipts(receipts: Array<Partial<ReceiptRecorded>>): Promise<void> {
     await store.append(
       receiptsStream(ROOM),
       'any',
       receipts.map((receipt, i) => ({
-        id: `receipt-${++counter}-${i}`,
+        id: `receipt-${++receiptCount}-${i}`,
         type: RECEIPT_RECORDED,
-        data: { v: 1, room_id: ROOM, user_id: ALICE, receipt_type: 'm.read', event_id: prev.eventId, ts: 1_700_000_000_000 + i, ...receipt } as unknown as JsonValue,
+        data: { v: 1, room_id: ROOM, user_id: ALICE, receipt_type: 'm.read', event_id: messages.lastEventId, ts: 1_700_000_000_000 + i, ...receipt } as unknown as JsonValue,
       })),
     );
   }
 
   const warnings = () => logLines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.level === 40);
-
-  /** No event id under two transaction ids, and each id always carried the same events. */
-  function expectNoDuplicates(r: FederationReceiver): void {
-    const ids = r.pdus().map((p) => p.eventId);
-    expect(new Set(ids).size).toBe(ids.length);
-    const carried = new Map<string, string>();
-    for (const attempt of r.attempts) {
-      const events = attempt.eventIds.join(',');
-      if (!carried.has(attempt.txnId)) carried.set(attempt.txnId, events);
-      expect(carried.get(attempt.txnId)).toBe(events);
-    }
-    expect(r.refused).toEqual([]);
-  }
 
   it('sends the events of our users to their destinations in order, at most 50 PDUs a transaction, nothing from before its first start', async () => {
     await appendMessages(3);
@@ -220,7 +150,7 @@ describe('FederationSender', () => {
       expect(t.body.origin).toBe(ORIGIN);
       expect(t.body.edus).toBeUndefined();
     }
-    expectNoDuplicates(receiver);
+    expect(receiver.deliveryProblems()).toEqual([]);
     expect(receiver.attempts.every((a) => !a.duplicate)).toBe(true);
     expect(warnings()).toEqual([]);
   });
@@ -245,7 +175,7 @@ describe('FederationSender', () => {
     await receiver.listen();
     await until(receiver, () => receiver.pdus().length === expected.length, 'every event once the destination is back');
     expect(receiver.pdus().map((p) => p.eventId)).toEqual(expected);
-    expectNoDuplicates(receiver);
+    expect(receiver.deliveryProblems()).toEqual([]);
     await until(receiver, () => sender.status()[0].failures === 0, 'the failure count reset');
     const [stored] = await new DestinationStore(database.db.pool).destinations();
     expect(stored).toMatchObject({ failures: 0, retryAt: 0 });
@@ -281,14 +211,10 @@ describe('FederationSender', () => {
 
     // Restart 1: the destination processes a transaction but its answer never reaches us.
     await until(receiver, () => receiver.pdus().length >= 60, 'a part of the events');
-    let held: string | undefined;
-    receiver.answer = (txnId) => {
-      held ??= txnId;
-      return { process: true, status: 200, delayMs: 60_000 };
-    };
-    await until(receiver, () => held !== undefined, 'a transaction held');
+    const held = receiver.holdTransaction(1, flaky);
+    await until(receiver, () => held() !== undefined, 'a transaction held');
     await sender.stop();
-    const heldIds = receiver.attempts.find((a) => a.txnId === held)?.eventIds ?? [];
+    const heldIds = receiver.attempts.find((a) => a.txnId === held())?.eventIds ?? [];
     expect(heldIds.length).toBeGreaterThan(0);
     for (let i = 0; i < 5; i++) expected.push(...(await appendMessages(10)));
 
@@ -300,7 +226,7 @@ describe('FederationSender', () => {
     };
     sender = newSender(resolver, options);
     await sender.start();
-    await until(receiver, () => receiver.attempts.some((a) => a.txnId === held && a.duplicate), 'the held transaction sent again');
+    await until(receiver, () => receiver.attempts.some((a) => a.txnId === held() && a.duplicate), 'the held transaction sent again');
     await until(receiver, () => refusedOnce !== undefined, 'a refused transaction');
     await sender.stop();
     for (let i = 0; i < 5; i++) expected.push(...(await appendMessages(10)));
@@ -312,9 +238,9 @@ describe('FederationSender', () => {
     await until(receiver, () => receiver.pdus().length === expected.length, 'every event', 60_000);
 
     expect(receiver.pdus().map((p) => p.eventId)).toEqual(expected);
-    expectNoDuplicates(receiver);
+    expect(receiver.deliveryProblems()).toEqual([]);
     // The transaction whose answer was lost went again under its id, with the same events.
-    const resent = receiver.attempts.filter((a) => a.txnId === held);
+    const resent = receiver.attempts.filter((a) => a.txnId === held());
     expect(resent.length).toBeGreaterThanOrEqual(2);
     expect(resent.every((a) => a.eventIds.join() === heldIds.join())).toBe(true);
     // And the one refused before the second restart was processed under its id after it.
@@ -358,7 +284,7 @@ describe('FederationSender', () => {
     const receiptTimes = later.filter((edu) => edu.edu_type === 'm.receipt').map((edu) => (edu.content[ROOM] as { 'm.read': Record<string, { data: { ts: number } }> })['m.read'][ALICE].data.ts);
     expect(receiptTimes).toEqual(Array.from({ length: 150 }, (_, i) => 1000 + i));
     expect(Math.max(...receiver.transactions.map((t) => (t.body.edus ?? []).length))).toBe(100);
-    expectNoDuplicates(receiver);
+    expect(receiver.deliveryProblems()).toEqual([]);
   });
 
   it('starts a destination that first appears at the event that names it, and persists it', async () => {

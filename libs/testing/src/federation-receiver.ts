@@ -131,6 +131,46 @@ export class FederationReceiver {
     return this.transactions.flatMap((t) => t.body.edus ?? []);
   }
 
+  /**
+   * From now on answers the `n`-th new transaction by processing it and never answering (a
+   * sender that stops or crashes meanwhile never learns it was processed), and the others with
+   * `otherwise(count)`, count starting at 1. Returns what reads that transaction's id once it came.
+   */
+  holdTransaction(n: number, otherwise: (count: number) => ReceiverAnswer): () => string | undefined {
+    let count = 0;
+    let held: string | undefined;
+    const never = new Promise<void>(() => undefined);
+    this.answer = (txnId) => {
+      count++;
+      if (count !== n) return otherwise(count);
+      held = txnId;
+      return { process: true, status: 200, release: never };
+    };
+    return () => held;
+  }
+
+  /**
+   * What went against the spec's delivery rules, empty when nothing did: an event processed
+   * under two transaction ids, a transaction id sent again with other events, a request refused.
+   */
+  deliveryProblems(): string[] {
+    const problems: string[] = [];
+    const firstTxn = new Map<string, string>();
+    for (const { txnId, eventId } of this.pdus()) {
+      const earlier = firstTxn.get(eventId);
+      if (earlier !== undefined) problems.push(`${eventId} came in ${earlier} and again in ${txnId}`);
+      else firstTxn.set(eventId, txnId);
+    }
+    const carried = new Map<string, string>();
+    for (const attempt of this.attempts) {
+      const events = attempt.eventIds.join(',');
+      const first = carried.get(attempt.txnId);
+      if (first === undefined) carried.set(attempt.txnId, events);
+      else if (first !== events) problems.push(`transaction ${attempt.txnId} was sent again with other events`);
+    }
+    return [...problems, ...this.refused.map((reason) => `refused: ${reason}`)];
+  }
+
   /** Accepts connections (again) on its port. */
   async listen(): Promise<void> {
     if (this.server) return;
