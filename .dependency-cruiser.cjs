@@ -37,6 +37,13 @@ module.exports = {
       to: { path: '^libs/(persistence|eventstore)/|node_modules/(pg|slonik|@electric-sql|@slonik|pg-[a-z-]+)/' },
     },
     {
+      name: 'federation-sender-no-http-or-read-side',
+      comment: 'The outbound federation sender reads the event store and the room write model; it never imports the HTTP layers, the /sync side or projections.',
+      severity: 'error',
+      from: { path: '^libs/federation-sender/' },
+      to: { path: '^(projections/|libs/(client-api|federation-api|http|sync)/)' },
+    },
+    {
       name: 'projections-not-write-side',
       comment: 'Projections never import the write side.',
       severity: 'error',

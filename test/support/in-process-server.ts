@@ -4,7 +4,7 @@
  * database when TEST_DATABASE_URL is set), no federation listener, registration open,
  * rate limits as asked, cheap password hashing.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateConfigFiles, loadConfig, type HomeserverConfig } from '@hs/config';
@@ -31,15 +31,25 @@ export interface InProcessOptions {
   postgresFromEnv?: boolean;
   /** Further modules of federation endpoints (with HS_FEDERATION_LISTENER__ENABLED=true in `env`). */
   federationModules?: StartHomeserverOptions['federationModules'];
+  /**
+   * A folder the caller owns: the configuration, keys and embedded database are made there on
+   * the first start and reused by the next (a restart); close() leaves it in place. With it the
+   * database is always the embedded one.
+   */
+  dir?: string;
 }
 
 export async function startInProcess(options: InProcessOptions = {}): Promise<InProcessServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'hs-in-process-'));
+  const owned = options.dir === undefined;
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'hs-in-process-'));
+  const removeDir = () => {
+    if (owned) rmSync(dir, { recursive: true, force: true });
+  };
   let database: TemporaryDatabase | undefined;
   try {
-    if (options.postgresFromEnv && process.env.TEST_DATABASE_URL) database = await createTemporaryDatabase(process.env.TEST_DATABASE_URL, 'hs_cs_api');
+    if (options.postgresFromEnv && process.env.TEST_DATABASE_URL && owned) database = await createTemporaryDatabase(process.env.TEST_DATABASE_URL, 'hs_cs_api');
     const file = join(dir, 'homeserver.yaml');
-    await generateConfigFiles({ serverName: 'localhost', out: file, clientPort: 0, databaseUrl: database?.url });
+    if (!existsSync(file)) await generateConfigFiles({ serverName: 'localhost', out: file, clientPort: 0, databaseUrl: database?.url });
     const config = loadConfig(file, {
       HS_CLIENT_LISTENER__BIND_ADDRESS: '127.0.0.1',
       HS_FEDERATION_LISTENER__ENABLED: 'false',
@@ -60,12 +70,12 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
       async close() {
         await server.close();
         await database?.drop();
-        rmSync(dir, { recursive: true, force: true });
+        removeDir();
       },
     };
   } catch (error) {
     await database?.drop();
-    rmSync(dir, { recursive: true, force: true });
+    removeDir();
     throw error;
   }
 }

@@ -26,13 +26,17 @@ export class ClientListenerModule {
   }
 }
 
-/** The federation (HTTPS) listener: health, and the key and federation APIs. */
+/** The federation (HTTPS) listener: health, the key and federation APIs, and the outbound sender. */
 @Module({})
 export class FederationListenerModule {
-  static forRoot(deps: { healthChecks: readonly HealthCheck[]; federationApi?: DynamicModule }): DynamicModule {
+  static forRoot(deps: { healthChecks: readonly HealthCheck[]; federationApi?: DynamicModule; federationSender?: DynamicModule }): DynamicModule {
     return {
       module: FederationListenerModule,
-      imports: [HealthModule.forRoot(deps.healthChecks), ...(deps.federationApi ? [deps.federationApi] : [])],
+      imports: [
+        HealthModule.forRoot(deps.healthChecks),
+        ...(deps.federationApi ? [deps.federationApi] : []),
+        ...(deps.federationSender ? [deps.federationSender] : []),
+      ],
     };
   }
 }

@@ -6,10 +6,11 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, ConfigIssue, HomeserverConfig } from '@hs/config';
 import { HomeserverMetrics, createHttpApplication } from '@hs/http';
+import { FederationSender } from '@hs/federation-sender';
 import type { FederationKeys } from '@hs/keys';
 import type { CheckpointListener, ProjectionRunner } from '@hs/eventstore';
 import { SigningKey, parseSigningKeyFile } from '@hs/protocol';
-import { SyncNotifier } from '@hs/sync';
+import { SyncNotifier, TypingStore } from '@hs/sync';
 import type { DynamicModule, Type } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Logger } from 'pino';
@@ -18,6 +19,7 @@ import { Backend, openBackend } from './backend';
 import { ClientApiOptions, clientApiModule } from './client-api';
 import { discoveryOptions } from './discovery';
 import { federationApiModule, federationReadModule, openFederationKeys, roomDependencies } from './federation-api';
+import { federationSenderModule } from './federation-sender';
 import { allProjectors } from './projectors';
 
 export interface RunningHomeserver {
@@ -33,6 +35,8 @@ export interface RunningHomeserver {
   projections: ProjectionRunner | null;
   /** Our keys, the key ring and the HTTPS client for other servers. */
   keys: FederationKeys;
+  /** The outbound federation sender, or null when the federation listener is disabled. */
+  federationSender: FederationSender | null;
   /** Stops accepting, lets in-flight requests finish, stops projections, closes the database. */
   close(): Promise<void>;
 }
@@ -145,13 +149,15 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     logger.info({ url: clientUrl }, 'client listener ready');
 
     let federationUrl: string | null = null;
+    let sender: FederationSender | null = null;
     if (files.tls) {
       const federationApi = federationApiModule(keys, {
         room,
         imports: [federationReadModule(config, backend, options.clock), ...(options.federationModules ?? [])],
         clock: options.clock,
       });
-      const federation = await createHttpApplication(FederationListenerModule.forRoot({ healthChecks: backend.health, federationApi }), {
+      const federationSender = federationSenderModule(config, backend, keys, client.get(TypingStore).updates, logger);
+      const federation = await createHttpApplication(FederationListenerModule.forRoot({ healthChecks: backend.health, federationApi, federationSender }), {
         bodyLimit: config.max_request_body_bytes,
         logger: logger.child({ listener: 'federation' }),
         metrics,
@@ -161,6 +167,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
       await federation.listen(config.federation_listener.port, config.federation_listener.bind_address);
       federationUrl = urlOf(federation, 'https');
       logger.info({ url: federationUrl }, 'federation listener ready');
+      sender = federation.get(FederationSender);
     }
 
     let closing: Promise<void> | undefined;
@@ -172,6 +179,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
       clientApp: client,
       projections: backend.runner,
       keys,
+      federationSender: sender,
       close() {
         closing ??= (async () => {
           logger.info('shutting down: no new connections, finishing requests in flight');

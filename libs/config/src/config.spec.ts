@@ -43,7 +43,16 @@ describe('configuration', () => {
       database: { data_dir: '/srv/hs/data', max_connections: 10 },
       old_signing_keys: {},
       trusted_key_servers: [],
-      federation: { key_response_validity_ms: 86_400_000, verify_tls_certificates: true, tls_ca_file: null, request_timeout_ms: 10_000, allowed_servers: [], denied_servers: [] },
+      federation: {
+        key_response_validity_ms: 86_400_000,
+        verify_tls_certificates: true,
+        tls_ca_file: null,
+        request_timeout_ms: 10_000,
+        allowed_servers: [],
+        denied_servers: [],
+        destination_min_retry_interval_ms: 1_000,
+        destination_max_retry_interval_ms: 3_600_000,
+      },
       signing_key_path: '/srv/hs/signing.key',
       registration: { enabled: false, shared_secret: null, registration_token: null },
       rate_limits: {

@@ -35,6 +35,8 @@ describe('configuration of federation keys', () => {
       request_timeout_ms: 500,
       allowed_servers: [],
       denied_servers: [],
+      destination_min_retry_interval_ms: 1_000,
+      destination_max_retry_interval_ms: 3_600_000,
     });
   });
 
@@ -63,6 +65,8 @@ describe('configuration of federation keys', () => {
     ['federation: { denied_servers: ["evil org"] }', 'federation.denied_servers.0', /server name or a glob/],
     ['federation: { denied_servers: [""] }', 'federation.denied_servers.0', /server name or a glob/],
     ['federation: { allowed_servers: [42] }', 'federation.allowed_servers.0', /string/],
+    ['federation: { destination_min_retry_interval_ms: 5 }', 'federation.destination_min_retry_interval_ms', /at least 10/],
+    ['federation: { destination_min_retry_interval_ms: 5000, destination_max_retry_interval_ms: 4000 }', 'federation.destination_min_retry_interval_ms', /must not exceed/],
   ])('names the invalid key: %j', (line, key, message) => {
     const issue = issuesOf(`server_name: a.org\n${line}`).find((candidate) => candidate.key.startsWith(key));
     expect(issue).toBeDefined();

@@ -227,6 +227,12 @@ export const configSchema = z
           denied_servers: key(z.array(serverNamePattern).default([]), {
             doc: 'Servers this server never federates with, written and matched like allowed_servers, taking precedence over it. Example: ["evil.example", "*.evil.example"].',
           }),
+          destination_min_retry_interval_ms: key(z.number().int('must be a whole number').min(10, 'must be at least 10').default(1_000), {
+            doc: 'Wait before retrying a server a transaction could not be sent to, in milliseconds; doubled after each further failure (with jitter) up to destination_max_retry_interval_ms.',
+          }),
+          destination_max_retry_interval_ms: key(z.number().int('must be a whole number').min(10, 'must be at least 10').default(HOUR_MS), {
+            doc: 'Longest wait between two attempts to send to an unreachable server, in milliseconds. A server that sends us a request is retried at once.',
+          }),
         })
         .strict()
         .default({}),
@@ -331,6 +337,14 @@ export const configSchema = z
         code: z.ZodIssueCode.custom,
         path: ['federation_listener', 'port'],
         message: `must differ from client_listener.port (${client.port})`,
+      });
+    }
+    const retry = config.federation;
+    if (retry.destination_min_retry_interval_ms > retry.destination_max_retry_interval_ms) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['federation', 'destination_min_retry_interval_ms'],
+        message: `must not exceed federation.destination_max_retry_interval_ms (${retry.destination_max_retry_interval_ms})`,
       });
     }
   });

@@ -59,6 +59,10 @@ export interface HomeserverConfig {
     allowed_servers: string[];
     /** Servers (names or globs) never federated with; over allowed_servers. */
     denied_servers: string[];
+    /** First wait before retrying an unreachable destination (doubled per failure), in milliseconds. */
+    destination_min_retry_interval_ms: number;
+    /** Longest wait between attempts to an unreachable destination, in milliseconds. */
+    destination_max_retry_interval_ms: number;
   };
   /** Path of the Ed25519 signing key file (`ed25519 <key id> <unpadded base64 seed>`). */
   signing_key_path: string;

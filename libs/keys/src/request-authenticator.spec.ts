@@ -47,6 +47,20 @@ describe('inbound request authentication', () => {
     expect((await authenticator.authenticate({ ...request, authorization: old })).origin).toBe('a.org');
   });
 
+  it('tells its listeners the origin of each request that authenticates, and of no other', async () => {
+    const origins: string[] = [];
+    const remove = authenticator.onAuthenticated((origin) => origins.push(origin));
+    const failing = authenticator.onAuthenticated(() => {
+      throw new Error('a listener that fails');
+    });
+    await authenticator.authenticate({ ...request, authorization: header });
+    await refusal(header.replace(/sig="[^"]+"/, `sig="${'A'.repeat(86)}"`));
+    remove();
+    failing();
+    await authenticator.authenticate({ ...request, authorization: header });
+    expect(origins).toEqual(['a.org']);
+  });
+
   it('takes the first X-Matrix header that checks out', async () => {
     const forged = header.replace(/sig="[^"]+"/, `sig="${'A'.repeat(86)}"`);
     expect((await authenticator.authenticate({ ...request, authorization: ['Bearer x', forged, header] })).origin).toBe('a.org');

@@ -29,10 +29,22 @@ export interface InboundRequest {
 }
 
 export class RequestAuthenticator {
+  private readonly authenticatedListeners = new Set<(origin: string) => void>();
+
   constructor(
     private readonly keyRing: KeyRing,
     private readonly clock: () => number,
   ) {}
+
+  /**
+   * Calls `listener` with the origin of each request that authenticates (the outbound sender
+   * retries a server it was backing off from as soon as that server talks to us); returns the
+   * function that removes it.
+   */
+  onAuthenticated(listener: (origin: string) => void): () => void {
+    this.authenticatedListeners.add(listener);
+    return () => this.authenticatedListeners.delete(listener);
+  }
 
   /** The authorization of `request`, checked; throws RequestAuthenticationError. */
   async authenticate(request: InboundRequest): Promise<XMatrixAuthorization> {
@@ -43,13 +55,25 @@ export class RequestAuthenticator {
     let failure: RequestAuthenticationError | undefined;
     for (const header of xMatrix.slice(0, 4)) {
       try {
-        return await this.check(header, request);
+        const auth = await this.check(header, request);
+        this.announce(auth.origin);
+        return auth;
       } catch (error) {
         if (!(error instanceof RequestAuthenticationError)) throw error;
         failure ??= error;
       }
     }
     throw failure ?? new RequestAuthenticationError('no X-Matrix Authorization header');
+  }
+
+  private announce(origin: string): void {
+    for (const listener of this.authenticatedListeners) {
+      try {
+        listener(origin);
+      } catch {
+        // A listener's failure is its own; the request stays authenticated.
+      }
+    }
   }
 
   private async check(header: string, request: InboundRequest): Promise<XMatrixAuthorization> {

@@ -37,3 +37,4 @@ export * from './federation-queries/queries';
 export { historyVisibilityOf, serverMaySee, type HistoryVisibility, type ServerView } from './federation-queries/visibility';
 export { RoomFederationQueriesModule, type RoomFederationQueriesDependencies } from './federation-queries/federation-queries.module';
 export { MAX_PUBLIC_ROOMS_PAGE } from './federation-queries/handlers';
+export { JoinedServersReader } from './federation-queries/joined-servers';

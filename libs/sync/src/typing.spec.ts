@@ -1,4 +1,4 @@
-import { TypingStore } from './typing';
+import { TYPING_REANNOUNCE_MS, TypingStore, type TypingUpdate } from './typing';
 
 describe('TypingStore', () => {
   beforeEach(() => jest.useFakeTimers());
@@ -42,6 +42,33 @@ describe('TypingStore', () => {
     const store = new TypingStore();
     store.setTyping('!a:x', '@u:x', true, 1000);
     expect(store.typingSince('!a:x', 50)).toEqual(['@u:x']);
+    store.close();
+  });
+
+  it('reports starts, stops, timeouts and renewals at most every TYPING_REANNOUNCE_MS as updates', () => {
+    let now = 1_000_000;
+    const store = new TypingStore(() => now);
+    const updates: TypingUpdate[] = [];
+    const subscription = store.updates.subscribe((update) => updates.push(update));
+    store.setTyping('!a:x', '@u:x', true, 60_000);
+    now += 1_000;
+    jest.advanceTimersByTime(1_000);
+    store.setTyping('!a:x', '@u:x', true, 60_000);
+    now += TYPING_REANNOUNCE_MS;
+    jest.advanceTimersByTime(TYPING_REANNOUNCE_MS);
+    store.setTyping('!a:x', '@u:x', true, 1_000);
+    jest.advanceTimersByTime(1_000);
+    store.setTyping('!a:x', '@v:x', true, 5_000);
+    store.setTyping('!a:x', '@v:x', false);
+    store.setTyping('!a:x', '@w:x', false);
+    expect(updates).toEqual([
+      { roomId: '!a:x', userId: '@u:x', typing: true },
+      { roomId: '!a:x', userId: '@u:x', typing: true },
+      { roomId: '!a:x', userId: '@u:x', typing: false },
+      { roomId: '!a:x', userId: '@v:x', typing: true },
+      { roomId: '!a:x', userId: '@v:x', typing: false },
+    ]);
+    subscription.unsubscribe();
     store.close();
   });
 });

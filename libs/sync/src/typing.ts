@@ -3,20 +3,39 @@
  * until when. Every change takes the next value of one counter, which goes in sync tokens; a
  * timer per entry ends it when its timeout passes.
  */
+import { Subject, type Observable } from 'rxjs';
 import type { TypingSource } from './sources';
 
 /** Longest typing timeout honoured, in milliseconds. */
 export const MAX_TYPING_TIMEOUT_MS = 120_000;
 
+/** A running notification renewed at least this long after it was last announced is announced again. */
+export const TYPING_REANNOUNCE_MS = 20_000;
+
+/** A user started, renewed or stopped typing (stopping includes the timeout passing). */
+export interface TypingUpdate {
+  roomId: string;
+  userId: string;
+  typing: boolean;
+}
+
 interface Entry {
   until: number;
   timer: NodeJS.Timeout;
+  /** When `updates` last said the user is typing. */
+  announced: number;
 }
 
 export class TypingStore implements TypingSource {
   private value = 0;
   private readonly rooms = new Map<string, { users: Map<string, Entry>; changed: number }>();
   private readonly listeners = new Set<(roomId: string, counter: number) => void>();
+  private readonly updateSubject = new Subject<TypingUpdate>();
+  /**
+   * Each start and stop of a user's typing, and each renewal of a running notification at least
+   * TYPING_REANNOUNCE_MS after it was last announced (what other servers are told).
+   */
+  readonly updates: Observable<TypingUpdate> = this.updateSubject.asObservable();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -38,14 +57,18 @@ export class TypingStore implements TypingSource {
       if (!existing) return;
       room.users.delete(userId);
       this.changed(roomId, room);
+      this.updateSubject.next({ roomId, userId, typing: false });
       return;
     }
     const duration = Math.max(0, Math.min(timeoutMs, MAX_TYPING_TIMEOUT_MS));
     const timer = setTimeout(() => this.expire(roomId, userId), duration);
     timer.unref?.();
-    room.users.set(userId, { until: this.now() + duration, timer });
+    const now = this.now();
+    const announce = !existing || now - existing.announced >= TYPING_REANNOUNCE_MS;
+    room.users.set(userId, { until: now + duration, timer, announced: announce ? now : existing.announced });
     // Extending a running notification does not change what clients see.
     if (!existing) this.changed(roomId, room);
+    if (announce) this.updateSubject.next({ roomId, userId, typing: true });
   }
 
   typing(roomId: string): string[] {
@@ -71,12 +94,14 @@ export class TypingStore implements TypingSource {
   close(): void {
     for (const room of this.rooms.values()) for (const entry of room.users.values()) clearTimeout(entry.timer);
     this.rooms.clear();
+    this.updateSubject.complete();
   }
 
   private expire(roomId: string, userId: string): void {
     const room = this.rooms.get(roomId);
     if (!room?.users.delete(userId)) return;
     this.changed(roomId, room);
+    this.updateSubject.next({ roomId, userId, typing: false });
   }
 
   private changed(roomId: string, room: { changed: number }): void {

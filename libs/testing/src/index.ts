@@ -2,3 +2,4 @@
 export * from './http-client';
 export * from './spec-schemas';
 export * from './tls';
+export * from './federation-receiver';
