@@ -33,5 +33,69 @@ describe('rooms across two instances', () => {
     expect(name).toEqual({ status: 200, body: { name: 'Across' } });
     const member = await alice.state(roomId, 'm.room.member', bob.userId);
     expect(member.body.membership).toBe('join');
+    shared = roomId;
+  }, 60_000);
+
+  let shared = '';
+
+  it('messages go both ways through transactions and show in /sync on both sides', async () => {
+    await alice.send(shared, 'hello bob');
+    await bob.waitForMessage(shared, 'hello bob');
+    await bob.send(shared, 'hello alice');
+    await alice.waitForMessage(shared, 'hello alice');
+  }, 60_000);
+
+  it('state changes go both ways', async () => {
+    await alice.ok('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(shared)}/state/m.room.topic/`, { topic: 'set on A' });
+    await waitFor(async () => (await bob.state(shared, 'm.room.topic')).body.topic === 'set on A');
+    await alice.ok('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(shared)}/state/m.room.power_levels/`, {
+      users: { [alice.userId]: 100, [bob.userId]: 50 },
+      state_default: 50,
+    });
+    await waitFor(async () => ((await bob.state(shared, 'm.room.power_levels')).body.users as Record<string, number> | undefined)?.[bob.userId] === 50);
+    await bob.ok('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(shared)}/state/m.room.name/`, { name: 'Renamed on B' });
+    await waitFor(async () => (await alice.state(shared, 'm.room.name')).body.name === 'Renamed on B');
+  }, 60_000);
+
+  it('a remote user is invited, accepts, and talks', async () => {
+    const roomId = await alice.createRoom({ preset: 'private_chat', invite: [bob.userId] });
+    await bob.waitForInvite(roomId);
+    expect(await bob.join(roomId)).toBe(roomId);
+    await bob.send(roomId, 'thanks for the invite');
+    await alice.waitForMessage(roomId, 'thanks for the invite');
+  }, 60_000);
+
+  it('a remote invite is declined', async () => {
+    const roomId = await alice.createRoom({ preset: 'private_chat', invite: [bob.userId] });
+    await bob.waitForInvite(roomId);
+    await bob.ok('POST', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/leave`, {});
+    await waitFor(async () => (await alice.state(roomId, 'm.room.member', bob.userId)).body.membership === 'leave');
+  }, 60_000);
+
+  it('a user of A invites a user of B to a room of B', async () => {
+    const roomId = await bob.createRoom({ preset: 'private_chat', invite: [alice.userId] });
+    await alice.waitForInvite(roomId);
+    await alice.join(roomId);
+    await alice.send(roomId, 'in a room of B');
+    await bob.waitForMessage(roomId, 'in a room of B');
+  }, 60_000);
+
+  it('one side leaves and rejoins', async () => {
+    await bob.ok('POST', `/_matrix/client/v3/rooms/${encodeURIComponent(shared)}/leave`, {});
+    await waitFor(async () => (await alice.state(shared, 'm.room.member', bob.userId)).body.membership === 'leave');
+    await alice.send(shared, 'while bob was away');
+    await bob.join(shared, [a.name]);
+    await waitFor(async () => (await alice.state(shared, 'm.room.member', bob.userId)).body.membership === 'join');
+    await alice.send(shared, 'welcome back');
+    await bob.waitForMessage(shared, 'welcome back');
   }, 60_000);
 });
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`not true within ${timeoutMs} ms: ${check.toString()}`);
+}

@@ -189,6 +189,7 @@ export class RoomWriter {
     rest: (state: RoomState) => RoomPlan;
     /** The localpart of the room id, chosen ahead (room versions whose ids are not the create event's hash); random without. */
     roomIdLocalpart?: string;
+    options?: WriteOptions;
   }): Promise<WriteResult> {
     let built: BuiltEvent;
     try {
@@ -216,7 +217,7 @@ export class RoomWriter {
     };
     return this.queue.run(roomId, () => {
       const plan = { events: [], facts: [] } as RoomPlan;
-      return this.commit(empty, plan, built, input.rest);
+      return this.commit(empty, plan, built, input.rest, input.options);
     });
   }
 

@@ -575,6 +575,22 @@ export class FederationRooms {
     return { ...pdu, signatures: { ...(pdu.signatures ?? {}), [server]: signatures[server] } } as Pdu;
   }
 
+  /**
+   * The countersign step of a write (WriteOptions.countersign) for invites: an invite of a
+   * user of another server is sent to that server first and appended as it signed it; every
+   * other event goes on as built.
+   */
+  countersignInvites(roomVersionOf: () => Promise<string>): (event: RoomEvent, pdu: Pdu, unsigned: JsonObject | undefined) => Promise<Pdu> {
+    return async (event, pdu, unsigned) => {
+      const target = event.state_key;
+      const remoteInvite =
+        event.type === 'm.room.member' && event.content.membership === 'invite' && typeof target === 'string' && serverNameOf(target) !== this.serverName;
+      if (!remoteInvite) return pdu;
+      const stripped = Array.isArray(unsigned?.invite_room_state) ? (unsigned.invite_room_state as JsonObject[]) : [];
+      return this.inviteRemote(pdu, event, await roomVersionOf(), stripped);
+    };
+  }
+
   /** Resolves a room alias of another server through its directory (query/directory). */
   async resolveRemoteAlias(alias: string): Promise<{ roomId: string; servers: string[] }> {
     if (!isValidRoomAlias(alias)) throw invalidParam(`${alias} is not a room alias`);

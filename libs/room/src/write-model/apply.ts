@@ -88,7 +88,7 @@ async function applyAccepted(tx: CommonQueryMethods, fact: RoomEventAccepted, re
       VALUES (${fact.room_id}, ${fact.room_version}, ${creator}, ${record.revision.toString()})
       ON CONFLICT (room_id) DO NOTHING`);
   }
-  await insertEvent(tx, event, fact.pdu, record, { softFailed: fact.soft_failed, outlier: fact.outlier, rejected: false });
+  await insertEvent(tx, event, fact.pdu, record, { softFailed: fact.soft_failed, outlier: fact.outlier, rejected: false, roomVersion: fact.room_version });
 
   if (isDagFact(fact)) await applyDagState(tx, fact);
   else await applyLinearState(tx, fact);
@@ -277,7 +277,7 @@ export function timelineAppendValues(event: RoomEvent, fact: RoomEventAccepted):
 
 async function applyRejected(tx: CommonQueryMethods, fact: RoomEventRejected, record: RoomStreamRecord): Promise<void> {
   const event = normalized(fact.pdu, fact.room_version, fact.event_id);
-  await insertEvent(tx, event, fact.pdu, record, { softFailed: false, outlier: false, rejected: true });
+  await insertEvent(tx, event, fact.pdu, record, { softFailed: false, outlier: false, rejected: true, roomVersion: fact.room_version });
 }
 
 async function insertEvent(
@@ -285,14 +285,14 @@ async function insertEvent(
   event: RoomEvent,
   pdu: Pdu,
   record: RoomStreamRecord,
-  flags: { softFailed: boolean; outlier: boolean; rejected: boolean },
+  flags: { softFailed: boolean; outlier: boolean; rejected: boolean; roomVersion: string },
 ): Promise<void> {
   await tx.query(sql.unsafe`
     INSERT INTO room.events (event_id, room_id, type, state_key, sender, depth, pdu, auth_events, prev_events,
-                             stream_revision, stream_position, rejected, soft_failed, outlier)
+                             stream_revision, stream_position, rejected, soft_failed, outlier, room_version)
     VALUES (${event.event_id}, ${event.room_id}, ${event.type}, ${event.state_key ?? null}, ${event.sender}, ${event.depth},
             ${sql.jsonb(pdu as never)}, ${sql.array([...event.auth_events], 'text')}, ${sql.array([...event.prev_events], 'text')},
-            ${record.revision.toString()}, ${record.position.toString()}, ${flags.rejected}, ${flags.softFailed}, ${flags.outlier})
+            ${record.revision.toString()}, ${record.position.toString()}, ${flags.rejected}, ${flags.softFailed}, ${flags.outlier}, ${flags.roomVersion})
     ON CONFLICT (event_id) DO UPDATE
       SET outlier = false, soft_failed = excluded.soft_failed, rejected = excluded.rejected,
           stream_revision = excluded.stream_revision, stream_position = excluded.stream_position

@@ -169,8 +169,9 @@ export class WriteModelReader {
   async events(eventIds: readonly string[], connection: CommonQueryMethods = this.db): Promise<RoomEvent[]> {
     if (eventIds.length === 0) return [];
     const rows = parseAll(versionedPduRow, await connection.any(sql.type(versionedPduRow)`
-      SELECT e.event_id, r.room_version, e.pdu::text AS pdu FROM room.events e JOIN room.rooms r ON r.room_id = e.room_id
-       WHERE e.event_id = ANY(${sql.array([...eventIds], 'text')})`));
+      SELECT e.event_id, COALESCE(e.room_version, r.room_version) AS room_version, e.pdu::text AS pdu
+        FROM room.events e LEFT JOIN room.rooms r ON r.room_id = e.room_id
+       WHERE e.event_id = ANY(${sql.array([...eventIds], 'text')}) AND COALESCE(e.room_version, r.room_version) IS NOT NULL`));
     return rows.map((r) => toRoomEvent(r.pdu as Pdu, r.room_version, r.event_id));
   }
 

@@ -1,4 +1,6 @@
+import { Inject, Optional } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
+import { FederationRooms } from '../../federation/federation-rooms';
 import { ROOM_ALIAS_SET, ROOM_VISIBILITY_SET } from '@hs/contracts';
 import { RoomCommandError } from '../../errors';
 import { RoomWriter, type RoomFact } from '../../room-writer';
@@ -8,7 +10,10 @@ import { decideCreateRoom } from './decide';
 /** POST /_matrix/client/v3/createRoom */
 @CommandHandler(CreateRoom)
 export class CreateRoomHandler implements ICommandHandler<CreateRoom, { roomId: string }> {
-  constructor(private readonly writer: RoomWriter) {}
+  constructor(
+    private readonly writer: RoomWriter,
+    @Optional() @Inject(FederationRooms) private readonly federation: FederationRooms | null,
+  ) {}
 
   async execute(command: CreateRoom): Promise<{ roomId: string }> {
     const decision = decideCreateRoom(command.creator, command.request, command.creatorProfile, {
@@ -29,6 +34,7 @@ export class CreateRoomHandler implements ICommandHandler<CreateRoom, { roomId: 
         if (decision.visibility === 'public') facts.push({ type: ROOM_VISIBILITY_SET, data: { v: 1, room_id: state.roomId, visibility: 'public' } });
         return { events: decision.events, facts };
       },
+      options: this.federation ? { countersign: this.federation.countersignInvites(async () => decision.rules.id) } : {},
     });
     return { roomId: result.roomId };
   }

@@ -1,5 +1,4 @@
 import { Inject, Optional } from '@nestjs/common';
-import { serverNameOf, type JsonObject } from '@hs/protocol';
 import { FederationRooms } from '../../federation/federation-rooms';
 import type { WriteOptions } from '../../room-writer';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
@@ -18,18 +17,9 @@ export class InviteToRoomHandler implements ICommandHandler<InviteToRoom, { even
 
   async execute(command: InviteToRoom): Promise<{ eventId: string }> {
     const roomId = requireRoomId(command.roomId);
-    const federation = this.federation;
-    const remote = serverNameOf(command.userId) !== this.writer.serverName;
-    const options: WriteOptions =
-      remote && federation
-        ? {
-            countersign: async (event, pdu, unsigned) => {
-              const room = await this.writer.reader.room(roomId);
-              const stripped = Array.isArray(unsigned?.invite_room_state) ? (unsigned.invite_room_state as JsonObject[]) : [];
-              return federation.inviteRemote(pdu, event, room?.roomVersion ?? '1', stripped);
-            },
-          }
-        : {};
+    const options: WriteOptions = this.federation
+      ? { countersign: this.federation.countersignInvites(async () => (await this.writer.reader.room(roomId))?.roomVersion ?? '1') }
+      : {};
     const result = await this.writer.write(roomId, (state) => decideInviteToRoom(state, command), options);
     return { eventId: result.events[0].event_id };
   }
