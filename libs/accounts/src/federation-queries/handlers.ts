@@ -60,7 +60,10 @@ export class GetFederationProfileHandler implements IQueryHandler<GetFederationP
     this.users.requireLocal(query.userId);
     if (query.field === undefined) return this.profiles.getProfile(query.userId);
     if (!(await this.users.existing([query.userId])).has(query.userId)) throw new AccountsError('M_NOT_FOUND', 'User not found');
-    return { [query.field]: await this.profiles.getProfileField(query.userId, query.field) };
+    // A field the user has not set is left out (the user exists: the profile says so).
+    const profile = await this.profiles.getProfile(query.userId);
+    const value = profile[query.field];
+    return value === undefined ? {} : { [query.field]: value };
   }
 }
 
