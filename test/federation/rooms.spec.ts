@@ -3,6 +3,9 @@
  * make_join/send_join, messages and state both ways through transactions, invites of remote
  * users, leaving and rejoining.
  */
+import { randomBytes } from 'node:crypto';
+import { WriteModelReader } from '@hs/room';
+import { eventTemplate, signingKeyFromSeed, signNewEvent, type JsonObject, type Pdu, type SigningKey, type StateKey } from '@hs/protocol';
 import { Federation, TestUser, type FederatedInstance } from './support/instances';
 
 describe('rooms across two instances', () => {
@@ -80,6 +83,35 @@ describe('rooms across two instances', () => {
     await bob.waitForMessage(roomId, 'in a room of B');
   }, 60_000);
 
+  it('forged events are refused and never reach clients: bad signature, another server\'s user, failed auth, and a bad hash (kept redacted)', async () => {
+    const sendAsB = (pdus: Pdu[]) =>
+      b.server.server.keys.client.request(a.name, { method: 'PUT', path: `/_matrix/federation/v1/send/forged-${Date.now()}`, body: { origin: b.name, origin_server_ts: Date.now(), pdus } });
+    const ownKeyId = b.server.server.keys.ourKeys.signingKey.keyId;
+    const badSignature = await craftEvent(b, shared, {
+      sender: bob.userId,
+      type: 'm.room.message',
+      content: { body: 'forged signature' },
+      key: signingKeyFromSeed(randomBytes(32), ownKeyId),
+    });
+    const otherServersUser = await craftEvent(b, shared, { sender: `@mallory:${a.name}`, type: 'm.room.message', content: { body: 'not my user' } });
+    const notJoined = await craftEvent(b, shared, { sender: `@carol:${b.name}`, type: 'm.room.message', content: { body: 'not in the room' } });
+    const tampered = await craftEvent(b, shared, { sender: bob.userId, type: 'm.room.message', content: { body: 'original' } });
+    const tamperedPdu = { ...tampered.pdu, content: { body: 'tampered after signing' } } as Pdu;
+    const answer = await sendAsB([badSignature.pdu, otherServersUser.pdu, notJoined.pdu, tamperedPdu]);
+    const results = answer.body.pdus as Record<string, { error?: string }>;
+    expect(results[badSignature.eventId].error).toMatch(/signature/);
+    // Not signed by the sender's server: refused by the signature check before the origin check.
+    expect(results[otherServersUser.eventId].error).toMatch(/missing_signature|does not belong/);
+    expect(results[notJoined.eventId].error).toMatch(/not joined|sender/);
+    expect(results[tampered.eventId]).toEqual({});
+    for (const refused of [badSignature, otherServersUser, notJoined]) {
+      expect((await alice.call('GET', `/_matrix/client/v3/rooms/${encodeURIComponent(shared)}/event/${encodeURIComponent(refused.eventId)}`)).status).toBe(404);
+    }
+    // The event whose content hash failed is kept in redacted form: its content is gone.
+    const kept = await alice.ok('GET', `/_matrix/client/v3/rooms/${encodeURIComponent(shared)}/event/${encodeURIComponent(tampered.eventId)}`);
+    expect(kept.content).toEqual({});
+  }, 60_000);
+
   it('one side leaves and rejoins', async () => {
     await bob.ok('POST', `/_matrix/client/v3/rooms/${encodeURIComponent(shared)}/leave`, {});
     await waitFor(async () => (await alice.state(shared, 'm.room.member', bob.userId)).body.membership === 'leave');
@@ -89,7 +121,50 @@ describe('rooms across two instances', () => {
     await alice.send(shared, 'welcome back');
     await bob.waitForMessage(shared, 'welcome back');
   }, 60_000);
+
+  it("a server the room's server ACL denies can no longer send into it", async () => {
+    const roomId = await alice.createRoom({ preset: 'public_chat' });
+    await bob.join(roomId, [a.name]);
+    await bob.send(roomId, 'before the ACL');
+    await alice.waitForMessage(roomId, 'before the ACL');
+    await alice.ok('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.server_acl/`, { allow: ['*'], deny: ['localhost'] });
+    await alice.send(roomId, 'after the ACL');
+    const refused = await craftEvent(b, roomId, { sender: bob.userId, type: 'm.room.message', content: { body: 'denied' } });
+    const answer = await b.server.server.keys.client.request(a.name, {
+      method: 'PUT',
+      path: `/_matrix/federation/v1/send/acl-${Date.now()}`,
+      body: { origin: b.name, origin_server_ts: Date.now(), pdus: [refused.pdu] },
+    });
+    expect((answer.body.pdus as Record<string, { error?: string }>)[refused.eventId].error).toMatch(/server ACL/);
+    const state = await b.server.server.keys.client.request(a.name, { method: 'GET', path: `/_matrix/federation/v1/state_ids/${encodeURIComponent(roomId)}?event_id=${encodeURIComponent(refused.eventId)}` }).catch((error: unknown) => error);
+    expect(state).toMatchObject({ status: 404 });
+  }, 60_000);
 });
+
+/** An event of `instance`'s server on its current view of the room, signed with `key` (its own key unless forged). */
+async function craftEvent(
+  instance: FederatedInstance,
+  roomId: string,
+  input: { sender: string; type: string; stateKey?: string; content: JsonObject; key?: SigningKey },
+): Promise<{ pdu: Pdu; eventId: string }> {
+  const reader = instance.server.server.clientApp.get(WriteModelReader);
+  const snapshot = await reader.snapshot(roomId);
+  if (!snapshot) throw new Error(`${instance.name} does not hold ${roomId}`);
+  const state = new Map<StateKey, string>([...snapshot.state].map(([k, e]) => [k, e.event_id]));
+  const template = eventTemplate({
+    roomVersion: snapshot.rules,
+    roomId,
+    sender: input.sender,
+    type: input.type,
+    stateKey: input.stateKey,
+    content: input.content,
+    prevEvents: snapshot.extremities,
+    state,
+    originServerTs: Date.now(),
+  });
+  const built = signNewEvent(template, snapshot.rules, instance.name, input.key ?? instance.server.server.keys.ourKeys.signingKey);
+  return { pdu: built.pdu, eventId: built.event.event_id };
+}
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,7 +1,7 @@
 /** The handlers of the federation queries (./queries.ts), on the write model. */
 import { Inject, Injectable } from '@nestjs/common';
 import { QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
-import { isValidRoomAlias, parseRoomAlias, redactEvent, type Pdu } from '@hs/protocol';
+import { isServerAllowedByAcl, isValidRoomAlias, parseRoomAlias, redactEvent, SERVER_ACL_EVENT_TYPE, type Pdu } from '@hs/protocol';
 import { forbidden, invalidParam, notFound } from '../errors';
 import { ROOM_SERVER_NAME } from '../tokens';
 import { WriteModelReader, type StoredEvent } from '../write-model/repository';
@@ -29,10 +29,16 @@ export const MAX_PUBLIC_ROOMS_PAGE = 500;
 /** Which events of a room a server may see, by the state group after each (./visibility.ts). */
 @Injectable()
 export class ServerEventAccess {
-  constructor(private readonly reads: FederationReads) {}
+  constructor(
+    private readonly reads: FederationReads,
+    private readonly reader: WriteModelReader,
+  ) {}
 
   /** The ones of these state groups of the room whose events `origin` may see. */
   async visibleGroups(origin: string, roomId: string, groups: Iterable<string>): Promise<Set<string>> {
+    // A server the room's current server ACL denies sees nothing of it.
+    const acl = await this.reader.stateEvent(roomId, SERVER_ACL_EVENT_TYPE, '');
+    if (acl && !isServerAllowedByAcl(acl.content, origin)) return new Set();
     const views = await this.reads.serverViews([...new Set(groups)], origin);
     let joinedNow: boolean | undefined;
     const visible = new Set<string>();

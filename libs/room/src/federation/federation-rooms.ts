@@ -7,13 +7,16 @@
  */
 import {
   checkAuth,
+  computeEventId,
   eventTemplate,
   isKnownRoomVersion,
   isValidRoomAlias,
   isValidRoomId,
   isValidServerName,
+  isServerAllowedByAcl,
   isValidUserId,
   ROOM_VERSIONS,
+  SERVER_ACL_EVENT_TYPE,
   roomVersion,
   serverNameOf,
   signEvent,
@@ -120,12 +123,20 @@ export class FederationRooms {
         this.log('info', { origin, roomId, pdus: roomRaws.length }, 'PDUs of a room this server does not hold were ignored');
         continue;
       }
+      if (!(await this.aclAllows(roomId, origin))) {
+        for (const raw of roomRaws) {
+          const id = eventIdOf(raw, room.roomVersion);
+          if (id !== undefined) result.pdus[id] = { error: `${origin} is denied by the room's server ACL` };
+        }
+        this.log('info', { origin, roomId, pdus: roomRaws.length }, "PDUs of a server the room's server ACL denies were refused");
+        continue;
+      }
       const checks = await checkPdus(this.remote, roomRaws, room.roomVersion, roomId);
       const accepted: Checked[] = [];
       checks.forEach((check, i) => {
         const raw = roomRaws[i] as Record<string, unknown>;
         if (!check.ok) {
-          const id = typeof raw.event_id === 'string' ? raw.event_id : undefined;
+          const id = eventIdOf(raw, room.roomVersion);
           if (id !== undefined) result.pdus[id] = { error: `${check.reason}: ${check.detail}` };
           this.log('warn', { origin, roomId, reason: check.reason, detail: check.detail }, 'a received PDU failed its checks and was dropped');
           return;
@@ -241,6 +252,16 @@ export class FederationRooms {
     return { map, outliers: parentsFirst([...all.values()]).map((c) => ({ ...c, outlier: true })) };
   }
 
+  /** Whether the room's current server ACL (m.room.server_acl) lets `server` take part. */
+  async aclAllows(roomId: string, server: string): Promise<boolean> {
+    const acl = await this.writer.reader.stateEvent(roomId, SERVER_ACL_EVENT_TYPE, '');
+    return acl === undefined || isServerAllowedByAcl(acl.content, server);
+  }
+
+  private async assertAclAllows(roomId: string, server: string): Promise<void> {
+    if (!(await this.aclAllows(roomId, server))) throw forbidden(`${server} is denied by the room's server ACL`);
+  }
+
   // ---------------------------------------------------------------- resident side: joins and leaves
 
   /** GET /_matrix/federation/v1/make_join/{roomId}/{userId}: a join event for `userId` to sign. */
@@ -264,6 +285,7 @@ export class FederationRooms {
     if (serverNameOf(userId) !== origin) throw forbidden(`${origin} may not ${membership} for ${userId}`);
     const snapshot = await this.writer.reader.snapshot(roomId);
     if (!snapshot) throw notFound(`room ${roomId} is not known to this server`);
+    await this.assertAclAllows(roomId, origin);
     const rules = snapshot.rules;
     if (versions !== undefined && !versions.includes(rules.id)) {
       throw new RoomCommandError('M_INCOMPATIBLE_ROOM_VERSION', `the room has version ${rules.id}, which ${origin} does not support`);
@@ -384,6 +406,7 @@ export class FederationRooms {
 
   private async checkMembershipPdu(origin: string, roomId: string, eventId: string, raw: unknown, membership: string): Promise<Checked> {
     const rules = await this.rulesOf(roomId);
+    await this.assertAclAllows(roomId, origin);
     const [check] = await checkPdus(this.remote, [raw], rules.id, roomId);
     if (!check.ok) throw new RoomCommandError('M_BAD_JSON', `the event failed its checks: ${check.reason}: ${check.detail}`);
     const event = check.event;
@@ -441,6 +464,7 @@ export class FederationRooms {
     }
     if (serverNameOf(event.sender) !== origin) throw forbidden(`${origin} may not invite on behalf of ${event.sender}`);
     if (serverNameOf(event.state_key) !== this.serverName) throw forbidden(`${event.state_key} is not a user of this server`);
+    if ((await this.writer.reader.room(roomId)) && !(await this.aclAllows(roomId, origin))) throw forbidden(`${origin} is denied by the room's server ACL`);
     const signed = signEvent(check.pdu, version, this.serverName, this.signingKey) as Pdu;
     const stripped = Array.isArray(body.invite_room_state) ? body.invite_room_state.filter(isRecord).slice(0, 50) : [];
     await this.writer.recordRemoteInvite(roomId, version, { event, pdu: signed }, stripped as JsonObject[]);
@@ -616,6 +640,17 @@ function remoteRefusal(error: unknown, fallback?: string): Error {
   if (status === 404) return notFound(fallback ?? message);
   if (status === 400 && /M_INCOMPATIBLE_ROOM_VERSION/.test(message)) return new RoomCommandError('M_INCOMPATIBLE_ROOM_VERSION', message);
   return error instanceof Error ? error : new Error(message);
+}
+
+/** The event id of a PDU that may be malformed: as given (room versions 1-2) or its reference hash; undefined when it has none. */
+function eventIdOf(raw: unknown, version: string): string | undefined {
+  if (!isRecord(raw)) return undefined;
+  if (typeof raw.event_id === 'string') return raw.event_id;
+  try {
+    return computeEventId(raw, version);
+  } catch {
+    return undefined;
+  }
 }
 
 function okOnly(checks: readonly PduCheckResult[]): Checked[] {
