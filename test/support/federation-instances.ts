@@ -44,6 +44,8 @@ export interface FederationInstanceOptions {
   /** Further `HS_*` configuration. */
   env?: Record<string, string>;
   federationModules?: InProcessOptions['federationModules'];
+  /** The instance's folder (configuration and embedded database), kept across restarts. */
+  dataDir?: string;
 }
 
 /** A homeserver named `name` with its federation listener on 127.0.0.1:`port`. */
@@ -60,6 +62,7 @@ export function startFederationInstance(options: FederationInstanceOptions): Pro
       ...options.env,
     },
     federationModules: options.federationModules,
+    dir: options.dataDir,
   });
 }
 

@@ -4,7 +4,7 @@
  * self-signed TLS certificate, all trusting one another through one CA file (certificate
  * checking on). And a small client-server API client for their users.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '@hs/testing';
@@ -32,8 +32,8 @@ export class Federation {
     return [...this.names];
   }
 
-  /** Starts instance `i`. */
-  async start(i: number, env: Record<string, string> = {}): Promise<FederatedInstance> {
+  /** Starts instance `i`; with `keepData`, its data lives in a folder of its own that a restart reuses. */
+  async start(i: number, env: Record<string, string> = {}, keepData = false): Promise<FederatedInstance> {
     const name = this.names[i];
     const port = this.ports[i];
     const server = await startFederationInstance({
@@ -42,8 +42,15 @@ export class Federation {
       name,
       port,
       env: { HS_FEDERATION__REQUEST_TIMEOUT_MS: '5000', ...env },
+      dataDir: keepData ? this.dataDirOf(i) : undefined,
     });
     return { name, port, server };
+  }
+
+  private dataDirOf(i: number): string {
+    const dir = join(this.dir, `data-${i}`);
+    mkdirSync(dir, { recursive: true });
+    return dir;
   }
 
   dispose(): void {
@@ -62,7 +69,7 @@ export class TestUser {
   private since: string | undefined;
 
   private constructor(
-    readonly baseUrl: string,
+    public baseUrl: string,
     readonly userId: string,
     private readonly token: string,
   ) {}
@@ -77,6 +84,11 @@ export class TestUser {
     const body = (await response.json()) as { user_id: string; access_token: string };
     if (response.status !== 200) throw new Error(`register ${localpart}: ${response.status} ${JSON.stringify(body)}`);
     return new TestUser(url, body.user_id, body.access_token);
+  }
+
+  /** Talks to `instance` from now on (its client port after a restart). */
+  moveTo(instance: FederatedInstance): void {
+    this.baseUrl = instance.server.url;
   }
 
   async call(method: string, path: string, body?: unknown): Promise<ClientResponse> {
