@@ -48,6 +48,22 @@ describe('rooms across two instances', () => {
     await alice.waitForMessage(shared, 'hello alice');
   }, 60_000);
 
+  it('typing notifications and read receipts go both ways as EDUs', async () => {
+    const ephemeral = (user: TestUser, match: (event: { type: string; content: Record<string, unknown> }) => boolean) =>
+      user.syncUntil((sync) => {
+        const rooms = (sync.rooms as { join?: Record<string, { ephemeral?: { events?: { type: string; content: Record<string, unknown> }[] } }> } | undefined)?.join;
+        return rooms?.[shared]?.ephemeral?.events?.find(match);
+      });
+    await bob.ok('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(shared)}/typing/${encodeURIComponent(bob.userId)}`, { typing: true, timeout: 20_000 });
+    await ephemeral(alice, (e) => e.type === 'm.typing' && (e.content.user_ids as string[]).includes(bob.userId));
+    const eventId = await alice.send(shared, 'read me');
+    await bob.waitForMessage(shared, 'read me');
+    await bob.ok('POST', `/_matrix/client/v3/rooms/${encodeURIComponent(shared)}/receipt/m.read/${encodeURIComponent(eventId)}`, {});
+    await ephemeral(alice, (e) => e.type === 'm.receipt' && JSON.stringify(e.content[eventId] ?? {}).includes(bob.userId));
+    await alice.ok('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(shared)}/typing/${encodeURIComponent(alice.userId)}`, { typing: true, timeout: 20_000 });
+    await ephemeral(bob, (e) => e.type === 'm.typing' && (e.content.user_ids as string[]).includes(alice.userId));
+  }, 60_000);
+
   it('state changes go both ways', async () => {
     await alice.ok('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(shared)}/state/m.room.topic/`, { topic: 'set on A' });
     await waitFor(async () => (await bob.state(shared, 'm.room.topic')).body.topic === 'set on A');

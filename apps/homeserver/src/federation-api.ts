@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AccountsFederationQueriesModule } from '@hs/accounts';
 import type { HomeserverConfig } from '@hs/config';
-import { FederationApiModule, FederationReadApiModule, FederationRoomsApiModule } from '@hs/federation-api';
+import { FederationApiModule, FederationReadApiModule, FederationRoomsApiModule, type FederationTyping } from '@hs/federation-api';
 import { RoomModule, RoomWriter, type RoomModuleDependencies } from '@hs/room';
 import { createFederationKeys, KeysModule, type FederationKeys } from '@hs/keys';
 import { findPackageRoot } from '@hs/persistence';
@@ -60,6 +60,8 @@ export function roomDependencies(config: HomeserverConfig, backend: Backend, sig
 export interface FederationApiOptions {
   /** The room write side's dependencies (shared with the client listener). */
   room?: RoomModuleDependencies;
+  /** The process's typing store, which other servers' typing notifications go to. */
+  typing?: FederationTyping;
   /** Further modules of federation endpoints (tests add their own). */
   imports?: Array<Type<unknown> | DynamicModule>;
   clock?: () => number;
@@ -70,7 +72,7 @@ export function federationApiModule(keys: FederationKeys, options: FederationApi
   return FederationApiModule.forRoot({
     keys: KeysModule.forKeys(keys),
     server: { name: SERVER_IMPLEMENTATION_NAME, version: packageVersion() },
-    imports: [...(options.room ? [FederationRoomsApiModule.forRoom(RoomModule.forRoot({ dependencies: options.room }))] : []), ...(options.imports ?? [])],
+    imports: [...(options.room ? [FederationRoomsApiModule.forRoom(RoomModule.forRoot({ dependencies: options.room }), options.typing)] : []), ...(options.imports ?? [])],
     clock: options.clock,
   });
 }

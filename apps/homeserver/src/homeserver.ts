@@ -153,6 +153,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     if (files.tls) {
       const federationApi = federationApiModule(keys, {
         room,
+        typing: client.get(TypingStore),
         imports: [federationReadModule(config, backend, options.clock), ...(options.federationModules ?? [])],
         clock: options.clock,
       });

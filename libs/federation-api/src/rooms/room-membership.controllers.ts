@@ -4,10 +4,10 @@
  * write side with the authenticated origin.
  */
 import { MatrixError } from '@hs/http';
-import { isValidEventId, isValidRoomId, isValidUserId } from '@hs/protocol';
-import { IngestFederationTransaction, MakeMembershipEvent, ReceiveFederationInvite, SendMembershipEvent, type TransactionResult } from '@hs/room';
-import { Body, Controller, Get, HttpCode, Param, Put, Query } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
+import { isValidEventId, isValidRoomId, isValidUserId, serverNameOf } from '@hs/protocol';
+import { GetMembership, IngestFederationTransaction, MakeMembershipEvent, ReceiveFederationInvite, RecordReceipt, SendMembershipEvent, type TransactionResult } from '@hs/room';
+import { Body, Controller, Get, HttpCode, Inject, Optional, Param, Put, Query } from '@nestjs/common';
+import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { FederationOrigin } from '../auth/x-matrix.guard';
 import { answering } from './answering';
 
@@ -33,20 +33,73 @@ function versionsQuery(value: unknown): string[] {
   return values.filter((v): v is string => typeof v === 'string');
 }
 
+/** Where typing notifications of other servers' users go (the process's typing store). */
+export const FEDERATION_TYPING = Symbol('FEDERATION_TYPING');
+
+export interface FederationTyping {
+  setTyping(roomId: string, userId: string, typing: boolean, timeoutMs?: number): void;
+}
+
+/** How long a remote user shows as typing without a renewal (the sending server renews or stops it). */
+const REMOTE_TYPING_TIMEOUT_MS = 30_000;
+
 @Controller('_matrix/federation')
 export class FederationTransactionController {
-  constructor(private readonly commands: CommandBus) {}
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly queries: QueryBus,
+    @Optional() @Inject(FEDERATION_TYPING) private readonly typing: FederationTyping | null,
+  ) {}
 
   /** PUT /_matrix/federation/v1/send/{txnId} */
   @Put('v1/send/:txnId')
   @HttpCode(200)
-  send(@FederationOrigin() origin: string, @Param('txnId') txnId: string, @Body() body: unknown): Promise<TransactionResult> {
+  async send(@FederationOrigin() origin: string, @Param('txnId') txnId: string, @Body() body: unknown): Promise<TransactionResult> {
     if (txnId.length === 0 || txnId.length > 255) throw MatrixError.invalidParam('the transaction id must have 1 to 255 characters');
     if (typeof body === 'object' && body !== null && 'origin' in body && (body as { origin: unknown }).origin !== origin) {
       throw MatrixError.forbidden('the transaction names another origin than the server that signed it');
     }
-    return answering(() => this.commands.execute(new IngestFederationTransaction(origin, txnId, body)));
+    const result = await answering(() => this.commands.execute(new IngestFederationTransaction(origin, txnId, body)));
+    const edus = (body as { edus?: unknown }).edus;
+    if (Array.isArray(edus)) for (const edu of edus) await this.receiveEdu(origin, edu);
+    return result;
   }
+
+  /**
+   * An EDU of `origin` about its own users in rooms where they are joined: typing (m.typing)
+   * and read receipts (m.receipt). Others, and EDUs that do not hold, are ignored (an EDU has no
+   * answer of its own).
+   */
+  private async receiveEdu(origin: string, edu: unknown): Promise<void> {
+    if (!isObject(edu) || !isObject(edu.content)) return;
+    const content = edu.content;
+    const ownJoinedUser = async (roomId: unknown, userId: unknown): Promise<boolean> =>
+      typeof roomId === 'string' && typeof userId === 'string' && isValidRoomId(roomId) && isValidUserId(userId) && serverNameOf(userId) === origin &&
+      (await this.queries.execute(new GetMembership(roomId, userId)).catch(() => null)) === 'join';
+    if (edu.edu_type === 'm.typing') {
+      if (this.typing && typeof content.typing === 'boolean' && (await ownJoinedUser(content.room_id, content.user_id))) {
+        this.typing.setTyping(content.room_id as string, content.user_id as string, content.typing, REMOTE_TYPING_TIMEOUT_MS);
+      }
+      return;
+    }
+    if (edu.edu_type === 'm.receipt') {
+      for (const [roomId, byType] of Object.entries(content)) {
+        const read = isObject(byType) ? byType['m.read'] : undefined;
+        if (!isObject(read)) continue;
+        for (const [userId, receipt] of Object.entries(read).slice(0, 100)) {
+          if (!isObject(receipt) || !Array.isArray(receipt.event_ids) || !(await ownJoinedUser(roomId, userId))) continue;
+          const eventId = receipt.event_ids.find((id): id is string => typeof id === 'string' && isValidEventId(id));
+          if (eventId === undefined) continue;
+          const threadId = isObject(receipt.data) && typeof receipt.data.thread_id === 'string' ? receipt.data.thread_id : undefined;
+          await this.commands.execute(new RecordReceipt(userId, roomId, 'm.read', eventId, threadId)).catch(() => undefined);
+        }
+      }
+    }
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 @Controller('_matrix/federation')
