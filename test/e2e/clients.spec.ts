@@ -5,12 +5,11 @@
  * back through all of them, change a display name. Runs on the embedded database, and on
  * PostgreSQL as well when TEST_DATABASE_URL is set.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createTemporaryDatabase, type TemporaryDatabase } from '@hs/persistence';
-import { ROOT, startServer, type TestServer } from './support/server';
+import { runClientScript } from '../support/client-script';
+import { startServer, type TestServer } from './support/server';
 
 const PYTHON = '/usr/bin/python3';
 const NIO_AVAILABLE = spawnSync(PYTHON, ['-c', 'import nio'], { stdio: 'ignore' }).status === 0;
@@ -36,27 +35,7 @@ interface FlowReport {
 
 /** Runs a client script with the server URL and a result file; resolves with its report. */
 function runClient(command: string, args: string[], url: string): Promise<FlowReport> {
-  const dir = mkdtempSync(join(tmpdir(), 'hs-client-'));
-  const resultFile = join(dir, 'result.json');
-  return new Promise<FlowReport>((resolve, reject) => {
-    const child = spawn(command, [...args, url, resultFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    const output: string[] = [];
-    child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      try {
-        const report = JSON.parse(readFileSync(resultFile, 'utf8')) as FlowReport;
-        if (!report.ok) report.error = `${report.error ?? `exit code ${code}`}\n--- client output ---\n${output.join('').slice(-4000)}`;
-        resolve(report);
-      } catch {
-        reject(new Error(`the client wrote no report (exit code ${code}):\n${output.join('').slice(-4000)}`));
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    });
-  });
+  return runClientScript<FlowReport>(command, args, [url]);
 }
 
 const messages = (from: number, to: number): string[] => Array.from({ length: to - from }, (_, i) => `message ${from + i}`);
