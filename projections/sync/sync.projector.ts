@@ -399,15 +399,16 @@ export class SyncProjector implements Projector {
     }
     for (const entry of added) {
       if (entry.type !== 'm.room.member') continue;
-      const member = (await tx.maybeOne(sql.unsafe`SELECT event FROM events WHERE event_id = ${entry.event_id}`)) as {
+      const member = (await tx.maybeOne(sql.unsafe`SELECT event, extra_unsigned FROM events WHERE event_id = ${entry.event_id}`)) as {
         event: ClientEvent;
+        extra_unsigned: JsonObject | null;
       } | null;
       // A member event the projection does not hold cannot say the membership: leave it as it was.
       if (!member) continue;
       const membership = typeof member.event.content.membership === 'string' ? member.event.content.membership : 'leave';
       let stripped: StrippedStateEvent[] | null = null;
       if (membership === 'invite' || membership === 'knock') {
-        stripped = await this.strippedState(roomId, member.event, tx);
+        stripped = await this.strippedState(roomId, member.event, tx, member.extra_unsigned);
       }
       await tx.query(sql.unsafe`
         INSERT INTO memberships (room_id, user_id, membership, event_id, position, stripped_state)
@@ -420,7 +421,14 @@ export class SyncProjector implements Projector {
   }
 
   /** The stripped state shown with an invite or knock: room basics and the sender's member event. */
-  private async strippedState(roomId: string, member: ClientEvent, tx: DatabaseTransactionConnection): Promise<StrippedStateEvent[]> {
+  private async strippedState(roomId: string, member: ClientEvent, tx: DatabaseTransactionConnection, unsigned: JsonObject | null = null): Promise<StrippedStateEvent[]> {
+    // A room held only through an invite or knock from another server: the stripped state that
+    // server sent with it.
+    const sent = unsigned?.invite_room_state ?? unsigned?.knock_room_state;
+    if (Array.isArray(sent)) {
+      const held = await tx.maybeOne(sql.unsafe`SELECT 1 FROM current_state WHERE room_id = ${roomId} AND type = 'm.room.create'`);
+      if (!held) return (sent as unknown[]).filter(isStrippedState);
+    }
     const rows = (await tx.any(sql.unsafe`
       SELECT e.event FROM current_state c JOIN events e ON e.event_id = c.event_id
        WHERE c.room_id = ${roomId}
@@ -526,4 +534,9 @@ function domainOf(userId: string): string {
 /** A value as JSON for `sql.jsonb` (which accepts serializable values). */
 function toJson<T>(value: T): Parameters<typeof sql.jsonb>[0] {
   return value as unknown as Parameters<typeof sql.jsonb>[0];
+}
+
+function isStrippedState(value: unknown): value is StrippedStateEvent {
+  const v = value as Partial<StrippedStateEvent> | null;
+  return typeof v === 'object' && v !== null && typeof v.type === 'string' && typeof v.state_key === 'string' && typeof v.sender === 'string' && typeof v.content === 'object' && v.content !== null;
 }

@@ -26,7 +26,7 @@ describe('rooms across two instances', () => {
   afterAll(async () => {
     await Promise.allSettled([a, b].filter(Boolean).map((instance) => instance.server.close()));
     federation.dispose();
-  });
+  }, 120_000);
 
   it('a user of B joins a public room of A through A, and sees its state', async () => {
     const roomId = await alice.createRoom({ preset: 'public_chat', name: 'Across' });
@@ -77,8 +77,13 @@ describe('rooms across two instances', () => {
   }, 60_000);
 
   it('a remote user is invited, accepts, and talks', async () => {
-    const roomId = await alice.createRoom({ preset: 'private_chat', invite: [bob.userId] });
-    await bob.waitForInvite(roomId);
+    const roomId = await alice.createRoom({ preset: 'private_chat', name: 'By invitation', invite: [bob.userId] });
+    // The invite shows with the stripped state A sent with it.
+    const inviteState = await bob.syncUntil((sync) => {
+      const invites = (sync.rooms as { invite?: Record<string, { invite_state?: { events?: { type: string; content: Record<string, unknown> }[] } }> } | undefined)?.invite;
+      return invites?.[roomId]?.invite_state?.events;
+    });
+    expect(inviteState.find((e) => e.type === 'm.room.name')?.content).toEqual({ name: 'By invitation' });
     expect(await bob.join(roomId)).toBe(roomId);
     await bob.send(roomId, 'thanks for the invite');
     await alice.waitForMessage(roomId, 'thanks for the invite');

@@ -43,7 +43,7 @@ describe('a network split between two instances', () => {
   afterAll(async () => {
     await Promise.allSettled([a, b].filter(Boolean).map((instance) => instance.server.close()));
     federation.dispose();
-  });
+  }, 120_000);
 
   it('heals with state resolution: both sides agree on the room state and see every message', async () => {
     const roomId = await alice.createRoom({ preset: 'public_chat', name: 'Before the split' });
