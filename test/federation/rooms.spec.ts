@@ -96,6 +96,27 @@ describe('rooms across two instances', () => {
     await waitFor(async () => (await alice.state(roomId, 'm.room.member', bob.userId)).body.membership === 'leave');
   }, 60_000);
 
+  it('a user of B knocks on a room of A, is let in and joins', async () => {
+    const roomId = await alice.createRoom({
+      preset: 'private_chat',
+      name: 'Knock first',
+      initial_state: [{ type: 'm.room.join_rules', state_key: '', content: { join_rule: 'knock' } }],
+    });
+    await bob.ok('POST', `/_matrix/client/v3/knock/${encodeURIComponent(roomId)}?via=${encodeURIComponent(a.name)}`, { reason: 'let me in' });
+    await waitFor(async () => (await alice.state(roomId, 'm.room.member', bob.userId)).body.membership === 'knock');
+    // Bob's client shows the knock with the stripped state A answered.
+    const knockState = await bob.syncUntil((sync) => {
+      const knocks = (sync.rooms as { knock?: Record<string, { knock_state?: { events?: { type: string; content: Record<string, unknown> }[] } }> } | undefined)?.knock;
+      return knocks?.[roomId]?.knock_state?.events;
+    });
+    expect(knockState.find((e) => e.type === 'm.room.name')?.content).toEqual({ name: 'Knock first' });
+    await alice.ok('POST', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/invite`, { user_id: bob.userId });
+    await bob.waitForInvite(roomId);
+    expect(await bob.join(roomId)).toBe(roomId);
+    await bob.send(roomId, 'knocked and joined');
+    await alice.waitForMessage(roomId, 'knocked and joined');
+  }, 60_000);
+
   it('a user of A invites a user of B to a room of B', async () => {
     const roomId = await bob.createRoom({ preset: 'private_chat', invite: [alice.userId] });
     await alice.waitForInvite(roomId);

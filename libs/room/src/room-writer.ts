@@ -295,8 +295,8 @@ export class RoomWriter {
   }
 
   /** Records our own membership event in a room we do not hold (a declined invite, a leave sent through another server). */
-  recordRemoteMembership(roomId: string, version: string, membership: IncomingPdu): Promise<void> {
-    return this.recordOutOfBand(roomId, version, membership);
+  recordRemoteMembership(roomId: string, version: string, membership: IncomingPdu, unsigned?: JsonObject): Promise<void> {
+    return this.recordOutOfBand(roomId, version, membership, unsigned);
   }
 
   private recordOutOfBand(roomId: string, version: string, item: IncomingPdu, unsigned?: JsonObject): Promise<void> {

@@ -94,8 +94,8 @@ export class RoomMembershipController {
   /**
    * POST /_matrix/client/v3/knock/{roomIdOrAlias}
    *
-   * `via` (and the older `server_name`) name servers to knock through; they are checked, and
-   * the room must be known to this server.
+   * `via` (and the older `server_name`) name servers to knock through when the room is held
+   * by other servers.
    */
   @Post(clientPaths('knock/:roomIdOrAlias'))
   @HttpCode(200)
@@ -106,11 +106,10 @@ export class RoomMembershipController {
     @Body() body: unknown,
   ): Promise<{ room_id: string }> {
     const roomIdOrAlias = roomIdOrAliasParam(target);
-    serverNamesQuery(query.via, 'via');
-    serverNamesQuery(query.server_name, 'server_name');
+    const servers = [...serverNamesQuery(query.via, 'via'), ...serverNamesQuery(query.server_name, 'server_name')];
     const { reason } = parseBody(reasonBody.passthrough(), body);
     const profile = await this.profileOf(user.userId);
-    const { roomId } = await answering(() => this.commandBus.execute(new KnockOnRoom(user.userId, roomIdOrAlias, profile, reason)));
+    const { roomId } = await answering(() => this.commandBus.execute(new KnockOnRoom(user.userId, roomIdOrAlias, profile, reason, servers)));
     return { room_id: roomId };
   }
 

@@ -148,6 +148,19 @@ export class FederationMembershipController {
     return [200, answer];
   }
 
+  /** GET /_matrix/federation/v1/make_knock/{roomId}/{userId} */
+  @Get('v1/make_knock/:roomId/:userId')
+  makeKnock(@FederationOrigin() origin: string, @Param('roomId') roomId: string, @Param('userId') userId: string, @Query('ver') ver: unknown) {
+    return answering(() => this.commands.execute(new MakeMembershipEvent(origin, roomIdParam(roomId), userIdParam(userId), 'knock', versionsQuery(ver))));
+  }
+
+  /** PUT /_matrix/federation/v1/send_knock/{roomId}/{eventId} */
+  @Put('v1/send_knock/:roomId/:eventId')
+  @HttpCode(200)
+  sendKnock(@FederationOrigin() origin: string, @Param('roomId') roomId: string, @Param('eventId') eventId: string, @Body() body: unknown) {
+    return answering(() => this.commands.execute(new SendMembershipEvent(origin, roomIdParam(roomId), eventIdParam(eventId), 'knock', body)));
+  }
+
   /** PUT /_matrix/federation/v2/invite/{roomId}/{eventId} */
   @Put('v2/invite/:roomId/:eventId')
   @HttpCode(200)

@@ -26,7 +26,7 @@ export class MakeMembershipEvent extends Command<{ event: Pdu; room_version: str
     readonly origin: string,
     readonly roomId: string,
     readonly userId: string,
-    readonly membership: 'join' | 'leave',
+    readonly membership: 'join' | 'leave' | 'knock',
     /** The room versions the joining server supports (make_join `ver`). */
     readonly versions: readonly string[],
   ) {
@@ -40,7 +40,7 @@ export class SendMembershipEvent extends Command<Record<string, unknown>> {
     readonly origin: string,
     readonly roomId: string,
     readonly eventId: string,
-    readonly membership: 'join' | 'leave',
+    readonly membership: 'join' | 'leave' | 'knock',
     readonly body: unknown,
   ) {
     super();
@@ -78,18 +78,18 @@ export class IngestFederationTransactionHandler extends FederationHandler implem
 @CommandHandler(MakeMembershipEvent)
 export class MakeMembershipEventHandler extends FederationHandler implements ICommandHandler<MakeMembershipEvent, { event: Pdu; room_version: string }> {
   execute(command: MakeMembershipEvent): Promise<{ event: Pdu; room_version: string }> {
-    return command.membership === 'join'
-      ? this.rooms.makeJoin(command.origin, command.roomId, command.userId, command.versions)
-      : this.rooms.makeLeave(command.origin, command.roomId, command.userId);
+    if (command.membership === 'join') return this.rooms.makeJoin(command.origin, command.roomId, command.userId, command.versions);
+    if (command.membership === 'knock') return this.rooms.makeKnock(command.origin, command.roomId, command.userId, command.versions);
+    return this.rooms.makeLeave(command.origin, command.roomId, command.userId);
   }
 }
 
 @CommandHandler(SendMembershipEvent)
 export class SendMembershipEventHandler extends FederationHandler implements ICommandHandler<SendMembershipEvent, Record<string, unknown>> {
   execute(command: SendMembershipEvent): Promise<Record<string, unknown>> {
-    return command.membership === 'join'
-      ? this.rooms.sendJoin(command.origin, command.roomId, command.eventId, command.body)
-      : this.rooms.sendLeave(command.origin, command.roomId, command.eventId, command.body);
+    if (command.membership === 'join') return this.rooms.sendJoin(command.origin, command.roomId, command.eventId, command.body);
+    if (command.membership === 'knock') return this.rooms.sendKnock(command.origin, command.roomId, command.eventId, command.body);
+    return this.rooms.sendLeave(command.origin, command.roomId, command.eventId, command.body);
   }
 }
 

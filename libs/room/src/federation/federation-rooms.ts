@@ -22,6 +22,7 @@ import {
   signEvent,
   signNewEvent,
   stateKey,
+  STRIPPED_STATE_TYPES,
   toRoomEvent,
   type JsonObject,
   type Pdu,
@@ -269,6 +270,11 @@ export class FederationRooms {
     return this.makeMembership(origin, roomId, userId, 'join', versions);
   }
 
+  /** GET /_matrix/federation/v1/make_knock/{roomId}/{userId} */
+  async makeKnock(origin: string, roomId: string, userId: string, versions: readonly string[]): Promise<{ event: Pdu; room_version: string }> {
+    return this.makeMembership(origin, roomId, userId, 'knock', versions);
+  }
+
   /** GET /_matrix/federation/v1/make_leave/{roomId}/{userId} */
   async makeLeave(origin: string, roomId: string, userId: string): Promise<{ event: Pdu; room_version: string }> {
     return this.makeMembership(origin, roomId, userId, 'leave', undefined);
@@ -278,7 +284,7 @@ export class FederationRooms {
     origin: string,
     roomId: string,
     userId: string,
-    membership: 'join' | 'leave',
+    membership: 'join' | 'leave' | 'knock',
     versions: readonly string[] | undefined,
   ): Promise<{ event: Pdu; room_version: string }> {
     if (!isValidUserId(userId)) throw invalidParam(`${userId} is not a user id`);
@@ -289,6 +295,9 @@ export class FederationRooms {
     const rules = snapshot.rules;
     if (versions !== undefined && !versions.includes(rules.id)) {
       throw new RoomCommandError('M_INCOMPATIBLE_ROOM_VERSION', `the room has version ${rules.id}, which ${origin} does not support`);
+    }
+    if (membership === 'knock' && !rules.knocking) {
+      throw new RoomCommandError('M_INCOMPATIBLE_ROOM_VERSION', `room version ${rules.id} has no knocking`);
     }
     const state = new Map<StateKey, string>([...snapshot.state].map(([k, e]) => [k, e.event_id]));
     const content: JsonObject = { membership };
@@ -392,6 +401,24 @@ export class FederationRooms {
     const result = (await this.ingestOwnEvent(roomId, { event, pdu }))[0];
     if (result.outcome === 'rejected' || result.outcome === 'soft_failed') throw forbidden(`the leave was not accepted: ${result.reason ?? result.outcome}`);
     return {};
+  }
+
+  /**
+   * PUT /_matrix/federation/v1/send_knock/{roomId}/{eventId}: places the knock and answers the
+   * stripped state the knocking user's client shows.
+   */
+  async sendKnock(origin: string, roomId: string, eventId: string, raw: unknown): Promise<{ knock_room_state: JsonObject[] }> {
+    const { pdu, event } = await this.checkMembershipPdu(origin, roomId, eventId, raw, 'knock');
+    const result = (await this.ingestOwnEvent(roomId, { event, pdu }))[0];
+    if (result.outcome === 'rejected' || result.outcome === 'soft_failed') throw forbidden(`the knock was not accepted: ${result.reason ?? result.outcome}`);
+    return { knock_room_state: await this.strippedState(roomId) };
+  }
+
+  /** The room's stripped state (the types clients show for invites and knocks). */
+  private async strippedState(roomId: string): Promise<JsonObject[]> {
+    const entries = (await this.writer.reader.currentStateEntries(roomId)).filter((e) => e.state_key === '' && (STRIPPED_STATE_TYPES as readonly string[]).includes(e.type));
+    const events = await this.writer.reader.events(entries.map((e) => e.event_id));
+    return events.map((e) => ({ type: e.type, state_key: e.state_key ?? '', sender: e.sender, content: e.content }));
   }
 
   /** A join or leave built on the template we gave: its prev events must be held. */
@@ -575,6 +602,44 @@ export class FederationRooms {
   }
 
   /**
+   * Knocks on a room this server does not hold: make_knock and send_knock through `servers`;
+   * the knock is then held with the stripped state the server answered.
+   */
+  async knockRemote(userId: string, roomId: string, servers: readonly string[], content: JsonObject): Promise<{ eventId: string }> {
+    const versions = [...ROOM_VERSIONS.keys()].map((v) => `ver=${ENCODE(v)}`).join('&');
+    let lastError: unknown;
+    for (const server of [...new Set(servers)].filter((s) => s !== this.serverName && isValidServerName(s))) {
+      try {
+        const made = await this.remote
+          .request(server, { method: 'GET', path: `/_matrix/federation/v1/make_knock/${ENCODE(roomId)}/${ENCODE(userId)}?${versions}` })
+          .catch((error: unknown) => {
+            throw remoteRefusal(error);
+          });
+        const version = typeof made.body.room_version === 'string' ? made.body.room_version : '';
+        if (!isKnownRoomVersion(version)) throw new RoomCommandError('M_UNSUPPORTED_ROOM_VERSION', `room version ${version} is not supported here`);
+        const template = made.body.event;
+        if (!isRecord(template) || template.room_id !== roomId || template.sender !== userId || template.state_key !== userId) {
+          throw new RemoteAnswerError(server, 'the make_knock answer is not a knock of this user');
+        }
+        const knock = { ...template, content: { ...content, membership: 'knock' }, origin: this.serverName, origin_server_ts: this.writer.now() } as unknown as Pdu;
+        const built = signNewEvent(knock, version, this.serverName, this.signingKey);
+        const sent = await this.remote
+          .request(server, { method: 'PUT', path: `/_matrix/federation/v1/send_knock/${ENCODE(roomId)}/${ENCODE(built.event.event_id)}`, body: built.pdu })
+          .catch((error: unknown) => {
+            throw remoteRefusal(error);
+          });
+        const stripped = Array.isArray(sent.body.knock_room_state) ? sent.body.knock_room_state.filter(isRecord).slice(0, 50) : [];
+        await this.writer.recordRemoteMembership(roomId, version, built, { knock_room_state: stripped as JsonObject[] });
+        return { eventId: built.event.event_id };
+      } catch (error) {
+        lastError = error;
+        if (error instanceof RoomCommandError && error.errcode === 'M_FORBIDDEN') throw error;
+      }
+    }
+    throw lastError instanceof RoomCommandError ? lastError : notFound(`no server could take the knock: ${(lastError as Error | undefined)?.message ?? 'none to ask'}`);
+  }
+
+  /**
    * Sends an invite of a remote user to the user's server (PUT /v2/invite) and answers the
    * event as that server signed it, which is then appended.
    */
@@ -639,7 +704,10 @@ function remoteRefusal(error: unknown, fallback?: string): Error {
   if (status === 403) return forbidden(message);
   if (status === 404) return notFound(fallback ?? message);
   if (status === 400 && /M_INCOMPATIBLE_ROOM_VERSION/.test(message)) return new RoomCommandError('M_INCOMPATIBLE_ROOM_VERSION', message);
-  return error instanceof Error ? error : new Error(message);
+  if (fallback !== undefined) return notFound(`${fallback}: ${message}`);
+  if (error instanceof RoomCommandError) return error;
+  // The other server could not be reached or answered something unusable: a bad gateway.
+  return new RoomCommandError('M_UNKNOWN', message, undefined, 502);
 }
 
 /** The event id of a PDU that may be malformed: as given (room versions 1-2) or its reference hash; undefined when it has none. */

@@ -5,10 +5,12 @@ import type { MemberProfile } from '../create-room/command';
 export class KnockOnRoom extends Command<{ roomId: string; eventId: string }> {
   constructor(
     readonly userId: string,
-    /** A room id, or a local room alias. */
+    /** A room id, or a room alias (of this server or another). */
     readonly roomIdOrAlias: string,
     readonly profile?: MemberProfile,
     readonly reason?: string,
+    /** Servers to knock through when the room is held by other servers (`via`, `server_name`). */
+    readonly servers: readonly string[] = [],
   ) {
     super();
   }
