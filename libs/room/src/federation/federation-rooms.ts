@@ -13,12 +13,14 @@ import {
   isValidRoomId,
   isValidServerName,
   isValidUserId,
+  referenceHashOf,
   ROOM_VERSIONS,
   roomVersion,
   serverNameOf,
   signEvent,
   signNewEvent,
   stateKey,
+  toPdu,
   toRoomEvent,
   type JsonObject,
   type Pdu,
@@ -32,6 +34,7 @@ import { RoomCommandError, forbidden, invalidParam, notFound } from '../errors';
 import { MissingPrevEventsError, type IncomingPdu, type IngestResult } from '../dag/ingest';
 import type { RoomWriter } from '../room-writer';
 import { checkPdus, isRecord, RemoteAnswerError, type RemoteServers } from './remote';
+import { assertServerAllowedInRoom, serverAllowedInRoom } from './server-acl';
 
 /** Most PDUs and EDUs one transaction may carry (server-server-api.md "Transactions"). */
 export const MAX_TRANSACTION_PDUS = 50;
@@ -121,6 +124,7 @@ export class FederationRooms {
         continue;
       }
       const checks = await checkPdus(this.remote, roomRaws, room.roomVersion, roomId);
+      const allowed = await serverAllowedInRoom(this.writer.reader, roomId, origin);
       const accepted: Checked[] = [];
       checks.forEach((check, i) => {
         const raw = roomRaws[i] as Record<string, unknown>;
@@ -134,13 +138,20 @@ export class FederationRooms {
           result.pdus[check.event.event_id] = { error: `the sender ${check.event.sender} does not belong to ${origin}` };
           return;
         }
+        if (!allowed) {
+          result.pdus[check.event.event_id] = { error: `M_FORBIDDEN: ${origin} is denied by the server ACL of the room` };
+          return;
+        }
         accepted.push({ event: check.event, pdu: check.pdu });
       });
       accepted.sort((a, b) => a.event.depth - b.event.depth);
       for (const item of accepted) {
         try {
           const placed = await this.place(origin, roomId, room.roomVersion, item);
-          result.pdus[item.event.event_id] = placed.outcome === 'rejected' ? { error: placed.reason ?? 'rejected' } : {};
+          // A PDU the authorization rules reject was processed (and is held as rejected): like
+          // Synapse and Dendrite (and MSC3618), only PDUs that could not be processed get an error.
+          if (placed.outcome === 'rejected') this.log('info', { origin, roomId, eventId: item.event.event_id, reason: placed.reason }, 'a received PDU was rejected');
+          result.pdus[item.event.event_id] = {};
         } catch (error) {
           const reason = error instanceof Error ? error.message : String(error);
           this.log('warn', { origin, roomId, eventId: item.event.event_id, reason }, 'a received PDU could not be placed');
@@ -264,9 +275,18 @@ export class FederationRooms {
     if (serverNameOf(userId) !== origin) throw forbidden(`${origin} may not ${membership} for ${userId}`);
     const snapshot = await this.writer.reader.snapshot(roomId);
     if (!snapshot) throw notFound(`room ${roomId} is not known to this server`);
+    await assertServerAllowedInRoom(this.writer.reader, roomId, origin);
+    const resident = [...snapshot.state.values()].some(
+      (e) => e.type === 'm.room.member' && e.content.membership === 'join' && typeof e.state_key === 'string' && serverNameOf(e.state_key) === this.serverName,
+    );
+    // A server none of whose users is joined any more no longer takes part in the room: its
+    // view of it may be stale, and a membership built on it would not reach the room.
+    if (!resident) throw notFound(`this server has no joined member in room ${roomId}`);
     const rules = snapshot.rules;
     if (versions !== undefined && !versions.includes(rules.id)) {
-      throw new RoomCommandError('M_INCOMPATIBLE_ROOM_VERSION', `the room has version ${rules.id}, which ${origin} does not support`);
+      throw new RoomCommandError('M_INCOMPATIBLE_ROOM_VERSION', `the room has version ${rules.id}, which ${origin} does not support`, undefined, undefined, {
+        room_version: rules.id,
+      });
     }
     const state = new Map<StateKey, string>([...snapshot.state].map(([k, e]) => [k, e.event_id]));
     const content: JsonObject = { membership };
@@ -284,7 +304,11 @@ export class FederationRooms {
       prevEvents: snapshot.extremities,
       state,
       originServerTs: this.writer.now(),
-      referenceHash: undefined,
+      // Room versions 1 and 2 reference prev and auth events with their reference hashes.
+      referenceHash: (id) => {
+        const known = snapshot.extremities.find((x) => x.eventId === id)?.event ?? [...snapshot.state.values()].find((e) => e.event_id === id);
+        return known ? referenceHashOf(toPdu(known), rules) : undefined;
+      },
     });
     // Tell the server now when the event would not be allowed.
     const preview = toRoomEvent({ ...template, ...(rules.eventIdFormat === 'server-generated' ? { event_id: `$preview:${origin}` } : {}) }, rules, '$preview');
@@ -384,6 +408,7 @@ export class FederationRooms {
 
   private async checkMembershipPdu(origin: string, roomId: string, eventId: string, raw: unknown, membership: string): Promise<Checked> {
     const rules = await this.rulesOf(roomId);
+    await assertServerAllowedInRoom(this.writer.reader, roomId, origin);
     const [check] = await checkPdus(this.remote, [raw], rules.id, roomId);
     if (!check.ok) throw new RoomCommandError('M_BAD_JSON', `the event failed its checks: ${check.reason}: ${check.detail}`);
     const event = check.event;
@@ -432,6 +457,7 @@ export class FederationRooms {
     const version = body.room_version;
     if (typeof version !== 'string') throw new RoomCommandError('M_BAD_JSON', 'room_version is missing');
     if (!isKnownRoomVersion(version)) throw new RoomCommandError('M_INCOMPATIBLE_ROOM_VERSION', `room version ${version} is not supported here`);
+    await assertServerAllowedInRoom(this.writer.reader, roomId, origin);
     const [check] = await checkPdus(this.remote, [body.event], version, roomId);
     if (!check.ok) throw new RoomCommandError('M_BAD_JSON', `the invite failed its checks: ${check.reason}: ${check.detail}`);
     const event = check.event;
@@ -445,6 +471,23 @@ export class FederationRooms {
     const stripped = Array.isArray(body.invite_room_state) ? body.invite_room_state.filter(isRecord).slice(0, 50) : [];
     await this.writer.recordRemoteInvite(roomId, version, { event, pdu: signed }, stripped as JsonObject[]);
     return { event: signed };
+  }
+
+  /**
+   * PUT /_matrix/federation/v1/invite/{roomId}/{eventId}: the deprecated form, whose body is the
+   * invite event itself (its stripped state in `unsigned.invite_room_state`). The spec has the
+   * receiver assume room version 1 or 2: the held room's when it is one of them, else 1 (both
+   * have the same event format).
+   */
+  async receiveInviteV1(origin: string, roomId: string, eventId: string, body: unknown): Promise<{ event: Pdu }> {
+    if (!isRecord(body)) throw new RoomCommandError('M_BAD_JSON', 'the body must be an invite event');
+    const held = (await this.writer.reader.room(roomId))?.roomVersion;
+    const unsigned = isRecord(body.unsigned) ? body.unsigned : {};
+    return this.receiveInvite(origin, roomId, eventId, {
+      event: body,
+      room_version: held === '2' ? '2' : '1',
+      invite_room_state: Array.isArray(unsigned.invite_room_state) ? unsigned.invite_room_state : [],
+    });
   }
 
   // ---------------------------------------------------------------- our users in rooms of other servers
@@ -599,7 +642,9 @@ export class FederationRooms {
     const answer = await this.remote
       .request(server, { method: 'GET', path: `/_matrix/federation/v1/query/directory?room_alias=${ENCODE(alias)}` })
       .catch((error: unknown) => {
-        throw remoteRefusal(error, `room alias ${alias} could not be resolved`);
+        const refusal = remoteRefusal(error, `room alias ${alias} could not be resolved`);
+        // An unreachable or failing directory server leaves the alias unresolved (never a 500).
+        throw refusal instanceof RoomCommandError ? refusal : notFound(`room alias ${alias} could not be resolved: ${refusal.message}`);
       });
     const roomId = answer.body.room_id;
     if (typeof roomId !== 'string' || !isValidRoomId(roomId)) throw notFound(`room alias ${alias} is not known`);
