@@ -9,6 +9,7 @@ import {
   signNewEvent,
   signingKeyFromSeed,
   toPdu,
+  type BuiltEvent,
   type JsonObject,
   type Pdu,
   type StateKey,
@@ -85,6 +86,13 @@ describe('rooms over federation: what another server asks of this one', () => {
     return { eventId: built.event.event_id, pdu: built.pdu };
   }
 
+  /** Zoe's invite of Bob to a room of the remote server that this server does not hold. */
+  function inviteOfBob(roomId: string, version: string): BuiltEvent {
+    const fields = { room_id: roomId, sender: ZOE, type: 'm.room.member', state_key: BOB, content: { membership: 'invite' } };
+    const template = { ...fields, origin: REMOTE, origin_server_ts: clock++, depth: 4, prev_events: [], auth_events: [], hashes: { sha256: '' }, signatures: {} };
+    return signNewEvent(template as unknown as Pdu, version, REMOTE, REMOTE_KEY);
+  }
+
   it('builds make_join templates of room version 1 rooms with the reference hashes of the prev and auth events, and takes the join', async () => {
     const { roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat', room_version: '1' }));
     const made = await rooms.makeJoin(REMOTE, roomId, ZOE, ['1', '2']);
@@ -147,25 +155,29 @@ describe('rooms over federation: what another server asks of this one', () => {
 
   it('takes a v1 invite (the event itself as the body) of one of our users to a room it does not hold, and answers it signed', async () => {
     const roomId = `!v1invite:${REMOTE}`;
-    const template = {
-      room_id: roomId,
-      sender: ZOE,
-      type: 'm.room.member',
-      state_key: BOB,
-      content: { membership: 'invite' },
-      origin: REMOTE,
-      origin_server_ts: clock++,
-      depth: 5,
-      prev_events: [],
-      auth_events: [],
-      hashes: { sha256: '' },
-      signatures: {},
-    } as unknown as Pdu;
-    const built = signNewEvent(template, '1', REMOTE, REMOTE_KEY);
+    const built = inviteOfBob(roomId, '1');
     const stripped = [{ type: 'm.room.name', state_key: '', sender: ZOE, content: { name: 'Elsewhere' } }];
     const answer = await rooms.receiveInviteV1(REMOTE, roomId, built.event.event_id, { ...built.pdu, unsigned: { invite_room_state: stripped } });
     expect(Object.keys(answer.event.signatures ?? {}).sort()).toEqual([REMOTE, SERVER_NAME].sort());
     expect(await bed.writer.reader.currentStateEntry(roomId, 'm.room.member', BOB)).toMatchObject({ event_id: built.event.event_id });
+  });
+
+  it('declines an invite on this server only when no server of the room takes the decline', async () => {
+    for (const version of ['1', '10']) {
+      const roomId = `!decline-${version}:${REMOTE}`;
+      const invite = inviteOfBob(roomId, version);
+      await rooms.receiveInvite(REMOTE, roomId, invite.event.event_id, { event: invite.pdu, room_version: version, invite_room_state: [] });
+      remote.answer = () => {
+        throw Object.assign(new Error('HTTP 403 M_FORBIDDEN'), { status: 403 });
+      };
+      const { eventId } = await rooms.leaveRemote(BOB, roomId, [REMOTE]);
+      expect(remote.requests.at(-1)).toMatchObject({ destination: REMOTE, request: { method: 'GET', path: expect.stringContaining('/make_leave/') } });
+      expect(await bed.writer.reader.currentStateEntry(roomId, 'm.room.member', BOB)).toMatchObject({ event_id: eventId });
+      const [leave] = await bed.writer.reader.events([eventId]);
+      expect(leave).toMatchObject({ sender: BOB, content: { membership: 'leave' }, prev_events: [invite.event.event_id] });
+      // Nothing to decline any more: the next attempt is refused.
+      await refusal(rooms.leaveRemote(BOB, roomId, [REMOTE]), 'M_NOT_FOUND');
+    }
   });
 
   it('resolves another server\'s room alias through its directory, and an unreachable directory as not found', async () => {

@@ -588,9 +588,43 @@ export class FederationRooms {
         return { eventId: built.event.event_id };
       } catch (error) {
         lastError = error;
+        this.log('info', { server, roomId, reason: (error as Error).message }, 'leaving through a server failed');
       }
     }
+    const declined = await this.declineLocally(userId, roomId);
+    if (declined) return declined;
     throw lastError instanceof RoomCommandError ? lastError : notFound(`no server could take the leave: ${(lastError as Error | undefined)?.message ?? 'none to ask'}`);
+  }
+
+  /**
+   * When no server of the room takes the decline of an invite (refused, failing or
+   * unreachable), the invite is declined here only: a leave of ours on top of the invite, held
+   * and never sent, so that the user is rid of it (as Synapse does). Undefined when the user's
+   * membership is not an invite.
+   */
+  private async declineLocally(userId: string, roomId: string): Promise<{ eventId: string } | undefined> {
+    const entry = await this.writer.reader.currentStateEntry(roomId, 'm.room.member', userId);
+    const [invite] = entry ? await this.writer.reader.events([entry.event_id]) : [];
+    if (!invite || invite.content.membership !== 'invite') return undefined;
+    const version = invite.room_version;
+    const rules = roomVersion(version);
+    const reference = rules.eventIdFormat === 'server-generated' ? [invite.event_id, referenceHashOf(toPdu(invite), rules)] : invite.event_id;
+    const leave = {
+      room_id: roomId,
+      sender: userId,
+      type: 'm.room.member',
+      state_key: userId,
+      content: { membership: 'leave' },
+      origin: this.serverName,
+      origin_server_ts: this.writer.now(),
+      depth: invite.depth + 1,
+      prev_events: [reference],
+      auth_events: [reference],
+    } as unknown as Pdu;
+    const built = signNewEvent(leave, rules, this.serverName, this.signingKey);
+    await this.writer.recordRemoteMembership(roomId, version, built);
+    this.log('info', { roomId, userId }, 'an invite was declined on this server only, no server of the room taking the decline');
+    return { eventId: built.event.event_id };
   }
 
   /**
