@@ -1,7 +1,7 @@
 import { sql } from 'slonik';
 import { PostgresEventStore, rebuildProjection, type Projector, type RecordedEvent, type WrittenBatch } from '@hs/eventstore';
 import { type Database, openTestDatabase, type TestDatabase } from '@hs/persistence';
-import { SyncTokenError, encodePaginationToken } from '@hs/contracts';
+import { ROOM_EVENT_ACCEPTED, SyncTokenError, encodePaginationToken, roomStream, type RoomEventAccepted } from '@hs/contracts';
 import type { JsonValue } from '@hs/protocol';
 import { SYNC_PROJECTION, SYNC_TABLES, SyncProjector, writtenEventRows } from './sync.projector';
 import { SyncQueries } from './sync.queries';
@@ -83,6 +83,49 @@ describe('sync projector', () => {
     const types = invite?.stripped_state?.map((s) => `${s.type}|${s.state_key}`).sort();
     expect(types).toEqual(['m.room.create|', 'm.room.join_rules|', `m.room.member|${alice}`, 'm.room.name|']);
     expect(invite?.stripped_state?.find((s) => s.type === 'm.room.name')?.content).toEqual({ name: 'Second' });
+  });
+
+  it('shows the stripped state another server sent with an invite to a room this server does not hold', async () => {
+    const roomId = '!elsewhere:remote.example';
+    const inviteId = '$invite-of-carol';
+    const inviter = '@zoe:remote.example';
+    const sent = [
+      { type: 'm.room.create', state_key: '', sender: inviter, content: { room_version: '10' } },
+      { type: 'm.room.join_rules', state_key: '', sender: inviter, content: { join_rule: 'invite' } },
+      { type: 'm.room.name', state_key: '', sender: inviter, content: { name: 'Elsewhere' } },
+      { type: 'm.room.topic', sender: inviter, content: { topic: 'no state key: left out' } },
+      'not an event',
+    ];
+    const fact: RoomEventAccepted = {
+      v: 1,
+      room_id: roomId,
+      room_version: '10',
+      event_id: inviteId,
+      pdu: {
+        room_id: roomId,
+        sender: inviter,
+        type: 'm.room.member',
+        state_key: carol,
+        content: { membership: 'invite' },
+        origin_server_ts: NOW,
+        depth: 7,
+        prev_events: ['$prev'],
+        auth_events: ['$create'],
+        hashes: { sha256: 'x' },
+        signatures: {},
+      } as unknown as RoomEventAccepted['pdu'],
+      soft_failed: false,
+      outlier: true,
+      state_delta: { added: [{ type: 'm.room.member', state_key: carol, event_id: inviteId }], removed: [] },
+      forward_extremities: [],
+      state_groups: [],
+      unsigned: { invite_room_state: sent as unknown as JsonValue[] },
+    };
+    await h.store.append(roomStream(roomId), 'any', [{ id: inviteId, type: ROOM_EVENT_ACCEPTED, data: fact as unknown as JsonValue }]);
+    await h.settle();
+    const invite = await q.membership(q.pool, roomId, carol);
+    expect(invite?.membership).toBe('invite');
+    expect(invite?.stripped_state).toEqual(sent.slice(0, 3));
   });
 
   it('answers members now, with membership filters, and at a token', async () => {

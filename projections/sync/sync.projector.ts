@@ -24,8 +24,8 @@ import {
   type RoomForgotten,
   type StateEntry,
 } from '@hs/contracts';
-import { redactedContent, roomVersion, STRIPPED_STATE_TYPES, type JsonObject } from '@hs/protocol';
-import { clientEventOf, containsUrl, strippedStateOf, type ClientEvent, type StrippedStateEvent } from './client-event';
+import { redactedContent, roomVersion, STRIPPED_STATE_TYPES, type JsonObject, type JsonValue } from '@hs/protocol';
+import { clientEventOf, containsUrl, isJsonObject, strippedStateOf, type ClientEvent, type StrippedStateEvent } from './client-event';
 import { SYNC_PROJECTION } from './names';
 import type { EventRow } from './sync.queries';
 
@@ -420,21 +420,26 @@ export class SyncProjector implements Projector {
     }
   }
 
-  /** The stripped state shown with an invite or knock: room basics and the sender's member event. */
-  private async strippedState(roomId: string, member: ClientEvent, tx: DatabaseTransactionConnection, unsigned: JsonObject | null = null): Promise<StrippedStateEvent[]> {
-    // A room held only through an invite or knock from another server: the stripped state that
-    // server sent with it.
-    const sent = unsigned?.invite_room_state ?? unsigned?.knock_room_state;
-    if (Array.isArray(sent)) {
-      const held = await tx.maybeOne(sql.unsafe`SELECT 1 FROM current_state WHERE room_id = ${roomId} AND type = 'm.room.create'`);
-      if (!held) return (sent as unknown[]).filter(isStrippedState);
-    }
+  /**
+   * The stripped state shown with an invite or knock: room basics and the sender's member
+   * event, from the room's current state when this server holds it, else the stripped state the
+   * inviting server sent with the invite (`invite_room_state` of the event's unsigned).
+   */
+  private async strippedState(
+    roomId: string,
+    member: ClientEvent,
+    tx: DatabaseTransactionConnection,
+    extraUnsigned: JsonObject | null = null,
+  ): Promise<StrippedStateEvent[]> {
     const rows = (await tx.any(sql.unsafe`
       SELECT e.event FROM current_state c JOIN events e ON e.event_id = c.event_id
        WHERE c.room_id = ${roomId}
          AND (c.type = ANY(${sql.array([...STRIPPED_STATE_TYPES], 'text')})
               OR (c.type = 'm.room.member' AND c.state_key = ${member.sender}))
        ORDER BY c.type, c.state_key`)) as readonly { event: ClientEvent }[];
+    const held = rows.some((r) => r.event.type === 'm.room.create');
+    const sent = extraUnsigned?.invite_room_state ?? extraUnsigned?.knock_room_state;
+    if (!held && Array.isArray(sent)) return sent.flatMap((e) => strippedFromRemote(e, member.event_id));
     return rows.filter((r) => r.event.event_id !== member.event_id).map((r) => strippedStateOf(r.event));
   }
 
@@ -536,7 +541,11 @@ function toJson<T>(value: T): Parameters<typeof sql.jsonb>[0] {
   return value as unknown as Parameters<typeof sql.jsonb>[0];
 }
 
-function isStrippedState(value: unknown): value is StrippedStateEvent {
-  const v = value as Partial<StrippedStateEvent> | null;
-  return typeof v === 'object' && v !== null && typeof v.type === 'string' && typeof v.state_key === 'string' && typeof v.sender === 'string' && typeof v.content === 'object' && v.content !== null;
+/** An entry of another server's invite_room_state as stripped state (entries of the wrong shape, and the invite itself, are left out). */
+function strippedFromRemote(entry: JsonValue, inviteId: string): StrippedStateEvent[] {
+  if (!isJsonObject(entry)) return [];
+  const { type, state_key: key, sender, content } = entry;
+  if (typeof type !== 'string' || typeof key !== 'string' || typeof sender !== 'string' || !isJsonObject(content)) return [];
+  if (entry.event_id === inviteId) return [];
+  return [{ type, state_key: key, sender, content }];
 }

@@ -36,6 +36,8 @@ export class RoomCommandError extends Error {
     readonly rule?: string,
     /** The HTTP status when it differs from the errcode's usual one (e.g. 409 for an alias in use). */
     private readonly status?: number,
+    /** Further fields of the error body (e.g. `room_version` of M_INCOMPATIBLE_ROOM_VERSION). */
+    readonly extra?: Readonly<Record<string, unknown>>,
   ) {
     super(reason);
     this.name = 'RoomCommandError';
@@ -48,7 +50,7 @@ export class RoomCommandError extends Error {
 
   /** The Matrix error body `{errcode, error}`. */
   toJSON(): { errcode: RoomErrcode; error: string } {
-    return { errcode: this.errcode, error: this.reason };
+    return { ...this.extra, errcode: this.errcode, error: this.reason };
   }
 }
 

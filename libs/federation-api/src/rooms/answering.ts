@@ -5,6 +5,7 @@ interface CodedError {
   errcode: string;
   httpStatus: number;
   message: string;
+  extra?: Readonly<Record<string, unknown>>;
 }
 
 function isCoded(error: unknown): error is CodedError {
@@ -16,7 +17,7 @@ export async function answering<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (isCoded(error)) throw new MatrixError(error.httpStatus, error.errcode, error.message);
+    if (isCoded(error)) throw new MatrixError(error.httpStatus, error.errcode, error.message, error.extra ?? {});
     throw error;
   }
 }

@@ -167,4 +167,12 @@ export class FederationMembershipController {
   invite(@FederationOrigin() origin: string, @Param('roomId') roomId: string, @Param('eventId') eventId: string, @Body() body: unknown) {
     return answering(() => this.commands.execute(new ReceiveFederationInvite(origin, roomIdParam(roomId), eventIdParam(eventId), body)));
   }
+
+  /** PUT /_matrix/federation/v1/invite/{roomId}/{eventId} (deprecated: the body is the event, the answer `[200, {event}]`) */
+  @Put('v1/invite/:roomId/:eventId')
+  @HttpCode(200)
+  async inviteV1(@FederationOrigin() origin: string, @Param('roomId') roomId: string, @Param('eventId') eventId: string, @Body() body: unknown) {
+    const answer = await answering(() => this.commands.execute(new ReceiveFederationInvite(origin, roomIdParam(roomId), eventIdParam(eventId), body, 1)));
+    return [200, answer];
+  }
 }

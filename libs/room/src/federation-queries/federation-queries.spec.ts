@@ -195,6 +195,24 @@ describe('federation queries on the write model', () => {
     });
   });
 
+  it('refuses the room reads to a server the room\'s server ACL denies, and answers them again once it allows it', async () => {
+    const { roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat' }));
+    await remote(roomId, 'join');
+    const message = await send(roomId, 'seen by the remote server');
+    const reads = () => [
+      ask(new GetFederationRoomStateIds(REMOTE, roomId, message)),
+      ask(new GetFederationRoomState(REMOTE, roomId, message)),
+      ask(new GetFederationEventAuth(REMOTE, roomId, message)),
+      ask(new GetFederationBackfill(REMOTE, roomId, [message], 5)),
+      ask(new GetFederationMissingEvents(REMOTE, roomId, [], [message], 5, 0)),
+    ];
+    await Promise.all(reads());
+    await setState(roomId, 'm.room.server_acl', { allow: ['*'], deny: ['remote.example.org'] });
+    for (const read of reads()) await refusal(read, 'M_FORBIDDEN');
+    await setState(roomId, 'm.room.server_acl', { allow: ['*'], deny: ['other.example.org'] });
+    await Promise.all(reads());
+  });
+
   it('lets any server see the events of a world-readable room', async () => {
     const { roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat' }));
     await setState(roomId, 'm.room.history_visibility', { history_visibility: 'world_readable' });

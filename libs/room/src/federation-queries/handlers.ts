@@ -3,6 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
 import { isServerAllowedByAcl, isValidRoomAlias, parseRoomAlias, redactEvent, SERVER_ACL_EVENT_TYPE, type Pdu } from '@hs/protocol';
 import { forbidden, invalidParam, notFound } from '../errors';
+import { assertServerAllowedInRoom } from '../federation/server-acl';
 import { ROOM_SERVER_NAME } from '../tokens';
 import { WriteModelReader, type StoredEvent } from '../write-model/repository';
 import { FederationReads, type PublishedRoomState, type WalkedEvent } from './federation-reads';
@@ -74,6 +75,12 @@ export class FederationRoomEvents {
     if (!(await this.reader.room(roomId))) throw notFound(`room ${roomId} is not known to this server`);
   }
 
+  /** The room must be known, and its server ACL must let `origin` in (M_FORBIDDEN otherwise). */
+  async requireRoomFor(origin: string, roomId: string): Promise<void> {
+    await this.requireRoom(roomId);
+    await assertServerAllowedInRoom(this.reader, roomId, origin);
+  }
+
   /** An accepted event of the room with the state after it; M_NOT_FOUND otherwise. */
   async requireEvent(roomId: string, eventId: string): Promise<StoredEvent & { stateGroup: string }> {
     const stored = await this.reader.event(eventId);
@@ -131,7 +138,7 @@ async function stateIdsAt(
   access: ServerEventAccess,
   query: { origin: string; roomId: string; eventId: string },
 ): Promise<RoomStateIdsAtEvent> {
-  await events.requireRoom(query.roomId);
+  await events.requireRoomFor(query.origin, query.roomId);
   const stored = await events.requireEvent(query.roomId, query.eventId);
   await access.assertVisible(query.origin, stored);
   const group = await events.stateGroupBefore(stored);
@@ -174,7 +181,7 @@ export class GetFederationEventAuthHandler implements IQueryHandler<GetFederatio
   ) {}
 
   async execute(query: GetFederationEventAuth): Promise<Pdu[]> {
-    await this.events.requireRoom(query.roomId);
+    await this.events.requireRoomFor(query.origin, query.roomId);
     const stored = await this.events.requireEvent(query.roomId, query.eventId);
     await this.access.assertVisible(query.origin, stored);
     return this.events.pdus(await this.events.reader.authChain([query.eventId]));
@@ -206,7 +213,7 @@ export class GetFederationBackfillHandler implements IQueryHandler<GetFederation
   ) {}
 
   async execute(query: GetFederationBackfill): Promise<Pdu[]> {
-    await this.events.requireRoom(query.roomId);
+    await this.events.requireRoomFor(query.origin, query.roomId);
     const starts = await knownVisibleStarts(this.events, this.access, query.origin, query.roomId, query.from);
     if (starts.length === 0) throw notFound(`none of the events to backfill from is known in room ${query.roomId}`);
     const walked = await this.reads.walkPrevEvents({
@@ -229,7 +236,7 @@ export class GetFederationMissingEventsHandler implements IQueryHandler<GetFeder
   ) {}
 
   async execute(query: GetFederationMissingEvents): Promise<Pdu[]> {
-    await this.events.requireRoom(query.roomId);
+    await this.events.requireRoomFor(query.origin, query.roomId);
     const latest = await knownVisibleStarts(this.events, this.access, query.origin, query.roomId, query.latest);
     const walked = await this.reads.walkPrevEvents({
       roomId: query.roomId,

@@ -47,13 +47,14 @@ export class SendMembershipEvent extends Command<Record<string, unknown>> {
   }
 }
 
-/** PUT /_matrix/federation/v2/invite/{roomId}/{eventId} */
+/** PUT /_matrix/federation/v2/invite/{roomId}/{eventId} (and the v1 form, whose body is the event) */
 export class ReceiveFederationInvite extends Command<{ event: Pdu }> {
   constructor(
     readonly origin: string,
     readonly roomId: string,
     readonly eventId: string,
     readonly body: unknown,
+    readonly apiVersion: 1 | 2 = 2,
   ) {
     super();
   }
@@ -96,7 +97,9 @@ export class SendMembershipEventHandler extends FederationHandler implements ICo
 @CommandHandler(ReceiveFederationInvite)
 export class ReceiveFederationInviteHandler extends FederationHandler implements ICommandHandler<ReceiveFederationInvite, { event: Pdu }> {
   execute(command: ReceiveFederationInvite): Promise<{ event: Pdu }> {
-    return this.rooms.receiveInvite(command.origin, command.roomId, command.eventId, command.body);
+    return command.apiVersion === 1
+      ? this.rooms.receiveInviteV1(command.origin, command.roomId, command.eventId, command.body)
+      : this.rooms.receiveInvite(command.origin, command.roomId, command.eventId, command.body);
   }
 }
 

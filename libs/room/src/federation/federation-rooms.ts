@@ -15,6 +15,7 @@ import {
   isValidServerName,
   isServerAllowedByAcl,
   isValidUserId,
+  referenceHashOf,
   ROOM_VERSIONS,
   SERVER_ACL_EVENT_TYPE,
   roomVersion,
@@ -23,6 +24,7 @@ import {
   signNewEvent,
   stateKey,
   STRIPPED_STATE_TYPES,
+  toPdu,
   toRoomEvent,
   type JsonObject,
   type Pdu,
@@ -36,6 +38,7 @@ import { RoomCommandError, forbidden, invalidParam, notFound } from '../errors';
 import { MissingPrevEventsError, type IncomingPdu, type IngestResult } from '../dag/ingest';
 import type { RoomWriter } from '../room-writer';
 import { checkPdus, isRecord, RemoteAnswerError, type RemoteServers } from './remote';
+import { assertServerAllowedInRoom, serverAllowedInRoom } from './server-acl';
 
 /** Most PDUs and EDUs one transaction may carry (server-server-api.md "Transactions"). */
 export const MAX_TRANSACTION_PDUS = 50;
@@ -133,6 +136,7 @@ export class FederationRooms {
         continue;
       }
       const checks = await checkPdus(this.remote, roomRaws, room.roomVersion, roomId);
+      const allowed = await serverAllowedInRoom(this.writer.reader, roomId, origin);
       const accepted: Checked[] = [];
       checks.forEach((check, i) => {
         const raw = roomRaws[i] as Record<string, unknown>;
@@ -146,13 +150,20 @@ export class FederationRooms {
           result.pdus[check.event.event_id] = { error: `the sender ${check.event.sender} does not belong to ${origin}` };
           return;
         }
+        if (!allowed) {
+          result.pdus[check.event.event_id] = { error: `M_FORBIDDEN: ${origin} is denied by the server ACL of the room` };
+          return;
+        }
         accepted.push({ event: check.event, pdu: check.pdu });
       });
       accepted.sort((a, b) => a.event.depth - b.event.depth);
       for (const item of accepted) {
         try {
           const placed = await this.place(origin, roomId, room.roomVersion, item);
-          result.pdus[item.event.event_id] = placed.outcome === 'rejected' ? { error: placed.reason ?? 'rejected' } : {};
+          // A PDU the authorization rules reject was processed (and is held as rejected): like
+          // Synapse and Dendrite (and MSC3618), only PDUs that could not be processed get an error.
+          if (placed.outcome === 'rejected') this.log('info', { origin, roomId, eventId: item.event.event_id, reason: placed.reason }, 'a received PDU was rejected');
+          result.pdus[item.event.event_id] = {};
         } catch (error) {
           const reason = error instanceof Error ? error.message : String(error);
           this.log('warn', { origin, roomId, eventId: item.event.event_id, reason }, 'a received PDU could not be placed');
@@ -291,10 +302,18 @@ export class FederationRooms {
     if (serverNameOf(userId) !== origin) throw forbidden(`${origin} may not ${membership} for ${userId}`);
     const snapshot = await this.writer.reader.snapshot(roomId);
     if (!snapshot) throw notFound(`room ${roomId} is not known to this server`);
-    await this.assertAclAllows(roomId, origin);
+    await assertServerAllowedInRoom(this.writer.reader, roomId, origin);
+    const resident = [...snapshot.state.values()].some(
+      (e) => e.type === 'm.room.member' && e.content.membership === 'join' && typeof e.state_key === 'string' && serverNameOf(e.state_key) === this.serverName,
+    );
+    // A server none of whose users is joined any more no longer takes part in the room: its
+    // view of it may be stale, and a membership built on it would not reach the room.
+    if (!resident) throw notFound(`this server has no joined member in room ${roomId}`);
     const rules = snapshot.rules;
     if (versions !== undefined && !versions.includes(rules.id)) {
-      throw new RoomCommandError('M_INCOMPATIBLE_ROOM_VERSION', `the room has version ${rules.id}, which ${origin} does not support`);
+      throw new RoomCommandError('M_INCOMPATIBLE_ROOM_VERSION', `the room has version ${rules.id}, which ${origin} does not support`, undefined, undefined, {
+        room_version: rules.id,
+      });
     }
     if (membership === 'knock' && !rules.knocking) {
       throw new RoomCommandError('M_INCOMPATIBLE_ROOM_VERSION', `room version ${rules.id} has no knocking`);
@@ -315,7 +334,11 @@ export class FederationRooms {
       prevEvents: snapshot.extremities,
       state,
       originServerTs: this.writer.now(),
-      referenceHash: undefined,
+      // Room versions 1 and 2 reference prev and auth events with their reference hashes.
+      referenceHash: (id) => {
+        const known = snapshot.extremities.find((x) => x.eventId === id)?.event ?? [...snapshot.state.values()].find((e) => e.event_id === id);
+        return known ? referenceHashOf(toPdu(known), rules) : undefined;
+      },
     });
     // Tell the server now when the event would not be allowed.
     const preview = toRoomEvent({ ...template, ...(rules.eventIdFormat === 'server-generated' ? { event_id: `$preview:${origin}` } : {}) }, rules, '$preview');
@@ -433,7 +456,7 @@ export class FederationRooms {
 
   private async checkMembershipPdu(origin: string, roomId: string, eventId: string, raw: unknown, membership: string): Promise<Checked> {
     const rules = await this.rulesOf(roomId);
-    await this.assertAclAllows(roomId, origin);
+    await assertServerAllowedInRoom(this.writer.reader, roomId, origin);
     const [check] = await checkPdus(this.remote, [raw], rules.id, roomId);
     if (!check.ok) throw new RoomCommandError('M_BAD_JSON', `the event failed its checks: ${check.reason}: ${check.detail}`);
     const event = check.event;
@@ -482,6 +505,7 @@ export class FederationRooms {
     const version = body.room_version;
     if (typeof version !== 'string') throw new RoomCommandError('M_BAD_JSON', 'room_version is missing');
     if (!isKnownRoomVersion(version)) throw new RoomCommandError('M_INCOMPATIBLE_ROOM_VERSION', `room version ${version} is not supported here`);
+    await assertServerAllowedInRoom(this.writer.reader, roomId, origin);
     const [check] = await checkPdus(this.remote, [body.event], version, roomId);
     if (!check.ok) throw new RoomCommandError('M_BAD_JSON', `the invite failed its checks: ${check.reason}: ${check.detail}`);
     const event = check.event;
@@ -496,6 +520,23 @@ export class FederationRooms {
     const stripped = Array.isArray(body.invite_room_state) ? body.invite_room_state.filter(isRecord).slice(0, 50) : [];
     await this.writer.recordRemoteInvite(roomId, version, { event, pdu: signed }, stripped as JsonObject[]);
     return { event: signed };
+  }
+
+  /**
+   * PUT /_matrix/federation/v1/invite/{roomId}/{eventId}: the deprecated form, whose body is the
+   * invite event itself (its stripped state in `unsigned.invite_room_state`). The spec has the
+   * receiver assume room version 1 or 2: the held room's when it is one of them, else 1 (both
+   * have the same event format).
+   */
+  async receiveInviteV1(origin: string, roomId: string, eventId: string, body: unknown): Promise<{ event: Pdu }> {
+    if (!isRecord(body)) throw new RoomCommandError('M_BAD_JSON', 'the body must be an invite event');
+    const held = (await this.writer.reader.room(roomId))?.roomVersion;
+    const unsigned = isRecord(body.unsigned) ? body.unsigned : {};
+    return this.receiveInvite(origin, roomId, eventId, {
+      event: body,
+      room_version: held === '2' ? '2' : '1',
+      invite_room_state: Array.isArray(unsigned.invite_room_state) ? unsigned.invite_room_state : [],
+    });
   }
 
   // ---------------------------------------------------------------- our users in rooms of other servers
@@ -596,8 +637,11 @@ export class FederationRooms {
         return { eventId: built.event.event_id };
       } catch (error) {
         lastError = error;
+        this.log('info', { server, roomId, reason: (error as Error).message }, 'leaving through a server failed');
       }
     }
+    const declined = await this.declineLocally(userId, roomId);
+    if (declined) return declined;
     throw lastError instanceof RoomCommandError ? lastError : notFound(`no server could take the leave: ${(lastError as Error | undefined)?.message ?? 'none to ask'}`);
   }
 
@@ -637,6 +681,38 @@ export class FederationRooms {
       }
     }
     throw lastError instanceof RoomCommandError ? lastError : notFound(`no server could take the knock: ${(lastError as Error | undefined)?.message ?? 'none to ask'}`);
+
+  }
+
+  /**
+   * When no server of the room takes the decline of an invite (refused, failing or
+   * unreachable), the invite is declined here only: a leave of ours on top of the invite, held
+   * and never sent, so that the user is rid of it (as Synapse does). Undefined when the user's
+   * membership is not an invite.
+   */
+  private async declineLocally(userId: string, roomId: string): Promise<{ eventId: string } | undefined> {
+    const entry = await this.writer.reader.currentStateEntry(roomId, 'm.room.member', userId);
+    const [invite] = entry ? await this.writer.reader.events([entry.event_id]) : [];
+    if (!invite || invite.content.membership !== 'invite') return undefined;
+    const version = invite.room_version;
+    const rules = roomVersion(version);
+    const reference = rules.eventIdFormat === 'server-generated' ? [invite.event_id, referenceHashOf(toPdu(invite), rules)] : invite.event_id;
+    const leave = {
+      room_id: roomId,
+      sender: userId,
+      type: 'm.room.member',
+      state_key: userId,
+      content: { membership: 'leave' },
+      origin: this.serverName,
+      origin_server_ts: this.writer.now(),
+      depth: invite.depth + 1,
+      prev_events: [reference],
+      auth_events: [reference],
+    } as unknown as Pdu;
+    const built = signNewEvent(leave, rules, this.serverName, this.signingKey);
+    await this.writer.recordRemoteMembership(roomId, version, built);
+    this.log('info', { roomId, userId }, 'an invite was declined on this server only, no server of the room taking the decline');
+    return { eventId: built.event.event_id };
   }
 
   /**
@@ -688,7 +764,9 @@ export class FederationRooms {
     const answer = await this.remote
       .request(server, { method: 'GET', path: `/_matrix/federation/v1/query/directory?room_alias=${ENCODE(alias)}` })
       .catch((error: unknown) => {
-        throw remoteRefusal(error, `room alias ${alias} could not be resolved`);
+        const refusal = remoteRefusal(error, `room alias ${alias} could not be resolved`);
+        // An unreachable or failing directory server leaves the alias unresolved (never a 500).
+        throw refusal instanceof RoomCommandError ? refusal : notFound(`room alias ${alias} could not be resolved: ${refusal.message}`);
       });
     const roomId = answer.body.room_id;
     if (typeof roomId !== 'string' || !isValidRoomId(roomId)) throw notFound(`room alias ${alias} is not known`);

@@ -1,6 +1,8 @@
+import { Inject, Optional } from '@nestjs/common';
 import { QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
-import { parseRoomAlias, type RoomEvent } from '@hs/protocol';
+import { parseRoomAlias, serverNameOf, type RoomEvent } from '@hs/protocol';
 import { invalidParam, notFound } from '../errors';
+import { FederationRooms } from '../federation/federation-rooms';
 import { RoomWriter } from '../room-writer';
 import type { StoredEvent } from '../write-model/repository';
 import {
@@ -135,9 +137,15 @@ export class GetRoomsOfUserHandler implements IQueryHandler<GetRoomsOfUser, { ro
 
 @QueryHandler(ResolveRoomAlias)
 export class ResolveRoomAliasHandler implements IQueryHandler<ResolveRoomAlias, { roomId: string; servers: string[] }> {
-  constructor(private readonly writer: RoomWriter) {}
+  constructor(
+    private readonly writer: RoomWriter,
+    @Optional() @Inject(FederationRooms) private readonly federation: FederationRooms | null,
+  ) {}
 
+  /** An alias of this server from the write model; another server's through its directory (query/directory) when rooms federate. */
   execute(query: ResolveRoomAlias): Promise<{ roomId: string; servers: string[] }> {
+    const server = serverNameOf(query.alias);
+    if (this.federation && server !== undefined && server !== this.writer.serverName) return this.federation.resolveRemoteAlias(query.alias);
     return resolveLocalAlias(this.writer, query.alias);
   }
 }

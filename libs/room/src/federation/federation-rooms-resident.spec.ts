@@ -1,0 +1,198 @@
+/**
+ * FederationRooms on the room test bed, with another server played by the test: its signing
+ * key is what the fake RemoteServers hands out, and its requests to us are method calls.
+ */
+import {
+  encodeBase64,
+  eventTemplate,
+  referenceHashOf,
+  signNewEvent,
+  signingKeyFromSeed,
+  toPdu,
+  type BuiltEvent,
+  type JsonObject,
+  type Pdu,
+  type StateKey,
+} from '@hs/protocol';
+import { ALICE, BOB, SERVER_NAME, refusal, useRoomTestBed } from '../../test/harness';
+import { CreateRoom } from '../commands/create-room/command';
+import { LeaveRoom } from '../commands/leave-room/command';
+import { SendRoomEvent } from '../commands/send-room-event/command';
+import { RoomCommandError } from '../errors';
+import { ResolveRoomAliasHandler } from '../queries/handlers';
+import { ResolveRoomAlias } from '../queries/queries';
+import { FederationRooms } from './federation-rooms';
+import type { RemoteRequest, RemoteServers } from './remote';
+
+const REMOTE = 'remote.example.net';
+const REMOTE_KEY = signingKeyFromSeed(new Uint8Array(32).fill(5), 'ed25519:rk');
+const ZOE = `@zoe:${REMOTE}`;
+
+/** The other server: its verify key, and answers to our requests from `answer`. */
+class FakeRemote implements RemoteServers {
+  readonly requests: { destination: string; request: RemoteRequest }[] = [];
+  answer: (destination: string, request: RemoteRequest) => Record<string, unknown> = () => {
+    throw Object.assign(new Error('HTTP 404'), { status: 404 });
+  };
+
+  request(destination: string, request: RemoteRequest): Promise<{ status: number; body: Record<string, unknown> }> {
+    this.requests.push({ destination, request });
+    try {
+      return Promise.resolve({ status: 200, body: this.answer(destination, request) });
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  verifyKey(serverName: string, keyId: string) {
+    if (serverName !== REMOTE || keyId !== REMOTE_KEY.keyId) return Promise.resolve(null);
+    return Promise.resolve({ serverName, keyId, key: encodeBase64(REMOTE_KEY.publicKey), validUntilTs: Number.MAX_SAFE_INTEGER, expiredTs: null });
+  }
+}
+
+describe('rooms over federation: what another server asks of this one', () => {
+  const bed = useRoomTestBed();
+  const remote = new FakeRemote();
+  let rooms: FederationRooms;
+  let clock = 1_800_000_000_000;
+
+  beforeAll(() => {
+    rooms = new FederationRooms(bed.writer, remote, bed.signingKey);
+  });
+
+  /** The remote user's join from a make_join template, signed by the remote server. */
+  async function join(roomId: string, version: string): Promise<{ eventId: string; pdu: Pdu }> {
+    const made = await rooms.makeJoin(REMOTE, roomId, ZOE, [version]);
+    const built = signNewEvent({ ...made.event, origin: REMOTE, origin_server_ts: clock++ } as Pdu, made.room_version, REMOTE, REMOTE_KEY);
+    return { eventId: built.event.event_id, pdu: built.pdu };
+  }
+
+  /** An event of the remote user on the room's current extremities, auth events from its current state. */
+  async function remoteEvent(roomId: string, type: string, content: JsonObject, key?: string): Promise<{ eventId: string; pdu: Pdu }> {
+    const snapshot = await bed.writer.reader.snapshot(roomId);
+    if (!snapshot) throw new Error('no room');
+    const template = eventTemplate({
+      roomVersion: snapshot.rules,
+      roomId,
+      sender: ZOE,
+      type,
+      stateKey: key,
+      content,
+      prevEvents: snapshot.extremities,
+      state: new Map<StateKey, string>([...snapshot.state].map(([k, e]) => [k, e.event_id])),
+      originServerTs: clock++,
+    });
+    const built = signNewEvent(template, snapshot.rules, REMOTE, REMOTE_KEY);
+    return { eventId: built.event.event_id, pdu: built.pdu };
+  }
+
+  /** Zoe's invite of Bob to a room of the remote server that this server does not hold. */
+  function inviteOfBob(roomId: string, version: string): BuiltEvent {
+    const fields = { room_id: roomId, sender: ZOE, type: 'm.room.member', state_key: BOB, content: { membership: 'invite' } };
+    const template = { ...fields, origin: REMOTE, origin_server_ts: clock++, depth: 4, prev_events: [], auth_events: [], hashes: { sha256: '' }, signatures: {} };
+    return signNewEvent(template as unknown as Pdu, version, REMOTE, REMOTE_KEY);
+  }
+
+  it('builds make_join templates of room version 1 rooms with the reference hashes of the prev and auth events, and takes the join', async () => {
+    const { roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat', room_version: '1' }));
+    const made = await rooms.makeJoin(REMOTE, roomId, ZOE, ['1', '2']);
+    expect(made.room_version).toBe('1');
+    const references = [...(made.event.prev_events as unknown as [string, { sha256: string }][]), ...(made.event.auth_events as unknown as [string, { sha256: string }][])];
+    expect(references.length).toBeGreaterThan(1);
+    const held = await bed.writer.reader.events(references.map(([id]) => id));
+    for (const [id, hashes] of references) {
+      const event = held.find((e) => e.event_id === id);
+      expect(event && hashes).toEqual(event && referenceHashOf(toPdu(event), '1'));
+    }
+    const { eventId, pdu } = await join(roomId, '1');
+    const answer = await rooms.sendJoin(REMOTE, roomId, eventId, pdu);
+    expect((answer.state as Pdu[]).some((e) => e.type === 'm.room.create')).toBe(true);
+    expect(await bed.writer.reader.membership(roomId, ZOE)).toBe('join');
+  });
+
+  it('names the room version in the refusal of a make_join from a server that does not support it', async () => {
+    const { roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat', room_version: '2' }));
+    const error = await refusal(rooms.makeJoin(REMOTE, roomId, ZOE, ['1', '3']), 'M_INCOMPATIBLE_ROOM_VERSION');
+    expect(error.httpStatus).toBe(400);
+    expect(error.toJSON()).toEqual({ errcode: 'M_INCOMPATIBLE_ROOM_VERSION', error: expect.any(String), room_version: '2' });
+  });
+
+  it('answers make_join with 404 once no user of this server is joined to the room', async () => {
+    const { roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat' }));
+    await expect(rooms.makeJoin(REMOTE, roomId, ZOE, ['10', '11'])).resolves.toBeDefined();
+    await bed.run(new LeaveRoom(ALICE, roomId));
+    await refusal(rooms.makeJoin(REMOTE, roomId, ZOE, ['10', '11']), 'M_NOT_FOUND');
+    await refusal(rooms.makeLeave(REMOTE, roomId, ZOE), 'M_NOT_FOUND');
+  });
+
+  it('answers {} for a PDU the authorization rules reject, which is held as rejected', async () => {
+    const { roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat' }));
+    // Zoe never joined: the authorization rules reject her message.
+    const message = await remoteEvent(roomId, 'm.room.message', { msgtype: 'm.text', body: 'not a member' });
+    const result = await rooms.receiveTransaction(REMOTE, 'txn-rejected', { origin: REMOTE, pdus: [message.pdu], edus: [] });
+    expect(result).toEqual({ pdus: { [message.eventId]: {} } });
+    expect((await bed.writer.reader.event(message.eventId))?.rejected).toBe(true);
+  });
+
+  it('refuses make_join, send_join, make_leave, send_leave, invites and transaction PDUs to a server the room\'s server ACL denies', async () => {
+    const { roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat' }));
+    const joined = await join(roomId, '11');
+    await rooms.sendJoin(REMOTE, roomId, joined.eventId, joined.pdu);
+    const message = await remoteEvent(roomId, 'm.room.message', { msgtype: 'm.text', body: 'before the ACL' });
+    const leave = await remoteEvent(roomId, 'm.room.member', { membership: 'leave' }, ZOE);
+    const invite = await remoteEvent(roomId, 'm.room.member', { membership: 'invite' }, BOB);
+    await bed.run(new SendRoomEvent(ALICE, roomId, 'm.room.server_acl', { allow: ['*'], deny: [REMOTE] }, { stateKey: '' }));
+
+    await refusal(rooms.makeJoin(REMOTE, roomId, ZOE, ['11']), 'M_FORBIDDEN');
+    await refusal(rooms.makeLeave(REMOTE, roomId, ZOE), 'M_FORBIDDEN');
+    await refusal(rooms.sendJoin(REMOTE, roomId, joined.eventId, joined.pdu), 'M_FORBIDDEN');
+    await refusal(rooms.sendLeave(REMOTE, roomId, leave.eventId, leave.pdu), 'M_FORBIDDEN');
+    await refusal(rooms.receiveInvite(REMOTE, roomId, invite.eventId, { event: invite.pdu, room_version: '11', invite_room_state: [] }), 'M_FORBIDDEN');
+    const result = await rooms.receiveTransaction(REMOTE, 'txn-acl', { origin: REMOTE, pdus: [message.pdu] });
+    expect(result.pdus[message.eventId]).toEqual({ error: expect.stringContaining('server ACL') });
+    expect(await bed.writer.reader.event(message.eventId)).toBeUndefined();
+  });
+
+  it('takes a v1 invite (the event itself as the body) of one of our users to a room it does not hold, and answers it signed', async () => {
+    const roomId = `!v1invite:${REMOTE}`;
+    const built = inviteOfBob(roomId, '1');
+    const stripped = [{ type: 'm.room.name', state_key: '', sender: ZOE, content: { name: 'Elsewhere' } }];
+    const answer = await rooms.receiveInviteV1(REMOTE, roomId, built.event.event_id, { ...built.pdu, unsigned: { invite_room_state: stripped } });
+    expect(Object.keys(answer.event.signatures ?? {}).sort()).toEqual([REMOTE, SERVER_NAME].sort());
+    expect(await bed.writer.reader.currentStateEntry(roomId, 'm.room.member', BOB)).toMatchObject({ event_id: built.event.event_id });
+  });
+
+  it('declines an invite on this server only when no server of the room takes the decline', async () => {
+    for (const version of ['1', '10']) {
+      const roomId = `!decline-${version}:${REMOTE}`;
+      const invite = inviteOfBob(roomId, version);
+      await rooms.receiveInvite(REMOTE, roomId, invite.event.event_id, { event: invite.pdu, room_version: version, invite_room_state: [] });
+      remote.answer = () => {
+        throw Object.assign(new Error('HTTP 403 M_FORBIDDEN'), { status: 403 });
+      };
+      const { eventId } = await rooms.leaveRemote(BOB, roomId, [REMOTE]);
+      expect(remote.requests.at(-1)).toMatchObject({ destination: REMOTE, request: { method: 'GET', path: expect.stringContaining('/make_leave/') } });
+      expect(await bed.writer.reader.currentStateEntry(roomId, 'm.room.member', BOB)).toMatchObject({ event_id: eventId });
+      const [leave] = await bed.writer.reader.events([eventId]);
+      expect(leave).toMatchObject({ sender: BOB, content: { membership: 'leave' }, prev_events: [invite.event.event_id] });
+      // Nothing to decline any more: the next attempt is refused.
+      await refusal(rooms.leaveRemote(BOB, roomId, [REMOTE]), 'M_NOT_FOUND');
+    }
+  });
+
+  it('resolves another server\'s room alias through its directory, and an unreachable directory as not found', async () => {
+    const alias = `#elsewhere:${REMOTE}`;
+    const roomId = `!elsewhere:${REMOTE}`;
+    remote.answer = (destination, request) => {
+      if (destination === REMOTE && request.path === `/_matrix/federation/v1/query/directory?room_alias=${encodeURIComponent(alias)}`) {
+        return { room_id: roomId, servers: [REMOTE, 'third.example.org'] };
+      }
+      throw Object.assign(new Error('connection refused'), { status: undefined });
+    };
+    const handler = new ResolveRoomAliasHandler(bed.writer, rooms);
+    await expect(handler.execute(new ResolveRoomAlias(alias))).resolves.toEqual({ roomId, servers: [REMOTE, 'third.example.org'] });
+    const unreachable = await handler.execute(new ResolveRoomAlias(`#other:unreachable.example.org`)).catch((error: unknown) => error);
+    expect(unreachable).toBeInstanceOf(RoomCommandError);
+    expect((unreachable as RoomCommandError).errcode).toBe('M_NOT_FOUND');
+  });
+});
