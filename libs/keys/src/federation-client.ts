@@ -79,6 +79,12 @@ export interface FederationRequest {
   /** Add an X-Matrix Authorization header (default true). */
   signed?: boolean;
   maxResponseBytes?: number;
+  /**
+   * Deadline of this request in milliseconds, connection included, instead of the client's
+   * `timeoutMs` (a send_join of a large room takes longer to answer). Resolving the server
+   * name keeps the client's deadline.
+   */
+  timeoutMs?: number;
 }
 
 export interface FederationResponse {
@@ -175,11 +181,12 @@ export class FederationClient {
         this.options.signingKey,
       );
     }
-    const deadline = Date.now() + this.options.timeoutMs;
+    const timeoutMs = request.timeoutMs ?? this.options.timeoutMs;
+    const deadline = Date.now() + timeoutMs;
     for (let i = 0; ; i++) {
       const address = target.addresses[i];
       try {
-        return await this.attempt(target, address, request, headers, payload, deadline - Date.now());
+        return await this.attempt(target, address, request, headers, payload, deadline - Date.now(), timeoutMs);
       } catch (error) {
         if (!(error instanceof AttemptError)) throw error;
         const more = i + 1 < target.addresses.length && Date.now() < deadline;
@@ -220,6 +227,7 @@ export class FederationClient {
     headers: Record<string, string>,
     payload: Buffer | undefined,
     timeoutMs: number,
+    deadlineMs: number,
   ): Promise<FederationResponse> {
     const limit = request.maxResponseBytes ?? this.maxResponseBytes;
     const options: RequestOptions = {
@@ -242,7 +250,7 @@ export class FederationClient {
         req.destroy();
         reject(new AttemptError(reason, status, notConnected));
       };
-      const deadline = setTimeout(() => fail(`no answer within ${this.options.timeoutMs} ms`), Math.max(timeoutMs, 0));
+      const deadline = setTimeout(() => fail(`no answer within ${deadlineMs} ms`), Math.max(timeoutMs, 0));
       const req = httpsRequest(options, (res) => {
         const status = res.statusCode ?? 0;
         const declared = Number(res.headers['content-length']);

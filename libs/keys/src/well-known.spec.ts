@@ -55,7 +55,12 @@ describe('.well-known/matrix/server over HTTPS', () => {
       fetches.push(req.url ?? '');
       wellKnown(req, res);
     });
-    homeserver = await listen(h, homeserverPort, () => (req, res) => json(res, 200, { host: req.headers.host, sni: (req.socket as TLSSocket).servername }));
+    homeserver = await listen(h, homeserverPort, () => (req, res) => {
+      const answer = () => json(res, 200, { host: req.headers.host, sni: (req.socket as TLSSocket).servername });
+      // A slow endpoint, for the request deadlines.
+      if (req.url === '/_matrix/federation/v1/slow') setTimeout(answer, 600);
+      else answer();
+    });
   });
 
   afterAll(async () => {
@@ -203,6 +208,15 @@ describe('.well-known/matrix/server over HTTPS', () => {
       await expect(echo(client(), 'not a name')).rejects.toMatchObject({ reason: 'not a valid server name' });
       const stuck = client({ timeoutMs: 200, resolver: { resolve: () => new Promise(() => undefined) } });
       await expect(echo(stuck)).rejects.toMatchObject({ reason: 'resolving the server name took longer than 200 ms' });
+    });
+
+    it('a request may set its own deadline instead of the client\'s', async () => {
+      const target = client({ timeoutMs: 200 });
+      const slow = { method: 'GET', path: '/_matrix/federation/v1/slow' } as const;
+      await expect(target.request(`localhost:${homeserverPort}`, slow)).rejects.toMatchObject({ reason: 'no answer within 200 ms' });
+      expect((await target.request(`localhost:${homeserverPort}`, { ...slow, timeoutMs: 5000 })).body).toEqual({ host: `localhost:${homeserverPort}`, sni: 'localhost' });
+      const strict = client({ timeoutMs: 5000 });
+      await expect(strict.request(`localhost:${homeserverPort}`, { ...slow, timeoutMs: 100 })).rejects.toMatchObject({ reason: 'no answer within 100 ms' });
     });
 
     it('the allow and deny lists refuse a destination before any lookup', async () => {

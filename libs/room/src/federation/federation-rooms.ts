@@ -47,6 +47,12 @@ export const MAX_TRANSACTION_EDUS = 100;
 export interface FederationRoomsOptions {
   /** Most events fetched from other servers to place one received PDU (missing prev events, state). */
   maxFetchedEventsPerPdu?: number;
+  /**
+   * Deadline of the requests whose answer is a whole room state (send_join, state), which for
+   * a large room takes the other server longer to build and send than an ordinary request
+   * (default 120000 ms; other requests have the client's own deadline).
+   */
+  largeRequestTimeoutMs?: number;
   /** Logs refusals and failures of other servers (never secrets). */
   log?: (level: 'info' | 'warn', fields: Record<string, unknown>, message: string) => void;
 }
@@ -66,6 +72,7 @@ const ENCODE = encodeURIComponent;
 export class FederationRooms {
   private readonly transactions = new Map<string, Promise<TransactionResult>>();
   private readonly maxFetched: number;
+  private readonly largeRequestTimeoutMs: number;
 
   constructor(
     private readonly writer: RoomWriter,
@@ -74,6 +81,7 @@ export class FederationRooms {
     private readonly options: FederationRoomsOptions = {},
   ) {
     this.maxFetched = options.maxFetchedEventsPerPdu ?? 50_000;
+    this.largeRequestTimeoutMs = options.largeRequestTimeoutMs ?? 120_000;
   }
 
   private get serverName(): string {
@@ -231,6 +239,7 @@ export class FederationRooms {
       method: 'GET',
       path: `/_matrix/federation/v1/state/${ENCODE(roomId)}?event_id=${ENCODE(eventId)}`,
       maxResponseBytes: 256 * 1024 * 1024,
+      timeoutMs: this.largeRequestTimeoutMs,
     });
     const pdus = Array.isArray(answer.body.pdus) ? answer.body.pdus : undefined;
     const chain = Array.isArray(answer.body.auth_chain) ? answer.body.auth_chain : undefined;
@@ -564,6 +573,7 @@ export class FederationRooms {
   }
 
   private async joinThrough(server: string, userId: string, roomId: string, content: JsonObject): Promise<{ roomId: string; eventId: string }> {
+    const started = Date.now();
     const versions = [...ROOM_VERSIONS.keys()].map((v) => `ver=${ENCODE(v)}`).join('&');
     const made = await this.remote
       .request(server, { method: 'GET', path: `/_matrix/federation/v1/make_join/${ENCODE(roomId)}/${ENCODE(userId)}?${versions}` })
@@ -590,6 +600,7 @@ export class FederationRooms {
         path: `/_matrix/federation/v2/send_join/${ENCODE(roomId)}/${ENCODE(built.event.event_id)}`,
         body: built.pdu,
         maxResponseBytes: 512 * 1024 * 1024,
+        timeoutMs: this.largeRequestTimeoutMs,
       })
       .catch((error: unknown) => {
         throw remoteRefusal(error);
@@ -603,11 +614,19 @@ export class FederationRooms {
       const [countersigned] = await checkPdus(this.remote, [sent.body.event], version, roomId);
       if (countersigned.ok && countersigned.event.event_id === built.event.event_id) joinPdu = countersigned.pdu;
     }
+    const answered = Date.now();
     const { map, outliers } = await this.stateFrom(server, roomId, version, state, chain);
     if (!map.has(stateKey('m.room.create', ''))) throw new RemoteAnswerError(server, 'the send_join state has no m.room.create event');
+    const checked = Date.now();
     const results = await this.writer.ingest(roomId, [...outliers, { event: built.event, pdu: joinPdu, stateBefore: map }], { roomVersion: version });
     const mine = results[results.length - 1];
     if (mine.outcome !== 'accepted' && mine.outcome !== 'known') throw forbidden(`the join was not accepted here: ${mine.reason ?? mine.outcome}`);
+    const stored = Date.now();
+    this.log(
+      'info',
+      { server, roomId, state: state.length, authChain: chain.length, held: outliers.length, answerMs: answered - started, checkMs: checked - answered, storeMs: stored - checked },
+      'joined a room through another server',
+    );
     return { roomId, eventId: built.event.event_id };
   }
 

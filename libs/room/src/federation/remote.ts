@@ -24,6 +24,8 @@ export interface RemoteRequest {
   path: string;
   body?: unknown;
   maxResponseBytes?: number;
+  /** Deadline of this request in milliseconds, when it needs another than the client's default. */
+  timeoutMs?: number;
 }
 
 export interface RemoteServers {
