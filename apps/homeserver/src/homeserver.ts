@@ -184,8 +184,11 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
       close() {
         closing ??= (async () => {
           logger.info('shutting down: no new connections, finishing requests in flight');
-          await Promise.allSettled(apps.map((app) => app.close()));
+          // Outbound connections to other servers go first: a request in flight to a server
+          // that is itself shutting down (and waiting on ours) would hold both up until it
+          // times out. An unfinished transaction is sent again, under its id, after a restart.
           keys.close();
+          await Promise.allSettled(apps.map((app) => app.close()));
           await backend.close();
           logger.info('shut down');
         })();
