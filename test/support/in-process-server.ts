@@ -57,7 +57,7 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
       HS_RATE_LIMITS__ENABLED: options.rateLimits ? 'true' : 'false',
       ...options.env,
     });
-    const server = await startHomeserver(config, pino({ level: 'silent' }), {
+    const server = await startHomeserver(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }, pino.destination(2)), {
       accounts: { passwordHashing: { memoryCost: 1024, timeCost: 1, parallelism: 1 } },
       clock: options.clock,
       federationModules: options.federationModules,

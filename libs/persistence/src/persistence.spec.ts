@@ -1,6 +1,7 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from 'pg';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { openDatabase, type Database } from './database';
@@ -106,6 +107,23 @@ describe('persistence', () => {
       rmSync(dir, { recursive: true });
     });
   });
+
+  it('PGlite: a connection dropped inside a transaction is rolled back, and the database goes on and closes', async () => {
+    const db = await openDatabase({ maxConnections: 2 });
+    try {
+      await db.pool.query(sql.unsafe`CREATE TABLE dropped (x int)`);
+      const client = new Client({ connectionString: db.connectionUrl });
+      client.on('error', () => undefined);
+      await client.connect();
+      await client.query('BEGIN');
+      await client.query('INSERT INTO dropped VALUES ($1)', [1]);
+      (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      await db.pool.query(sql.unsafe`INSERT INTO dropped VALUES (2)`);
+      expect(await db.pool.anyFirst(sql.type(z.object({ x: z.number() }))`SELECT x FROM dropped ORDER BY x`)).toEqual([2]);
+    } finally {
+      await db.close();
+    }
+  }, 20_000);
 
   it('a PGlite data folder keeps its rows after close and reopens', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'hs-pglite-'));

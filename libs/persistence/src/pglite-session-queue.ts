@@ -13,6 +13,17 @@ const QUERY = 0x51; // 'Q'
 const TERMINATE = 0x58; // 'X'
 const STARTUP = 0x00; // a startup message begins with its length's high byte
 const SYNC_MESSAGE = new Uint8Array([SYNC, 0, 0, 0, 4]);
+const ROLLBACK_MESSAGE = simpleQuery('ROLLBACK');
+
+/** A simple-protocol Query message: 'Q', its length, the statement and a NUL. */
+function simpleQuery(statement: string): Uint8Array {
+  const text = Buffer.from(`${statement}\0`, 'utf8');
+  const message = Buffer.alloc(5 + text.length);
+  message[0] = QUERY;
+  message.writeInt32BE(4 + text.length, 1);
+  text.copy(message, 5);
+  return message;
+}
 
 /**
  * Serialises the wire-protocol messages of several socket connections onto PGlite's single
@@ -55,8 +66,10 @@ export class PgliteSessionQueue {
     if (this.owner !== handlerId) return;
     await this.db.runExclusive(async () => {
       // Finish a half-sent extended-protocol exchange, then roll back an open transaction.
+      // Raw protocol messages only: runExclusive holds the lock PGlite's own exec() and
+      // query() take, so calling those here would wait on itself forever.
       await this.db.execProtocolRawStream(SYNC_MESSAGE, { onRawData: () => undefined });
-      if (this.db.isInTransaction()) await this.db.exec('ROLLBACK');
+      if (this.db.isInTransaction()) await this.db.execProtocolRawStream(ROLLBACK_MESSAGE, { onRawData: () => undefined });
     });
     this.owner = null;
     void this.pump();
