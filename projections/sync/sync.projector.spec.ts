@@ -1,12 +1,13 @@
 import { sql } from 'slonik';
 import { PostgresEventStore, rebuildProjection, type Projector, type RecordedEvent, type WrittenBatch } from '@hs/eventstore';
 import { type Database, openTestDatabase, type TestDatabase } from '@hs/persistence';
-import { ROOM_EVENT_ACCEPTED, SyncTokenError, encodePaginationToken, roomStream, type RoomEventAccepted } from '@hs/contracts';
+import { SyncTokenError, encodePaginationToken } from '@hs/contracts';
 import type { JsonValue } from '@hs/protocol';
 import { SYNC_PROJECTION, SYNC_TABLES, SyncProjector, writtenEventRows } from './sync.projector';
 import { SyncQueries } from './sync.queries';
 import { SyncQueryError } from './errors';
 import { TestRoom } from './testing/test-room';
+import { appendOutOfBandMembership } from './testing/out-of-band';
 import { openProjectionHarness, type ProjectionHarness } from './testing/harness';
 
 const alice = '@alice:test.local';
@@ -96,32 +97,15 @@ describe('sync projector', () => {
       { type: 'm.room.topic', sender: inviter, content: { topic: 'no state key: left out' } },
       'not an event',
     ];
-    const fact: RoomEventAccepted = {
-      v: 1,
-      room_id: roomId,
-      room_version: '10',
-      event_id: inviteId,
-      pdu: {
-        room_id: roomId,
-        sender: inviter,
-        type: 'm.room.member',
-        state_key: carol,
-        content: { membership: 'invite' },
-        origin_server_ts: NOW,
-        depth: 7,
-        prev_events: ['$prev'],
-        auth_events: ['$create'],
-        hashes: { sha256: 'x' },
-        signatures: {},
-      } as unknown as RoomEventAccepted['pdu'],
-      soft_failed: false,
-      outlier: true,
-      state_delta: { added: [{ type: 'm.room.member', state_key: carol, event_id: inviteId }], removed: [] },
-      forward_extremities: [],
-      state_groups: [],
+    await appendOutOfBandMembership(h.store, {
+      roomId,
+      eventId: inviteId,
+      sender: inviter,
+      userId: carol,
+      membership: 'invite',
+      prevEvent: '$prev',
       unsigned: { invite_room_state: sent as unknown as JsonValue[] },
-    };
-    await h.store.append(roomStream(roomId), 'any', [{ id: inviteId, type: ROOM_EVENT_ACCEPTED, data: fact as unknown as JsonValue }]);
+    });
     await h.settle();
     const invite = await q.membership(q.pool, roomId, carol);
     expect(invite?.membership).toBe('invite');

@@ -23,6 +23,8 @@ export class FederationRequestError extends Error {
     readonly reason: string,
     /** The HTTP status, when the server answered. */
     readonly status?: number,
+    /** The error answer (`errcode`, `error` and any other fields), when the server answered an error status with a JSON object. */
+    readonly answer?: Readonly<Record<string, unknown>>,
   ) {
     super(`Request to ${destination} failed: ${reason}`);
     this.name = 'FederationRequestError';
@@ -103,6 +105,7 @@ class AttemptError extends Error {
     readonly reason: string,
     readonly status?: number,
     readonly notConnected = false,
+    readonly answer?: Readonly<Record<string, unknown>>,
   ) {
     super(reason);
   }
@@ -192,7 +195,7 @@ export class FederationClient {
         const more = i + 1 < target.addresses.length && Date.now() < deadline;
         if (error.notConnected && more) continue;
         const where = target.addresses.length > 1 ? ` (${address.host}:${address.port}, ${target.via})` : '';
-        throw new FederationRequestError(destination, `${error.reason}${where}`, error.status);
+        throw new FederationRequestError(destination, `${error.reason}${where}`, error.status, error.answer);
       }
     }
   }
@@ -243,12 +246,12 @@ export class FederationClient {
     };
     return new Promise<FederationResponse>((resolve, reject) => {
       let settled = false;
-      const fail = (reason: string, status?: number, notConnected = false) => {
+      const fail = (reason: string, status?: number, notConnected = false, answer?: Record<string, unknown>) => {
         if (settled) return;
         settled = true;
         clearTimeout(deadline);
         req.destroy();
-        reject(new AttemptError(reason, status, notConnected));
+        reject(new AttemptError(reason, status, notConnected, answer));
       };
       const deadline = setTimeout(() => fail(`no answer within ${deadlineMs} ms`), Math.max(timeoutMs, 0));
       const req = httpsRequest(options, (res) => {
@@ -278,7 +281,8 @@ export class FederationClient {
           }
           if (status < 200 || status >= 300) {
             const errcode = typeof (body as { errcode?: unknown })?.errcode === 'string' ? ` ${(body as { errcode: string }).errcode}` : '';
-            fail(`HTTP ${status}${errcode}`, status);
+            const answer = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
+            fail(`HTTP ${status}${errcode}`, status, false, answer);
             return;
           }
           if (typeof body !== 'object' || body === null || Array.isArray(body)) {

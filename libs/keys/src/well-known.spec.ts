@@ -219,6 +219,16 @@ describe('.well-known/matrix/server over HTTPS', () => {
       await expect(strict.request(`localhost:${homeserverPort}`, { ...slow, timeoutMs: 100 })).rejects.toMatchObject({ reason: 'no answer within 100 ms' });
     });
 
+    it('an error status keeps the JSON object answer (errcode and further fields) on the error', async () => {
+      wellKnown = (_req, res) => json(res, 400, { errcode: 'M_INCOMPATIBLE_ROOM_VERSION', error: 'upgrade', room_version: '12' });
+      const error = await echo(client(), `localhost:${wellKnownPort}`).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(FederationRequestError);
+      expect(error).toMatchObject({ status: 400, reason: 'HTTP 400 M_INCOMPATIBLE_ROOM_VERSION' });
+      expect((error as FederationRequestError).answer).toEqual({ errcode: 'M_INCOMPATIBLE_ROOM_VERSION', error: 'upgrade', room_version: '12' });
+      wellKnown = (_req, res) => json(res, 500, ['not', 'an', 'object']);
+      expect(await echo(client(), `localhost:${wellKnownPort}`).catch((e: unknown) => e)).toMatchObject({ status: 500, answer: undefined });
+    });
+
     it('the allow and deny lists refuse a destination before any lookup', async () => {
       const refusing = client({ policy: new FederationServerPolicy({ allowed: ['*.example.org'], denied: [] }) });
       const error = await echo(refusing).catch((e: unknown) => e);

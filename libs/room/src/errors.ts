@@ -54,6 +54,22 @@ export class RoomCommandError extends Error {
   }
 }
 
+/** An error answer of another server passed on to our client as it came (its errcode, message and status). */
+export class RemoteRefusalError extends Error {
+  constructor(
+    readonly errcode: string,
+    readonly reason: string,
+    readonly httpStatus: number,
+  ) {
+    super(reason);
+    this.name = 'RemoteRefusalError';
+  }
+
+  toJSON(): { errcode: string; error: string } {
+    return { errcode: this.errcode, error: this.reason };
+  }
+}
+
 export const forbidden = (reason: string, rule?: string): RoomCommandError => new RoomCommandError('M_FORBIDDEN', reason, rule);
 export const notFound = (reason: string): RoomCommandError => new RoomCommandError('M_NOT_FOUND', reason);
 export const badJson = (reason: string): RoomCommandError => new RoomCommandError('M_BAD_JSON', reason);

@@ -1,7 +1,9 @@
 import { SyncTokenError, parseSyncToken } from '@hs/contracts';
+import type { JsonObject } from '@hs/protocol';
 import { SyncProjector, SyncQueries } from '@hs/projections/sync';
 import { ReceiptsProjector } from '@hs/projections/receipts';
 import { TestRoom } from '../../../projections/sync/testing/test-room';
+import { appendOutOfBandMembership } from '../../../projections/sync/testing/out-of-band';
 import { openProjectionHarness, type ProjectionHarness } from '../../../projections/sync/testing/harness';
 import { SyncNotifier } from './notifier';
 import { SyncService, type SyncResponse } from './sync.service';
@@ -197,6 +199,23 @@ describe('SyncService', () => {
     const left = second.rooms?.leave?.[room.roomId];
     expect(left?.timeline.events.map((e) => [e.state_key, e.content?.membership])).toEqual([[bob, 'leave']]);
     expect(left?.timeline.events.some((e) => e.content?.body === 'private')).toBe(false);
+  });
+
+  it('an invite from another server declined on this server only: the room moves to leave with the leave as its timeline', async () => {
+    const roomId = '!elsewhere:remote.example';
+    const zoe = '@zoe:remote.example';
+    const outOfBand = (eventId: string, sender: string, membership: string, prevEvent: string, unsigned?: JsonObject) =>
+      appendOutOfBandMembership(h.store, { roomId, eventId, sender, userId: bob, membership, prevEvent, unsigned });
+    await outOfBand('$invite', zoe, 'invite', '$remote-prev', { invite_room_state: [] });
+    await settle();
+    const first = await service.sync({ userId: bob, deviceId: 'B1' });
+    expect(Object.keys(first.rooms?.invite ?? {})).toEqual([roomId]);
+    await outOfBand('$declined', bob, 'leave', '$invite');
+    await settle();
+    const second = await service.sync({ userId: bob, deviceId: 'B1', since: first.next_batch });
+    expect(second.rooms?.invite).toBeUndefined();
+    const left = second.rooms?.leave?.[roomId];
+    expect(left?.timeline.events.map((e) => [e.event_id, e.state_key, e.content?.membership])).toEqual([['$declined', bob, 'leave']]);
   });
 
   it('a room joined and left between two syncs comes in rooms.leave with the full state at the start of its timeline', async () => {

@@ -838,8 +838,15 @@ export class SyncService {
     // Nothing after the leave is shown.
     const { rows, limited, start } = await this.timeline(ctx, roomId, after, m.position, false);
     const state = await this.stateBlock(ctx, roomId, after === undefined, after, start, rows);
+    let shown = rows;
+    if (rows.length === 0 && m.event_id) {
+      // A room known only through an invite from another server, declined here without it: the
+      // leave is held outside any timeline, and it is all the user has to see of the room.
+      const own = await this.queries.eventRow(ctx.conn, m.event_id);
+      if (own && !own.in_timeline && own.room_id === roomId && (after === undefined || own.position > after)) shown = [own];
+    }
     return {
-      timeline: { events: this.format(ctx, rows), limited, prev_batch: encodePaginationToken(start) },
+      timeline: { events: this.format(ctx, shown), limited, prev_batch: encodePaginationToken(start) },
       state: { events: this.format(ctx, state) },
       account_data: { events: this.roomAccountData(ctx, roomId) },
     };

@@ -30,7 +30,8 @@ function isCodedError(error: unknown): error is CodedError {
 export function toClientError(error: unknown): unknown {
   if (error instanceof CanonicalJsonError) return MatrixError.badJson(error.message);
   if (error instanceof MatrixError || !isCodedError(error)) return error;
-  const extra: Record<string, unknown> = {};
+  // Further fields the error carries (e.g. room_version of M_INCOMPATIBLE_ROOM_VERSION).
+  const extra: Record<string, unknown> = { ...(error as { extra?: Record<string, unknown> }).extra };
   const retry = (error as { retryAfterMs?: unknown }).retryAfterMs;
   if (typeof retry === 'number') extra.retry_after_ms = retry;
   return new MatrixError(error.httpStatus, error.errcode, error.message, extra);

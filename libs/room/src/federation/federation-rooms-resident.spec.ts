@@ -18,7 +18,7 @@ import { ALICE, BOB, SERVER_NAME, refusal, useRoomTestBed } from '../../test/har
 import { CreateRoom } from '../commands/create-room/command';
 import { LeaveRoom } from '../commands/leave-room/command';
 import { SendRoomEvent } from '../commands/send-room-event/command';
-import { RoomCommandError } from '../errors';
+import { RemoteRefusalError, RoomCommandError } from '../errors';
 import { ResolveRoomAliasHandler } from '../queries/handlers';
 import { ResolveRoomAlias } from '../queries/queries';
 import { FederationRooms } from './federation-rooms';
@@ -178,6 +178,25 @@ describe('rooms over federation: what another server asks of this one', () => {
       // Nothing to decline any more: the next attempt is refused.
       await refusal(rooms.leaveRemote(BOB, roomId, [REMOTE]), 'M_NOT_FOUND');
     }
+  });
+
+  it('passes another server\'s make_join refusals on to the joining client as they came', async () => {
+    const roomId = `!refusing:${REMOTE}`;
+    const refuse = (status: number, answer: Record<string, unknown>) => {
+      remote.answer = () => {
+        throw Object.assign(new Error(`HTTP ${status}`), { status, answer });
+      };
+      return rooms.joinRemote(BOB, roomId, [REMOTE], {}).catch((error: unknown) => error);
+    };
+    const passed = await refuse(400, { errcode: 'M_TEST_ERROR_CODE', error: 'denied!' });
+    expect(passed).toBeInstanceOf(RemoteRefusalError);
+    expect(passed).toMatchObject({ errcode: 'M_TEST_ERROR_CODE', httpStatus: 400, message: 'denied!' });
+    const incompatible = (await refuse(400, { errcode: 'M_INCOMPATIBLE_ROOM_VERSION', error: 'upgrade', room_version: 'custom-version' })) as RoomCommandError;
+    expect(incompatible.toJSON()).toEqual({ errcode: 'M_INCOMPATIBLE_ROOM_VERSION', error: 'upgrade', room_version: 'custom-version' });
+    // Our request was wrong for the other server: not the client's error.
+    expect(await refuse(400, { errcode: 'M_INVALID_PARAM', error: 'bad ver' })).toMatchObject({ errcode: 'M_UNKNOWN', httpStatus: 502 });
+    // An errcode that is not one (or no object at all) is not passed on.
+    expect(await refuse(400, { errcode: 'M_<script>' })).not.toBeInstanceOf(RemoteRefusalError);
   });
 
   it('resolves another server\'s room alias through its directory, and an unreachable directory as not found', async () => {

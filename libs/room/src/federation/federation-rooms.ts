@@ -34,7 +34,7 @@ import {
   type SigningKey,
   type StateKey,
 } from '@hs/protocol';
-import { RoomCommandError, forbidden, invalidParam, notFound } from '../errors';
+import { RemoteRefusalError, RoomCommandError, forbidden, invalidParam, notFound } from '../errors';
 import { MissingPrevEventsError, type IncomingPdu, type IngestResult } from '../dag/ingest';
 import type { RoomWriter } from '../room-writer';
 import { checkPdus, isRecord, RemoteAnswerError, type RemoteServers } from './remote';
@@ -568,7 +568,7 @@ export class FederationRooms {
         if (error instanceof RoomCommandError && error.errcode === 'M_FORBIDDEN') throw error;
       }
     }
-    if (lastError instanceof RoomCommandError) throw lastError;
+    if (lastError instanceof RoomCommandError || lastError instanceof RemoteRefusalError) throw lastError;
     throw notFound(`no server could join ${roomId}: ${(lastError as Error | undefined)?.message ?? 'no answer'}`);
   }
 
@@ -794,12 +794,30 @@ export class FederationRooms {
   }
 }
 
-/** An error answer of another server as the refusal to give our client (404 and 403 pass through). */
+const REMOTE_ERRCODE = /^[A-Za-z0-9_.]{1,128}$/;
+
+/**
+ * An error answer of another server as the refusal to give our client: 404 and 403 pass
+ * through; a 400 with an errcode is passed on as it came (make_join, send_join and invite ask
+ * for it: "the error should be passed through to clients"), M_INCOMPATIBLE_ROOM_VERSION with its
+ * `room_version`, except M_MISSING_PARAM and M_INVALID_PARAM, which say our request was wrong,
+ * not the client's (502, as the spec asks for a 5xx).
+ */
 function remoteRefusal(error: unknown, fallback?: string): Error {
   const status = (error as { status?: unknown }).status;
   const message = error instanceof Error ? error.message : String(error);
   if (status === 403) return forbidden(message);
   if (status === 404) return notFound(fallback ?? message);
+  const answer = (error as { answer?: unknown }).answer;
+  if (status === 400 && isRecord(answer) && typeof answer.errcode === 'string' && REMOTE_ERRCODE.test(answer.errcode)) {
+    const reason = typeof answer.error === 'string' ? answer.error.slice(0, 1000) : message;
+    if (answer.errcode === 'M_INCOMPATIBLE_ROOM_VERSION') {
+      const version = typeof answer.room_version === 'string' && answer.room_version.length <= 128 ? { room_version: answer.room_version } : undefined;
+      return new RoomCommandError('M_INCOMPATIBLE_ROOM_VERSION', reason, undefined, undefined, version);
+    }
+    if (answer.errcode === 'M_MISSING_PARAM' || answer.errcode === 'M_INVALID_PARAM') return new RoomCommandError('M_UNKNOWN', message, undefined, 502);
+    return new RemoteRefusalError(answer.errcode, reason, 400);
+  }
   if (status === 400 && /M_INCOMPATIBLE_ROOM_VERSION/.test(message)) return new RoomCommandError('M_INCOMPATIBLE_ROOM_VERSION', message);
   if (fallback !== undefined) return notFound(`${fallback}: ${message}`);
   if (error instanceof RoomCommandError) return error;
