@@ -27,7 +27,9 @@
  *   BENCH_STATE=20000                 state events in the room's current state (at least the members)
  *   BENCH_MESSAGES=10000              messages of the burst (0: no burst)
  *   BENCH_ENTRY=dist                  run the joining server built (npm run build) instead of the sources
- *   BENCH_NODE_ARGS='--cpu-prof'      extra node arguments for the joining server (space separated)
+ *   BENCH_NODE_ARGS='--cpu-prof'      extra node arguments for the joining server (space separated); with
+ *                                     --cpu-prof the phase boundaries are printed on stderr in the profile's
+ *                                     clock (µs), to cut the profile into phases
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -58,6 +60,11 @@ const FILLER = 'org.example.bench.filler';
 const BUILD_BATCH = 5000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** With --cpu-prof among BENCH_NODE_ARGS: phase boundaries on stderr, on the clock of the profiles' timestamps (µs). */
+const PROFILING = (process.env.BENCH_NODE_ARGS ?? '').includes('--cpu-prof');
+const mark = (phase: string) => {
+  if (PROFILING) console.error(`phase ${phase} at ${process.hrtime.bigint() / 1000n} µs`);
+};
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** Peak and current resident memory of a process in MB (VmHWM, VmRSS of /proc/<pid>/status). */
@@ -218,6 +225,7 @@ async function main(): Promise<void> {
     const bob = await registerUser(joiner.url, 'bob');
     let since = (await syncOnce(joiner.url, bob, undefined, 0)).next_batch;
     const cpuBefore = cpuSeconds(joiner.pid);
+    mark('join');
     const joinStart = performance.now();
     let joinedAt = 0;
     let joinError: unknown;
@@ -228,6 +236,7 @@ async function main(): Promise<void> {
     }).then(
       (reply) => {
         joinedAt = performance.now();
+        mark('join answered');
         if (reply.status !== 200) joinError = new Error(`join: ${reply.status} ${JSON.stringify(reply.body)}`);
       },
       (error: unknown) => {
@@ -244,6 +253,7 @@ async function main(): Promise<void> {
     await joining;
     if (joinError) throw joinError;
     if (!shownAt) throw new Error('the room did not show in /sync within 10 minutes');
+    mark('joined');
     const afterJoin = memoryMb(joiner.pid);
     const joinCpu = cpuSeconds(joiner.pid) - cpuBefore;
     console.log(`join completed (POST /join answered): ${seconds(joinedAt - joinStart)}  [target < 30 s]`);
@@ -260,6 +270,7 @@ async function main(): Promise<void> {
 
     // 3. The burst.
     if (MESSAGES > 0) {
+      mark('burst');
       const burstStart = performance.now();
       const body = (i: number) => `burst ${i}`;
       const writing = (async () => {
@@ -284,6 +295,7 @@ async function main(): Promise<void> {
         if (bodies.length > 0 && !firstSeen) firstSeen = performance.now();
         if (bodies.includes(lastBody)) lastSeen = performance.now();
       }
+      mark('burst end');
       const written = await writing;
       if (!lastSeen) throw new Error('the last message of the burst did not arrive within 20 minutes');
       const burstCpu = cpuSeconds(joiner.pid) - cpuBurst;

@@ -66,6 +66,42 @@ describe('sync projector', () => {
     await expect(q.eventForUser(room.roomId, outlier.eventId, { userId: alice })).rejects.toMatchObject({ errcode: 'M_NOT_FOUND' });
   });
 
+  it('projects a join-shaped batch: state events held as outliers, then one fact adding the whole state', async () => {
+    const room = await TestRoom.create(h.store, alice, { name: 'Large' });
+    const { position: before } = await room.message(alice, 'before');
+    await h.settle();
+    const aliceBefore = await q.membership(q.pool, room.roomId, alice);
+    const users = Array.from({ length: 30 }, (_, i) => `@u${i}:far.example`);
+    const held: { type: string; state_key: string; event_id: string }[] = [];
+    for (const user of users) {
+      const { eventId } = await room.send(user, 'm.room.member', { membership: 'join', displayname: `U ${user}` }, { stateKey: user, outlier: true });
+      held.push({ type: 'm.room.member', state_key: user, event_id: eventId });
+    }
+    const invite = await room.send(alice, 'm.room.member', { membership: 'invite' }, { stateKey: carol, outlier: true });
+    held.push({ type: 'm.room.member', state_key: carol, event_id: invite.eventId });
+    const topic = await room.send(alice, 'm.room.topic', { topic: 'held' }, { stateKey: '', outlier: true });
+    held.push({ type: 'm.room.topic', state_key: '', event_id: topic.eventId });
+    // The whole state again, alice's own join (unchanged) among it.
+    const placed = await room.placeOnState(alice, [...held, { type: 'm.room.member', state_key: alice, event_id: aliceBefore!.event_id! }]);
+    await h.settle();
+
+    const outlierRows = await h.db.pool.any(sql.unsafe`SELECT state_key, in_timeline FROM proj_sync.events WHERE event_id = ${topic.eventId}`);
+    expect(outlierRows).toEqual([{ state_key: '', in_timeline: false }]);
+    const members = await q.joinedMembers(q.pool, room.roomId);
+    expect(Object.keys(members).sort()).toEqual([alice, ...users].sort());
+    expect(members[users[3]]).toEqual({ display_name: `U ${users[3]}` });
+    const joined = await q.membership(q.pool, room.roomId, users[7]);
+    expect(joined).toMatchObject({ membership: 'join', event_id: held[7].event_id, position: placed.position, stripped_state: null });
+    // Alice's membership did not change: it keeps the position it took it at.
+    expect((await q.membership(q.pool, room.roomId, alice))?.position).toBe(aliceBefore!.position);
+    expect(aliceBefore!.position).toBeLessThan(before);
+    const invited = await q.membership(q.pool, room.roomId, carol);
+    expect(invited).toMatchObject({ membership: 'invite', position: placed.position });
+    expect(invited?.stripped_state?.map((e) => e.type)).toEqual(expect.arrayContaining(['m.room.create', 'm.room.name', 'm.room.topic']));
+    const state = await q.currentState(q.pool, room.roomId);
+    expect(state.find((r) => r.type === 'm.room.topic')?.event.content).toEqual({ topic: 'held' });
+  });
+
   it('tracks current state, memberships, prev_content and invite stripped state', async () => {
     const room = await TestRoom.create(h.store, alice, { name: 'First' });
     await room.state_(alice, 'm.room.name', { name: 'Second' });

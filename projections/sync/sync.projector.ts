@@ -249,8 +249,13 @@ export class SyncProjector implements Projector {
     };
   }
 
+  /**
+   * Whether `handle` may write the event with the plain events: it changes no state and is no
+   * redaction (a state event held as an outlier, as a join brings by the thousand, is written
+   * the same way: no previous state to look up) and no redaction waits for it.
+   */
   private isPlain(fact: RoomEventAccepted, context: BatchContext): boolean {
-    return isPlainFact(fact) && !context.pendingTargets.has(fact.event_id);
+    return isHeldFact(fact) && !context.pendingTargets.has(fact.event_id);
   }
 
   /** The rooms of a batch's events (the first room version seen wins, as one by one). */
@@ -287,13 +292,14 @@ export class SyncProjector implements Projector {
     const column = <T extends string | boolean | null>(value: (row: PlainEvent) => T) => rows.map(value);
     return sql.fragment`
       INSERT INTO ${events} AS events (${EVENT_INSERT_COLUMNS})
-      SELECT u.position, u.event_id, u.room_id, u.type, u.sender, NULL, u.origin_server_ts, u.in_timeline, u.contains_url, u.event,
+      SELECT u.position, u.event_id, u.room_id, u.type, u.sender, u.state_key, u.origin_server_ts, u.in_timeline, u.contains_url, u.event,
              NULL, NULL, NULL, u.txn_user, u.txn_device, u.txn_id, u.extra_unsigned
         FROM unnest(${sql.array(column(({ position }) => String(position)), 'int8')},
                     ${sql.array(column(({ fact }) => fact.event_id), 'text')},
                     ${sql.array(column(({ fact }) => fact.room_id), 'text')},
                     ${sql.array(column(({ event }) => event.type), 'text')},
                     ${sql.array(column(({ event }) => event.sender), 'text')},
+                    ${sql.array(column(({ event }) => event.state_key ?? null), 'text')},
                     ${sql.array(column(({ event }) => String(event.origin_server_ts)), 'int8')},
                     ${sql.array(column(({ fact }) => !fact.soft_failed && !fact.outlier), 'bool')},
                     ${sql.array(column(({ event }) => containsUrl(event.content)), 'bool')},
@@ -302,7 +308,7 @@ export class SyncProjector implements Projector {
                     ${sql.array(column(({ fact }) => fact.local?.device_id ?? null), 'text')},
                     ${sql.array(column(({ fact }) => fact.local?.txn_id ?? null), 'text')},
                     ${sql.array(column(({ unsignedJson }) => unsignedJson), 'jsonb')})
-          AS u(position, event_id, room_id, type, sender, origin_server_ts, in_timeline, contains_url, event,
+          AS u(position, event_id, room_id, type, sender, state_key, origin_server_ts, in_timeline, contains_url, event,
                txn_user, txn_device, txn_id, extra_unsigned)
       ${newOnly ? sql.fragment`ON CONFLICT (event_id) DO NOTHING RETURNING 1` : PLAIN_MERGE}`;
   }
@@ -397,8 +403,12 @@ export class SyncProjector implements Projector {
         SELECT ${roomId}, type, state_key, ${position}, event_id FROM added
         ON CONFLICT (room_id, type, state_key, position) DO UPDATE SET event_id = EXCLUDED.event_id`);
     }
-    for (const entry of added) {
-      if (entry.type !== 'm.room.member') continue;
+    const members = added.filter((entry) => entry.type === 'm.room.member');
+    if (members.length > 1 && new Set(members.map((e) => e.state_key)).size === members.length) {
+      await this.applyMemberships(position, roomId, members, tx);
+      return;
+    }
+    for (const entry of members) {
       const member = (await tx.maybeOne(sql.unsafe`SELECT event, extra_unsigned FROM events WHERE event_id = ${entry.event_id}`)) as {
         event: ClientEvent;
         extra_unsigned: JsonObject | null;
@@ -414,6 +424,45 @@ export class SyncProjector implements Projector {
         INSERT INTO memberships (room_id, user_id, membership, event_id, position, stripped_state)
         VALUES (${roomId}, ${entry.state_key}, ${membership}, ${entry.event_id}, ${position},
                 ${stripped === null ? null : sql.jsonb(toJson(stripped))})
+        ON CONFLICT (room_id, user_id) DO UPDATE SET membership = EXCLUDED.membership, event_id = EXCLUDED.event_id,
+          position = CASE WHEN memberships.membership = EXCLUDED.membership THEN memberships.position ELSE EXCLUDED.position END,
+          stripped_state = EXCLUDED.stripped_state, forgotten = false`);
+    }
+  }
+
+  /**
+   * The memberships of member entries added at once (each user once; a join brings the whole
+   * room's): one statement for all but invites and knocks, which carry their stripped state and
+   * are written one by one, as `applyStateDelta` writes each.
+   */
+  private async applyMemberships(position: bigint, roomId: string, members: readonly StateEntry[], tx: DatabaseTransactionConnection): Promise<void> {
+    const rows = (await tx.any(sql.unsafe`
+      SELECT event_id, CASE WHEN jsonb_typeof(event -> 'content' -> 'membership') = 'string' THEN event -> 'content' ->> 'membership' ELSE 'leave' END AS membership
+        FROM events WHERE event_id = ANY(${sql.array(members.map((e) => e.event_id), 'text')})`)) as readonly { event_id: string; membership: string }[];
+    const membershipOf = new Map(rows.map((r) => [r.event_id, r.membership]));
+    // A member event the projection does not hold cannot say the membership: left as it was.
+    const held = members.filter((e) => membershipOf.has(e.event_id));
+    const withStripped = held.filter((e) => ['invite', 'knock'].includes(membershipOf.get(e.event_id) as string));
+    const plain = held.filter((e) => !withStripped.includes(e));
+    if (plain.length > 0) {
+      await tx.query(sql.unsafe`
+        INSERT INTO memberships (room_id, user_id, membership, event_id, position, stripped_state)
+        SELECT ${roomId}, m.user_id, m.membership, m.event_id, ${position}, NULL
+          FROM unnest(${sql.array(plain.map((e) => e.state_key), 'text')}, ${sql.array(plain.map((e) => membershipOf.get(e.event_id) as string), 'text')},
+                      ${sql.array(plain.map((e) => e.event_id), 'text')}) AS m(user_id, membership, event_id)
+        ON CONFLICT (room_id, user_id) DO UPDATE SET membership = EXCLUDED.membership, event_id = EXCLUDED.event_id,
+          position = CASE WHEN memberships.membership = EXCLUDED.membership THEN memberships.position ELSE EXCLUDED.position END,
+          stripped_state = EXCLUDED.stripped_state, forgotten = false`);
+    }
+    for (const entry of withStripped) {
+      const member = (await tx.one(sql.unsafe`SELECT event, extra_unsigned FROM events WHERE event_id = ${entry.event_id}`)) as {
+        event: ClientEvent;
+        extra_unsigned: JsonObject | null;
+      };
+      const stripped = await this.strippedState(roomId, member.event, tx, member.extra_unsigned);
+      await tx.query(sql.unsafe`
+        INSERT INTO memberships (room_id, user_id, membership, event_id, position, stripped_state)
+        VALUES (${roomId}, ${entry.state_key}, ${membershipOf.get(entry.event_id) as string}, ${entry.event_id}, ${position}, ${sql.jsonb(toJson(stripped))})
         ON CONFLICT (room_id, user_id) DO UPDATE SET membership = EXCLUDED.membership, event_id = EXCLUDED.event_id,
           position = CASE WHEN memberships.membership = EXCLUDED.membership THEN memberships.position ELSE EXCLUDED.position END,
           stripped_state = EXCLUDED.stripped_state, forgotten = false`);
@@ -513,6 +562,11 @@ function writtenRow(plain: PlainEvent): EventRow {
     txn_id: fact.local?.txn_id ?? null,
     extra_unsigned: plain.unsignedJson === null ? null : (JSON.parse(plain.unsignedJson) as JsonObject),
   };
+}
+
+/** No state change and not a redaction: an event written as it is (no previous state to look up, nothing to redact). */
+function isHeldFact(fact: RoomEventAccepted): boolean {
+  return fact.pdu.type !== 'm.room.redaction' && fact.state_delta.added.length === 0 && fact.state_delta.removed.length === 0;
 }
 
 /** No state key, not a redaction, no state change: a timeline event nothing else depends on. */

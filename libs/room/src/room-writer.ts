@@ -40,12 +40,12 @@ import {
   type SigningKey,
   type StateKey,
 } from '@hs/protocol';
-import { decideIncoming, MissingPrevEventsError, type DagRoomState, type IncomingPdu, type IngestResult } from './dag/ingest';
+import { decideIncoming, MissingPrevEventsError, stateGroupCache, type DagDecision, type DagRoomState, type IncomingPdu, type IngestResult } from './dag/ingest';
 import { RoomCommandError, forbidden, invalidParam, notFound } from './errors';
 import { RoomQueue } from './room-queue';
 import { RoomState } from './room-state';
 import type { Clock, TransactionalEventStore } from './tokens';
-import { applyRoomRecord, isTimelineEvent, timelineAppendWrites } from './write-model/apply';
+import { applyRoomRecord, applyRoomRecords, isTimelineEvent, timelineAppendWrites, type RoomStreamRecord } from './write-model/apply';
 import { WriteModelReader, type Extremity, type RoomSnapshot } from './write-model/repository';
 import { UNIQUE_VIOLATION, type DatabasePool } from './write-model/sql';
 
@@ -116,6 +116,9 @@ export interface RoomWriterDependencies {
 }
 
 const MAX_CACHED_ROOMS = 1000;
+
+/** Facts per append statement of an ingest. */
+const INGEST_APPEND_CHUNK = 500;
 
 export class RoomWriter {
   readonly reader: WriteModelReader;
@@ -240,12 +243,15 @@ export class RoomWriter {
       const snapshot = await this.snapshot(roomId);
       let room: DagRoomState;
       if (snapshot) {
+        const known = this.currentGroupOf.get(snapshot);
+        const byId = this.stateEventsFor(snapshot);
         room = {
           roomId,
           rules: snapshot.rules,
           state: this.stateIdsFor(snapshot),
           extremities: snapshot.extremities.map((x) => x.eventId),
-          currentGroup: await this.reader.currentStateGroup(roomId),
+          currentGroup: known !== undefined ? (known ?? undefined) : await this.reader.currentStateGroup(roomId),
+          knownEvent: (id) => byId.get(id),
         };
       } else {
         if (options.roomVersion === undefined) throw notFound(`room ${roomId} is not known to this server`);
@@ -254,25 +260,26 @@ export class RoomWriter {
       const decision = await decideIncoming(this.reader, room, incoming);
       if (decision.records.length === 0) return decision.results;
       const expected: ExpectedRevision = snapshot ? snapshot.revision : 'any';
+      let revision = -1n;
       try {
         await this.deps.store.transaction(async (tx) => {
-          const appended = await this.deps.store.appendInTransaction(tx, roomStream(roomId), expected, decision.records);
-          for (let i = 0; i < decision.records.length; i++) {
-            const stored = appended.events[i];
-            await applyRoomRecord(tx, roomId, {
-              type: decision.records[i].type,
-              data: decision.records[i].data,
-              revision: stored.revision,
-              position: stored.position,
-            });
+          // A join appends tens of thousands of facts: a few hundred per statement keep each one small.
+          let next = expected;
+          const records: RoomStreamRecord[] = [];
+          for (let i = 0; i < decision.records.length; i += INGEST_APPEND_CHUNK) {
+            const chunk = decision.records.slice(i, i + INGEST_APPEND_CHUNK);
+            const appended = await this.deps.store.appendInTransaction(tx, roomStream(roomId), next, chunk);
+            chunk.forEach((record, j) => records.push({ type: record.type, data: record.data, revision: appended.events[j].revision, position: appended.events[j].position }));
+            next = revision = appended.nextExpectedRevision;
           }
+          await applyRoomRecords(tx, roomId, records);
         });
       } catch (error) {
         this.cache.delete(roomId);
         if (error instanceof WrongExpectedRevisionError && attempt < attempts) continue;
         throw error;
       }
-      this.cache.delete(roomId);
+      this.rememberIngested(roomId, snapshot, decision, revision);
       return decision.results;
     }
   }
@@ -328,6 +335,69 @@ export class RoomWriter {
       });
       this.cache.delete(roomId);
     });
+  }
+
+  /**
+   * After an ingest: the state groups it wrote join the shared cache, and the room's cached
+   * snapshot moves on with the facts' state deltas and the new extremities (dropped when an
+   * event they name is not at hand).
+   */
+  private rememberIngested(roomId: string, snapshot: RoomSnapshot | undefined, decision: DagDecision, revision: bigint): void {
+    const groups = stateGroupCache(this.reader);
+    for (const [group, map] of decision.groups) groups.set(group, map);
+    this.cache.delete(roomId);
+    if (!snapshot) return;
+    let state = snapshot.state;
+    let stateIds = this.stateIdsFor(snapshot);
+    for (const record of decision.records) {
+      if (record.type !== ROOM_EVENT_ACCEPTED) continue;
+      const { added, removed } = (record.data as unknown as RoomEventAccepted).state_delta;
+      if (added.length === 0 && removed.length === 0) continue;
+      if (state === snapshot.state) {
+        state = new Map(state);
+        stateIds = new Map(stateIds);
+      }
+      // As the write model applies a delta: entries removed and not replaced go, then the added ones.
+      const addedKeys = new Set(added.map((e) => stateKey(e.type, e.state_key)));
+      for (const entry of removed) {
+        const key = stateKey(entry.type, entry.state_key);
+        if (addedKeys.has(key) || stateIds.get(key) !== entry.event_id) continue;
+        (state as Map<StateKey, RoomEvent>).delete(key);
+        stateIds.delete(key);
+      }
+      for (const entry of added) {
+        const event = decision.events.get(entry.event_id);
+        if (!event) return;
+        (state as Map<StateKey, RoomEvent>).set(stateKey(entry.type, entry.state_key), event);
+        stateIds.set(stateKey(entry.type, entry.state_key), entry.event_id);
+      }
+    }
+    const known = new Map(snapshot.extremities.map((x) => [x.eventId, x]));
+    const extremities: Extremity[] = [];
+    for (const id of decision.room.extremities) {
+      const event = known.get(id)?.event ?? decision.events.get(id);
+      if (!event) return;
+      extremities.push({ eventId: id, depth: event.depth, event });
+    }
+    this.stateIdsOf.set(state, stateIds);
+    const next: RoomSnapshot = { ...snapshot, revision, state, extremities };
+    this.currentGroupOf.set(next, decision.room.currentGroup ?? null);
+    this.remember(next);
+  }
+
+  /** The room's current state group as of a cached snapshot, when an ingest left it known. */
+  private readonly currentGroupOf = new WeakMap<RoomSnapshot, string | null>();
+
+  /** The events of a state map (of a cached snapshot) by id. */
+  private readonly stateEventsOf = new WeakMap<ReadonlyMap<StateKey, RoomEvent>, Map<string, RoomEvent>>();
+
+  private stateEventsFor(snapshot: RoomSnapshot): Map<string, RoomEvent> {
+    let byId = this.stateEventsOf.get(snapshot.state);
+    if (!byId) {
+      byId = new Map([...snapshot.state.values()].map((e) => [e.event_id, e]));
+      this.stateEventsOf.set(snapshot.state, byId);
+    }
+    return byId;
   }
 
   private stateIdsFor(snapshot: RoomSnapshot): Map<StateKey, string> {

@@ -9,6 +9,7 @@ import {
   buildEvent,
   generateSigningKey,
   stateKey,
+  type BuiltEvent,
   type JsonObject,
   type SigningKey,
   type StateKey,
@@ -114,21 +115,7 @@ export class TestRoom {
    * reaches the server late (e.g. over federation after a redaction of it).
    */
   prepare(sender: string, type: string, content: JsonObject, options: SendOptions = {}): { eventId: string; append(): Promise<Sent> } {
-    const server = serverOf(sender);
-    const built = buildEvent({
-      roomVersion: this.version,
-      roomId: this.roomId,
-      sender,
-      type,
-      ...(options.stateKey !== undefined ? { stateKey: options.stateKey } : {}),
-      content,
-      ...(options.redacts !== undefined ? { redacts: options.redacts } : {}),
-      prevEvents: this.extremities,
-      state: this.state,
-      originServerTs: this.clock++,
-      origin: server,
-      signingKey: keyFor(server),
-    });
+    const built = this.build(sender, type, content, options);
     return {
       eventId: built.event.event_id,
       append: () => this.record(built.event.event_id, built.pdu, built.event.depth, options),
@@ -196,6 +183,53 @@ export class TestRoom {
       outlier: false,
       state_delta: { added: [], removed },
       forward_extremities: [built.event.event_id],
+    });
+  }
+
+  /**
+   * Appends a message whose fact adds the given state entries to the current state, as the
+   * fact of a join over federation adds the whole state the resident server gave (its events
+   * held before as outliers).
+   */
+  async placeOnState(sender: string, added: readonly StateEntry[]): Promise<Sent> {
+    const built = this.build(sender, 'm.room.message', { msgtype: 'm.notice', body: 'placed on the state' });
+    const eventId = built.event.event_id;
+    const removed: StateEntry[] = [];
+    for (const entry of added) {
+      const k = stateKey(entry.type, entry.state_key);
+      const previous = this.state.get(k);
+      if (previous !== undefined && previous !== entry.event_id) removed.push({ type: entry.type, state_key: entry.state_key, event_id: previous });
+      this.state.set(k, entry.event_id);
+    }
+    this.extremities = [{ eventId, depth: built.event.depth }];
+    return this.appendFact({
+      v: 1,
+      room_id: this.roomId,
+      room_version: this.version,
+      event_id: eventId,
+      pdu: built.pdu,
+      soft_failed: false,
+      outlier: false,
+      state_delta: { added: [...added], removed },
+      forward_extremities: [eventId],
+    });
+  }
+
+  private build(sender: string, type: string, content: JsonObject, options: SendOptions = {}): BuiltEvent {
+    const server = serverOf(sender);
+    return buildEvent({
+      roomVersion: this.version,
+      roomId: this.roomId,
+      sender,
+      type,
+      ...(options.stateKey !== undefined ? { stateKey: options.stateKey } : {}),
+      content,
+      ...(options.redacts !== undefined ? { redacts: options.redacts } : {}),
+      prevEvents: this.extremities,
+      state: this.state,
+      originServerTs: this.clock++,
+      origin: server,
+      signingKey: keyFor(server),
     });
   }
 

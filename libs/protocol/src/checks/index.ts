@@ -1,1 +1,2 @@
 export * from './pdu-checks';
+export * from './pdu-checks-batch';

@@ -151,3 +151,21 @@ export function verifyBytes(publicKey: Uint8Array | string, message: Uint8Array,
     return false;
   }
 }
+
+/**
+ * {@link verifyBytes} in libuv's thread pool (node:crypto's asynchronous verify): the calling
+ * thread goes on meanwhile, so a batch of signatures is verified on the other cores. Resolves
+ * false (never rejects) for a malformed key or signature.
+ */
+export function verifyBytesInPool(publicKey: Uint8Array | string, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  if (signature.length !== 64) return Promise.resolve(false);
+  const key = publicKeyObject(publicKey);
+  if (!key) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    try {
+      verify(null, message, key, signature, (error, valid) => resolve(!error && valid));
+    } catch {
+      resolve(false);
+    }
+  });
+}

@@ -57,21 +57,28 @@ export function verifyJsonSignature(
   publicKey: Uint8Array | string,
   options: CanonicalJsonOptions = {},
 ): boolean {
+  const input = jsonSignatureInput(obj, serverName, keyId, options);
+  return input !== undefined && verifyBytes(publicKey, input.message, input.signature);
+}
+
+/**
+ * The bytes the signature of `serverName` under `keyId` covers (canonical JSON without
+ * `signatures` and `unsigned`) and the signature, or undefined when the signature is missing
+ * or not Base64, or the object cannot be encoded.
+ */
+export function jsonSignatureInput(
+  obj: SignableObject,
+  serverName: string,
+  keyId: string,
+  options: CanonicalJsonOptions = {},
+): { message: Uint8Array; signature: Uint8Array } | undefined {
   const encoded = readSignatures(obj)[serverName]?.[keyId];
-  if (typeof encoded !== 'string') return false;
-  let signature: Uint8Array;
+  if (typeof encoded !== 'string') return undefined;
   try {
-    signature = decodeBase64(encoded);
+    return { signature: decodeBase64(encoded), message: canonicalJsonBytes(signedPart(obj), options) };
   } catch {
-    return false;
+    return undefined;
   }
-  let message: Uint8Array;
-  try {
-    message = canonicalJsonBytes(signedPart(obj), options);
-  } catch {
-    return false;
-  }
-  return verifyBytes(publicKey, message, signature);
 }
 
 /** The key ids `serverName` signed `obj` with (any algorithm), in the order given. */

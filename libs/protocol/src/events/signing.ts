@@ -4,7 +4,7 @@
  * signature back. And the matching check for a received event.
  */
 import { roomVersion, type RoomVersionRules } from '../room-versions';
-import { jsonSignature, verifyJsonSignature } from '../crypto/sign-json';
+import { jsonSignature, jsonSignatureInput, verifyJsonSignature } from '../crypto/sign-json';
 import type { SigningKey } from '../crypto/ed25519';
 import { contentHashBase64 } from './hashes';
 import { redactEvent } from './redaction';
@@ -55,4 +55,23 @@ export function verifyEventSignature(
     return false;
   }
   return verifyJsonSignature(redacted, serverName, keyId, publicKey, { strict: rules.strictCanonicalJson });
+}
+
+/**
+ * What {@link verifyEventSignature} checks, to verify elsewhere (in a batch, off the main
+ * thread): the bytes the signature of `serverName` under `keyId` covers and the signature;
+ * undefined when either cannot be had (the signature then does not verify).
+ */
+export function eventSignatureInput(
+  event: object,
+  version: string | RoomVersionRules,
+  serverName: string,
+  keyId: string,
+): { message: Uint8Array; signature: Uint8Array } | undefined {
+  const rules = rulesOf(version);
+  try {
+    return jsonSignatureInput(redactEvent(event, rules), serverName, keyId, { strict: rules.strictCanonicalJson });
+  } catch {
+    return undefined;
+  }
 }

@@ -1,6 +1,19 @@
-import { ROOM_EVENT_REJECTED } from '@hs/contracts';
-import { eventTemplate, signNewEvent, signingKeyFromSeed, stateKey, type BuiltEvent, type JsonObject, type StateKey } from '@hs/protocol';
-import { ALICE, dumpWriteModel, useRoomTestBed } from '../../test/harness';
+import { ROOM_EVENT_REJECTED, parseStreamName } from '@hs/contracts';
+import {
+  buildCreateEvent,
+  eventTemplate,
+  roomVersion,
+  signNewEvent,
+  signingKeyFromSeed,
+  stateKey,
+  type BuiltEvent,
+  type JsonObject,
+  type StateKey,
+} from '@hs/protocol';
+import { sql } from 'slonik';
+import { ALICE, SERVER_NAME, dumpWriteModel, useRoomTestBed } from '../../test/harness';
+import { parentsFirst } from '../federation/federation-rooms';
+import { applyRoomRecord, applyRoomRecords } from '../write-model/apply';
 import { rebuildWriteModel } from '../write-model/rebuild';
 import { CreateRoom } from '../commands/create-room/command';
 import { SendRoomEvent } from '../commands/send-room-event/command';
@@ -17,9 +30,10 @@ describe('the DAG path of the write side (events built by another server)', () =
   let clock = 1_800_000_000_000;
 
   /** An event of the remote server on top of `prevs`, its auth events selected from the writer's current state. */
-  async function remoteEvent(input: { sender?: string; type: string; stateKey?: string; content: JsonObject; prevs?: string[] }): Promise<BuiltEvent> {
-    const state = await bed.writer.state(roomId);
-    const snapshot = await bed.writer.reader.snapshot(roomId);
+  async function remoteEvent(input: { sender?: string; type: string; stateKey?: string; content: JsonObject; prevs?: string[] }, inRoom?: string): Promise<BuiltEvent> {
+    const room = inRoom ?? roomId;
+    const state = await bed.writer.state(room);
+    const snapshot = await bed.writer.reader.snapshot(room);
     if (!state || !snapshot) throw new Error('no room');
     const prevIds = input.prevs ?? snapshot.extremities.map((x) => x.eventId);
     // The auth events come from the state after the (first) prev event.
@@ -30,7 +44,7 @@ describe('the DAG path of the write side (events built by another server)', () =
     const prevs = await bed.writer.reader.events(prevIds);
     const template = eventTemplate({
       roomVersion: state.rules,
-      roomId,
+      roomId: room,
       sender: input.sender ?? ROB,
       type: input.type,
       stateKey: input.stateKey,
@@ -40,6 +54,17 @@ describe('the DAG path of the write side (events built by another server)', () =
       originServerTs: clock++,
     });
     return signNewEvent(template, state.rules, REMOTE, REMOTE_KEY);
+  }
+
+  /** Every record of the store, in global order. */
+  async function readEverything() {
+    const all = [];
+    for (let after = 0n; ; ) {
+      const page = await bed.store.readAll({ fromPosition: after, limit: 1000 });
+      all.push(...page);
+      if (page.length < 1000) return all;
+      after = page[page.length - 1].position;
+    }
   }
 
   const incoming = (built: BuiltEvent, extra: Partial<IncomingPdu> = {}): IncomingPdu => ({ event: built.event, pdu: built.pdu, ...extra });
@@ -123,6 +148,115 @@ describe('the DAG path of the write side (events built by another server)', () =
     expect((await bed.writer.reader.event(late.event.event_id))!.softFailed).toBe(true);
   });
 
+  describe('joining a room held by another server', () => {
+    const rules = roomVersion('11');
+    const JOINER = `@joiner:${SERVER_NAME}`;
+    const members = Array.from({ length: 40 }, (_, i) => `@m${i}:${REMOTE}`);
+    let joinedRoom = '';
+    let stateBefore: Map<StateKey, string>;
+    let held: BuiltEvent[] = [];
+    let refused: BuiltEvent;
+    let join: BuiltEvent;
+
+    /** The remote room: members who joined and then set a display name (so their joins are auth chain only), and one event its auth events refuse. */
+    beforeAll(() => {
+      let ts = 1_800_000_100_000;
+      const create = buildCreateEvent({ roomVersion: rules, sender: ROB, originServerTs: ts++, origin: REMOTE, signingKey: REMOTE_KEY });
+      joinedRoom = create.event.room_id;
+      const state = new Map<StateKey, string>([[stateKey('m.room.create', ''), create.event.event_id]]);
+      let prev = [{ eventId: create.event.event_id, depth: create.event.depth }];
+      const add = (sender: string, type: string, key: string, content: JsonObject, keep = true): BuiltEvent => {
+        const template = eventTemplate({ roomVersion: rules, roomId: joinedRoom, sender, type, stateKey: key, content, prevEvents: prev, state, originServerTs: ts++ });
+        const built = signNewEvent(template, rules, REMOTE, REMOTE_KEY);
+        if (keep) {
+          state.set(stateKey(type, key), built.event.event_id);
+          prev = [{ eventId: built.event.event_id, depth: built.event.depth }];
+        }
+        return built;
+      };
+      held = [create];
+      held.push(add(ROB, 'm.room.member', ROB, { membership: 'join' }));
+      held.push(add(ROB, 'm.room.power_levels', '', { users: { [ROB]: 100 }, state_default: 50 }));
+      held.push(add(ROB, 'm.room.join_rules', '', { join_rule: 'public' }));
+      for (const member of members) held.push(add(member, 'm.room.member', member, { membership: 'join' }));
+      for (const member of members) held.push(add(member, 'm.room.member', member, { membership: 'join', displayname: `M ${member}` }));
+      // A member may not set the topic (state_default 50): refused by its own auth events.
+      refused = add(members[0], 'm.room.topic', '', { topic: 'not allowed' }, false);
+      stateBefore = new Map(state);
+      const template = eventTemplate({
+        roomVersion: rules,
+        roomId: joinedRoom,
+        sender: JOINER,
+        type: 'm.room.member',
+        stateKey: JOINER,
+        content: { membership: 'join' },
+        prevEvents: prev,
+        state,
+        originServerTs: ts++,
+      });
+      join = signNewEvent(template, rules, SERVER_NAME, bed.signingKey);
+    });
+
+    it('holds the state and its auth chain as outliers and places the join on the state', async () => {
+      const outliers = parentsFirst([...held, refused].reverse()).map((b) => incoming(b, { outlier: true }));
+      const results = await bed.writer.ingest(joinedRoom, [...outliers, incoming(join, { stateBefore })], { roomVersion: rules.id });
+      expect(results).toHaveLength(held.length + 2);
+      expect(results.find((r) => r.eventId === refused.event.event_id)?.outcome).toBe('rejected');
+      expect(results.filter((r) => r.outcome === 'outlier')).toHaveLength(held.length);
+      expect(results[results.length - 1]).toEqual({ eventId: join.event.event_id, outcome: 'accepted' });
+
+      const current = await bed.writer.reader.currentStateEntries(joinedRoom);
+      expect(new Map(current.map((e) => [stateKey(e.type, e.state_key), e.event_id]))).toEqual(new Map([...stateBefore, [stateKey('m.room.member', JOINER), join.event.event_id]]));
+      expect((await bed.writer.reader.event(held[5].event.event_id))?.outlier).toBe(true);
+      expect((await bed.writer.reader.event(refused.event.event_id))?.rejected).toBe(true);
+      const snapshot = await bed.writer.reader.snapshot(joinedRoom);
+      expect(snapshot?.extremities.map((x) => x.eventId)).toEqual([join.event.event_id]);
+      expect(await bed.writer.reader.membership(joinedRoom, JOINER)).toBe('join');
+
+      // Again: all known, nothing appended.
+      const count = (await bed.stream(joinedRoom)).length;
+      const again = await bed.writer.ingest(joinedRoom, [...outliers, incoming(join, { stateBefore })]);
+      expect(again.every((r) => r.outcome === 'known')).toBe(true);
+      expect(await bed.stream(joinedRoom)).toHaveLength(count);
+    });
+
+    it('places the next events on the join, and the writer builds on what it placed', async () => {
+      const message = await remoteEvent({ type: 'm.room.message', content: { body: 'welcome' } }, joinedRoom);
+      expect(await bed.writer.ingest(joinedRoom, [incoming(message)])).toEqual([{ eventId: message.event.event_id, outcome: 'accepted' }]);
+      const topic = await remoteEvent({ type: 'm.room.topic', stateKey: '', content: { topic: 'set by rob' } }, joinedRoom);
+      expect(topic.event.prev_events).toEqual([message.event.event_id]);
+      expect(await bed.writer.ingest(joinedRoom, [incoming(topic)])).toEqual([{ eventId: topic.event.event_id, outcome: 'accepted' }]);
+      // The writer's state moved on with the ingest: a local event names the topic as its prev event.
+      const { eventId } = await bed.run(new SendRoomEvent(JOINER, joinedRoom, 'm.room.message', { body: 'thanks' }));
+      expect((await bed.writer.reader.event(eventId))?.event.prev_events).toEqual([topic.event.event_id]);
+      expect((await bed.writer.state(joinedRoom))?.content('m.room.topic')).toEqual({ topic: 'set by rob' });
+    });
+
+    it('writes held and rejected events in bulk into the tables one by one would give', async () => {
+      const records = (await readEverything()).filter((r) => parseStreamName(r.stream)?.kind === 'room');
+      const dumps: Record<string, string[]>[] = [];
+      for (const bulk of [false, true]) {
+        await bed.db.pool.transaction(async (tx) => {
+          await tx.query(sql.unsafe`TRUNCATE room.state_group_entries, room.events, room.state_groups, room.rooms, room.current_state,
+            room.forward_extremities, room.client_transactions, room.aliases, room.forgotten`);
+          // Members who forgot the room before: their joins clear the mark.
+          for (const member of members.slice(0, 3)) await tx.query(sql.unsafe`INSERT INTO room.forgotten (user_id, room_id) VALUES (${member}, ${joinedRoom})`);
+          const byRoom = new Map<string, typeof records>();
+          for (const record of records) {
+            const roomId = parseStreamName(record.stream)?.kind === 'room' ? (parseStreamName(record.stream) as { roomId: string }).roomId : '';
+            if (bulk) byRoom.set(roomId, [...(byRoom.get(roomId) ?? []), record]);
+            else await applyRoomRecord(tx, roomId, record);
+          }
+          for (const [roomId, list] of byRoom) await applyRoomRecords(tx, roomId, list);
+        });
+        dumps.push(await dumpWriteModel(bed));
+      }
+      expect(dumps[1]).toEqual(dumps[0]);
+      expect(dumps[0].forgotten).toEqual([]);
+      await rebuildWriteModel(bed.db.pool, bed.store);
+      bed.writer.clearCache();
+    });
+  });
 
   it('replays into identical write-model tables: the facts carry every decision', async () => {
     const before = await dumpWriteModel(bed);

@@ -79,18 +79,87 @@ export interface DagRoomState {
   extremities: readonly string[];
   /** The current state's group (undefined for a room being joined). */
   currentGroup: string | undefined;
+  /** Events at hand (the current state's), spared a read. */
+  knownEvent?: (eventId: string) => RoomEvent | undefined;
 }
 
 export interface DagDecision {
   records: NewEvent[];
   results: IngestResult[];
+  /** The room once the facts are applied: its current state, forward extremities and current group. */
+  room: Omit<DagRoomState, 'roomId' | 'rules'>;
+  /** The events the decision read or accepted, by id (the current state's events among them when they changed). */
+  events: ReadonlyMap<string, RoomEvent>;
+  /** The state groups the facts create, as maps (to remember once they are written). */
+  groups: ReadonlyMap<string, ReadonlyMap<StateKey, string>>;
 }
 
-/** Decides the facts of `incoming` on top of `room`, reading what it needs from the write model. */
+/**
+ * Decides the facts of `incoming` on top of `room`, reading what it needs from the write model:
+ * where the batch's events and their parents stand, and the auth events it names, in one query
+ * each before the first event; state groups through a cache of the groups already written
+ * (a group never changes).
+ */
 export async function decideIncoming(reader: WriteModelReader, room: DagRoomState, incoming: readonly IncomingPdu[]): Promise<DagDecision> {
   const dag = new DagBuilder(reader, room);
+  await dag.prefetch(incoming);
   for (const item of incoming) await dag.add(item);
-  return { records: dag.records, results: dag.results };
+  return dag.decision();
+}
+
+/**
+ * State groups already written, as maps, shared by the decisions on one database (one cache
+ * per WriteModelReader): a group never changes once written, and the group of a room's current
+ * state is what most received events are placed on. Bounded by the entries it holds.
+ */
+export class StateGroupCache {
+  private readonly maps = new Map<string, ReadonlyMap<StateKey, string>>();
+  private readonly chains = new Map<string, number>();
+  private entries = 0;
+
+  constructor(private readonly maxEntries = 200_000) {}
+
+  get(group: string): ReadonlyMap<StateKey, string> | undefined {
+    const map = this.maps.get(group);
+    if (map) {
+      // Most recently used last.
+      this.maps.delete(group);
+      this.maps.set(group, map);
+    }
+    return map;
+  }
+
+  set(group: string, map: ReadonlyMap<StateKey, string>): void {
+    if (map.size > this.maxEntries || this.maps.has(group)) return;
+    this.maps.set(group, map);
+    this.entries += map.size;
+    for (const [oldest, old] of this.maps) {
+      if (this.entries <= this.maxEntries) break;
+      this.maps.delete(oldest);
+      this.entries -= old.size;
+    }
+  }
+
+  chainLength(group: string): number | undefined {
+    return this.chains.get(group);
+  }
+
+  setChainLength(group: string, length: number): void {
+    if (this.chains.size >= 10_000) this.chains.clear();
+    this.chains.set(group, length);
+  }
+}
+
+const groupCaches = new WeakMap<WriteModelReader, StateGroupCache>();
+
+/** The state group cache of a database (of its reader). */
+export function stateGroupCache(reader: WriteModelReader): StateGroupCache {
+  let cache = groupCaches.get(reader);
+  if (!cache) {
+    cache = new StateGroupCache();
+    groupCaches.set(reader, cache);
+  }
+  return cache;
 }
 
 class DagBuilder {
@@ -99,8 +168,13 @@ class DagBuilder {
   private readonly rules: RoomVersionRules;
   private readonly events = new Map<string, RoomEvent>();
   private readonly places = new Map<string, EventPlace>();
+  /** Ids asked of the write model that it does not hold (nor did when asked). */
+  private readonly absent = new Set<string>();
   private readonly groupMaps = new Map<string, ReadonlyMap<StateKey, string>>();
-  private current: Map<StateKey, string>;
+  /** The groups the facts create. */
+  private readonly newGroups = new Map<string, ReadonlyMap<StateKey, string>>();
+  private readonly groupCache: StateGroupCache;
+  private current: ReadonlyMap<StateKey, string>;
   private extremities: string[];
   private currentGroup: string | undefined;
 
@@ -109,9 +183,40 @@ class DagBuilder {
     private readonly room: DagRoomState,
   ) {
     this.rules = room.rules;
-    this.current = new Map(room.state);
+    this.current = room.state;
     this.extremities = [...room.extremities];
     this.currentGroup = room.currentGroup;
+    this.groupCache = stateGroupCache(reader);
+  }
+
+  decision(): DagDecision {
+    return {
+      records: this.records,
+      results: this.results,
+      room: { state: this.current, extremities: this.extremities, currentGroup: this.currentGroup },
+      events: this.events,
+      groups: this.newGroups,
+    };
+  }
+
+  /**
+   * Reads at once what the events of the batch will ask for: where their ids, prev events and
+   * auth events stand, and the auth events held before the batch.
+   */
+  async prefetch(incoming: readonly IncomingPdu[]): Promise<void> {
+    if (incoming.length < 2) return;
+    const ids = new Set<string>();
+    const own = new Set<string>();
+    for (const { event } of incoming) {
+      own.add(event.event_id);
+      ids.add(event.event_id);
+      for (const id of event.prev_events) ids.add(id);
+      for (const id of event.auth_events) ids.add(id);
+    }
+    await this.loadPlaces([...ids]);
+    const held = [...ids].filter((id) => !own.has(id) && this.places.get(id)?.rejected === false);
+    const authIds = new Set(incoming.flatMap(({ event }) => event.auth_events));
+    await this.loadEvents(held.filter((id) => authIds.has(id)));
   }
 
   async add(item: IncomingPdu): Promise<void> {
@@ -165,8 +270,8 @@ class DagBuilder {
     const againstBefore = await this.checkAgainst(event, before, create);
     if (!againstBefore.allowed) return this.reject(item, againstBefore.rule ?? 'auth', againstBefore.reason ?? 'not allowed by the state before it');
 
-    const after = new Map(before);
-    if (typeof event.state_key === 'string') after.set(stateKey(event.type, event.state_key), id);
+    // The state after the event (the same map for an event without a state key).
+    const after = typeof event.state_key === 'string' ? new Map(before).set(stateKey(event.type, event.state_key), id) : before;
     const groups: StateGroupWrite[] = [];
     let eventGroup: string;
     if (base && typeof event.state_key !== 'string' && event.prev_events.length === 1) {
@@ -202,8 +307,8 @@ class DagBuilder {
         groups.push(await this.groupWrite(currentGroup, next, { group: this.currentGroup, map: this.current }));
       }
     }
-    const delta = stateDelta(this.current, next);
-    this.current = new Map(next);
+    const delta = sameState(this.current, next) ? { added: [], removed: [] } : stateDelta(this.current, next);
+    this.current = next;
     this.currentGroup = currentGroup;
     return this.accept(item, { groups, eventGroup, currentGroup, delta, after });
   }
@@ -247,7 +352,11 @@ class DagBuilder {
       depth: event.depth,
     });
     if (options.eventGroup !== undefined && options.after) this.groupMaps.set(options.eventGroup, options.after);
-    if (options.currentGroup !== undefined && !this.groupMaps.has(options.currentGroup)) this.groupMaps.set(options.currentGroup, new Map(this.current));
+    if (options.currentGroup !== undefined && !this.groupMaps.has(options.currentGroup)) this.groupMaps.set(options.currentGroup, this.current);
+    for (const group of options.groups ?? []) {
+      const map = this.groupMaps.get(group.id);
+      if (map) this.newGroups.set(group.id, map);
+    }
     const outcome: IngestOutcome = options.outlier ? 'outlier' : options.softFailed ? 'soft_failed' : 'accepted';
     this.results.push({ eventId: event.event_id, outcome });
   }
@@ -330,37 +439,54 @@ class DagBuilder {
     return { id, prev: base.group, entries };
   }
 
+  /** Chain lengths of the groups this decision creates. */
   private readonly chains = new Map<string, number>();
 
   private async chainLength(group: string): Promise<number | undefined> {
-    const known = this.chains.get(group);
+    const known = this.chains.get(group) ?? this.groupCache.chainLength(group);
     if (known !== undefined) return known;
     const pending = this.records
       .flatMap((r) => ((r.data as unknown as RoomEventAccepted).state_groups ?? []))
       .find((g) => g.id === group);
-    let length: number | undefined;
-    if (pending) length = pending.prev === null ? 0 : ((await this.chainLength(pending.prev)) ?? 0) + 1;
-    else length = await this.reader.stateGroupChainLength(group);
-    if (length !== undefined) this.chains.set(group, length);
+    if (pending) {
+      const length = pending.prev === null ? 0 : ((await this.chainLength(pending.prev)) ?? 0) + 1;
+      this.chains.set(group, length);
+      return length;
+    }
+    const length = await this.reader.stateGroupChainLength(group);
+    if (length !== undefined) this.groupCache.setChainLength(group, length);
     return length;
   }
 
   private async groupMap(group: string): Promise<ReadonlyMap<StateKey, string>> {
-    const known = this.groupMaps.get(group);
+    const known = this.groupMaps.get(group) ?? this.groupCache.get(group);
     if (known) return known;
     const map = await this.reader.stateGroupMap(group);
     this.groupMaps.set(group, map);
+    // Only groups read from the write model are shared: the decision's own are not written yet.
+    this.groupCache.set(group, map);
     return map;
   }
 
   private async loadPlaces(ids: readonly string[]): Promise<void> {
-    const wanted = ids.filter((id) => !this.places.has(id));
+    const wanted = [...new Set(ids)].filter((id) => !this.places.has(id) && !this.absent.has(id));
     if (wanted.length === 0) return;
-    for (const [id, place] of await this.reader.eventPlaces(wanted)) this.places.set(id, place);
+    const found = await this.reader.eventPlaces(wanted);
+    for (const id of wanted) {
+      const place = found.get(id);
+      if (place) this.places.set(id, place);
+      else this.absent.add(id);
+    }
   }
 
   private async loadEvents(ids: readonly string[]): Promise<void> {
-    const wanted = [...new Set(ids)].filter((id) => !this.events.has(id));
+    const wanted: string[] = [];
+    for (const id of new Set(ids)) {
+      if (this.events.has(id)) continue;
+      const known = this.room.knownEvent?.(id);
+      if (known) this.events.set(id, known);
+      else wanted.push(id);
+    }
     if (wanted.length === 0) return;
     for (const event of await this.reader.events(wanted)) this.events.set(event.event_id, event);
   }
@@ -371,10 +497,27 @@ function entry(k: StateKey, eventId: string | null): StateGroupWrite['entries'][
   return { type, state_key: key, event_id: eventId };
 }
 
+/**
+ * Pairs of state maps found equal. The maps of this path are never changed once made (the
+ * writer's state maps, the cached groups, the maps after each event), so a pair found equal
+ * stays equal: the current state of a large room is compared with the group of each new
+ * event's prev event once, not once per event.
+ */
+const equalStates = new WeakMap<ReadonlyMap<StateKey, string>, WeakSet<ReadonlyMap<StateKey, string>>>();
+
 function sameState(a: ReadonlyMap<StateKey, string>, b: ReadonlyMap<StateKey, string>): boolean {
   if (a === b) return true;
   if (a.size !== b.size) return false;
+  if (equalStates.get(a)?.has(b)) return true;
   for (const [k, v] of a) if (b.get(k) !== v) return false;
+  for (const [x, y] of [
+    [a, b],
+    [b, a],
+  ]) {
+    const known = equalStates.get(x) ?? new WeakSet();
+    known.add(y);
+    equalStates.set(x, known);
+  }
   return true;
 }
 

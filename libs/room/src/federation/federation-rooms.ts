@@ -488,16 +488,13 @@ export class FederationRooms {
     return events.map((e) => e.pdu);
   }
 
-  /** The servers with a joined member in the room's current state, ours first. */
+  /** The servers with a joined member in the room's current state (the writer's, read once for a large room), ours first. */
   async serversInRoom(roomId: string): Promise<string[]> {
-    const entries = await this.writer.reader.currentStateEntries(roomId);
-    const members = entries.filter((e) => e.type === 'm.room.member').map((e) => e.state_key);
+    const state = await this.writer.state(roomId);
     const joined = new Set<string>();
-    for (const userId of members) {
-      if ((await this.writer.reader.membership(roomId, userId)) === 'join') {
-        const server = serverNameOf(userId);
-        if (server) joined.add(server);
-      }
+    for (const userId of state?.members('join') ?? []) {
+      const server = serverNameOf(userId);
+      if (server) joined.add(server);
     }
     return [...joined].sort((a, b) => (a === this.serverName ? -1 : b === this.serverName ? 1 : a < b ? -1 : 1));
   }
@@ -840,25 +837,37 @@ function okOnly(checks: readonly PduCheckResult[]): Checked[] {
   return checks.flatMap((c) => (c.ok ? [{ event: c.event, pdu: c.pdu }] : []));
 }
 
-/** Events ordered so each comes after the events of the set it names as auth or prev events (depth breaks ties). */
+/**
+ * Events ordered so each comes after the events of the set it names as auth or prev events
+ * (depth breaks ties). A walk with its own stack, so a long chain (a large room's state and
+ * auth chain, whose depths need not be true) cannot exhaust the call stack.
+ */
 export function parentsFirst<T extends { event: RoomEvent }>(items: readonly T[]): T[] {
   const byId = new Map(items.map((item) => [item.event.event_id, item]));
   const done = new Set<string>();
+  const onPath = new Set<string>();
   const out: T[] = [];
   const sorted = [...items].sort((a, b) => a.event.depth - b.event.depth || (a.event.event_id < b.event.event_id ? -1 : 1));
-  const visit = (item: T, path: Set<string>): void => {
-    const id = item.event.event_id;
-    if (done.has(id) || path.has(id)) return;
-    path.add(id);
-    for (const parent of [...item.event.auth_events, ...item.event.prev_events]) {
-      const found = byId.get(parent);
-      if (found) visit(found, path);
+  const frame = (item: T) => ({ item, parents: [...item.event.auth_events, ...item.event.prev_events], next: 0 });
+  for (const root of sorted) {
+    if (done.has(root.event.event_id)) continue;
+    const stack = [frame(root)];
+    onPath.add(root.event.event_id);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      if (top.next < top.parents.length) {
+        const parent = byId.get(top.parents[top.next++]);
+        if (parent && !done.has(parent.event.event_id) && !onPath.has(parent.event.event_id)) {
+          onPath.add(parent.event.event_id);
+          stack.push(frame(parent));
+        }
+        continue;
+      }
+      stack.pop();
+      onPath.delete(top.item.event.event_id);
+      done.add(top.item.event.event_id);
+      out.push(top.item);
     }
-    path.delete(id);
-    done.add(id);
-    out.push(item);
-  };
-  for (const item of sorted) visit(item, new Set());
+  }
   return out;
 }
-

@@ -6,6 +6,7 @@
  */
 import {
   checkIncomingPdu,
+  checkIncomingPdus,
   isKnownRoomVersion,
   requiredSignatureServers,
   roomVersion,
@@ -52,7 +53,7 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 
 /**
  * Runs the receipt checks (format, signatures, content hash) on PDUs of one room version,
- * fetching the verify keys their signatures name first.
+ * fetching the verify keys their signatures name first (each once for the whole batch).
  */
 export async function checkPdus(remote: RemoteServers, raws: readonly unknown[], version: string, roomId?: string): Promise<PduCheckResult[]> {
   if (!isKnownRoomVersion(version)) return raws.map(() => ({ ok: false, reason: 'unsupported_room_version', detail: `room version ${version}` }) as const);
@@ -85,5 +86,7 @@ export async function checkPdus(remote: RemoteServers, raws: readonly unknown[],
     }),
   );
   const lookupKey = (server: string, keyId: string) => keys.get(`${server}\u0000${keyId}`);
+  // Many PDUs (a room's state): their signatures verified in the thread pool beside the other checks.
+  if (raws.length >= 16) return checkIncomingPdus(raws, version, { lookupKey, roomId });
   return raws.map((raw) => checkIncomingPdu(raw, version, { lookupKey, roomId }));
 }

@@ -36,11 +36,48 @@ export interface RoomStreamRecord {
 
 /** Applies one record; records of unknown types only move the room's stream revision. */
 export async function applyRoomRecord(tx: CommonQueryMethods, roomId: string, record: RoomStreamRecord): Promise<void> {
+  if (await applyRecordRows(tx, roomId, record)) return;
+  await recordRevision(tx, roomId, record.revision);
+}
+
+/**
+ * Applies records of one room appended together, in order, leaving the same tables as
+ * {@link applyRoomRecord} on each: runs of events the DAG path holds as outliers or rejects
+ * (what joining a room brings by the thousand) are written a few statements per run, and the
+ * room's stream revision is written once, at the end.
+ */
+export async function applyRoomRecords(tx: CommonQueryMethods, roomId: string, records: readonly RoomStreamRecord[]): Promise<void> {
+  let written = true;
+  for (let i = 0; i < records.length; ) {
+    let end = i;
+    const ids = new Set<string>();
+    while (end < records.length && isHeldOnly(records[end]) && !ids.has((records[end].data as RoomEventAccepted).event_id)) {
+      ids.add((records[end].data as RoomEventAccepted).event_id);
+      end++;
+    }
+    if (end - i >= 2) {
+      await insertHeldEvents(tx, records.slice(i, end));
+      written = false;
+      i = end;
+    } else {
+      written = await applyRecordRows(tx, roomId, records[i]);
+      i++;
+    }
+  }
+  const last = records[records.length - 1];
+  if (last && !written) await recordRevision(tx, roomId, last.revision);
+}
+
+async function recordRevision(tx: CommonQueryMethods, roomId: string, revision: bigint): Promise<void> {
+  await tx.query(sql.unsafe`UPDATE room.rooms SET stream_revision = ${revision.toString()} WHERE room_id = ${roomId}`);
+}
+
+/** Writes what a record changes but the room's stream revision; true when its statement recorded the revision too. */
+async function applyRecordRows(tx: CommonQueryMethods, roomId: string, record: RoomStreamRecord): Promise<boolean> {
   switch (record.type) {
     case ROOM_EVENT_ACCEPTED:
       // A timeline event records the stream revision in its own statement.
-      if (await applyAccepted(tx, record.data as RoomEventAccepted, record)) return;
-      break;
+      return applyAccepted(tx, record.data as RoomEventAccepted, record);
     case ROOM_EVENT_REJECTED:
       await applyRejected(tx, record.data as RoomEventRejected, record);
       break;
@@ -68,7 +105,80 @@ export async function applyRoomRecord(tx: CommonQueryMethods, roomId: string, re
     default:
       break;
   }
-  await tx.query(sql.unsafe`UPDATE room.rooms SET stream_revision = ${record.revision.toString()} WHERE room_id = ${roomId}`);
+  return false;
+}
+
+/**
+ * A record that only adds an event row (and clears the sender's forgotten mark for a join,
+ * invite or knock): an event the DAG path holds as an outlier, with no state of its own, or
+ * one it rejected. A room's create event is not one (it starts the room's row).
+ */
+function isHeldOnly(record: RoomStreamRecord): boolean {
+  if (record.type === ROOM_EVENT_REJECTED) return true;
+  if (record.type !== ROOM_EVENT_ACCEPTED) return false;
+  const fact = record.data as RoomEventAccepted;
+  return (
+    fact.outlier &&
+    isDagFact(fact) &&
+    fact.event_group === undefined &&
+    fact.current_group === undefined &&
+    (fact.state_groups ?? []).length === 0 &&
+    fact.state_delta.added.length === 0 &&
+    fact.state_delta.removed.length === 0 &&
+    fact.local === undefined &&
+    !(fact.pdu.type === 'm.room.create' && fact.pdu.state_key === '')
+  );
+}
+
+/** Rows per statement of {@link insertHeldEvents}. */
+const HELD_CHUNK = 500;
+
+/** The rows of {@link isHeldOnly} records (distinct event ids), as {@link insertEvent} and the forgotten marks of applyAccepted write them one by one. */
+async function insertHeldEvents(tx: CommonQueryMethods, records: readonly RoomStreamRecord[]): Promise<void> {
+  for (let start = 0; start < records.length; start += HELD_CHUNK) {
+    const rows = records.slice(start, start + HELD_CHUNK).map((record) => {
+      const fact = record.data as RoomEventAccepted | RoomEventRejected;
+      const rejected = record.type === ROOM_EVENT_REJECTED;
+      return { record, fact, event: normalized(fact.pdu, fact.room_version, fact.event_id), rejected, outlier: !rejected && (fact as RoomEventAccepted).outlier };
+    });
+    const column = <T extends string | boolean | null>(value: (row: (typeof rows)[number]) => T) => rows.map(value);
+    await tx.query(sql.unsafe`
+      INSERT INTO room.events (event_id, room_id, type, state_key, sender, depth, pdu, auth_events, prev_events,
+                               stream_revision, stream_position, rejected, soft_failed, outlier, room_version)
+      SELECT x.event_id, x.room_id, x.type, x.state_key, x.sender, x.depth, x.pdu::jsonb,
+             ARRAY(SELECT a FROM jsonb_array_elements_text(x.auth_events::jsonb) WITH ORDINALITY AS t(a, n) ORDER BY n),
+             ARRAY(SELECT p FROM jsonb_array_elements_text(x.prev_events::jsonb) WITH ORDINALITY AS t(p, n) ORDER BY n),
+             x.stream_revision, x.stream_position, x.rejected, x.soft_failed, x.outlier, x.room_version
+        FROM unnest(${sql.array(column((r) => r.event.event_id), 'text')},
+                    ${sql.array(column((r) => r.event.room_id), 'text')},
+                    ${sql.array(column((r) => r.event.type), 'text')},
+                    ${sql.array(column((r) => r.event.state_key ?? null), 'text')},
+                    ${sql.array(column((r) => r.event.sender), 'text')},
+                    ${sql.array(column((r) => String(r.event.depth)), 'int8')},
+                    ${sql.array(column((r) => JSON.stringify(r.fact.pdu)), 'text')},
+                    ${sql.array(column((r) => JSON.stringify(r.event.auth_events)), 'text')},
+                    ${sql.array(column((r) => JSON.stringify(r.event.prev_events)), 'text')},
+                    ${sql.array(column((r) => r.record.revision.toString()), 'int8')},
+                    ${sql.array(column((r) => r.record.position.toString()), 'int8')},
+                    ${sql.array(column((r) => r.rejected), 'bool')},
+                    ${sql.array(column((r) => !r.rejected && (r.fact as RoomEventAccepted).soft_failed), 'bool')},
+                    ${sql.array(column((r) => r.outlier), 'bool')},
+                    ${sql.array(column((r) => r.fact.room_version), 'text')})
+          AS x(event_id, room_id, type, state_key, sender, depth, pdu, auth_events, prev_events,
+               stream_revision, stream_position, rejected, soft_failed, outlier, room_version)
+      ON CONFLICT (event_id) DO UPDATE
+        SET outlier = false, soft_failed = excluded.soft_failed, rejected = excluded.rejected,
+            stream_revision = excluded.stream_revision, stream_position = excluded.stream_position
+        WHERE room.events.outlier AND NOT excluded.outlier`);
+    const unforgotten = rows.filter(
+      (r) => !r.rejected && r.event.type === 'm.room.member' && typeof r.event.state_key === 'string' && ['join', 'invite', 'knock'].includes(r.event.content.membership as string),
+    );
+    if (unforgotten.length > 0) {
+      await tx.query(sql.unsafe`DELETE FROM room.forgotten f
+        USING unnest(${sql.array(unforgotten.map((r) => r.event.state_key as string), 'text')}, ${sql.array(unforgotten.map((r) => r.event.room_id), 'text')}) AS x(user_id, room_id)
+        WHERE f.user_id = x.user_id AND f.room_id = x.room_id`);
+    }
+  }
 }
 
 function normalized(pdu: Pdu, version: string, eventId: string): RoomEvent {
@@ -121,9 +231,14 @@ async function applyCurrentStateDelta(tx: CommonQueryMethods, fact: RoomEventAcc
   const { added, removed } = fact.state_delta;
   const addedKeys = new Set(added.map((e) => `${e.type}\u0000${e.state_key}`));
   const gone = removed.filter((e) => !addedKeys.has(`${e.type}\u0000${e.state_key}`));
-  for (const entry of gone) {
+  if (gone.length === 1) {
+    const [entry] = gone;
     await tx.query(sql.unsafe`DELETE FROM room.current_state
       WHERE room_id = ${fact.room_id} AND type = ${entry.type} AND state_key = ${entry.state_key} AND event_id = ${entry.event_id}`);
+  } else if (gone.length > 1) {
+    await tx.query(sql.unsafe`DELETE FROM room.current_state c
+      USING ${sql.unnest(gone.map((e) => [e.type, e.state_key, e.event_id]), ['text', 'text', 'text'])} AS x(type, state_key, event_id)
+      WHERE c.room_id = ${fact.room_id} AND c.type = x.type AND c.state_key = x.state_key AND c.event_id = x.event_id`);
   }
   if (added.length > 0) {
     await tx.query(sql.unsafe`
