@@ -100,6 +100,16 @@ describe('sync projector', () => {
     expect(invited?.stripped_state?.map((e) => e.type)).toEqual(expect.arrayContaining(['m.room.create', 'm.room.name', 'm.room.topic']));
     const state = await q.currentState(q.pool, room.roomId);
     expect(state.find((r) => r.type === 'm.room.topic')?.event.content).toEqual({ topic: 'held' });
+    // The whole state is the state *before* the placed event: a timeline that starts with it
+    // starts on that state, while the state after the event before it stays as it was.
+    const justBefore = placed.position - 1n;
+    const topics = async (beforeNext: boolean) =>
+      (await q.stateAt(q.pool, room.roomId, justBefore, { beforeNext })).filter((r) => r.type === 'm.room.topic').map((r) => r.event_id);
+    expect(await topics(true)).toEqual([topic.eventId]);
+    expect(await topics(false)).toEqual([]);
+    expect(await q.stateKeysChanged(q.pool, room.roomId, justBefore, justBefore, true)).toHaveLength(held.length + 1);
+    expect(await q.stateKeysChanged(q.pool, room.roomId, justBefore, justBefore)).toEqual([]);
+    expect((await q.stateAt(q.pool, room.roomId, placed.position, { types: ['m.room.topic'] })).map((r) => r.event_id)).toEqual([topic.eventId]);
   });
 
   it('tracks current state, memberships, prev_content and invite stripped state', async () => {

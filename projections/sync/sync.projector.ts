@@ -7,7 +7,11 @@
  *   event holds its redacted form and `redacted_because`.
  * - `state_changes`: each change of a room's current state at the position of the fact that
  *   made it (`event_id` null when an entry left the state in a state reset), so the state at
- *   any position can be read back.
+ *   any position can be read back. A fact's changes other than its own event's entry (the
+ *   room's whole state brought by a join through another server, what state resolution changed
+ *   where branches of the room meet, entries a reset removed) are the state *before* the event
+ *   and have `before` set: /sync shows them as the state at the start of a timeline that begins
+ *   with the event.
  * - `current_state`: the room's state now.
  * - `memberships`: each user's current membership of each room, with the position at which it
  *   took its current value (a later member event that keeps the membership, such as a display
@@ -101,7 +105,8 @@ const SETUP = [
       state_key text NOT NULL,
       position bigint NOT NULL,
       event_id text,
-      PRIMARY KEY (room_id, type, state_key, position)
+      before boolean NOT NULL DEFAULT false,
+      PRIMARY KEY (room_id, type, state_key, position, before)
     )`,
   sql.unsafe`
     CREATE INDEX state_changes_by_position ON state_changes (room_id, position)`,
@@ -167,7 +172,7 @@ function isForgotten(data: unknown): data is RoomForgotten {
 
 export class SyncProjector implements Projector {
   readonly name = SYNC_PROJECTION;
-  readonly version = 2;
+  readonly version = 3;
   readonly eventTypes = [ROOM_EVENT_ACCEPTED, ROOM_FORGOTTEN];
   readonly tables = SYNC_TABLES;
 
@@ -343,7 +348,7 @@ export class SyncProjector implements Projector {
         WHERE events.in_timeline = false AND EXCLUDED.in_timeline
       RETURNING event_id`);
 
-    await this.applyStateDelta(position, roomId, fact.state_delta.added, fact.state_delta.removed, tx);
+    await this.applyStateDelta(position, roomId, fact.event_id, fact.state_delta.added, fact.state_delta.removed, tx);
 
     if (!inserted) return;
     if (event.type === 'm.room.redaction' && inTimeline && event.redacts !== undefined) {
@@ -360,6 +365,7 @@ export class SyncProjector implements Projector {
   private async applyStateDelta(
     position: bigint,
     roomId: string,
+    eventId: string,
     added: readonly StateEntry[],
     removed: readonly StateEntry[],
     tx: DatabaseTransactionConnection,
@@ -381,9 +387,9 @@ export class SyncProjector implements Projector {
           DELETE FROM current_state c USING removed r
            WHERE c.room_id = ${roomId} AND c.type = r.type AND c.state_key = r.state_key
         ), removed_changes AS (
-          INSERT INTO state_changes (room_id, type, state_key, position, event_id)
-          SELECT ${roomId}, type, state_key, ${position}, NULL FROM removed
-          ON CONFLICT (room_id, type, state_key, position) DO UPDATE SET event_id = NULL
+          INSERT INTO state_changes (room_id, type, state_key, position, event_id, before)
+          SELECT ${roomId}, type, state_key, ${position}, NULL, true FROM removed
+          ON CONFLICT (room_id, type, state_key, position, before) DO UPDATE SET event_id = NULL
         ), reset_members AS (
           -- A state reset took the user out of the room: they are no longer a member.
           INSERT INTO memberships (room_id, user_id, membership, event_id, position)
@@ -399,9 +405,9 @@ export class SyncProjector implements Projector {
           SELECT ${roomId}, type, state_key, event_id, ${position} FROM added
           ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = EXCLUDED.event_id, position = EXCLUDED.position
         )
-        INSERT INTO state_changes (room_id, type, state_key, position, event_id)
-        SELECT ${roomId}, type, state_key, ${position}, event_id FROM added
-        ON CONFLICT (room_id, type, state_key, position) DO UPDATE SET event_id = EXCLUDED.event_id`);
+        INSERT INTO state_changes (room_id, type, state_key, position, event_id, before)
+        SELECT ${roomId}, type, state_key, ${position}, event_id, event_id <> ${eventId} FROM added
+        ON CONFLICT (room_id, type, state_key, position, before) DO UPDATE SET event_id = EXCLUDED.event_id`);
     }
     const members = added.filter((entry) => entry.type === 'm.room.member');
     if (members.length > 1 && new Set(members.map((e) => e.state_key)).size === members.length) {

@@ -217,13 +217,15 @@ export class SyncQueries {
 
   /**
    * The room's state after the fact at `position` was applied. With `keys`, only those
-   * (type, state_key) entries; with `types`, only those types.
+   * (type, state_key) entries; with `types`, only those types. With `beforeNext`, the state
+   * just before the event at `position + 1` (the first of a timeline that starts there): with
+   * what that event's fact changed before the event itself (see `state_changes`).
    */
   async stateAt(
     conn: CommonQueryMethods,
     roomId: string,
     position: bigint,
-    options: { types?: readonly string[]; keys?: readonly { type: string; state_key: string }[] } = {},
+    options: { types?: readonly string[]; keys?: readonly { type: string; state_key: string }[]; beforeNext?: boolean } = {},
   ): Promise<EventRow[]> {
     if (options.keys && options.keys.length === 0) return [];
     const typeFilter = options.types ? sql.fragment`AND s.type = ANY(${sql.array([...options.types], 'text')})` : sql.fragment``;
@@ -240,8 +242,8 @@ export class SyncQueries {
       SELECT ${EVENT_COLUMNS}
         FROM (SELECT DISTINCT ON (s.type, s.state_key) s.type, s.state_key, s.event_id
                 FROM proj_sync.state_changes s
-               WHERE s.room_id = ${roomId} AND s.position <= ${position} ${typeFilter} ${keyFilter}
-               ORDER BY s.type, s.state_key, s.position DESC) latest
+               WHERE s.room_id = ${roomId} AND ${upToCondition(position, options.beforeNext === true)} ${typeFilter} ${keyFilter}
+               ORDER BY s.type, s.state_key, s.position DESC, s.before) latest
         JOIN proj_sync.events e ON e.event_id = latest.event_id
        ORDER BY latest.type, latest.state_key`);
     return rows as unknown as EventRow[];
@@ -281,16 +283,20 @@ export class SyncQueries {
     return { rows, users, stateRooms };
   }
 
-  /** The (type, state_key) entries of a room that changed in (after, upTo]. */
+  /**
+   * The (type, state_key) entries of a room that changed in (after, upTo]; with `beforeNext`,
+   * also those the fact at `upTo + 1` changed before its event (see `stateAt`).
+   */
   async stateKeysChanged(
     conn: CommonQueryMethods,
     roomId: string,
     after: bigint,
     upTo: bigint,
+    beforeNext = false,
   ): Promise<{ type: string; state_key: string }[]> {
     const rows = await conn.any(sql.unsafe`
-      SELECT DISTINCT type, state_key FROM proj_sync.state_changes
-       WHERE room_id = ${roomId} AND position > ${after} AND position <= ${upTo}`);
+      SELECT DISTINCT type, state_key FROM proj_sync.state_changes s
+       WHERE room_id = ${roomId} AND position > ${after} AND ${upToCondition(upTo, beforeNext)}`);
     return rows as unknown as { type: string; state_key: string }[];
   }
 
@@ -450,7 +456,7 @@ export class SyncQueries {
         FROM proj_sync.state_changes s LEFT JOIN proj_sync.events e ON e.event_id = s.event_id
        WHERE s.room_id = ANY(${sql.array([...roomIds], 'text')})
          AND (s.state_key = ${userId} AND s.type = 'm.room.member' OR s.state_key = '' AND s.type = 'm.room.history_visibility')
-       ORDER BY s.position`)) as unknown as { room_id: string; type: string; position: bigint; content: JsonObject | null }[];
+       ORDER BY s.position, s.before DESC`)) as unknown as { room_id: string; type: string; position: bigint; content: JsonObject | null }[];
     const changes = new Map<string, { visibility: ValueChange[]; membership: ValueChange[] }>();
     for (const roomId of roomIds) changes.set(roomId, { visibility: [], membership: [] });
     for (const row of rows) {
@@ -722,4 +728,9 @@ export class SyncQueries {
   filterState(rows: readonly EventRow[], filter: RoomEventFilter | undefined): EventRow[] {
     return rows.filter((r) => eventMatches(r, filter));
   }
+}
+
+/** State changes (alias `s`) up to `position`; with `beforeNext`, and those before the event at `position + 1`. */
+function upToCondition(position: bigint, beforeNext: boolean) {
+  return beforeNext ? sql.fragment`(s.position <= ${position} OR (s.position = ${position + 1n} AND s.before))` : sql.fragment`s.position <= ${position}`;
 }

@@ -33,11 +33,26 @@ describe('rooms across two instances', () => {
   it('a user of B joins a public room of A through A, and sees its state', async () => {
     const roomId = await alice.createRoom({ preset: 'public_chat', name: 'Across' });
     await alice.send(roomId, 'before bob');
+    const sinceBefore = (await bob.ok('GET', '/_matrix/client/v3/sync?timeout=0')).next_batch as string;
     expect(await bob.join(roomId, [a.name])).toBe(roomId);
     const name = await bob.state(roomId, 'm.room.name');
     expect(name).toEqual({ status: 200, body: { name: 'Across' } });
     const member = await alice.state(roomId, 'm.room.member', bob.userId);
     expect(member.body.membership).toBe('join');
+    // /sync, incremental from before the join and initial, starts the room's timeline on its
+    // whole state: what the join brought from A.
+    type Joined = { state: { events: { type: string; state_key: string; content: Record<string, unknown> }[] }; timeline: { events: { type: string; state_key?: string }[] } };
+    for (const query of [`since=${encodeURIComponent(sinceBefore)}&timeout=0`, 'timeout=0']) {
+      const sync = await bob.ok('GET', `/_matrix/client/v3/sync?${query}`);
+      const room = (sync.rooms as { join: Record<string, Joined> }).join[roomId];
+      const seen = [...room.state.events, ...room.timeline.events];
+      for (const type of ['m.room.create', 'm.room.power_levels', 'm.room.join_rules', 'm.room.history_visibility']) {
+        expect({ query, type, found: seen.some((e) => e.type === type) }).toEqual({ query, type, found: true });
+      }
+      expect(room.state.events.find((e) => e.type === 'm.room.name')?.content).toEqual({ name: 'Across' });
+      expect(seen.find((e) => e.type === 'm.room.member' && e.state_key === alice.userId)).toBeDefined();
+      expect(room.timeline.events.at(-1)).toMatchObject({ type: 'm.room.member', state_key: bob.userId });
+    }
     shared = roomId;
   }, 60_000);
 

@@ -706,14 +706,22 @@ export class SyncService {
   ): Promise<EventRow[]> {
     const filter = ctx.filter.room?.state;
     const at = `${roomId}\u0000${start}\u0000${ctx.upTo}`;
+    // A timeline's first event may come with state from before it (a join through another
+    // server brings the room's whole state; resolution where branches meet changes some):
+    // that is state at the timeline's start too.
+    const beforeNext = timeline.length > 0;
     let rows: EventRow[];
-    if (initial || after === undefined) rows = await this.queries.stateAt(ctx.conn, roomId, start);
-    else if (start > after) {
-      const keys = await this.shared.get(`changed\u0000${at}\u0000${after}`, () => this.queries.stateKeysChanged(ctx.conn, roomId, after, start));
+    if (initial || after === undefined) rows = await this.queries.stateAt(ctx.conn, roomId, start, { beforeNext });
+    else if (start > after || beforeNext) {
+      const keys = await this.shared.get(`changed\u0000${at}\u0000${after}\u0000${beforeNext}`, () =>
+        this.queries.stateKeysChanged(ctx.conn, roomId, after, start, beforeNext),
+      );
       rows =
         keys.length === 0
           ? []
-          : await this.shared.get(`state\u0000${at}\u0000${JSON.stringify(keys)}`, () => this.queries.stateAt(ctx.conn, roomId, start, { keys }));
+          : await this.shared.get(`state\u0000${at}\u0000${beforeNext}\u0000${JSON.stringify(keys)}`, () =>
+              this.queries.stateAt(ctx.conn, roomId, start, { keys, beforeNext }),
+            );
     } else rows = [];
     rows = rows.filter((r) => eventMatches(r, filter) && !(filter?.contains_url === true && typeof r.event.content.url !== 'string'));
     if (!filter?.lazy_load_members) return rows.sort(byStateKey);
@@ -740,8 +748,8 @@ export class SyncService {
     const members =
       memberKeys.length === 0
         ? []
-        : await this.shared.get(`members\u0000${at}\u0000${JSON.stringify(memberKeys)}`, () =>
-            this.queries.stateAt(ctx.conn, roomId, start, { keys: memberKeys.map((s) => ({ type: 'm.room.member', state_key: s })) }),
+        : await this.shared.get(`members\u0000${at}\u0000${beforeNext}\u0000${JSON.stringify(memberKeys)}`, () =>
+            this.queries.stateAt(ctx.conn, roomId, start, { keys: memberKeys.map((s) => ({ type: 'm.room.member', state_key: s })), beforeNext }),
           );
     const wanted = members.filter((r) => !inTimeline.has(r.event_id));
     const sent = wanted.filter((r) => include || initial || !this.lazyMembers.has(ctx.userId, ctx.deviceId, roomId, r.event_id));
