@@ -82,6 +82,13 @@ export interface RoomEventRejectedV1 {
   pdu: Pdu;
   /** Stable identifier of the rule or check that rejected it. */
   reason: string;
+  /** State groups this fact creates (the resolved state before the event, where its prev events meet). */
+  state_groups?: StateGroupWrite[];
+  /**
+   * The state group of the state before the event, when its prev events were held: a rejected
+   * event changes no state, so an event that names it as a prev event starts from this state.
+   */
+  event_group?: string;
 }
 
 export type RoomEventRejected = RoomEventRejectedV1;

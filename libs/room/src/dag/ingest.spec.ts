@@ -129,6 +129,16 @@ describe('the DAG path of the write side (events built by another server)', () =
     expect(stream[stream.length - 1].type).toBe(ROOM_EVENT_REJECTED);
     const topic = await bed.ask(new GetStateEvent(roomId, 'm.room.topic'));
     expect(topic.content).toEqual({ topic: 'local topic' });
+
+    // An event built on the rejected one starts from the state before it (which it changed not).
+    const stored = await bed.writer.reader.event(forged.event.event_id);
+    expect(stored).toMatchObject({ rejected: true, stateGroup: expect.any(String) });
+    const before = await bed.writer.reader.stateGroupMap(stored!.stateGroup!);
+    expect(before.get(stateKey('m.room.topic', ''))).toBe(topic.event_id);
+    const after = await remoteEvent({ type: 'm.room.message', content: { body: 'on a rejected parent' }, prevs: [forged.event.event_id] });
+    expect(await bed.writer.ingest(roomId, [incoming(after)])).toEqual([{ eventId: after.event.event_id, outcome: 'accepted' }]);
+    const placed = await bed.writer.reader.event(after.event.event_id);
+    expect((await bed.writer.reader.stateGroupMap(placed!.stateGroup!)).get(stateKey('m.room.topic', ''))).toBe(topic.event_id);
   });
 
   it('refuses an event whose prev events are not held, naming them', async () => {

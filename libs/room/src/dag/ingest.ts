@@ -52,6 +52,21 @@ export interface IncomingPdu {
 
 export type IngestOutcome = 'accepted' | 'soft_failed' | 'outlier' | 'rejected' | 'known';
 
+/** The state before an event and the group it was read from (the first prev event's). */
+interface StateBefore {
+  before: ReadonlyMap<StateKey, string>;
+  base: { group: string; map: ReadonlyMap<StateKey, string> } | undefined;
+  /** The event has one prev event and `before` is its group's state. */
+  single: boolean;
+}
+
+/** The state before a rejected event: its group, the groups written for it, and the map. */
+interface RejectedState {
+  group: string;
+  groups: StateGroupWrite[];
+  map: ReadonlyMap<StateKey, string>;
+}
+
 export interface IngestResult {
   eventId: string;
   outcome: IngestOutcome;
@@ -236,39 +251,26 @@ class DagBuilder {
     const authEvents = authIds.map((a) => this.events.get(a)).filter((e): e is RoomEvent => e !== undefined);
     const create = this.rules.roomIdFromCreateEvent ? await this.createEvent() : undefined;
     const own = checkAuthAgainstAuthEvents(event, authEvents, this.rules, create);
-    if (!own.allowed) return this.reject(item, own.rule ?? 'auth', own.reason ?? 'not allowed by its auth events');
+    if (!own.allowed) {
+      const state = item.outlier ? undefined : await this.stateBeforeIfHeld(item);
+      return this.reject(item, own.rule ?? 'auth', own.reason ?? 'not allowed by its auth events', state);
+    }
 
     if (item.outlier) return this.accept(item, { outlier: true });
     // The event takes part in the resolutions below (as part of the state after it).
     this.events.set(id, event);
 
     // The state before the event.
-    let before: ReadonlyMap<StateKey, string>;
-    let base: { group: string; map: ReadonlyMap<StateKey, string> } | undefined;
-    if (item.stateBefore) {
-      before = item.stateBefore;
-    } else {
-      const prevGroups: string[] = [];
-      const missing: string[] = [];
-      for (const prev of event.prev_events) {
-        const place = this.places.get(prev);
-        if (!place || place.stateGroup === undefined || place.rejected) missing.push(prev);
-        else prevGroups.push(place.stateGroup);
-      }
-      if (missing.length > 0) throw new MissingPrevEventsError(id, missing);
-      const maps = await Promise.all(prevGroups.map((g) => this.groupMap(g)));
-      base = { group: prevGroups[0], map: maps[0] };
-      if (maps.length === 1) before = maps[0];
-      else {
-        const resolved = await this.resolve(maps);
-        if (!resolved) return this.reject(item, 'state_resolution', 'the state before the event could not be resolved');
-        before = resolved;
-      }
-    }
+    const found = await this.stateBefore(item);
+    if (found === 'missing') throw new MissingPrevEventsError(id, this.missingPrevs(event));
+    if (found === 'unresolved') return this.reject(item, 'state_resolution', 'the state before the event could not be resolved');
+    const { before, base } = found;
 
     // Auth rules against the state before the event.
     const againstBefore = await this.checkAgainst(event, before, create);
-    if (!againstBefore.allowed) return this.reject(item, againstBefore.rule ?? 'auth', againstBefore.reason ?? 'not allowed by the state before it');
+    if (!againstBefore.allowed) {
+      return this.reject(item, againstBefore.rule ?? 'auth', againstBefore.reason ?? 'not allowed by the state before it', await this.beforeGroup(id, found));
+    }
 
     // The state after the event (the same map for an event without a state key).
     const after = typeof event.state_key === 'string' ? new Map(before).set(stateKey(event.type, event.state_key), id) : before;
@@ -361,7 +363,43 @@ class DagBuilder {
     this.results.push({ eventId: event.event_id, outcome });
   }
 
-  private reject(item: IncomingPdu, rule: string, reason: string): void {
+  /** The prev events of `event` that are not held with a state. */
+  private missingPrevs(event: RoomEvent): string[] {
+    return event.prev_events.filter((prev) => this.places.get(prev)?.stateGroup === undefined);
+  }
+
+  /**
+   * The state before an event: the state brought with it, else its prev event's state group,
+   * else the resolution of its prev events' groups. `missing` when a prev event is not held
+   * with a state (a rejected one counts with the state before it: it changed nothing).
+   */
+  private async stateBefore(item: IncomingPdu): Promise<StateBefore | 'missing' | 'unresolved'> {
+    if (item.stateBefore) return { before: item.stateBefore, base: undefined, single: false };
+    const event = item.event;
+    if (this.missingPrevs(event).length > 0) return 'missing';
+    const prevGroups = event.prev_events.map((prev) => this.places.get(prev)?.stateGroup as string);
+    const maps = await Promise.all(prevGroups.map((g) => this.groupMap(g)));
+    const base = { group: prevGroups[0], map: maps[0] };
+    if (maps.length === 1) return { before: maps[0], base, single: true };
+    const resolved = await this.resolve(maps);
+    if (!resolved) return 'unresolved';
+    return { before: resolved, base, single: false };
+  }
+
+  /** The state before a rejected event, when it can be had without fetching anything. */
+  private async stateBeforeIfHeld(item: IncomingPdu): Promise<RejectedState | undefined> {
+    const found = await this.stateBefore(item);
+    if (found === 'missing' || found === 'unresolved') return undefined;
+    return this.beforeGroup(item.event.event_id, found);
+  }
+
+  /** A state group holding the state before an event: its prev event's, or one written for it (named by the event). */
+  private async beforeGroup(eventId: string, found: StateBefore): Promise<RejectedState> {
+    if (found.single && found.base) return { group: found.base.group, groups: [], map: found.before };
+    return { group: eventId, groups: [await this.groupWrite(eventId, found.before, found.base)], map: found.before };
+  }
+
+  private reject(item: IncomingPdu, rule: string, reason: string, state?: RejectedState): void {
     const event = item.event;
     const fact: RoomEventRejected = {
       v: 1,
@@ -371,11 +409,17 @@ class DagBuilder {
       pdu: withoutUnsigned(item.pdu),
       reason: `${rule}: ${reason}`,
     };
+    if (state) {
+      if (state.groups.length > 0) fact.state_groups = state.groups;
+      fact.event_group = state.group;
+      if (!this.groupMaps.has(state.group)) this.groupMaps.set(state.group, state.map);
+      for (const group of state.groups) this.newGroups.set(group.id, state.map);
+    }
     this.records.push({ id: event.event_id, type: ROOM_EVENT_REJECTED, data: fact as unknown as JsonValue });
     this.places.set(event.event_id, {
       eventId: event.event_id,
       roomId: event.room_id,
-      stateGroup: undefined,
+      stateGroup: state?.group,
       outlier: false,
       rejected: true,
       softFailed: false,

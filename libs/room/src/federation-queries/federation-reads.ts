@@ -88,7 +88,7 @@ export class FederationReads {
   async groupBeforeRevision(roomId: string, streamRevision: bigint): Promise<string | undefined> {
     const group = await this.db.maybeOneFirst(sql.type(z.object({ state_group: z.string() }))`
       SELECT state_group FROM room.events
-       WHERE room_id = ${roomId} AND stream_revision < ${streamRevision.toString()} AND state_group IS NOT NULL
+       WHERE room_id = ${roomId} AND stream_revision < ${streamRevision.toString()} AND state_group IS NOT NULL AND NOT rejected
        ORDER BY stream_revision DESC LIMIT 1`);
     return group ?? undefined;
   }

@@ -21,7 +21,7 @@ export class JoinedServersReader {
     if (eventIds.length === 0) return new Map();
     const rows = await connection.any(sql.type(groupRow)`
       SELECT event_id, state_group FROM room.events
-       WHERE event_id = ANY(${sql.array([...eventIds], 'text')}) AND state_group IS NOT NULL`);
+       WHERE event_id = ANY(${sql.array([...eventIds], 'text')}) AND state_group IS NOT NULL AND NOT rejected`);
     return new Map(rows.map((row) => [row.event_id, row.state_group]));
   }
 

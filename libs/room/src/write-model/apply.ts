@@ -114,7 +114,7 @@ async function applyRecordRows(tx: CommonQueryMethods, roomId: string, record: R
  * one it rejected. A room's create event is not one (it starts the room's row).
  */
 function isHeldOnly(record: RoomStreamRecord): boolean {
-  if (record.type === ROOM_EVENT_REJECTED) return true;
+  if (record.type === ROOM_EVENT_REJECTED) return (record.data as RoomEventRejected).event_group === undefined;
   if (record.type !== ROOM_EVENT_ACCEPTED) return false;
   const fact = record.data as RoomEventAccepted;
   return (
@@ -393,6 +393,11 @@ export function timelineAppendValues(event: RoomEvent, fact: RoomEventAccepted):
 async function applyRejected(tx: CommonQueryMethods, fact: RoomEventRejected, record: RoomStreamRecord): Promise<void> {
   const event = normalized(fact.pdu, fact.room_version, fact.event_id);
   await insertEvent(tx, event, fact.pdu, record, { softFailed: false, outlier: false, rejected: true, roomVersion: fact.room_version });
+  // The state before it, for the events that name it as a prev event.
+  for (const group of fact.state_groups ?? []) await insertStateGroup(tx, fact.room_id, group);
+  if (fact.event_group !== undefined) {
+    await tx.query(sql.unsafe`UPDATE room.events SET state_group = ${fact.event_group} WHERE event_id = ${fact.event_id}`);
+  }
 }
 
 async function insertEvent(
