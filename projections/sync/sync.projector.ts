@@ -12,6 +12,8 @@
  *   where branches of the room meet, entries a reset removed) are the state *before* the event
  *   and have `before` set: /sync shows them as the state at the start of a timeline that begins
  *   with the event.
+ *   Events fetched from another server with /backfill (older than what the room held) have
+ *   their store position negated, so that history pages back below everything else.
  * - `current_state`: the room's state now.
  * - `memberships`: each user's current membership of each room, with the position at which it
  *   took its current value (a later member event that keeps the membership, such as a display
@@ -210,7 +212,9 @@ export class SyncProjector implements Projector {
           continue;
         }
         await flush();
-        await this.accept(record.position, fact, tx, context);
+        // Backfilled history goes below everything held: at its position negated (a backfill
+        // appends newest first), never in a range that /sync reads as new.
+        await this.accept(fact.backfilled === true ? -record.position : record.position, fact, tx, context);
       } else if (record.type === ROOM_FORGOTTEN && isForgotten(record.data)) {
         await flush();
         await tx.query(sql.unsafe`UPDATE memberships SET forgotten = true
@@ -572,7 +576,7 @@ function writtenRow(plain: PlainEvent): EventRow {
 
 /** No state change and not a redaction: an event written as it is (no previous state to look up, nothing to redact). */
 function isHeldFact(fact: RoomEventAccepted): boolean {
-  return fact.pdu.type !== 'm.room.redaction' && fact.state_delta.added.length === 0 && fact.state_delta.removed.length === 0;
+  return fact.pdu.type !== 'm.room.redaction' && fact.state_delta.added.length === 0 && fact.state_delta.removed.length === 0 && fact.backfilled !== true;
 }
 
 /** No state key, not a redaction, no state change: a timeline event nothing else depends on. */
@@ -581,7 +585,8 @@ function isPlainFact(fact: RoomEventAccepted): boolean {
     fact.pdu.state_key === undefined &&
     fact.pdu.type !== 'm.room.redaction' &&
     fact.state_delta.added.length === 0 &&
-    fact.state_delta.removed.length === 0
+    fact.state_delta.removed.length === 0 &&
+    fact.backfilled !== true
   );
 }
 

@@ -5,7 +5,7 @@
  */
 import { sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
 import { readActive } from '@hs/eventstore';
-import { encodePaginationToken, parsePaginationToken } from '@hs/contracts';
+import { encodePaginationToken, FIRST_PAGINATION_POSITION, parsePaginationToken } from '@hs/contracts';
 import type { JsonObject } from '@hs/protocol';
 import type { ClientEvent, StrippedStateEvent } from './client-event';
 import { SyncQueryError } from './errors';
@@ -554,7 +554,7 @@ export class SyncQueries {
     return this.snapshot(async (conn) => {
       const visibility = await this.requireAccess(conn, request.roomId, request.viewer.userId);
       const head = await this.position(conn);
-      const from = request.from !== undefined ? parsePaginationToken(request.from) : request.dir === 'b' ? head : 0n;
+      const from = request.from !== undefined ? parsePaginationToken(request.from) : request.dir === 'b' ? head : FIRST_PAGINATION_POSITION;
       const to = request.to !== undefined ? parsePaginationToken(request.to) : undefined;
       if (request.dir === 'b' && to !== undefined && to >= from) return { chunk: [], start: encodePaginationToken(from) };
       if (request.dir === 'f' && to !== undefined && to <= from) return { chunk: [], start: encodePaginationToken(from) };

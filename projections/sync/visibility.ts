@@ -6,6 +6,8 @@
  *  3. `shared` at the event and the user joined the room at any point after it: allow.
  *  4. The user's membership at the event was `invite` and the visibility `invited`: allow.
  *  5. Otherwise deny.
+ * History fetched from other servers (held below position 0) is judged by the visibility in
+ * force where the history this server held begins.
  * A history_visibility event is visible if the rules allow it with the value before or after
  * it. The user's own member events are always visible to them (the spec's rule allows those
  * that join or leave a joined membership; invites, knocks, rejections and bans of the user
@@ -81,7 +83,9 @@ export class RoomVisibility {
 
   canSee(event: VisibilityEvent): boolean {
     const p = event.position;
-    const visBefore = historyVisibilityOf(valueBefore(this.visibility, p));
+    // History fetched from other servers (below position 0, older than anything held) is
+    // judged by the visibility in force where the held history begins.
+    const visBefore = historyVisibilityOf(p < 0n ? this.visibility[0]?.value : valueBefore(this.visibility, p));
     const memBefore = valueBefore(this.membership, p);
     if (this.allowed(visBefore, memBefore, p)) return true;
     if (event.type === 'm.room.history_visibility' && event.state_key === '') {

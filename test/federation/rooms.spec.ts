@@ -237,6 +237,33 @@ describe('rooms across two instances', () => {
     await alice.waitForInvite(elsewhere);
   }, 60_000);
 
+  it('a late joiner pages back through the history before its join: fetched from A by backfill, in order, and never as new events in /sync', async () => {
+    const roomId = await alice.createRoom({ preset: 'public_chat', name: 'History' });
+    for (let i = 0; i < 30; i++) await alice.send(roomId, `history ${i}`);
+    expect(await bob.join(roomId, [a.name])).toBe(roomId);
+    const sinceJoin = (await bob.ok('GET', '/_matrix/client/v3/sync?timeout=0')).next_batch as string;
+    type Event = { type: string; event_id: string; content: { body?: string } };
+    const seen: Event[] = [];
+    let from: string | undefined;
+    for (let page = 0; page < 6; page++) {
+      const query = `dir=b&limit=20${from ? `&from=${encodeURIComponent(from)}` : ''}`;
+      const answer = await bob.ok('GET', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?${query}`);
+      seen.push(...(answer.chunk as Event[]));
+      from = answer.end as string | undefined;
+      if (!from) break;
+    }
+    const bodies = seen.filter((e) => e.type === 'm.room.message').map((e) => e.content.body);
+    expect(bodies).toEqual(Array.from({ length: 30 }, (_, i) => `history ${29 - i}`));
+    expect(seen.at(-1)?.type).toBe('m.room.create');
+    expect(new Set(seen.map((e) => e.event_id)).size).toBe(seen.length);
+    // The history is no news: an incremental /sync after the backfill shows none of it.
+    const sync = await bob.ok('GET', `/_matrix/client/v3/sync?timeout=0&since=${encodeURIComponent(sinceJoin)}`);
+    const timeline = (sync.rooms as { join?: Record<string, { timeline: { events: Event[] } }> } | undefined)?.join?.[roomId]?.timeline.events ?? [];
+    expect(timeline.filter((e) => e.type === 'm.room.message')).toEqual([]);
+    // The room's current state on B did not move back: its name is still the one it had.
+    expect(await bob.state(roomId, 'm.room.name')).toEqual({ status: 200, body: { name: 'History' } });
+  }, 60_000);
+
   it('one side leaves and rejoins', async () => {
     await bob.ok('POST', `/_matrix/client/v3/rooms/${encodeURIComponent(shared)}/leave`, {});
     await waitFor(async () => (await alice.state(shared, 'm.room.member', bob.userId)).body.membership === 'leave');

@@ -63,6 +63,13 @@ export interface RoomEventAcceptedV1 {
   event_group?: string;
   /** The state group of the room's current state after this event. */
   current_group?: string;
+  /**
+   * History fetched from another server with /backfill, older than what the room held: in the
+   * timeline, but it changed neither the current state nor the forward extremities. The facts
+   * of one backfill are appended newest first, so that read models ordering by position
+   * negated (older history lower) keep the room's order.
+   */
+  backfilled?: boolean;
 }
 
 /** A state group a fact creates: a full map (`prev` null) or a delta on `prev` (null event_id removes the entry). */
@@ -70,6 +77,8 @@ export interface StateGroupWrite {
   id: string;
   prev: string | null;
   entries: { type: string; state_key: string; event_id: string | null }[];
+  /** Deltas between it and a full map (when its `prev` may be written after it, as in a backfill). */
+  chain_length?: number;
 }
 
 export type RoomEventAccepted = RoomEventAcceptedV1;

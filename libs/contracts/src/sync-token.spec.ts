@@ -37,8 +37,12 @@ describe('sync tokens', () => {
     expect(encodePaginationToken(55n)).toBe('t55');
     expect(parsePaginationToken('t55')).toBe(55n);
     expect(parsePaginationToken('s77_1_2_3')).toBe(77n);
-    expect(() => parsePaginationToken('t-1')).toThrow(SyncTokenError);
+    // History fetched from other servers is held below position 0.
+    expect(encodePaginationToken(-12n)).toBe('t-12');
+    expect(parsePaginationToken('t-12')).toBe(-12n);
+    expect(() => parsePaginationToken('t-0')).toThrow(SyncTokenError);
+    expect(() => parsePaginationToken('t--1')).toThrow(SyncTokenError);
     expect(() => parsePaginationToken('t')).toThrow(SyncTokenError);
-    expect(() => encodePaginationToken(-1n)).toThrow(RangeError);
+    expect(() => encodePaginationToken(-(2n ** 63n))).toThrow(RangeError);
   });
 });

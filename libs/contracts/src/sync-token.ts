@@ -43,7 +43,7 @@ export class SyncTokenError extends Error {
 }
 
 const SYNC_TOKEN = /^s(0|[1-9][0-9]{0,18})_(0|[1-9][0-9]{0,15})_(0|[1-9][0-9]{0,15})_(0|[1-9][0-9]{0,18})(?:_(0|[1-9][0-9]{0,15}))?$/;
-const PAGINATION_TOKEN = /^t(0|[1-9][0-9]{0,18})$/;
+const PAGINATION_TOKEN = /^t(0|-?[1-9][0-9]{0,18})$/;
 const MAX_POSITION = 2n ** 63n - 1n;
 
 export const ZERO_SYNC_TOKEN: SyncToken = Object.freeze({ events: 0n, accountData: 0, typing: 0, receipts: 0n, presence: 0 });
@@ -54,9 +54,12 @@ export function encodeSyncToken(token: SyncToken): string {
 
 function position(text: string, raw: string): bigint {
   const value = BigInt(text);
-  if (value > MAX_POSITION) throw new SyncTokenError(raw);
+  if (value > MAX_POSITION || value < -MAX_POSITION) throw new SyncTokenError(raw);
   return value;
 }
+
+/** Below every room-event position (history fetched from other servers is held below 0). */
+export const FIRST_PAGINATION_POSITION = -MAX_POSITION;
 
 function counter(text: string, raw: string): number {
   const value = Number(text);
@@ -78,7 +81,7 @@ export function parseSyncToken(raw: string): SyncToken {
 }
 
 export function encodePaginationToken(eventsPosition: bigint): string {
-  if (eventsPosition < 0n) throw new RangeError('pagination positions are not negative');
+  if (eventsPosition < -MAX_POSITION || eventsPosition > MAX_POSITION) throw new RangeError('pagination position out of range');
   return `t${eventsPosition}`;
 }
 

@@ -52,7 +52,7 @@ export function typingEdu(roomId: string, userId: string, typing: boolean): Edu 
 export function outboundRecord(record: RecordedEvent, serverName: string): OutboundRecord | undefined {
   if (record.type === ROOM_EVENT_ACCEPTED) {
     const fact = record.data as unknown as RoomEventAccepted;
-    if (fact.outlier || fact.soft_failed || !isLocalUser(fact.pdu.sender, serverName)) return undefined;
+    if (fact.outlier || fact.soft_failed || fact.backfilled || !isLocalUser(fact.pdu.sender, serverName)) return undefined;
     return { kind: 'event', fact, item: { kind: 'pdu', position: record.position, eventId: fact.event_id, pdu: fact.pdu } };
   }
   if (record.type === RECEIPT_RECORDED) {

@@ -32,7 +32,7 @@ export { UpgradeRoom, type UpgradeRoomResult } from './commands/upgrade-room/com
 export { TRANSFERABLE_STATE_TYPES } from './commands/upgrade-room/decide';
 export { UpdateMembershipProfile } from './commands/update-membership-profile/command';
 export { RecordReceipt } from './commands/record-receipt/command';
-export { IngestFederationTransaction, MakeMembershipEvent, ReceiveFederationInvite, SendMembershipEvent } from './federation/commands';
+export { BackfillRoom, IngestFederationTransaction, MakeMembershipEvent, ReceiveFederationInvite, SendMembershipEvent } from './federation/commands';
 export * from './federation-queries/queries';
 export { historyVisibilityOf, serverMaySee, type HistoryVisibility, type ServerView } from './federation-queries/visibility';
 export { RoomFederationQueriesModule, type RoomFederationQueriesDependencies } from './federation-queries/federation-queries.module';

@@ -16,6 +16,7 @@ import {
   type RoomForgotten,
   type RoomVisibilitySet,
   type StateEntry,
+  type StateGroupWrite,
 } from '@hs/contracts';
 import { WrongExpectedRevisionError, type AppendWrites, type ExpectedRevision, type JsonValue, type NewEvent } from '@hs/eventstore';
 import { sqlState } from '@hs/persistence';
@@ -266,8 +267,9 @@ export class RoomWriter {
           // A join appends tens of thousands of facts: a few hundred per statement keep each one small.
           let next = expected;
           const records: RoomStreamRecord[] = [];
-          for (let i = 0; i < decision.records.length; i += INGEST_APPEND_CHUNK) {
-            const chunk = decision.records.slice(i, i + INGEST_APPEND_CHUNK);
+          const ordered = newestHistoryFirst(decision.records);
+          for (let i = 0; i < ordered.length; i += INGEST_APPEND_CHUNK) {
+            const chunk = ordered.slice(i, i + INGEST_APPEND_CHUNK);
             const appended = await this.deps.store.appendInTransaction(tx, roomStream(roomId), next, chunk);
             chunk.forEach((record, j) => records.push({ type: record.type, data: record.data, revision: appended.events[j].revision, position: appended.events[j].position }));
             next = revision = appended.nextExpectedRevision;
@@ -651,4 +653,24 @@ function checkFieldSizes(template: EventTemplate, roomId: string): void {
       throw new RoomCommandError('M_TOO_LARGE', `${name} is longer than ${PDU_MAX_FIELD_BYTES} bytes`);
     }
   }
+}
+
+/**
+ * The records of an ingest in the order they are appended: backfilled history (decided oldest
+ * first) last and newest first, so that each older event gets a later position (read models
+ * order history by position negated); every other record first, as decided.
+ */
+function newestHistoryFirst(records: readonly NewEvent[]): NewEvent[] {
+  const backfilled = (record: NewEvent) => record.type === ROOM_EVENT_ACCEPTED && (record.data as { backfilled?: unknown }).backfilled === true;
+  if (!records.some(backfilled)) return [...records];
+  // A state group may build on one an older event made: every group of the ingest travels, in
+  // the order decided, with the first record appended, so each is written before it is used.
+  type WithGroups = { state_groups?: StateGroupWrite[] };
+  const groups = records.flatMap((record) => (record.data as WithGroups).state_groups ?? []);
+  const ordered = [...records.filter((r) => !backfilled(r)), ...records.filter(backfilled).reverse()].map((record) => {
+    const data = record.data as WithGroups;
+    return data.state_groups === undefined ? record : { ...record, data: { ...data, state_groups: [] } as unknown as JsonValue };
+  });
+  ordered[0] = { ...ordered[0], data: { ...(ordered[0].data as WithGroups), state_groups: groups } as unknown as JsonValue };
+  return ordered;
 }

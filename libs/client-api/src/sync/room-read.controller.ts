@@ -15,8 +15,9 @@ import {
   type ClientEvent,
   type RoomEventFilter,
 } from '@hs/sync';
+import { BackfillRoom } from '@hs/room';
 import { Controller, Get, Param, Query } from '@nestjs/common';
-import { QueryBus } from '@nestjs/cqrs';
+import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { z } from 'zod';
 import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
 import { clientPaths } from '../prefixes';
@@ -70,7 +71,10 @@ function tokenQuery(value: unknown, name: string): string | undefined {
 @Controller()
 @RequireAuth()
 export class RoomReadController {
-  constructor(private readonly queryBus: QueryBus) {}
+  constructor(
+    private readonly queryBus: QueryBus,
+    private readonly commandBus: CommandBus,
+  ) {}
 
   /** GET /_matrix/client/v3/rooms/{roomId}/messages */
   @Get(clientPaths('rooms/:roomId/messages'))
@@ -86,7 +90,13 @@ export class RoomReadController {
     const to = tokenQuery(query.to, 'to');
     const limit = intQuery(query.limit, 'limit', 0, MAX_LIMIT);
     const filter = roomEventFilterQuery(query.filter);
-    return answering(() => this.queryBus.execute(new GetMessages(roomId, { userId: user.userId, deviceId: user.deviceId }, dir, from, to, limit, filter)));
+    const read = () => this.queryBus.execute(new GetMessages(roomId, { userId: user.userId, deviceId: user.deviceId }, dir, from, to, limit, filter));
+    const page = await answering(read);
+    // Paging back past the start of what we hold: ask another server in the room for older
+    // history (/backfill), then answer again (the read waits for what the backfill wrote).
+    if (dir !== 'b' || page.end !== undefined || to !== undefined) return page;
+    const placed = await this.commandBus.execute(new BackfillRoom(roomId, Math.max(limit ?? 10, 10))).catch(() => 0);
+    return placed > 0 ? answering(read) : page;
   }
 
   /** GET /_matrix/client/v3/rooms/{roomId}/context/{eventId} */

@@ -48,6 +48,12 @@ export interface IncomingPdu {
    * answer gives for a join; the state a gap fill fetched).
    */
   stateBefore?: ReadonlyMap<StateKey, string>;
+  /**
+   * History fetched with /backfill: older than what the room holds. It is checked against the
+   * state before it and held in the timeline with that state, but changes neither the current
+   * state nor the forward extremities (and is not soft-failed against the current state).
+   */
+  backfilled?: boolean;
 }
 
 export type IngestOutcome = 'accepted' | 'soft_failed' | 'outlier' | 'rejected' | 'known';
@@ -283,6 +289,8 @@ class DagBuilder {
       groups.push(await this.groupWrite(id, after, base));
     }
 
+    if (item.backfilled) return this.accept(item, { groups, eventGroup, after, backfilled: true });
+
     // Soft-fail: the event must also pass against the room's current state.
     // (A room being joined has no current state yet: the state before the join is all there is.)
     const againstCurrent = this.current.size === 0 || sameState(before, this.current) ? againstBefore : await this.checkAgainst(event, this.current, create);
@@ -325,6 +333,7 @@ class DagBuilder {
       currentGroup?: string;
       delta?: { added: StateEntry[]; removed: StateEntry[] };
       after?: ReadonlyMap<StateKey, string>;
+      backfilled?: boolean;
     },
   ): void {
     const event = item.event;
@@ -342,7 +351,11 @@ class DagBuilder {
     };
     if (options.eventGroup !== undefined) fact.event_group = options.eventGroup;
     if (options.currentGroup !== undefined) fact.current_group = options.currentGroup;
-    this.records.push({ id: event.event_id, type: ROOM_EVENT_ACCEPTED, data: fact as unknown as JsonValue });
+    if (options.backfilled) fact.backfilled = true;
+    // An event held as an outlier before (its record bears the event id) joins the timeline
+    // under a record id of its own.
+    const heldBefore = this.places.get(event.event_id)?.outlier === true && options.outlier !== true;
+    this.records.push({ id: heldBefore ? `${event.event_id}~timeline` : event.event_id, type: ROOM_EVENT_ACCEPTED, data: fact as unknown as JsonValue });
     this.events.set(event.event_id, event);
     this.places.set(event.event_id, {
       eventId: event.event_id,
@@ -376,6 +389,8 @@ class DagBuilder {
   private async stateBefore(item: IncomingPdu): Promise<StateBefore | 'missing' | 'unresolved'> {
     if (item.stateBefore) return { before: item.stateBefore, base: undefined, single: false };
     const event = item.event;
+    // The room's create event (no prev events) comes before any state.
+    if (event.prev_events.length === 0) return { before: new Map(), base: undefined, single: false };
     if (this.missingPrevs(event).length > 0) return 'missing';
     const prevGroups = event.prev_events.map((prev) => this.places.get(prev)?.stateGroup as string);
     const maps = await Promise.all(prevGroups.map((g) => this.groupMap(g)));
@@ -480,7 +495,7 @@ class DagBuilder {
     const entries: StateGroupWrite['entries'] = [];
     for (const [k, eventId] of state) if (base.map.get(k) !== eventId) entries.push(entry(k, eventId));
     for (const k of base.map.keys()) if (!state.has(k)) entries.push(entry(k, null));
-    return { id, prev: base.group, entries };
+    return { id, prev: base.group, entries, chain_length: chain + 1 };
   }
 
   /** Chain lengths of the groups this decision creates. */

@@ -60,6 +60,19 @@ export class ReceiveFederationInvite extends Command<{ event: Pdu }> {
   }
 }
 
+/**
+ * History older than what the room holds, fetched from another server in the room (when a
+ * client paginates past the start of what we hold); answers how many events were placed.
+ */
+export class BackfillRoom extends Command<number> {
+  constructor(
+    readonly roomId: string,
+    readonly limit: number,
+  ) {
+    super();
+  }
+}
+
 abstract class FederationHandler {
   constructor(@Optional() @Inject(FederationRooms) private readonly federationRooms: FederationRooms | null) {}
 
@@ -103,7 +116,18 @@ export class ReceiveFederationInviteHandler extends FederationHandler implements
   }
 }
 
+@CommandHandler(BackfillRoom)
+export class BackfillRoomHandler implements ICommandHandler<BackfillRoom, number> {
+  constructor(@Optional() @Inject(FederationRooms) private readonly rooms: FederationRooms | null) {}
+
+  /** Nothing to fetch on a server that does not federate rooms. */
+  async execute(command: BackfillRoom): Promise<number> {
+    return this.rooms ? this.rooms.backfill(command.roomId, command.limit) : 0;
+  }
+}
+
 export const FEDERATION_COMMAND_HANDLERS = [
+  BackfillRoomHandler,
   IngestFederationTransactionHandler,
   MakeMembershipEventHandler,
   SendMembershipEventHandler,

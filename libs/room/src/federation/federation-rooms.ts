@@ -488,6 +488,68 @@ export class FederationRooms {
     return events.map((e) => e.pdu);
   }
 
+  // ---------------------------------------------------------------- backfill
+
+  /**
+   * Fetches history older than what the room holds from another server in the room
+   * (GET /backfill from the room's earliest events) and places it below it: each event checked
+   * against the state before it (its prev events', or the state fetched from that server where
+   * they are not held), in the timeline, changing neither the current state nor the forward
+   * extremities. Returns how many events were placed (0 when there is nothing older to get,
+   * or no server gave it).
+   */
+  async backfill(roomId: string, limit: number): Promise<number> {
+    const room = await this.writer.reader.room(roomId);
+    if (!room) return 0;
+    const earliest = await this.writer.reader.backwardExtremities(roomId, 5);
+    if (earliest.length === 0) return 0;
+    const servers: string[] = [];
+    for (const server of await this.serversInRoom(roomId)) {
+      if (server !== this.serverName && (await this.aclAllows(roomId, server))) servers.push(server);
+    }
+    const query = [...earliest.map((id) => `v=${ENCODE(id)}`), `limit=${Math.max(1, Math.min(limit, 100))}`].join('&');
+    for (const server of servers.slice(0, 5)) {
+      const answer = await this.remote.request(server, { method: 'GET', path: `/_matrix/federation/v1/backfill/${ENCODE(roomId)}?${query}` }).catch((error: unknown) => {
+        this.log('info', { server, roomId, reason: (error as Error).message }, 'backfill failed');
+        return undefined;
+      });
+      const pdus = answer && Array.isArray(answer.body.pdus) ? answer.body.pdus.slice(0, 100) : [];
+      if (pdus.length === 0) continue;
+      const checks = await checkPdus(this.remote, pdus, room.roomVersion, roomId);
+      for (const check of checks) {
+        if (!check.ok) this.log('info', { server, roomId, reason: check.reason, detail: check.detail }, 'a backfilled event failed its checks and was dropped');
+      }
+      const items = okOnly(checks).sort((a, b) => a.event.depth - b.event.depth);
+      try {
+        return await this.placeHistory(server, roomId, room.roomVersion, items);
+      } catch (error) {
+        this.log('info', { server, roomId, reason: (error as Error).message }, 'backfilled events could not be placed');
+      }
+    }
+    return 0;
+  }
+
+  /** Places backfilled events (oldest first) in one ingest, fetching the state before those whose prev events are not held. */
+  private async placeHistory(server: string, roomId: string, version: string, items: readonly Checked[]): Promise<number> {
+    const inBatch = new Set(items.map((item) => item.event.event_id));
+    const prevIds = [...new Set(items.flatMap((item) => item.event.prev_events))].filter((id) => !inBatch.has(id));
+    const places = await this.writer.reader.eventPlaces(prevIds);
+    const budget = { left: this.maxFetched };
+    const placed: IncomingPdu[] = [];
+    for (const item of items) {
+      const held = item.event.prev_events.every((id) => inBatch.has(id) || places.get(id)?.stateGroup !== undefined);
+      if (held) {
+        placed.push({ ...item, backfilled: true });
+        continue;
+      }
+      const state = await this.stateAt(server, roomId, version, item.event.event_id, budget);
+      await this.writer.ingest(roomId, state.outliers);
+      placed.push({ ...item, backfilled: true, stateBefore: state.map });
+    }
+    const results = await this.writer.ingest(roomId, placed);
+    return results.filter((result) => result.outcome === 'accepted').length;
+  }
+
   /** The servers with a joined member in the room's current state (the writer's, read once for a large room), ours first. */
   async serversInRoom(roomId: string): Promise<string[]> {
     const state = await this.writer.state(roomId);

@@ -277,7 +277,7 @@ async function applyDagState(tx: CommonQueryMethods, fact: RoomEventAccepted): P
 async function insertStateGroup(tx: CommonQueryMethods, roomId: string, group: StateGroupWrite): Promise<void> {
   await tx.query(sql.unsafe`INSERT INTO room.state_groups (group_id, room_id, prev_group, chain_length)
     SELECT ${group.id}, ${roomId}, ${group.prev},
-           COALESCE((SELECT chain_length + 1 FROM room.state_groups WHERE group_id = ${group.prev}), 0)`);
+           COALESCE(${group.chain_length ?? null}::int, (SELECT chain_length + 1 FROM room.state_groups WHERE group_id = ${group.prev}), 0)`);
   if (group.entries.length === 0) return;
   await tx.query(sql.unsafe`INSERT INTO room.state_group_entries (group_id, type, state_key, event_id)
     SELECT ${group.id}, x.type, x.state_key, x.event_id

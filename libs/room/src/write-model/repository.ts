@@ -199,6 +199,23 @@ export class WriteModelReader {
     return places;
   }
 
+  /**
+   * Where the room's held history begins: prev events of its timeline events (neither outliers
+   * nor rejected) that are not held in the timeline themselves, those of the shallowest events
+   * first (at most `limit`). What /backfill is asked from.
+   */
+  async backwardExtremities(roomId: string, limit: number, connection: CommonQueryMethods = this.db): Promise<string[]> {
+    const rows = await connection.anyFirst(sql.type(z.object({ prev: z.string() }))`
+      SELECT prev FROM (
+        SELECT p.prev, min(e.depth) AS depth
+          FROM room.events e CROSS JOIN LATERAL unnest(e.prev_events) AS p(prev)
+         WHERE e.room_id = ${roomId} AND NOT e.outlier AND NOT e.rejected
+           AND NOT EXISTS (SELECT 1 FROM room.events x WHERE x.event_id = p.prev AND NOT x.outlier)
+         GROUP BY p.prev) edges
+       ORDER BY depth, prev LIMIT ${limit}`);
+    return [...rows];
+  }
+
   /** The state of a group as (type, state_key) -> event id. */
   async stateGroupMap(groupId: string, connection: CommonQueryMethods = this.db): Promise<Map<StateKey, string>> {
     const entries = await this.stateGroupEntries(groupId, connection);
