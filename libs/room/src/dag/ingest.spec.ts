@@ -268,6 +268,38 @@ describe('the DAG path of the write side (events built by another server)', () =
     });
   });
 
+  it('holds backfilled history with the state before each event, leaving the current state and forward extremities as they were', async () => {
+    const snapshot = (await bed.writer.reader.snapshot(roomId))!;
+    const extremities = snapshot.extremities.map((x) => x.eventId).sort();
+    const topicNow = snapshot.state.get(stateKey('m.room.topic', ''))?.event_id;
+    const ids = new Map<StateKey, string>([...snapshot.state].map(([k, e]) => [k, e.event_id]));
+    // Two events of history in one backfill: a topic change, and a message on top of it.
+    const build = (type: string, content: JsonObject, prev: { eventId: string; depth: number }[], key?: string) =>
+      signNewEvent(
+        eventTemplate({ roomVersion: snapshot.rules, roomId, sender: ALICE, type, stateKey: key, content, prevEvents: prev, state: ids, originServerTs: clock++ }),
+        snapshot.rules,
+        REMOTE,
+        REMOTE_KEY,
+      );
+    const topic = build('m.room.topic', { topic: 'from the archive' }, snapshot.extremities.map((x) => ({ eventId: x.eventId, depth: x.depth })), '');
+    const message = build('m.room.message', { body: 'archived' }, [{ eventId: topic.event.event_id, depth: topic.event.depth }]);
+    const results = await bed.writer.ingest(roomId, [incoming(topic, { backfilled: true }), incoming(message, { backfilled: true })]);
+    expect(results.map((r) => r.outcome)).toEqual(['accepted', 'accepted']);
+    const after = (await bed.writer.reader.snapshot(roomId))!;
+    expect(after.extremities.map((x) => x.eventId).sort()).toEqual(extremities);
+    expect(after.state.get(stateKey('m.room.topic', ''))?.event_id).toBe(topicNow);
+    // Each is held with the state after it; the message builds on the topic's group.
+    const placed = await bed.writer.reader.event(message.event.event_id);
+    expect((await bed.writer.reader.stateGroupMap(placed!.stateGroup!)).get(stateKey('m.room.topic', ''))).toBe(topic.event.event_id);
+    // Appended newest first, every state group with the first record.
+    const stream = await bed.stream(roomId);
+    const [first, second] = stream.slice(-2).map((r) => r.data as { event_id: string; backfilled?: boolean; state_groups?: { id: string }[] });
+    expect([first.event_id, second.event_id]).toEqual([message.event.event_id, topic.event.event_id]);
+    expect([first.backfilled, second.backfilled]).toEqual([true, true]);
+    expect(first.state_groups?.map((g) => g.id)).toContain(topic.event.event_id);
+    expect(second.state_groups).toEqual([]);
+  });
+
   it('replays into identical write-model tables: the facts carry every decision', async () => {
     const before = await dumpWriteModel(bed);
     await rebuildWriteModel(bed.db.pool, bed.store);
