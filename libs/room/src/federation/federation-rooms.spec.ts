@@ -1,4 +1,4 @@
-import { eventTemplate, signNewEvent, signingKeyFromSeed, type BuiltEvent, type JsonObject, type KeyUse, type Pdu, type RoomEvent, type SigningKey, type VerifyKeyRecord } from '@hs/protocol';
+import { eventTemplate, signNewEvent, signingKeyFromSeed, stateKey, type BuiltEvent, type JsonObject, type KeyUse, type Pdu, type RoomEvent, type SigningKey, type VerifyKeyRecord } from '@hs/protocol';
 import { ALICE, SERVER_NAME, useRoomTestBed } from '../../test/harness';
 import { CreateRoom } from '../commands/create-room/command';
 import { SendRoomEvent } from '../commands/send-room-event/command';
@@ -18,8 +18,12 @@ class FakeRemote implements RemoteServers {
   readonly requests: string[] = [];
   /** Most events get_missing_events answers. */
   missingLimit = 10;
+  /** /state_ids answers 404. */
+  stateIdsFail = false;
+  /** The events of the last state_ids answer, by id (for /event). */
+  byId = new Map<string, Pdu>();
   /** The answer of GET /state for an event. */
-  stateOf: (eventId: string) => { pdus: Pdu[]; auth_chain: Pdu[] } = () => ({ pdus: [], auth_chain: [] });
+  stateOf: (eventId: string) => { pdus: Pdu[]; auth_chain: Pdu[]; pdu_ids?: string[]; auth_chain_ids?: string[] } = () => ({ pdus: [], auth_chain: [] });
 
   /** The keys it knows: its own, and the receiving server's (whose events a state answer carries). */
   readonly keys = new Map<string, SigningKey>([[REMOTE, REMOTE_KEY]]);
@@ -48,6 +52,19 @@ class FakeRemote implements RemoteServers {
         frontier = next;
       }
       return { status: 200, body: { events: found.slice(0, this.missingLimit).map((e) => e.pdu) } };
+    }
+    if (request.path.includes('/state_ids/') && this.stateIdsFail) throw Object.assign(new Error('HTTP 404'), { status: 404 });
+    if (request.path.includes('/state_ids/')) {
+      const eventId = decodeURIComponent(request.path.split('event_id=')[1] ?? '');
+      const { pdus, auth_chain, pdu_ids = [], auth_chain_ids = [] } = this.stateOf(eventId);
+      this.byId = new Map([...pdu_ids.map((id, i) => [id, pdus[i]] as const), ...auth_chain_ids.map((id, i) => [id, auth_chain[i]] as const)]);
+      return { status: 200, body: { pdu_ids, auth_chain_ids } };
+    }
+    if (request.path.includes('/event/')) {
+      const eventId = decodeURIComponent(request.path.split('/event/')[1] ?? '');
+      const pdu = this.events.get(eventId)?.pdu ?? this.byId.get(eventId);
+      if (!pdu) throw Object.assign(new Error('HTTP 404'), { status: 404 });
+      return { status: 200, body: { pdus: [pdu] } };
     }
     if (request.path.includes('/state/')) {
       const eventId = decodeURIComponent(request.path.split('event_id=')[1] ?? '');
@@ -132,16 +149,51 @@ describe('FederationRooms: placing what another server sends', () => {
     const wire = async (ids: string[]) => (await bed.writer.reader.wireEvents(ids)).map((e) => e.pdu);
     const statePdus = await wire(stateIds);
     const chainPdus = await wire(chainIds);
-    remote.stateOf = (eventId) => (eventId === last.event.event_id ? { pdus: statePdus, auth_chain: chainPdus } : { pdus: [], auth_chain: [] });
+    remote.stateOf = (eventId) =>
+      eventId === last.event.event_id ? { pdus: statePdus, auth_chain: chainPdus, pdu_ids: stateIds, auth_chain_ids: chainIds } : { pdus: [], auth_chain: [] };
     remote.requests.length = 0;
     expect(await send([last.pdu])).toEqual({ pdus: { [last.event.event_id]: {} } });
-    expect(remote.requests).toEqual([`POST /_matrix/federation/v1/get_missing_events`, `GET /_matrix/federation/v1/state`]);
+    // The state's ids, all of them held here: nothing else to fetch.
+    expect(remote.requests).toEqual([`POST /_matrix/federation/v1/get_missing_events`, `GET /_matrix/federation/v1/state_ids`]);
     const stored = await bed.writer.reader.event(last.event.event_id);
     expect(stored).toMatchObject({ outlier: false, rejected: false, softFailed: false });
     expect(stored!.stateGroup).toBeDefined();
     // The events in the gap are not held; the event is an extremity of the room.
     expect(await bed.writer.reader.event(long[0].event.event_id)).toBeUndefined();
     expect((await bed.writer.reader.snapshot(roomId))!.extremities.map((x) => x.eventId)).toContain(last.event.event_id);
+  });
+
+  it('fetches the state events it lacks one by one (/event) after /state_ids, and asks for the whole state when /state_ids fails', async () => {
+    const { eventId: local } = await bed.run(new SendRoomEvent(ALICE, roomId, 'm.room.message', { body: 'before the rename' }));
+    const renamed = await remoteEvent({ type: 'm.room.member', stateKey: ROB, content: { membership: 'join', displayname: 'Rob B' }, prev: (await bed.writer.reader.event(local))!.event });
+    const long = await chain(renamed.event, 25, 'after rename');
+    const last = long[long.length - 1];
+    const current = await bed.writer.reader.currentStateEntries(roomId);
+    const stateIds = current.map((e) => (e.type === 'm.room.member' && e.state_key === ROB ? renamed.event.event_id : e.event_id));
+    const chainIds = await bed.writer.reader.authChain(current.map((e) => e.event_id));
+    const wire = async (ids: string[]) => (await bed.writer.reader.wireEvents(ids)).map((e) => e.pdu);
+    const statePdus = [...(await wire(stateIds.filter((id) => id !== renamed.event.event_id))), renamed.pdu];
+    const stateOrder = [...stateIds.filter((id) => id !== renamed.event.event_id), renamed.event.event_id];
+    const chainPdus = await wire(chainIds);
+    remote.stateOf = (eventId) =>
+      eventId === last.event.event_id ? { pdus: statePdus, auth_chain: chainPdus, pdu_ids: stateOrder, auth_chain_ids: chainIds } : { pdus: [], auth_chain: [] };
+    remote.requests.length = 0;
+    expect(await send([last.pdu])).toEqual({ pdus: { [last.event.event_id]: {} } });
+    expect(remote.requests).toEqual([`POST /_matrix/federation/v1/get_missing_events`, `GET /_matrix/federation/v1/state_ids`, `GET /_matrix/federation/v1/event`]);
+    const stored = await bed.writer.reader.event(last.event.event_id);
+    expect((await bed.writer.reader.stateGroupMap(stored!.stateGroup!)).get(stateKey('m.room.member', ROB))).toBe(renamed.event.event_id);
+
+    // The same gap where /state_ids is not answered: the whole state.
+    const more = await chain(last.event, 25, 'no ids');
+    const tip = more[more.length - 1];
+    remote.stateIdsFail = true;
+    remote.stateOf = (eventId) => (eventId === tip.event.event_id ? { pdus: statePdus, auth_chain: chainPdus } : { pdus: [], auth_chain: [] });
+    remote.requests.length = 0;
+    remote.missingLimit = 0;
+    expect(await send([tip.pdu])).toEqual({ pdus: { [tip.event.event_id]: {} } });
+    expect(remote.requests).toEqual([`POST /_matrix/federation/v1/get_missing_events`, `GET /_matrix/federation/v1/state_ids`, `GET /_matrix/federation/v1/state`]);
+    remote.stateIdsFail = false;
+    remote.missingLimit = 10;
   });
 
   it('answers a transaction id it already received with the first result, placing nothing again', async () => {

@@ -68,6 +68,8 @@ export interface TransactionResult {
 }
 
 const ENCODE = encodeURIComponent;
+/** Most events a state fetched by ids may lack (each one a request); above it, the whole state is asked for. */
+const STATE_IDS_MAX_MISSING = 100;
 
 export class FederationRooms {
   private readonly transactions = new Map<string, Promise<TransactionResult>>();
@@ -234,7 +236,59 @@ export class FederationRooms {
   }
 
   /** The state before an event as `origin` holds it (GET /state), its events checked; the events to hold as outliers first. */
+  /**
+   * The state before an event, from `origin`: its ids (`/state_ids`) with the events we do not
+   * hold fetched one by one (`/event`), as Synapse does; the whole state (`/state`) when the
+   * ids cannot be had or too many events are missing.
+   */
   private async stateAt(origin: string, roomId: string, version: string, eventId: string, budget: { left: number }): Promise<{ map: Map<StateKey, string>; outliers: IncomingPdu[] }> {
+    const byIds = await this.stateByIds(origin, roomId, version, eventId, budget).catch((error: unknown) => {
+      this.log('info', { origin, roomId, eventId, reason: (error as Error).message }, 'state_ids failed; asking for the whole state');
+      return undefined;
+    });
+    return byIds ?? this.wholeStateAt(origin, roomId, version, eventId, budget);
+  }
+
+  /** `stateAt` through /state_ids and /event; undefined when more than STATE_IDS_MAX_MISSING events are missing. */
+  private async stateByIds(
+    origin: string,
+    roomId: string,
+    version: string,
+    eventId: string,
+    budget: { left: number },
+  ): Promise<{ map: Map<StateKey, string>; outliers: IncomingPdu[] } | undefined> {
+    const answer = await this.remote.request(origin, {
+      method: 'GET',
+      path: `/_matrix/federation/v1/state_ids/${ENCODE(roomId)}?event_id=${ENCODE(eventId)}`,
+      maxResponseBytes: 64 * 1024 * 1024,
+      timeoutMs: this.largeRequestTimeoutMs,
+    });
+    const ids = (value: unknown) => (Array.isArray(value) && value.every((id) => typeof id === 'string') ? (value as string[]) : undefined);
+    const stateIds = ids(answer.body.pdu_ids);
+    const chainIds = ids(answer.body.auth_chain_ids);
+    if (!stateIds || !chainIds) throw new RemoteAnswerError(origin, 'the state_ids answer has no pdu_ids or auth_chain_ids');
+    const wanted = [...new Set([...stateIds, ...chainIds])];
+    const places = await this.writer.reader.eventPlaces(wanted);
+    const missing = wanted.filter((id) => places.get(id)?.roomId !== roomId || places.get(id)?.rejected === true);
+    if (missing.length > STATE_IDS_MAX_MISSING || missing.length > budget.left) return undefined;
+    budget.left -= missing.length;
+    const fetched: unknown[] = [];
+    for (const id of missing) {
+      const got = await this.remote.request(origin, { method: 'GET', path: `/_matrix/federation/v1/event/${ENCODE(id)}` }).catch(() => undefined);
+      const pdu = got && Array.isArray(got.body.pdus) ? got.body.pdus[0] : undefined;
+      if (pdu !== undefined) fetched.push(pdu);
+    }
+    const checked = okOnly(await checkPdus(this.remote, fetched, version, roomId)).filter((c) => missing.includes(c.event.event_id));
+    const held = await this.writer.reader.events(stateIds.filter((id) => !missing.includes(id)));
+    const map = new Map<StateKey, string>();
+    const stateSet = new Set(stateIds);
+    for (const event of [...held, ...checked.map((c) => c.event)]) {
+      if (stateSet.has(event.event_id) && typeof event.state_key === 'string') map.set(stateKey(event.type, event.state_key), event.event_id);
+    }
+    return { map, outliers: parentsFirst(checked).map((c) => ({ ...c, outlier: true })) };
+  }
+
+  private async wholeStateAt(origin: string, roomId: string, version: string, eventId: string, budget: { left: number }): Promise<{ map: Map<StateKey, string>; outliers: IncomingPdu[] }> {
     const answer = await this.remote.request(origin, {
       method: 'GET',
       path: `/_matrix/federation/v1/state/${ENCODE(roomId)}?event_id=${ENCODE(eventId)}`,
