@@ -269,17 +269,17 @@ export class FederationRooms {
     if (!stateIds || !chainIds) throw new RemoteAnswerError(origin, 'the state_ids answer has no pdu_ids or auth_chain_ids');
     const wanted = [...new Set([...stateIds, ...chainIds])];
     const places = await this.writer.reader.eventPlaces(wanted);
-    const missing = wanted.filter((id) => places.get(id)?.roomId !== roomId || places.get(id)?.rejected === true);
-    if (missing.length > STATE_IDS_MAX_MISSING || missing.length > budget.left) return undefined;
-    budget.left -= missing.length;
+    const missing = new Set(wanted.filter((id) => places.get(id)?.roomId !== roomId || places.get(id)?.rejected === true));
+    if (missing.size > STATE_IDS_MAX_MISSING || missing.size > budget.left) return undefined;
+    budget.left -= missing.size;
     const fetched: unknown[] = [];
     for (const id of missing) {
       const got = await this.remote.request(origin, { method: 'GET', path: `/_matrix/federation/v1/event/${ENCODE(id)}` }).catch(() => undefined);
       const pdu = got && Array.isArray(got.body.pdus) ? got.body.pdus[0] : undefined;
       if (pdu !== undefined) fetched.push(pdu);
     }
-    const checked = okOnly(await checkPdus(this.remote, fetched, version, roomId)).filter((c) => missing.includes(c.event.event_id));
-    const held = await this.writer.reader.events(stateIds.filter((id) => !missing.includes(id)));
+    const checked = okOnly(await checkPdus(this.remote, fetched, version, roomId)).filter((c) => missing.has(c.event.event_id));
+    const held = await this.writer.reader.events(stateIds.filter((id) => !missing.has(id)));
     const map = new Map<StateKey, string>();
     const stateSet = new Set(stateIds);
     for (const event of [...held, ...checked.map((c) => c.event)]) {
@@ -555,12 +555,15 @@ export class FederationRooms {
   async backfill(roomId: string, limit: number): Promise<number> {
     const room = await this.writer.reader.room(roomId);
     if (!room) return 0;
-    const earliest = await this.writer.reader.backwardExtremities(roomId, 5);
-    if (earliest.length === 0) return 0;
+    // Servers first (from the writer's cached state): a room of ours alone has nobody to ask,
+    // and the backward extremities are a walk over the room's events.
     const servers: string[] = [];
     for (const server of await this.serversInRoom(roomId)) {
       if (server !== this.serverName && (await this.aclAllows(roomId, server))) servers.push(server);
     }
+    if (servers.length === 0) return 0;
+    const earliest = await this.writer.reader.backwardExtremities(roomId, 5);
+    if (earliest.length === 0) return 0;
     const query = [...earliest.map((id) => `v=${ENCODE(id)}`), `limit=${Math.max(1, Math.min(limit, 100))}`].join('&');
     for (const server of servers.slice(0, 5)) {
       const answer = await this.remote.request(server, { method: 'GET', path: `/_matrix/federation/v1/backfill/${ENCODE(roomId)}?${query}` }).catch((error: unknown) => {
