@@ -132,7 +132,7 @@ describe('CreateRoom', () => {
   });
 
   it('refuses bad requests and appends nothing', async () => {
-    const before = await bed.store.headPosition();
+    const before = await bed.store.committedHead();
     await refusal(bed.run(new CreateRoom(ALICE, { room_version: '999' })), 'M_UNSUPPORTED_ROOM_VERSION');
     await refusal(bed.run(new CreateRoom(ALICE, { preset: 'party' })), 'M_BAD_JSON');
     await refusal(bed.run(new CreateRoom(ALICE, { invite: ['not-a-user'] })), 'M_INVALID_PARAM');
@@ -146,13 +146,13 @@ describe('CreateRoom', () => {
       'M_FORBIDDEN',
     );
     expect(forbidden.httpStatus).toBe(403);
-    expect(await bed.store.headPosition()).toBe(before);
+    expect(await bed.store.committedHead()).toBe(before);
   });
 
   it('refuses an alias already in use with M_ROOM_IN_USE', async () => {
     await bed.run(new CreateRoom(ALICE, { room_alias_name: 'taken' }));
-    const before = await bed.store.headPosition();
+    const before = await bed.store.committedHead();
     await refusal(bed.run(new CreateRoom(BOB, { room_alias_name: 'taken' })), 'M_ROOM_IN_USE');
-    expect(await bed.store.headPosition()).toBe(before);
+    expect(await bed.store.committedHead()).toBe(before);
   });
 });

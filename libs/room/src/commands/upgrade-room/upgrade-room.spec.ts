@@ -165,11 +165,11 @@ describe('UpgradeRoom', () => {
   it('refuses users without the tombstone level, unknown versions and rooms, appending nothing', async () => {
     const { roomId } = await bed.run(new CreateRoom(ALICE, { preset: 'public_chat' }));
     await bed.run(new JoinRoom(BOB, roomId));
-    const head = await bed.store.headPosition();
+    const head = await bed.store.committedHead();
     await refusal(bed.run(new UpgradeRoom(BOB, roomId, '11')), 'M_FORBIDDEN');
     await refusal(bed.run(new UpgradeRoom(ALICE, roomId, '99')), 'M_UNSUPPORTED_ROOM_VERSION');
     await refusal(bed.run(new UpgradeRoom(ALICE, roomId, 11)), 'M_BAD_JSON');
     await refusal(bed.run(new UpgradeRoom(ALICE, `!unknown:${SERVER_NAME}`, '11')), 'M_NOT_FOUND');
-    expect(await bed.store.headPosition()).toBe(head);
+    expect(await bed.store.committedHead()).toBe(head);
   });
 });
