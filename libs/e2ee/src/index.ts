@@ -1,0 +1,5 @@
+/**
+ * End-to-end encryption support: device keys, one-time and fallback keys, device list
+ * changes, to-device messages, cross-signing keys and key backup. The server stores and
+ * routes keys and messages it cannot read.
+ */
