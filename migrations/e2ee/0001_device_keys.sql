@@ -65,11 +65,13 @@ CREATE TABLE e2ee.to_device (
   PRIMARY KEY (user_id, device_id, position)
 );
 
--- Transaction ids of PUT /sendToDevice already handled, per sending device.
+-- Transaction ids of PUT /sendToDevice/{eventType}/{txnId} already handled, per sending device
+-- and event type (the request's path).
 CREATE TABLE e2ee.to_device_txns (
   user_id    text NOT NULL,
   device_id  text NOT NULL,
+  type       text NOT NULL,
   txn_id     text NOT NULL,
   sent_ts    bigint NOT NULL,
-  PRIMARY KEY (user_id, device_id, txn_id)
+  PRIMARY KEY (user_id, device_id, type, txn_id)
 );

@@ -365,6 +365,20 @@ export class SyncQueries {
     return new Set(rows.filter((id) => wanted.has(id)));
   }
 
+  /**
+   * The last membership change of each user in the rooms `userId` has a membership of, after
+   * `after` up to `upTo` (room-event positions): whose, in which room, and the membership it set.
+   */
+  async membershipChangesAround(conn: CommonQueryMethods, userId: string, after: bigint, upTo: bigint): Promise<{ roomId: string; userId: string; membership: string }[]> {
+    const rows = (await conn.any(sql.unsafe`
+      SELECT DISTINCT ON (e.room_id, e.state_key) e.room_id, e.state_key, e.event->'content'->>'membership' AS membership
+        FROM proj_sync.events e
+       WHERE e.position > ${after} AND e.position <= ${upTo} AND e.type = 'm.room.member' AND e.state_key IS NOT NULL
+         AND e.room_id IN (SELECT room_id FROM proj_sync.memberships WHERE user_id = ${userId})
+       ORDER BY e.room_id, e.state_key, e.position DESC`)) as unknown as { room_id: string; state_key: string; membership: string | null }[];
+    return rows.map((row) => ({ roomId: row.room_id, userId: row.state_key, membership: row.membership ?? '' }));
+  }
+
   /** The rooms each of the users is joined to (users joined to none are left out). */
   async joinedRoomsOf(conn: CommonQueryMethods, userIds: readonly string[]): Promise<Map<string, string[]>> {
     const out = new Map<string, string[]>();

@@ -3,12 +3,14 @@
  * read side on the backend's database and event store, the command and query buses, and the
  * controllers.
  */
-import { AccountDataService, AccountsModule, AccountsOptions, DATABASE_POOL, ProfileService } from '@hs/accounts';
+import { AccountDataService, AccountsModule, AccountsOptions, DATABASE_POOL, DeviceService, ProfileService } from '@hs/accounts';
 import { ClientApiModule } from '@hs/client-api';
 import type { HomeserverConfig } from '@hs/config';
+import { DeviceKeysService, E2eeModule, ToDeviceService } from '@hs/e2ee';
 import { RoomModule, WriteModelReader, type RoomModuleDependencies } from '@hs/room';
 import { SyncModule, accountDataSourceFrom } from '@hs/sync';
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Inject, Injectable, Module, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import type { Subscription } from 'rxjs';
 import { CqrsModule } from '@nestjs/cqrs';
 import type { Backend } from './backend';
 
@@ -23,6 +25,47 @@ export interface ClientApiOptions {
 class AccountsDatabaseModule {
   static forPool(pool: Backend['db']['pool']): DynamicModule {
     return { module: AccountsDatabaseModule, providers: [{ provide: DATABASE_POOL, useValue: pool }], exports: [DATABASE_POOL] };
+  }
+}
+
+/**
+ * Devices and their keys: creating or deleting a device records the user's device list change
+ * (and drops the deleted devices' keys and messages) in the device's own transaction, and
+ * announces it to /sync once committed.
+ */
+@Injectable()
+class DeviceKeysWiring implements OnModuleInit, OnModuleDestroy {
+  private subscription: Subscription | undefined;
+
+  constructor(
+    @Inject(DeviceService) private readonly devices: DeviceService,
+    @Inject(DeviceKeysService) private readonly keys: DeviceKeysService,
+  ) {}
+
+  onModuleInit(): void {
+    this.devices.setHooks({
+      created: (tx, userId) => this.keys.deviceCreated(tx, userId),
+      deleted: (tx, userId, deviceIds) => this.keys.devicesDeleted(tx, userId, deviceIds),
+    });
+    this.subscription = this.devices.changes.subscribe((change) => {
+      if (change.change === 'updated') return;
+      this.keys.position().then(
+        (position) => this.keys.announce({ kind: 'device_list', userIds: [change.userId], position }),
+        () => undefined,
+      );
+    });
+  }
+
+  onModuleDestroy(): void {
+    this.subscription?.unsubscribe();
+    this.devices.setHooks(undefined);
+  }
+}
+
+@Module({})
+class DeviceKeysWiringModule {
+  static forModules(accounts: DynamicModule, e2ee: DynamicModule): DynamicModule {
+    return { module: DeviceKeysWiringModule, imports: [accounts, e2ee], providers: [DeviceKeysWiring] };
   }
 }
 
@@ -45,10 +88,11 @@ export function clientApiModule(
     [AccountsDatabaseModule.forPool(backend.db.pool)],
   );
   const room = RoomModule.forRoot({ dependencies: roomDependencies });
+  const e2ee = E2eeModule.forRoot({ serverName: config.server_name, clock }, [AccountsDatabaseModule.forPool(backend.db.pool)]);
   const sync = SyncModule.forRootAsync({
-    imports: [accounts, room],
-    inject: [AccountDataService, WriteModelReader, ProfileService],
-    useFactory: (accountData: AccountDataService, writeModel: WriteModelReader, profiles: ProfileService) => ({
+    imports: [accounts, room, e2ee],
+    inject: [AccountDataService, WriteModelReader, ProfileService, DeviceKeysService, ToDeviceService],
+    useFactory: (accountData: AccountDataService, writeModel: WriteModelReader, profiles: ProfileService, keys: DeviceKeysService, toDevice: ToDeviceService) => ({
       pool: backend.db.pool,
       accountData: accountDataSourceFrom(accountData),
       now: clock,
@@ -57,7 +101,21 @@ export function clientApiModule(
       roomDirectory: { publishedRooms: (ids: readonly string[]) => writeModel.publishedRooms(ids) },
       presence: { enabled: config.presence.enabled, persist: true },
       profiles,
+      e2ee: {
+        position: () => keys.position(),
+        usersChanged: (after: number, upTo: number) => keys.usersChanged(after, upTo),
+        inbox: (userId: string, deviceId: string, acknowledged: number, after: number, upTo: number) => toDevice.inbox(userId, deviceId, acknowledged, after, upTo),
+        counts: (userId: string, deviceId: string) => keys.counts(backend.db.pool, userId, deviceId),
+        onChange: (listener) => {
+          const subscription = keys.changes.subscribe(listener);
+          return () => subscription.unsubscribe();
+        },
+      },
     }),
   });
-  return ClientApiModule.forRoot({ config, imports: [CqrsModule.forRoot(), accounts, room, sync], clock });
+  return ClientApiModule.forRoot({
+    config,
+    imports: [CqrsModule.forRoot(), accounts, room, e2ee, sync, DeviceKeysWiringModule.forModules(accounts, e2ee)],
+    clock,
+  });
 }

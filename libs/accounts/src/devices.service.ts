@@ -108,7 +108,18 @@ export function assertNewDeviceParams(deviceId: string | undefined, displayName:
   assertDisplayName(displayName);
 }
 
+/**
+ * Work other libraries do in the transaction that creates or deletes devices (e.g. the e2ee
+ * library records the device list change and drops the deleted devices' keys), so that it
+ * commits with the change or not at all.
+ */
+export interface DeviceHooks {
+  created(tx: CommonQueryMethods, userId: string, deviceId: string): Promise<unknown>;
+  deleted(tx: CommonQueryMethods, userId: string, deviceIds: readonly string[]): Promise<unknown>;
+}
+
 export class DeviceService {
+  private hooks: DeviceHooks | undefined;
   private readonly cache: LruCache<string, AuthenticatedUser>;
   private readonly lastSeen = new Map<string, { userId: string; deviceId: string; ip: string; ts: number; userAgent: string | null }>();
   private flushTimer: NodeJS.Timeout | null = null;
@@ -125,9 +136,15 @@ export class DeviceService {
     this.cache = new LruCache(options.accessTokenCacheSize, options.accessTokenCacheTtlMs, options.clock);
   }
 
+  /** Sets the work done in the transactions that create and delete devices. */
+  setHooks(hooks: DeviceHooks | undefined): void {
+    this.hooks = hooks;
+  }
+
   /**
    * Creates a device for `userId` (a new random id when `deviceId` is not given). An existing
    * device is kept as it is (its display name unchanged); `created` says which happened.
+   * `db` is the pool or a transaction.
    */
   async createDevice(
     userId: string,
@@ -137,6 +154,12 @@ export class DeviceService {
   ): Promise<{ deviceId: string; created: boolean }> {
     assertDisplayName(initialDisplayName);
     if (deviceId !== undefined) assertValidDeviceId(deviceId);
+    if (db === this.pool && this.hooks) {
+      // The hooks run in the device's transaction.
+      const result = await this.pool.transaction((tx) => this.createDevice(userId, deviceId, initialDisplayName, tx));
+      if (result.created) this.changesSubject.next({ userId, deviceId: result.deviceId, change: 'created' });
+      return result;
+    }
     for (let attempt = 0; attempt < 5; attempt++) {
       const id = deviceId ?? generateDeviceId();
       const inserted = await db.maybeOne(sql.unsafe`
@@ -145,6 +168,7 @@ export class DeviceService {
         ON CONFLICT (user_id, device_id) DO NOTHING
         RETURNING device_id`);
       if (inserted) {
+        if (db !== this.pool) await this.hooks?.created(db, userId, id);
         if (db === this.pool) this.changesSubject.next({ userId, deviceId: id, change: 'created' });
         return { deviceId: id, created: true };
       }
@@ -300,10 +324,9 @@ export class DeviceService {
       const deviceRows = await tx.any(sql.type(z.object({ device_id: z.string() }))`
         DELETE FROM accounts.devices WHERE user_id = ${userId} AND ${condition}
         RETURNING device_id`);
-      return {
-        tokens: tokenRows.map((row) => TokenHashRow.parse(row).token_hash),
-        devices: deviceRows.map((row) => z.object({ device_id: z.string() }).parse(row).device_id),
-      };
+      const deleted = deviceRows.map((row) => z.object({ device_id: z.string() }).parse(row).device_id);
+      if (deleted.length > 0) await this.hooks?.deleted(tx, userId, deleted);
+      return { tokens: tokenRows.map((row) => TokenHashRow.parse(row).token_hash), devices: deleted };
     });
     for (const hash of tokens) this.cache.delete(hash);
     this.cache.deleteWhere((auth) => auth.userId === userId && devices.includes(auth.deviceId));

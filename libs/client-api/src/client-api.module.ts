@@ -20,6 +20,7 @@ import { PresenceController } from './presence/presence.controller';
 import { ProfileController } from './profile/profile.controller';
 import { PushRulesController } from './push-rules/push-rules.controller';
 import { PushRulesService } from './push-rules/push-rules.service';
+import { KeysController } from './keys/keys.controller';
 import { RoomsApiModule } from './rooms/rooms-api.module';
 import { CLIENT_API_CONFIG, ClientApiConfig } from './config';
 import { RATE_LIMIT_CLOCK, RATE_LIMIT_CONFIG, RateLimiter } from './rate-limit/rate-limiter';
@@ -76,6 +77,7 @@ export class ClientApiModule {
         SharedSecretRegistrationController,
         WhoisController,
         RequestOpenIdTokenController,
+        KeysController,
       ],
     };
   }

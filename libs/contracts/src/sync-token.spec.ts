@@ -9,18 +9,22 @@ import {
 
 describe('sync tokens', () => {
   it('round-trips every component, including positions beyond 2^53', () => {
-    const token = { events: 9_007_199_254_740_993n, accountData: 42, typing: 7, receipts: 123n, presence: 1_765_000_000_000 };
+    const token = { events: 9_007_199_254_740_993n, accountData: 42, typing: 7, receipts: 123n, presence: 1_765_000_000_000, e2ee: 17 };
     const text = encodeSyncToken(token);
-    expect(text).toBe('s9007199254740993_42_7_123_1765000000000');
+    expect(text).toBe('s9007199254740993_42_7_123_1765000000000_17');
     expect(parseSyncToken(text)).toEqual(token);
     expect(parseSyncToken(encodeSyncToken(ZERO_SYNC_TOKEN))).toEqual(ZERO_SYNC_TOKEN);
   });
 
   it('reads a token issued before presence existed (four parts) with presence 0', () => {
-    expect(parseSyncToken('s5_4_3_2')).toEqual({ events: 5n, accountData: 4, typing: 3, receipts: 2n, presence: 0 });
+    expect(parseSyncToken('s5_4_3_2')).toEqual({ events: 5n, accountData: 4, typing: 3, receipts: 2n, presence: 0, e2ee: 0 });
   });
 
-  it.each(['', 's', 's1_2_3', 's1_2_3_4_5_6', 's1_2_3_4_', 's1_2_3_4_05', 's1_2_3_4_99999999999999999', 'S1_2_3_4', 's01_2_3_4', 's-1_2_3_4', 's1_2_3_4 ', 's1.5_2_3_4', 's9223372036854775808_0_0_0', 's1_99999999999999999_0_0'])(
+  it('reads a token issued before the e2ee stream existed (five parts) with e2ee 0', () => {
+    expect(parseSyncToken('s5_4_3_2_1')).toEqual({ events: 5n, accountData: 4, typing: 3, receipts: 2n, presence: 1, e2ee: 0 });
+  });
+
+  it.each(['', 's', 's1_2_3', 's1_2_3_4_5_6_7', 's1_2_3_4_5_', 's1_2_3_4_5_06', 's1_2_3_4_', 's1_2_3_4_05', 's1_2_3_4_99999999999999999', 'S1_2_3_4', 's01_2_3_4', 's-1_2_3_4', 's1_2_3_4 ', 's1.5_2_3_4', 's9223372036854775808_0_0_0', 's1_99999999999999999_0_0'])(
     'rejects %j with M_INVALID_PARAM',
     (bad) => {
       expect(() => parseSyncToken(bad)).toThrow(SyncTokenError);

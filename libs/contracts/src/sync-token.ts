@@ -1,13 +1,14 @@
 /**
  * Sync and pagination tokens. A sync token (`next_batch`, `since`) is built from positions
  * that never change: the event store's global position of room events, the account data
- * stream position, the in-memory typing counter, the event store's position of receipts and
- * the in-memory presence counter. Rebuilding a projection therefore never invalidates a
- * client's token.
+ * stream position, the in-memory typing counter, the event store's position of receipts, the
+ * in-memory presence counter and the position of the e2ee stream (device list changes and
+ * to-device messages). Rebuilding a projection therefore never invalidates a client's token.
  *
- *   sync token:        s<events>_<accountData>_<typing>_<receipts>_<presence>
+ *   sync token:        s<events>_<accountData>_<typing>_<receipts>_<presence>_<e2ee>
  *
- * Tokens issued before presence existed (four parts) are still accepted, with presence 0.
+ * Tokens issued before presence existed (four parts) are still accepted, with presence 0, and
+ * so are tokens issued before the e2ee stream existed (five parts), with e2ee 0.
  *   pagination token:  t<events>   (`prev_batch`, `start`/`end` of /messages)
  *
  * A pagination position P stands between the event at P and the next one: paginating
@@ -25,6 +26,8 @@ export interface SyncToken {
   receipts: bigint;
   /** Presence counter included (in memory, never lower after a restart: see the presence store). */
   presence: number;
+  /** Position of the e2ee stream included (device list changes, to-device messages). */
+  e2ee: number;
 }
 
 /** A token that cannot be parsed: the client gets 400 M_INVALID_PARAM. */
@@ -42,14 +45,14 @@ export class SyncTokenError extends Error {
   }
 }
 
-const SYNC_TOKEN = /^s(0|[1-9][0-9]{0,18})_(0|[1-9][0-9]{0,15})_(0|[1-9][0-9]{0,15})_(0|[1-9][0-9]{0,18})(?:_(0|[1-9][0-9]{0,15}))?$/;
+const SYNC_TOKEN = /^s(0|[1-9][0-9]{0,18})_(0|[1-9][0-9]{0,15})_(0|[1-9][0-9]{0,15})_(0|[1-9][0-9]{0,18})(?:_(0|[1-9][0-9]{0,15})(?:_(0|[1-9][0-9]{0,15}))?)?$/;
 const PAGINATION_TOKEN = /^t(0|-?[1-9][0-9]{0,18})$/;
 const MAX_POSITION = 2n ** 63n - 1n;
 
-export const ZERO_SYNC_TOKEN: SyncToken = Object.freeze({ events: 0n, accountData: 0, typing: 0, receipts: 0n, presence: 0 });
+export const ZERO_SYNC_TOKEN: SyncToken = Object.freeze({ events: 0n, accountData: 0, typing: 0, receipts: 0n, presence: 0, e2ee: 0 });
 
 export function encodeSyncToken(token: SyncToken): string {
-  return `s${token.events}_${token.accountData}_${token.typing}_${token.receipts}_${token.presence}`;
+  return `s${token.events}_${token.accountData}_${token.typing}_${token.receipts}_${token.presence}_${token.e2ee}`;
 }
 
 function position(text: string, raw: string): bigint {
@@ -77,6 +80,7 @@ export function parseSyncToken(raw: string): SyncToken {
     typing: counter(match[3], raw),
     receipts: position(match[4], raw),
     presence: match[5] === undefined ? 0 : counter(match[5], raw),
+    e2ee: match[6] === undefined ? 0 : counter(match[6], raw),
   };
 }
 

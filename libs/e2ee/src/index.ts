@@ -3,3 +3,8 @@
  * changes, to-device messages, cross-signing keys and key backup. The server stores and
  * routes keys and messages it cannot read.
  */
+export * from './errors';
+export * from './device-keys.service';
+export * from './to-device.service';
+export * from './keys-query.service';
+export * from './e2ee.module';

@@ -50,7 +50,7 @@ describe('SyncNotifier', () => {
     const a = await TestRoom.create(h.store, alice);
     const b = await TestRoom.create(h.store, bob);
     await settle();
-    const token = { events: await h.store.headPosition(), accountData: 0, typing: 0, receipts: await h.store.headPosition(), presence: 0 };
+    const token = { events: await h.store.headPosition(), accountData: 0, typing: 0, receipts: await h.store.headPosition(), presence: 0, e2ee: 0 };
     await a.message(alice, 'landed before the wait');
     await settle();
     // Alice's room was touched after her token: she returns at once.
@@ -63,7 +63,7 @@ describe('SyncNotifier', () => {
     const a = await TestRoom.create(h.store, alice);
     await settle();
     const head = await h.store.headPosition();
-    const token = { events: head, accountData: 0, typing: typing.counter(), receipts: head, presence: 0 };
+    const token = { events: head, accountData: 0, typing: typing.counter(), receipts: head, presence: 0, e2ee: 0 };
     const waiting = notifier!.wait(alice, new Set([a.roomId]), token, 600_000);
     typing.setTyping(a.roomId, bob, true, 1000);
     expect(await waiting).toBe(true);
@@ -84,7 +84,7 @@ describe('SyncNotifier with ranges the projections wrote nothing in', () => {
       quiet.checkpointAdvanced('sync', 10n, true); // the first report only marks the position
       quiet.checkpointAdvanced('receipts', 10n, true);
       await quiet.idle();
-      const waiting = quiet.wait(alice, new Set(['!a:test.local']), { events: 10n, accountData: 0, typing: 0, receipts: 10n, presence: 0 }, 600_000);
+      const waiting = quiet.wait(alice, new Set(['!a:test.local']), { events: 10n, accountData: 0, typing: 0, receipts: 10n, presence: 0, e2ee: 0 }, 600_000);
       quiet.checkpointAdvanced('sync', 20n, false);
       quiet.checkpointAdvanced('receipts', 30n, false);
       await quiet.idle();
@@ -134,7 +134,7 @@ describe('SyncNotifier with rows the sync projector reported writing', () => {
     try {
       direct.checkpointAdvanced('sync', 10n, true); // marks the position
       await direct.idle();
-      const token = { events: 10n, accountData: 0, typing: 0, receipts: 0n, presence: 0 };
+      const token = { events: 10n, accountData: 0, typing: 0, receipts: 0n, presence: 0, e2ee: 0 };
       const inA = direct.wait(alice, new Set(['!a:test.local']), token, 600_000);
       const inB = direct.wait(bob, new Set(['!b:test.local']), token, 600_000);
       const rows = [row(11n, '!a:test.local', 'one'), row(12n, '!a:test.local', 'two')];

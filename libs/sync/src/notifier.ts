@@ -5,7 +5,8 @@
  * sync projector's statement reported the rows it wrote, which are then taken as they are), the typing
  * store reports its rooms, the account data source its users, the presence store its users
  * (whose joined rooms one query then finds: the user's own requests wake at once, those of
- * the users who share a room with them once the rooms are known). A request waits with its
+ * the users who share a room with them once the rooms are known), the e2ee source its users
+ * (to-device messages wake their recipients, device list changes their room-mates too). A request waits with its
  * rooms and its token; it is woken only when one of its rooms or its user is affected.
  */
 import type { DatabasePool } from 'slonik';
@@ -15,7 +16,7 @@ import { SYNC_PROJECTION, SyncQueries, writtenEventRows } from '@hs/projections/
 import { RECEIPTS_PROJECTION, receiptsBetween } from '@hs/projections/receipts';
 import { LiveWindow } from './live';
 import { declareNotifiedReadModels, notifiedReadModel } from './read-models';
-import type { AccountDataSource, PresenceSource, TypingSource } from './sources';
+import type { AccountDataSource, E2eeSource, PresenceSource, TypingSource } from './sources';
 
 interface Waiter {
   userId: string;
@@ -33,11 +34,81 @@ interface Range {
 
 const HISTORY = 512;
 
-/** A presence change: whose, and the rooms the user was joined to (undefined: being read; 'all': unknown). */
-interface PresenceChange {
+/**
+ * A change of some users' presence or e2ee data at a counter of its stream: whose, and the rooms
+ * they were joined to when their room-mates are concerned too (undefined: being read; 'all':
+ * unknown; 'none': only the users themselves are concerned).
+ */
+interface UserChange {
   counter: number;
-  userId: string;
-  rooms: ReadonlySet<string> | 'all' | undefined;
+  userIds: ReadonlySet<string>;
+  rooms: ReadonlySet<string> | 'all' | 'none' | undefined;
+}
+
+/**
+ * The recent changes of a stream whose changes concern users (and maybe the users who share a
+ * room with them): which waiters they wake, and whether a token missed one.
+ */
+class UserChangeLog {
+  private readonly changes: UserChange[] = [];
+  /** Changes at or below this counter may have been forgotten. */
+  private floor = 0;
+  /** Changes whose users' rooms are not read yet. */
+  private readonly unresolved: UserChange[] = [];
+
+  constructor(
+    private readonly joinedRoomsOf: (userIds: readonly string[]) => Promise<Map<string, string[]>>,
+    private readonly wake: (rooms: ReadonlySet<string>, users: ReadonlySet<string>) => void,
+    private readonly wakeAll: () => void,
+  ) {}
+
+  add(counter: number, userIds: readonly string[], roomMates: boolean): void {
+    const change: UserChange = { counter, userIds: new Set(userIds), rooms: roomMates ? undefined : 'none' };
+    this.changes.push(change);
+    if (this.changes.length > HISTORY) this.floor = this.changes.splice(0, this.changes.length - HISTORY).at(-1)?.counter ?? 0;
+    this.wake(new Set(), change.userIds);
+    if (!roomMates) return;
+    // Changes made together (a sweep of the timeouts) have their rooms read in one query.
+    this.unresolved.push(change);
+    if (this.unresolved.length === 1) setImmediate(() => this.resolveRooms());
+  }
+
+  /** Whether a change after `since` (the stream being at `latest`) concerns the user: their own, or of a user joined to one of their rooms. */
+  missed(userId: string, rooms: ReadonlySet<string>, since: number, latest: number): boolean {
+    if (latest <= since) return false;
+    // The changes after the token are no longer all remembered: wake to be safe.
+    if (since < this.floor) return true;
+    // A change whose rooms are still being read wakes its waiters once they are known.
+    return this.changes.some(
+      (c) =>
+        c.counter > since &&
+        (c.userIds.has(userId) || c.rooms === 'all' || (c.rooms instanceof Set && [...rooms].some((room) => (c.rooms as ReadonlySet<string>).has(room)))),
+    );
+  }
+
+  /** Reads the rooms of the changed users, then wakes the requests of their room-mates. */
+  private resolveRooms(): void {
+    const changes = this.unresolved.splice(0);
+    const users = new Set<string>();
+    for (const change of changes) for (const userId of change.userIds) users.add(userId);
+    this.joinedRoomsOf([...users]).then(
+      (joined) => {
+        const rooms = new Set<string>();
+        for (const change of changes) {
+          const changeRooms = new Set<string>();
+          for (const userId of change.userIds) for (const room of joined.get(userId) ?? []) changeRooms.add(room);
+          change.rooms = changeRooms;
+          for (const room of changeRooms) rooms.add(room);
+        }
+        this.wake(rooms, new Set());
+      },
+      () => {
+        // The rooms could not be read: wake every request so none sleeps past the changes.
+        for (const change of changes) change.rooms = 'all';
+        this.wakeAll();
+      },
+    );
+  }
 }
 
 export class SyncNotifier {
@@ -47,11 +118,10 @@ export class SyncNotifier {
   private readonly history = new Map<string, Range[]>();
   private readonly accountData = new Map<string, number>();
   private chain: Promise<void> = Promise.resolve();
-  private readonly presenceChanges: PresenceChange[] = [];
-  /** Presence changes at or below this counter may have been forgotten. */
-  private presenceFloor = 0;
-  /** Presence changes whose users' rooms are not read yet. */
-  private readonly presenceUnresolved: PresenceChange[] = [];
+  private readonly presenceChanges: UserChangeLog;
+  private readonly e2eeChanges: UserChangeLog;
+  /** The highest e2ee position announced. */
+  private e2eeLatest = 0;
   private readonly unsubscribe: (() => void)[] = [];
   /** The recent past of the sync projection in memory, for /sync's live path. */
   readonly live: LiveWindow;
@@ -64,8 +134,15 @@ export class SyncNotifier {
     /** Told each position up to which a projection's ranges have been examined (reads of /sync wait for it). */
     private readonly barrier?: ReadBarrier,
     private readonly presence?: PresenceSource,
+    e2ee?: E2eeSource,
   ) {
     this.live = new LiveWindow(queries);
+    const joinedRoomsOf = (userIds: readonly string[]) => this.queries.joinedRoomsOf(this.pool, userIds);
+    const wakeAll = () => {
+      for (const waiter of [...this.waiters]) waiter.wake();
+    };
+    this.presenceChanges = new UserChangeLog(joinedRoomsOf, (rooms, users) => this.wakeRooms(rooms, users), wakeAll);
+    this.e2eeChanges = new UserChangeLog(joinedRoomsOf, (rooms, users) => this.wakeRooms(rooms, users), wakeAll);
     if (barrier) declareNotifiedReadModels(barrier);
     if (typing) this.unsubscribe.push(typing.onChange((roomId) => this.wakeRooms(new Set([roomId]), new Set())));
     if (accountData) {
@@ -76,7 +153,16 @@ export class SyncNotifier {
         }),
       );
     }
-    if (presence?.enabled) this.unsubscribe.push(presence.onChange((userId, counter) => this.presenceChanged(userId, counter)));
+    if (presence?.enabled) this.unsubscribe.push(presence.onChange((userId, counter) => this.presenceChanges.add(counter, [userId], true)));
+    if (e2ee) {
+      this.unsubscribe.push(
+        e2ee.onChange((change) => {
+          this.e2eeLatest = Math.max(this.e2eeLatest, change.position);
+          // A device list change concerns the users who share a room with its users; to-device messages only their recipients.
+          this.e2eeChanges.add(change.position, change.userIds, change.kind === 'device_list');
+        }),
+      );
+    }
   }
 
   /**
@@ -166,49 +252,9 @@ export class SyncNotifier {
     if (this.typing) {
       for (const room of rooms) if (this.typing.roomCounter(room) > token.typing) return true;
     }
-    if (this.presenceMissed(userId, rooms, token.presence)) return true;
+    if (this.presence?.enabled && this.presenceChanges.missed(userId, rooms, token.presence, this.presence.counter())) return true;
+    if (this.e2eeChanges.missed(userId, rooms, token.e2ee, this.e2eeLatest)) return true;
     return (this.accountData.get(userId) ?? 0) > token.accountData;
-  }
-
-  /** Whether a presence change after `since` concerns the user: their own, or of a user joined to one of their rooms. */
-  private presenceMissed(userId: string, rooms: ReadonlySet<string>, since: number): boolean {
-    if (!this.presence?.enabled || this.presence.counter() <= since) return false;
-    // The changes after the token are no longer all remembered: wake to be safe.
-    if (since < this.presenceFloor) return true;
-    // A change whose rooms are still being read wakes its waiters once they are known.
-    return this.presenceChanges.some(
-      (c) => c.counter > since && (c.userId === userId || c.rooms === 'all' || (c.rooms !== undefined && [...rooms].some((room) => (c.rooms as ReadonlySet<string>).has(room)))),
-    );
-  }
-
-  private presenceChanged(userId: string, counter: number): void {
-    const change: PresenceChange = { counter, userId, rooms: undefined };
-    this.presenceChanges.push(change);
-    if (this.presenceChanges.length > HISTORY) this.presenceFloor = this.presenceChanges.splice(0, this.presenceChanges.length - HISTORY).at(-1)?.counter ?? 0;
-    this.wakeRooms(new Set(), new Set([userId]));
-    // Changes made together (a sweep of the timeouts) have their rooms read in one query.
-    this.presenceUnresolved.push(change);
-    if (this.presenceUnresolved.length === 1) setImmediate(() => this.resolvePresenceRooms());
-  }
-
-  /** Reads the rooms of the changed users, then wakes the requests of their room-mates. */
-  private resolvePresenceRooms(): void {
-    const changes = this.presenceUnresolved.splice(0);
-    this.queries.joinedRoomsOf(this.pool, [...new Set(changes.map((c) => c.userId))]).then(
-      (joined) => {
-        const rooms = new Set<string>();
-        for (const change of changes) {
-          change.rooms = new Set(joined.get(change.userId) ?? []);
-          for (const room of change.rooms) rooms.add(room);
-        }
-        this.wakeRooms(rooms, new Set());
-      },
-      () => {
-        // The rooms could not be read: wake every request so none sleeps past the changes.
-        for (const change of changes) change.rooms = 'all';
-        for (const waiter of [...this.waiters]) waiter.wake();
-      },
-    );
   }
 
   private async process(name: string, upTo: bigint, wrote: boolean, written: WrittenBatch | undefined): Promise<void> {

@@ -66,6 +66,40 @@ export interface PresenceSource {
   onChange(listener: (userId: string, counter: number) => void): () => void;
 }
 
+/** A to-device message as /sync delivers it. */
+export interface ToDeviceMessage {
+  sender: string;
+  type: string;
+  content: Record<string, unknown>;
+}
+
+/** A change of the e2ee stream: users' device lists, or to-device messages for their devices. */
+export interface E2eeStreamChange {
+  kind: 'device_list' | 'to_device';
+  userIds: readonly string[];
+  position: number;
+}
+
+/**
+ * End-to-end encryption data /sync reports (owned by the e2ee library): positions of its stream
+ * are committed in order, so a read of `position()` covers every change up to it.
+ */
+export interface E2eeSource {
+  /** The highest committed position. */
+  position(): Promise<number>;
+  /** Users whose device list changed after `after`, up to `upTo`. */
+  usersChanged(after: number, upTo: number): Promise<string[]>;
+  /**
+   * The device's to-device messages after `after` up to `upTo`, in order, having deleted those at
+   * or before `acknowledged`; `upTo` of the answer is the position they are complete up to.
+   */
+  inbox(userId: string, deviceId: string, acknowledged: number, after: number, upTo: number): Promise<{ events: ToDeviceMessage[]; upTo: number }>;
+  /** The device's unclaimed one-time keys per algorithm and unused fallback key algorithms. */
+  counts(userId: string, deviceId: string): Promise<{ oneTimeKeyCounts: Record<string, number>; unusedFallbackKeyTypes: string[] }>;
+  /** Calls `listener` after each change committed; returns the unsubscribe function. */
+  onChange(listener: (change: E2eeStreamChange) => void): () => void;
+}
+
 /** Display names and avatars of users (those set), for m.presence events. */
 export interface ProfileSource {
   displayProfiles(userIds: readonly string[]): Promise<Map<string, { displayname?: string; avatar_url?: string }>>;

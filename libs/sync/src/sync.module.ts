@@ -17,7 +17,7 @@ import { LegacySyncService, type RoomDirectorySource } from './legacy';
 import { SyncNotifier } from './notifier';
 import { PresenceStore } from './presence';
 import { PresencePersistence, loadPresence } from './presence-persistence';
-import { NoAccountData, type AccountDataSource, type ProfileSource } from './sources';
+import { NoAccountData, type AccountDataSource, type E2eeSource, type ProfileSource } from './sources';
 import { SyncService } from './sync.service';
 import { TypingStore } from './typing';
 
@@ -49,6 +49,8 @@ export interface SyncModuleOptions {
   };
   /** Display names and avatars for m.presence events; none if omitted. */
   profiles?: ProfileSource;
+  /** Device lists, to-device messages and key counts (the e2ee library); none if omitted. */
+  e2ee?: E2eeSource;
 }
 
 export interface SyncModuleAsyncOptions {
@@ -120,7 +122,7 @@ export class SyncModule {
         {
           provide: SyncNotifier,
           useFactory: (o: SyncModuleOptions, typing: TypingStore, queries: SyncQueries, presence: PresenceStore) =>
-            new SyncNotifier(o.pool, typing, o.accountData ?? new NoAccountData(), queries, o.readBarrier, presence),
+            new SyncNotifier(o.pool, typing, o.accountData ?? new NoAccountData(), queries, o.readBarrier, presence, o.e2ee),
           inject: [SYNC_OPTIONS, TypingStore, SyncQueries, PresenceStore],
         },
         { provide: IgnoredUsers, useFactory: (o: SyncModuleOptions) => new IgnoredUsers(o.accountData ?? new NoAccountData()), inject: [SYNC_OPTIONS] },
@@ -131,6 +133,7 @@ export class SyncModule {
               typing,
               presence,
               ...(o.profiles ? { profiles: o.profiles } : {}),
+              ...(o.e2ee ? { e2ee: o.e2ee } : {}),
               notifier,
               accountData: o.accountData ?? new NoAccountData(),
               ignoredUsers,

@@ -32,7 +32,18 @@ import { SYNC_ENDPOINT_READ_MODELS } from './read-models';
 import type { ReadBarrier } from '@hs/eventstore';
 import type { LiveWindow } from './live';
 import { SharedReads } from './shared-reads';
-import type { AccountDataDelta, AccountDataEntry, AccountDataSource, PresenceSource, PresenceState, PresenceStatus, ProfileSource, TypingSource } from './sources';
+import type {
+  AccountDataDelta,
+  AccountDataEntry,
+  AccountDataSource,
+  E2eeSource,
+  PresenceSource,
+  PresenceState,
+  PresenceStatus,
+  ProfileSource,
+  ToDeviceMessage,
+  TypingSource,
+} from './sources';
 import { unreadNotificationsIn, type UnreadNotifications } from './unread';
 
 export interface SyncRequest {
@@ -87,6 +98,16 @@ export interface SyncResponse {
   };
   account_data?: { events: AccountDataEntry[] };
   presence?: { events: PresenceEvent[] };
+  to_device?: { events: ToDeviceMessage[] };
+  device_lists?: DeviceLists;
+  device_one_time_keys_count?: Record<string, number>;
+  device_unused_fallback_key_types?: string[];
+}
+
+/** Users whose devices the syncing user should look at again (`changed`) or no longer tracks (`left`). */
+export interface DeviceLists {
+  changed: string[];
+  left: string[];
 }
 
 interface Computed {
@@ -125,6 +146,8 @@ export interface SyncServiceOptions {
   presence?: PresenceSource;
   /** Display names and avatars for m.presence events (none: left out). */
   profiles?: ProfileSource;
+  /** Device lists, to-device messages and key counts (none: no e2ee sections). */
+  e2ee?: E2eeSource;
   accountData: AccountDataSource;
   /** Built with the same account data source: its record of changes spares reads. */
   notifier: SyncNotifier;
@@ -279,6 +302,7 @@ export class SyncService {
       typing: this.options.typing?.counter() ?? 0,
       receipts: receiptsUpTo,
       presence: this.options.presence?.counter() ?? 0,
+      e2ee: (await this.options.e2ee?.position()) ?? 0,
     });
   }
 
@@ -324,9 +348,14 @@ export class SyncService {
     this.answeredAt.set(device, now);
   }
 
-  /** The rooms and account data of the answer, then its presence section. */
+  /** The rooms and account data of the answer, then its presence and e2ee sections. */
   private async compute(request: SyncRequest, since: SyncToken | undefined): Promise<Computed> {
     const computed = await this.computeRooms(request, since);
+    const withPresence = await this.withPresence(computed, request, since);
+    return this.options.e2ee ? this.withE2ee(this.options.e2ee, withPresence, request, since) : withPresence;
+  }
+
+  private async withPresence(computed: Computed, request: SyncRequest, since: SyncToken | undefined): Promise<Computed> {
     const presence = this.options.presence;
     if (!presence?.enabled) return computed;
     const { events, counter } = await this.presenceSection(presence, request, since, computed.body);
@@ -334,6 +363,70 @@ export class SyncService {
     const body: SyncResponse = { ...computed.body, next_batch: encodeSyncToken(token) };
     if (events.length > 0) body.presence = { events };
     return { ...computed, body, token, empty: computed.empty && events.length === 0 };
+  }
+
+  /**
+   * The e2ee sections: the device's to-device messages after the token (those at or before it,
+   * which the device has thereby acknowledged, are deleted), the users whose device lists the
+   * user should look at again or stop tracking (incremental syncs), and the device's key counts.
+   */
+  private async withE2ee(e2ee: E2eeSource, computed: Computed, request: SyncRequest, since: SyncToken | undefined): Promise<Computed> {
+    const after = since?.e2ee ?? 0;
+    const position = await e2ee.position();
+    const inbox = await e2ee.inbox(request.userId, request.deviceId, after, after, position);
+    const reached = Math.max(after, inbox.upTo);
+    const lists = since ? await this.deviceListChanges(e2ee, request.userId, since, { events: computed.token.events, e2ee: reached }) : { changed: [], left: [] };
+    const counts = await e2ee.counts(request.userId, request.deviceId);
+    const token: SyncToken = { ...computed.token, e2ee: reached };
+    const body: SyncResponse = { ...computed.body, next_batch: encodeSyncToken(token) };
+    if (inbox.events.length > 0) body.to_device = { events: inbox.events };
+    if (lists.changed.length > 0 || lists.left.length > 0) body.device_lists = lists;
+    body.device_one_time_keys_count = counts.oneTimeKeyCounts;
+    body.device_unused_fallback_key_types = counts.unusedFallbackKeyTypes;
+    const empty = computed.empty && inbox.events.length === 0 && lists.changed.length === 0 && lists.left.length === 0;
+    return { ...computed, body, token, empty };
+  }
+
+  /**
+   * GET /keys/changes: the users whose device lists changed between two sync tokens and who
+   * share a room with the user, and those who stopped sharing any room with them.
+   */
+  async keyChanges(userId: string, from: string, to: string): Promise<DeviceLists> {
+    const e2ee = this.options.e2ee;
+    const since = parseSyncToken(from);
+    const until = parseSyncToken(to);
+    if (!e2ee) return { changed: [], left: [] };
+    await this.options.barrier?.ready(SYNC_ENDPOINT_READ_MODELS);
+    return this.deviceListChanges(e2ee, userId, since, until);
+  }
+
+  /**
+   * Device lists between two tokens: users whose device lists changed in the e2ee range and who
+   * share a room with the user (the user among them), users who came to share a room with
+   * the user in the room-event range (their devices are new to the user), and users who
+   * stopped sharing every room with the user (`left`).
+   */
+  private async deviceListChanges(e2ee: E2eeSource, userId: string, since: SyncToken, until: { events: bigint; e2ee: number }): Promise<DeviceLists> {
+    const changedCandidates = new Set(await e2ee.usersChanged(since.e2ee, until.e2ee));
+    const leftCandidates = new Set<string>();
+    if (since.events < until.events) {
+      const changes = await this.queries.membershipChangesAround(this.queries.pool, userId, since.events, until.events);
+      for (const change of changes) {
+        const joined = change.membership === 'join';
+        if (change.userId === userId) {
+          // The user's own join or leave: every member of the room is new or gone.
+          for (const member of await this.queries.joinedUserIds(this.queries.pool, change.roomId)) (joined ? changedCandidates : leftCandidates).add(member);
+        } else (joined ? changedCandidates : leftCandidates).add(change.userId);
+      }
+    }
+    const own = changedCandidates.has(userId);
+    changedCandidates.delete(userId);
+    leftCandidates.delete(userId);
+    const sharing = await this.queries.usersSharingRoomWith(this.queries.pool, userId, [...new Set([...changedCandidates, ...leftCandidates])]);
+    const changed = [...changedCandidates].filter((u) => sharing.has(u));
+    if (own) changed.push(userId);
+    const left = [...leftCandidates].filter((u) => !sharing.has(u));
+    return { changed: changed.sort(), left: left.sort() };
   }
 
   /**
@@ -468,6 +561,7 @@ export class SyncService {
         typing: typingCounter,
         receipts: since && since.receipts > receiptsUpTo ? since.receipts : receiptsUpTo,
         presence: since?.presence ?? 0,
+        e2ee: since?.e2ee ?? 0,
       };
       const body: SyncResponse = { next_batch: encodeSyncToken(token) };
       const rooms = new Set<string>();
@@ -628,6 +722,7 @@ export class SyncService {
       typing: typing?.counter() ?? 0,
       receipts: receiptsToken,
       presence: since.presence,
+      e2ee: since.e2ee,
     };
     const body: SyncResponse = { next_batch: encodeSyncToken(token) };
     const viewer = { userId, deviceId: request.deviceId };

@@ -1,0 +1,198 @@
+/**
+ * The keys API and send-to-device over real HTTP against the homeserver: device and one-time
+ * key upload, queries and claims (a key handed out once, even to concurrent claims; the
+ * fallback key when none is left), device list changes in /sync and /keys/changes, and
+ * to-device messages delivered in order until acknowledged.
+ */
+import { assertMatchesSpec } from '@hs/testing';
+import { call, passwordAuth, registerUser, useTestServer, type TestUser } from './accounts-harness';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked against the spec, then read freely
+type Body = Record<string, any>;
+
+function deviceKeys(user: TestUser, deviceId = user.deviceId, curve = 'curve+key'): Body {
+  return {
+    user_id: user.userId,
+    device_id: deviceId,
+    algorithms: ['m.olm.v1.curve25519-aes-sha2', 'm.megolm.v1.aes-sha2'],
+    keys: { [`curve25519:${deviceId}`]: curve, [`ed25519:${deviceId}`]: 'ed+key' },
+    signatures: { [user.userId]: { [`ed25519:${deviceId}`]: 'self+signature' } },
+  };
+}
+
+async function login(base: string, user: TestUser, deviceId?: string): Promise<TestUser> {
+  const reply = await call<Body>(base, 'POST', 'login', {
+    body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: user.userId }, password: user.password, ...(deviceId ? { device_id: deviceId } : {}) },
+  });
+  expect(reply.status).toBe(200);
+  return { ...user, token: reply.body.access_token, deviceId: reply.body.device_id };
+}
+
+describe('end-to-end encryption keys and to-device messages', () => {
+  const s = useTestServer();
+  let alice: TestUser;
+  let bob: TestUser;
+  let roomId: string;
+
+  const sync = async (user: TestUser, since?: string, timeout = 0): Promise<Body> => {
+    const reply = await call<Body>(s.url, 'GET', 'sync', { token: user.token, query: { ...(since ? { since } : {}), timeout: String(timeout) } });
+    expect(reply.status).toBe(200);
+    return reply.body;
+  };
+
+  beforeAll(async () => {
+    alice = await registerUser(s.url, 'alice');
+    bob = await registerUser(s.url, 'bob');
+    const created = await call<Body>(s.url, 'POST', 'createRoom', { token: alice.token, body: { preset: 'public_chat' } });
+    roomId = created.body.room_id;
+    expect((await call(s.url, 'POST', `join/${encodeURIComponent(roomId)}`, { token: bob.token, body: {} })).status).toBe(200);
+  });
+
+  it('uploads device and one-time keys and counts them', async () => {
+    const reply = await call<Body>(s.url, 'POST', 'keys/upload', {
+      token: alice.token,
+      body: { device_keys: deviceKeys(alice), one_time_keys: { 'signed_curve25519:AAAA': { key: 'k1' }, 'signed_curve25519:AAAB': { key: 'k2' }, 'my_algorithm:one': 'k3' } },
+    });
+    expect(reply.status).toBe(200);
+    assertMatchesSpec(reply.body, { api: 'client-server', file: 'keys.yaml', path: '/keys/upload', method: 'post', status: 200 });
+    expect(reply.body.one_time_key_counts).toEqual({ signed_curve25519: 2, my_algorithm: 1 });
+    // The same keys again change nothing; a key id reused with another value is refused.
+    const again = await call<Body>(s.url, 'POST', 'keys/upload', { token: alice.token, body: { device_keys: deviceKeys(alice), one_time_keys: { 'signed_curve25519:AAAA': { key: 'k1' } } } });
+    expect(again.body.one_time_key_counts).toEqual({ signed_curve25519: 2, my_algorithm: 1 });
+    const clash = await call<Body>(s.url, 'POST', 'keys/upload', { token: alice.token, body: { one_time_keys: { 'signed_curve25519:AAAA': { key: 'other' } } } });
+    expect(clash.status).toBe(400);
+    expect(clash.body.errcode).toBe('M_INVALID_PARAM');
+    const replaced = await call<Body>(s.url, 'POST', 'keys/upload', { token: alice.token, body: { device_keys: deviceKeys(alice, alice.deviceId, 'another+curve') } });
+    expect(replaced.status).toBe(400);
+    expect(replaced.body.errcode).toBe('M_INVALID_PARAM');
+  });
+
+  it('refuses malformed keys and keys of another user or device', async () => {
+    const missing = await call<Body>(s.url, 'POST', 'keys/upload', { token: bob.token, body: { device_keys: { user_id: bob.userId, device_id: bob.deviceId } } });
+    expect(missing.status).toBe(400);
+    expect(missing.body.errcode).toBe('M_BAD_JSON');
+    const otherUser = await call<Body>(s.url, 'POST', 'keys/upload', { token: bob.token, body: { device_keys: deviceKeys(alice) } });
+    expect(otherUser.status).toBe(400);
+    const otherDevice = await call<Body>(s.url, 'POST', 'keys/upload', { token: bob.token, body: { device_keys: deviceKeys(bob, 'NOTMINE') } });
+    expect(otherDevice.status).toBe(400);
+    const badName = await call<Body>(s.url, 'POST', 'keys/upload', { token: bob.token, body: { one_time_keys: { nocolon: 'x' } } });
+    expect(badName.body.errcode).toBe('M_BAD_JSON');
+    const notObject = await call<Body>(s.url, 'POST', 'keys/query', { token: bob.token, body: { device_keys: ['x'] } });
+    expect(notObject.status).toBe(400);
+    expect(notObject.body.errcode).toBe('M_BAD_JSON');
+  });
+
+  it('answers queries for all or some devices, users without keys with an empty object', async () => {
+    const all = await call<Body>(s.url, 'POST', 'keys/query', { token: bob.token, body: { device_keys: { [alice.userId]: [], [bob.userId]: [] } } });
+    expect(all.status).toBe(200);
+    assertMatchesSpec(all.body, { api: 'client-server', file: 'keys.yaml', path: '/keys/query', method: 'post', status: 200 });
+    expect(all.body.device_keys[alice.userId][alice.deviceId]).toMatchObject({ ...deviceKeys(alice), unsigned: {} });
+    expect(all.body.device_keys[bob.userId]).toEqual({});
+    expect(all.body.failures).toEqual({});
+    const some = await call<Body>(s.url, 'POST', 'keys/query', { token: bob.token, body: { device_keys: { [alice.userId]: ['NOSUCH'] } } });
+    expect(some.body.device_keys[alice.userId]).toEqual({});
+  });
+
+  it('hands each one-time key out once, even to concurrent claims, then the fallback key', async () => {
+    const carol = await registerUser(s.url, 'carol');
+    const keys: Record<string, Body> = {};
+    for (let i = 0; i < 10; i++) keys[`signed_curve25519:K${i}`] = { key: `key${i}`, signatures: { [carol.userId]: { [`ed25519:${carol.deviceId}`]: 'sig' } } };
+    await call(s.url, 'POST', 'keys/upload', { token: carol.token, body: { device_keys: deviceKeys(carol), one_time_keys: keys, fallback_keys: { 'signed_curve25519:F1': { key: 'fallback', fallback: true, signatures: { [carol.userId]: { [`ed25519:${carol.deviceId}`]: 'sig' } } } } } });
+    const claims = await Promise.all(
+      Array.from({ length: 12 }, () => call<Body>(s.url, 'POST', 'keys/claim', { token: bob.token, body: { one_time_keys: { [carol.userId]: { [carol.deviceId]: 'signed_curve25519' } } } })),
+    );
+    for (const claim of claims) assertMatchesSpec(claim.body, { api: 'client-server', file: 'keys.yaml', path: '/keys/claim', method: 'post', status: 200 });
+    const handed = claims.map((c) => Object.keys(c.body.one_time_keys[carol.userId][carol.deviceId])[0]);
+    const oneTime = handed.filter((id) => id !== 'signed_curve25519:F1');
+    expect(new Set(oneTime).size).toBe(10);
+    expect(handed.filter((id) => id === 'signed_curve25519:F1')).toHaveLength(2);
+    // Carol's next sync shows no one-time keys left and the fallback key used.
+    const body = await sync(carol);
+    expect(body.device_one_time_keys_count).toEqual({ signed_curve25519: 0 });
+    expect(body.device_unused_fallback_key_types).toEqual([]);
+    const none = await call<Body>(s.url, 'POST', 'keys/claim', { token: bob.token, body: { one_time_keys: { [carol.userId]: { [carol.deviceId]: 'other_algorithm' } } } });
+    expect(none.body.one_time_keys).toEqual({});
+  });
+
+  it('reports device list changes of room-mates in /sync and /keys/changes, and users who stopped sharing a room', async () => {
+    const dave = await registerUser(s.url, 'dave');
+    await call(s.url, 'POST', `join/${encodeURIComponent(roomId)}`, { token: dave.token, body: {} });
+    const start = (await sync(bob)).next_batch as string;
+    // Dave's keys are new: Bob (who shares the room) hears of it, and so does Dave himself.
+    const waiting = sync(bob, start, 10_000);
+    await call(s.url, 'POST', 'keys/upload', { token: dave.token, body: { device_keys: deviceKeys(dave) } });
+    const woken = await waiting;
+    expect(woken.device_lists.changed).toContain(dave.userId);
+    const changes = await call<Body>(s.url, 'GET', 'keys/changes', { token: bob.token, query: { from: start, to: woken.next_batch } });
+    expect(changes.status).toBe(200);
+    assertMatchesSpec(changes.body, { api: 'client-server', file: 'keys.yaml', path: '/keys/changes', method: 'get', status: 200 });
+    expect(changes.body.changed).toContain(dave.userId);
+    // A user sharing no room with Bob is not reported.
+    const eve = await registerUser(s.url, 'eve');
+    await call(s.url, 'POST', 'keys/upload', { token: eve.token, body: { device_keys: deviceKeys(eve) } });
+    const afterEve = await sync(bob, woken.next_batch);
+    expect(afterEve.device_lists?.changed ?? []).not.toContain(eve.userId);
+    // Dave leaves: Bob gets him in `left`.
+    await call(s.url, 'POST', `rooms/${encodeURIComponent(roomId)}/leave`, { token: dave.token, body: {} });
+    const afterLeave = await sync(bob, afterEve.next_batch);
+    expect(afterLeave.device_lists.left).toEqual([dave.userId]);
+    const leftChanges = await call<Body>(s.url, 'GET', 'keys/changes', { token: bob.token, query: { from: afterEve.next_batch, to: afterLeave.next_batch } });
+    expect(leftChanges.body.left).toEqual([dave.userId]);
+    // A new device of Bob's own is reported to Bob.
+    const second = await login(s.url, bob);
+    const own = await sync(bob, afterLeave.next_batch);
+    expect(own.device_lists.changed).toContain(bob.userId);
+    // Deleting it drops its keys at once.
+    await call(s.url, 'POST', 'keys/upload', { token: second.token, body: { device_keys: deviceKeys(second) } });
+    const before = await call<Body>(s.url, 'POST', 'keys/query', { token: alice.token, body: { device_keys: { [bob.userId]: [] } } });
+    expect(Object.keys(before.body.device_keys[bob.userId])).toContain(second.deviceId);
+    const first = await call<Body>(s.url, 'DELETE', `devices/${second.deviceId}`, { token: bob.token, body: {} });
+    const deleted = await call(s.url, 'DELETE', `devices/${second.deviceId}`, { token: bob.token, body: { auth: passwordAuth(bob, first.body.session) } });
+    expect(deleted.status).toBe(200);
+    const after = await call<Body>(s.url, 'POST', 'keys/query', { token: alice.token, body: { device_keys: { [bob.userId]: [] } } });
+    expect(Object.keys(after.body.device_keys[bob.userId])).not.toContain(second.deviceId);
+  });
+
+  it('delivers to-device messages in order, to one device or all (*), until the device acknowledges them', async () => {
+    const frank = await registerUser(s.url, 'frank');
+    const frank2 = await login(s.url, frank);
+    const initial = await sync(frank);
+    const waiting = sync(frank, initial.next_batch, 10_000);
+    for (let i = 0; i < 3; i++) {
+      const put = await call(s.url, 'PUT', `sendToDevice/m.test/txn${i}`, { token: alice.token, body: { messages: { [frank.userId]: { [frank.deviceId]: { n: i } } } } });
+      expect(put.status).toBe(200);
+    }
+    // The same transaction id again sends nothing.
+    await call(s.url, 'PUT', 'sendToDevice/m.test/txn0', { token: alice.token, body: { messages: { [frank.userId]: { [frank.deviceId]: { n: 0 } } } } });
+    const first = await waiting;
+    expect(first.to_device.events.length).toBeGreaterThan(0);
+    // Not acknowledged yet: the same since gets them again, all three in order.
+    const all = await sync(frank, initial.next_batch);
+    expect(all.to_device.events).toEqual([0, 1, 2].map((n) => ({ sender: alice.userId, type: 'm.test', content: { n } })));
+    expect((await sync(frank, initial.next_batch)).to_device.events).toHaveLength(3);
+    const token = all.next_batch as string;
+    // Acknowledged by the next since: gone.
+    const acked = await sync(frank, token);
+    expect(acked.to_device).toBeUndefined();
+    const fromStart = await sync(frank, initial.next_batch);
+    expect(fromStart.to_device).toBeUndefined();
+    // `*`: every device of the user.
+    await call(s.url, 'PUT', 'sendToDevice/m.star/t1', { token: alice.token, body: { messages: { [frank.userId]: { '*': { all: true } } } } });
+    expect((await sync(frank, acked.next_batch)).to_device.events).toEqual([{ sender: alice.userId, type: 'm.star', content: { all: true } }]);
+    expect((await sync(frank2)).to_device.events).toEqual([{ sender: alice.userId, type: 'm.star', content: { all: true } }]);
+    const bad = await call<Body>(s.url, 'PUT', 'sendToDevice/m.test/bad', { token: alice.token, body: { messages: { [frank.userId]: { [frank.deviceId]: 'not an object' } } } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errcode).toBe('M_BAD_JSON');
+  });
+
+  it('a sync right after an acknowledged send has the message (read your writes)', async () => {
+    const gina = await registerUser(s.url, 'gina');
+    let token = (await sync(gina)).next_batch as string;
+    for (let i = 0; i < 50; i++) {
+      await call(s.url, 'PUT', `sendToDevice/m.ryw/t${i}`, { token: alice.token, body: { messages: { [gina.userId]: { [gina.deviceId]: { i } } } } });
+      const body = await sync(gina, token);
+      expect(body.to_device?.events).toEqual([{ sender: alice.userId, type: 'm.ryw', content: { i } }]);
+      token = body.next_batch;
+    }
+  });
+});
