@@ -15,7 +15,7 @@ module.exports = {
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/interop/'],
   moduleNameMapper: {
     '^@hs/projections/(.*)$': '<rootDir>/projections/$1/index.ts',
-    '^@hs/([a-z-]+)$': '<rootDir>/libs/$1/src/index.ts',
+    '^@hs/([a-z0-9-]+)$': '<rootDir>/libs/$1/src/index.ts',
   },
   testTimeout: 60000,
   maxWorkers: 2,

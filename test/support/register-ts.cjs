@@ -23,7 +23,7 @@ const originalResolve = Module._resolveFilename;
 Module._resolveFilename = function resolveAlias(request, ...rest) {
   let mapped = request;
   const projection = /^@hs\/projections\/(.+)$/.exec(request);
-  const lib = /^@hs\/([a-z-]+)$/.exec(request);
+  const lib = /^@hs\/([a-z0-9-]+)$/.exec(request);
   if (projection) mapped = path.join(root, 'projections', projection[1], 'index.ts');
   else if (lib) mapped = path.join(root, 'libs', lib[1], 'src', 'index.ts');
   return originalResolve.call(this, mapped, ...rest);
