@@ -3,3 +3,4 @@
  * changes, to-device messages, cross-signing keys and key backup. The server stores and
  * routes keys and messages it cannot read.
  */
+export * from './backup';
