@@ -1,11 +1,12 @@
 /**
- * Composition of the client-server API: the accounts layer, the room write side and the /sync
- * read side on the backend's database and event store, the command and query buses, and the
- * controllers.
+ * Composition of the client-server API: the accounts layer, key backups, the room write side
+ * and the /sync read side on the backend's database and event store, the command and query
+ * buses, and the controllers.
  */
 import { AccountDataService, AccountsModule, AccountsOptions, DATABASE_POOL, ProfileService } from '@hs/accounts';
 import { ClientApiModule } from '@hs/client-api';
 import type { HomeserverConfig } from '@hs/config';
+import { KeyBackupModule } from '@hs/e2ee';
 import { RoomModule, WriteModelReader, type RoomModuleDependencies } from '@hs/room';
 import { SyncModule, accountDataSourceFrom } from '@hs/sync';
 import { DynamicModule, Module } from '@nestjs/common';
@@ -18,7 +19,7 @@ export interface ClientApiOptions {
   clock?: () => number;
 }
 
-/** Provides the backend's database pool to the accounts layer. */
+/** Provides the backend's database pool to the accounts layer and key backups. */
 @Module({})
 class AccountsDatabaseModule {
   static forPool(pool: Backend['db']['pool']): DynamicModule {
@@ -34,6 +35,7 @@ export function clientApiModule(
   options: ClientApiOptions = {},
 ): DynamicModule {
   const clock = options.clock ?? Date.now;
+  const database = AccountsDatabaseModule.forPool(backend.db.pool);
   const accounts = AccountsModule.forRoot(
     {
       ...options.accounts,
@@ -42,8 +44,9 @@ export function clientApiModule(
       registrationToken: config.registration.registration_token,
       clock,
     },
-    [AccountsDatabaseModule.forPool(backend.db.pool)],
+    [database],
   );
+  const keyBackup = KeyBackupModule.forRoot([database], clock);
   const room = RoomModule.forRoot({ dependencies: roomDependencies });
   const sync = SyncModule.forRootAsync({
     imports: [accounts, room],
@@ -59,5 +62,5 @@ export function clientApiModule(
       profiles,
     }),
   });
-  return ClientApiModule.forRoot({ config, imports: [CqrsModule.forRoot(), accounts, room, sync], clock });
+  return ClientApiModule.forRoot({ config, imports: [CqrsModule.forRoot(), accounts, keyBackup, room, sync], clock });
 }
