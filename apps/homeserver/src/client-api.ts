@@ -1,12 +1,12 @@
 /**
- * Composition of the client-server API: the accounts layer, the room write side and the /sync
- * read side on the backend's database and event store, the command and query buses, and the
- * controllers.
+ * Composition of the client-server API: the accounts layer, end-to-end encryption keys and key
+ * backups, the room write side and the /sync read side on the backend's database and event
+ * store, the command and query buses, and the controllers.
  */
 import { AccountDataService, AccountsModule, AccountsOptions, DATABASE_POOL, DeviceService, ProfileService } from '@hs/accounts';
 import { ClientApiModule } from '@hs/client-api';
 import type { HomeserverConfig } from '@hs/config';
-import { DeviceKeysService, E2eeModule, ToDeviceService } from '@hs/e2ee';
+import { DeviceKeysService, E2eeModule, KeyBackupModule, ToDeviceService } from '@hs/e2ee';
 import { RoomModule, WriteModelReader, type RoomModuleDependencies } from '@hs/room';
 import { SyncModule, accountDataSourceFrom } from '@hs/sync';
 import { DynamicModule, Inject, Injectable, Module, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
@@ -20,7 +20,7 @@ export interface ClientApiOptions {
   clock?: () => number;
 }
 
-/** Provides the backend's database pool to the accounts layer. */
+/** Provides the backend's database pool to the accounts layer and key backups. */
 @Module({})
 class AccountsDatabaseModule {
   static forPool(pool: Backend['db']['pool']): DynamicModule {
@@ -77,6 +77,7 @@ export function clientApiModule(
   options: ClientApiOptions = {},
 ): DynamicModule {
   const clock = options.clock ?? Date.now;
+  const database = AccountsDatabaseModule.forPool(backend.db.pool);
   const accounts = AccountsModule.forRoot(
     {
       ...options.accounts,
@@ -85,10 +86,11 @@ export function clientApiModule(
       registrationToken: config.registration.registration_token,
       clock,
     },
-    [AccountsDatabaseModule.forPool(backend.db.pool)],
+    [database],
   );
+  const keyBackup = KeyBackupModule.forRoot([database], clock);
   const room = RoomModule.forRoot({ dependencies: roomDependencies });
-  const e2ee = E2eeModule.forRoot({ serverName: config.server_name, clock }, [AccountsDatabaseModule.forPool(backend.db.pool)]);
+  const e2ee = E2eeModule.forRoot({ serverName: config.server_name, clock }, [database]);
   const sync = SyncModule.forRootAsync({
     imports: [accounts, room, e2ee],
     inject: [AccountDataService, WriteModelReader, ProfileService, DeviceKeysService, ToDeviceService],
@@ -115,7 +117,7 @@ export function clientApiModule(
   });
   return ClientApiModule.forRoot({
     config,
-    imports: [CqrsModule.forRoot(), accounts, room, e2ee, sync, DeviceKeysWiringModule.forModules(accounts, e2ee)],
+    imports: [CqrsModule.forRoot(), accounts, keyBackup, room, e2ee, sync, DeviceKeysWiringModule.forModules(accounts, e2ee)],
     clock,
   });
 }

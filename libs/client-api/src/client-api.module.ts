@@ -1,8 +1,9 @@
 /**
  * The client-server API (`/_matrix/client/*`) as a Nest module. The host passes the
- * configuration and the modules that provide the accounts services (`AccountsModule`) and the
- * command and query buses with the room handlers (`CqrsModule`, `RoomModule`, the sync
- * read side); they are made visible to every controller of the client API.
+ * configuration and the modules that provide the accounts services (`AccountsModule`), the key
+ * backup service (`KeyBackupModule`) and the command and query buses with the room handlers
+ * (`CqrsModule`, `RoomModule`, the sync read side); they are made visible to every controller
+ * of the client API.
  */
 import { DynamicModule, Global, Module, Type } from '@nestjs/common';
 import { AccountController } from './account/account.controller';
@@ -21,6 +22,7 @@ import { ProfileController } from './profile/profile.controller';
 import { PushRulesController } from './push-rules/push-rules.controller';
 import { PushRulesService } from './push-rules/push-rules.service';
 import { KeysController } from './keys/keys.controller';
+import { RoomKeysController } from './room-keys/room-keys.controller';
 import { RoomsApiModule } from './rooms/rooms-api.module';
 import { CLIENT_API_CONFIG, ClientApiConfig } from './config';
 import { RATE_LIMIT_CLOCK, RATE_LIMIT_CONFIG, RateLimiter } from './rate-limit/rate-limiter';
@@ -28,7 +30,7 @@ import { RateLimitGuard } from './rate-limit/rate-limit.guard';
 
 export interface ClientApiModuleOptions {
   config: ClientApiConfig;
-  /** Modules exporting the accounts services, the CQRS buses and the room/sync handlers. */
+  /** Modules exporting the accounts and key backup services, the CQRS buses and the room/sync handlers. */
   imports: Array<Type<unknown> | DynamicModule>;
   /** The clock of the rate limits (ms since the epoch); Date.now by default. */
   clock?: () => number;
@@ -78,6 +80,7 @@ export class ClientApiModule {
         WhoisController,
         RequestOpenIdTokenController,
         KeysController,
+        RoomKeysController,
       ],
     };
   }

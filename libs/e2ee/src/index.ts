@@ -8,3 +8,4 @@ export * from './device-keys.service';
 export * from './to-device.service';
 export * from './keys-query.service';
 export * from './e2ee.module';
+export * from './backup';

@@ -1,0 +1,3 @@
+/** Server-side key backups: the service, its errors and its Nest module. */
+export * from './key-backup.service';
+export * from './key-backup.module';
