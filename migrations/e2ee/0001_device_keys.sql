@@ -45,11 +45,14 @@ CREATE TABLE e2ee.fallback_keys (
   PRIMARY KEY (user_id, device_id, algorithm)
 );
 
--- A user's device list (devices, device keys, cross-signing keys) changed at a position.
+-- A user's device list (devices, device keys, cross-signing keys) changed at a position:
+-- `device_id` names the device that changed ('' for the user's cross-signing keys or a
+-- remote server's announcement).
 CREATE TABLE e2ee.device_list_changes (
   position  bigint NOT NULL,
   user_id   text NOT NULL,
-  PRIMARY KEY (position, user_id)
+  device_id text NOT NULL DEFAULT '',
+  PRIMARY KEY (position, user_id, device_id)
 );
 CREATE INDEX device_list_changes_user ON e2ee.device_list_changes (user_id, position);
 

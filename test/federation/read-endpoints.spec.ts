@@ -251,17 +251,32 @@ describe('federation read endpoints between instances over HTTPS', () => {
       expect((await bAsks('POST', `${F}/publicRooms`, { filter: { room_types: ['m.space'] } })).chunk).toEqual([]);
     });
 
-    it('GET /user/devices and POST /user/keys/query and /claim: no device keys are stored yet', async () => {
+    it('GET /user/devices and POST /user/keys/query and /claim: the devices with keys, their keys, one-time keys once each', async () => {
+      const before = await bAsks('GET', `${F}/user/devices/${q(alice.userId)}`);
+      assertMatchesSpec(before, { api: 'server-server', file: 'user_devices.yaml', path: '/user/devices/{userId}', method: 'get', status: 200 });
+      expect(before).toEqual({ user_id: alice.userId, stream_id: expect.any(Number), devices: [] });
+      expect(await signedByB('GET', `${F}/user/devices/${q(`@nobody:${a.name}`)}`)).toMatchObject({ status: 404, body: { errcode: 'M_NOT_FOUND' } });
+      const deviceKeys = {
+        user_id: alice.userId,
+        device_id: alice.deviceId,
+        algorithms: ['m.olm.v1.curve25519-aes-sha2'],
+        keys: { [`curve25519:${alice.deviceId}`]: 'curve', [`ed25519:${alice.deviceId}`]: 'ed' },
+        signatures: { [alice.userId]: { [`ed25519:${alice.deviceId}`]: 'sig' } },
+      };
+      const oneTimeKey = { key: 'otk', signatures: { [alice.userId]: { [`ed25519:${alice.deviceId}`]: 'sig' } } };
+      expect((await onA('POST', 'keys/upload', { device_keys: deviceKeys, one_time_keys: { 'signed_curve25519:A1': oneTimeKey } })).status).toBe(200);
       const devices = await bAsks('GET', `${F}/user/devices/${q(alice.userId)}`);
       assertMatchesSpec(devices, { api: 'server-server', file: 'user_devices.yaml', path: '/user/devices/{userId}', method: 'get', status: 200 });
-      expect(devices).toEqual({ user_id: alice.userId, stream_id: 0, devices: [] });
-      expect(await signedByB('GET', `${F}/user/devices/${q(`@nobody:${a.name}`)}`)).toMatchObject({ status: 404, body: { errcode: 'M_NOT_FOUND' } });
+      expect(devices.devices).toEqual([{ device_id: alice.deviceId, keys: deviceKeys }]);
+      expect(devices.stream_id as number).toBeGreaterThan(before.stream_id as number);
       const keys = await bAsks('POST', `${F}/user/keys/query`, { device_keys: { [alice.userId]: [], [`@nobody:${a.name}`]: [] } });
       assertMatchesSpec(keys, { api: 'server-server', file: 'user_keys.yaml', path: '/user/keys/query', method: 'post', status: 200 });
-      expect(keys).toEqual({ device_keys: { [alice.userId]: {} } });
-      const claimed = await bAsks('POST', `${F}/user/keys/claim`, { one_time_keys: { [alice.userId]: { [alice.deviceId]: 'signed_curve25519' } } });
+      expect(keys).toEqual({ device_keys: { [alice.userId]: { [alice.deviceId]: { ...deviceKeys, unsigned: {} } } } });
+      const claim = { one_time_keys: { [alice.userId]: { [alice.deviceId]: 'signed_curve25519' } } };
+      const claimed = await bAsks('POST', `${F}/user/keys/claim`, claim);
       assertMatchesSpec(claimed, { api: 'server-server', file: 'user_keys.yaml', path: '/user/keys/claim', method: 'post', status: 200 });
-      expect(claimed).toEqual({ one_time_keys: {} });
+      expect(claimed).toEqual({ one_time_keys: { [alice.userId]: { [alice.deviceId]: { 'signed_curve25519:A1': oneTimeKey } } } });
+      expect(await bAsks('POST', `${F}/user/keys/claim`, claim)).toEqual({ one_time_keys: {} });
     });
 
     it('OpenID: a token requested on the client API is exchanged for its user, without a signature', async () => {

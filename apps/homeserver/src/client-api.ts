@@ -43,16 +43,21 @@ class DeviceKeysWiring implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   onModuleInit(): void {
+    // The position each device's change took in its transaction, announced once it committed.
+    const positions = new Map<string, number>();
+    const key = (userId: string, deviceId: string) => `${userId}\u0000${deviceId}`;
     this.devices.setHooks({
-      created: (tx, userId) => this.keys.deviceCreated(tx, userId),
-      deleted: (tx, userId, deviceIds) => this.keys.devicesDeleted(tx, userId, deviceIds),
+      created: async (tx, userId, deviceId) => positions.set(key(userId, deviceId), await this.keys.deviceCreated(tx, userId, deviceId)),
+      deleted: async (tx, userId, deviceIds) => {
+        const position = await this.keys.devicesDeleted(tx, userId, deviceIds);
+        if (position !== undefined) for (const deviceId of deviceIds) positions.set(key(userId, deviceId), position);
+      },
     });
     this.subscription = this.devices.changes.subscribe((change) => {
       if (change.change === 'updated') return;
-      this.keys.position().then(
-        (position) => this.keys.announce({ kind: 'device_list', userIds: [change.userId], position }),
-        () => undefined,
-      );
+      const position = positions.get(key(change.userId, change.deviceId));
+      positions.delete(key(change.userId, change.deviceId));
+      if (position !== undefined) this.keys.announce({ kind: 'device_list', userIds: [change.userId], position });
     });
   }
 

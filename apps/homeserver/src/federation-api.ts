@@ -6,8 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AccountsFederationQueriesModule } from '@hs/accounts';
+import { E2eeFederationQueriesModule, type DeviceKeysService, type KeysQueryService } from '@hs/e2ee';
 import type { HomeserverConfig } from '@hs/config';
-import { FederationApiModule, FederationReadApiModule, FederationRoomsApiModule, type FederationTyping } from '@hs/federation-api';
+import { FederationApiModule, FederationReadApiModule, FederationRoomsApiModule, type FederationE2ee, type FederationTyping } from '@hs/federation-api';
 import { RoomModule, RoomWriter, type RoomModuleDependencies } from '@hs/room';
 import { createFederationKeys, KeysModule, type FederationKeys } from '@hs/keys';
 import { findPackageRoot } from '@hs/persistence';
@@ -62,6 +63,8 @@ export interface FederationApiOptions {
   room?: RoomModuleDependencies;
   /** The process's typing store, which other servers' typing notifications go to. */
   typing?: FederationTyping;
+  /** The process's e2ee services, which other servers' device list updates and to-device messages go to. */
+  e2ee?: FederationE2ee;
   /** Further modules of federation endpoints (tests add their own). */
   imports?: Array<Type<unknown> | DynamicModule>;
   clock?: () => number;
@@ -72,7 +75,7 @@ export function federationApiModule(keys: FederationKeys, options: FederationApi
   return FederationApiModule.forRoot({
     keys: KeysModule.forKeys(keys),
     server: { name: SERVER_IMPLEMENTATION_NAME, version: packageVersion() },
-    imports: [...(options.room ? [FederationRoomsApiModule.forRoom(RoomModule.forRoot({ dependencies: options.room }), options.typing)] : []), ...(options.imports ?? [])],
+    imports: [...(options.room ? [FederationRoomsApiModule.forRoom(RoomModule.forRoot({ dependencies: options.room }), options.typing, options.e2ee)] : []), ...(options.imports ?? [])],
     clock: options.clock,
   });
 }
@@ -82,11 +85,21 @@ export function federationApiModule(keys: FederationKeys, options: FederationApi
  * keys, OpenID) with their query handlers on the backend's database: the room write model and
  * the accounts tables.
  */
-export function federationReadModule(config: HomeserverConfig, backend: Backend, clock?: () => number): DynamicModule {
+export function federationReadModule(
+  config: HomeserverConfig,
+  backend: Backend,
+  clock?: () => number,
+  e2ee?: { keys: DeviceKeysService; keysQuery: KeysQueryService },
+): DynamicModule {
   const deps = { pool: backend.db.pool, serverName: config.server_name };
   return FederationReadApiModule.forRoot({
     serverName: config.server_name,
     clock,
-    imports: [CqrsModule.forRoot(), RoomFederationQueriesModule.forRoot(deps), AccountsFederationQueriesModule.forRoot({ ...deps, clock })],
+    imports: [
+      CqrsModule.forRoot(),
+      RoomFederationQueriesModule.forRoot(deps),
+      AccountsFederationQueriesModule.forRoot({ ...deps, clock }),
+      ...(e2ee ? [E2eeFederationQueriesModule.forServices({ ...e2ee, serverName: config.server_name })] : []),
+    ],
   });
 }

@@ -20,6 +20,7 @@ import { ClientApiOptions, clientApiModule } from './client-api';
 import { discoveryOptions } from './discovery';
 import { federationApiModule, federationReadModule, openFederationKeys, roomDependencies } from './federation-api';
 import { federationSenderModule } from './federation-sender';
+import { connectE2eeFederation, e2eeInbound, e2eeServices } from './e2ee-federation';
 import { allProjectors } from './projectors';
 
 export interface RunningHomeserver {
@@ -150,11 +151,13 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
 
     let federationUrl: string | null = null;
     let sender: FederationSender | null = null;
+    let disconnectE2ee: (() => void) | undefined;
     if (files.tls) {
       const federationApi = federationApiModule(keys, {
         room,
         typing: client.get(TypingStore),
-        imports: [federationReadModule(config, backend, options.clock), ...(options.federationModules ?? [])],
+        e2ee: e2eeInbound(client),
+        imports: [federationReadModule(config, backend, options.clock, e2eeServices(client)), ...(options.federationModules ?? [])],
         clock: options.clock,
       });
       const federationSender = federationSenderModule(config, backend, keys, client.get(TypingStore).updates, logger);
@@ -168,7 +171,9 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
       await federation.listen(config.federation_listener.port, config.federation_listener.bind_address);
       federationUrl = urlOf(federation, 'https');
       logger.info({ url: federationUrl }, 'federation listener ready');
-      sender = federation.get(FederationSender);
+      const started = federation.get(FederationSender);
+      sender = started;
+      disconnectE2ee = connectE2eeFederation(client, started, keys, backend, config.server_name, logger);
     }
 
     let closing: Promise<void> | undefined;
@@ -188,6 +193,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
           // that is itself shutting down (and waiting on ours) would hold both up until it
           // times out. An unfinished transaction is sent again, under its id, after a restart.
           keys.close();
+          disconnectE2ee?.();
           await Promise.allSettled(apps.map((app) => app.close()));
           await backend.close();
           logger.info('shut down');

@@ -1,16 +1,13 @@
-import { CommandBus, CqrsModule, QueryBus, type Query } from '@nestjs/cqrs';
+import { CqrsModule, QueryBus, type Query } from '@nestjs/cqrs';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { caught, SERVER_NAME, useTestAccounts, type ManualClock } from './harness';
 import {
   type Accounts,
   AccountsFederationQueriesModule,
-  ClaimFederationOneTimeKeys,
   type DatabasePool,
   ExchangeOpenIdToken,
   GetFederationProfile,
-  GetFederationUserDevices,
   OPENID_TOKEN_LIFETIME_MS,
-  QueryFederationDeviceKeys,
 } from './imports';
 
 describe('federation queries of the accounts tables', () => {
@@ -45,23 +42,6 @@ describe('federation queries of the accounts tables', () => {
     expect(await caught(() => ask(new GetFederationProfile(`@nobody:${SERVER_NAME}`)))).toMatchObject({ errcode: 'M_NOT_FOUND' });
     expect(await caught(() => ask(new GetFederationProfile(`@nobody:${SERVER_NAME}`, 'displayname')))).toMatchObject({ errcode: 'M_NOT_FOUND' });
     expect(await caught(() => ask(new GetFederationProfile('@alice:elsewhere.example.org')))).toMatchObject({ errcode: 'M_INVALID_PARAM', httpStatus: 400 });
-  });
-
-  it('lists no device of a local user while no device has identity keys', async () => {
-    expect(await ask(new GetFederationUserDevices(alice))).toEqual({ user_id: alice, stream_id: 0, devices: [] });
-    expect(await caught(() => ask(new GetFederationUserDevices(`@nobody:${SERVER_NAME}`)))).toMatchObject({ errcode: 'M_NOT_FOUND' });
-    expect(await caught(() => ask(new GetFederationUserDevices('@alice:elsewhere.example.org')))).toMatchObject({ errcode: 'M_INVALID_PARAM' });
-  });
-
-  it('answers key queries for the local users that exist, and claims no keys', async () => {
-    const asked = new Map<string, string[]>([
-      [alice, []],
-      [`@nobody:${SERVER_NAME}`, ['X']],
-      ['@bob:elsewhere.example.org', []],
-    ]);
-    expect(await ask(new QueryFederationDeviceKeys(asked))).toEqual({ device_keys: { [alice]: {} } });
-    const claim = new ClaimFederationOneTimeKeys(new Map([[alice, new Map([['PHONE', 'signed_curve25519']])]]));
-    expect(await module.get(CommandBus).execute(claim)).toEqual({ one_time_keys: {} });
   });
 
   it('exchanges an OpenID token for its user until it expires', async () => {

@@ -39,6 +39,7 @@ export interface KeyCounts {
 }
 
 const KeysJsonRow = z.object({ user_id: z.string(), device_id: z.string(), keys_json: z.string(), display_name: z.string().nullable() });
+const DeviceStateRow = z.object({ device_id: z.string(), keys_json: z.string().nullable(), display_name: z.string().nullable() });
 const CountRow = z.object({ algorithm: z.string(), n: int });
 const AlgorithmRow = z.object({ algorithm: z.string() });
 const ClaimedRow = z.object({ key_id: z.string(), key_json: z.string() });
@@ -176,7 +177,7 @@ export class DeviceKeysService {
       INSERT INTO e2ee.device_keys (user_id, device_id, keys_json, uploaded_ts)
       VALUES (${userId}, ${deviceId}, ${json}, ${this.clock()})
       ON CONFLICT (user_id, device_id) DO UPDATE SET keys_json = EXCLUDED.keys_json, uploaded_ts = EXCLUDED.uploaded_ts`);
-    return recordDeviceListChange(tx, [userId]);
+    return recordDeviceListChange(tx, [userId], [deviceId]);
   }
 
   private async storeOneTimeKeys(
@@ -287,8 +288,8 @@ export class DeviceKeysService {
   }
 
   /** A new device of the user: its device list changed (`tx`: the transaction creating the device). */
-  deviceCreated(tx: CommonQueryMethods, userId: string): Promise<number> {
-    return recordDeviceListChange(tx, [userId]);
+  deviceCreated(tx: CommonQueryMethods, userId: string, deviceId: string): Promise<number> {
+    return recordDeviceListChange(tx, [userId], [deviceId]);
   }
 
   /** Devices of the user deleted (in `tx`, the deletion's transaction): their keys and to-device messages go, the device list changed. */
@@ -299,7 +300,72 @@ export class DeviceKeysService {
     await tx.query(sql.unsafe`DELETE FROM e2ee.one_time_keys WHERE user_id = ${userId} AND device_id = ANY(${ids})`);
     await tx.query(sql.unsafe`DELETE FROM e2ee.fallback_keys WHERE user_id = ${userId} AND device_id = ANY(${ids})`);
     await tx.query(sql.unsafe`DELETE FROM e2ee.to_device WHERE user_id = ${userId} AND device_id = ANY(${ids})`);
-    return recordDeviceListChange(tx, [userId]);
+    return recordDeviceListChange(tx, [userId], deviceIds);
+  }
+
+  /** The local users among `userIds` that have an account. */
+  async existingUsers(userIds: readonly string[]): Promise<Set<string>> {
+    const ids = [...new Set(userIds)].filter(isStorableText);
+    if (ids.length === 0) return new Set();
+    const rows = await this.pool.anyFirst(sql.type(z.object({ user_id: z.string() }))`
+      SELECT user_id FROM accounts.users WHERE user_id = ANY(${sql.array(ids, 'text')})`);
+    return new Set(rows.map(String));
+  }
+
+  /** The position of the user's last device list change (0: none). */
+  async lastChange(userId: string, before?: number, conn: CommonQueryMethods = this.pool): Promise<number> {
+    const bound = before === undefined ? sql.fragment`` : sql.fragment`AND position < ${before}`;
+    const last = await conn.oneFirst(sql.type(z.object({ position: int.nullable() }))`
+      SELECT max(position) AS position FROM e2ee.device_list_changes WHERE user_id = ${userId} ${bound}`);
+    return last === null ? 0 : Number(last);
+  }
+
+  /** GET /user/devices: the user's devices with keys, and the position of their last device list change. */
+  async devicesForFederation(userId: string): Promise<{ streamId: number; devices: { device_id: string; keys: JsonObject; device_display_name?: string }[] }> {
+    return this.pool.transaction(async (tx) => {
+      const streamId = await this.lastChange(userId, undefined, tx);
+      const rows = await tx.any(sql.type(KeysJsonRow)`
+        SELECT k.user_id, k.device_id, k.keys_json, d.display_name
+          FROM e2ee.device_keys k JOIN accounts.devices d ON d.user_id = k.user_id AND d.device_id = k.device_id
+         WHERE k.user_id = ${userId} ORDER BY k.device_id`);
+      const devices = rows.map((row) => ({
+        device_id: row.device_id,
+        keys: JSON.parse(row.keys_json) as JsonObject,
+        ...(row.display_name !== null ? { device_display_name: row.display_name } : {}),
+      }));
+      return { streamId, devices };
+    });
+  }
+
+  /**
+   * The `m.device_list_update` EDUs of a local user's device list change at `position`: one per
+   * device that changed (its keys, or `deleted` when it is gone), `prev_id` naming the user's
+   * previous change. Cross-signing changes (no device) are not among them.
+   */
+  async deviceListUpdates(userId: string, position: number): Promise<JsonObject[]> {
+    const devices = await this.pool.anyFirst(sql.type(z.object({ device_id: z.string() }))`
+      SELECT device_id FROM e2ee.device_list_changes WHERE position = ${position} AND user_id = ${userId} AND device_id <> ''`);
+    if (devices.length === 0) return [];
+    const previous = await this.lastChange(userId, position);
+    const rows = await this.pool.any(sql.type(DeviceStateRow)`
+      SELECT d.device_id, k.keys_json, d.display_name
+        FROM accounts.devices d LEFT JOIN e2ee.device_keys k ON k.user_id = d.user_id AND k.device_id = d.device_id
+       WHERE d.user_id = ${userId} AND d.device_id = ANY(${sql.array([...devices].map(String), 'text')})`);
+    const present = new Map(rows.map((row) => [row.device_id, row]));
+    return [...devices].map(String).map((deviceId): JsonObject => {
+      const row = present.get(deviceId);
+      const update: JsonObject = { user_id: userId, device_id: deviceId, stream_id: position, prev_id: previous > 0 ? [previous] : [] };
+      if (!row) return { ...update, deleted: true };
+      if (row.display_name !== null) update.device_display_name = row.display_name;
+      if (row.keys_json !== null) update.keys = JSON.parse(row.keys_json) as JsonObject;
+      return update;
+    });
+  }
+
+  /** Another server announced that its user's device list changed: local users sharing a room with them hear of it. */
+  async remoteDeviceListChanged(userId: string): Promise<void> {
+    const position = await this.pool.transaction((tx) => recordDeviceListChange(tx, [userId]));
+    this.announce({ kind: 'device_list', userIds: [userId], position });
   }
 
   /** The highest committed position of the e2ee stream. */

@@ -9,3 +9,4 @@ export * from './to-device.service';
 export * from './keys-query.service';
 export * from './e2ee.module';
 export * from './backup';
+export * from './federation';

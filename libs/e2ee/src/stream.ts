@@ -20,14 +20,18 @@ export async function currentPosition(conn: CommonQueryMethods): Promise<number>
   return PositionRow.parse(row).position;
 }
 
-/** Records that the users' device lists changed, at the next position (returned); `tx` is a transaction. */
-export async function recordDeviceListChange(tx: CommonQueryMethods, userIds: readonly string[]): Promise<number> {
+/**
+ * Records that the users' device lists changed, at the next position (returned); `tx` is a
+ * transaction. `deviceIds` names the devices that changed (none: the cross-signing keys).
+ */
+export async function recordDeviceListChange(tx: CommonQueryMethods, userIds: readonly string[], deviceIds: readonly string[] = ['']): Promise<number> {
   const position = await nextPosition(tx);
   const users = [...new Set(userIds)];
+  const devices = deviceIds.length > 0 ? [...new Set(deviceIds)] : [''];
   if (users.length > 0) {
     await tx.query(sql.unsafe`
-      INSERT INTO e2ee.device_list_changes (position, user_id)
-      SELECT ${position}, u FROM unnest(${sql.array(users, 'text')}::text[]) AS u
+      INSERT INTO e2ee.device_list_changes (position, user_id, device_id)
+      SELECT ${position}, u, d FROM unnest(${sql.array(users, 'text')}::text[]) AS u, unnest(${sql.array(devices, 'text')}::text[]) AS d
       ON CONFLICT DO NOTHING`);
   }
   return position;

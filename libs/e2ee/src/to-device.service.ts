@@ -109,10 +109,10 @@ export class ToDeviceService {
   }
 
   /**
-   * Messages that came from another server (an `m.direct_to_device` EDU): queued for the named
-   * local devices, like a local send.
+   * Messages that came from another server (an `m.direct_to_device` EDU of `origin`): queued for
+   * the named local devices, like a local send; a message id seen before sends nothing again.
    */
-  async receive(edu: DirectToDevice): Promise<void> {
+  async receive(origin: string, edu: DirectToDevice): Promise<void> {
     const local: { userId: string; deviceId: string; content: string }[] = [];
     for (const [userId, devices] of Object.entries(edu.messages)) {
       if (serverOf(userId) !== this.serverName || !isObject(devices)) continue;
@@ -124,7 +124,14 @@ export class ToDeviceService {
       }
     }
     if (local.length === 0) return;
-    const result = await this.pool.transaction((tx) => this.queue(tx, edu.sender, edu.type, local));
+    const result = await this.pool.transaction(async (tx) => {
+      const fresh = await tx.maybeOne(sql.unsafe`
+        INSERT INTO e2ee.to_device_txns (user_id, device_id, type, txn_id, sent_ts)
+        VALUES (${edu.sender}, ${`federation ${origin}`}, ${edu.type}, ${edu.message_id}, ${this.clock()})
+        ON CONFLICT DO NOTHING RETURNING txn_id`);
+      if (!fresh) return { position: undefined, users: [] as string[] };
+      return this.queue(tx, edu.sender, edu.type, local);
+    });
     if (result.position !== undefined) this.keys.announce({ kind: 'to_device', userIds: result.users, position: result.position });
   }
 

@@ -1,6 +1,6 @@
 /** The handlers of the accounts' federation queries (./queries.ts). */
 import { Inject, Injectable } from '@nestjs/common';
-import { CommandHandler, QueryHandler, type ICommandHandler, type IQueryHandler } from '@nestjs/cqrs';
+import { QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
 import { z } from 'zod';
 import { DatabasePool, isStorableText, sql } from '../db';
 import { AccountsError } from '../errors';
@@ -9,12 +9,8 @@ import { OpenIdTokenService } from '../openid-tokens.service';
 import type { JsonValue } from '../profile-rules';
 import { ProfileService } from '../profiles.service';
 import {
-  ClaimFederationOneTimeKeys,
   ExchangeOpenIdToken,
   GetFederationProfile,
-  GetFederationUserDevices,
-  QueryFederationDeviceKeys,
-  type FederationUserDevices,
 } from './queries';
 
 /** Injection token of the accounts' slonik pool in the federation queries module. */
@@ -72,39 +68,6 @@ export class GetFederationProfileHandler implements IQueryHandler<GetFederationP
  * server stores no device keys yet (end-to-end encryption is not built), so no device can be
  * listed and the device list is at version 0: no m.device_list_update is ever sent.
  */
-@QueryHandler(GetFederationUserDevices)
-export class GetFederationUserDevicesHandler implements IQueryHandler<GetFederationUserDevices, FederationUserDevices> {
-  constructor(private readonly users: FederationUsers) {}
-
-  async execute(query: GetFederationUserDevices): Promise<FederationUserDevices> {
-    this.users.requireLocal(query.userId);
-    if (!(await this.users.existing([query.userId])).has(query.userId)) throw new AccountsError('M_NOT_FOUND', 'User not found');
-    return { user_id: query.userId, stream_id: 0, devices: [] };
-  }
-}
-
-/**
- * Every local user asked about that exists gets an entry, with the keys of their devices: none
- * while no device keys are stored. Users of other servers and unknown users are left out.
- */
-@QueryHandler(QueryFederationDeviceKeys)
-export class QueryFederationDeviceKeysHandler implements IQueryHandler<QueryFederationDeviceKeys, { device_keys: Record<string, Record<string, unknown>> }> {
-  constructor(private readonly users: FederationUsers) {}
-
-  async execute(query: QueryFederationDeviceKeys): Promise<{ device_keys: Record<string, Record<string, unknown>> }> {
-    const existing = await this.users.existing(query.deviceKeys.keys());
-    return { device_keys: Object.fromEntries([...existing].sort().map((userId) => [userId, {}])) };
-  }
-}
-
-/** No one-time or fallback keys are stored yet, so none can be claimed. */
-@CommandHandler(ClaimFederationOneTimeKeys)
-export class ClaimFederationOneTimeKeysHandler implements ICommandHandler<ClaimFederationOneTimeKeys, { one_time_keys: Record<string, Record<string, Record<string, unknown>>> }> {
-  execute(): Promise<{ one_time_keys: Record<string, Record<string, Record<string, unknown>>> }> {
-    return Promise.resolve({ one_time_keys: {} });
-  }
-}
-
 @QueryHandler(ExchangeOpenIdToken)
 export class ExchangeOpenIdTokenHandler implements IQueryHandler<ExchangeOpenIdToken, { sub: string }> {
   constructor(private readonly tokens: OpenIdTokenService) {}
@@ -118,8 +81,5 @@ export class ExchangeOpenIdTokenHandler implements IQueryHandler<ExchangeOpenIdT
 
 export const ACCOUNTS_FEDERATION_HANDLERS = [
   GetFederationProfileHandler,
-  GetFederationUserDevicesHandler,
-  QueryFederationDeviceKeysHandler,
-  ClaimFederationOneTimeKeysHandler,
   ExchangeOpenIdTokenHandler,
 ];

@@ -40,6 +40,14 @@ export interface FederationTyping {
   setTyping(roomId: string, userId: string, typing: boolean, timeoutMs?: number): void;
 }
 
+/** Where other servers' end-to-end encryption EDUs go (the e2ee library). */
+export const FEDERATION_E2EE = Symbol('FEDERATION_E2EE');
+
+export interface FederationE2ee {
+  /** Handles an EDU of `origin`; false when it is not an e2ee EDU. */
+  receiveEdu(origin: string, eduType: unknown, content: unknown): Promise<boolean>;
+}
+
 /** How long a remote user shows as typing without a renewal (the sending server renews or stops it). */
 const REMOTE_TYPING_TIMEOUT_MS = 30_000;
 
@@ -49,6 +57,7 @@ export class FederationTransactionController {
     private readonly commands: CommandBus,
     private readonly queries: QueryBus,
     @Optional() @Inject(FEDERATION_TYPING) private readonly typing: FederationTyping | null,
+    @Optional() @Inject(FEDERATION_E2EE) private readonly e2ee: FederationE2ee | null,
   ) {}
 
   /** PUT /_matrix/federation/v1/send/{txnId} */
@@ -67,12 +76,14 @@ export class FederationTransactionController {
 
   /**
    * An EDU of `origin` about its own users in rooms where they are joined: typing (m.typing)
-   * and read receipts (m.receipt). Others, and EDUs that do not hold, are ignored (an EDU has no
-   * answer of its own).
+   * and read receipts (m.receipt); or about its users' devices and to-device messages (the
+   * e2ee library's). Others, and EDUs that do not hold, are ignored (an EDU has no answer of
+   * its own, and one that cannot be stored does not fail the transaction).
    */
   private async receiveEdu(origin: string, edu: unknown): Promise<void> {
     if (!isObject(edu) || !isObject(edu.content)) return;
     const content = edu.content;
+    if (this.e2ee && (await this.e2ee.receiveEdu(origin, edu.edu_type, content).catch(() => true))) return;
     const ownJoinedUser = async (roomId: unknown, userId: unknown): Promise<boolean> =>
       typeof roomId === 'string' && typeof userId === 'string' && isValidRoomId(roomId) && isValidUserId(userId) && serverNameOf(userId) === origin &&
       (await this.queries.execute(new GetMembership(roomId, userId)).catch(() => null)) === 'join';

@@ -1,7 +1,7 @@
 /** POST /_matrix/federation/v1/user/keys/claim: one-time keys of local users' devices (user_keys.yaml). */
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ClaimFederationOneTimeKeys } from '@hs/accounts';
+import { ClaimFederationOneTimeKeys } from '@hs/e2ee';
 import { parseBody } from '../params';
 import { keysClaimRequest } from './user-keys-request';
 

@@ -1,7 +1,7 @@
 /** GET /_matrix/federation/v1/user/devices/{userId}: a local user's devices with their keys (user_devices.yaml). */
 import { Controller, Get, Param } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
-import { GetFederationUserDevices, type FederationUserDevices } from '@hs/accounts';
+import { GetFederationUserDevices, type FederationUserDevices } from '@hs/e2ee';
 import { userIdParam } from '../params';
 
 @Controller('_matrix/federation/v1/user/devices')

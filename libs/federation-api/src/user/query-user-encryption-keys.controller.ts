@@ -1,7 +1,7 @@
 /** POST /_matrix/federation/v1/user/keys/query: the device keys of local users (user_keys.yaml). */
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
-import { QueryFederationDeviceKeys } from '@hs/accounts';
+import { QueryFederationDeviceKeys, type FederationKeysQueryResponse } from '@hs/e2ee';
 import { parseBody } from '../params';
 import { keysQueryRequest } from './user-keys-request';
 
@@ -12,7 +12,7 @@ export class QueryUserEncryptionKeysController {
   /** POST /_matrix/federation/v1/user/keys/query */
   @Post()
   @HttpCode(200)
-  queryUserEncryptionKeys(@Body() body: unknown): Promise<{ device_keys: Record<string, Record<string, unknown>> }> {
+  queryUserEncryptionKeys(@Body() body: unknown): Promise<FederationKeysQueryResponse> {
     const asked = parseBody(keysQueryRequest, body);
     return this.queries.execute(new QueryFederationDeviceKeys(new Map(Object.entries(asked.device_keys))));
   }
