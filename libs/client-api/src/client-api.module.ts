@@ -21,6 +21,7 @@ import { PresenceController } from './presence/presence.controller';
 import { ProfileController } from './profile/profile.controller';
 import { PushRulesController } from './push-rules/push-rules.controller';
 import { PushRulesService } from './push-rules/push-rules.service';
+import { CrossSigningController } from './keys/cross-signing.controller';
 import { KeysController } from './keys/keys.controller';
 import { RoomKeysController } from './room-keys/room-keys.controller';
 import { RoomsApiModule } from './rooms/rooms-api.module';
@@ -80,6 +81,7 @@ export class ClientApiModule {
         WhoisController,
         RequestOpenIdTokenController,
         KeysController,
+        CrossSigningController,
         RoomKeysController,
       ],
     };

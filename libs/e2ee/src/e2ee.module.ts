@@ -1,5 +1,6 @@
-/** The Nest module of the e2ee library: device keys, key queries and to-device messages on the pool under 'DATABASE_POOL'. */
+/** The Nest module of the e2ee library: device keys, cross-signing, key queries and to-device messages on the pool under 'DATABASE_POOL'. */
 import { DynamicModule, Inject, Injectable, Module, type ModuleMetadata, type OnApplicationShutdown } from '@nestjs/common';
+import { CrossSigningService } from './cross-signing';
 import type { DatabasePool } from './db';
 import { DeviceKeysService } from './device-keys.service';
 import { KeysQueryService } from './keys-query.service';
@@ -38,10 +39,23 @@ export class E2eeModule {
           useFactory: (pool: DatabasePool, keys: DeviceKeysService) => new ToDeviceService(pool, keys, options.serverName, options.clock, options.warn),
           inject: ['DATABASE_POOL', DeviceKeysService],
         },
-        { provide: KeysQueryService, useFactory: (keys: DeviceKeysService) => new KeysQueryService(keys, options.serverName), inject: [DeviceKeysService] },
+        {
+          provide: CrossSigningService,
+          useFactory: (pool: DatabasePool, keys: DeviceKeysService) => new CrossSigningService(pool, keys, options.clock),
+          inject: ['DATABASE_POOL', DeviceKeysService],
+        },
+        {
+          provide: KeysQueryService,
+          useFactory: (keys: DeviceKeysService, crossSigning: CrossSigningService) => {
+            const query = new KeysQueryService(keys, options.serverName);
+            query.setCrossSigning(crossSigning);
+            return query;
+          },
+          inject: [DeviceKeysService, CrossSigningService],
+        },
         E2eeLifecycle,
       ],
-      exports: [DeviceKeysService, ToDeviceService, KeysQueryService, E2EE_OPTIONS],
+      exports: [DeviceKeysService, ToDeviceService, KeysQueryService, CrossSigningService, E2EE_OPTIONS],
     };
   }
 }
