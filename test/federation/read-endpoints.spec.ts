@@ -271,7 +271,7 @@ describe('federation read endpoints between instances over HTTPS', () => {
       expect(devices.stream_id as number).toBeGreaterThan(before.stream_id as number);
       const keys = await bAsks('POST', `${F}/user/keys/query`, { device_keys: { [alice.userId]: [], [`@nobody:${a.name}`]: [] } });
       assertMatchesSpec(keys, { api: 'server-server', file: 'user_keys.yaml', path: '/user/keys/query', method: 'post', status: 200 });
-      expect(keys).toEqual({ device_keys: { [alice.userId]: { [alice.deviceId]: { ...deviceKeys, unsigned: {} } } } });
+      expect(keys).toEqual({ device_keys: { [alice.userId]: { [alice.deviceId]: { ...deviceKeys, unsigned: {} } } }, master_keys: {}, self_signing_keys: {} });
       const claim = { one_time_keys: { [alice.userId]: { [alice.deviceId]: 'signed_curve25519' } } };
       const claimed = await bAsks('POST', `${F}/user/keys/claim`, claim);
       assertMatchesSpec(claimed, { api: 'server-server', file: 'user_keys.yaml', path: '/user/keys/claim', method: 'post', status: 200 });
