@@ -50,9 +50,13 @@ function recordSyncOrder(client) {
   });
 }
 
-export async function register(baseUrl, username) {
+/** The password `register` gives a user. */
+export const passwordOf = (username) => `${username}-secret-password`;
+
+/** Registers `username` (password `<username>-secret-password`); `clientOptions` go to createClient. */
+export async function register(baseUrl, username, clientOptions = {}) {
   const anonymous = sdk.createClient({ baseUrl });
-  const body = { username, password: `${username}-secret-password`, initial_device_display_name: `${username} js-sdk` };
+  const body = { username, password: passwordOf(username), initial_device_display_name: `${username} js-sdk` };
   let session;
   try {
     await anonymous.registerRequest(body);
@@ -62,7 +66,7 @@ export async function register(baseUrl, username) {
     session = error.data.session;
   }
   const response = await anonymous.registerRequest({ ...body, auth: { type: 'm.login.dummy', session } });
-  const client = sdk.createClient({ baseUrl, accessToken: response.access_token, userId: response.user_id, deviceId: response.device_id });
+  const client = sdk.createClient({ ...clientOptions, baseUrl, accessToken: response.access_token, userId: response.user_id, deviceId: response.device_id });
   recordSyncOrder(client);
   return client;
 }
