@@ -348,17 +348,19 @@ export class SyncQueries {
   }
 
   /**
-   * Which of `userIds` are joined to a room the user is joined to (for presence). A long list
-   * (an initial sync's) is not sent: every such user is read and the list kept to them.
+   * Which of `userIds` are joined to a room the user is joined to (for presence; with
+   * `invitedToo`, also those invited to one, for device lists). A long list (an initial sync's)
+   * is not sent: every such user is read and the list kept to them.
    */
-  async usersSharingRoomWith(conn: CommonQueryMethods, userId: string, userIds: readonly string[]): Promise<Set<string>> {
+  async usersSharingRoomWith(conn: CommonQueryMethods, userId: string, userIds: readonly string[], invitedToo = false): Promise<Set<string>> {
     if (userIds.length === 0) return new Set();
     const few = userIds.length <= 1000;
     const among = few ? sql.fragment`AND theirs.user_id = ANY(${sql.array([...userIds], 'text')})` : sql.fragment``;
+    const theirMembership = invitedToo ? sql.fragment`theirs.membership IN ('join', 'invite')` : sql.fragment`theirs.membership = 'join'`;
     const rows = (await conn.anyFirst(sql.unsafe`
       SELECT DISTINCT theirs.user_id
         FROM proj_sync.memberships mine
-        JOIN proj_sync.memberships theirs ON theirs.room_id = mine.room_id AND theirs.membership = 'join'
+        JOIN proj_sync.memberships theirs ON theirs.room_id = mine.room_id AND ${theirMembership}
        WHERE mine.user_id = ${userId} AND mine.membership = 'join' ${among}`)) as unknown as string[];
     if (few) return new Set(rows);
     const wanted = new Set(userIds);

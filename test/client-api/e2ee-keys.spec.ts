@@ -62,9 +62,12 @@ describe('end-to-end encryption keys and to-device messages', () => {
     const clash = await call<Body>(s.url, 'POST', 'keys/upload', { token: alice.token, body: { one_time_keys: { 'signed_curve25519:AAAA': { key: 'other' } } } });
     expect(clash.status).toBe(400);
     expect(clash.body.errcode).toBe('M_INVALID_PARAM');
+    // New device keys replace those held (a client that lost its keys starts again).
     const replaced = await call<Body>(s.url, 'POST', 'keys/upload', { token: alice.token, body: { device_keys: deviceKeys(alice, alice.deviceId, 'another+curve') } });
-    expect(replaced.status).toBe(400);
-    expect(replaced.body.errcode).toBe('M_INVALID_PARAM');
+    expect(replaced.status).toBe(200);
+    const query = await call<Body>(s.url, 'POST', 'keys/query', { token: alice.token, body: { device_keys: { [alice.userId]: [alice.deviceId] } } });
+    expect(query.body.device_keys[alice.userId][alice.deviceId].keys[`curve25519:${alice.deviceId}`]).toBe('another+curve');
+    await call(s.url, 'POST', 'keys/upload', { token: alice.token, body: { device_keys: deviceKeys(alice) } });
   });
 
   it('refuses malformed keys and keys of another user or device', async () => {
@@ -127,10 +130,15 @@ describe('end-to-end encryption keys and to-device messages', () => {
     expect(changes.status).toBe(200);
     assertMatchesSpec(changes.body, { api: 'client-server', file: 'keys.yaml', path: '/keys/changes', method: 'get', status: 200 });
     expect(changes.body.changed).toContain(dave.userId);
+    // A user invited to one of Bob's rooms is new to Bob.
+    const hank = await registerUser(s.url, 'hank');
+    await call(s.url, 'POST', `rooms/${encodeURIComponent(roomId)}/invite`, { token: alice.token, body: { user_id: hank.userId } });
+    const afterInvite = await sync(bob, woken.next_batch);
+    expect(afterInvite.device_lists.changed).toContain(hank.userId);
     // A user sharing no room with Bob is not reported.
     const eve = await registerUser(s.url, 'eve');
     await call(s.url, 'POST', 'keys/upload', { token: eve.token, body: { device_keys: deviceKeys(eve) } });
-    const afterEve = await sync(bob, woken.next_batch);
+    const afterEve = await sync(bob, afterInvite.next_batch);
     expect(afterEve.device_lists?.changed ?? []).not.toContain(eve.userId);
     // Dave leaves: Bob gets him in `left`.
     await call(s.url, 'POST', `rooms/${encodeURIComponent(roomId)}/leave`, { token: dave.token, body: {} });

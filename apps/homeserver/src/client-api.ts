@@ -29,7 +29,7 @@ class AccountsDatabaseModule {
 }
 
 /**
- * Devices and their keys: creating or deleting a device records the user's device list change
+ * Devices and their keys: creating, renaming or deleting a device records the user's device list change
  * (and drops the deleted devices' keys and messages) in the device's own transaction, and
  * announces it to /sync once committed.
  */
@@ -47,14 +47,14 @@ class DeviceKeysWiring implements OnModuleInit, OnModuleDestroy {
     const positions = new Map<string, number>();
     const key = (userId: string, deviceId: string) => `${userId}\u0000${deviceId}`;
     this.devices.setHooks({
-      created: async (tx, userId, deviceId) => positions.set(key(userId, deviceId), await this.keys.deviceCreated(tx, userId, deviceId)),
+      created: async (tx, userId, deviceId) => positions.set(key(userId, deviceId), await this.keys.deviceChanged(tx, userId, deviceId)),
+      updated: async (tx, userId, deviceId) => positions.set(key(userId, deviceId), await this.keys.deviceChanged(tx, userId, deviceId)),
       deleted: async (tx, userId, deviceIds) => {
         const position = await this.keys.devicesDeleted(tx, userId, deviceIds);
         if (position !== undefined) for (const deviceId of deviceIds) positions.set(key(userId, deviceId), position);
       },
     });
     this.subscription = this.devices.changes.subscribe((change) => {
-      if (change.change === 'updated') return;
       const position = positions.get(key(change.userId, change.deviceId));
       positions.delete(key(change.userId, change.deviceId));
       if (position !== undefined) this.keys.announce({ kind: 'device_list', userIds: [change.userId], position });

@@ -115,6 +115,8 @@ export function assertNewDeviceParams(deviceId: string | undefined, displayName:
  */
 export interface DeviceHooks {
   created(tx: CommonQueryMethods, userId: string, deviceId: string): Promise<unknown>;
+  /** The device's display name changed. */
+  updated(tx: CommonQueryMethods, userId: string, deviceId: string): Promise<unknown>;
   deleted(tx: CommonQueryMethods, userId: string, deviceIds: readonly string[]): Promise<unknown>;
 }
 
@@ -283,10 +285,14 @@ export class DeviceService {
   async updateDevice(userId: string, deviceId: string, displayName: string | null): Promise<void> {
     assertDisplayName(displayName);
     if (!isStorableText(userId) || !isStorableText(deviceId)) throw new AccountsError('M_NOT_FOUND', 'Unknown device');
-    const updated = await this.pool.maybeOne(sql.unsafe`
-      UPDATE accounts.devices SET display_name = ${displayName}
-      WHERE user_id = ${userId} AND device_id = ${deviceId}
-      RETURNING device_id`);
+    const updated = await this.pool.transaction(async (tx) => {
+      const row = await tx.maybeOne(sql.unsafe`
+        UPDATE accounts.devices SET display_name = ${displayName}
+        WHERE user_id = ${userId} AND device_id = ${deviceId}
+        RETURNING device_id`);
+      if (row) await this.hooks?.updated(tx, userId, deviceId);
+      return row;
+    });
     if (!updated) throw new AccountsError('M_NOT_FOUND', 'Unknown device');
     this.changesSubject.next({ userId, deviceId, change: 'updated' });
   }

@@ -111,12 +111,6 @@ function parseDeviceKeys(raw: unknown, userId: string, deviceId: string): string
   }
 }
 
-/** The identity part of device keys (what may not change once uploaded). */
-function identity(json: string): string {
-  const keys = JSON.parse(json) as { algorithms?: unknown; keys?: unknown };
-  return canonicalJson({ algorithms: keys.algorithms ?? null, keys: keys.keys ?? null });
-}
-
 export class DeviceKeysService {
   private readonly changesSubject = new Subject<E2eeChange>();
   /** Device list and to-device changes, after they committed. */
@@ -133,8 +127,9 @@ export class DeviceKeysService {
   }
 
   /**
-   * POST /keys/upload for a device: its device keys (once; the same keys again are accepted,
-   * different ones refused), one-time keys (one already held under the same id must be the
+   * POST /keys/upload for a device: its device keys (new ones replace those held, as a client
+   * that lost its keys must be able to start again; the change is announced like any other),
+   * one-time keys (one already held under the same id must be the
    * same) and fallback keys (replace the device's fallback key of that algorithm). Returns
    * the device's counts of unclaimed one-time keys.
    */
@@ -170,9 +165,6 @@ export class DeviceKeysService {
     const existing = await tx.maybeOneFirst(sql.type(z.object({ keys_json: z.string() }))`
       SELECT keys_json FROM e2ee.device_keys WHERE user_id = ${userId} AND device_id = ${deviceId} FOR UPDATE`);
     if (existing === json) return undefined;
-    if (existing !== null && identity(existing) !== identity(json)) {
-      throw new E2eeError('M_INVALID_PARAM', 'This device already has other device keys; a device keeps the keys it first uploaded');
-    }
     await tx.query(sql.unsafe`
       INSERT INTO e2ee.device_keys (user_id, device_id, keys_json, uploaded_ts)
       VALUES (${userId}, ${deviceId}, ${json}, ${this.clock()})
@@ -287,8 +279,8 @@ export class DeviceKeysService {
        RETURNING key_id, key_json`);
   }
 
-  /** A new device of the user: its device list changed (`tx`: the transaction creating the device). */
-  deviceCreated(tx: CommonQueryMethods, userId: string, deviceId: string): Promise<number> {
+  /** A new or renamed device of the user: its device list changed (`tx`: the transaction changing the device). */
+  deviceChanged(tx: CommonQueryMethods, userId: string, deviceId: string): Promise<number> {
     return recordDeviceListChange(tx, [userId], [deviceId]);
   }
 

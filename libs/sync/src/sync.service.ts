@@ -402,9 +402,9 @@ export class SyncService {
 
   /**
    * Device lists between two tokens: users whose device lists changed in the e2ee range and who
-   * share a room with the user (the user among them), users who came to share a room with
-   * the user in the room-event range (their devices are new to the user), and users who
-   * stopped sharing every room with the user (`left`).
+   * share a room with the user (the user among them; invited members count), users who came to
+   * share a room with the user in the room-event range (joined or were invited: their devices
+   * are new to the user), and users who stopped sharing every room with the user (`left`).
    */
   private async deviceListChanges(e2ee: E2eeSource, userId: string, since: SyncToken, until: { events: bigint; e2ee: number }): Promise<DeviceLists> {
     const changedCandidates = new Set(await e2ee.usersChanged(since.e2ee, until.e2ee));
@@ -412,7 +412,8 @@ export class SyncService {
     if (since.events < until.events) {
       const changes = await this.queries.membershipChangesAround(this.queries.pool, userId, since.events, until.events);
       for (const change of changes) {
-        const joined = change.membership === 'join';
+        // A join or an invite brings the user's devices in; a leave, ban or kick takes them out.
+        const joined = change.membership === 'join' || change.membership === 'invite';
         if (change.userId === userId) {
           // The user's own join or leave: every member of the room is new or gone.
           for (const member of await this.queries.joinedUserIds(this.queries.pool, change.roomId)) (joined ? changedCandidates : leftCandidates).add(member);
@@ -422,7 +423,7 @@ export class SyncService {
     const own = changedCandidates.has(userId);
     changedCandidates.delete(userId);
     leftCandidates.delete(userId);
-    const sharing = await this.queries.usersSharingRoomWith(this.queries.pool, userId, [...new Set([...changedCandidates, ...leftCandidates])]);
+    const sharing = await this.queries.usersSharingRoomWith(this.queries.pool, userId, [...new Set([...changedCandidates, ...leftCandidates])], true);
     const changed = [...changedCandidates].filter((u) => sharing.has(u));
     if (own) changed.push(userId);
     const left = [...leftCandidates].filter((u) => !sharing.has(u));

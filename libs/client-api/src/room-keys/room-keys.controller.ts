@@ -12,7 +12,8 @@ import { parseBody, requireQueryParam } from '../validation';
 
 const CreateVersionBody = z.object({ algorithm: z.string(), auth_data: z.unknown() });
 
-const UpdateVersionBody = z.object({ algorithm: z.string(), auth_data: z.unknown(), version: z.string().optional() });
+// `version`, when given, must name the version of the path; some clients send it as a number.
+const UpdateVersionBody = z.object({ algorithm: z.string(), auth_data: z.unknown(), version: z.union([z.string(), z.number().int().transform(String)]).optional() });
 
 @Controller()
 @RequireAuth()
