@@ -40,8 +40,7 @@ export interface KeyCounts {
 
 const KeysJsonRow = z.object({ user_id: z.string(), device_id: z.string(), keys_json: z.string(), display_name: z.string().nullable() });
 const DeviceStateRow = z.object({ device_id: z.string(), keys_json: z.string().nullable(), display_name: z.string().nullable() });
-const CountRow = z.object({ algorithm: z.string(), n: int });
-const AlgorithmRow = z.object({ algorithm: z.string() });
+const CountRow = z.object({ algorithm: z.string(), n: int.nullable() });
 const ClaimedRow = z.object({ key_id: z.string(), key_json: z.string() });
 const ExistingKeyRow = z.object({ algorithm: z.string(), key_id: z.string(), key_json: z.string() });
 
@@ -210,16 +209,19 @@ export class DeviceKeysService {
 
   /** The device's unclaimed one-time keys per algorithm (signed_curve25519 always named) and its unused fallback key algorithms. */
   async counts(conn: CommonQueryMethods, userId: string, deviceId: string): Promise<KeyCounts> {
+    // One statement (every /sync asks): the one-time key counts, then the unused fallback keys (n null).
     const rows = await conn.any(sql.type(CountRow)`
-      SELECT algorithm, count(*) AS n FROM e2ee.one_time_keys WHERE user_id = ${userId} AND device_id = ${deviceId} GROUP BY algorithm`);
+      SELECT algorithm, count(*) AS n FROM e2ee.one_time_keys WHERE user_id = ${userId} AND device_id = ${deviceId} GROUP BY algorithm
+      UNION ALL
+      SELECT algorithm, NULL FROM e2ee.fallback_keys WHERE user_id = ${userId} AND device_id = ${deviceId} AND NOT used`);
     const oneTimeKeyCounts: Record<string, number> = { [SIGNED_CURVE25519]: 0 };
+    const unusedFallbackKeyTypes: string[] = [];
     for (const row of rows) {
       const { algorithm, n } = CountRow.parse(row);
-      oneTimeKeyCounts[algorithm] = n;
+      if (n === null) unusedFallbackKeyTypes.push(algorithm);
+      else oneTimeKeyCounts[algorithm] = n;
     }
-    const fallback = await conn.anyFirst(sql.type(AlgorithmRow)`
-      SELECT algorithm FROM e2ee.fallback_keys WHERE user_id = ${userId} AND device_id = ${deviceId} AND NOT used ORDER BY algorithm`);
-    return { oneTimeKeyCounts, unusedFallbackKeyTypes: [...fallback] };
+    return { oneTimeKeyCounts, unusedFallbackKeyTypes: unusedFallbackKeyTypes.sort() };
   }
 
   /**

@@ -49,8 +49,13 @@ function serverOf(userId: string): string {
   return userId.slice(userId.indexOf(':') + 1);
 }
 
+/** Devices whose acknowledged position is remembered (the oldest are forgotten beyond). */
+const MAX_REMEMBERED_ACKS = 100_000;
+
 export class ToDeviceService {
   private relay: ToDeviceRelay | undefined;
+  /** Device -> the position up to which this process deleted its acknowledged messages. */
+  private readonly deletedUpTo = new Map<string, number>();
 
   constructor(
     private readonly pool: DatabasePool,
@@ -202,9 +207,14 @@ export class ToDeviceService {
     upTo: number,
     limit = TO_DEVICE_SYNC_LIMIT,
   ): Promise<{ events: ToDeviceEvent[]; upTo: number }> {
-    if (acknowledged > 0) {
+    const device = `${userId}\u0000${deviceId}`;
+    // A device's syncs mostly name the same since again: what was deleted for it is not deleted twice.
+    if (acknowledged > 0 && acknowledged > (this.deletedUpTo.get(device) ?? 0)) {
       await this.pool.query(sql.unsafe`
         DELETE FROM e2ee.to_device WHERE user_id = ${userId} AND device_id = ${deviceId} AND position <= ${acknowledged}`);
+      this.deletedUpTo.delete(device);
+      this.deletedUpTo.set(device, acknowledged);
+      if (this.deletedUpTo.size > MAX_REMEMBERED_ACKS) this.deletedUpTo.delete(this.deletedUpTo.keys().next().value as string);
     }
     if (upTo <= after) return { events: [], upTo };
     const raw = await this.pool.any(sql.type(MessageRow)`
