@@ -203,4 +203,57 @@ describe('end-to-end encryption keys and to-device messages', () => {
       token = body.next_batch;
     }
   });
+
+  it('keeps one dehydrated device per user: its keys and messages, read in batches, replaced by the next one', async () => {
+    const ivy = await registerUser(s.url, 'ivy');
+    const path = '/_matrix/client/unstable/org.matrix.msc3814.v1/dehydrated_device';
+    expect((await call<Body>(s.url, 'GET', path, { token: ivy.token })).body.errcode).toBe('M_NOT_FOUND');
+    const put = await call<Body>(s.url, 'PUT', path, {
+      token: ivy.token,
+      body: {
+        device_id: 'DEHYDRATED1',
+        device_data: { algorithm: 'org.matrix.msc3814.v1.olm', device_pickle: 'encrypted' },
+        initial_device_display_name: 'Dehydrated',
+        device_keys: deviceKeys(ivy, 'DEHYDRATED1'),
+        one_time_keys: { 'signed_curve25519:D1': { key: 'd1', signatures: {} } },
+      },
+    });
+    expect(put.status).toBe(200);
+    expect(put.body).toEqual({ device_id: 'DEHYDRATED1' });
+    expect((await call<Body>(s.url, 'GET', path, { token: ivy.token })).body).toEqual({
+      device_id: 'DEHYDRATED1',
+      device_data: { algorithm: 'org.matrix.msc3814.v1.olm', device_pickle: 'encrypted' },
+    });
+    // Others see its keys, claim its one-time key and send it messages.
+    const query = await call<Body>(s.url, 'POST', 'keys/query', { token: bob.token, body: { device_keys: { [ivy.userId]: ['DEHYDRATED1'] } } });
+    expect(query.body.device_keys[ivy.userId].DEHYDRATED1.unsigned).toEqual({ device_display_name: 'Dehydrated' });
+    const claim = await call<Body>(s.url, 'POST', 'keys/claim', { token: bob.token, body: { one_time_keys: { [ivy.userId]: { DEHYDRATED1: 'signed_curve25519' } } } });
+    expect(Object.keys(claim.body.one_time_keys[ivy.userId].DEHYDRATED1)).toEqual(['signed_curve25519:D1']);
+    for (let i = 0; i < 3; i++) {
+      await call(s.url, 'PUT', `sendToDevice/m.room_key/dh${i}`, { token: bob.token, body: { messages: { [ivy.userId]: { DEHYDRATED1: { i } } } } });
+    }
+    const events = `${path}/DEHYDRATED1/events`;
+    const first = await call<Body>(s.url, 'POST', events, { token: ivy.token, body: {} });
+    expect(first.body.events).toEqual([0, 1, 2].map((i) => ({ sender: bob.userId, type: 'm.room_key', content: { i } })));
+    const last = await call<Body>(s.url, 'POST', events, { token: ivy.token, body: { next_batch: first.body.next_batch } });
+    expect(last.body).toEqual({ events: [], next_batch: first.body.next_batch });
+    // Reading deletes nothing: an interrupted rehydration starts again.
+    expect((await call<Body>(s.url, 'POST', events, { token: ivy.token, body: {} })).body.events).toHaveLength(3);
+    expect((await call<Body>(s.url, 'POST', `${path}/${ivy.deviceId}/events`, { token: ivy.token, body: {} })).status).toBe(403);
+    expect((await call<Body>(s.url, 'POST', events, { token: bob.token, body: {} })).status).toBe(403);
+    // An ordinary device's id cannot be taken.
+    const clash = await call<Body>(s.url, 'PUT', path, { token: ivy.token, body: { device_id: ivy.deviceId, device_data: { algorithm: 'x' }, device_keys: deviceKeys(ivy) } });
+    expect(clash.status).toBe(400);
+    // A new one replaces it: the old device, its keys and messages are gone.
+    const again = await call<Body>(s.url, 'PUT', path, { token: ivy.token, body: { device_id: 'DEHYDRATED2', device_data: { algorithm: 'y' }, device_keys: deviceKeys(ivy, 'DEHYDRATED2') } });
+    expect(again.status).toBe(200);
+    const devices = (await call<Body>(s.url, 'GET', 'devices', { token: ivy.token })).body.devices as Body[];
+    expect(devices.map((d) => d.device_id).sort()).toEqual(['DEHYDRATED2', ivy.deviceId].sort());
+    const keysNow = await call<Body>(s.url, 'POST', 'keys/query', { token: bob.token, body: { device_keys: { [ivy.userId]: [] } } });
+    expect(Object.keys(keysNow.body.device_keys[ivy.userId])).toEqual(['DEHYDRATED2']);
+    const deleted = await call<Body>(s.url, 'DELETE', path, { token: ivy.token });
+    expect(deleted.body).toEqual({ device_id: 'DEHYDRATED2' });
+    expect((await call<Body>(s.url, 'GET', path, { token: ivy.token })).status).toBe(404);
+    expect(((await call<Body>(s.url, 'GET', 'devices', { token: ivy.token })).body.devices as Body[]).map((d) => d.device_id)).toEqual([ivy.deviceId]);
+  });
 });

@@ -22,6 +22,7 @@ import { ProfileController } from './profile/profile.controller';
 import { PushRulesController } from './push-rules/push-rules.controller';
 import { PushRulesService } from './push-rules/push-rules.service';
 import { CrossSigningController } from './keys/cross-signing.controller';
+import { DehydratedDeviceController } from './keys/dehydrated-device.controller';
 import { KeysController } from './keys/keys.controller';
 import { RoomKeysController } from './room-keys/room-keys.controller';
 import { RoomsApiModule } from './rooms/rooms-api.module';
@@ -81,6 +82,7 @@ export class ClientApiModule {
         WhoisController,
         RequestOpenIdTokenController,
         KeysController,
+        DehydratedDeviceController,
         CrossSigningController,
         RoomKeysController,
       ],

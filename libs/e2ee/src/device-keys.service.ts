@@ -286,7 +286,7 @@ export class DeviceKeysService {
     return recordDeviceListChange(tx, [userId], [deviceId]);
   }
 
-  /** Devices of the user deleted (in `tx`, the deletion's transaction): their keys and to-device messages go, the device list changed. */
+  /** Devices of the user deleted (in `tx`, the deletion's transaction): their keys, to-device messages and dehydrated state go, the device list changed. */
   async devicesDeleted(tx: CommonQueryMethods, userId: string, deviceIds: readonly string[]): Promise<number | undefined> {
     if (deviceIds.length === 0) return undefined;
     const ids = sql.array([...deviceIds], 'text');
@@ -294,6 +294,7 @@ export class DeviceKeysService {
     await tx.query(sql.unsafe`DELETE FROM e2ee.one_time_keys WHERE user_id = ${userId} AND device_id = ANY(${ids})`);
     await tx.query(sql.unsafe`DELETE FROM e2ee.fallback_keys WHERE user_id = ${userId} AND device_id = ANY(${ids})`);
     await tx.query(sql.unsafe`DELETE FROM e2ee.to_device WHERE user_id = ${userId} AND device_id = ANY(${ids})`);
+    await tx.query(sql.unsafe`DELETE FROM e2ee.dehydrated_devices WHERE user_id = ${userId} AND device_id = ANY(${ids})`);
     return recordDeviceListChange(tx, [userId], deviceIds);
   }
 

@@ -1,7 +1,8 @@
-/** The Nest module of the e2ee library: device keys, cross-signing, key queries and to-device messages on the pool under 'DATABASE_POOL'. */
+/** The Nest module of the e2ee library: device keys, cross-signing, key queries, to-device messages and dehydrated devices on the pool under 'DATABASE_POOL'. */
 import { DynamicModule, Inject, Injectable, Module, type ModuleMetadata, type OnApplicationShutdown } from '@nestjs/common';
 import { CrossSigningService } from './cross-signing';
 import type { DatabasePool } from './db';
+import { DehydratedDeviceService } from './dehydrated-device.service';
 import { DeviceKeysService } from './device-keys.service';
 import { KeysQueryService } from './keys-query.service';
 import { ToDeviceService } from './to-device.service';
@@ -53,9 +54,10 @@ export class E2eeModule {
           },
           inject: [DeviceKeysService, CrossSigningService],
         },
+        { provide: DehydratedDeviceService, useFactory: (pool: DatabasePool) => new DehydratedDeviceService(pool, options.clock), inject: ['DATABASE_POOL'] },
         E2eeLifecycle,
       ],
-      exports: [DeviceKeysService, ToDeviceService, KeysQueryService, CrossSigningService, E2EE_OPTIONS],
+      exports: [DeviceKeysService, ToDeviceService, KeysQueryService, CrossSigningService, DehydratedDeviceService, E2EE_OPTIONS],
     };
   }
 }

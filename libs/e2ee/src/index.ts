@@ -6,6 +6,7 @@
 export * from './errors';
 export * from './device-keys.service';
 export * from './to-device.service';
+export * from './dehydrated-device.service';
 export * from './keys-query.service';
 export * from './cross-signing';
 export * from './e2ee.module';
