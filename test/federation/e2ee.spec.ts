@@ -88,4 +88,11 @@ describe('end-to-end encryption keys across two instances', () => {
     const query = await alice.ok('POST', '/_matrix/client/v3/keys/query', { device_keys: { [bob.userId]: [] } });
     expect(Object.keys((query.device_keys as Record<string, Body>)[bob.userId]).sort()).toEqual([bobDevice, session.device_id].sort());
   }, 60_000);
+
+  it("a user of the other server, in a room made here, hears of a local user's new keys", async () => {
+    const aliceDevice = (await alice.ok('GET', '/_matrix/client/v3/account/whoami')).device_id as string;
+    await bob.syncUntil(() => true);
+    await alice.ok('POST', '/_matrix/client/v3/keys/upload', { device_keys: deviceKeys(alice.userId, aliceDevice) });
+    await bob.syncUntil((sync) => ((sync.device_lists as { changed?: string[] } | undefined)?.changed?.includes(alice.userId) ? true : undefined), 30_000);
+  }, 60_000);
 });

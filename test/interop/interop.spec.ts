@@ -19,6 +19,7 @@ import { assertMatchesSpec, call, registerUser } from '@hs/testing';
 import { freePort, testCertificate } from '@hs/testing';
 import { startInProcess, type InProcessServer } from '../support/in-process-server';
 import { MatrixUser } from './matrix-client';
+import { e2eeFlowCases } from './e2ee-flows';
 import { roomFlowCases, type FlowServer } from './room-flows';
 import { furl, readInstallation, startPeer, type DendriteInstallation, type Peer, type PeerKind } from './peers';
 
@@ -219,10 +220,14 @@ const unique = (prefix: string) => `${prefix}${Date.now().toString(36)}${Math.ra
     flows(`room flows with ${kind}`, () => {
       roomFlowCases({ a: 'ours', b: kind }, () => ({ a: ourFlowServer(), b: peerFlowServer(peer()) }));
     });
+    flows(`end-to-end encryption keys with ${kind}`, () => {
+      e2eeFlowCases({ a: 'ours', b: kind }, () => ({ a: ourFlowServer(), b: peerFlowServer(peer()) }));
+    });
   });
 
   // The same cases between Synapse and Dendrite, which keeps the cases themselves right.
   (installed.length === 2 ? describe : describe.skip)('room flows between Synapse and Dendrite (the cases themselves checked)', () => {
     roomFlowCases({ a: 'synapse', b: 'dendrite' }, () => ({ a: peerFlowServer(peers.get('synapse')!), b: peerFlowServer(peers.get('dendrite')!) }));
+    e2eeFlowCases({ a: 'synapse', b: 'dendrite' }, () => ({ a: peerFlowServer(peers.get('synapse')!), b: peerFlowServer(peers.get('dendrite')!) }));
   });
 });

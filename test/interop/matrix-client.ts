@@ -22,6 +22,14 @@ interface SyncRoom {
 interface SyncBody {
   next_batch: string;
   rooms?: { join?: Record<string, SyncRoom>; invite?: Record<string, SyncRoom>; leave?: Record<string, SyncRoom> };
+  to_device?: { events?: ToDeviceEvent[] };
+  device_lists?: { changed?: string[] };
+}
+
+export interface ToDeviceEvent {
+  sender: string;
+  type: string;
+  content: Record<string, unknown>;
 }
 
 const enc = encodeURIComponent;
@@ -32,6 +40,10 @@ export class MatrixUser {
   private readonly seen = new Map<string, ClientEvent[]>();
   /** Rooms with a pending invite, with their stripped state. */
   private readonly invites = new Map<string, ClientEvent[]>();
+  /** Every to-device message /sync delivered. */
+  readonly toDevice: ToDeviceEvent[] = [];
+  /** Every user /sync named in `device_lists.changed`. */
+  readonly deviceListsChanged = new Set<string>();
   private txn = 0;
 
   constructor(
@@ -90,6 +102,43 @@ export class MatrixUser {
       this.invites.delete(roomId);
     }
     for (const [roomId, room] of Object.entries(body.rooms?.invite ?? {})) this.invites.set(roomId, room.invite_state?.events ?? []);
+    this.toDevice.push(...(body.to_device?.events ?? []));
+    for (const userId of body.device_lists?.changed ?? []) this.deviceListsChanged.add(userId);
+  }
+
+  /** Syncs at least once, then until `found` holds (or fails with `what` after `timeoutMs`). */
+  async syncUntil(found: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    do {
+      if (Date.now() > deadline) throw new Error(`${this.userId}: ${what} not seen in /sync within ${timeoutMs} ms`);
+      await this.syncOnce(2000);
+    } while (!found());
+  }
+
+  /** The device id of this login (GET /account/whoami). */
+  async deviceId(): Promise<string> {
+    return (await this.ok<{ device_id: string }>('GET', 'account/whoami')).device_id;
+  }
+
+  /** POST /keys/upload. */
+  async uploadKeys(body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return this.ok('POST', 'keys/upload', body);
+  }
+
+  /** POST /keys/query for every device of the users. */
+  async queryKeys(userIds: string[]): Promise<{ device_keys: Record<string, Record<string, Record<string, unknown>>>; failures?: Record<string, unknown> }> {
+    return this.ok('POST', 'keys/query', { device_keys: Object.fromEntries(userIds.map((userId) => [userId, []])) });
+  }
+
+  /** POST /keys/claim of one key of `algorithm` for a device. */
+  async claimKey(userId: string, deviceId: string, algorithm: string): Promise<{ one_time_keys: Record<string, Record<string, Record<string, unknown>>> }> {
+    return this.ok('POST', 'keys/claim', { one_time_keys: { [userId]: { [deviceId]: algorithm } } });
+  }
+
+  /** PUT /sendToDevice/{type}/{txnId}. */
+  async sendToDevice(type: string, messages: Record<string, Record<string, Record<string, unknown>>>): Promise<void> {
+    this.txn += 1;
+    await this.ok('PUT', `sendToDevice/${enc(type)}/interop${Date.now()}-${this.txn}`, { messages });
   }
 
   /** Syncs until `find` returns something for the events seen in `roomId`; fails with what was seen after `timeoutMs`. */
