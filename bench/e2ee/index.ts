@@ -19,7 +19,12 @@
  *    olm-shaped message of its own for each device) names every device of every user. Timed
  *    from the start of the PUT until the last device's /sync has returned its message;
  *    BENCH_ROUNDS rounds (default 5) after one warm-up round, each started once every device
- *    has a long-poll in flight and the server has been idle for a moment.
+ *    has a long-poll in flight and the server has been idle for a moment. With presence on (the
+ *    default), the devices' first syncs mark their users online and currently active, which
+ *    ends for all of them at once ACTIVE_GRANULARITY_MS (60 s) later: the rounds start after
+ *    that, and the server CPU the change cost (1,000 presence changes, each waking its user's
+ *    long-poll) is printed on its own. The rounds must end before IDLE_TIMEOUT_MS (5 min)
+ *    after the first syncs, when every user turns unavailable; a warning says when not.
  *
  * CPU per request of the server (and of PostgreSQL's processes) from /proc is printed beside each measure. Latencies are measured
  * by the benchmark's client, in the same 2-core machine as the server and the database.
@@ -37,6 +42,7 @@
  *                                    --cpu-prof the phase boundaries are printed on stderr in the profile's
  *                                    clock (µs), to cut the profile into phases
  *   BENCH_DB_CONNECTIONS=10          the server's database.max_connections (default: the configuration's)
+ *   BENCH_PRESENCE=0                 run the server with presence.enabled false
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -44,6 +50,7 @@ import { Client } from 'pg';
 import { Pool } from 'undici';
 import { createTemporaryDatabase, type TemporaryDatabase } from '@hs/persistence';
 import { registerUser, type TestUser } from '@hs/testing';
+import { ACTIVE_GRANULARITY_MS, IDLE_TIMEOUT_MS, PRESENCE_SWEEP_INTERVAL_MS } from '../../libs/sync/src/presence';
 import { startServer, type TestServer } from '../../test/e2e/support/server';
 
 const USERS = Number(process.env.BENCH_USERS ?? 1000);
@@ -51,6 +58,8 @@ const CLAIM_DEVICES = Math.min(USERS, Number(process.env.BENCH_CLAIM_DEVICES ?? 
 const CLAIMS = Number(process.env.BENCH_CLAIMS ?? 200);
 const QUERIES = Number(process.env.BENCH_QUERIES ?? 100);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+/** BENCH_PRESENCE=0 runs the server with presence off. */
+const PRESENCE = process.env.BENCH_PRESENCE !== '0';
 const PHASES = new Set((process.env.BENCH_PHASES ?? 'claim,query,fanout').split(',').map((p) => p.trim()));
 const CLAIM_WARMUP = 10;
 const QUERY_WARMUP = 5;
@@ -284,6 +293,7 @@ async function fanOutPhase(base: string, pid: number, cpu: CpuMeter, sender: Tes
   await inParallel(devices, 32, async (device, i) => {
     since[i] = (await http.request<SyncBody>('GET', 'sync', device.token, { query: { filter, timeout: '0' } })).body.next_batch;
   });
+  const firstSyncsDone = performance.now();
 
   let running = true;
   let inFlight = 0;
@@ -324,6 +334,20 @@ async function fanOutPhase(base: string, pid: number, cpu: CpuMeter, sender: Tes
     bench_round: round,
     bench_device: device.deviceId,
   });
+  if (PRESENCE) {
+    // Every user turns from currently active to not at once, two sweeps at most after the granularity.
+    while (inFlight < devices.length) await sleep(20);
+    const before = cpu.start();
+    mark('presence change');
+    await sleep(Math.max(0, firstSyncsDone + ACTIVE_GRANULARITY_MS + 2 * PRESENCE_SWEEP_INTERVAL_MS - performance.now()));
+    await serverIdle(pid);
+    mark('presence change end');
+    console.log(
+      `presence: the ${devices.length} users' currently_active turned false (each change wakes its user's long-poll, which finds nothing to answer): CPU ${cpu.perRequest(before, 1)} meanwhile`,
+    );
+  }
+  // Long-polls that timed out during the wait above are not counted.
+  otherResponses = 0;
   const results: { total: number; put: number; p50: number }[] = [];
   for (let round = 0; round <= ROUNDS; round++) {
     while (inFlight < devices.length) await sleep(20);
@@ -342,6 +366,7 @@ async function fanOutPhase(base: string, pid: number, cpu: CpuMeter, sender: Tes
     const latencies = arrived.map((t) => t - started).sort((a, b) => a - b);
     const used = cpu.perRequest(cpuBefore, 1);
     mark(`fan-out round ${round} end`);
+    if (PRESENCE && performance.now() - firstSyncsDone > IDLE_TIMEOUT_MS) console.log(`  (round ${round} ended after the users' presence idle timeout: they turned unavailable meanwhile)`);
     if (round === 0) continue; // warm-up
     results.push({ total, put, p50: percentile(latencies, 50) });
     console.log(
@@ -370,11 +395,14 @@ async function main(): Promise<void> {
       entry: process.env.BENCH_ENTRY === 'dist' ? 'dist' : 'ts',
       nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
       logLevel: 'warn',
-      env: process.env.BENCH_DB_CONNECTIONS ? { HS_DATABASE__MAX_CONNECTIONS: process.env.BENCH_DB_CONNECTIONS } : {},
+      env: {
+        ...(process.env.BENCH_DB_CONNECTIONS ? { HS_DATABASE__MAX_CONNECTIONS: process.env.BENCH_DB_CONNECTIONS } : {}),
+        ...(PRESENCE ? {} : { HS_PRESENCE__ENABLED: 'false' }),
+      },
     });
     const { url, pid } = server;
     console.log(
-      `e2ee benchmark: ${backend}, ${USERS} users of 1 device, claims of ${CLAIM_DEVICES} devices (${ONE_TIME_KEYS} one-time keys each), server pid ${pid}`,
+      `e2ee benchmark: ${backend}, presence ${PRESENCE ? 'on' : 'off'}, ${USERS} users of 1 device, claims of ${CLAIM_DEVICES} devices (${ONE_TIME_KEYS} one-time keys each), server pid ${pid}`,
     );
 
     let started = performance.now();
