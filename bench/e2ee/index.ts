@@ -100,33 +100,38 @@ function processCpuSeconds(pid: number): number {
   }
 }
 
-/** CPU seconds used by every process with this command name (the PostgreSQL backends). */
-function commandCpuSeconds(command: string): number {
-  let total = 0;
+/** CPU seconds used by each PostgreSQL backend serving `database` (its process title names the database), by pid. */
+function backendCpuSeconds(database: string): Map<number, number> {
+  const out = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === command) total += processCpuSeconds(Number(entry));
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'postgres') continue;
+      if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(` ${database} `)) continue;
+      out.set(Number(entry), processCpuSeconds(Number(entry)));
     } catch {
       // The process ended meanwhile.
     }
   }
-  return total;
+  return out;
 }
 
 /**
- * CPU the server (and PostgreSQL's processes, when it is the database) used since `before`, in
- * ms per request: "server 12.3 ms" or "server 12.3 + PostgreSQL 4.5 ms". On PGlite the database
- * runs in the server's process. PostgreSQL's figure sums the processes alive at both readings.
+ * CPU the server (and the PostgreSQL backends serving its database, when PostgreSQL is the
+ * database) used since `before`, in ms per request: "server 12.3 ms" or "server 12.3 +
+ * PostgreSQL 4.5 ms". On PGlite the database runs in the server's process. A backend that
+ * ended in between is not counted.
  */
-function cpuMeter(pid: number, postgres: boolean) {
-  const read = () => ({ server: processCpuSeconds(pid), postgres: postgres ? commandCpuSeconds('postgres') : 0 });
+function cpuMeter(pid: number, database: string | undefined) {
+  const read = () => ({ server: processCpuSeconds(pid), postgres: database ? backendCpuSeconds(database) : new Map<number, number>() });
   return {
     start: read,
-    perRequest(before: { server: number; postgres: number }, requests: number): string {
+    perRequest(before: ReturnType<typeof read>, requests: number): string {
       const now = read();
       const per = (seconds: number) => ((seconds * 1000) / requests).toFixed(1);
-      return postgres ? `server ${per(now.server - before.server)} + PostgreSQL ${per(now.postgres - before.postgres)} ms` : `server ${per(now.server - before.server)} ms`;
+      let postgres = 0;
+      for (const [backend, seconds] of now.postgres) postgres += seconds - (before.postgres.get(backend) ?? 0);
+      return database ? `server ${per(now.server - before.server)} + PostgreSQL ${per(postgres)} ms` : `server ${per(now.server - before.server)} ms`;
     },
   };
 }
@@ -334,22 +339,8 @@ async function fanOutPhase(base: string, pid: number, cpu: CpuMeter, sender: Tes
     bench_round: round,
     bench_device: device.deviceId,
   });
-  if (PRESENCE) {
-    // Every user turns from currently active to not at once, two sweeps at most after the granularity.
-    while (inFlight < devices.length) await sleep(20);
-    const before = cpu.start();
-    mark('presence change');
-    await sleep(Math.max(0, firstSyncsDone + ACTIVE_GRANULARITY_MS + 2 * PRESENCE_SWEEP_INTERVAL_MS - performance.now()));
-    await serverIdle(pid);
-    mark('presence change end');
-    console.log(
-      `presence: the ${devices.length} users' currently_active turned false (each change wakes its user's long-poll, which finds nothing to answer): CPU ${cpu.perRequest(before, 1)} meanwhile`,
-    );
-  }
-  // Long-polls that timed out during the wait above are not counted.
-  otherResponses = 0;
-  const results: { total: number; put: number; p50: number }[] = [];
-  for (let round = 0; round <= ROUNDS; round++) {
+  /** One round: every device long-polling, the server idle, one PUT; until every device has had its message. */
+  const runRound = async (round: number) => {
     while (inFlight < devices.length) await sleep(20);
     await serverIdle(pid);
     const messages: Record<string, Record<string, Json>> = {};
@@ -367,10 +358,34 @@ async function fanOutPhase(base: string, pid: number, cpu: CpuMeter, sender: Tes
     const used = cpu.perRequest(cpuBefore, 1);
     mark(`fan-out round ${round} end`);
     if (PRESENCE && performance.now() - firstSyncsDone > IDLE_TIMEOUT_MS) console.log(`  (round ${round} ended after the users' presence idle timeout: they turned unavailable meanwhile)`);
-    if (round === 0) continue; // warm-up
-    results.push({ total, put, p50: percentile(latencies, 50) });
+    return { total, put, p50: percentile(latencies, 50), used };
+  };
+
+  // The warm-up round. With presence on, it renews every long-poll (the server ends a long-poll
+  // after 60 s at most) shortly before the users' currently_active ends, which is then measured
+  // on its own: each user turns from currently active to not at once, two sweeps at most after
+  // the granularity, and each change wakes its user's long-poll.
+  if (PRESENCE) await sleep(Math.max(0, firstSyncsDone + ACTIVE_GRANULARITY_MS - 25_000 - performance.now()));
+  await runRound(0);
+  if (PRESENCE) {
+    while (inFlight < devices.length) await sleep(20);
+    await serverIdle(pid);
+    const before = cpu.start();
+    mark('presence change');
+    await sleep(Math.max(0, firstSyncsDone + ACTIVE_GRANULARITY_MS + 2 * PRESENCE_SWEEP_INTERVAL_MS - performance.now()));
+    await serverIdle(pid);
+    mark('presence change end');
     console.log(
-      `  round ${round}: PUT answered in ${ms(put)}, half the devices had it after ${ms(percentile(latencies, 50))}, all ${devices.length} after ${ms(total)}; CPU: ${used}`,
+      `presence: the ${devices.length} users' currently_active turned false (each change wakes its user's long-poll, which finds nothing to answer): CPU ${cpu.perRequest(before, 1)} meanwhile; ${otherResponses} long-polls answered`,
+    );
+  }
+  otherResponses = 0;
+  const results: { total: number; put: number; p50: number }[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const result = await runRound(round);
+    results.push(result);
+    console.log(
+      `  round ${round}: PUT answered in ${ms(result.put)}, half the devices had it after ${ms(result.p50)}, all ${devices.length} after ${ms(result.total)}; CPU: ${result.used}`,
     );
   }
   running = false;
@@ -431,7 +446,7 @@ async function main(): Promise<void> {
     // A fresh database has no statistics yet (autovacuum would analyze it within a minute).
     if (database) await analyze(database.url);
 
-    const cpu = cpuMeter(pid, database !== undefined);
+    const cpu = cpuMeter(pid, database ? new URL(database.url).pathname.slice(1) : undefined);
     if (PHASES.has('claim')) await claimPhase(http, cpu, claimer, users.slice(0, CLAIM_DEVICES));
     if (PHASES.has('query')) await queryPhase(http, cpu, claimer, users);
     await http.close();
