@@ -117,6 +117,28 @@ describe('end-to-end encryption keys and to-device messages', () => {
     expect(none.body.one_time_keys).toEqual({});
   });
 
+  it('claims the keys of several devices in one request: one-time keys, fallback keys, nothing for devices with neither', async () => {
+    const erin = await registerUser(s.url, 'erin');
+    const erin2 = await login(s.url, erin);
+    const frank = await registerUser(s.url, 'frank');
+    const signed = (user: TestUser, key: string, fallback = false): Body => ({ key, ...(fallback ? { fallback: true } : {}), signatures: { [user.userId]: { [`ed25519:${user.deviceId}`]: 'sig' } } });
+    // Erin's first device has two one-time keys, her second only a fallback key, Frank's device nothing.
+    await call(s.url, 'POST', 'keys/upload', { token: erin.token, body: { one_time_keys: { 'signed_curve25519:B': signed(erin, 'b'), 'signed_curve25519:A': signed(erin, 'a') } } });
+    await call(s.url, 'POST', 'keys/upload', { token: erin2.token, body: { fallback_keys: { 'signed_curve25519:F': signed(erin2, 'f', true) } } });
+    const body = { one_time_keys: { [erin.userId]: { [erin.deviceId]: 'signed_curve25519', [erin2.deviceId]: 'signed_curve25519', NOSUCH: 'signed_curve25519' }, [frank.userId]: { [frank.deviceId]: 'signed_curve25519' } } };
+    const first = await call<Body>(s.url, 'POST', 'keys/claim', { token: bob.token, body });
+    assertMatchesSpec(first.body, { api: 'client-server', file: 'keys.yaml', path: '/keys/claim', method: 'post', status: 200 });
+    expect(first.body.one_time_keys).toEqual({
+      [erin.userId]: { [erin.deviceId]: { 'signed_curve25519:A': signed(erin, 'a') }, [erin2.deviceId]: { 'signed_curve25519:F': signed(erin2, 'f', true) } },
+    });
+    const second = await call<Body>(s.url, 'POST', 'keys/claim', { token: bob.token, body });
+    expect(second.body.one_time_keys).toEqual({
+      [erin.userId]: { [erin.deviceId]: { 'signed_curve25519:B': signed(erin, 'b') }, [erin2.deviceId]: { 'signed_curve25519:F': signed(erin2, 'f', true) } },
+    });
+    const third = await call<Body>(s.url, 'POST', 'keys/claim', { token: bob.token, body });
+    expect(third.body.one_time_keys).toEqual({ [erin.userId]: { [erin2.deviceId]: { 'signed_curve25519:F': signed(erin2, 'f', true) } } });
+  });
+
   it('reports device list changes of room-mates in /sync and /keys/changes, and users who stopped sharing a room', async () => {
     const dave = await registerUser(s.url, 'dave');
     await call(s.url, 'POST', `join/${encodeURIComponent(roomId)}`, { token: dave.token, body: {} });

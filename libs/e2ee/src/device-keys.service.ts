@@ -41,7 +41,7 @@ export interface KeyCounts {
 const KeysJsonRow = z.object({ user_id: z.string(), device_id: z.string(), keys_json: z.string(), display_name: z.string().nullable() });
 const DeviceStateRow = z.object({ device_id: z.string(), keys_json: z.string().nullable(), display_name: z.string().nullable() });
 const CountRow = z.object({ algorithm: z.string(), n: int.nullable() });
-const ClaimedRow = z.object({ key_id: z.string(), key_json: z.string() });
+const ClaimedRow = z.object({ user_id: z.string(), device_id: z.string(), algorithm: z.string(), key_id: z.string(), key_json: z.string() });
 const ExistingKeyRow = z.object({ algorithm: z.string(), key_id: z.string(), key_json: z.string() });
 
 const DeviceKeysShape = z
@@ -252,33 +252,45 @@ export class DeviceKeysService {
   /**
    * Claims one key for each (user, device, algorithm) of local users: an unclaimed one-time key
    * (each handed out exactly once, even to concurrent claims), else the device's fallback key
-   * of that algorithm (marked used, still handed out). Devices with neither are left out.
+   * of that algorithm (marked used, still handed out). Devices with neither are left out. One
+   * statement takes the one-time keys of every device named, a second the fallback keys of
+   * those that had none, whatever the number of devices.
    */
   async claim(wanted: ReadonlyMap<string, ReadonlyMap<string, string>>): Promise<Record<string, Record<string, Record<string, unknown>>>> {
     const out: Record<string, Record<string, Record<string, unknown>>> = {};
-    for (const [userId, devices] of wanted) {
-      for (const [deviceId, algorithm] of devices) {
-        const claimed = await this.claimOne(userId, deviceId, algorithm);
-        if (!claimed) continue;
-        (out[userId] ??= {})[deviceId] = { [`${algorithm}:${claimed.key_id}`]: JSON.parse(claimed.key_json) as unknown };
-      }
-    }
+    const asked: { userId: string; deviceId: string; algorithm: string }[] = [];
+    for (const [userId, devices] of wanted) for (const [deviceId, algorithm] of devices) asked.push({ userId, deviceId, algorithm });
+    if (asked.length === 0) return out;
+    const hand = (rows: readonly { user_id: string; device_id: string; algorithm: string; key_id: string; key_json: string }[]) => {
+      for (const row of rows) (out[row.user_id] ??= {})[row.device_id] = { [`${row.algorithm}:${row.key_id}`]: JSON.parse(row.key_json) as unknown };
+    };
+    hand(
+      await this.pool.any(sql.type(ClaimedRow)`
+        DELETE FROM e2ee.one_time_keys o
+         USING (
+           SELECT k.user_id, k.device_id, k.algorithm, k.key_id
+             FROM unnest(${sql.array(asked.map((a) => a.userId), 'text')}::text[],
+                         ${sql.array(asked.map((a) => a.deviceId), 'text')}::text[],
+                         ${sql.array(asked.map((a) => a.algorithm), 'text')}::text[]) AS w(user_id, device_id, algorithm)
+             CROSS JOIN LATERAL (
+               SELECT user_id, device_id, algorithm, key_id FROM e2ee.one_time_keys
+                WHERE user_id = w.user_id AND device_id = w.device_id AND algorithm = w.algorithm
+                ORDER BY key_id LIMIT 1 FOR UPDATE SKIP LOCKED) k) AS picked
+         WHERE o.user_id = picked.user_id AND o.device_id = picked.device_id AND o.algorithm = picked.algorithm AND o.key_id = picked.key_id
+         RETURNING o.user_id, o.device_id, o.algorithm, o.key_id, o.key_json`),
+    );
+    const rest = asked.filter((a) => out[a.userId]?.[a.deviceId] === undefined);
+    if (rest.length === 0) return out;
+    hand(
+      await this.pool.any(sql.type(ClaimedRow)`
+        UPDATE e2ee.fallback_keys f SET used = true
+          FROM unnest(${sql.array(rest.map((a) => a.userId), 'text')}::text[],
+                      ${sql.array(rest.map((a) => a.deviceId), 'text')}::text[],
+                      ${sql.array(rest.map((a) => a.algorithm), 'text')}::text[]) AS w(user_id, device_id, algorithm)
+         WHERE f.user_id = w.user_id AND f.device_id = w.device_id AND f.algorithm = w.algorithm
+         RETURNING f.user_id, f.device_id, f.algorithm, f.key_id, f.key_json`),
+    );
     return out;
-  }
-
-  private async claimOne(userId: string, deviceId: string, algorithm: string): Promise<{ key_id: string; key_json: string } | null> {
-    const oneTime = await this.pool.maybeOne(sql.type(ClaimedRow)`
-      DELETE FROM e2ee.one_time_keys
-       WHERE (user_id, device_id, algorithm, key_id) IN (
-         SELECT user_id, device_id, algorithm, key_id FROM e2ee.one_time_keys
-          WHERE user_id = ${userId} AND device_id = ${deviceId} AND algorithm = ${algorithm}
-          ORDER BY key_id LIMIT 1 FOR UPDATE SKIP LOCKED)
-       RETURNING key_id, key_json`);
-    if (oneTime) return oneTime;
-    return this.pool.maybeOne(sql.type(ClaimedRow)`
-      UPDATE e2ee.fallback_keys SET used = true
-       WHERE user_id = ${userId} AND device_id = ${deviceId} AND algorithm = ${algorithm}
-       RETURNING key_id, key_json`);
   }
 
   /** A new or renamed device of the user: its device list changed (`tx`: the transaction changing the device). */
