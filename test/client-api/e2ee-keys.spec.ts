@@ -80,6 +80,11 @@ describe('end-to-end encryption keys and to-device messages', () => {
     expect(otherDevice.status).toBe(400);
     const badName = await call<Body>(s.url, 'POST', 'keys/upload', { token: bob.token, body: { one_time_keys: { nocolon: 'x' } } });
     expect(badName.body.errcode).toBe('M_BAD_JSON');
+    // Ids PostgreSQL text cannot hold name nobody: answered, never a server error.
+    const nul = await call<Body>(s.url, 'POST', 'keys/query', { token: bob.token, body: { device_keys: { [`@a\u0000b:${s.serverName}`]: [], [bob.userId]: ['x\u0000'] } } });
+    expect(nul.status).toBe(200);
+    const nulClaim = await call<Body>(s.url, 'POST', 'keys/claim', { token: bob.token, body: { one_time_keys: { [bob.userId]: { 'd\u0000': 'signed_curve25519' } } } });
+    expect(nulClaim.body).toEqual({ one_time_keys: {}, failures: {} });
     const notObject = await call<Body>(s.url, 'POST', 'keys/query', { token: bob.token, body: { device_keys: ['x'] } });
     expect(notObject.status).toBe(400);
     expect(notObject.body.errcode).toBe('M_BAD_JSON');

@@ -5,6 +5,7 @@
  * answer is named in `failures`. What a remote server answers is untrusted input: only keys of
  * the users and devices asked for, and shaped as keys, are passed on.
  */
+import { isStorableText } from './db';
 import type { DeviceKeysService, JsonObject } from './device-keys.service';
 import { E2eeError } from './errors';
 
@@ -118,6 +119,30 @@ function remoteCrossSigning(answer: unknown, field: string, users: readonly stri
   return out;
 }
 
+/**
+ * Asks each server its part side by side with `ask` (no client: every server fails), naming
+ * the servers that do not answer in `failures`.
+ */
+async function askServers<W>(
+  remote: ReadonlyMap<string, W>,
+  failures: Record<string, JsonObject>,
+  ask: ((server: string, wanted: W) => Promise<void>) | undefined,
+): Promise<void> {
+  await Promise.all(
+    [...remote].map(async ([server, wanted]) => {
+      if (!ask) {
+        failures[server] = { status: 503, message: 'Federation is not available' };
+        return;
+      }
+      try {
+        await ask(server, wanted);
+      } catch (error) {
+        failures[server] = failure(error);
+      }
+    }),
+  );
+}
+
 export class KeysQueryService {
   private remote: RemoteKeysClient | undefined;
   private crossSigning: CrossSigningSource | undefined;
@@ -160,28 +185,24 @@ export class KeysQueryService {
     for (const [userId, devices] of entries) {
       if (!Array.isArray(devices) || !devices.every((d) => typeof d === 'string')) throw new E2eeError('M_BAD_JSON', 'device_keys maps user ids to lists of device ids');
       const server = serverOf(userId);
-      if (server === undefined) continue;
-      if (server === this.serverName) local.set(userId, devices as string[]);
+      // Ids PostgreSQL text cannot hold name no user or device here.
+      if (server === undefined || !isStorableText(userId)) continue;
+      if (server === this.serverName) local.set(userId, (devices as string[]).filter(isStorableText));
       else entry(remote, server, () => ({}) as Record<string, string[]>)[userId] = devices as string[];
     }
     const response: KeysQueryResponse = { ...(await this.queryLocal(requester, local)), failures: {} };
-    const remoteClient = this.remote;
-    await Promise.all(
-      [...remote].map(async ([server, wanted]) => {
-        if (!remoteClient) {
-          response.failures[server] = { status: 503, message: 'Federation is not available' };
-          return;
-        }
-        try {
-          const answer = await within(remoteClient.queryKeys(server, wanted, timeout), timeout);
+    const client = this.remote;
+    await askServers(
+      remote,
+      response.failures,
+      client &&
+        (async (server, wanted) => {
+          const answer = await within(client.queryKeys(server, wanted, timeout), timeout);
           Object.assign(response.device_keys, remoteDeviceKeys(answer, wanted));
           const users = Object.keys(wanted);
           Object.assign((response.master_keys ??= {}), remoteCrossSigning(answer, 'master_keys', users));
           Object.assign((response.self_signing_keys ??= {}), remoteCrossSigning(answer, 'self_signing_keys', users));
-        } catch (error) {
-          response.failures[server] = failure(error);
-        }
-      }),
+        }),
     );
     return response;
   }
@@ -200,20 +221,19 @@ export class KeysQueryService {
         if (typeof algorithm !== 'string') throw new E2eeError('M_BAD_JSON', 'one_time_keys maps device ids to algorithms');
         if (++count > MAX_CLAIM_DEVICES) throw new E2eeError('M_TOO_LARGE', `At most ${MAX_CLAIM_DEVICES} devices per claim`);
         if (server === undefined) continue;
+        if (server === this.serverName && !(isStorableText(userId) && isStorableText(deviceId) && isStorableText(algorithm))) continue;
         if (server === this.serverName) entry(local, userId, () => new Map<string, string>()).set(deviceId, algorithm);
         else (entry(remote, server, () => ({}) as Record<string, Record<string, string>>)[userId] ??= {})[deviceId] = algorithm;
       }
     }
     const response: KeysClaimResponse = { one_time_keys: await this.keys.claim(local), failures: {} };
-    const remoteClient = this.remote;
-    await Promise.all(
-      [...remote].map(async ([server, wanted]) => {
-        if (!remoteClient) {
-          response.failures[server] = { status: 503, message: 'Federation is not available' };
-          return;
-        }
-        try {
-          const answer = await within(remoteClient.claimKeys(server, wanted, timeout), timeout);
+    const client = this.remote;
+    await askServers(
+      remote,
+      response.failures,
+      client &&
+        (async (server, wanted) => {
+          const answer = await within(client.claimKeys(server, wanted, timeout), timeout);
           const all = isObject(answer) && isObject(answer.one_time_keys) ? answer.one_time_keys : {};
           for (const [userId, devices] of Object.entries(wanted)) {
             const theirs = all[userId];
@@ -223,10 +243,7 @@ export class KeysQueryService {
               if (isObject(keys)) (response.one_time_keys[userId] ??= {})[deviceId] = keys;
             }
           }
-        } catch (error) {
-          response.failures[server] = failure(error);
-        }
-      }),
+        }),
     );
     return response;
   }

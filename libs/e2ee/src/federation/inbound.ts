@@ -33,10 +33,11 @@ export class E2eeFederationInbound {
     if (eduType === 'm.direct_to_device') {
       const { sender, type, message_id: messageId, messages } = content;
       if (typeof sender !== 'string' || typeof type !== 'string' || typeof messageId !== 'string' || !isObject(messages)) return true;
-      if (type.length > 255 || messageId.length > 255) return true;
+      if (type.length > 255 || messageId.length > 255 || [sender, type, messageId].some((text) => text.includes('\u0000'))) return true;
       await this.toDevice.receive(origin, { sender, type, message_id: messageId, messages: messages as DirectToDevice['messages'] });
       return true;
     }
+    if ((content.user_id as string).includes('\u0000')) return true;
     await this.keys.remoteDeviceListChanged(content.user_id as string);
     return true;
   }
