@@ -81,6 +81,29 @@ describe('rooms across two instances', () => {
     await ephemeral(bob, (e) => e.type === 'm.typing' && (e.content.user_ids as string[]).includes(alice.userId));
   }, 60_000);
 
+  it('presence goes both ways, and members of a new room see each other at once', async () => {
+    type Presence = { type: string; sender: string; content: Record<string, unknown> };
+    const presenceOf = (user: TestUser, sender: string, match: (content: Record<string, unknown>) => boolean) =>
+      user.syncUntil((sync) => (sync.presence as { events?: Presence[] } | undefined)?.events?.find((e) => e.type === 'm.presence' && e.sender === sender && match(e.content)));
+    await alice.ok('PUT', `/_matrix/client/v3/presence/${encodeURIComponent(alice.userId)}/status`, { presence: 'unavailable', status_msg: 'away on A' });
+    await presenceOf(bob, alice.userId, (c) => c.presence === 'unavailable' && c.status_msg === 'away on A');
+    await bob.ok('PUT', `/_matrix/client/v3/presence/${encodeURIComponent(bob.userId)}/status`, { presence: 'online', status_msg: 'here on B' });
+    const seen = await presenceOf(alice, bob.userId, (c) => c.presence === 'online' && c.status_msg === 'here on B');
+    expect(seen.content.currently_active).toBe(true);
+    expect(await alice.ok('GET', `/_matrix/client/v3/presence/${encodeURIComponent(bob.userId)}/status`)).toMatchObject({ presence: 'online', status_msg: 'here on B' });
+
+    // Two users who share no room yet: each server learns the other's presence from the join.
+    const carol = await TestUser.register(a, 'carol-presence');
+    const dave = await TestUser.register(b, 'dave-presence');
+    await carol.ok('PUT', `/_matrix/client/v3/presence/${encodeURIComponent(carol.userId)}/status`, { presence: 'online', status_msg: 'carol on A' });
+    await dave.ok('PUT', `/_matrix/client/v3/presence/${encodeURIComponent(dave.userId)}/status`, { presence: 'online', status_msg: 'dave on B' });
+    const roomId = await carol.createRoom({ preset: 'private_chat', invite: [dave.userId] });
+    await dave.waitForInvite(roomId);
+    expect(await dave.join(roomId)).toBe(roomId);
+    await presenceOf(carol, dave.userId, (c) => c.status_msg === 'dave on B');
+    await presenceOf(dave, carol.userId, (c) => c.status_msg === 'carol on A');
+  }, 60_000);
+
   it('state changes go both ways', async () => {
     await alice.ok('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(shared)}/state/m.room.topic/`, { topic: 'set on A' });
     await waitFor(async () => (await bob.state(shared, 'm.room.topic')).body.topic === 'set on A');

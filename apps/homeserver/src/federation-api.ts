@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { AccountsFederationQueriesModule } from '@hs/accounts';
 import { E2eeFederationQueriesModule, type DeviceKeysService, type KeysQueryService } from '@hs/e2ee';
 import type { HomeserverConfig } from '@hs/config';
-import { FederationApiModule, FederationReadApiModule, FederationRoomsApiModule, type FederationE2ee, type FederationTyping } from '@hs/federation-api';
+import { FederationApiModule, FederationReadApiModule, FederationRoomsApiModule, type FederationE2ee, type FederationPresence, type FederationTyping } from '@hs/federation-api';
 import { RoomModule, RoomWriter, type RoomModuleDependencies } from '@hs/room';
 import { createFederationKeys, KeysModule, type FederationKeys } from '@hs/keys';
 import { findPackageRoot } from '@hs/persistence';
@@ -65,6 +65,8 @@ export interface FederationApiOptions {
   typing?: FederationTyping;
   /** The process's e2ee services, which other servers' device list updates and to-device messages go to. */
   e2ee?: FederationE2ee;
+  /** Where other servers' presence goes (the process's presence store). */
+  presence?: FederationPresence;
   /** Further modules of federation endpoints (tests add their own). */
   imports?: Array<Type<unknown> | DynamicModule>;
   clock?: () => number;
@@ -75,7 +77,7 @@ export function federationApiModule(keys: FederationKeys, options: FederationApi
   return FederationApiModule.forRoot({
     keys: KeysModule.forKeys(keys),
     server: { name: SERVER_IMPLEMENTATION_NAME, version: packageVersion() },
-    imports: [...(options.room ? [FederationRoomsApiModule.forRoom(RoomModule.forRoot({ dependencies: options.room }), options.typing, options.e2ee)] : []), ...(options.imports ?? [])],
+    imports: [...(options.room ? [FederationRoomsApiModule.forRoom(RoomModule.forRoot({ dependencies: options.room }), options)] : []), ...(options.imports ?? [])],
     clock: options.clock,
   });
 }

@@ -22,6 +22,7 @@ import { federationApiModule, federationReadModule, openFederationKeys, roomDepe
 import { federationSenderModule } from './federation-sender';
 import { connectE2eeFederation, e2eeInbound, e2eeServices } from './e2ee-federation';
 import { allProjectors } from './projectors';
+import { presenceFederation } from './presence-federation';
 
 export interface RunningHomeserver {
   config: HomeserverConfig;
@@ -152,11 +153,14 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     let federationUrl: string | null = null;
     let sender: FederationSender | null = null;
     let disconnectE2ee: (() => void) | undefined;
+    let disconnectPresence: (() => void) | undefined;
     if (files.tls) {
+      const presence = presenceFederation(client, backend, config.server_name, logger);
       const federationApi = federationApiModule(keys, {
         room,
         typing: client.get(TypingStore),
         e2ee: e2eeInbound(client),
+        presence: presence.inbound,
         imports: [federationReadModule(config, backend, options.clock, e2eeServices(client)), ...(options.federationModules ?? [])],
         clock: options.clock,
       });
@@ -174,6 +178,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
       const started = federation.get(FederationSender);
       sender = started;
       disconnectE2ee = connectE2eeFederation(client, started, keys, backend, config.server_name, logger);
+      disconnectPresence = presence.connect(started);
     }
 
     let closing: Promise<void> | undefined;
@@ -194,6 +199,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
           // times out. An unfinished transaction is sent again, under its id, after a restart.
           keys.close();
           disconnectE2ee?.();
+          disconnectPresence?.();
           await Promise.allSettled(apps.map((app) => app.close()));
           await backend.close();
           logger.info('shut down');

@@ -23,7 +23,7 @@ import type { DatabasePool } from 'slonik';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffSettings } from './backoff';
 import type { DestinationResolver } from './destination-resolver';
 import { DestinationStore } from './destination-store';
-import { isLocalUser, outboundRecord, typingEdu, type Edu, type StoredItem } from './outbound';
+import { isLocalUser, joinOf, outboundRecord, typingEdu, type Edu, type StoredItem } from './outbound';
 
 /** The spec's limits on one transaction. */
 export const MAX_PDUS_PER_TRANSACTION = 50;
@@ -155,6 +155,7 @@ export class FederationSender {
   private ephemeralCount = 0;
   /** Typing changes being queued, in order. */
   private typing: Promise<void> = Promise.resolve();
+  private readonly joinListeners = new Set<(roomId: string, userId: string) => void>();
 
   constructor(private readonly options: FederationSenderOptions) {
     this.positions = new DestinationStore(options.pool);
@@ -250,6 +251,16 @@ export class FederationSender {
   }
 
   /**
+   * Tells `listener` of every join the shared reader goes over from now on (ours and other
+   * servers' users; not outliers, soft-failed or backfilled events): what servers learn when
+   * someone joins (e.g. presence) goes out from there. Returns the function that stops it.
+   */
+  onJoin(listener: (roomId: string, userId: string) => void): () => void {
+    this.joinListeners.add(listener);
+    return () => this.joinListeners.delete(listener);
+  }
+
+  /**
    * The server answered us or sent us something: if it is being backed off from, try it again
    * now (its failure count stays, so a new failure backs off as long as before).
    */
@@ -319,6 +330,12 @@ export class FederationSender {
       this.append(lane, items, end);
     }
     this.readerPosition = end;
+    if (this.joinListeners.size > 0) {
+      for (const record of events) {
+        const join = joinOf(record);
+        if (join) for (const listener of this.joinListeners) listener(join.roomId, join.userId);
+      }
+    }
   }
 
   /** The items of these records and where each goes (our server and invalid names left out). */

@@ -62,3 +62,12 @@ export function outboundRecord(record: RecordedEvent, serverName: string): Outbo
   }
   return undefined;
 }
+
+/** The room and user of an accepted join (ours or another server's) in the room's timeline, or undefined. */
+export function joinOf(record: RecordedEvent): { roomId: string; userId: string } | undefined {
+  if (record.type !== ROOM_EVENT_ACCEPTED) return undefined;
+  const fact = record.data as unknown as RoomEventAccepted;
+  const pdu = fact.pdu;
+  if (fact.outlier || fact.soft_failed || fact.backfilled || pdu.type !== 'm.room.member' || typeof pdu.state_key !== 'string') return undefined;
+  return pdu.content.membership === 'join' ? { roomId: fact.room_id, userId: pdu.state_key } : undefined;
+}

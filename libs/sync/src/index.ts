@@ -2,6 +2,7 @@
 export * from './sources';
 export * from './typing';
 export * from './presence';
+export * from './presence-federation';
 export * from './filter';
 export * from './notifier';
 export * from './unread';

@@ -42,6 +42,8 @@ export const ACTIVE_GRANULARITY_MS = 60_000;
 export const SYNC_TIMEOUT_MS = 30_000;
 /** How often the timeouts are checked. */
 export const PRESENCE_SWEEP_INTERVAL_MS = 5_000;
+/** A user of another server with no update from it for this long: offline (Synapse's FEDERATION_TIMEOUT). */
+export const REMOTE_TIMEOUT_MS = 30 * 60_000;
 
 export const PRESENCE_STATES: readonly PresenceState[] = ['online', 'unavailable', 'offline'];
 
@@ -69,6 +71,17 @@ interface Entry {
   devices: Map<string, DeviceSync>;
   /** The counter of the user's last change. */
   changed: number;
+  /** A user of another server: its server tells the state (see `setRemote`), no timeout but {@link REMOTE_TIMEOUT_MS} applies. */
+  remote: boolean;
+}
+
+/** The presence of another server's user, as its `m.presence` EDU gives it. */
+export interface RemotePresence {
+  presence: PresenceState;
+  /** Milliseconds since the user was last active, when known. */
+  lastActiveAgo?: number;
+  statusMsg?: string;
+  currentlyActive?: boolean;
 }
 
 /** What a restarted process is given back (see `restore`). */
@@ -182,6 +195,39 @@ export class PresenceStore implements PresenceSource {
     };
   }
 
+  /**
+   * Another server's user, as that server reports them (an `m.presence` EDU): the state is
+   * taken as given, and the user goes offline when their server says nothing more for
+   * {@link REMOTE_TIMEOUT_MS}. A local user is never changed this way.
+   */
+  setRemote(userId: string, presence: RemotePresence): void {
+    if (!this.enabled) return;
+    const existing = this.users.get(userId);
+    if (existing && !existing.remote) return;
+    const now = this.now();
+    const lastActiveTs = presence.lastActiveAgo === undefined ? undefined : now - presence.lastActiveAgo;
+    // Clients hear of a new last active time when it moved by the granularity clients are told in.
+    const moved = lastActiveTs !== undefined && existing !== undefined && Math.abs(lastActiveTs - existing.lastActiveTs) >= ACTIVE_GRANULARITY_MS;
+    this.update(
+      userId,
+      (e) => {
+        e.remote = true;
+        e.state = presence.presence;
+        e.statusMsg = presence.statusMsg;
+        if (lastActiveTs !== undefined) e.lastActiveTs = lastActiveTs;
+        e.currentlyActive = presence.presence === 'online' && presence.currentlyActive === true;
+        e.cause = 'explicit';
+        e.lastSeenTs = now;
+      },
+      moved,
+    );
+  }
+
+  /** Whether the user's presence comes from another server. */
+  isRemote(userId: string): boolean {
+    return this.users.get(userId)?.remote === true;
+  }
+
   /** The user's presence now (undefined: never set, i.e. offline). */
   status(userId: string): PresenceStatus | undefined {
     const e = this.users.get(userId);
@@ -232,7 +278,7 @@ export class PresenceStore implements PresenceSource {
   /** What `restore` takes back, for one user (undefined: unknown). */
   saved(userId: string): SavedPresence | undefined {
     const e = this.users.get(userId);
-    return e ? { userId, state: e.state, statusMsg: e.statusMsg ?? null, lastActiveTs: e.lastActiveTs } : undefined;
+    return e && !e.remote ? { userId, state: e.state, statusMsg: e.statusMsg ?? null, lastActiveTs: e.lastActiveTs } : undefined;
   }
 
   /** Applies the timeouts (the store's timer calls it; tests call it with their own clock). */
@@ -240,6 +286,16 @@ export class PresenceStore implements PresenceSource {
     if (!this.enabled) return;
     const now = this.now();
     for (const userId of [...this.users.keys()]) {
+      if (this.users.get(userId)?.remote) {
+        this.update(userId, (e) => {
+          if (e.state !== 'offline' && now - e.lastSeenTs >= REMOTE_TIMEOUT_MS) {
+            e.state = 'offline';
+            e.cause = 'disconnected';
+            e.currentlyActive = false;
+          }
+        });
+        continue;
+      }
       this.update(userId, (e) => {
         for (const [deviceId, device] of e.devices) if (!this.connected(device, now)) e.devices.delete(deviceId);
         if (e.state === 'online') {
@@ -264,11 +320,14 @@ export class PresenceStore implements PresenceSource {
   }
 
   private newEntry(): Entry {
-    return { state: 'offline', statusMsg: undefined, lastActiveTs: 0, currentlyActive: false, cause: 'explicit', lastSeenTs: 0, devices: new Map(), changed: 0 };
+    return { state: 'offline', statusMsg: undefined, lastActiveTs: 0, currentlyActive: false, cause: 'explicit', lastSeenTs: 0, devices: new Map(), changed: 0, remote: false };
   }
 
-  /** Applies `change` to the user's entry; reports a change when what clients see changed. */
-  private update(userId: string, change: (entry: Entry) => void): void {
+  /**
+   * Applies `change` to the user's entry; reports a change when what clients see changed (or,
+   * with `always`, in any case).
+   */
+  private update(userId: string, change: (entry: Entry) => void, always = false): void {
     let entry = this.users.get(userId);
     if (!entry) {
       entry = this.newEntry();
@@ -277,7 +336,7 @@ export class PresenceStore implements PresenceSource {
     const before = `${entry.state}\u0000${entry.statusMsg ?? '\u0001'}\u0000${entry.currentlyActive}`;
     change(entry);
     const after = `${entry.state}\u0000${entry.statusMsg ?? '\u0001'}\u0000${entry.currentlyActive}`;
-    if (before === after && entry.changed !== 0) return;
+    if (before === after && entry.changed !== 0 && !always) return;
     entry.changed = this.value = Math.max(this.value + 1, this.now());
     for (const listener of this.listeners) listener(userId, entry.changed);
   }
@@ -295,7 +354,7 @@ export class PresenceStore implements PresenceSource {
     const status: PresenceStatus = { presence: e.state };
     if (e.lastActiveTs > 0) status.last_active_ago = Math.max(0, now - e.lastActiveTs);
     if (e.statusMsg !== undefined) status.status_msg = e.statusMsg;
-    if (e.state === 'online') status.currently_active = e.currentlyActive && now - e.lastActiveTs < ACTIVE_GRANULARITY_MS;
+    if (e.state === 'online') status.currently_active = e.currentlyActive && (e.remote || now - e.lastActiveTs < ACTIVE_GRANULARITY_MS);
     return status;
   }
 }

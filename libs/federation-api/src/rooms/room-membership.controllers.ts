@@ -48,6 +48,14 @@ export interface FederationE2ee {
   receiveEdu(origin: string, eduType: unknown, content: unknown): Promise<boolean>;
 }
 
+/** Where other servers' presence EDUs go (the process's presence store). */
+export const FEDERATION_PRESENCE = Symbol('FEDERATION_PRESENCE');
+
+export interface FederationPresence {
+  /** An `m.presence` EDU of `origin` (entries about other servers' users are dropped). */
+  receive(origin: string, content: Record<string, unknown>): Promise<void>;
+}
+
 /** How long a remote user shows as typing without a renewal (the sending server renews or stops it). */
 const REMOTE_TYPING_TIMEOUT_MS = 30_000;
 
@@ -58,6 +66,7 @@ export class FederationTransactionController {
     private readonly queries: QueryBus,
     @Optional() @Inject(FEDERATION_TYPING) private readonly typing: FederationTyping | null,
     @Optional() @Inject(FEDERATION_E2EE) private readonly e2ee: FederationE2ee | null,
+    @Optional() @Inject(FEDERATION_PRESENCE) private readonly presence: FederationPresence | null,
   ) {}
 
   /** PUT /_matrix/federation/v1/send/{txnId} */
@@ -76,8 +85,8 @@ export class FederationTransactionController {
 
   /**
    * An EDU of `origin` about its own users in rooms where they are joined: typing (m.typing)
-   * and read receipts (m.receipt); or about its users' devices and to-device messages (the
-   * e2ee library's). Others, and EDUs that do not hold, are ignored (an EDU has no answer of
+   * and read receipts (m.receipt); their presence (m.presence); or about its users' devices and
+   * to-device messages (the e2ee library's). Others, and EDUs that do not hold, are ignored (an EDU has no answer of
    * its own, and one that cannot be stored does not fail the transaction).
    */
   private async receiveEdu(origin: string, edu: unknown): Promise<void> {
@@ -87,6 +96,10 @@ export class FederationTransactionController {
     const ownJoinedUser = async (roomId: unknown, userId: unknown): Promise<boolean> =>
       typeof roomId === 'string' && typeof userId === 'string' && isValidRoomId(roomId) && isValidUserId(userId) && serverNameOf(userId) === origin &&
       (await this.queries.execute(new GetMembership(roomId, userId)).catch(() => null)) === 'join';
+    if (edu.edu_type === 'm.presence') {
+      await this.presence?.receive(origin, content).catch(() => undefined);
+      return;
+    }
     if (edu.edu_type === 'm.typing') {
       if (this.typing && typeof content.typing === 'boolean' && (await ownJoinedUser(content.room_id, content.user_id))) {
         this.typing.setTyping(content.room_id as string, content.user_id as string, content.typing, REMOTE_TYPING_TIMEOUT_MS);
