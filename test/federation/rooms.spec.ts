@@ -81,6 +81,20 @@ describe('rooms across two instances', () => {
     await ephemeral(bob, (e) => e.type === 'm.typing' && (e.content.user_ids as string[]).includes(alice.userId));
   }, 60_000);
 
+  it('a client of B lists the published room directory of A, filtered and not', async () => {
+    const tag = `listed${Date.now()}`;
+    const roomId = await alice.createRoom({ preset: 'public_chat', visibility: 'public', name: `${tag} room`, topic: 'on A' });
+    type Page = { chunk: { room_id: string; name?: string; topic?: string; num_joined_members: number }[] };
+    const got = (await bob.ok('GET', `/_matrix/client/v3/publicRooms?server=${encodeURIComponent(a.name)}&limit=500`)) as unknown as Page;
+    expect(got.chunk.find((room) => room.room_id === roomId)).toMatchObject({ name: `${tag} room`, topic: 'on A', num_joined_members: 1 });
+    const filtered = (await bob.ok('POST', `/_matrix/client/v3/publicRooms?server=${encodeURIComponent(a.name)}`, { filter: { generic_search_term: tag } })) as unknown as Page;
+    expect(filtered.chunk.map((room) => room.room_id)).toEqual([roomId]);
+    // A server that cannot be reached: a bad gateway, not a 500.
+    const unreachable = await bob.call('GET', '/_matrix/client/v3/publicRooms?server=localhost:1');
+    expect(unreachable.status).toBe(502);
+    expect(unreachable.body.errcode).toBe('M_UNKNOWN');
+  }, 60_000);
+
   it('presence goes both ways, and members of a new room see each other at once', async () => {
     type Presence = { type: string; sender: string; content: Record<string, unknown> };
     const presenceOf = (user: TestUser, sender: string, match: (content: Record<string, unknown>) => boolean) =>

@@ -320,6 +320,60 @@ describe('room endpoints', () => {
     });
   });
 
+  describe('GET and POST /publicRooms', () => {
+    it('lists published rooms, filters and pages them, sees a publication at once, and refuses bad input', async () => {
+      const tag = `dir${Date.now()}`;
+      const first = await createRoom(alice, { preset: 'public_chat', name: `${tag} first`, topic: 'about things', visibility: 'public' });
+      const second = await createRoom(alice, { preset: 'public_chat', name: `${tag} second`, creation_content: { type: 'm.space' } });
+      await call(hs.url, 'POST', `join/${enc(first)}`, { token: bob.token, body: {} });
+      // Not published yet.
+      const filtered = (term: string, extra: Record<string, unknown> = {}) =>
+        call<{ chunk: { room_id: string; name?: string; topic?: string; num_joined_members: number; room_type?: string }[]; next_batch?: string; total_room_count_estimate?: number }>(
+          hs.url,
+          'POST',
+          'publicRooms',
+          { token: bob.token, body: { filter: { generic_search_term: term }, ...extra } },
+        );
+      expect((await filtered(tag)).body.chunk.map((r) => r.room_id)).toEqual([first]);
+      // Published: the next request sees it (the write model answers).
+      expect((await call(hs.url, 'PUT', `directory/list/room/${enc(second)}`, { token: alice.token, body: { visibility: 'public' } })).status).toBe(200);
+      const both = await filtered(tag);
+      expect(both.status).toBe(200);
+      assertMatchesSpec(both.body, spec('list_public_rooms.yaml', '/publicRooms', 'post'));
+      expect(both.body.chunk.map((r) => r.room_id)).toEqual([first, second]);
+      expect(both.body.chunk[0]).toMatchObject({ name: `${tag} first`, topic: 'about things', num_joined_members: 2, world_readable: false, guest_can_join: false, join_rule: 'public' });
+      expect(both.body.chunk[1]).toMatchObject({ room_type: 'm.space' });
+      expect((await filtered(tag, { filter: { generic_search_term: tag, room_types: ['m.space'] } })).body.chunk.map((r) => r.room_id)).toEqual([second]);
+      expect((await filtered(tag, { filter: { generic_search_term: tag, room_types: [null] } })).body.chunk.map((r) => r.room_id)).toEqual([first]);
+      // A page of one, then the next through next_batch.
+      const page = await filtered(tag, { limit: 1 });
+      expect(page.body.chunk.map((r) => r.room_id)).toEqual([first]);
+      expect(typeof page.body.next_batch).toBe('string');
+      expect((await filtered(tag, { limit: 1, since: page.body.next_batch })).body.chunk.map((r) => r.room_id)).toEqual([second]);
+      // GET needs no access token.
+      const get = await call<{ chunk: { room_id: string }[] }>(hs.url, 'GET', 'publicRooms?limit=500');
+      expect(get.status).toBe(200);
+      assertMatchesSpec(get.body, spec('list_public_rooms.yaml', '/publicRooms', 'get'));
+      expect(get.body.chunk.map((r) => r.room_id)).toEqual(expect.arrayContaining([first, second]));
+      // Our own name as `server` is the local directory; a room made private leaves it.
+      await call(hs.url, 'PUT', `directory/list/room/${enc(first)}`, { token: alice.token, body: { visibility: 'private' } });
+      const ours = await call<{ chunk: { room_id: string }[] }>(hs.url, 'GET', `publicRooms?server=${enc(hs.serverName)}&limit=500`);
+      expect(ours.body.chunk.map((r) => r.room_id)).toEqual(expect.arrayContaining([second]));
+      expect(ours.body.chunk.map((r) => r.room_id)).not.toContain(first);
+      for (const [what, method, path, body] of [
+        ['a bad limit', 'GET', 'publicRooms?limit=many', undefined],
+        ['a bad since', 'GET', 'publicRooms?since=nonsense', undefined],
+        ['a bad server name', 'GET', 'publicRooms?server=a%20b', undefined],
+        ['a filter of the wrong type', 'POST', 'publicRooms', { filter: { generic_search_term: 5 } }],
+        ['room types of the wrong type', 'POST', 'publicRooms', { filter: { room_types: 'm.space' } }],
+      ] as const) {
+        const answer = await call(hs.url, method, path, { token: bob.token, ...(body ? { body } : {}) });
+        expect({ what, status: answer.status, errcode: (answer.body as { errcode?: string }).errcode?.slice(0, 2) }).toEqual({ what, status: 400, errcode: 'M_' });
+      }
+      expect((await call(hs.url, 'POST', 'publicRooms', { body: {} })).status).toBe(401);
+    });
+  });
+
   describe('POST /rooms/{roomId}/upgrade', () => {
     it('upgrades to a new room; refuses a bad version and a member without power', async () => {
       const roomId = await createRoom(alice, { preset: 'public_chat' });

@@ -1,9 +1,8 @@
 /** GET /_matrix/federation/v1/publicRooms: this server's published room directory, a page at a time (public_rooms.yaml). */
 import { Controller, Get, Query } from '@nestjs/common';
 import { QueryBus } from '@nestjs/cqrs';
-import { GetFederationPublicRooms, type PublicRoomsPage } from '@hs/room';
+import { GetFederationPublicRooms, publicRoomsRequest, type PublicRoomsPage } from '@hs/room';
 import { booleanQueryParam, integerQueryParam, queryOf, singleQueryParam } from '../params';
-import { publicRoomsRequest } from './public-rooms-request';
 
 @Controller('_matrix/federation/v1/publicRooms')
 export class GetPublicRoomsController {

@@ -19,6 +19,7 @@ import {
   type FederationPdu,
   type PublicRoomsChunk,
   type PublicRoomsPage,
+  type PublicRoomsRequest,
   type RoomStateAtEvent,
   type RoomStateIdsAtEvent,
 } from './queries';
@@ -307,29 +308,35 @@ function matches(chunk: PublicRoomsChunk, term: string | undefined, roomTypes: r
   return [chunk.name, chunk.topic, chunk.canonical_alias].some((field) => field !== undefined && field.toLowerCase().includes(needle));
 }
 
+/**
+ * A page of this server's published room directory (the write model's current state): largest
+ * rooms first, then by room id, a stable order for the pagination tokens (`o<offset>`).
+ */
+export async function publishedRoomsPage(reads: FederationReads, request: PublicRoomsRequest): Promise<PublicRoomsPage> {
+  let offset = 0;
+  if (request.since !== undefined) {
+    const token = PAGE_TOKEN.exec(request.since);
+    if (!token) throw invalidParam('since is not a pagination token of this server');
+    offset = Number(token[1]);
+  }
+  const limit = Math.min(request.limit === undefined || request.limit <= 0 ? MAX_PUBLIC_ROOMS_PAGE : request.limit, MAX_PUBLIC_ROOMS_PAGE);
+  const rooms =
+    request.thirdPartyInstanceId === undefined
+      ? (await reads.publishedRooms()).map(publicRoomsChunkOf).filter((chunk) => matches(chunk, request.genericSearchTerm, request.roomTypes))
+      : [];
+  rooms.sort((a, b) => b.num_joined_members - a.num_joined_members || (a.room_id < b.room_id ? -1 : a.room_id > b.room_id ? 1 : 0));
+  const page: PublicRoomsPage = { chunk: rooms.slice(offset, offset + limit), total_room_count_estimate: rooms.length };
+  if (offset + limit < rooms.length) page.next_batch = `o${offset + limit}`;
+  if (offset > 0) page.prev_batch = `o${Math.max(0, offset - limit)}`;
+  return page;
+}
+
 @QueryHandler(GetFederationPublicRooms)
 export class GetFederationPublicRoomsHandler implements IQueryHandler<GetFederationPublicRooms, PublicRoomsPage> {
   constructor(private readonly reads: FederationReads) {}
 
-  async execute(query: GetFederationPublicRooms): Promise<PublicRoomsPage> {
-    const request = query.request;
-    let offset = 0;
-    if (request.since !== undefined) {
-      const token = PAGE_TOKEN.exec(request.since);
-      if (!token) throw invalidParam('since is not a pagination token of this server');
-      offset = Number(token[1]);
-    }
-    const limit = Math.min(request.limit === undefined || request.limit <= 0 ? MAX_PUBLIC_ROOMS_PAGE : request.limit, MAX_PUBLIC_ROOMS_PAGE);
-    const rooms =
-      request.thirdPartyInstanceId === undefined
-        ? (await this.reads.publishedRooms()).map(publicRoomsChunkOf).filter((chunk) => matches(chunk, request.genericSearchTerm, request.roomTypes))
-        : [];
-    // Largest rooms first, then by room id: a stable order for the pagination tokens.
-    rooms.sort((a, b) => b.num_joined_members - a.num_joined_members || (a.room_id < b.room_id ? -1 : a.room_id > b.room_id ? 1 : 0));
-    const page: PublicRoomsPage = { chunk: rooms.slice(offset, offset + limit), total_room_count_estimate: rooms.length };
-    if (offset + limit < rooms.length) page.next_batch = `o${offset + limit}`;
-    if (offset > 0) page.prev_batch = `o${Math.max(0, offset - limit)}`;
-    return page;
+  execute(query: GetFederationPublicRooms): Promise<PublicRoomsPage> {
+    return publishedRoomsPage(this.reads, query.request);
   }
 }
 

@@ -140,6 +140,49 @@ export interface PublicRoomsRequest {
   thirdPartyInstanceId?: string;
 }
 
+/**
+ * What a published room directory request asks, as the room queries take it.
+ * `include_all_networks` asks for every network, so a `third_party_instance_id` counts only
+ * without it; this server bridges no network, so naming one finds no rooms.
+ */
+export function publicRoomsRequest(asked: {
+  limit?: number;
+  since?: string;
+  includeAllNetworks?: boolean;
+  thirdPartyInstanceId?: string;
+  genericSearchTerm?: string;
+  roomTypes?: readonly (string | null)[];
+}): PublicRoomsRequest {
+  const request: PublicRoomsRequest = {};
+  if (asked.limit !== undefined && asked.limit > 0) request.limit = asked.limit;
+  if (asked.since !== undefined) request.since = asked.since;
+  if (asked.genericSearchTerm !== undefined) request.genericSearchTerm = asked.genericSearchTerm;
+  if (asked.roomTypes !== undefined) request.roomTypes = asked.roomTypes;
+  if (asked.thirdPartyInstanceId !== undefined && asked.includeAllNetworks !== true) request.thirdPartyInstanceId = asked.thirdPartyInstanceId;
+  return request;
+}
+
+/** The body of POST /publicRooms (client and federation APIs), already checked for its types. */
+export interface PublicRoomsFilterBody {
+  limit?: number;
+  since?: string;
+  filter?: { generic_search_term?: string; room_types?: (string | null)[] } | null;
+  include_all_networks?: boolean;
+  third_party_instance_id?: string;
+}
+
+/** What a POST /publicRooms body asks. */
+export function publicRoomsFilterRequest(body: PublicRoomsFilterBody): PublicRoomsRequest {
+  return publicRoomsRequest({
+    limit: body.limit,
+    since: body.since,
+    includeAllNetworks: body.include_all_networks,
+    thirdPartyInstanceId: body.third_party_instance_id,
+    genericSearchTerm: body.filter?.generic_search_term,
+    roomTypes: body.filter?.room_types,
+  });
+}
+
 /** GET and POST /_matrix/federation/v1/publicRooms */
 export class GetFederationPublicRooms extends Query<PublicRoomsPage> {
   constructor(readonly request: PublicRoomsRequest) {

@@ -37,7 +37,8 @@ import {
 import { RemoteRefusalError, RoomCommandError, forbidden, invalidParam, notFound } from '../errors';
 import { MissingPrevEventsError, type IncomingPdu, type IngestResult } from '../dag/ingest';
 import type { RoomWriter } from '../room-writer';
-import { checkPdus, isRecord, RemoteAnswerError, type RemoteServers } from './remote';
+import { checkPdus, isRecord, RemoteAnswerError, type RemoteRequest, type RemoteServers } from './remote';
+import type { PublicRoomsChunk, PublicRoomsPage, PublicRoomsRequest } from '../federation-queries/queries';
 import { assertServerAllowedInRoom, serverAllowedInRoom } from './server-acl';
 
 /** Most PDUs and EDUs one transaction may carry (server-server-api.md "Transactions"). */
@@ -908,6 +909,40 @@ export class FederationRooms {
     const servers = Array.isArray(answer.body.servers) ? answer.body.servers.filter((s): s is string => typeof s === 'string' && isValidServerName(s)) : [];
     return { roomId, servers: [server, ...servers.filter((s) => s !== server)] };
   }
+
+  /**
+   * Another server's published room directory (`/_matrix/federation/v1/publicRooms`: GET, or
+   * POST when the request filters). The answer is untrusted: rooms that do not hold are left
+   * out, strings are kept only when they are strings, at most the asked number of rooms (or
+   * {@link MAX_REMOTE_PUBLIC_ROOMS}) are kept.
+   */
+  async remotePublicRooms(server: string, request: PublicRoomsRequest): Promise<PublicRoomsPage> {
+    if (!isValidServerName(server)) throw invalidParam(`${server} is not a server name`);
+    const filtered = request.genericSearchTerm !== undefined || request.roomTypes !== undefined || request.thirdPartyInstanceId !== undefined;
+    const remoteRequest: RemoteRequest = filtered
+      ? {
+          method: 'POST',
+          path: '/_matrix/federation/v1/publicRooms',
+          body: {
+            ...(request.limit !== undefined ? { limit: request.limit } : {}),
+            ...(request.since !== undefined ? { since: request.since } : {}),
+            filter: {
+              ...(request.genericSearchTerm !== undefined ? { generic_search_term: request.genericSearchTerm } : {}),
+              ...(request.roomTypes !== undefined ? { room_types: request.roomTypes } : {}),
+            },
+            ...(request.thirdPartyInstanceId !== undefined ? { third_party_instance_id: request.thirdPartyInstanceId } : {}),
+          },
+        }
+      : {
+          method: 'GET',
+          path: `/_matrix/federation/v1/publicRooms${queryString({ limit: request.limit?.toString(), since: request.since })}`,
+        };
+    // Refusals pass on as for joins; an unreachable server or unusable answer is a bad gateway.
+    const answer = await this.remote.request(server, { ...remoteRequest, maxResponseBytes: MAX_REMOTE_PUBLIC_ROOMS_BYTES }).catch((error: unknown) => {
+      throw remoteRefusal(error);
+    });
+    return remotePublicRoomsPage(answer.body, Math.min(request.limit ?? MAX_REMOTE_PUBLIC_ROOMS, MAX_REMOTE_PUBLIC_ROOMS));
+  }
 }
 
 const REMOTE_ERRCODE = /^[A-Za-z0-9_.]{1,128}$/;
@@ -989,4 +1024,40 @@ export function parentsFirst<T extends { event: RoomEvent }>(items: readonly T[]
     }
   }
   return out;
+}
+
+/** Rooms kept of another server's directory page, and the largest answer read. */
+export const MAX_REMOTE_PUBLIC_ROOMS = 500;
+const MAX_REMOTE_PUBLIC_ROOMS_BYTES = 4 * 1024 * 1024;
+
+function queryString(params: Record<string, string | undefined>): string {
+  const parts = Object.entries(params).flatMap(([key, value]) => (value === undefined ? [] : [`${key}=${ENCODE(value)}`]));
+  return parts.length > 0 ? `?${parts.join('&')}` : '';
+}
+
+/** Another server's page of its directory, keeping only what holds. */
+function remotePublicRoomsPage(body: Record<string, unknown>, limit: number): PublicRoomsPage {
+  const chunk: PublicRoomsChunk[] = [];
+  for (const room of Array.isArray(body.chunk) ? body.chunk : []) {
+    if (chunk.length >= limit) break;
+    if (!isRecord(room) || typeof room.room_id !== 'string' || !isValidRoomId(room.room_id)) continue;
+    const members = room.num_joined_members;
+    const entry: PublicRoomsChunk = {
+      room_id: room.room_id,
+      num_joined_members: typeof members === 'number' && Number.isSafeInteger(members) && members >= 0 ? members : 0,
+      world_readable: room.world_readable === true,
+      guest_can_join: room.guest_can_join === true,
+    };
+    for (const key of ['name', 'topic', 'canonical_alias', 'avatar_url', 'join_rule', 'room_type'] as const) {
+      const value = room[key];
+      if (typeof value === 'string') entry[key] = value;
+    }
+    chunk.push(entry);
+  }
+  const page: PublicRoomsPage = { chunk, total_room_count_estimate: chunk.length };
+  const estimate = body.total_room_count_estimate;
+  if (typeof estimate === 'number' && Number.isSafeInteger(estimate) && estimate >= 0) page.total_room_count_estimate = estimate;
+  if (typeof body.next_batch === 'string' && body.next_batch !== '') page.next_batch = body.next_batch;
+  if (typeof body.prev_batch === 'string' && body.prev_batch !== '') page.prev_batch = body.prev_batch;
+  return page;
 }

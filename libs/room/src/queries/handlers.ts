@@ -3,12 +3,18 @@ import { QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
 import { parseRoomAlias, serverNameOf, type RoomEvent } from '@hs/protocol';
 import { invalidParam, notFound } from '../errors';
 import { FederationRooms } from '../federation/federation-rooms';
+import { FederationReads } from '../federation-queries/federation-reads';
+import { publishedRoomsPage } from '../federation-queries/handlers';
+import type { PublicRoomsPage } from '../federation-queries/queries';
+import { ROOM_DATABASE_POOL } from '../tokens';
+import type { DatabasePool } from '../write-model/sql';
 import { RoomWriter } from '../room-writer';
 import type { StoredEvent } from '../write-model/repository';
 import {
   GetAuthChain,
   GetEvent,
   GetMembership,
+  GetPublicRooms,
   GetRoomAliases,
   GetRoomDirectoryVisibility,
   GetRoomState,
@@ -178,7 +184,28 @@ export class GetAuthChainHandler implements IQueryHandler<GetAuthChain, string[]
   }
 }
 
+@QueryHandler(GetPublicRooms)
+export class GetPublicRoomsHandler implements IQueryHandler<GetPublicRooms, PublicRoomsPage> {
+  private readonly reads: FederationReads;
+
+  constructor(
+    @Inject(ROOM_DATABASE_POOL) pool: DatabasePool,
+    private readonly writer: RoomWriter,
+    @Optional() @Inject(FederationRooms) private readonly federation: FederationRooms | null,
+  ) {
+    this.reads = new FederationReads(pool);
+  }
+
+  /** Ours from the write model; another server's through its federation API (none without federation). */
+  execute(query: GetPublicRooms): Promise<PublicRoomsPage> {
+    if (query.server === undefined || query.server === this.writer.serverName) return publishedRoomsPage(this.reads, query.request);
+    if (!this.federation) return Promise.reject(notFound(`the room directory of ${query.server} cannot be reached: this server does not federate`));
+    return this.federation.remotePublicRooms(query.server, query.request);
+  }
+}
+
 export const QUERY_HANDLERS = [
+  GetPublicRoomsHandler,
   GetAuthChainHandler,
   GetRoomStateHandler,
   GetStateEventHandler,

@@ -4,6 +4,7 @@
  */
 import { Query } from '@nestjs/cqrs';
 import type { RoomEvent } from '@hs/protocol';
+import type { PublicRoomsPage, PublicRoomsRequest } from '../federation-queries/queries';
 import type { StoredEvent } from '../write-model/repository';
 
 /** The state events of a room: its current state, or the state after `atEventId`. */
@@ -81,6 +82,19 @@ export class GetRoomsOfUser extends Query<{ roomId: string; membership: string }
 /** GET /_matrix/client/v3/directory/room/{roomAlias} (local aliases). */
 export class ResolveRoomAlias extends Query<{ roomId: string; servers: string[] }> {
   constructor(readonly alias: string) {
+    super();
+  }
+}
+
+/**
+ * GET and POST /_matrix/client/v3/publicRooms: this server's published room directory, or
+ * (`server` another server's name) that server's, asked over federation.
+ */
+export class GetPublicRooms extends Query<PublicRoomsPage> {
+  constructor(
+    readonly request: PublicRoomsRequest,
+    readonly server?: string,
+  ) {
     super();
   }
 }
