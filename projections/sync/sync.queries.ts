@@ -95,6 +95,9 @@ export interface JoinedMember {
   avatar_url?: string;
 }
 
+/** Events looked at a time by `eventNearTimestamp`. */
+const TIMESTAMP_CANDIDATES = 50;
+
 const EVENT_COLUMNS = sql.fragment`e.position, e.event_id, e.room_id, e.type, e.sender, e.state_key, e.in_timeline, e.event,
   e.prev_content, e.prev_sender, e.replaces_state, e.redacted_because, e.txn_user, e.txn_device, e.txn_id, e.extra_unsigned`;
 
@@ -620,6 +623,38 @@ export class SyncQueries {
       const visibility = await this.visibility(conn, roomId, viewer.userId);
       if (!visibility.canSee(row)) throw new SyncQueryError('M_NOT_FOUND', 'Event not found');
       return this.format(row, viewer);
+    });
+  }
+
+  /**
+   * GET /rooms/{roomId}/timestamp_to_event: the visible timeline event closest to `ts` in
+   * direction `dir` (`f`: the first at or after it, `b`: the last at or before it), by
+   * `origin_server_ts` then position. Candidates the user may not see are skipped, up to
+   * {@link TIMESTAMP_CANDIDATES} at a time. M_FORBIDDEN when the user may not read the room,
+   * M_NOT_FOUND when no such event is held.
+   */
+  async eventNearTimestamp(roomId: string, ts: number, dir: 'f' | 'b', viewer: Viewer): Promise<{ event_id: string; origin_server_ts: number }> {
+    return this.snapshot(async (conn) => {
+      const visibility = await this.requireAccess(conn, roomId, viewer.userId);
+      const bound = dir === 'f' ? sql.fragment`e.origin_server_ts >= ${ts}` : sql.fragment`e.origin_server_ts <= ${ts}`;
+      const order = dir === 'f' ? sql.fragment`ASC` : sql.fragment`DESC`;
+      let after: { ts: string; position: bigint } | undefined;
+      for (;;) {
+        const past = after
+          ? dir === 'f'
+            ? sql.fragment`AND (e.origin_server_ts, e.position) > (${after.ts}::bigint, ${after.position})`
+            : sql.fragment`AND (e.origin_server_ts, e.position) < (${after.ts}::bigint, ${after.position})`
+          : sql.fragment``;
+        const rows = (await conn.any(sql.unsafe`
+          SELECT ${EVENT_COLUMNS}, e.origin_server_ts FROM proj_sync.events e
+           WHERE e.room_id = ${roomId} AND e.in_timeline AND ${bound} ${past}
+           ORDER BY e.origin_server_ts ${order}, e.position ${order} LIMIT ${TIMESTAMP_CANDIDATES}`)) as unknown as (EventRow & { origin_server_ts: string | number })[];
+        const found = rows.find((row) => visibility.canSee(row));
+        if (found) return { event_id: found.event_id, origin_server_ts: Number(found.origin_server_ts) };
+        if (rows.length < TIMESTAMP_CANDIDATES) throw new SyncQueryError('M_NOT_FOUND', `No event found ${dir === 'f' ? 'at or after' : 'at or before'} ${ts}`);
+        const last = rows[rows.length - 1];
+        after = { ts: String(last.origin_server_ts), position: BigInt(last.position) };
+      }
     });
   }
 

@@ -116,6 +116,22 @@ describe('federation read endpoints between instances over HTTPS', () => {
       expect(members.sort()).toEqual([alice.userId, bob].sort());
     });
 
+    it('GET /timestamp_to_event: the closest event B may see, in either direction', async () => {
+      const event = (id: string) => bAsks('GET', `${F}/event/${q(id)}`).then((body) => (body.pdus as Pdu[])[0]);
+      const named = await event(nameEvent);
+      const later = await bAsks('GET', `${F}/timestamp_to_event/${q(shared)}?ts=${Date.now() + 3_600_000}&dir=b`);
+      assertMatchesSpec(later, { api: 'server-server', file: 'events.yaml', path: '/timestamp_to_event/{roomId}', method: 'get', status: 200 });
+      expect(later.event_id).toBe(afterName);
+      const atName = await bAsks('GET', `${F}/timestamp_to_event/${q(shared)}?ts=${named.origin_server_ts}&dir=f`);
+      expect(atName.origin_server_ts).toBeGreaterThanOrEqual(named.origin_server_ts);
+      expect([nameEvent, afterName]).toContain(atName.event_id);
+      // B has no member in the closed room: nothing there is visible to it.
+      expect((await signedByB('GET', `${F}/timestamp_to_event/${q(closed)}?ts=0&dir=f`)).status).toBe(404);
+      for (const bad of [`?ts=0`, `?dir=f`, `?ts=0&dir=x`, `?ts=later&dir=f`]) {
+        expect({ bad, status: (await signedByB('GET', `${F}/timestamp_to_event/${q(shared)}${bad}`)).status }).toEqual({ bad, status: 400 });
+      }
+    });
+
     it('GET /event_auth: the auth chain of the event', async () => {
       const body = await bAsks('GET', `${F}/event_auth/${q(shared)}/${q(afterName)}`);
       assertMatchesSpec(body, { api: 'server-server', file: 'event_auth.yaml', path: '/event_auth/{roomId}/{eventId}', method: 'get', status: 200 });

@@ -13,6 +13,7 @@ import { GetEventAuthController } from './events/get-event-auth.controller';
 import { GetEventController } from './events/get-event.controller';
 import { GetMissingPreviousEventsController } from './events/get-missing-events.controller';
 import { GetRoomStateIdsController } from './events/get-room-state-ids.controller';
+import { TimestampToEventController } from './events/timestamp-to-event.controller';
 import { GetRoomStateController } from './events/get-room-state.controller';
 import { ExchangeOpenIdTokenController } from './openid/exchange-openid-token.controller';
 import { GetPublicRoomsController } from './public-rooms/get-public-rooms.controller';
@@ -42,6 +43,7 @@ export class FederationReadApiModule {
         GetEventController,
         GetRoomStateController,
         GetRoomStateIdsController,
+        TimestampToEventController,
         GetEventAuthController,
         BackfillRoomController,
         GetMissingPreviousEventsController,

@@ -8,7 +8,7 @@ import type { ReadBarrier } from '@hs/eventstore';
 import { SyncQueries, SyncQueryError, type ClientEvent, type ContextResponse, type JoinedMember, type MessagesResponse } from '@hs/projections/sync';
 import { IgnoredUsers } from './ignored-users';
 import { PresenceStore } from './presence';
-import { GetContext, GetEventForUser, GetJoinedMembers, GetJoinedRooms, GetMembers, GetMessages, GetPresence, GetRoomStateForUser } from './queries';
+import { GetContext, GetEventForUser, GetEventNearTimestamp, GetJoinedMembers, GetJoinedRooms, GetMembers, GetMessages, GetPresence, GetRoomStateForUser } from './queries';
 import type { PresenceStatus } from './sources';
 import { ROOM_QUERY_READ_MODELS } from './read-models';
 
@@ -108,6 +108,13 @@ export class GetEventForUserHandler extends SyncProjectionQueryHandler<GetEventF
   }
 }
 
+@QueryHandler(GetEventNearTimestamp)
+export class GetEventNearTimestampHandler extends SyncProjectionQueryHandler<GetEventNearTimestamp, { event_id: string; origin_server_ts: number }> {
+  protected answer(q: GetEventNearTimestamp): Promise<{ event_id: string; origin_server_ts: number }> {
+    return this.queries.eventNearTimestamp(q.roomId, q.ts, q.dir, q.viewer);
+  }
+}
+
 /**
  * Presence is read from the in-memory store after the wait (so a PUT acknowledged before is
  * seen); who may see it, from the sync projection's memberships. With presence turned off,
@@ -137,5 +144,6 @@ export const SYNC_QUERY_HANDLERS = [
   GetJoinedMembersHandler,
   GetJoinedRoomsHandler,
   GetEventForUserHandler,
+  GetEventNearTimestampHandler,
   GetPresenceHandler,
 ];

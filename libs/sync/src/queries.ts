@@ -79,6 +79,18 @@ export class GetJoinedRooms extends Query<string[]> {
   }
 }
 
+/** GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event */
+export class GetEventNearTimestamp extends Query<{ event_id: string; origin_server_ts: number }> {
+  constructor(
+    readonly roomId: string,
+    readonly ts: number,
+    readonly dir: 'f' | 'b',
+    readonly viewer: Viewer,
+  ) {
+    super();
+  }
+}
+
 /** GET /_matrix/client/v3/rooms/{roomId}/event/{eventId} */
 export class GetEventForUser extends Query<ClientEvent> {
   constructor(

@@ -374,6 +374,39 @@ describe('room endpoints', () => {
     });
   });
 
+  describe('GET /rooms/{roomId}/timestamp_to_event', () => {
+    it('finds the event closest to a time in either direction, among those the user may see', async () => {
+      const roomId = await createRoom(alice, { preset: 'private_chat' });
+      const send = async (body: string) =>
+        (await call<{ event_id: string }>(hs.url, 'PUT', `rooms/${enc(roomId)}/send/m.room.message/${body}-${Date.now()}`, { token: alice.token, body: { msgtype: 'm.text', body } })).body.event_id;
+      const first = await send('first');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const middle = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const second = await send('second');
+      const path = (ts: number, dir: string) => `rooms/${enc(roomId)}/timestamp_to_event?ts=${ts}&dir=${dir}`;
+      const v1 = (p: string) => `${hs.url}/_matrix/client/v1/${p}`;
+      const get = (p: string, token = alice.token) => fetch(v1(p), { headers: { Authorization: `Bearer ${token}` } }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+      // Right after the send, the newest event at or before "far in the future" is the one just sent.
+      const latest = await get(path(Date.now() + 3_600_000, 'b'));
+      expect(latest.status).toBe(200);
+      assertMatchesSpec(latest.body, spec('room_event_by_timestamp.yaml', '/rooms/{roomId}/timestamp_to_event', 'get'));
+      expect(latest.body.event_id).toBe(second);
+      expect((await get(path(middle, 'b'))).body.event_id).toBe(first);
+      expect((await get(path(middle, 'f'))).body).toMatchObject({ event_id: second, origin_server_ts: expect.any(Number) });
+      // Before the room existed, forwards: its create event.
+      const create = await call<{ event_id?: string }>(hs.url, 'GET', `rooms/${enc(roomId)}/state/m.room.create?format=event`, { token: alice.token });
+      expect((await get(path(0, 'f'))).body.event_id).toBe(create.body.event_id);
+      expect(await get(path(0, 'b'))).toEqual({ status: 404, body: expect.objectContaining({ errcode: 'M_NOT_FOUND' }) });
+      // Someone who may not read the room.
+      expect((await get(path(middle, 'f'), bob.token)).status).toBe(403);
+      for (const bad of [`rooms/${enc(roomId)}/timestamp_to_event?dir=f`, `rooms/${enc(roomId)}/timestamp_to_event?ts=1`, path(1, 'x'), path(-1, 'f'), `rooms/${enc(roomId)}/timestamp_to_event?ts=soon&dir=f`]) {
+        const answer = await get(bad);
+        expect({ bad, status: answer.status }).toEqual({ bad, status: 400 });
+      }
+    });
+  });
+
   describe('POST /rooms/{roomId}/upgrade', () => {
     it('upgrades to a new room; refuses a bad version and a member without power', async () => {
       const roomId = await createRoom(alice, { preset: 'public_chat' });

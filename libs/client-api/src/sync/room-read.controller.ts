@@ -7,6 +7,7 @@ import { MatrixError } from '@hs/http';
 import {
   GetContext,
   GetEventForUser,
+  GetEventNearTimestamp,
   GetJoinedMembers,
   GetJoinedRooms,
   GetMembers,
@@ -20,7 +21,7 @@ import { Controller, Get, Param, Query } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { z } from 'zod';
 import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
-import { clientPaths } from '../prefixes';
+import { clientPaths, clientV1Paths } from '../prefixes';
 import { answering, containsNul, eventIdParam, eventTypeParam, intQuery, roomIdParam, stateKeyParam, stringQuery } from '../rooms/params';
 
 const MEMBERSHIPS = new Set(['join', 'invite', 'knock', 'leave', 'ban']);
@@ -120,6 +121,22 @@ export class RoomReadController {
     const roomId = roomIdParam(rawRoomId);
     const eventId = eventIdParam(rawEventId);
     return answering(() => this.queryBus.execute(new GetEventForUser(roomId, eventId, { userId: user.userId, deviceId: user.deviceId })));
+  }
+
+  /** GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event */
+  @Get(clientV1Paths('rooms/:roomId/timestamp_to_event'))
+  async timestampToEvent(
+    @AuthUser() user: AuthenticatedUser,
+    @Param('roomId') rawRoomId: string,
+    @Query() query: Record<string, unknown>,
+  ): Promise<{ event_id: string; origin_server_ts: number }> {
+    const roomId = roomIdParam(rawRoomId);
+    const ts = intQuery(query.ts, 'ts', 0, Number.MAX_SAFE_INTEGER);
+    if (ts === undefined) throw MatrixError.missingParam('ts is required');
+    const dir = stringQuery(query.dir, 'dir');
+    if (dir === undefined) throw MatrixError.missingParam('dir is required');
+    if (dir !== 'f' && dir !== 'b') throw MatrixError.invalidParam('dir must be f or b');
+    return answering(() => this.queryBus.execute(new GetEventNearTimestamp(roomId, ts, dir, { userId: user.userId, deviceId: user.deviceId })));
   }
 
   /** GET /_matrix/client/v3/rooms/{roomId}/state */

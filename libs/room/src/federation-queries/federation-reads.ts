@@ -77,6 +77,8 @@ function parseAll<S extends z.ZodTypeAny>(schema: S, rows: readonly unknown[]): 
 /** SQL: the server name of a user id column (everything after its first `:`). */
 const serverOf = (column: string) => sql.fragment`substring(${sql.identifier(column.split('.'))} from position(':' in ${sql.identifier(column.split('.'))}) + 1)`;
 
+const nearRow = z.object({ event_id: z.string(), ts: z.string(), position: z.string(), state_group: z.string() });
+
 export class FederationReads {
   constructor(private readonly db: CommonQueryMethods) {}
 
@@ -201,5 +203,34 @@ export class FederationReads {
       }
     }
     return [...byRoom.values()];
+  }
+
+  /**
+   * Timeline events of the room (not outliers, rejected or soft-failed) from `ts` in direction
+   * `dir` (`f`: at or after it, ascending; `b`: at or before it, descending), by
+   * `origin_server_ts` then stream position, strictly past `after` when given.
+   */
+  async eventsNearTimestamp(
+    roomId: string,
+    ts: number,
+    dir: 'f' | 'b',
+    limit: number,
+    after?: { ts: number; position: string },
+  ): Promise<{ eventId: string; ts: number; position: string; stateGroup: string }[]> {
+    const eventTs = sql.fragment`(e.pdu ->> 'origin_server_ts')::bigint`;
+    const bound = dir === 'f' ? sql.fragment`${eventTs} >= ${ts}` : sql.fragment`${eventTs} <= ${ts}`;
+    const past = after
+      ? dir === 'f'
+        ? sql.fragment`AND (${eventTs}, e.stream_position) > (${after.ts}::bigint, ${after.position}::bigint)`
+        : sql.fragment`AND (${eventTs}, e.stream_position) < (${after.ts}::bigint, ${after.position}::bigint)`
+      : sql.fragment``;
+    const order = dir === 'f' ? sql.fragment`ASC` : sql.fragment`DESC`;
+    const rows = parseAll(nearRow, await this.db.any(sql.type(nearRow)`
+      SELECT e.event_id, ${eventTs}::text AS ts, e.stream_position::text AS position, e.state_group
+        FROM room.events e
+       WHERE e.room_id = ${roomId} AND NOT e.outlier AND NOT e.rejected AND NOT e.soft_failed AND e.state_group IS NOT NULL
+         AND jsonb_typeof(e.pdu -> 'origin_server_ts') = 'number' AND ${bound} ${past}
+       ORDER BY ${eventTs} ${order}, e.stream_position ${order} LIMIT ${limit}`));
+    return rows.map((row) => ({ eventId: row.event_id, ts: Number(row.ts), position: row.position, stateGroup: row.state_group }));
   }
 }

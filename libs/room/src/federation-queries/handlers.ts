@@ -14,6 +14,7 @@ import {
   GetFederationMissingEvents,
   GetFederationPublicRooms,
   GetFederationRoomState,
+  GetFederationEventNearTimestamp,
   GetFederationRoomStateIds,
   QueryFederationRoomAlias,
   type FederationPdu,
@@ -340,7 +341,35 @@ export class GetFederationPublicRoomsHandler implements IQueryHandler<GetFederat
   }
 }
 
+/** Events looked at a time by timestamp_to_event. */
+const TIMESTAMP_CANDIDATES = 50;
+
+@QueryHandler(GetFederationEventNearTimestamp)
+export class GetFederationEventNearTimestampHandler implements IQueryHandler<GetFederationEventNearTimestamp, { event_id: string; origin_server_ts: number }> {
+  constructor(
+    private readonly events: FederationRoomEvents,
+    private readonly reads: FederationReads,
+    private readonly access: ServerEventAccess,
+  ) {}
+
+  /** The closest timeline event in the direction asked whose state lets `origin` see it; M_NOT_FOUND when none. */
+  async execute(query: GetFederationEventNearTimestamp): Promise<{ event_id: string; origin_server_ts: number }> {
+    await this.events.requireRoom(query.roomId);
+    let after: { ts: number; position: string } | undefined;
+    for (;;) {
+      const candidates = await this.reads.eventsNearTimestamp(query.roomId, query.ts, query.dir, TIMESTAMP_CANDIDATES, after);
+      const visible = await this.access.visibleGroups(query.origin, query.roomId, candidates.map((c) => c.stateGroup));
+      const found = candidates.find((c) => visible.has(c.stateGroup));
+      if (found) return { event_id: found.eventId, origin_server_ts: found.ts };
+      if (candidates.length < TIMESTAMP_CANDIDATES) throw notFound(`no event of ${query.roomId} ${query.dir === 'f' ? 'at or after' : 'at or before'} ${query.ts}`);
+      const last = candidates[candidates.length - 1];
+      after = { ts: last.ts, position: last.position };
+    }
+  }
+}
+
 export const FEDERATION_QUERY_HANDLERS = [
+  GetFederationEventNearTimestampHandler,
   GetFederationEventHandler,
   GetFederationRoomStateIdsHandler,
   GetFederationRoomStateHandler,

@@ -183,6 +183,18 @@ export function publicRoomsFilterRequest(body: PublicRoomsFilterBody): PublicRoo
   });
 }
 
+/** GET /_matrix/federation/v1/timestamp_to_event/{roomId}: the event closest to `ts` that `origin` may see. */
+export class GetFederationEventNearTimestamp extends Query<{ event_id: string; origin_server_ts: number }> {
+  constructor(
+    readonly origin: string,
+    readonly roomId: string,
+    readonly ts: number,
+    readonly dir: 'f' | 'b',
+  ) {
+    super();
+  }
+}
+
 /** GET and POST /_matrix/federation/v1/publicRooms */
 export class GetFederationPublicRooms extends Query<PublicRoomsPage> {
   constructor(readonly request: PublicRoomsRequest) {
