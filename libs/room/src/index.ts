@@ -12,6 +12,7 @@ export { WriteModelReader, type RoomSnapshot, type RoomSummary, type StoredEvent
 export { applyRoomRecord, type RoomStreamRecord } from './write-model/apply';
 export { rebuildWriteModel, type RebuildSource } from './write-model/rebuild';
 export * from './queries/queries';
+export * from './queries/hierarchy';
 export { QUERY_HANDLERS } from './queries/handlers';
 export { CreateRoom, type CreateRoomRequest, type MemberProfile } from './commands/create-room/command';
 export { decideCreateRoom, type Preset } from './commands/create-room/decide';

@@ -407,6 +407,50 @@ describe('room endpoints', () => {
     });
   });
 
+  describe('GET /rooms/{roomId}/hierarchy', () => {
+    it('walks the space tree depth first, in the children’s order, showing the rooms the user may see, a page at a time', async () => {
+      const space = await createRoom(alice, { preset: 'public_chat', name: 'Space', creation_content: { type: 'm.space' } });
+      const open = await createRoom(alice, { preset: 'public_chat', name: 'Open' });
+      const closed = await createRoom(alice, { preset: 'private_chat', name: 'Closed' });
+      const sub = await createRoom(alice, { preset: 'public_chat', name: 'Sub', creation_content: { type: 'm.space' } });
+      const deep = await createRoom(alice, { preset: 'public_chat', name: 'Deep', topic: 'far down' });
+      const child = (parent: string, roomId: string, content: Record<string, unknown>) =>
+        call(hs.url, 'PUT', `rooms/${enc(parent)}/state/m.space.child/${enc(roomId)}`, { token: alice.token, body: { via: [hs.serverName], ...content } });
+      await child(space, open, { order: 'b' });
+      await child(space, closed, { order: 'a' });
+      await child(space, sub, { order: 'c', suggested: true });
+      await child(sub, deep, {});
+      // A child event without via counts as removed.
+      await child(space, `!gone:${hs.serverName}`, { via: [] });
+      type Page = { rooms: { room_id: string; name?: string; topic?: string; room_type?: string; num_joined_members: number; children_state: { state_key: string; origin_server_ts: number }[] }[]; next_batch?: string };
+      const get = (user: TestUser, query: string) => fetch(`${hs.url}/_matrix/client/v1/rooms/${enc(space)}/hierarchy${query}`, { headers: { Authorization: `Bearer ${user.token}` } }).then(async (r) => ({ status: r.status, body: (await r.json()) as Page & { errcode?: string } }));
+      const all = await get(alice, '');
+      expect(all.status).toBe(200);
+      assertMatchesSpec(all.body, spec('space_hierarchy.yaml', '/rooms/{roomId}/hierarchy', 'get'));
+      expect(all.body.rooms.map((r) => r.name)).toEqual(['Space', 'Closed', 'Open', 'Sub', 'Deep']);
+      expect(all.body.rooms[0]).toMatchObject({ room_type: 'm.space', num_joined_members: 1 });
+      expect(all.body.rooms[0].children_state.map((c) => c.state_key)).toEqual([closed, open, sub]);
+      expect(all.body.rooms[4]).toMatchObject({ topic: 'far down', children_state: [] });
+      // Bob is in none of them: the closed room is left out.
+      expect((await get(bob, '')).body.rooms.map((r) => r.name)).toEqual(['Space', 'Open', 'Sub', 'Deep']);
+      expect((await get(alice, '?max_depth=1')).body.rooms.map((r) => r.name)).toEqual(['Space', 'Closed', 'Open', 'Sub']);
+      expect((await get(alice, '?suggested_only=true')).body.rooms.map((r) => r.name)).toEqual(['Space', 'Sub']);
+      const first = await get(alice, '?limit=2');
+      expect(first.body.rooms.map((r) => r.name)).toEqual(['Space', 'Closed']);
+      const second = await get(alice, `?limit=2&from=${enc(first.body.next_batch ?? '')}`);
+      expect(second.body.rooms.map((r) => r.name)).toEqual(['Open', 'Sub']);
+      const last = await get(alice, `?limit=2&from=${enc(second.body.next_batch ?? '')}`);
+      expect(last.body).toEqual({ rooms: [expect.objectContaining({ name: 'Deep' })] });
+      for (const bad of ['?limit=0', '?limit=x', '?max_depth=-1', '?suggested_only=maybe', '?from=nonsense', `?from=${enc(first.body.next_batch ?? '')}&max_depth=1`]) {
+        const answer = await get(alice, bad);
+        expect({ bad, status: answer.status }).toEqual({ bad, status: 400 });
+      }
+      // A room the user may not see as the root.
+      const privateRoot = fetch(`${hs.url}/_matrix/client/v1/rooms/${enc(closed)}/hierarchy`, { headers: { Authorization: `Bearer ${bob.token}` } });
+      expect((await privateRoot).status).toBe(403);
+    });
+  });
+
   describe('POST /rooms/{roomId}/upgrade', () => {
     it('upgrades to a new room; refuses a bad version and a member without power', async () => {
       const roomId = await createRoom(alice, { preset: 'public_chat' });

@@ -12,10 +12,11 @@ import { LegacySyncController } from '../sync/legacy-sync.controller';
 import { SyncController } from '../sync/sync.controller';
 import { DirectoryController } from './directory.controller';
 import { PublicRoomsController } from './public-rooms.controller';
+import { HierarchyController } from './hierarchy.controller';
 import { RoomEventsController } from './room-events.controller';
 import { RoomMembershipController } from './room-membership.controller';
 
-export const ROOM_CONTROLLERS = [RoomMembershipController, RoomEventsController, DirectoryController, PublicRoomsController, SyncController, LegacySyncController, RoomReadController, EphemeralController];
+export const ROOM_CONTROLLERS = [RoomMembershipController, RoomEventsController, DirectoryController, PublicRoomsController, HierarchyController, SyncController, LegacySyncController, RoomReadController, EphemeralController];
 
 @Module({ controllers: [...ROOM_CONTROLLERS] })
 export class RoomsApiModule {}

@@ -68,6 +68,7 @@ const viewRow = z.object({
 const serverRow = z.object({ server: z.string(), members: int8 });
 const publishedRow = z.object({ room_id: z.string(), joined: int8 });
 const contentRow = z.object({ room_id: z.string(), type: z.string(), content: jsonText });
+const spaceStateRow = z.object({ room_id: z.string(), type: z.string(), state_key: z.string(), sender: z.string(), content: jsonText, ts: z.string() });
 
 /** Rows checked and converted by their schema (the pool returns them as the driver parsed them). */
 function parseAll<S extends z.ZodTypeAny>(schema: S, rows: readonly unknown[]): z.infer<S>[] {
@@ -233,4 +234,44 @@ export class FederationReads {
        ORDER BY ${eventTs} ${order}, e.stream_position ${order} LIMIT ${limit}`));
     return rows.map((row) => ({ eventId: row.event_id, ts: Number(row.ts), position: row.position, stateGroup: row.state_group }));
   }
+
+  /**
+   * Of these rooms, those held with state (not only through an invite), each with its joined
+   * member count, the content of its summary state events and its `m.space.child` events
+   * (`state_key`, `sender`, `content`, `origin_server_ts`), for the space hierarchy.
+   */
+  async spaceRooms(roomIds: readonly string[]): Promise<Map<string, SpaceRoomState>> {
+    const result = new Map<string, SpaceRoomState>();
+    if (roomIds.length === 0) return result;
+    const ids = sql.array([...roomIds], 'text');
+    const rooms = parseAll(publishedRow, await this.db.any(sql.type(publishedRow)`
+      SELECT r.room_id,
+             (SELECT count(*) FROM room.current_state m
+               WHERE m.room_id = r.room_id AND m.type = 'm.room.member' AND m.membership = 'join') AS joined
+        FROM room.rooms r
+       WHERE r.room_id = ANY(${ids}) AND EXISTS (SELECT 1 FROM room.current_state c WHERE c.room_id = r.room_id AND c.type = 'm.room.create')`));
+    for (const r of rooms) result.set(r.room_id, { roomId: r.room_id, joinedMembers: Number(r.joined), content: new Map(), children: [] });
+    if (result.size === 0) return result;
+    const rows = parseAll(spaceStateRow, await this.db.any(sql.type(spaceStateRow)`
+      SELECT cs.room_id, cs.type, cs.state_key, e.sender, (e.pdu -> 'content')::text AS content,
+             CASE WHEN jsonb_typeof(e.pdu -> 'origin_server_ts') = 'number' THEN (e.pdu ->> 'origin_server_ts')::bigint ELSE 0 END::text AS ts
+        FROM room.current_state cs JOIN room.events e ON e.event_id = cs.event_id
+       WHERE cs.room_id = ANY(${sql.array([...result.keys()], 'text')})
+         AND ((cs.state_key = '' AND cs.type = ANY(${sql.array([...DIRECTORY_STATE_TYPES], 'text')})) OR cs.type = 'm.space.child')`));
+    for (const row of rows) {
+      const room = result.get(row.room_id);
+      const content = row.content;
+      if (!room || typeof content !== 'object' || content === null || Array.isArray(content)) continue;
+      if (row.type === 'm.space.child') {
+        room.children.push({ type: 'm.space.child', state_key: row.state_key, sender: row.sender, content: content as Record<string, unknown>, origin_server_ts: Number(row.ts) });
+      } else room.content.set(row.type, content as Record<string, unknown>);
+    }
+    return result;
+  }
+}
+
+/** A room as the space hierarchy shows it. */
+export interface SpaceRoomState extends PublishedRoomState {
+  /** Its `m.space.child` events as stripped state with their time. */
+  children: { type: 'm.space.child'; state_key: string; sender: string; content: Record<string, unknown>; origin_server_ts: number }[];
 }

@@ -6,6 +6,7 @@ import { FederationRooms } from '../federation/federation-rooms';
 import { FederationReads } from '../federation-queries/federation-reads';
 import { publishedRoomsPage } from '../federation-queries/handlers';
 import type { PublicRoomsPage } from '../federation-queries/queries';
+import { spaceHierarchy, type HierarchyPage } from './hierarchy';
 import { ROOM_DATABASE_POOL } from '../tokens';
 import type { DatabasePool } from '../write-model/sql';
 import { RoomWriter } from '../room-writer';
@@ -16,6 +17,7 @@ import {
   GetMembership,
   GetPublicRooms,
   GetRoomAliases,
+  GetRoomHierarchy,
   GetRoomDirectoryVisibility,
   GetRoomState,
   GetRoomVersion,
@@ -204,7 +206,26 @@ export class GetPublicRoomsHandler implements IQueryHandler<GetPublicRooms, Publ
   }
 }
 
+@QueryHandler(GetRoomHierarchy)
+export class GetRoomHierarchyHandler implements IQueryHandler<GetRoomHierarchy, HierarchyPage> {
+  private readonly reads: FederationReads;
+
+  constructor(
+    @Inject(ROOM_DATABASE_POOL) pool: DatabasePool,
+    private readonly writer: RoomWriter,
+  ) {
+    this.reads = new FederationReads(pool);
+  }
+
+  /** From the write model (the rooms this server holds); rooms known only to other servers are left out. */
+  async execute(query: GetRoomHierarchy): Promise<HierarchyPage> {
+    const rooms = await this.writer.reader.roomsOfUser(query.userId, ['join', 'invite']);
+    return spaceHierarchy(this.reads, query.roomId, { memberships: new Map(rooms.map((r) => [r.roomId, r.membership])) }, query.request);
+  }
+}
+
 export const QUERY_HANDLERS = [
+  GetRoomHierarchyHandler,
   GetPublicRoomsHandler,
   GetAuthChainHandler,
   GetRoomStateHandler,

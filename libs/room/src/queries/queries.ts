@@ -6,6 +6,7 @@ import { Query } from '@nestjs/cqrs';
 import type { RoomEvent } from '@hs/protocol';
 import type { PublicRoomsPage, PublicRoomsRequest } from '../federation-queries/queries';
 import type { StoredEvent } from '../write-model/repository';
+import type { HierarchyPage, HierarchyRequest } from './hierarchy';
 
 /** The state events of a room: its current state, or the state after `atEventId`. */
 export class GetRoomState extends Query<RoomEvent[]> {
@@ -94,6 +95,17 @@ export class GetPublicRooms extends Query<PublicRoomsPage> {
   constructor(
     readonly request: PublicRoomsRequest,
     readonly server?: string,
+  ) {
+    super();
+  }
+}
+
+/** GET /_matrix/client/v1/rooms/{roomId}/hierarchy: the space tree below a room, a page at a time. */
+export class GetRoomHierarchy extends Query<HierarchyPage> {
+  constructor(
+    readonly userId: string,
+    readonly roomId: string,
+    readonly request: HierarchyRequest,
   ) {
     super();
   }
