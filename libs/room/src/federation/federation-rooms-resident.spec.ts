@@ -117,6 +117,9 @@ describe('rooms over federation: what another server asks of this one', () => {
     const { eventId, pdu } = await join(roomId, '1');
     const answer = await rooms.sendJoin(REMOTE, roomId, eventId, pdu);
     expect((answer.state as Pdu[]).some((e) => e.type === 'm.room.create')).toBe(true);
+    // Oldest first: a power levels event comes after the one it replaced.
+    const depths = (answer.auth_chain as Pdu[]).map((e) => e.depth);
+    expect(depths).toEqual([...depths].sort((a, b) => a - b));
     expect(await bed.writer.reader.membership(roomId, ZOE)).toBe('join');
   });
 

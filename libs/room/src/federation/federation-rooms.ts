@@ -611,9 +611,14 @@ export class FederationRooms {
     return roomVersion(room.roomVersion);
   }
 
+  /**
+   * The events' wire forms, oldest (by depth) first: a server that reads a state and auth chain
+   * in the order given (SyTest's does, keeping the last event of each state key) meets each
+   * event after the ones it replaced.
+   */
   private async wire(ids: readonly string[]): Promise<Pdu[]> {
     const events = await this.writer.reader.wireEvents(ids);
-    return events.map((e) => e.pdu);
+    return events.map((e) => e.pdu).sort((a, b) => a.depth - b.depth || (a.origin_server_ts ?? 0) - (b.origin_server_ts ?? 0));
   }
 
   // ---------------------------------------------------------------- backfill
