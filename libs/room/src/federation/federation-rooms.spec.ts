@@ -365,6 +365,30 @@ describe('FederationRooms: placing what another server sends', () => {
     expect(await bed.writer.reader.event(m.event.event_id)).toMatchObject({ outlier: true });
   });
 
+  it('backfills an event held as an outlier like a new one: on the state at its missing prev event, and leaves out what is built on one left out', async () => {
+    const tip = (await bed.writer.reader.event((await extremities())[0]))!.event;
+    const [o1, o2, o3] = await chain(tip, 3, 'outliers');
+    await bed.writer.ingest(roomId, [o1, o2].map((b) => ({ event: b.event, pdu: b.pdu, outlier: true })));
+    remote.backfillPdus = [o3.pdu, o2.pdu];
+    remote.unknown.add(o1.event.event_id);
+    remote.requests.length = 0;
+    try {
+      expect(await rooms.backfill(roomId, 10)).toBe(0);
+      // One attempt at the state for o2; o3, built on it, is left out without another.
+      expect(remote.requests.filter((r) => !r.includes('/backfill'))).toEqual([`GET /_matrix/federation/v1/state_ids`, `GET /_matrix/federation/v1/state`]);
+      expect(await bed.writer.reader.event(o3.event.event_id)).toBeUndefined();
+      remote.unknown.delete(o1.event.event_id);
+      const answer = await currentStateAnswer();
+      remote.stateOf = (eventId) => (eventId === o1.event.event_id ? answer : { pdus: [], auth_chain: [] });
+      expect(await rooms.backfill(roomId, 10)).toBe(2);
+    } finally {
+      remote.unknown.delete(o1.event.event_id);
+      remote.backfillPdus = [];
+    }
+    expect(await bed.writer.reader.event(o2.event.event_id)).toMatchObject({ outlier: false, rejected: false });
+    expect(await bed.writer.reader.event(o3.event.event_id)).toMatchObject({ outlier: false, rejected: false });
+  });
+
   it('answers a transaction id it already received with the first result, placing nothing again', async () => {
     const tip = (await bed.writer.reader.snapshot(roomId))!.extremities[0].event;
     const [message] = await chain(tip, 1, 'once');

@@ -244,10 +244,15 @@ export class FederationRooms {
     }
   }
 
-  /** The prev events of an event that are not held with a state in the room (none when the event itself is held). */
+  /**
+   * The prev events of an event that are not held with a state in the room (none when the
+   * event itself is held in the room's timeline or rejected: it is known; an event held only as
+   * an outlier is placed like a new one).
+   */
   private async missingPrevs(roomId: string, event: RoomEvent): Promise<string[]> {
     const places = await this.writer.reader.eventPlaces([event.event_id, ...event.prev_events]);
-    if (places.get(event.event_id)?.roomId === roomId) return [];
+    const own = places.get(event.event_id);
+    if (own?.roomId === roomId && (!own.outlier || own.rejected)) return [];
     return event.prev_events.filter((prev) => places.get(prev)?.roomId !== roomId || places.get(prev)?.stateGroup === undefined);
   }
 
@@ -672,7 +677,13 @@ export class FederationRooms {
     const places = await this.writer.reader.eventPlaces(prevIds);
     const budget = { left: this.maxFetched };
     const placed: IncomingPdu[] = [];
+    const leftOut = new Set<string>();
     for (const item of items) {
+      // After an event left out, those built on it are left out too (without asking again).
+      if (item.event.prev_events.some((id) => leftOut.has(id))) {
+        leftOut.add(item.event.event_id);
+        continue;
+      }
       const held = item.event.prev_events.every((id) => inBatch.has(id) || (places.get(id)?.roomId === roomId && places.get(id)?.stateGroup !== undefined));
       if (held) {
         placed.push({ ...item, backfilled: true });
@@ -685,6 +696,7 @@ export class FederationRooms {
         placed.push({ ...item, backfilled: true, stateAfterPrevs });
         inBatch.add(item.event.event_id);
       } catch (error) {
+        leftOut.add(item.event.event_id);
         this.log('info', { server, roomId, eventId: item.event.event_id, reason: (error as Error).message }, 'the state before a backfilled event could not be had; the event was left out');
       }
     }
