@@ -236,6 +236,20 @@ describe('federation keys and request authentication between instances over HTTP
       expect(guarded.status).toBe(401);
     });
 
+    it('the deprecated v1 answer form [200, {…}] is unwrapped when asked for, and anything else in its place refused', async () => {
+      const v1 = (body: string) => {
+        evilAnswer = () => ({ body });
+        return keysOf(a).client.request(evilName, { method: 'PUT', path: '/_matrix/federation/v1/send_join/!r:x/$e', body: {}, v1Pair: true });
+      };
+      await expect(v1('[200, {"state": []}]')).resolves.toEqual({ status: 200, body: { state: [] } });
+      for (const bad of ['{"state": []}', '[200]', '[200, []]', '[201, {}]', '[200, {}, {}]', '["200", {}]']) {
+        await expect(v1(bad)).rejects.toThrow(/\[200, \{…\}\] pair/);
+      }
+      // Without the flag a pair is not a JSON object.
+      evilAnswer = () => ({ body: '[200, {}]' });
+      await expect(keysOf(a).client.request(evilName, { method: 'GET', path: '/_matrix/federation/v1/version' })).rejects.toThrow(/not a JSON object/);
+    });
+
     it('a notary answer that the notary did not sign, or for a server not asked about, is refused', async () => {
       const bResponse = (await rawRequest(b.port, ca, { path: '/_matrix/key/v2/server' })).body;
       const evilKey = generateSigningKey('n');

@@ -87,6 +87,11 @@ export interface FederationRequest {
    * name keeps the client's deadline.
    */
   timeoutMs?: number;
+  /**
+   * The answer is in the form of the deprecated v1 endpoints (`send_join`, `send_leave`,
+   * `invite`): `[200, {…}]`. A 2xx answer must be exactly that pair; its object is the body.
+   */
+  v1Pair?: boolean;
 }
 
 export interface FederationResponse {
@@ -284,6 +289,14 @@ export class FederationClient {
             const answer = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : undefined;
             fail(`HTTP ${status}${errcode}`, status, false, answer);
             return;
+          }
+          if (request.v1Pair) {
+            const pair = Array.isArray(body) && body.length === 2 && body[0] === 200 ? (body[1] as unknown) : undefined;
+            if (typeof pair !== 'object' || pair === null || Array.isArray(pair)) {
+              fail('the answer is not a [200, {…}] pair', status);
+              return;
+            }
+            body = pair;
           }
           if (typeof body !== 'object' || body === null || Array.isArray(body)) {
             fail('the answer is not a JSON object', status);

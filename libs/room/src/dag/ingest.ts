@@ -54,6 +54,12 @@ export interface IncomingPdu {
    * state nor the forward extremities (and is not soft-failed against the current state).
    */
   backfilled?: boolean;
+  /**
+   * The state after each prev event that is not held with a state, by its id (fetched from
+   * another server for a gap in the DAG). The state before the event is then the resolution of
+   * these with the states after its prev events that are held.
+   */
+  stateAfterPrevs?: ReadonlyMap<string, ReadonlyMap<StateKey, string>>;
 }
 
 export type IngestOutcome = 'accepted' | 'soft_failed' | 'outlier' | 'rejected' | 'known';
@@ -250,6 +256,9 @@ class DagBuilder {
       return;
     }
     if (event.room_id !== this.room.roomId) return this.reject(item, 'wrong_room', `the event belongs to ${event.room_id}`);
+    // An auth event of another room authorises nothing here.
+    const foreign = event.auth_events.find((a) => this.places.has(a) && this.places.get(a)?.roomId !== this.room.roomId);
+    if (foreign !== undefined) return this.reject(item, 'auth_events_room', `the auth event ${foreign} belongs to another room`);
 
     // Auth rules against the event's own auth events (rejected ones do not count).
     const authIds = event.auth_events.filter((a) => this.places.get(a)?.rejected !== true);
@@ -376,9 +385,15 @@ class DagBuilder {
     this.results.push({ eventId: event.event_id, outcome });
   }
 
-  /** The prev events of `event` that are not held with a state. */
+  /** The prev events of `event` that are not held with a state in this room. */
   private missingPrevs(event: RoomEvent): string[] {
-    return event.prev_events.filter((prev) => this.places.get(prev)?.stateGroup === undefined);
+    return event.prev_events.filter((prev) => this.heldGroup(prev) === undefined);
+  }
+
+  /** The state group of a prev event held with a state in this room. */
+  private heldGroup(prev: string): string | undefined {
+    const place = this.places.get(prev);
+    return place?.roomId === this.room.roomId ? place.stateGroup : undefined;
   }
 
   /**
@@ -391,11 +406,13 @@ class DagBuilder {
     const event = item.event;
     // The room's create event (no prev events) comes before any state.
     if (event.prev_events.length === 0) return { before: new Map(), base: undefined, single: false };
-    if (this.missingPrevs(event).length > 0) return 'missing';
-    const prevGroups = event.prev_events.map((prev) => this.places.get(prev)?.stateGroup as string);
-    const maps = await Promise.all(prevGroups.map((g) => this.groupMap(g)));
-    const base = { group: prevGroups[0], map: maps[0] };
-    if (maps.length === 1) return { before: maps[0], base, single: true };
+    const given = item.stateAfterPrevs;
+    if (this.missingPrevs(event).some((prev) => !given?.has(prev))) return 'missing';
+    const prevs = [...new Set(event.prev_events)];
+    const prevGroups = prevs.map((prev) => this.heldGroup(prev));
+    const maps = await Promise.all(prevs.map((prev, i) => (prevGroups[i] !== undefined ? this.groupMap(prevGroups[i]) : (given?.get(prev) as ReadonlyMap<StateKey, string>))));
+    const base = prevGroups[0] !== undefined ? { group: prevGroups[0], map: maps[0] } : undefined;
+    if (maps.length === 1) return { before: maps[0], base, single: base !== undefined };
     const resolved = await this.resolve(maps);
     if (!resolved) return 'unresolved';
     return { before: resolved, base, single: false };

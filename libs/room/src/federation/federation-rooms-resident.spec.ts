@@ -3,15 +3,18 @@
  * key is what the fake RemoteServers hands out, and its requests to us are method calls.
  */
 import {
+  buildCreateEvent,
   encodeBase64,
   eventTemplate,
   referenceHashOf,
+  signEvent,
   signNewEvent,
   signingKeyFromSeed,
   toPdu,
   type BuiltEvent,
   type JsonObject,
   type Pdu,
+  type SigningKey,
   type StateKey,
 } from '@hs/protocol';
 import { ALICE, BOB, SERVER_NAME, refusal, useRoomTestBed } from '../../test/harness';
@@ -44,7 +47,13 @@ class FakeRemote implements RemoteServers {
     }
   }
 
+  /** This server's own key, for events of ours that come back (an invite signed by the invitee's server). */
+  ours: SigningKey | undefined;
+
   verifyKey(serverName: string, keyId: string) {
+    if (serverName === SERVER_NAME && this.ours?.keyId === keyId) {
+      return Promise.resolve({ serverName, keyId, key: encodeBase64(this.ours.publicKey), validUntilTs: Number.MAX_SAFE_INTEGER, expiredTs: null });
+    }
     if (serverName !== REMOTE || keyId !== REMOTE_KEY.keyId) return Promise.resolve(null);
     return Promise.resolve({ serverName, keyId, key: encodeBase64(REMOTE_KEY.publicKey), validUntilTs: Number.MAX_SAFE_INTEGER, expiredTs: null });
   }
@@ -58,6 +67,7 @@ describe('rooms over federation: what another server asks of this one', () => {
 
   beforeAll(() => {
     rooms = new FederationRooms(bed.writer, remote, bed.signingKey);
+    remote.ours = bed.signingKey;
   });
 
   /** The remote user's join from a make_join template, signed by the remote server. */
@@ -107,6 +117,9 @@ describe('rooms over federation: what another server asks of this one', () => {
     const { eventId, pdu } = await join(roomId, '1');
     const answer = await rooms.sendJoin(REMOTE, roomId, eventId, pdu);
     expect((answer.state as Pdu[]).some((e) => e.type === 'm.room.create')).toBe(true);
+    // Oldest first: a power levels event comes after the one it replaced.
+    const depths = (answer.auth_chain as Pdu[]).map((e) => e.depth);
+    expect(depths).toEqual([...depths].sort((a, b) => a - b));
     expect(await bed.writer.reader.membership(roomId, ZOE)).toBe('join');
   });
 
@@ -197,6 +210,115 @@ describe('rooms over federation: what another server asks of this one', () => {
     expect(await refuse(400, { errcode: 'M_INVALID_PARAM', error: 'bad ver' })).toMatchObject({ errcode: 'M_UNKNOWN', httpStatus: 502 });
     // An errcode that is not one (or no object at all) is not passed on.
     expect(await refuse(400, { errcode: 'M_<script>' })).not.toBeInstanceOf(RemoteRefusalError);
+  });
+
+  /** A room of the remote server (version 10): its create event (with `createContent`), Zoe's join, power levels and a public join rule. */
+  function remoteRoom(createContent: JsonObject = {}): { roomId: string; state: BuiltEvent[] } {
+    const create = buildCreateEvent({ roomVersion: '10', sender: ZOE, origin: REMOTE, signingKey: REMOTE_KEY, originServerTs: clock++ });
+    const fixed = signNewEvent({ ...create.pdu, content: { ...create.pdu.content, ...createContent } }, '10', REMOTE, REMOTE_KEY);
+    const roomId = fixed.event.room_id;
+    const state: BuiltEvent[] = [fixed];
+    const add = (type: string, content: JsonObject, key: string) => {
+      const prev = state[state.length - 1].event;
+      const template = eventTemplate({
+        roomVersion: '10',
+        roomId,
+        sender: ZOE,
+        type,
+        stateKey: key,
+        content,
+        prevEvents: [{ eventId: prev.event_id, depth: prev.depth }],
+        state: new Map(state.map((b) => [`${b.event.type}\u0000${b.event.state_key}` as StateKey, b.event.event_id])),
+        originServerTs: clock++,
+      });
+      state.push(signNewEvent(template, '10', REMOTE, REMOTE_KEY));
+    };
+    add('m.room.member', { membership: 'join' }, ZOE);
+    add('m.room.power_levels', { users: { [ZOE]: 100 } }, '');
+    add('m.room.join_rules', { join_rule: 'public' }, '');
+    return { roomId, state };
+  }
+
+  /** The remote server answers make_join, and send_join only in its deprecated v1 form (`state` as given). */
+  function answerJoinsV1Only(roomId: string, room: BuiltEvent[], state: BuiltEvent[]): void {
+    remote.answer = (_destination, request) => {
+      if (request.path.includes('/make_join/')) {
+        const last = room[room.length - 1].event;
+        const template = eventTemplate({
+          roomVersion: '10',
+          roomId,
+          sender: BOB,
+          type: 'm.room.member',
+          stateKey: BOB,
+          content: { membership: 'join' },
+          prevEvents: [{ eventId: last.event_id, depth: last.depth }],
+          state: new Map(room.map((b) => [`${b.event.type}\u0000${b.event.state_key}` as StateKey, b.event.event_id])),
+          originServerTs: clock++,
+        });
+        return { event: template, room_version: '10' };
+      }
+      if (request.path.startsWith('/_matrix/federation/v1/send_join/') && request.v1Pair === true) {
+        return { state: state.map((b) => b.pdu), auth_chain: room.map((b) => b.pdu) };
+      }
+      throw Object.assign(new Error('HTTP 404'), { status: 404 });
+    };
+  }
+
+  it('joins through the deprecated v1 send_join when the other server does not know v2, and checks its answer as strictly', async () => {
+    const { roomId, state } = remoteRoom();
+    answerJoinsV1Only(roomId, state, state);
+    remote.requests.length = 0;
+    await rooms.joinRemote(BOB, roomId, [REMOTE], {});
+    expect(remote.requests.map((r) => [r.request.path.split('/').slice(0, 5).join('/'), r.request.v1Pair ?? false])).toEqual([
+      ['/_matrix/federation/v1/make_join', false],
+      ['/_matrix/federation/v2/send_join', false],
+      ['/_matrix/federation/v1/send_join', true],
+    ]);
+    expect(await bed.writer.reader.membership(roomId, BOB)).toBe('join');
+
+    // An answer without the create event, or whose create event names another room version, is refused.
+    const bare = remoteRoom();
+    answerJoinsV1Only(bare.roomId, bare.state, bare.state.slice(1));
+    expect(((await rooms.joinRemote(BOB, bare.roomId, [REMOTE], {}).catch((error: unknown) => error)) as Error).message).toMatch(/m\.room\.create/);
+    expect(await bed.writer.reader.membership(bare.roomId, BOB)).toBeUndefined();
+    const unknown = remoteRoom({ room_version: 'org.example.unknown' });
+    answerJoinsV1Only(unknown.roomId, unknown.state, unknown.state);
+    const refused = await rooms.joinRemote(BOB, unknown.roomId, [REMOTE], {}).catch((error: unknown) => error);
+    expect((refused as Error).message).toMatch(/room version/);
+    expect(await bed.writer.reader.membership(unknown.roomId, BOB)).toBeUndefined();
+    // A 404 that says the room is not known is an answer: v1 is not tried.
+    remote.answer = (_destination, request) => {
+      if (request.path.includes('/make_join/')) throw Object.assign(new Error('HTTP 404'), { status: 404, answer: { errcode: 'M_NOT_FOUND' } });
+      throw new Error('not asked');
+    };
+    remote.requests.length = 0;
+    await refusal(rooms.joinRemote(BOB, `!gone:${REMOTE}`, [REMOTE], {}), 'M_NOT_FOUND');
+    expect(remote.requests).toHaveLength(1);
+  });
+
+  it('invites through the deprecated v1 invite (room versions 1 and 2) when the other server does not know v2', async () => {
+    const roomId = `!v1out:${SERVER_NAME}`;
+    const stripped = [{ type: 'm.room.name', state_key: '', sender: ALICE, content: { name: 'Here' } }];
+    const fields = { room_id: roomId, sender: ALICE, type: 'm.room.member', state_key: ZOE, content: { membership: 'invite' } };
+    const invite = (version: string) =>
+      signNewEvent({ ...fields, origin: SERVER_NAME, origin_server_ts: clock++, depth: 4, prev_events: [], auth_events: [], hashes: { sha256: '' }, signatures: {} } as unknown as Pdu, version, SERVER_NAME, bed.signingKey);
+    remote.answer = (_destination, request) => {
+      if (request.path.startsWith('/_matrix/federation/v1/invite/') && request.v1Pair === true) {
+        const body = request.body as Pdu;
+        expect(body.unsigned).toEqual({ invite_room_state: stripped });
+        const { unsigned: _unsigned, ...event } = body;
+        return { event: signEvent(event, '1', REMOTE, REMOTE_KEY) };
+      }
+      throw Object.assign(new Error('HTTP 400 M_UNRECOGNIZED'), { status: 400, answer: { errcode: 'M_UNRECOGNIZED', error: 'unknown endpoint' } });
+    };
+    const built = invite('1');
+    remote.requests.length = 0;
+    const signed = await rooms.inviteRemote(built.pdu, built.event, '1', stripped);
+    expect(remote.requests.map((r) => r.request.path.split('/').slice(0, 5).join('/'))).toEqual(['/_matrix/federation/v2/invite', '/_matrix/federation/v1/invite']);
+    expect(Object.keys(signed.signatures ?? {}).sort()).toEqual([REMOTE, SERVER_NAME].sort());
+    // A room of version 10 cannot go through v1 (it does not say the version): refused as unsupported.
+    const newer = invite('10');
+    await refusal(rooms.inviteRemote(newer.pdu, newer.event, '10', stripped), 'M_UNSUPPORTED_ROOM_VERSION');
   });
 
   it('resolves another server\'s room alias through its directory, and an unreachable directory as not found', async () => {

@@ -37,7 +37,7 @@ import {
 import { RemoteRefusalError, RoomCommandError, forbidden, invalidParam, notFound } from '../errors';
 import { MissingPrevEventsError, type IncomingPdu, type IngestResult } from '../dag/ingest';
 import type { RoomWriter } from '../room-writer';
-import { checkPdus, isRecord, RemoteAnswerError, type RemoteRequest, type RemoteServers } from './remote';
+import { checkPdus, isRecord, isUnknownEndpoint, RemoteAnswerError, type RemoteRequest, type RemoteServers } from './remote';
 import type { PublicRoomsChunk, PublicRoomsPage, PublicRoomsRequest } from '../federation-queries/queries';
 import { assertServerAllowedInRoom, serverAllowedInRoom } from './server-acl';
 
@@ -187,27 +187,30 @@ export class FederationRooms {
 
   /**
    * Places one checked PDU: directly when its prev events are held; else after fetching the
-   * missing ones with get_missing_events; else with the state before it fetched from `origin`.
+   * missing ones with get_missing_events (each placed on the state at its own gap, see
+   * `stateAfterMissingPrevs`). A pushed PDU whose prev events its server does not give is
+   * refused, as Synapse does: it was sent to us, so its server has them, and placing it on a
+   * state it chose could make that state the room's.
    */
   private async place(origin: string, roomId: string, version: string, item: Checked): Promise<IngestResult> {
-    try {
-      return (await this.writer.ingest(roomId, [item]))[0];
-    } catch (error) {
-      if (!(error instanceof MissingPrevEventsError)) throw error;
-    }
+    // Missing prev events are fetched before anything is decided, so that an event is placed
+    // (accepted or rejected) with the state before it.
+    if ((await this.missingPrevs(roomId, item.event)).length === 0) return (await this.writer.ingest(roomId, [item]))[0];
     const budget = { left: this.maxFetched };
     await this.fetchMissingEvents(origin, roomId, version, item, budget);
     try {
       return (await this.writer.ingest(roomId, [item]))[0];
     } catch (error) {
       if (!(error instanceof MissingPrevEventsError)) throw error;
+      throw new RemoteAnswerError(origin, `the prev events ${error.missing.join(', ')} of ${item.event.event_id} could not be had from its server`);
     }
-    const state = await this.stateAt(origin, roomId, version, item.event.event_id, budget);
-    await this.writer.ingest(roomId, state.outliers);
-    return (await this.writer.ingest(roomId, [{ ...item, stateBefore: state.map }]))[0];
   }
 
-  /** get_missing_events from `origin` between our extremities and the event; places what comes back. */
+  /**
+   * get_missing_events from `origin` between our extremities and the event; places what comes
+   * back, oldest first. An event whose own prev events are still missing is placed on the state
+   * at those prev events (`stateAfterMissingPrevs`); one that cannot be is left out.
+   */
   private async fetchMissingEvents(origin: string, roomId: string, version: string, item: Checked, budget: { left: number }): Promise<void> {
     const snapshot = await this.writer.reader.snapshot(roomId);
     if (!snapshot) return;
@@ -227,16 +230,93 @@ export class FederationRooms {
     const checked = okOnly(await checkPdus(this.remote, events, version, roomId));
     checked.sort((a, b) => a.event.depth - b.event.depth);
     for (const missing of checked) {
-      try {
+      if ((await this.missingPrevs(roomId, missing.event)).length === 0) {
         await this.writer.ingest(roomId, [missing]);
-      } catch (error) {
-        if (error instanceof MissingPrevEventsError) continue;
-        throw error;
+        continue;
       }
+      let stateAfterPrevs: Map<string, ReadonlyMap<StateKey, string>>;
+      try {
+        stateAfterPrevs = await this.stateAfterMissingPrevs(origin, roomId, version, missing.event, budget);
+      } catch (gap) {
+        this.log('info', { origin, roomId, eventId: missing.event.event_id, reason: (gap as Error).message }, 'the state at a gap could not be had; the event was left out');
+        continue;
+      }
+      await this.writer.ingest(roomId, [{ ...missing, stateAfterPrevs }]);
     }
   }
 
-  /** The state before an event as `origin` holds it (GET /state), its events checked; the events to hold as outliers first. */
+  /**
+   * The prev events of an event that are not held with a state in the room (none when the
+   * event itself is held in the room's timeline or rejected: it is known; an event held only as
+   * an outlier is placed like a new one).
+   */
+  private async missingPrevs(roomId: string, event: RoomEvent): Promise<string[]> {
+    const places = await this.writer.reader.eventPlaces([event.event_id, ...event.prev_events]);
+    const own = places.get(event.event_id);
+    if (own?.roomId === roomId && (!own.outlier || own.rejected)) return [];
+    return event.prev_events.filter((prev) => places.get(prev)?.roomId !== roomId || places.get(prev)?.stateGroup === undefined);
+  }
+
+  /**
+   * The state after each prev event of `event` that is not held with a state in the room, from
+   * `origin` (Synapse's `_resolve_state_at_missing_prevs`): the state before it (`/state_ids`,
+   * the events we lack fetched with `/event`, or `/state`), plus the prev event itself when it is
+   * a state event that its auth events allow. The state events, their auth chain and the prev
+   * event are held as outliers first, each checked against its own auth events; events that fail
+   * their checks, are rejected or belong to another room are left out of the state. Throws when
+   * the state or the prev event cannot be had: the event cannot be placed.
+   */
+  private async stateAfterMissingPrevs(
+    origin: string,
+    roomId: string,
+    version: string,
+    event: RoomEvent,
+    budget: { left: number },
+    pending: ReadonlySet<string> = new Set(),
+  ): Promise<Map<string, ReadonlyMap<StateKey, string>>> {
+    const missing = new Set(await this.missingPrevs(roomId, event));
+    const states = new Map<string, ReadonlyMap<StateKey, string>>();
+    for (const prev of [...missing].filter((id) => !pending.has(id))) {
+      this.log('info', { origin, roomId, eventId: event.event_id, prev }, 'asking for the state after a missing prev event');
+      states.set(prev, await this.stateAfterMissingPrev(origin, roomId, version, prev, budget));
+    }
+    return states;
+  }
+
+  private async stateAfterMissingPrev(origin: string, roomId: string, version: string, prevId: string, budget: { left: number }): Promise<ReadonlyMap<StateKey, string>> {
+    const before = await this.stateAt(origin, roomId, version, prevId, budget);
+    const outliers = [...before.outliers];
+    const held = (await this.writer.reader.eventPlaces([prevId])).get(prevId);
+    if (held?.roomId !== roomId && !outliers.some((o) => o.event.event_id === prevId)) {
+      if (budget.left < 1) throw new RemoteAnswerError(origin, `more events than the ${this.maxFetched} fetched for one event`);
+      budget.left -= 1;
+      const [fetched] = okOnly(await checkPdus(this.remote, [await this.fetchEvent(origin, prevId)], version, roomId));
+      if (!fetched || fetched.event.event_id !== prevId) throw new RemoteAnswerError(origin, `the prev event ${prevId} failed its checks`);
+      outliers.push({ ...fetched, outlier: true });
+    }
+    if (outliers.length > 0) await this.writer.ingest(roomId, parentsFirst(outliers));
+    const ids = [...before.map.values()];
+    const known = await this.writer.reader.eventPlaces([...ids, prevId]);
+    const prevPlace = known.get(prevId);
+    if (prevPlace?.roomId !== roomId) throw new RemoteAnswerError(origin, `the prev event ${prevId} could not be had`);
+    const usable = (id: string) => known.get(id)?.roomId === roomId && known.get(id)?.rejected === false;
+    const map = new Map<StateKey, string>();
+    for (const [k, id] of before.map) if (usable(id)) map.set(k, id);
+    if (usable(prevId)) {
+      const [prev] = await this.writer.reader.events([prevId]);
+      if (prev && typeof prev.state_key === 'string') map.set(stateKey(prev.type, prev.state_key), prevId);
+    }
+    return map;
+  }
+
+  /** GET /event: the event's PDU as `origin` answers it (unchecked). */
+  private async fetchEvent(origin: string, eventId: string): Promise<unknown> {
+    const got = await this.remote.request(origin, { method: 'GET', path: `/_matrix/federation/v1/event/${ENCODE(eventId)}` });
+    const pdu = Array.isArray(got.body.pdus) ? got.body.pdus[0] : undefined;
+    if (pdu === undefined) throw new RemoteAnswerError(origin, `the answer for ${eventId} has no event`);
+    return pdu;
+  }
+
   /**
    * The state before an event, from `origin`: its ids (`/state_ids`) with the events we do not
    * hold fetched one by one (`/event`), as Synapse does; the whole state (`/state`) when the
@@ -275,8 +355,7 @@ export class FederationRooms {
     budget.left -= missing.size;
     const fetched: unknown[] = [];
     for (const id of missing) {
-      const got = await this.remote.request(origin, { method: 'GET', path: `/_matrix/federation/v1/event/${ENCODE(id)}` }).catch(() => undefined);
-      const pdu = got && Array.isArray(got.body.pdus) ? got.body.pdus[0] : undefined;
+      const pdu = await this.fetchEvent(origin, id).catch(() => undefined);
       if (pdu !== undefined) fetched.push(pdu);
     }
     const checked = okOnly(await checkPdus(this.remote, fetched, version, roomId)).filter((c) => missing.has(c.event.event_id));
@@ -538,9 +617,14 @@ export class FederationRooms {
     return roomVersion(room.roomVersion);
   }
 
+  /**
+   * The events' wire forms, oldest (by depth) first: a server that reads a state and auth chain
+   * in the order given (SyTest's does, keeping the last event of each state key) meets each
+   * event after the ones it replaced.
+   */
   private async wire(ids: readonly string[]): Promise<Pdu[]> {
     const events = await this.writer.reader.wireEvents(ids);
-    return events.map((e) => e.pdu);
+    return events.map((e) => e.pdu).sort((a, b) => a.depth - b.depth || (a.origin_server_ts ?? 0) - (b.origin_server_ts ?? 0));
   }
 
   // ---------------------------------------------------------------- backfill
@@ -589,20 +673,33 @@ export class FederationRooms {
 
   /** Places backfilled events (oldest first) in one ingest, fetching the state before those whose prev events are not held. */
   private async placeHistory(server: string, roomId: string, version: string, items: readonly Checked[]): Promise<number> {
-    const inBatch = new Set(items.map((item) => item.event.event_id));
-    const prevIds = [...new Set(items.flatMap((item) => item.event.prev_events))].filter((id) => !inBatch.has(id));
+    const inBatch = new Set<string>();
+    const prevIds = [...new Set(items.flatMap((item) => item.event.prev_events))];
     const places = await this.writer.reader.eventPlaces(prevIds);
     const budget = { left: this.maxFetched };
     const placed: IncomingPdu[] = [];
+    const leftOut = new Set<string>();
     for (const item of items) {
-      const held = item.event.prev_events.every((id) => inBatch.has(id) || places.get(id)?.stateGroup !== undefined);
-      if (held) {
-        placed.push({ ...item, backfilled: true });
+      // After an event left out, those built on it are left out too (without asking again).
+      if (item.event.prev_events.some((id) => leftOut.has(id))) {
+        leftOut.add(item.event.event_id);
         continue;
       }
-      const state = await this.stateAt(server, roomId, version, item.event.event_id, budget);
-      await this.writer.ingest(roomId, state.outliers);
-      placed.push({ ...item, backfilled: true, stateBefore: state.map });
+      const held = item.event.prev_events.every((id) => inBatch.has(id) || (places.get(id)?.roomId === roomId && places.get(id)?.stateGroup !== undefined));
+      if (held) {
+        placed.push({ ...item, backfilled: true });
+        inBatch.add(item.event.event_id);
+        continue;
+      }
+      // The oldest events of the batch: the state at their missing prev events, as for a gap.
+      try {
+        const stateAfterPrevs = await this.stateAfterMissingPrevs(server, roomId, version, item.event, budget, inBatch);
+        placed.push({ ...item, backfilled: true, stateAfterPrevs });
+        inBatch.add(item.event.event_id);
+      } catch (error) {
+        leftOut.add(item.event.event_id);
+        this.log('info', { server, roomId, eventId: item.event.event_id, reason: (error as Error).message }, 'the state before a backfilled event could not be had; the event was left out');
+      }
     }
     const results = await this.writer.ingest(roomId, placed);
     return results.filter((result) => result.outcome === 'accepted').length;
@@ -711,13 +808,21 @@ export class FederationRooms {
       origin_server_ts: this.writer.now(),
     } as unknown as Pdu;
     const built = signNewEvent(joinTemplate, version, this.serverName, this.signingKey);
-    const sent = await this.remote
-      .request(server, {
+    const sendJoin = (v: 'v1' | 'v2') =>
+      this.remote.request(server, {
         method: 'PUT',
-        path: `/_matrix/federation/v2/send_join/${ENCODE(roomId)}/${ENCODE(built.event.event_id)}`,
+        path: `/_matrix/federation/${v}/send_join/${ENCODE(roomId)}/${ENCODE(built.event.event_id)}`,
         body: built.pdu,
         maxResponseBytes: 512 * 1024 * 1024,
         timeoutMs: this.largeRequestTimeoutMs,
+        v1Pair: v === 'v1',
+      });
+    // A server that does not know v2 (404/405, or 400 M_UNRECOGNIZED) is asked with the deprecated v1 form.
+    const sent = await sendJoin('v2')
+      .catch((error: unknown) => {
+        if (!isUnknownEndpoint(error)) throw error;
+        this.log('info', { server, roomId }, 'v2 send_join is not known to the server; trying v1');
+        return sendJoin('v1');
       })
       .catch((error: unknown) => {
         throw remoteRefusal(error);
@@ -733,7 +838,14 @@ export class FederationRooms {
     }
     const answered = Date.now();
     const { map, outliers } = await this.stateFrom(server, roomId, version, state, chain);
-    if (!map.has(stateKey('m.room.create', ''))) throw new RemoteAnswerError(server, 'the send_join state has no m.room.create event');
+    const createId = map.get(stateKey('m.room.create', ''));
+    const create = outliers.find((o) => o.event.event_id === createId)?.event;
+    if (!create) throw new RemoteAnswerError(server, 'the send_join state has no m.room.create event');
+    // The create event says the room's version (1 when it does not): it must be the one make_join gave.
+    const createVersion = create.content.room_version ?? '1';
+    if (createVersion !== version) {
+      throw new RemoteAnswerError(server, `the m.room.create event has room version ${JSON.stringify(createVersion).slice(0, 100)}, not ${version}`);
+    }
     const checked = Date.now();
     const results = await this.writer.ingest(roomId, [...outliers, { event: built.event, pdu: joinPdu, stateBefore: map }], { roomVersion: version });
     const mine = results[results.length - 1];
@@ -858,11 +970,17 @@ export class FederationRooms {
   async inviteRemote(pdu: Pdu, event: RoomEvent, version: string, strippedState: readonly JsonObject[]): Promise<Pdu> {
     const server = serverNameOf(event.state_key ?? '');
     if (!server) throw invalidParam('the invited user has no server name');
+    const path = (v: 'v1' | 'v2') => `/_matrix/federation/${v}/invite/${ENCODE(event.room_id)}/${ENCODE(event.event_id)}`;
     const answer = await this.remote
-      .request(server, {
-        method: 'PUT',
-        path: `/_matrix/federation/v2/invite/${ENCODE(event.room_id)}/${ENCODE(event.event_id)}`,
-        body: { event: pdu, room_version: version, invite_room_state: strippedState },
+      .request(server, { method: 'PUT', path: path('v2'), body: { event: pdu, room_version: version, invite_room_state: strippedState } })
+      .catch((error: unknown) => {
+        // The deprecated v1 form (room versions 1 and 2 only: it does not say the version) carries
+        // the event itself, its stripped state in `unsigned`, and is answered `[200, {event}]`.
+        if (!isUnknownEndpoint(error)) throw error;
+        if (version !== '1' && version !== '2') throw new RoomCommandError('M_UNSUPPORTED_ROOM_VERSION', `${server} does not support room version ${version}`);
+        this.log('info', { server, roomId: event.room_id }, 'v2 invite is not known to the server; trying v1');
+        const unsigned = isRecord(pdu.unsigned) ? pdu.unsigned : {};
+        return this.remote.request(server, { method: 'PUT', path: path('v1'), body: { ...pdu, unsigned: { ...unsigned, invite_room_state: strippedState } }, v1Pair: true });
       })
       .catch((error: unknown) => {
         throw remoteRefusal(error);

@@ -27,6 +27,8 @@ export interface RemoteRequest {
   maxResponseBytes?: number;
   /** Deadline of this request in milliseconds, when it needs another than the client's default. */
   timeoutMs?: number;
+  /** The answer is the `[200, {…}]` pair of the deprecated v1 endpoints; its object is the body. */
+  v1Pair?: boolean;
 }
 
 export interface RemoteServers {
@@ -45,6 +47,19 @@ export class RemoteAnswerError extends Error {
     super(`${server}: ${reason}`);
     this.name = 'RemoteAnswerError';
   }
+}
+
+/**
+ * Whether an error of a request says the server does not know the endpoint (so that its
+ * deprecated form may be tried): 404 or 405 without a JSON error or with `M_UNRECOGNIZED`, or
+ * 400 `M_UNRECOGNIZED`. A 404 with another errcode (`M_NOT_FOUND` for a room) is an answer.
+ */
+export function isUnknownEndpoint(error: unknown): boolean {
+  const status = (error as { status?: unknown }).status;
+  const answer = (error as { answer?: unknown }).answer;
+  const errcode = isRecord(answer) ? answer.errcode : undefined;
+  if (status === 404 || status === 405) return errcode === undefined || errcode === 'M_UNRECOGNIZED';
+  return status === 400 && errcode === 'M_UNRECOGNIZED';
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
