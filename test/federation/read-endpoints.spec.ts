@@ -132,6 +132,23 @@ describe('federation read endpoints between instances over HTTPS', () => {
       }
     });
 
+    it('GET /hierarchy: the space room with its children B may reach, and those it may not', async () => {
+      const space = (await onA('POST', 'createRoom', { preset: 'public_chat', name: 'Space over federation', creation_content: { type: 'm.space' } })).body.room_id as string;
+      for (const [child, suggested] of [[shared, true], [closed, false], [`!elsewhere:${b.name}`, false]] as const) {
+        await onA('PUT', `rooms/${q(space)}/state/m.space.child/${q(child)}`, { via: [a.name], suggested });
+      }
+      const body = await bAsks('GET', `${F}/hierarchy/${q(space)}`);
+      assertMatchesSpec(body, { api: 'server-server', file: 'space_hierarchy.yaml', path: '/hierarchy/{roomId}', method: 'get', status: 200 });
+      expect(body.room).toMatchObject({ room_id: space, name: 'Space over federation', room_type: 'm.space', num_joined_members: 1 });
+      expect((body.room as { children_state: { state_key: string }[] }).children_state.map((c) => c.state_key).sort()).toEqual([shared, closed, `!elsewhere:${b.name}`].sort());
+      expect((body.children as { room_id: string }[]).map((c) => c.room_id)).toEqual([shared]);
+      expect(body.inaccessible_children).toEqual([closed]);
+      const suggested = await bAsks('GET', `${F}/hierarchy/${q(space)}?suggested_only=true`);
+      expect((suggested.room as { children_state: unknown[] }).children_state).toHaveLength(1);
+      expect((await signedByB('GET', `${F}/hierarchy/${q(closed)}`)).status).toBe(404);
+      expect((await signedByB('GET', `${F}/hierarchy/${q(space)}?suggested_only=perhaps`)).status).toBe(400);
+    });
+
     it('GET /event_auth: the auth chain of the event', async () => {
       const body = await bAsks('GET', `${F}/event_auth/${q(shared)}/${q(afterName)}`);
       assertMatchesSpec(body, { api: 'server-server', file: 'event_auth.yaml', path: '/event_auth/{roomId}/{eventId}', method: 'get', status: 200 });

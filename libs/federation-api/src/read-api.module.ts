@@ -14,6 +14,7 @@ import { GetEventController } from './events/get-event.controller';
 import { GetMissingPreviousEventsController } from './events/get-missing-events.controller';
 import { GetRoomStateIdsController } from './events/get-room-state-ids.controller';
 import { TimestampToEventController } from './events/timestamp-to-event.controller';
+import { FederationHierarchyController } from './rooms/hierarchy.controller';
 import { GetRoomStateController } from './events/get-room-state.controller';
 import { ExchangeOpenIdTokenController } from './openid/exchange-openid-token.controller';
 import { GetPublicRoomsController } from './public-rooms/get-public-rooms.controller';
@@ -44,6 +45,7 @@ export class FederationReadApiModule {
         GetRoomStateController,
         GetRoomStateIdsController,
         TimestampToEventController,
+        FederationHierarchyController,
         GetEventAuthController,
         BackfillRoomController,
         GetMissingPreviousEventsController,

@@ -1,12 +1,12 @@
 /** The handlers of the federation queries (./queries.ts), on the write model. */
 import { Inject, Injectable } from '@nestjs/common';
 import { QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
-import { isServerAllowedByAcl, isValidRoomAlias, parseRoomAlias, redactEvent, SERVER_ACL_EVENT_TYPE, type Pdu } from '@hs/protocol';
+import { isServerAllowedByAcl, parseRoomAlias, redactEvent, SERVER_ACL_EVENT_TYPE, type Pdu } from '@hs/protocol';
 import { forbidden, invalidParam, notFound } from '../errors';
 import { assertServerAllowedInRoom } from '../federation/server-acl';
 import { ROOM_SERVER_NAME } from '../tokens';
 import { WriteModelReader, type StoredEvent } from '../write-model/repository';
-import { FederationReads, type PublishedRoomState, type WalkedEvent } from './federation-reads';
+import { FederationReads, type WalkedEvent } from './federation-reads';
 import {
   GetFederationBackfill,
   GetFederationEvent,
@@ -15,6 +15,8 @@ import {
   GetFederationPublicRooms,
   GetFederationRoomState,
   GetFederationEventNearTimestamp,
+  GetFederationHierarchy,
+  type FederationHierarchy,
   GetFederationRoomStateIds,
   QueryFederationRoomAlias,
   type FederationPdu,
@@ -25,6 +27,8 @@ import {
   type RoomStateIdsAtEvent,
 } from './queries';
 import { needsCurrentMembership, serverMaySee } from './visibility';
+import { federationHierarchy } from '../queries/hierarchy';
+import { publicRoomsChunkOf } from './summary';
 
 /** The largest page of the published room directory. */
 export const MAX_PUBLIC_ROOMS_PAGE = 500;
@@ -277,31 +281,6 @@ export class QueryFederationRoomAliasHandler implements IQueryHandler<QueryFeder
 
 const PAGE_TOKEN = /^o(0|[1-9][0-9]{0,8})$/;
 
-function text(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-/** The directory entry of a published room, from its current state. */
-export function publicRoomsChunkOf(room: PublishedRoomState): PublicRoomsChunk {
-  const content = (type: string): Record<string, unknown> => room.content.get(type) ?? {};
-  const chunk: PublicRoomsChunk = {
-    room_id: room.roomId,
-    num_joined_members: room.joinedMembers,
-    world_readable: content('m.room.history_visibility').history_visibility === 'world_readable',
-    guest_can_join: content('m.room.guest_access').guest_access === 'can_join',
-  };
-  const fields: [keyof PublicRoomsChunk, string | undefined][] = [
-    ['name', text(content('m.room.name').name)],
-    ['topic', text(content('m.room.topic').topic)],
-    ['canonical_alias', isValidRoomAlias(content('m.room.canonical_alias').alias) ? text(content('m.room.canonical_alias').alias) : undefined],
-    ['avatar_url', text(content('m.room.avatar').url)],
-    ['join_rule', text(content('m.room.join_rules').join_rule)],
-    ['room_type', text(content('m.room.create').type)],
-  ];
-  for (const [key, value] of fields) if (value !== undefined) (chunk as unknown as Record<string, unknown>)[key] = value;
-  return chunk;
-}
-
 function matches(chunk: PublicRoomsChunk, term: string | undefined, roomTypes: readonly (string | null)[] | undefined): boolean {
   if (roomTypes !== undefined && roomTypes.length > 0 && !roomTypes.includes(chunk.room_type ?? null)) return false;
   if (term === undefined || term === '') return true;
@@ -368,7 +347,21 @@ export class GetFederationEventNearTimestampHandler implements IQueryHandler<Get
   }
 }
 
+@QueryHandler(GetFederationHierarchy)
+export class GetFederationHierarchyHandler implements IQueryHandler<GetFederationHierarchy, FederationHierarchy> {
+  constructor(
+    private readonly reads: FederationReads,
+    private readonly reader: WriteModelReader,
+  ) {}
+
+  async execute(query: GetFederationHierarchy): Promise<FederationHierarchy> {
+    await assertServerAllowedInRoom(this.reader, query.roomId, query.origin);
+    return federationHierarchy(this.reads, query.origin, query.roomId, query.suggestedOnly);
+  }
+}
+
 export const FEDERATION_QUERY_HANDLERS = [
+  GetFederationHierarchyHandler,
   GetFederationEventNearTimestampHandler,
   GetFederationEventHandler,
   GetFederationRoomStateIdsHandler,

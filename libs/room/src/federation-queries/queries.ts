@@ -6,6 +6,7 @@
  * M_INVALID_PARAM (a bad alias or pagination token).
  */
 import { Query } from '@nestjs/cqrs';
+import type { SpaceRoomState } from './federation-reads';
 import type { Pdu } from '@hs/protocol';
 
 /** An event in its signed wire form, with its room version. */
@@ -190,6 +191,29 @@ export class GetFederationEventNearTimestamp extends Query<{ event_id: string; o
     readonly roomId: string,
     readonly ts: number,
     readonly dir: 'f' | 'b',
+  ) {
+    super();
+  }
+}
+
+/** A room as GET /_matrix/federation/v1/hierarchy shows it: its summary, and the rooms a restricted join rule allows from. */
+export interface FederationHierarchyRoom extends PublicRoomsChunk {
+  allowed_room_ids?: string[];
+}
+
+/** The answer of GET /_matrix/federation/v1/hierarchy/{roomId}. */
+export interface FederationHierarchy {
+  room: FederationHierarchyRoom & { children_state: SpaceRoomState['children'] };
+  children: FederationHierarchyRoom[];
+  inaccessible_children: string[];
+}
+
+/** GET /_matrix/federation/v1/hierarchy/{roomId}: the space room and its children `origin` may reach. */
+export class GetFederationHierarchy extends Query<FederationHierarchy> {
+  constructor(
+    readonly origin: string,
+    readonly roomId: string,
+    readonly suggestedOnly: boolean,
   ) {
     super();
   }

@@ -6,10 +6,10 @@
  * before, with the options it was made for.
  */
 import { isValidRoomId } from '@hs/protocol';
-import { forbidden, invalidParam } from '../errors';
+import { forbidden, invalidParam, notFound } from '../errors';
 import type { FederationReads, SpaceRoomState } from '../federation-queries/federation-reads';
-import { publicRoomsChunkOf } from '../federation-queries/handlers';
-import type { PublicRoomsChunk } from '../federation-queries/queries';
+import { publicRoomsChunkOf } from '../federation-queries/summary';
+import type { FederationHierarchy, FederationHierarchyRoom, PublicRoomsChunk } from '../federation-queries/queries';
 
 export const DEFAULT_HIERARCHY_LIMIT = 50;
 export const MAX_HIERARCHY_LIMIT = 100;
@@ -82,6 +82,50 @@ export async function spaceHierarchy(reads: FederationReads, rootId: string, vie
   return page;
 }
 
+/**
+ * The federation form of the hierarchy (no pagination, one level): the room and those of its
+ * children this server holds, split by whether `origin` could peek or join them (world
+ * readable, public or knockable, restricted (with the rooms allowed, for `origin` to decide),
+ * or with a member of `origin` joined). A room `origin` cannot reach is M_NOT_FOUND, as one not
+ * held here; children not held here are left out.
+ */
+export async function federationHierarchy(reads: FederationReads, origin: string, roomId: string, suggestedOnly: boolean): Promise<FederationHierarchy> {
+  const room = (await reads.spaceRooms([roomId])).get(roomId);
+  if (!room || !(await serverMayReach(reads, room, origin))) throw notFound(`room ${roomId} is not known here or not reachable for ${origin}`);
+  const childrenState = validChildren(room.children, suggestedOnly);
+  const held = await reads.spaceRooms(childrenState.map((child) => child.state_key));
+  const answer: FederationHierarchy = { room: { ...federationSummary(room), children_state: childrenState }, children: [], inaccessible_children: [] };
+  for (const child of childrenState) {
+    const childRoom = held.get(child.state_key);
+    if (!childRoom) continue;
+    if (await serverMayReach(reads, childRoom, origin)) answer.children.push(federationSummary(childRoom));
+    else answer.inaccessible_children.push(child.state_key);
+  }
+  return answer;
+}
+
+function federationSummary(room: SpaceRoomState): FederationHierarchyRoom {
+  const summary: FederationHierarchyRoom = publicRoomsChunkOf(room);
+  const joinRules = room.content.get('m.room.join_rules') ?? {};
+  if (joinRules.join_rule === 'restricted' || joinRules.join_rule === 'knock_restricted') summary.allowed_room_ids = allowedRooms(joinRules);
+  return summary;
+}
+
+function allowedRooms(joinRules: Record<string, unknown>): string[] {
+  const allow = Array.isArray(joinRules.allow) ? joinRules.allow : [];
+  return allow.flatMap((entry: unknown) => {
+    const condition = entry as { type?: unknown; room_id?: unknown };
+    return condition?.type === 'm.room_membership' && typeof condition.room_id === 'string' ? [condition.room_id] : [];
+  });
+}
+
+async function serverMayReach(reads: FederationReads, room: SpaceRoomState, origin: string): Promise<boolean> {
+  if (room.content.get('m.room.history_visibility')?.history_visibility === 'world_readable') return true;
+  const rule = room.content.get('m.room.join_rules')?.join_rule;
+  if (rule === 'public' || rule === 'knock' || rule === 'knock_restricted' || rule === 'restricted') return true;
+  return reads.hasJoinedMember(room.roomId, origin);
+}
+
 /** Joined, invited, allowed to join (public, or restricted with a room the user is in), knockable, or world readable. */
 function maySee(room: SpaceRoomState, viewer: HierarchyViewer): boolean {
   if (viewer.memberships.has(room.roomId)) return true;
@@ -90,11 +134,7 @@ function maySee(room: SpaceRoomState, viewer: HierarchyViewer): boolean {
   const rule = joinRules.join_rule;
   if (rule === 'public' || rule === 'knock' || rule === 'knock_restricted') return true;
   if (rule !== 'restricted') return false;
-  const allow = Array.isArray(joinRules.allow) ? joinRules.allow : [];
-  return allow.some((entry: unknown) => {
-    const condition = entry as { type?: unknown; room_id?: unknown };
-    return condition?.type === 'm.room_membership' && typeof condition.room_id === 'string' && viewer.memberships.get(condition.room_id) === 'join';
-  });
+  return allowedRooms(joinRules).some((allowed) => viewer.memberships.get(allowed) === 'join');
 }
 
 /**
