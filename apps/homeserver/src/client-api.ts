@@ -7,6 +7,7 @@ import { AccountDataService, AccountsModule, AccountsOptions, DATABASE_POOL, Dev
 import { ClientApiModule } from '@hs/client-api';
 import type { HomeserverConfig } from '@hs/config';
 import { DeviceKeysService, E2eeModule, KeyBackupModule, ToDeviceService } from '@hs/e2ee';
+import { FilesystemMediaStorage, MediaModule } from '@hs/media';
 import { RoomModule, WriteModelReader, type RoomModuleDependencies } from '@hs/room';
 import { SyncModule, accountDataSourceFrom } from '@hs/sync';
 import { DynamicModule, Inject, Injectable, Module, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
@@ -120,9 +121,18 @@ export function clientApiModule(
       },
     }),
   });
+  const media = MediaModule.forRoot({
+    serverName: config.server_name,
+    settings: config.media,
+    store: backend.store,
+    pool: backend.db.pool,
+    storage: new FilesystemMediaStorage(config.media.store_path),
+    readBarrier: backend.readBarrier,
+    clock,
+  });
   return ClientApiModule.forRoot({
     config,
-    imports: [CqrsModule.forRoot(), accounts, keyBackup, room, e2ee, sync, DeviceKeysWiringModule.forModules(accounts, e2ee)],
+    imports: [CqrsModule.forRoot(), accounts, keyBackup, room, e2ee, sync, media, DeviceKeysWiringModule.forModules(accounts, e2ee)],
     clock,
   });
 }

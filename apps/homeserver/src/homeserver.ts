@@ -131,6 +131,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
       }),
       {
         bodyLimit: config.max_request_body_bytes,
+        rawBodyLimit: config.media.max_upload_size_bytes,
         logger: logger.child({ listener: 'client' }),
         metrics,
         connections: {
