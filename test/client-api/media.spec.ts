@@ -4,6 +4,8 @@
  * freeze of the unauthenticated paths and the admin actions. JSON answers are checked against
  * content-repo.yaml and authed-content-repo.yaml.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { assertMatchesSpec, call, registerUser, type TestUser } from '@hs/testing';
 import { startInProcess, type InProcessServer } from '../support/in-process-server';
@@ -180,6 +182,10 @@ describe('content repository', () => {
     expect(downloaded.headers.get('content-disposition')).toBe('inline; filename="late.txt"');
   });
 
+  it('has URL previews off by default', async () => {
+    expectError(await request(hs.url, 'GET', '/_matrix/client/v1/media/preview_url', { token: alice.token, query: { url: 'https://example.org/' } }), 404, 'M_UNRECOGNIZED');
+  });
+
   it('limits the media ids a user holds reserved', async () => {
     const carol = await registerUser(hs.url, 'carol');
     for (let i = 0; i < 3; i++) expect((await request(hs.url, 'POST', '/_matrix/media/v1/create', { token: carol.token })).status).toBe(200);
@@ -202,5 +208,72 @@ describe('content repository with the unauthenticated paths frozen', () => {
     const mediaId = (uploaded.body.content_uri as string).split('/').pop()!;
     expectError(await request(hs.url, 'GET', `/_matrix/media/v3/download/${hs.serverName}/${mediaId}`), 404, 'M_NOT_FOUND');
     expect((await request(hs.url, 'GET', `/_matrix/client/v1/media/download/${hs.serverName}/${mediaId}`, { token: alice.token })).status).toBe(200);
+  });
+});
+
+describe('URL previews', () => {
+  let hs: InProcessServer;
+  let site: Server;
+  let siteUrl: string;
+  let image: Buffer;
+
+  beforeAll(async () => {
+    image = await png(279, 129);
+    site = createServer((req, res) => {
+      if (req.url === '/page.html') {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        res.end(`<html><head><title>Ignored &amp; title</title>
+          <meta property="og:title" content="The Rock &amp; co" /><meta property="og:type" content="video.movie" />
+          <meta property="og:image" content="/pic.png" /><meta name="description" content="A film"></head><body></body></html>`);
+      } else if (req.url === '/moved') {
+        res.writeHead(302, { location: '/page.html' });
+        res.end();
+      } else if (req.url === '/pic.png') {
+        res.writeHead(200, { 'content-type': 'image/png' });
+        res.end(image);
+      } else {
+        res.writeHead(404);
+        res.end();
+      }
+    });
+    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
+    siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+    hs = await startInProcess({ env: { HS_LOGGING__LEVEL: 'silent', HS_MEDIA__URL_PREVIEW__ENABLED: 'true', HS_MEDIA__URL_PREVIEW__IP_DENY_LIST: '["10.0.0.0/8"]' } });
+  });
+  afterAll(async () => {
+    await hs?.close();
+    await new Promise((resolve) => site?.close(resolve));
+  });
+
+  it('answers the OpenGraph tags, following redirects, with the image stored as media', async () => {
+    const alice = await registerUser(hs.url, 'alice');
+    const reply = await request(hs.url, 'GET', '/_matrix/client/v1/media/preview_url', { token: alice.token, query: { url: `${siteUrl}/moved` } });
+    expect(reply.status).toBe(200);
+    const body = reply.json();
+    assertMatchesSpec(body, { api: 'client-server', file: 'authed-content-repo.yaml', path: '/media/preview_url', method: 'get', status: 200 });
+    expect(body).toMatchObject({
+      'og:title': 'The Rock & co',
+      'og:type': 'video.movie',
+      'og:description': 'A film',
+      'og:image:type': 'image/png',
+      'og:image:width': 279,
+      'og:image:height': 129,
+      'matrix:image:size': image.length,
+    });
+    const mediaId = (body['og:image'] as string).split('/').pop()!;
+    const stored = await request(hs.url, 'GET', `/_matrix/client/v1/media/download/${hs.serverName}/${mediaId}`, { token: alice.token });
+    expect(stored.bytes.equals(image)).toBe(true);
+    expectError(await request(hs.url, 'GET', '/_matrix/media/v3/preview_url', { token: alice.token, query: { url: 'ftp://example.org/' } }), 400, 'M_INVALID_PARAM');
+  });
+
+  it('never fetches from the default deny list (loopback)', async () => {
+    const other = await startInProcess({ env: { HS_LOGGING__LEVEL: 'silent', HS_MEDIA__URL_PREVIEW__ENABLED: 'true' } });
+    try {
+      const bob = await registerUser(other.url, 'bob');
+      expectError(await request(other.url, 'GET', '/_matrix/client/v1/media/preview_url', { token: bob.token, query: { url: `${siteUrl}/page.html` } }), 403, 'M_FORBIDDEN');
+      expectError(await request(other.url, 'GET', '/_matrix/client/v1/media/preview_url', { token: bob.token, query: { url: `http://localhost:${new URL(siteUrl).port}/page.html` } }), 403, 'M_FORBIDDEN');
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -129,7 +129,7 @@ export function clientApiModule(
     storage: new FilesystemMediaStorage(config.media.store_path),
     readBarrier: backend.readBarrier,
     clock,
-  });
+  }, config.media.url_preview);
   return ClientApiModule.forRoot({
     config,
     imports: [CqrsModule.forRoot(), accounts, keyBackup, room, e2ee, sync, media, DeviceKeysWiringModule.forModules(accounts, e2ee)],

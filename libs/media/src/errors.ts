@@ -11,6 +11,7 @@ export type MediaErrcode =
   | 'M_LIMIT_EXCEEDED'
   | 'M_CANNOT_OVERWRITE_MEDIA'
   | 'M_NOT_YET_UPLOADED'
+  | 'M_UNRECOGNIZED'
   | 'M_UNKNOWN';
 
 const STATUS: Readonly<Record<MediaErrcode, number>> = {
@@ -22,6 +23,7 @@ const STATUS: Readonly<Record<MediaErrcode, number>> = {
   M_LIMIT_EXCEEDED: 429,
   M_CANNOT_OVERWRITE_MEDIA: 409,
   M_NOT_YET_UPLOADED: 504,
+  M_UNRECOGNIZED: 404,
   M_UNKNOWN: 400,
 };
 

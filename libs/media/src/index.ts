@@ -4,3 +4,6 @@ export * from './content-disposition';
 export * from './thumbnails';
 export * from './media.service';
 export * from './media.module';
+export * from './preview/ip-ranges';
+export * from './preview/open-graph';
+export * from './preview/url-preview.service';

@@ -10,10 +10,10 @@ import { Controller, Get, HttpCode, Inject, Param, Post, Put, Query, Req, Res } 
 import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { MatrixError } from '@hs/http';
-import { MEDIA_SECURITY_HEADERS, MediaService, contentDisposition, type MediaContent } from '@hs/media';
+import { MEDIA_SECURITY_HEADERS, MediaService, UrlPreviewService, contentDisposition, type MediaContent, type Preview } from '@hs/media';
 import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
 import { clientV1Paths } from '../prefixes';
-import { queryParam } from '../validation';
+import { queryParam, requireQueryParam } from '../validation';
 import { mediaPaths, thumbnailQuery, timeoutQuery } from './media-params';
 
 const RAW_BODY = { rawBody: true };
@@ -51,7 +51,17 @@ function decodedFileName(fileName: string | undefined): string | undefined {
 
 @Controller()
 export class MediaController {
-  constructor(@Inject(MediaService) private readonly media: MediaService) {}
+  constructor(
+    @Inject(MediaService) private readonly media: MediaService,
+    @Inject(UrlPreviewService) private readonly previews: UrlPreviewService,
+  ) {}
+
+  /** GET /_matrix/client/v1/media/preview_url and GET /_matrix/media/v3/preview_url */
+  @Get([...clientV1Paths('media/preview_url'), ...mediaPaths('preview_url')])
+  @RequireAuth()
+  previewUrl(@AuthUser() user: AuthenticatedUser, @Query() query: unknown): Promise<Preview> {
+    return this.previews.preview(user.userId, requireQueryParam(query, 'url'));
+  }
 
   /** POST /_matrix/media/v3/upload */
   @Post(mediaPaths('upload'))
