@@ -7,6 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
+import { UserService } from '@hs/accounts';
 import { assertMatchesSpec, call, registerUser, type TestUser } from '@hs/testing';
 import { startInProcess, type InProcessServer } from '../support/in-process-server';
 
@@ -180,6 +181,37 @@ describe('content repository', () => {
     expect(downloaded.status).toBe(200);
     expect(downloaded.bytes.toString()).toBe('finally');
     expect(downloaded.headers.get('content-disposition')).toBe('inline; filename="late.txt"');
+  });
+
+  it('lets server admins quarantine, delete and list media, and nobody else', async () => {
+    const admin = await registerUser(hs.url, 'media-admin');
+    await hs.server.clientApp.get(UserService).setAdmin(admin.userId, true);
+    const [one, two, three] = [await upload('one', 'text/plain'), await upload('two', 'text/plain'), await upload(await png(10, 10), 'image/png')];
+    const admin1 = `/_synapse/admin/v1`;
+    expectError(await request(hs.url, 'POST', `${admin1}/media/quarantine/${hs.serverName}/${one}`, { token: bob.token }), 403, 'M_FORBIDDEN');
+    expect((await request(hs.url, 'POST', `${admin1}/media/quarantine/${hs.serverName}/${one}`, { token: admin.token })).status).toBe(200);
+    expectError(await request(hs.url, 'GET', `/_matrix/client/v1/media/download/${hs.serverName}/${one}`, { token: bob.token }), 404, 'M_NOT_FOUND');
+    expectError(await request(hs.url, 'GET', `/_matrix/media/v3/download/${hs.serverName}/${one}`), 404, 'M_NOT_FOUND');
+
+    expect((await request(hs.url, 'DELETE', `${admin1}/media/${hs.serverName}/${two}`, { token: admin.token })).json()).toEqual({ deleted_media: [two], total: 1 });
+    expectError(await request(hs.url, 'GET', `/_matrix/client/v1/media/download/${hs.serverName}/${two}`, { token: bob.token }), 404, 'M_NOT_FOUND');
+
+    const listed = await request(hs.url, 'GET', `${admin1}/users/${encodeURIComponent(alice.userId)}/media`, { token: admin.token, query: { limit: '1000' } });
+    const media = listed.json().media as Array<Record<string, unknown>>;
+    expect(media.find((item) => item.media_id === one)).toMatchObject({ quarantined_by: admin.userId, deleted: false, media_type: 'text/plain', media_length: 3 });
+    expect(media.find((item) => item.media_id === two)).toMatchObject({ deleted: true });
+
+    // Every item a room's events refer to.
+    const room = await call<Json>(hs.url, 'POST', 'createRoom', { token: alice.token, body: {} });
+    const roomId = room.body.room_id as string;
+    const sent = await call<Json>(hs.url, 'PUT', `rooms/${encodeURIComponent(roomId)}/send/m.room.message/q1`, {
+      token: alice.token,
+      body: { msgtype: 'm.image', body: 'x.png', url: `mxc://${hs.serverName}/${three}` },
+    });
+    expect(sent.status).toBe(200);
+    const quarantined = await request(hs.url, 'POST', `${admin1}/room/${encodeURIComponent(roomId)}/media/quarantine`, { token: admin.token });
+    expect(quarantined.json()).toEqual({ num_quarantined: 1 });
+    expect((await request(hs.url, 'GET', `/_matrix/media/v3/thumbnail/${hs.serverName}/${three}`, { query: { width: '32', height: '32' } })).status).toBe(404);
   });
 
   it('has URL previews off by default', async () => {

@@ -24,6 +24,7 @@ import { PushRulesService } from './push-rules/push-rules.service';
 import { CrossSigningController } from './keys/cross-signing.controller';
 import { DehydratedDeviceController } from './keys/dehydrated-device.controller';
 import { KeysController } from './keys/keys.controller';
+import { MediaAdminController } from './media/media-admin.controller';
 import { MediaController } from './media/media.controller';
 import { RoomKeysController } from './room-keys/room-keys.controller';
 import { RoomsApiModule } from './rooms/rooms-api.module';
@@ -87,6 +88,7 @@ export class ClientApiModule {
         CrossSigningController,
         RoomKeysController,
         MediaController,
+        MediaAdminController,
       ],
     };
   }

@@ -19,6 +19,7 @@ import {
   type MediaUploaded,
 } from '@hs/contracts';
 import { WrongExpectedRevisionError, type EventStore, type JsonValue, type ReadBarrier } from '@hs/eventstore';
+import { SYNC_PROJECTION, mxcUrisInRoom } from '@hs/projections/sync';
 import { MEDIA_PROJECTION, contentInUse, countPendingCreates, getMedia, listUserMedia, type MediaRecord } from '@hs/projections/media';
 import type { CommonQueryMethods } from 'slonik';
 import { normaliseContentType, safeFileName } from './content-disposition';
@@ -288,6 +289,21 @@ export class MediaService {
     if (item.quarantinedBy !== null) return;
     const fact: MediaQuarantined = { v: 1, server_name: serverName, media_id: mediaId, by: adminId, ts: this.clock() };
     await this.deps.store.append(mediaStream(serverName, mediaId), 'stream_exists', [{ id: randomUUID(), type: MEDIA_QUARANTINED, data: fact as unknown as JsonValue }]);
+  }
+
+  /** Admin: quarantines every media item the room's events refer to; answers how many were. */
+  async quarantineRoom(adminId: string, roomId: string): Promise<number> {
+    await this.deps.readBarrier?.ready([SYNC_PROJECTION]);
+    let count = 0;
+    for (const uri of await mxcUrisInRoom(this.deps.pool, roomId)) {
+      const match = /^mxc:\/\/([^/]+)\/([^/?#]+)$/.exec(uri);
+      if (!match || !isValidMediaId(match[2]!)) continue;
+      const item = await this.metadata(match[1]!, match[2]!);
+      if (!item || item.deleted || item.quarantinedBy !== null) continue;
+      await this.quarantine(adminId, match[1]!, match[2]!);
+      count++;
+    }
+    return count;
   }
 
   /** Admin: deletes an item; its file goes when no other item refers to the same content. */
