@@ -10,21 +10,17 @@ import { writeFileSync } from 'node:fs';
 import * as sdk from 'matrix-js-sdk';
 import sharp from 'sharp';
 import { logger } from 'matrix-js-sdk/lib/logger.js';
-import { register as registerAt, startSyncing, waitFor } from '../../support/js-sdk-helpers.mjs';
+import { syncingPair, waitFor } from '../../support/js-sdk-helpers.mjs';
 
 const [baseUrl, resultFile] = process.argv.slice(2);
 const report = { steps: [] };
 const step = (name) => report.steps.push(name);
 logger.setLevel?.('error');
 
-let alice;
-let bob;
+let pair;
 try {
-  const suffix = Math.random().toString(36).slice(2, 8);
-  alice = await registerAt(baseUrl, `alice${suffix}`);
-  bob = await registerAt(baseUrl, `bob${suffix}`);
-  await startSyncing(alice);
-  await startSyncing(bob);
+  pair = await syncingPair(baseUrl, baseUrl);
+  const { alice, bob } = pair;
   step('synced');
 
   const picture = await sharp({ create: { width: 640, height: 400, channels: 3, background: { r: 10, g: 120, b: 200 } } }).png().toBuffer();
@@ -75,8 +71,8 @@ try {
   report.ok = false;
   report.error = error instanceof Error ? `${error.message}\n${error.stack}` : String(error);
 } finally {
-  alice?.stopClient();
-  bob?.stopClient();
+  pair?.alice.stopClient();
+  pair?.bob.stopClient();
   writeFileSync(resultFile, JSON.stringify(report, null, 2));
   process.exit(report.ok ? 0 : 1);
 }
