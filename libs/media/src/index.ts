@@ -7,3 +7,6 @@ export * from './media.module';
 export * from './preview/ip-ranges';
 export * from './preview/open-graph';
 export * from './preview/url-preview.service';
+export * from './federation/multipart';
+export * from './federation/remote-media';
+export * from './params';

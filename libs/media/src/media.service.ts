@@ -68,6 +68,8 @@ export interface ServeOptions {
   legacy?: boolean;
   /** Longest wait for reserved media that is not uploaded yet, in ms. */
   timeoutMs?: number;
+  /** Serve this server's own media only (the federation endpoints): no remote fetch. */
+  localOnly?: boolean;
 }
 
 export interface MediaContent {
@@ -226,6 +228,7 @@ export class MediaService {
   /** The item with content, waiting (bounded) for reserved media; 404 for what may not be served. */
   private async available(serverName: string, mediaId: string, options: ServeOptions): Promise<MediaRecord> {
     if (!isValidMediaId(mediaId)) throw MediaError.notFound();
+    if (options.localOnly && serverName !== this.serverName) throw MediaError.notFound();
     let item = await this.metadata(serverName, mediaId);
     if (!item && serverName !== this.serverName) item = await this.fetchRemote(serverName, mediaId);
     if (!item || item.deleted || item.quarantinedBy !== null) throw MediaError.notFound();

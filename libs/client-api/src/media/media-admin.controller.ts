@@ -6,10 +6,9 @@
 import { Controller, Delete, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
 import { UserService } from '@hs/accounts';
 import { MatrixError } from '@hs/http';
-import { MediaService } from '@hs/media';
+import { MediaService, integerQueryParam } from '@hs/media';
 import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
 import { roomIdParam, userIdParam } from '../rooms/params';
-import { integerQueryParam } from './media-params';
 
 const ADMIN = '_synapse/admin/v1';
 

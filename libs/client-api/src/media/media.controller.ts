@@ -10,11 +10,11 @@ import { Controller, Get, HttpCode, Inject, Param, Post, Put, Query, Req, Res } 
 import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { MatrixError } from '@hs/http';
-import { MEDIA_SECURITY_HEADERS, MediaService, UrlPreviewService, contentDisposition, type MediaContent, type Preview } from '@hs/media';
+import { MEDIA_SECURITY_HEADERS, MediaService, UrlPreviewService, contentDisposition, thumbnailQuery, timeoutQuery, type MediaContent, type Preview } from '@hs/media';
 import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
 import { clientV1Paths } from '../prefixes';
 import { queryParam, requireQueryParam } from '../validation';
-import { mediaPaths, thumbnailQuery, timeoutQuery } from './media-params';
+import { mediaPaths } from './media-paths';
 
 const RAW_BODY = { rawBody: true };
 
