@@ -6,6 +6,9 @@ import {
   FilesystemMediaStorage,
   chooseThumbnailSize,
   contentDisposition,
+  decodeMediaMultipart,
+  dispositionFileName,
+  encodeMediaMultipart,
   inRanges,
   normaliseContentType,
   openGraphTags,
@@ -96,5 +99,19 @@ describe('FilesystemMediaStorage', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('multipart/mixed media answers', () => {
+  it('round-trips the content, type and file name, and refuses what is not two inline parts', () => {
+    const bytes = Buffer.from([0, 1, 2, 13, 10, 45, 45, 255]);
+    const answer = encodeMediaMultipart({ bytes, contentType: 'image/png', disposition: contentDisposition('image/png', 'café.png') });
+    expect(decodeMediaMultipart(answer.contentType, answer.body)).toEqual({ metadata: {}, bytes, contentType: 'image/png', fileName: 'café.png' });
+    expect(decodeMediaMultipart('application/json', answer.body)).toBeUndefined();
+    const boundary = 'b0undary';
+    const withLocation = Buffer.from(`--${boundary}\r\nContent-Type: application/json\r\n\r\n{}\r\n--${boundary}\r\nLocation: https://example.org/x\r\n\r\n\r\n--${boundary}--\r\n`);
+    expect(decodeMediaMultipart(`multipart/mixed; boundary=${boundary}`, withLocation)).toBeUndefined();
+    expect(decodeMediaMultipart(`multipart/mixed; boundary=${boundary}`, Buffer.from(`--${boundary}\r\nContent-Type: application/json\r\n\r\nnot json`))).toBeUndefined();
+    expect(dispositionFileName('attachment; filename="a \\"b\\".txt"')).toBe('a "b".txt');
   });
 });
