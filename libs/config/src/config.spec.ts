@@ -66,6 +66,7 @@ describe('configuration', () => {
         store_path: '/srv/hs/media',
         max_upload_size_bytes: 52428800,
         thumbnail_sizes: ['32x32 crop', '96x96 crop', '320x240 scale', '640x480 scale', '800x600 scale'],
+        pregenerate_thumbnails: true,
         max_thumbnail_source_pixels: 67108864,
         legacy_unauthenticated_frozen_at_ms: null,
         max_pending_creates_per_user: 50,

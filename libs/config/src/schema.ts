@@ -302,6 +302,9 @@ export const configSchema = z
           thumbnail_sizes: key(z.array(thumbnailSize).min(1, 'must name at least one size').default([...DEFAULT_THUMBNAIL_SIZES]), {
             doc: 'Thumbnail sizes generated, as `WIDTHxHEIGHT crop` or `WIDTHxHEIGHT scale`; a request gets the smallest configured size of its method at least as large as it asked.',
           }),
+          pregenerate_thumbnails: key(z.boolean().default(true), {
+            doc: 'Make the thumbnails of every configured size of an uploaded image in the background right after the upload (else each on its first request).',
+          }),
           max_thumbnail_source_pixels: key(z.number().int('must be a whole number').positive('must be at least 1').default(64 * 1024 * 1024), {
             doc: 'Images with more pixels than this are not thumbnailed (a decompression bomb guard).',
           }),

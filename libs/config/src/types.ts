@@ -87,6 +87,7 @@ export interface HomeserverConfig {
     max_upload_size_bytes: number;
     /** `WIDTHxHEIGHT crop|scale` entries. */
     thumbnail_sizes: string[];
+    pregenerate_thumbnails: boolean;
     max_thumbnail_source_pixels: number;
     /** Media uploaded after this time (ms) is not served on the unauthenticated paths; null: no freeze. */
     legacy_unauthenticated_frozen_at_ms: number | null;

@@ -25,11 +25,13 @@ import type { CommonQueryMethods } from 'slonik';
 import { normaliseContentType, safeFileName } from './content-disposition';
 import { MediaError } from './errors';
 import { contentKey, sha256Hex, thumbnailsKey, type MediaStorage } from './storage';
-import { chooseThumbnailSize, isThumbnailable, makeThumbnail, parseThumbnailSizes, type ThumbnailMethod, type ThumbnailSize } from './thumbnails';
+import { chooseThumbnailSize, isThumbnailable, makeThumbnail, parseThumbnailSizes, reducedSource, type ThumbnailMethod, type ThumbnailSize } from './thumbnails';
 
 export interface MediaSettings {
   max_upload_size_bytes: number;
   thumbnail_sizes: readonly string[];
+  /** Make every configured thumbnail of an uploaded image in the background after the upload. */
+  pregenerate_thumbnails?: boolean;
   max_thumbnail_source_pixels: number;
   legacy_unauthenticated_frozen_at_ms: number | null;
   max_pending_creates_per_user: number;
@@ -176,6 +178,23 @@ export class MediaService {
       if (error instanceof WrongExpectedRevisionError) throw new MediaError('M_CANNOT_OVERWRITE_MEDIA', 'This media id already has content');
       throw error;
     }
+    if (this.deps.settings.pregenerate_thumbnails && isThumbnailable(fact.content_type)) this.pregenerate(sha256, fact.content_type);
+  }
+
+  /**
+   * Makes every configured thumbnail of new content, one after the other, after the upload was
+   * answered; a request meanwhile shares the generation of its size. Failures (an image that
+   * does not decode) are left to the requests, which answer them.
+   */
+  private pregenerate(sha256: string, contentType: string): void {
+    void (async () => {
+      const source = await this.deps.storage.get(contentKey(sha256));
+      if (!source) return;
+      // Decoded once: every size is made from one reduced copy (GIF and WebP animations are
+      // made on request, from the original).
+      const reduced = await reducedSource(source, contentType, this.sizes, this.deps.settings.max_thumbnail_source_pixels);
+      for (const size of this.sizes) await this.cachedOrGenerated(sha256, contentType, size, false, reduced);
+    })().catch(() => undefined);
   }
 
   /** The content of a media item (fetched from its server and cached when remote). */
@@ -197,15 +216,21 @@ export class MediaService {
     const contentType = item.contentType!;
     if (!isThumbnailable(contentType)) throw new MediaError('M_UNKNOWN', `Cannot generate thumbnails for ${contentType}`, {}, 400);
     const size = chooseThumbnailSize(this.sizes, request.width, request.height, request.method);
-    const key = `${thumbnailsKey(item.sha256!)}/${size.width}x${size.height}-${size.method}${request.animated ? '-animated' : ''}`;
+    return this.cachedOrGenerated(item.sha256!, contentType, size, request.animated);
+  }
+
+  private async cachedOrGenerated(sha256: string, contentType: string, size: ThumbnailSize, animated: boolean, source?: Buffer): Promise<MediaContent> {
+    const key = `${thumbnailsKey(sha256)}/${size.width}x${size.height}-${size.method}${animated ? '-animated' : ''}`;
+    const pending = this.generating.get(key);
+    if (pending) return pending;
     const cached = await this.cachedThumbnail(key);
     if (cached) return cached;
-    let pending = this.generating.get(key);
-    if (!pending) {
-      pending = this.generate(item.sha256!, contentType, size, request.animated, key).finally(() => this.generating.delete(key));
-      this.generating.set(key, pending);
+    let generation = this.generating.get(key);
+    if (!generation) {
+      generation = this.generate(sha256, contentType, size, animated, key, source).finally(() => this.generating.delete(key));
+      this.generating.set(key, generation);
     }
-    return pending;
+    return generation;
   }
 
   private async cachedThumbnail(key: string): Promise<MediaContent | undefined> {
@@ -216,8 +241,8 @@ export class MediaService {
     return undefined;
   }
 
-  private async generate(sha256: string, contentType: string, size: ThumbnailSize, animated: boolean, key: string): Promise<MediaContent> {
-    const source = await this.deps.storage.get(contentKey(sha256));
+  private async generate(sha256: string, contentType: string, size: ThumbnailSize, animated: boolean, key: string, given?: Buffer): Promise<MediaContent> {
+    const source = given ?? (await this.deps.storage.get(contentKey(sha256)));
     if (!source) throw MediaError.notFound('The content of this media is missing from the media store');
     const thumbnail = await makeThumbnail(source, contentType, size, { animated, maxSourcePixels: this.deps.settings.max_thumbnail_source_pixels });
     const suffix = THUMBNAIL_SUFFIXES.find(([, type]) => type === thumbnail.contentType)![0];

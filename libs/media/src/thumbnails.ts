@@ -63,8 +63,8 @@ export async function makeThumbnail(source: Buffer, contentType: string, size: T
   const animatable = options.animated && (type === 'image/gif' || type === 'image/webp');
   try {
     const image = sharp(source, { limitInputPixels: options.maxSourcePixels, animated: animatable, failOn: 'error' });
-    const meta = await image.metadata();
-    const animatedSource = animatable && (meta.pages ?? 1) > 1;
+    // The header is read only when the animation matters: libvips decodes the rest once, shrinking JPEGs on load.
+    const animatedSource = animatable && ((await image.metadata()).pages ?? 1) > 1;
     const pipeline = image.rotate().resize({
       width: size.width,
       height: size.height,
@@ -84,4 +84,21 @@ export async function makeThumbnail(source: Buffer, contentType: string, size: T
     if (error instanceof MediaError) throw error;
     throw new MediaError('M_UNKNOWN', `Cannot generate a thumbnail: the ${type} image cannot be decoded or is too large`, {}, 400);
   }
+}
+
+/**
+ * The source scaled down once to cover every size in `sizes` (still in its own format), so
+ * that all of them can be made from it without decoding the full image again; the source
+ * itself when it is not larger. Animation is not kept.
+ */
+export async function reducedSource(source: Buffer, contentType: string, sizes: readonly ThumbnailSize[], maxSourcePixels: number): Promise<Buffer> {
+  const type = baseContentType(contentType);
+  const width = Math.max(...sizes.map((size) => size.width));
+  const height = Math.max(...sizes.map((size) => size.height));
+  const pipeline = sharp(source, { limitInputPixels: maxSourcePixels, failOn: 'error' })
+    .rotate()
+    .resize({ width, height, fit: 'outside', withoutEnlargement: true });
+  if (type === 'image/jpeg') return pipeline.jpeg({ quality: 95 }).toBuffer();
+  if (type === 'image/webp') return pipeline.webp({ lossless: true }).toBuffer();
+  return pipeline.png({ compressionLevel: 1 }).toBuffer();
 }
