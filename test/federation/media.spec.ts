@@ -30,6 +30,9 @@ describe('media over federation', () => {
     const mediaId = ((await uploaded.json()) as { content_uri: string }).content_uri.split('/').pop()!;
     const bobToken = bob.accessToken;
 
+    // allow_remote=false: not fetched while B does not have it.
+    expect((await get(b, `/_matrix/media/v3/download/${a.name}/${mediaId}?allow_remote=false`)).status).toBe(404);
+
     const download = await get(b, `/_matrix/client/v1/media/download/${a.name}/${mediaId}`, bobToken);
     expect(download.status).toBe(200);
     expect(download.type).toBe('image/png');
@@ -53,6 +56,6 @@ describe('media over federation', () => {
     const cached = await get(b, `/_matrix/client/v1/media/download/${a.name}/${mediaId}`, bobToken);
     expect(cached.status).toBe(200);
     expect(cached.bytes.equals(picture)).toBe(true);
-    expect((await get(b, `/_matrix/media/v3/download/${a.name}/${mediaId}`)).bytes.equals(picture)).toBe(true);
+    expect((await get(b, `/_matrix/media/v3/download/${a.name}/${mediaId}?allow_remote=false`)).bytes.equals(picture)).toBe(true);
   }, 120_000);
 });

@@ -70,8 +70,10 @@ export interface ServeOptions {
   legacy?: boolean;
   /** Longest wait for reserved media that is not uploaded yet, in ms. */
   timeoutMs?: number;
-  /** Serve this server's own media only (the federation endpoints): no remote fetch. */
+  /** Serve this server's own media only (the federation endpoints). */
   localOnly?: boolean;
+  /** `allow_remote=false` of the legacy paths: remote media is served when already cached, never fetched. */
+  allowRemote?: boolean;
 }
 
 export interface MediaContent {
@@ -255,7 +257,7 @@ export class MediaService {
     if (!isValidMediaId(mediaId)) throw MediaError.notFound();
     if (options.localOnly && serverName !== this.serverName) throw MediaError.notFound();
     let item = await this.metadata(serverName, mediaId);
-    if (!item && serverName !== this.serverName) item = await this.fetchRemote(serverName, mediaId);
+    if (!item && serverName !== this.serverName && options.allowRemote !== false) item = await this.fetchRemote(serverName, mediaId);
     if (!item || item.deleted || item.quarantinedBy !== null) throw MediaError.notFound();
     if (item.sha256 === null) {
       if (item.unusedExpiresAt !== null && item.unusedExpiresAt <= this.clock()) throw MediaError.notFound();

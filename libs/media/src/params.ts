@@ -46,3 +46,10 @@ export function thumbnailQuery(query: unknown): ThumbnailQuery {
   if (animated !== 'true' && animated !== 'false') throw MediaError.invalidParam('animated must be true or false');
   return { width, height, method, animated: animated === 'true', timeoutMs: timeoutQuery(query) };
 }
+
+/** `allow_remote` of the legacy download and thumbnail paths (default true). */
+export function allowRemoteQuery(query: unknown): boolean {
+  const value = mediaQueryParam(query, 'allow_remote') ?? 'true';
+  if (value !== 'true' && value !== 'false') throw MediaError.invalidParam('allow_remote must be true or false');
+  return value === 'true';
+}

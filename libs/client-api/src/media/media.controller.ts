@@ -10,7 +10,7 @@ import { Controller, Get, HttpCode, Inject, Param, Post, Put, Query, Req, Res } 
 import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { MatrixError } from '@hs/http';
-import { MEDIA_SECURITY_HEADERS, MediaService, UrlPreviewService, contentDisposition, thumbnailQuery, timeoutQuery, type MediaContent, type Preview } from '@hs/media';
+import { MEDIA_SECURITY_HEADERS, MediaService, UrlPreviewService, allowRemoteQuery, contentDisposition, thumbnailQuery, timeoutQuery, type MediaContent, type Preview } from '@hs/media';
 import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
 import { clientV1Paths } from '../prefixes';
 import { queryParam, requireQueryParam } from '../validation';
@@ -125,7 +125,8 @@ export class MediaController {
   private async serveDownload(params: MediaParams, query: unknown, reply: FastifyReply, legacy: boolean): Promise<void> {
     const name = decodedFileName(params.fileName);
     const timeoutMs = timeoutQuery(query);
-    sendMedia(reply, await this.media.download(params.serverName, params.mediaId, { legacy, ...(timeoutMs === undefined ? {} : { timeoutMs }) }), name);
+    const options = { legacy, allowRemote: allowRemoteQuery(query), ...(timeoutMs === undefined ? {} : { timeoutMs }) };
+    sendMedia(reply, await this.media.download(params.serverName, params.mediaId, options), name);
   }
 
   /** GET /_matrix/client/v1/media/thumbnail/{serverName}/{mediaId} */
@@ -143,7 +144,8 @@ export class MediaController {
 
   private async serveThumbnail(serverName: string, mediaId: string, query: unknown, reply: FastifyReply, legacy: boolean): Promise<void> {
     const { timeoutMs, ...request } = thumbnailQuery(query);
-    const thumbnail = await this.media.thumbnail(serverName, mediaId, request, { legacy, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+    const options = { legacy, allowRemote: allowRemoteQuery(query), ...(timeoutMs === undefined ? {} : { timeoutMs }) };
+    const thumbnail = await this.media.thumbnail(serverName, mediaId, request, options);
     sendMedia(reply, { bytes: thumbnail.bytes, contentType: thumbnail.contentType }, undefined);
   }
 }
