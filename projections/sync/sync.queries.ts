@@ -785,3 +785,17 @@ export class SyncQueries {
 function upToCondition(position: bigint, beforeNext: boolean) {
   return beforeNext ? sql.fragment`(s.position <= ${position} OR (s.position = ${position + 1n} AND s.before))` : sql.fragment`s.position <= ${position}`;
 }
+
+/**
+ * The `mxc://` URIs a room's events refer to (content `url`, `info.thumbnail_url`, and the
+ * room avatar's `url`), each once: what an admin quarantines with the room's media.
+ */
+export async function mxcUrisInRoom(conn: CommonQueryMethods, roomId: string): Promise<string[]> {
+  const rows = await conn.anyFirst(sql.unsafe`
+    SELECT DISTINCT uri FROM (
+      SELECT e.event->'content'->>'url' AS uri FROM proj_sync.events e WHERE e.room_id = ${roomId} AND e.contains_url
+      UNION ALL
+      SELECT e.event->'content'->'info'->>'thumbnail_url' FROM proj_sync.events e WHERE e.room_id = ${roomId} AND e.event->'content'->'info' ? 'thumbnail_url'
+    ) u WHERE uri LIKE 'mxc://%' ORDER BY uri`);
+  return rows as string[];
+}

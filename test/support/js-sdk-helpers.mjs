@@ -82,3 +82,13 @@ export async function startSyncing(client) {
   await withTimeout(prepared, 30000, `${client.getUserId()} initial sync`);
 }
 
+
+/** Registers alice (at `urlA`) and bob (at `urlB`) under fresh names, both syncing. */
+export async function syncingPair(urlA, urlB) {
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const alice = await register(urlA, `alice${suffix}`);
+  const bob = await register(urlB, `bob${suffix}`);
+  await startSyncing(alice);
+  await startSyncing(bob);
+  return { alice, bob };
+}

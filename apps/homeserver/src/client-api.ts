@@ -7,6 +7,7 @@ import { AccountDataService, AccountsModule, AccountsOptions, DATABASE_POOL, Dev
 import { ClientApiModule } from '@hs/client-api';
 import type { HomeserverConfig } from '@hs/config';
 import { DeviceKeysService, E2eeModule, KeyBackupModule, ToDeviceService } from '@hs/e2ee';
+import { FilesystemMediaStorage, MediaModule, type RemoteMediaSource } from '@hs/media';
 import { RoomModule, WriteModelReader, type RoomModuleDependencies } from '@hs/room';
 import { SyncModule, accountDataSourceFrom } from '@hs/sync';
 import { DynamicModule, Inject, Injectable, Module, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
@@ -18,6 +19,8 @@ export interface ClientApiOptions {
   /** Accounts settings beyond what the configuration says (password hashing cost, token cache). */
   accounts?: Omit<AccountsOptions, 'serverName' | 'registrationSharedSecret' | 'clock'>;
   clock?: () => number;
+  /** Where media of other servers comes from (over federation); none: only local media is served. */
+  remoteMedia?: RemoteMediaSource;
 }
 
 /** Provides the backend's database pool to the accounts layer and key backups. */
@@ -120,9 +123,19 @@ export function clientApiModule(
       },
     }),
   });
+  const media = MediaModule.forRoot({
+    serverName: config.server_name,
+    settings: config.media,
+    store: backend.store,
+    pool: backend.db.pool,
+    storage: new FilesystemMediaStorage(config.media.store_path),
+    readBarrier: backend.readBarrier,
+    clock,
+    ...(options.remoteMedia ? { remote: options.remoteMedia } : {}),
+  }, config.media.url_preview);
   return ClientApiModule.forRoot({
     config,
-    imports: [CqrsModule.forRoot(), accounts, keyBackup, room, e2ee, sync, DeviceKeysWiringModule.forModules(accounts, e2ee)],
+    imports: [CqrsModule.forRoot(), accounts, keyBackup, room, e2ee, sync, media, DeviceKeysWiringModule.forModules(accounts, e2ee)],
     clock,
   });
 }

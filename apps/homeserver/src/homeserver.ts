@@ -7,6 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError, ConfigIssue, HomeserverConfig } from '@hs/config';
 import { HomeserverMetrics, createHttpApplication } from '@hs/http';
 import { FederationSender } from '@hs/federation-sender';
+import { FederationMediaApiModule } from '@hs/federation-api';
+import { FederationMediaSource, MediaService } from '@hs/media';
 import type { FederationKeys } from '@hs/keys';
 import type { CheckpointListener, ProjectionRunner } from '@hs/eventstore';
 import { SigningKey, parseSigningKeyFile } from '@hs/protocol';
@@ -128,10 +130,12 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
         discovery: discoveryOptions(config),
         healthChecks: backend.health,
         metrics,
-        clientApi: clientApiModule(config, backend, room, options),
+        // Remote media is fetched over federation when this server federates.
+        clientApi: clientApiModule(config, backend, room, files.tls ? { ...options, remoteMedia: new FederationMediaSource(keys.client) } : options),
       }),
       {
         bodyLimit: config.max_request_body_bytes,
+        rawBodyLimit: config.media.max_upload_size_bytes,
         logger: logger.child({ listener: 'client' }),
         metrics,
         connections: {
@@ -161,7 +165,11 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
         typing: client.get(TypingStore),
         e2ee: e2eeInbound(client),
         presence: presence.inbound,
-        imports: [federationReadModule(config, backend, options.clock, e2eeServices(client)), ...(options.federationModules ?? [])],
+        imports: [
+          federationReadModule(config, backend, options.clock, e2eeServices(client)),
+          FederationMediaApiModule.forService(client.get(MediaService)),
+          ...(options.federationModules ?? []),
+        ],
         clock: options.clock,
       });
       const federationSender = federationSenderModule(config, backend, keys, client.get(TypingStore).updates, logger);

@@ -24,6 +24,8 @@ import { PushRulesService } from './push-rules/push-rules.service';
 import { CrossSigningController } from './keys/cross-signing.controller';
 import { DehydratedDeviceController } from './keys/dehydrated-device.controller';
 import { KeysController } from './keys/keys.controller';
+import { MediaAdminController } from './media/media-admin.controller';
+import { MediaController } from './media/media.controller';
 import { RoomKeysController } from './room-keys/room-keys.controller';
 import { RoomsApiModule } from './rooms/rooms-api.module';
 import { CLIENT_API_CONFIG, ClientApiConfig } from './config';
@@ -85,6 +87,8 @@ export class ClientApiModule {
         DehydratedDeviceController,
         CrossSigningController,
         RoomKeysController,
+        MediaController,
+        MediaAdminController,
       ],
     };
   }

@@ -11,6 +11,8 @@ export interface ConfigValues {
 }
 
 function scalar(value: unknown): string {
+  // Lists in flow style (`[a, b]`), so that they stay on the key's line.
+  if (Array.isArray(value)) return `[${value.map((item) => scalar(item)).join(', ')}]`;
   return YAML.stringify(value, { lineWidth: 0 }).trimEnd();
 }
 

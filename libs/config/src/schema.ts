@@ -36,6 +36,18 @@ export function keyDoc(schema: z.ZodTypeAny): KeyDoc | undefined {
  */
 const SERVER_NAME = /^(?:\[[0-9A-Fa-f:.]{2,45}\]|[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)(?::[0-9]{1,5})?$/;
 
+/** Default thumbnail sizes (what Synapse and Dendrite offer). */
+const DEFAULT_THUMBNAIL_SIZES = ['32x32 crop', '96x96 crop', '320x240 scale', '640x480 scale', '800x600 scale'] as const;
+
+const thumbnailSize = z.string().regex(/^[1-9][0-9]{0,3}x[1-9][0-9]{0,3} (crop|scale)$/, 'must be WIDTHxHEIGHT crop or WIDTHxHEIGHT scale (at most 9999 pixels a side)');
+
+/** Ranges a URL preview never fetches from: loopback, private, link-local, CGNAT, multicast, reserved, unique-local IPv6. */
+const DEFAULT_PREVIEW_DENY_LIST = [
+  '0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.0.0.0/24', '192.0.2.0/24',
+  '192.168.0.0/16', '198.18.0.0/15', '198.51.100.0/24', '203.0.113.0/24', '224.0.0.0/4', '240.0.0.0/4',
+  '::1/128', '::/128', 'fe80::/10', 'fc00::/7', '2001:db8::/32', 'ff00::/8', '::ffff:0:0/96',
+] as const;
+
 function isServerName(value: string): boolean {
   if (value.length > 255 || !SERVER_NAME.test(value)) return false;
   const port = /:([0-9]{1,5})$/.exec(value.startsWith('[') ? value.slice(value.indexOf(']')) : value);
@@ -285,8 +297,44 @@ export const configSchema = z
         .object({
           store_path: key(nonEmpty.default('media'), { doc: 'Folder where uploaded media files are kept.', path: true }),
           max_upload_size_bytes: key(z.number().int('must be a whole number').positive('must be at least 1').default(50 * 1024 * 1024), {
-            doc: 'Largest media upload accepted, in bytes.',
+            doc: 'Largest media upload accepted, in bytes (larger ones get 413 M_TOO_LARGE); also the largest remote media fetched.',
           }),
+          thumbnail_sizes: key(z.array(thumbnailSize).min(1, 'must name at least one size').default([...DEFAULT_THUMBNAIL_SIZES]), {
+            doc: 'Thumbnail sizes generated, as `WIDTHxHEIGHT crop` or `WIDTHxHEIGHT scale`; a request gets the smallest configured size of its method at least as large as it asked.',
+          }),
+          pregenerate_thumbnails: key(z.boolean().default(true), {
+            doc: 'Make the thumbnails of every configured size of an uploaded image in the background right after the upload (else each on its first request).',
+          }),
+          max_thumbnail_source_pixels: key(z.number().int('must be a whole number').positive('must be at least 1').default(64 * 1024 * 1024), {
+            doc: 'Images with more pixels than this are not thumbnailed (a decompression bomb guard).',
+          }),
+          legacy_unauthenticated_frozen_at_ms: key(z.number().int('must be a whole number').min(0, 'must be at least 0').nullable().default(null), {
+            doc: 'Freeze of the unauthenticated /_matrix/media/v3 download and thumbnail paths (time in ms since the epoch): media uploaded after it is 404 there and only served under /_matrix/client/v1/media. Null serves every item on both.',
+          }),
+          max_pending_creates_per_user: key(z.number().int('must be a whole number').positive('must be at least 1').default(50), {
+            doc: 'Media ids a user may hold reserved (POST /_matrix/media/v1/create) without uploading them; more get 429 M_LIMIT_EXCEEDED.',
+          }),
+          unused_expires_after_ms: key(z.number().int('must be a whole number').positive('must be at least 1').default(24 * 60 * 60 * 1000), {
+            doc: 'How long a reserved media id may wait for its upload.',
+          }),
+          max_stall_ms: key(z.number().int('must be a whole number').min(0, 'must be at least 0').default(20_000), {
+            doc: 'Longest time a download waits for reserved media to be uploaded (the client may ask less with timeout_ms).',
+          }),
+          url_preview: key(
+            z
+              .object({
+                enabled: key(z.boolean().default(false), { doc: 'Serve /preview_url (the server fetches pages its users name).' }),
+                ip_deny_list: key(z.array(nonEmpty).default([...DEFAULT_PREVIEW_DENY_LIST]), {
+                  doc: 'Address ranges (CIDR) the URL preview never connects to; private, loopback and link-local ranges by default.',
+                }),
+                max_page_bytes: key(z.number().int('must be a whole number').positive('must be at least 1').default(1024 * 1024), {
+                  doc: 'Largest page read for a preview, in bytes.',
+                }),
+              })
+              .strict()
+              .default({}),
+            { doc: 'URL previews (OpenGraph tags of a page).' },
+          ),
         })
         .strict()
         .default({}),

@@ -85,6 +85,21 @@ export interface HomeserverConfig {
   media: {
     store_path: string;
     max_upload_size_bytes: number;
+    /** `WIDTHxHEIGHT crop|scale` entries. */
+    thumbnail_sizes: string[];
+    pregenerate_thumbnails: boolean;
+    max_thumbnail_source_pixels: number;
+    /** Media uploaded after this time (ms) is not served on the unauthenticated paths; null: no freeze. */
+    legacy_unauthenticated_frozen_at_ms: number | null;
+    max_pending_creates_per_user: number;
+    unused_expires_after_ms: number;
+    max_stall_ms: number;
+    url_preview: {
+      enabled: boolean;
+      /** CIDR ranges never fetched. */
+      ip_deny_list: string[];
+      max_page_bytes: number;
+    };
   };
   read_consistency: {
     /** Reads wait for the read models to reflect acknowledged writes (off only for benchmarks). */

@@ -3,3 +3,4 @@ export * from './room-events';
 export * from './room-facts';
 export * from './sync-token';
 export * from './receipts';
+export * from './media';

@@ -1,15 +1,17 @@
 /**
  * Names of the event-store streams. Every room has one stream of accepted room events
- * (`room-<roomId>`) and one of receipts (`receipts-<roomId>`); admin and moderation actions
- * go to the `audit` stream.
+ * (`room-<roomId>`) and one of receipts (`receipts-<roomId>`); every media item has one
+ * (`media-<serverName>/<mediaId>`); admin and moderation actions go to the `audit` stream.
  */
 export const ROOM_STREAM_PREFIX = 'room-';
 export const RECEIPTS_STREAM_PREFIX = 'receipts-';
+export const MEDIA_STREAM_PREFIX = 'media-';
 export const AUDIT_STREAM = 'audit';
 
 export type StreamName =
   | { kind: 'room'; roomId: string }
   | { kind: 'receipts'; roomId: string }
+  | { kind: 'media'; serverName: string; mediaId: string }
   | { kind: 'audit' };
 
 /** The stream of a room's accepted events. */
@@ -22,6 +24,14 @@ export function receiptsStream(roomId: string): string {
   return `${RECEIPTS_STREAM_PREFIX}${requireRoomId(roomId)}`;
 }
 
+/** The stream of a media item (`mxc://<serverName>/<mediaId>`). */
+export function mediaStream(serverName: string, mediaId: string): string {
+  if (serverName.length === 0 || serverName.includes('/') || mediaId.length === 0 || mediaId.includes('/')) {
+    throw new TypeError(`not a media item: ${JSON.stringify(`${serverName}/${mediaId}`)}`);
+  }
+  return `${MEDIA_STREAM_PREFIX}${serverName}/${mediaId}`;
+}
+
 /** What a stream name refers to, or `undefined` for a name that is none of ours. */
 export function parseStreamName(stream: string): StreamName | undefined {
   if (stream === AUDIT_STREAM) return { kind: 'audit' };
@@ -32,6 +42,10 @@ export function parseStreamName(stream: string): StreamName | undefined {
   if (stream.startsWith(RECEIPTS_STREAM_PREFIX)) {
     const roomId = stream.slice(RECEIPTS_STREAM_PREFIX.length);
     return isRoomId(roomId) ? { kind: 'receipts', roomId } : undefined;
+  }
+  if (stream.startsWith(MEDIA_STREAM_PREFIX)) {
+    const [serverName, mediaId, ...rest] = stream.slice(MEDIA_STREAM_PREFIX.length).split('/');
+    return serverName && mediaId && rest.length === 0 ? { kind: 'media', serverName, mediaId } : undefined;
   }
   return undefined;
 }

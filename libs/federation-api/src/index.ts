@@ -9,3 +9,4 @@ export * from './rooms/federation-rooms-api.module';
 export * from './rooms/room-membership.controllers';
 export * from './read-api.options';
 export * from './read-api.module';
+export * from './media/media.controller';

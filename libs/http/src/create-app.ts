@@ -19,6 +19,8 @@ import type { HomeserverMetrics } from './metrics';
 export interface HttpApplicationOptions {
   /** Largest request body, in bytes (413 M_TOO_LARGE above it). */
   bodyLimit: number;
+  /** Largest body of the routes that take raw bytes (media uploads); `bodyLimit` when absent. */
+  rawBodyLimit?: number;
   /** The process logger; each request logs through a child with its request id (secrets redacted, see ./log-redaction.ts). */
   logger: Logger;
   metrics?: HomeserverMetrics;
@@ -102,7 +104,7 @@ export async function createHttpApplication(
     ...(connections ? { http: httpServerOptions(connections), requestTimeout: connections.requestTimeoutMs } : {}),
     ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
   });
-  const routes = installHttpFoundation(adapter.getInstance(), { bodyLimit: options.bodyLimit, metrics: options.metrics });
+  const routes = installHttpFoundation(adapter.getInstance(), { bodyLimit: options.bodyLimit, rawBodyLimit: options.rawBodyLimit, metrics: options.metrics });
   if (connections) limitConnectionsPerAddress(adapter.getInstance(), connections);
   const app = await NestFactory.create<NestFastifyApplication>(rootModule, adapter, {
     bodyParser: false,

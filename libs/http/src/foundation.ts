@@ -45,6 +45,8 @@ function parseRequestBody(request: FastifyRequest, body: Buffer): unknown {
 
 export interface FoundationOptions {
   bodyLimit: number;
+  /** Largest body of the routes flagged rawBody (media uploads); `bodyLimit` when absent. */
+  rawBodyLimit?: number;
   metrics?: HomeserverMetrics;
 }
 
@@ -56,6 +58,8 @@ export function installHttpFoundation(fastify: FastifyInstance, options: Foundat
   const routes = new RouteTable();
   fastify.addHook('onRoute', (route) => {
     routes.add(route.url, route.method);
+    const config = route.config as RawBodyRouteConfig | undefined;
+    if (config?.rawBody === true && options.rawBodyLimit !== undefined) route.bodyLimit = options.rawBodyLimit;
   });
 
   // Every body is read as bytes and parsed as JSON whatever its Content-Type (clients often

@@ -82,6 +82,11 @@ export interface FederationRequest {
   signed?: boolean;
   maxResponseBytes?: number;
   /**
+   * `bytes`: a successful answer is handed over as it is (`bytes`, `contentType`) instead of
+   * being parsed as JSON (media downloads); error answers are read as JSON all the same.
+   */
+  responseType?: 'json' | 'bytes';
+  /**
    * Deadline of this request in milliseconds, connection included, instead of the client's
    * `timeoutMs` (a send_join of a large room takes longer to answer). Resolving the server
    * name keeps the client's deadline.
@@ -96,7 +101,11 @@ export interface FederationRequest {
 
 export interface FederationResponse {
   status: number;
+  /** The JSON answer (empty for a `bytes` request). */
   body: Record<string, unknown>;
+  /** The answer's bytes and Content-Type, for a `bytes` request. */
+  bytes?: Buffer;
+  contentType?: string;
 }
 
 const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -178,7 +187,7 @@ export class FederationClient {
     if (!this.policy.allows(destination)) throw new FederationDestinationRefusedError(destination);
     const target = await this.resolve(destination);
     const payload = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body), 'utf8');
-    const headers: Record<string, string> = { Host: target.hostHeader, Accept: 'application/json' };
+    const headers: Record<string, string> = { Host: target.hostHeader, Accept: request.responseType === 'bytes' ? '*/*' : 'application/json' };
     if (payload) {
       headers['Content-Type'] = 'application/json';
       headers['Content-Length'] = String(payload.length);
@@ -276,6 +285,12 @@ export class FederationClient {
         res.on('error', (error) => fail(`reading the answer: ${error.message}`, status));
         res.on('end', () => {
           if (settled) return;
+          if (request.responseType === 'bytes' && status >= 200 && status < 300) {
+            settled = true;
+            clearTimeout(deadline);
+            resolve({ status, body: {}, bytes: Buffer.concat(chunks), contentType: String(res.headers['content-type'] ?? 'application/octet-stream') });
+            return;
+          }
           const text = Buffer.concat(chunks).toString('utf8');
           let body: unknown;
           try {

@@ -86,6 +86,11 @@ export class TestUser {
     return new TestUser(url, body.user_id, body.access_token);
   }
 
+  /** The user's access token (for requests the helpers here do not make). */
+  get accessToken(): string {
+    return this.token;
+  }
+
   /** Talks to `instance` from now on (its client port after a restart). */
   moveTo(instance: FederatedInstance): void {
     this.baseUrl = instance.server.url;
@@ -154,4 +159,23 @@ export class TestUser {
       return Object.keys(invites).find((id) => roomId === undefined || id === roomId);
     }, timeoutMs);
   }
+}
+
+/**
+ * Two federating instances started before the tests of the enclosing `describe` and stopped
+ * after them; `pair.a` and `pair.b` are set once they run.
+ */
+export function useFederatedPair(): { a: FederatedInstance; b: FederatedInstance } {
+  const federation = new Federation();
+  const pair = {} as { a: FederatedInstance; b: FederatedInstance };
+  beforeAll(async () => {
+    await federation.prepare(2);
+    pair.a = await federation.start(0);
+    pair.b = await federation.start(1);
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.allSettled([pair.a, pair.b].filter(Boolean).map((instance) => instance.server.close()));
+    federation.dispose();
+  }, 60_000);
+  return pair;
 }

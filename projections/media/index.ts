@@ -1,0 +1,2 @@
+export * from './media.projector';
+export * from './media.queries';
