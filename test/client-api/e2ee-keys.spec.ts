@@ -231,6 +231,42 @@ describe('end-to-end encryption keys and to-device messages', () => {
     }
   });
 
+  it('long-polls woken by one send each get exactly their messages, and their next syncs acknowledge them', async () => {
+    const users = await Promise.all(['hal', 'ida', 'jon', 'kim'].map((name) => registerUser(s.url, name)));
+    const tokens = await Promise.all(users.map(async (u) => (await sync(u)).next_batch as string));
+    // kim has an older message waiting that her since does not cover.
+    await call(s.url, 'PUT', 'sendToDevice/m.fan/old', { token: alice.token, body: { messages: { [users[3].userId]: { [users[3].deviceId]: { old: true } } } } });
+    const waiting = users.slice(0, 3).map((u, i) => sync(u, tokens[i], 10_000));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const messages = Object.fromEntries(users.map((u, i) => [u.userId, { [u.deviceId]: { to: i } }]));
+    expect((await call(s.url, 'PUT', 'sendToDevice/m.fan/one', { token: alice.token, body: { messages } })).status).toBe(200);
+    const woken = [...(await Promise.all(waiting)), await sync(users[3], tokens[3], 10_000)];
+    expect(woken.map((body) => body.to_device?.events)).toEqual([
+      [{ sender: alice.userId, type: 'm.fan', content: { to: 0 } }],
+      [{ sender: alice.userId, type: 'm.fan', content: { to: 1 } }],
+      [{ sender: alice.userId, type: 'm.fan', content: { to: 2 } }],
+      [
+        { sender: alice.userId, type: 'm.fan', content: { old: true } },
+        { sender: alice.userId, type: 'm.fan', content: { to: 3 } },
+      ],
+    ]);
+    for (const body of woken) {
+      assertMatchesSpec(body, { api: 'client-server', file: 'sync.yaml', path: '/sync', method: 'get', status: 200 });
+      expect(body.device_one_time_keys_count).toEqual({ signed_curve25519: 0 });
+    }
+    // The next syncs, together, acknowledge them: nothing new, and the old since finds them gone.
+    const next = await Promise.all(users.map((u, i) => sync(u, woken[i].next_batch)));
+    expect(next.map((body) => body.to_device)).toEqual([undefined, undefined, undefined, undefined]);
+    expect((await sync(users[0], tokens[0])).to_device).toBeUndefined();
+    // A long-poll that times out with nothing new still reports the device's key counts, as they are when it answers.
+    const quiet = sync(users[1], next[1].next_batch, 1500);
+    await call(s.url, 'POST', 'keys/upload', { token: users[1].token, body: { one_time_keys: { 'signed_curve25519:Q': { key: 'q' } } } });
+    const timedOut = await quiet;
+    expect(timedOut.to_device).toBeUndefined();
+    expect(timedOut.device_one_time_keys_count).toEqual({ signed_curve25519: 1 });
+    expect(timedOut.device_unused_fallback_key_types).toEqual([]);
+  });
+
   it('keeps one dehydrated device per user: its keys and messages, read in batches, replaced by the next one', async () => {
     const ivy = await registerUser(s.url, 'ivy');
     const path = '/_matrix/client/unstable/org.matrix.msc3814.v1/dehydrated_device';

@@ -12,6 +12,7 @@ import { Subject, type Observable } from 'rxjs';
 import { z } from 'zod';
 import { canonicalJson } from '@hs/protocol';
 import { int, isStorableText, sql, type CommonQueryMethods, type DatabasePool, type DatabaseTransactionConnection } from './db';
+import { Batcher } from './batcher';
 import { E2eeError } from './errors';
 import { currentPosition, recordDeviceListChange } from './stream';
 
@@ -40,7 +41,7 @@ export interface KeyCounts {
 
 const KeysJsonRow = z.object({ user_id: z.string(), device_id: z.string(), keys_json: z.string(), display_name: z.string().nullable() });
 const DeviceStateRow = z.object({ device_id: z.string(), keys_json: z.string().nullable(), display_name: z.string().nullable() });
-const CountRow = z.object({ algorithm: z.string(), n: int.nullable() });
+const DeviceCountRow = z.object({ user_id: z.string(), device_id: z.string(), algorithm: z.string(), n: int.nullable() });
 const ClaimedRow = z.object({ user_id: z.string(), device_id: z.string(), algorithm: z.string(), key_id: z.string(), key_json: z.string() });
 const ExistingKeyRow = z.object({ algorithm: z.string(), key_id: z.string(), key_json: z.string() });
 
@@ -119,6 +120,12 @@ export class DeviceKeysService {
     private readonly pool: DatabasePool,
     private readonly clock: () => number = Date.now,
   ) {}
+
+  private readonly positions = new Batcher<undefined, number>(async (callers) => {
+    const position = await currentPosition(this.pool);
+    return callers.map(() => position);
+  });
+  private readonly countBatches = new Batcher<{ userId: string; deviceId: string }, KeyCounts>((devices) => this.readCounts(this.pool, devices));
 
   /** Announces a change after its transaction committed. */
   announce(change: E2eeChange): void {
@@ -209,19 +216,37 @@ export class DeviceKeysService {
 
   /** The device's unclaimed one-time keys per algorithm (signed_curve25519 always named) and its unused fallback key algorithms. */
   async counts(conn: CommonQueryMethods, userId: string, deviceId: string): Promise<KeyCounts> {
-    // One statement (every /sync asks): the one-time key counts, then the unused fallback keys (n null).
-    const rows = await conn.any(sql.type(CountRow)`
-      SELECT algorithm, count(*) AS n FROM e2ee.one_time_keys WHERE user_id = ${userId} AND device_id = ${deviceId} GROUP BY algorithm
+    return (await this.readCounts(conn, [{ userId, deviceId }]))[0];
+  }
+
+  /** The same as `counts` on the pool, read with one statement for the devices asked for together (woken /sync long-polls). */
+  countsOf(userId: string, deviceId: string): Promise<KeyCounts> {
+    return this.countBatches.load({ userId, deviceId });
+  }
+
+  private async readCounts(conn: CommonQueryMethods, devices: readonly { userId: string; deviceId: string }[]): Promise<KeyCounts[]> {
+    const users = sql.array(devices.map((d) => d.userId), 'text');
+    const ids = sql.array(devices.map((d) => d.deviceId), 'text');
+    // One statement: the one-time key counts, then the unused fallback keys (n null).
+    const rows = await conn.any(sql.type(DeviceCountRow)`
+      SELECT user_id, device_id, algorithm, count(*) AS n FROM e2ee.one_time_keys
+       WHERE (user_id, device_id) IN (SELECT * FROM unnest(${users}::text[], ${ids}::text[])) GROUP BY user_id, device_id, algorithm
       UNION ALL
-      SELECT algorithm, NULL FROM e2ee.fallback_keys WHERE user_id = ${userId} AND device_id = ${deviceId} AND NOT used`);
-    const oneTimeKeyCounts: Record<string, number> = { [SIGNED_CURVE25519]: 0 };
-    const unusedFallbackKeyTypes: string[] = [];
-    for (const row of rows) {
-      const { algorithm, n } = CountRow.parse(row);
-      if (n === null) unusedFallbackKeyTypes.push(algorithm);
-      else oneTimeKeyCounts[algorithm] = n;
+      SELECT user_id, device_id, algorithm, NULL FROM e2ee.fallback_keys
+       WHERE (user_id, device_id) IN (SELECT * FROM unnest(${users}::text[], ${ids}::text[])) AND NOT used`);
+    const byDevice = new Map<string, KeyCounts>();
+    for (const { userId, deviceId } of devices) byDevice.set(`${userId}\u0000${deviceId}`, { oneTimeKeyCounts: { [SIGNED_CURVE25519]: 0 }, unusedFallbackKeyTypes: [] });
+    for (const raw of rows) {
+      const { user_id, device_id, algorithm, n } = DeviceCountRow.parse(raw);
+      const counts = byDevice.get(`${user_id}\u0000${device_id}`);
+      if (!counts) continue;
+      if (n === null) counts.unusedFallbackKeyTypes.push(algorithm);
+      else counts.oneTimeKeyCounts[algorithm] = n;
     }
-    return { oneTimeKeyCounts, unusedFallbackKeyTypes: unusedFallbackKeyTypes.sort() };
+    return devices.map(({ userId, deviceId }) => {
+      const counts = byDevice.get(`${userId}\u0000${deviceId}`) as KeyCounts;
+      return { oneTimeKeyCounts: { ...counts.oneTimeKeyCounts }, unusedFallbackKeyTypes: [...counts.unusedFallbackKeyTypes].sort() };
+    });
   }
 
   /**
@@ -375,9 +400,9 @@ export class DeviceKeysService {
     this.announce({ kind: 'device_list', userIds: [userId], position });
   }
 
-  /** The highest committed position of the e2ee stream. */
-  position(conn: CommonQueryMethods = this.pool): Promise<number> {
-    return currentPosition(conn);
+  /** The highest committed position of the e2ee stream (on the pool: read once for the callers asking together). */
+  position(conn?: CommonQueryMethods): Promise<number> {
+    return conn ? currentPosition(conn) : this.positions.load(undefined);
   }
 
   /** Users whose device list changed after `after`, up to `upTo`. */
