@@ -101,6 +101,26 @@ describe('end-to-end encryption keys and to-device messages', () => {
     expect(some.body.device_keys[alice.userId]).toEqual({});
   });
 
+  it('answers a query with the stored keys and the device name in unsigned, as JSON, whatever the name holds', async () => {
+    const lena = await registerUser(s.url, 'lena');
+    const name = 'Lena\'s "phone" \u2603 \\ \u2028';
+    expect((await call(s.url, 'PUT', `devices/${lena.deviceId}`, { token: lena.token, body: { display_name: name } })).status).toBe(200);
+    const extra = { ...deviceKeys(lena), 'org.example.field': { nested: ['x', 1] } };
+    expect((await call(s.url, 'POST', 'keys/upload', { token: lena.token, body: { device_keys: { ...extra, unsigned: { dropped: true } } } })).status).toBe(200);
+    const reply = await fetch(`${s.url}/_matrix/client/v3/keys/query`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${bob.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ device_keys: { [lena.userId]: [], [alice.userId]: [alice.deviceId] } }),
+    });
+    expect(reply.status).toBe(200);
+    expect(reply.headers.get('content-type')).toMatch(/^application\/json/);
+    const body = JSON.parse(await reply.text()) as Body;
+    assertMatchesSpec(body, { api: 'client-server', file: 'keys.yaml', path: '/keys/query', method: 'post', status: 200 });
+    expect(body.device_keys[lena.userId]).toEqual({ [lena.deviceId]: { ...extra, unsigned: { device_display_name: name } } });
+    expect(Object.keys(body.device_keys[alice.userId])).toEqual([alice.deviceId]);
+    expect(body.failures).toEqual({});
+  });
+
   it('hands each one-time key out once, even to concurrent claims, then the fallback key', async () => {
     const carol = await registerUser(s.url, 'carol');
     const keys: Record<string, Body> = {};

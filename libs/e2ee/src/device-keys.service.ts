@@ -14,6 +14,7 @@ import { canonicalJson } from '@hs/protocol';
 import { int, isStorableText, sql, type CommonQueryMethods, type DatabasePool, type DatabaseTransactionConnection } from './db';
 import { Batcher } from './batcher';
 import { E2eeError } from './errors';
+import { JsonText } from './json-text';
 import { currentPosition, recordDeviceListChange } from './stream';
 
 export type JsonObject = { [key: string]: unknown };
@@ -109,6 +110,18 @@ function parseDeviceKeys(raw: unknown, userId: string, deviceId: string): string
     if (error instanceof E2eeError) throw error;
     throw new E2eeError('M_BAD_JSON', 'device_keys is not canonical JSON');
   }
+}
+
+/**
+ * Stored device keys (canonical JSON of an object without `unsigned`, see parseDeviceKeys) with
+ * `unsigned` as their last member, written into the text; parsed and written again only if the
+ * text is not of that form.
+ */
+function withUnsigned(stored: string, unsigned: JsonObject): string {
+  if (stored.length < 2 || stored[0] !== '{' || stored[stored.length - 1] !== '}' || stored.includes('"unsigned"')) {
+    return JSON.stringify({ ...(JSON.parse(stored) as JsonObject), unsigned });
+  }
+  return `${stored.slice(0, -1)}${stored.length > 2 ? ',' : ''}"unsigned":${JSON.stringify(unsigned)}}`;
 }
 
 export class DeviceKeysService {
@@ -255,7 +268,18 @@ export class DeviceKeysService {
    * `unsigned.device_display_name` when the device has a name.
    */
   async deviceKeys(wanted: ReadonlyMap<string, readonly string[]>): Promise<Record<string, Record<string, JsonObject>>> {
+    const texts = await this.deviceKeysJson(wanted);
     const out: Record<string, Record<string, JsonObject>> = {};
+    for (const [userId, devices] of Object.entries(texts)) {
+      out[userId] = {};
+      for (const [deviceId, keys] of Object.entries(devices)) out[userId][deviceId] = JSON.parse(keys.text) as JsonObject;
+    }
+    return out;
+  }
+
+  /** The same as `deviceKeys`, each device's keys as JSON text: the stored text with `unsigned` added, never parsed. */
+  async deviceKeysJson(wanted: ReadonlyMap<string, readonly string[]>): Promise<Record<string, Record<string, JsonText>>> {
+    const out: Record<string, Record<string, JsonText>> = {};
     const users = [...wanted.keys()];
     for (const userId of users) out[userId] = {};
     if (users.length === 0) return out;
@@ -267,9 +291,7 @@ export class DeviceKeysService {
     for (const row of rows) {
       const devices = wanted.get(row.user_id) ?? [];
       if (devices.length > 0 && !devices.includes(row.device_id)) continue;
-      const keys = JSON.parse(row.keys_json) as JsonObject;
-      keys.unsigned = row.display_name !== null ? { device_display_name: row.display_name } : {};
-      out[row.user_id][row.device_id] = keys;
+      out[row.user_id][row.device_id] = new JsonText(withUnsigned(row.keys_json, row.display_name !== null ? { device_display_name: row.display_name } : {}));
     }
     return out;
   }
