@@ -101,6 +101,26 @@ describe('end-to-end encryption keys and to-device messages', () => {
     expect(some.body.device_keys[alice.userId]).toEqual({});
   });
 
+  it('answers a query with the stored keys and the device name in unsigned, as JSON, whatever the name holds', async () => {
+    const lena = await registerUser(s.url, 'lena');
+    const name = 'Lena\'s "phone" \u2603 \\ \u2028';
+    expect((await call(s.url, 'PUT', `devices/${lena.deviceId}`, { token: lena.token, body: { display_name: name } })).status).toBe(200);
+    const extra = { ...deviceKeys(lena), 'org.example.field': { nested: ['x', 1] } };
+    expect((await call(s.url, 'POST', 'keys/upload', { token: lena.token, body: { device_keys: { ...extra, unsigned: { dropped: true } } } })).status).toBe(200);
+    const reply = await fetch(`${s.url}/_matrix/client/v3/keys/query`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${bob.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ device_keys: { [lena.userId]: [], [alice.userId]: [alice.deviceId] } }),
+    });
+    expect(reply.status).toBe(200);
+    expect(reply.headers.get('content-type')).toMatch(/^application\/json/);
+    const body = JSON.parse(await reply.text()) as Body;
+    assertMatchesSpec(body, { api: 'client-server', file: 'keys.yaml', path: '/keys/query', method: 'post', status: 200 });
+    expect(body.device_keys[lena.userId]).toEqual({ [lena.deviceId]: { ...extra, unsigned: { device_display_name: name } } });
+    expect(Object.keys(body.device_keys[alice.userId])).toEqual([alice.deviceId]);
+    expect(body.failures).toEqual({});
+  });
+
   it('hands each one-time key out once, even to concurrent claims, then the fallback key', async () => {
     const carol = await registerUser(s.url, 'carol');
     const keys: Record<string, Body> = {};
@@ -229,6 +249,42 @@ describe('end-to-end encryption keys and to-device messages', () => {
       expect(body.to_device?.events).toEqual([{ sender: alice.userId, type: 'm.ryw', content: { i } }]);
       token = body.next_batch;
     }
+  });
+
+  it('long-polls woken by one send each get exactly their messages, and their next syncs acknowledge them', async () => {
+    const users = await Promise.all(['hal', 'ida', 'jon', 'kim'].map((name) => registerUser(s.url, name)));
+    const tokens = await Promise.all(users.map(async (u) => (await sync(u)).next_batch as string));
+    // kim has an older message waiting that her since does not cover.
+    await call(s.url, 'PUT', 'sendToDevice/m.fan/old', { token: alice.token, body: { messages: { [users[3].userId]: { [users[3].deviceId]: { old: true } } } } });
+    const waiting = users.slice(0, 3).map((u, i) => sync(u, tokens[i], 10_000));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const messages = Object.fromEntries(users.map((u, i) => [u.userId, { [u.deviceId]: { to: i } }]));
+    expect((await call(s.url, 'PUT', 'sendToDevice/m.fan/one', { token: alice.token, body: { messages } })).status).toBe(200);
+    const woken = [...(await Promise.all(waiting)), await sync(users[3], tokens[3], 10_000)];
+    expect(woken.map((body) => body.to_device?.events)).toEqual([
+      [{ sender: alice.userId, type: 'm.fan', content: { to: 0 } }],
+      [{ sender: alice.userId, type: 'm.fan', content: { to: 1 } }],
+      [{ sender: alice.userId, type: 'm.fan', content: { to: 2 } }],
+      [
+        { sender: alice.userId, type: 'm.fan', content: { old: true } },
+        { sender: alice.userId, type: 'm.fan', content: { to: 3 } },
+      ],
+    ]);
+    for (const body of woken) {
+      assertMatchesSpec(body, { api: 'client-server', file: 'sync.yaml', path: '/sync', method: 'get', status: 200 });
+      expect(body.device_one_time_keys_count).toEqual({ signed_curve25519: 0 });
+    }
+    // The next syncs, together, acknowledge them: nothing new, and the old since finds them gone.
+    const next = await Promise.all(users.map((u, i) => sync(u, woken[i].next_batch)));
+    expect(next.map((body) => body.to_device)).toEqual([undefined, undefined, undefined, undefined]);
+    expect((await sync(users[0], tokens[0])).to_device).toBeUndefined();
+    // A long-poll that times out with nothing new still reports the device's key counts, as they are when it answers.
+    const quiet = sync(users[1], next[1].next_batch, 1500);
+    await call(s.url, 'POST', 'keys/upload', { token: users[1].token, body: { one_time_keys: { 'signed_curve25519:Q': { key: 'q' } } } });
+    const timedOut = await quiet;
+    expect(timedOut.to_device).toBeUndefined();
+    expect(timedOut.device_one_time_keys_count).toEqual({ signed_curve25519: 1 });
+    expect(timedOut.device_unused_fallback_key_types).toEqual([]);
   });
 
   it('keeps one dehydrated device per user: its keys and messages, read in batches, replaced by the next one', async () => {

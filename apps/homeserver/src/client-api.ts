@@ -115,7 +115,7 @@ export function clientApiModule(
         position: () => keys.position(),
         usersChanged: (after: number, upTo: number) => keys.usersChanged(after, upTo),
         inbox: (userId: string, deviceId: string, acknowledged: number, after: number, upTo: number) => toDevice.inbox(userId, deviceId, acknowledged, after, upTo),
-        counts: (userId: string, deviceId: string) => keys.counts(backend.db.pool, userId, deviceId),
+        counts: (userId: string, deviceId: string) => keys.countsOf(userId, deviceId),
         onChange: (listener) => {
           const subscription = keys.changes.subscribe(listener);
           return () => subscription.unsubscribe();

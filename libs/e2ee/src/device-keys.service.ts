@@ -12,7 +12,9 @@ import { Subject, type Observable } from 'rxjs';
 import { z } from 'zod';
 import { canonicalJson } from '@hs/protocol';
 import { int, isStorableText, sql, type CommonQueryMethods, type DatabasePool, type DatabaseTransactionConnection } from './db';
+import { Batcher } from './batcher';
 import { E2eeError } from './errors';
+import { JsonText } from './json-text';
 import { currentPosition, recordDeviceListChange } from './stream';
 
 export type JsonObject = { [key: string]: unknown };
@@ -40,7 +42,7 @@ export interface KeyCounts {
 
 const KeysJsonRow = z.object({ user_id: z.string(), device_id: z.string(), keys_json: z.string(), display_name: z.string().nullable() });
 const DeviceStateRow = z.object({ device_id: z.string(), keys_json: z.string().nullable(), display_name: z.string().nullable() });
-const CountRow = z.object({ algorithm: z.string(), n: int.nullable() });
+const DeviceCountRow = z.object({ user_id: z.string(), device_id: z.string(), algorithm: z.string(), n: int.nullable() });
 const ClaimedRow = z.object({ user_id: z.string(), device_id: z.string(), algorithm: z.string(), key_id: z.string(), key_json: z.string() });
 const ExistingKeyRow = z.object({ algorithm: z.string(), key_id: z.string(), key_json: z.string() });
 
@@ -110,6 +112,18 @@ function parseDeviceKeys(raw: unknown, userId: string, deviceId: string): string
   }
 }
 
+/**
+ * Stored device keys (canonical JSON of an object without `unsigned`, see parseDeviceKeys) with
+ * `unsigned` as their last member, written into the text; parsed and written again only if the
+ * text is not of that form.
+ */
+function withUnsigned(stored: string, unsigned: JsonObject): string {
+  if (stored.length < 2 || stored[0] !== '{' || stored[stored.length - 1] !== '}' || stored.includes('"unsigned"')) {
+    return JSON.stringify({ ...(JSON.parse(stored) as JsonObject), unsigned });
+  }
+  return `${stored.slice(0, -1)}${stored.length > 2 ? ',' : ''}"unsigned":${JSON.stringify(unsigned)}}`;
+}
+
 export class DeviceKeysService {
   private readonly changesSubject = new Subject<E2eeChange>();
   /** Device list and to-device changes, after they committed. */
@@ -119,6 +133,12 @@ export class DeviceKeysService {
     private readonly pool: DatabasePool,
     private readonly clock: () => number = Date.now,
   ) {}
+
+  private readonly positions = new Batcher<undefined, number>(async (callers) => {
+    const position = await currentPosition(this.pool);
+    return callers.map(() => position);
+  });
+  private readonly countBatches = new Batcher<{ userId: string; deviceId: string }, KeyCounts>((devices) => this.readCounts(this.pool, devices));
 
   /** Announces a change after its transaction committed. */
   announce(change: E2eeChange): void {
@@ -209,19 +229,37 @@ export class DeviceKeysService {
 
   /** The device's unclaimed one-time keys per algorithm (signed_curve25519 always named) and its unused fallback key algorithms. */
   async counts(conn: CommonQueryMethods, userId: string, deviceId: string): Promise<KeyCounts> {
-    // One statement (every /sync asks): the one-time key counts, then the unused fallback keys (n null).
-    const rows = await conn.any(sql.type(CountRow)`
-      SELECT algorithm, count(*) AS n FROM e2ee.one_time_keys WHERE user_id = ${userId} AND device_id = ${deviceId} GROUP BY algorithm
+    return (await this.readCounts(conn, [{ userId, deviceId }]))[0];
+  }
+
+  /** The same as `counts` on the pool, read with one statement for the devices asked for together (woken /sync long-polls). */
+  countsOf(userId: string, deviceId: string): Promise<KeyCounts> {
+    return this.countBatches.load({ userId, deviceId });
+  }
+
+  private async readCounts(conn: CommonQueryMethods, devices: readonly { userId: string; deviceId: string }[]): Promise<KeyCounts[]> {
+    const users = sql.array(devices.map((d) => d.userId), 'text');
+    const ids = sql.array(devices.map((d) => d.deviceId), 'text');
+    // One statement: the one-time key counts, then the unused fallback keys (n null).
+    const rows = await conn.any(sql.type(DeviceCountRow)`
+      SELECT user_id, device_id, algorithm, count(*) AS n FROM e2ee.one_time_keys
+       WHERE (user_id, device_id) IN (SELECT * FROM unnest(${users}::text[], ${ids}::text[])) GROUP BY user_id, device_id, algorithm
       UNION ALL
-      SELECT algorithm, NULL FROM e2ee.fallback_keys WHERE user_id = ${userId} AND device_id = ${deviceId} AND NOT used`);
-    const oneTimeKeyCounts: Record<string, number> = { [SIGNED_CURVE25519]: 0 };
-    const unusedFallbackKeyTypes: string[] = [];
-    for (const row of rows) {
-      const { algorithm, n } = CountRow.parse(row);
-      if (n === null) unusedFallbackKeyTypes.push(algorithm);
-      else oneTimeKeyCounts[algorithm] = n;
+      SELECT user_id, device_id, algorithm, NULL FROM e2ee.fallback_keys
+       WHERE (user_id, device_id) IN (SELECT * FROM unnest(${users}::text[], ${ids}::text[])) AND NOT used`);
+    const byDevice = new Map<string, KeyCounts>();
+    for (const { userId, deviceId } of devices) byDevice.set(`${userId}\u0000${deviceId}`, { oneTimeKeyCounts: { [SIGNED_CURVE25519]: 0 }, unusedFallbackKeyTypes: [] });
+    for (const raw of rows) {
+      const { user_id, device_id, algorithm, n } = DeviceCountRow.parse(raw);
+      const counts = byDevice.get(`${user_id}\u0000${device_id}`);
+      if (!counts) continue;
+      if (n === null) counts.unusedFallbackKeyTypes.push(algorithm);
+      else counts.oneTimeKeyCounts[algorithm] = n;
     }
-    return { oneTimeKeyCounts, unusedFallbackKeyTypes: unusedFallbackKeyTypes.sort() };
+    return devices.map(({ userId, deviceId }) => {
+      const counts = byDevice.get(`${userId}\u0000${deviceId}`) as KeyCounts;
+      return { oneTimeKeyCounts: { ...counts.oneTimeKeyCounts }, unusedFallbackKeyTypes: [...counts.unusedFallbackKeyTypes].sort() };
+    });
   }
 
   /**
@@ -230,7 +268,18 @@ export class DeviceKeysService {
    * `unsigned.device_display_name` when the device has a name.
    */
   async deviceKeys(wanted: ReadonlyMap<string, readonly string[]>): Promise<Record<string, Record<string, JsonObject>>> {
+    const texts = await this.deviceKeysJson(wanted);
     const out: Record<string, Record<string, JsonObject>> = {};
+    for (const [userId, devices] of Object.entries(texts)) {
+      out[userId] = {};
+      for (const [deviceId, keys] of Object.entries(devices)) out[userId][deviceId] = JSON.parse(keys.text) as JsonObject;
+    }
+    return out;
+  }
+
+  /** The same as `deviceKeys`, each device's keys as JSON text: the stored text with `unsigned` added, never parsed. */
+  async deviceKeysJson(wanted: ReadonlyMap<string, readonly string[]>): Promise<Record<string, Record<string, JsonText>>> {
+    const out: Record<string, Record<string, JsonText>> = {};
     const users = [...wanted.keys()];
     for (const userId of users) out[userId] = {};
     if (users.length === 0) return out;
@@ -242,9 +291,7 @@ export class DeviceKeysService {
     for (const row of rows) {
       const devices = wanted.get(row.user_id) ?? [];
       if (devices.length > 0 && !devices.includes(row.device_id)) continue;
-      const keys = JSON.parse(row.keys_json) as JsonObject;
-      keys.unsigned = row.display_name !== null ? { device_display_name: row.display_name } : {};
-      out[row.user_id][row.device_id] = keys;
+      out[row.user_id][row.device_id] = new JsonText(withUnsigned(row.keys_json, row.display_name !== null ? { device_display_name: row.display_name } : {}));
     }
     return out;
   }
@@ -375,9 +422,9 @@ export class DeviceKeysService {
     this.announce({ kind: 'device_list', userIds: [userId], position });
   }
 
-  /** The highest committed position of the e2ee stream. */
-  position(conn: CommonQueryMethods = this.pool): Promise<number> {
-    return currentPosition(conn);
+  /** The highest committed position of the e2ee stream (on the pool: read once for the callers asking together). */
+  position(conn?: CommonQueryMethods): Promise<number> {
+    return conn ? currentPosition(conn) : this.positions.load(undefined);
   }
 
   /** Users whose device list changed after `after`, up to `upTo`. */

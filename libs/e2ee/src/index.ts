@@ -4,6 +4,7 @@
  * routes keys and messages it cannot read.
  */
 export * from './errors';
+export * from './json-text';
 export * from './device-keys.service';
 export * from './to-device.service';
 export * from './dehydrated-device.service';

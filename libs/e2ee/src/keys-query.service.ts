@@ -8,6 +8,7 @@
 import { isStorableText } from './db';
 import type { DeviceKeysService, JsonObject } from './device-keys.service';
 import { E2eeError } from './errors';
+import type { JsonText } from './json-text';
 
 /** The federation requests of the keys API (the application wires the federation client). */
 export interface RemoteKeysClient {
@@ -19,8 +20,8 @@ export interface RemoteKeysClient {
 export interface CrossSigningSource {
   /** Master and self-signing keys of the users (and the user-signing key of `requester` alone). */
   crossSigningKeys(requester: string | undefined, userIds: readonly string[]): Promise<CrossSigningKeys>;
-  /** Signatures others made on the users' device keys, merged into `deviceKeys` in place. */
-  addSignatures(deviceKeys: Record<string, Record<string, JsonObject>>): Promise<void>;
+  /** Signatures others made on the users' device keys, merged into `deviceKeys` in place (a signed JsonText is replaced by the object). */
+  addSignatures(deviceKeys: Record<string, Record<string, DeviceKeysJson>>): Promise<void>;
 }
 
 export interface CrossSigningKeys {
@@ -29,8 +30,11 @@ export interface CrossSigningKeys {
   user_signing_keys: Record<string, JsonObject>;
 }
 
+/** A device's keys: local devices' as the JSON text stored (see JsonText), other servers' as objects. */
+export type DeviceKeysJson = JsonObject | JsonText;
+
 export interface KeysQueryResponse extends Partial<CrossSigningKeys> {
-  device_keys: Record<string, Record<string, JsonObject>>;
+  device_keys: Record<string, Record<string, DeviceKeysJson>>;
   failures: Record<string, JsonObject>;
 }
 
@@ -162,7 +166,7 @@ export class KeysQueryService {
 
   /** The local part of a query (also what /_matrix/federation/v1/user/keys/query answers). */
   async queryLocal(requester: string | undefined, wanted: ReadonlyMap<string, readonly string[]>): Promise<Omit<KeysQueryResponse, 'failures'>> {
-    const deviceKeys = await this.keys.deviceKeys(wanted);
+    const deviceKeys: Record<string, Record<string, DeviceKeysJson>> = await this.keys.deviceKeysJson(wanted);
     const response: Omit<KeysQueryResponse, 'failures'> = { device_keys: deviceKeys };
     if (this.crossSigning) {
       await this.crossSigning.addSignatures(deviceKeys);

@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { int, isStorableText, sql, type CommonQueryMethods, type DatabasePool } from './db';
 import type { DeviceKeysService, JsonObject } from './device-keys.service';
+import { Batcher } from './batcher';
 import { E2eeError } from './errors';
 import { nextPosition } from './stream';
 
@@ -39,6 +40,7 @@ export const TO_DEVICE_SYNC_LIMIT = 100;
 export const MAX_TO_DEVICE_CONTENT_BYTES = 64 * 1024;
 
 const MessageRow = z.object({ position: int, sender: z.string(), type: z.string(), content: z.string() });
+const IndexedMessageRow = MessageRow.extend({ i: int });
 const DeviceRow = z.object({ user_id: z.string(), device_id: z.string() });
 
 function isObject(value: unknown): value is JsonObject {
@@ -49,6 +51,15 @@ function serverOf(userId: string): string {
   return userId.slice(userId.indexOf(':') + 1);
 }
 
+interface InboxRequest {
+  userId: string;
+  deviceId: string;
+  acknowledged: number;
+  after: number;
+  upTo: number;
+  limit: number;
+}
+
 /** Devices whose acknowledged position is remembered (the oldest are forgotten beyond). */
 const MAX_REMEMBERED_ACKS = 100_000;
 
@@ -56,6 +67,7 @@ export class ToDeviceService {
   private relay: ToDeviceRelay | undefined;
   /** Device -> the position up to which this process deleted its acknowledged messages. */
   private readonly deletedUpTo = new Map<string, number>();
+  private readonly inboxes = new Batcher<InboxRequest, { events: ToDeviceEvent[]; upTo: number }>((requests) => this.readInboxes(requests));
 
   constructor(
     private readonly pool: DatabasePool,
@@ -197,34 +209,68 @@ export class ToDeviceService {
   /**
    * A device's /sync: deletes the messages at or before `acknowledged` (the `since` it sent),
    * then returns those after `after` up to `upTo` in order, at most `limit`; `upTo` of the
-   * answer is the position the messages are complete up to.
+   * answer is the position the messages are complete up to. Inboxes asked for together (the
+   * long-polls one send wakes) are read with one statement, after one delete for all of them.
    */
-  async inbox(
-    userId: string,
-    deviceId: string,
-    acknowledged: number,
-    after: number,
-    upTo: number,
-    limit = TO_DEVICE_SYNC_LIMIT,
-  ): Promise<{ events: ToDeviceEvent[]; upTo: number }> {
-    const device = `${userId}\u0000${deviceId}`;
-    // A device's syncs mostly name the same since again: what was deleted for it is not deleted twice.
-    if (acknowledged > 0 && acknowledged > (this.deletedUpTo.get(device) ?? 0)) {
-      await this.pool.query(sql.unsafe`
-        DELETE FROM e2ee.to_device WHERE user_id = ${userId} AND device_id = ${deviceId} AND position <= ${acknowledged}`);
+  inbox(userId: string, deviceId: string, acknowledged: number, after: number, upTo: number, limit = TO_DEVICE_SYNC_LIMIT): Promise<{ events: ToDeviceEvent[]; upTo: number }> {
+    return this.inboxes.load({ userId, deviceId, acknowledged, after, upTo, limit });
+  }
+
+  private async readInboxes(requests: readonly InboxRequest[]): Promise<{ events: ToDeviceEvent[]; upTo: number }[]> {
+    await this.deleteAcknowledged(requests);
+    const reading = requests.map((r, i) => ({ ...r, i })).filter((r) => r.upTo > r.after);
+    const byRequest = new Map<number, z.infer<typeof MessageRow>[]>();
+    if (reading.length > 0) {
+      const rows = await this.pool.any(sql.type(IndexedMessageRow)`
+        SELECT w.i, m.position, m.sender, m.type, m.content
+          FROM unnest(${sql.array(reading.map((r) => r.userId), 'text')}::text[],
+                      ${sql.array(reading.map((r) => r.deviceId), 'text')}::text[],
+                      ${sql.array(reading.map((r) => r.after), 'int8')}::int8[],
+                      ${sql.array(reading.map((r) => r.upTo), 'int8')}::int8[],
+                      ${sql.array(reading.map((r) => r.limit + 1), 'int4')}::int4[],
+                      ${sql.array(reading.map((r) => r.i), 'int4')}::int4[]) AS w(user_id, device_id, after, up_to, n, i)
+          CROSS JOIN LATERAL (
+            SELECT position, sender, type, content FROM e2ee.to_device
+             WHERE user_id = w.user_id AND device_id = w.device_id AND position > w.after AND position <= w.up_to
+             ORDER BY position LIMIT w.n) m
+         ORDER BY w.i, m.position`);
+      for (const raw of rows) {
+        const { i, ...row } = IndexedMessageRow.parse(raw);
+        const list = byRequest.get(i);
+        if (list) list.push(row);
+        else byRequest.set(i, [row]);
+      }
+    }
+    return requests.map((request, i) => {
+      if (request.upTo <= request.after) return { events: [], upTo: request.upTo };
+      const rows = byRequest.get(i) ?? [];
+      // A device has one message per position: cut after the last one shown, the answer is complete up to it.
+      const shown = rows.length > request.limit ? rows.slice(0, request.limit) : rows;
+      const reached = rows.length > request.limit ? shown[shown.length - 1].position : request.upTo;
+      return { events: shown.map((r) => ({ sender: r.sender, type: r.type, content: JSON.parse(r.content) as JsonObject })), upTo: reached };
+    });
+  }
+
+  /** Deletes what the requests' `since` acknowledged, in one statement (a device's syncs mostly name the same since again: nothing is deleted twice). */
+  private async deleteAcknowledged(requests: readonly InboxRequest[]): Promise<void> {
+    const acknowledged = new Map<string, { userId: string; deviceId: string; upTo: number }>();
+    for (const { userId, deviceId, acknowledged: upTo } of requests) {
+      const device = `${userId}\u0000${deviceId}`;
+      if (upTo <= 0 || upTo <= (this.deletedUpTo.get(device) ?? 0) || upTo <= (acknowledged.get(device)?.upTo ?? 0)) continue;
+      acknowledged.set(device, { userId, deviceId, upTo });
+    }
+    if (acknowledged.size === 0) return;
+    const devices = [...acknowledged.values()];
+    await this.pool.query(sql.unsafe`
+      DELETE FROM e2ee.to_device t
+       USING unnest(${sql.array(devices.map((d) => d.userId), 'text')}::text[],
+                    ${sql.array(devices.map((d) => d.deviceId), 'text')}::text[],
+                    ${sql.array(devices.map((d) => d.upTo), 'int8')}::int8[]) AS w(user_id, device_id, up_to)
+       WHERE t.user_id = w.user_id AND t.device_id = w.device_id AND t.position <= w.up_to`);
+    for (const [device, { upTo }] of acknowledged) {
       this.deletedUpTo.delete(device);
-      this.deletedUpTo.set(device, acknowledged);
+      this.deletedUpTo.set(device, upTo);
       if (this.deletedUpTo.size > MAX_REMEMBERED_ACKS) this.deletedUpTo.delete(this.deletedUpTo.keys().next().value as string);
     }
-    if (upTo <= after) return { events: [], upTo };
-    const raw = await this.pool.any(sql.type(MessageRow)`
-      SELECT position, sender, type, content FROM e2ee.to_device
-       WHERE user_id = ${userId} AND device_id = ${deviceId} AND position > ${after} AND position <= ${upTo}
-       ORDER BY position LIMIT ${limit + 1}`);
-    const rows = raw.map((row) => MessageRow.parse(row));
-    // A device has one message per position: cut after the last one shown, the answer is complete up to it.
-    const shown = rows.length > limit ? rows.slice(0, limit) : rows;
-    const reached = rows.length > limit ? shown[shown.length - 1].position : upTo;
-    return { events: shown.map((r) => ({ sender: r.sender, type: r.type, content: JSON.parse(r.content) as JsonObject })), upTo: reached };
   }
 }

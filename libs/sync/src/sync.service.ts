@@ -281,12 +281,23 @@ export class SyncService {
       const remaining = deadline - this.now();
       if (!since || request.fullState || !computed.empty || remaining <= 0 || request.signal?.aborted) {
         if (paced && !computed.empty) this.answered(device);
-        return this.inEventFormat(computed.body, request.filter);
+        return this.inEventFormat(await this.withKeyCounts(computed.body, request), request.filter);
       }
       const woken = await this.options.notifier.wait(request.userId, computed.rooms, computed.token, remaining, request.signal);
-      if (!woken) return this.inEventFormat(computed.body, request.filter);
+      if (!woken) return this.inEventFormat(await this.withKeyCounts(computed.body, request), request.filter);
       if (paced) await this.pace(device, deadline, request.signal);
     }
+  }
+
+  /**
+   * The device's key counts, read when the answer is sent (they never make an answer non-empty,
+   * so a long-poll that waits does not read them): they reflect every write acknowledged before.
+   */
+  private async withKeyCounts(body: SyncResponse, request: SyncRequest): Promise<SyncResponse> {
+    const e2ee = this.options.e2ee;
+    if (!e2ee) return body;
+    const counts = await e2ee.counts(request.userId, request.deviceId);
+    return { ...body, device_one_time_keys_count: counts.oneTimeKeyCounts, device_unused_fallback_key_types: counts.unusedFallbackKeyTypes };
   }
 
   /**
@@ -366,23 +377,21 @@ export class SyncService {
   }
 
   /**
-   * The e2ee sections: the device's to-device messages after the token (those at or before it,
-   * which the device has thereby acknowledged, are deleted), the users whose device lists the
-   * user should look at again or stop tracking (incremental syncs), and the device's key counts.
+   * The e2ee sections but the key counts (added when the answer is sent): the device's
+   * to-device messages after the token (those at or before it, which the device has thereby
+   * acknowledged, are deleted) and the users whose device lists the user should look at again
+   * or stop tracking (incremental syncs).
    */
   private async withE2ee(e2ee: E2eeSource, computed: Computed, request: SyncRequest, since: SyncToken | undefined): Promise<Computed> {
     const after = since?.e2ee ?? 0;
     const position = await e2ee.position();
     const inbox = await e2ee.inbox(request.userId, request.deviceId, after, after, position);
     const reached = Math.max(after, inbox.upTo);
-    const lists = since ? await this.deviceListChanges(e2ee, request.userId, since, { events: computed.token.events, e2ee: reached }) : { changed: [], left: [] };
-    const counts = await e2ee.counts(request.userId, request.deviceId);
+    const lists = since ? await this.deviceListChanges(e2ee, request.userId, since, { events: computed.token.events, e2ee: reached }, true) : { changed: [], left: [] };
     const token: SyncToken = { ...computed.token, e2ee: reached };
     const body: SyncResponse = { ...computed.body, next_batch: encodeSyncToken(token) };
     if (inbox.events.length > 0) body.to_device = { events: inbox.events };
     if (lists.changed.length > 0 || lists.left.length > 0) body.device_lists = lists;
-    body.device_one_time_keys_count = counts.oneTimeKeyCounts;
-    body.device_unused_fallback_key_types = counts.unusedFallbackKeyTypes;
     const empty = computed.empty && inbox.events.length === 0 && lists.changed.length === 0 && lists.left.length === 0;
     return { ...computed, body, token, empty };
   }
@@ -405,9 +414,14 @@ export class SyncService {
    * share a room with the user (the user among them; invited members count), users who came to
    * share a room with the user in the room-event range (joined or were invited: their devices
    * are new to the user), and users who stopped sharing every room with the user (`left`).
+   * `committed`: `until.e2ee` is a committed position, so the changes up to it are final and
+   * the read is shared with the syncs asking for the same range.
    */
-  private async deviceListChanges(e2ee: E2eeSource, userId: string, since: SyncToken, until: { events: bigint; e2ee: number }): Promise<DeviceLists> {
-    const changedCandidates = new Set(await e2ee.usersChanged(since.e2ee, until.e2ee));
+  private async deviceListChanges(e2ee: E2eeSource, userId: string, since: SyncToken, until: { events: bigint; e2ee: number }, committed = false): Promise<DeviceLists> {
+    const usersChanged = () => e2ee.usersChanged(since.e2ee, until.e2ee);
+    const changedCandidates = new Set(
+      committed && until.e2ee > since.e2ee ? await this.shared.get(`e2ee-users-changed\u0000${since.e2ee}\u0000${until.e2ee}`, usersChanged) : await usersChanged(),
+    );
     const leftCandidates = new Set<string>();
     if (since.events < until.events) {
       const changes = await this.queries.membershipChangesAround(this.queries.pool, userId, since.events, until.events);

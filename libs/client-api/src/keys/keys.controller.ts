@@ -3,8 +3,9 @@
  * and one-time key upload, key queries and claims, device list changes between two sync
  * tokens; and send-to-device messaging.
  */
-import { Body, Controller, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
-import { DeviceKeysService, KeysQueryService, ToDeviceService, type KeysClaimResponse, type KeysQueryResponse } from '@hs/e2ee';
+import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { DeviceKeysService, KeysQueryService, ToDeviceService, stringifyJson, type KeysClaimResponse } from '@hs/e2ee';
 import { MatrixError } from '@hs/http';
 import { SyncService, type DeviceLists } from '@hs/sync';
 import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
@@ -37,8 +38,11 @@ export class KeysController {
   /** POST /_matrix/client/v3/keys/query */
   @Post(clientPaths('keys/query'))
   @HttpCode(200)
-  query(@AuthUser() user: AuthenticatedUser, @Body() body: unknown): Promise<KeysQueryResponse> {
-    return this.keysQuery.query(user.userId, jsonObject(body));
+  async query(@AuthUser() user: AuthenticatedUser, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+    const response = await this.keysQuery.query(user.userId, jsonObject(body));
+    // Local devices' keys are JSON text as stored: the body is written around them, not serialized again.
+    reply.header('content-type', 'application/json; charset=utf-8');
+    return stringifyJson(response);
   }
 
   /** POST /_matrix/client/v3/keys/claim */

@@ -20,7 +20,8 @@ import { canonicalJson, decodeBase64, isUnpaddedBase64, signedPart, verifyJsonSi
 import { isStorableText, sql, type CommonQueryMethods, type DatabasePool } from '../db';
 import { MAX_KEY_BYTES, type DeviceKeysService, type JsonObject } from '../device-keys.service';
 import { E2eeError, type E2eeErrcode } from '../errors';
-import type { CrossSigningKeys, CrossSigningSource } from '../keys-query.service';
+import { JsonText } from '../json-text';
+import type { CrossSigningKeys, CrossSigningSource, DeviceKeysJson } from '../keys-query.service';
 import { recordDeviceListChange } from '../stream';
 
 export type CrossSigningKeyType = 'master' | 'self_signing' | 'user_signing';
@@ -420,8 +421,11 @@ export class CrossSigningService implements CrossSigningSource {
     return out;
   }
 
-  /** Signatures of the users' self-signing keys on their device keys, merged into `deviceKeys` (in place). */
-  async addSignatures(deviceKeys: Record<string, Record<string, JsonObject>>): Promise<void> {
+  /**
+   * Signatures of the users' self-signing keys on their device keys, merged into `deviceKeys` (in
+   * place; the keys of a device given as JSON text are parsed only when it has such a signature).
+   */
+  async addSignatures(deviceKeys: Record<string, Record<string, DeviceKeysJson>>): Promise<void> {
     const users = Object.keys(deviceKeys).filter((userId) => Object.keys(deviceKeys[userId]).length > 0);
     if (users.length === 0) return;
     const rows = await this.pool.any(sql.type(SignatureRow)`
@@ -429,8 +433,12 @@ export class CrossSigningService implements CrossSigningSource {
         FROM e2ee.cross_signing_signatures
        WHERE target_user_id = ANY(${sql.array(users, 'text')}) AND signer_user_id = target_user_id`);
     for (const row of rows) {
-      const device = deviceKeys[row.target_user_id][row.target_key_id];
-      if (device && devicePublicKey(device, row.target_key_id) === row.target_public_key) {
+      const devices = deviceKeys[row.target_user_id];
+      const held = devices[row.target_key_id];
+      if (held === undefined) continue;
+      const device = held instanceof JsonText ? (held.toJSON() as JsonObject) : held;
+      devices[row.target_key_id] = device;
+      if (devicePublicKey(device, row.target_key_id) === row.target_public_key) {
         addSignature(device, row.signer_user_id, row.signer_key_id, row.signature);
       }
     }
