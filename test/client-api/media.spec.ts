@@ -122,6 +122,10 @@ describe('content repository', () => {
     expectError(await request(hs.url, 'GET', `/_matrix/client/v1/media/download/${hs.serverName}/doesNotExist`, { token: bob.token }), 404, 'M_NOT_FOUND');
     expectError(await request(hs.url, 'GET', `/_matrix/media/v3/download/${hs.serverName}/bad..id`), 404, 'M_NOT_FOUND');
     expectError(await request(hs.url, 'GET', '/_matrix/client/v1/media/download/other.example/abc', { token: bob.token }), 404, 'M_NOT_FOUND');
+    // A server name PostgreSQL text cannot hold, or that is no server name: not found, never a 500.
+    expectError(await request(hs.url, 'GET', '/_matrix/client/v1/media/download/a%00b/abc', { token: bob.token }), 404, 'M_NOT_FOUND');
+    expectError(await request(hs.url, 'GET', '/_matrix/media/v3/thumbnail/a%00b/abc', { query: { width: '32', height: '32' } }), 404, 'M_NOT_FOUND');
+    expectError(await request(hs.url, 'GET', '/_matrix/client/v1/media/download/not%20a%20server/abc', { token: bob.token }), 404, 'M_NOT_FOUND');
   });
 
   it('makes thumbnails of the configured sizes (crop and scale) and keeps them', async () => {

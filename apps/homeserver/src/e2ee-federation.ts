@@ -12,6 +12,7 @@ import { JoinedServersReader } from '@hs/room';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Logger } from 'pino';
 import type { Backend } from './backend';
+import { serversSharingRooms } from './shared-rooms';
 
 /** The e2ee services of the client listener's application (one set per process). */
 export function e2eeServices(client: NestFastifyApplication): { keys: DeviceKeysService; keysQuery: KeysQueryService; toDevice: ToDeviceService } {
@@ -41,12 +42,7 @@ export function connectE2eeFederation(
   const asEdu = (eduType: string, content: object): Edu => ({ edu_type: eduType, content: content as Edu['content'] });
   services.toDevice.setRelay({ relay: (destination, edu) => sender.enqueueEdu([destination], asEdu('m.direct_to_device', edu)) });
   const outbound = new E2eeFederationOutbound(services.keys, services.keysQuery, serverName, {
-    async serversSharingRoomsWith(userId) {
-      const joined = (await rooms.joinedRoomsOf(backend.db.pool, [userId])).get(userId) ?? [];
-      const found = new Set<string>();
-      for (const roomId of joined) for (const server of await servers.joinedServers(roomId)) found.add(server);
-      return [...found];
-    },
+    serversSharingRoomsWith: async (userId) => (await serversSharingRooms(rooms, servers, backend.db.pool, [userId])).get(userId) ?? [],
     enqueue: (destinations, edu) => sender.enqueueEdu(destinations, asEdu(edu.edu_type, edu.content)),
     warn: (message, error) => logger.warn({ err: error }, message),
   });

@@ -9,6 +9,7 @@ import { PresenceFederation, PresenceStore, SyncQueries } from '@hs/sync';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Logger } from 'pino';
 import type { Backend } from './backend';
+import { serversSharingRooms } from './shared-rooms';
 
 export interface PresenceFederationLink {
   /** Where other servers' presence EDUs go. */
@@ -23,12 +24,7 @@ export function presenceFederation(client: NestFastifyApplication, backend: Back
   const pool = backend.db.pool;
   let sender: FederationSender | undefined;
   const federation = new PresenceFederation(client.get(PresenceStore), serverName, {
-    async serversSharingRoomsWith(userId) {
-      const joined = (await rooms.joinedRoomsOf(pool, [userId])).get(userId) ?? [];
-      const found = new Set<string>();
-      for (const roomId of joined) for (const server of await servers.joinedServers(roomId)) found.add(server);
-      return [...found];
-    },
+    serversSharingRoomsWith: (userIds) => serversSharingRooms(rooms, servers, pool, userIds),
     roomServers: (roomId) => servers.joinedServers(roomId),
     joinedMembers: async (roomId) => Object.keys(await rooms.joinedMembers(pool, roomId)),
     async joinedSomewhere(userIds) {

@@ -18,6 +18,7 @@ import {
   type MediaQuarantined,
   type MediaUploaded,
 } from '@hs/contracts';
+import { isValidServerName } from '@hs/protocol';
 import { WrongExpectedRevisionError, type EventStore, type JsonValue, type ReadBarrier } from '@hs/eventstore';
 import { SYNC_PROJECTION, mxcUrisInRoom } from '@hs/projections/sync';
 import { MEDIA_PROJECTION, contentInUse, countPendingCreates, getMedia, listUserMedia, type MediaRecord } from '@hs/projections/media';
@@ -115,8 +116,12 @@ export class MediaService {
     return { 'm.upload.size': this.deps.settings.max_upload_size_bytes };
   }
 
-  /** The metadata of an item, as of every write acknowledged before the call. */
+  /**
+   * The metadata of an item, as of every write acknowledged before the call. Names that are no
+   * server name or media id name nothing (and never reach the database).
+   */
   async metadata(serverName: string, mediaId: string): Promise<MediaRecord | undefined> {
+    if (!isValidServerName(serverName) || !isValidMediaId(mediaId)) return undefined;
     await this.deps.readBarrier?.ready([MEDIA_PROJECTION]);
     return getMedia(this.deps.pool, serverName, mediaId);
   }
@@ -159,9 +164,7 @@ export class MediaService {
     if (upload.bytes.length > this.deps.settings.max_upload_size_bytes) {
       throw new MediaError('M_TOO_LARGE', `The upload is larger than ${this.deps.settings.max_upload_size_bytes} bytes`);
     }
-    const sha256 = sha256Hex(upload.bytes);
-    const key = contentKey(sha256);
-    if (!(await this.deps.storage.has(key))) await this.deps.storage.put(key, upload.bytes);
+    const sha256 = await this.storeContent(upload.bytes);
     const fileName = safeFileName(upload.fileName);
     const fact: MediaUploaded = {
       v: 1,
@@ -181,6 +184,14 @@ export class MediaService {
       throw error;
     }
     if (this.deps.settings.pregenerate_thumbnails && isThumbnailable(fact.content_type)) this.pregenerate(sha256, fact.content_type);
+  }
+
+  /** Keeps the bytes under their SHA-256 (once: equal content is stored once); answers the hash. */
+  private async storeContent(bytes: Buffer): Promise<string> {
+    const sha256 = sha256Hex(bytes);
+    const key = contentKey(sha256);
+    if (!(await this.deps.storage.has(key))) await this.deps.storage.put(key, bytes);
+    return sha256;
   }
 
   /**
@@ -254,7 +265,7 @@ export class MediaService {
 
   /** The item with content, waiting (bounded) for reserved media; 404 for what may not be served. */
   private async available(serverName: string, mediaId: string, options: ServeOptions): Promise<MediaRecord> {
-    if (!isValidMediaId(mediaId)) throw MediaError.notFound();
+    if (!isValidMediaId(mediaId) || !isValidServerName(serverName)) throw MediaError.notFound();
     if (options.localOnly && serverName !== this.serverName) throw MediaError.notFound();
     let item = await this.metadata(serverName, mediaId);
     if (!item && serverName !== this.serverName && options.allowRemote !== false) item = await this.fetchRemote(serverName, mediaId);
@@ -289,9 +300,7 @@ export class MediaService {
     if (!remote) return undefined;
     const fetched = await remote.download(serverName, mediaId, this.deps.settings.max_upload_size_bytes);
     if (!fetched) return undefined;
-    const sha256 = sha256Hex(fetched.bytes);
-    const key = contentKey(sha256);
-    if (!(await this.deps.storage.has(key))) await this.deps.storage.put(key, fetched.bytes);
+    const sha256 = await this.storeContent(fetched.bytes);
     const fileName = safeFileName(fetched.fileName);
     const fact: MediaUploaded = {
       v: 1,

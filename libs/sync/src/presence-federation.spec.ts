@@ -26,7 +26,7 @@ describe('PresenceFederation', () => {
     warnings = [];
     const serversOf = (members: readonly string[]) => [...new Set(members.map((m) => m.slice(m.indexOf(':') + 1)))];
     ports = {
-      serversSharingRoomsWith: async (userId) => serversOf(Object.values(rooms).filter((members) => members.includes(userId)).flat()),
+      serversSharingRoomsWith: async (userIds) => new Map(userIds.map((userId) => [userId, serversOf(Object.values(rooms).filter((members) => members.includes(userId)).flat())])),
       roomServers: async (roomId) => serversOf(rooms[roomId] ?? []),
       joinedMembers: async (roomId) => rooms[roomId] ?? [],
       joinedSomewhere: async (userIds) => new Set(userIds.filter((u) => Object.values(rooms).some((members) => members.includes(u)))),

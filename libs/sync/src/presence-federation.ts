@@ -44,8 +44,8 @@ export interface PresencePush {
 
 /** What presence over federation needs of the rest of the server. */
 export interface PresenceFederationPorts {
-  /** The servers (ours may be among them) with a joined member in a room the user is joined to. */
-  serversSharingRoomsWith(userId: string): Promise<readonly string[]>;
+  /** For each user, the servers (ours may be among them) with a joined member in a room the user is joined to. */
+  serversSharingRoomsWith(userIds: readonly string[]): Promise<ReadonlyMap<string, readonly string[]>>;
   /** The servers (ours may be among them) with a joined member in the room. */
   roomServers(roomId: string): Promise<readonly string[]>;
   /** The users joined to the room. */
@@ -161,14 +161,15 @@ export class PresenceFederation {
       while (this.pending.size > 0) {
         const users = [...this.pending];
         this.pending.clear();
-        for (const userId of users) {
-          const push = this.push(userId);
-          if (!push) continue;
-          try {
-            this.send(await this.ports.serversSharingRoomsWith(userId), push);
-          } catch (error) {
-            this.ports.warn('a presence change was not sent over federation: the rooms of the user could not be read', error);
+        try {
+          // The rooms and servers of all the users changed together, read at once.
+          const servers = await this.ports.serversSharingRoomsWith(users);
+          for (const userId of users) {
+            const push = this.push(userId);
+            if (push) this.send(servers.get(userId) ?? [], push);
           }
+        } catch (error) {
+          this.ports.warn('presence changes were not sent over federation: the rooms of the users could not be read', error);
         }
       }
     } finally {

@@ -57,11 +57,13 @@ export async function spaceHierarchy(reads: FederationReads, rootId: string, vie
   const found: HierarchyRoom[] = [];
   const seen = new Set<string>([rootId]);
   const stack: { roomId: string; depth: number }[] = [{ roomId: rootId, depth: 0 }];
+  // Rooms are read a level at a time: a room's children together, when the room is shown.
+  const loaded = await reads.spaceRooms([rootId]);
   let walked = 0;
   while (stack.length > 0 && found.length < wanted && walked < MAX_WALKED_ROOMS) {
     const { roomId, depth } = stack.pop() as { roomId: string; depth: number };
     walked++;
-    const room = (await reads.spaceRooms([roomId])).get(roomId);
+    const room = loaded.get(roomId);
     const visible = room !== undefined && maySee(room, viewer);
     if (!visible) {
       // The root must be visible; another room the user may not see is left out with its subtree.
@@ -71,10 +73,11 @@ export async function spaceHierarchy(reads: FederationReads, rootId: string, vie
     const children = validChildren(room.children, request.suggestedOnly);
     found.push({ ...publicRoomsChunkOf(room), children_state: children });
     if (depth >= request.maxDepth) continue;
-    for (const child of [...children].reverse()) {
-      if (seen.has(child.state_key)) continue;
-      seen.add(child.state_key);
-      stack.push({ roomId: child.state_key, depth: depth + 1 });
+    const next = children.map((child) => child.state_key).filter((id) => !seen.has(id));
+    for (const [id, state] of await reads.spaceRooms(next)) loaded.set(id, state);
+    for (const id of [...next].reverse()) {
+      seen.add(id);
+      stack.push({ roomId: id, depth: depth + 1 });
     }
   }
   const page: HierarchyPage = { rooms: found.slice(offset, offset + request.limit) };
