@@ -149,6 +149,29 @@ describe('federation read endpoints between instances over HTTPS', () => {
       expect((await signedByB('GET', `${F}/hierarchy/${q(space)}?suggested_only=perhaps`)).status).toBe(400);
     });
 
+    it("a client of B sees the rooms of A that B's space names, as A summarizes them, and not those A keeps from B", async () => {
+      const sub = (await onA('POST', 'createRoom', { preset: 'public_chat', name: 'Sub-space on A', creation_content: { type: 'm.space' } })).body.room_id as string;
+      await onA('PUT', `rooms/${q(sub)}/state/m.space.child/${q(shared)}`, { via: [a.name], suggested: true });
+      await onA('PUT', `rooms/${q(sub)}/state/m.space.child/${q(closed)}`, { via: [a.name] });
+      const carol = await registerUser(b.server.url, 'carol');
+      const onB = (method: string, path: string, body?: unknown) => call(b.server.url, method, path, { token: carol.token, body });
+      const top = (await onB('POST', 'createRoom', { preset: 'private_chat', name: 'Space on B', creation_content: { type: 'm.space' } })).body.room_id as string;
+      await onB('PUT', `rooms/${q(top)}/state/m.space.child/${q(sub)}`, { via: [a.name], suggested: true });
+      await onB('PUT', `rooms/${q(top)}/state/m.space.child/${q(`!nothere:${a.name}`)}`, { via: [a.name] });
+      const hierarchy = await call(b.server.url, 'GET', `/_matrix/client/v1/rooms/${q(top)}/hierarchy`, { token: carol.token });
+      expect(hierarchy.status).toBe(200);
+      assertMatchesSpec(hierarchy.body, { api: 'client-server', file: 'space_hierarchy.yaml', path: '/rooms/{roomId}/hierarchy', method: 'get', status: 200 });
+      const rooms = hierarchy.body.rooms as { room_id: string; name?: string; room_type?: string; children_state: unknown[] }[];
+      expect(rooms.map((room) => room.room_id)).toEqual([top, sub, shared]);
+      expect(rooms[1]).toMatchObject({ name: 'Sub-space on A', room_type: 'm.space', join_rule: 'public' });
+      expect(rooms[1].children_state).toHaveLength(2);
+      expect(rooms[2]).toMatchObject({ name: 'Shared, renamed', topic: 'Read over federation', join_rule: 'public', children_state: [] });
+      // With suggested_only, A is asked for the suggested children only: the closed room is not named.
+      const suggested = await call(b.server.url, 'GET', `/_matrix/client/v1/rooms/${q(top)}/hierarchy?suggested_only=true`, { token: carol.token });
+      expect((suggested.body.rooms as { room_id: string }[]).map((room) => room.room_id)).toEqual([top, sub, shared]);
+      expect((suggested.body.rooms as { children_state: unknown[] }[])[1].children_state).toHaveLength(1);
+    });
+
     it('GET /event_auth: the auth chain of the event', async () => {
       const body = await bAsks('GET', `${F}/event_auth/${q(shared)}/${q(afterName)}`);
       assertMatchesSpec(body, { api: 'server-server', file: 'event_auth.yaml', path: '/event_auth/{roomId}/{eventId}', method: 'get', status: 200 });

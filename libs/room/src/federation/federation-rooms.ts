@@ -40,6 +40,7 @@ import type { RoomWriter } from '../room-writer';
 import { checkPdus, isRecord, isUnknownEndpoint, RemoteAnswerError, type RemoteRequest, type RemoteServers } from './remote';
 import type { PublicRoomsChunk, PublicRoomsPage, PublicRoomsRequest } from '../federation-queries/queries';
 import { assertServerAllowedInRoom, serverAllowedInRoom } from './server-acl';
+import { RemoteHierarchy, remoteRoomsChunk } from './remote-hierarchy';
 
 /** Most PDUs and EDUs one transaction may carry (server-server-api.md "Transactions"). */
 export const MAX_TRANSACTION_PDUS = 50;
@@ -76,6 +77,8 @@ export class FederationRooms {
   private readonly transactions = new Map<string, Promise<TransactionResult>>();
   private readonly maxFetched: number;
   private readonly largeRequestTimeoutMs: number;
+  /** Other servers' parts of space hierarchies, for the client's hierarchy. */
+  readonly spaces: RemoteHierarchy;
 
   constructor(
     private readonly writer: RoomWriter,
@@ -85,6 +88,7 @@ export class FederationRooms {
   ) {
     this.maxFetched = options.maxFetchedEventsPerPdu ?? 50_000;
     this.largeRequestTimeoutMs = options.largeRequestTimeoutMs ?? 120_000;
+    this.spaces = new RemoteHierarchy(remote, writer.serverName);
   }
 
   private get serverName(): string {
@@ -1158,19 +1162,8 @@ function remotePublicRoomsPage(body: Record<string, unknown>, limit: number): Pu
   const chunk: PublicRoomsChunk[] = [];
   for (const room of Array.isArray(body.chunk) ? body.chunk : []) {
     if (chunk.length >= limit) break;
-    if (!isRecord(room) || typeof room.room_id !== 'string' || !isValidRoomId(room.room_id)) continue;
-    const members = room.num_joined_members;
-    const entry: PublicRoomsChunk = {
-      room_id: room.room_id,
-      num_joined_members: typeof members === 'number' && Number.isSafeInteger(members) && members >= 0 ? members : 0,
-      world_readable: room.world_readable === true,
-      guest_can_join: room.guest_can_join === true,
-    };
-    for (const key of ['name', 'topic', 'canonical_alias', 'avatar_url', 'join_rule', 'room_type'] as const) {
-      const value = room[key];
-      if (typeof value === 'string') entry[key] = value;
-    }
-    chunk.push(entry);
+    const entry = remoteRoomsChunk(room);
+    if (entry) chunk.push(entry);
   }
   const page: PublicRoomsPage = { chunk, total_room_count_estimate: chunk.length };
   const estimate = body.total_room_count_estimate;

@@ -213,14 +213,16 @@ export class GetRoomHierarchyHandler implements IQueryHandler<GetRoomHierarchy, 
   constructor(
     @Inject(ROOM_DATABASE_POOL) pool: DatabasePool,
     private readonly writer: RoomWriter,
+    @Optional() @Inject(FederationRooms) private readonly federation: FederationRooms | null,
   ) {
     this.reads = new FederationReads(pool);
   }
 
-  /** From the write model (the rooms this server holds); rooms known only to other servers are left out. */
+  /** From the write model (the rooms this server holds), and for the rooms it does not hold, from the servers their parents name. */
   async execute(query: GetRoomHierarchy): Promise<HierarchyPage> {
     const rooms = await this.writer.reader.roomsOfUser(query.userId, ['join', 'invite']);
-    return spaceHierarchy(this.reads, query.roomId, { memberships: new Map(rooms.map((r) => [r.roomId, r.membership])) }, query.request);
+    const viewer = { memberships: new Map(rooms.map((r) => [r.roomId, r.membership])) };
+    return spaceHierarchy(this.reads, query.roomId, viewer, query.request, this.federation?.spaces);
   }
 }
 

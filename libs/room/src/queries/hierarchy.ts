@@ -1,8 +1,9 @@
 /**
  * The space hierarchy (client-server API, "Spaces": GET /_matrix/client/v1/rooms/{roomId}/hierarchy):
  * a depth-first walk over `m.space.child` state events from a room, through the rooms this
- * server holds, showing the rooms the user may see (joined, invited, allowed to join, knockable
- * or world readable). Pages are cut from the same walk: `next_batch` holds how many rooms came
+ * server holds and, for children it does not hold, what the servers of their `via` answer over
+ * federation, showing the rooms the user may see (joined, invited, allowed to join, knockable or
+ * world readable). Pages are cut from the same walk: `next_batch` holds how many rooms came
  * before, with the options it was made for.
  */
 import { isValidRoomId } from '@hs/protocol';
@@ -25,9 +26,12 @@ export interface HierarchyRequest {
   from?: string;
 }
 
+/** An `m.space.child` event as stripped state with its time. */
+export type SpaceChild = SpaceRoomState['children'][number];
+
 /** One room of the answer: its summary and its `m.space.child` events. */
 export interface HierarchyRoom extends PublicRoomsChunk {
-  children_state: SpaceRoomState['children'];
+  children_state: SpaceChild[];
 }
 
 export interface HierarchyPage {
@@ -41,9 +45,47 @@ export interface HierarchyViewer {
   memberships: ReadonlyMap<string, string>;
 }
 
+/** A room another server summarized: what it shows, and the rooms whose members may join it (restricted rooms). */
+export interface RemoteSpaceRoom {
+  chunk: PublicRoomsChunk;
+  allowedRoomIds: string[];
+}
+
+/** Another server's answer for a space: the room with its children, the summaries of those it may show us, those we cannot reach. */
+export interface RemoteSpaceAnswer {
+  room: RemoteSpaceRoom & { children: SpaceChild[] };
+  summaries: ReadonlyMap<string, RemoteSpaceRoom>;
+  inaccessible: ReadonlySet<string>;
+}
+
+/** Spaces of rooms this server does not hold, asked of the servers a parent's `via` names (none: such rooms are left out). */
+export interface RemoteSpaceSource {
+  space(roomId: string, via: readonly string[], suggestedOnly: boolean): Promise<RemoteSpaceAnswer | undefined>;
+}
+
+/** A room met on the walk, held here or summarized by another server. */
+interface WalkedRoom {
+  chunk: PublicRoomsChunk;
+  allowedRoomIds: string[];
+  children: SpaceChild[];
+}
+
+/** Rooms of other servers asked for in one walk, at most. */
+const MAX_REMOTE_SPACES = 50;
+
 const TOKEN = /^h(0|[1-9][0-9]{0,6})_([01])_(0|[1-9][0-9]?)$/;
 
-export async function spaceHierarchy(reads: FederationReads, rootId: string, viewer: HierarchyViewer, request: HierarchyRequest): Promise<HierarchyPage> {
+function localRoom(room: SpaceRoomState): WalkedRoom {
+  return { chunk: publicRoomsChunkOf(room), allowedRoomIds: allowedRooms(room.content.get('m.room.join_rules') ?? {}), children: room.children };
+}
+
+export async function spaceHierarchy(
+  reads: FederationReads,
+  rootId: string,
+  viewer: HierarchyViewer,
+  request: HierarchyRequest,
+  remote?: RemoteSpaceSource,
+): Promise<HierarchyPage> {
   let offset = 0;
   if (request.from !== undefined) {
     const token = TOKEN.exec(request.from);
@@ -58,7 +100,12 @@ export async function spaceHierarchy(reads: FederationReads, rootId: string, vie
   const seen = new Set<string>([rootId]);
   const stack: { roomId: string; depth: number }[] = [{ roomId: rootId, depth: 0 }];
   // Rooms are read a level at a time: a room's children together, when the room is shown.
-  const loaded = await reads.spaceRooms([rootId]);
+  const loaded = new Map<string, WalkedRoom>();
+  for (const [id, room] of await reads.spaceRooms([rootId])) loaded.set(id, localRoom(room));
+  // What other servers told of rooms not held here: summaries of children, and children they cannot reach.
+  const summaries = new Map<string, RemoteSpaceRoom>();
+  const inaccessible = new Set<string>();
+  let remoteAsked = 0;
   let walked = 0;
   while (stack.length > 0 && found.length < wanted && walked < MAX_WALKED_ROOMS) {
     const { roomId, depth } = stack.pop() as { roomId: string; depth: number };
@@ -71,18 +118,43 @@ export async function spaceHierarchy(reads: FederationReads, rootId: string, vie
       continue;
     }
     const children = validChildren(room.children, request.suggestedOnly);
-    found.push({ ...publicRoomsChunkOf(room), children_state: children });
+    found.push({ ...room.chunk, children_state: children });
     if (depth >= request.maxDepth) continue;
-    const next = children.map((child) => child.state_key).filter((id) => !seen.has(id));
-    for (const [id, state] of await reads.spaceRooms(next)) loaded.set(id, state);
-    for (const id of [...next].reverse()) {
-      seen.add(id);
-      stack.push({ roomId: id, depth: depth + 1 });
+    const next = children.filter((child) => !seen.has(child.state_key));
+    for (const [id, state] of await reads.spaceRooms(next.map((child) => child.state_key))) loaded.set(id, localRoom(state));
+    if (remote) {
+      const asked = next.filter((child) => !loaded.has(child.state_key) && !inaccessible.has(child.state_key));
+      await Promise.all(
+        asked.map(async (child) => {
+          const summary = summaries.get(child.state_key);
+          // A room that is no space is shown as its parent's server summarized it.
+          if (summary && summary.chunk.room_type !== 'm.space') {
+            loaded.set(child.state_key, { ...summary, children: [] });
+            return;
+          }
+          if (remoteAsked >= MAX_REMOTE_SPACES) return;
+          remoteAsked++;
+          const answer = await remote.space(child.state_key, viaOf(child), request.suggestedOnly);
+          if (!answer) return;
+          loaded.set(child.state_key, answer.room);
+          for (const [id, known] of answer.summaries) if (!summaries.has(id)) summaries.set(id, known);
+          for (const id of answer.inaccessible) inaccessible.add(id);
+        }),
+      );
+    }
+    for (const child of [...next].reverse()) {
+      seen.add(child.state_key);
+      stack.push({ roomId: child.state_key, depth: depth + 1 });
     }
   }
   const page: HierarchyPage = { rooms: found.slice(offset, offset + request.limit) };
   if (found.length > offset + request.limit) page.next_batch = `h${offset + request.limit}_${request.suggestedOnly ? 1 : 0}_${request.maxDepth}`;
   return page;
+}
+
+function viaOf(child: SpaceChild): string[] {
+  const via = child.content.via;
+  return Array.isArray(via) ? via.filter((server): server is string => typeof server === 'string') : [];
 }
 
 /**
@@ -130,14 +202,13 @@ async function serverMayReach(reads: FederationReads, room: SpaceRoomState, orig
 }
 
 /** Joined, invited, allowed to join (public, or restricted with a room the user is in), knockable, or world readable. */
-function maySee(room: SpaceRoomState, viewer: HierarchyViewer): boolean {
-  if (viewer.memberships.has(room.roomId)) return true;
-  if (room.content.get('m.room.history_visibility')?.history_visibility === 'world_readable') return true;
-  const joinRules = room.content.get('m.room.join_rules') ?? {};
-  const rule = joinRules.join_rule;
+function maySee(room: WalkedRoom, viewer: HierarchyViewer): boolean {
+  if (viewer.memberships.has(room.chunk.room_id)) return true;
+  if (room.chunk.world_readable) return true;
+  const rule = room.chunk.join_rule;
   if (rule === 'public' || rule === 'knock' || rule === 'knock_restricted') return true;
   if (rule !== 'restricted') return false;
-  return allowedRooms(joinRules).some((allowed) => viewer.memberships.get(allowed) === 'join');
+  return room.allowedRoomIds.some((allowed) => viewer.memberships.get(allowed) === 'join');
 }
 
 /**
@@ -145,7 +216,7 @@ function maySee(room: SpaceRoomState, viewer: HierarchyViewer): boolean {
  * `suggested: true`), in the spec's order: by `order` (valid ones first), then by the time of
  * the `m.space.child` event, then by room id.
  */
-function validChildren(children: SpaceRoomState['children'], suggestedOnly: boolean): SpaceRoomState['children'] {
+function validChildren(children: SpaceChild[], suggestedOnly: boolean): SpaceChild[] {
   const valid = children.filter(
     (child) =>
       isValidRoomId(child.state_key) &&
@@ -153,7 +224,7 @@ function validChildren(children: SpaceRoomState['children'], suggestedOnly: bool
       child.content.via.some((server) => typeof server === 'string') &&
       (!suggestedOnly || child.content.suggested === true),
   );
-  const orderOf = (child: SpaceRoomState['children'][number]): string | undefined => {
+  const orderOf = (child: SpaceChild): string | undefined => {
     const order = child.content.order;
     return typeof order === 'string' && order.length <= 50 && /^[\x20-\x7e]*$/.test(order) ? order : undefined;
   };
