@@ -26,6 +26,11 @@ import { answering, containsNul, eventIdParam, eventTypeParam, intQuery, roomIdP
 
 const MEMBERSHIPS = new Set(['join', 'invite', 'knock', 'leave', 'ban']);
 const MAX_LIMIT = 1000;
+/**
+ * Events asked of another server when a client pages back past what the room holds: more than
+ * a page, so that the state events before our join (held only as outliers) come with it.
+ */
+const BACKFILL_LIMIT = 100;
 
 const stringList = z.array(z.string()).optional();
 const roomEventFilter = z
@@ -96,7 +101,7 @@ export class RoomReadController {
     // Paging back past the start of what we hold: ask another server in the room for older
     // history (/backfill), then answer again (the read waits for what the backfill wrote).
     if (dir !== 'b' || page.end !== undefined || to !== undefined) return page;
-    const placed = await this.commandBus.execute(new BackfillRoom(roomId, Math.max(limit ?? 10, 10))).catch(() => 0);
+    const placed = await this.commandBus.execute(new BackfillRoom(roomId, BACKFILL_LIMIT)).catch(() => 0);
     return placed > 0 ? answering(read) : page;
   }
 
