@@ -172,6 +172,17 @@ describe('federation read endpoints between instances over HTTPS', () => {
       expect((suggested.body.rooms as { children_state: unknown[] }[])[1].children_state).toHaveLength(1);
     });
 
+    it("a client of B reads the profile of A's user from A", async () => {
+      const dave = await registerUser(b.server.url, 'dave');
+      const onB = (path: string) => call(b.server.url, 'GET', path, { token: dave.token });
+      const whole = await onB(`profile/${q(alice.userId)}`);
+      expect(whole).toMatchObject({ status: 200, body: { displayname: 'Alice' } });
+      assertMatchesSpec(whole.body, { api: 'client-server', file: 'profile.yaml', path: '/profile/{userId}', method: 'get', status: 200 });
+      expect(await onB(`profile/${q(alice.userId)}/displayname`)).toMatchObject({ status: 200, body: { displayname: 'Alice' } });
+      expect(await onB(`profile/${q(alice.userId)}/avatar_url`)).toMatchObject({ status: 404, body: { errcode: 'M_NOT_FOUND' } });
+      expect(await onB(`profile/${q(`@nobody:${a.name}`)}`)).toMatchObject({ status: 404, body: { errcode: 'M_NOT_FOUND' } });
+    });
+
     it('GET /event_auth: the auth chain of the event', async () => {
       const body = await bAsks('GET', `${F}/event_auth/${q(shared)}/${q(afterName)}`);
       assertMatchesSpec(body, { api: 'server-server', file: 'event_auth.yaml', path: '/event_auth/{roomId}/{eventId}', method: 'get', status: 200 });

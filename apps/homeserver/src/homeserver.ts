@@ -25,6 +25,7 @@ import { federationSenderModule } from './federation-sender';
 import { connectE2eeFederation, e2eeInbound, e2eeServices } from './e2ee-federation';
 import { allProjectors } from './projectors';
 import { presenceFederation } from './presence-federation';
+import { connectProfileFederation } from './profile-federation';
 
 export interface RunningHomeserver {
   config: HomeserverConfig;
@@ -158,6 +159,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     let sender: FederationSender | null = null;
     let disconnectE2ee: (() => void) | undefined;
     let disconnectPresence: (() => void) | undefined;
+    let disconnectProfiles: (() => void) | undefined;
     if (files.tls) {
       const presence = presenceFederation(client, backend, config.server_name, logger);
       const federationApi = federationApiModule(keys, {
@@ -187,6 +189,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
       sender = started;
       disconnectE2ee = connectE2eeFederation(client, started, keys, backend, config.server_name, logger);
       disconnectPresence = presence.connect(started);
+      disconnectProfiles = connectProfileFederation(client, keys, config.server_name);
     }
 
     let closing: Promise<void> | undefined;
@@ -208,6 +211,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
           keys.close();
           disconnectE2ee?.();
           disconnectPresence?.();
+          disconnectProfiles?.();
           await Promise.allSettled(apps.map((app) => app.close()));
           await backend.close();
           logger.info('shut down');

@@ -16,15 +16,63 @@ export interface ProfileChange {
 
 const FieldRow = z.object({ field: z.string(), value: jsonText });
 
+/** Other servers' users' profiles (`GET /_matrix/federation/v1/query/profile`), when the server federates. */
+export interface RemoteProfileSource {
+  /**
+   * The answer of `server` for the user's whole profile, or for `field` alone. Throws what the
+   * federation client throws: an error with the answer's `status` when the server refused.
+   */
+  query(server: string, userId: string, field: string | undefined): Promise<unknown>;
+}
+
+/** The server part of a user id, or undefined. */
+function serverOf(userId: string): string | undefined {
+  const colon = userId.indexOf(':');
+  return userId.startsWith('@') && colon > 1 && colon < userId.length - 1 ? userId.slice(colon + 1) : undefined;
+}
+
+/** A display name or avatar URL must be a string; other fields are any JSON value (the answer is JSON already). */
+function remoteProfile(answer: unknown): Profile {
+  const profile: Profile = {};
+  if (typeof answer !== 'object' || answer === null || Array.isArray(answer)) return profile;
+  for (const [field, value] of Object.entries(answer as Record<string, unknown>)) {
+    if ((field === 'displayname' || field === 'avatar_url') && typeof value !== 'string') continue;
+    if (value !== undefined) profile[field] = value as JsonValue;
+  }
+  return profile;
+}
+
 export class ProfileService {
   private readonly changesSubject = new Subject<ProfileChange>();
   /** Profile fields set or deleted (after commit); membership events follow display name and avatar changes. */
   readonly changes: Observable<ProfileChange> = this.changesSubject.asObservable();
+  private remote: { serverName: string; source: RemoteProfileSource } | undefined;
 
   constructor(private readonly pool: DatabasePool) {}
 
+  /** Asks other servers for their users' profiles (undefined: such profiles are not found). */
+  setRemote(serverName: string, source: RemoteProfileSource | undefined): void {
+    this.remote = source ? { serverName, source } : undefined;
+  }
+
+  /** The profile of another server's user from that server, or undefined when the user is ours (or the server does not federate). */
+  private async remoteProfile(userId: string, field: string | undefined): Promise<Profile | undefined> {
+    const server = serverOf(userId);
+    if (!this.remote || server === undefined || server === this.remote.serverName) return undefined;
+    try {
+      return remoteProfile(await this.remote.source.query(server, userId, field));
+    } catch (error) {
+      const status = (error as { status?: unknown }).status;
+      if (status === 404 || status === 400) throw new AccountsError('M_NOT_FOUND', 'Profile not found');
+      if (status === 403) throw new AccountsError('M_FORBIDDEN', `${server} does not share this profile`);
+      throw new AccountsError('M_UNKNOWN', `The profile could not be had from ${server}`, { httpStatus: 502 });
+    }
+  }
+
   /** GET /profile/{userId}: every field. Throws M_NOT_FOUND when there is no such local user. */
   async getProfile(userId: string): Promise<Profile> {
+    const remote = await this.remoteProfile(userId, undefined);
+    if (remote) return remote;
     if (!isStorableText(userId)) throw new AccountsError('M_NOT_FOUND', 'Profile not found');
     const exists = await this.pool.exists(sql.unsafe`SELECT 1 FROM accounts.users WHERE user_id = ${userId}`);
     if (!exists) throw new AccountsError('M_NOT_FOUND', 'Profile not found');
@@ -41,6 +89,11 @@ export class ProfileService {
   /** GET /profile/{userId}/{keyName}. Throws M_NOT_FOUND when the user or the field does not exist. */
   async getProfileField(userId: string, key: string): Promise<JsonValue> {
     assertProfileKey(key);
+    const remote = await this.remoteProfile(userId, key);
+    if (remote) {
+      if (remote[key] === undefined) throw new AccountsError('M_NOT_FOUND', 'Profile field not found');
+      return remote[key];
+    }
     if (!isStorableText(userId)) throw new AccountsError('M_NOT_FOUND', 'Profile field not found');
     const row = await this.pool.maybeOne(sql.type(FieldRow)`
       SELECT field, value::text AS value FROM accounts.profile_fields WHERE user_id = ${userId} AND field = ${key}`);

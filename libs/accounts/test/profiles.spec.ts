@@ -82,4 +82,43 @@ describe('ProfileService', () => {
     await accounts.users.deactivate(gone);
     expect(await caught(() => accounts.profiles.setDisplayName(gone, 'back'))).toMatchObject({ errcode: 'M_NOT_FOUND' });
   });
+  it("asks another server for its users' profiles once connected, and keeps only what a profile may hold", async () => {
+    const asked: string[] = [];
+    const answers: Record<string, unknown> = {
+      '@remote:other.example': { displayname: 'Remote', avatar_url: 42, 'org.example.x': [1] },
+      '@odd:other.example': 'not an object',
+    };
+    accounts.profiles.setRemote(SERVER_NAME, {
+      query: async (server, user, field) => {
+        asked.push(`${server} ${user} ${field ?? '*'}`);
+        if (user === '@gone:other.example') throw Object.assign(new Error('refused'), { status: 404 });
+        if (user === '@secret:other.example') throw Object.assign(new Error('refused'), { status: 403 });
+        if (user === '@down:other.example') throw new Error('unreachable');
+        return answers[user];
+      },
+    });
+    try {
+      expect(await accounts.profiles.getProfile('@remote:other.example')).toEqual({ displayname: 'Remote', 'org.example.x': [1] });
+      expect(await accounts.profiles.getProfileField('@remote:other.example', 'displayname')).toBe('Remote');
+      expect(await caught(() => accounts.profiles.getProfileField('@remote:other.example', 'avatar_url'))).toMatchObject({ errcode: 'M_NOT_FOUND', httpStatus: 404 });
+      expect(await accounts.profiles.getProfile('@odd:other.example')).toEqual({});
+      expect(await caught(() => accounts.profiles.getProfile('@gone:other.example'))).toMatchObject({ errcode: 'M_NOT_FOUND', httpStatus: 404 });
+      expect(await caught(() => accounts.profiles.getProfile('@secret:other.example'))).toMatchObject({ errcode: 'M_FORBIDDEN', httpStatus: 403 });
+      expect(await caught(() => accounts.profiles.getProfile('@down:other.example'))).toMatchObject({ errcode: 'M_UNKNOWN', httpStatus: 502 });
+      // Our own users are read here, never asked of anyone.
+      expect(await accounts.profiles.getProfile(userId)).toEqual(expect.any(Object));
+      expect(asked).toEqual([
+        'other.example @remote:other.example *',
+        'other.example @remote:other.example displayname',
+        'other.example @remote:other.example avatar_url',
+        'other.example @odd:other.example *',
+        'other.example @gone:other.example *',
+        'other.example @secret:other.example *',
+        'other.example @down:other.example *',
+      ]);
+    } finally {
+      accounts.profiles.setRemote(SERVER_NAME, undefined);
+    }
+    expect(await caught(() => accounts.profiles.getProfile('@remote:other.example'))).toMatchObject({ errcode: 'M_NOT_FOUND' });
+  });
 });
