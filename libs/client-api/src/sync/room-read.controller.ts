@@ -28,7 +28,8 @@ const MEMBERSHIPS = new Set(['join', 'invite', 'knock', 'leave', 'ban']);
 const MAX_LIMIT = 1000;
 
 const stringList = z.array(z.string()).optional();
-const roomEventFilter = z
+/** A RoomEventFilter (room_event_filter.yaml) as a request carries it. */
+export const roomEventFilter = z
   .object({
     limit: z.number().int().nonnegative().optional(),
     types: stringList,
