@@ -59,7 +59,7 @@ describe(`search projection (${process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'P
   }
   const message = (body: string, sender?: string) => ({ type: 'm.room.message', content: { msgtype: 'm.text', body }, ...(sender ? { sender } : {}) });
   const find = async (term: string, extra: Partial<SearchCandidatesRequest> = {}) =>
-    (await searchCandidates(db.pool, { query: searchQueryText(term) as string, rooms: [room, other], keys: KEYS, order: 'recent', limit: 50, ...extra })).map((c) => c.event_id);
+    (await searchCandidates(db.pool, { query: searchQueryText(term) as string, rooms: [room, other], keys: KEYS, order: 'recent', limit: 50, ...extra })).candidates.map((c) => c.event_id);
   const allRows = () =>
     db.pool.any(sql.unsafe`SELECT e.*, e.vector::text AS vector FROM proj_search.entries e ORDER BY event_id`).then(async (entries) => ({
       entries,
@@ -92,13 +92,17 @@ describe(`search projection (${process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'P
 
   it('orders by rank then recency, and pages from a cursor', async () => {
     const [once, twice, again] = await append(room, [message('alpha beta'), message('alpha alpha alpha beta'), message('alpha gamma')]);
-    const ranked = await searchCandidates(db.pool, { query: searchQueryText('alpha') as string, rooms: [room], keys: KEYS, order: 'rank', limit: 10 });
+    const { candidates: ranked, total } = await searchCandidates(db.pool, { query: searchQueryText('alpha') as string, rooms: [room], keys: KEYS, order: 'rank', limit: 10 });
+    expect(total).toBe(3);
     expect(ranked[0].event_id).toBe(twice);
     expect(ranked.map((c) => c.event_id).sort()).toEqual([once, twice, again].sort());
     const rest = await searchCandidates(db.pool, { query: searchQueryText('alpha') as string, rooms: [room], keys: KEYS, order: 'rank', limit: 10, after: ranked[0] });
-    expect(rest.map((c) => c.event_id)).toEqual(ranked.slice(1).map((c) => c.event_id));
+    expect(rest.candidates.map((c) => c.event_id)).toEqual(ranked.slice(1).map((c) => c.event_id));
+    expect(rest.total).toBe(3);
     const recent = await searchCandidates(db.pool, { query: searchQueryText('alpha') as string, rooms: [room], keys: KEYS, order: 'recent', limit: 1, after: { rank: 0, position: ranked.find((c) => c.event_id === again)!.position } });
-    expect(recent.map((c) => c.event_id)).toEqual([twice]);
+    expect(recent.candidates.map((c) => c.event_id)).toEqual([twice]);
+    // Newest first, the page's rows are ranked too.
+    expect(recent.candidates[0].rank).toBe(ranked[0].rank);
   });
 
   it('takes redacted events out, also when the redaction comes first, in one batch or across batches; not for a redaction of another room', async () => {

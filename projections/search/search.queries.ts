@@ -56,7 +56,7 @@ export function searchQueryText(term: string): string | undefined {
 
 function conditions(request: Omit<SearchCandidatesRequest, 'order' | 'after' | 'limit'>) {
   const parts = [
-    sql.fragment`e.vector @@ q.query`,
+    sql.fragment`e.vector @@ ${tsquery(request.query)}`,
     sql.fragment`e.room_id = ANY(${sql.array([...request.rooms], 'text')})`,
     sql.fragment`e.key = ANY(${sql.array([...request.keys], 'text')})`,
   ];
@@ -67,14 +67,17 @@ function conditions(request: Omit<SearchCandidatesRequest, 'order' | 'after' | '
   return sql.join(parts, sql.fragment` AND `);
 }
 
-const QUERY = (text: string) => sql.fragment`to_tsquery(${SEARCH_CONFIG}::regconfig, ${text}) AS q(query)`;
+/** The query as an expression of constants, so that the planner can use the index on `vector`. */
+const tsquery = (text: string) => sql.fragment`to_tsquery(${SEARCH_CONFIG}::regconfig, ${text})`;
 
 /**
  * Indexed events matching the query in the rooms, in the order asked (`rank`: best first by
- * `ts_rank`, then newest; `recent`: newest first by store position), after the cursor.
+ * `ts_rank`, then newest; `recent`: newest first by store position), after the cursor; and
+ * how many match in all, cursor aside (counted in the same scan; 0 when none is after the
+ * cursor, see `countSearchCandidates`).
  */
-export async function searchCandidates(conn: CommonQueryMethods, request: SearchCandidatesRequest): Promise<SearchCandidate[]> {
-  if (request.rooms.length === 0 || request.keys.length === 0 || request.limit <= 0) return [];
+export async function searchCandidates(conn: CommonQueryMethods, request: SearchCandidatesRequest): Promise<{ candidates: SearchCandidate[]; total: number }> {
+  if (request.rooms.length === 0 || request.keys.length === 0 || request.limit <= 0) return { candidates: [], total: 0 };
   const after = request.after;
   const cursor =
     after === undefined
@@ -82,22 +85,30 @@ export async function searchCandidates(conn: CommonQueryMethods, request: Search
       : request.order === 'recent'
         ? sql.fragment`c.position < ${after.position}`
         : sql.fragment`(c.rank < ${after.rank}::real OR (c.rank = ${after.rank}::real AND c.position < ${after.position}))`;
-  const order = request.order === 'recent' ? sql.fragment`c.position DESC` : sql.fragment`c.rank DESC, c.position DESC`;
-  const rows = await conn.any(sql.unsafe`
-    SELECT c.event_id, c.room_id, c.position, c.rank FROM (
-      SELECT e.event_id, e.room_id, e.position, ts_rank(e.vector, q.query) AS rank
-        FROM proj_search.entries e, ${QUERY(request.query)}
-       WHERE ${conditions(request)}) c
-     WHERE ${cursor}
-     ORDER BY ${order} LIMIT ${request.limit}`);
-  return rows as unknown as SearchCandidate[];
+  const recent = request.order === 'recent';
+  const order = (alias: string) => (recent ? sql.fragment`${sql.identifier([alias, 'position'])} DESC` : sql.fragment`${sql.identifier([alias, 'rank'])} DESC, ${sql.identifier([alias, 'position'])} DESC`);
+  // Newest first ranks only the page's rows; best first ranks every match.
+  const rows = (await conn.any(sql.unsafe`
+    SELECT p.event_id, p.room_id, p.position, ${recent ? sql.fragment`ts_rank(p.vector, ${tsquery(request.query)})` : sql.fragment`p.rank`} AS rank, p.total FROM (
+      SELECT c.* FROM (
+        SELECT e.event_id, e.room_id, e.position, e.vector, ${recent ? sql.fragment`0::real` : sql.fragment`ts_rank(e.vector, ${tsquery(request.query)})`} AS rank,
+               count(*) OVER () AS total
+          FROM proj_search.entries e
+         WHERE ${conditions(request)}) c
+       WHERE ${cursor}
+       ORDER BY ${order('c')} LIMIT ${request.limit}) p
+     ORDER BY ${order('p')}`)) as unknown as (SearchCandidate & { total: bigint | number })[];
+  return {
+    candidates: rows.map(({ total: _total, ...candidate }) => candidate),
+    total: rows.length > 0 ? Number(rows[0].total) : 0,
+  };
 }
 
 /** How many indexed events match the query in the rooms (before visibility is applied). */
 export async function countSearchCandidates(conn: CommonQueryMethods, request: Omit<SearchCandidatesRequest, 'order' | 'after' | 'limit'>): Promise<number> {
   if (request.rooms.length === 0 || request.keys.length === 0) return 0;
   const count = await conn.oneFirst(sql.unsafe`
-    SELECT count(*) FROM proj_search.entries e, ${QUERY(request.query)} WHERE ${conditions(request)}`);
+    SELECT count(*) FROM proj_search.entries e WHERE ${conditions(request)}`);
   return Number(count);
 }
 
@@ -116,8 +127,8 @@ function withoutMarkers(text: string): string {
 export async function searchHighlights(conn: CommonQueryMethods, query: string, texts: readonly string[]): Promise<string[]> {
   if (texts.length === 0) return [];
   const marked = (await conn.anyFirst(sql.unsafe`
-    SELECT ts_headline(${SEARCH_CONFIG}::regconfig, t.text, q.query, ${`StartSel=${START}, StopSel=${STOP}, HighlightAll=true`})
-      FROM unnest(${sql.array(texts.map(withoutMarkers), 'text')}) AS t(text), ${QUERY(query)}`)) as unknown as string[];
+    SELECT ts_headline(${SEARCH_CONFIG}::regconfig, t.text, ${tsquery(query)}, ${`StartSel=${START}, StopSel=${STOP}, HighlightAll=true`})
+      FROM unnest(${sql.array(texts.map(withoutMarkers), 'text')}) AS t(text)`)) as unknown as string[];
   const words = new Set<string>();
   for (const text of marked) {
     // Every piece after a start marker begins with a highlighted word, up to its stop marker.

@@ -124,12 +124,13 @@ export class RoomEventSearch {
       if (rooms.length === 0) return empty;
       const visibilities = await this.queries.visibilities(conn, rooms, viewer.userId);
       const request = { query, rooms, keys, senders: filter?.senders, notSenders: filter?.not_senders };
-      const count = await countSearchCandidates(conn, request);
-
+      let count: number | undefined;
       const found: { candidate: SearchCandidate; row: EventRow }[] = [];
       let exhausted = false;
       while (found.length < limit) {
-        const page = await searchCandidates(conn, { ...request, order, after: cursor, limit: CANDIDATE_PAGE });
+        const { candidates: page, total } = await searchCandidates(conn, { ...request, order, after: cursor, limit: CANDIDATE_PAGE });
+        // Counted with the first page; past the last match, counted alone.
+        count ??= page.length > 0 || cursor === undefined ? total : await countSearchCandidates(conn, request);
         const rows = new Map((await this.queries.eventRows(conn, page.map((c) => c.event_id))).map((r) => [r.event_id, r]));
         for (const candidate of page) {
           cursor = { rank: candidate.rank, position: candidate.position };
@@ -153,7 +154,7 @@ export class RoomEventSearch {
         results.push(result);
       }
       const texts = found.map(({ row }) => searchableText(row.type, row.event.content)?.text).filter((t): t is string => t !== undefined);
-      const response: RoomEventsResults = { count, highlights: await searchHighlights(conn, query, texts), results };
+      const response: RoomEventsResults = { count: count ?? 0, highlights: await searchHighlights(conn, query, texts), results };
       if (!exhausted && cursor !== undefined && found.length > 0) response.next_batch = encodeSearchToken(order, cursor);
       if (criteria.include_state) response.state = await this.state(conn, found.map((f) => f.row.room_id), memberships, viewer);
       const groups = this.groups(criteria, found.map((f) => f.row), response.next_batch);
