@@ -196,6 +196,13 @@ export class SyncQueries {
     return rows as unknown as EventRow[];
   }
 
+  /** The rows of the events held among `eventIds` (in no particular order). */
+  async eventRows(conn: CommonQueryMethods, eventIds: readonly string[]): Promise<EventRow[]> {
+    if (eventIds.length === 0) return [];
+    const rows = await conn.any(sql.unsafe`SELECT ${EVENT_COLUMNS} FROM proj_sync.events e WHERE e.event_id = ANY(${sql.array([...eventIds], 'text')})`);
+    return rows as unknown as EventRow[];
+  }
+
   async eventRow(conn: CommonQueryMethods, eventId: string): Promise<EventRow | null> {
     const row = await conn.maybeOne(sql.unsafe`SELECT ${EVENT_COLUMNS} FROM proj_sync.events e WHERE e.event_id = ${eventId}`);
     return row as unknown as EventRow | null;

@@ -111,6 +111,7 @@ export function clientApiModule(
       roomDirectory: { publishedRooms: (ids: readonly string[]) => writeModel.publishedRooms(ids) },
       presence: { enabled: config.presence.enabled, persist: true },
       profiles,
+      userDirectory: { searchAllUsers: config.user_directory.search_all_users, localUsers: profiles },
       e2ee: {
         position: () => keys.position(),
         usersChanged: (after: number, upTo: number) => keys.usersChanged(after, upTo),

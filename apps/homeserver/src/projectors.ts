@@ -3,8 +3,10 @@ import type { Projector } from '@hs/eventstore';
 import { MediaProjector } from '@hs/projections/media';
 import { ReceiptsProjector } from '@hs/projections/receipts';
 import { roomSummaryProjector } from '@hs/projections/room-summary';
+import { SearchProjector } from '@hs/projections/search';
 import { SyncProjector } from '@hs/projections/sync';
+import { UserDirectoryProjector } from '@hs/projections/user-directory';
 
 export function allProjectors(): Projector[] {
-  return [new SyncProjector(), new ReceiptsProjector(), roomSummaryProjector, new MediaProjector()];
+  return [new SyncProjector(), new ReceiptsProjector(), roomSummaryProjector, new MediaProjector(), new SearchProjector(), new UserDirectoryProjector()];
 }

@@ -14,6 +14,11 @@ export interface ProfileChange {
   value: JsonValue | undefined;
 }
 
+/** Latin letters with accents and their plain forms, for `translate` (PostgreSQL has no unaccent built in): the letters that Unicode decomposition
+ * turns into a plain letter and a combining mark, as the directory's word matching folds them. */
+const ACCENTED = 'àáâãäåāăąçćčďèéêëēėęěìíîïīįñńňòóôõöōőŕřśšşťùúûüūůűųýÿźżž';
+const UNACCENTED = 'aaaaaaaaacccdeeeeeeeeiiiiiinnnooooooorrssstuuuuuuuuyyzzz';
+
 const FieldRow = z.object({ field: z.string(), value: jsonText });
 
 /** Other servers' users' profiles (`GET /_matrix/federation/v1/query/profile`), when the server federates. */
@@ -154,6 +159,31 @@ export class ProfileService {
       out.set(row.user_id, { ...out.get(row.user_id), [row.field]: row.value });
     }
     return out;
+  }
+
+  /**
+   * Active local users (guests and deactivated accounts left out) whose user id or display name
+   * contains each of `words` (lower case, letters and digits; common Latin accents are folded
+   * in the display name), with their display name and avatar, ordered by user id: the
+   * candidates of a directory search over every local user, which matches words exactly after.
+   */
+  async localUsersContaining(words: readonly string[], limit: number): Promise<{ user_id: string; displayname: string | null; avatar_url: string | null }[]> {
+    if (words.length === 0 || limit <= 0) return [];
+    const name = sql.fragment`translate(lower(coalesce(d.value #>> '{}', '')), ${ACCENTED}, ${UNACCENTED})`;
+    const contains = sql.join(
+      words.map((w) => sql.fragment`(strpos(lower(u.user_id), ${w}) > 0 OR strpos(${name}, ${w}) > 0)`),
+      sql.fragment` AND `,
+    );
+    const rows = await this.pool.any(sql.unsafe`
+      SELECT u.user_id,
+             CASE WHEN jsonb_typeof(d.value) = 'string' THEN d.value #>> '{}' END AS displayname,
+             CASE WHEN jsonb_typeof(a.value) = 'string' THEN a.value #>> '{}' END AS avatar_url
+        FROM accounts.users u
+        LEFT JOIN accounts.profile_fields d ON d.user_id = u.user_id AND d.field = 'displayname'
+        LEFT JOIN accounts.profile_fields a ON a.user_id = u.user_id AND a.field = 'avatar_url'
+       WHERE u.kind = 'user' AND NOT u.deactivated AND ${contains}
+       ORDER BY u.user_id LIMIT ${limit}`);
+    return rows as unknown as { user_id: string; displayname: string | null; avatar_url: string | null }[];
   }
 
   setDisplayName(userId: string, displayName: string): Promise<void> {

@@ -27,6 +27,7 @@ import { KeysController } from './keys/keys.controller';
 import { MediaAdminController } from './media/media-admin.controller';
 import { MediaController } from './media/media.controller';
 import { RoomKeysController } from './room-keys/room-keys.controller';
+import { SearchController } from './search/search.controller';
 import { RoomsApiModule } from './rooms/rooms-api.module';
 import { CLIENT_API_CONFIG, ClientApiConfig } from './config';
 import { RATE_LIMIT_CLOCK, RATE_LIMIT_CONFIG, RateLimiter } from './rate-limit/rate-limiter';
@@ -89,6 +90,7 @@ export class ClientApiModule {
         RoomKeysController,
         MediaController,
         MediaAdminController,
+        SearchController,
       ],
     };
   }

@@ -76,6 +76,7 @@ describe('configuration', () => {
       },
       read_consistency: { enabled: true, max_wait_ms: 2000, horizon: 'process' },
       presence: { enabled: true },
+      user_directory: { search_all_users: false },
       max_request_body_bytes: 10485760,
       default_room_version: '11',
     });

@@ -368,6 +368,17 @@ export const configSchema = z
         .default({}),
       { doc: 'Presence (Synapse\'s key of the same name).' },
     ),
+    user_directory: key(
+      z
+        .object({
+          search_all_users: key(z.boolean().default(false), {
+            doc: 'POST /user_directory/search finds every local user as well, not only the users who share a room with the searcher or are in a public room.',
+          }),
+        })
+        .strict()
+        .default({}),
+      { doc: 'The user directory (Synapse\'s key of the same name).' },
+    ),
     max_request_body_bytes: key(z.number().int('must be a whole number').positive('must be at least 1').default(10 * 1024 * 1024), {
       doc: 'Largest request body accepted on any API endpoint, in bytes; larger ones get 413 M_TOO_LARGE.',
     }),

@@ -113,6 +113,10 @@ export interface HomeserverConfig {
     /** Track and share local users' presence (off: PUT accepted and ignored, everyone offline). */
     enabled: boolean;
   };
+  user_directory: {
+    /** The user directory finds every local user too (else only users sharing a room with the searcher or in public rooms). */
+    search_all_users: boolean;
+  };
   /** Largest request body accepted, in bytes. */
   max_request_body_bytes: number;
   /** Room version of new rooms. */

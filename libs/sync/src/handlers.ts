@@ -8,12 +8,29 @@ import type { ReadBarrier } from '@hs/eventstore';
 import { SyncQueries, SyncQueryError, type ClientEvent, type ContextResponse, type JoinedMember, type MessagesResponse } from '@hs/projections/sync';
 import { IgnoredUsers } from './ignored-users';
 import { PresenceStore } from './presence';
-import { GetContext, GetEventForUser, GetEventNearTimestamp, GetJoinedMembers, GetJoinedRooms, GetMembers, GetMessages, GetPresence, GetRoomStateForUser } from './queries';
+import {
+  GetContext,
+  GetEventForUser,
+  GetEventNearTimestamp,
+  GetJoinedMembers,
+  GetJoinedRooms,
+  GetMembers,
+  GetMessages,
+  GetPresence,
+  GetRoomStateForUser,
+  SearchRoomEvents,
+  SearchUserDirectory,
+} from './queries';
+import { RoomEventSearch, type SearchResponse } from './search';
+import { searchDirectory, type UserDirectoryOptions, type UserDirectoryResponse } from './user-directory';
 import type { PresenceStatus } from './sources';
-import { ROOM_QUERY_READ_MODELS } from './read-models';
+import { ROOM_QUERY_READ_MODELS, SEARCH_READ_MODELS, USER_DIRECTORY_READ_MODELS } from './read-models';
 
 /** Injection token of the read side's `ReadBarrier` (none: queries answer at once). */
 export const READ_BARRIER = Symbol('READ_BARRIER');
+
+/** Injection token of the user directory's `UserDirectoryOptions`. */
+export const USER_DIRECTORY_OPTIONS = Symbol('USER_DIRECTORY_OPTIONS');
 
 /**
  * A handler of a query served from read models (projections): `execute` waits until they
@@ -136,7 +153,43 @@ export class GetPresenceHandler extends SyncProjectionQueryHandler<GetPresence, 
   }
 }
 
+/** POST /search: the search index and the sync projection, in one snapshot. */
+@QueryHandler(SearchRoomEvents)
+export class SearchRoomEventsHandler extends ReadModelQueryHandler<SearchRoomEvents, SearchResponse> {
+  protected readonly readModels = SEARCH_READ_MODELS;
+  private readonly search: RoomEventSearch;
+
+  constructor(queries: SyncQueries, @Inject(IgnoredUsers) private readonly ignoredUsers: IgnoredUsers) {
+    super();
+    this.search = new RoomEventSearch(queries);
+  }
+
+  protected async answer(q: SearchRoomEvents): Promise<SearchResponse> {
+    const viewer = { ...q.viewer, ignored: await this.ignoredUsers.of(q.viewer.userId) };
+    return { search_categories: { room_events: await this.search.search(viewer, q.criteria, q.nextBatch) } };
+  }
+}
+
+/** POST /user_directory/search: the user directory projection (and the accounts' local users when configured). */
+@QueryHandler(SearchUserDirectory)
+export class SearchUserDirectoryHandler extends ReadModelQueryHandler<SearchUserDirectory, UserDirectoryResponse> {
+  protected readonly readModels = USER_DIRECTORY_READ_MODELS;
+
+  constructor(
+    private readonly queries: SyncQueries,
+    @Inject(USER_DIRECTORY_OPTIONS) private readonly options: UserDirectoryOptions,
+  ) {
+    super();
+  }
+
+  protected answer(q: SearchUserDirectory): Promise<UserDirectoryResponse> {
+    return searchDirectory(this.queries.pool, this.options, q.searcher, q.searchTerm, q.limit);
+  }
+}
+
 export const SYNC_QUERY_HANDLERS = [
+  SearchRoomEventsHandler,
+  SearchUserDirectoryHandler,
   GetMessagesHandler,
   GetContextHandler,
   GetRoomStateForUserHandler,

@@ -13,6 +13,8 @@ export * from './legacy';
 export * from './event-format';
 export { SyncQueryError, type ClientEvent, type RoomEventFilter } from '@hs/projections/sync';
 export * from './queries';
+export * from './search';
+export * from './user-directory';
 export * from './handlers';
 export * from './read-models';
 export * from './sync.module';

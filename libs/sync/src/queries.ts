@@ -4,7 +4,9 @@
  */
 import { Query } from '@nestjs/cqrs';
 import type { ClientEvent, ContextResponse, JoinedMember, MessagesResponse, RoomEventFilter, Viewer } from '@hs/projections/sync';
+import type { RoomEventsCriteria, SearchResponse } from './search';
 import type { PresenceStatus } from './sources';
+import type { UserDirectoryResponse } from './user-directory';
 
 /** GET /_matrix/client/v3/rooms/{roomId}/messages */
 export class GetMessages extends Query<MessagesResponse> {
@@ -110,6 +112,28 @@ export class GetPresence extends Query<PresenceStatus> {
   constructor(
     readonly requester: string,
     readonly userId: string,
+  ) {
+    super();
+  }
+}
+
+/** POST /_matrix/client/v3/user_directory/search */
+export class SearchUserDirectory extends Query<UserDirectoryResponse> {
+  constructor(
+    readonly searcher: string,
+    readonly searchTerm: string,
+    readonly limit: number,
+  ) {
+    super();
+  }
+}
+
+/** POST /_matrix/client/v3/search (the room events category) */
+export class SearchRoomEvents extends Query<SearchResponse> {
+  constructor(
+    readonly viewer: Viewer,
+    readonly criteria: RoomEventsCriteria,
+    readonly nextBatch?: string,
   ) {
     super();
   }

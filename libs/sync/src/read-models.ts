@@ -6,7 +6,9 @@
  */
 import type { ReadBarrier } from '@hs/eventstore';
 import { RECEIPTS_PROJECTION } from '@hs/projections/receipts';
+import { SEARCH_PROJECTION } from '@hs/projections/search';
 import { SYNC_PROJECTION } from '@hs/projections/sync';
+import { USER_DIRECTORY_PROJECTION } from '@hs/projections/user-directory';
 
 /** The watermark of the ranges of a projection the /sync notifier has examined. */
 export function notifiedReadModel(projection: string): string {
@@ -18,6 +20,12 @@ export const SYNC_ENDPOINT_READ_MODELS: readonly string[] = [notifiedReadModel(S
 
 /** What the room queries (/messages, /context, /event, /state, /members, /joined_*) read. */
 export const ROOM_QUERY_READ_MODELS: readonly string[] = [SYNC_PROJECTION];
+
+/** What POST /search reads: the search index for candidates, the sync projection for visibility and events. */
+export const SEARCH_READ_MODELS: readonly string[] = [SEARCH_PROJECTION, SYNC_PROJECTION];
+
+/** What POST /user_directory/search reads. */
+export const USER_DIRECTORY_READ_MODELS: readonly string[] = [USER_DIRECTORY_PROJECTION];
 
 /**
  * Declares the notifier's read models to the barrier; the projections' own are declared by

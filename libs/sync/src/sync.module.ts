@@ -1,8 +1,8 @@
 /**
  * The read side as a Nest module: SyncService for GET /sync (and LegacySyncService for the
  * deprecated GET /events and /initialSync), the query handlers of
- * /messages, /context, /state, /members, /joined_members, /joined_rooms, /event and
- * GET /presence, the typing and presence stores and the notifier. The host provides the options with `forRootAsync` and wires
+ * /messages, /context, /state, /members, /joined_members, /joined_rooms, /event,
+ * GET /presence, POST /search and POST /user_directory/search, the typing and presence stores and the notifier. The host provides the options with `forRootAsync` and wires
  * the projection runner's `onCheckpoint` to `SyncNotifier.checkpointAdvanced`.
  */
 import { Inject, Injectable, Logger, Module, type DynamicModule, type ModuleMetadata, type OnApplicationShutdown } from '@nestjs/common';
@@ -10,7 +10,7 @@ import { CqrsModule } from '@nestjs/cqrs';
 import type { DatabasePool } from 'slonik';
 import { SyncQueries } from '@hs/projections/sync';
 import type { ReadBarrier } from '@hs/eventstore';
-import { READ_BARRIER, SYNC_QUERY_HANDLERS } from './handlers';
+import { READ_BARRIER, SYNC_QUERY_HANDLERS, USER_DIRECTORY_OPTIONS } from './handlers';
 import type { WireEventSource } from './event-format';
 import { IgnoredUsers } from './ignored-users';
 import { LegacySyncService, type RoomDirectorySource } from './legacy';
@@ -20,6 +20,7 @@ import { PresencePersistence, loadPresence } from './presence-persistence';
 import { NoAccountData, type AccountDataSource, type E2eeSource, type ProfileSource } from './sources';
 import { SyncService } from './sync.service';
 import { TypingStore } from './typing';
+import type { UserDirectoryOptions } from './user-directory';
 
 export const SYNC_OPTIONS = 'SYNC_OPTIONS';
 
@@ -51,6 +52,8 @@ export interface SyncModuleOptions {
   profiles?: ProfileSource;
   /** Device lists, to-device messages and key counts (the e2ee library); none if omitted. */
   e2ee?: E2eeSource;
+  /** The user directory's settings (default: users sharing a room with the searcher or in public rooms only). */
+  userDirectory?: UserDirectoryOptions;
 }
 
 export interface SyncModuleAsyncOptions {
@@ -119,6 +122,7 @@ export class SyncModule {
           inject: [SYNC_OPTIONS, PresenceStore],
         },
         { provide: READ_BARRIER, useFactory: (o: SyncModuleOptions) => o.readBarrier ?? null, inject: [SYNC_OPTIONS] },
+        { provide: USER_DIRECTORY_OPTIONS, useFactory: (o: SyncModuleOptions) => o.userDirectory ?? { searchAllUsers: false }, inject: [SYNC_OPTIONS] },
         {
           provide: SyncNotifier,
           useFactory: (o: SyncModuleOptions, typing: TypingStore, queries: SyncQueries, presence: PresenceStore) =>

@@ -33,7 +33,8 @@ const MAX_LIMIT = 1000;
 const BACKFILL_LIMIT = 100;
 
 const stringList = z.array(z.string()).optional();
-const roomEventFilter = z
+/** A RoomEventFilter (room_event_filter.yaml) as a request carries it. */
+export const roomEventFilter = z
   .object({
     limit: z.number().int().nonnegative().optional(),
     types: stringList,
