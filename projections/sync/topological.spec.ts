@@ -3,9 +3,11 @@
  * store order differs from it: an event of a branch that arrived late, and history fetched by
  * backfill (held at its position negated).
  */
+import { Client } from 'pg';
 import { sql } from 'slonik';
 import { encodePaginationToken, encodeSyncToken, parsePaginationPoint, ZERO_SYNC_TOKEN } from '@hs/contracts';
 import { rebuildProjection } from '@hs/eventstore';
+import { defaultMigrationsDir, listMigrations } from '@hs/persistence';
 import { SyncProjector } from './sync.projector';
 import { SyncQueries, type MessagesRequest } from './sync.queries';
 import { TestRoom, type Sent } from './testing/test-room';
@@ -182,5 +184,30 @@ describe('topological order of /messages and /context', () => {
     const before = await pages({ roomId, viewer: { userId: alice }, dir: 'b', limit: 3 });
     await rebuildProjection(h.db, h.store, new SyncProjector());
     expect(await pages({ roomId, viewer: { userId: alice }, dir: 'b', limit: 3 })).toEqual(before);
+  });
+
+  it('the migration gives a generation written before depths existed its depths from the store, and its view the column', async () => {
+    const { roomId } = await forkedRoom();
+    const expected = await pages({ roomId, viewer: { userId: alice }, dir: 'b', limit: 3 });
+    const generation = (await h.db.pool.oneFirst(sql.unsafe`SELECT active_generation FROM projections.projection_generations WHERE name = 'sync'`)) as number;
+    const table = sql.identifier([`proj_sync_${generation}`, 'events']);
+    // The generation as version 3 of the projector wrote it.
+    await h.db.pool.query(sql.unsafe`DROP VIEW proj_sync.events`);
+    await h.db.pool.query(sql.unsafe`ALTER TABLE ${table} DROP COLUMN depth`);
+    await h.db.pool.query(sql.unsafe`CREATE VIEW proj_sync.events AS SELECT * FROM ${table}`);
+    const migration = listMigrations(defaultMigrationsDir()).find((file) => file.id.endsWith('0003_sync_event_depth.sql'));
+    if (!migration) throw new Error('no migration');
+    const client = new Client({ connectionString: h.db.connectionUrl });
+    await client.connect();
+    try {
+      await client.query(migration.sql);
+      await client.query(migration.sql); // twice: nothing more happens
+    } finally {
+      await client.end();
+    }
+    expect(await pages({ roomId, viewer: { userId: alice }, dir: 'b', limit: 3 })).toEqual(expected);
+    const depths = (await h.db.pool.any(sql.unsafe`SELECT event -> 'content' ->> 'body' AS body, depth FROM proj_sync.events WHERE room_id = ${roomId} AND event -> 'content' ? 'body'
+      ORDER BY depth, position`)) as unknown as { body: string; depth: bigint }[];
+    expect(depths.map((r) => [r.body, Number(r.depth)])).toEqual([['h1', 7], ['m1', 7], ['h2', 8], ['m2', 8], ['late', 8], ['m3', 9], ['m4', 10]]);
   });
 });
