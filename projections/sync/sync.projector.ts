@@ -4,7 +4,9 @@
  * Tables (one schema per generation; queries read the views in `proj_sync`):
  * - `events`: every accepted event in client format, ordered by its store position; the
  *   timeline is the rows with `in_timeline` (neither soft-failed nor outliers). A redacted
- *   event holds its redacted form and `redacted_because`.
+ *   event holds its redacted form and `redacted_because`. `depth` is the PDU's: /messages and
+ *   /context order a room's timeline by (depth, position), its DAG order, which differs from
+ *   store order for events received late (a healed split, a gap filled) or backfilled.
  * - `state_changes`: each change of a room's current state at the position of the fact that
  *   made it (`event_id` null when an entry left the state in a state reset), so the state at
  *   any position can be read back. A fact's changes other than its own event's entry (the
@@ -86,6 +88,7 @@ const SETUP = [
       sender text NOT NULL,
       state_key text,
       origin_server_ts bigint NOT NULL,
+      depth bigint NOT NULL,
       in_timeline boolean NOT NULL,
       contains_url boolean NOT NULL,
       event jsonb NOT NULL,
@@ -100,6 +103,8 @@ const SETUP = [
     )`,
   sql.unsafe`
     CREATE INDEX events_timeline ON events (room_id, position) WHERE in_timeline`,
+  sql.unsafe`
+    CREATE INDEX events_topological ON events (room_id, depth, position) WHERE in_timeline`,
   sql.unsafe`
     CREATE TABLE state_changes (
       room_id text NOT NULL,
@@ -142,7 +147,7 @@ const SETUP = [
     )`,
 ];
 
-const EVENT_INSERT_COLUMNS = sql.fragment`position, event_id, room_id, type, sender, state_key, origin_server_ts, in_timeline,
+const EVENT_INSERT_COLUMNS = sql.fragment`position, event_id, room_id, type, sender, state_key, origin_server_ts, depth, in_timeline,
   contains_url, event, prev_content, prev_sender, replaces_state, txn_user, txn_device, txn_id, extra_unsigned`;
 
 interface StoredEventRow {
@@ -174,7 +179,7 @@ function isForgotten(data: unknown): data is RoomForgotten {
 
 export class SyncProjector implements Projector {
   readonly name = SYNC_PROJECTION;
-  readonly version = 3;
+  readonly version = 4;
   readonly eventTypes = [ROOM_EVENT_ACCEPTED, ROOM_FORGOTTEN];
   readonly tables = SYNC_TABLES;
 
@@ -279,7 +284,7 @@ export class SyncProjector implements Projector {
   private eventValues(position: bigint, fact: RoomEventAccepted, event: ClientEvent, prev: { content: JsonObject | null; sender: string | null; replaces: string | null }) {
     const inTimeline = !fact.soft_failed && !fact.outlier;
     return sql.fragment`(${position}, ${fact.event_id}, ${fact.room_id}, ${event.type}, ${event.sender}, ${event.state_key ?? null},
-      ${event.origin_server_ts}, ${inTimeline}, ${containsUrl(event.content)}, ${sql.jsonb(toJson(event))},
+      ${event.origin_server_ts}, ${depthOf(fact)}, ${inTimeline}, ${containsUrl(event.content)}, ${sql.jsonb(toJson(event))},
       ${prev.content === null ? null : sql.jsonb(prev.content)}, ${prev.sender}, ${prev.replaces},
       ${fact.local?.user_id ?? null}, ${fact.local?.device_id ?? null}, ${fact.local?.txn_id ?? null},
       ${fact.unsigned ? sql.jsonb(fact.unsigned) : null})`;
@@ -301,7 +306,7 @@ export class SyncProjector implements Projector {
     const column = <T extends string | boolean | null>(value: (row: PlainEvent) => T) => rows.map(value);
     return sql.fragment`
       INSERT INTO ${events} AS events (${EVENT_INSERT_COLUMNS})
-      SELECT u.position, u.event_id, u.room_id, u.type, u.sender, u.state_key, u.origin_server_ts, u.in_timeline, u.contains_url, u.event,
+      SELECT u.position, u.event_id, u.room_id, u.type, u.sender, u.state_key, u.origin_server_ts, u.depth, u.in_timeline, u.contains_url, u.event,
              NULL, NULL, NULL, u.txn_user, u.txn_device, u.txn_id, u.extra_unsigned
         FROM unnest(${sql.array(column(({ position }) => String(position)), 'int8')},
                     ${sql.array(column(({ fact }) => fact.event_id), 'text')},
@@ -310,6 +315,7 @@ export class SyncProjector implements Projector {
                     ${sql.array(column(({ event }) => event.sender), 'text')},
                     ${sql.array(column(({ event }) => event.state_key ?? null), 'text')},
                     ${sql.array(column(({ event }) => String(event.origin_server_ts)), 'int8')},
+                    ${sql.array(column(({ fact }) => String(depthOf(fact))), 'int8')},
                     ${sql.array(column(({ fact }) => !fact.soft_failed && !fact.outlier), 'bool')},
                     ${sql.array(column(({ event }) => containsUrl(event.content)), 'bool')},
                     ${sql.array(column(({ eventJson }) => eventJson), 'jsonb')},
@@ -317,7 +323,7 @@ export class SyncProjector implements Projector {
                     ${sql.array(column(({ fact }) => fact.local?.device_id ?? null), 'text')},
                     ${sql.array(column(({ fact }) => fact.local?.txn_id ?? null), 'text')},
                     ${sql.array(column(({ unsignedJson }) => unsignedJson), 'jsonb')})
-          AS u(position, event_id, room_id, type, sender, state_key, origin_server_ts, in_timeline, contains_url, event,
+          AS u(position, event_id, room_id, type, sender, state_key, origin_server_ts, depth, in_timeline, contains_url, event,
                txn_user, txn_device, txn_id, extra_unsigned)
       ${newOnly ? sql.fragment`ON CONFLICT (event_id) DO NOTHING RETURNING 1` : PLAIN_MERGE}`;
   }
@@ -561,6 +567,7 @@ function writtenRow(plain: PlainEvent): EventRow {
     type: event.type,
     sender: event.sender,
     state_key: null,
+    depth: BigInt(depthOf(fact)),
     in_timeline: !fact.soft_failed && !fact.outlier,
     event: JSON.parse(plain.eventJson) as ClientEvent,
     prev_content: null,
@@ -572,6 +579,15 @@ function writtenRow(plain: PlainEvent): EventRow {
     txn_id: fact.local?.txn_id ?? null,
     extra_unsigned: plain.unsignedJson === null ? null : (JSON.parse(plain.unsignedJson) as JsonObject),
   };
+}
+
+/**
+ * The event's depth (its place in the room's DAG) as its PDU gives it; one that is not a
+ * non-negative safe integer (the protocol checks refuse such PDUs) counts as 0.
+ */
+function depthOf(fact: RoomEventAccepted): number {
+  const depth: unknown = fact.pdu.depth;
+  return typeof depth === 'number' && Number.isSafeInteger(depth) && depth >= 0 ? depth : 0;
 }
 
 /** No state change and not a redaction: an event written as it is (no previous state to look up, nothing to redact). */

@@ -5,7 +5,14 @@
  */
 import { sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
 import { readActive } from '@hs/eventstore';
-import { encodePaginationToken, FIRST_PAGINATION_POSITION, parsePaginationToken } from '@hs/contracts';
+import {
+  encodePaginationPoint,
+  encodeTopologicalToken,
+  FIRST_PAGINATION_POSITION,
+  parsePaginationPoint,
+  parsePaginationToken,
+  type PaginationPoint,
+} from '@hs/contracts';
 import type { JsonObject } from '@hs/protocol';
 import type { ClientEvent, StrippedStateEvent } from './client-event';
 import { SyncQueryError } from './errors';
@@ -21,6 +28,8 @@ export interface EventRow {
   type: string;
   sender: string;
   state_key: string | null;
+  /** The PDU's depth: with `position`, the event's topological place (see the projector). */
+  depth: bigint;
   in_timeline: boolean;
   event: ClientEvent;
   prev_content: JsonObject | null;
@@ -57,6 +66,12 @@ export function fromIgnored(row: Pick<EventRow, 'sender' | 'state_key'>, ignored
 }
 
 export type Direction = 'b' | 'f';
+
+/** An event's place in a room's topological order: (depth, store position). */
+export interface TopologicalKey {
+  depth: bigint;
+  position: bigint;
+}
 
 export interface MessagesRequest {
   roomId: string;
@@ -98,7 +113,7 @@ export interface JoinedMember {
 /** Events looked at a time by `eventNearTimestamp`. */
 const TIMESTAMP_CANDIDATES = 50;
 
-const EVENT_COLUMNS = sql.fragment`e.position, e.event_id, e.room_id, e.type, e.sender, e.state_key, e.in_timeline, e.event,
+const EVENT_COLUMNS = sql.fragment`e.position, e.event_id, e.room_id, e.type, e.sender, e.state_key, e.depth, e.in_timeline, e.event,
   e.prev_content, e.prev_sender, e.replaces_state, e.redacted_because, e.txn_user, e.txn_device, e.txn_id, e.extra_unsigned`;
 
 export const DEFAULT_MESSAGES_LIMIT = 10;
@@ -200,6 +215,32 @@ export class SyncQueries {
   async eventRows(conn: CommonQueryMethods, eventIds: readonly string[]): Promise<EventRow[]> {
     if (eventIds.length === 0) return [];
     const rows = await conn.any(sql.unsafe`SELECT ${EVENT_COLUMNS} FROM proj_sync.events e WHERE e.event_id = ANY(${sql.array([...eventIds], 'text')})`);
+    return rows as unknown as EventRow[];
+  }
+
+  /**
+   * Timeline events of a room in topological order, (depth, position). Backwards: at or below
+   * `from` (and above `to`), newest first; forwards: above `from` (and at or below `to`), oldest
+   * first. A stream point bounds the position alone (a token of /sync: the events at or below
+   * it are those the client has not seen). `after`: where the previous page of the same scan
+   * ended (strictly past it).
+   */
+  async topologicalTimeline(
+    conn: CommonQueryMethods,
+    roomId: string,
+    options: { from: PaginationPoint; to?: PaginationPoint; after?: TopologicalKey; dir: Direction; limit: number; filter?: RoomEventFilter },
+  ): Promise<EventRow[]> {
+    const back = options.dir === 'b';
+    const bounds = [
+      pointBound(options.from, back ? '<=' : '>'),
+      options.to === undefined ? sql.fragment`true` : pointBound(options.to, back ? '>' : '<='),
+      options.after === undefined ? sql.fragment`true` : pointBound({ kind: 'topological', depth: options.after.depth, stream: options.after.position }, back ? '<=' : '>'),
+    ];
+    const order = back ? sql.fragment`DESC` : sql.fragment`ASC`;
+    const rows = await conn.any(sql.unsafe`
+      SELECT ${EVENT_COLUMNS} FROM proj_sync.events e
+       WHERE e.room_id = ${roomId} AND e.in_timeline AND ${sql.join(bounds, sql.fragment` AND `)} AND ${filterCondition(options.filter)}
+       ORDER BY e.depth ${order}, e.position ${order} LIMIT ${options.limit}`);
     return rows as unknown as EventRow[];
   }
 
@@ -541,20 +582,67 @@ export class SyncQueries {
     readPage: (page: { from: bigint; to?: bigint; dir: Direction; limit: number; filter?: RoomEventFilter }) => Promise<EventRow[]> = (page) =>
       this.timeline(conn, roomId, page),
   ): Promise<{ rows: EventRow[]; next: bigint | undefined }> {
-    const out: EventRow[] = [];
-    let cursor = options.from;
     const { ignored, currentStateVisible, ...pageOptions } = options;
+    return this.scanVisible(
+      conn,
+      roomId,
+      visibility,
+      { limit: options.limit, ignored, currentStateVisible },
+      options.from,
+      (from, limit) => readPage({ ...pageOptions, from, limit }),
+      (row) => (options.dir === 'b' ? row.position - 1n : row.position),
+    );
+  }
+
+  /**
+   * `visibleTimeline` in topological order (see `topologicalTimeline`): `next` is the key past
+   * the last event looked at, or undefined when the timeline is exhausted.
+   */
+  async visibleTopologicalTimeline(
+    conn: CommonQueryMethods,
+    roomId: string,
+    visibility: RoomVisibility,
+    options: { from: PaginationPoint; to?: PaginationPoint; dir: Direction; limit: number; filter?: RoomEventFilter; ignored?: ReadonlySet<string> },
+  ): Promise<{ rows: EventRow[]; next: TopologicalKey | undefined }> {
+    const { ignored, ...pageOptions } = options;
+    return this.scanVisible<TopologicalKey | undefined>(
+      conn,
+      roomId,
+      visibility,
+      { limit: options.limit, ignored },
+      undefined,
+      (after, limit) => this.topologicalTimeline(conn, roomId, { ...pageOptions, after, limit }),
+      (row) => ({ depth: row.depth, position: options.dir === 'b' ? row.position - 1n : row.position }),
+    );
+  }
+
+  /**
+   * Pages through a timeline from `start` (`readPage` reads up to `limit` events past a cursor,
+   * `cursorAfter` is the cursor past an event), keeping the events the user may see (see
+   * `visibleTimeline`) until `limit` are kept or the timeline ends.
+   */
+  private async scanVisible<C>(
+    conn: CommonQueryMethods,
+    roomId: string,
+    visibility: RoomVisibility,
+    options: { limit: number; ignored?: ReadonlySet<string>; currentStateVisible?: boolean },
+    start: C,
+    readPage: (cursor: C, limit: number) => Promise<EventRow[]>,
+    cursorAfter: (row: EventRow) => C,
+  ): Promise<{ rows: EventRow[]; next: C | undefined }> {
+    const out: EventRow[] = [];
+    let cursor = start;
     while (out.length < options.limit) {
-      const want = options.limit - out.length;
-      const page = await readPage({ ...pageOptions, from: cursor, limit: Math.max(want, 50) });
-      const hiddenState = currentStateVisible ? page.filter((r) => r.state_key !== null && !visibility.canSee(r)) : [];
+      const size = Math.max(options.limit - out.length, 50);
+      const page = await readPage(cursor, size);
+      const hiddenState = options.currentStateVisible ? page.filter((r) => r.state_key !== null && !visibility.canSee(r)) : [];
       const current = hiddenState.length > 0 ? await this.inCurrentState(conn, roomId, hiddenState) : undefined;
       for (const row of page) {
-        cursor = options.dir === 'b' ? row.position - 1n : row.position;
-        if ((visibility.canSee(row) || current?.has(row.event_id)) && !fromIgnored(row, ignored)) out.push(row);
+        cursor = cursorAfter(row);
+        if ((visibility.canSee(row) || current?.has(row.event_id)) && !fromIgnored(row, options.ignored)) out.push(row);
         if (out.length === options.limit) return { rows: out, next: cursor };
       }
-      if (page.length < Math.max(want, 50)) return { rows: out, next: undefined };
+      if (page.length < size) return { rows: out, next: undefined };
     }
     return { rows: out, next: cursor };
   }
@@ -574,18 +662,21 @@ export class SyncQueries {
     return new Set(found);
   }
 
-  /** GET /rooms/{roomId}/messages. */
+  /**
+   * GET /rooms/{roomId}/messages, in topological order (see `topologicalTimeline`). `end` is a
+   * topological token; `from` and `to` may be tokens of /sync too.
+   */
   async messages(request: MessagesRequest): Promise<MessagesResponse> {
     const limit = clampLimit(request.limit, DEFAULT_MESSAGES_LIMIT);
     return this.snapshot(async (conn) => {
       const visibility = await this.requireAccess(conn, request.roomId, request.viewer.userId);
-      const head = await this.position(conn);
-      const from = request.from !== undefined ? parsePaginationToken(request.from) : request.dir === 'b' ? head : FIRST_PAGINATION_POSITION;
-      const to = request.to !== undefined ? parsePaginationToken(request.to) : undefined;
-      if (request.dir === 'b' && to !== undefined && to >= from) return { chunk: [], start: encodePaginationToken(from) };
-      if (request.dir === 'f' && to !== undefined && to <= from) return { chunk: [], start: encodePaginationToken(from) };
-      const { rows, next } = await this.visibleTimeline(conn, request.roomId, visibility, {
-        from: request.dir === 'f' ? from : from,
+      const from: PaginationPoint =
+        request.from !== undefined
+          ? parsePaginationPoint(request.from)
+          : { kind: 'stream', stream: request.dir === 'b' ? await this.position(conn) : FIRST_PAGINATION_POSITION };
+      const to = request.to !== undefined ? parsePaginationPoint(request.to) : undefined;
+      const { rows, next } = await this.visibleTopologicalTimeline(conn, request.roomId, visibility, {
+        from,
         to,
         dir: request.dir,
         limit,
@@ -594,32 +685,38 @@ export class SyncQueries {
       });
       const response: MessagesResponse = {
         chunk: this.formatAll(rows, request.viewer),
-        start: encodePaginationToken(from),
+        start: encodePaginationPoint(from),
       };
-      if (next !== undefined && rows.length > 0) response.end = encodePaginationToken(next);
-      if (request.dir === 'f' && next === undefined && rows.length > 0) {
-        // Forwards to the live end: the client may continue from here once more events arrive.
-        response.end = encodePaginationToken(rows[rows.length - 1].position);
-      }
+      // Forwards to the live end (`next` undefined): the client may continue from the last
+      // event once more events arrive.
+      const end = next ?? (request.dir === 'f' ? rows[rows.length - 1] : undefined);
+      if (end !== undefined && rows.length > 0) response.end = encodeTopologicalToken(end.depth, end.position);
       if (request.filter?.lazy_load_members) {
-        response.state = this.formatAll(await this.senderMembers(conn, request.roomId, rows, from, request.dir), request.viewer);
+        response.state = rows.length > 0 ? this.formatAll(await this.senderMembers(conn, request.roomId, rows), request.viewer) : [];
       }
       return response;
     });
   }
 
-  /** Member events of the senders of `rows` (for lazy-loading clients). */
-  private async senderMembers(
-    conn: CommonQueryMethods,
-    roomId: string,
-    rows: readonly EventRow[],
-    at: bigint,
-    dir: Direction,
-  ): Promise<EventRow[]> {
+  /** Member events of the senders of `rows` (for lazy-loading clients), as of the latest of them in store order. */
+  private async senderMembers(conn: CommonQueryMethods, roomId: string, rows: readonly EventRow[]): Promise<EventRow[]> {
     const senders = [...new Set(rows.map((r) => r.sender))];
-    if (senders.length === 0) return [];
-    const position = dir === 'b' ? at : (rows[rows.length - 1]?.position ?? at);
-    return this.stateAt(conn, roomId, position, { keys: senders.map((s) => ({ type: 'm.room.member', state_key: s })) });
+    const latest = rows.reduce((a, b) => (b.position > a.position ? b : a));
+    return this.stateAtEvent(conn, roomId, latest, { keys: senders.map((s) => ({ type: 'm.room.member', state_key: s })) });
+  }
+
+  /**
+   * The room's state at an event of its timeline (`stateAt` its position). History fetched by
+   * backfill is held below position 0, before any state the room holds: its state is the
+   * earliest held.
+   */
+  private async stateAtEvent(conn: CommonQueryMethods, roomId: string, row: EventRow, options: Parameters<SyncQueries['stateAt']>[3] = {}): Promise<EventRow[]> {
+    let position = row.position;
+    if (position < 0n) {
+      const first = (await conn.oneFirst(sql.unsafe`SELECT min(position) FROM proj_sync.state_changes WHERE room_id = ${roomId}`)) as bigint | null;
+      if (first !== null) position = first;
+    }
+    return this.stateAt(conn, roomId, position, options);
   }
 
   /** GET /rooms/{roomId}/event/{eventId}: only if the user may see it. */
@@ -665,7 +762,10 @@ export class SyncQueries {
     });
   }
 
-  /** GET /rooms/{roomId}/context/{eventId}. */
+  /**
+   * GET /rooms/{roomId}/context/{eventId}: the events before and after it in topological order
+   * (see `topologicalTimeline`), with topological `start` and `end` tokens.
+   */
   async context(roomId: string, eventId: string, viewer: Viewer, limit?: number, filter?: RoomEventFilter): Promise<ContextResponse> {
     const total = clampLimit(limit, DEFAULT_MESSAGES_LIMIT);
     return this.snapshot(async (conn) => {
@@ -676,34 +776,25 @@ export class SyncQueries {
       }
       const beforeCount = Math.floor(total / 2);
       const afterCount = total - beforeCount;
-      const before = await this.visibleTimeline(conn, roomId, visibility, {
-        from: row.position - 1n,
-        dir: 'b',
-        limit: beforeCount,
-        filter,
-        ignored: viewer.ignored,
-      });
-      const after = await this.visibleTimeline(conn, roomId, visibility, {
-        from: row.position,
-        dir: 'f',
-        limit: afterCount,
-        filter,
-        ignored: viewer.ignored,
-      });
-      const last = after.rows[after.rows.length - 1]?.position ?? row.position;
-      const first = before.rows[before.rows.length - 1]?.position ?? row.position;
+      const at = (position: bigint): PaginationPoint => ({ kind: 'topological', depth: row.depth, stream: position });
+      const options = { filter, ignored: viewer.ignored };
+      const before = await this.visibleTopologicalTimeline(conn, roomId, visibility, { ...options, from: at(row.position - 1n), dir: 'b', limit: beforeCount });
+      const after = await this.visibleTopologicalTimeline(conn, roomId, visibility, { ...options, from: at(row.position), dir: 'f', limit: afterCount });
+      const last = after.rows[after.rows.length - 1] ?? row;
+      const first = before.rows[before.rows.length - 1] ?? row;
       const all = [...before.rows, row, ...after.rows];
-      const state = filter?.lazy_load_members
-        ? await this.stateAt(conn, roomId, last, {
-            keys: [...new Set(all.map((r) => r.sender))].map((s) => ({ type: 'm.room.member', state_key: s })),
-          })
-        : await this.stateAt(conn, roomId, last);
+      const state = await this.stateAtEvent(
+        conn,
+        roomId,
+        last,
+        filter?.lazy_load_members ? { keys: [...new Set(all.map((r) => r.sender))].map((s) => ({ type: 'm.room.member', state_key: s })) } : {},
+      );
       return {
         event: this.format(row, viewer),
         events_before: this.formatAll(before.rows, viewer),
         events_after: this.formatAll(after.rows, viewer),
-        start: encodePaginationToken(first - 1n),
-        end: encodePaginationToken(last),
+        start: encodeTopologicalToken(first.depth, first.position - 1n),
+        end: encodeTopologicalToken(last.depth, last.position),
         state: this.formatAll(state, viewer),
       };
     });
@@ -786,6 +877,13 @@ export class SyncQueries {
   filterState(rows: readonly EventRow[], filter: RoomEventFilter | undefined): EventRow[] {
     return rows.filter((r) => eventMatches(r, filter));
   }
+}
+
+/** Events (alias `e`) at or below (`<=`) or above (`>`) a point: by (depth, position), or by position alone for a stream point. */
+function pointBound(point: PaginationPoint, op: '<=' | '>') {
+  if (point.kind === 'stream') return op === '<=' ? sql.fragment`e.position <= ${point.stream}` : sql.fragment`e.position > ${point.stream}`;
+  const key = sql.fragment`(${point.depth}::bigint, ${point.stream}::bigint)`;
+  return op === '<=' ? sql.fragment`(e.depth, e.position) <= ${key}` : sql.fragment`(e.depth, e.position) > ${key}`;
 }
 
 /** State changes (alias `s`) up to `position`; with `beforeNext`, and those before the event at `position + 1`. */

@@ -224,17 +224,21 @@ describe('federation read endpoints between instances over HTTPS', () => {
       expect(response).toEqual({ status: 403, body: { errcode: 'M_FORBIDDEN', error: expect.any(String) } });
     });
 
-    it('unknown rooms and events, and an event of another room: 404 M_NOT_FOUND', async () => {
+    it('unknown rooms and events, and an event of another room: 404 M_NOT_FOUND (a backfill from them: no events)', async () => {
       const missingEvent = '$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
       for (const path of [
         `${F}/event/${q(missingEvent)}`,
         `${F}/state_ids/${q(`!nowhere:${a.name}`)}?event_id=${q(afterName)}`,
         `${F}/state_ids/${q(shared)}?event_id=${q(closedMessage)}`,
         `${F}/event_auth/${q(shared)}/${q(missingEvent)}`,
-        `${F}/backfill/${q(shared)}?v=${q(missingEvent)}&limit=5`,
       ]) {
         const response = await signedByB('GET', path);
         expect({ path, ...response }).toEqual({ path, status: 404, body: { errcode: 'M_NOT_FOUND', error: expect.any(String) } });
+      }
+      // A backfill from events unknown here or of another room answers nothing.
+      for (const v of [missingEvent, closedMessage]) {
+        const response = await signedByB('GET', `${F}/backfill/${q(shared)}?v=${q(v)}&limit=5`);
+        expect(response).toEqual({ status: 200, body: { origin: a.name, origin_server_ts: expect.any(Number), pdus: [] } });
       }
       const stateIds = await signedByB('GET', `${F}/state_ids/${q(shared)}?event_id=${q(missingEvent)}`);
       assertMatchesSpec(stateIds.body, { api: 'server-server', file: 'events.yaml', path: '/state_ids/{roomId}', method: 'get', status: 404 });

@@ -1,8 +1,11 @@
 import {
   SyncTokenError,
   ZERO_SYNC_TOKEN,
+  encodePaginationPoint,
   encodePaginationToken,
   encodeSyncToken,
+  encodeTopologicalToken,
+  parsePaginationPoint,
   parsePaginationToken,
   parseSyncToken,
 } from './sync-token';
@@ -49,4 +52,31 @@ describe('sync tokens', () => {
     expect(() => parsePaginationToken('t')).toThrow(SyncTokenError);
     expect(() => encodePaginationToken(-(2n ** 63n))).toThrow(RangeError);
   });
+
+  it('topological tokens: depth and position, the position possibly below 0; stream tokens stay stream points', () => {
+    expect(encodeTopologicalToken(7n, 55n)).toBe('t7-55');
+    expect(encodeTopologicalToken(3n, -12n)).toBe('t3--12');
+    expect(parsePaginationPoint('t7-55')).toEqual({ kind: 'topological', depth: 7n, stream: 55n });
+    expect(parsePaginationPoint('t3--12')).toEqual({ kind: 'topological', depth: 3n, stream: -12n });
+    expect(parsePaginationPoint('t0-0')).toEqual({ kind: 'topological', depth: 0n, stream: 0n });
+    expect(parsePaginationPoint('t55')).toEqual({ kind: 'stream', stream: 55n });
+    expect(parsePaginationPoint('t-12')).toEqual({ kind: 'stream', stream: -12n });
+    expect(parsePaginationPoint('s77_1_2_3')).toEqual({ kind: 'stream', stream: 77n });
+    for (const point of [
+      { kind: 'topological', depth: 9_007_199_254_740_993n, stream: -9n },
+      { kind: 'stream', stream: -4n },
+    ] as const) {
+      expect(parsePaginationPoint(encodePaginationPoint(point))).toEqual(point);
+    }
+    // /members `at`: the store position of either form.
+    expect(parsePaginationToken('t7-55')).toBe(55n);
+    expect(() => encodeTopologicalToken(-1n, 5n)).toThrow(RangeError);
+  });
+
+  it.each(['t-1-5', 't01-5', 't1-05', 't1--0', 't1-', 't-', 't1-5-6', 't1_5', 't9223372036854775808-1', 't1-9223372036854775808', 'T1-5'])(
+    'rejects the pagination token %j with M_INVALID_PARAM',
+    (bad) => {
+      expect(() => parsePaginationPoint(bad)).toThrow(SyncTokenError);
+    },
+  );
 });

@@ -9,10 +9,15 @@
  *
  * Tokens issued before presence existed (four parts) are still accepted, with presence 0, and
  * so are tokens issued before the e2ee stream existed (five parts), with e2ee 0.
- *   pagination token:  t<events>   (`prev_batch`, `start`/`end` of /messages)
+ *   stream pagination token:       t<events>          (`prev_batch` of /sync)
+ *   topological pagination token:  t<depth>-<events>  (`start`/`end` of /messages and /context)
  *
  * A pagination position P stands between the event at P and the next one: paginating
- * backwards from P returns events at P and before, forwards returns events after P.
+ * backwards from P returns events at P and before, forwards returns events after P. A stream
+ * position orders by the event store's position (what /sync has delivered); a topological one
+ * by (depth, position), the room's DAG order that /messages and /context follow. Events fetched
+ * from other servers by backfill are held at their store position negated, so a stream
+ * position can be below 0 (`t-12`, `t3--12`).
  */
 
 export interface SyncToken {
@@ -47,6 +52,7 @@ export class SyncTokenError extends Error {
 
 const SYNC_TOKEN = /^s(0|[1-9][0-9]{0,18})_(0|[1-9][0-9]{0,15})_(0|[1-9][0-9]{0,15})_(0|[1-9][0-9]{0,18})(?:_(0|[1-9][0-9]{0,15})(?:_(0|[1-9][0-9]{0,15}))?)?$/;
 const PAGINATION_TOKEN = /^t(0|-?[1-9][0-9]{0,18})$/;
+const TOPOLOGICAL_TOKEN = /^t(0|[1-9][0-9]{0,18})-(0|-?[1-9][0-9]{0,18})$/;
 const MAX_POSITION = 2n ** 63n - 1n;
 
 export const ZERO_SYNC_TOKEN: SyncToken = Object.freeze({ events: 0n, accountData: 0, typing: 0, receipts: 0n, presence: 0, e2ee: 0 });
@@ -89,12 +95,40 @@ export function encodePaginationToken(eventsPosition: bigint): string {
   return `t${eventsPosition}`;
 }
 
+/** A point of a room's timeline that pagination starts or stops at. */
+export type PaginationPoint =
+  /** Between the events at or below `stream` in store order and those above it. */
+  | { kind: 'stream'; stream: bigint }
+  /** Between the events at or below (`depth`, `stream`) in topological order and those above it. */
+  | { kind: 'topological'; depth: bigint; stream: bigint };
+
+export function encodeTopologicalToken(depth: bigint, stream: bigint): string {
+  if (depth < 0n || depth > MAX_POSITION) throw new RangeError('pagination depth out of range');
+  if (stream < -MAX_POSITION || stream > MAX_POSITION) throw new RangeError('pagination position out of range');
+  return `t${depth}-${stream}`;
+}
+
+export function encodePaginationPoint(point: PaginationPoint): string {
+  return point.kind === 'stream' ? encodePaginationToken(point.stream) : encodeTopologicalToken(point.depth, point.stream);
+}
+
 /**
- * The room-event position of a `from`/`to` token of /messages: a pagination token, or a sync
- * token (`next_batch` of /sync, whose room-event position is used).
+ * A `from`/`to` token of /messages: a topological token (`start`/`end` of /messages and
+ * /context), a stream token (`prev_batch` of /sync) or a sync token (`next_batch` of /sync,
+ * whose room-event position is used as a stream point).
+ */
+export function parsePaginationPoint(raw: string): PaginationPoint {
+  const topological = TOPOLOGICAL_TOKEN.exec(raw);
+  if (topological) return { kind: 'topological', depth: position(topological[1], raw), stream: position(topological[2], raw) };
+  const match = PAGINATION_TOKEN.exec(raw);
+  if (match) return { kind: 'stream', stream: position(match[1], raw) };
+  return { kind: 'stream', stream: parseSyncToken(raw).events };
+}
+
+/**
+ * The room-event (store) position of a pagination or sync token: a stream token's position,
+ * or the position part of a topological one (`at` of /members).
  */
 export function parsePaginationToken(raw: string): bigint {
-  const match = PAGINATION_TOKEN.exec(raw);
-  if (match) return position(match[1], raw);
-  return parseSyncToken(raw).events;
+  return parsePaginationPoint(raw).stream;
 }

@@ -120,6 +120,7 @@ describe('SyncNotifier with rows the sync projector reported writing', () => {
       type: 'm.room.message',
       sender: bob,
       state_key: null,
+      depth: position,
       in_timeline: true,
       event: { event_id: `$${position}`, type: 'm.room.message', sender: bob, content: { body }, origin_server_ts: 1, room_id: roomId },
       prev_content: null,

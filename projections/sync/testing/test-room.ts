@@ -50,11 +50,20 @@ export interface SendOptions {
   local?: LocalSendInfo;
   softFailed?: boolean;
   outlier?: boolean;
+  /**
+   * Build on these events instead of the forward extremities, and leave the extremities as
+   * they are: an event of a branch that arrives late (a healed split), or history.
+   */
+  prevEvents?: readonly { eventId: string; depth: number }[];
+  /** Record it as history fetched from another server (`backfilled`). */
+  backfilled?: boolean;
 }
 
 export interface Sent {
   eventId: string;
   position: bigint;
+  /** The event's depth (undefined for facts that carry no event of their own). */
+  depth?: number;
 }
 
 export interface TestRoomOptions {
@@ -225,7 +234,7 @@ export class TestRoom {
       ...(options.stateKey !== undefined ? { stateKey: options.stateKey } : {}),
       content,
       ...(options.redacts !== undefined ? { redacts: options.redacts } : {}),
-      prevEvents: this.extremities,
+      prevEvents: options.prevEvents ?? this.extremities,
       state: this.state,
       originServerTs: this.clock++,
       origin: server,
@@ -260,7 +269,7 @@ export class TestRoom {
       added.push({ type: pdu.type, state_key: options.stateKey, event_id: eventId });
       this.state.set(k, eventId);
     }
-    if (!excluded) this.extremities = [{ eventId, depth }];
+    if (!excluded && options.prevEvents === undefined) this.extremities = [{ eventId, depth }];
     const fact: RoomEventAccepted = {
       v: 1,
       room_id: this.roomId,
@@ -272,8 +281,9 @@ export class TestRoom {
       state_delta: { added, removed },
       forward_extremities: this.extremities.map((e) => e.eventId),
       ...(options.local ? { local: options.local } : {}),
+      ...(options.backfilled ? { backfilled: true } : {}),
     };
-    return this.appendFact(fact);
+    return { ...(await this.appendFact(fact)), depth };
   }
 
   private async appendFact(fact: RoomEventAccepted): Promise<Sent> {

@@ -27,10 +27,12 @@ import { answering, containsNul, eventIdParam, eventTypeParam, intQuery, roomIdP
 const MEMBERSHIPS = new Set(['join', 'invite', 'knock', 'leave', 'ban']);
 const MAX_LIMIT = 1000;
 /**
- * Events asked of another server when a client pages back past what the room holds: more than
- * a page, so that the state events before our join (held only as outliers) come with it.
+ * Events asked of another server when /messages pages past what the room holds: the most a
+ * server answers (100, as Synapse asks), whatever the page's limit, so that one backfill
+ * reaches past the events held only as outliers since a join over federation (whose state a
+ * server may not answer) and a page needs one round trip.
  */
-const BACKFILL_LIMIT = 100;
+const BACKFILL_EVENTS = 100;
 
 const stringList = z.array(z.string()).optional();
 /** A RoomEventFilter (room_event_filter.yaml) as a request carries it. */
@@ -102,7 +104,7 @@ export class RoomReadController {
     // Paging back past the start of what we hold: ask another server in the room for older
     // history (/backfill), then answer again (the read waits for what the backfill wrote).
     if (dir !== 'b' || page.end !== undefined || to !== undefined) return page;
-    const placed = await this.commandBus.execute(new BackfillRoom(roomId, BACKFILL_LIMIT)).catch(() => 0);
+    const placed = await this.commandBus.execute(new BackfillRoom(roomId, BACKFILL_EVENTS)).catch(() => 0);
     return placed > 0 ? answering(read) : page;
   }
 

@@ -221,7 +221,9 @@ export class GetFederationBackfillHandler implements IQueryHandler<GetFederation
   async execute(query: GetFederationBackfill): Promise<Pdu[]> {
     await this.events.requireRoomFor(query.origin, query.roomId);
     const starts = await knownVisibleStarts(this.events, this.access, query.origin, query.roomId, query.from);
-    if (starts.length === 0) throw notFound(`none of the events to backfill from is known in room ${query.roomId}`);
+    // Events unknown here or of another room start no walk: nothing to answer (as Synapse does;
+    // an event id never lets a walk cross into another room).
+    if (starts.length === 0) return [];
     const walked = await this.reads.walkPrevEvents({
       roomId: query.roomId,
       from: starts.map((e) => e.event.event_id),
