@@ -23,12 +23,27 @@ describe('admin API and audit log', () => {
   let alice: TestUser;
   let bob: TestUser;
 
+  /** Logs a user in with a password. */
+  async function login(user: string, password: string): Promise<TestUser> {
+    const reply = await call<{ user_id: string; device_id: string; access_token: string }>(hs.url, 'POST', 'login', {
+      body: { type: 'm.login.password', identifier: { type: 'm.id.user', user }, password },
+    });
+    expect(reply.status).toBe(200);
+    return { userId: reply.body.user_id, deviceId: reply.body.device_id, token: reply.body.access_token, password, username: user };
+  }
+
   beforeAll(async () => {
-    hs = await startInProcess({ postgresFromEnv: true });
-    admin = await registerUser(hs.url, 'admin');
-    alice = await registerUser(hs.url, 'alice');
-    bob = await registerUser(hs.url, 'bob');
-    await hs.server.clientApp.get(UserService).setAdmin(admin.userId, true);
+    // Registration needs a registration token, which only admins make: accounts are made by
+    // the admin API (the first admin directly in the accounts layer).
+    hs = await startInProcess({ postgresFromEnv: true, env: { HS_REGISTRATION__REQUIRES_TOKEN: 'true' } });
+    await hs.server.clientApp.get(UserService).register({ localpart: 'admin', password: 'admin password', admin: true });
+    admin = await login('admin', 'admin password');
+    for (const name of ['alice', 'bob']) {
+      const made = await call<Json>(hs.url, 'PUT', `${V2}/users/${encodeURIComponent(`@${name}:${hs.serverName}`)}`, { token: admin.token, body: { password: `${name} password` } });
+      expect(made.status).toBe(201);
+    }
+    alice = await login('alice', 'alice password');
+    bob = await login('bob', 'bob password');
   });
   afterAll(async () => {
     await hs?.close();
@@ -241,9 +256,17 @@ describe('admin API and audit log', () => {
     expectError(await as(admin, 'GET', `${V2}/rooms/delete_status/${'0'.repeat(8)}-0000-0000-0000-${'0'.repeat(12)}`), 404, 'M_NOT_FOUND');
   });
 
-  it('manages registration tokens, usable at registration', async () => {
+  it('manages registration tokens, which registration asks for', async () => {
     const created = await as(admin, 'POST', `${V1}/registration_tokens/new`, { token: 'admin-made-token', uses_allowed: 2 });
     expect(created).toEqual({ status: 200, body: { token: 'admin-made-token', uses_allowed: 2, pending: 0, completed: 0, expiry_time: null } });
+    const first = await call<Json>(hs.url, 'POST', 'register', { body: { username: 'dave', password: 'dave password' } });
+    expect(first.body.flows).toEqual([{ stages: ['m.login.registration_token'] }]);
+    await expect(registerUser(hs.url, 'dummy')).rejects.toThrow(/Unrecognised login type: m.login.dummy/);
+    const registered = await call<Json>(hs.url, 'POST', 'register', {
+      body: { username: 'dave', password: 'dave password', auth: { type: 'm.login.registration_token', token: 'admin-made-token', session: first.body.session } },
+    });
+    expect(registered.status).toBe(200);
+    expect((await as(admin, 'GET', `${V1}/registration_tokens/admin-made-token`)).body).toMatchObject({ pending: 0, completed: 1 });
     const random = await as(admin, 'POST', `${V1}/registration_tokens/new`, { length: 20 });
     expect(random.body.token).toMatch(/^[A-Za-z0-9_-]{20}$/);
     expectError(await as(admin, 'POST', `${V1}/registration_tokens/new`, { token: 'admin-made-token' }), 400, 'M_INVALID_PARAM');
@@ -251,8 +274,8 @@ describe('admin API and audit log', () => {
 
     const validity = await call<Json>(hs.url, 'GET', '/_matrix/client/v1/register/m.login.registration_token/validity', { query: { token: 'admin-made-token' } });
     expect(validity.body).toEqual({ valid: true });
-    const updated = await as(admin, 'PUT', `${V1}/registration_tokens/admin-made-token`, { uses_allowed: 0 });
-    expect(updated.body).toMatchObject({ token: 'admin-made-token', uses_allowed: 0 });
+    const updated = await as(admin, 'PUT', `${V1}/registration_tokens/admin-made-token`, { uses_allowed: 1 });
+    expect(updated.body).toEqual({ token: 'admin-made-token', uses_allowed: 1, pending: 0, completed: 1, expiry_time: null });
     expect((await call<Json>(hs.url, 'GET', '/_matrix/client/v1/register/m.login.registration_token/validity', { query: { token: 'admin-made-token' } })).body).toEqual({ valid: false });
     expect((await as(admin, 'GET', `${V1}/registration_tokens`, undefined, { valid: 'false' })).body).toEqual({ registration_tokens: [updated.body] });
     expect((await as(admin, 'GET', `${V1}/registration_tokens/admin-made-token`)).body).toEqual(updated.body);
@@ -262,8 +285,8 @@ describe('admin API and audit log', () => {
     const audit = await as(admin, 'GET', AUDIT, undefined, { target: 'admin-made-token' });
     expect((audit.body.entries as Json[]).map((entry) => [entry.action, entry.before ?? null, entry.after ?? null])).toEqual([
       ['registration_token.created', null, { uses_allowed: 2, expiry_time: null }],
-      ['registration_token.updated', { uses_allowed: 2, expiry_time: null }, { uses_allowed: 0, expiry_time: null }],
-      ['registration_token.deleted', { uses_allowed: 0, expiry_time: null }, null],
+      ['registration_token.updated', { uses_allowed: 2, expiry_time: null }, { uses_allowed: 1, expiry_time: null }],
+      ['registration_token.deleted', { uses_allowed: 1, expiry_time: null }, null],
     ]);
   });
 
