@@ -132,6 +132,8 @@ describe('admin API and audit log', () => {
     expect(names).toEqual([...names].sort());
     expect(secondPage.body.next_token).toBeUndefined();
     expectError(await as(admin, 'GET', `${V2}/users`, undefined, { order_by: 'nonsense' }), 400, 'M_INVALID_PARAM');
+    expectError(await as(admin, 'GET', `${V2}/users`, undefined, { name: 'a\u0000b' }), 400, 'M_INVALID_PARAM');
+    expect((await as(admin, 'GET', `${V2}/users`, undefined, { limit: '0' })).body).toEqual({ users: [], total: 4 });
 
     // Modify: display name, admin flag (promotion), password.
     const modified = await as(admin, 'PUT', path, { displayname: 'Carol M.', admin: true });
@@ -215,6 +217,8 @@ describe('admin API and audit log', () => {
     expectError(await as(admin, 'GET', `${V1}/rooms/${encodeURIComponent(`!unknown:${hs.serverName}`)}`), 404, 'M_NOT_FOUND');
     expectError(await as(admin, 'GET', `${V1}/rooms/not-a-room`), 400, 'M_INVALID_PARAM');
     expectError(await as(admin, 'GET', `${V1}/rooms`, undefined, { limit: '-1' }), 400, 'M_INVALID_PARAM');
+    expectError(await as(admin, 'GET', `${V1}/rooms`, undefined, { search_term: 'a\u0000b' }), 400, 'M_INVALID_PARAM');
+    expect((await as(admin, 'GET', `${V1}/rooms`, undefined, { limit: '0' })).body).toMatchObject({ rooms: [], total_rooms: byName.body.total_rooms });
   });
 
   it('blocks rooms against joins, and shuts a room down: members leave, aliases go, purge makes read models forget it', async () => {

@@ -108,7 +108,7 @@ export async function listUsersForAdmin(pool: DatabasePool, query: AdminUserQuer
   // A page past the end has no row to carry the total: count apart.
   const total =
     parsed[0]?.total ??
-    (query.from === 0 ? 0 : int.parse(await pool.oneFirst(sql.type(z.object({ total: int }))`SELECT count(*) AS total FROM (${ACCOUNTS}) users WHERE ${where}`)));
+    (query.from === 0 && query.limit > 0 ? 0 : int.parse(await pool.oneFirst(sql.type(z.object({ total: int }))`SELECT count(*) AS total FROM (${ACCOUNTS}) users WHERE ${where}`)));
   return {
     users: parsed.map((row) => ({
       userId: row.user_id,

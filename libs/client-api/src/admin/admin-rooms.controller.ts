@@ -48,6 +48,7 @@ export class AdminRoomsController {
   async listRooms(@Query() query: unknown): Promise<{ rooms: AdminRoom[]; offset: number; total_rooms: number; next_batch?: number; prev_batch?: number }> {
     const { from, limit } = pagingQuery(query);
     const searchTerm = queryParam(query, 'search_term');
+    if (searchTerm?.includes('\u0000')) throw MatrixError.invalidParam('search_term may not contain U+0000');
     const { rooms, total } = await this.queryBus.execute(
       new ListRoomsForAdmin({
         from,
@@ -61,7 +62,7 @@ export class AdminRoomsController {
       rooms,
       offset: from,
       total_rooms: total,
-      ...(from + rooms.length < total ? { next_batch: from + rooms.length } : {}),
+      ...(rooms.length > 0 && from + rooms.length < total ? { next_batch: from + rooms.length } : {}),
       ...(from > 0 ? { prev_batch: Math.max(0, from - limit) } : {}),
     };
   }

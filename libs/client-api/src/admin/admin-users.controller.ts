@@ -86,11 +86,13 @@ export class AdminUsersController {
   async listUsers(@Query() query: unknown): Promise<{ users: unknown[]; total: number; next_token?: string }> {
     const { from, limit } = pagingQuery(query);
     const admins = queryParam(query, 'admins');
+    const [name, userId] = [queryParam(query, 'name'), queryParam(query, 'user_id')];
+    if (name?.includes('\u0000') || userId?.includes('\u0000')) throw MatrixError.invalidParam('name and user_id may not contain U+0000');
     const { users, total } = await this.users.listForAdmin({
       from,
       limit,
-      name: queryParam(query, 'name'),
-      userId: queryParam(query, 'user_id'),
+      name,
+      userId,
       guests: booleanQueryParam(query, 'guests', true),
       deactivated: booleanQueryParam(query, 'deactivated', false),
       admins: admins === undefined ? undefined : booleanQueryParam(query, 'admins', false),
@@ -111,7 +113,7 @@ export class AdminUsersController {
       last_seen_ts: user.lastSeenTs,
       locked: false,
     }));
-    return { users: page, total, ...(from + page.length < total ? { next_token: String(from + page.length) } : {}) };
+    return { users: page, total, ...(page.length > 0 && from + page.length < total ? { next_token: String(from + page.length) } : {}) };
   }
 
   /** GET /_synapse/admin/v2/users/{userId} */

@@ -55,7 +55,7 @@ export class EventReportsController {
       roomId: queryParam(query, 'room_id'),
     });
     const page = await Promise.all(reports.map((report) => this.describe(report, false)));
-    return { event_reports: page, total, ...(from + page.length < total ? { next_token: from + page.length } : {}) };
+    return { event_reports: page, total, ...(page.length > 0 && from + page.length < total ? { next_token: from + page.length } : {}) };
   }
 
   /** GET /_synapse/admin/v1/event_reports/{reportId} */

@@ -189,7 +189,7 @@ export class ListRoomsForAdminHandler implements IQueryHandler<ListRoomsForAdmin
 
   /** The number of matching rooms, for a page past the end. */
   private async count(request: AdminRoomsRequest): Promise<number> {
-    if (request.from === 0) return 0;
+    if (request.from === 0 && request.limit > 0) return 0;
     const search = request.searchTerm
       ? sql.fragment`WHERE strpos(lower(concat_ws(' ', room_id, name, canonical_alias)), ${request.searchTerm.toLowerCase()}) > 0`
       : sql.fragment``;
