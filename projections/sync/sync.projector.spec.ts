@@ -54,6 +54,25 @@ describe('sync projector', () => {
     expect(q.format(rows[1], { userId: bob, deviceId: 'DEV1' }).unsigned?.transaction_id).toBeUndefined();
   });
 
+  it('forgets a purged room, rows and all, also when rebuilt; other rooms stay', async () => {
+    const purged = await TestRoom.create(h.store, alice);
+    await purged.join(bob);
+    await purged.message(bob, 'gone');
+    const kept = await TestRoom.create(h.store, bob);
+    await kept.message(bob, 'stays');
+    await purged.purge('@admin:test.local');
+    await h.settle();
+    const rowsOf = async (table: string) =>
+      h.db.pool.anyFirst(sql.unsafe`SELECT count(*)::int FROM ${sql.identifier(['proj_sync', table])} WHERE room_id = ${purged.roomId}`);
+    for (const table of ['rooms', 'events', 'state_changes', 'current_state', 'memberships']) expect(await rowsOf(table)).toEqual([0]);
+    expect(await q.joinedRooms(q.pool, bob)).toEqual([kept.roomId]);
+    await expect(q.messages({ roomId: purged.roomId, viewer: { userId: bob }, dir: 'b' })).rejects.toMatchObject({ errcode: 'M_FORBIDDEN' });
+    expect(bodies((await q.messages({ roomId: kept.roomId, viewer: { userId: bob }, dir: 'b' })).chunk)).toEqual(['stays']);
+    await rebuildProjection(h.db, h.store, new SyncProjector());
+    for (const table of ['rooms', 'events', 'memberships']) expect(await rowsOf(table)).toEqual([0]);
+    expect(await q.joinedRooms(q.pool, bob)).toEqual([kept.roomId]);
+  });
+
   it('keeps soft-failed and outlier events out of the timeline', async () => {
     const room = await TestRoom.create(h.store, alice);
     await room.message(alice, 'shown');

@@ -28,8 +28,10 @@ import { searchPathTable, writeResult, type BatchStatement, type GenerationTable
 import {
   ROOM_EVENT_ACCEPTED,
   ROOM_FORGOTTEN,
+  ROOM_PURGED,
   type RoomEventAccepted,
   type RoomForgotten,
+  type RoomPurged,
   type StateEntry,
 } from '@hs/contracts';
 import { redactedContent, roomVersion, STRIPPED_STATE_TYPES, type JsonObject, type JsonValue } from '@hs/protocol';
@@ -177,10 +179,15 @@ function isForgotten(data: unknown): data is RoomForgotten {
   return !!d && d.v === 1 && typeof d.room_id === 'string' && typeof d.user_id === 'string';
 }
 
+function isPurged(data: unknown): data is RoomPurged {
+  const d = data as Partial<RoomPurged> | null;
+  return !!d && d.v === 1 && typeof d.room_id === 'string';
+}
+
 export class SyncProjector implements Projector {
   readonly name = SYNC_PROJECTION;
   readonly version = 4;
-  readonly eventTypes = [ROOM_EVENT_ACCEPTED, ROOM_FORGOTTEN];
+  readonly eventTypes = [ROOM_EVENT_ACCEPTED, ROOM_FORGOTTEN, ROOM_PURGED];
   readonly tables = SYNC_TABLES;
 
   async setup(tx: DatabaseTransactionConnection): Promise<void> {
@@ -224,6 +231,9 @@ export class SyncProjector implements Projector {
         await flush();
         await tx.query(sql.unsafe`UPDATE memberships SET forgotten = true
           WHERE room_id = ${record.data.room_id} AND user_id = ${record.data.user_id}`);
+      } else if (record.type === ROOM_PURGED && isPurged(record.data)) {
+        await flush();
+        await this.forgetRoom(record.data.room_id, tx);
       }
     }
     await flush();
@@ -243,7 +253,7 @@ export class SyncProjector implements Projector {
         if (!isPlainFact(fact) || ids.has(fact.event_id)) return undefined;
         ids.add(fact.event_id);
         plain.push(plainEvent(record.position, fact));
-      } else if (record.type === ROOM_FORGOTTEN && isForgotten(record.data)) {
+      } else if ((record.type === ROOM_FORGOTTEN && isForgotten(record.data)) || (record.type === ROOM_PURGED && isPurged(record.data))) {
         return undefined;
       }
     }
@@ -261,6 +271,15 @@ export class SyncProjector implements Projector {
       ],
       written: new PlainEventRows(plain.map(writtenRow)),
     };
+  }
+
+  /** A purged room: every row of it goes (its timeline, state, memberships and redactions waiting for its events). */
+  private async forgetRoom(roomId: string, tx: DatabaseTransactionConnection): Promise<void> {
+    await tx.query(sql.unsafe`DELETE FROM pending_redactions WHERE target_id IN (SELECT event_id FROM events WHERE room_id = ${roomId})
+      OR redaction_id IN (SELECT event_id FROM events WHERE room_id = ${roomId})`);
+    for (const table of ['events', 'state_changes', 'current_state', 'memberships', 'rooms']) {
+      await tx.query(sql.unsafe`DELETE FROM ${sql.identifier([table])} WHERE room_id = ${roomId}`);
+    }
   }
 
   /**

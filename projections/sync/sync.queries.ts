@@ -18,7 +18,7 @@ import type { ClientEvent, StrippedStateEvent } from './client-event';
 import { SyncQueryError } from './errors';
 import { eventMatches, filterCondition, type RoomEventFilter } from './filters';
 import { SYNC_PROJECTION } from './names';
-import { RoomVisibility, type ValueChange } from './visibility';
+import { AdminVisibility, RoomVisibility, type ValueChange } from './visibility';
 
 /** A row of the `events` view. */
 export interface EventRow {
@@ -58,6 +58,8 @@ export interface Viewer {
   deviceId?: string;
   /** Users the viewer ignores: their events other than state events are left out of timelines. */
   ignored?: ReadonlySet<string>;
+  /** A server admin reading through the admin API: sees every event and the current state, member or not. */
+  admin?: boolean;
 }
 
 /** Whether a timeline event is left out for a viewer who ignores its sender (state events never are). */
@@ -542,7 +544,11 @@ export class SyncQueries {
   }
 
   /** Throws M_FORBIDDEN unless the user is or was in the room, or it is world readable. */
-  private async requireAccess(conn: CommonQueryMethods, roomId: string, userId: string): Promise<RoomVisibility> {
+  private async requireAccess(conn: CommonQueryMethods, roomId: string, userId: string, admin = false): Promise<RoomVisibility> {
+    if (admin) {
+      if ((await this.roomVersion(conn, roomId)) === null) throw new SyncQueryError('M_NOT_FOUND', 'Unknown room');
+      return new AdminVisibility(userId);
+    }
     if ((await this.roomVersion(conn, roomId)) === null) {
       throw new SyncQueryError('M_FORBIDDEN', 'You are not a member of this room');
     }
@@ -669,7 +675,7 @@ export class SyncQueries {
   async messages(request: MessagesRequest): Promise<MessagesResponse> {
     const limit = clampLimit(request.limit, DEFAULT_MESSAGES_LIMIT);
     return this.snapshot(async (conn) => {
-      const visibility = await this.requireAccess(conn, request.roomId, request.viewer.userId);
+      const visibility = await this.requireAccess(conn, request.roomId, request.viewer.userId, request.viewer.admin);
       const from: PaginationPoint =
         request.from !== undefined
           ? parsePaginationPoint(request.from)
@@ -806,7 +812,7 @@ export class SyncQueries {
    */
   async roomStateForUser(roomId: string, viewer: Viewer): Promise<ClientEvent[]> {
     return this.snapshot(async (conn) => {
-      const rows = await this.visibleStateRows(conn, roomId, viewer.userId);
+      const rows = viewer.admin ? await this.adminStateRows(conn, roomId) : await this.visibleStateRows(conn, roomId, viewer.userId);
       return this.formatAll(rows, viewer);
     });
   }
@@ -819,6 +825,11 @@ export class SyncQueries {
       if (!row) throw new SyncQueryError('M_NOT_FOUND', `No ${type} state event with state key ${JSON.stringify(stateKey)}`);
       return this.format(row, viewer);
     });
+  }
+
+  private async adminStateRows(conn: CommonQueryMethods, roomId: string): Promise<EventRow[]> {
+    if ((await this.roomVersion(conn, roomId)) === null) throw new SyncQueryError('M_NOT_FOUND', 'Unknown room');
+    return this.currentState(conn, roomId);
   }
 
   private async visibleStateRows(conn: CommonQueryMethods, roomId: string, userId: string): Promise<EventRow[]> {

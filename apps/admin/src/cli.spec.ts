@@ -202,8 +202,18 @@ describe('admin CLI', () => {
       }
       const run = await admin(['rebuild', 'room_summary', '--config', config]);
       expect(run.code).toBe(0);
-      expect(run.stderr).toMatch(/rebuild room_summary \[.*\] 100% \| 6\/6 events \| \d+ events\/s/);
+      // The six room events and the audit entry of the rebuild's start.
+      expect(run.stderr).toMatch(/rebuild room_summary \[.*\] 100% \| 7\/7 events \| \d+ events\/s/);
       expect(run.stdout).toMatch(/room_summary/);
+
+      const exported = await admin(['audit-export', '--config', config]);
+      expect(exported.code).toBe(0);
+      expect(exported.stderr).toBe('Exported 2 audit entries.\n');
+      const entries = exported.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(entries).toEqual([
+        expect.objectContaining({ id: 0, actor: '[admin-cli]', action: 'projection.rebuild_started', target: 'room_summary', request_id: null }),
+        expect.objectContaining({ id: 1, actor: '[admin-cli]', action: 'projection.rebuild_finished', target: 'room_summary', details: expect.objectContaining({ events: 7 }) }),
+      ]);
 
       const reopened = await openDatabase({ dataDir: loaded.database.data_dir });
       try {

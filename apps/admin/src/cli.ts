@@ -1,11 +1,12 @@
 /**
  * The admin CLI: `npm run admin -- <command>`. Commands: generate-config, generate-keys,
- * migrate, rebuild <projection>, create-user, sample-config. Every data command takes --config FILE
+ * migrate, rebuild <projection>, create-user, audit-export, sample-config. Every data command takes --config FILE
  * (default ./homeserver.yaml).
  */
 import { CONFIG_ERROR_EXIT_CODE, ConfigError, FilesExistError, generateConfigFiles, generateKeyFiles, generateSampleConfig, loadConfig } from '@hs/config';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { CommandFailure } from './errors';
+import { runAuditExport } from './audit-export';
 import { runCreateUser } from './create-user';
 import { runMigrate } from './migrate';
 import { runRebuild, UnknownProjectionError } from './rebuild';
@@ -102,6 +103,17 @@ function buildProgram(io: AdminIo): Command {
       const config = loadConfig(options.config, io.env);
       const created = await runCreateUser(config, { username: options.user, password: options.password, admin: options.admin, url: options.url });
       write(`Created ${created.userId}${options.admin ? ' (admin)' : ''}.`);
+    });
+
+  program
+    .command('audit-export')
+    .description('Write the audit log (admin and moderation actions) as NDJSON, oldest entry first')
+    .option('--out <file>', 'write to this file instead of standard output')
+    .option('--config <file>', 'configuration file', DEFAULT_CONFIG)
+    .action(async (options: { out?: string; config: string }) => {
+      const config = loadConfig(options.config, io.env);
+      const count = await runAuditExport(config, options.out ?? io.stdout);
+      io.stderr.write(`Exported ${count} audit entr${count === 1 ? 'y' : 'ies'}.\n`);
     });
 
   program

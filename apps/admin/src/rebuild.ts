@@ -1,4 +1,5 @@
 /** `admin rebuild <projection>`: rebuilds one projection with a progress bar. */
+import { AuditLog } from '@hs/admin';
 import type { HomeserverConfig } from '@hs/config';
 import { PostgresEventStore, rebuildProjection } from '@hs/eventstore';
 import { migrate, openDatabase } from '@hs/persistence';
@@ -15,6 +16,9 @@ export class UnknownProjectionError extends Error {
   }
 }
 
+/** The actor of audit entries of the admin CLI. */
+const ADMIN_CLI_ACTOR = '[admin-cli]';
+
 export interface RebuildSummary {
   generation: number;
   checkpoint: bigint;
@@ -30,7 +34,9 @@ export async function runRebuild(config: HomeserverConfig, name: string, progres
   try {
     await migrate(db);
     const store = await PostgresEventStore.open(db);
+    const audit = new AuditLog(store);
     try {
+      await audit.record({ actor: ADMIN_CLI_ACTOR, action: 'projection.rebuild_started', target: name });
       const head = await store.headPosition();
       const total = await store.countBetween(0n, head);
       const bar = new SingleBar({
@@ -61,6 +67,12 @@ export async function runRebuild(config: HomeserverConfig, name: string, progres
       if (Number(events) > bar.getTotal()) bar.setTotal(Number(events));
       bar.update(Number(events));
       bar.stop();
+      await audit.record({
+        actor: ADMIN_CLI_ACTOR,
+        action: 'projection.rebuild_finished',
+        target: name,
+        details: { generation: result.generation, checkpoint: result.checkpoint.toString(), events: Number(events) },
+      });
       return { ...result, events };
     } finally {
       await store.close();

@@ -4,6 +4,7 @@
  * store, the command and query buses, and the controllers.
  */
 import { AccountDataService, AccountsModule, AccountsOptions, DATABASE_POOL, DeviceService, ProfileService } from '@hs/accounts';
+import { AdminModule } from '@hs/admin';
 import { ClientApiModule } from '@hs/client-api';
 import type { HomeserverConfig } from '@hs/config';
 import { DeviceKeysService, E2eeModule, KeyBackupModule, ToDeviceService } from '@hs/e2ee';
@@ -14,6 +15,7 @@ import { DynamicModule, Inject, Injectable, Module, type OnModuleDestroy, type O
 import type { Subscription } from 'rxjs';
 import { CqrsModule } from '@nestjs/cqrs';
 import type { Backend } from './backend';
+import { packageVersion } from './federation-api';
 
 export interface ClientApiOptions {
   /** Accounts settings beyond what the configuration says (password hashing cost, token cache). */
@@ -134,9 +136,10 @@ export function clientApiModule(
     clock,
     ...(options.remoteMedia ? { remote: options.remoteMedia } : {}),
   }, config.media.url_preview);
+  const admin = AdminModule.forRoot({ store: backend.store, pool: backend.db.pool, serverName: config.server_name, clock, serverVersion: packageVersion() });
   return ClientApiModule.forRoot({
     config,
-    imports: [CqrsModule.forRoot(), accounts, keyBackup, room, e2ee, sync, media, DeviceKeysWiringModule.forModules(accounts, e2ee)],
+    imports: [CqrsModule.forRoot(), accounts, keyBackup, room, e2ee, sync, media, admin, DeviceKeysWiringModule.forModules(accounts, e2ee)],
     clock,
   });
 }

@@ -22,7 +22,8 @@ import type { Backend } from './backend';
 /** The implementation name GET /_matrix/federation/v1/version gives. */
 export const SERVER_IMPLEMENTATION_NAME = 'matrix-cqrs-homeserver';
 
-function packageVersion(): string {
+/** The version of this homeserver (package.json). */
+export function packageVersion(): string {
   const text = readFileSync(join(findPackageRoot(__dirname), 'package.json'), 'utf8');
   const version = (JSON.parse(text) as { version?: unknown }).version;
   return typeof version === 'string' ? version : 'unknown';

@@ -14,6 +14,7 @@ export { PasswordHasher } from './passwords';
 export type { DatabasePool, CommonQueryMethods } from './db';
 export * from './devices.service';
 export * from './users.service';
+export { ADMIN_USER_ORDERS, type AdminUserOrder, type AdminUserQuery, type AdminUserListing } from './user-directory-admin';
 export * from './registration-tokens.service';
 export * from './uia.service';
 export * from './shared-secret.service';

@@ -52,14 +52,8 @@ export class RegistrationTokenService {
     if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) {
       throw new AccountsError('M_INVALID_PARAM', 'Registration tokens are 1-64 characters of A-Z a-z 0-9 . _ ~ -');
     }
-    const usesAllowed = input.usesAllowed ?? null;
-    if (usesAllowed !== null && (!Number.isSafeInteger(usesAllowed) || usesAllowed < 0)) {
-      throw new AccountsError('M_INVALID_PARAM', 'uses_allowed must be a non-negative integer');
-    }
-    const expiryTs = input.expiryTs ?? null;
-    if (expiryTs !== null && (!Number.isSafeInteger(expiryTs) || expiryTs <= this.options.clock())) {
-      throw new AccountsError('M_INVALID_PARAM', 'expiry_time must be a future timestamp');
-    }
+    const usesAllowed = this.checkUsesAllowed(input.usesAllowed ?? null);
+    const expiryTs = this.checkExpiry(input.expiryTs ?? null);
     const row = await this.pool.maybeOne(sql.type(TokenRow)`
       INSERT INTO accounts.registration_tokens (token, uses_allowed, expiry_ts, created_ts)
       VALUES (${token}, ${usesAllowed}, ${expiryTs}, ${this.options.clock()})
@@ -67,6 +61,37 @@ export class RegistrationTokenService {
       RETURNING token, uses_allowed, pending, completed, expiry_ts`);
     if (!row) throw new AccountsError('M_INVALID_PARAM', 'Registration token already exists');
     return toInfo(row);
+  }
+
+  /**
+   * Changes the uses allowed and/or the expiry of a token (a field left undefined stays; null
+   * lifts the limit). Throws M_NOT_FOUND for an unknown token, M_INVALID_PARAM for bad values.
+   */
+  async update(token: string, changes: { usesAllowed?: number | null; expiryTs?: number | null }): Promise<RegistrationTokenInfo> {
+    if (!TOKEN_PATTERN.test(token)) throw new AccountsError('M_NOT_FOUND', 'No such registration token');
+    const sets = [];
+    if (changes.usesAllowed !== undefined) sets.push(sql.fragment`uses_allowed = ${this.checkUsesAllowed(changes.usesAllowed)}`);
+    if (changes.expiryTs !== undefined) sets.push(sql.fragment`expiry_ts = ${this.checkExpiry(changes.expiryTs)}`);
+    const row = await this.pool.maybeOne(sql.type(TokenRow)`
+      UPDATE accounts.registration_tokens SET ${sets.length > 0 ? sql.join(sets, sql.fragment`, `) : sql.fragment`token = token`}
+       WHERE token = ${token}
+      RETURNING token, uses_allowed, pending, completed, expiry_ts`);
+    if (!row) throw new AccountsError('M_NOT_FOUND', 'No such registration token');
+    return toInfo(row);
+  }
+
+  private checkUsesAllowed(usesAllowed: number | null): number | null {
+    if (usesAllowed !== null && (!Number.isSafeInteger(usesAllowed) || usesAllowed < 0)) {
+      throw new AccountsError('M_INVALID_PARAM', 'uses_allowed must be a non-negative integer');
+    }
+    return usesAllowed;
+  }
+
+  private checkExpiry(expiryTs: number | null): number | null {
+    if (expiryTs !== null && (!Number.isSafeInteger(expiryTs) || expiryTs <= this.options.clock())) {
+      throw new AccountsError('M_INVALID_PARAM', 'expiry_time must be a future timestamp');
+    }
+    return expiryTs;
   }
 
   /** Makes sure `token` exists (with unlimited uses when created here); used for a token set in the configuration. */

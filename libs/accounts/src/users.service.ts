@@ -11,6 +11,7 @@ import { assertValidLocalpart, foldAsciiCase, parseUserId, userIdFor } from './i
 import { ResolvedAccountsOptions } from './options';
 import { PasswordHasher } from './passwords';
 import { assertDisplayName } from './profile-rules';
+import { listUsersForAdmin, type AdminUserListing, type AdminUserQuery } from './user-directory-admin';
 
 export type AccountKind = 'user' | 'guest';
 
@@ -305,6 +306,24 @@ export class UserService {
       UPDATE accounts.users SET is_admin = ${isAdmin} WHERE user_id = ${userId} AND NOT deactivated RETURNING user_id`);
     if (!row) throw new AccountsError('M_NOT_FOUND', 'User not found');
     this.changesSubject.next({ userId, change: 'admin_changed' });
+  }
+
+  /** GET /_synapse/admin/v2/users: a page of accounts and how many match. */
+  listForAdmin(query: AdminUserQuery): Promise<{ users: AdminUserListing[]; total: number }> {
+    return listUsersForAdmin(this.pool, query);
+  }
+
+  /**
+   * Gives a deactivated account back its use (PUT /_synapse/admin/v2/users/{userId} with
+   * `deactivated: false`): it needs a new password to log in with one.
+   */
+  async reactivate(userId: string, passwordHash: string | null): Promise<void> {
+    if (!isStorableText(userId)) throw new AccountsError('M_NOT_FOUND', 'User not found');
+    const row = await this.pool.maybeOne(sql.unsafe`
+      UPDATE accounts.users SET deactivated = FALSE, password_hash = ${passwordHash} WHERE user_id = ${userId} AND deactivated RETURNING user_id`);
+    if (!row) throw new AccountsError('M_NOT_FOUND', 'User not found');
+    this.devices.invalidateCachedUser(userId);
+    this.changesSubject.next({ userId, change: 'password_changed' });
   }
 
   async isAdmin(userId: string): Promise<boolean> {

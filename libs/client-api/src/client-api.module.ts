@@ -11,6 +11,12 @@ import { LoginController } from './account/login.controller';
 import { RegistrationController } from './account/registration.controller';
 import { AccountDataController } from './account-data/account-data.controller';
 import { SharedSecretRegistrationController } from './admin/shared-secret-registration.controller';
+import { AdminRoomsController } from './admin/admin-rooms.controller';
+import { AdminUsersController } from './admin/admin-users.controller';
+import { AuditController } from './admin/audit.controller';
+import { EventReportsController } from './admin/event-reports.controller';
+import { RegistrationTokensController } from './admin/registration-tokens.controller';
+import { ServerAdminGuard } from './admin/server-admin';
 import { WhoisController } from './admin/whois.controller';
 import { AccessTokenGuard } from './auth/access-token.guard';
 import { CapabilitiesController } from './capabilities/capabilities.controller';
@@ -26,6 +32,7 @@ import { DehydratedDeviceController } from './keys/dehydrated-device.controller'
 import { KeysController } from './keys/keys.controller';
 import { MediaAdminController } from './media/media-admin.controller';
 import { MediaController } from './media/media.controller';
+import { ReportContentController } from './reporting/report-content.controller';
 import { RoomKeysController } from './room-keys/room-keys.controller';
 import { SearchController } from './search/search.controller';
 import { RoomsApiModule } from './rooms/rooms-api.module';
@@ -35,7 +42,10 @@ import { RateLimitGuard } from './rate-limit/rate-limit.guard';
 
 export interface ClientApiModuleOptions {
   config: ClientApiConfig;
-  /** Modules exporting the accounts and key backup services, the CQRS buses and the room/sync handlers. */
+  /**
+   * Modules exporting the accounts and key backup services, the CQRS buses, the room/sync
+   * handlers and the administration services (`AdminModule`).
+   */
   imports: Array<Type<unknown> | DynamicModule>;
   /** The clock of the rate limits (ms since the epoch); Date.now by default. */
   clock?: () => number;
@@ -56,9 +66,10 @@ export class ClientApiCoreModule {
         { provide: RATE_LIMIT_CLOCK, useValue: options.clock ?? Date.now },
         RateLimiter,
         AccessTokenGuard,
+        ServerAdminGuard,
         RateLimitGuard,
       ],
-      exports: [...imports, CLIENT_API_CONFIG, RateLimiter, AccessTokenGuard, RateLimitGuard],
+      exports: [...imports, CLIENT_API_CONFIG, RateLimiter, AccessTokenGuard, ServerAdminGuard, RateLimitGuard],
     };
   }
 }
@@ -91,6 +102,12 @@ export class ClientApiModule {
         MediaController,
         MediaAdminController,
         SearchController,
+        AdminUsersController,
+        AdminRoomsController,
+        RegistrationTokensController,
+        EventReportsController,
+        AuditController,
+        ReportContentController,
       ],
     };
   }

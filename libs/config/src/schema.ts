@@ -264,6 +264,9 @@ export const configSchema = z
           registration_token: key(nonEmpty.nullable().default(null), {
             doc: 'When set, registration also requires this token (m.login.registration_token).',
           }),
+          requires_token: key(z.boolean().default(false), {
+            doc: 'Registration requires a registration token (m.login.registration_token): one made through the admin API (/_synapse/admin/v1/registration_tokens), or registration_token. Setting registration_token requires one as well.',
+          }),
         })
         .strict()
         .default({}),

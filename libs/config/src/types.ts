@@ -72,6 +72,8 @@ export interface HomeserverConfig {
     shared_secret: string | null;
     /** When set, registration also requires this token (m.login.registration_token). */
     registration_token: string | null;
+    /** Registration requires a registration token (one made through the admin API, or registration_token). */
+    requires_token: boolean;
   };
   rate_limits: {
     enabled: boolean;

@@ -4,3 +4,5 @@ export * from './room-facts';
 export * from './sync-token';
 export * from './receipts';
 export * from './media';
+export * from './audit';
+export * from './reports';

@@ -13,6 +13,20 @@ export const ROOM_VISIBILITY_SET = 'RoomVisibilitySet';
 /** Store event type: a user forgot the room (POST /rooms/{roomId}/forget). */
 export const ROOM_FORGOTTEN = 'RoomForgotten';
 
+/**
+ * Store event type: a server admin purged the room (DELETE /_synapse/admin/v2/rooms/{roomId} with
+ * `purge`): the read models forget it (its timeline, state and memberships); the room's
+ * stream and the write model keep everything.
+ */
+export const ROOM_PURGED = 'RoomPurged';
+
+export interface RoomPurgedV1 {
+  v: 1;
+  room_id: string;
+  /** The admin who purged the room. */
+  by: string;
+}
+
 export interface RoomAliasSetV1 {
   v: 1;
   room_id: string;
@@ -43,3 +57,4 @@ export type RoomAliasSet = RoomAliasSetV1;
 export type RoomAliasDeleted = RoomAliasDeletedV1;
 export type RoomVisibilitySet = RoomVisibilitySetV1;
 export type RoomForgotten = RoomForgottenV1;
+export type RoomPurged = RoomPurgedV1;

@@ -1,18 +1,21 @@
 /**
  * Names of the event-store streams. Every room has one stream of accepted room events
  * (`room-<roomId>`) and one of receipts (`receipts-<roomId>`); every media item has one
- * (`media-<serverName>/<mediaId>`); admin and moderation actions go to the `audit` stream.
+ * (`media-<serverName>/<mediaId>`); admin and moderation actions go to the `audit` stream, reports
+ * of events, rooms and users to the `reports` stream.
  */
 export const ROOM_STREAM_PREFIX = 'room-';
 export const RECEIPTS_STREAM_PREFIX = 'receipts-';
 export const MEDIA_STREAM_PREFIX = 'media-';
 export const AUDIT_STREAM = 'audit';
+export const REPORTS_STREAM = 'reports';
 
 export type StreamName =
   | { kind: 'room'; roomId: string }
   | { kind: 'receipts'; roomId: string }
   | { kind: 'media'; serverName: string; mediaId: string }
-  | { kind: 'audit' };
+  | { kind: 'audit' }
+  | { kind: 'reports' };
 
 /** The stream of a room's accepted events. */
 export function roomStream(roomId: string): string {
@@ -35,6 +38,7 @@ export function mediaStream(serverName: string, mediaId: string): string {
 /** What a stream name refers to, or `undefined` for a name that is none of ours. */
 export function parseStreamName(stream: string): StreamName | undefined {
   if (stream === AUDIT_STREAM) return { kind: 'audit' };
+  if (stream === REPORTS_STREAM) return { kind: 'reports' };
   if (stream.startsWith(ROOM_STREAM_PREFIX)) {
     const roomId = stream.slice(ROOM_STREAM_PREFIX.length);
     return isRoomId(roomId) ? { kind: 'room', roomId } : undefined;

@@ -14,6 +14,7 @@ import {
   type RoomAliasSet,
   type RoomEventAccepted,
   type RoomForgotten,
+  type RoomPurged,
   type RoomVisibilitySet,
   type StateEntry,
   type StateGroupWrite,
@@ -66,7 +67,8 @@ export type RoomFact =
   | { type: 'RoomAliasSet'; data: RoomAliasSet }
   | { type: 'RoomAliasDeleted'; data: RoomAliasDeleted }
   | { type: 'RoomVisibilitySet'; data: RoomVisibilitySet }
-  | { type: 'RoomForgotten'; data: RoomForgotten };
+  | { type: 'RoomForgotten'; data: RoomForgotten }
+  | { type: 'RoomPurged'; data: RoomPurged };
 
 /** What a command decided: events to send (in order), then other facts. */
 export interface RoomPlan {

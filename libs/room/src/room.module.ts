@@ -8,6 +8,8 @@ import { type DynamicModule, Module, type ModuleMetadata, type Provider } from '
 import { CqrsModule } from '@nestjs/cqrs';
 import { DEFAULT_ROOM_VERSION, type SigningKey } from '@hs/protocol';
 import { BanFromRoomHandler } from './commands/ban-from-room/handler';
+import { SetRoomBlockedHandler } from './commands/block-room/handler';
+import { ShutDownRoomHandler } from './commands/shut-down-room/handler';
 import { CreateRoomHandler } from './commands/create-room/handler';
 import { DeleteRoomAliasHandler } from './commands/delete-room-alias/handler';
 import { ForgetRoomHandler } from './commands/forget-room/handler';
@@ -24,6 +26,7 @@ import { SetRoomVisibilityHandler } from './commands/set-room-visibility/handler
 import { UnbanFromRoomHandler } from './commands/unban-from-room/handler';
 import { UpdateMembershipProfileHandler } from './commands/update-membership-profile/handler';
 import { UpgradeRoomHandler } from './commands/upgrade-room/handler';
+import { ADMIN_ROOM_QUERY_HANDLERS } from './queries/admin-rooms';
 import { QUERY_HANDLERS } from './queries/handlers';
 import { FEDERATION_COMMAND_HANDLERS } from './federation/commands';
 import { FederationRooms, type FederationRoomsOptions } from './federation/federation-rooms';
@@ -62,6 +65,8 @@ export const COMMAND_HANDLERS = [
   UpgradeRoomHandler,
   UpdateMembershipProfileHandler,
   RecordReceiptHandler,
+  SetRoomBlockedHandler,
+  ShutDownRoomHandler,
 ];
 
 /** Everything the module needs, when given as values. */
@@ -141,6 +146,7 @@ export class RoomModule {
         ...COMMAND_HANDLERS,
         ...FEDERATION_COMMAND_HANDLERS,
         ...QUERY_HANDLERS,
+        ...ADMIN_ROOM_QUERY_HANDLERS,
       ],
       exports: [RoomWriter, WriteModelReader, FederationRooms],
     };

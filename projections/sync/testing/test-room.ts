@@ -19,6 +19,7 @@ import {
   RECEIPT_RECORDED,
   ROOM_EVENT_ACCEPTED,
   ROOM_FORGOTTEN,
+  ROOM_PURGED,
   receiptsStream,
   roomStream,
   type LocalSendInfo,
@@ -26,6 +27,7 @@ import {
   type ReceiptType,
   type RoomEventAccepted,
   type RoomForgotten,
+  type RoomPurged,
   type StateEntry,
 } from '@hs/contracts';
 
@@ -247,6 +249,13 @@ export class TestRoom {
     const result = await this.store.append(roomStream(this.roomId), 'any', [
       { id: randomUUID(), type: ROOM_FORGOTTEN, data: data as unknown as JsonValue },
     ]);
+    return result.position;
+  }
+
+  /** A server admin purged the room: the read models forget it. */
+  async purge(by: string): Promise<bigint> {
+    const data: RoomPurged = { v: 1, room_id: this.roomId, by };
+    const result = await this.store.append(roomStream(this.roomId), 'any', [{ id: randomUUID(), type: ROOM_PURGED, data: data as unknown as JsonValue }]);
     return result.position;
   }
 

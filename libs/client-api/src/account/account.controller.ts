@@ -6,12 +6,12 @@
 import { Body, Controller, HttpCode, Logger, Post } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { UserInteractiveAuthService, UserService, accountFlows } from '@hs/accounts';
-import { GetRoomsOfUser, LeaveRoom } from '@hs/room';
 import { z } from 'zod';
 import type { AuthenticatedUser } from '../auth/authenticated-user';
 import { AuthUser, RequireAuth } from '../auth/decorators';
 import { clientPaths } from '../prefixes';
 import { parseBody } from '../validation';
+import { leaveAllRooms } from './leave-all-rooms';
 
 const ChangePasswordBody = z.object({
   auth: z.unknown().optional(),
@@ -25,9 +25,6 @@ const DeactivateBody = z.object({
   erase: z.boolean().optional(),
 });
 
-/** Memberships a deactivated account gives up: joined rooms are left, invites rejected, knocks withdrawn. */
-const MEMBERSHIPS_TO_LEAVE = ['join', 'invite', 'knock'];
-
 @Controller()
 export class AccountController {
   private readonly logger = new Logger('AccountController');
@@ -35,8 +32,8 @@ export class AccountController {
   constructor(
     private readonly users: UserService,
     private readonly uia: UserInteractiveAuthService,
-    private readonly commandBus: CommandBus,
-    private readonly queryBus: QueryBus,
+    readonly commandBus: CommandBus,
+    readonly queryBus: QueryBus,
   ) {}
 
   /** POST /_matrix/client/v3/account/password */
@@ -73,19 +70,8 @@ export class AccountController {
     });
     await this.users.deactivate(user.userId, { erase: body.erase ?? false });
     await this.uia.completeSession(session.sessionId);
-    await this.leaveAllRooms(user.userId);
+    await leaveAllRooms(this, this.logger, user.userId);
     // No identity server bindings are kept, so there is nothing to unbind.
     return { id_server_unbind_result: 'no-support' };
-  }
-
-  private async leaveAllRooms(userId: string): Promise<void> {
-    const rooms = await this.queryBus.execute(new GetRoomsOfUser(userId, MEMBERSHIPS_TO_LEAVE));
-    for (const { roomId } of rooms) {
-      try {
-        await this.commandBus.execute(new LeaveRoom(userId, roomId, 'Account deactivated'));
-      } catch (error) {
-        this.logger.warn(`could not leave ${roomId} for deactivated ${userId}: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
   }
 }

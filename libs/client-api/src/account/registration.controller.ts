@@ -98,7 +98,7 @@ export class RegistrationController {
     try {
       session = await this.uia.authenticate({
         operation: REGISTER_OPERATION,
-        flows: registrationFlows({ requireRegistrationToken: this.config.registration.registration_token !== null }),
+        flows: registrationFlows({ requireRegistrationToken: this.config.registration.requires_token || this.config.registration.registration_token !== null }),
         auth: body.auth,
         data: {
           username: body.username,

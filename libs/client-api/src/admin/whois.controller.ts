@@ -28,6 +28,12 @@ function sessionsOf(sighting: DeviceSighting): { connections: ConnectionInfo[] }
   return [{ connections: [{ ip: sighting.ip ?? '', last_seen: sighting.ts, user_agent: sighting.userAgent ?? '' }] }];
 }
 
+/** The sessions of a local user, as GET /admin/whois/{userId} answers them. */
+export async function whoisOf(devices: DeviceService, userId: string): Promise<WhoisResponse> {
+  const sightings = await devices.lastSightings(userId);
+  return { user_id: userId, devices: Object.fromEntries(sightings.map((sighting) => [sighting.deviceId, { sessions: sessionsOf(sighting) }])) };
+}
+
 @Controller()
 @RequireAuth()
 export class WhoisController {
@@ -48,7 +54,6 @@ export class WhoisController {
       throw MatrixError.forbidden('Only server admins may look up other users');
     }
     if (!this.users.isLocalUserId(userId) || (await this.users.getUser(userId)) === null) throw MatrixError.notFound('Unknown user');
-    const sightings = await this.devices.lastSightings(userId);
-    return { user_id: userId, devices: Object.fromEntries(sightings.map((sighting) => [sighting.deviceId, { sessions: sessionsOf(sighting) }])) };
+    return whoisOf(this.devices, userId);
   }
 }

@@ -5,8 +5,10 @@
  */
 import { Controller, Delete, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
 import { UserService } from '@hs/accounts';
+import { AuditLog } from '@hs/admin';
 import { MatrixError } from '@hs/http';
 import { MediaService, integerQueryParam } from '@hs/media';
+import { RequestId } from '../admin/server-admin';
 import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
 import { roomIdParam, userIdParam } from '../rooms/params';
 
@@ -18,6 +20,7 @@ export class MediaAdminController {
   constructor(
     @Inject(MediaService) private readonly media: MediaService,
     @Inject(UserService) private readonly users: UserService,
+    @Inject(AuditLog) private readonly audit: AuditLog,
   ) {}
 
   private async requireAdmin(user: AuthenticatedUser): Promise<void> {
@@ -27,25 +30,39 @@ export class MediaAdminController {
   /** POST /_synapse/admin/v1/media/quarantine/{serverName}/{mediaId} */
   @Post(`${ADMIN}/media/quarantine/:serverName/:mediaId`)
   @HttpCode(200)
-  async quarantine(@AuthUser() user: AuthenticatedUser, @Param('serverName') serverName: string, @Param('mediaId') mediaId: string): Promise<Record<string, never>> {
+  async quarantine(
+    @AuthUser() user: AuthenticatedUser,
+    @Param('serverName') serverName: string,
+    @Param('mediaId') mediaId: string,
+    @RequestId() requestId: string | null,
+  ): Promise<Record<string, never>> {
     await this.requireAdmin(user);
     await this.media.quarantine(user.userId, serverName, mediaId);
+    await this.audit.record({ actor: user.userId, action: 'media.quarantined', target: `mxc://${serverName}/${mediaId}`, requestId });
     return {};
   }
 
   /** POST /_synapse/admin/v1/room/{roomId}/media/quarantine */
   @Post(`${ADMIN}/room/:roomId/media/quarantine`)
   @HttpCode(200)
-  async quarantineRoom(@AuthUser() user: AuthenticatedUser, @Param('roomId') roomId: string): Promise<{ num_quarantined: number }> {
+  async quarantineRoom(@AuthUser() user: AuthenticatedUser, @Param('roomId') roomId: string, @RequestId() requestId: string | null): Promise<{ num_quarantined: number }> {
     await this.requireAdmin(user);
-    return { num_quarantined: await this.media.quarantineRoom(user.userId, roomIdParam(roomId)) };
+    const quarantined = await this.media.quarantineRoom(user.userId, roomIdParam(roomId));
+    await this.audit.record({ actor: user.userId, action: 'media.quarantined', target: roomId, requestId, details: { num_quarantined: quarantined } });
+    return { num_quarantined: quarantined };
   }
 
   /** DELETE /_synapse/admin/v1/media/{serverName}/{mediaId} */
   @Delete(`${ADMIN}/media/:serverName/:mediaId`)
-  async delete(@AuthUser() user: AuthenticatedUser, @Param('serverName') serverName: string, @Param('mediaId') mediaId: string): Promise<{ deleted_media: string[]; total: number }> {
+  async delete(
+    @AuthUser() user: AuthenticatedUser,
+    @Param('serverName') serverName: string,
+    @Param('mediaId') mediaId: string,
+    @RequestId() requestId: string | null,
+  ): Promise<{ deleted_media: string[]; total: number }> {
     await this.requireAdmin(user);
     await this.media.delete(user.userId, serverName, mediaId);
+    await this.audit.record({ actor: user.userId, action: 'media.deleted', target: `mxc://${serverName}/${mediaId}`, requestId });
     return { deleted_media: [mediaId], total: 1 };
   }
 

@@ -3,11 +3,13 @@
  * upgrades. Sending an event or a redaction is activity: the sender's presence becomes online.
  */
 import { AccountDataService } from '@hs/accounts';
-import { RedactEvent, SendRoomEvent, UpgradeRoom } from '@hs/room';
+import { AuditLog } from '@hs/admin';
+import { GetEvent, RedactEvent, SendRoomEvent, UpgradeRoom } from '@hs/room';
 import { PresenceStore } from '@hs/sync';
-import { Body, Controller, HttpCode, Logger, Param, Post, Put } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
+import { Body, Controller, HttpCode, Inject, Logger, Param, Post, Put } from '@nestjs/common';
+import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { z } from 'zod';
+import { RequestId } from '../admin/server-admin';
 import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
 import { clientPaths } from '../prefixes';
 import { RateLimited } from '../rate-limit';
@@ -22,8 +24,10 @@ export class RoomEventsController {
 
   constructor(
     private readonly commandBus: CommandBus,
+    private readonly queryBus: QueryBus,
     private readonly accountData: AccountDataService,
     private readonly presence: PresenceStore,
+    @Inject(AuditLog) private readonly audit: AuditLog,
   ) {}
 
   /** PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId} */
@@ -101,6 +105,7 @@ export class RoomEventsController {
     @Param('eventId') rawEventId: string,
     @Param('txnId') rawTxnId: string,
     @Body() body: unknown,
+    @RequestId() requestId: string | null,
   ): Promise<{ event_id: string }> {
     const roomId = roomIdParam(rawRoomId);
     const eventId = eventIdParam(rawEventId);
@@ -110,6 +115,17 @@ export class RoomEventsController {
       this.commandBus.execute(new RedactEvent(user.userId, roomId, eventId, reason, { deviceId: user.deviceId, txnId })),
     );
     this.presence.active(user.userId);
+    // Redacting someone else's event is moderation: it goes in the audit log.
+    const target = await this.queryBus.execute(new GetEvent(eventId)).catch(() => undefined);
+    if (target && target.event.sender !== user.userId) {
+      await this.audit.record({
+        actor: user.userId,
+        action: 'room.redaction',
+        target: eventId,
+        requestId,
+        details: { room_id: roomId, sender: target.event.sender, redaction_id: redaction.eventId, reason: reason ?? null },
+      });
+    }
     return { event_id: redaction.eventId };
   }
 

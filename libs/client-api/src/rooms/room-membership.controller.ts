@@ -3,11 +3,13 @@
  * createRoom, join, knock, invite, leave, forget, kick, ban and unban.
  */
 import { ProfileService } from '@hs/accounts';
+import { AuditLog } from '@hs/admin';
 import type { JsonObject } from '@hs/protocol';
 import { BanFromRoom, CreateRoom, ForgetRoom, InviteToRoom, JoinRoom, KickFromRoom, KnockOnRoom, LeaveRoom, UnbanFromRoom, type MemberProfile } from '@hs/room';
-import { Body, Controller, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import { z } from 'zod';
+import { RequestId } from '../admin/server-admin';
 import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
 import { clientPaths } from '../prefixes';
 import {
@@ -37,6 +39,7 @@ function isThirdPartyInvite(body: unknown): boolean {
 export class RoomMembershipController {
   constructor(
     private readonly commandBus: CommandBus,
+    @Inject(AuditLog) private readonly audit: AuditLog,
     private readonly profiles: ProfileService,
   ) {}
 
@@ -153,33 +156,38 @@ export class RoomMembershipController {
   /** POST /_matrix/client/v3/rooms/{roomId}/kick */
   @Post(clientPaths('rooms/:roomId/kick'))
   @HttpCode(200)
-  async kick(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string, @Body() body: unknown): Promise<Record<string, never>> {
-    const roomId = roomIdParam(rawRoomId);
-    const request = parseBody(targetBody.passthrough(), body);
-    const target = userIdParam(request.user_id);
-    await answering(() => this.commandBus.execute(new KickFromRoom(user.userId, roomId, target, request.reason)));
-    return {};
+  kick(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string, @Body() body: unknown, @RequestId() requestId: string | null): Promise<Record<string, never>> {
+    return this.moderate(user, rawRoomId, body, requestId, 'room.kick', (roomId, target, reason) => new KickFromRoom(user.userId, roomId, target, reason));
   }
 
   /** POST /_matrix/client/v3/rooms/{roomId}/ban */
   @Post(clientPaths('rooms/:roomId/ban'))
   @HttpCode(200)
-  async ban(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string, @Body() body: unknown): Promise<Record<string, never>> {
-    const roomId = roomIdParam(rawRoomId);
-    const request = parseBody(targetBody.passthrough(), body);
-    const target = userIdParam(request.user_id);
-    await answering(() => this.commandBus.execute(new BanFromRoom(user.userId, roomId, target, request.reason)));
-    return {};
+  ban(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string, @Body() body: unknown, @RequestId() requestId: string | null): Promise<Record<string, never>> {
+    return this.moderate(user, rawRoomId, body, requestId, 'room.ban', (roomId, target, reason) => new BanFromRoom(user.userId, roomId, target, reason));
   }
 
   /** POST /_matrix/client/v3/rooms/{roomId}/unban */
   @Post(clientPaths('rooms/:roomId/unban'))
   @HttpCode(200)
-  async unban(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string, @Body() body: unknown): Promise<Record<string, never>> {
+  unban(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string, @Body() body: unknown, @RequestId() requestId: string | null): Promise<Record<string, never>> {
+    return this.moderate(user, rawRoomId, body, requestId, 'room.unban', (roomId, target, reason) => new UnbanFromRoom(user.userId, roomId, target, reason));
+  }
+
+  /** A kick, ban or unban: sent to the room, then recorded in the audit log. */
+  private async moderate(
+    user: AuthenticatedUser,
+    rawRoomId: string,
+    body: unknown,
+    requestId: string | null,
+    action: 'room.kick' | 'room.ban' | 'room.unban',
+    command: (roomId: string, target: string, reason: string | undefined) => KickFromRoom | BanFromRoom | UnbanFromRoom,
+  ): Promise<Record<string, never>> {
     const roomId = roomIdParam(rawRoomId);
     const request = parseBody(targetBody.passthrough(), body);
     const target = userIdParam(request.user_id);
-    await answering(() => this.commandBus.execute(new UnbanFromRoom(user.userId, roomId, target, request.reason)));
+    const { eventId } = await answering(() => this.commandBus.execute(command(roomId, target, request.reason)));
+    await this.audit.record({ actor: user.userId, action, target, requestId, details: { room_id: roomId, event_id: eventId, reason: request.reason ?? null } });
     return {};
   }
 }

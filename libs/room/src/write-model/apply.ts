@@ -9,6 +9,7 @@ import {
   ROOM_EVENT_ACCEPTED,
   ROOM_EVENT_REJECTED,
   ROOM_FORGOTTEN,
+  ROOM_PURGED,
   ROOM_VISIBILITY_SET,
   type RoomAliasDeleted,
   type RoomAliasSet,
@@ -102,6 +103,9 @@ async function applyRecordRows(tx: CommonQueryMethods, roomId: string, record: R
         ON CONFLICT DO NOTHING`);
       break;
     }
+    case ROOM_PURGED:
+      await tx.query(sql.unsafe`UPDATE room.rooms SET purged = true WHERE room_id = ${roomId}`);
+      break;
     default:
       break;
   }

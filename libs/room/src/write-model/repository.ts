@@ -358,4 +358,20 @@ export class WriteModelReader {
     return connection.oneFirst(sql.type(z.object({ forgotten: z.boolean() }))`
       SELECT EXISTS (SELECT 1 FROM room.forgotten WHERE user_id = ${userId} AND room_id = ${roomId}) AS forgotten`);
   }
+  /** Who blocked the room and when, if a server admin blocked it. */
+  async blocked(roomId: string, connection: CommonQueryMethods = this.db): Promise<{ by: string; ts: number } | undefined> {
+    const row = await connection.maybeOne(sql.type(z.object({ blocked_by: z.string(), blocked_ts: int8 }))`
+      SELECT blocked_by, blocked_ts FROM room.blocked_rooms WHERE room_id = ${roomId}`);
+    return row ? { by: row.blocked_by, ts: Number(row.blocked_ts) } : undefined;
+  }
+
+  /** Blocks the room (`block` given) or unblocks it; true when that changed anything. */
+  async setBlocked(roomId: string, block: { by: string; ts: number } | undefined, connection: CommonQueryMethods = this.db): Promise<boolean> {
+    const changed = block
+      ? await connection.maybeOne(sql.unsafe`
+          INSERT INTO room.blocked_rooms (room_id, blocked_by, blocked_ts) VALUES (${roomId}, ${block.by}, ${block.ts})
+          ON CONFLICT (room_id) DO NOTHING RETURNING room_id`)
+      : await connection.maybeOne(sql.unsafe`DELETE FROM room.blocked_rooms WHERE room_id = ${roomId} RETURNING room_id`);
+    return changed !== null;
+  }
 }

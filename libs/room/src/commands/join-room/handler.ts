@@ -1,7 +1,7 @@
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { Inject, Optional } from '@nestjs/common';
 import { serverNameOf } from '@hs/protocol';
-import { notFound } from '../../errors';
+import { forbidden, notFound } from '../../errors';
 import { FederationRooms } from '../../federation/federation-rooms';
 import { resolveLocalAlias } from '../../queries/handlers';
 import { RoomWriter } from '../../room-writer';
@@ -32,6 +32,7 @@ export class JoinRoomHandler implements ICommandHandler<JoinRoom, { roomId: stri
     } else {
       roomId = requireRoomId(command.roomIdOrAlias);
     }
+    if (await this.writer.reader.blocked(roomId)) throw forbidden('This room has been blocked on this server');
     if (this.federation && (await this.joinsThroughOtherServers(roomId, command.userId, servers))) {
       const content = joinContent(command.content, command.profile);
       if (command.reason !== undefined) content.reason = command.reason;

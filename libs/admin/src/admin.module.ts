@@ -1,0 +1,47 @@
+/** The Nest module of server administration: the audit log, reports and room shutdowns. */
+import { DynamicModule, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
+import type { EventStore } from '@hs/eventstore';
+import type { CommonQueryMethods } from 'slonik';
+import { AuditLog } from './audit-log';
+import { EventReports } from './event-reports';
+import { RoomShutdowns } from './room-shutdowns';
+
+export interface AdminModuleOptions {
+  store: EventStore;
+  pool: CommonQueryMethods;
+  serverName: string;
+  clock?: () => number;
+  /** The homeserver's version (GET /_synapse/admin/v1/server_version). */
+  serverVersion: string;
+}
+
+/** Injection token of the homeserver's version string. */
+export const ADMIN_SERVER_VERSION = 'hs:admin:server-version';
+
+/** Lets the room shutdowns in progress finish before the database closes. */
+@Injectable()
+class AdminLifecycle implements OnApplicationShutdown {
+  constructor(@Inject(RoomShutdowns) private readonly shutdowns: RoomShutdowns) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.shutdowns.settle();
+  }
+}
+
+@Module({})
+export class AdminModule {
+  static forRoot(options: AdminModuleOptions): DynamicModule {
+    const clock = options.clock ?? Date.now;
+    return {
+      module: AdminModule,
+      providers: [
+        { provide: AuditLog, useValue: new AuditLog(options.store, clock) },
+        { provide: EventReports, useValue: new EventReports(options.store, clock) },
+        { provide: RoomShutdowns, useValue: new RoomShutdowns({ pool: options.pool, serverName: options.serverName, clock }) },
+        { provide: ADMIN_SERVER_VERSION, useValue: options.serverVersion },
+        AdminLifecycle,
+      ],
+      exports: [AuditLog, EventReports, RoomShutdowns, ADMIN_SERVER_VERSION],
+    };
+  }
+}
