@@ -3,7 +3,18 @@
  * Results are the response bodies (or the parts the controller wraps).
  */
 import { Query } from '@nestjs/cqrs';
-import type { ClientEvent, ContextResponse, JoinedMember, MessagesResponse, RoomEventFilter, Viewer } from '@hs/projections/sync';
+import type {
+  ClientEvent,
+  ContextResponse,
+  JoinedMember,
+  MessagesResponse,
+  RelationsRequest,
+  RelationsResponse,
+  RoomEventFilter,
+  ThreadsRequest,
+  ThreadsResponse,
+  Viewer,
+} from '@hs/projections/sync';
 import type { PresenceStatus } from './sources';
 
 /** GET /_matrix/client/v3/rooms/{roomId}/messages */
@@ -111,6 +122,20 @@ export class GetPresence extends Query<PresenceStatus> {
     readonly requester: string,
     readonly userId: string,
   ) {
+    super();
+  }
+}
+
+/** GET /_matrix/client/v1/rooms/{roomId}/relations/{eventId}[/{relType}[/{eventType}]] */
+export class GetRelations extends Query<RelationsResponse> {
+  constructor(readonly request: RelationsRequest) {
+    super();
+  }
+}
+
+/** GET /_matrix/client/v1/rooms/{roomId}/threads */
+export class GetThreads extends Query<ThreadsResponse> {
+  constructor(readonly request: ThreadsRequest) {
     super();
   }
 }
