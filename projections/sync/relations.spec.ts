@@ -107,6 +107,24 @@ describe('bundled aggregations', () => {
     await rebuildProjection(h.db, h.store, new SyncProjector());
     expect(relationsOf(await served(room.roomId, root.eventId, { userId: alice }))?.['m.thread']).toMatchObject({ count: 2 });
   });
+
+  it('leaves out an edit or latest reply the viewer may not see', async () => {
+    const room = await TestRoom.create(h.store, alice, { historyVisibility: 'joined' });
+    await room.join(bob);
+    const root = await room.message(alice, 'root');
+    const seen = await room.message(alice, 'seen', thread(root.eventId));
+    await room.leave(bob);
+    await room.message(alice, 'after bob left', thread(root.eventId));
+    await room.message(alice, '* root', edit(root.eventId, 'edited after bob left'));
+    await h.settle();
+    const forBob = relationsOf(await served(room.roomId, root.eventId, { userId: bob }));
+    expect(forBob?.['m.replace']).toBeUndefined();
+    expect(forBob?.['m.thread']).toBeUndefined();
+    const forAlice = relationsOf(await served(room.roomId, root.eventId, { userId: alice }));
+    expect(forAlice?.['m.thread']).toMatchObject({ count: 2 });
+    expect(forAlice?.['m.replace']).toBeDefined();
+    expect(seen.eventId).toBeDefined();
+  });
 });
 
 describe('GET /relations', () => {

@@ -113,7 +113,8 @@ const EVENT_COLUMNS = sql.fragment`e.position, e.event_id, e.room_id, e.type, e.
  * Adds the bundled aggregations of `events` (client form, as served to `viewer`) to their
  * `unsigned["m.relations"]`, in two queries for all of them (one when none has children).
  * `upTo`: count only children at or below this position (what /sync's answer covers).
- * A thread's latest event comes with its own aggregations (its edit, references).
+ * A thread's latest event comes with its own aggregations (its edit, references). An edit or
+ * latest reply the viewer may not see is left out (with its aggregation).
  */
 export async function bundleAggregations(
   queries: SyncQueries,
@@ -152,10 +153,13 @@ export async function bundleAggregations(
   if (rows.length === 0) return;
   // The latest thread replies and the edits, read at once and served in full.
   const wanted = rows.filter((r) => r.kind !== 'm.reference');
-  const full = (await conn.any(sql.unsafe`
+  const read = (await conn.any(sql.unsafe`
     SELECT ${EVENT_COLUMNS} FROM proj_sync.events e
      WHERE e.event_id = ANY(${sql.array(wanted.filter((r) => r.event_id !== null).map((r) => r.event_id as string), 'text')}::text[])
         OR e.position = ANY(${sql.array(wanted.filter((r) => r.latest !== null).map((r) => String(r.latest)), 'int8')}::int8[])`)) as unknown as EventRow[];
+  // An edit or latest reply the viewer may not see (e.g. sent after they left) is not served.
+  const visibility = await queries.visibilities(conn, [...new Set(read.map((r) => r.room_id))], viewer.userId);
+  const full = read.filter((r) => visibility.get(r.room_id)?.canSee(r) === true);
   const formatted = queries.formatAll(full, viewer);
   const byId = new Map(formatted.map((e) => [e.event_id, e]));
   const byPosition = new Map(full.map((r, i) => [String(r.position), formatted[i]]));
