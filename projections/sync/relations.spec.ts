@@ -106,6 +106,11 @@ describe('bundled aggregations', () => {
     expect(relationsOf(event)?.['m.thread']).toMatchObject({ count: 1, latest_event: { event_id: r1.eventId } });
     await rebuildProjection(h.db, h.store, new SyncProjector());
     expect(relationsOf(await served(room.roomId, root.eventId, { userId: alice }))?.['m.thread']).toMatchObject({ count: 2 });
+    // An event served twice in one answer: counted once, both copies bundled.
+    const copies = [await q.eventForUser(room.roomId, root.eventId, { userId: alice }), await q.eventForUser(room.roomId, root.eventId, { userId: alice })];
+    await bundleAggregations(q, q.pool, copies, { userId: alice });
+    expect(relationsOf(copies[0])?.['m.thread']).toMatchObject({ count: 2 });
+    expect(relationsOf(copies[1])).toEqual(relationsOf(copies[0]));
   });
 
   it('leaves out an edit or latest reply the viewer may not see', async () => {

@@ -123,7 +123,13 @@ export async function bundleAggregations(
   viewer: Viewer,
   options: { upTo?: bigint; nested?: boolean } = {},
 ): Promise<void> {
-  const parents = events.filter((e) => e.unsigned !== undefined && e.unsigned.redacted_because === undefined);
+  // Each event once in the query; every copy of it served gets the aggregations.
+  const copies = new Map<string, ClientEvent[]>();
+  for (const event of events) {
+    if (event.unsigned === undefined || event.unsigned.redacted_because !== undefined) continue;
+    copies.set(event.event_id, [...(copies.get(event.event_id) ?? []), event]);
+  }
+  const parents = [...copies.values()].map((list) => list[0]);
   if (parents.length === 0) return;
   const upTo = options.upTo !== undefined ? sql.fragment`AND e.position <= ${options.upTo}` : sql.fragment``;
   const rows = (await conn.any(sql.unsafe`
@@ -173,11 +179,11 @@ export async function bundleAggregations(
       { ...options, nested: true },
     );
   }
-  const parentById = new Map(parents.map((e) => [e.event_id, e]));
+  const aggregations = new Map<string, JsonObject>();
   for (const row of rows) {
-    const parent = parentById.get(row.parent_id);
-    if (!parent?.unsigned) continue;
-    const relations = (parent.unsigned['m.relations'] ?? {}) as JsonObject;
+    const parent = copies.get(row.parent_id)?.[0];
+    if (!parent) continue;
+    const relations = aggregations.get(row.parent_id) ?? {};
     if (row.kind === 'm.thread') {
       const event = byPosition.get(String(row.latest));
       if (!event) continue;
@@ -193,7 +199,10 @@ export async function bundleAggregations(
     } else {
       relations['m.reference'] = { chunk: (row.ids ?? []).map((id) => ({ event_id: id })) };
     }
-    parent.unsigned['m.relations'] = relations;
+    aggregations.set(row.parent_id, relations);
+  }
+  for (const [id, relations] of aggregations) {
+    for (const event of copies.get(id) ?? []) if (event.unsigned) event.unsigned['m.relations'] = relations;
   }
 }
 

@@ -21,10 +21,10 @@ describe('threads and edits with matrix-js-sdk', () => {
   let server: TestServer;
   beforeAll(async () => {
     server = await startServer({ logLevel: 'warn' });
-  });
+  }, 180_000);
   afterAll(async () => {
     await server?.stop();
-  });
+  }, 60_000);
 
   it('replies in a thread, edits the reply, and reads both back', async () => {
     const report = await runClientScript<ThreadsReport>(process.execPath, [join(__dirname, 'clients/js-sdk-threads.mjs')], [server.url]);
@@ -37,5 +37,5 @@ describe('threads and edits with matrix-js-sdk', () => {
     expect(report.threads.summary).toMatchObject({ count: 1, current_user_participated: true, latest_event: { event_id: reply } });
     expect(report.participatedRoots).toEqual([root]);
     expect(report.shownBody).toBe('At the station');
-  });
+  }, 300_000);
 });
