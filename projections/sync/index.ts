@@ -4,3 +4,4 @@ export * from './filters';
 export * from './visibility';
 export * from './sync.projector';
 export * from './sync.queries';
+export * from './relations';

@@ -22,6 +22,7 @@
  *   name change, moves `event_id` but not `position`) and, for invites and knocks, the
  *   stripped state shown to the user.
  * - `pending_redactions`: redactions whose target has not arrived yet.
+ * Relations between events are read from `events` through two indexes (see `relations.ts`).
  */
 import { sql, type DatabaseTransactionConnection, type IdentifierSqlToken } from 'slonik';
 import { searchPathTable, writeResult, type BatchStatement, type GenerationTable, type Projector, type RecordedEvent } from '@hs/eventstore';
@@ -37,6 +38,7 @@ import {
 import { redactedContent, roomVersion, STRIPPED_STATE_TYPES, type JsonObject, type JsonValue } from '@hs/protocol';
 import { clientEventOf, containsUrl, isJsonObject, strippedStateOf, type ClientEvent, type StrippedStateEvent } from './client-event';
 import { SYNC_PROJECTION } from './names';
+import { RELATION_INDEXES } from './relations';
 import type { EventRow } from './sync.queries';
 
 export { SYNC_PROJECTION };
@@ -147,6 +149,7 @@ const SETUP = [
       redaction_id text NOT NULL,
       PRIMARY KEY (target_id, redaction_id)
     )`,
+  ...RELATION_INDEXES,
 ];
 
 const EVENT_INSERT_COLUMNS = sql.fragment`position, event_id, room_id, type, sender, state_key, origin_server_ts, depth, in_timeline,

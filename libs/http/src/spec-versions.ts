@@ -10,7 +10,7 @@
  * token check). The versions listed are those whose rules these endpoints follow.
  *
  * Not served, whatever the version: the content repository (media), end-to-end encryption
- * (keys, to-device), presence, pushers and notifications, relations and threads, search,
+ * (keys, to-device), presence, pushers and notifications, search,
  * third-party identifiers, guests, SSO/OAuth. v1.11 and later stop at this list because from
  * v1.11 clients move media to the authenticated `/_matrix/client/v1/media` endpoints and
  * (v1.15) look for OAuth 2.0 metadata first, which would change how they use this server.

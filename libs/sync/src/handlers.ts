@@ -5,7 +5,20 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { Query, QueryHandler } from '@nestjs/cqrs';
 import type { ReadBarrier } from '@hs/eventstore';
-import { SyncQueries, SyncQueryError, type ClientEvent, type ContextResponse, type JoinedMember, type MessagesResponse } from '@hs/projections/sync';
+import {
+  SyncQueries,
+  SyncQueryError,
+  bundleAggregations,
+  relations,
+  threads,
+  type ClientEvent,
+  type ContextResponse,
+  type JoinedMember,
+  type MessagesResponse,
+  type RelationsResponse,
+  type ThreadsResponse,
+  type Viewer,
+} from '@hs/projections/sync';
 import { IgnoredUsers } from './ignored-users';
 import { PresenceStore } from './presence';
 import {
@@ -17,7 +30,9 @@ import {
   GetMembers,
   GetMessages,
   GetPresence,
+  GetRelations,
   GetRoomStateForUser,
+  GetThreads,
   SearchRoomEvents,
   SearchUserDirectory,
 } from './queries';
@@ -63,29 +78,46 @@ abstract class SyncProjectionQueryHandler<Q extends Query<R>, R> extends ReadMod
   constructor(protected readonly queries: SyncQueries) {
     super();
   }
+
+  /**
+   * Adds the bundled aggregations of events the query answers (read after the query, from a
+   * position at least as recent, so they reflect every write the events do).
+   */
+  protected bundle(events: readonly ClientEvent[], viewer: Viewer): Promise<void> {
+    return bundleAggregations(this.queries, this.queries.pool, events, viewer);
+  }
 }
 
-@QueryHandler(GetMessages)
-export class GetMessagesHandler extends SyncProjectionQueryHandler<GetMessages, MessagesResponse> {
+/** A query whose answer leaves out what the viewer's ignored users sent. */
+@Injectable()
+abstract class IgnoringQueryHandler<Q extends Query<R>, R> extends SyncProjectionQueryHandler<Q, R> {
   constructor(queries: SyncQueries, @Inject(IgnoredUsers) private readonly ignoredUsers: IgnoredUsers) {
     super(queries);
   }
 
+  /** The viewer with the users they ignore. */
+  protected async withIgnored(viewer: Viewer): Promise<Viewer> {
+    return { ...viewer, ignored: await this.ignoredUsers.of(viewer.userId) };
+  }
+}
+
+@QueryHandler(GetMessages)
+export class GetMessagesHandler extends IgnoringQueryHandler<GetMessages, MessagesResponse> {
   protected async answer(q: GetMessages): Promise<MessagesResponse> {
-    const viewer = { ...q.viewer, ignored: await this.ignoredUsers.of(q.viewer.userId) };
-    return this.queries.messages({ roomId: q.roomId, viewer, dir: q.dir, from: q.from, to: q.to, limit: q.limit, filter: q.filter });
+    const viewer = await this.withIgnored(q.viewer);
+    const response = await this.queries.messages({ roomId: q.roomId, viewer, dir: q.dir, from: q.from, to: q.to, limit: q.limit, filter: q.filter });
+    await this.bundle(response.chunk, viewer);
+    return response;
   }
 }
 
 @QueryHandler(GetContext)
-export class GetContextHandler extends SyncProjectionQueryHandler<GetContext, ContextResponse> {
-  constructor(queries: SyncQueries, @Inject(IgnoredUsers) private readonly ignoredUsers: IgnoredUsers) {
-    super(queries);
-  }
-
+export class GetContextHandler extends IgnoringQueryHandler<GetContext, ContextResponse> {
   protected async answer(q: GetContext): Promise<ContextResponse> {
-    const viewer = { ...q.viewer, ignored: await this.ignoredUsers.of(q.viewer.userId) };
-    return this.queries.context(q.roomId, q.eventId, viewer, q.limit, q.filter);
+    const viewer = await this.withIgnored(q.viewer);
+    const response = await this.queries.context(q.roomId, q.eventId, viewer, q.limit, q.filter);
+    await this.bundle([...response.events_before, response.event, ...response.events_after], viewer);
+    return response;
   }
 }
 
@@ -120,8 +152,10 @@ export class GetJoinedRoomsHandler extends SyncProjectionQueryHandler<GetJoinedR
 
 @QueryHandler(GetEventForUser)
 export class GetEventForUserHandler extends SyncProjectionQueryHandler<GetEventForUser, ClientEvent> {
-  protected answer(q: GetEventForUser): Promise<ClientEvent> {
-    return this.queries.eventForUser(q.roomId, q.eventId, q.viewer);
+  protected async answer(q: GetEventForUser): Promise<ClientEvent> {
+    const event = await this.queries.eventForUser(q.roomId, q.eventId, q.viewer);
+    await this.bundle([event], q.viewer);
+    return event;
   }
 }
 
@@ -187,9 +221,25 @@ export class SearchUserDirectoryHandler extends ReadModelQueryHandler<SearchUser
   }
 }
 
+@QueryHandler(GetRelations)
+export class GetRelationsHandler extends IgnoringQueryHandler<GetRelations, RelationsResponse> {
+  protected async answer(q: GetRelations): Promise<RelationsResponse> {
+    return relations(this.queries, { ...q.request, viewer: await this.withIgnored(q.request.viewer) });
+  }
+}
+
+@QueryHandler(GetThreads)
+export class GetThreadsHandler extends IgnoringQueryHandler<GetThreads, ThreadsResponse> {
+  protected async answer(q: GetThreads): Promise<ThreadsResponse> {
+    return threads(this.queries, { ...q.request, viewer: await this.withIgnored(q.request.viewer) });
+  }
+}
+
 export const SYNC_QUERY_HANDLERS = [
   SearchRoomEventsHandler,
   SearchUserDirectoryHandler,
+  GetRelationsHandler,
+  GetThreadsHandler,
   GetMessagesHandler,
   GetContextHandler,
   GetRoomStateForUserHandler,

@@ -18,4 +18,15 @@ export * from './user-directory';
 export * from './handlers';
 export * from './read-models';
 export * from './sync.module';
-export { SyncQueries, type Viewer, type MessagesResponse, type ContextResponse, type JoinedMember } from '@hs/projections/sync';
+export {
+  SyncQueries,
+  relationOf,
+  type Viewer,
+  type MessagesResponse,
+  type ContextResponse,
+  type JoinedMember,
+  type RelationsRequest,
+  type RelationsResponse,
+  type ThreadsRequest,
+  type ThreadsResponse,
+} from '@hs/projections/sync';

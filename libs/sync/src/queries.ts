@@ -3,7 +3,18 @@
  * Results are the response bodies (or the parts the controller wraps).
  */
 import { Query } from '@nestjs/cqrs';
-import type { ClientEvent, ContextResponse, JoinedMember, MessagesResponse, RoomEventFilter, Viewer } from '@hs/projections/sync';
+import type {
+  ClientEvent,
+  ContextResponse,
+  JoinedMember,
+  MessagesResponse,
+  RelationsRequest,
+  RelationsResponse,
+  RoomEventFilter,
+  ThreadsRequest,
+  ThreadsResponse,
+  Viewer,
+} from '@hs/projections/sync';
 import type { RoomEventsCriteria, SearchResponse } from './search';
 import type { PresenceStatus } from './sources';
 import type { UserDirectoryResponse } from './user-directory';
@@ -128,6 +139,13 @@ export class SearchUserDirectory extends Query<UserDirectoryResponse> {
   }
 }
 
+/** GET /_matrix/client/v1/rooms/{roomId}/relations/{eventId}[/{relType}[/{eventType}]] */
+export class GetRelations extends Query<RelationsResponse> {
+  constructor(readonly request: RelationsRequest) {
+    super();
+  }
+}
+
 /** POST /_matrix/client/v3/search (the room events category) */
 export class SearchRoomEvents extends Query<SearchResponse> {
   constructor(
@@ -135,6 +153,13 @@ export class SearchRoomEvents extends Query<SearchResponse> {
     readonly criteria: RoomEventsCriteria,
     readonly nextBatch?: string,
   ) {
+    super();
+  }
+}
+
+/** GET /_matrix/client/v1/rooms/{roomId}/threads */
+export class GetThreads extends Query<ThreadsResponse> {
+  constructor(readonly request: ThreadsRequest) {
     super();
   }
 }

@@ -10,6 +10,8 @@ import { encodePaginationToken, encodeSyncToken, parseSyncToken, type SyncToken 
 import {
   SYNC_PROJECTION,
   SyncQueries,
+  bundleAggregations,
+  relationOf,
   eventMatches,
   fromIgnored,
   roomMatches,
@@ -138,6 +140,8 @@ interface Context {
   unread: Map<string, UnreadNotifications>;
   /** Users the user ignores: their timeline events (other than state) and invites are left out. */
   ignored: ReadonlySet<string>;
+  /** The timeline events of the answer (client form), given their bundled aggregations at once at the end. */
+  timelineEvents: ClientEvent[];
 }
 
 export interface SyncServiceOptions {
@@ -195,6 +199,15 @@ function liveFilter(filter: SyncFilter): boolean {
   if (timeline && Object.keys(timeline).some((k) => !LIVE_FILTER_KEYS.has(k))) return false;
   if (state && Object.keys(state).some((k) => !LIVE_FILTER_KEYS.has(k))) return false;
   return true;
+}
+
+/** Whether one of the rows relates to another of them. */
+function hasChildAmong(rows: readonly EventRow[]): boolean {
+  const ids = new Set(rows.map((r) => r.event_id));
+  return rows.some((r) => {
+    const parent = relationOf(r.event.content)?.eventId;
+    return parent !== undefined && ids.has(parent);
+  });
 }
 
 /** Orders state entries by type, then state key (by UTF-16 code units). */
@@ -556,6 +569,7 @@ export class SyncService {
         visibility: new Map(),
         unread: new Map(),
         ignored,
+        timelineEvents: [],
       };
       // The joined rooms to show: their visibility and unread counts in one query each.
       const shown = memberships.filter((m) => m.membership === 'join' && roomMatches(m.room_id, filter.room) && !this.unchanged(ctx, m));
@@ -613,6 +627,9 @@ export class SyncService {
       if (Object.keys(roomsBody).length > 0) body.rooms = roomsBody;
       const globalData = accountData.global.filter((e) => eventMatches(e, filter.account_data));
       if (globalData.length > 0) body.account_data = { events: globalData };
+      // Bundled aggregations of every timeline event shown, in one read (an event's `unsigned`
+      // is the object the answer holds, unless the filter's event_fields left it out).
+      await bundleAggregations(this.queries, conn, ctx.timelineEvents, { userId: request.userId, deviceId: request.deviceId }, { upTo });
       return { body, token, rooms, empty: !body.rooms && !body.account_data };
     });
   }
@@ -707,6 +724,8 @@ export class SyncService {
       const typingUsers = typingWanted ? typing.typingSince(m.room_id, since.typing) : undefined;
       if (rows.length === 0 && typingUsers === undefined && !receipts.has(m.room_id)) continue;
       if (rows.length > limit) return 'database';
+      // An event shown with a child among the rows shown has bundled aggregations: the database path answers.
+      if (rows.length > 1 && hasChildAmong(rows)) return 'database';
       const start = rows.length > 0 ? rows[0].position - 1n : upTo;
       let members: EventRow[] = [];
       if (lazy) {
@@ -872,9 +891,11 @@ export class SyncService {
     return [...nonMembers, ...changedMembers, ...sent].sort(byStateKey);
   }
 
-  private format(ctx: Context, rows: readonly EventRow[]): Partial<ClientEvent>[] {
+  private format(ctx: Context, rows: readonly EventRow[], timeline = false): Partial<ClientEvent>[] {
     const viewer = { userId: ctx.userId, deviceId: ctx.deviceId };
-    return this.queries.formatAll(rows, viewer).map((e) => applyEventFields(e, this.clientFields(ctx.filter)));
+    const events = this.queries.formatAll(rows, viewer);
+    if (timeline) ctx.timelineEvents.push(...events);
+    return events.map((e) => applyEventFields(e, this.clientFields(ctx.filter)));
   }
 
   /** The filter's `event_fields` for the client form; none when the federation form is cut instead. */
@@ -930,7 +951,7 @@ export class SyncService {
     return {
       ...(membersChanged ? { summary: await this.queries.roomSummary(ctx.conn, roomId, ctx.userId) } : {}),
       timeline: {
-        events: this.format(ctx, rows),
+        events: this.format(ctx, rows, true),
         limited,
         prev_batch: encodePaginationToken(start),
       },
@@ -964,7 +985,7 @@ export class SyncService {
       if (own && !own.in_timeline && own.room_id === roomId && (after === undefined || own.position > after)) shown = [own];
     }
     return {
-      timeline: { events: this.format(ctx, shown), limited, prev_batch: encodePaginationToken(start) },
+      timeline: { events: this.format(ctx, shown, true), limited, prev_batch: encodePaginationToken(start) },
       state: { events: this.format(ctx, state) },
       account_data: { events: this.roomAccountData(ctx, roomId) },
     };

@@ -8,6 +8,7 @@
 import { Module } from '@nestjs/common';
 import { EphemeralController } from '../sync/ephemeral.controller';
 import { RoomReadController } from '../sync/room-read.controller';
+import { RelationsController } from '../sync/relations.controller';
 import { LegacySyncController } from '../sync/legacy-sync.controller';
 import { SyncController } from '../sync/sync.controller';
 import { DirectoryController } from './directory.controller';
@@ -16,7 +17,7 @@ import { HierarchyController } from './hierarchy.controller';
 import { RoomEventsController } from './room-events.controller';
 import { RoomMembershipController } from './room-membership.controller';
 
-export const ROOM_CONTROLLERS = [RoomMembershipController, RoomEventsController, DirectoryController, PublicRoomsController, HierarchyController, SyncController, LegacySyncController, RoomReadController, EphemeralController];
+export const ROOM_CONTROLLERS = [RoomMembershipController, RoomEventsController, DirectoryController, PublicRoomsController, HierarchyController, SyncController, LegacySyncController, RoomReadController, RelationsController, EphemeralController];
 
 @Module({ controllers: [...ROOM_CONTROLLERS] })
 export class RoomsApiModule {}
