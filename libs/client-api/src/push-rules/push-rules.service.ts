@@ -5,7 +5,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import { AccountDataService } from '@hs/accounts';
-import { PushAction, PushRuleKind, PushRuleset } from './default-rules';
+import { PushAction, PushRuleKind, PushRuleset } from '@hs/protocol';
 import { PushRulePlacement, deleteUserRule, effectivePushRules, putUserRule, updateRule } from './ruleset';
 
 export const PUSH_RULES_TYPE = 'm.push_rules';
