@@ -1,10 +1,11 @@
 /** Every projector the homeserver runs (and the admin CLI can rebuild), by name. */
 import type { Projector } from '@hs/eventstore';
 import { MediaProjector } from '@hs/projections/media';
+import { PushProjector } from '@hs/projections/push';
 import { ReceiptsProjector } from '@hs/projections/receipts';
 import { roomSummaryProjector } from '@hs/projections/room-summary';
 import { SyncProjector } from '@hs/projections/sync';
 
-export function allProjectors(): Projector[] {
-  return [new SyncProjector(), new ReceiptsProjector(), roomSummaryProjector, new MediaProjector()];
+export function allProjectors(serverName: string): Projector[] {
+  return [new SyncProjector(), new ReceiptsProjector(), roomSummaryProjector, new MediaProjector(), new PushProjector(serverName)];
 }

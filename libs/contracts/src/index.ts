@@ -4,3 +4,4 @@ export * from './room-facts';
 export * from './sync-token';
 export * from './receipts';
 export * from './media';
+export * from './push';

@@ -178,3 +178,15 @@ describe("the user's own rules", () => {
     expect(outcome(message({ body: 'x' }), group, rules)).toMatchObject({ rule: 'quiet', notify: true, highlight: false });
   });
 });
+
+describe('word matching in the body', () => {
+  const rules = compilePushRules(ALICE, effectivePushRules(ALICE, { global: { content: [{ rule_id: 'k', default: false, enabled: true, pattern: '@team', actions: ['notify'] }] } }));
+  it('finds literal words and names as whole words, with non-ASCII bodies too', () => {
+    expect(outcome(message({ body: 'ping @team now' }), group, rules).rule).toBe('k');
+    expect(outcome(message({ body: 'ping x@team now' }), group, rules).rule).toBe('.m.rule.message');
+    expect(outcome(message({ body: '@TEAM' }), group, rules).rule).toBe('k');
+    expect(outcome(message({ body: 'İstanbul @team' }), group, rules).rule).toBe('k');
+    expect(outcome(message({ body: 'İstanbul, Dodo Bird?' }), { ...group, displayName: 'dodo bird' }).rule).toBe('.m.rule.contains_display_name');
+    expect(outcome(message({ body: 'Dodo Birds' }), { ...group, displayName: 'Dodo Bird' }).rule).toBe('.m.rule.message');
+  });
+});

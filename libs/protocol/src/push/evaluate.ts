@@ -109,9 +109,43 @@ export function wordGlobMatcher(glob: string): RegExp {
   return new RegExp(`(?:^|(?<!${WORD}))${globSource(glob)}(?:$|(?!${WORD}))`, 'iu');
 }
 
-/** Whether `body` contains `needle` as whole words, ignoring case. */
-function containsWords(body: string, needle: RegExp): boolean {
-  return needle.test(body);
+const WORD_CHAR = /[A-Za-z0-9_]/;
+
+/**
+ * The lower-cased body of each event, computed once per event whatever the number of rules and
+ * members; null when lower-casing changes its length (positions would not match: regular
+ * expressions are used then).
+ */
+const lowerBodies = new WeakMap<object, string | null>();
+
+function lowerBody(event: PushEvent, body: string): string | null {
+  let lower = lowerBodies.get(event);
+  if (lower === undefined) {
+    const lowered = body.toLowerCase();
+    lower = lowered.length === body.length ? lowered : null;
+    lowerBodies.set(event, lower);
+  }
+  return lower;
+}
+
+/** Whether `lower` (a lower-cased body) holds `needle` (lower-cased, no wildcards) as whole words. */
+function containsWordsLiteral(lower: string, needle: string): boolean {
+  if (needle.length === 0) return false;
+  let from = 0;
+  for (;;) {
+    const at = lower.indexOf(needle, from);
+    if (at < 0) return false;
+    const end = at + needle.length;
+    const startsWord = at === 0 || !WORD_CHAR.test(lower[at - 1]);
+    const endsWord = end === lower.length || !WORD_CHAR.test(lower[end]);
+    if (startsWord && endsWord) return true;
+    from = at + 1;
+  }
+}
+
+/** Whether lower-casing keeps the string's length (so positions in the lower-cased body are the body's). */
+function lowersInPlace(text: string): boolean {
+  return text.toLowerCase().length === text.length;
 }
 
 function isScalar(value: unknown): boolean {
@@ -126,7 +160,19 @@ function compileCondition(condition: PushCondition): Test {
       if (typeof condition.key !== 'string' || typeof condition.pattern !== 'string') return () => false;
       const path = splitPushKey(condition.key);
       const body = condition.key === 'content.body';
-      const matcher = body ? wordGlobMatcher(condition.pattern) : globMatcher(condition.pattern);
+      const pattern = condition.pattern;
+      if (body && !/[*?]/.test(pattern) && lowersInPlace(pattern)) {
+        // A literal word (the common keyword rule): searched in the body lower-cased once per event.
+        const needle = pattern.toLowerCase();
+        const fallback = wordGlobMatcher(pattern);
+        return (event) => {
+          const value = lookup(event, path);
+          if (typeof value !== 'string') return false;
+          const lower = lowerBody(event, value);
+          return lower !== null ? containsWordsLiteral(lower, needle) : fallback.test(value);
+        };
+      }
+      const matcher = body ? wordGlobMatcher(pattern) : globMatcher(pattern);
       return (event) => {
         const value = lookup(event, path);
         return typeof value === 'string' && matcher.test(value);
@@ -148,8 +194,9 @@ function compileCondition(condition: PushCondition): Test {
       };
     }
     case 'contains_display_name': {
-      // The matcher of the display name is kept while the name stays the same.
+      // The lower-cased name (or, when lower-casing changes lengths, a matcher) is kept while the name stays the same.
       let name: string | undefined;
+      let needle: string | undefined;
       let matcher: RegExp | undefined;
       return (event, context) => {
         const displayName = context.displayName;
@@ -158,9 +205,11 @@ function compileCondition(condition: PushCondition): Test {
         if (typeof body !== 'string') return false;
         if (name !== displayName) {
           name = displayName;
+          needle = lowersInPlace(displayName) ? displayName.toLowerCase() : undefined;
           matcher = new RegExp(`(?:^|(?<!${WORD}))${escapeRegExp(displayName)}(?:$|(?!${WORD}))`, 'iu');
         }
-        return containsWords(body, matcher!);
+        const lower = needle !== undefined ? lowerBody(event, body) : null;
+        return lower !== null ? containsWordsLiteral(lower, needle!) : matcher!.test(body);
       };
     }
     case 'room_member_count': {
