@@ -125,26 +125,39 @@ describe('push notifications with matrix-js-sdk and a push gateway', () => {
     expect(pushers.body.pushers).toHaveLength(1);
     assertMatchesSpec(pushers.body, { api: 'client-server', file: 'pusher.yaml', path: '/pushers', method: 'get', status: 200 });
 
-    // GET /notifications: newest first, the quiet room absent, highlights alone with only=highlight, pages.
-    const listed = report.notifications.notifications;
-    expect(listed.map((n) => n.event.content.body)).toEqual(['who wants pineapple pizza?', 'hello bob']);
-    expect(listed.map((n) => ({ room_id: n.room_id, read: n.read, ts: typeof n.ts }))).toEqual([
-      { room_id: loud, read: false, ts: 'number' },
-      { room_id: loud, read: false, ts: 'number' },
+    // GET /notifications: newest first (the invites to both rooms notified too), the quiet
+    // room's message absent, highlights alone with only=highlight, pages.
+    const all = report.notifications.notifications;
+    expect(all.map((n) => [n.event.type, n.room_id, n.read, typeof n.ts])).toEqual([
+      ['m.room.message', loud, false, 'number'],
+      ['m.room.message', loud, false, 'number'],
+      ['m.room.member', quiet, false, 'number'],
+      ['m.room.member', loud, false, 'number'],
     ]);
+    const listed = all.filter((n) => n.event.type === 'm.room.message');
+    expect(listed.map((n) => n.event.content.body)).toEqual(['who wants pineapple pizza?', 'hello bob']);
     expect(listed[0].actions).toEqual(['notify', { set_tweak: 'highlight' }, { set_tweak: 'sound', value: 'fruit' }]);
-    expect(listed[1].actions).toEqual(['notify']);
+    // A room of two: .m.rule.room_one_to_one, with a sound.
+    expect(listed[1].actions).toEqual(['notify', { set_tweak: 'sound', value: 'default' }]);
+    expect(all[2].actions).toEqual(['notify', { set_tweak: 'sound', value: 'default' }]);
     assertMatchesSpec(report.notifications, { api: 'client-server', file: 'notifications.yaml', path: '/notifications', method: 'get', status: 200 });
     expect(report.highlights.notifications.map((n) => n.event.content.body)).toEqual(['who wants pineapple pizza?']);
     expect(report.firstPage.notifications).toHaveLength(1);
     expect(typeof report.firstPage.next_token).toBe('string');
     expect(report.secondPage?.notifications.map((n) => n.event.content.body)).toEqual(['hello bob']);
 
-    // The gateway got both messages of the loud room, in order, with the spec's fields.
-    const received = await until('the gateway to get two notifications', () => [...gateway.received], (r) => r.length >= 2);
+    // The gateway got the two invites and both messages of the loud room, in order, with the spec's fields.
+    const messages = () => gateway.received.map((r) => r.notification).filter((n) => n.type === 'm.room.message');
+    await until('the gateway to get four notifications', () => gateway.received.length, (n) => n >= 4);
     await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(gateway.received).toHaveLength(2);
-    const [hello, pineapple] = received.map((r) => r.notification);
+    expect(gateway.received.map((r) => [r.notification.type, r.notification.room_id])).toEqual([
+      ['m.room.member', loud],
+      ['m.room.member', quiet],
+      ['m.room.message', loud],
+      ['m.room.message', loud],
+    ]);
+    expect(gateway.received[0].notification).toMatchObject({ user_is_target: true, room_name: 'Loud room' });
+    const [hello, pineapple] = messages();
     expect(hello).toMatchObject({
       event_id: listed[1].event.event_id,
       room_id: loud,
@@ -152,15 +165,14 @@ describe('push notifications with matrix-js-sdk and a push gateway', () => {
       sender: report.alice.userId,
       room_name: 'Loud room',
       content: { body: 'hello bob' },
-      prio: 'low',
+      prio: 'high',
     });
     expect(hello.counts.unread).toBeGreaterThanOrEqual(1);
     expect(hello.devices).toEqual([
-      { app_id: 'org.example.push.test', pushkey: 'bob-pushkey-1', pushkey_ts: expect.any(Number), data: { custom: 'kept' }, tweaks: {} },
+      { app_id: 'org.example.push.test', pushkey: 'bob-pushkey-1', pushkey_ts: expect.any(Number), data: { custom: 'kept' }, tweaks: { sound: 'default' } },
     ]);
     expect(pineapple).toMatchObject({ event_id: listed[0].event.event_id, prio: 'high', content: { body: 'who wants pineapple pizza?' } });
     expect(pineapple.devices[0].tweaks).toEqual({ highlight: true, sound: 'fruit' });
-    expect(received.some((r) => r.notification.room_id === quiet)).toBe(false);
 
     // A gateway error is retried; a rejected pushkey loses its pusher.
     gateway.failNext = 1;
@@ -170,8 +182,8 @@ describe('push notifications with matrix-js-sdk and a push gateway', () => {
       body: JSON.stringify({ msgtype: 'm.text', body: 'third' }),
     });
     expect(sent.status).toBe(200);
-    await until('the retried notification', () => gateway.received.length, (n) => n === 3);
-    expect(gateway.received[2].notification.event_id).toBe(sent.body.event_id);
+    await until('the retried notification', () => messages().length, (n) => n === 3);
+    expect(messages()[2].event_id).toBe(sent.body.event_id);
     await until('the rejected pusher to go', async () => (await api('/pushers', report.bob.accessToken)).body.pushers as unknown[], (p) => p.length === 0);
 
     // Bad input gets Matrix errors.
