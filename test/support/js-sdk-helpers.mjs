@@ -2,6 +2,7 @@
  * What the matrix-js-sdk client scripts share: timeouts, waiting on client events, the order in
  * which syncs delivered messages, registration through user-interactive auth, starting a client.
  */
+import { writeFileSync } from 'node:fs';
 import * as sdk from 'matrix-js-sdk';
 
 export function withTimeout(promise, ms, what) {
@@ -91,4 +92,25 @@ export async function syncingPair(urlA, urlB) {
   await startSyncing(alice);
   await startSyncing(bob);
   return { alice, bob };
+}
+
+/**
+ * Runs a client flow against a syncing pair and writes its report: `report.ok` and, on failure,
+ * `report.error`; both clients are stopped and the process exits 0 or 1.
+ */
+export async function runPairFlow(baseUrl, resultFile, report, flow) {
+  let pair;
+  try {
+    pair = await syncingPair(baseUrl, baseUrl);
+    await flow(pair);
+    report.ok = true;
+  } catch (error) {
+    report.ok = false;
+    report.error = error instanceof Error ? `${error.message}\n${error.stack}` : String(error);
+  } finally {
+    pair?.alice.stopClient();
+    pair?.bob.stopClient();
+    writeFileSync(resultFile, JSON.stringify(report, null, 2));
+    process.exit(report.ok ? 0 : 1);
+  }
 }

@@ -26,7 +26,7 @@ export interface RebuildSummary {
 }
 
 export async function runRebuild(config: HomeserverConfig, name: string, progressStream: NodeJS.WritableStream): Promise<RebuildSummary> {
-  const projectors = allProjectors();
+  const projectors = allProjectors(config.server_name);
   const projector = projectors.find((candidate) => candidate.name === name);
   if (!projector) throw new UnknownProjectionError(name, projectors.map((candidate) => candidate.name));
 

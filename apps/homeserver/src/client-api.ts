@@ -9,11 +9,13 @@ import { ClientApiModule } from '@hs/client-api';
 import type { HomeserverConfig } from '@hs/config';
 import { DeviceKeysService, E2eeModule, KeyBackupModule, ToDeviceService } from '@hs/e2ee';
 import { FilesystemMediaStorage, MediaModule, type RemoteMediaSource } from '@hs/media';
+import { PushModule } from '@hs/push';
 import { RoomModule, WriteModelReader, type RoomModuleDependencies } from '@hs/room';
 import { SyncModule, accountDataSourceFrom } from '@hs/sync';
 import { DynamicModule, Inject, Injectable, Module, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { Subscription } from 'rxjs';
 import { CqrsModule } from '@nestjs/cqrs';
+import type { Logger } from 'pino';
 import type { Backend } from './backend';
 import { packageVersion } from './federation-api';
 
@@ -23,6 +25,8 @@ export interface ClientApiOptions {
   clock?: () => number;
   /** Where media of other servers comes from (over federation); none: only local media is served. */
   remoteMedia?: RemoteMediaSource;
+  /** Where background work (push delivery) reports what went wrong. */
+  logger?: Logger;
 }
 
 /** Provides the backend's database pool to the accounts layer and key backups. */
@@ -137,9 +141,16 @@ export function clientApiModule(
     ...(options.remoteMedia ? { remote: options.remoteMedia } : {}),
   }, config.media.url_preview);
   const admin = AdminModule.forRoot({ store: backend.store, pool: backend.db.pool, serverName: config.server_name, clock, serverVersion: packageVersion() });
+  const push = PushModule.forRoot({
+    store: backend.store,
+    pool: backend.db.pool,
+    readBarrier: backend.readBarrier,
+    clock,
+    ...(options.logger ? { logger: options.logger.child({ component: 'push-delivery' }) } : {}),
+  });
   return ClientApiModule.forRoot({
     config,
-    imports: [CqrsModule.forRoot(), accounts, keyBackup, room, e2ee, sync, media, admin, DeviceKeysWiringModule.forModules(accounts, e2ee)],
+    imports: [CqrsModule.forRoot(), accounts, keyBackup, room, e2ee, sync, media, admin, push, DeviceKeysWiringModule.forModules(accounts, e2ee)],
     clock,
   });
 }

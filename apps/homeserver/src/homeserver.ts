@@ -119,7 +119,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
   const backend: Backend = await openBackend(config, {
     logger,
     metrics,
-    projectors: allProjectors(),
+    projectors: allProjectors(config.server_name),
     onCheckpoint: (name, position, wrote, written) => checkpointListener?.(name, position, wrote, written),
   });
   const apps: NestFastifyApplication[] = [];
@@ -132,7 +132,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
         healthChecks: backend.health,
         metrics,
         // Remote media is fetched over federation when this server federates.
-        clientApi: clientApiModule(config, backend, room, files.tls ? { ...options, remoteMedia: new FederationMediaSource(keys.client) } : options),
+        clientApi: clientApiModule(config, backend, room, files.tls ? { ...options, logger, remoteMedia: new FederationMediaSource(keys.client) } : { ...options, logger }),
       }),
       {
         bodyLimit: config.max_request_body_bytes,

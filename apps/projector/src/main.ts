@@ -33,7 +33,7 @@ export async function main(argv: readonly string[], options: ProjectorMainOption
   return runUntilShutdown({ shutdownSignal: options.shutdownSignal, stderr, failureMessage: 'projector failed' }, async () => {
     const config = loadConfig(resolve(file), options.env ?? process.env);
     const logger = pino({ level: config.logging.level }).child({ process: 'projector' });
-    const projectors = allProjectors();
+    const projectors = allProjectors(config.server_name);
     const backend = await openBackend(config, { logger, projectors });
     logger.info({ projectors: projectors.map((projector) => projector.name) }, 'projector running');
     return {

@@ -27,6 +27,8 @@ import { PresenceController } from './presence/presence.controller';
 import { ProfileController } from './profile/profile.controller';
 import { PushRulesController } from './push-rules/push-rules.controller';
 import { PushRulesService } from './push-rules/push-rules.service';
+import { NotificationsController } from './push/notifications.controller';
+import { PushersController } from './push/pushers.controller';
 import { CrossSigningController } from './keys/cross-signing.controller';
 import { DehydratedDeviceController } from './keys/dehydrated-device.controller';
 import { KeysController } from './keys/keys.controller';
@@ -92,6 +94,8 @@ export class ClientApiModule {
         FiltersController,
         CapabilitiesController,
         PushRulesController,
+        PushersController,
+        NotificationsController,
         SharedSecretRegistrationController,
         WhoisController,
         RequestOpenIdTokenController,

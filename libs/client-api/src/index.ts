@@ -8,6 +8,5 @@ export * from './validation';
 export { assertSameUser } from './auth/same-user';
 export { requestIp } from './auth/request-ip';
 export { serverCapabilities, type Capabilities } from './capabilities/capabilities.controller';
-export * from './push-rules/default-rules';
 export { PushRulesService, PUSH_RULES_TYPE } from './push-rules/push-rules.service';
-export { effectivePushRules } from './push-rules/ruleset';
+export { effectivePushRules } from '@hs/protocol';

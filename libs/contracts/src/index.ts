@@ -6,3 +6,4 @@ export * from './receipts';
 export * from './media';
 export * from './audit';
 export * from './reports';
+export * from './push';

@@ -1,12 +1,14 @@
 /**
  * Names of the event-store streams. Every room has one stream of accepted room events
  * (`room-<roomId>`) and one of receipts (`receipts-<roomId>`); every media item has one
- * (`media-<serverName>/<mediaId>`); admin and moderation actions go to the `audit` stream, reports
- * of events, rooms and users to the `reports` stream.
+ * (`media-<serverName>/<mediaId>`), every user one of push rules and pushers (`push-<userId>`);
+ * admin and moderation actions go to the `audit` stream, reports of events, rooms and users to
+ * the `reports` stream.
  */
 export const ROOM_STREAM_PREFIX = 'room-';
 export const RECEIPTS_STREAM_PREFIX = 'receipts-';
 export const MEDIA_STREAM_PREFIX = 'media-';
+export const PUSH_STREAM_PREFIX = 'push-';
 export const AUDIT_STREAM = 'audit';
 export const REPORTS_STREAM = 'reports';
 
@@ -14,6 +16,7 @@ export type StreamName =
   | { kind: 'room'; roomId: string }
   | { kind: 'receipts'; roomId: string }
   | { kind: 'media'; serverName: string; mediaId: string }
+  | { kind: 'push'; userId: string }
   | { kind: 'audit' }
   | { kind: 'reports' };
 
@@ -35,6 +38,12 @@ export function mediaStream(serverName: string, mediaId: string): string {
   return `${MEDIA_STREAM_PREFIX}${serverName}/${mediaId}`;
 }
 
+/** The stream of a user's push rules and pushers. */
+export function pushStream(userId: string): string {
+  if (!userId.startsWith('@') || userId.length < 2) throw new TypeError(`not a user id: ${JSON.stringify(userId)}`);
+  return `${PUSH_STREAM_PREFIX}${userId}`;
+}
+
 /** What a stream name refers to, or `undefined` for a name that is none of ours. */
 export function parseStreamName(stream: string): StreamName | undefined {
   if (stream === AUDIT_STREAM) return { kind: 'audit' };
@@ -50,6 +59,10 @@ export function parseStreamName(stream: string): StreamName | undefined {
   if (stream.startsWith(MEDIA_STREAM_PREFIX)) {
     const [serverName, mediaId, ...rest] = stream.slice(MEDIA_STREAM_PREFIX.length).split('/');
     return serverName && mediaId && rest.length === 0 ? { kind: 'media', serverName, mediaId } : undefined;
+  }
+  if (stream.startsWith(PUSH_STREAM_PREFIX)) {
+    const userId = stream.slice(PUSH_STREAM_PREFIX.length);
+    return userId.startsWith('@') && userId.length > 1 ? { kind: 'push', userId } : undefined;
   }
   return undefined;
 }

@@ -10,3 +10,4 @@ export * from './checks';
 export * from './auth';
 export * from './build';
 export * from './federation';
+export * from './push';

@@ -1,5 +1,6 @@
 import { SyncProjector, SyncQueries, SyncQueryError } from '@hs/projections/sync';
 import { ReceiptsProjector } from '@hs/projections/receipts';
+import { PushProjector } from '@hs/projections/push';
 import { TestRoom } from '../../../projections/sync/testing/test-room';
 import { openProjectionHarness, type ProjectionHarness } from '../../../projections/sync/testing/harness';
 import { LegacySyncService } from './legacy';
@@ -19,7 +20,7 @@ let legacy: LegacySyncService;
 let service: SyncService;
 
 beforeEach(async () => {
-  h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector()], (name, position, wrote, written) =>
+  h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector(), new PushProjector('test.local')], (name, position, wrote, written) =>
     notifier?.checkpointAdvanced(name, position, wrote, written),
   );
   typing = new TypingStore();

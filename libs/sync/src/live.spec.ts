@@ -8,6 +8,7 @@
 import { parseSyncToken } from '@hs/contracts';
 import { SyncProjector, SyncQueries } from '@hs/projections/sync';
 import { ReceiptsProjector } from '@hs/projections/receipts';
+import { PushProjector } from '@hs/projections/push';
 import { TestRoom } from '../../../projections/sync/testing/test-room';
 import { openProjectionHarness, type ProjectionHarness } from '../../../projections/sync/testing/harness';
 import { LiveWindow } from './live';
@@ -56,7 +57,7 @@ let typing: TypingStore;
 let accountData: MemoryAccountData;
 
 beforeEach(async () => {
-  h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector()], (name, position, wrote, written) =>
+  h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector(), new PushProjector('test.local')], (name, position, wrote, written) =>
     notifier?.checkpointAdvanced(name, position, wrote, written),
   );
   typing = new TypingStore();

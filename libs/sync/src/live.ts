@@ -18,12 +18,10 @@
 import type { CommonQueryMethods } from 'slonik';
 import type { EventRow, MembershipRow, SyncQueries } from '@hs/projections/sync';
 import type { ReceiptRow } from '@hs/projections/receipts';
-import { highlights, notifies, unreadCountsIn, MAX_COUNTED, type UnreadNotifications } from './unread';
+import { unreadCountsIn, type UnreadNotifications } from './unread';
 
 /** Rows kept at most; older ranges are forgotten first. */
 export const LIVE_MAX_ROWS = 5000;
-
-const COUNTED_TYPES = new Set(['m.room.message', 'm.room.encrypted', 'm.call.invite']);
 
 interface Range {
   after: bigint;
@@ -47,7 +45,6 @@ interface UnreadEntry {
   /** Counted up to this position. */
   position: bigint;
   counts: UnreadNotifications;
-  displayName: string | undefined;
   /** Events up to this position are read (not counted). */
   readUpTo: bigint;
 }
@@ -227,15 +224,17 @@ export class LiveWindow {
   }
 
   /**
-   * The user's unread counts in the room at the window's position, counted on from a cached
-   * count with the window's rows; undefined when they must be read (`loadUnread`).
+   * The user's unread counts in the room at the window's position: the cached count while the
+   * window holds no event of another sender in the room since it was read (the push
+   * projection decides what such an event counts); undefined when they must be read
+   * (`loadUnread`).
    */
   cachedUnread(userId: string, roomId: string): UnreadNotifications | undefined {
     const key = `${roomId}\u0000${userId}`;
     const entry = this.unread.get(key);
     if (!entry || entry.generation !== this.unreadGeneration(roomId, key)) return undefined;
     if (this.floorPosition === undefined || entry.position < this.floorPosition) return undefined;
-    this.countOn(entry, roomId, userId, this.upToPosition);
+    if (!this.stillCounted(entry, roomId, userId, this.upToPosition)) return undefined;
     return { ...entry.counts };
   }
 
@@ -253,30 +252,21 @@ export class LiveWindow {
         generation: generations.get(room.roomId)!,
         position: upTo,
         counts: { notification_count: counted.notification_count, highlight_count: counted.highlight_count },
-        displayName: counted.displayName,
         readUpTo: counted.readUpTo,
       });
     }
   }
 
-  /** Counts on with the window's rows after the entry's position. */
-  private countOn(entry: UnreadEntry, roomId: string, userId: string, upTo: bigint): void {
-    if (entry.position >= upTo) return;
-    let notifications = entry.counts.notification_count;
-    let highlightCount = entry.counts.highlight_count;
+  /** Whether the entry's counts hold at `upTo`: no unread event of another sender after it (the entry moves up then). */
+  private stillCounted(entry: UnreadEntry, roomId: string, userId: string, upTo: bigint): boolean {
+    if (entry.position >= upTo) return true;
     for (const row of this.rowsAfter(roomId, entry.position)) {
       if (row.position > upTo) break;
       if (row.position <= entry.readUpTo) continue;
-      if (!row.in_timeline || row.sender === userId || !COUNTED_TYPES.has(row.type)) continue;
-      // Past MAX_COUNTED events the database counts the newest MAX_COUNTED only; counting on
-      // keeps the notification count at that cap and still counts every new highlight (reading
-      // the newest MAX_COUNTED again for every sync of a busy room would cost a scan each time).
-      if (!notifies(row.type, row.event.content)) continue;
-      if (notifications < MAX_COUNTED) notifications++;
-      if (highlights(row.event.content, userId, entry.displayName)) highlightCount++;
+      if (row.in_timeline && row.sender !== userId) return false;
     }
     entry.position = upTo;
-    entry.counts = { notification_count: notifications, highlight_count: highlightCount };
+    return true;
   }
 
   private generation(map: Map<string, number>, key: string): string {

@@ -1,5 +1,6 @@
 import { PlainEventRows, SyncProjector, type EventRow } from '@hs/projections/sync';
 import { ReceiptsProjector } from '@hs/projections/receipts';
+import { PushProjector } from '@hs/projections/push';
 import { TestRoom } from '../../../projections/sync/testing/test-room';
 import { openProjectionHarness, type ProjectionHarness } from '../../../projections/sync/testing/harness';
 import { SyncNotifier } from './notifier';
@@ -14,7 +15,7 @@ let notifier: SyncNotifier | undefined;
 let typing: TypingStore;
 
 beforeEach(async () => {
-  h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector()], (n, p, w, written) => notifier?.checkpointAdvanced(n, p, w, written));
+  h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector(), new PushProjector('test.local')], (n, p, w, written) => notifier?.checkpointAdvanced(n, p, w, written));
   typing = new TypingStore();
   notifier = new SyncNotifier(h.db.pool, typing, new NoAccountData());
 });

@@ -3,6 +3,7 @@ import { Test } from '@nestjs/testing';
 import { QueryBus } from '@nestjs/cqrs';
 import { SyncProjector } from '@hs/projections/sync';
 import { ReceiptsProjector } from '@hs/projections/receipts';
+import { PushProjector } from '@hs/projections/push';
 import { TestRoom } from '../../../projections/sync/testing/test-room';
 import { openProjectionHarness, type ProjectionHarness } from '../../../projections/sync/testing/harness';
 import { ReadBarrier, processHorizon } from '@hs/eventstore';
@@ -24,7 +25,7 @@ afterEach(async () => {
 describe('SyncModule', () => {
   it('serves every read-side query through the QueryBus, with typed errors', async () => {
     const wiring: { notifier?: SyncNotifier } = {};
-    h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector()], (n, p, w, written) => wiring.notifier?.checkpointAdvanced(n, p, w, written));
+    h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector(), new PushProjector('test.local')], (n, p, w, written) => wiring.notifier?.checkpointAdvanced(n, p, w, written));
     const moduleRef = await Test.createTestingModule({ imports: [SyncModule.forRoot({ pool: h.db.pool })] }).compile();
     await moduleRef.init();
     wiring.notifier = moduleRef.get(SyncNotifier);
@@ -66,7 +67,7 @@ describe('SyncModule', () => {
   it('with a read barrier, every query and /sync reflect the writes acknowledged before them (no settling)', async () => {
     expect(SYNC_QUERY_HANDLERS.every((handler) => handler.prototype instanceof ReadModelQueryHandler)).toBe(true);
     const wiring: { notifier?: SyncNotifier; barrier?: ReadBarrier } = {};
-    h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector()], (n, p, w, written) => {
+    h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector(), new PushProjector('test.local')], (n, p, w, written) => {
       wiring.barrier?.advance(n, p);
       wiring.notifier?.checkpointAdvanced(n, p, w, written);
     });

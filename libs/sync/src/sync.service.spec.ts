@@ -2,6 +2,7 @@ import { SyncTokenError, parseSyncToken } from '@hs/contracts';
 import type { JsonObject } from '@hs/protocol';
 import { SyncProjector, SyncQueries } from '@hs/projections/sync';
 import { ReceiptsProjector } from '@hs/projections/receipts';
+import { PushProjector } from '@hs/projections/push';
 import { TestRoom } from '../../../projections/sync/testing/test-room';
 import { appendOutOfBandMembership } from '../../../projections/sync/testing/out-of-band';
 import { openProjectionHarness, type ProjectionHarness } from '../../../projections/sync/testing/harness';
@@ -22,7 +23,7 @@ let accountData: MemoryAccountData;
 let service: SyncService;
 
 beforeEach(async () => {
-  h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector()], (name, position, wrote, written) =>
+  h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector(), new PushProjector('test.local')], (name, position, wrote, written) =>
     notifier?.checkpointAdvanced(name, position, wrote, written),
   );
   typing = new TypingStore();

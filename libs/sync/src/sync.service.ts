@@ -31,6 +31,7 @@ import { IgnoredUsers } from './ignored-users';
 import { LazyMembersCache } from './lazy-members';
 import { SyncNotifier } from './notifier';
 import { SYNC_ENDPOINT_READ_MODELS } from './read-models';
+import { PUSH_PROJECTION } from '@hs/projections/push';
 import type { ReadBarrier } from '@hs/eventstore';
 import type { LiveWindow } from './live';
 import { SharedReads } from './shared-reads';
@@ -263,6 +264,15 @@ export class SyncService {
       this.accountDataBaseline.set(userId, delta.position);
     }
     return delta;
+  }
+
+  /**
+   * Unread counts come from the push projection: it must have evaluated every event the answer
+   * shows, which may be later than the request's start after a long-poll woke.
+   */
+  private async pushReady(): Promise<void> {
+    const barrier = this.options.barrier;
+    if (barrier?.has(PUSH_PROJECTION)) await barrier.ready([PUSH_PROJECTION]);
   }
 
   /**
@@ -576,6 +586,7 @@ export class SyncService {
       if (shown.length > 0) {
         const shownIds = shown.map((m) => m.room_id);
         ctx.visibility = await this.queries.visibilities(conn, shownIds, request.userId);
+        await this.pushReady();
         ctx.unread = await unreadNotificationsIn(
           conn,
           shown.map((m) => ({ roomId: m.room_id, joinPosition: m.position })),
@@ -659,7 +670,10 @@ export class SyncService {
       if (outcome.kind === 'answer') return outcome.computed;
       if (outcome.memberships) await live.loadMemberships(request.userId);
       for (const roomId of outcome.members) await live.loadMembers(roomId);
-      if (outcome.unread.length > 0) await live.loadUnread(request.userId, outcome.unread);
+      if (outcome.unread.length > 0) {
+        await this.pushReady();
+        await live.loadUnread(request.userId, outcome.unread);
+      }
     }
     return undefined;
   }

@@ -6,21 +6,17 @@
  * media (`/_matrix/client/v1/media/...`, with his access token), and reads the media
  * configuration with `getMediaConfig(true)`. Writes a JSON report; exits 1 on failure.
  */
-import { writeFileSync } from 'node:fs';
 import * as sdk from 'matrix-js-sdk';
 import sharp from 'sharp';
 import { logger } from 'matrix-js-sdk/lib/logger.js';
-import { syncingPair, waitFor } from '../../support/js-sdk-helpers.mjs';
+import { runPairFlow, waitFor } from '../../support/js-sdk-helpers.mjs';
 
 const [baseUrl, resultFile] = process.argv.slice(2);
 const report = { steps: [] };
 const step = (name) => report.steps.push(name);
 logger.setLevel?.('error');
 
-let pair;
-try {
-  pair = await syncingPair(baseUrl, baseUrl);
-  const { alice, bob } = pair;
+await runPairFlow(baseUrl, resultFile, report, async ({ alice, bob }) => {
   step('synced');
 
   const picture = await sharp({ create: { width: 640, height: 400, channels: 3, background: { r: 10, g: 120, b: 200 } } }).png().toBuffer();
@@ -66,13 +62,4 @@ try {
 
   report.config = await bob.getMediaConfig(true);
   step('config');
-  report.ok = true;
-} catch (error) {
-  report.ok = false;
-  report.error = error instanceof Error ? `${error.message}\n${error.stack}` : String(error);
-} finally {
-  pair?.alice.stopClient();
-  pair?.bob.stopClient();
-  writeFileSync(resultFile, JSON.stringify(report, null, 2));
-  process.exit(report.ok ? 0 : 1);
-}
+});

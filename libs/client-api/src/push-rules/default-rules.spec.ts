@@ -1,5 +1,5 @@
 import { assertMatchesSpec } from '@hs/testing';
-import { PUSH_RULE_KINDS, defaultPushRules } from './default-rules';
+import { PUSH_RULE_KINDS, defaultPushRules } from '@hs/protocol';
 
 describe('defaultPushRules', () => {
   const rules = defaultPushRules('@alice:example.org');

@@ -9,7 +9,7 @@ import type { AuthenticatedUser } from '../auth/authenticated-user';
 import { AuthUser, RequireAuth } from '../auth/decorators';
 import { clientPaths } from '../prefixes';
 import { parseBody, parseObjectBody, queryParam } from '../validation';
-import { PushAction, PushRule, PushRuleKind, PushRuleset } from './default-rules';
+import { PushAction, PushRule, PushRuleKind, PushRuleset } from '@hs/protocol';
 import { PushRulesService } from './push-rules.service';
 import { findPushRule, isPushRuleKind, parseActions } from './ruleset';
 

@@ -1,11 +1,13 @@
 /**
  * Reads and changes a user's push rules, kept as the `m.push_rules` global account data (so
- * that /sync hands the new rules to the user's other clients). Changes of one user run one
+ * that /sync hands the new rules to the user's other clients) and recorded as a fact in the
+ * user's push stream (what the push projection evaluates events with). Changes of one user run one
  * after the other in this process.
  */
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { PushService } from '@hs/push';
 import { AccountDataService } from '@hs/accounts';
-import { PushAction, PushRuleKind, PushRuleset } from './default-rules';
+import { PushAction, PushRuleKind, PushRuleset } from '@hs/protocol';
 import { PushRulePlacement, deleteUserRule, effectivePushRules, putUserRule, updateRule } from './ruleset';
 
 export const PUSH_RULES_TYPE = 'm.push_rules';
@@ -14,7 +16,10 @@ export const PUSH_RULES_TYPE = 'm.push_rules';
 export class PushRulesService {
   private readonly queues = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly accountData: AccountDataService) {}
+  constructor(
+    private readonly accountData: AccountDataService,
+    @Inject(PushService) private readonly push: PushService,
+  ) {}
 
   private async stored(userId: string): Promise<unknown> {
     try {
@@ -36,7 +41,10 @@ export class PushRulesService {
       .catch(() => undefined)
       .then(async () => {
         const changed = apply(await this.stored(userId));
-        await this.accountData.putAccountDataAsServer(userId, null, PUSH_RULES_TYPE, { global: effectivePushRules(userId, { global: changed }) });
+        const content = { global: effectivePushRules(userId, { global: changed }) as unknown as Record<string, unknown> };
+        await this.accountData.putAccountDataAsServer(userId, null, PUSH_RULES_TYPE, content);
+        // The push projection evaluates events with the rules recorded in the user's push stream.
+        await this.push.rulesChanged(userId, content);
       });
     this.queues.set(userId, next);
     void next.finally(() => {

@@ -1,0 +1,3 @@
+export * from './default-rules';
+export * from './ruleset';
+export * from './evaluate';

@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import { PUSH_RULES_CHANGED, pushStream } from '@hs/contracts';
+import type { JsonValue } from '@hs/eventstore';
+import { PushProjector, notificationsOf, unreadCounts } from '@hs/projections/push';
+import { ReceiptsProjector } from '@hs/projections/receipts';
+import { SyncProjector } from '@hs/projections/sync';
+import { TestRoom } from '../../../projections/sync/testing/test-room';
+import { openProjectionHarness, type ProjectionHarness } from '../../../projections/sync/testing/harness';
+import { PushDelivery } from './delivery';
+import type { NotifyBody, NotifyResult } from './gateway';
+import { PushService } from './push.service';
+
+const alice = '@alice:test.local';
+const bob = '@bob:test.local';
+const remote = '@carol:elsewhere.example';
+
+let h: ProjectionHarness;
+let service: PushService;
+
+// Each test opens a database and runs three projections.
+jest.setTimeout(180_000);
+
+beforeEach(async () => {
+  h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector(), new PushProjector('test.local')]);
+  service = new PushService({ store: h.store, pool: h.db.pool });
+}, 180_000);
+
+afterEach(async () => {
+  await h?.close();
+});
+
+async function setRules(userId: string, global: Record<string, unknown>): Promise<void> {
+  await h.store.append(pushStream(userId), 'any', [
+    { id: randomUUID(), type: PUSH_RULES_CHANGED, data: { v: 1, user_id: userId, rules: { global }, ts: 1 } as unknown as JsonValue },
+  ]);
+}
+
+const bodies = async (userId: string, onlyHighlight = false) =>
+  (await notificationsOf(h.db.pool, userId, { limit: 50, onlyHighlight })).map((n) => n.eventId);
+
+describe('the push projection', () => {
+  it("evaluates each event for every local member but the sender, with the member's rules at the time", async () => {
+    const room = await TestRoom.create(h.store, alice);
+    await room.join(bob, 'Bobby');
+    await room.join(remote);
+    const hello = await room.message(alice, 'hello');
+    const named = await room.message(alice, 'hey Bobby!');
+    await room.message(alice, 'a notice', { msgtype: 'm.notice' });
+    const mention = await room.message(remote, 'ping', { 'm.mentions': { user_ids: [bob] } });
+    await room.message(bob, 'my own');
+    // Bob silences the room: later events no longer notify him; earlier ones stay as they were.
+    await setRules(bob, { room: [{ rule_id: room.roomId, default: false, enabled: true, actions: ['dont_notify'] }] });
+    await room.message(alice, 'after the rule');
+    await h.settle();
+    expect(await bodies(bob)).toEqual([mention.eventId, named.eventId, hello.eventId]);
+    expect(await bodies(bob, true)).toEqual([mention.eventId, named.eventId]);
+    // Alice hears of the others' messages (a group of 3, so .m.rule.message); the remote user is not ours.
+    expect((await bodies(alice)).length).toBe(2);
+    expect(await bodies(remote)).toEqual([]);
+    const counts = await unreadCounts(h.db.pool, bob, [{ roomId: room.roomId, after: hello.position }], 2n ** 62n);
+    expect(counts.get(room.roomId)).toEqual({ notification_count: 2, highlight_count: 2 });
+  });
+
+  it('applies a keyword content rule and a room member count of two; follows power levels for @room', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    await room.join(bob);
+    await setRules(bob, { content: [{ rule_id: 'cake', default: false, enabled: true, pattern: 'cake', actions: ['notify', { set_tweak: 'highlight' }] }] });
+    const cake = await room.message(alice, 'Cake for everyone');
+    const plain = await room.message(alice, 'plain');
+    const roomMention = await room.message(alice, 'everyone!', { 'm.mentions': { room: true } });
+    await h.settle();
+    const records = await notificationsOf(h.db.pool, bob, { limit: 10, onlyHighlight: false });
+    expect(records.map((r) => [r.eventId, r.highlight])).toEqual([
+      // The creator (power 100) may notify the room.
+      [roomMention.eventId, true],
+      [plain.eventId, false],
+      [cake.eventId, true],
+    ]);
+    expect(records[1].actions).toEqual(['notify', { set_tweak: 'sound', value: 'default' }]);
+    // Bob (power 0) may not.
+    await room.message(bob, 'everyone?', { 'm.mentions': { room: true } });
+    await h.settle();
+    expect((await notificationsOf(h.db.pool, alice, { limit: 10, onlyHighlight: true })).length).toBe(0);
+  });
+});
+
+describe('pushers and GET /notifications', () => {
+  const pusher = (pushkey: string, extra: Record<string, unknown> = {}) => ({
+    kind: 'http',
+    app_id: 'org.example.app',
+    pushkey,
+    app_display_name: 'App',
+    device_display_name: 'Phone',
+    lang: 'en',
+    data: { url: 'https://push.example.org/_matrix/push/v1/notify', format: 'event_id_only' },
+    ...extra,
+  });
+
+  it('sets, replaces (another user loses the pushkey unless appended) and removes pushers', async () => {
+    await service.setPusher(bob, pusher('k1'));
+    await service.setPusher(bob, pusher('k1', { device_display_name: 'New phone' }));
+    await service.setPusher(alice, pusher('k2'));
+    await h.settle();
+    expect((await service.pushers(bob)).map((p) => [p.pushkey, p.device_display_name])).toEqual([['k1', 'New phone']]);
+    await service.setPusher(alice, pusher('k1', { append: true }));
+    await h.settle();
+    expect((await service.pushers(bob)).length).toBe(1);
+    await service.setPusher(alice, pusher('k1'));
+    await h.settle();
+    expect(await service.pushers(bob)).toEqual([]);
+    expect((await service.pushers(alice)).map((p) => p.pushkey).sort()).toEqual(['k1', 'k2']);
+    await service.setPusher(alice, { kind: null, app_id: 'org.example.app', pushkey: 'k2' });
+    await h.settle();
+    expect((await service.pushers(alice)).map((p) => p.pushkey)).toEqual(['k1']);
+  });
+
+  it('lists notifications newest first with read flags and a next token', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    await room.join(bob);
+    await room.join('@dave:test.local');
+    const first = await room.message(alice, 'one');
+    const second = await room.message(alice, 'two');
+    await room.receipt(bob, first.eventId);
+    await h.settle();
+    const page = await service.notifications(bob, { limit: '1' });
+    expect(page.notifications.map((n) => [n.event.event_id, n.read])).toEqual([[second.eventId, false]]);
+    const next = await service.notifications(bob, { limit: '1', from: page.next_token });
+    expect(next.notifications.map((n) => [n.event.event_id, n.read])).toEqual([[first.eventId, true]]);
+    expect(next.next_token).toBeUndefined();
+    await expect(service.notifications(bob, { limit: '-1' })).rejects.toMatchObject({ errcode: 'M_INVALID_PARAM', httpStatus: 400 });
+  });
+});
+
+describe('delivery', () => {
+  it('posts each notification once, from its persisted position, retrying failures with backoff', async () => {
+    const calls: NotifyBody[] = [];
+    let failures = 2;
+    const post = async (_url: string, body: NotifyBody): Promise<NotifyResult> => {
+      if (failures > 0) {
+        failures--;
+        return { ok: false, retry: true, reason: 'HTTP 502' };
+      }
+      calls.push(body);
+      return { ok: true, rejected: [] };
+    };
+    const settings = { initialBackoffMs: 5, maxBackoffMs: 20, pollMs: 10 };
+    let delivery = new PushDelivery({ store: h.store, pool: h.db.pool, post, settings });
+    await service.setPusher(bob, {
+      kind: 'http',
+      app_id: 'org.example.app',
+      pushkey: 'k1',
+      app_display_name: 'App',
+      device_display_name: 'Phone',
+      lang: 'en',
+      data: { url: 'https://push.example.org/_matrix/push/v1/notify', format: 'event_id_only', extra: 1 },
+    });
+    await h.settle();
+    delivery.start();
+    const room = await TestRoom.create(h.store, alice);
+    await room.join(bob);
+    const one = await room.message(alice, 'one');
+    await h.settle();
+    const deadline = Date.now() + 20_000;
+    while (calls.length < 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    await delivery.stop();
+    expect(calls.map((c) => c.notification.event_id)).toEqual([one.eventId]);
+    expect(calls[0].notification).toEqual({
+      event_id: one.eventId,
+      room_id: room.roomId,
+      prio: 'high',
+      counts: { unread: 1 },
+      devices: [{ app_id: 'org.example.app', pushkey: 'k1', pushkey_ts: expect.any(Number), data: { format: 'event_id_only', extra: 1 }, tweaks: { sound: 'default' } }],
+    });
+    // A restart goes on from where it was: nothing is sent twice.
+    const two = await room.message(alice, 'two');
+    await h.settle();
+    delivery = new PushDelivery({ store: h.store, pool: h.db.pool, post, settings });
+    delivery.start();
+    const again = Date.now() + 20_000;
+    while (calls.length < 2 && Date.now() < again) await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await delivery.stop();
+    expect(calls.map((c) => c.notification.event_id)).toEqual([one.eventId, two.eventId]);
+  });
+});

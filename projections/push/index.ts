@@ -1,0 +1,2 @@
+export * from './push.projector';
+export * from './push.queries';

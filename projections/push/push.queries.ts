@@ -1,0 +1,129 @@
+/** Queries of the push projection (views `proj_push.*`). */
+import { sql, type CommonQueryMethods } from 'slonik';
+import type { Pusher } from '@hs/contracts';
+
+export interface UnreadCounts {
+  notification_count: number;
+  highlight_count: number;
+}
+
+/**
+ * The user's notifications per room after a position (the read receipt's event or the join)
+ * up to `upTo`: how many, and how many highlight. One query for all the rooms.
+ */
+export async function unreadCounts(
+  conn: CommonQueryMethods,
+  userId: string,
+  rooms: readonly { roomId: string; after: bigint }[],
+  upTo: bigint,
+): Promise<Map<string, UnreadCounts>> {
+  const out = new Map<string, UnreadCounts>();
+  if (rooms.length === 0) return out;
+  const rows = (await conn.any(sql.unsafe`
+    SELECT r.room_id, x.notifications, x.highlights
+      FROM unnest(${sql.array(rooms.map((r) => r.roomId), 'text')}::text[], ${sql.array(rooms.map((r) => String(r.after)), 'int8')}::int8[]) AS r(room_id, after)
+      CROSS JOIN LATERAL (
+        SELECT count(*) AS notifications, count(*) FILTER (WHERE n.highlight) AS highlights
+          FROM proj_push.notifications n
+         WHERE n.user_id = ${userId} AND n.room_id = r.room_id AND n.position > r.after AND n.position <= ${upTo}) x`)) as unknown as {
+    room_id: string;
+    notifications: bigint | number;
+    highlights: bigint | number;
+  }[];
+  for (const row of rows) out.set(row.room_id, { notification_count: Number(row.notifications), highlight_count: Number(row.highlights) });
+  return out;
+}
+
+export interface NotificationRecord {
+  userId: string;
+  roomId: string;
+  eventId: string;
+  position: bigint;
+  ts: number;
+  actions: unknown[];
+  highlight: boolean;
+}
+
+interface NotificationRow {
+  user_id: string;
+  room_id: string;
+  event_id: string;
+  position: bigint;
+  ts: bigint | number;
+  actions: unknown[];
+  highlight: boolean;
+}
+
+const toNotification = (row: NotificationRow): NotificationRecord => ({
+  userId: row.user_id,
+  roomId: row.room_id,
+  eventId: row.event_id,
+  position: BigInt(row.position),
+  ts: Number(row.ts),
+  actions: row.actions,
+  highlight: row.highlight,
+});
+
+/** The user's notifications, newest first, before position `before` (none: from the newest). */
+export async function notificationsOf(
+  conn: CommonQueryMethods,
+  userId: string,
+  options: { before?: bigint; limit: number; onlyHighlight: boolean },
+): Promise<NotificationRecord[]> {
+  const before = options.before === undefined ? sql.fragment`TRUE` : sql.fragment`position < ${String(options.before)}::int8`;
+  const highlight = options.onlyHighlight ? sql.fragment`highlight` : sql.fragment`TRUE`;
+  const rows = (await conn.any(sql.unsafe`
+    SELECT user_id, room_id, event_id, position, ts, actions, highlight FROM proj_push.notifications
+     WHERE user_id = ${userId} AND ${before} AND ${highlight}
+     ORDER BY position DESC LIMIT ${options.limit}`)) as unknown as NotificationRow[];
+  return rows.map(toNotification);
+}
+
+/**
+ * Notifications in (after, upTo] of users who have pushers, in store order: every notification
+ * of the first `positions` events that have any (a batch never ends inside one event's).
+ */
+export async function notificationsToPush(conn: CommonQueryMethods, after: bigint, upTo: bigint, positions: number): Promise<NotificationRecord[]> {
+  const rows = (await conn.any(sql.unsafe`
+    WITH due AS (
+      SELECT n.user_id, n.room_id, n.event_id, n.position, n.ts, n.actions, n.highlight FROM proj_push.notifications n
+       WHERE n.position > ${String(after)}::int8 AND n.position <= ${String(upTo)}::int8
+         AND EXISTS (SELECT 1 FROM proj_push.pushers p WHERE p.user_id = n.user_id))
+    SELECT * FROM due WHERE position IN (SELECT DISTINCT position FROM due ORDER BY position LIMIT ${positions})
+     ORDER BY position, user_id`)) as unknown as NotificationRow[];
+  return rows.map(toNotification);
+}
+
+/** The number of notifications of the user in each room after `after` (for the push gateway's `counts.unread`). */
+export async function unreadRoomsCount(conn: CommonQueryMethods, userId: string, readUpTo: ReadonlyMap<string, bigint>): Promise<number> {
+  const rooms = (await conn.any(sql.unsafe`
+    SELECT DISTINCT room_id FROM proj_push.notifications WHERE user_id = ${userId}`)) as unknown as { room_id: string }[];
+  if (rooms.length === 0) return 0;
+  const counts = (await conn.any(sql.unsafe`
+    SELECT count(*) AS n FROM unnest(${sql.array(rooms.map((r) => r.room_id), 'text')}::text[], ${sql.array(
+      rooms.map((r) => String(readUpTo.get(r.room_id) ?? 0n)),
+      'int8',
+    )}::int8[]) AS r(room_id, after)
+     WHERE EXISTS (SELECT 1 FROM proj_push.notifications n WHERE n.user_id = ${userId} AND n.room_id = r.room_id AND n.position > r.after)`)) as unknown as {
+    n: bigint | number;
+  }[];
+  return Number(counts[0]?.n ?? 0);
+}
+
+export interface PusherRecord extends Pusher {
+  userId: string;
+  /** When the pusher was last set, in milliseconds since the epoch. */
+  pushkeyTs: number;
+}
+
+/** The pushers of some users. */
+export async function pushersOf(conn: CommonQueryMethods, userIds: readonly string[]): Promise<PusherRecord[]> {
+  if (userIds.length === 0) return [];
+  const rows = (await conn.any(sql.unsafe`
+    SELECT user_id, pusher, pushkey_ts FROM proj_push.pushers WHERE user_id = ANY(${sql.array([...userIds], 'text')}) ORDER BY position`)) as unknown as {
+    user_id: string;
+    pusher: Pusher;
+    pushkey_ts: bigint | number;
+  }[];
+  return rows.map((row) => ({ ...row.pusher, userId: row.user_id, pushkeyTs: Number(row.pushkey_ts) }));
+}
