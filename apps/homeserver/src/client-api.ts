@@ -4,6 +4,7 @@
  * store, the command and query buses, and the controllers.
  */
 import { AccountDataService, AccountsModule, AccountsOptions, DATABASE_POOL, DeviceService, ProfileService } from '@hs/accounts';
+import type { AppServiceClient, AppServiceRegistry } from '@hs/appservice';
 import { ClientApiModule } from '@hs/client-api';
 import type { HomeserverConfig } from '@hs/config';
 import { DeviceKeysService, E2eeModule, KeyBackupModule, ToDeviceService } from '@hs/e2ee';
@@ -21,6 +22,10 @@ export interface ClientApiOptions {
   clock?: () => number;
   /** Where media of other servers comes from (over federation); none: only local media is served. */
   remoteMedia?: RemoteMediaSource;
+  /** The application services and the client that talks to them. */
+  appServices?: { registry: AppServiceRegistry; client: AppServiceClient };
+  /** The module pushing transactions to the application services. */
+  appServiceSender?: DynamicModule;
 }
 
 /** Provides the backend's database pool to the accounts layer and key backups. */
@@ -135,7 +140,18 @@ export function clientApiModule(
   }, config.media.url_preview);
   return ClientApiModule.forRoot({
     config,
-    imports: [CqrsModule.forRoot(), accounts, keyBackup, room, e2ee, sync, media, DeviceKeysWiringModule.forModules(accounts, e2ee)],
+    imports: [
+      CqrsModule.forRoot(),
+      accounts,
+      keyBackup,
+      room,
+      e2ee,
+      sync,
+      media,
+      DeviceKeysWiringModule.forModules(accounts, e2ee),
+      ...(options.appServiceSender ? [options.appServiceSender] : []),
+    ],
     clock,
+    ...(options.appServices ? { appServices: options.appServices } : {}),
   });
 }

@@ -5,6 +5,7 @@
  * (`CqrsModule`, `RoomModule`, the sync read side); they are made visible to every controller
  * of the client API.
  */
+import { AppServiceClient, AppServiceRegistry } from '@hs/appservice';
 import { DynamicModule, Global, Module, Type } from '@nestjs/common';
 import { AccountController } from './account/account.controller';
 import { LoginController } from './account/login.controller';
@@ -12,6 +13,8 @@ import { RegistrationController } from './account/registration.controller';
 import { AccountDataController } from './account-data/account-data.controller';
 import { SharedSecretRegistrationController } from './admin/shared-secret-registration.controller';
 import { WhoisController } from './admin/whois.controller';
+import { AppServicePingController } from './appservice/appservice-ping.controller';
+import { AppServiceQueries } from './appservice/appservice-queries';
 import { AccessTokenGuard } from './auth/access-token.guard';
 import { CapabilitiesController } from './capabilities/capabilities.controller';
 import { DevicesController } from './devices/devices.controller';
@@ -38,6 +41,8 @@ export interface ClientApiModuleOptions {
   imports: Array<Type<unknown> | DynamicModule>;
   /** The clock of the rate limits (ms since the epoch); Date.now by default. */
   clock?: () => number;
+  /** The application services of the server and the client that talks to them (none by default). */
+  appServices?: { registry: AppServiceRegistry; client: AppServiceClient };
 }
 
 /** Shares the host's modules, the guards and the rate limiter with every client API module. */
@@ -53,11 +58,14 @@ export class ClientApiCoreModule {
         { provide: CLIENT_API_CONFIG, useValue: options.config },
         { provide: RATE_LIMIT_CONFIG, useValue: options.config.rate_limits },
         { provide: RATE_LIMIT_CLOCK, useValue: options.clock ?? Date.now },
+        { provide: AppServiceRegistry, useValue: options.appServices?.registry ?? new AppServiceRegistry([], options.config.server_name) },
+        { provide: AppServiceClient, useValue: options.appServices?.client ?? new AppServiceClient() },
+        AppServiceQueries,
         RateLimiter,
         AccessTokenGuard,
         RateLimitGuard,
       ],
-      exports: [...imports, CLIENT_API_CONFIG, RateLimiter, AccessTokenGuard, RateLimitGuard],
+      exports: [...imports, CLIENT_API_CONFIG, AppServiceRegistry, AppServiceClient, AppServiceQueries, RateLimiter, AccessTokenGuard, RateLimitGuard],
     };
   }
 }
@@ -89,6 +97,7 @@ export class ClientApiModule {
         RoomKeysController,
         MediaController,
         MediaAdminController,
+        AppServicePingController,
       ],
     };
   }

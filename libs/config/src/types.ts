@@ -113,6 +113,8 @@ export interface HomeserverConfig {
     /** Track and share local users' presence (off: PUT accepted and ignored, everyone offline). */
     enabled: boolean;
   };
+  /** Registration files of the application services (relative paths resolved against the config file's folder). */
+  app_service_config_files: string[];
   /** Largest request body accepted, in bytes. */
   max_request_body_bytes: number;
   /** Room version of new rooms. */
