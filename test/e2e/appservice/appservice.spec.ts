@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@hs/config';
 import { AppService } from 'matrix-appservice';
+import { runClientScript, type ClientReport } from '../../support/client-script';
 import { startInProcess, type InProcessServer } from '../../support/in-process-server';
 
 const AS_TOKEN = 'as_token_bridge_0123456789';
@@ -237,6 +238,21 @@ describe('application services with matrix-appservice', () => {
     const created = await call(base, 'POST', '/_matrix/client/v3/createRoom', aliceToken, { room_alias_name: '_bridge_mine' });
     expect(created).toMatchObject({ status: 400, body: { errcode: 'M_EXCLUSIVE' } });
   }, 30_000);
+
+  it('serves matrix-js-sdk as the bridge\'s client: registration, masquerading, and its own events pushed back to it', async () => {
+    const room = await call(base, 'POST', '/_matrix/client/v3/createRoom', aliceToken, { preset: 'public_chat' });
+    const roomId = room.body.room_id as string;
+    const report = await runClientScript<ClientReport & { registered: string; whoami: string; eventId: string }>(
+      process.execPath,
+      [join(__dirname, '../clients/js-sdk-appservice.mjs')],
+      [base, AS_TOKEN, '@_bridge_sdk:localhost', roomId],
+      60_000,
+    );
+    if (!report.ok) throw new Error(`the bridge client failed after steps [${report.steps.join(', ')}]:\n${report.error}`);
+    expect(report).toMatchObject({ registered: '@_bridge_sdk:localhost', whoami: '@_bridge_sdk:localhost' });
+    await waitFor(() => bridge.events.some((event) => event.event_id === report.eventId), 'the bridge user\'s message');
+    expect(bridge.events.find((event) => event.event_id === report.eventId)).toMatchObject({ sender: '@_bridge_sdk:localhost', room_id: roomId });
+  }, 60_000);
 
   it('answers a ping with the time the bridge took, and the errors of the spec', async () => {
     const ping = await call(base, 'POST', '/_matrix/client/v1/appservice/bridge/ping', AS_TOKEN, { transaction_id: 'ping1' });
