@@ -9,6 +9,15 @@ import { RateLimitKey, RateLimitedAction, RateLimiter } from './rate-limiter';
 
 export const RATE_LIMIT_ACTION = 'hs:client-api:rate-limit-action';
 
+/** The access token of a request to an endpoint that needs none (a malformed header counts as none here). */
+function tokenOf(request: AuthenticatableRequest): string | null {
+  try {
+    return extractAccessToken(request);
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Limits a request per user when the endpoint is `@RequireAuth()` (authenticating it first,
  * whatever the order of the guards), else per address.
@@ -29,7 +38,7 @@ export class RateLimitGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<AuthenticatableRequest>();
     const requiresAuth = this.reflector.getAllAndOverride<boolean | undefined>(REQUIRE_AUTH, [context.getHandler(), context.getClass()]) === true;
     const keys: RateLimitKey[] = [];
-    const token = requiresAuth ? null : extractAccessToken(request);
+    const token = requiresAuth ? null : tokenOf(request);
     const service = token === null ? undefined : this.registry.byAsToken(token);
     if (requiresAuth) {
       const user = await authenticateRequest(request, this.devices, { registry: this.registry, users: this.users });
