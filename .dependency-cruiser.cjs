@@ -44,6 +44,13 @@ module.exports = {
       to: { path: '^(projections/|libs/(client-api|federation-api|http|sync)/)' },
     },
     {
+      name: 'appservice-no-http-or-read-side',
+      comment: 'Application services read the event store and the room write model; they never import the HTTP layers, the /sync side or projections.',
+      severity: 'error',
+      from: { path: '^libs/appservice/' },
+      to: { path: '^(projections/|libs/(client-api|federation-api|http|sync)/)' },
+    },
+    {
       name: 'projections-not-write-side',
       comment: 'Projections never import the write side.',
       severity: 'error',

@@ -5,6 +5,7 @@
  */
 import { AccountDataService, AccountsModule, AccountsOptions, DATABASE_POOL, DeviceService, ProfileService } from '@hs/accounts';
 import { AdminModule } from '@hs/admin';
+import type { AppServiceClient, AppServiceRegistry } from '@hs/appservice';
 import { ClientApiModule } from '@hs/client-api';
 import type { HomeserverConfig } from '@hs/config';
 import { DeviceKeysService, E2eeModule, KeyBackupModule, ToDeviceService } from '@hs/e2ee';
@@ -27,6 +28,10 @@ export interface ClientApiOptions {
   remoteMedia?: RemoteMediaSource;
   /** Where background work (push delivery) reports what went wrong. */
   logger?: Logger;
+  /** The application services and the client that talks to them. */
+  appServices?: { registry: AppServiceRegistry; client: AppServiceClient };
+  /** The module pushing transactions to the application services. */
+  appServiceSender?: DynamicModule;
 }
 
 /** Provides the backend's database pool to the accounts layer and key backups. */
@@ -150,7 +155,20 @@ export function clientApiModule(
   });
   return ClientApiModule.forRoot({
     config,
-    imports: [CqrsModule.forRoot(), accounts, keyBackup, room, e2ee, sync, media, admin, push, DeviceKeysWiringModule.forModules(accounts, e2ee)],
+    imports: [
+      CqrsModule.forRoot(),
+      accounts,
+      keyBackup,
+      room,
+      e2ee,
+      sync,
+      media,
+      admin,
+      push,
+      DeviceKeysWiringModule.forModules(accounts, e2ee),
+      ...(options.appServiceSender ? [options.appServiceSender] : []),
+    ],
     clock,
+    ...(options.appServices ? { appServices: options.appServices } : {}),
   });
 }

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { AppServiceClient, AppServiceRegistry, RegistrationError, loadRegistrations, type AppServiceRegistration } from '@hs/appservice';
 import { ConfigError, ConfigIssue, HomeserverConfig } from '@hs/config';
 import { HomeserverMetrics, createHttpApplication } from '@hs/http';
 import { FederationSender } from '@hs/federation-sender';
@@ -22,6 +23,7 @@ import { ClientApiOptions, clientApiModule } from './client-api';
 import { discoveryOptions } from './discovery';
 import { federationApiModule, federationReadModule, openFederationKeys, roomDependencies } from './federation-api';
 import { federationSenderModule } from './federation-sender';
+import { appServiceSenderModule, ensureAppServiceSenders } from './appservices';
 import { connectE2eeFederation, e2eeInbound, e2eeServices } from './e2ee-federation';
 import { allProjectors } from './projectors';
 import { presenceFederation } from './presence-federation';
@@ -60,6 +62,8 @@ interface StartupFiles {
   /** The first key of the signing key file: the one new events are signed with. */
   signingKey: SigningKey;
   tls?: { cert: Buffer; key: Buffer };
+  /** The registration files of the application services. */
+  appServices: AppServiceRegistration[];
 }
 
 /** Checks the files the configuration points at before anything starts; throws ConfigError. */
@@ -91,8 +95,15 @@ export function readStartupFiles(config: HomeserverConfig): StartupFiles {
     const key = readFileFor('federation_listener.tls_private_key_path', config.federation_listener.tls_private_key_path, issues);
     if (cert && key) tls = { cert, key };
   }
+  let appServices: AppServiceRegistration[] = [];
+  try {
+    appServices = loadRegistrations(config.app_service_config_files);
+  } catch (error) {
+    if (!(error instanceof RegistrationError)) throw error;
+    for (const issue of error.issues) issues.push({ key: `app_service_config_files (${issue.key})`, message: issue.message });
+  }
   if (issues.length > 0 || signingKey === undefined) throw new ConfigError(issues);
-  return { signingKey, tls };
+  return { signingKey, tls, appServices };
 }
 
 function urlOf(app: NestFastifyApplication, scheme: 'http' | 'https'): string {
@@ -125,14 +136,21 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
   const apps: NestFastifyApplication[] = [];
   const keys = openFederationKeys(config, backend, files.signingKey, logger, options.clock);
   const room = roomDependencies(config, backend, files.signingKey, keys, logger, options.clock ?? Date.now);
+  const appServices = { registry: new AppServiceRegistry(files.appServices, config.server_name), client: new AppServiceClient() };
   try {
     const client = await createHttpApplication(
       ClientListenerModule.forRoot({
         discovery: discoveryOptions(config),
         healthChecks: backend.health,
         metrics,
-        // Remote media is fetched over federation when this server federates.
-        clientApi: clientApiModule(config, backend, room, files.tls ? { ...options, logger, remoteMedia: new FederationMediaSource(keys.client) } : { ...options, logger }),
+        clientApi: clientApiModule(config, backend, room, {
+          ...options,
+          logger,
+          appServices,
+          appServiceSender: appServiceSenderModule(backend, appServices, logger),
+          // Remote media is fetched over federation when this server federates.
+          ...(files.tls ? { remoteMedia: new FederationMediaSource(keys.client) } : {}),
+        }),
       }),
       {
         bodyLimit: config.max_request_body_bytes,
@@ -148,6 +166,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     );
     apps.push(client);
     await client.init();
+    await ensureAppServiceSenders(client, appServices.registry);
     const notifier = client.get(SyncNotifier);
     checkpointListener = (name, position, wrote, written) => notifier.checkpointAdvanced(name, position, wrote, written);
     for (const lane of (await backend.runner?.status()) ?? []) notifier.checkpointAdvanced(lane.name, lane.checkpoint);

@@ -34,6 +34,8 @@ export function parseUserId(userId: string): { localpart: string; serverName: st
 export interface LocalpartRules {
   /** Purely numeric localparts are reserved for server-generated accounts. */
   allowNumeric?: boolean;
+  /** Localparts starting with `_` are reserved for application services, which may use them. */
+  allowUnderscore?: boolean;
 }
 
 /**
@@ -49,7 +51,7 @@ export function assertValidLocalpart(localpart: string, serverName: string, rule
   if (!LOCALPART_PATTERN.test(localpart)) {
     throw new AccountsError('M_INVALID_USERNAME', 'User ID can only contain characters a-z, 0-9, or "=_-./+"');
   }
-  if (localpart.startsWith('_')) {
+  if (localpart.startsWith('_') && !rules.allowUnderscore) {
     throw new AccountsError('M_INVALID_USERNAME', 'User ID may not begin with _');
   }
   if (!rules.allowNumeric && /^[0-9]+$/.test(localpart)) {

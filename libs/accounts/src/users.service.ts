@@ -28,6 +28,8 @@ export interface RegisterRequest {
   admin?: boolean;
   /** Server-defined user type (e.g. `support`, `bot`), recorded as given. */
   userType?: string | null;
+  /** Registered by an application service (in its namespace): the localpart may start with `_`. */
+  appService?: boolean;
 }
 
 export interface UserRecord {
@@ -95,10 +97,10 @@ export class UserService {
    * Maps a requested username onto a localpart: ASCII letters lower-cased (nothing else is
    * folded), then checked against the localpart grammar (throws M_INVALID_USERNAME).
    */
-  normalizeUsername(username: unknown): string {
+  normalizeUsername(username: unknown, rules: { allowUnderscore?: boolean } = {}): string {
     if (typeof username !== 'string') throw new AccountsError('M_INVALID_USERNAME', 'Username must be a string');
     const localpart = foldAsciiCase(username);
-    assertValidLocalpart(localpart, this.options.serverName);
+    assertValidLocalpart(localpart, this.options.serverName, rules);
     return localpart;
   }
 
@@ -132,7 +134,7 @@ export class UserService {
     if (userType !== null && (!isStorableText(userType) || userType.length === 0 || userType.length > 64)) {
       throw new AccountsError('M_INVALID_PARAM', 'Invalid user type');
     }
-    const requested = kind === 'guest' || request.localpart === undefined ? null : this.normalizeUsername(request.localpart);
+    const requested = kind === 'guest' || request.localpart === undefined ? null : this.normalizeUsername(request.localpart, { allowUnderscore: request.appService === true });
     const passwordHash = password === null ? (kind === 'guest' ? null : request.passwordHash ?? null) : await this.hasher.hash(password);
 
     for (let attempt = 0; attempt < 100; attempt++) {

@@ -5,6 +5,7 @@
  * (`CqrsModule`, `RoomModule`, the sync read side); they are made visible to every controller
  * of the client API.
  */
+import { AppServiceClient, AppServiceRegistry } from '@hs/appservice';
 import { DynamicModule, Global, Module, Type } from '@nestjs/common';
 import { AccountController } from './account/account.controller';
 import { LoginController } from './account/login.controller';
@@ -18,6 +19,8 @@ import { EventReportsController } from './admin/event-reports.controller';
 import { RegistrationTokensController } from './admin/registration-tokens.controller';
 import { ServerAdminGuard } from './admin/server-admin';
 import { WhoisController } from './admin/whois.controller';
+import { AppServicePingController } from './appservice/appservice-ping.controller';
+import { AppServiceQueries } from './appservice/appservice-queries';
 import { AccessTokenGuard } from './auth/access-token.guard';
 import { CapabilitiesController } from './capabilities/capabilities.controller';
 import { DevicesController } from './devices/devices.controller';
@@ -51,6 +54,8 @@ export interface ClientApiModuleOptions {
   imports: Array<Type<unknown> | DynamicModule>;
   /** The clock of the rate limits (ms since the epoch); Date.now by default. */
   clock?: () => number;
+  /** The application services of the server and the client that talks to them (none by default). */
+  appServices?: { registry: AppServiceRegistry; client: AppServiceClient };
 }
 
 /** Shares the host's modules, the guards and the rate limiter with every client API module. */
@@ -66,12 +71,15 @@ export class ClientApiCoreModule {
         { provide: CLIENT_API_CONFIG, useValue: options.config },
         { provide: RATE_LIMIT_CONFIG, useValue: options.config.rate_limits },
         { provide: RATE_LIMIT_CLOCK, useValue: options.clock ?? Date.now },
+        { provide: AppServiceRegistry, useValue: options.appServices?.registry ?? new AppServiceRegistry([], options.config.server_name) },
+        { provide: AppServiceClient, useValue: options.appServices?.client ?? new AppServiceClient() },
+        AppServiceQueries,
         RateLimiter,
         AccessTokenGuard,
         ServerAdminGuard,
         RateLimitGuard,
       ],
-      exports: [...imports, CLIENT_API_CONFIG, RateLimiter, AccessTokenGuard, ServerAdminGuard, RateLimitGuard],
+      exports: [...imports, CLIENT_API_CONFIG, AppServiceRegistry, AppServiceClient, AppServiceQueries, RateLimiter, AccessTokenGuard, ServerAdminGuard, RateLimitGuard],
     };
   }
 }
@@ -112,6 +120,7 @@ export class ClientApiModule {
         EventReportsController,
         AuditController,
         ReportContentController,
+        AppServicePingController,
       ],
     };
   }

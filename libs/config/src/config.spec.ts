@@ -26,6 +26,11 @@ function issuesOf(text: string, env: NodeJS.ProcessEnv = {}): { key: string; mes
 }
 
 describe('configuration', () => {
+  it('resolves the application service registration files against the config file\'s folder', () => {
+    const config = parseConfig('server_name: example.org\napp_service_config_files: [bridges/irc.yaml, /etc/slack.yaml]\n', { baseDir: '/srv/hs' });
+    expect(config.app_service_config_files).toEqual(['/srv/hs/bridges/irc.yaml', '/etc/slack.yaml']);
+  });
+
   it('fills every default from a file with only server_name', () => {
     const config = parseConfig('server_name: example.org\n', { baseDir: '/srv/hs' });
     expect(config).toEqual({
@@ -77,6 +82,7 @@ describe('configuration', () => {
       read_consistency: { enabled: true, max_wait_ms: 2000, horizon: 'process' },
       presence: { enabled: true },
       user_directory: { search_all_users: false },
+      app_service_config_files: [],
       max_request_body_bytes: 10485760,
       default_room_version: '11',
     });

@@ -154,7 +154,9 @@ export function validateConfig(document: unknown, options: ParseConfigOptions): 
     for (const segment of entry.path.slice(0, -1)) holder = holder[segment] as Raw;
     const name = entry.path[entry.path.length - 1];
     const value = holder[name];
-    if (typeof value === 'string' && !isAbsolute(value)) holder[name] = resolve(options.baseDir, value);
+    const resolved = (path: string) => (isAbsolute(path) ? path : resolve(options.baseDir, path));
+    if (typeof value === 'string') holder[name] = resolved(value);
+    else if (Array.isArray(value)) holder[name] = value.map((item) => (typeof item === 'string' ? resolved(item) : item));
   }
   return {
     ...config,

@@ -54,7 +54,8 @@ function isServerName(value: string): boolean {
   return port === null || (Number(port[1]) >= 1 && Number(port[1]) <= 65535);
 }
 
-function isHttpUrl(value: string): boolean {
+/** An http:// or https:// URL without query or fragment. */
+export function isHttpUrl(value: string): boolean {
   try {
     const url = new URL(value);
     return (url.protocol === 'http:' || url.protocol === 'https:') && url.search === '' && url.hash === '';
@@ -382,6 +383,10 @@ export const configSchema = z
         .default({}),
       { doc: 'The user directory (Synapse\'s key of the same name).' },
     ),
+    app_service_config_files: key(z.array(z.string().min(1, 'must not be empty')).default([]), {
+      doc: 'Registration files (YAML) of the application services (bridges, bots) this server serves, one per service: id, url, as_token, hs_token, sender_localpart, namespaces, rate_limited, protocols. A file that cannot be read or is not valid stops start-up. See docs/appservices.md. Example: ["/etc/matrix/irc-bridge.yaml"].',
+      path: true,
+    }),
     max_request_body_bytes: key(z.number().int('must be a whole number').positive('must be at least 1').default(10 * 1024 * 1024), {
       doc: 'Largest request body accepted on any API endpoint, in bytes; larger ones get 413 M_TOO_LARGE.',
     }),

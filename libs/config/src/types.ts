@@ -119,6 +119,8 @@ export interface HomeserverConfig {
     /** The user directory finds every local user too (else only users sharing a room with the searcher or in public rooms). */
     search_all_users: boolean;
   };
+  /** Registration files of the application services (relative paths resolved against the config file's folder). */
+  app_service_config_files: string[];
   /** Largest request body accepted, in bytes. */
   max_request_body_bytes: number;
   /** Room version of new rooms. */

@@ -15,8 +15,10 @@ import {
   generateDeviceId,
   registrationFlows,
 } from '@hs/accounts';
+import { AppServiceRegistry } from '@hs/appservice';
 import { MatrixError } from '@hs/http';
 import { z } from 'zod';
+import { extractAccessToken } from '../auth/access-token';
 import { requestIp, requestUserAgent } from '../auth/request-ip';
 import { CLIENT_API_CONFIG, ClientApiConfig } from '../config';
 import { clientPaths, clientV1Paths } from '../prefixes';
@@ -24,6 +26,8 @@ import { RateLimited } from '../rate-limit/rate-limit.guard';
 import { parseBody, queryParam, requireQueryParam } from '../validation';
 
 const RegisterBody = z.object({
+  /** `m.login.application_service` for an application service registering a user of its namespace. */
+  type: z.string().optional(),
   auth: z.unknown().optional(),
   username: z.string().optional(),
   password: z.string().optional(),
@@ -70,6 +74,7 @@ export class RegistrationController {
     private readonly devices: DeviceService,
     private readonly uia: UserInteractiveAuthService,
     private readonly registrationTokens: RegistrationTokenService,
+    private readonly appServices: AppServiceRegistry,
   ) {}
 
   /** POST /_matrix/client/v3/register */
@@ -79,13 +84,14 @@ export class RegistrationController {
   async register(
     @Query() query: unknown,
     @Body() rawBody: unknown,
-    @Req() request: { ip?: string; headers?: Record<string, string | string[] | undefined> },
+    @Req() request: { ip?: string; headers?: Record<string, string | string[] | undefined>; query?: unknown },
   ): Promise<RegisterResponse> {
     const kind = queryParam(query, 'kind') ?? 'user';
     if (kind !== 'user' && kind !== 'guest') throw MatrixError.invalidParam('kind must be "user" or "guest"');
     if (kind === 'guest') throw new MatrixError(403, 'M_GUEST_ACCESS_FORBIDDEN', 'Guest access is not enabled on this server');
-    if (!this.config.registration.enabled) throw MatrixError.forbidden('Registration has been disabled');
     const body = parseBody(RegisterBody, rawBody);
+    if (body.type === 'm.login.application_service') return this.registerForAppService(body, request);
+    if (!this.config.registration.enabled) throw MatrixError.forbidden('Registration has been disabled');
     if (body.device_id !== undefined && body.device_id.length === 0) throw MatrixError.invalidParam('device_id must not be empty');
     assertNewDeviceParams(body.device_id, body.initial_device_display_name);
     if (body.username !== undefined) {
@@ -93,6 +99,7 @@ export class RegistrationController {
       // very account: only the grammar is checked here, availability when the account is made.
       if (continuesSession(body.auth)) this.users.normalizeUsername(body.username);
       else await this.users.isUsernameAvailable(body.username);
+      this.assertNotExclusive(this.users.userIdFor(this.users.normalizeUsername(body.username)));
     }
     let session: UiaSuccess;
     try {
@@ -133,6 +140,36 @@ export class RegistrationController {
     return { user_id: login.user_id, access_token: login.access_token, device_id: login.device_id };
   }
 
+  /**
+   * POST /register with `type: m.login.application_service` (application service API, "Server
+   * admin style permissions"): the service's `as_token` registers a user of its users namespace,
+   * without password or user-interactive authentication, whether or not registration is open.
+   */
+  private async registerForAppService(
+    body: z.infer<typeof RegisterBody>,
+    request: { ip?: string; headers?: Record<string, string | string[] | undefined> } & { query?: unknown },
+  ): Promise<RegisterResponse> {
+    const token = extractAccessToken({ headers: request.headers ?? {}, query: request.query });
+    if (token === null) throw MatrixError.missingToken('m.login.application_service needs the application service\'s token');
+    const service = this.appServices.byAsToken(token);
+    if (!service) throw MatrixError.unknownToken('Unrecognised application service token');
+    if (body.username === undefined) throw MatrixError.missingParam('Missing username');
+    if (body.device_id !== undefined && body.device_id.length === 0) throw MatrixError.invalidParam('device_id must not be empty');
+    assertNewDeviceParams(body.device_id, body.initial_device_display_name);
+    const localpart = this.users.normalizeUsername(body.username, { allowUnderscore: true });
+    const userId = this.users.userIdFor(localpart);
+    if (!service.ownsUser(userId)) throw new MatrixError(400, 'M_EXCLUSIVE', 'This user id is not in the namespace of the application service');
+    await this.users.register({ localpart, kind: 'user', appService: true });
+    if (body.inhibit_login === true) return { user_id: userId };
+    const login = await this.devices.issueAccessToken(userId, { deviceId: body.device_id ?? generateDeviceId(), initialDisplayName: body.initial_device_display_name });
+    return { user_id: login.user_id, access_token: login.access_token, device_id: login.device_id };
+  }
+
+  /** 400 M_EXCLUSIVE when an application service claims the user id alone. */
+  private assertNotExclusive(userId: string): void {
+    if (this.appServices.exclusiveOwnerOfUser(userId)) throw new MatrixError(400, 'M_EXCLUSIVE', 'This user id is reserved by an application service');
+  }
+
   /** Keeps the hash of a password given before authentication completed, once per session. */
   private async keepPasswordHash(sessionId: string, password: string): Promise<void> {
     if ((await this.uia.kept(sessionId)).password_hash !== undefined) return;
@@ -144,6 +181,7 @@ export class RegistrationController {
   async registerAvailable(@Query() query: unknown): Promise<{ available: true }> {
     const username = requireQueryParam(query, 'username');
     await this.users.isUsernameAvailable(username);
+    this.assertNotExclusive(this.users.userIdFor(this.users.normalizeUsername(username)));
     return { available: true };
   }
 

@@ -8,4 +8,6 @@ export interface AuthenticatedUser {
   isGuest: boolean;
   /** The access token of the request (to log it out, for example). */
   accessToken: string;
+  /** Set when an application service made the request (with its `as_token`): the service's id. */
+  appServiceId?: string;
 }

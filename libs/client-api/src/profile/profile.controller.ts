@@ -11,6 +11,7 @@ import { UpdateMembershipProfile } from '@hs/room';
 import type { AuthenticatedUser } from '../auth/authenticated-user';
 import { AuthUser, RequireAuth } from '../auth/decorators';
 import { assertSameUser } from '../auth/same-user';
+import { AppServiceQueries } from '../appservice/appservice-queries';
 import { clientPaths } from '../prefixes';
 import { parseObjectBody } from '../validation';
 
@@ -24,18 +25,19 @@ export class ProfileController {
   constructor(
     private readonly profiles: ProfileService,
     private readonly commandBus: CommandBus,
+    private readonly appServiceQueries: AppServiceQueries,
   ) {}
 
   /** GET /_matrix/client/v3/profile/{userId} */
   @Get(clientPaths('profile/:userId'))
   getUserProfile(@Param('userId') userId: string): Promise<Profile> {
-    return this.profiles.getProfile(userId);
+    return this.appServiceQueries.lookupUser(userId, () => this.profiles.getProfile(userId));
   }
 
   /** GET /_matrix/client/v3/profile/{userId}/{keyName} */
   @Get(clientPaths('profile/:userId/:keyName'))
   async getProfileField(@Param('userId') userId: string, @Param('keyName') keyName: string): Promise<Record<string, JsonValue>> {
-    return { [keyName]: await this.profiles.getProfileField(userId, keyName) };
+    return { [keyName]: await this.appServiceQueries.lookupUser(userId, () => this.profiles.getProfileField(userId, keyName)) };
   }
 
   /** PUT /_matrix/client/v3/profile/{userId}/{keyName} */

@@ -8,6 +8,8 @@ import { MatrixError } from '@hs/http';
 import { Body, Controller, Delete, Get, Param, Put } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { z } from 'zod';
+import { AppServiceRegistry } from '@hs/appservice';
+import { AppServiceQueries } from '../appservice/appservice-queries';
 import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
 import { clientPaths } from '../prefixes';
 import { answering, parseBody, roomAliasParam, roomIdParam } from './params';
@@ -15,18 +17,26 @@ import { answering, parseBody, roomAliasParam, roomIdParam } from './params';
 const aliasBody = z.object({ room_id: z.string() });
 const visibilityBody = z.object({ visibility: z.enum(['public', 'private']).optional() });
 
+/** 400 M_EXCLUSIVE when an application service other than the requester's claims the alias alone. */
+export function assertMayUseAlias(registry: AppServiceRegistry, user: AuthenticatedUser, alias: string): void {
+  const owner = registry.exclusiveOwnerOfAlias(alias);
+  if (owner && owner.id !== user.appServiceId) throw new MatrixError(400, 'M_EXCLUSIVE', 'This room alias is reserved by an application service');
+}
+
 @Controller()
 export class DirectoryController {
   constructor(
     private readonly commandBus: CommandBus,
     private readonly queryBus: QueryBus,
+    private readonly appServiceQueries: AppServiceQueries,
+    private readonly appServices: AppServiceRegistry,
   ) {}
 
   /** GET /_matrix/client/v3/directory/room/{roomAlias} */
   @Get(clientPaths('directory/room/:roomAlias'))
   async getRoomIdByAlias(@Param('roomAlias') rawAlias: string): Promise<{ room_id: string; servers: string[] }> {
     const alias = roomAliasParam(rawAlias);
-    const { roomId, servers } = await answering(() => this.queryBus.execute(new ResolveRoomAlias(alias)));
+    const { roomId, servers } = await this.appServiceQueries.lookupAlias(alias, () => answering(() => this.queryBus.execute(new ResolveRoomAlias(alias))));
     return { room_id: roomId, servers };
   }
 
@@ -36,6 +46,7 @@ export class DirectoryController {
   async setRoomAlias(@AuthUser() user: AuthenticatedUser, @Param('roomAlias') rawAlias: string, @Body() body: unknown): Promise<Record<string, never>> {
     const alias = roomAliasParam(rawAlias);
     const roomId = roomIdParam(parseBody(aliasBody.passthrough(), body).room_id);
+    assertMayUseAlias(this.appServices, user, alias);
     await answering(() => this.commandBus.execute(new SetRoomAlias(user.userId, alias, roomId)));
     return {};
   }

@@ -5,9 +5,13 @@
 import { ProfileService } from '@hs/accounts';
 import { AuditLog } from '@hs/admin';
 import type { JsonObject } from '@hs/protocol';
-import { BanFromRoom, CreateRoom, ForgetRoom, InviteToRoom, JoinRoom, KickFromRoom, KnockOnRoom, LeaveRoom, UnbanFromRoom, type MemberProfile } from '@hs/room';
+import { AppServiceRegistry } from '@hs/appservice';
+import { BanFromRoom, CreateRoom, ForgetRoom, InviteToRoom, JoinRoom, KickFromRoom, KnockOnRoom, LeaveRoom, ResolveRoomAlias, UnbanFromRoom, type MemberProfile } from '@hs/room';
 import { Body, Controller, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
-import { CommandBus } from '@nestjs/cqrs';
+import { CommandBus, QueryBus } from '@nestjs/cqrs';
+import { AppServiceQueries } from '../appservice/appservice-queries';
+import { CLIENT_API_CONFIG, type ClientApiConfig } from '../config';
+import { assertMayUseAlias } from './directory.controller';
 import { z } from 'zod';
 import { RequestId } from '../admin/server-admin';
 import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
@@ -40,7 +44,11 @@ export class RoomMembershipController {
   constructor(
     private readonly commandBus: CommandBus,
     @Inject(AuditLog) private readonly audit: AuditLog,
+    private readonly queryBus: QueryBus,
     private readonly profiles: ProfileService,
+    private readonly appServices: AppServiceRegistry,
+    private readonly appServiceQueries: AppServiceQueries,
+    @Inject(CLIENT_API_CONFIG) private readonly config: ClientApiConfig,
   ) {}
 
   /** The user's profile, copied into their membership events. */
@@ -57,6 +65,7 @@ export class RoomMembershipController {
   @HttpCode(200)
   async createRoom(@AuthUser() user: AuthenticatedUser, @Body() body: unknown): Promise<{ room_id: string }> {
     const request = parseBody(z.object({}).passthrough(), body);
+    if (typeof request.room_alias_name === 'string') assertMayUseAlias(this.appServices, user, `#${request.room_alias_name}:${this.config.server_name}`);
     const thirdParty = parseBody(z.object({ invite_3pid: z.array(invite3pidBody).optional() }), body).invite_3pid?.[0];
     if (thirdParty !== undefined) refuseThirdPartyInvite(thirdParty);
     const profile = await this.profileOf(user.userId);
@@ -77,6 +86,8 @@ export class RoomMembershipController {
     const servers = [...serverNamesQuery(query.via, 'via'), ...serverNamesQuery(query.server_name, 'server_name')];
     const { reason, ...content } = parseBody(reasonBody.passthrough(), body);
     const profile = await this.profileOf(user.userId);
+    // A local alias an application service claims may not exist yet: the service is asked to create it.
+    if (roomIdOrAlias.startsWith('#')) await this.appServiceQueries.lookupAlias(roomIdOrAlias, () => answering(() => this.queryBus.execute(new ResolveRoomAlias(roomIdOrAlias)))).catch(() => undefined);
     const { roomId } = await answering(() =>
       this.commandBus.execute(new JoinRoom(user.userId, roomIdOrAlias, profile, reason, content as JsonObject, servers)),
     );
@@ -129,6 +140,8 @@ export class RoomMembershipController {
     if (isThirdPartyInvite(body)) refuseThirdPartyInvite(parseBody(invite3pidBody.passthrough(), body));
     const request = parseBody(inviteBody.passthrough(), body);
     const invitee = userIdParam(request.user_id);
+    // A local user an application service claims may not exist yet: the service is asked to create it.
+    await this.appServiceQueries.lookupUser(invitee, () => this.profiles.getProfile(invitee)).catch(() => undefined);
     await answering(() => this.commandBus.execute(new InviteToRoom(user.userId, roomId, invitee, request.reason, request.is_direct)));
     return {};
   }

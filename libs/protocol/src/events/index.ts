@@ -4,3 +4,4 @@ export * from './hashes';
 export * from './signing';
 export * from './normalize';
 export * from './stripped-state';
+export * from './client-event';

@@ -1,0 +1,270 @@
+/**
+ * Application services with a real bridge library: matrix-appservice's `AppService` stands as
+ * the bridge (it receives the transactions and answers the user and alias queries), the
+ * homeserver runs in this process with the bridge's registration file. Checks registration in
+ * the namespace, masquerading, transactions (each event once, in order, after the bridge was
+ * down, across a homeserver restart), queries and ping.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '@hs/config';
+import { AppService } from 'matrix-appservice';
+import { runClientScript, type ClientReport } from '../../support/client-script';
+import { startInProcess, type InProcessServer } from '../../support/in-process-server';
+
+const AS_TOKEN = 'as_token_bridge_0123456789';
+const HS_TOKEN = 'hs_token_bridge_0123456789';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+async function call(base: string, method: string, path: string, token?: string, body?: unknown): Promise<Answer> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** The bridge: a matrix-appservice listener recording the events it receives. */
+class Bridge {
+  readonly events: Array<Record<string, unknown>> = [];
+  private service?: AppService;
+  onAlias: (alias: string) => Promise<void> = async () => undefined;
+  onUser: (userId: string) => Promise<void> = async () => undefined;
+
+  constructor(readonly port: number) {}
+
+  async start(): Promise<void> {
+    const service = new AppService({ homeserverToken: HS_TOKEN });
+    // matrix-appservice has no ping endpoint of its own.
+    service.expressApp.post('/_matrix/app/v1/ping', (_request: unknown, response: { json(body: unknown): void }) => response.json({}));
+    service.on('event', (event: Record<string, unknown>) => this.events.push(event));
+    service.onAliasQuery = (alias: string) => this.onAlias(alias) as unknown as null;
+    service.onUserQuery = (userId: string) => this.onUser(userId) as unknown as null;
+    await service.listen(this.port, '127.0.0.1', 16);
+    this.service = service;
+  }
+
+  async stop(): Promise<void> {
+    await this.service?.close();
+    this.service = undefined;
+  }
+
+  bodies(roomId: string): string[] {
+    return this.events.filter((event) => event.room_id === roomId && event.type === 'm.room.message').map((event) => (event.content as { body: string }).body);
+  }
+}
+
+describe('application services with matrix-appservice', () => {
+  let dir: string;
+  let hs: InProcessServer;
+  let bridge: Bridge;
+  let base: string;
+  let aliceToken: string;
+
+  const start = async () => {
+    hs = await startInProcess({ dir, env: { HS_APP_SERVICE_CONFIG_FILES: JSON.stringify([join(dir, 'bridge.yaml')]) } });
+    base = hs.url;
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hs-appservice-'));
+    bridge = new Bridge(await freePort());
+    writeFileSync(
+      join(dir, 'bridge.yaml'),
+      [
+        'id: bridge',
+        `url: http://127.0.0.1:${bridge.port}`,
+        `as_token: ${AS_TOKEN}`,
+        `hs_token: ${HS_TOKEN}`,
+        'sender_localpart: bridgebot',
+        'rate_limited: false',
+        'namespaces:',
+        '  users:',
+        '    - exclusive: true',
+        '      regex: "@(_bridge_|br_).*:localhost"',
+        '  aliases:',
+        '    - exclusive: true',
+        '      regex: "#_bridge_.*:localhost"',
+        '  rooms: []',
+        '',
+      ].join('\n'),
+    );
+    await bridge.start();
+    await start();
+    const alice = await call(base, 'POST', '/_matrix/client/v3/register', undefined, { username: 'alice', password: 'a long password 1', auth: { type: 'm.login.dummy' } });
+    expect(alice.status).toBe(200);
+    aliceToken = alice.body.access_token as string;
+  }, 60_000);
+
+  afterAll(async () => {
+    await bridge?.stop().catch(() => undefined);
+    await hs?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses to start with a registration file that is not valid, naming the file and the key', async () => {
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'id: bad\nurl: null\nas_token: x\nhs_token: y\n');
+    const started = startInProcess({ env: { HS_APP_SERVICE_CONFIG_FILES: JSON.stringify([bad]) } });
+    await expect(started).rejects.toBeInstanceOf(ConfigError);
+    await expect(started).rejects.toThrow(`app_service_config_files (${bad}: sender_localpart): is required`);
+  });
+
+  it('registers users of its namespace with its token, and keeps others out of an exclusive namespace', async () => {
+    const registered = await call(base, 'POST', '/_matrix/client/v3/register', AS_TOKEN, { type: 'm.login.application_service', username: '_bridge_bob' });
+    expect(registered.status).toBe(200);
+    expect(registered.body.user_id).toBe('@_bridge_bob:localhost');
+    expect(typeof registered.body.access_token).toBe('string');
+
+    const outside = await call(base, 'POST', '/_matrix/client/v3/register', AS_TOKEN, { type: 'm.login.application_service', username: 'carol' });
+    expect(outside).toMatchObject({ status: 400, body: { errcode: 'M_EXCLUSIVE' } });
+    const noToken = await call(base, 'POST', '/_matrix/client/v3/register', undefined, { type: 'm.login.application_service', username: '_bridge_x' });
+    expect(noToken).toMatchObject({ status: 401, body: { errcode: 'M_MISSING_TOKEN' } });
+    const byUser = await call(base, 'POST', '/_matrix/client/v3/register', undefined, { username: 'br_mallory', password: 'a long password 1', auth: { type: 'm.login.dummy' } });
+    expect(byUser).toMatchObject({ status: 400, body: { errcode: 'M_EXCLUSIVE' } });
+    const available = await call(base, 'GET', '/_matrix/client/v3/register/available?username=br_mallory');
+    expect(available).toMatchObject({ status: 400, body: { errcode: 'M_EXCLUSIVE' } });
+  });
+
+  it('acts as its sender, or as a registered user of its namespace named by user_id', async () => {
+    expect(await call(base, 'GET', '/_matrix/client/v3/account/whoami', AS_TOKEN)).toMatchObject({ status: 200, body: { user_id: '@bridgebot:localhost' } });
+    const asBob = await call(base, 'GET', `/_matrix/client/v3/account/whoami?user_id=${encodeURIComponent('@_bridge_bob:localhost')}`, AS_TOKEN);
+    expect(asBob).toMatchObject({ status: 200, body: { user_id: '@_bridge_bob:localhost' } });
+    const outside = await call(base, 'GET', `/_matrix/client/v3/account/whoami?user_id=${encodeURIComponent('@alice:localhost')}`, AS_TOKEN);
+    expect(outside).toMatchObject({ status: 403, body: { errcode: 'M_EXCLUSIVE' } });
+    const unregistered = await call(base, 'GET', `/_matrix/client/v3/account/whoami?user_id=${encodeURIComponent('@_bridge_nobody:localhost')}`, AS_TOKEN);
+    expect(unregistered).toMatchObject({ status: 403, body: { errcode: 'M_FORBIDDEN' } });
+    const badDevice = await call(base, 'GET', `/_matrix/client/v3/account/whoami?user_id=${encodeURIComponent('@_bridge_bob:localhost')}&device_id=NOPE`, AS_TOKEN);
+    expect(badDevice).toMatchObject({ status: 400, body: { errcode: 'M_UNKNOWN_DEVICE' } });
+  });
+
+  it('pushes the events of rooms its users are in: each once, in order, also after it was down', async () => {
+    const room = await call(base, 'POST', '/_matrix/client/v3/createRoom', aliceToken, { preset: 'public_chat' });
+    const roomId = room.body.room_id as string;
+    expect((await call(base, 'POST', `/_matrix/client/v3/join/${encodeURIComponent(roomId)}?user_id=${encodeURIComponent('@_bridge_bob:localhost')}`, AS_TOKEN, {})).status).toBe(200);
+    const send = async (body: string) => {
+      const sent = await call(base, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${encodeURIComponent(body)}`, aliceToken, { msgtype: 'm.text', body });
+      expect(sent.status).toBe(200);
+    };
+    for (let i = 0; i < 10; i++) await send(`before ${i}`);
+    await waitFor(() => bridge.bodies(roomId).length >= 10, 'the first ten messages');
+    // The join of the bridge's user reached it too.
+    expect(bridge.events.some((event) => event.type === 'm.room.member' && event.state_key === '@_bridge_bob:localhost' && event.room_id === roomId)).toBe(true);
+
+    await bridge.stop();
+    for (let i = 0; i < 5; i++) await send(`while down ${i}`);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await bridge.start();
+    // A bridge coming back pings the homeserver, which then retries at once.
+    expect((await call(base, 'POST', '/_matrix/client/v1/appservice/bridge/ping', AS_TOKEN, {})).status).toBe(200);
+    await waitFor(() => bridge.bodies(roomId).length >= 15, 'the messages sent while the bridge was down', 30_000);
+    await send('after');
+    await waitFor(() => bridge.bodies(roomId).includes('after'), 'the message after');
+    expect(bridge.bodies(roomId)).toEqual([...Array.from({ length: 10 }, (_, i) => `before ${i}`), ...Array.from({ length: 5 }, (_, i) => `while down ${i}`), 'after']);
+    const ids = bridge.events.map((event) => event.event_id);
+    expect(new Set(ids).size).toBe(ids.length);
+  }, 60_000);
+
+  it('loses and repeats nothing across a restart of the homeserver while the bridge is down', async () => {
+    const room = await call(base, 'POST', '/_matrix/client/v3/createRoom', aliceToken, { preset: 'public_chat', invite: ['@_bridge_bob:localhost'] });
+    const roomId = room.body.room_id as string;
+    expect((await call(base, 'POST', `/_matrix/client/v3/join/${encodeURIComponent(roomId)}?user_id=${encodeURIComponent('@_bridge_bob:localhost')}`, AS_TOKEN, {})).status).toBe(200);
+    await waitFor(() => bridge.events.some((event) => event.room_id === roomId && event.type === 'm.room.member' && (event.content as { membership: string }).membership === 'join'), 'the join');
+    await bridge.stop();
+    for (let i = 0; i < 3; i++) {
+      const sent = await call(base, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/r${i}`, aliceToken, { msgtype: 'm.text', body: `restart ${i}` });
+      expect(sent.status).toBe(200);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await hs.close();
+    await start();
+    await bridge.start();
+    expect((await call(base, 'POST', '/_matrix/client/v1/appservice/bridge/ping', AS_TOKEN, {})).status).toBe(200);
+    await waitFor(() => bridge.bodies(roomId).length >= 3, 'the messages sent before the restart', 30_000);
+    const sent = await call(base, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/r9`, aliceToken, { msgtype: 'm.text', body: 'restart after' });
+    expect(sent.status).toBe(200);
+    await waitFor(() => bridge.bodies(roomId).includes('restart after'), 'the message after the restart');
+    expect(bridge.bodies(roomId)).toEqual(['restart 0', 'restart 1', 'restart 2', 'restart after']);
+    const ids = bridge.events.map((event) => event.event_id);
+    expect(new Set(ids).size).toBe(ids.length);
+  }, 90_000);
+
+  it('asks the bridge about aliases and users of its namespace nobody has yet', async () => {
+    bridge.onAlias = async (alias) => {
+      const name = alias.slice(1, alias.indexOf(':'));
+      const created = await call(base, 'POST', '/_matrix/client/v3/createRoom', AS_TOKEN, { room_alias_name: name, preset: 'public_chat' });
+      if (created.status !== 200) throw new Error(`createRoom: ${JSON.stringify(created.body)}`);
+    };
+    bridge.onUser = async (userId) => {
+      const localpart = userId.slice(1, userId.indexOf(':'));
+      await call(base, 'POST', '/_matrix/client/v3/register', AS_TOKEN, { type: 'm.login.application_service', username: localpart, inhibit_login: true });
+    };
+    const resolved = await call(base, 'GET', `/_matrix/client/v3/directory/room/${encodeURIComponent('#_bridge_irc:localhost')}`, aliceToken);
+    expect(resolved.status).toBe(200);
+    expect(resolved.body.room_id).toMatch(/^!/);
+    const joined = await call(base, 'POST', `/_matrix/client/v3/join/${encodeURIComponent('#_bridge_other:localhost')}`, aliceToken, {});
+    expect(joined.status).toBe(200);
+    const profile = await call(base, 'GET', `/_matrix/client/v3/profile/${encodeURIComponent('@_bridge_dave:localhost')}`, aliceToken);
+    expect(profile).toMatchObject({ status: 200, body: { displayname: '_bridge_dave' } });
+    const missing = await call(base, 'GET', `/_matrix/client/v3/profile/${encodeURIComponent('@nobody:localhost')}`, aliceToken);
+    expect(missing.status).toBe(404);
+
+    const room = await call(base, 'POST', '/_matrix/client/v3/createRoom', aliceToken, {});
+    const claimed = await call(base, 'PUT', `/_matrix/client/v3/directory/room/${encodeURIComponent('#_bridge_mine:localhost')}`, aliceToken, { room_id: room.body.room_id });
+    expect(claimed).toMatchObject({ status: 400, body: { errcode: 'M_EXCLUSIVE' } });
+    const created = await call(base, 'POST', '/_matrix/client/v3/createRoom', aliceToken, { room_alias_name: '_bridge_mine' });
+    expect(created).toMatchObject({ status: 400, body: { errcode: 'M_EXCLUSIVE' } });
+  }, 30_000);
+
+  it('serves matrix-js-sdk as the bridge\'s client: registration, masquerading, and its own events pushed back to it', async () => {
+    const room = await call(base, 'POST', '/_matrix/client/v3/createRoom', aliceToken, { preset: 'public_chat' });
+    const roomId = room.body.room_id as string;
+    const report = await runClientScript<ClientReport & { registered: string; whoami: string; eventId: string }>(
+      process.execPath,
+      [join(__dirname, '../clients/js-sdk-appservice.mjs')],
+      [base, AS_TOKEN, '@_bridge_sdk:localhost', roomId],
+      60_000,
+    );
+    if (!report.ok) throw new Error(`the bridge client failed after steps [${report.steps.join(', ')}]:\n${report.error}`);
+    expect(report).toMatchObject({ registered: '@_bridge_sdk:localhost', whoami: '@_bridge_sdk:localhost' });
+    await waitFor(() => bridge.events.some((event) => event.event_id === report.eventId), 'the bridge user\'s message');
+    expect(bridge.events.find((event) => event.event_id === report.eventId)).toMatchObject({ sender: '@_bridge_sdk:localhost', room_id: roomId });
+  }, 60_000);
+
+  it('answers a ping with the time the bridge took, and the errors of the spec', async () => {
+    const ping = await call(base, 'POST', '/_matrix/client/v1/appservice/bridge/ping', AS_TOKEN, { transaction_id: 'ping1' });
+    expect(ping.status).toBe(200);
+    expect(typeof ping.body.duration_ms).toBe('number');
+    expect((await call(base, 'POST', '/_matrix/client/v1/appservice/other/ping', AS_TOKEN, {})).body.errcode).toBe('M_FORBIDDEN');
+    expect((await call(base, 'POST', '/_matrix/client/v1/appservice/bridge/ping', aliceToken, {})).body.errcode).toBe('M_FORBIDDEN');
+    await bridge.stop();
+    try {
+      expect(await call(base, 'POST', '/_matrix/client/v1/appservice/bridge/ping', AS_TOKEN, {})).toMatchObject({ status: 502, body: { errcode: 'M_CONNECTION_FAILED' } });
+    } finally {
+      await bridge.start();
+    }
+  });
+});
