@@ -6,58 +6,45 @@
  * back with `backPaginateRoomEventsSearch`; bob finds alice with `searchUserDirectory` right
  * after she renamed herself. Writes a JSON report; exits 1 on failure.
  */
-import { writeFileSync } from 'node:fs';
 import * as sdk from 'matrix-js-sdk';
 import { logger } from 'matrix-js-sdk/lib/logger.js';
-import { syncingPair, waitFor } from '../../support/js-sdk-helpers.mjs';
+import { runPairFlow, waitFor } from '../../support/js-sdk-helpers.mjs';
 
 const [baseUrl, resultFile] = process.argv.slice(2);
 const report = { steps: [] };
 const step = (name) => report.steps.push(name);
 logger.setLevel?.('error');
 
-let pair;
-try {
-  pair = await syncingPair(baseUrl, baseUrl);
-  const { alice, bob } = pair;
-  step('synced');
+await runPairFlow(baseUrl, resultFile, report, async ({ alice, bob }) => {
+    step('synced');
 
-  const { room_id: roomId } = await alice.createRoom({ preset: 'private_chat', invite: [bob.getUserId()] });
-  await waitFor(bob, [sdk.ClientEvent.Room, sdk.RoomEvent.MyMembership], () => bob.getRoom(roomId)?.getMyMembership() === 'invite', 20000, 'bob sees the invite');
-  await bob.joinRoom(roomId);
-  step('joined');
+    const { room_id: roomId } = await alice.createRoom({ preset: 'private_chat', invite: [bob.getUserId()] });
+    await waitFor(bob, [sdk.ClientEvent.Room, sdk.RoomEvent.MyMembership], () => bob.getRoom(roomId)?.getMyMembership() === 'invite', 20000, 'bob sees the invite');
+    await bob.joinRoom(roomId);
+    step('joined');
 
-  report.sent = [];
-  for (let i = 0; i < 14; i++) {
-    const body = i % 2 === 0 ? `kumquat number ${i}` : `small talk ${i}`;
-    await (i % 3 === 0 ? bob : alice).sendTextMessage(roomId, body);
-    if (body.startsWith('kumquat')) report.sent.push(body);
-  }
-  step('sent');
+    report.sent = [];
+    for (let i = 0; i < 14; i++) {
+      const body = i % 2 === 0 ? `kumquat number ${i}` : `small talk ${i}`;
+      await (i % 3 === 0 ? bob : alice).sendTextMessage(roomId, body);
+      if (body.startsWith('kumquat')) report.sent.push(body);
+    }
+    step('sent');
 
-  const found = await alice.searchRoomEvents({ term: 'kumquats', filter: { rooms: [roomId], limit: 4 } });
-  report.count = found.count;
-  report.highlights = found.highlights;
-  const page = (results) => results.map((r) => r.context.getEvent().getContent().body);
-  report.firstPage = page(found.results);
-  report.context = found.results.map((r) => r.context.getTimeline().map((e) => e.getContent().body));
-  report.hadNextBatch = typeof found.next_batch === 'string';
-  while (found.next_batch) await alice.backPaginateRoomEventsSearch(found);
-  report.allPages = page(found.results);
-  step('searched');
+    const found = await alice.searchRoomEvents({ term: 'kumquats', filter: { rooms: [roomId], limit: 4 } });
+    report.count = found.count;
+    report.highlights = found.highlights;
+    const page = (results) => results.map((r) => r.context.getEvent().getContent().body);
+    report.firstPage = page(found.results);
+    report.context = found.results.map((r) => r.context.getTimeline().map((e) => e.getContent().body));
+    report.hadNextBatch = typeof found.next_batch === 'string';
+    while (found.next_batch) await alice.backPaginateRoomEventsSearch(found);
+    report.allPages = page(found.results);
+    step('searched');
 
-  await alice.setDisplayName('Alice Kumquatson');
-  const directory = await bob.searchUserDirectory({ term: 'kumquatson' });
-  report.directory = directory;
-  report.aliceId = alice.getUserId();
-  step('directory');
-  report.ok = true;
-} catch (error) {
-  report.ok = false;
-  report.error = error instanceof Error ? `${error.message}\n${error.stack}` : String(error);
-} finally {
-  pair?.alice.stopClient();
-  pair?.bob.stopClient();
-  writeFileSync(resultFile, JSON.stringify(report, null, 2));
-  process.exit(report.ok ? 0 : 1);
-}
+    await alice.setDisplayName('Alice Kumquatson');
+    const directory = await bob.searchUserDirectory({ term: 'kumquatson' });
+    report.directory = directory;
+    report.aliceId = alice.getUserId();
+    step('directory');
+});
