@@ -174,7 +174,7 @@ describe('registration (open, m.login.dummy)', () => {
     expect(badKind.body).toMatchObject({ errcode: 'M_INVALID_PARAM' });
   });
 
-  it('refuses guest registration', async () => {
+  it('refuses guest registration (guests are not allowed by default)', async () => {
     const guest = await call(s.url, 'POST', 'register', { query: { kind: 'guest' }, body: {} });
     expect(guest.status).toBe(403);
     expect(guest.body).toMatchObject({ errcode: 'M_GUEST_ACCESS_FORBIDDEN' });

@@ -19,7 +19,7 @@ describe('rooms across two instances', () => {
 
   beforeAll(async () => {
     await federation.prepare(2);
-    a = await federation.start(0);
+    a = await federation.start(0, { HS_REGISTRATION__ALLOW_GUEST_ACCESS: 'true' });
     b = await federation.start(1);
     alice = await TestUser.register(a, 'alice');
     bob = await TestUser.register(b, 'bob');
@@ -309,6 +309,21 @@ describe('rooms across two instances', () => {
     await waitFor(async () => (await alice.state(shared, 'm.room.member', bob.userId)).body.membership === 'join');
     await alice.send(shared, 'welcome back');
     await bob.waitForMessage(shared, 'welcome back');
+  }, 60_000);
+
+  it("a guest of A leaves a room when a user of B turns guest access off", async () => {
+    const roomId = await alice.createRoom({ preset: 'public_chat', power_level_content_override: { users: { [alice.userId]: 100, [bob.userId]: 50 } } });
+    await alice.ok('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.guest_access/`, { guest_access: 'can_join' });
+    await bob.join(roomId, [a.name]);
+    const guest = await TestUser.registerGuest(a);
+    await guest.join(roomId);
+    // B's view of the room has the power levels and the guest access before B changes them.
+    await waitFor(async () => (await bob.state(roomId, 'm.room.member', guest.userId)).body.membership === 'join');
+    await bob.ok('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.guest_access/`, { guest_access: 'forbidden' });
+    await waitFor(async () => (await alice.state(roomId, 'm.room.member', guest.userId)).body.membership === 'leave');
+    // The guest's own leave reaches B too.
+    await waitFor(async () => (await bob.state(roomId, 'm.room.member', guest.userId)).body.membership === 'leave');
+    expect((await alice.state(roomId, 'm.room.member', bob.userId)).body.membership).toBe('join');
   }, 60_000);
 
   it("a server the room's server ACL denies can no longer send into it", async () => {

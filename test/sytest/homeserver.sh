@@ -10,10 +10,12 @@
 # federation test that joins one fails on "auth event ... is not available". Synapse and
 # Dendrite, which SyTest is measured against, create version 10 rooms by default.
 #
+# Guest access on: the guest tests (gst) register guests.
+#
 # URL previews on, with an empty deny list: SyTest serves the page it has previewed from its
 # own HTTP server on localhost, which the default deny list (private and loopback ranges)
 # refuses.
 here="$(cd "$(dirname "$0")" && pwd)"
 HS_DEFAULT_ROOM_VERSION="${SYTEST_DEFAULT_ROOM_VERSION:-10}" \
-HS_MEDIA__URL_PREVIEW__ENABLED=true HS_MEDIA__URL_PREVIEW__IP_DENY_LIST='[]' \
+HS_REGISTRATION__ALLOW_GUEST_ACCESS=true HS_MEDIA__URL_PREVIEW__ENABLED=true HS_MEDIA__URL_PREVIEW__IP_DENY_LIST='[]' \
   exec node --max-semi-space-size=32 "$here/../../dist/apps/homeserver/src/main.js" "$@"

@@ -20,6 +20,7 @@ import type { Logger } from 'pino';
 import { ClientListenerModule, FederationListenerModule } from './app.module';
 import { Backend, openBackend } from './backend';
 import { ClientApiOptions, clientApiModule } from './client-api';
+import { GuestAccessRevocation } from '@hs/client-api';
 import { discoveryOptions } from './discovery';
 import { federationApiModule, federationReadModule, openFederationKeys, roomDependencies } from './federation-api';
 import { federationSenderModule } from './federation-sender';
@@ -179,6 +180,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     let disconnectE2ee: (() => void) | undefined;
     let disconnectPresence: (() => void) | undefined;
     let disconnectProfiles: (() => void) | undefined;
+    let disconnectGuestAccess: (() => void) | undefined;
     if (files.tls) {
       const presence = presenceFederation(client, backend, config.server_name, logger);
       const federationApi = federationApiModule(keys, {
@@ -209,6 +211,9 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
       disconnectE2ee = connectE2eeFederation(client, started, keys, backend, config.server_name, logger);
       disconnectPresence = presence.connect(started);
       disconnectProfiles = connectProfileFederation(client, keys, config.server_name);
+      // A room another server closes to guests: our guests in it leave (ours are handled as they are sent).
+      const guestAccess = client.get(GuestAccessRevocation);
+      disconnectGuestAccess = started.onGuestAccessRevoked((roomId) => void guestAccess.enforce(roomId));
     }
 
     let closing: Promise<void> | undefined;
@@ -231,6 +236,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
           disconnectE2ee?.();
           disconnectPresence?.();
           disconnectProfiles?.();
+          disconnectGuestAccess?.();
           await Promise.allSettled(apps.map((app) => app.close()));
           await backend.close();
           logger.info('shut down');

@@ -221,6 +221,11 @@ export class DeviceService {
     return auth;
   }
 
+  /** Drops the cached authentications of `userId`'s tokens (after its account kind changed). */
+  forgetCachedUser(userId: string): void {
+    this.cache.deleteWhere((auth) => auth.userId === userId);
+  }
+
   /** Like `authenticate`, but throws M_UNKNOWN_TOKEN for an unknown token. */
   async requireUser(accessToken: string): Promise<AuthenticatedUser> {
     const auth = await this.authenticate(accessToken);

@@ -45,7 +45,7 @@ export interface UserRecord {
 
 export interface UserChange {
   userId: string;
-  change: 'registered' | 'password_changed' | 'deactivated' | 'admin_changed';
+  change: 'registered' | 'upgraded' | 'password_changed' | 'deactivated' | 'admin_changed';
 }
 
 export interface PasswordLoginRequest {
@@ -190,6 +190,46 @@ export class UserService {
       hasPassword: user.has_password,
       createdTs: user.created_ts,
     };
+  }
+
+  /** Which of `userIds` are guest accounts of this server. */
+  async guestsAmong(userIds: readonly string[]): Promise<string[]> {
+    const local = userIds.filter(isStorableText);
+    if (local.length === 0) return [];
+    const rows = await this.pool.anyFirst(sql.type(z.object({ user_id: z.string() }))`
+      SELECT user_id FROM accounts.users WHERE user_id = ANY(${sql.array(local, 'text')}) AND kind = 'guest'`);
+    return [...rows];
+  }
+
+  /**
+   * Turns the guest account `userId` into a full account with this password (client-server
+   * API, "Guest Access": registering with the guest's access token). Throws M_INVALID_PARAM /
+   * M_WEAK_PASSWORD for a password the policy refuses, M_FORBIDDEN when the account is not an
+   * active guest.
+   */
+  async upgradeGuest(userId: string, password: { password: string } | { passwordHash: string }): Promise<void> {
+    let passwordHash: string;
+    if ('password' in password) {
+      this.hasher.assertAcceptable(password.password);
+      passwordHash = await this.hasher.hash(password.password);
+    } else {
+      passwordHash = password.passwordHash;
+    }
+    const upgraded = await this.pool.transaction(async (tx) => {
+      const row = await tx.maybeOne(sql.type(z.object({ localpart: z.string() }))`
+        UPDATE accounts.users SET kind = 'user', password_hash = ${passwordHash}
+         WHERE user_id = ${userId} AND kind = 'guest' AND NOT deactivated
+        RETURNING localpart`);
+      if (!row) return false;
+      // A full account starts with its localpart as display name unless the guest set one.
+      await tx.query(sql.unsafe`
+        INSERT INTO accounts.profile_fields (user_id, field, value)
+        VALUES (${userId}, 'displayname', ${sql.jsonb(row.localpart)})
+        ON CONFLICT DO NOTHING`);
+      return true;
+    });
+    if (!upgraded) throw new AccountsError('M_FORBIDDEN', 'This account is not a guest account');
+    this.changesSubject.next({ userId, change: 'upgraded' });
   }
 
   /** Throws M_NOT_FOUND when there is no such local account. */

@@ -44,6 +44,7 @@ import { RoomsApiModule } from './rooms/rooms-api.module';
 import { CLIENT_API_CONFIG, ClientApiConfig } from './config';
 import { RATE_LIMIT_CLOCK, RATE_LIMIT_CONFIG, RateLimiter } from './rate-limit/rate-limiter';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard';
+import { GuestAccessRevocation } from './rooms/guest-access';
 
 export interface ClientApiModuleOptions {
   config: ClientApiConfig;
@@ -78,8 +79,9 @@ export class ClientApiCoreModule {
         AccessTokenGuard,
         ServerAdminGuard,
         RateLimitGuard,
+        GuestAccessRevocation,
       ],
-      exports: [...imports, CLIENT_API_CONFIG, AppServiceRegistry, AppServiceClient, AppServiceQueries, RateLimiter, AccessTokenGuard, ServerAdminGuard, RateLimitGuard],
+      exports: [...imports, CLIENT_API_CONFIG, AppServiceRegistry, AppServiceClient, AppServiceQueries, RateLimiter, AccessTokenGuard, ServerAdminGuard, RateLimitGuard, GuestAccessRevocation],
     };
   }
 }

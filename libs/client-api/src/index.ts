@@ -9,4 +9,5 @@ export { assertSameUser } from './auth/same-user';
 export { requestIp } from './auth/request-ip';
 export { serverCapabilities, type Capabilities } from './capabilities/capabilities.controller';
 export { PushRulesService, PUSH_RULES_TYPE } from './push-rules/push-rules.service';
+export { GuestAccessRevocation } from './rooms/guest-access';
 export { effectivePushRules } from '@hs/protocol';

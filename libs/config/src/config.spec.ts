@@ -59,7 +59,7 @@ describe('configuration', () => {
         destination_max_retry_interval_ms: 3_600_000,
       },
       signing_key_path: '/srv/hs/signing.key',
-      registration: { enabled: false, shared_secret: null, registration_token: null, requires_token: false },
+      registration: { enabled: false, shared_secret: null, registration_token: null, requires_token: false, allow_guest_access: false },
       rate_limits: {
         enabled: true,
         login: { per_second: 0.17, burst_count: 3 },

@@ -268,6 +268,9 @@ export const configSchema = z
           requires_token: key(z.boolean().default(false), {
             doc: 'Registration requires a registration token (m.login.registration_token): one made through the admin API (/_synapse/admin/v1/registration_tokens), or registration_token. Setting registration_token requires one as well.',
           }),
+          allow_guest_access: key(z.boolean().default(false), {
+            doc: 'Allow guest accounts (POST /register?kind=guest, no password). Guests reach only the endpoints the spec gives them (reading rooms, joining rooms whose m.room.guest_access is can_join, sending messages, their devices and keys) and may upgrade to a full account by registering with their guest_access_token.',
+          }),
         })
         .strict()
         .default({}),

@@ -74,6 +74,8 @@ export interface HomeserverConfig {
     registration_token: string | null;
     /** Registration requires a registration token (one made through the admin API, or registration_token). */
     requires_token: boolean;
+    /** Guest accounts (POST /register?kind=guest) are allowed. */
+    allow_guest_access: boolean;
   };
   rate_limits: {
     enabled: boolean;

@@ -23,7 +23,7 @@ import type { DatabasePool } from 'slonik';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffSettings } from './backoff';
 import type { DestinationResolver } from './destination-resolver';
 import { DestinationStore } from './destination-store';
-import { isLocalUser, joinOf, outboundRecord, typingEdu, type Edu, type StoredItem } from './outbound';
+import { guestAccessRevokedIn, isLocalUser, joinOf, outboundRecord, typingEdu, type Edu, type StoredItem } from './outbound';
 
 /** The spec's limits on one transaction. */
 export const MAX_PDUS_PER_TRANSACTION = 50;
@@ -156,6 +156,7 @@ export class FederationSender {
   /** Typing changes being queued, in order. */
   private typing: Promise<void> = Promise.resolve();
   private readonly joinListeners = new Set<(roomId: string, userId: string) => void>();
+  private readonly guestAccessListeners = new Set<(roomId: string) => void>();
 
   constructor(private readonly options: FederationSenderOptions) {
     this.positions = new DestinationStore(options.pool);
@@ -261,6 +262,15 @@ export class FederationSender {
   }
 
   /**
+   * Tells `listener` of every room whose `m.room.guest_access` stops letting guests join, as the
+   * shared reader goes over it (ours and other servers' changes). Returns the function that stops it.
+   */
+  onGuestAccessRevoked(listener: (roomId: string) => void): () => void {
+    this.guestAccessListeners.add(listener);
+    return () => this.guestAccessListeners.delete(listener);
+  }
+
+  /**
    * The server answered us or sent us something: if it is being backed off from, try it again
    * now (its failure count stays, so a new failure backs off as long as before).
    */
@@ -334,6 +344,12 @@ export class FederationSender {
       for (const record of events) {
         const join = joinOf(record);
         if (join) for (const listener of this.joinListeners) listener(join.roomId, join.userId);
+      }
+    }
+    if (this.guestAccessListeners.size > 0) {
+      for (const record of events) {
+        const roomId = guestAccessRevokedIn(record);
+        if (roomId) for (const listener of this.guestAccessListeners) listener(roomId);
       }
     }
   }

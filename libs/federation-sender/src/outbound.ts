@@ -71,3 +71,15 @@ export function joinOf(record: RecordedEvent): { roomId: string; userId: string 
   if (fact.outlier || fact.soft_failed || fact.backfilled || pdu.type !== 'm.room.member' || typeof pdu.state_key !== 'string') return undefined;
   return pdu.content.membership === 'join' ? { roomId: fact.room_id, userId: pdu.state_key } : undefined;
 }
+
+/**
+ * The room of an accepted `m.room.guest_access` change (ours or another server's) in the room's
+ * timeline that stops guests from joining, or undefined: local guests must then leave.
+ */
+export function guestAccessRevokedIn(record: RecordedEvent): string | undefined {
+  if (record.type !== ROOM_EVENT_ACCEPTED) return undefined;
+  const fact = record.data as unknown as RoomEventAccepted;
+  const pdu = fact.pdu;
+  if (fact.outlier || fact.soft_failed || fact.backfilled || pdu.type !== 'm.room.guest_access' || pdu.state_key !== '') return undefined;
+  return pdu.content.guest_access === 'can_join' ? undefined : fact.room_id;
+}

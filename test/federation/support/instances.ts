@@ -86,6 +86,15 @@ export class TestUser {
     return new TestUser(url, body.user_id, body.access_token);
   }
 
+  /** A guest account of `instance` (which must allow guests). */
+  static async registerGuest(instance: FederatedInstance): Promise<TestUser> {
+    const url = instance.server.url;
+    const response = await fetch(`${url}/_matrix/client/v3/register?kind=guest`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    const body = (await response.json()) as { user_id: string; access_token: string };
+    if (response.status !== 200) throw new Error(`register a guest: ${response.status} ${JSON.stringify(body)}`);
+    return new TestUser(url, body.user_id, body.access_token);
+  }
+
   /** The user's access token (for requests the helpers here do not make). */
   get accessToken(): string {
     return this.token;

@@ -7,7 +7,7 @@ import { DeviceService, LOGIN_PASSWORD, UserService } from '@hs/accounts';
 import { MatrixError } from '@hs/http';
 import { z } from 'zod';
 import type { AuthenticatedUser } from '../auth/authenticated-user';
-import { AuthUser, RequireAuth } from '../auth/decorators';
+import { AuthUser, RequireAuth, GuestAllowed } from '../auth/decorators';
 import { requestIp, requestUserAgent } from '../auth/request-ip';
 import { clientPaths } from '../prefixes';
 import { RateLimited } from '../rate-limit/rate-limit.guard';
@@ -104,6 +104,7 @@ export class LoginController {
   }
 
   /** POST /_matrix/client/v3/logout */
+  @GuestAllowed()
   @Post(clientPaths('logout'))
   @HttpCode(200)
   @RequireAuth()
@@ -113,6 +114,7 @@ export class LoginController {
   }
 
   /** POST /_matrix/client/v3/logout/all */
+  @GuestAllowed()
   @Post(clientPaths('logout/all'))
   @HttpCode(200)
   @RequireAuth()
@@ -122,6 +124,7 @@ export class LoginController {
   }
 
   /** GET /_matrix/client/v3/account/whoami */
+  @GuestAllowed()
   @Get(clientPaths('account/whoami'))
   @RequireAuth()
   whoami(@AuthUser() user: AuthenticatedUser): { user_id: string; device_id: string; is_guest: boolean } {

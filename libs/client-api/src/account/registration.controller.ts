@@ -35,6 +35,8 @@ const RegisterBody = z.object({
   initial_device_display_name: z.string().optional(),
   inhibit_login: z.boolean().optional(),
   refresh_token: z.boolean().optional(),
+  /** A guest's access token: the registration upgrades that guest account (its localpart as `username`). */
+  guest_access_token: z.string().optional(),
 });
 
 /** The body of a successful registration (registration.yaml, 200). */
@@ -88,13 +90,15 @@ export class RegistrationController {
   ): Promise<RegisterResponse> {
     const kind = queryParam(query, 'kind') ?? 'user';
     if (kind !== 'user' && kind !== 'guest') throw MatrixError.invalidParam('kind must be "user" or "guest"');
-    if (kind === 'guest') throw new MatrixError(403, 'M_GUEST_ACCESS_FORBIDDEN', 'Guest access is not enabled on this server');
+    if (kind === 'guest') return this.registerGuest(rawBody, request);
     const body = parseBody(RegisterBody, rawBody);
     if (body.type === 'm.login.application_service') return this.registerForAppService(body, request);
     if (!this.config.registration.enabled) throw MatrixError.forbidden('Registration has been disabled');
     if (body.device_id !== undefined && body.device_id.length === 0) throw MatrixError.invalidParam('device_id must not be empty');
     assertNewDeviceParams(body.device_id, body.initial_device_display_name);
-    if (body.username !== undefined) {
+    const guest = body.guest_access_token === undefined ? undefined : await this.guestToUpgrade(body.guest_access_token, body.username);
+    // An upgraded guest keeps its localpart, which its own account holds.
+    if (guest === undefined && body.username !== undefined) {
       // A request continuing a session may retry a registration that already created this
       // very account: only the grammar is checked here, availability when the account is made.
       if (continuesSession(body.auth)) this.users.normalizeUsername(body.username);
@@ -129,8 +133,14 @@ export class RegistrationController {
       deviceId = registered.device_id ?? params.device_id ?? generateDeviceId();
     } else {
       if (body.password === undefined && params.password_hash === undefined) throw MatrixError.missingParam('Missing password');
-      const password = body.password !== undefined ? { password: body.password } : { passwordHash: params.password_hash };
-      userId = (await this.users.register({ localpart: params.username, ...password, kind: 'user' })).userId;
+      const password = body.password !== undefined ? { password: body.password } : { passwordHash: params.password_hash as string };
+      if (guest !== undefined) {
+        await this.users.upgradeGuest(guest, password);
+        this.devices.forgetCachedUser(guest);
+        userId = guest;
+      } else {
+        userId = (await this.users.register({ localpart: params.username, ...password, kind: 'user' })).userId;
+      }
       deviceId = params.device_id ?? generateDeviceId();
       await this.uia.finishSession(session.sessionId, { user_id: userId, device_id: params.inhibit_login === true ? undefined : deviceId });
     }
@@ -138,6 +148,38 @@ export class RegistrationController {
     const login = await this.devices.issueAccessToken(userId, { deviceId, initialDisplayName: params.initial_device_display_name });
     this.devices.recordLastSeen({ userId, deviceId: login.device_id }, requestIp(request), requestUserAgent(request));
     return { user_id: login.user_id, access_token: login.access_token, device_id: login.device_id };
+  }
+
+  /**
+   * POST /register?kind=guest (client-server API, "Guest Access"): a guest account with a
+   * generated numeric localpart and no password, logged in on a new device, when the server
+   * allows guests (403 M_GUEST_ACCESS_FORBIDDEN otherwise). No user-interactive authentication.
+   */
+  private async registerGuest(
+    rawBody: unknown,
+    request: { ip?: string; headers?: Record<string, string | string[] | undefined> },
+  ): Promise<RegisterResponse> {
+    if (!this.config.registration.allow_guest_access) throw new MatrixError(403, 'M_GUEST_ACCESS_FORBIDDEN', 'Guest access is not enabled on this server');
+    const body = parseBody(RegisterBody, rawBody ?? {});
+    assertNewDeviceParams(undefined, body.initial_device_display_name);
+    const { userId } = await this.users.register({ kind: 'guest' });
+    const login = await this.devices.issueAccessToken(userId, { deviceId: generateDeviceId(), initialDisplayName: body.initial_device_display_name });
+    this.devices.recordLastSeen({ userId, deviceId: login.device_id }, requestIp(request), requestUserAgent(request));
+    return { user_id: login.user_id, access_token: login.access_token, device_id: login.device_id };
+  }
+
+  /**
+   * The guest account a registration with `guest_access_token` upgrades: the token's owner, a
+   * guest, whose localpart is the `username` given (403 otherwise: a guest upgrades itself only).
+   */
+  private async guestToUpgrade(token: string, username: string | undefined): Promise<string> {
+    if (!this.config.registration.allow_guest_access) throw new MatrixError(403, 'M_GUEST_ACCESS_FORBIDDEN', 'Guest access is not enabled on this server');
+    const owner = await this.devices.authenticate(token);
+    if (!owner) throw MatrixError.unknownToken('Unknown guest access token');
+    if (!owner.isGuest) throw MatrixError.forbidden('guest_access_token is not the token of a guest account');
+    if (username === undefined) throw MatrixError.missingParam('Upgrading a guest account needs its localpart as username');
+    if (this.users.resolveLoginUser(username) !== owner.userId) throw MatrixError.forbidden('A guest may only upgrade its own account');
+    return owner.userId;
   }
 
   /**

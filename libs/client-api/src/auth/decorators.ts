@@ -2,7 +2,7 @@
 import { ExecutionContext, SetMetadata, UseGuards, applyDecorators, createParamDecorator } from '@nestjs/common';
 import { MatrixError } from '@hs/http';
 import type { AuthenticatableRequest } from './access-token';
-import { AccessTokenGuard } from './access-token.guard';
+import { AccessTokenGuard, GUEST_ALLOWED } from './access-token.guard';
 import type { AuthenticatedUser } from './authenticated-user';
 
 /** Metadata key set on handlers (or controllers) that need an access token. */
@@ -11,6 +11,14 @@ export const REQUIRE_AUTH = 'hs:client-api:require-auth';
 /** The endpoint needs an access token (`@RequireAuth()` on a method or a controller). */
 export function RequireAuth(): MethodDecorator & ClassDecorator {
   return applyDecorators(SetMetadata(REQUIRE_AUTH, true), UseGuards(AccessTokenGuard));
+}
+
+/**
+ * Guest accounts may use the endpoint (client-server API, "Guest Access"). An authenticated
+ * endpoint without it answers guests 403 M_GUEST_ACCESS_FORBIDDEN.
+ */
+export function GuestAllowed(): MethodDecorator & ClassDecorator {
+  return SetMetadata(GUEST_ALLOWED, true);
 }
 
 /** The authenticated user of the request; the handler must be `@RequireAuth()`. */

@@ -1,7 +1,7 @@
 /** Capabilities negotiation (client-server API): GET /capabilities. */
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ROOM_VERSIONS } from '@hs/protocol';
-import { RequireAuth } from '../auth/decorators';
+import { RequireAuth, GuestAllowed } from '../auth/decorators';
 import { CLIENT_API_CONFIG, ClientApiConfig } from '../config';
 import { clientPaths } from '../prefixes';
 
@@ -36,6 +36,7 @@ export class CapabilitiesController {
   constructor(@Inject(CLIENT_API_CONFIG) private readonly config: ClientApiConfig) {}
 
   /** GET /_matrix/client/v3/capabilities */
+  @GuestAllowed()
   @Get(clientPaths('capabilities'))
   @RequireAuth()
   getCapabilities(): { capabilities: Capabilities } {

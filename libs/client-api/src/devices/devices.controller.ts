@@ -6,7 +6,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put } from '@nest
 import { DeviceInfo, DeviceService, UserInteractiveAuthService, accountFlows } from '@hs/accounts';
 import { z } from 'zod';
 import type { AuthenticatedUser } from '../auth/authenticated-user';
-import { AuthUser, RequireAuth } from '../auth/decorators';
+import { AuthUser, RequireAuth, GuestAllowed } from '../auth/decorators';
 import { clientPaths } from '../prefixes';
 import { parseBody } from '../validation';
 
@@ -25,18 +25,21 @@ export class DevicesController {
   ) {}
 
   /** GET /_matrix/client/v3/devices */
+  @GuestAllowed()
   @Get(clientPaths('devices'))
   async getDevices(@AuthUser() user: AuthenticatedUser): Promise<{ devices: DeviceInfo[] }> {
     return { devices: await this.devices.listDevices(user.userId) };
   }
 
   /** GET /_matrix/client/v3/devices/{deviceId} */
+  @GuestAllowed()
   @Get(clientPaths('devices/:deviceId'))
   getDevice(@AuthUser() user: AuthenticatedUser, @Param('deviceId') deviceId: string): Promise<DeviceInfo> {
     return this.devices.getDevice(user.userId, deviceId);
   }
 
   /** PUT /_matrix/client/v3/devices/{deviceId} */
+  @GuestAllowed()
   @Put(clientPaths('devices/:deviceId'))
   async updateDevice(@AuthUser() user: AuthenticatedUser, @Param('deviceId') deviceId: string, @Body() rawBody: unknown): Promise<Record<string, never>> {
     const body = parseBody(UpdateDeviceBody, rawBody);

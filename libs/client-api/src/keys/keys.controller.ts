@@ -8,7 +8,7 @@ import type { FastifyReply } from 'fastify';
 import { DeviceKeysService, KeysQueryService, ToDeviceService, stringifyJson, type KeysClaimResponse } from '@hs/e2ee';
 import { MatrixError } from '@hs/http';
 import { SyncService, type DeviceLists } from '@hs/sync';
-import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
+import { AuthUser, RequireAuth, type AuthenticatedUser, GuestAllowed } from '../auth';
 import { clientPaths } from '../prefixes';
 import { answering, stringQuery } from '../rooms/params';
 
@@ -28,6 +28,7 @@ export class KeysController {
   ) {}
 
   /** POST /_matrix/client/v3/keys/upload */
+  @GuestAllowed()
   @Post(clientPaths('keys/upload'))
   @HttpCode(200)
   async upload(@AuthUser() user: AuthenticatedUser, @Body() body: unknown): Promise<{ one_time_key_counts: Record<string, number> }> {
@@ -36,6 +37,7 @@ export class KeysController {
   }
 
   /** POST /_matrix/client/v3/keys/query */
+  @GuestAllowed()
   @Post(clientPaths('keys/query'))
   @HttpCode(200)
   async query(@AuthUser() user: AuthenticatedUser, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
@@ -46,6 +48,7 @@ export class KeysController {
   }
 
   /** POST /_matrix/client/v3/keys/claim */
+  @GuestAllowed()
   @Post(clientPaths('keys/claim'))
   @HttpCode(200)
   claim(@Body() body: unknown): Promise<KeysClaimResponse> {
@@ -62,6 +65,7 @@ export class KeysController {
   }
 
   /** PUT /_matrix/client/v3/sendToDevice/{eventType}/{txnId} */
+  @GuestAllowed()
   @Put(clientPaths('sendToDevice/:eventType/:txnId'))
   async sendToDevice(
     @AuthUser() user: AuthenticatedUser,

@@ -9,7 +9,7 @@ import { JsonValue, Profile, ProfileService } from '@hs/accounts';
 import { MatrixError } from '@hs/http';
 import { UpdateMembershipProfile } from '@hs/room';
 import type { AuthenticatedUser } from '../auth/authenticated-user';
-import { AuthUser, RequireAuth } from '../auth/decorators';
+import { AuthUser, RequireAuth, GuestAllowed } from '../auth/decorators';
 import { assertSameUser } from '../auth/same-user';
 import { AppServiceQueries } from '../appservice/appservice-queries';
 import { clientPaths } from '../prefixes';
@@ -41,6 +41,7 @@ export class ProfileController {
   }
 
   /** PUT /_matrix/client/v3/profile/{userId}/{keyName} */
+  @GuestAllowed()
   @Put(clientPaths('profile/:userId/:keyName'))
   @RequireAuth()
   async setProfileField(
@@ -50,6 +51,8 @@ export class ProfileController {
     @Body() rawBody: unknown,
   ): Promise<Record<string, never>> {
     assertSameUser(user, userId, 'change the profile');
+    // Guests set their display name only (client-server API, "Guest Access").
+    if (user.isGuest && keyName !== 'displayname') throw new MatrixError(403, 'M_GUEST_ACCESS_FORBIDDEN', 'Guests may only set their display name');
     const body = parseObjectBody(rawBody);
     if (!Object.prototype.hasOwnProperty.call(body, keyName)) throw MatrixError.missingParam(`Missing ${keyName} in the request body`);
     const value = body[keyName];

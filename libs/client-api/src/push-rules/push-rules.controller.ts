@@ -6,7 +6,7 @@ import { Body, Controller, Delete, Get, Param, Put, Query } from '@nestjs/common
 import { MatrixError } from '@hs/http';
 import { z } from 'zod';
 import type { AuthenticatedUser } from '../auth/authenticated-user';
-import { AuthUser, RequireAuth } from '../auth/decorators';
+import { AuthUser, RequireAuth, GuestAllowed } from '../auth/decorators';
 import { clientPaths } from '../prefixes';
 import { parseBody, parseObjectBody, queryParam } from '../validation';
 import { PushAction, PushRule, PushRuleKind, PushRuleset } from '@hs/protocol';
@@ -26,12 +26,14 @@ export class PushRulesController {
   constructor(private readonly pushRules: PushRulesService) {}
 
   /** GET /_matrix/client/v3/pushrules/ */
+  @GuestAllowed()
   @Get(clientPaths('pushrules/'))
   async getPushRules(@AuthUser() user: AuthenticatedUser): Promise<{ global: PushRuleset }> {
     return { global: await this.pushRules.rules(user.userId) };
   }
 
   /** GET /_matrix/client/v3/pushrules/global/ */
+  @GuestAllowed()
   @Get(clientPaths('pushrules/global/'))
   getPushRulesGlobal(@AuthUser() user: AuthenticatedUser): Promise<PushRuleset> {
     return this.pushRules.rules(user.userId);

@@ -4,14 +4,16 @@
  */
 import { AccountDataService } from '@hs/accounts';
 import { AuditLog } from '@hs/admin';
+import { MatrixError } from '@hs/http';
 import { GetEvent, RedactEvent, SendRoomEvent, UpgradeRoom } from '@hs/room';
 import { PresenceStore } from '@hs/sync';
 import { Body, Controller, HttpCode, Inject, Logger, Param, Post, Put } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { z } from 'zod';
 import { RequestId } from '../admin/server-admin';
-import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
+import { AuthUser, RequireAuth, type AuthenticatedUser, GuestAllowed } from '../auth';
 import { clientPaths } from '../prefixes';
+import { GuestAccessRevocation } from './guest-access';
 import { RateLimited } from '../rate-limit';
 import { answering, eventIdParam, eventTypeParam, objectBody, optionalReason, parseBody, roomIdParam, stateKeyParam, txnIdParam } from './params';
 
@@ -28,9 +30,11 @@ export class RoomEventsController {
     private readonly accountData: AccountDataService,
     private readonly presence: PresenceStore,
     @Inject(AuditLog) private readonly audit: AuditLog,
+    private readonly guestAccess: GuestAccessRevocation,
   ) {}
 
   /** PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId} */
+  @GuestAllowed()
   @Put(clientPaths('rooms/:roomId/send/:eventType/:txnId'))
   @RateLimited('message')
   async sendMessage(
@@ -40,7 +44,10 @@ export class RoomEventsController {
     @Param('txnId') rawTxnId: string,
     @Body() body: unknown,
   ): Promise<{ event_id: string }> {
-    return this.send(user, roomIdParam(rawRoomId), eventTypeParam(rawType), body, { txn: { deviceId: user.deviceId, txnId: txnIdParam(rawTxnId) } });
+    const eventType = eventTypeParam(rawType);
+    // Guests send messages only (client-server API, "Guest Access").
+    if (user.isGuest && eventType !== 'm.room.message') throw new MatrixError(403, 'M_GUEST_ACCESS_FORBIDDEN', 'Guests may only send m.room.message events');
+    return this.send(user, roomIdParam(rawRoomId), eventType, body, { txn: { deviceId: user.deviceId, txnId: txnIdParam(rawTxnId) } });
   }
 
   /**
@@ -94,6 +101,8 @@ export class RoomEventsController {
     const content = objectBody(body);
     const { eventId } = await answering(() => this.commandBus.execute(new SendRoomEvent(user.userId, roomId, type, content, options)));
     this.presence.active(user.userId);
+    // Guests leave before the change is answered, so that the sender's next read sees them gone.
+    if (type === 'm.room.guest_access' && options?.stateKey === '' && content.guest_access !== 'can_join') await this.guestAccess.enforce(roomId);
     return { event_id: eventId };
   }
 

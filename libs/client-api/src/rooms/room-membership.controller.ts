@@ -14,7 +14,7 @@ import { CLIENT_API_CONFIG, type ClientApiConfig } from '../config';
 import { assertMayUseAlias } from './directory.controller';
 import { z } from 'zod';
 import { RequestId } from '../admin/server-admin';
-import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
+import { AuthUser, RequireAuth, type AuthenticatedUser, GuestAllowed } from '../auth';
 import { clientPaths } from '../prefixes';
 import {
   answering,
@@ -74,6 +74,7 @@ export class RoomMembershipController {
   }
 
   /** POST /_matrix/client/v3/join/{roomIdOrAlias} */
+  @GuestAllowed()
   @Post(clientPaths('join/:roomIdOrAlias'))
   @HttpCode(200)
   async joinRoom(
@@ -89,19 +90,20 @@ export class RoomMembershipController {
     // A local alias an application service claims may not exist yet: the service is asked to create it.
     if (roomIdOrAlias.startsWith('#')) await this.appServiceQueries.lookupAlias(roomIdOrAlias, () => answering(() => this.queryBus.execute(new ResolveRoomAlias(roomIdOrAlias)))).catch(() => undefined);
     const { roomId } = await answering(() =>
-      this.commandBus.execute(new JoinRoom(user.userId, roomIdOrAlias, profile, reason, content as JsonObject, servers)),
+      this.commandBus.execute(new JoinRoom(user.userId, roomIdOrAlias, profile, reason, content as JsonObject, servers, user.isGuest)),
     );
     return { room_id: roomId };
   }
 
   /** POST /_matrix/client/v3/rooms/{roomId}/join */
+  @GuestAllowed()
   @Post(clientPaths('rooms/:roomId/join'))
   @HttpCode(200)
   async joinRoomById(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string, @Body() body: unknown): Promise<{ room_id: string }> {
     const roomId = roomIdParam(rawRoomId);
     const { reason, ...content } = parseBody(reasonBody.passthrough(), body);
     const profile = await this.profileOf(user.userId);
-    const joined = await answering(() => this.commandBus.execute(new JoinRoom(user.userId, roomId, profile, reason, content as JsonObject)));
+    const joined = await answering(() => this.commandBus.execute(new JoinRoom(user.userId, roomId, profile, reason, content as JsonObject, [], user.isGuest)));
     return { room_id: joined.roomId };
   }
 
@@ -147,6 +149,7 @@ export class RoomMembershipController {
   }
 
   /** POST /_matrix/client/v3/rooms/{roomId}/leave */
+  @GuestAllowed()
   @Post(clientPaths('rooms/:roomId/leave'))
   @HttpCode(200)
   async leaveRoom(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string, @Body() body: unknown): Promise<Record<string, never>> {

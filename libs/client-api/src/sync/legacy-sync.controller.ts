@@ -7,7 +7,7 @@ import { LegacySyncService, type EventStreamResponse, type InitialSyncResponse, 
 import { MatrixError } from '@hs/http';
 import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
+import { AuthUser, RequireAuth, type AuthenticatedUser, GuestAllowed } from '../auth';
 import { clientPaths } from '../prefixes';
 import { answering, intQuery, roomIdParam, stringQuery } from '../rooms/params';
 import { MAX_SYNC_TIMEOUT_MS, untilClientLeaves } from './sync.controller';
@@ -29,8 +29,11 @@ export class LegacySyncController {
   constructor(private readonly legacy: LegacySyncService) {}
 
   /** GET /_matrix/client/v3/events */
+  @GuestAllowed()
   @Get(clientPaths('events'))
   async events(@AuthUser() user: AuthenticatedUser, @Query() query: Record<string, unknown>, @Res({ passthrough: true }) reply: FastifyReply): Promise<EventStreamResponse> {
+    // Guests read the event stream of one room only (as used for room previews).
+    if (user.isGuest && query.room_id === undefined) throw new MatrixError(403, 'M_GUEST_ACCESS_FORBIDDEN', 'Guests may only read the events of a room (room_id)');
     const from = stringQuery(query.from, 'from');
     const timeoutMs = intQuery(query.timeout, 'timeout', 0, MAX_SYNC_TIMEOUT_MS) ?? DEFAULT_EVENTS_TIMEOUT_MS;
     // `limit` is not a parameter of this endpoint in the spec (r0.6.1), but older clients send
@@ -51,6 +54,7 @@ export class LegacySyncController {
   }
 
   /** GET /_matrix/client/v3/rooms/{roomId}/initialSync */
+  @GuestAllowed()
   @Get(clientPaths('rooms/:roomId/initialSync'))
   async roomInitialSync(
     @AuthUser() user: AuthenticatedUser,

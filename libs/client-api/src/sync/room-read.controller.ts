@@ -20,7 +20,7 @@ import { BackfillRoom } from '@hs/room';
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { z } from 'zod';
-import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
+import { AuthUser, RequireAuth, type AuthenticatedUser, GuestAllowed } from '../auth';
 import { clientPaths, clientV1Paths } from '../prefixes';
 import { answering, containsNul, eventIdParam, eventTypeParam, intQuery, roomIdParam, stateKeyParam, stringQuery } from '../rooms/params';
 
@@ -86,6 +86,7 @@ export class RoomReadController {
   ) {}
 
   /** GET /_matrix/client/v3/rooms/{roomId}/messages */
+  @GuestAllowed()
   @Get(clientPaths('rooms/:roomId/messages'))
   async getRoomEvents(
     @AuthUser() user: AuthenticatedUser,
@@ -109,6 +110,7 @@ export class RoomReadController {
   }
 
   /** GET /_matrix/client/v3/rooms/{roomId}/context/{eventId} */
+  @GuestAllowed()
   @Get(clientPaths('rooms/:roomId/context/:eventId'))
   async getEventContext(
     @AuthUser() user: AuthenticatedUser,
@@ -124,6 +126,7 @@ export class RoomReadController {
   }
 
   /** GET /_matrix/client/v3/rooms/{roomId}/event/{eventId} */
+  @GuestAllowed()
   @Get(clientPaths('rooms/:roomId/event/:eventId'))
   async getOneRoomEvent(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string, @Param('eventId') rawEventId: string): Promise<ClientEvent> {
     const roomId = roomIdParam(rawRoomId);
@@ -148,6 +151,7 @@ export class RoomReadController {
   }
 
   /** GET /_matrix/client/v3/rooms/{roomId}/state */
+  @GuestAllowed()
   @Get(clientPaths('rooms/:roomId/state'))
   async getRoomState(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string): Promise<ClientEvent[]> {
     const roomId = roomIdParam(rawRoomId);
@@ -155,6 +159,7 @@ export class RoomReadController {
   }
 
   /** GET /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey} */
+  @GuestAllowed()
   @Get(clientPaths('rooms/:roomId/state/:eventType/:stateKey'))
   async getRoomStateWithKey(
     @AuthUser() user: AuthenticatedUser,
@@ -167,6 +172,7 @@ export class RoomReadController {
   }
 
   /** GET /_matrix/client/v3/rooms/{roomId}/state/{eventType}/ (the empty state key; the router ignores the last slash) */
+  @GuestAllowed()
   @Get(clientPaths('rooms/:roomId/state/:eventType'))
   async getRoomStateWithEmptyKey(
     @AuthUser() user: AuthenticatedUser,
@@ -192,6 +198,7 @@ export class RoomReadController {
   }
 
   /** GET /_matrix/client/v3/rooms/{roomId}/members */
+  @GuestAllowed()
   @Get(clientPaths('rooms/:roomId/members'))
   async getMembersByRoom(
     @AuthUser() user: AuthenticatedUser,
@@ -212,6 +219,7 @@ export class RoomReadController {
   }
 
   /** GET /_matrix/client/v3/rooms/{roomId}/joined_members */
+  @GuestAllowed()
   @Get(clientPaths('rooms/:roomId/joined_members'))
   async getJoinedMembersByRoom(@AuthUser() user: AuthenticatedUser, @Param('roomId') rawRoomId: string): Promise<{ joined: Record<string, unknown> }> {
     const roomId = roomIdParam(rawRoomId);
@@ -222,6 +230,7 @@ export class RoomReadController {
   }
 
   /** GET /_matrix/client/v3/joined_rooms */
+  @GuestAllowed()
   @Get(clientPaths('joined_rooms'))
   async getJoinedRooms(@AuthUser() user: AuthenticatedUser): Promise<{ joined_rooms: string[] }> {
     const rooms: string[] = await answering(() => this.queryBus.execute(new GetJoinedRooms(user.userId)));

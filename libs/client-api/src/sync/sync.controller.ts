@@ -4,7 +4,7 @@ import { MatrixError } from '@hs/http';
 import { SyncService, type PresenceState, type SyncFilter, type SyncResponse } from '@hs/sync';
 import { Controller, Get, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
+import { AuthUser, RequireAuth, type AuthenticatedUser, GuestAllowed } from '../auth';
 import { clientPaths } from '../prefixes';
 import { answering, intQuery, stringQuery } from '../rooms/params';
 
@@ -46,6 +46,7 @@ export class SyncController {
   ) {}
 
   /** GET /_matrix/client/v3/sync */
+  @GuestAllowed()
   @Get(clientPaths('sync'))
   async sync(@AuthUser() user: AuthenticatedUser, @Query() query: Record<string, unknown>, @Res({ passthrough: true }) reply: FastifyReply): Promise<SyncResponse> {
     const since = stringQuery(query.since, 'since');

@@ -14,6 +14,8 @@ export class JoinRoom extends Command<{ roomId: string; eventId: string }> {
     readonly content?: JsonObject,
     /** Servers to join a room held by other servers through (`via`, `server_name`). */
     readonly servers: readonly string[] = [],
+    /** The user is a guest: the room must allow guests (`m.room.guest_access` `can_join`). */
+    readonly guest = false,
   ) {
     super();
   }

@@ -1,8 +1,14 @@
 import { serverNameOf, type JsonObject } from '@hs/protocol';
+import { forbidden } from '../../errors';
 import { memberEvent, profileContent } from '../membership';
 import type { RoomPlan } from '../../room-writer';
 import type { RoomState } from '../../room-state';
 import type { JoinRoom } from './command';
+
+/** Whether guest accounts may join: `m.room.guest_access` is `can_join` (client-server API, "Guest Access"). */
+export function guestsMayJoin(state: RoomState): boolean {
+  return state.content('m.room.guest_access')?.guest_access === 'can_join';
+}
 
 /** The room ids a restricted join rule allows through membership (`allow` entries of type m.room_membership). */
 export function restrictedJoinRooms(state: RoomState): string[] {
@@ -51,10 +57,12 @@ export function joinContent(body: JsonObject | undefined, profile: JoinRoom['pro
  * Joining a room the user is already in sends nothing and answers the current join. A
  * restricted join by a member of an allowed room names a local member who may invite
  * (`join_authorised_via_users_server`). Whether the join is allowed (join rules, invites,
- * bans) is the authorization rules' decision.
+ * bans) is the authorization rules' decision; a guest may join only a room that allows
+ * guests.
  */
 export function decideJoinRoom(state: RoomState, command: JoinRoom, context: { memberOfAllowedRoom: boolean; serverName: string }): RoomPlan {
   if (state.isJoined(command.userId)) return { events: [], existing: state.event('m.room.member', command.userId) };
+  if (command.guest && !guestsMayJoin(state)) throw forbidden('Guest access is not allowed in this room');
   const content: JsonObject = joinContent(command.content, command.profile);
   if (context.memberOfAllowedRoom && state.membership(command.userId) !== 'invite' && restrictedJoinRooms(state).length > 0) {
     const authoriser = restrictedJoinAuthoriser(state, context.serverName);
