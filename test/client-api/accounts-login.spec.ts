@@ -1,6 +1,6 @@
 /**
- * Login, logout, whoami and access tokens over real HTTP against the homeserver, and the
- * rate limits of login, registration and sending (with a clock the test moves).
+ * Login, logout, whoami and access tokens over real HTTP against the homeserver, login tokens
+ * (m.login.token after POST /login/get_token), and the rate limits of login, registration and sending (with a clock the test moves).
  */
 import { assertMatchesSpec } from '@hs/testing';
 import { call, registerUser, useTestServer, TestUser, uniqueName } from './accounts-harness';
@@ -19,6 +19,15 @@ describe('login, logout and access tokens', () => {
     expect(reply.status).toBe(200);
     assertMatchesSpec(reply.body, { api: 'client-server', file: 'login.yaml', path: '/login', method: 'get', status: 200 });
     expect(reply.body).toEqual({ flows: [{ type: 'm.login.password' }] });
+  });
+
+  it('issues no login tokens unless login_via_existing_session is enabled', async () => {
+    const getToken = await call(s.url, 'POST', '/_matrix/client/v1/login/get_token', { token: alice.token, body: {} });
+    expect(getToken).toMatchObject({ status: 404, body: { errcode: 'M_UNRECOGNIZED' } });
+    const login = await call(s.url, 'POST', 'login', { body: { type: 'm.login.token', token: 'anything' } });
+    expect(login).toMatchObject({ status: 400, body: { errcode: 'M_UNKNOWN' } });
+    const capabilities = await call<{ capabilities: Record<string, unknown> }>(s.url, 'GET', 'capabilities', { token: alice.token });
+    expect(capabilities.body.capabilities['m.get_login_token']).toEqual({ enabled: false });
   });
 
   it('logs in with an m.id.user identifier (user id or localpart, any case) and with the legacy user field', async () => {
@@ -145,6 +154,64 @@ describe('login, logout and access tokens', () => {
       expect((await call(s.url, 'GET', 'account/whoami', { token })).status).toBe(401);
     }
     expect((await login('AGAIN')).status).toBe(200);
+  });
+});
+
+describe('login tokens (login_via_existing_session)', () => {
+  let now = Date.now();
+  const s = useTestServer({ HS_LOGIN_VIA_EXISTING_SESSION__ENABLED: 'true', HS_LOGIN_VIA_EXISTING_SESSION__TOKEN_TIMEOUT_MS: '60000' }, () => now);
+  let alice: TestUser;
+  beforeAll(async () => {
+    alice = await registerUser(s.url, 'alice');
+  });
+
+  async function getToken(): Promise<string> {
+    const first = await call<{ session: string; flows: unknown }>(s.url, 'POST', '/_matrix/client/v1/login/get_token', { token: alice.token, body: {} });
+    expect(first.status).toBe(401);
+    expect(first.body.flows).toEqual([{ stages: ['m.login.password'] }]);
+    const auth = { type: 'm.login.password', identifier: { type: 'm.id.user', user: alice.userId }, password: alice.password, session: first.body.session };
+    const done = await call<{ login_token: string; expires_in_ms: number }>(s.url, 'POST', '/_matrix/client/v1/login/get_token', { token: alice.token, body: { auth } });
+    expect(done.status).toBe(200);
+    assertMatchesSpec(done.body, { api: 'client-server', file: 'login_token.yaml', path: '/login/get_token', method: 'post', status: 200 });
+    expect(done.body.expires_in_ms).toBe(60_000);
+    return done.body.login_token;
+  }
+
+  it('offers m.login.token with get_login_token and the m.get_login_token capability', async () => {
+    const flows = await call(s.url, 'GET', 'login');
+    expect(flows.body).toEqual({ flows: [{ type: 'm.login.password' }, { type: 'm.login.token', get_login_token: true }] });
+    const capabilities = await call<{ capabilities: Record<string, unknown> }>(s.url, 'GET', 'capabilities', { token: alice.token });
+    expect(capabilities.body.capabilities['m.get_login_token']).toEqual({ enabled: true });
+  });
+
+  it('a token from a signed-in device (after the password again) signs in a new device once', async () => {
+    const token = await getToken();
+    const login = await call<{ user_id: string; access_token: string; device_id: string }>(s.url, 'POST', 'login', {
+      body: { type: 'm.login.token', token, initial_device_display_name: 'Phone' },
+    });
+    expect(login.status).toBe(200);
+    assertMatchesSpec(login.body, LOGIN_200);
+    expect(login.body.user_id).toBe(alice.userId);
+    expect(login.body.device_id).not.toBe(alice.deviceId);
+    const whoami = await call(s.url, 'GET', 'account/whoami', { token: login.body.access_token });
+    expect(whoami.body).toMatchObject({ user_id: alice.userId, device_id: login.body.device_id });
+    const again = await call(s.url, 'POST', 'login', { body: { type: 'm.login.token', token } });
+    expect(again).toMatchObject({ status: 403, body: { errcode: 'M_FORBIDDEN' } });
+  });
+
+  it('refuses an expired token, an unknown one, a missing one, and get_token without authentication', async () => {
+    const token = await getToken();
+    now += 60_001;
+    expect(await call(s.url, 'POST', 'login', { body: { type: 'm.login.token', token } })).toMatchObject({ status: 403, body: { errcode: 'M_FORBIDDEN' } });
+    expect(await call(s.url, 'POST', 'login', { body: { type: 'm.login.token', token: 'nonsense' } })).toMatchObject({ status: 403, body: { errcode: 'M_FORBIDDEN' } });
+    expect(await call(s.url, 'POST', 'login', { body: { type: 'm.login.token' } })).toMatchObject({ status: 400, body: { errcode: 'M_MISSING_PARAM' } });
+    expect(await call(s.url, 'POST', '/_matrix/client/v1/login/get_token', { body: {} })).toMatchObject({ status: 401, body: { errcode: 'M_MISSING_TOKEN' } });
+    const wrongPassword = await call(s.url, 'POST', '/_matrix/client/v1/login/get_token', {
+      token: alice.token,
+      body: { auth: { type: 'm.login.password', identifier: { type: 'm.id.user', user: alice.userId }, password: 'wrong' } },
+    });
+    expect(wrongPassword.status).toBe(401);
+    expect(wrongPassword.body).toMatchObject({ errcode: 'M_FORBIDDEN' });
   });
 });
 

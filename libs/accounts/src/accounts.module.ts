@@ -15,6 +15,7 @@ import { DatabasePool } from './db';
 import { DeviceService } from './devices.service';
 import { FilterService } from './filters.service';
 import { OpenIdTokenService } from './openid-tokens.service';
+import { LoginTokenService } from './login-tokens.service';
 import { AccountsOptions } from './options';
 import { ProfileService } from './profiles.service';
 import { RegistrationTokenService } from './registration-tokens.service';
@@ -69,6 +70,7 @@ const serviceProviders: Provider[] = [
   { provide: AccountDataService, useFactory: (a: Accounts) => a.accountData, inject: [ACCOUNTS] },
   { provide: FilterService, useFactory: (a: Accounts) => a.filters, inject: [ACCOUNTS] },
   { provide: OpenIdTokenService, useFactory: (a: Accounts) => a.openIdTokens, inject: [ACCOUNTS] },
+  { provide: LoginTokenService, useFactory: (a: Accounts) => a.loginTokens, inject: [ACCOUNTS] },
 ];
 
 const exported = [
@@ -82,6 +84,7 @@ const exported = [
   AccountDataService,
   FilterService,
   OpenIdTokenService,
+  LoginTokenService,
 ];
 
 @Module({})

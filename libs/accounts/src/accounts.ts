@@ -4,6 +4,7 @@ import { DatabasePool } from './db';
 import { DeviceService } from './devices.service';
 import { FilterService } from './filters.service';
 import { OpenIdTokenService } from './openid-tokens.service';
+import { LoginTokenService } from './login-tokens.service';
 import { AccountsOptions, resolveAccountsOptions, ResolvedAccountsOptions } from './options';
 import { PasswordHasher } from './passwords';
 import { ProfileService } from './profiles.service';
@@ -23,6 +24,7 @@ export interface Accounts {
   accountData: AccountDataService;
   filters: FilterService;
   openIdTokens: OpenIdTokenService;
+  loginTokens: LoginTokenService;
   /** Writes buffered device "last seen" updates and completes the change streams. */
   close(): Promise<void>;
 }
@@ -39,6 +41,7 @@ export function createAccounts(pool: DatabasePool, options: AccountsOptions): Ac
   const accountData = new AccountDataService(pool);
   const filters = new FilterService(pool);
   const openIdTokens = new OpenIdTokenService(pool, resolved.clock);
+  const loginTokens = new LoginTokenService(pool, resolved.clock);
   return {
     options: resolved,
     users,
@@ -50,6 +53,7 @@ export function createAccounts(pool: DatabasePool, options: AccountsOptions): Ac
     accountData,
     filters,
     openIdTokens,
+    loginTokens,
     async close() {
       await devices.close();
       users.close();

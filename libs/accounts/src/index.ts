@@ -24,6 +24,7 @@ export * from './account-data.service';
 export * from './filter-rules';
 export * from './filters.service';
 export * from './openid-tokens.service';
+export * from './login-tokens.service';
 export { createAccounts, type Accounts } from './accounts';
 export {
   AccountsModule,

@@ -60,6 +60,7 @@ describe('configuration', () => {
       },
       signing_key_path: '/srv/hs/signing.key',
       registration: { enabled: false, shared_secret: null, registration_token: null, requires_token: false, allow_guest_access: false },
+      login_via_existing_session: { enabled: false, token_timeout_ms: 120_000 },
       rate_limits: {
         enabled: true,
         login: { per_second: 0.17, burst_count: 3 },

@@ -276,6 +276,18 @@ export const configSchema = z
         .default({}),
       { doc: 'Who may create accounts.' },
     ),
+    login_via_existing_session: key(
+      z
+        .object({
+          enabled: key(z.boolean().default(false), {
+            doc: 'Let a signed-in device get a one-time login token for a new device (POST /_matrix/client/v1/login/get_token, after the user authenticates again); the new device signs in with m.login.token. Clients use it to sign in a phone from a laptop.',
+          }),
+          token_timeout_ms: key(milliseconds(120_000), { doc: 'How long a login token stays valid.' }),
+        })
+        .strict()
+        .default({}),
+      { doc: 'Signing in a new device from one already signed in.' },
+    ),
     rate_limits: key(
       z
         .object({

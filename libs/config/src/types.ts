@@ -77,6 +77,11 @@ export interface HomeserverConfig {
     /** Guest accounts (POST /register?kind=guest) are allowed. */
     allow_guest_access: boolean;
   };
+  login_via_existing_session: {
+    /** POST /login/get_token issues login tokens (m.login.token). */
+    enabled: boolean;
+    token_timeout_ms: number;
+  };
   rate_limits: {
     enabled: boolean;
     login: RateLimitRule;

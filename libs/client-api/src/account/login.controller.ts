@@ -1,15 +1,16 @@
 /**
- * Login and logout (client-server API, "Login"): GET/POST /login with `m.login.password`,
- * POST /logout, POST /logout/all and GET /account/whoami.
+ * Login and logout (client-server API, "Login"): GET/POST /login with `m.login.password` and
+ * `m.login.token`, POST /login/get_token, POST /logout, POST /logout/all and GET /account/whoami.
  */
-import { Body, Controller, Get, HttpCode, Post, Req } from '@nestjs/common';
-import { DeviceService, LOGIN_PASSWORD, UserService } from '@hs/accounts';
+import { Body, Controller, Get, HttpCode, Inject, Post, Req } from '@nestjs/common';
+import { DeviceService, LOGIN_PASSWORD, LoginTokenService, UserInteractiveAuthService, UserService, accountFlows } from '@hs/accounts';
 import { MatrixError } from '@hs/http';
 import { z } from 'zod';
 import type { AuthenticatedUser } from '../auth/authenticated-user';
 import { AuthUser, RequireAuth, GuestAllowed } from '../auth/decorators';
 import { requestIp, requestUserAgent } from '../auth/request-ip';
-import { clientPaths } from '../prefixes';
+import { CLIENT_API_CONFIG, ClientApiConfig } from '../config';
+import { clientPaths, clientV1Paths } from '../prefixes';
 import { RateLimited } from '../rate-limit/rate-limit.guard';
 import { RateLimiter } from '../rate-limit/rate-limiter';
 import { parseBody } from '../validation';
@@ -30,6 +31,11 @@ const LoginBody = z.object({
   initial_device_display_name: z.string().optional(),
   refresh_token: z.boolean().optional(),
 });
+
+/** `m.login.token`: a login token from POST /login/get_token. */
+const LOGIN_TOKEN = 'm.login.token';
+
+const GetTokenBody = z.object({ auth: z.unknown().optional() });
 
 /** The body of a successful login (login.yaml, 200). */
 export interface LoginResponse {
@@ -69,12 +75,36 @@ export class LoginController {
     private readonly users: UserService,
     private readonly devices: DeviceService,
     private readonly limiter: RateLimiter,
+    private readonly loginTokens: LoginTokenService,
+    private readonly uia: UserInteractiveAuthService,
+    @Inject(CLIENT_API_CONFIG) private readonly config: ClientApiConfig,
   ) {}
 
   /** GET /_matrix/client/v3/login */
   @Get(clientPaths('login'))
-  getLoginFlows(): { flows: { type: string }[] } {
-    return { flows: [{ type: LOGIN_PASSWORD }] };
+  getLoginFlows(): { flows: { type: string; get_login_token?: boolean }[] } {
+    const flows: { type: string; get_login_token?: boolean }[] = [{ type: LOGIN_PASSWORD }];
+    if (this.config.login_via_existing_session.enabled) flows.push({ type: LOGIN_TOKEN, get_login_token: true });
+    return { flows };
+  }
+
+  /**
+   * POST /_matrix/client/v1/login/get_token: a one-time login token for a new device of the
+   * same user, after the user authenticates again (user-interactive auth). 404 M_UNRECOGNIZED
+   * unless `login_via_existing_session.enabled`.
+   */
+  @Post(clientV1Paths('login/get_token'))
+  @HttpCode(200)
+  @RequireAuth()
+  @RateLimited('login')
+  async getLoginToken(@AuthUser() user: AuthenticatedUser, @Body() rawBody: unknown): Promise<{ login_token: string; expires_in_ms: number }> {
+    const settings = this.config.login_via_existing_session;
+    if (!settings.enabled) throw new MatrixError(404, 'M_UNRECOGNIZED', 'Login tokens are not enabled on this server');
+    const body = parseBody(GetTokenBody, rawBody ?? {});
+    const session = await this.uia.authenticate({ operation: 'POST /login/get_token', userId: user.userId, flows: accountFlows(), auth: body.auth });
+    const token = await this.loginTokens.issue(user.userId, settings.token_timeout_ms);
+    await this.uia.completeSession(session.sessionId);
+    return { login_token: token, expires_in_ms: settings.token_timeout_ms };
   }
 
   /** POST /_matrix/client/v3/login */
@@ -83,6 +113,7 @@ export class LoginController {
   @RateLimited('login')
   async login(@Body() rawBody: unknown, @Req() request: { ip?: string; headers: Record<string, string | string[] | undefined> }): Promise<LoginResponse> {
     const body = parseBody(LoginBody, rawBody);
+    if (body.type === LOGIN_TOKEN && this.config.login_via_existing_session.enabled) return this.loginWithToken(body, request);
     if (body.type !== LOGIN_PASSWORD) throw new MatrixError(400, 'M_UNKNOWN', `Unknown login type ${body.type}`);
     const target = loginTarget(body);
     if ('thirdParty' in target) {
@@ -99,6 +130,17 @@ export class LoginController {
       deviceId: body.device_id,
       initialDeviceDisplayName: body.initial_device_display_name,
     });
+    this.devices.recordLastSeen({ userId: result.user_id, deviceId: result.device_id }, requestIp(request), requestUserAgent(request));
+    return { user_id: result.user_id, access_token: result.access_token, device_id: result.device_id };
+  }
+
+  /** POST /login with `m.login.token`: the token is used up, valid or not for this login's user. */
+  private async loginWithToken(body: z.infer<typeof LoginBody>, request: { ip?: string; headers: Record<string, string | string[] | undefined> }): Promise<LoginResponse> {
+    if (body.token === undefined) throw MatrixError.missingParam('token is required');
+    if (body.device_id !== undefined && body.device_id.length === 0) throw MatrixError.invalidParam('device_id must not be empty');
+    const userId = await this.loginTokens.consume(body.token);
+    if (userId === null) throw MatrixError.forbidden('Invalid or expired login token');
+    const result = await this.devices.issueAccessToken(userId, { deviceId: body.device_id, initialDisplayName: body.initial_device_display_name });
     this.devices.recordLastSeen({ userId: result.user_id, deviceId: result.device_id }, requestIp(request), requestUserAgent(request));
     return { user_id: result.user_id, access_token: result.access_token, device_id: result.device_id };
   }

@@ -16,7 +16,7 @@ export interface Capabilities {
 }
 
 /** What this server lets clients do, from the room-version table and the configuration. */
-export function serverCapabilities(config: Pick<ClientApiConfig, 'default_room_version'>): Capabilities {
+export function serverCapabilities(config: Pick<ClientApiConfig, 'default_room_version' | 'login_via_existing_session'>): Capabilities {
   const available: Record<string, 'stable' | 'unstable'> = {};
   for (const [id, rules] of ROOM_VERSIONS) available[id] = rules.stable ? 'stable' : 'unstable';
   return {
@@ -24,9 +24,9 @@ export function serverCapabilities(config: Pick<ClientApiConfig, 'default_room_v
     'm.room_versions': { default: config.default_room_version, available },
     'm.set_displayname': { enabled: true },
     'm.set_avatar_url': { enabled: true },
-    // No third-party identifiers are kept, and no login tokens are issued.
+    // No third-party identifiers are kept.
     'm.3pid_changes': { enabled: false },
-    'm.get_login_token': { enabled: false },
+    'm.get_login_token': { enabled: config.login_via_existing_session.enabled },
     'm.profile_fields': { enabled: true },
   };
 }
