@@ -20,6 +20,8 @@ export interface AppServiceClientOptions {
 
 /** Largest answer body kept (an error body is shown to the pinging client). */
 const MAX_BODY_CHARS = 4096;
+/** Largest third-party lookup answer taken (protocol metadata, lists of locations or users). */
+const MAX_THIRD_PARTY_CHARS = 1024 * 1024;
 
 export class AppServiceClient {
   private readonly timeoutMs: number;
@@ -41,7 +43,7 @@ export class AppServiceClient {
   }
 
   /** Sends a request to `path` (under /_matrix/app/v1) of the service's URL. */
-  async request(service: AppService, method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<AppServiceOutcome> {
+  async request(service: AppService, method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown, signal?: AbortSignal, maxBodyChars = MAX_BODY_CHARS): Promise<AppServiceOutcome> {
     const base = service.registration.url;
     if (base === null) return { kind: 'connection-failed', reason: 'the application service has no URL' };
     const timeout = AbortSignal.timeout(this.timeoutMs);
@@ -53,7 +55,7 @@ export class AppServiceClient {
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         signal: combined,
       });
-      const text = (await response.text()).slice(0, MAX_BODY_CHARS);
+      const text = (await response.text()).slice(0, maxBodyChars);
       if (response.ok) for (const listener of this.reachableListeners) listener(service.id);
       return response.ok ? { kind: 'ok', status: response.status, body: text } : { kind: 'status', status: response.status, body: text };
     } catch (error) {
@@ -71,6 +73,21 @@ export class AppServiceClient {
   /** GET /users/{userId}: the service says the user exists (it has just created it). */
   async queryUser(service: AppService, userId: string): Promise<boolean> {
     return (await this.request(service, 'GET', `users/${encodeURIComponent(userId)}`)).kind === 'ok';
+  }
+
+  /**
+   * GET /thirdparty/{path} (protocol metadata, locations, users): the service's JSON answer, or
+   * undefined when it did not answer 2xx with JSON (a service that fails is left out of the lookup;
+   * an answer cut at the size limit is not JSON either).
+   */
+  async thirdParty(service: AppService, path: string): Promise<unknown> {
+    const outcome = await this.request(service, 'GET', `thirdparty/${path}`, undefined, undefined, MAX_THIRD_PARTY_CHARS);
+    if (outcome.kind !== 'ok') return undefined;
+    try {
+      return JSON.parse(outcome.body) as unknown;
+    } catch {
+      return undefined;
+    }
   }
 
   /** GET /rooms/{alias}: the service says the alias exists (it has just created the room). */

@@ -20,6 +20,7 @@ import { RegistrationTokensController } from './admin/registration-tokens.contro
 import { ServerAdminGuard } from './admin/server-admin';
 import { WhoisController } from './admin/whois.controller';
 import { AppServicePingController } from './appservice/appservice-ping.controller';
+import { ThirdPartyController } from './appservice/third-party.controller';
 import { AppServiceQueries } from './appservice/appservice-queries';
 import { AccessTokenGuard } from './auth/access-token.guard';
 import { CapabilitiesController } from './capabilities/capabilities.controller';
@@ -123,6 +124,7 @@ export class ClientApiModule {
         AuditController,
         ReportContentController,
         AppServicePingController,
+        ThirdPartyController,
       ],
     };
   }

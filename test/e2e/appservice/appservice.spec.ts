@@ -3,19 +3,32 @@
  * the bridge (it receives the transactions and answers the user and alias queries), the
  * homeserver runs in this process with the bridge's registration file. Checks registration in
  * the namespace, masquerading, transactions (each event once, in order, after the bridge was
- * down, across a homeserver restart), queries and ping.
+ * down, across a homeserver restart), queries, third-party lookups and ping.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@hs/config';
+import { assertMatchesSpec } from '@hs/testing';
 import { AppService } from 'matrix-appservice';
 import { runClientScript, type ClientReport } from '../../support/client-script';
 import { startInProcess, type InProcessServer } from '../../support/in-process-server';
 
 const AS_TOKEN = 'as_token_bridge_0123456789';
 const HS_TOKEN = 'hs_token_bridge_0123456789';
+
+const IRC_PROTOCOL = {
+  user_fields: ['network', 'nickname'],
+  location_fields: ['network', 'channel'],
+  icon: 'mxc://example.org/irc',
+  field_types: {
+    network: { regexp: '([a-z0-9]+\\.)*[a-z0-9]+', placeholder: 'irc.example.org' },
+    nickname: { regexp: '[^\\s]+', placeholder: 'username' },
+    channel: { regexp: '#[^\\s]+', placeholder: '#foobar' },
+  },
+  instances: [{ desc: 'Example', icon: 'mxc://example.org/example', fields: { network: 'irc.example.org' }, network_id: 'example' }],
+};
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -27,7 +40,7 @@ async function freePort(): Promise<number> {
 
 interface Answer {
   status: number;
-  body: Record<string, unknown>;
+  body: Record<string, unknown> & { irc?: unknown };
 }
 
 async function call(base: string, method: string, path: string, token?: string, body?: unknown): Promise<Answer> {
@@ -60,6 +73,23 @@ class Bridge {
     const service = new AppService({ homeserverToken: HS_TOKEN });
     // matrix-appservice has no ping endpoint of its own.
     service.expressApp.post('/_matrix/app/v1/ping', (_request: unknown, response: { json(body: unknown): void }) => response.json({}));
+    // Third-party lookups of the irc protocol (matrix-appservice routes them to the app as they come).
+    type Handler = (request: { query: Record<string, string>; params: Record<string, string>; headers: Record<string, string> }, response: { json(body: unknown): void; status(code: number): { json(body: unknown): void } }) => void;
+    const route = (path: string, handler: Handler) => service.expressApp.get(path, handler as never);
+    route('/_matrix/app/v1/thirdparty/protocol/irc', (request, response) => {
+      if (request.headers.authorization !== `Bearer ${HS_TOKEN}`) return response.status(403).json({ errcode: 'M_FORBIDDEN' });
+      return response.json(IRC_PROTOCOL);
+    });
+    route('/_matrix/app/v1/thirdparty/location/irc', (request, response) =>
+      response.json(request.query.channel === '#matrix' ? [{ alias: '#_bridge_irc_matrix:localhost', protocol: 'irc', fields: { network: request.query.network, channel: '#matrix' } }, { not: 'a location' }] : []),
+    );
+    route('/_matrix/app/v1/thirdparty/user/irc', (request, response) =>
+      response.json([{ userid: `@br_${request.query.nickname}:localhost`, protocol: 'irc', fields: { nickname: request.query.nickname } }]),
+    );
+    route('/_matrix/app/v1/thirdparty/location', (request, response) =>
+      response.json([{ alias: request.query.alias, protocol: 'irc', fields: { network: 'irc.example.org', channel: '#matrix' } }]),
+    );
+    route('/_matrix/app/v1/thirdparty/user', (request, response) => response.json([{ userid: request.query.userid, protocol: 'irc', fields: { nickname: 'alice' } }]));
     service.on('event', (event: Record<string, unknown>) => this.events.push(event));
     service.onAliasQuery = (alias: string) => this.onAlias(alias) as unknown as null;
     service.onUserQuery = (userId: string) => this.onUser(userId) as unknown as null;
@@ -101,6 +131,7 @@ describe('application services with matrix-appservice', () => {
         `hs_token: ${HS_TOKEN}`,
         'sender_localpart: bridgebot',
         'rate_limited: false',
+        'protocols: [irc]',
         'namespaces:',
         '  users:',
         '    - exclusive: true',
@@ -253,6 +284,28 @@ describe('application services with matrix-appservice', () => {
     await waitFor(() => bridge.events.some((event) => event.event_id === report.eventId), 'the bridge user\'s message');
     expect(bridge.events.find((event) => event.event_id === report.eventId)).toMatchObject({ sender: '@_bridge_sdk:localhost', room_id: roomId });
   }, 60_000);
+
+  it('serves the bridge\'s third-party protocols, locations and users to clients', async () => {
+    const protocols = await call(base, 'GET', '/_matrix/client/v3/thirdparty/protocols', aliceToken);
+    expect(protocols.status).toBe(200);
+    assertMatchesSpec(protocols.body, { api: 'client-server', file: 'third_party_lookup.yaml', path: '/thirdparty/protocols', method: 'get', status: 200 });
+    expect(protocols.body).toEqual({ irc: { ...IRC_PROTOCOL, instances: [{ ...IRC_PROTOCOL.instances[0], instance_id: 'bridge|example' }] } });
+    const one = await call(base, 'GET', '/_matrix/client/v3/thirdparty/protocol/irc', aliceToken);
+    expect(one.body).toEqual(protocols.body.irc);
+    expect(await call(base, 'GET', '/_matrix/client/v3/thirdparty/protocol/slack', aliceToken)).toMatchObject({ status: 404, body: { errcode: 'M_NOT_FOUND' } });
+
+    const locations = await call(base, 'GET', '/_matrix/client/v3/thirdparty/location/irc?network=irc.example.org&channel=%23matrix', aliceToken);
+    expect(locations).toEqual({ status: 200, body: [{ alias: '#_bridge_irc_matrix:localhost', protocol: 'irc', fields: { network: 'irc.example.org', channel: '#matrix' } }] });
+    expect((await call(base, 'GET', '/_matrix/client/v3/thirdparty/location/irc?channel=%23nothing', aliceToken)).body).toEqual([]);
+    const users = await call(base, 'GET', '/_matrix/client/v3/thirdparty/user/irc?nickname=bob', aliceToken);
+    expect(users.body).toEqual([{ userid: '@br_bob:localhost', protocol: 'irc', fields: { nickname: 'bob' } }]);
+    const byAlias = await call(base, 'GET', `/_matrix/client/v3/thirdparty/location?alias=${encodeURIComponent('#_bridge_irc_matrix:localhost')}`, aliceToken);
+    expect(byAlias.body).toEqual([{ alias: '#_bridge_irc_matrix:localhost', protocol: 'irc', fields: { network: 'irc.example.org', channel: '#matrix' } }]);
+    const byUser = await call(base, 'GET', `/_matrix/client/v3/thirdparty/user?userid=${encodeURIComponent('@alice:localhost')}`, aliceToken);
+    expect(byUser.body).toEqual([{ userid: '@alice:localhost', protocol: 'irc', fields: { nickname: 'alice' } }]);
+    expect(await call(base, 'GET', '/_matrix/client/v3/thirdparty/user', aliceToken)).toMatchObject({ status: 400, body: { errcode: 'M_MISSING_PARAM' } });
+    expect((await call(base, 'GET', '/_matrix/client/v3/thirdparty/protocols')).status).toBe(401);
+  });
 
   it('answers a ping with the time the bridge took, and the errors of the spec', async () => {
     const ping = await call(base, 'POST', '/_matrix/client/v1/appservice/bridge/ping', AS_TOKEN, { transaction_id: 'ping1' });
