@@ -3,7 +3,8 @@
  * its positions in the backend's database; each service's sender user exists from start-up.
  */
 import { AccountsError, UserService } from '@hs/accounts';
-import { AppServiceSenderModule, type AppServiceClient, type AppServiceRegistry } from '@hs/appservice';
+import { AppServiceSender, AppServiceSenderModule, type AppServiceClient, type AppServiceRegistry } from '@hs/appservice';
+import { TypingStore } from '@hs/sync';
 import type { DynamicModule } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Logger } from 'pino';
@@ -24,4 +25,15 @@ export async function ensureAppServiceSenders(app: NestFastifyApplication, regis
       if (!(error instanceof AccountsError && error.errcode === 'M_USER_IN_USE')) throw error;
     }
   }
+}
+
+/**
+ * Typing changes go to the services that asked for ephemeral events (read receipts reach them
+ * from the event store). Returns the function that stops it.
+ */
+export function connectAppServiceTyping(app: NestFastifyApplication, registry: AppServiceRegistry): () => void {
+  if (!registry.services.some((service) => service.registration.receiveEphemeral && service.registration.url !== null)) return () => undefined;
+  const sender = app.get(AppServiceSender);
+  const typing = app.get(TypingStore);
+  return typing.onChange((roomId) => void sender.typingChanged(roomId, typing.typing(roomId)));
 }

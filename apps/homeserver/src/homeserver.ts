@@ -24,7 +24,7 @@ import { GuestAccessRevocation } from '@hs/client-api';
 import { discoveryOptions } from './discovery';
 import { federationApiModule, federationReadModule, openFederationKeys, roomDependencies } from './federation-api';
 import { federationSenderModule } from './federation-sender';
-import { appServiceSenderModule, ensureAppServiceSenders } from './appservices';
+import { appServiceSenderModule, connectAppServiceTyping, ensureAppServiceSenders } from './appservices';
 import { connectE2eeFederation, e2eeInbound, e2eeServices } from './e2ee-federation';
 import { allProjectors } from './projectors';
 import { presenceFederation } from './presence-federation';
@@ -168,6 +168,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     apps.push(client);
     await client.init();
     await ensureAppServiceSenders(client, appServices.registry);
+    const disconnectAppServiceTyping = connectAppServiceTyping(client, appServices.registry);
     const notifier = client.get(SyncNotifier);
     checkpointListener = (name, position, wrote, written) => notifier.checkpointAdvanced(name, position, wrote, written);
     for (const lane of (await backend.runner?.status()) ?? []) notifier.checkpointAdvanced(lane.name, lane.checkpoint);
@@ -237,6 +238,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
           disconnectPresence?.();
           disconnectProfiles?.();
           disconnectGuestAccess?.();
+          disconnectAppServiceTyping();
           await Promise.allSettled(apps.map((app) => app.close()));
           await backend.close();
           logger.info('shut down');

@@ -63,6 +63,7 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_00
 /** The bridge: a matrix-appservice listener recording the events it receives. */
 class Bridge {
   readonly events: Array<Record<string, unknown>> = [];
+  readonly ephemeral: Array<{ type: string; room_id?: string; content: Record<string, unknown> }> = [];
   private service?: AppService;
   onAlias: (alias: string) => Promise<void> = async () => undefined;
   onUser: (userId: string) => Promise<void> = async () => undefined;
@@ -91,6 +92,7 @@ class Bridge {
     );
     route('/_matrix/app/v1/thirdparty/user', (request, response) => response.json([{ userid: request.query.userid, protocol: 'irc', fields: { nickname: 'alice' } }]));
     service.on('event', (event: Record<string, unknown>) => this.events.push(event));
+    service.on('ephemeral', (event: Bridge['ephemeral'][number]) => this.ephemeral.push(event));
     service.onAliasQuery = (alias: string) => this.onAlias(alias) as unknown as null;
     service.onUserQuery = (userId: string) => this.onUser(userId) as unknown as null;
     await service.listen(this.port, '127.0.0.1', 16);
@@ -132,6 +134,7 @@ describe('application services with matrix-appservice', () => {
         'sender_localpart: bridgebot',
         'rate_limited: false',
         'protocols: [irc]',
+        'receive_ephemeral: true',
         'namespaces:',
         '  users:',
         '    - exclusive: true',
@@ -284,6 +287,26 @@ describe('application services with matrix-appservice', () => {
     await waitFor(() => bridge.events.some((event) => event.event_id === report.eventId), 'the bridge user\'s message');
     expect(bridge.events.find((event) => event.event_id === report.eventId)).toMatchObject({ sender: '@_bridge_sdk:localhost', room_id: roomId });
   }, 60_000);
+
+  it('sends the bridge the read receipts and typing of its rooms (receive_ephemeral), and not of other rooms', async () => {
+    const create = async () => (await call(base, 'POST', '/_matrix/client/v3/createRoom', aliceToken, { preset: 'public_chat' })).body.room_id as string;
+    const [bridged, other] = [await create(), await create()];
+    expect((await call(base, 'POST', `/_matrix/client/v3/join/${encodeURIComponent(bridged)}?user_id=${encodeURIComponent('@_bridge_bob:localhost')}`, AS_TOKEN, {})).status).toBe(200);
+    for (const roomId of [bridged, other]) {
+      const sent = await call(base, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/eph-${encodeURIComponent(roomId)}`, aliceToken, { msgtype: 'm.text', body: 'read me' });
+      const receipt = await call(base, 'POST', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/receipt/m.read/${encodeURIComponent(sent.body.event_id as string)}`, aliceToken, {});
+      expect(receipt.status).toBe(200);
+      const typing = await call(base, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/typing/${encodeURIComponent('@alice:localhost')}`, aliceToken, { typing: true, timeout: 10_000 });
+      expect(typing.status).toBe(200);
+    }
+    await waitFor(() => bridge.ephemeral.some((e) => e.type === 'm.receipt' && e.room_id === bridged), 'the read receipt');
+    await waitFor(() => bridge.ephemeral.some((e) => e.type === 'm.typing' && e.room_id === bridged && (e.content.user_ids as string[]).includes('@alice:localhost')), 'the typing notification');
+    const receipt = bridge.ephemeral.find((e) => e.type === 'm.receipt' && e.room_id === bridged);
+    expect(Object.values(receipt?.content ?? {})[0]).toEqual({ 'm.read': { '@alice:localhost': { ts: expect.any(Number) } } });
+    await call(base, 'PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(bridged)}/typing/${encodeURIComponent('@alice:localhost')}`, aliceToken, { typing: false });
+    await waitFor(() => bridge.ephemeral.some((e) => e.type === 'm.typing' && e.room_id === bridged && (e.content.user_ids as string[]).length === 0), 'the end of typing');
+    expect(bridge.ephemeral.filter((e) => e.room_id === other)).toEqual([]);
+  });
 
   it('serves the bridge\'s third-party protocols, locations and users to clients', async () => {
     const protocols = await call(base, 'GET', '/_matrix/client/v3/thirdparty/protocols', aliceToken);
