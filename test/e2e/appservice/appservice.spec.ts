@@ -92,7 +92,7 @@ class Bridge {
     );
     route('/_matrix/app/v1/thirdparty/user', (request, response) => response.json([{ userid: request.query.userid, protocol: 'irc', fields: { nickname: 'alice' } }]));
     service.on('event', (event: Record<string, unknown>) => this.events.push(event));
-    service.on('ephemeral', (event: Bridge['ephemeral'][number]) => this.ephemeral.push(event));
+    service.on('ephemeral', (event: Record<string, unknown>) => void this.ephemeral.push(event as Bridge['ephemeral'][number]));
     service.onAliasQuery = (alias: string) => this.onAlias(alias) as unknown as null;
     service.onUserQuery = (userId: string) => this.onUser(userId) as unknown as null;
     await service.listen(this.port, '127.0.0.1', 16);
