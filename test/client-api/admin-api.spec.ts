@@ -367,4 +367,44 @@ describe('admin API and audit log', () => {
     expect((await as(admin, 'GET', AUDIT, undefined, { actor: alice.userId, to_ts: String(start) })).body.entries).toEqual([]);
     expectError(await as(admin, 'GET', AUDIT, undefined, { limit: '0' }), 400, 'M_INVALID_PARAM');
   });
+  it('rebuilds a projection online: the live copy serves meanwhile, the new generation answers the same, and the audit log has both ends', async () => {
+    const room = await as(alice, 'POST', 'createRoom', { preset: 'public_chat', name: 'rebuilt' });
+    const roomId = room.body.room_id as string;
+    for (let i = 0; i < 20; i++) expect((await as(alice, 'PUT', `rooms/${encodeURIComponent(roomId)}/send/m.room.message/rb${i}`, { msgtype: 'm.text', body: `before ${i}` })).status).toBe(200);
+    const messages = async () => ((await as(alice, 'GET', `rooms/${encodeURIComponent(roomId)}/messages`, undefined, { dir: 'b', limit: '100' })).body.chunk as Json[]).map((e) => e.event_id);
+    const before = await messages();
+
+    const list = await as(admin, 'GET', '/_hs/admin/v1/projections');
+    expect(list.status).toBe(200);
+    const sync = (list.body.projections as Json[]).find((p) => p.name === 'sync');
+    expect(sync).toMatchObject({ name: 'sync', generation: expect.any(Number), checkpoint: expect.any(String), lag: expect.any(String) });
+
+    const started = await as(admin, 'POST', '/_hs/admin/v1/projections/sync/rebuild', {});
+    expect(started.status).toBe(202);
+    expect(started.body).toMatchObject({ projection: 'sync', state: 'running' });
+    // The live generation serves while the new one fills: a send is read back at once.
+    const during = await as(alice, 'PUT', `rooms/${encodeURIComponent(roomId)}/send/m.room.message/rb-during`, { msgtype: 'm.text', body: 'during' });
+    const read = await as(alice, 'GET', `rooms/${encodeURIComponent(roomId)}/event/${encodeURIComponent(during.body.event_id as string)}`);
+    expect(read.status).toBe(200);
+
+    let rebuilt: Json | undefined;
+    for (let i = 0; i < 200 && rebuilt?.state !== 'finished' && rebuilt?.state !== 'failed'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      rebuilt = ((await as(admin, 'GET', '/_hs/admin/v1/projections')).body.projections as Json[]).find((p) => p.name === 'sync');
+      rebuilt = rebuilt?.rebuild as Json | undefined;
+    }
+    expect(rebuilt).toMatchObject({ state: 'finished', generation: (sync?.generation as number) + 1 });
+    expect(await messages()).toEqual([during.body.event_id, ...before]);
+    // The runner goes on with the new generation (it learns of the swap at its next batch).
+    const next = await as(alice, 'PUT', `rooms/${encodeURIComponent(roomId)}/send/m.room.message/rb-after`, { msgtype: 'm.text', body: 'after' });
+    expect(await messages()).toEqual([next.body.event_id, during.body.event_id, ...before]);
+    const after = ((await as(admin, 'GET', '/_hs/admin/v1/projections')).body.projections as Json[]).find((p) => p.name === 'sync');
+    expect(after?.generation).toBe((sync?.generation as number) + 1);
+
+    expect((await auditOf('projection.rebuild_started', 'sync'))[0]).toMatchObject({ actor: admin.userId });
+    expect((await auditOf('projection.rebuild_finished', 'sync'))[0]).toMatchObject({ actor: admin.userId });
+    expectError(await as(admin, 'POST', '/_hs/admin/v1/projections/nonsense/rebuild', {}), 404, 'M_NOT_FOUND');
+    expectError(await as(alice, 'POST', '/_hs/admin/v1/projections/sync/rebuild', {}), 403, 'M_FORBIDDEN');
+    expectError(await as(alice, 'GET', '/_hs/admin/v1/projections'), 403, 'M_FORBIDDEN');
+  });
 });

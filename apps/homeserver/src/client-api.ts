@@ -19,6 +19,7 @@ import { CqrsModule } from '@nestjs/cqrs';
 import type { Logger } from 'pino';
 import type { Backend } from './backend';
 import { packageVersion } from './federation-api';
+import { allProjectors } from './projectors';
 
 export interface ClientApiOptions {
   /** Accounts settings beyond what the configuration says (password hashing cost, token cache). */
@@ -145,7 +146,16 @@ export function clientApiModule(
     clock,
     ...(options.remoteMedia ? { remote: options.remoteMedia } : {}),
   }, config.media.url_preview);
-  const admin = AdminModule.forRoot({ store: backend.store, pool: backend.db.pool, serverName: config.server_name, clock, serverVersion: packageVersion() });
+  const runner = backend.runner;
+  const admin = AdminModule.forRoot({
+    store: backend.store,
+    pool: backend.db.pool,
+    serverName: config.server_name,
+    clock,
+    serverVersion: packageVersion(),
+    // Rebuilds run with instances of their own, beside the runner's.
+    projections: { db: backend.db, projectors: allProjectors(config.server_name), ...(runner ? { live: () => runner.status() } : {}) },
+  });
   const push = PushModule.forRoot({
     store: backend.store,
     pool: backend.db.pool,

@@ -15,6 +15,7 @@ import { SharedSecretRegistrationController } from './admin/shared-secret-regist
 import { AdminRoomsController } from './admin/admin-rooms.controller';
 import { AdminUsersController } from './admin/admin-users.controller';
 import { AuditController } from './admin/audit.controller';
+import { ProjectionsController } from './admin/projections.controller';
 import { EventReportsController } from './admin/event-reports.controller';
 import { RegistrationTokensController } from './admin/registration-tokens.controller';
 import { ServerAdminGuard } from './admin/server-admin';
@@ -122,6 +123,7 @@ export class ClientApiModule {
         RegistrationTokensController,
         EventReportsController,
         AuditController,
+        ProjectionsController,
         ReportContentController,
         AppServicePingController,
         ThirdPartyController,

@@ -28,6 +28,7 @@ export const AUDIT_ACTIONS = [
   'media.deleted',
   'projection.rebuild_started',
   'projection.rebuild_finished',
+  'projection.rebuild_failed',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
