@@ -407,4 +407,31 @@ describe('admin API and audit log', () => {
     expectError(await as(alice, 'POST', '/_hs/admin/v1/projections/sync/rebuild', {}), 403, 'M_FORBIDDEN');
     expectError(await as(alice, 'GET', '/_hs/admin/v1/projections'), 403, 'M_FORBIDDEN');
   });
+  it('answers a room\'s state and members at an event or a time, as they were then', async () => {
+    const room = await as(alice, 'POST', 'createRoom', { preset: 'public_chat', name: 'first name' });
+    const roomId = room.body.room_id as string;
+    const early = await as(alice, 'PUT', `rooms/${encodeURIComponent(roomId)}/send/m.room.message/pit1`, { msgtype: 'm.text', body: 'early' });
+    const earlyEvent = await as(alice, 'GET', `rooms/${encodeURIComponent(roomId)}/event/${encodeURIComponent(early.body.event_id as string)}`);
+    const earlyTs = earlyEvent.body.origin_server_ts as number;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect((await as(bob, 'POST', `rooms/${encodeURIComponent(roomId)}/join`, {})).status).toBe(200);
+    expect((await as(alice, 'PUT', `rooms/${encodeURIComponent(roomId)}/state/m.room.name/`, { name: 'second name' })).status).toBe(200);
+
+    const path = `/_hs/admin/v1/rooms/${encodeURIComponent(roomId)}/state_at`;
+    const name = (reply: Reply<Json>) => ((reply.body.state as Json[]).find((e) => e.type === 'm.room.name')?.content as Json | undefined)?.name;
+    const atEvent = await as(admin, 'GET', path, undefined, { event_id: early.body.event_id as string });
+    expect(atEvent.status).toBe(200);
+    expect(atEvent.body).toMatchObject({ room_id: roomId, event_id: early.body.event_id, members: { join: [alice.userId] } });
+    expect(name(atEvent)).toBe('first name');
+    const atTime = await as(admin, 'GET', path, undefined, { ts: String(earlyTs) });
+    expect(atTime.body).toMatchObject({ event_id: early.body.event_id, members: { join: [alice.userId] } });
+    const now = await as(admin, 'GET', path, undefined, { ts: String(Date.now() + 60_000) });
+    expect(name(now)).toBe('second name');
+    expect([...((now.body.members as Record<string, string[]>).join ?? [])].sort()).toEqual([alice.userId, bob.userId].sort());
+
+    expectError(await as(admin, 'GET', path, undefined, { ts: '1' }), 404, 'M_NOT_FOUND');
+    expectError(await as(admin, 'GET', path, undefined, { event_id: '$nope' }), 404, 'M_NOT_FOUND');
+    expectError(await as(admin, 'GET', path), 400, 'M_INVALID_PARAM');
+    expectError(await as(alice, 'GET', path, undefined, { ts: '1' }), 403, 'M_FORBIDDEN');
+  });
 });

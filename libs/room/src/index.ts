@@ -13,7 +13,7 @@ export { applyRoomRecord, type RoomStreamRecord } from './write-model/apply';
 export { rebuildWriteModel, type RebuildSource } from './write-model/rebuild';
 export * from './queries/queries';
 export * from './queries/hierarchy';
-export { ListRoomsForAdmin, GetRoomForAdmin, GetRoomMembersForAdmin, GetRoomBlock, ADMIN_ROOM_ORDERS, type AdminRoom, type AdminRoomDetails, type AdminRoomOrder, type AdminRoomsRequest } from './queries/admin-rooms';
+export { ListRoomsForAdmin, GetRoomForAdmin, GetRoomMembersForAdmin, GetRoomBlock, GetRoomStateAt, type RoomStateAt, ADMIN_ROOM_ORDERS, type AdminRoom, type AdminRoomDetails, type AdminRoomOrder, type AdminRoomsRequest } from './queries/admin-rooms';
 export { QUERY_HANDLERS } from './queries/handlers';
 export { CreateRoom, type CreateRoomRequest, type MemberProfile } from './commands/create-room/command';
 export { decideCreateRoom, type Preset } from './commands/create-room/decide';

@@ -6,13 +6,13 @@ import { Body, Controller, Delete, Get, Inject, Param, Put, Query } from '@nestj
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { AuditLog, RoomShutdowns, type RoomDeletion } from '@hs/admin';
 import { MatrixError } from '@hs/http';
-import { ADMIN_ROOM_ORDERS, GetRoomBlock, GetRoomForAdmin, GetRoomMembersForAdmin, ListRoomsForAdmin, SetRoomBlocked, type AdminRoom, type AdminRoomDetails } from '@hs/room';
+import { ADMIN_ROOM_ORDERS, GetRoomBlock, GetRoomForAdmin, GetRoomMembersForAdmin, GetRoomStateAt, ListRoomsForAdmin, SetRoomBlocked, type AdminRoom, type AdminRoomDetails } from '@hs/room';
 import { GetMessages, GetRoomStateForUser, type MessagesResponse } from '@hs/sync';
 import { z } from 'zod';
 import { AuthUser, type AuthenticatedUser } from '../auth';
-import { roomIdParam } from '../rooms/params';
+import { answering, roomIdParam } from '../rooms/params';
 import { parseBody, queryParam } from '../validation';
-import { RequestId, RequireServerAdmin, SYNAPSE_ADMIN_V1, SYNAPSE_ADMIN_V2, choiceQueryParam, directionQueryParam, numberQueryParam, pagingQuery } from './server-admin';
+import { HS_ADMIN_V1, RequestId, RequireServerAdmin, SYNAPSE_ADMIN_V1, SYNAPSE_ADMIN_V2, choiceQueryParam, directionQueryParam, numberQueryParam, pagingQuery } from './server-admin';
 
 const DeleteRoomBody = z
   .object({
@@ -85,6 +85,38 @@ export class AdminRoomsController {
   async getState(@AuthUser() admin: AuthenticatedUser, @Param('roomId') roomId: string): Promise<{ state: unknown[] }> {
     const state = await this.queryBus.execute(new GetRoomStateForUser(roomIdParam(roomId), { userId: admin.userId, admin: true }));
     return { state };
+  }
+
+  /**
+   * GET /_hs/admin/v1/rooms/{roomId}/state_at?event_id= | ?ts=: the room's state and members
+   * right after an event, or after the last event sent at or before a time (ms since the
+   * epoch), from the room write model: the state resolved at that point of the room's history.
+   */
+  @Get(`${HS_ADMIN_V1}/rooms/:roomId/state_at`)
+  async getStateAt(
+    @Param('roomId') roomId: string,
+    @Query() query: unknown,
+  ): Promise<{ room_id: string; event_id: string; origin_server_ts: number; state: unknown[]; members: Record<string, string[]> }> {
+    const eventId = queryParam(query, 'event_id');
+    const ts = numberQueryParam(query, 'ts', 0, Number.MAX_SAFE_INTEGER);
+    if ((eventId === undefined) === (ts === undefined)) throw MatrixError.invalidParam('Give either event_id or ts');
+    const id = roomIdParam(roomId);
+    const found = await answering(() => this.queryBus.execute(new GetRoomStateAt(id, eventId !== undefined ? { eventId } : { ts: ts as number })));
+    const members: Record<string, string[]> = {};
+    for (const event of found.state) {
+      const membership = event.type === 'm.room.member' ? event.content.membership : undefined;
+      if (typeof membership === 'string' && event.state_key !== undefined) (members[membership] ??= []).push(event.state_key);
+    }
+    const state = found.state.map((event) => ({
+      event_id: event.event_id,
+      room_id: event.room_id,
+      sender: event.sender,
+      type: event.type,
+      state_key: event.state_key,
+      content: event.content,
+      origin_server_ts: event.origin_server_ts,
+    }));
+    return { room_id: id, event_id: found.eventId, origin_server_ts: found.originServerTs, state, members };
   }
 
   /** GET /_synapse/admin/v1/rooms/{roomId}/messages: every event, whatever the history visibility. */

@@ -5,7 +5,9 @@
 import { Inject } from '@nestjs/common';
 import { Query, QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
 import { z } from 'zod';
+import type { RoomEvent } from '@hs/protocol';
 import { notFound } from '../errors';
+import { FederationReads } from '../federation-queries/federation-reads';
 import { RoomWriter } from '../room-writer';
 import { ROOM_DATABASE_POOL } from '../tokens';
 import { int8, sql, type DatabasePool } from '../write-model/sql';
@@ -253,4 +255,57 @@ export class GetRoomBlockHandler implements IQueryHandler<GetRoomBlock, { by: st
   }
 }
 
-export const ADMIN_ROOM_QUERY_HANDLERS = [ListRoomsForAdminHandler, GetRoomForAdminHandler, GetRoomMembersForAdminHandler, GetRoomBlockHandler];
+/** A room's state at a point of its history (admin API). */
+export interface RoomStateAt {
+  /** The event the state is after: the one named, or the last before the time asked for. */
+  eventId: string;
+  originServerTs: number;
+  state: RoomEvent[];
+}
+
+/**
+ * GET /_hs/admin/v1/rooms/{roomId}/state_at: the room's state right after `eventId`, or after
+ * the last event of its timeline sent at or before `ts`, as the write model holds it (the state
+ * resolved at that event, whatever arrived later).
+ */
+export class GetRoomStateAt extends Query<RoomStateAt> {
+  constructor(
+    readonly roomId: string,
+    readonly at: { eventId: string } | { ts: number },
+  ) {
+    super();
+  }
+}
+
+@QueryHandler(GetRoomStateAt)
+export class GetRoomStateAtHandler implements IQueryHandler<GetRoomStateAt, RoomStateAt> {
+  private readonly reads: FederationReads;
+
+  constructor(
+    private readonly writer: RoomWriter,
+    @Inject(ROOM_DATABASE_POOL) pool: DatabasePool,
+  ) {
+    this.reads = new FederationReads(pool);
+  }
+
+  async execute({ roomId, at }: GetRoomStateAt): Promise<RoomStateAt> {
+    const reader = this.writer.reader;
+    if (!(await reader.room(roomId))) throw notFound(`room ${roomId} is not known to this server`);
+    let eventId: string;
+    if ('ts' in at) {
+      const [last] = await this.reads.eventsNearTimestamp(roomId, at.ts, 'b', 1);
+      if (last === undefined) throw notFound(`room ${roomId} has no event at or before ${at.ts}`);
+      eventId = last.eventId;
+    } else {
+      eventId = at.eventId;
+    }
+    const stored = await reader.event(eventId);
+    if (!stored || stored.event.room_id !== roomId || stored.stateGroup === undefined) throw notFound(`event ${eventId} is not in the timeline of room ${roomId}`);
+    const entries = await reader.stateGroupEntries(stored.stateGroup);
+    const state = await reader.events(entries.map((entry) => entry.event_id));
+    state.sort((a, b) => (a.type === b.type ? ((a.state_key ?? '') < (b.state_key ?? '') ? -1 : 1) : a.type < b.type ? -1 : 1));
+    return { eventId, originServerTs: stored.event.origin_server_ts, state };
+  }
+}
+
+export const ADMIN_ROOM_QUERY_HANDLERS = [ListRoomsForAdminHandler, GetRoomForAdminHandler, GetRoomMembersForAdminHandler, GetRoomBlockHandler, GetRoomStateAtHandler];
