@@ -196,6 +196,10 @@ describe('account data, tags, filters, capabilities and push rules', () => {
     const global = await call(s.url, 'GET', 'pushrules/global/', { token: alice.token });
     assertMatchesSpec(global.body, { api: 'client-server', file: 'pushrules.yaml', path: '/pushrules/global/', method: 'get', status: 200 });
     expect(global.body).toEqual(reply.body.global);
+    // One kind's rules, in order.
+    const underride = await call(s.url, 'GET', 'pushrules/global/underride/', { token: alice.token });
+    expect(underride).toEqual({ status: 200, body: (reply.body.global as Record<string, unknown>).underride });
+    expect((await call(s.url, 'GET', 'pushrules/global/nonsense/', { token: alice.token })).status).toBe(400);
   });
 
   it('reads single push rules, their enabled flag and actions', async () => {

@@ -21,6 +21,15 @@ describe('login, logout and access tokens', () => {
     expect(reply.body).toEqual({ flows: [{ type: 'm.login.password' }] });
   });
 
+  it('exchanges an OpenID token for its user on the client listener too (services that know only the client address)', async () => {
+    const issued = await call<{ access_token: string }>(s.url, 'POST', `user/${encodeURIComponent(alice.userId)}/openid/request_token`, { token: alice.token, body: {} });
+    expect(issued.status).toBe(200);
+    const info = await call(s.url, 'GET', `/_matrix/federation/v1/openid/userinfo?access_token=${encodeURIComponent(issued.body.access_token)}`);
+    expect(info).toMatchObject({ status: 200, body: { sub: alice.userId } });
+    expect(await call(s.url, 'GET', '/_matrix/federation/v1/openid/userinfo?access_token=nope')).toMatchObject({ status: 401, body: { errcode: 'M_UNKNOWN_TOKEN' } });
+    expect(await call(s.url, 'GET', '/_matrix/federation/v1/openid/userinfo')).toMatchObject({ status: 400, body: { errcode: 'M_MISSING_PARAM' } });
+  });
+
   it('issues no login tokens unless login_via_existing_session is enabled', async () => {
     const getToken = await call(s.url, 'POST', '/_matrix/client/v1/login/get_token', { token: alice.token, body: {} });
     expect(getToken).toMatchObject({ status: 404, body: { errcode: 'M_UNRECOGNIZED' } });

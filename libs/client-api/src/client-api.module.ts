@@ -27,7 +27,7 @@ import { AccessTokenGuard } from './auth/access-token.guard';
 import { CapabilitiesController } from './capabilities/capabilities.controller';
 import { DevicesController } from './devices/devices.controller';
 import { FiltersController } from './filters/filters.controller';
-import { RequestOpenIdTokenController } from './openid/request-openid-token.controller';
+import { OpenIdUserInfoController, RequestOpenIdTokenController } from './openid/request-openid-token.controller';
 import { PresenceController } from './presence/presence.controller';
 import { ProfileController } from './profile/profile.controller';
 import { PushRulesController } from './push-rules/push-rules.controller';
@@ -111,6 +111,7 @@ export class ClientApiModule {
         SharedSecretRegistrationController,
         WhoisController,
         RequestOpenIdTokenController,
+        OpenIdUserInfoController,
         KeysController,
         DehydratedDeviceController,
         CrossSigningController,

@@ -16,6 +16,8 @@ export interface NotifyDevice {
 export interface NotifyBody {
   notification: {
     event_id: string;
+    /** The event id again, under the name push gateways written for older servers read (Synapse sends it too). */
+    id?: string;
     room_id: string;
     type?: string;
     sender?: string;
@@ -77,6 +79,7 @@ export function notifyBody(details: NotificationDetails, pushers: readonly Pushe
   }
   const notification: NotifyBody['notification'] = {
     event_id: event.event_id,
+    id: event.event_id,
     room_id: event.room_id,
     type: event.type,
     sender: event.sender,

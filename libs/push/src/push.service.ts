@@ -139,7 +139,8 @@ export class PushService {
     if (body.append !== undefined && typeof body.append !== 'boolean') throw new PushError('M_BAD_JSON', 'append must be a boolean');
     if (kind === 'http') {
       checkPusherUrl(body.data.url);
-      if (body.data.format !== undefined && body.data.format !== 'event_id_only') throw new PushError('M_INVALID_PARAM', "data.format may only be 'event_id_only'");
+      // `event_id_only` is the one format the spec names; any other is kept and gets the full body.
+      if (body.data.format !== undefined && typeof body.data.format !== 'string') throw new PushError('M_INVALID_PARAM', 'data.format must be a string');
     } else if (kind === 'email') {
       throw new PushError('M_INVALID_PARAM', 'Email pushers are not supported: this server sends no email');
     } else {

@@ -112,6 +112,11 @@ describe('pushers and GET /notifications', () => {
     await service.setPusher(alice, { kind: null, app_id: 'org.example.app', pushkey: 'k2' });
     await h.settle();
     expect((await service.pushers(alice)).map((p) => p.pushkey)).toEqual(['k1']);
+    // A format other than event_id_only is kept (it gets the full body); one that is not a string is refused.
+    await service.setPusher(bob, pusher('k3', { data: { url: 'https://push.example.org/_matrix/push/v1/notify', format: 'full_event' } }));
+    await h.settle();
+    expect((await service.pushers(bob)).find((p) => p.pushkey === 'k3')?.data.format).toBe('full_event');
+    await expect(service.setPusher(bob, pusher('k4', { data: { url: 'https://push.example.org/_matrix/push/v1/notify', format: 7 } }))).rejects.toMatchObject({ errcode: 'M_INVALID_PARAM' });
   });
 
   it('lists notifications newest first with read flags and a next token', async () => {

@@ -264,6 +264,15 @@ describe('room endpoints', () => {
       const crossRoom = await call(hs.url, 'PUT', `rooms/${enc(roomId)}/redact/${enc(elsewhere.body.event_id)}/red-4`, { token: bob.token, body: {} });
       expect(crossRoom).toEqual({ status: 400, body: expect.objectContaining({ errcode: 'M_INVALID_PARAM' }) });
     });
+
+    it('POST redact (the form without a transaction id) redacts', async () => {
+      const sent = await call<{ event_id: string }>(hs.url, 'PUT', `rooms/${enc(roomId)}/send/m.room.message/r-post`, { token: bob.token, body: { body: 'oops' } });
+      const redact = await call<{ event_id: string }>(hs.url, 'POST', `rooms/${enc(roomId)}/redact/${enc(sent.body.event_id)}`, { token: bob.token, body: {} });
+      expect(redact.status).toBe(200);
+      const event = await call<{ content: Record<string, unknown>; unsigned?: { redacted_because?: { event_id: string } } }>(hs.url, 'GET', `rooms/${enc(roomId)}/event/${enc(sent.body.event_id)}`, { token: bob.token });
+      expect(event.body.content).toEqual({});
+      expect(event.body.unsigned?.redacted_because?.event_id).toBe(redact.body.event_id);
+    });
   });
 
   describe('aliases and the directory', () => {

@@ -5,13 +5,14 @@
  * an hour.
  */
 import { OpenIdTokenService } from '@hs/accounts';
-import { Body, Controller, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { MatrixError } from '@hs/http';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
 import { AuthUser, RequireAuth, type AuthenticatedUser } from '../auth';
 import { assertSameUser } from '../auth/same-user';
 import { CLIENT_API_CONFIG, type ClientApiConfig } from '../config';
 import { clientPaths } from '../prefixes';
 import { userIdParam } from '../rooms/params';
-import { parseObjectBody } from '../validation';
+import { parseObjectBody, queryParam } from '../validation';
 
 /** openid_token.yaml */
 export interface OpenIdCredentials {
@@ -38,5 +39,25 @@ export class RequestOpenIdTokenController {
     parseObjectBody(body);
     const issued = await this.tokens.issue(userId);
     return { access_token: issued.accessToken, token_type: 'Bearer', matrix_server_name: this.config.server_name, expires_in: issued.expiresIn };
+  }
+}
+
+/**
+ * GET /_matrix/federation/v1/openid/userinfo on the client listener as well: services that
+ * reach this server by its client address (integration managers, widgets) exchange their token
+ * here too. The federation listener serves the same; neither needs a server signature.
+ */
+@Controller()
+export class OpenIdUserInfoController {
+  constructor(private readonly tokens: OpenIdTokenService) {}
+
+  /** GET /_matrix/federation/v1/openid/userinfo?access_token= */
+  @Get('_matrix/federation/v1/openid/userinfo')
+  async userInfo(@Query() query: unknown): Promise<{ sub: string }> {
+    const token = queryParam(query, 'access_token');
+    if (token === undefined) throw MatrixError.missingParam('Missing query parameter access_token');
+    const userId = await this.tokens.userOf(token);
+    if (userId === null) throw MatrixError.unknownToken('Access token unknown or expired');
+    return { sub: userId };
   }
 }

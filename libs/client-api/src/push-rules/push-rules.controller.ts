@@ -39,6 +39,12 @@ export class PushRulesController {
     return this.pushRules.rules(user.userId);
   }
 
+  /** GET /_matrix/client/v3/pushrules/global/{kind}/: the rules of one kind, in priority order. */
+  @Get(clientPaths('pushrules/global/:kind/'))
+  async getPushRulesOfKind(@AuthUser() user: AuthenticatedUser, @Param('kind') kind: string): Promise<PushRule[]> {
+    return (await this.pushRules.rules(user.userId))[kindParam(kind)] ?? [];
+  }
+
   /** GET /_matrix/client/v3/pushrules/global/{kind}/{ruleId} */
   @Get(clientPaths('pushrules/global/:kind/:ruleId'))
   async getPushRule(@AuthUser() user: AuthenticatedUser, @Param('kind') kind: string, @Param('ruleId') ruleId: string): Promise<PushRule> {

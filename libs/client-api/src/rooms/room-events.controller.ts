@@ -116,13 +116,36 @@ export class RoomEventsController {
     @Body() body: unknown,
     @RequestId() requestId: string | null,
   ): Promise<{ event_id: string }> {
-    const roomId = roomIdParam(rawRoomId);
-    const eventId = eventIdParam(rawEventId);
-    const txnId = txnIdParam(rawTxnId);
-    const { reason } = parseBody(z.object({ reason: optionalReason }).passthrough(), body);
-    const redaction = await answering(() =>
-      this.commandBus.execute(new RedactEvent(user.userId, roomId, eventId, reason, { deviceId: user.deviceId, txnId })),
-    );
+    return this.redact(user, roomIdParam(rawRoomId), eventIdParam(rawEventId), body, requestId, { deviceId: user.deviceId, txnId: txnIdParam(rawTxnId) });
+  }
+
+  /**
+   * POST /_matrix/client/v3/rooms/{roomId}/redact/{eventId}: the pre-r0 form without a
+   * transaction id (Synapse serves it too); each call sends a new redaction.
+   */
+  @Post(clientPaths('rooms/:roomId/redact/:eventId'))
+  @HttpCode(200)
+  redactEventWithoutTxn(
+    @AuthUser() user: AuthenticatedUser,
+    @Param('roomId') rawRoomId: string,
+    @Param('eventId') rawEventId: string,
+    @Body() body: unknown,
+    @RequestId() requestId: string | null,
+  ): Promise<{ event_id: string }> {
+    return this.redact(user, roomIdParam(rawRoomId), eventIdParam(rawEventId), body, requestId);
+  }
+
+  /** Redacts an event; a redaction of someone else's event goes in the audit log. */
+  private async redact(
+    user: AuthenticatedUser,
+    roomId: string,
+    eventId: string,
+    body: unknown,
+    requestId: string | null,
+    txn?: ConstructorParameters<typeof RedactEvent>[4],
+  ): Promise<{ event_id: string }> {
+    const { reason } = parseBody(z.object({ reason: optionalReason }).passthrough(), body ?? {});
+    const redaction = await answering(() => this.commandBus.execute(new RedactEvent(user.userId, roomId, eventId, reason, txn)));
     this.presence.active(user.userId);
     // Redacting someone else's event is moderation: it goes in the audit log.
     const target = await this.queryBus.execute(new GetEvent(eventId)).catch(() => undefined);
