@@ -326,6 +326,24 @@ describe('rooms across two instances', () => {
     expect((await alice.state(roomId, 'm.room.member', bob.userId)).body.membership).toBe('join');
   }, 60_000);
 
+  it("a guest of A joins a room of B that allows guests, and is refused (its join taken back) by one that does not", async () => {
+    const guest = await TestUser.registerGuest(a);
+    const setUp = async (guestAccess: 'can_join' | 'forbidden') => {
+      const roomId = await bob.createRoom({ preset: 'private_chat' });
+      await bob.ok('PUT', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.guest_access/`, { guest_access: guestAccess });
+      await bob.ok('POST', `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/invite`, { user_id: guest.userId });
+      return roomId;
+    };
+    const open = await setUp('can_join');
+    expect(await guest.join(open, [b.name])).toBe(open);
+    await waitFor(async () => (await bob.state(open, 'm.room.member', guest.userId)).body.membership === 'join');
+
+    const closed = await setUp('forbidden');
+    const refused = await guest.call('POST', `/_matrix/client/v3/join/${encodeURIComponent(closed)}?server_name=${encodeURIComponent(b.name)}`, {});
+    expect(refused).toMatchObject({ status: 403, body: { errcode: 'M_FORBIDDEN' } });
+    await waitFor(async () => (await bob.state(closed, 'm.room.member', guest.userId)).body.membership === 'leave');
+  }, 60_000);
+
   it("a server the room's server ACL denies can no longer send into it", async () => {
     const roomId = await alice.createRoom({ preset: 'public_chat' });
     await bob.join(roomId, [a.name]);

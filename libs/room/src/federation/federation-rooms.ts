@@ -773,13 +773,13 @@ export class FederationRooms {
    * make_join and send_join through the first of `servers` that answers, the returned state
    * and auth chain checked, then held, and the join placed on it.
    */
-  async joinRemote(userId: string, roomId: string, servers: readonly string[], content: JsonObject): Promise<{ roomId: string; eventId: string }> {
+  async joinRemote(userId: string, roomId: string, servers: readonly string[], content: JsonObject, options: { guest?: boolean } = {}): Promise<{ roomId: string; eventId: string }> {
     const candidates = [...new Set(servers)].filter((s) => s !== this.serverName && isValidServerName(s));
     if (candidates.length === 0) throw notFound(`room ${roomId} is not known to this server and no server to join it through was given`);
     let lastError: unknown;
     for (const server of candidates) {
       try {
-        return await this.joinThrough(server, userId, roomId, content);
+        return await this.joinThrough(server, userId, roomId, content, options.guest === true);
       } catch (error) {
         lastError = error;
         this.log('info', { server, roomId, reason: (error as Error).message }, 'joining through a server failed');
@@ -790,7 +790,7 @@ export class FederationRooms {
     throw notFound(`no server could join ${roomId}: ${(lastError as Error | undefined)?.message ?? 'no answer'}`);
   }
 
-  private async joinThrough(server: string, userId: string, roomId: string, content: JsonObject): Promise<{ roomId: string; eventId: string }> {
+  private async joinThrough(server: string, userId: string, roomId: string, content: JsonObject, guest: boolean): Promise<{ roomId: string; eventId: string }> {
     const started = Date.now();
     const versions = [...ROOM_VERSIONS.keys()].map((v) => `ver=${ENCODE(v)}`).join('&');
     const made = await this.remote
@@ -849,6 +849,17 @@ export class FederationRooms {
     const createVersion = create.content.room_version ?? '1';
     if (createVersion !== version) {
       throw new RemoteAnswerError(server, `the m.room.create event has room version ${JSON.stringify(createVersion).slice(0, 100)}, not ${version}`);
+    }
+    if (guest) {
+      // Whether the room lets guests in is known only now: a guest's join it refuses is taken back.
+      const guestAccessId = map.get(stateKey('m.room.guest_access', ''));
+      const guestAccess = outliers.find((o) => o.event.event_id === guestAccessId)?.event.content.guest_access;
+      if (guestAccess !== 'can_join') {
+        void this.leaveRemote(userId, roomId, [server]).catch((error: unknown) => {
+          this.log('info', { server, roomId, reason: (error as Error).message }, 'a refused guest join could not be taken back');
+        });
+        throw forbidden('Guest access is not allowed in this room');
+      }
     }
     const checked = Date.now();
     const results = await this.writer.ingest(roomId, [...outliers, { event: built.event, pdu: joinPdu, stateBefore: map }], { roomVersion: version });

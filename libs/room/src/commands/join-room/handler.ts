@@ -34,11 +34,9 @@ export class JoinRoomHandler implements ICommandHandler<JoinRoom, { roomId: stri
     }
     if (await this.writer.reader.blocked(roomId)) throw forbidden('This room has been blocked on this server');
     if (this.federation && (await this.joinsThroughOtherServers(roomId, command.userId, servers))) {
-      // Whether a room held elsewhere lets guests in is known only once the join is made there.
-      if (command.guest) throw forbidden('Guests may only join rooms this server takes part in');
       const content = joinContent(command.content, command.profile);
       if (command.reason !== undefined) content.reason = command.reason;
-      return this.federation.joinRemote(command.userId, roomId, servers, content);
+      return this.federation.joinRemote(command.userId, roomId, servers, content, { guest: command.guest });
     }
     const memberOfAllowedRoom = await this.isMemberOfAllowedRoom(roomId, command.userId);
     const result = await this.writer.write(roomId, (state) =>
