@@ -359,6 +359,8 @@ describe('room endpoints', () => {
       expect(page.body.chunk.map((r) => r.room_id)).toEqual([first]);
       expect(typeof page.body.next_batch).toBe('string');
       expect((await filtered(tag, { limit: 1, since: page.body.next_batch })).body.chunk.map((r) => r.room_id)).toEqual([second]);
+      // Keys sent as null are taken as absent.
+      expect((await filtered(tag, { limit: 1, since: null, third_party_instance_id: null })).body.chunk.map((r) => r.room_id)).toEqual([first]);
       // GET needs no access token.
       const get = await call<{ chunk: { room_id: string }[] }>(hs.url, 'GET', 'publicRooms?limit=500');
       expect(get.status).toBe(200);

@@ -14,19 +14,22 @@ import { clientPaths } from '../prefixes';
 import { parseBody } from '../validation';
 import { answering, intQuery, stringQuery } from './params';
 
+/** An optional key that clients also send as null (taken as absent, as Synapse does). */
+const absentOrNull = <T extends z.ZodTypeAny>(schema: T) => schema.nullish().transform((value) => value ?? undefined);
+
 const filterBody = z.object({
-  limit: z.number().int().safe().optional(),
-  since: z.string().optional(),
+  limit: absentOrNull(z.number().int().safe()),
+  since: absentOrNull(z.string()),
   filter: z
     .object({
-      generic_search_term: z.string().optional(),
+      generic_search_term: absentOrNull(z.string()),
       room_types: z.array(z.string().nullable()).optional(),
     })
     .passthrough()
     .nullable()
     .optional(),
-  include_all_networks: z.boolean().optional(),
-  third_party_instance_id: z.string().optional(),
+  include_all_networks: absentOrNull(z.boolean()),
+  third_party_instance_id: absentOrNull(z.string()),
 });
 
 function serverQuery(query: Record<string, unknown>): string | undefined {
