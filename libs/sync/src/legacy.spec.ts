@@ -89,4 +89,18 @@ describe('LegacySyncService (deprecated /events and /initialSync)', () => {
     expect(one.state?.some((e) => e.type === 'm.room.member' && e.state_key === bob)).toBe(true);
     await expect(legacy.roomInitialSync({ userId: carol, deviceId: 'C1', roomId: room.roomId })).rejects.toBeInstanceOf(SyncQueryError);
   });
+
+  it('GET /rooms/{roomId}/initialSync previews a world_readable room to someone who never joined it', async () => {
+    const room = await TestRoom.create(h.store, alice, { name: 'Open' });
+    await room.message(alice, 'private');
+    await room.state_(alice, 'm.room.history_visibility', { history_visibility: 'world_readable' });
+    await room.message(alice, 'public');
+    await settle();
+    const preview = await legacy.roomInitialSync({ userId: carol, deviceId: 'C1', roomId: room.roomId });
+    expect(preview.membership).toBeUndefined();
+    expect(preview.messages?.chunk.map((e) => e.content?.body ?? e.type)).toContain('public');
+    expect(preview.messages?.chunk.map((e) => e.content?.body)).not.toContain('private');
+    expect(preview.state?.find((e) => e.type === 'm.room.name')?.content).toEqual({ name: 'Open' });
+    expect(typeof preview.messages?.end).toBe('string');
+  });
 });

@@ -27,7 +27,8 @@ export interface PaginationChunk {
 
 export interface RoomInitialSync {
   room_id: string;
-  membership: string;
+  /** The user's membership; absent for a world_readable room the user never joined (a preview). */
+  membership?: string;
   messages?: PaginationChunk;
   state?: LegacyEvent[];
   visibility: 'private' | 'public';
@@ -190,7 +191,22 @@ export class LegacySyncService {
     const left = body.rooms?.leave?.[request.roomId];
     // Nothing after the leave: no receipts (they are not kept per position).
     if (left) return { ...this.room(body, request.roomId, 'leave', left, published), presence: [], receipts: [] };
-    throw new SyncQueryError('M_FORBIDDEN', 'You are not a member of this room');
+    // Never a member: a room whose history is world_readable reads as a preview; others answer
+    // 403 M_FORBIDDEN (the read models' access check).
+    const viewer = { userId: request.userId };
+    const [state, page] = await Promise.all([
+      this.sync.queries.roomStateForUser(request.roomId, viewer),
+      this.sync.queries.messages({ roomId: request.roomId, viewer, dir: 'b', limit: request.limit ?? LEGACY_DEFAULT_LIMIT }),
+    ]);
+    return {
+      room_id: request.roomId,
+      messages: { chunk: withRoom(request.roomId, [...page.chunk].reverse()), start: page.end ?? page.start, end: body.next_batch },
+      state: withRoom(request.roomId, state),
+      visibility: published.has(request.roomId) ? 'public' : 'private',
+      account_data: [],
+      presence: [],
+      receipts: [],
+    };
   }
 
   private room(body: SyncResponse, roomId: string, membership: string, room: JoinedRoom | LeftRoom, published: ReadonlySet<string>): RoomInitialSync {
