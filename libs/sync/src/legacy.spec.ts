@@ -90,6 +90,30 @@ describe('LegacySyncService (deprecated /events and /initialSync)', () => {
     await expect(legacy.roomInitialSync({ userId: carol, deviceId: 'C1', roomId: room.roomId })).rejects.toBeInstanceOf(SyncQueryError);
   });
 
+  it('GET /events with room_id: one joined room only; a world_readable room previewed; another room refused', async () => {
+    const mine = await TestRoom.create(h.store, alice);
+    await mine.join(bob);
+    const other = await TestRoom.create(h.store, alice);
+    await other.join(bob);
+    const open = await TestRoom.create(h.store, alice, { historyVisibility: 'world_readable' });
+    const closed = await TestRoom.create(h.store, alice);
+    await settle();
+    const from = await service.currentToken();
+    await mine.message(alice, 'in mine');
+    await other.message(alice, 'in other');
+    await open.message(alice, 'in open');
+    await closed.message(alice, 'in closed');
+    await settle();
+    const joined = await legacy.events({ userId: bob, deviceId: 'B1', from, roomId: mine.roomId, timeoutMs: 0 });
+    expect(joined.chunk.filter((e) => e.type === 'm.room.message').map((e) => [e.room_id, e.content?.body])).toEqual([[mine.roomId, 'in mine']]);
+    const preview = await legacy.events({ userId: bob, deviceId: 'B1', from, roomId: open.roomId, timeoutMs: 0 });
+    expect(preview.chunk.map((e) => [e.room_id, e.content?.body])).toEqual([[open.roomId, 'in open']]);
+    // From its end, nothing more: a client polling it does not loop.
+    const after = await legacy.events({ userId: bob, deviceId: 'B1', from: preview.end, roomId: open.roomId, timeoutMs: 0 });
+    expect(after.chunk).toEqual([]);
+    await expect(legacy.events({ userId: bob, deviceId: 'B1', from, roomId: closed.roomId, timeoutMs: 0 })).rejects.toBeInstanceOf(SyncQueryError);
+  });
+
   it('GET /rooms/{roomId}/initialSync previews a world_readable room to someone who never joined it', async () => {
     const room = await TestRoom.create(h.store, alice, { name: 'Open' });
     await room.message(alice, 'private');

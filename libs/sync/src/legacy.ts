@@ -108,15 +108,24 @@ export class LegacySyncService {
     return this.directory && roomIds.length > 0 ? this.directory.publishedRooms(roomIds) : new Set();
   }
 
-  /** GET /_matrix/client/v3/events: what happened after `from` (default: now), waiting up to `timeoutMs`. */
-  async events(request: { userId: string; deviceId: string; from?: string; timeoutMs: number; signal?: AbortSignal }): Promise<EventStreamResponse> {
+  /**
+   * GET /_matrix/client/v3/events: what happened after `from` (default: now), waiting up to
+   * `timeoutMs`. With `roomId`, the events of that room only: of a room the user is joined to,
+   * as the stream has them; of a world_readable room the user is not joined to, the room's
+   * events after `from` as a preview (403 M_FORBIDDEN for any other room).
+   */
+  async events(request: { userId: string; deviceId: string; from?: string; roomId?: string; timeoutMs: number; signal?: AbortSignal }): Promise<EventStreamResponse> {
+    if (request.roomId !== undefined) {
+      const member = await this.sync.queries.membership(this.sync.queries.pool, request.roomId, request.userId);
+      if (member?.membership !== 'join') return this.previewEvents(request.userId, request.roomId, request.from);
+    }
     const start = request.from ?? (await this.sync.currentToken());
     const body = await this.sync.sync({
       userId: request.userId,
       deviceId: request.deviceId,
       since: start,
       timeoutMs: request.timeoutMs,
-      filter: EVENT_STREAM_FILTER,
+      filter: request.roomId === undefined ? EVENT_STREAM_FILTER : { room: { ...EVENT_STREAM_FILTER.room, rooms: [request.roomId] } },
       ...(request.signal ? { signal: request.signal } : {}),
     });
     const chunk: LegacyEvent[] = [];
@@ -133,6 +142,13 @@ export class LegacySyncService {
     for (const e of body.account_data?.events ?? []) chunk.push({ ...e });
     chunk.push(...presenceOf(body));
     return { chunk, start, end: body.next_batch };
+  }
+
+  /** The events of a room the user previews (world_readable), after `from` (default: now), without waiting. */
+  private async previewEvents(userId: string, roomId: string, from: string | undefined): Promise<EventStreamResponse> {
+    const start = from ?? (await this.sync.currentToken());
+    const page = await this.sync.queries.messages({ roomId, viewer: { userId }, dir: 'f', from: start, limit: MAX_TIMELINE_LIMIT });
+    return { chunk: withRoom(roomId, page.chunk), start, end: page.end ?? start };
   }
 
   /**

@@ -35,13 +35,14 @@ export class LegacySyncController {
     // Guests read the event stream of one room only (as used for room previews).
     if (user.isGuest && query.room_id === undefined) throw new MatrixError(403, 'M_GUEST_ACCESS_FORBIDDEN', 'Guests may only read the events of a room (room_id)');
     const from = stringQuery(query.from, 'from');
+    const roomId = query.room_id === undefined ? undefined : roomIdParam(stringQuery(query.room_id, 'room_id'));
     const timeoutMs = intQuery(query.timeout, 'timeout', 0, MAX_SYNC_TIMEOUT_MS) ?? DEFAULT_EVENTS_TIMEOUT_MS;
     // `limit` is not a parameter of this endpoint in the spec (r0.6.1), but older clients send
     // it: a malformed one is refused, a valid one changes nothing (every event after `from`
     // is returned, so that `end` never skips any).
     intQuery(query.limit, 'limit', 0, Number.MAX_SAFE_INTEGER);
     return untilClientLeaves(reply, (signal) =>
-      answering(() => this.legacy.events({ userId: user.userId, deviceId: user.deviceId, from: from === '' ? undefined : from, timeoutMs, signal })),
+      answering(() => this.legacy.events({ userId: user.userId, deviceId: user.deviceId, from: from === '' ? undefined : from, ...(roomId ? { roomId } : {}), timeoutMs, signal })),
     );
   }
 
