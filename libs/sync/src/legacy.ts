@@ -4,7 +4,7 @@
  * GET /events (the event stream), GET /initialSync and GET /rooms/{roomId}/initialSync
  * (client-server API r0.6.1, "Deprecated: events" and "Deprecated: initial sync").
  */
-import { SyncQueryError, type ClientEvent } from '@hs/projections/sync';
+import type { ClientEvent } from '@hs/projections/sync';
 import type { AccountDataEntry } from './sources';
 import { MAX_TIMELINE_LIMIT } from './filter';
 import type { SyncFilter } from './filter';
