@@ -236,6 +236,7 @@ describe('hostile input against the homeserver', () => {
         ['PUT', `rooms/${room}/state/${HOSTILE_TYPE}/key`],
         ['PUT', `rooms/${room}/state/${HOSTILE_TYPE}`],
         ['PUT', `rooms/${room}/redact/${event}/TXN`],
+        ['POST', `rooms/${room}/redact/${event}`],
         ['POST', 'createRoom'],
         ['POST', `rooms/${room}/invite`],
         ['POST', `rooms/${room}/leave`],

@@ -100,7 +100,7 @@ export class LoginController {
   async getLoginToken(@AuthUser() user: AuthenticatedUser, @Body() rawBody: unknown): Promise<{ login_token: string; expires_in_ms: number }> {
     const settings = this.config.login_via_existing_session;
     if (!settings.enabled) throw new MatrixError(404, 'M_UNRECOGNIZED', 'Login tokens are not enabled on this server');
-    const body = parseBody(GetTokenBody, rawBody ?? {});
+    const body = parseBody(GetTokenBody, rawBody === undefined ? {} : rawBody);
     const session = await this.uia.authenticate({ operation: 'POST /login/get_token', userId: user.userId, flows: accountFlows(), auth: body.auth });
     const token = await this.loginTokens.issue(user.userId, settings.token_timeout_ms);
     await this.uia.completeSession(session.sessionId);

@@ -160,7 +160,7 @@ export class RegistrationController {
     request: { ip?: string; headers?: Record<string, string | string[] | undefined> },
   ): Promise<RegisterResponse> {
     if (!this.config.registration.allow_guest_access) throw new MatrixError(403, 'M_GUEST_ACCESS_FORBIDDEN', 'Guest access is not enabled on this server');
-    const body = parseBody(RegisterBody, rawBody ?? {});
+    const body = parseBody(RegisterBody, rawBody === undefined ? {} : rawBody);
     assertNewDeviceParams(undefined, body.initial_device_display_name);
     const { userId } = await this.users.register({ kind: 'guest' });
     const login = await this.devices.issueAccessToken(userId, { deviceId: generateDeviceId(), initialDisplayName: body.initial_device_display_name });

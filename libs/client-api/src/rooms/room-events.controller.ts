@@ -144,7 +144,7 @@ export class RoomEventsController {
     requestId: string | null,
     txn?: ConstructorParameters<typeof RedactEvent>[4],
   ): Promise<{ event_id: string }> {
-    const { reason } = parseBody(z.object({ reason: optionalReason }).passthrough(), body ?? {});
+    const { reason } = parseBody(z.object({ reason: optionalReason }).passthrough(), body === undefined ? {} : body);
     const redaction = await answering(() => this.commandBus.execute(new RedactEvent(user.userId, roomId, eventId, reason, txn)));
     this.presence.active(user.userId);
     // Redacting someone else's event is moderation: it goes in the audit log.
