@@ -116,6 +116,8 @@ export class LegacySyncService {
    */
   async events(request: { userId: string; deviceId: string; from?: string; roomId?: string; timeoutMs: number; signal?: AbortSignal }): Promise<EventStreamResponse> {
     if (request.roomId !== undefined) {
+      // A join acknowledged just before must be seen here, and the preview's events too.
+      await this.sync.ready();
       const member = await this.sync.queries.membership(this.sync.queries.pool, request.roomId, request.userId);
       if (member?.membership !== 'join') return this.previewEvents(request.userId, request.roomId, request.from);
     }

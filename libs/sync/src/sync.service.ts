@@ -283,7 +283,7 @@ export class SyncService {
    */
   async sync(request: SyncRequest): Promise<SyncResponse> {
     const since = request.since !== undefined ? parseSyncToken(request.since) : undefined;
-    await this.options.barrier?.ready(SYNC_ENDPOINT_READ_MODELS);
+    await this.ready();
     const timeout = Math.max(0, request.timeoutMs ?? 0);
     const deadline = this.now() + timeout;
     const paced = since !== undefined && request.fullState !== true && timeout > 0 && this.minAnswerIntervalMs > 0;
@@ -323,12 +323,17 @@ export class SyncService {
     return { ...body, device_one_time_keys_count: counts.oneTimeKeyCounts, device_unused_fallback_key_types: counts.unusedFallbackKeyTypes };
   }
 
+  /** Waits until the read models of /sync reflect every write acknowledged before the call. */
+  async ready(): Promise<void> {
+    await this.options.barrier?.ready(SYNC_ENDPOINT_READ_MODELS);
+  }
+
   /**
    * A sync token for "now" (the deprecated GET /events without `from`): every room event,
    * receipt, typing and presence change acknowledged so far counts as seen; account data does not.
    */
   async currentToken(): Promise<string> {
-    await this.options.barrier?.ready(SYNC_ENDPOINT_READ_MODELS);
+    await this.ready();
     const { upTo, receiptsUpTo } = await this.positionsIn(this.queries.pool, this.notifiedPositions());
     return encodeSyncToken({
       events: upTo,
@@ -428,7 +433,7 @@ export class SyncService {
     const since = parseSyncToken(from);
     const until = parseSyncToken(to);
     if (!e2ee) return { changed: [], left: [] };
-    await this.options.barrier?.ready(SYNC_ENDPOINT_READ_MODELS);
+    await this.ready();
     return this.deviceListChanges(e2ee, userId, since, until);
   }
 

@@ -94,6 +94,9 @@ describe('guest access', () => {
     await setGuestAccess(roomId, 'can_join');
     const joined = await call(hs.url, 'POST', `join/${enc(roomId)}`, { token: guest.token, body: {} });
     expect(joined).toEqual({ status: 200, body: { room_id: roomId } });
+    // The event stream of the room, read right after the join, knows the guest is in it.
+    const stream = await call(hs.url, 'GET', 'events', { token: guest.token, query: { room_id: roomId, timeout: '0' } });
+    expect(stream.status).toBe(200);
     const sent = await call<{ event_id: string }>(hs.url, 'PUT', `rooms/${enc(roomId)}/send/m.room.message/g1`, { token: guest.token, body: { msgtype: 'm.text', body: 'sup' } });
     expect(sent.status).toBe(200);
 
