@@ -431,6 +431,7 @@ describe('admin API and audit log', () => {
 
     expectError(await as(admin, 'GET', path, undefined, { ts: '1' }), 404, 'M_NOT_FOUND');
     expectError(await as(admin, 'GET', path, undefined, { event_id: '$nope' }), 404, 'M_NOT_FOUND');
+    expectError(await as(admin, 'GET', path, undefined, { event_id: '$a\u0000b' }), 404, 'M_NOT_FOUND');
     expectError(await as(admin, 'GET', path), 400, 'M_INVALID_PARAM');
     expectError(await as(alice, 'GET', path, undefined, { ts: '1' }), 403, 'M_FORBIDDEN');
   });

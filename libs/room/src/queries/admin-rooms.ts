@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { RoomEvent } from '@hs/protocol';
 import { notFound } from '../errors';
 import { FederationReads } from '../federation-queries/federation-reads';
+import { stateAfterEvent } from './handlers';
 import { RoomWriter } from '../room-writer';
 import { ROOM_DATABASE_POOL } from '../tokens';
 import { int8, sql, type DatabasePool } from '../write-model/sql';
@@ -299,12 +300,8 @@ export class GetRoomStateAtHandler implements IQueryHandler<GetRoomStateAt, Room
     } else {
       eventId = at.eventId;
     }
-    const stored = await reader.event(eventId);
-    if (!stored || stored.event.room_id !== roomId || stored.stateGroup === undefined) throw notFound(`event ${eventId} is not in the timeline of room ${roomId}`);
-    const entries = await reader.stateGroupEntries(stored.stateGroup);
-    const state = await reader.events(entries.map((entry) => entry.event_id));
-    state.sort((a, b) => (a.type === b.type ? ((a.state_key ?? '') < (b.state_key ?? '') ? -1 : 1) : a.type < b.type ? -1 : 1));
-    return { eventId, originServerTs: stored.event.origin_server_ts, state };
+    const { event, state } = await stateAfterEvent(reader, roomId, eventId);
+    return { eventId, originServerTs: event.origin_server_ts, state };
   }
 }
 

@@ -1,6 +1,6 @@
 import { Inject, Optional } from '@nestjs/common';
 import { QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
-import { parseRoomAlias, serverNameOf, type RoomEvent } from '@hs/protocol';
+import { isValidEventId, parseRoomAlias, serverNameOf, type RoomEvent } from '@hs/protocol';
 import { invalidParam, notFound } from '../errors';
 import { FederationRooms } from '../federation/federation-rooms';
 import { FederationReads } from '../federation-queries/federation-reads';
@@ -10,7 +10,7 @@ import { spaceHierarchy, type HierarchyPage } from './hierarchy';
 import { ROOM_DATABASE_POOL } from '../tokens';
 import type { DatabasePool } from '../write-model/sql';
 import { RoomWriter } from '../room-writer';
-import type { StoredEvent } from '../write-model/repository';
+import type { StoredEvent, WriteModelReader } from '../write-model/repository';
 import {
   GetAuthChain,
   GetEvent,
@@ -52,13 +52,20 @@ export class GetRoomStateHandler implements IQueryHandler<GetRoomState, RoomEven
       const entries = await reader.currentStateEntries(query.roomId);
       return reader.events(entries.map((e) => e.event_id)).then(sortState);
     }
-    const at = await reader.event(query.atEventId);
-    if (!at || at.event.room_id !== query.roomId || at.stateGroup === undefined) {
-      throw notFound(`event ${query.atEventId} is not known in room ${query.roomId}`);
-    }
-    const entries = await reader.stateGroupEntries(at.stateGroup);
-    return reader.events(entries.map((e) => e.event_id)).then(sortState);
+    return (await stateAfterEvent(reader, query.roomId, query.atEventId)).state;
   }
+}
+
+/**
+ * The room's state right after one of its timeline events (the state group the write model
+ * holds for it), sorted by type and state key, with the event. M_NOT_FOUND for an id that is
+ * not valid (it reaches no query), not known, not of the room, or of an event without state.
+ */
+export async function stateAfterEvent(reader: WriteModelReader, roomId: string, eventId: string): Promise<{ event: RoomEvent; state: RoomEvent[] }> {
+  const at = isValidEventId(eventId) ? await reader.event(eventId) : undefined;
+  if (!at || at.event.room_id !== roomId || at.stateGroup === undefined) throw notFound(`event ${eventId} is not known in room ${roomId}`);
+  const entries = await reader.stateGroupEntries(at.stateGroup);
+  return { event: at.event, state: sortState(await reader.events(entries.map((e) => e.event_id))) };
 }
 
 function sortState(events: RoomEvent[]): RoomEvent[] {
