@@ -50,7 +50,7 @@ export class ThirdPartyController {
   /** GET /_matrix/client/v3/thirdparty/protocols */
   @Get(clientPaths('thirdparty/protocols'))
   async protocols(): Promise<Record<string, ProtocolMetadata>> {
-    const names = [...new Set(this.registry.services.flatMap((service) => (service.registration.url === null ? [] : service.registration.protocols)))];
+    const names = [...new Set(this.bridges().flatMap((service) => service.registration.protocols))];
     const answers = await Promise.all(names.map(async (name) => [name, await this.protocol(name)] as const));
     const result: Record<string, ProtocolMetadata> = {};
     for (const [name, metadata] of answers) if (metadata !== undefined) result[name] = metadata;
@@ -98,9 +98,14 @@ export class ThirdPartyController {
     return this.registry.services.filter((service) => service.registration.url !== null && service.registration.protocols.length > 0);
   }
 
-  /** Services with a URL that bridge `protocol`; 404 M_NOT_FOUND when none does. */
+  /** Services with a URL that bridge `protocol`. */
+  private bridgesOf(protocol: string): AppService[] {
+    return this.bridges().filter((service) => service.registration.protocols.includes(protocol));
+  }
+
+  /** {@link bridgesOf}, or 404 M_NOT_FOUND when no service bridges `protocol`. */
   private servicesOf(protocol: string): AppService[] {
-    const services = this.registry.services.filter((service) => service.registration.url !== null && service.registration.protocols.includes(protocol));
+    const services = this.bridgesOf(protocol);
     if (services.length === 0) throw MatrixError.notFound('Unknown protocol');
     return services;
   }
@@ -110,8 +115,7 @@ export class ThirdPartyController {
    * service of the protocol, each given an `instance_id` unique on this server.
    */
   private async protocol(name: string): Promise<ProtocolMetadata | undefined> {
-    const services = this.registry.services.filter((service) => service.registration.url !== null && service.registration.protocols.includes(name));
-    const answers = await Promise.all(services.map(async (service) => ({ service, answer: Protocol.safeParse(await this.client.thirdParty(service, `protocol/${encodeURIComponent(name)}`)) })));
+    const answers = await Promise.all(this.bridgesOf(name).map(async (service) => ({ service, answer: Protocol.safeParse(await this.client.thirdParty(service, `protocol/${encodeURIComponent(name)}`)) })));
     let merged: ProtocolMetadata | undefined;
     for (const { service, answer } of answers) {
       if (!answer.success) continue;
