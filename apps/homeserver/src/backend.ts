@@ -83,6 +83,11 @@ export async function openBackend(config: HomeserverConfig, options: OpenBackend
     dataDir: config.database.data_dir,
     url: config.database.url,
     maxConnections: config.database.max_connections,
+    onSessionHeld: (held) =>
+      log.warn(
+        { held_ms: held.heldMs, waiting: held.waiting, in_transaction: held.inTransaction, last_statement: held.lastStatement },
+        'one connection has held the embedded database for a long time while others wait',
+      ),
   });
   try {
     log.info({ kind: db.kind, ...(db.kind === 'pglite' ? { data_dir: config.database.data_dir } : {}) }, 'database open');

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import type { PGlite } from '@electric-sql/pglite';
 import type { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { createPool, type DatabasePool } from 'slonik';
-import { PgliteSessionQueue } from './pglite-session-queue';
+import { PgliteSessionQueue, type SessionHeld } from './pglite-session-queue';
 import { prepareStatementsFor } from './prepared-statements';
 import { trackTransactions } from './transaction-context';
 
@@ -19,6 +19,11 @@ export interface OpenDatabaseOptions {
   url?: string;
   /** Size of the connection pool (default 10). */
   maxConnections?: number;
+  /**
+   * Embedded database only: called when one connection has held PGlite's single session for
+   * two seconds while other connections wait (a transaction left open across slow work).
+   */
+  onSessionHeld?: (held: SessionHeld) => void;
 }
 
 /**
@@ -70,7 +75,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     throw new RangeError(`maxConnections must be a positive integer, got ${String(options.maxConnections)}`);
   }
   if (options.url) return openPostgres(options.url, poolSize);
-  return openPglite(options.dataDir, poolSize);
+  return openPglite(options.dataDir, poolSize, options.onSessionHeld);
 }
 
 /**
@@ -84,12 +89,17 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
  * settings are transaction-local (`set_config(…, true)`), transactions end before their
  * connection is released, LISTEN and the migrations use connections of their own.
  */
-async function createDatabasePool(url: string, poolSize: number): Promise<DatabasePool> {
+async function createDatabasePool(url: string, poolSize: number, embedded = false): Promise<DatabasePool> {
   const pool = await createPool(url, {
     maximumPoolSize: poolSize,
     queryRetryLimit: 0,
     transactionRetryLimit: 0,
     resetConnection: async () => undefined,
+    // The embedded database serves one session at a time: opening a connection waits until
+    // the session is free, which under load takes longer than the 5 s slonik gives it. Its
+    // connections are in-process sockets, so they stay open instead of closing after 5 s
+    // idle and queueing to open again at the next burst.
+    ...(embedded ? { connectionTimeout: 60_000, idleTimeout: 'DISABLE_TIMEOUT' as const } : {}),
   });
   pool.on('error', () => undefined);
   trackTransactions(pool);
@@ -121,12 +131,14 @@ async function openPostgres(given: string, poolSize: number): Promise<Database> 
 }
 
 /** Swaps the socket server's message queue for one that keeps protocol exchanges whole. */
-function installSessionQueue(server: PGLiteSocketServer, pglite: PGlite): void {
+function installSessionQueue(server: PGLiteSocketServer, pglite: PGlite, onHeld: ((held: SessionHeld) => void) | undefined): PgliteSessionQueue {
   const internals = server as unknown as { queryQueue?: unknown };
   if (typeof internals.queryQueue !== 'object' || internals.queryQueue === null) {
     throw new Error('@electric-sql/pglite-socket changed: the server has no queryQueue to replace');
   }
-  internals.queryQueue = new PgliteSessionQueue(pglite);
+  const queue = new PgliteSessionQueue(pglite, onHeld ? { onHeld } : {});
+  internals.queryQueue = queue;
+  return queue;
 }
 
 /**
@@ -136,7 +148,7 @@ function installSessionQueue(server: PGLiteSocketServer, pglite: PGlite): void {
  */
 let freshCluster: Promise<Blob> | undefined;
 
-async function openPglite(dataDir: string | undefined, poolSize: number): Promise<Database> {
+async function openPglite(dataDir: string | undefined, poolSize: number, onHeld: ((held: SessionHeld) => void) | undefined): Promise<Database> {
   // Loaded here, not at the top of the module: a server on PostgreSQL never needs the
   // embedded database's code (half a megabyte of JavaScript, kept in memory once loaded).
   const [{ PGlite }, { PGLiteSocketServer }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite-socket')]);
@@ -165,18 +177,20 @@ async function openPglite(dataDir: string | undefined, poolSize: number): Promis
   // while one connection has a transaction open, runs only that connection's queries.
   // A few spare connections beyond the pool serve LISTEN clients and admin tools.
   const server = new PGLiteSocketServer({ db: pglite, port: 0, host: '127.0.0.1', maxConnections: poolSize + 4 });
-  installSessionQueue(server, pglite);
+  const queue = installSessionQueue(server, pglite, onHeld);
   try {
     await server.start();
   } catch (error) {
+    queue.close();
     await pglite.close();
     throw error;
   }
   const connectionUrl = `postgres://postgres@${server.getServerConn()}/postgres`;
   let pool: DatabasePool;
   try {
-    pool = await createDatabasePool(connectionUrl, poolSize);
+    pool = await createDatabasePool(connectionUrl, poolSize, true);
   } catch (error) {
+    queue.close();
     await server.stop();
     await pglite.close();
     throw error;
@@ -190,6 +204,7 @@ async function openPglite(dataDir: string | undefined, poolSize: number): Promis
       if (closed) return;
       closed = true;
       await pool.end();
+      queue.close();
       await server.stop();
       await pglite.close();
     },

@@ -1,4 +1,5 @@
 export { openDatabase, type Database, type OpenDatabaseOptions } from './database';
+export type { SessionHeld } from './pglite-session-queue';
 export {
   migrate,
   listMigrations,

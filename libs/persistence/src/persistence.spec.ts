@@ -5,6 +5,7 @@ import { Client } from 'pg';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { openDatabase, type Database } from './database';
+import type { SessionHeld } from './pglite-session-queue';
 import { listMigrations, migrate, MigrationChecksumError, MigrationFailedError, MigrationNameError } from './migrations';
 import { defaultMigrationsDir, findPackageRoot } from './repo-root';
 import { createTemporaryDatabase } from './temporary-database';
@@ -29,6 +30,27 @@ describe('persistence', () => {
   it('rejects a pool size that is not a positive integer', async () => {
     await expect(openDatabase({ maxConnections: 0 })).rejects.toThrow(RangeError);
   });
+
+  it('reports a connection that holds the embedded database while others wait, with its last statement', async () => {
+    const reports: SessionHeld[] = [];
+    const db = await openDatabase({ maxConnections: 3, onSessionHeld: (held) => reports.push(held) });
+    try {
+      let waited: Promise<unknown> | undefined;
+      await db.pool.transaction(async (tx) => {
+        await tx.query(sql.unsafe`SELECT 41 + 1 AS slow_work_inside`);
+        // Another connection asks meanwhile; the transaction keeps the session for 2.5 s.
+        waited = db.pool.connect((other) => other.query(sql.unsafe`SELECT 1`));
+        await new Promise((resolve) => setTimeout(resolve, 2_500));
+      });
+      await waited;
+      expect(reports).toHaveLength(1);
+      expect(reports[0]).toMatchObject({ inTransaction: true, waiting: expect.any(Number) });
+      expect(reports[0].heldMs).toBeGreaterThanOrEqual(2_000);
+      expect(reports[0].lastStatement).toContain('slow_work_inside');
+    } finally {
+      await db.close();
+    }
+  }, 30_000);
 
   describe('migrations on PGlite', () => {
     let db: Database;

@@ -10,6 +10,7 @@ interface Item {
 
 const SYNC = 0x53; // 'S'
 const QUERY = 0x51; // 'Q'
+const PARSE = 0x50; // 'P'
 const TERMINATE = 0x58; // 'X'
 const STARTUP = 0x00; // a startup message begins with its length's high byte
 const SYNC_MESSAGE = new Uint8Array([SYNC, 0, 0, 0, 4]);
@@ -23,6 +24,41 @@ function simpleQuery(statement: string): Uint8Array {
   message.writeInt32BE(4 + text.length, 1);
   text.copy(message, 5);
   return message;
+}
+
+/** What the queue reports when one connection has held the session while others waited. */
+export interface SessionHeld {
+  /** How long the connection has held the session, in milliseconds. */
+  heldMs: number;
+  /** Messages of other connections waiting for it. */
+  waiting: number;
+  /** Whether the session is inside a transaction. */
+  inTransaction: boolean;
+  /** The last statement the holding connection sent (its text, cut to 300 characters). */
+  lastStatement: string | undefined;
+}
+
+export interface SessionQueueOptions {
+  /** Called once per holding when a connection keeps the session longer than `heldAfterMs` while others wait. */
+  onHeld?: (held: SessionHeld) => void;
+  /** Default 2,000 ms. */
+  heldAfterMs?: number;
+}
+
+/** The statement text of a Query or Parse message, if it is one. */
+function statementOf(message: Uint8Array): string | undefined {
+  const type = message[0];
+  if (type !== QUERY && type !== PARSE) return undefined;
+  let start = 5;
+  if (type === PARSE) {
+    // Parse: the statement's name (NUL-terminated), then the query text.
+    while (start < message.length && message[start] !== 0) start++;
+    start++;
+  }
+  let end = start;
+  while (end < message.length && message[end] !== 0) end++;
+  const text = Buffer.from(message.subarray(start, end)).toString('utf8').replace(/\s+/g, ' ').trim();
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }
 
 /**
@@ -41,8 +77,38 @@ export class PgliteSessionQueue {
   private queue: Item[] = [];
   private owner: number | null = null;
   private pumping = false;
+  /** When the current owner took the session, and whether its holding was reported. */
+  private ownerSince = 0;
+  private reported = false;
+  private readonly lastStatements = new Map<number, string>();
+  private watchdog: NodeJS.Timeout | undefined;
 
-  constructor(private readonly db: PGlite) {}
+  constructor(
+    private readonly db: PGlite,
+    private readonly options: SessionQueueOptions = {},
+  ) {
+    if (options.onHeld) {
+      const after = options.heldAfterMs ?? 2_000;
+      this.watchdog = setInterval(() => this.checkHeld(after), Math.max(100, Math.floor(after / 4)));
+      this.watchdog.unref();
+    }
+  }
+
+  /** Stops the watchdog. */
+  close(): void {
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = undefined;
+  }
+
+  private checkHeld(after: number): void {
+    if (this.owner === null || this.reported) return;
+    const heldMs = Date.now() - this.ownerSince;
+    if (heldMs < after) return;
+    const waiting = this.queue.filter((q) => q.handlerId !== this.owner).length;
+    if (waiting === 0) return;
+    this.reported = true;
+    this.options.onHeld?.({ heldMs, waiting, inTransaction: this.db.isInTransaction(), lastStatement: this.lastStatements.get(this.owner) });
+  }
 
   enqueue(handlerId: number, message: Uint8Array, onData: (data: Uint8Array) => void): Promise<number> {
     return new Promise<number>((resolve, reject) => {
@@ -58,6 +124,7 @@ export class PgliteSessionQueue {
   clearQueueForHandler(handlerId: number): void {
     const mine = this.queue.filter((item) => item.handlerId === handlerId);
     this.queue = this.queue.filter((item) => item.handlerId !== handlerId);
+    this.lastStatements.delete(handlerId);
     for (const item of mine) item.reject(new Error('connection closed'));
   }
 
@@ -83,7 +150,13 @@ export class PgliteSessionQueue {
         const index = this.owner === null ? (this.queue.length > 0 ? 0 : -1) : this.queue.findIndex((q) => q.handlerId === this.owner);
         if (index < 0) return;
         const [item] = this.queue.splice(index, 1);
+        if (this.owner !== item.handlerId) {
+          this.ownerSince = Date.now();
+          this.reported = false;
+        }
         this.owner = item.handlerId;
+        const statement = this.options.onHeld ? statementOf(item.message) : undefined;
+        if (statement !== undefined) this.lastStatements.set(item.handlerId, statement);
         let bytes = 0;
         try {
           await this.db.runExclusive(() =>
