@@ -4,7 +4,9 @@
  * and each user's pushers. It follows the store in order: the users' push rules changes
  * (`PushRulesChanged`), their pushers (`PusherSet`, `PusherRemoved`) and the rooms' events,
  * whose state deltas keep the joined members (with display names), the power levels and the
- * create event it needs. Rebuildable from the store like every projection.
+ * create event it needs. The users' read receipts (`ReceiptRecorded`) mark a badge update
+ * due to their pushers (`badges`: the latest receipt of each user). Rebuildable from the store
+ * like every projection.
  *
  * Only events in the timeline are evaluated (not soft-failed, not outliers, not history
  * fetched with /backfill), each against the room's state before it.
@@ -15,7 +17,10 @@ import {
   PUSHER_SET,
   PUSH_RULES_CHANGED,
   PUSH_EVENT_TYPES,
+  RECEIPT_RECORDED,
   ROOM_EVENT_ACCEPTED,
+  isReceiptType,
+  type ReceiptRecorded,
   type PusherRemoved,
   type PusherSet,
   type PushRulesChanged,
@@ -90,6 +95,11 @@ function isPusherRemoved(data: unknown): data is PusherRemoved {
   return !!d && d.v === 1 && typeof d.user_id === 'string' && typeof d.app_id === 'string' && typeof d.pushkey === 'string';
 }
 
+function isReceipt(data: unknown): data is ReceiptRecorded {
+  const d = data as Partial<ReceiptRecorded> | null;
+  return !!d && d.v === 1 && typeof d.user_id === 'string' && typeof d.room_id === 'string' && isReceiptType(d.receipt_type);
+}
+
 function isAccepted(data: unknown): data is RoomEventAccepted {
   const d = data as Partial<RoomEventAccepted> | null;
   return !!d && d.v === 1 && typeof d.room_id === 'string' && typeof d.event_id === 'string' && isObject(d.pdu) && isObject(d.state_delta);
@@ -101,9 +111,9 @@ function displayNameOf(content: JsonObject): string | null {
 
 export class PushProjector implements Projector {
   readonly name = PUSH_PROJECTION;
-  readonly version = 1;
-  readonly eventTypes = [ROOM_EVENT_ACCEPTED, ...PUSH_EVENT_TYPES];
-  readonly tables = ['rules', 'pushers', 'notifications', 'members', 'room_state', 'state_events'] as const;
+  readonly version = 2;
+  readonly eventTypes = [ROOM_EVENT_ACCEPTED, RECEIPT_RECORDED, ...PUSH_EVENT_TYPES];
+  readonly tables = ['rules', 'pushers', 'notifications', 'members', 'room_state', 'state_events', 'badges'] as const;
   /** Compiled rules by user and the position of the rules (`default` for the server defaults). */
   private readonly compiled = new Map<string, CompiledPushRules>();
   private readonly localSuffix: string;
@@ -113,10 +123,25 @@ export class PushProjector implements Projector {
   }
 
   wants(event: RecordedEvent): boolean {
+    if (event.type === RECEIPT_RECORDED) return isReceipt(event.data) && this.isLocal(event.data.user_id);
     if (event.type !== ROOM_EVENT_ACCEPTED) return true;
     const fact = event.data as Partial<RoomEventAccepted> | null;
-    // Outliers and backfilled history change neither the timeline nor (here) the state kept.
-    return !!fact && fact.outlier !== true && fact.backfilled !== true;
+    // Outliers and backfilled history change neither the timeline nor (here) the state kept,
+    // but an invite of a local user to a room this server does not hold notifies them.
+    return !!fact && fact.backfilled !== true && (fact.outlier !== true || this.isOutOfBandInvite(fact));
+  }
+
+  /** An invite of a local user received from another server for a room not held here (an outlier with its stripped state). */
+  private isOutOfBandInvite(fact: Partial<RoomEventAccepted>): boolean {
+    const pdu = fact.pdu as { type?: unknown; state_key?: unknown; content?: { membership?: unknown } } | undefined;
+    return (
+      fact.outlier === true &&
+      Array.isArray(fact.unsigned?.invite_room_state) &&
+      pdu?.type === 'm.room.member' &&
+      typeof pdu.state_key === 'string' &&
+      this.isLocal(pdu.state_key) &&
+      pdu.content?.membership === 'invite'
+    );
   }
 
   async setup(tx: DatabaseTransactionConnection): Promise<void> {
@@ -129,9 +154,12 @@ export class PushProjector implements Projector {
         pusher jsonb NOT NULL,
         pushkey_ts bigint NOT NULL,
         position bigint NOT NULL,
+        device_id text,
         PRIMARY KEY (app_id, pushkey, user_id)
       )`);
     await tx.query(sql.unsafe`CREATE INDEX pushers_by_user ON pushers (user_id)`);
+    await tx.query(sql.unsafe`CREATE TABLE badges (user_id text PRIMARY KEY, position bigint NOT NULL)`);
+    await tx.query(sql.unsafe`CREATE INDEX badges_by_position ON badges (position)`);
     await tx.query(sql.unsafe`
       CREATE TABLE notifications (
         user_id text NOT NULL,
@@ -181,9 +209,13 @@ export class PushProjector implements Projector {
     const notifications: NotificationRow[] = [];
     const newStateEvents: StateEvent[] = [];
     const rulesWrites = new Map<string, { rules: unknown; position: bigint }>();
+    const badges = new Map<string, bigint>();
     for (const record of batch) {
       const data = record.data;
       switch (record.type) {
+        case RECEIPT_RECORDED:
+          if (isReceipt(data) && this.isLocal(data.user_id)) badges.set(data.user_id, record.position);
+          break;
         case PUSH_RULES_CHANGED:
           if (isRulesChanged(data)) {
             rules.set(data.user_id, { rules: data.rules, position: record.position });
@@ -199,7 +231,15 @@ export class PushProjector implements Projector {
           }
           break;
         case ROOM_EVENT_ACCEPTED: {
-          if (!isAccepted(data) || data.outlier || data.backfilled) break;
+          if (!isAccepted(data) || data.backfilled) break;
+          if (data.outlier) {
+            // The invitee alone is asked, with nothing known of the room but its version.
+            if (this.isOutOfBandInvite(data)) {
+              const unknown: RoomState = { roomVersion: data.room_version, members: new Map(), powerLevels: undefined, create: undefined, powerLevelsParsed: undefined, changed: false };
+              this.evaluate(data, record, unknown, rules, notifications);
+            }
+            break;
+          }
           let room = rooms.get(data.room_id);
           if (!room) {
             room = { roomVersion: data.room_version, members: new Map(), powerLevels: undefined, create: undefined, powerLevelsParsed: undefined, changed: false };
@@ -215,6 +255,13 @@ export class PushProjector implements Projector {
       }
     }
     await this.write(tx, rooms, notifications, newStateEvents, rulesWrites);
+    if (badges.size > 0) {
+      const rows = [...badges];
+      await tx.query(sql.unsafe`
+        INSERT INTO badges (user_id, position)
+        SELECT * FROM unnest(${sql.array(rows.map(([u]) => u), 'text')}, ${sql.array(rows.map(([, p]) => String(p)), 'int8')})
+        ON CONFLICT (user_id) DO UPDATE SET position = EXCLUDED.position`);
+    }
   }
 
   private evaluate(
@@ -391,9 +438,10 @@ export class PushProjector implements Projector {
       await tx.query(sql.unsafe`DELETE FROM pushers WHERE app_id = ${p.app_id} AND pushkey = ${p.pushkey} AND user_id <> ${fact.user_id}`);
     }
     await tx.query(sql.unsafe`
-      INSERT INTO pushers (user_id, app_id, pushkey, pusher, pushkey_ts, position)
-      VALUES (${fact.user_id}, ${p.app_id}, ${p.pushkey}, ${sql.jsonb(p as never)}, ${fact.ts}, ${position})
-      ON CONFLICT (app_id, pushkey, user_id) DO UPDATE SET pusher = EXCLUDED.pusher, pushkey_ts = EXCLUDED.pushkey_ts, position = EXCLUDED.position`);
+      INSERT INTO pushers (user_id, app_id, pushkey, pusher, pushkey_ts, position, device_id)
+      VALUES (${fact.user_id}, ${p.app_id}, ${p.pushkey}, ${sql.jsonb(p as never)}, ${fact.ts}, ${position}, ${typeof fact.device_id === 'string' ? fact.device_id : null})
+      ON CONFLICT (app_id, pushkey, user_id) DO UPDATE
+        SET pusher = EXCLUDED.pusher, pushkey_ts = EXCLUDED.pushkey_ts, position = EXCLUDED.position, device_id = EXCLUDED.device_id`);
   }
 
   private async write(

@@ -114,16 +114,32 @@ export interface PusherRecord extends Pusher {
   userId: string;
   /** When the pusher was last set, in milliseconds since the epoch. */
   pushkeyTs: number;
+  /** The device that set it (none for pushers set before devices were recorded). */
+  deviceId: string | null;
+  /** The store position of the fact that last set it: it is pushed what comes after. */
+  setAt: bigint;
+}
+
+/** Users with pushers whose latest read receipt is in (after, upTo]: their badge is due. */
+export async function badgesToPush(conn: CommonQueryMethods, after: bigint, upTo: bigint): Promise<{ userId: string; position: bigint }[]> {
+  const rows = (await conn.any(sql.unsafe`
+    SELECT b.user_id, b.position FROM proj_push.badges b
+     WHERE b.position > ${String(after)}::int8 AND b.position <= ${String(upTo)}::int8
+       AND EXISTS (SELECT 1 FROM proj_push.pushers p WHERE p.user_id = b.user_id)
+     ORDER BY b.position`)) as unknown as { user_id: string; position: bigint | number }[];
+  return rows.map((row) => ({ userId: row.user_id, position: BigInt(row.position) }));
 }
 
 /** The pushers of some users. */
 export async function pushersOf(conn: CommonQueryMethods, userIds: readonly string[]): Promise<PusherRecord[]> {
   if (userIds.length === 0) return [];
   const rows = (await conn.any(sql.unsafe`
-    SELECT user_id, pusher, pushkey_ts FROM proj_push.pushers WHERE user_id = ANY(${sql.array([...userIds], 'text')}) ORDER BY position`)) as unknown as {
+    SELECT user_id, pusher, pushkey_ts, device_id, position FROM proj_push.pushers WHERE user_id = ANY(${sql.array([...userIds], 'text')}) ORDER BY position`)) as unknown as {
     user_id: string;
     pusher: Pusher;
     pushkey_ts: bigint | number;
+    device_id: string | null;
+    position: bigint | number;
   }[];
-  return rows.map((row) => ({ ...row.pusher, userId: row.user_id, pushkeyTs: Number(row.pushkey_ts) }));
+  return rows.map((row) => ({ ...row.pusher, userId: row.user_id, pushkeyTs: Number(row.pushkey_ts), deviceId: row.device_id, setAt: BigInt(row.position) }));
 }

@@ -190,8 +190,23 @@ describe('account data, tags, filters, capabilities and push rules', () => {
     expect(invite?.conditions?.[2]).toMatchObject({ key: 'state_key', pattern: alice.userId });
     const mention = reply.body.global.override.find((rule) => rule.rule_id === '.m.rule.is_user_mention');
     expect(mention?.conditions?.[0]).toMatchObject({ value: alice.userId });
-    // Served with and without the trailing slash, under r0 as well.
-    expect((await call(s.url, 'GET', '/_matrix/client/r0/pushrules', { token: alice.token })).body).toEqual(reply.body);
+    // Served under r0 as well; the listings end in a slash, as the spec names them.
+    expect((await call(s.url, 'GET', '/_matrix/client/r0/pushrules/', { token: alice.token })).body).toEqual(reply.body);
+    expect(await call(s.url, 'GET', 'pushrules', { token: alice.token })).toMatchObject({ status: 404, body: { errcode: 'M_UNRECOGNIZED' } });
+    for (const path of ['pushrules/global', 'pushrules/global/room', 'pushrules/not_a_scope/', 'pushrules/global/override/.m.rule.master/not_an_attr']) {
+      expect({ path, ...(await call(s.url, 'GET', path, { token: alice.token })) }).toMatchObject({ path, status: 400, body: { errcode: 'M_INVALID_PARAM' } });
+    }
+    const puts: [string, unknown][] = [
+      ['pushrules/', {}],
+      ['pushrules/not_a_scope/room/%23spam:example.com', {}],
+      ['pushrules/global', {}],
+      ['pushrules/global/room', {}],
+      ['pushrules/global/room/', {}],
+      ['pushrules/global/override/.m.rule.master/not_an_attr', { enabled: true }],
+    ];
+    for (const [path, body] of puts) {
+      expect({ path, ...(await call(s.url, 'PUT', path, { token: alice.token, body })) }).toMatchObject({ path, status: 400, body: { errcode: 'M_INVALID_PARAM' } });
+    }
 
     const global = await call(s.url, 'GET', 'pushrules/global/', { token: alice.token });
     assertMatchesSpec(global.body, { api: 'client-server', file: 'pushrules.yaml', path: '/pushrules/global/', method: 'get', status: 200 });

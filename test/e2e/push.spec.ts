@@ -195,4 +195,59 @@ describe('push notifications with matrix-js-sdk and a push gateway', () => {
     expect(await bad({ ...base, kind: 'email', app_id: 'm.email', pushkey: 'bob@example.org', data: {} })).toMatchObject({ status: 400, body: { errcode: 'M_INVALID_PARAM' } });
     expect((await api('/notifications?from=nope', report.bob.accessToken)).body).toMatchObject({ errcode: 'M_INVALID_PARAM' });
   }, 300_000);
+
+  it('sends a badge update when the user reads, and drops the pushers of logged-out devices', async () => {
+    const api = async (path: string, token: string | undefined, method = 'GET', body?: unknown) => {
+      const response = await fetch(`${server.url}/_matrix/client/v3${path}`, {
+        method,
+        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    const password = 'a long password 1';
+    const register = async (username: string) => {
+      const reply = await api('/register', undefined, 'POST', { username, password, auth: { type: 'm.login.dummy' } });
+      expect(reply.status).toBe(200);
+      return { userId: reply.body.user_id as string, token: reply.body.access_token as string };
+    };
+    const login = async (user: string) => (await api('/login', undefined, 'POST', { type: 'm.login.password', identifier: { type: 'm.id.user', user }, password })).body.access_token as string;
+    const pusher = (pushkey: string) => ({
+      kind: 'http',
+      app_id: 'org.example.push.test',
+      pushkey,
+      app_display_name: 'Push test',
+      device_display_name: pushkey,
+      lang: 'en',
+      data: { url: `${gatewayUrl}/_matrix/push/v1/notify` },
+    });
+    gateway.reject = [];
+    const dave = await register('dave');
+    const erin = await register('erin');
+    const daveLaptop = await login('dave');
+    expect((await api('/pushers/set', dave.token, 'POST', pusher('dave-phone'))).status).toBe(200);
+    expect((await api('/pushers/set', daveLaptop, 'POST', pusher('dave-laptop'))).status).toBe(200);
+    const room = (await api('/createRoom', erin.token, 'POST', { invite: [dave.userId] })).body.room_id as string;
+    expect((await api(`/join/${encodeURIComponent(room)}`, dave.token, 'POST', {})).status).toBe(200);
+    const seen = gateway.received.length;
+    const sent = await api(`/rooms/${encodeURIComponent(room)}/send/m.room.message/b1`, erin.token, 'PUT', { msgtype: 'm.text', body: 'read me' });
+    const pushed = () => gateway.received.slice(seen).map((r) => r.notification);
+    await until('the message push', pushed, (n) => n.some((x) => x.event_id === sent.body.event_id));
+    expect(pushed().find((x) => x.event_id === sent.body.event_id)).toMatchObject({ counts: { unread: 1 } });
+    // Dave reads it: his devices hear that nothing is unread, without an event.
+    expect((await api(`/rooms/${encodeURIComponent(room)}/receipt/m.read/${encodeURIComponent(sent.body.event_id as string)}`, dave.token, 'POST', {})).status).toBe(200);
+    // One call per pusher, as for every notification.
+    const badges = (await until('the badge updates', pushed, (n) => n.filter((x) => x.event_id === undefined).length >= 2)).filter((x) => x.event_id === undefined);
+    expect(badges.map((b) => b.devices[0].pushkey).sort()).toEqual(['dave-laptop', 'dave-phone']);
+    for (const badge of badges) expect(badge).toEqual({ counts: { unread: 0 }, devices: [expect.objectContaining({ tweaks: {} })] });
+
+    // A password change logs out the other devices: the laptop's pusher goes with it, and the next read sees that.
+    const changed = await api('/account/password', dave.token, 'POST', { new_password: 'another long password 2', auth: { type: 'm.login.password', identifier: { type: 'm.id.user', user: 'dave' }, password } });
+    expect(changed.status).toBe(200);
+    expect(((await api('/pushers', dave.token)).body.pushers as { pushkey: string }[]).map((p) => p.pushkey)).toEqual(['dave-phone']);
+    // Logging out the phone takes its pusher too.
+    expect((await api('/logout', dave.token, 'POST', {})).status).toBe(200);
+    const fresh = (await api('/login', undefined, 'POST', { type: 'm.login.password', identifier: { type: 'm.id.user', user: 'dave' }, password: 'another long password 2' })).body.access_token as string;
+    expect((await api('/pushers', fresh)).body.pushers).toEqual([]);
+  }, 120_000);
 });

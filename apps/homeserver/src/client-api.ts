@@ -10,7 +10,7 @@ import { ClientApiModule } from '@hs/client-api';
 import type { HomeserverConfig } from '@hs/config';
 import { DeviceKeysService, E2eeModule, KeyBackupModule, ToDeviceService } from '@hs/e2ee';
 import { FilesystemMediaStorage, MediaModule, type RemoteMediaSource } from '@hs/media';
-import { PushModule } from '@hs/push';
+import { PushModule, PushService } from '@hs/push';
 import { RoomModule, WriteModelReader, type RoomModuleDependencies } from '@hs/room';
 import { SyncModule, accountDataSourceFrom } from '@hs/sync';
 import { DynamicModule, Inject, Injectable, Module, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
@@ -79,6 +79,45 @@ class DeviceKeysWiring implements OnModuleInit, OnModuleDestroy {
   onModuleDestroy(): void {
     this.subscription?.unsubscribe();
     this.devices.setHooks(undefined);
+  }
+}
+
+const DEVICE_WIRING_LOGGER = Symbol('DEVICE_WIRING_LOGGER');
+
+/** A deleted device's pushers are removed before the deletion is answered. */
+@Injectable()
+class DevicePushersWiring implements OnModuleInit, OnModuleDestroy {
+  private remove: (() => void) | undefined;
+
+  constructor(
+    @Inject(DeviceService) private readonly devices: DeviceService,
+    @Inject(PushService) private readonly push: PushService,
+    @Inject(DEVICE_WIRING_LOGGER) private readonly logger: Logger | null,
+  ) {}
+
+  onModuleInit(): void {
+    this.remove = this.devices.onDevicesDeleted(async (userId, deviceIds) => {
+      try {
+        await this.push.devicesDeleted(userId, deviceIds);
+      } catch (error) {
+        this.logger?.warn({ err: (error as Error).message, user_id: userId }, 'the pushers of deleted devices could not be removed');
+      }
+    });
+  }
+
+  onModuleDestroy(): void {
+    this.remove?.();
+  }
+}
+
+@Module({})
+class DevicePushersWiringModule {
+  static forModules(accounts: DynamicModule, push: DynamicModule, logger: Logger | undefined): DynamicModule {
+    return {
+      module: DevicePushersWiringModule,
+      imports: [accounts, push],
+      providers: [DevicePushersWiring, { provide: DEVICE_WIRING_LOGGER, useValue: logger ?? null }],
+    };
   }
 }
 
@@ -176,6 +215,7 @@ export function clientApiModule(
       admin,
       push,
       DeviceKeysWiringModule.forModules(accounts, e2ee),
+      DevicePushersWiringModule.forModules(accounts, push, options.logger),
       ...(options.appServiceSender ? [options.appServiceSender] : []),
     ],
     clock,

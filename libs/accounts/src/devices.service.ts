@@ -127,6 +127,7 @@ export class DeviceService {
   private flushTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private readonly changesSubject = new Subject<DeviceChange>();
+  private readonly deletionListeners: ((userId: string, deviceIds: readonly string[]) => Promise<void>)[] = [];
 
   /** Devices created, renamed or deleted (after the change committed). */
   readonly changes: Observable<DeviceChange> = this.changesSubject.asObservable();
@@ -136,6 +137,18 @@ export class DeviceService {
     private readonly options: ResolvedAccountsOptions,
   ) {
     this.cache = new LruCache(options.accessTokenCacheSize, options.accessTokenCacheTtlMs, options.clock);
+  }
+
+  /**
+   * Work done after devices were deleted and before the deletion is answered (e.g. removing
+   * the pushers the devices set). A listener reports its own failures; returns the removal.
+   */
+  onDevicesDeleted(listener: (userId: string, deviceIds: readonly string[]) => Promise<void>): () => void {
+    this.deletionListeners.push(listener);
+    return () => {
+      const index = this.deletionListeners.indexOf(listener);
+      if (index >= 0) this.deletionListeners.splice(index, 1);
+    };
   }
 
   /** Sets the work done in the transactions that create and delete devices. */
@@ -345,6 +358,7 @@ export class DeviceService {
       this.lastSeen.delete(lastSeenKey(userId, deviceId));
       this.changesSubject.next({ userId, deviceId, change: 'deleted' });
     }
+    if (devices.length > 0) for (const listener of this.deletionListeners) await listener(userId, devices);
     return devices;
   }
 

@@ -39,15 +39,20 @@ export interface PusherSetV1 {
   append: boolean;
   /** Milliseconds since the epoch (`pushkey_ts`). */
   ts: number;
+  /** The device whose access token set it: the pusher goes when that device is deleted (logout, password change). */
+  device_id?: string;
 }
 
-/** A pusher removed: by its user (`kind: null`), or because the push gateway rejected its pushkey. */
+/**
+ * A pusher removed: by its user (`kind: null`), because the push gateway rejected its pushkey,
+ * or because the device that set it was deleted.
+ */
 export interface PusherRemovedV1 {
   v: 1;
   user_id: string;
   app_id: string;
   pushkey: string;
-  reason: 'user' | 'rejected';
+  reason: 'user' | 'rejected' | 'device_deleted';
   ts: number;
 }
 

@@ -15,17 +15,20 @@ export interface NotifyDevice {
 
 export interface NotifyBody {
   notification: {
-    event_id: string;
+    /** Absent in a badge update (counts only). */
+    event_id?: string;
     /** The event id again, under the name push gateways written for older servers read (Synapse sends it too). */
     id?: string;
-    room_id: string;
+    room_id?: string;
     type?: string;
     sender?: string;
     sender_display_name?: string;
     room_name?: string;
     room_alias?: string;
     user_is_target?: boolean;
-    prio: 'high' | 'low';
+    /** For a member event, its membership (push gateways word invites from it; Synapse sends it too). */
+    membership?: string;
+    prio?: 'high' | 'low';
     content?: Record<string, unknown>;
     counts: { unread: number };
     devices: NotifyDevice[];
@@ -91,22 +94,35 @@ export function notifyBody(details: NotificationDetails, pushers: readonly Pushe
   if (details.senderDisplayName !== undefined) notification.sender_display_name = details.senderDisplayName;
   if (details.roomName !== undefined) notification.room_name = details.roomName;
   if (details.roomAlias !== undefined) notification.room_alias = details.roomAlias;
-  if (event.type === 'm.room.member') notification.user_is_target = event.state_key === details.userId;
+  if (event.type === 'm.room.member') {
+    notification.user_is_target = event.state_key === details.userId;
+    const membership = (event.content as { membership?: unknown }).membership;
+    if (typeof membership === 'string') notification.membership = membership;
+  }
   return { notification };
+}
+
+/**
+ * A badge update: the user's unread count alone, without an event, sent when they read
+ * something so that their devices' badges go down.
+ */
+export function badgeBody(unread: number, pushers: readonly PusherRecord[]): NotifyBody {
+  const devices = pushers.map((p) => ({ app_id: p.app_id, pushkey: p.pushkey, pushkey_ts: Math.floor(p.pushkeyTs / 1000), data: deviceData(p), tweaks: {} }));
+  return { notification: { counts: { unread }, devices } };
 }
 
 /** What the gateway answered: delivered (with the pushkeys it rejected), or a failure worth retrying. */
 export type NotifyResult = { ok: true; rejected: string[] } | { ok: false; retry: boolean; reason: string };
 
 /** Calls a gateway: 2xx is delivered; 5xx, 429 and network errors are retried; other answers are not. */
-export async function postNotify(url: string, body: NotifyBody, timeoutMs: number): Promise<NotifyResult> {
+export async function postNotify(url: string, body: NotifyBody, timeoutMs: number, signal?: AbortSignal): Promise<NotifyResult> {
   let response: Response;
   try {
     response = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs),
       redirect: 'error',
     });
   } catch (error) {

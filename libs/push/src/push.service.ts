@@ -98,11 +98,31 @@ export class PushService {
   /** GET /pushers */
   async pushers(userId: string): Promise<PusherView[]> {
     await this.deps.readBarrier?.ready([PUSH_PROJECTION]);
-    return (await pushersOf(this.deps.pool, [userId])).map(({ userId: _user, pushkeyTs: _ts, ...pusher }) => pusher);
+    return (await pushersOf(this.deps.pool, [userId])).map(({ userId: _user, pushkeyTs: _ts, deviceId: _device, setAt: _set, ...pusher }) => pusher);
   }
 
-  /** POST /pushers/set: adds, replaces or (`kind: null`) removes a pusher of the user. */
-  async setPusher(userId: string, body: unknown): Promise<void> {
+  /**
+   * The devices were deleted (logout, password change, device deletion): their pushers go too,
+   * before the deletion is answered.
+   */
+  async devicesDeleted(userId: string, deviceIds: readonly string[]): Promise<void> {
+    if (deviceIds.length === 0) return;
+    await this.deps.readBarrier?.ready([PUSH_PROJECTION]);
+    const gone = (await pushersOf(this.deps.pool, [userId])).filter((p) => p.deviceId !== null && deviceIds.includes(p.deviceId));
+    if (gone.length === 0) return;
+    const ts = this.clock();
+    await this.deps.store.append(
+      pushStream(userId),
+      'any',
+      gone.map((p) => {
+        const fact: PusherRemoved = { v: 1, user_id: userId, app_id: p.app_id, pushkey: p.pushkey, reason: 'device_deleted', ts };
+        return { id: randomUUID(), type: PUSHER_REMOVED, data: fact as unknown as JsonValue };
+      }),
+    );
+  }
+
+  /** POST /pushers/set: adds, replaces or (`kind: null`) removes a pusher of the user; `deviceId` is the device that asks. */
+  async setPusher(userId: string, body: unknown, deviceId?: string): Promise<void> {
     if (!isRecord(body)) throw new PushError('M_BAD_JSON', 'The body must be a JSON object');
     if (!('kind' in body)) throw new PushError('M_MISSING_PARAM', 'Missing parameter: kind');
     const appId = requireString(body, 'app_id');
@@ -146,7 +166,14 @@ export class PushService {
     } else {
       throw new PushError('M_INVALID_PARAM', `Unknown pusher kind ${kind}`);
     }
-    await this.append(userId, PUSHER_SET, { v: 1, user_id: userId, pusher, append: body.append === true, ts: this.clock() });
+    await this.append(userId, PUSHER_SET, {
+      v: 1,
+      user_id: userId,
+      pusher,
+      append: body.append === true,
+      ts: this.clock(),
+      ...(deviceId !== undefined ? { device_id: deviceId } : {}),
+    });
   }
 
   /** GET /notifications: the user's notifications, newest first, `from` a token of an earlier answer. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { PUSH_RULES_CHANGED, pushStream } from '@hs/contracts';
+import { PUSH_RULES_CHANGED, ROOM_EVENT_ACCEPTED, pushStream, roomStream } from '@hs/contracts';
 import type { JsonValue } from '@hs/eventstore';
 import { PushProjector, notificationsOf, unreadCounts } from '@hs/projections/push';
 import { ReceiptsProjector } from '@hs/projections/receipts';
@@ -84,17 +84,60 @@ describe('the push projection', () => {
   });
 });
 
-describe('pushers and GET /notifications', () => {
-  const pusher = (pushkey: string, extra: Record<string, unknown> = {}) => ({
-    kind: 'http',
-    app_id: 'org.example.app',
-    pushkey,
-    app_display_name: 'App',
-    device_display_name: 'Phone',
-    lang: 'en',
-    data: { url: 'https://push.example.org/_matrix/push/v1/notify', format: 'event_id_only' },
-    ...extra,
+describe('invites from other servers', () => {
+  it('notifies a local user invited to a room this server does not hold', async () => {
+    const roomId = '!elsewhere:remote.example';
+    const inviteId = '$remote-invite';
+    const fact = {
+      v: 1,
+      room_id: roomId,
+      room_version: '10',
+      event_id: inviteId,
+      pdu: {
+        type: 'm.room.member',
+        state_key: bob,
+        sender: remote,
+        room_id: roomId,
+        content: { membership: 'invite' },
+        origin_server_ts: 1,
+        depth: 5,
+        prev_events: [],
+        auth_events: [],
+        hashes: { sha256: 'x' },
+        signatures: {},
+      },
+      soft_failed: false,
+      outlier: true,
+      state_delta: { added: [{ type: 'm.room.member', state_key: bob, event_id: inviteId }], removed: [] },
+      forward_extremities: [],
+      state_groups: [],
+      unsigned: { invite_room_state: [{ type: 'm.room.name', state_key: '', sender: remote, content: { name: 'Far away' } }] },
+    };
+    await h.store.append(roomStream(roomId), 'any', [{ id: randomUUID(), type: ROOM_EVENT_ACCEPTED, data: fact as unknown as JsonValue }]);
+    // An outlier that is not such an invite notifies nobody.
+    const other = { ...fact, event_id: '$remote-other', pdu: { ...fact.pdu, content: { membership: 'join' }, state_key: remote }, unsigned: undefined };
+    await h.store.append(roomStream(roomId), 'any', [{ id: randomUUID(), type: ROOM_EVENT_ACCEPTED, data: other as unknown as JsonValue }]);
+    await h.settle();
+    expect(await bodies(bob)).toEqual([inviteId]);
+    expect(await bodies(remote)).toEqual([]);
   });
+});
+
+/** The body of POST /pushers/set for an http pusher. */
+const httpPusher = (pushkey: string, url = 'https://push.example.org/_matrix/push/v1/notify', extra: Record<string, unknown> = {}) => ({
+  kind: 'http',
+  app_id: 'org.example.app',
+  pushkey,
+  app_display_name: 'App',
+  device_display_name: 'Phone',
+  lang: 'en',
+  data: { url },
+  ...extra,
+});
+
+describe('pushers and GET /notifications', () => {
+  const pusher = (pushkey: string, extra: Record<string, unknown> = {}) =>
+    httpPusher(pushkey, 'https://push.example.org/_matrix/push/v1/notify', { data: { url: 'https://push.example.org/_matrix/push/v1/notify', format: 'event_id_only' }, ...extra });
 
   it('sets, replaces (another user loses the pushkey unless appended) and removes pushers', async () => {
     await service.setPusher(bob, pusher('k1'));
@@ -186,5 +229,113 @@ describe('delivery', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     await delivery.stop();
     expect(calls.map((c) => c.notification.event_id)).toEqual([one.eventId, two.eventId]);
+  });
+
+  const until = async (check: () => boolean, ms = 20_000) => {
+    const deadline = Date.now() + ms;
+    while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  };
+
+  /** A delivery whose gateway accepts every call and keeps its body. */
+  const recordingDelivery = () => {
+    const calls: NotifyBody[] = [];
+    const post = async (_url: string, body: NotifyBody): Promise<NotifyResult> => {
+      calls.push(body);
+      return { ok: true, rejected: [] };
+    };
+    return { calls, delivery: new PushDelivery({ store: h.store, pool: h.db.pool, post, settings: { pollMs: 10 } }) };
+  };
+
+  it('sends a badge update with the new unread count when the user reads', async () => {
+    const { calls, delivery } = recordingDelivery();
+    await service.setPusher(bob, httpPusher('k1'));
+    await h.settle();
+    delivery.start();
+    try {
+      const room = await TestRoom.create(h.store, alice);
+      await room.join(bob);
+      await room.message(alice, 'one');
+      const two = await room.message(alice, 'two');
+      await h.settle();
+      await until(() => calls.length >= 2);
+      expect(calls.map((c) => c.notification.counts.unread)).toEqual([1, 2]);
+      await room.receipt(bob, two.eventId);
+      await h.settle();
+      await until(() => calls.length >= 3);
+      expect(calls[2]).toEqual({
+        notification: { counts: { unread: 0 }, devices: [{ app_id: 'org.example.app', pushkey: 'k1', pushkey_ts: expect.any(Number), data: {}, tweaks: {} }] },
+      });
+    } finally {
+      await delivery.stop();
+    }
+  });
+
+  it('pushes a pusher only what happens after it was set', async () => {
+    const { calls, delivery } = recordingDelivery();
+    // The delivery starts (its position) before the room exists, the pusher comes later.
+    await h.settle();
+    delivery.start();
+    try {
+      const room = await TestRoom.create(h.store, alice);
+      await room.join(bob);
+      const before = await room.message(alice, 'before the pusher');
+      await room.receipt(bob, before.eventId);
+      await service.setPusher(bob, httpPusher('late'));
+      const after = await room.message(alice, 'after the pusher');
+      await h.settle();
+      await until(() => calls.length >= 1);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(calls.map((c) => c.notification.event_id)).toEqual([after.eventId]);
+    } finally {
+      await delivery.stop();
+    }
+  });
+
+  it("does not hold up a user's pushes behind another user's slow gateway", async () => {
+    const carol = '@carol:test.local';
+    const fast: NotifyBody[] = [];
+    let slowCalls = 0;
+    const post = async (url: string, body: NotifyBody, _timeout: number, signal?: AbortSignal): Promise<NotifyResult> => {
+      if (url.includes('slow')) {
+        slowCalls++;
+        // A gateway that never answers: the call lasts until the delivery stops.
+        await new Promise<void>((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true }));
+        return { ok: false, retry: true, reason: 'timed out' };
+      }
+      fast.push(body);
+      return { ok: true, rejected: [] };
+    };
+    const delivery = new PushDelivery({ store: h.store, pool: h.db.pool, post, settings: { pollMs: 10 } });
+    await service.setPusher(bob, httpPusher('slow-key', 'https://slow.example.org/_matrix/push/v1/notify'));
+    await service.setPusher(carol, httpPusher('fast-key'));
+    await h.settle();
+    delivery.start();
+    try {
+      const room = await TestRoom.create(h.store, alice);
+      await room.join(bob);
+      await room.join(carol);
+      const sent = [];
+      for (let i = 0; i < 3; i++) sent.push((await room.message(alice, `message ${i}`)).eventId);
+      await h.settle();
+      await until(() => fast.length >= 3);
+      expect(fast.map((b) => b.notification.event_id)).toEqual(sent);
+      // Bob's lane is still on its first call: one at a time, in order.
+      expect(slowCalls).toBe(1);
+    } finally {
+      await delivery.stop();
+    }
+  });
+});
+
+describe('pushers of deleted devices', () => {
+  it('removes the pushers a device set when the device is deleted, and only those', async () => {
+    const pusher = (pushkey: string) => httpPusher(pushkey);
+    await service.setPusher(bob, pusher('phone'), 'PHONE');
+    await service.setPusher(bob, pusher('laptop'), 'LAPTOP');
+    await service.setPusher(bob, pusher('older'));
+    await h.settle();
+    await service.devicesDeleted(bob, ['PHONE', 'TABLET']);
+    await h.settle();
+    expect((await service.pushers(bob)).map((p) => p.pushkey).sort()).toEqual(['laptop', 'older']);
   });
 });

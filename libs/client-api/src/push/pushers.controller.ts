@@ -23,7 +23,7 @@ export class PushersController {
   @Post(clientPaths('pushers/set'))
   @HttpCode(200)
   async postPusher(@AuthUser() user: AuthenticatedUser, @Body() body: unknown): Promise<Record<string, never>> {
-    await this.push.setPusher(user.userId, body);
+    await this.push.setPusher(user.userId, body, user.deviceId);
     return {};
   }
 }
