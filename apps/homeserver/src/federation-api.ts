@@ -18,6 +18,7 @@ import type { DynamicModule, Type } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import type { Logger } from 'pino';
 import type { Backend } from './backend';
+import { directoryPublishedRooms } from './projectors';
 
 /** The implementation name GET /_matrix/federation/v1/version gives. */
 export const SERVER_IMPLEMENTATION_NAME = 'matrix-cqrs-homeserver';
@@ -56,6 +57,7 @@ export function roomDependencies(config: HomeserverConfig, backend: Backend, sig
       verifyKey: (serverName, keyId, use) => keys.keyRing.verifyKey(serverName, keyId, use),
     },
     federation: { log: (level, fields, message) => log[level](fields, message) },
+    publishedRooms: directoryPublishedRooms(backend.db.pool, backend.readBarrier),
   };
 }
 

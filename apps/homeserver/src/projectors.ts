@@ -1,5 +1,8 @@
 /** Every projector the homeserver runs (and the admin CLI can rebuild), by name. */
-import type { Projector } from '@hs/eventstore';
+import type { Projector, ReadBarrier } from '@hs/eventstore';
+import { DIRECTORY_PROJECTION, DirectoryProjector, publishedRooms } from '@hs/projections/directory';
+import type { PublishedRoomsSource } from '@hs/room';
+import type { DatabasePool } from 'slonik';
 import { MediaProjector } from '@hs/projections/media';
 import { PushProjector } from '@hs/projections/push';
 import { ReceiptsProjector } from '@hs/projections/receipts';
@@ -16,6 +19,17 @@ export function allProjectors(serverName: string): Projector[] {
     new MediaProjector(),
     new SearchProjector(),
     new UserDirectoryProjector(),
+    new DirectoryProjector(),
     new PushProjector(serverName),
   ];
+}
+
+/** The published room directory read from its projection, after every write acknowledged before the read. */
+export function directoryPublishedRooms(pool: DatabasePool, readBarrier: ReadBarrier | null): PublishedRoomsSource {
+  return {
+    async published(query) {
+      await readBarrier?.ready([DIRECTORY_PROJECTION]);
+      return publishedRooms(pool, query);
+    },
+  };
 }

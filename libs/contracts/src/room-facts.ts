@@ -10,6 +10,11 @@ export const ROOM_ALIAS_SET = 'RoomAliasSet';
 export const ROOM_ALIAS_DELETED = 'RoomAliasDeleted';
 /** Store event type: the room's visibility in the published room directory changed. */
 export const ROOM_VISIBILITY_SET = 'RoomVisibilitySet';
+/**
+ * Store event type: an application service published the room in (or took it out of) the
+ * directory of one of its third-party networks (PUT /directory/list/appservice/{networkId}/{roomId}).
+ */
+export const ROOM_NETWORK_VISIBILITY_SET = 'RoomNetworkVisibilitySet';
 /** Store event type: a user forgot the room (POST /rooms/{roomId}/forget). */
 export const ROOM_FORGOTTEN = 'RoomForgotten';
 
@@ -47,6 +52,14 @@ export interface RoomVisibilitySetV1 {
   visibility: 'public' | 'private';
 }
 
+export interface RoomNetworkVisibilitySetV1 {
+  v: 1;
+  room_id: string;
+  /** The network's directory: `<application service id>|<network id>`. */
+  instance_id: string;
+  visibility: 'public' | 'private';
+}
+
 export interface RoomForgottenV1 {
   v: 1;
   room_id: string;
@@ -56,5 +69,6 @@ export interface RoomForgottenV1 {
 export type RoomAliasSet = RoomAliasSetV1;
 export type RoomAliasDeleted = RoomAliasDeletedV1;
 export type RoomVisibilitySet = RoomVisibilitySetV1;
+export type RoomNetworkVisibilitySet = RoomNetworkVisibilitySetV1;
 export type RoomForgotten = RoomForgottenV1;
 export type RoomPurged = RoomPurgedV1;

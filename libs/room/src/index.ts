@@ -32,6 +32,7 @@ export { RedactEvent } from './commands/redact-event/command';
 export { SetRoomAlias } from './commands/set-room-alias/command';
 export { DeleteRoomAlias } from './commands/delete-room-alias/command';
 export { SetRoomVisibility } from './commands/set-room-visibility/command';
+export { SetRoomNetworkVisibility } from './commands/set-network-visibility/command';
 export { UpgradeRoom, type UpgradeRoomResult } from './commands/upgrade-room/command';
 export { TRANSFERABLE_STATE_TYPES } from './commands/upgrade-room/decide';
 export { UpdateMembershipProfile } from './commands/update-membership-profile/command';
@@ -40,5 +41,5 @@ export { BackfillRoom, IngestFederationTransaction, MakeMembershipEvent, Receive
 export * from './federation-queries/queries';
 export { historyVisibilityOf, serverMaySee, type HistoryVisibility, type ServerView } from './federation-queries/visibility';
 export { RoomFederationQueriesModule, type RoomFederationQueriesDependencies } from './federation-queries/federation-queries.module';
-export { MAX_PUBLIC_ROOMS_PAGE } from './federation-queries/handlers';
+export { MAX_PUBLIC_ROOMS_PAGE, type PublishedRoomsSource } from './federation-queries/handlers';
 export { JoinedServersReader } from './federation-queries/joined-servers';

@@ -16,6 +16,7 @@ import {
   type RoomForgotten,
   type RoomPurged,
   type RoomVisibilitySet,
+  type RoomNetworkVisibilitySet,
   type StateEntry,
   type StateGroupWrite,
 } from '@hs/contracts';
@@ -67,6 +68,7 @@ export type RoomFact =
   | { type: 'RoomAliasSet'; data: RoomAliasSet }
   | { type: 'RoomAliasDeleted'; data: RoomAliasDeleted }
   | { type: 'RoomVisibilitySet'; data: RoomVisibilitySet }
+  | { type: 'RoomNetworkVisibilitySet'; data: RoomNetworkVisibilitySet }
   | { type: 'RoomForgotten'; data: RoomForgotten }
   | { type: 'RoomPurged'; data: RoomPurged };
 

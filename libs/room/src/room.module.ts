@@ -4,6 +4,7 @@
  * ROOM_EVENT_STORE, ROOM_SERVER_NAME, ROOM_SIGNING_KEY and ROOM_CLOCK (and optionally
  * ROOM_OPTIONS), through `imports` or with `RoomModule.forRoot({ dependencies })`.
  */
+import type { PublishedRoomsSource } from './federation-queries/handlers';
 import { type DynamicModule, Module, type ModuleMetadata, type Provider } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { DEFAULT_ROOM_VERSION, type SigningKey } from '@hs/protocol';
@@ -23,6 +24,7 @@ import { RedactEventHandler } from './commands/redact-event/handler';
 import { SendRoomEventHandler } from './commands/send-room-event/handler';
 import { SetRoomAliasHandler } from './commands/set-room-alias/handler';
 import { SetRoomVisibilityHandler } from './commands/set-room-visibility/handler';
+import { SetRoomNetworkVisibilityHandler } from './commands/set-network-visibility/handler';
 import { UnbanFromRoomHandler } from './commands/unban-from-room/handler';
 import { UpdateMembershipProfileHandler } from './commands/update-membership-profile/handler';
 import { UpgradeRoomHandler } from './commands/upgrade-room/handler';
@@ -38,6 +40,7 @@ import {
   ROOM_EVENT_STORE,
   ROOM_FEDERATION_OPTIONS,
   ROOM_OPTIONS,
+  ROOM_PUBLISHED_ROOMS,
   ROOM_SERVER_NAME,
   ROOM_SIGNING_KEY,
   type Clock,
@@ -62,6 +65,7 @@ export const COMMAND_HANDLERS = [
   SetRoomAliasHandler,
   DeleteRoomAliasHandler,
   SetRoomVisibilityHandler,
+  SetRoomNetworkVisibilityHandler,
   UpgradeRoomHandler,
   UpdateMembershipProfileHandler,
   RecordReceiptHandler,
@@ -85,6 +89,8 @@ export interface RoomModuleDependencies {
    */
   writer?: RoomWriter;
   federation?: FederationRoomsOptions;
+  /** Where the published room directory is read from (the directory projection); the write model without it. */
+  publishedRooms?: PublishedRoomsSource;
 }
 
 @Module({})
@@ -105,6 +111,7 @@ export class RoomModule {
           { provide: ROOM_OPTIONS, useValue: deps.options ?? {} },
           { provide: ROOM_REMOTE_SERVERS, useValue: deps.remote ?? null },
           { provide: ROOM_FEDERATION_OPTIONS, useValue: deps.federation ?? {} },
+          { provide: ROOM_PUBLISHED_ROOMS, useValue: deps.publishedRooms ?? null },
         ]
       : [];
     const writer: Provider = deps?.writer

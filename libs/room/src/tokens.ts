@@ -11,6 +11,8 @@ import type { DatabaseTransactionConnection } from 'slonik';
 export const ROOM_DATABASE_POOL = Symbol('ROOM_DATABASE_POOL');
 /** Injection token of the event store (a {@link TransactionalEventStore}, e.g. `PostgresEventStore`). */
 export const ROOM_EVENT_STORE = Symbol('ROOM_EVENT_STORE');
+/** Injection token of the `PublishedRoomsSource` the room directory is read from (optional: the write model otherwise). */
+export const ROOM_PUBLISHED_ROOMS = Symbol('ROOM_PUBLISHED_ROOMS');
 /** Injection token of this server's name (string). */
 export const ROOM_SERVER_NAME = Symbol('ROOM_SERVER_NAME');
 /** Injection token of the `SigningKey` events are signed with. */

@@ -330,6 +330,27 @@ describe('application services with matrix-appservice', () => {
     expect((await call(base, 'GET', '/_matrix/client/v3/thirdparty/protocols')).status).toBe(401);
   });
 
+  it("publishes rooms in the bridge's network directory, apart from the main one", async () => {
+    const room = (await call(base, 'POST', '/_matrix/client/v3/createRoom', aliceToken, { preset: 'public_chat', name: 'Bridged channel' })).body.room_id as string;
+    const path = `/_matrix/client/v3/directory/list/appservice/example/${encodeURIComponent(room)}`;
+    // Only an application service may, and only with a visibility of the spec.
+    expect(await call(base, 'PUT', path, aliceToken, { visibility: 'public' })).toMatchObject({ status: 403, body: { errcode: 'M_FORBIDDEN' } });
+    expect((await call(base, 'PUT', path, AS_TOKEN, { visibility: 'secret' })).status).toBe(400);
+    expect(await call(base, 'PUT', path, AS_TOKEN, { visibility: 'public' })).toEqual({ status: 200, body: {} });
+    const listed = async (body: Record<string, unknown>) => {
+      const answer = await call(base, 'POST', '/_matrix/client/v3/publicRooms', aliceToken, body);
+      assertMatchesSpec(answer.body, { api: 'client-server', file: 'list_public_rooms.yaml', path: '/publicRooms', method: 'post', status: 200 });
+      return (answer.body.chunk as { room_id: string }[]).map((r) => r.room_id);
+    };
+    // Read right after each change: the main list does not have it, the network's and all networks' do.
+    expect(await listed({})).not.toContain(room);
+    expect(await listed({ third_party_instance_id: 'bridge|example' })).toEqual([room]);
+    expect(await listed({ include_all_networks: true })).toContain(room);
+    expect(await listed({ third_party_instance_id: 'bridge|elsewhere' })).toEqual([]);
+    expect(await call(base, 'DELETE', path, AS_TOKEN)).toEqual({ status: 200, body: {} });
+    expect(await listed({ third_party_instance_id: 'bridge|example' })).toEqual([]);
+  });
+
   it('answers a ping with the time the bridge took, and the errors of the spec', async () => {
     const ping = await call(base, 'POST', '/_matrix/client/v1/appservice/bridge/ping', AS_TOKEN, { transaction_id: 'ping1' });
     expect(ping.status).toBe(200);

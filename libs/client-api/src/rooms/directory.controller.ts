@@ -2,7 +2,7 @@
  * Room aliases and the room directory visibility (client-server API, "Room aliases" and
  * "Listing rooms").
  */
-import { DeleteRoomAlias, GetRoomAliases, GetRoomDirectoryVisibility, GetStateEvent, IsJoined, ResolveRoomAlias, SetRoomAlias, SetRoomVisibility } from '@hs/room';
+import { DeleteRoomAlias, GetRoomAliases, GetRoomDirectoryVisibility, GetStateEvent, IsJoined, ResolveRoomAlias, SetRoomAlias, SetRoomNetworkVisibility, SetRoomVisibility } from '@hs/room';
 import type { RoomEvent } from '@hs/protocol';
 import { MatrixError } from '@hs/http';
 import { Body, Controller, Delete, Get, Param, Put } from '@nestjs/common';
@@ -98,5 +98,34 @@ export class DirectoryController {
     const { visibility } = parseBody(visibilityBody.passthrough(), body);
     await answering(() => this.commandBus.execute(new SetRoomVisibility(user.userId, roomId, visibility ?? 'public')));
     return {};
+  }
+
+  /** PUT /_matrix/client/v3/directory/list/appservice/{networkId}/{roomId}: an application service's network directory. */
+  @Put(clientPaths('directory/list/appservice/:networkId/:roomId'))
+  @RequireAuth()
+  async setRoomVisibilityOnNetwork(
+    @AuthUser() user: AuthenticatedUser,
+    @Param('networkId') networkId: string,
+    @Param('roomId') rawRoomId: string,
+    @Body() body: unknown,
+  ): Promise<Record<string, never>> {
+    const roomId = roomIdParam(rawRoomId);
+    const { visibility } = parseBody(visibilityBody.passthrough(), body);
+    await this.setOnNetwork(user, networkId, roomId, visibility ?? 'public');
+    return {};
+  }
+
+  /** DELETE /_matrix/client/v3/directory/list/appservice/{networkId}/{roomId}: as PUT with `private` (Synapse offers it too). */
+  @Delete(clientPaths('directory/list/appservice/:networkId/:roomId'))
+  @RequireAuth()
+  async deleteRoomFromNetwork(@AuthUser() user: AuthenticatedUser, @Param('networkId') networkId: string, @Param('roomId') rawRoomId: string): Promise<Record<string, never>> {
+    await this.setOnNetwork(user, networkId, roomIdParam(rawRoomId), 'private');
+    return {};
+  }
+
+  private async setOnNetwork(user: AuthenticatedUser, networkId: string, roomId: string, visibility: unknown): Promise<void> {
+    if (user.appServiceId === undefined) throw new MatrixError(403, 'M_FORBIDDEN', 'Only application services may publish rooms in a network directory');
+    const appServiceId = user.appServiceId;
+    await answering(() => this.commandBus.execute(new SetRoomNetworkVisibility(appServiceId, networkId, roomId, visibility)));
   }
 }

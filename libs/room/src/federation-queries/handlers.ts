@@ -1,10 +1,10 @@
 /** The handlers of the federation queries (./queries.ts), on the write model. */
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
 import { isServerAllowedByAcl, parseRoomAlias, redactEvent, SERVER_ACL_EVENT_TYPE, type Pdu } from '@hs/protocol';
 import { forbidden, invalidParam, notFound } from '../errors';
 import { assertServerAllowedInRoom } from '../federation/server-acl';
-import { ROOM_SERVER_NAME } from '../tokens';
+import { ROOM_PUBLISHED_ROOMS, ROOM_SERVER_NAME } from '../tokens';
 import { WriteModelReader, type StoredEvent } from '../write-model/repository';
 import { FederationReads, type WalkedEvent } from './federation-reads';
 import {
@@ -283,6 +283,23 @@ export class QueryFederationRoomAliasHandler implements IQueryHandler<QueryFeder
 
 const PAGE_TOKEN = /^o(0|[1-9][0-9]{0,8})$/;
 
+/** Where this server's published rooms are read from. */
+export interface PublishedRoomsSource {
+  /** Published rooms matching, largest first then by room id: `limit` of them from `offset`, and how many match in all. */
+  published(query: PublishedRoomsQuery): Promise<{ chunk: PublicRoomsChunk[]; total: number }>;
+}
+
+export interface PublishedRoomsQuery {
+  offset: number;
+  limit: number;
+  term?: string;
+  roomTypes?: readonly (string | null)[];
+  /** A network's directory (`<application service id>|<network id>`) instead of the main one. */
+  network?: string;
+  /** The main directory and every network's. */
+  allNetworks?: boolean;
+}
+
 function matches(chunk: PublicRoomsChunk, term: string | undefined, roomTypes: readonly (string | null)[] | undefined): boolean {
   if (roomTypes !== undefined && roomTypes.length > 0 && !roomTypes.includes(chunk.room_type ?? null)) return false;
   if (term === undefined || term === '') return true;
@@ -291,10 +308,26 @@ function matches(chunk: PublicRoomsChunk, term: string | undefined, roomTypes: r
 }
 
 /**
- * A page of this server's published room directory (the write model's current state): largest
- * rooms first, then by room id, a stable order for the pagination tokens (`o<offset>`).
+ * The write model as the source: every published room read, filtered and sorted for each
+ * request. Servers run the directory projection instead (`RoomModuleDependencies.publishedRooms`).
  */
-export async function publishedRoomsPage(reads: FederationReads, request: PublicRoomsRequest): Promise<PublicRoomsPage> {
+export function writeModelPublishedRooms(reads: FederationReads): PublishedRoomsSource {
+  return {
+    async published(query) {
+      // The write model keeps the main directory only.
+      if (query.network !== undefined) return { chunk: [], total: 0 };
+      const rooms = (await reads.publishedRooms()).map(publicRoomsChunkOf).filter((chunk) => matches(chunk, query.term, query.roomTypes));
+      rooms.sort((a, b) => b.num_joined_members - a.num_joined_members || (a.room_id < b.room_id ? -1 : a.room_id > b.room_id ? 1 : 0));
+      return { chunk: rooms.slice(query.offset, query.offset + query.limit), total: rooms.length };
+    },
+  };
+}
+
+/**
+ * A page of this server's published room directory: largest rooms first, then by room id, a
+ * stable order for the pagination tokens (`o<offset>`).
+ */
+export async function publishedRoomsPage(source: PublishedRoomsSource, request: PublicRoomsRequest): Promise<PublicRoomsPage> {
   let offset = 0;
   if (request.since !== undefined) {
     const token = PAGE_TOKEN.exec(request.since);
@@ -302,23 +335,30 @@ export async function publishedRoomsPage(reads: FederationReads, request: Public
     offset = Number(token[1]);
   }
   const limit = Math.min(request.limit === undefined || request.limit <= 0 ? MAX_PUBLIC_ROOMS_PAGE : request.limit, MAX_PUBLIC_ROOMS_PAGE);
-  const rooms =
-    request.thirdPartyInstanceId === undefined
-      ? (await reads.publishedRooms()).map(publicRoomsChunkOf).filter((chunk) => matches(chunk, request.genericSearchTerm, request.roomTypes))
-      : [];
-  rooms.sort((a, b) => b.num_joined_members - a.num_joined_members || (a.room_id < b.room_id ? -1 : a.room_id > b.room_id ? 1 : 0));
-  const page: PublicRoomsPage = { chunk: rooms.slice(offset, offset + limit), total_room_count_estimate: rooms.length };
-  if (offset + limit < rooms.length) page.next_batch = `o${offset + limit}`;
+  const { chunk, total } = await source.published({
+    offset,
+    limit,
+    ...(request.genericSearchTerm !== undefined ? { term: request.genericSearchTerm } : {}),
+    ...(request.roomTypes ? { roomTypes: request.roomTypes } : {}),
+    ...(request.thirdPartyInstanceId !== undefined ? { network: request.thirdPartyInstanceId } : {}),
+    ...(request.allNetworks ? { allNetworks: true } : {}),
+  });
+  const page: PublicRoomsPage = { chunk, total_room_count_estimate: total };
+  if (offset + limit < total) page.next_batch = `o${offset + limit}`;
   if (offset > 0) page.prev_batch = `o${Math.max(0, offset - limit)}`;
   return page;
 }
 
 @QueryHandler(GetFederationPublicRooms)
 export class GetFederationPublicRoomsHandler implements IQueryHandler<GetFederationPublicRooms, PublicRoomsPage> {
-  constructor(private readonly reads: FederationReads) {}
+  private readonly source: PublishedRoomsSource;
+
+  constructor(reads: FederationReads, @Optional() @Inject(ROOM_PUBLISHED_ROOMS) source: PublishedRoomsSource | null) {
+    this.source = source ?? writeModelPublishedRooms(reads);
+  }
 
   execute(query: GetFederationPublicRooms): Promise<PublicRoomsPage> {
-    return publishedRoomsPage(this.reads, query.request);
+    return publishedRoomsPage(this.source, query.request);
   }
 }
 

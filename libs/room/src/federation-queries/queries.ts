@@ -137,14 +137,16 @@ export interface PublicRoomsRequest {
   genericSearchTerm?: string;
   /** Only rooms of these types (null: rooms without a type). */
   roomTypes?: readonly (string | null)[];
-  /** A third-party network: this server bridges none, so no room is published on one. */
+  /** A third-party network's directory (`<application service id>|<network id>`) instead of the main one. */
   thirdPartyInstanceId?: string;
+  /** The main directory and every network's. */
+  allNetworks?: boolean;
 }
 
 /**
  * What a published room directory request asks, as the room queries take it.
  * `include_all_networks` asks for every network, so a `third_party_instance_id` counts only
- * without it; this server bridges no network, so naming one finds no rooms.
+ * without it.
  */
 export function publicRoomsRequest(asked: {
   limit?: number;
@@ -159,7 +161,8 @@ export function publicRoomsRequest(asked: {
   if (asked.since !== undefined) request.since = asked.since;
   if (asked.genericSearchTerm !== undefined) request.genericSearchTerm = asked.genericSearchTerm;
   if (asked.roomTypes !== undefined) request.roomTypes = asked.roomTypes;
-  if (asked.thirdPartyInstanceId !== undefined && asked.includeAllNetworks !== true) request.thirdPartyInstanceId = asked.thirdPartyInstanceId;
+  if (asked.includeAllNetworks === true) request.allNetworks = true;
+  else if (asked.thirdPartyInstanceId !== undefined) request.thirdPartyInstanceId = asked.thirdPartyInstanceId;
   return request;
 }
 

@@ -4,10 +4,10 @@ import { isValidEventId, parseRoomAlias, serverNameOf, type RoomEvent } from '@h
 import { invalidParam, notFound } from '../errors';
 import { FederationRooms } from '../federation/federation-rooms';
 import { FederationReads } from '../federation-queries/federation-reads';
-import { publishedRoomsPage } from '../federation-queries/handlers';
+import { publishedRoomsPage, writeModelPublishedRooms, type PublishedRoomsSource } from '../federation-queries/handlers';
 import type { PublicRoomsPage } from '../federation-queries/queries';
 import { spaceHierarchy, type HierarchyPage } from './hierarchy';
-import { ROOM_DATABASE_POOL } from '../tokens';
+import { ROOM_DATABASE_POOL, ROOM_PUBLISHED_ROOMS } from '../tokens';
 import type { DatabasePool } from '../write-model/sql';
 import { RoomWriter } from '../room-writer';
 import type { StoredEvent, WriteModelReader } from '../write-model/repository';
@@ -195,19 +195,20 @@ export class GetAuthChainHandler implements IQueryHandler<GetAuthChain, string[]
 
 @QueryHandler(GetPublicRooms)
 export class GetPublicRoomsHandler implements IQueryHandler<GetPublicRooms, PublicRoomsPage> {
-  private readonly reads: FederationReads;
+  private readonly source: PublishedRoomsSource;
 
   constructor(
     @Inject(ROOM_DATABASE_POOL) pool: DatabasePool,
     private readonly writer: RoomWriter,
     @Optional() @Inject(FederationRooms) private readonly federation: FederationRooms | null,
+    @Optional() @Inject(ROOM_PUBLISHED_ROOMS) source: PublishedRoomsSource | null,
   ) {
-    this.reads = new FederationReads(pool);
+    this.source = source ?? writeModelPublishedRooms(new FederationReads(pool));
   }
 
-  /** Ours from the write model; another server's through its federation API (none without federation). */
+  /** Ours from the directory (the write model without one); another server's through its federation API (none without federation). */
   execute(query: GetPublicRooms): Promise<PublicRoomsPage> {
-    if (query.server === undefined || query.server === this.writer.serverName) return publishedRoomsPage(this.reads, query.request);
+    if (query.server === undefined || query.server === this.writer.serverName) return publishedRoomsPage(this.source, query.request);
     if (!this.federation) return Promise.reject(notFound(`the room directory of ${query.server} cannot be reached: this server does not federate`));
     return this.federation.remotePublicRooms(query.server, query.request);
   }

@@ -1,0 +1,2 @@
+export * from './directory.projector';
+export * from './directory.queries';
