@@ -351,6 +351,20 @@ describe('application services with matrix-appservice', () => {
     expect(await listed({ third_party_instance_id: 'bridge|example' })).toEqual([]);
   });
 
+  it('deactivates a user of its namespace without user-interactive auth; a user still needs it', async () => {
+    const ghost = await call(base, 'POST', '/_matrix/client/v3/register', AS_TOKEN, { type: 'm.login.application_service', username: '_bridge_gone' });
+    expect(ghost.status).toBe(200);
+    const asGhost = `/_matrix/client/v3/account/deactivate?user_id=${encodeURIComponent('@_bridge_gone:localhost')}`;
+    expect(await call(base, 'POST', asGhost, AS_TOKEN, {})).toEqual({ status: 200, body: { id_server_unbind_result: 'no-support' } });
+    // The ghost's own token is gone with the account.
+    expect((await call(base, 'GET', '/_matrix/client/v3/account/whoami', ghost.body.access_token as string)).status).toBe(401);
+    // A user's own request without auth gets the flows to follow.
+    const user = await call(base, 'POST', '/_matrix/client/v3/register', undefined, { username: 'dora', password: 'a long password 1', auth: { type: 'm.login.dummy' } });
+    const asked = await call(base, 'POST', '/_matrix/client/v3/account/deactivate', user.body.access_token as string, {});
+    expect(asked.status).toBe(401);
+    expect(asked.body.flows).toBeDefined();
+  });
+
   it('answers a ping with the time the bridge took, and the errors of the spec', async () => {
     const ping = await call(base, 'POST', '/_matrix/client/v1/appservice/bridge/ping', AS_TOKEN, { transaction_id: 'ping1' });
     expect(ping.status).toBe(200);

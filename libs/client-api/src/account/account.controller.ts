@@ -62,14 +62,14 @@ export class AccountController {
   @RequireAuth()
   async deactivateAccount(@AuthUser() user: AuthenticatedUser, @Body() rawBody: unknown): Promise<{ id_server_unbind_result: 'no-support' }> {
     const body = parseBody(DeactivateBody, rawBody);
-    const session = await this.uia.authenticate({
-      operation: 'POST /account/deactivate',
-      userId: user.userId,
-      flows: accountFlows(),
-      auth: body.auth,
-    });
+    // An application service answers for the users of its namespace: it has no password to
+    // give, and its token is the authentication (Synapse exempts it from UIA as well).
+    const session =
+      user.appServiceId === undefined
+        ? await this.uia.authenticate({ operation: 'POST /account/deactivate', userId: user.userId, flows: accountFlows(), auth: body.auth })
+        : undefined;
     await this.users.deactivate(user.userId, { erase: body.erase ?? false });
-    await this.uia.completeSession(session.sessionId);
+    if (session) await this.uia.completeSession(session.sessionId);
     await leaveAllRooms(this, this.logger, user.userId);
     // No identity server bindings are kept, so there is nothing to unbind.
     return { id_server_unbind_result: 'no-support' };
