@@ -493,9 +493,9 @@ export class SyncService {
     const { counter, changes } = presence.changesSince(initial ? undefined : since.presence);
     if (!eventMatches({ type: 'm.presence' }, filter) || (typeof filter?.limit === 'number' && filter.limit <= 0)) return { events: [], counter };
     if (!initial) {
+      // Someone never seen online is offline (so the client hears of every new member).
       for (const userId of await this.newlySharing(request.userId, body)) {
-        const status = presence.status(userId);
-        if (status && !changes.has(userId)) changes.set(userId, status);
+        if (!changes.has(userId)) changes.set(userId, presence.status(userId) ?? { presence: 'offline' });
       }
     }
     let wanted = [...changes].filter(

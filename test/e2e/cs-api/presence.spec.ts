@@ -206,6 +206,20 @@ describe('presence', () => {
     expect(found?.content).toMatchObject({ status_msg: 'before we met' });
   });
 
+  it('a new member never seen online comes as offline in the next incremental sync', async () => {
+    const erin = await registerUser(hs.url, 'erin');
+    const base = await sync(bob);
+    await joinRoom(erin);
+    let found: PresenceEvent | undefined;
+    let token = base.next_batch;
+    for (let i = 0; i < 20 && !found; i++) {
+      const next = await sync(bob, { since: token, timeout: '5000' });
+      found = presenceOf(next, erin.userId);
+      token = next.next_batch;
+    }
+    expect(found?.content).toMatchObject({ presence: 'offline' });
+  });
+
   it('the deprecated event stream carries changes; the initial syncs carry current presence', async () => {
     const events = await call<{ chunk: PresenceEvent[]; end: string }>(hs.url, 'GET', 'events', { token: alice.token, query: { timeout: '0' } });
     expect(events.status).toBe(200);
