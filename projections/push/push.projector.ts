@@ -1,6 +1,6 @@
 /**
  * The push projection: what every new room event means for each local joined member other
- * than its sender, under that member's push rules at the time (notify, highlight, tweaks),
+ * than its sender (with the thread the event is in, for counts per thread), under that member's push rules at the time (notify, highlight, tweaks),
  * and each user's pushers. It follows the store in order: the users' push rules changes
  * (`PushRulesChanged`), their pushers (`PusherSet`, `PusherRemoved`) and the rooms' events,
  * whose state deltas keep the joined members (with display names), the power levels and the
@@ -72,6 +72,15 @@ interface NotificationRow {
   ts: number;
   actions: unknown;
   highlight: boolean;
+  /** The root of the thread the event is in (`m.thread` relation); null in the main timeline. */
+  thread_id: string | null;
+}
+
+/** The thread root an event belongs to: the target of its `m.thread` relation. */
+function threadOf(content: unknown): string | null {
+  const relation = isObject(content) ? content['m.relates_to'] : undefined;
+  if (!isObject(relation) || relation.rel_type !== 'm.thread') return null;
+  return typeof relation.event_id === 'string' && relation.event_id.length > 0 ? relation.event_id : null;
 }
 
 function isObject(value: unknown): value is JsonObject {
@@ -111,7 +120,7 @@ function displayNameOf(content: JsonObject): string | null {
 
 export class PushProjector implements Projector {
   readonly name = PUSH_PROJECTION;
-  readonly version = 2;
+  readonly version = 3;
   readonly eventTypes = [ROOM_EVENT_ACCEPTED, RECEIPT_RECORDED, ...PUSH_EVENT_TYPES];
   readonly tables = ['rules', 'pushers', 'notifications', 'members', 'room_state', 'state_events', 'badges'] as const;
   /** Compiled rules by user and the position of the rules (`default` for the server defaults). */
@@ -169,6 +178,7 @@ export class PushProjector implements Projector {
         ts bigint NOT NULL,
         actions jsonb NOT NULL,
         highlight boolean NOT NULL,
+        thread_id text,
         PRIMARY KEY (user_id, position)
       )`);
     await tx.query(sql.unsafe`CREATE INDEX notifications_by_room ON notifications (user_id, room_id, position)`);
@@ -301,7 +311,16 @@ export class PushProjector implements Projector {
         notificationLevels,
       });
       if (!outcome.notify) continue;
-      out.push({ user_id: userId, room_id: fact.room_id, event_id: fact.event_id, position: record.position, ts, actions: outcome.actions, highlight: outcome.highlight });
+      out.push({
+        user_id: userId,
+        room_id: fact.room_id,
+        event_id: fact.event_id,
+        position: record.position,
+        ts,
+        actions: outcome.actions,
+        highlight: outcome.highlight,
+        thread_id: threadOf(pdu.content),
+      });
     }
   }
 
@@ -490,11 +509,11 @@ export class PushProjector implements Projector {
     }
     if (notifications.length > 0) {
       await tx.query(sql.unsafe`
-        INSERT INTO notifications (user_id, room_id, event_id, position, ts, actions, highlight)
+        INSERT INTO notifications (user_id, room_id, event_id, position, ts, actions, highlight, thread_id)
         SELECT * FROM unnest(${sql.array(notifications.map((n) => n.user_id), 'text')}, ${sql.array(notifications.map((n) => n.room_id), 'text')},
                              ${sql.array(notifications.map((n) => n.event_id), 'text')}, ${sql.array(notifications.map((n) => String(n.position)), 'int8')},
                              ${sql.array(notifications.map((n) => n.ts), 'int8')}, ${sql.array(notifications.map((n) => JSON.stringify(n.actions)), 'jsonb')},
-                             ${sql.array(notifications.map((n) => n.highlight), 'bool')})
+                             ${sql.array(notifications.map((n) => n.highlight), 'bool')}, ${sql.array(notifications.map((n) => n.thread_id), 'text')})
         ON CONFLICT (user_id, position) DO NOTHING`);
     }
   }

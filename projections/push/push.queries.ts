@@ -7,30 +7,58 @@ export interface UnreadCounts {
   highlight_count: number;
 }
 
+/** Where a user's unread events start in a room: the main timeline's and each thread's read position. */
+export interface ReadPositions {
+  roomId: string;
+  /** The unthreaded read receipt's (else the join's): threads without a receipt of their own start here. */
+  unthreaded: bigint;
+  /** The main timeline's: the later of the unthreaded and the `main` receipt. */
+  main: bigint;
+  /** Threads with a receipt of their own (root event id -> position). */
+  threads: ReadonlyMap<string, bigint>;
+}
+
+/** Unread counts of one room: the main timeline's and each thread's with any. */
+export interface ThreadedUnreadCounts {
+  main: UnreadCounts;
+  threads: Map<string, UnreadCounts>;
+}
+
 /**
- * The user's notifications per room after a position (the read receipt's event or the join)
- * up to `upTo`: how many, and how many highlight. One query for all the rooms.
+ * The user's notifications per room and thread after the read positions, up to `upTo`: how
+ * many, and how many highlight. One query for all the rooms.
  */
 export async function unreadCounts(
   conn: CommonQueryMethods,
   userId: string,
-  rooms: readonly { roomId: string; after: bigint }[],
+  rooms: readonly ReadPositions[],
   upTo: bigint,
-): Promise<Map<string, UnreadCounts>> {
-  const out = new Map<string, UnreadCounts>();
+): Promise<Map<string, ThreadedUnreadCounts>> {
+  const out = new Map<string, ThreadedUnreadCounts>();
   if (rooms.length === 0) return out;
+  const threads = rooms.flatMap((r) => [...r.threads].map(([threadId, after]) => [r.roomId, threadId, after] as const));
   const rows = (await conn.any(sql.unsafe`
-    SELECT r.room_id, x.notifications, x.highlights
-      FROM unnest(${sql.array(rooms.map((r) => r.roomId), 'text')}::text[], ${sql.array(rooms.map((r) => String(r.after)), 'int8')}::int8[]) AS r(room_id, after)
-      CROSS JOIN LATERAL (
-        SELECT count(*) AS notifications, count(*) FILTER (WHERE n.highlight) AS highlights
-          FROM proj_push.notifications n
-         WHERE n.user_id = ${userId} AND n.room_id = r.room_id AND n.position > r.after AND n.position <= ${upTo}) x`)) as unknown as {
+    SELECT n.room_id, n.thread_id, count(*) AS notifications, count(*) FILTER (WHERE n.highlight) AS highlights
+      FROM unnest(${sql.array(rooms.map((r) => r.roomId), 'text')}::text[], ${sql.array(rooms.map((r) => String(r.unthreaded)), 'int8')}::int8[],
+                  ${sql.array(rooms.map((r) => String(r.main)), 'int8')}::int8[]) AS r(room_id, unthreaded, main)
+      JOIN proj_push.notifications n ON n.user_id = ${userId} AND n.room_id = r.room_id AND n.position > r.unthreaded AND n.position <= ${upTo}
+      LEFT JOIN unnest(${sql.array(threads.map((t) => t[0]), 'text')}::text[], ${sql.array(threads.map((t) => t[1]), 'text')}::text[],
+                       ${sql.array(threads.map((t) => String(t[2])), 'int8')}::int8[]) AS t(room_id, thread_id, after)
+        ON t.room_id = n.room_id AND t.thread_id = n.thread_id
+     WHERE n.position > CASE WHEN n.thread_id IS NULL THEN r.main ELSE coalesce(t.after, r.unthreaded) END
+     GROUP BY n.room_id, n.thread_id`)) as unknown as {
     room_id: string;
+    thread_id: string | null;
     notifications: bigint | number;
     highlights: bigint | number;
   }[];
-  for (const row of rows) out.set(row.room_id, { notification_count: Number(row.notifications), highlight_count: Number(row.highlights) });
+  for (const row of rows) {
+    let room = out.get(row.room_id);
+    if (!room) out.set(row.room_id, (room = { main: { notification_count: 0, highlight_count: 0 }, threads: new Map() }));
+    const counts = { notification_count: Number(row.notifications), highlight_count: Number(row.highlights) };
+    if (row.thread_id === null) room.main = counts;
+    else room.threads.set(row.thread_id, counts);
+  }
   return out;
 }
 

@@ -83,3 +83,18 @@ export async function readReceiptEventsIn(conn: CommonQueryMethods, roomIds: rea
   }
   return out;
 }
+
+/** A read receipt of the user (public or private): its room, thread (`''` unthreaded, `main`, or a root event id) and event. */
+export interface ThreadReceipt {
+  room_id: string;
+  thread_id: string;
+  event_id: string;
+}
+
+/** Every read receipt of the user in these rooms, threaded ones included. */
+export async function readReceiptsByThreadIn(conn: CommonQueryMethods, roomIds: readonly string[], userId: string): Promise<ThreadReceipt[]> {
+  if (roomIds.length === 0) return [];
+  return (await conn.any(sql.unsafe`
+    SELECT room_id, thread_id, event_id FROM proj_receipts.receipts
+     WHERE room_id = ANY(${sql.array([...roomIds], 'text')}) AND user_id = ${userId} AND receipt_type IN ('m.read', 'm.read.private')`)) as unknown as ThreadReceipt[];
+}

@@ -57,8 +57,8 @@ describe('the push projection', () => {
     // Alice hears of the others' messages (a group of 3, so .m.rule.message); the remote user is not ours.
     expect((await bodies(alice)).length).toBe(2);
     expect(await bodies(remote)).toEqual([]);
-    const counts = await unreadCounts(h.db.pool, bob, [{ roomId: room.roomId, after: hello.position }], 2n ** 62n);
-    expect(counts.get(room.roomId)).toEqual({ notification_count: 2, highlight_count: 2 });
+    const counts = await unreadCounts(h.db.pool, bob, [{ roomId: room.roomId, unthreaded: hello.position, main: hello.position, threads: new Map() }], 2n ** 62n);
+    expect(counts.get(room.roomId)).toEqual({ main: { notification_count: 2, highlight_count: 2 }, threads: new Map() });
   });
 
   it('applies a keyword content rule and a room member count of two; follows power levels for @room', async () => {

@@ -18,7 +18,7 @@
 import type { CommonQueryMethods } from 'slonik';
 import type { EventRow, MembershipRow, SyncQueries } from '@hs/projections/sync';
 import type { ReceiptRow } from '@hs/projections/receipts';
-import { unreadCountsIn, type UnreadNotifications } from './unread';
+import { unreadCountsIn, type RoomUnread } from './unread';
 
 /** Rows kept at most; older ranges are forgotten first. */
 export const LIVE_MAX_ROWS = 5000;
@@ -44,7 +44,7 @@ interface UnreadEntry {
   generation: string;
   /** Counted up to this position. */
   position: bigint;
-  counts: UnreadNotifications;
+  counts: RoomUnread;
   /** Events up to this position are read (not counted). */
   readUpTo: bigint;
 }
@@ -229,13 +229,13 @@ export class LiveWindow {
    * projection decides what such an event counts); undefined when they must be read
    * (`loadUnread`).
    */
-  cachedUnread(userId: string, roomId: string): UnreadNotifications | undefined {
+  cachedUnread(userId: string, roomId: string): RoomUnread | undefined {
     const key = `${roomId}\u0000${userId}`;
     const entry = this.unread.get(key);
     if (!entry || entry.generation !== this.unreadGeneration(roomId, key)) return undefined;
     if (this.floorPosition === undefined || entry.position < this.floorPosition) return undefined;
     if (!this.stillCounted(entry, roomId, userId, this.upToPosition)) return undefined;
-    return { ...entry.counts };
+    return { ...entry.counts, main: { ...entry.counts.main }, threads: { ...entry.counts.threads } };
   }
 
   /** Reads the user's unread counts of the rooms at the window's position, in one query. */
@@ -251,7 +251,7 @@ export class LiveWindow {
       this.unread.set(key, {
         generation: generations.get(room.roomId)!,
         position: upTo,
-        counts: { notification_count: counted.notification_count, highlight_count: counted.highlight_count },
+        counts: { notification_count: counted.notification_count, highlight_count: counted.highlight_count, main: counted.main, threads: counted.threads },
         readUpTo: counted.readUpTo,
       });
     }

@@ -503,6 +503,40 @@ describe('SyncService', () => {
     }
   });
 
+  it('unread counts per thread: threaded and main receipts each read their own part, an unthreaded one all', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    await room.join(bob, 'Bobby');
+    await settle();
+    const first = await service.sync({ userId: bob, deviceId: 'B1' });
+    const root = await room.message(alice, 'a thread starts here');
+    const inThread = (body: string) => room.message(alice, body, { 'm.relates_to': { rel_type: 'm.thread', event_id: root.eventId, is_falling_back: true, 'm.in_reply_to': { event_id: root.eventId } } });
+    const reply1 = await inThread('first reply');
+    const reply2 = await inThread('second reply');
+    const main = await room.message(alice, 'back in the room');
+    await settle();
+    const threaded = { room: { timeline: { unread_thread_notifications: true } } };
+    const counts = async (filter?: typeof threaded) => {
+      const answer = await service.sync({ userId: bob, deviceId: 'B1', since: first.next_batch, ...(filter ? { filter } : {}) });
+      const joined = answer.rooms?.join?.[room.roomId];
+      return { all: joined?.unread_notifications, threads: joined?.unread_thread_notifications };
+    };
+    const n = (count: number) => ({ notification_count: count, highlight_count: 0 });
+    // Without the filter's flag, everything together; with it, the main timeline and each thread apart.
+    expect(await counts()).toEqual({ all: n(4), threads: undefined });
+    expect(await counts(threaded)).toEqual({ all: n(2), threads: { [root.eventId]: n(2) } });
+    await room.receipt(bob, reply1.eventId, 'm.read', undefined, root.eventId);
+    await settle();
+    expect(await counts(threaded)).toEqual({ all: n(2), threads: { [root.eventId]: n(1) } });
+    expect(await counts()).toEqual({ all: n(3), threads: undefined });
+    await room.receipt(bob, main.eventId, 'm.read', undefined, 'main');
+    await settle();
+    expect(await counts(threaded)).toEqual({ all: n(0), threads: { [root.eventId]: n(1) } });
+    await room.receipt(bob, reply2.eventId, 'm.read.private');
+    await settle();
+    // An unthreaded receipt on the thread's last reply reads everything up to it.
+    expect(await counts(threaded)).toEqual({ all: n(0), threads: {} });
+  });
+
   it('receipts: m.read to everyone, m.read.private to its owner; unread counts from the read receipt', async () => {
     const room = await TestRoom.create(h.store, alice);
     await room.join(bob, 'Bobby');

@@ -47,7 +47,7 @@ import type {
   ToDeviceMessage,
   TypingSource,
 } from './sources';
-import { unreadNotificationsIn, type UnreadNotifications } from './unread';
+import { unreadFields, unreadNotificationsIn, type RoomUnread, type UnreadNotifications } from './unread';
 
 export interface SyncRequest {
   userId: string;
@@ -82,6 +82,8 @@ export interface JoinedRoom {
   account_data: { events: AccountDataEntry[] };
   ephemeral: { events: { type: string; content: Record<string, unknown> }[] };
   unread_notifications: UnreadNotifications;
+  /** With `unread_thread_notifications` in the filter: the unread threads' counts (and the main timeline's above). */
+  unread_thread_notifications?: Record<string, UnreadNotifications>;
   summary?: RoomSummary;
 }
 
@@ -138,7 +140,7 @@ interface Context {
   /** History visibility of the joined rooms shown, read for all of them at once. */
   visibility: Map<string, RoomVisibility>;
   /** Unread notification counts of the joined rooms shown, read for all of them at once. */
-  unread: Map<string, UnreadNotifications>;
+  unread: Map<string, RoomUnread>;
   /** Users the user ignores: their timeline events (other than state) and invites are left out. */
   ignored: ReadonlySet<string>;
   /** The timeline events of the answer (client form), given their bundled aggregations at once at the end. */
@@ -190,7 +192,7 @@ const MAX_PACED_DEVICES = 10_000;
 
 /**
  * Keys of a room event filter the live path applies as the database path does
- * (`unread_thread_notifications` is read by neither: counts are per room).
+ * (`unread_thread_notifications` chooses how both show the counts they hold per thread).
  */
 const LIVE_FILTER_KEYS = new Set(['limit', 'lazy_load_members', 'include_redundant_members', 'unread_thread_notifications']);
 
@@ -794,7 +796,7 @@ export class SyncService {
         state: { events: [] },
         account_data: { events: [] },
         ephemeral: { events: ephemeral },
-        unread_notifications: live.cachedUnread(userId, m.room_id) ?? { notification_count: 0, highlight_count: 0 },
+        ...unreadFields(live.cachedUnread(userId, m.room_id), filter.room?.timeline?.unread_thread_notifications === true),
       };
     }
     const rooms = new Set<string>();
@@ -977,7 +979,7 @@ export class SyncService {
       state: { events: this.format(ctx, state) },
       account_data: { events: accountData },
       ephemeral: { events: ephemeral },
-      unread_notifications: ctx.unread.get(roomId) ?? { notification_count: 0, highlight_count: 0 },
+      ...unreadFields(ctx.unread.get(roomId), ctx.filter.room?.timeline?.unread_thread_notifications === true),
     };
   }
 

@@ -4,8 +4,8 @@
  * and among them those that highlight, as the push projection evaluated them.
  */
 import { sql, type CommonQueryMethods } from 'slonik';
-import { readReceiptEventsIn } from '@hs/projections/receipts';
-import { unreadCounts } from '@hs/projections/push';
+import { readReceiptEventsIn, readReceiptsByThreadIn } from '@hs/projections/receipts';
+import { unreadCounts, type ReadPositions } from '@hs/projections/push';
 
 export interface UnreadNotifications {
   notification_count: number;
@@ -21,12 +21,19 @@ export async function unreadNotificationsIn(
   rooms: readonly { roomId: string; joinPosition: bigint }[],
   userId: string,
   upTo: bigint,
-): Promise<Map<string, UnreadNotifications>> {
-  const out = new Map<string, UnreadNotifications>();
-  for (const [roomId, counted] of await unreadCountsIn(conn, rooms, userId, upTo)) {
-    out.set(roomId, { notification_count: counted.notification_count, highlight_count: counted.highlight_count });
-  }
+): Promise<Map<string, RoomUnread>> {
+  const out = new Map<string, RoomUnread>();
+  for (const [roomId, { readUpTo: _read, ...counted }] of await unreadCountsIn(conn, rooms, userId, upTo)) out.set(roomId, counted);
   return out;
+}
+
+/**
+ * The counts a joined room of /sync shows: with `unread_thread_notifications` in the filter,
+ * the main timeline's and each unread thread's apart; otherwise everything together.
+ */
+export function unreadFields(unread: RoomUnread | undefined, threaded: boolean): { unread_notifications: UnreadNotifications; unread_thread_notifications?: Record<string, UnreadNotifications> } {
+  if (!threaded) return { unread_notifications: unread ? { notification_count: unread.notification_count, highlight_count: unread.highlight_count } : { ...NONE } };
+  return { unread_notifications: unread ? { ...unread.main } : { ...NONE }, unread_thread_notifications: unread ? { ...unread.threads } : {} };
 }
 
 /**
@@ -57,13 +64,26 @@ export async function readUpToIn(conn: CommonQueryMethods, rooms: readonly { roo
   return after;
 }
 
+/** A room's unread counts: in all (`notification_count`, `highlight_count`), in the main timeline and per thread. */
+export interface RoomUnread extends UnreadNotifications {
+  main: UnreadNotifications;
+  /** Threads with unread notifications: root event id -> counts. */
+  threads: Record<string, UnreadNotifications>;
+}
+
 /** Unread counts with what it takes to count on from them in memory. */
-export interface UnreadCounted extends UnreadNotifications {
-  /** Events up to this position are read (the read receipt's event, else the join). */
+export interface UnreadCounted extends RoomUnread {
+  /** Events up to this position are read everywhere in the room (the earliest read position of the main timeline and the threads). */
   readUpTo: bigint;
 }
 
-/** `unreadNotificationsIn` with the position counting started after. */
+const NONE: UnreadNotifications = { notification_count: 0, highlight_count: 0 };
+
+/**
+ * The unread counts of several joined rooms: the main timeline's events after the later of
+ * the user's unthreaded and `main` read receipts, each thread's after the later of the
+ * unthreaded receipt and the thread's own (without receipts, after the join).
+ */
 export async function unreadCountsIn(
   conn: CommonQueryMethods,
   rooms: readonly { roomId: string; joinPosition: bigint }[],
@@ -72,14 +92,49 @@ export async function unreadCountsIn(
 ): Promise<Map<string, UnreadCounted>> {
   const out = new Map<string, UnreadCounted>();
   if (rooms.length === 0) return out;
-  const roomIds = rooms.map((r) => r.roomId);
-  const after = await readUpToIn(conn, rooms, userId);
-  const counted = await unreadCounts(conn, userId, rooms.map((r) => ({ roomId: r.roomId, after: after.get(r.roomId) ?? 0n })), upTo);
-  for (const [roomId, counts] of counted) out.set(roomId, { ...counts, readUpTo: after.get(roomId) ?? 0n });
-  for (const roomId of roomIds) {
-    if (!out.has(roomId)) {
-      out.set(roomId, { notification_count: 0, highlight_count: 0, readUpTo: after.get(roomId) ?? 0n });
+  const positions = await readPositionsIn(conn, rooms, userId);
+  const counted = await unreadCounts(conn, userId, [...positions.values()], upTo);
+  for (const room of rooms) {
+    const read = positions.get(room.roomId) as ReadPositions;
+    const counts = counted.get(room.roomId);
+    const threads: Record<string, UnreadNotifications> = {};
+    let total = { ...(counts?.main ?? NONE) };
+    for (const [threadId, thread] of counts?.threads ?? []) {
+      threads[threadId] = thread;
+      total = { notification_count: total.notification_count + thread.notification_count, highlight_count: total.highlight_count + thread.highlight_count };
     }
+    out.set(room.roomId, { ...total, main: counts?.main ?? { ...NONE }, threads, readUpTo: read.unthreaded });
+  }
+  return out;
+}
+
+/** The user's read positions in each room, from their read receipts (all threads) and join. */
+async function readPositionsIn(conn: CommonQueryMethods, rooms: readonly { roomId: string; joinPosition: bigint }[], userId: string): Promise<Map<string, ReadPositions>> {
+  const receipts = await readReceiptsByThreadIn(conn, rooms.map((r) => r.roomId), userId);
+  const positions = new Map<string, bigint>();
+  if (receipts.length > 0) {
+    const rows = (await conn.any(sql.unsafe`
+      SELECT room_id, event_id, position FROM proj_sync.events
+       WHERE (room_id, event_id) IN (SELECT * FROM unnest(${sql.array(receipts.map((r) => r.room_id), 'text')}::text[], ${sql.array(
+         receipts.map((r) => r.event_id),
+         'text',
+       )}::text[]))`)) as unknown as { room_id: string; event_id: string; position: bigint }[];
+    for (const row of rows) positions.set(`${row.room_id}\u0000${row.event_id}`, BigInt(row.position));
+  }
+  const out = new Map<string, ReadPositions>();
+  for (const room of rooms) out.set(room.roomId, { roomId: room.roomId, unthreaded: room.joinPosition, main: room.joinPosition, threads: new Map() });
+  const later = (a: bigint, b: bigint | undefined) => (b !== undefined && b > a ? b : a);
+  // Unthreaded receipts first: the main timeline and every thread start from them at least.
+  for (const receipt of receipts.filter((r) => r.thread_id === '')) {
+    const read = out.get(receipt.room_id) as ReadPositions & { unthreaded: bigint; main: bigint };
+    read.unthreaded = later(read.unthreaded, positions.get(`${receipt.room_id}\u0000${receipt.event_id}`));
+    read.main = later(read.main, read.unthreaded);
+  }
+  for (const receipt of receipts.filter((r) => r.thread_id !== '')) {
+    const read = out.get(receipt.room_id) as ReadPositions & { main: bigint; threads: Map<string, bigint> };
+    const position = later(read.unthreaded, positions.get(`${receipt.room_id}\u0000${receipt.event_id}`));
+    if (receipt.thread_id === 'main') read.main = later(read.main, position);
+    else read.threads.set(receipt.thread_id, later(read.threads.get(receipt.thread_id) ?? read.unthreaded, position));
   }
   return out;
 }

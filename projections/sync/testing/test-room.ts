@@ -259,8 +259,8 @@ export class TestRoom {
     return result.position;
   }
 
-  async receipt(userId: string, eventId: string, type: ReceiptType = 'm.read', ts = this.clock++): Promise<bigint> {
-    const data: ReceiptRecorded = { v: 1, room_id: this.roomId, user_id: userId, receipt_type: type, event_id: eventId, ts };
+  async receipt(userId: string, eventId: string, type: ReceiptType = 'm.read', ts = this.clock++, threadId?: string): Promise<bigint> {
+    const data: ReceiptRecorded = { v: 1, room_id: this.roomId, user_id: userId, receipt_type: type, event_id: eventId, ts, ...(threadId !== undefined ? { thread_id: threadId } : {}) };
     const result = await this.store.append(receiptsStream(this.roomId), 'any', [
       { id: randomUUID(), type: RECEIPT_RECORDED, data: data as unknown as JsonValue },
     ]);
