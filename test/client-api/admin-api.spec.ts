@@ -394,6 +394,10 @@ describe('admin API and audit log', () => {
       rebuilt = rebuilt?.rebuild as Json | undefined;
     }
     expect(rebuilt).toMatchObject({ state: 'finished', generation: (sync?.generation as number) + 1 });
+    // /metrics shows the rebuild: done, and how far it got.
+    const metrics = await (await fetch(`${hs.url}/metrics`)).text();
+    expect(metrics).toContain('projection_rebuild_running{projection="sync"} 0');
+    expect(metrics).toContain(`projection_rebuild_position{projection="sync"} ${String(rebuilt?.position)}`);
     expect(await messages()).toEqual([during.body.event_id, ...before]);
     // The runner goes on with the new generation (it learns of the swap at its next batch).
     const next = await as(alice, 'PUT', `rooms/${encodeURIComponent(roomId)}/send/m.room.message/rb-after`, { msgtype: 'm.text', body: 'after' });

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { ProjectionRebuilds } from '@hs/admin';
 import { AppServiceClient, AppServiceRegistry, RegistrationError, loadRegistrations, type AppServiceRegistration } from '@hs/appservice';
 import { ConfigError, ConfigIssue, HomeserverConfig } from '@hs/config';
 import { HomeserverMetrics, createHttpApplication } from '@hs/http';
@@ -167,6 +168,8 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     );
     apps.push(client);
     await client.init();
+    const rebuilds = client.get(ProjectionRebuilds, { strict: false });
+    metrics.setRebuildProgressSource(() => rebuilds.all());
     await ensureAppServiceSenders(client, appServices.registry);
     const disconnectAppServiceTyping = connectAppServiceTyping(client, appServices.registry);
     const notifier = client.get(SyncNotifier);

@@ -61,6 +61,11 @@ export class ProjectionRebuilds {
     return status === undefined ? undefined : { ...status };
   }
 
+  /** The latest rebuild of every projection rebuilt since the server started. */
+  all(): RebuildStatus[] {
+    return [...this.latest.values()].map((status) => ({ ...status }));
+  }
+
   /** Starts rebuilding `name` in the background; throws {@link UnknownProjection} or {@link RebuildRunning}. */
   async start(name: string, actor: string, requestId?: string): Promise<RebuildStatus> {
     const projections = this.options.projections;

@@ -16,6 +16,18 @@ export interface ProjectionStatusRow {
 
 export type ProjectionStatusSource = () => readonly ProjectionStatusRow[] | Promise<readonly ProjectionStatusRow[]>;
 
+/** An online rebuild of a projection as the metrics show it (the admin API's rebuild status fits). */
+export interface RebuildProgressRow {
+  projection: string;
+  state: 'running' | 'finished' | 'failed';
+  /** How far the new generation has got and the store's head then (decimal positions). */
+  position?: string;
+  head?: string;
+  events_per_second?: number;
+}
+
+export type RebuildProgressSource = () => readonly RebuildProgressRow[];
+
 /** The stream category used as a label: `room-!abc:example.org` -> `room`. */
 export function streamCategory(stream: string): string {
   const dash = stream.indexOf('-');
@@ -29,6 +41,7 @@ export class HomeserverMetrics {
   private readonly appended: Counter<'category'>;
   private readonly readWaits: Histogram<'read_model' | 'outcome'>;
   private projectionSource: ProjectionStatusSource | undefined;
+  private rebuildSource: RebuildProgressSource | undefined;
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
@@ -89,6 +102,30 @@ export class HomeserverMetrics {
         for (const row of await rows()) this.set({ projection: row.name }, row.failing ? 1 : 0);
       },
     });
+    // Online rebuilds (admin API): one series per projection rebuilt since the server started.
+    const rebuilds = () => this.rebuildSource?.() ?? [];
+    const rebuildGauge = (name: string, help: string, value: (row: RebuildProgressRow) => number | undefined) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['projection'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const row of rebuilds()) {
+            const measured = value(row);
+            if (measured !== undefined) this.set({ projection: row.projection }, measured);
+          }
+        },
+      });
+    rebuildGauge('projection_rebuild_running', '1 while an online rebuild of the projection runs, else 0 (its latest rebuild finished or failed).', (row) =>
+      row.state === 'running' ? 1 : 0,
+    );
+    rebuildGauge('projection_rebuild_position', 'Global position the running (or latest) rebuild of the projection has reached.', (row) =>
+      row.position === undefined ? undefined : Number(row.position),
+    );
+    rebuildGauge('projection_rebuild_head', 'Store head the rebuild of the projection is catching up with.', (row) => (row.head === undefined ? undefined : Number(row.head)));
+    rebuildGauge('projection_rebuild_events_per_second', 'Events per second the rebuild of the projection applies.', (row) => row.events_per_second);
   }
 
   /** Counts one answered request. `route` is the route pattern, never the raw URL. */
@@ -111,6 +148,11 @@ export class HomeserverMetrics {
   /** Where projection lag comes from (the projection runner's status()). */
   setProjectionStatusSource(source: ProjectionStatusSource): void {
     this.projectionSource = source;
+  }
+
+  /** Where online rebuilds' progress comes from (the admin API's rebuilds). */
+  setRebuildProgressSource(source: RebuildProgressSource): void {
+    this.rebuildSource = source;
   }
 
   /** The text exposition format. */
