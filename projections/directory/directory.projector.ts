@@ -132,6 +132,17 @@ function applySummary(row: DirectoryRoomRow, type: string, content: JsonObject |
   }
 }
 
+/**
+ * What a search term is looked for in: the name, topic and canonical alias, lower-cased, one
+ * per line (a term never spans two of them: terms are matched without their line breaks).
+ */
+export function searchText(row: Pick<DirectoryRoomRow, 'name' | 'topic' | 'canonical_alias'>): string {
+  return [row.name, row.topic, row.canonical_alias]
+    .filter((field): field is string => field !== null)
+    .map((field) => field.replace(/\n/g, ' ').toLowerCase())
+    .join('\n');
+}
+
 const emptyRow = (roomId: string): DirectoryRoomRow => ({
   room_id: roomId,
   published: false,
@@ -175,7 +186,8 @@ export class DirectoryProjector implements Projector {
       join_rule text,
       room_type text,
       world_readable boolean NOT NULL,
-      guest_can_join boolean NOT NULL
+      guest_can_join boolean NOT NULL,
+      search_text text NOT NULL DEFAULT ''
     )`);
     await tx.query(sql.unsafe`CREATE INDEX rooms_listed ON rooms (joined_members DESC, room_id COLLATE "C") WHERE published`);
     await tx.query(sql.unsafe`CREATE TABLE members (room_id text NOT NULL, user_id text NOT NULL, PRIMARY KEY (room_id, user_id))`);
@@ -292,13 +304,14 @@ export class DirectoryProjector implements Projector {
     if (rows.length > 0) {
       const column = <K extends keyof DirectoryRoomRow>(key: K) => rows.map((row) => row[key]);
       await tx.query(sql.unsafe`
-        INSERT INTO rooms (room_id, published, name, topic, canonical_alias, avatar_url, join_rule, room_type, world_readable, guest_can_join)
+        INSERT INTO rooms (room_id, published, name, topic, canonical_alias, avatar_url, join_rule, room_type, world_readable, guest_can_join, search_text)
         SELECT * FROM unnest(${sql.array(column('room_id'), 'text')}, ${sql.array(column('published'), 'bool')},
                              ${sql.array(column('name'), 'text')}, ${sql.array(column('topic'), 'text')},
                              ${sql.array(column('canonical_alias'), 'text')}, ${sql.array(column('avatar_url'), 'text')},
                              ${sql.array(column('join_rule'), 'text')}, ${sql.array(column('room_type'), 'text')},
-                             ${sql.array(column('world_readable'), 'bool')}, ${sql.array(column('guest_can_join'), 'bool')})
-        ON CONFLICT (room_id) DO UPDATE SET
+                             ${sql.array(column('world_readable'), 'bool')}, ${sql.array(column('guest_can_join'), 'bool')},
+                             ${sql.array(rows.map(searchText), 'text')})
+        ON CONFLICT (room_id) DO UPDATE SET search_text = EXCLUDED.search_text,
           published = EXCLUDED.published, name = EXCLUDED.name, topic = EXCLUDED.topic, canonical_alias = EXCLUDED.canonical_alias,
           avatar_url = EXCLUDED.avatar_url, join_rule = EXCLUDED.join_rule, room_type = EXCLUDED.room_type,
           world_readable = EXCLUDED.world_readable, guest_can_join = EXCLUDED.guest_can_join`);

@@ -47,8 +47,8 @@ export async function publishedRooms(conn: CommonQueryMethods, query: PublishedR
         : sql.fragment`published`,
   ];
   if (query.term !== undefined && query.term !== '') {
-    const pattern = likePattern(query.term);
-    conditions.push(sql.fragment`(name ILIKE ${pattern} OR topic ILIKE ${pattern} OR canonical_alias ILIKE ${pattern})`);
+    const pattern = likePattern(query.term.replace(/\n/g, ' ').toLowerCase());
+    conditions.push(sql.fragment`search_text LIKE ${pattern}`);
   }
   if (query.roomTypes !== undefined && query.roomTypes.length > 0) {
     const types = query.roomTypes.filter((t): t is string => t !== null);
