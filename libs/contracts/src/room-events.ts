@@ -32,6 +32,8 @@ export interface LocalSendInfo {
   user_id: string;
   device_id: string;
   txn_id: string;
+  /** The path the transaction id was used on (absent in facts recorded before paths were told apart). */
+  txn_scope?: string;
 }
 
 export interface RoomEventAcceptedV1 {

@@ -193,6 +193,18 @@ describe('room endpoints', () => {
       const otherUser = await call<{ event_id: string }>(hs.url, 'PUT', path, { token: bob.token, body: { msgtype: 'm.text', body: 'hi' } });
       expect(otherUser.status).toBe(200);
       expect(otherUser.body.event_id).not.toBe(first.body.event_id);
+      // The transaction id is scoped to the path: the same id in another room, or for another
+      // event type, is a new event, and a retry of each gives its own back.
+      const otherRoom = await createRoom(alice, {});
+      const elsewhere = await call<{ event_id: string }>(hs.url, 'PUT', `rooms/${enc(otherRoom)}/send/m.room.message/txn-1`, { token: alice.token, body: { msgtype: 'm.text', body: 'hi there' } });
+      expect(elsewhere.status).toBe(200);
+      expect(elsewhere.body.event_id).not.toBe(first.body.event_id);
+      const otherType = await call<{ event_id: string }>(hs.url, 'PUT', `rooms/${enc(roomId)}/send/org.example.custom/txn-1`, { token: alice.token, body: { hello: true } });
+      expect([otherType.status, otherType.body.event_id === first.body.event_id || otherType.body.event_id === elsewhere.body.event_id]).toEqual([200, false]);
+      const elsewhereAgain = await call<{ event_id: string }>(hs.url, 'PUT', `rooms/${enc(otherRoom)}/send/m.room.message/txn-1`, { token: alice.token, body: { msgtype: 'm.text', body: 'hi there' } });
+      expect(elsewhereAgain.body.event_id).toBe(elsewhere.body.event_id);
+      const event = await call<{ content: { body?: string } }>(hs.url, 'GET', `rooms/${enc(otherRoom)}/event/${enc(elsewhere.body.event_id)}`, { token: alice.token });
+      expect(event.body.content.body).toBe('hi there');
     });
 
     it('POST send without a transaction id (the deprecated form): every call is a new event', async () => {

@@ -47,7 +47,9 @@ export class RoomEventsController {
     const eventType = eventTypeParam(rawType);
     // Guests send messages only (client-server API, "Guest Access").
     if (user.isGuest && eventType !== 'm.room.message') throw new MatrixError(403, 'M_GUEST_ACCESS_FORBIDDEN', 'Guests may only send m.room.message events');
-    return this.send(user, roomIdParam(rawRoomId), eventType, body, { txn: { deviceId: user.deviceId, txnId: txnIdParam(rawTxnId) } });
+    const roomId = roomIdParam(rawRoomId);
+    // The transaction id's scope is the path: the room and the event type.
+    return this.send(user, roomId, eventType, body, { txn: { deviceId: user.deviceId, txnId: txnIdParam(rawTxnId), scope: `send\n${roomId}\n${eventType}` } });
   }
 
   /**
@@ -116,7 +118,9 @@ export class RoomEventsController {
     @Body() body: unknown,
     @RequestId() requestId: string | null,
   ): Promise<{ event_id: string }> {
-    return this.redact(user, roomIdParam(rawRoomId), eventIdParam(rawEventId), body, requestId, { deviceId: user.deviceId, txnId: txnIdParam(rawTxnId) });
+    const roomId = roomIdParam(rawRoomId);
+    const eventId = eventIdParam(rawEventId);
+    return this.redact(user, roomId, eventId, body, requestId, { deviceId: user.deviceId, txnId: txnIdParam(rawTxnId), scope: `redact\n${roomId}\n${eventId}` });
   }
 
   /**

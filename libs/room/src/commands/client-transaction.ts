@@ -1,6 +1,6 @@
 /**
- * Sending with a client transaction id: a retry of (user, device, txn id) returns the event id
- * of the first attempt and appends nothing. A plan that appends nothing answers with the
+ * Sending with a client transaction id: a retry of (user, device, txn id, path) returns the
+ * event id of the first attempt and appends nothing. A plan that appends nothing answers with the
  * event it names as already there.
  */
 import type { RoomPlan } from '../room-writer';
@@ -24,11 +24,10 @@ export async function sendOnce(
       if (!event) throw new Error('the plan sent no event and named none');
       return event.event_id;
     } catch (error) {
-      // A retry (or the same transaction id used concurrently for another room, where the
-      // first one wins) answers with the event of the first attempt, even when the command
-      // would no longer be allowed or valid now.
+      // A retry answers with the event of the first attempt, even when the command would no
+      // longer be allowed or valid now.
       if (txn) {
-        const earlier = await writer.reader.transaction(sender, txn.deviceId, txn.txnId).catch(() => undefined);
+        const earlier = await writer.reader.transaction(sender, txn.deviceId, txn.txnId, txn.scope ?? '').catch(() => undefined);
         if (earlier) return earlier.eventId;
       }
       throw error;

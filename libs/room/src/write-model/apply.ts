@@ -207,8 +207,8 @@ async function applyAccepted(tx: CommonQueryMethods, fact: RoomEventAccepted, re
   if (isDagFact(fact)) await applyDagState(tx, fact);
   else await applyLinearState(tx, fact);
   if (fact.local) {
-    await tx.query(sql.unsafe`INSERT INTO room.client_transactions (user_id, device_id, txn_id, room_id, event_id)
-      VALUES (${fact.local.user_id}, ${fact.local.device_id}, ${fact.local.txn_id}, ${fact.room_id}, ${fact.event_id})`);
+    await tx.query(sql.unsafe`INSERT INTO room.client_transactions (user_id, device_id, txn_id, scope, room_id, event_id)
+      VALUES (${fact.local.user_id}, ${fact.local.device_id}, ${fact.local.txn_id}, ${fact.local.txn_scope ?? ''}, ${fact.room_id}, ${fact.event_id})`);
   }
   const membership = event.type === 'm.room.member' ? event.content.membership : undefined;
   if (typeof event.state_key === 'string' && (membership === 'join' || membership === 'invite' || membership === 'knock')) {
@@ -344,8 +344,8 @@ export function timelineEventWrites(
       INSERT INTO room.forward_extremities (room_id, event_id)
       SELECT ${fact.room_id}, unnest(${sql.array(fact.forward_extremities, 'text')}) ON CONFLICT DO NOTHING
     ), ${cte('txn')} AS (
-      INSERT INTO room.client_transactions (user_id, device_id, txn_id, room_id, event_id)
-      SELECT ${local?.user_id ?? ''}, ${local?.device_id ?? ''}, ${local?.txn_id ?? ''}, ${fact.room_id}, event_id
+      INSERT INTO room.client_transactions (user_id, device_id, txn_id, scope, room_id, event_id)
+      SELECT ${local?.user_id ?? ''}, ${local?.device_id ?? ''}, ${local?.txn_id ?? ''}, ${local?.txn_scope ?? ''}, ${fact.room_id}, event_id
         FROM ${stored} WHERE ${local !== undefined}
     )`;
 }
@@ -389,7 +389,7 @@ export function timelineAppendValues(event: RoomEvent, fact: RoomEventAccepted):
     JSON.stringify(fact.pdu), [...event.auth_events], [...event.prev_events], fact.soft_failed, room,
     room, fact.forward_extremities,
     room, fact.forward_extremities,
-    local?.user_id ?? '', local?.device_id ?? '', local?.txn_id ?? '', room, local !== undefined,
+    local?.user_id ?? '', local?.device_id ?? '', local?.txn_id ?? '', local?.txn_scope ?? '', room, local !== undefined,
     room,
   ];
 }

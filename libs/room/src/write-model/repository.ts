@@ -336,9 +336,16 @@ export class WriteModelReader {
     return rows.map((r) => ({ roomId: r.room_id, membership: r.membership }));
   }
 
-  async transaction(userId: string, deviceId: string, txnId: string, connection: CommonQueryMethods = this.db): Promise<{ roomId: string; eventId: string } | undefined> {
+  async transaction(
+    userId: string,
+    deviceId: string,
+    txnId: string,
+    scope = '',
+    connection: CommonQueryMethods = this.db,
+  ): Promise<{ roomId: string; eventId: string } | undefined> {
     const row = await connection.maybeOne(sql.type(z.object({ room_id: z.string(), event_id: z.string() }))`
-      SELECT room_id, event_id FROM room.client_transactions WHERE user_id = ${userId} AND device_id = ${deviceId} AND txn_id = ${txnId}`);
+      SELECT room_id, event_id FROM room.client_transactions
+       WHERE user_id = ${userId} AND device_id = ${deviceId} AND txn_id = ${txnId} AND scope = ${scope}`);
     return row ? { roomId: row.room_id, eventId: row.event_id } : undefined;
   }
 

@@ -30,7 +30,7 @@ export function decideRedactEvent(state: RoomState, command: RedactEvent, target
         type: 'm.room.redaction',
         content: withReason({}, command.reason),
         redacts: command.eventId,
-        local: txn ? { user_id: command.sender, device_id: txn.deviceId, txn_id: txn.txnId } : undefined,
+        local: txn ? { user_id: command.sender, device_id: txn.deviceId, txn_id: txn.txnId, ...(txn.scope ? { txn_scope: txn.scope } : {}) } : undefined,
       },
     ],
   };

@@ -4,6 +4,11 @@ import { Command } from '@nestjs/cqrs';
 export interface ClientTransaction {
   deviceId: string;
   txnId: string;
+  /**
+   * The HTTP path it was used on, without the transaction id (e.g. the room and event type of
+   * a send): the same id on another path is another request. Default: the empty scope.
+   */
+  scope?: string;
 }
 
 /**

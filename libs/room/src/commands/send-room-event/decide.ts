@@ -36,7 +36,7 @@ export function decideSendRoomEvent(state: RoomState, command: SendRoomEvent, re
         stateKey,
         content,
         redacts,
-        local: txn ? { user_id: command.sender, device_id: txn.deviceId, txn_id: txn.txnId } : undefined,
+        local: txn ? { user_id: command.sender, device_id: txn.deviceId, txn_id: txn.txnId, ...(txn.scope ? { txn_scope: txn.scope } : {}) } : undefined,
       },
     ],
   };
