@@ -90,6 +90,10 @@ describe('HTTP foundation over real HTTP', () => {
     const body = await json(response);
     expect(body).toEqual({ versions: [...CLIENT_SPEC_VERSIONS], unstable_features: { ...UNSTABLE_FEATURES } });
     assertMatchesSpec(body, { api: 'client-server', file: 'versions.yaml', path: '/versions', method: 'get', status: 200 });
+    // Authenticated media is served, so v1.11 is listed; OAuth 2.0 is not offered (clients then log in with the login API).
+    expect(body.versions).toContain('v1.11');
+    const metadata = await fetch(`${base}/_matrix/client/v1/auth_metadata`);
+    expect({ status: metadata.status, body: await metadata.json() }).toMatchObject({ status: 404, body: { errcode: 'M_UNRECOGNIZED' } });
   });
 
   it('serves both .well-known documents as the spec describes them', async () => {
