@@ -128,7 +128,8 @@ export class UserService {
     const password = kind === 'guest' ? null : request.password ?? null;
     if (password !== null) this.hasher.assertAcceptable(password);
     if (password !== null && request.passwordHash !== undefined) throw new Error('register takes a password or its hash, not both');
-    const displayName = kind === 'guest' ? null : request.displayName;
+    // A guest's display name is its number, whatever was asked.
+    const displayName = kind === 'guest' ? undefined : request.displayName;
     if (displayName !== undefined && displayName !== null) assertDisplayName(displayName);
     const userType = request.userType ?? null;
     if (userType !== null && (!isStorableText(userType) || userType.length === 0 || userType.length > 64)) {
@@ -147,7 +148,7 @@ export class UserService {
           ON CONFLICT DO NOTHING
           RETURNING user_id`);
         if (!row) return false;
-        const initialName = displayName === undefined ? (kind === 'user' ? localpart : null) : displayName;
+        const initialName = displayName === undefined ? localpart : displayName;
         if (initialName !== null) {
           await tx.query(sql.unsafe`
             INSERT INTO accounts.profile_fields (user_id, field, value)

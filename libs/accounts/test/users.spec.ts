@@ -119,11 +119,11 @@ describe('UserService', () => {
       expect(n2).toBeGreaterThan(n1);
     });
 
-    it('registers guests with a generated id, no password and no display name, whatever was asked', async () => {
+    it('registers guests with a generated id, no password and their number as display name, whatever was asked', async () => {
       const { userId } = await accounts.users.register({ kind: 'guest', localpart: 'wanted', password: 'pw', displayName: 'x' });
       expect(userId).toMatch(new RegExp(`^@[0-9]+:${SERVER_NAME.replace(/\./g, '\\.')}$`));
       expect(await accounts.users.requireUser(userId)).toMatchObject({ kind: 'guest', hasPassword: false });
-      expect(await accounts.profiles.getProfile(userId)).toEqual({});
+      expect(await accounts.profiles.getProfile(userId)).toEqual({ displayname: userId.slice(1, userId.indexOf(':')) });
       const login = await accounts.devices.issueAccessToken(userId);
       expect(await accounts.devices.authenticate(login.access_token)).toEqual({ userId, deviceId: login.device_id, isGuest: true });
     });
