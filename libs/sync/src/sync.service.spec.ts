@@ -498,6 +498,9 @@ describe('SyncService', () => {
       jest.advanceTimersByTime(10_001);
       const third = await service.sync({ userId: bob, deviceId: 'B1', since: second.next_batch });
       expect(third.rooms?.join?.[room.roomId]?.ephemeral.events).toEqual([{ type: 'm.typing', content: { user_ids: [] } }]);
+      // An initial sync of a room where someone typed shows who types now: nobody.
+      const initial = await service.sync({ userId: bob, deviceId: 'B2' });
+      expect(initial.rooms?.join?.[room.roomId]?.ephemeral.events).toEqual([{ type: 'm.typing', content: { user_ids: [] } }]);
     } finally {
       jest.useRealTimers();
     }

@@ -961,7 +961,9 @@ export class SyncService {
     const ephemeralFilter = ctx.filter.room?.ephemeral;
     if (this.options.typing && eventMatches({ type: 'm.typing' }, ephemeralFilter)) {
       const typing = ctx.since && !ctx.fullState ? this.options.typing.typingSince(roomId, ctx.since.typing) : this.options.typing.typingSince(roomId, -1);
-      if (typing && (typing.length > 0 || (ctx.since && !ctx.fullState))) ephemeral.push({ type: 'm.typing', content: { user_ids: typing } });
+      // A room where someone typed since the server started shows who types now, nobody
+      // included, also in an initial sync (a client then knows that a typing it saw ended).
+      if (typing) ephemeral.push({ type: 'm.typing', content: { user_ids: typing } });
     }
     const receipts = ctx.receipts.get(roomId);
     if (receipts) ephemeral.push({ type: 'm.receipt', content: receipts });
