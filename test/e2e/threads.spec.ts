@@ -15,6 +15,9 @@ interface ThreadsReport extends ClientReport {
   threads: { roots: string[]; summary: { count: number; current_user_participated: boolean; latest_event: { event_id: string } } };
   participatedRoots: string[];
   shownBody: string;
+  threadUnreadBefore: number;
+  threadUnreadAfter: number;
+  mainUnreadAfterThreadReceipt: number;
 }
 
 describe('threads and edits with matrix-js-sdk', () => {
@@ -37,5 +40,9 @@ describe('threads and edits with matrix-js-sdk', () => {
     expect(report.threads.summary).toMatchObject({ count: 1, current_user_participated: true, latest_event: { event_id: reply } });
     expect(report.participatedRoots).toEqual([root]);
     expect(report.shownBody).toBe('At the station');
+    // The threaded receipt read the thread (1 unread before: the edit does not notify) and
+    // left the main timeline's message unread.
+    expect([report.threadUnreadBefore, report.threadUnreadAfter]).toEqual([1, 0]);
+    expect(report.mainUnreadAfterThreadReceipt).toBeGreaterThan(0);
   }, 300_000);
 });

@@ -66,6 +66,21 @@ try {
   await waitFor(alice, [sdk.RoomEvent.Timeline, sdk.MatrixEventEvent.Replaced, sdk.ThreadEvent.Update], () => shownReply()?.getContent().body === 'At the station', 20000, 'alice sees the edited reply');
   report.shownBody = shownReply().getContent().body;
   step('shown');
+
+  // Per-thread unread counts (the client's filter asks for unread_thread_notifications): bob's
+  // reply is unread in the thread; alice's threaded read receipt on it reads the thread alone.
+  const room = alice.getRoom(roomId);
+  const threadCount = () => room.getThreadUnreadNotificationCount(root, sdk.NotificationCountType.Total);
+  await waitFor(alice, [sdk.RoomEvent.UnreadNotifications, sdk.ClientEvent.Sync], () => threadCount() > 0, 20000, 'alice sees the thread unread');
+  report.threadUnreadBefore = threadCount();
+  const { event_id: mainAfter } = await bob.sendMessage(roomId, { msgtype: 'm.text', body: 'Back in the room' });
+  await waitFor(alice, [sdk.RoomEvent.UnreadNotifications, sdk.ClientEvent.Sync], () => room.getRoomUnreadNotificationCount(sdk.NotificationCountType.Total) > 0, 20000, 'alice sees the main timeline unread');
+  await alice.sendReadReceipt(shownReply());
+  await waitFor(alice, [sdk.RoomEvent.UnreadNotifications, sdk.ClientEvent.Sync], () => threadCount() === 0, 20000, 'the threaded receipt reads the thread');
+  report.threadUnreadAfter = threadCount();
+  report.mainUnreadAfterThreadReceipt = room.getRoomUnreadNotificationCount(sdk.NotificationCountType.Total);
+  report.mainAfter = mainAfter;
+  step('thread receipts');
   report.ok = true;
 } catch (error) {
   report.ok = false;
