@@ -252,7 +252,6 @@ export class DirectoryProjector implements Projector {
         members.set(JSON.stringify([roomId, entry.state_key]), { roomId, userId: entry.state_key, joined: content?.membership === 'join' });
       } else applySummary(rowOf(roomId), entry.type, content);
     };
-    let next = 0;
     for (const record of batch) {
       const data = record.data;
       if (record.type === ROOM_VISIBILITY_SET && isVisibilitySet(data)) {
@@ -270,9 +269,8 @@ export class DirectoryProjector implements Projector {
         for (const [key, change] of members) if (change.roomId === data.room_id) members.delete(key);
         continue;
       }
-      if ((facts[next] as unknown) !== data) continue;
-      next++;
-      const fact = facts[next - 1];
+      if (record.type !== ROOM_EVENT_ACCEPTED || !isAccepted(data) || !concerns(data)) continue;
+      const fact = data;
       purged.delete(fact.room_id);
       rowOf(fact.room_id);
       const key = (e: StateEntry) => `${e.type}\u0000${e.state_key}`;

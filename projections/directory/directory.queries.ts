@@ -1,33 +1,7 @@
 /** Queries of the public room directory projection (views `proj_directory.*`). */
 import { sql, type CommonQueryMethods } from 'slonik';
+import type { PublicRoomsChunk, PublishedRoomsQuery } from '@hs/contracts';
 import type { DirectoryRoomRow } from './directory.projector';
-
-/** A published room as the directory lists it (public_rooms_chunk.yaml). */
-export interface DirectoryEntry {
-  room_id: string;
-  num_joined_members: number;
-  world_readable: boolean;
-  guest_can_join: boolean;
-  name?: string;
-  topic?: string;
-  canonical_alias?: string;
-  avatar_url?: string;
-  join_rule?: string;
-  room_type?: string;
-}
-
-export interface PublishedRoomsQuery {
-  offset: number;
-  limit: number;
-  /** Case-insensitive text looked for in the name, topic and canonical alias. */
-  term?: string;
-  /** Only rooms of these types (null: rooms without a type). */
-  roomTypes?: readonly (string | null)[];
-  /** A network's directory (`<application service id>|<network id>`) instead of the main one. */
-  network?: string;
-  /** The main directory and every network's. */
-  allNetworks?: boolean;
-}
 
 type Row = Omit<DirectoryRoomRow, 'published'> & { joined_members: number };
 
@@ -38,7 +12,7 @@ const likePattern = (term: string) => `%${term.replace(/[\\%_]/g, (c) => `\\${c}
  * Published rooms (of the main directory, a network's or all), largest first then by room
  * id: `limit` of them from `offset`, and how many match in all.
  */
-export async function publishedRooms(conn: CommonQueryMethods, query: PublishedRoomsQuery): Promise<{ chunk: DirectoryEntry[]; total: number }> {
+export async function publishedRooms(conn: CommonQueryMethods, query: PublishedRoomsQuery): Promise<{ chunk: PublicRoomsChunk[]; total: number }> {
   const conditions = [
     query.network !== undefined
       ? sql.fragment`room_id IN (SELECT n.room_id FROM proj_directory.network_rooms n WHERE n.instance_id = ${query.network})`
@@ -66,7 +40,7 @@ export async function publishedRooms(conn: CommonQueryMethods, query: PublishedR
      ORDER BY joined_members DESC, room_id COLLATE "C" LIMIT ${query.limit} OFFSET ${query.offset}`)) as readonly Row[];
   const total = (await conn.oneFirst(sql.unsafe`SELECT count(*) FROM proj_directory.rooms WHERE ${where}`)) as bigint | number;
   const chunk = rows.map((row) => {
-    const entry: DirectoryEntry = {
+    const entry: PublicRoomsChunk = {
       room_id: row.room_id,
       num_joined_members: Number(row.joined_members),
       world_readable: row.world_readable,

@@ -7,3 +7,4 @@ export * from './media';
 export * from './audit';
 export * from './reports';
 export * from './push';
+export * from './directory';

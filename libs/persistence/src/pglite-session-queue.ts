@@ -80,7 +80,8 @@ export class PgliteSessionQueue {
   /** When the current owner took the session, and whether its holding was reported. */
   private ownerSince = 0;
   private reported = false;
-  private readonly lastStatements = new Map<number, string>();
+  /** Each connection's last Query or Parse message, decoded only when a holding is reported. */
+  private readonly lastStatements = new Map<number, Uint8Array>();
   private watchdog: NodeJS.Timeout | undefined;
 
   constructor(
@@ -107,7 +108,12 @@ export class PgliteSessionQueue {
     const waiting = this.queue.filter((q) => q.handlerId !== this.owner).length;
     if (waiting === 0) return;
     this.reported = true;
-    this.options.onHeld?.({ heldMs, waiting, inTransaction: this.db.isInTransaction(), lastStatement: this.lastStatements.get(this.owner) });
+    this.options.onHeld?.({ heldMs, waiting, inTransaction: this.db.isInTransaction(), lastStatement: this.statementOfOwner() });
+  }
+
+  private statementOfOwner(): string | undefined {
+    const message = this.owner === null ? undefined : this.lastStatements.get(this.owner);
+    return message === undefined ? undefined : statementOf(message);
   }
 
   enqueue(handlerId: number, message: Uint8Array, onData: (data: Uint8Array) => void): Promise<number> {
@@ -155,8 +161,8 @@ export class PgliteSessionQueue {
           this.reported = false;
         }
         this.owner = item.handlerId;
-        const statement = this.options.onHeld ? statementOf(item.message) : undefined;
-        if (statement !== undefined) this.lastStatements.set(item.handlerId, statement);
+        const type = item.message[0];
+        if (this.options.onHeld && (type === QUERY || type === PARSE)) this.lastStatements.set(item.handlerId, item.message);
         let bytes = 0;
         try {
           await this.db.runExclusive(() =>
@@ -172,7 +178,6 @@ export class PgliteSessionQueue {
           item.reject(error instanceof Error ? error : new Error(String(error)));
           continue;
         }
-        const type = item.message[0];
         const exchangeEnded = type === SYNC || type === QUERY || type === TERMINATE || type === STARTUP;
         if (exchangeEnded && !this.db.isInTransaction()) this.owner = null;
         item.resolve(bytes);

@@ -69,11 +69,10 @@ const MAX_POSITION = BigInt('9223372036854775807');
 /** Events whose notifications are read together. */
 const BATCH = 50;
 
-/** One call to a gateway, for the pushers of one user that share its URL and format. */
+/** One call to the gateway of one pusher. */
 interface Job {
   position: bigint;
-  url: string;
-  pushers: readonly PusherRecord[];
+  pusher: PusherRecord;
   body: NotifyBody;
   /** For the log: the event, or none for a badge update. */
   eventId: string | undefined;
@@ -210,7 +209,7 @@ export class PushDelivery {
         const own = (pushers.get(b.userId) ?? []).filter((p) => p.setAt < b.position);
         if (own.length === 0) return [];
         const count = await unreadOf(b.userId, MAX_POSITION);
-        return groupPushers(own).map((group) => ({ position: b.position, url: String(group[0].data.url), pushers: group, body: badgeBody(count, group), eventId: undefined }));
+        return own.map((pusher) => ({ position: b.position, pusher, body: badgeBody(count, [pusher]), eventId: undefined }));
       }),
     ]);
     return made.flat().sort((a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0));
@@ -254,18 +253,13 @@ export class PushDelivery {
       roomAlias,
       unread,
     };
-    return groupPushers(pushers).map((group) => ({
-      position: notification.position,
-      url: String(group[0].data.url),
-      pushers: group,
-      body: notifyBody(details, group),
-      eventId: notification.eventId,
-    }));
+    // One call per pusher, as the pushers of other servers get them: each is delivered to (and
+    // may be rejected) on its own, also when several share a gateway.
+    return pushers.map((pusher) => ({ position: notification.position, pusher, body: notifyBody(details, [pusher]), eventId: notification.eventId }));
   }
 
   private enqueue(job: Job): void {
-    const first = job.pushers[0];
-    const key = `${first.userId}\u0000${first.app_id}\u0000${first.pushkey}`;
+    const key = `${job.pusher.userId}\u0000${job.pusher.app_id}\u0000${job.pusher.pushkey}`;
     let lane = this.lanes.get(key);
     if (!lane) {
       lane = { jobs: [], running: false };
@@ -304,16 +298,14 @@ export class PushDelivery {
   }
 
   private async send(job: Job): Promise<void> {
-    const result = await this.withRetries(job.url, job.body);
+    const url = String(job.pusher.data.url);
+    const result = await this.withRetries(url, job.body);
     if (!this.running) return;
     if (!result.ok) {
-      this.deps.logger?.warn({ event_id: job.eventId ?? null, gateway: new URL(job.url).host, reason: result.reason }, 'push notification given up');
+      this.deps.logger?.warn({ event_id: job.eventId ?? null, gateway: new URL(url).host, reason: result.reason }, 'push notification given up');
       return;
     }
-    for (const pushkey of result.rejected) {
-      const pusher = job.pushers.find((p) => p.pushkey === pushkey);
-      if (pusher) await this.removeRejected(pusher);
-    }
+    if (result.rejected.includes(job.pusher.pushkey)) await this.removeRejected(job.pusher);
   }
 
   private async withRetries(url: string, body: NotifyBody): Promise<NotifyResult> {
@@ -346,14 +338,18 @@ export class PushDelivery {
     this.slotWaiters.shift()?.();
   }
 
+  /** Waits `ms`, or until the delivery stops. */
   private sleep(ms: number): Promise<void> {
+    const signal = this.abort.signal;
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      timer.unref?.();
-      this.abort.signal.addEventListener('abort', () => {
+      const done = () => {
         clearTimeout(timer);
+        signal.removeEventListener('abort', done);
         resolve();
-      }, { once: true });
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref?.();
+      signal.addEventListener('abort', done, { once: true });
     });
   }
 
@@ -382,12 +378,4 @@ export class PushDelivery {
     for (const count of counts.values()) total += count.notification_count;
     return total;
   }
-}
-
-/**
- * One call per pusher, as the pushers of other servers get them: each pusher is delivered to
- * (and may be rejected) on its own, also when several share a gateway.
- */
-function groupPushers(pushers: readonly PusherRecord[]): PusherRecord[][] {
-  return pushers.map((pusher) => [pusher]);
 }

@@ -4,7 +4,7 @@
  * and among them those that highlight, as the push projection evaluated them.
  */
 import { sql, type CommonQueryMethods } from 'slonik';
-import { readReceiptEventsIn, readReceiptsByThreadIn } from '@hs/projections/receipts';
+import { readReceiptsByThreadIn } from '@hs/projections/receipts';
 import { unreadCounts, type ReadPositions } from '@hs/projections/push';
 
 export interface UnreadNotifications {
@@ -41,27 +41,8 @@ export function unreadFields(unread: RoomUnread | undefined, threaded: boolean):
  * receipt (public or private, unthreaded or main thread), else their join's.
  */
 export async function readUpToIn(conn: CommonQueryMethods, rooms: readonly { roomId: string; joinPosition: bigint }[], userId: string): Promise<Map<string, bigint>> {
-  const roomIds = rooms.map((r) => r.roomId);
-  const after = new Map(rooms.map((r) => [r.roomId, r.joinPosition]));
-  if (rooms.length === 0) return after;
-  const receiptEvents = await readReceiptEventsIn(conn, roomIds, userId);
-  if (receiptEvents.size > 0) {
-    const pairs = [...receiptEvents].flatMap(([roomId, events]) => events.map((eventId) => [roomId, eventId] as const));
-    const reads = (await conn.any(sql.unsafe`
-      SELECT room_id, max(position) AS position FROM proj_sync.events
-       WHERE (room_id, event_id) IN (SELECT * FROM unnest(${sql.array(
-         pairs.map((p) => p[0]),
-         'text',
-       )}::text[], ${sql.array(
-         pairs.map((p) => p[1]),
-         'text',
-       )}::text[]))
-       GROUP BY room_id`)) as unknown as { room_id: string; position: bigint }[];
-    for (const read of reads) {
-      if (read.position > (after.get(read.room_id) ?? 0n)) after.set(read.room_id, read.position);
-    }
-  }
-  return after;
+  const positions = await readPositionsIn(conn, rooms, userId);
+  return new Map([...positions].map(([roomId, read]) => [roomId, read.main]));
 }
 
 /** A room's unread counts: in all (`notification_count`, `highlight_count`), in the main timeline and per thread. */
@@ -121,17 +102,19 @@ async function readPositionsIn(conn: CommonQueryMethods, rooms: readonly { roomI
        )}::text[]))`)) as unknown as { room_id: string; event_id: string; position: bigint }[];
     for (const row of rows) positions.set(`${row.room_id}\u0000${row.event_id}`, BigInt(row.position));
   }
-  const out = new Map<string, ReadPositions>();
+  const out = new Map<string, { roomId: string; unthreaded: bigint; main: bigint; threads: Map<string, bigint> }>();
   for (const room of rooms) out.set(room.roomId, { roomId: room.roomId, unthreaded: room.joinPosition, main: room.joinPosition, threads: new Map() });
   const later = (a: bigint, b: bigint | undefined) => (b !== undefined && b > a ? b : a);
   // Unthreaded receipts first: the main timeline and every thread start from them at least.
   for (const receipt of receipts.filter((r) => r.thread_id === '')) {
-    const read = out.get(receipt.room_id) as ReadPositions & { unthreaded: bigint; main: bigint };
+    const read = out.get(receipt.room_id);
+    if (!read) continue;
     read.unthreaded = later(read.unthreaded, positions.get(`${receipt.room_id}\u0000${receipt.event_id}`));
     read.main = later(read.main, read.unthreaded);
   }
   for (const receipt of receipts.filter((r) => r.thread_id !== '')) {
-    const read = out.get(receipt.room_id) as ReadPositions & { main: bigint; threads: Map<string, bigint> };
+    const read = out.get(receipt.room_id);
+    if (!read) continue;
     const position = later(read.unthreaded, positions.get(`${receipt.room_id}\u0000${receipt.event_id}`));
     if (receipt.thread_id === 'main') read.main = later(read.main, position);
     else read.threads.set(receipt.thread_id, later(read.threads.get(receipt.thread_id) ?? read.unthreaded, position));

@@ -1,5 +1,6 @@
 /** The handlers of the federation queries (./queries.ts), on the write model. */
 import { Inject, Injectable, Optional } from '@nestjs/common';
+import type { PublishedRoomsQuery } from '@hs/contracts';
 import { QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
 import { isServerAllowedByAcl, parseRoomAlias, redactEvent, SERVER_ACL_EVENT_TYPE, type Pdu } from '@hs/protocol';
 import { forbidden, invalidParam, notFound } from '../errors';
@@ -284,20 +285,11 @@ export class QueryFederationRoomAliasHandler implements IQueryHandler<QueryFeder
 const PAGE_TOKEN = /^o(0|[1-9][0-9]{0,8})$/;
 
 /** Where this server's published rooms are read from. */
+export type { PublishedRoomsQuery } from '@hs/contracts';
+
 export interface PublishedRoomsSource {
   /** Published rooms matching, largest first then by room id: `limit` of them from `offset`, and how many match in all. */
   published(query: PublishedRoomsQuery): Promise<{ chunk: PublicRoomsChunk[]; total: number }>;
-}
-
-export interface PublishedRoomsQuery {
-  offset: number;
-  limit: number;
-  term?: string;
-  roomTypes?: readonly (string | null)[];
-  /** A network's directory (`<application service id>|<network id>`) instead of the main one. */
-  network?: string;
-  /** The main directory and every network's. */
-  allNetworks?: boolean;
 }
 
 function matches(chunk: PublicRoomsChunk, term: string | undefined, roomTypes: readonly (string | null)[] | undefined): boolean {

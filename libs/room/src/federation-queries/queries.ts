@@ -6,6 +6,7 @@
  * M_INVALID_PARAM (a bad alias or pagination token).
  */
 import { Query } from '@nestjs/cqrs';
+import type { PublicRoomsChunk } from '@hs/contracts';
 import type { SpaceRoomState } from './federation-reads';
 import type { Pdu } from '@hs/protocol';
 
@@ -106,19 +107,8 @@ export class QueryFederationRoomAlias extends Query<{ roomId: string; servers: s
   }
 }
 
-/** One room of the published room directory (public_rooms_chunk.yaml). */
-export interface PublicRoomsChunk {
-  room_id: string;
-  num_joined_members: number;
-  world_readable: boolean;
-  guest_can_join: boolean;
-  name?: string;
-  topic?: string;
-  canonical_alias?: string;
-  avatar_url?: string;
-  join_rule?: string;
-  room_type?: string;
-}
+/** One room of the published room directory (public_rooms_chunk.yaml); shared with the directory read model. */
+export type { PublicRoomsChunk } from '@hs/contracts';
 
 /** A page of the published room directory (public_rooms_response.yaml). */
 export interface PublicRoomsPage {
