@@ -1,6 +1,6 @@
 /**
  * The admin CLI: `npm run admin -- <command>`. Commands: generate-config, generate-keys,
- * migrate, rebuild <projection>, create-user, audit-export, sample-config. Every data command takes --config FILE
+ * migrate, rebuild <projection>, create-user, audit-export, export, import, sample-config. Every data command takes --config FILE
  * (default ./homeserver.yaml).
  */
 import { CONFIG_ERROR_EXIT_CODE, ConfigError, FilesExistError, generateConfigFiles, generateKeyFiles, generateSampleConfig, loadConfig } from '@hs/config';
@@ -8,6 +8,8 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { CommandFailure } from './errors';
 import { runAuditExport } from './audit-export';
 import { runCreateUser } from './create-user';
+import { runExport } from './export';
+import { runImport } from './import';
 import { runMigrate } from './migrate';
 import { runRebuild, UnknownProjectionError } from './rebuild';
 
@@ -114,6 +116,30 @@ function buildProgram(io: AdminIo): Command {
       const config = loadConfig(options.config, io.env);
       const count = await runAuditExport(config, options.out ?? io.stdout);
       io.stderr.write(`Exported ${count} audit entr${count === 1 ? 'y' : 'ies'}.\n`);
+    });
+
+  program
+    .command('export')
+    .description('Write the whole server, or one room with --room, as an export file (NDJSON, gzip-compressed with --gzip or a name ending in .gz)')
+    .requiredOption('--out <file>', 'the export file to write')
+    .option('--room <roomId>', 'export only this room\'s events and receipts')
+    .option('--gzip', 'compress the file', false)
+    .option('--config <file>', 'configuration file', DEFAULT_CONFIG)
+    .action(async (options: { out: string; room?: string; gzip: boolean; config: string }) => {
+      const config = loadConfig(options.config, io.env);
+      const counts = await runExport(config, { out: options.out, roomId: options.room, gzip: options.gzip }, io.stderr);
+      write(`Exported ${counts.events} event(s) and ${counts.rows} row(s) to ${options.out}.`);
+    });
+
+  program
+    .command('import')
+    .description('Load an export file into this empty server, then rebuild the room write model and every projection')
+    .argument('<file>', 'the export file (plain or gzip-compressed)')
+    .option('--config <file>', 'configuration file', DEFAULT_CONFIG)
+    .action(async (file: string, options: { config: string }) => {
+      const config = loadConfig(options.config, io.env);
+      const summary = await runImport(config, file, io.stderr);
+      write(`Imported ${summary.events} event(s) and ${summary.rows} row(s) (${summary.scope} export); rebuilt the room write model and ${summary.projections.length} projection(s): ${summary.projections.join(', ')}.`);
     });
 
   program

@@ -1,10 +1,10 @@
 /** `admin rebuild <projection>`: rebuilds one projection with a progress bar. */
 import { AuditLog } from '@hs/admin';
 import type { HomeserverConfig } from '@hs/config';
-import { PostgresEventStore, rebuildProjection } from '@hs/eventstore';
-import { migrate, openDatabase } from '@hs/persistence';
-import { SingleBar } from 'cli-progress';
+import { PostgresEventStore, rebuildProjection, type Projector } from '@hs/eventstore';
+import { migrate, openDatabase, type Database } from '@hs/persistence';
 import { allProjectors } from '../../homeserver/src/projectors';
+import { progressBar } from './progress';
 
 export class UnknownProjectionError extends Error {
   constructor(
@@ -37,36 +37,7 @@ export async function runRebuild(config: HomeserverConfig, name: string, progres
     const audit = new AuditLog(store);
     try {
       await audit.record({ actor: ADMIN_CLI_ACTOR, action: 'projection.rebuild_started', target: name });
-      const head = await store.headPosition();
-      const total = await store.countBetween(0n, head);
-      const bar = new SingleBar({
-        stream: progressStream,
-        format: `rebuild ${name} [{bar}] {percentage}% | {value}/{total} events | {eps} events/s`,
-        noTTYOutput: true,
-        notTTYSchedule: 1000,
-        hideCursor: true,
-      });
-      bar.start(Number(total), 0, { eps: 0 });
-      // Progress reports positions; the events between two reports are counted in order.
-      let counted = 0n;
-      let lastPosition = 0n;
-      let counting: Promise<void> = Promise.resolve();
-      const result = await rebuildProjection(db, store, projector, {
-        onProgress: ({ position, eventsPerSecond }) => {
-          const from = lastPosition;
-          lastPosition = position;
-          counting = counting.then(async () => {
-            counted += position > from ? await store.countBetween(from, position) : 0n;
-            if (counted > BigInt(bar.getTotal())) bar.setTotal(Number(counted));
-            bar.update(Number(counted), { eps: Math.round(eventsPerSecond) });
-          });
-        },
-      });
-      await counting;
-      const events = await store.countBetween(0n, result.checkpoint);
-      if (Number(events) > bar.getTotal()) bar.setTotal(Number(events));
-      bar.update(Number(events));
-      bar.stop();
+      const { result, events } = await rebuildWithProgress(db, store, projector, progressStream);
       await audit.record({
         actor: ADMIN_CLI_ACTOR,
         action: 'projection.rebuild_finished',
@@ -80,4 +51,39 @@ export async function runRebuild(config: HomeserverConfig, name: string, progres
   } finally {
     await db.close();
   }
+}
+
+/** Rebuilds one projection with a progress bar (events done of the store's count) on `progressStream`. */
+export async function rebuildWithProgress(
+  db: Database,
+  store: PostgresEventStore,
+  projector: Projector,
+  progressStream: NodeJS.WritableStream,
+): Promise<{ result: { generation: number; checkpoint: bigint }; events: bigint }> {
+  const name = projector.name;
+  const head = await store.headPosition();
+  const total = await store.countBetween(0n, head);
+  const bar = progressBar(progressStream, `rebuild ${name} [{bar}] {percentage}% | {value}/{total} events | {eps} events/s`);
+  bar.start(Number(total), 0, { eps: 0 });
+  // Progress reports positions; the events between two reports are counted in order.
+  let counted = 0n;
+  let lastPosition = 0n;
+  let counting: Promise<void> = Promise.resolve();
+  const result = await rebuildProjection(db, store, projector, {
+    onProgress: ({ position, eventsPerSecond }) => {
+      const from = lastPosition;
+      lastPosition = position;
+      counting = counting.then(async () => {
+        counted += position > from ? await store.countBetween(from, position) : 0n;
+        if (counted > BigInt(bar.getTotal())) bar.setTotal(Number(counted));
+        bar.update(Number(counted), { eps: Math.round(eventsPerSecond) });
+      });
+    },
+  });
+  await counting;
+  const events = await store.countBetween(0n, result.checkpoint);
+  if (Number(events) > bar.getTotal()) bar.setTotal(Number(events));
+  bar.update(Number(events));
+  bar.stop();
+  return { result, events };
 }

@@ -29,6 +29,7 @@ export const AUDIT_ACTIONS = [
   'projection.rebuild_started',
   'projection.rebuild_finished',
   'projection.rebuild_failed',
+  'store.imported',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

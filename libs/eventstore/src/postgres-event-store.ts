@@ -151,11 +151,7 @@ export class PostgresEventStore implements EventStore {
    */
   static async open(db: Database, options: EventStoreOptions = {}): Promise<PostgresEventStore> {
     const store = new PostgresEventStore(db, options);
-    await db.pool.query(sql.unsafe`
-      UPDATE eventstore.position_base b
-         SET xid_offset = m.top + 1 - pg_current_xact_id()::text::bigint
-        FROM (SELECT coalesce(max(position) >> 20, 0) AS top FROM eventstore.events) m
-       WHERE pg_current_xact_id()::text::bigint + b.xid_offset <= m.top`);
+    await store.raisePositionBase(db.pool);
     // Writes acknowledged before this process started count as acknowledged for its reads.
     store.acknowledged = await store.committedHead();
     return store;
@@ -521,6 +517,55 @@ export class PostgresEventStore implements EventStore {
       WHERE position > ${after} AND position < ${SAFE_BOUND}
       ORDER BY position ASC LIMIT ${limit}`);
     return rows.map(toRecorded);
+  }
+
+  /**
+   * One page of the given streams' events (all streams when `streams` is undefined) after
+   * `after`, below the safe bound, in position order, through `connection` (an export reads
+   * in one snapshot transaction).
+   */
+  async readStreamsWith(connection: CommonQueryMethods, streams: readonly string[] | undefined, after: bigint, limit: number): Promise<RecordedEvent[]> {
+    if (streams === undefined) return this.readAllWith(connection, after, limit);
+    const rows = await connection.any(sql.type(eventRow)`SELECT ${EVENT_COLUMNS} FROM eventstore.events
+      WHERE stream_id = ANY(${sql.array([...streams], 'text')}) AND position > ${after} AND position < ${SAFE_BOUND}
+      ORDER BY position ASC LIMIT ${limit}`);
+    return rows.map(toRecorded);
+  }
+
+  /**
+   * Writes recorded events as they were (position, stream, revision, id, recording time), in
+   * `tx`: the import of an export into an empty store. Positions keep their order and sync
+   * tokens that name them stay valid; {@link raisePositionBase} (in the same transaction,
+   * after the last batch) moves the positions of later appends above them. Errors: a position,
+   * event id or stream revision already stored (unique violations).
+   */
+  async importRecordedWith(tx: CommonQueryMethods, records: readonly RecordedEvent[]): Promise<void> {
+    if (records.length === 0) return;
+    const column = <T extends string | null>(value: (record: RecordedEvent) => T) => records.map(value);
+    await tx.query(sql.unsafe`
+      INSERT INTO eventstore.events (position, xid, event_id, stream_id, revision, type, data, metadata, recorded_at)
+      SELECT x.position, pg_current_xact_id(), x.event_id, x.stream_id, x.revision, x.type, x.data::json, x.metadata::json, x.recorded_at
+        FROM unnest(${sql.array(column((r) => r.position.toString()), 'int8')},
+                    ${sql.array(column((r) => r.id), 'text')},
+                    ${sql.array(column((r) => r.stream), 'text')},
+                    ${sql.array(column((r) => r.revision.toString()), 'int8')},
+                    ${sql.array(column((r) => r.type), 'text')},
+                    ${sql.array(column((r) => JSON.stringify(r.data)), 'text')},
+                    ${sql.array(column((r) => (r.metadata === null ? null : JSON.stringify(r.metadata))), 'text')},
+                    ${sql.array(column((r) => r.recordedAt.toISOString()), 'timestamptz')})
+          AS x(position, event_id, stream_id, revision, type, data, metadata, recorded_at)`);
+  }
+
+  /**
+   * Raises the position base so that appends after `tx` take positions above every stored
+   * one (as {@link open} does after a restore), in `tx`.
+   */
+  async raisePositionBase(tx: CommonQueryMethods): Promise<void> {
+    await tx.query(sql.unsafe`
+      UPDATE eventstore.position_base b
+         SET xid_offset = m.top + 1 - pg_current_xact_id()::text::bigint
+        FROM (SELECT coalesce(max(position) >> 20, 0) AS top FROM eventstore.events) m
+       WHERE pg_current_xact_id()::text::bigint + b.xid_offset <= m.top`);
   }
 
   /**

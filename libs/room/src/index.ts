@@ -10,7 +10,7 @@ export { RoomWriter, TransactionIdInUseError, type WriteOptions, type EventTempl
 export { RoomModule, COMMAND_HANDLERS, type RoomModuleDependencies } from './room.module';
 export { WriteModelReader, type RoomSnapshot, type RoomSummary, type StoredEvent, type WireEvent } from './write-model/repository';
 export { applyRoomRecord, type RoomStreamRecord } from './write-model/apply';
-export { rebuildWriteModel, type RebuildSource } from './write-model/rebuild';
+export { rebuildWriteModel, type RebuildSource, type RebuildWriteModelOptions } from './write-model/rebuild';
 export * from './queries/queries';
 export * from './queries/hierarchy';
 export { ListRoomsForAdmin, GetRoomForAdmin, GetRoomMembersForAdmin, GetRoomBlock, GetRoomStateAt, type RoomStateAt, ADMIN_ROOM_ORDERS, type AdminRoom, type AdminRoomDetails, type AdminRoomOrder, type AdminRoomsRequest } from './queries/admin-rooms';

@@ -22,7 +22,12 @@ const PENDING_WAIT_MS = 30_000;
 
 const BATCH = 1000;
 
-export async function rebuildWriteModel(pool: DatabasePool, source: RebuildSource): Promise<{ records: number }> {
+export interface RebuildWriteModelOptions {
+  /** Called after each batch: store events read and room records applied so far, and the position reached. */
+  onProgress?: (progress: { read: number; records: number; position: bigint }) => void;
+}
+
+export async function rebuildWriteModel(pool: DatabasePool, source: RebuildSource, options: RebuildWriteModelOptions = {}): Promise<{ records: number }> {
   // Events committed but held back by an older transaction still in flight elsewhere in the
   // cluster would be left out: wait until readers see them all.
   const deadline = Date.now() + PENDING_WAIT_MS;
@@ -34,14 +39,17 @@ export async function rebuildWriteModel(pool: DatabasePool, source: RebuildSourc
       room.forward_extremities, room.client_transactions, room.aliases, room.forgotten`);
     let after = 0n;
     let records = 0;
+    let read = 0;
     for (;;) {
       const batch = await source.readAllWith(tx, after, BATCH);
+      read += batch.length;
       for (const record of batch) {
         const stream = parseStreamName(record.stream);
         if (stream?.kind !== 'room') continue;
         await applyRoomRecord(tx, stream.roomId, record);
         records++;
       }
+      if (batch.length > 0) options.onProgress?.({ read, records, position: batch[batch.length - 1].position });
       if (batch.length < BATCH) break;
       after = batch[batch.length - 1].position;
     }
