@@ -4,7 +4,9 @@
  * both talk; right after the last message is acknowledged, alice searches the room's messages
  * with `searchRoomEvents` (newest first, one event of context each side, profiles) and pages
  * back with `backPaginateRoomEventsSearch`; bob finds alice with `searchUserDirectory` right
- * after she renamed herself. Writes a JSON report; exits 1 on failure.
+ * after she renamed herself; bob lists the rooms alice publishes with `publicRooms` (search,
+ * paging) right after, and no longer sees one she unpublished. Writes a JSON report; exits 1
+ * on failure.
  */
 import * as sdk from 'matrix-js-sdk';
 import { logger } from 'matrix-js-sdk/lib/logger.js';
@@ -47,4 +49,22 @@ await runPairFlow(baseUrl, resultFile, report, async ({ alice, bob }) => {
     report.directory = directory;
     report.aliceId = alice.getUserId();
     step('directory');
+
+    // The public room directory: rooms alice publishes are listed for bob right after, found
+    // by a word of their topic, and paged through with next_batch.
+    report.published = [];
+    for (let i = 0; i < 3; i++) {
+      const { room_id } = await alice.createRoom({ preset: 'public_chat', visibility: 'public', name: `Citrus ${i}`, topic: `kumquat grove ${i}` });
+      report.published.push(room_id);
+    }
+    const { room_id: hidden } = await alice.createRoom({ preset: 'public_chat', name: 'Citrus unlisted', topic: 'kumquat grove hidden' });
+    report.hidden = hidden;
+    const firstPage = await bob.publicRooms({ limit: 2, filter: { generic_search_term: 'kumquat' } });
+    const secondPage = await bob.publicRooms({ limit: 2, since: firstPage.next_batch, filter: { generic_search_term: 'kumquat' } });
+    report.directoryPages = [firstPage.chunk.map((r) => r.room_id), secondPage.chunk.map((r) => r.room_id)];
+    report.directoryTotal = firstPage.total_room_count_estimate;
+    report.directoryChunk = firstPage.chunk[0];
+    await alice.setRoomDirectoryVisibility(report.published[0], 'private');
+    report.afterUnpublish = (await bob.publicRooms({ filter: { generic_search_term: 'kumquat' } })).chunk.map((r) => r.room_id);
+    step('public rooms');
 });
