@@ -172,6 +172,24 @@ describe('federation read endpoints between instances over HTTPS', () => {
       expect((suggested.body.rooms as { children_state: unknown[] }[])[1].children_state).toHaveLength(1);
     });
 
+    it("a client of B reads the summary of a room of A that B does not hold, by id with via and by alias, and not of one A keeps from B", async () => {
+      const elsewhere = (await onA('POST', 'createRoom', { preset: 'public_chat', name: 'Only on A', topic: 'summarized by A', room_alias_name: 'only-on-a' })).body.room_id as string;
+      const erin = await registerUser(b.server.url, 'erin');
+      const summaryOnB = (target: string, query?: Record<string, string>) =>
+        call(b.server.url, 'GET', `/_matrix/client/v1/room_summary/${q(target)}`, { token: erin.token, ...(query ? { query } : {}) });
+      const byId = await summaryOnB(elsewhere, { via: a.name });
+      expect(byId.status).toBe(200);
+      assertMatchesSpec(byId.body, { api: 'client-server', file: 'room_summary.yaml', path: '/room_summary/{roomIdOrAlias}', method: 'get', status: 200 });
+      expect(byId.body).toMatchObject({ room_id: elsewhere, name: 'Only on A', topic: 'summarized by A', join_rule: 'public', num_joined_members: 1 });
+      expect(byId.body).not.toHaveProperty('membership');
+      const byAlias = await summaryOnB(`#only-on-a:${a.name}`);
+      expect(byAlias.status).toBe(200);
+      expect(byAlias.body).toEqual(byId.body);
+      // Without a server to ask, and for a room A does not show B: not found.
+      expect((await summaryOnB(elsewhere)).status).toBe(404);
+      expect(await summaryOnB(closed, { via: a.name })).toMatchObject({ status: 404, body: { errcode: 'M_NOT_FOUND' } });
+    });
+
     it("a client of B reads the profile of A's user from A", async () => {
       const dave = await registerUser(b.server.url, 'dave');
       const onB = (path: string) => call(b.server.url, 'GET', path, { token: dave.token });

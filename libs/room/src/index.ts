@@ -43,3 +43,4 @@ export { historyVisibilityOf, serverMaySee, type HistoryVisibility, type ServerV
 export { RoomFederationQueriesModule, type RoomFederationQueriesDependencies } from './federation-queries/federation-queries.module';
 export { MAX_PUBLIC_ROOMS_PAGE, type PublishedRoomsSource } from './federation-queries/handlers';
 export { JoinedServersReader } from './federation-queries/joined-servers';
+export { GetRoomSummary, type RoomSummaryChunk } from './queries/room-summary';

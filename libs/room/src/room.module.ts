@@ -30,6 +30,7 @@ import { UpdateMembershipProfileHandler } from './commands/update-membership-pro
 import { UpgradeRoomHandler } from './commands/upgrade-room/handler';
 import { ADMIN_ROOM_QUERY_HANDLERS } from './queries/admin-rooms';
 import { QUERY_HANDLERS } from './queries/handlers';
+import { GetRoomSummaryHandler } from './queries/room-summary';
 import { FEDERATION_COMMAND_HANDLERS } from './federation/commands';
 import { FederationRooms, type FederationRoomsOptions } from './federation/federation-rooms';
 import { ROOM_REMOTE_SERVERS, type RemoteServers } from './federation/remote';
@@ -154,6 +155,7 @@ export class RoomModule {
         ...FEDERATION_COMMAND_HANDLERS,
         ...QUERY_HANDLERS,
         ...ADMIN_ROOM_QUERY_HANDLERS,
+        GetRoomSummaryHandler,
       ],
       exports: [RoomWriter, WriteModelReader, FederationRooms],
     };

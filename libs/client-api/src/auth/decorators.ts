@@ -2,7 +2,7 @@
 import { ExecutionContext, SetMetadata, UseGuards, applyDecorators, createParamDecorator } from '@nestjs/common';
 import { MatrixError } from '@hs/http';
 import type { AuthenticatableRequest } from './access-token';
-import { AccessTokenGuard, GUEST_ALLOWED } from './access-token.guard';
+import { AccessTokenGuard, GUEST_ALLOWED, OptionalAccessTokenGuard } from './access-token.guard';
 import type { AuthenticatedUser } from './authenticated-user';
 
 /** Metadata key set on handlers (or controllers) that need an access token. */
@@ -26,4 +26,14 @@ export const AuthUser = createParamDecorator((_data: unknown, context: Execution
   const request = context.switchToHttp().getRequest<AuthenticatableRequest>();
   if (!request.authUser) throw MatrixError.missingToken();
   return request.authUser;
+});
+
+/** The endpoint takes an access token but does not need one (`@MaybeAuthUser()` gives the user, or undefined). */
+export function OptionalAuth(): MethodDecorator & ClassDecorator {
+  return UseGuards(OptionalAccessTokenGuard);
+}
+
+/** The authenticated user of an `@OptionalAuth()` request, or undefined without an access token. */
+export const MaybeAuthUser = createParamDecorator((_data: unknown, context: ExecutionContext): AuthenticatedUser | undefined => {
+  return context.switchToHttp().getRequest<AuthenticatableRequest>().authUser;
 });

@@ -14,10 +14,11 @@ import { SyncController } from '../sync/sync.controller';
 import { DirectoryController } from './directory.controller';
 import { PublicRoomsController } from './public-rooms.controller';
 import { HierarchyController } from './hierarchy.controller';
+import { RoomSummaryController } from './room-summary.controller';
 import { RoomEventsController } from './room-events.controller';
 import { RoomMembershipController } from './room-membership.controller';
 
-export const ROOM_CONTROLLERS = [RoomMembershipController, RoomEventsController, DirectoryController, PublicRoomsController, HierarchyController, SyncController, LegacySyncController, RoomReadController, RelationsController, EphemeralController];
+export const ROOM_CONTROLLERS = [RoomMembershipController, RoomEventsController, DirectoryController, PublicRoomsController, HierarchyController, RoomSummaryController, SyncController, LegacySyncController, RoomReadController, RelationsController, EphemeralController];
 
 @Module({ controllers: [...ROOM_CONTROLLERS] })
 export class RoomsApiModule {}

@@ -238,7 +238,7 @@ export class FederationReads {
   /**
    * Of these rooms, those held with state (not only through an invite), each with its joined
    * member count, the content of its summary state events and its `m.space.child` events
-   * (`state_key`, `sender`, `content`, `origin_server_ts`), for the space hierarchy.
+   * (`state_key`, `sender`, `content`, `origin_server_ts`), for the space hierarchy and room summaries (with `m.room.encryption`).
    */
   async spaceRooms(roomIds: readonly string[]): Promise<Map<string, SpaceRoomState>> {
     const result = new Map<string, SpaceRoomState>();
@@ -257,7 +257,7 @@ export class FederationReads {
              CASE WHEN jsonb_typeof(e.pdu -> 'origin_server_ts') = 'number' THEN (e.pdu ->> 'origin_server_ts')::bigint ELSE 0 END::text AS ts
         FROM room.current_state cs JOIN room.events e ON e.event_id = cs.event_id
        WHERE cs.room_id = ANY(${sql.array([...result.keys()], 'text')})
-         AND ((cs.state_key = '' AND cs.type = ANY(${sql.array([...DIRECTORY_STATE_TYPES], 'text')})) OR cs.type = 'm.space.child')`));
+         AND ((cs.state_key = '' AND cs.type = ANY(${sql.array([...DIRECTORY_STATE_TYPES, 'm.room.encryption'], 'text')})) OR cs.type = 'm.space.child')`));
     for (const row of rows) {
       const room = result.get(row.room_id);
       const content = row.content;

@@ -186,7 +186,8 @@ function federationSummary(room: SpaceRoomState): FederationHierarchyRoom {
   return summary;
 }
 
-function allowedRooms(joinRules: Record<string, unknown>): string[] {
+/** The rooms whose members a restricted room's join rules let in. */
+export function allowedRooms(joinRules: Record<string, unknown>): string[] {
   const allow = Array.isArray(joinRules.allow) ? joinRules.allow : [];
   return allow.flatMap((entry: unknown) => {
     const condition = entry as { type?: unknown; room_id?: unknown };
