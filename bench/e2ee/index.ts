@@ -52,6 +52,7 @@ import { createTemporaryDatabase, type TemporaryDatabase } from '@hs/persistence
 import { registerUser, type TestUser } from '@hs/testing';
 import { ACTIVE_GRANULARITY_MS, IDLE_TIMEOUT_MS, PRESENCE_SWEEP_INTERVAL_MS } from '../../libs/sync/src/presence';
 import { startServer, type TestServer } from '../../test/e2e/support/server';
+import { percentile, processCpuSeconds } from '../support/measure';
 
 const USERS = Number(process.env.BENCH_USERS ?? 1000);
 const CLAIM_DEVICES = Math.min(USERS, Number(process.env.BENCH_CLAIM_DEVICES ?? 100));
@@ -76,28 +77,11 @@ const mark = (phase: string) => {
   if (PROFILING) console.error(`phase ${phase} at ${process.hrtime.bigint() / 1000n} µs`);
 };
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index];
-}
-
 const ms = (value: number) => `${value.toFixed(1)} ms`;
 
 function summary(samples: readonly number[]): string {
   const sorted = [...samples].sort((a, b) => a - b);
   return `p50 ${ms(percentile(sorted, 50))}, p95 ${ms(percentile(sorted, 95))}, p99 ${ms(percentile(sorted, 99))}, max ${ms(sorted[sorted.length - 1])} (${sorted.length} requests)`;
-}
-
-/** CPU seconds (user + system) a process has used, from /proc (0 when it is gone). */
-function processCpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
 }
 
 /** CPU seconds used by each PostgreSQL backend serving `database` (its process title names the database), by pid. */

@@ -79,6 +79,11 @@ export interface PeerOptions {
   tls: { cert: string; key: string };
   /** The certificates the peer trusts for other servers (PEM each): ours, and other peers'. */
   trust: string[];
+  /**
+   * A PostgreSQL database for the peer (an empty one of its own), instead of SQLite. Synapse
+   * needs psycopg2 in its virtual environment for it (`bench/compare` installs it).
+   */
+  databaseUrl?: string;
 }
 
 export interface Peer {
@@ -93,6 +98,8 @@ export interface Peer {
   signingKey: SigningKey;
   /** The peer's temporary folder (configuration, keys, databases, log). */
   dir: string;
+  /** The server's process id. */
+  pid: number;
   /** Registers a user through the shared-secret admin API (`/_synapse/admin/v1/register`). */
   register(localpart: string): Promise<PeerUser>;
   /** The last lines of the peer's output, for failure messages. */
@@ -137,6 +144,10 @@ class PeerProcess {
 
   get running(): boolean {
     return this.exitCode === null;
+  }
+
+  get pid(): number {
+    return this.child.pid ?? 0;
   }
 
   tail(lines = 40): string {
@@ -245,6 +256,7 @@ async function launched(launch: Launch): Promise<Peer> {
     clientUrl,
     signingKey: launch.signingKey,
     dir: launch.dir,
+    pid: launch.process.pid,
     register: (localpart) => registerWithSharedSecret(clientUrl, localpart),
     logTail: (lines) => launch.process.tail(lines),
     async stop() {
@@ -252,6 +264,18 @@ async function launched(launch: Launch): Promise<Peer> {
       if (process.env.INTEROP_KEEP_PEER_DIRS === '1') return;
       rmSync(launch.dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** psycopg2's connection arguments for a PostgreSQL URL. */
+function postgresArgs(url: string): Record<string, string | number> {
+  const parsed = new URL(url);
+  return {
+    user: decodeURIComponent(parsed.username),
+    password: decodeURIComponent(parsed.password),
+    host: parsed.hostname,
+    port: Number(parsed.port || 5432),
+    database: decodeURIComponent(parsed.pathname.slice(1)),
   };
 }
 
@@ -285,7 +309,7 @@ export async function startSynapse(installation: SynapseInstallation, options: P
     federation_custom_ca_list: trusted,
     // Loopback is refused by default (the default list holds the private ranges).
     ip_range_blacklist: [],
-    database: { name: 'sqlite3', args: { database: file('homeserver.db') } },
+    database: options.databaseUrl ? { name: 'psycopg2', allow_unsafe_locale: true, args: { ...postgresArgs(options.databaseUrl), cp_min: 5, cp_max: 10 } } : { name: 'sqlite3', args: { database: file('homeserver.db') } },
     media_store_path: file('media'),
     signing_key_path: file('signing.key'),
     trusted_key_servers: [],
@@ -345,7 +369,7 @@ export async function startDendrite(installation: DendriteInstallation, options:
   const serverName = `127.0.0.1:${federationPort}`;
   try {
     await runTool(bin('generate-keys'), ['-private-key', file('matrix_key.pem')], file('generate-keys.log'), dir);
-    await runTool(bin('generate-config'), ['-dir', dir, '-server', serverName], file('generate-config.yaml'), dir);
+    await runTool(bin('generate-config'), ['-dir', dir, '-server', serverName, ...(options.databaseUrl ? ['-db', options.databaseUrl] : [])], file('generate-config.yaml'), dir);
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     throw error;
@@ -356,6 +380,8 @@ export async function startDendrite(installation: DendriteInstallation, options:
   config.global.key_id = signingKey.keyId;
   config.global.jetstream = { ...config.global.jetstream, in_memory: true, storage_path: dir };
   config.global.server_notices = { ...config.global.server_notices, enabled: false };
+  // Its PostgreSQL pool beside other servers' on one database server (generate-config gives 90).
+  if (options.databaseUrl) config.global.database = { ...(config.global.database as Record<string, unknown>), max_open_conns: 20, max_idle_conns: 5 };
   config.global.trusted_third_party_id_servers = [];
   config.client_api.registration_disabled = true;
   config.client_api.registration_shared_secret = REGISTRATION_SECRET;

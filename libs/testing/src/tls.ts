@@ -2,6 +2,7 @@
  * TLS for tests over HTTPS on loopback: self-signed certificates and free ports.
  */
 import { createServer, type AddressInfo } from 'node:net';
+import { randomInt } from 'node:crypto';
 
 export interface TestCertificateOptions {
   /**
@@ -40,7 +41,14 @@ export async function testCertificate(options: TestCertificateOptions): Promise<
 }
 
 /** A TCP port of 127.0.0.1 that was free a moment ago. */
-export function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
+  // Below the kernel's ephemeral range (32768-60999 here): a port it hands out on its own (to
+  // an outgoing connection, or to listen(0) elsewhere) cannot take this one between the probe
+  // and the caller's listen.
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + randomInt(12_000);
+    if (await canListen(port)) return port;
+  }
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', reject);
@@ -48,5 +56,13 @@ export function freePort(): Promise<number> {
       const { port } = probe.address() as AddressInfo;
       probe.close(() => resolve(port));
     });
+  });
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
   });
 }

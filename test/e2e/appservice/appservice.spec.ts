@@ -6,11 +6,10 @@
  * down, across a homeserver restart), queries, third-party lookups and ping.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@hs/config';
-import { assertMatchesSpec } from '@hs/testing';
+import { assertMatchesSpec, freePort } from '@hs/testing';
 import { AppService } from 'matrix-appservice';
 import { runClientScript, type ClientReport } from '../../support/client-script';
 import { startInProcess, type InProcessServer } from '../../support/in-process-server';
@@ -29,14 +28,6 @@ const IRC_PROTOCOL = {
   },
   instances: [{ desc: 'Example', icon: 'mxc://example.org/example', fields: { network: 'irc.example.org' }, network_id: 'example' }],
 };
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface Answer {
   status: number;

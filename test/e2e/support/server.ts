@@ -7,7 +7,7 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { freePort } from '@hs/testing';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -40,18 +40,6 @@ export interface StartServerOptions {
   logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error';
   /** How many of the last log lines `lines` keeps (default 500). */
   keepLines?: number;
-}
-
-/** A port free right now on 127.0.0.1. */
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const port = (probe.address() as AddressInfo).port;
-      probe.close(() => resolvePort(port));
-    });
-  });
 }
 
 /** Resolves once GET /health answers 200. */
