@@ -9,6 +9,8 @@
  *   one       one sender, one room (of ten members), messages back to back
  *   ten       ten senders into one room
  *   rooms100  one hundred rooms of one member, one sender each (ten per user)
+ * Before each round the machine settles (every server and PostgreSQL under a tenth of a core,
+ * at most 30 s), so that work one server queued does not land in the next one's round.
  * Per round and server: messages per second, send-to-sync delivery p50/p99 (from the start of
  * the PUT to a /sync response carrying it, over every member), the server's CPU per message
  * (and PostgreSQL's, when the servers use it), and the CPU the rest of the machine used.
@@ -34,6 +36,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from 'pg';
 import { createTemporaryDatabase, type TemporaryDatabase } from '@hs/persistence';
 import { call, freePort, registerUser, testCertificate } from '@hs/testing';
 import { readInstallation, startPeer, type PeerKind } from '../../test/interop/peers';
@@ -192,6 +195,32 @@ async function startConduit(binary: string): Promise<Contender> {
   };
 }
 
+/** A temporary database with the C collation, which Synapse requires of a new database. */
+async function cLocaleDatabase(baseUrl: string, prefix: string): Promise<TemporaryDatabase> {
+  const name = `${prefix}_${Date.now().toString(36)}`;
+  const admin = new Client({ connectionString: baseUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(baseUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new Client({ connectionString: baseUrl });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
 /** Ten users; ten rooms of ten members; ten rooms of one member for each user. */
 async function setUp(contender: Contender): Promise<Setup> {
   const users: Account[] = [];
@@ -300,6 +329,17 @@ async function round(contender: Contender, setup: Setup, load: LoadName, postgre
   return { messages, seconds, deliveries: deliveries.sort((a, b) => a - b), serverCpu, postgresCpu, otherCpu: Math.max(0, otherCpu), errors, load1 };
 }
 
+/** Waits (at most 30 s) until every server and PostgreSQL use under a tenth of a core. */
+async function settle(contenders: readonly Contender[], postgres: boolean): Promise<void> {
+  const busy = () => contenders.reduce((sum, c) => sum + processCpuSeconds(c.pid), 0) + (postgres ? commandCpuSeconds('postgres') : 0);
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const before = busy();
+    await sleep(500);
+    if (busy() - before < 0.05) return;
+  }
+}
+
 const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 50);
 const fixed = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
 
@@ -307,9 +347,9 @@ async function main(): Promise<void> {
   const installation = readInstallation();
   const baseUrl = process.env.BENCH_DATABASE_URL;
   const databases: TemporaryDatabase[] = [];
-  const database = async (prefix: string) => {
+  const database = async (prefix: string, cLocale = false) => {
     if (!baseUrl) return undefined;
-    const made = await createTemporaryDatabase(baseUrl, prefix);
+    const made = cLocale ? await cLocaleDatabase(baseUrl, prefix) : await createTemporaryDatabase(baseUrl, prefix);
     databases.push(made);
     return made.url;
   };
@@ -331,9 +371,9 @@ async function main(): Promise<void> {
         continue;
       }
       if (kind === 'synapse' && baseUrl && peer.kind === 'synapse') ensurePsycopg(peer.python);
-      const databaseUrl = await database(`hs_compare_${kind}`);
+      const databaseUrl = await database(`hs_compare_${kind}`, kind === 'synapse');
       const tls = await testCertificate({ subject: `compare: ${kind}` });
-      const started = await startPeer(peer, { tls, trust: [], ...(databaseUrl ? { databaseUrl } : {}) });
+      const started = await startPeer(peer, { tls, trust: [tls.cert], ...(databaseUrl ? { databaseUrl } : {}) });
       contenders.push({
         key: kind,
         name: `${kind === 'synapse' ? 'Synapse' : 'Dendrite'} ${peer.version}`,
@@ -361,6 +401,8 @@ async function main(): Promise<void> {
       for (let r = 0; r < ROUNDS; r++) {
         const order = contenders.map((_, i) => contenders[(i + r) % contenders.length]);
         for (const contender of order) {
+          // Work a server queued during its round (its own or PostgreSQL's) would land in the next one's.
+          await settle(contenders, Boolean(baseUrl));
           const result = await round(contender, setups.get(contender)!, load, contender.storage === 'PostgreSQL');
           const key = `${load}|${contender.key}`;
           results.set(key, [...(results.get(key) ?? []), result]);

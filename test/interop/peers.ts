@@ -309,7 +309,7 @@ export async function startSynapse(installation: SynapseInstallation, options: P
     federation_custom_ca_list: trusted,
     // Loopback is refused by default (the default list holds the private ranges).
     ip_range_blacklist: [],
-    database: options.databaseUrl ? { name: 'psycopg2', allow_unsafe_locale: true, args: { ...postgresArgs(options.databaseUrl), cp_min: 5, cp_max: 10 } } : { name: 'sqlite3', args: { database: file('homeserver.db') } },
+    database: options.databaseUrl ? { name: 'psycopg2', args: { ...postgresArgs(options.databaseUrl), cp_min: 5, cp_max: 10 } } : { name: 'sqlite3', args: { database: file('homeserver.db') } },
     media_store_path: file('media'),
     signing_key_path: file('signing.key'),
     trusted_key_servers: [],
