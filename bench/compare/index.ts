@@ -36,7 +36,6 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'pg';
 import { createTemporaryDatabase, type TemporaryDatabase } from '@hs/persistence';
 import { call, freePort, registerUser, testCertificate } from '@hs/testing';
 import { readInstallation, startPeer, type PeerKind } from '../../test/interop/peers';
@@ -195,32 +194,6 @@ async function startConduit(binary: string): Promise<Contender> {
   };
 }
 
-/** A temporary database with the C collation, which Synapse requires of a new database. */
-async function cLocaleDatabase(baseUrl: string, prefix: string): Promise<TemporaryDatabase> {
-  const name = `${prefix}_${Date.now().toString(36)}`;
-  const admin = new Client({ connectionString: baseUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const client = new Client({ connectionString: baseUrl });
-      await client.connect();
-      try {
-        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await client.end();
-      }
-    },
-  };
-}
-
 /** Ten users; ten rooms of ten members; ten rooms of one member for each user. */
 async function setUp(contender: Contender): Promise<Setup> {
   const users: Account[] = [];
@@ -349,7 +322,7 @@ async function main(): Promise<void> {
   const databases: TemporaryDatabase[] = [];
   const database = async (prefix: string, cLocale = false) => {
     if (!baseUrl) return undefined;
-    const made = cLocale ? await cLocaleDatabase(baseUrl, prefix) : await createTemporaryDatabase(baseUrl, prefix);
+    const made = await createTemporaryDatabase(baseUrl, prefix, { cCollation: cLocale });
     databases.push(made);
     return made.url;
   };

@@ -12,13 +12,14 @@ export interface TemporaryDatabase {
  * Creates an empty PostgreSQL database next to the one `baseUrl` points at (the role needs
  * CREATEDB). Test suites use it so that runs sharing one server never see each other's rows.
  */
-export async function createTemporaryDatabase(baseUrl: string, prefix = 'hs_tmp'): Promise<TemporaryDatabase> {
+export async function createTemporaryDatabase(baseUrl: string, prefix = 'hs_tmp', options: { cCollation?: boolean } = {}): Promise<TemporaryDatabase> {
   if (!/^[a-z_][a-z0-9_]*$/.test(prefix)) throw new Error(`invalid database name prefix ${prefix}`);
   const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
   const admin = new Client({ connectionString: baseUrl });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${name}`);
+    // The C collation (from template0) is what Synapse requires of its database (bench/compare).
+    await admin.query(options.cCollation ? `CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'` : `CREATE DATABASE ${name}`);
   } finally {
     await admin.end();
   }
