@@ -87,7 +87,7 @@ export const DEFAULT_MAX_READ_WAIT_MS = 2000;
 
 export class ReadBarrier {
   private readonly marks = new Map<string, Watermark>();
-  private readonly enabled: boolean;
+  private readonly isEnabled: boolean;
   private readonly maxWaitMs: number;
   private readonly now: () => number;
 
@@ -95,9 +95,14 @@ export class ReadBarrier {
     private readonly horizon: ReadHorizon,
     private readonly options: ReadBarrierOptions = {},
   ) {
-    this.enabled = options.enabled ?? true;
+    this.isEnabled = options.enabled ?? true;
     this.maxWaitMs = Math.max(0, options.maxWaitMs ?? DEFAULT_MAX_READ_WAIT_MS);
     this.now = options.now ?? (() => performance.now());
+  }
+
+  /** Whether reads wait at all (`read_consistency.enabled`). */
+  get enabled(): boolean {
+    return this.isEnabled;
   }
 
   get horizonKind(): string {
@@ -146,7 +151,7 @@ export class ReadBarrier {
    * for). Never rejects for a lagging read model: the read then answers from what it holds.
    */
   async ready(readModels: readonly string[]): Promise<void> {
-    if (!this.enabled || readModels.length === 0) return;
+    if (!this.isEnabled || readModels.length === 0) return;
     const horizon = this.horizon.target();
     const target = typeof horizon === 'bigint' ? horizon : await horizon;
     let pending: Promise<void>[] | undefined;

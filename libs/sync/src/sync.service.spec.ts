@@ -6,6 +6,8 @@ import { PushProjector } from '@hs/projections/push';
 import { TestRoom } from '../../../projections/sync/testing/test-room';
 import { appendOutOfBandMembership } from '../../../projections/sync/testing/out-of-band';
 import { openProjectionHarness, type ProjectionHarness } from '../../../projections/sync/testing/harness';
+import { PUSH_PROJECTION } from '@hs/projections/push';
+import type { ReadBarrier } from '@hs/eventstore';
 import { SyncNotifier } from './notifier';
 import { SyncService, type SyncResponse } from './sync.service';
 import { TypingStore } from './typing';
@@ -614,3 +616,59 @@ describe('SyncService', () => {
   });
 });
 });
+
+describe('SyncService and the read barrier of the push projection', () => {
+  let h: ProjectionHarness;
+  afterEach(async () => {
+    await h?.close();
+  });
+
+  it('waits for the push projection outside its snapshot, and takes the snapshot again when it finds it behind', async () => {
+    const wiring: { notifier?: SyncNotifier } = {};
+    h = await openProjectionHarness([new SyncProjector(), new ReceiptsProjector(), new PushProjector('test.local')], (name, position, wrote, written) =>
+      wiring.notifier?.checkpointAdvanced(name, position, wrote, written),
+    );
+    const typing = new TypingStore();
+    const accountData = new MemoryAccountData();
+    const queries = new SyncQueries(h.db.pool);
+    const notifier = new SyncNotifier(h.db.pool, typing, accountData, queries);
+    wiring.notifier = notifier;
+    const room = await TestRoom.create(h.store, alice);
+    await room.join(bob, 'Bobby');
+    await room.message(alice, 'hey Bobby, look');
+    await h.settle();
+    await notifier.idle();
+    // Open snapshots (transactions): on the embedded database one keeps every other
+    // connection waiting, the push projector's among them, so no wait may happen inside one.
+    let open = 0;
+    const snapshot = queries.snapshot.bind(queries);
+    queries.snapshot = (read) =>
+      snapshot(async (conn) => {
+        open += 1;
+        try {
+          return await read(conn);
+        } finally {
+          open -= 1;
+        }
+      });
+    // A barrier that reports the push projection behind until the second wait is over.
+    const waits: number[] = [];
+    let pushPosition = 0n;
+    const barrier = {
+      enabled: true,
+      has: (name: string) => name === PUSH_PROJECTION,
+      position: () => pushPosition,
+      async ready() {
+        waits.push(open);
+        if (waits.length === 2) pushPosition = 1n << 62n;
+      },
+    } as unknown as ReadBarrier;
+    const service = new SyncService(queries, { typing, accountData, notifier, barrier, live: false });
+    const response = await service.sync({ userId: bob, deviceId: 'B1' });
+    notifier.close();
+    typing.close();
+    expect(waits).toEqual([0, 0]);
+    expect(response.rooms?.join?.[room.roomId]?.unread_notifications).toEqual({ notification_count: 1, highlight_count: 1 });
+  });
+});
+

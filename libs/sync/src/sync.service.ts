@@ -224,6 +224,9 @@ function byStateKey(a: EventRow, b: EventRow): number {
 /** Most users whose account data baseline is remembered. */
 const MAX_ACCOUNT_DATA_USERS = 100_000;
 
+/** A snapshot found the push projection behind the events it would show (see computeRooms). */
+class PushBehind extends Error {}
+
 export class SyncService {
   private readonly lazyMembers = new LazyMembersCache();
   private readonly shared = new SharedReads();
@@ -275,6 +278,13 @@ export class SyncService {
   private async pushReady(): Promise<void> {
     const barrier = this.options.barrier;
     if (barrier?.has(PUSH_PROJECTION)) await barrier.ready([PUSH_PROJECTION]);
+  }
+
+  /** Whether the push projection has evaluated the events up to `position` (or is not waited for). */
+  private pushCovers(position: bigint): boolean {
+    const barrier = this.options.barrier;
+    if (!barrier?.has(PUSH_PROJECTION) || !barrier.enabled) return true;
+    return (barrier.position(PUSH_PROJECTION) ?? 0n) >= position;
   }
 
   /**
@@ -551,6 +561,31 @@ export class SyncService {
     }
     this.answeredBy.database++;
     const accountData = await this.accountDataSince(request.userId, since?.accountData ?? 0);
+    // Unread counts come from the push projection, which must have evaluated every event the
+    // answer shows. It is waited for outside the snapshot: a snapshot is a transaction, and on
+    // the embedded database one open transaction keeps every other connection (the push
+    // projector's among them) waiting. A snapshot that finds it behind is given up and taken
+    // again after the wait (twice at most; then the counts are those it has).
+    for (let attempt = 0; ; attempt++) {
+      await this.pushReady();
+      try {
+        return await this.computeRoomsIn(request, since, filter, fullState, ignored, accountData, attempt < 2);
+      } catch (error) {
+        if (error instanceof PushBehind) continue;
+        throw error;
+      }
+    }
+  }
+
+  private async computeRoomsIn(
+    request: SyncRequest,
+    since: SyncToken | undefined,
+    filter: SyncFilter,
+    fullState: boolean,
+    ignored: ReadonlySet<string>,
+    accountData: AccountDataDelta,
+    retryWhenPushBehind: boolean,
+  ): Promise<Computed> {
     // Read before the snapshot is taken (see notifiedPositions).
     const notified = this.notifiedPositions();
     return this.queries.snapshot(async (conn) => {
@@ -593,7 +628,7 @@ export class SyncService {
       if (shown.length > 0) {
         const shownIds = shown.map((m) => m.room_id);
         ctx.visibility = await this.queries.visibilities(conn, shownIds, request.userId);
-        await this.pushReady();
+        if (retryWhenPushBehind && !this.pushCovers(upTo)) throw new PushBehind();
         ctx.unread = await unreadNotificationsIn(
           conn,
           shown.map((m) => ({ roomId: m.room_id, joinPosition: m.position })),
