@@ -15,7 +15,7 @@
  * the PUT to a /sync response carrying it, over every member), the server's CPU per message
  * (and PostgreSQL's, when the servers use it), and the CPU the rest of the machine used.
  * Then each server's resident memory after BENCH_IDLE_SECONDS quiet, and this server's start
- * on a populated database (PostgreSQL only: it is restarted on the same database).
+ * on its populated database (it is restarted in the same folder, on the same database).
  *
  * Synapse and Dendrite come from `test/interop/install.sh` (Synapse 1.98.0 from PyPI, Dendrite
  * v0.13.8 from the Go module proxy); Conduit is a binary built from its source (CONDUIT_BIN).
@@ -101,8 +101,9 @@ async function expectOk<T>(what: string, reply: Promise<{ status: number; body: 
   return answer.body;
 }
 
-async function startOurs(databaseUrl: string | undefined): Promise<{ contender: Contender; server: TestServer }> {
+async function startOurs(databaseUrl: string | undefined, dir: string): Promise<{ contender: Contender; server: TestServer }> {
   const server = await startServer({
+    dir,
     databaseUrl,
     entry: process.env.BENCH_ENTRY === 'ts' || !existsSync(join(ROOT, 'dist/apps/homeserver/src/main.js')) ? 'ts' : 'dist',
     logLevel: 'warn',
@@ -329,10 +330,12 @@ async function main(): Promise<void> {
   const contenders: Contender[] = [];
   let ours: TestServer | undefined;
   let oursDatabase: string | undefined;
+  // This server's folder (configuration, keys, embedded database), kept for its restart.
+  const oursDir = mkdtempSync(join(tmpdir(), 'hs-compare-ours-'));
   try {
     if (wanted('ours', process.env.BENCH_SERVERS)) {
       oursDatabase = await database('hs_compare_ours');
-      const started = await startOurs(oursDatabase);
+      const started = await startOurs(oursDatabase, oursDir);
       ours = started.server;
       contenders.push(started.contender);
     }
@@ -408,14 +411,15 @@ async function main(): Promise<void> {
       console.log(`  ${contender.name.padEnd(22)} ${fixed(residentKb(contender.pid) / 1024)} MB (right after the load ${fixed(peaks.get(contender)! / 1024)} MB)`);
     }
 
-    if (ours && oursDatabase) {
-      // A restart on the populated database: from the spawn until /versions answers.
+    if (ours) {
+      // A restart on the populated database (and the configuration and keys of the first
+      // start): from the start until /versions answers.
       const index = contenders.findIndex((c) => c.key === 'ours');
       await contenders[index].stop();
       contenders.splice(index, 1);
       ours = undefined;
       const spawned = Date.now();
-      const again = await startOurs(oursDatabase);
+      const again = await startOurs(oursDatabase, oursDir);
       contenders.push(again.contender);
       await expectOk('versions', call(again.contender.url, 'GET', '/_matrix/client/versions'));
       console.log(`\nthis server, restarted on its populated database: /versions answered ${fixed((Date.now() - spawned) / 1000, 2)} s after the start`);
@@ -423,6 +427,7 @@ async function main(): Promise<void> {
   } finally {
     for (const contender of contenders) await contender.stop().catch((error: unknown) => console.error(`stopping ${contender.name}:`, error));
     for (const made of databases) await made.drop().catch(() => undefined);
+    rmSync(oursDir, { recursive: true, force: true });
   }
 }
 

@@ -40,6 +40,11 @@ export interface StartServerOptions {
   logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error';
   /** How many of the last log lines `lines` keeps (default 500). */
   keepLines?: number;
+  /**
+   * The folder the server runs in (its generated configuration, keys and embedded database),
+   * kept by stop(): a second start in it is a restart. A new temporary one when absent.
+   */
+  dir?: string;
 }
 
 /** Resolves once GET /health answers 200. */
@@ -76,7 +81,7 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 export async function startServer(options: StartServerOptions = {}): Promise<TestServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'hs-e2e-'));
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'hs-e2e-'));
   const entry = options.entry ?? 'ts';
   if (entry === 'dist' && !existsSync(DIST_ENTRY)) throw new Error(`${DIST_ENTRY} is missing: run \`npm run build\` first`);
   const args = [...HOMESERVER_NODE_ARGS, ...(options.nodeArgs ?? []), ...(entry === 'dist' ? [DIST_ENTRY] : ['-r', HOOK, TS_ENTRY])];
@@ -135,7 +140,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
     url = await ready;
   } catch (error) {
     if (child.exitCode === null) child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    if (options.dir === undefined) rmSync(dir, { recursive: true, force: true });
     throw error;
   }
   const config = readFileSync(join(dir, 'homeserver.yaml'), 'utf8');
@@ -154,7 +159,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
         const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
         const code = await exit;
         clearTimeout(killer);
-        rmSync(dir, { recursive: true, force: true });
+        if (options.dir === undefined) rmSync(dir, { recursive: true, force: true });
         return code;
       })();
       return stopping;
