@@ -9,11 +9,12 @@
  *   one       one sender, one room (of ten members), messages back to back
  *   ten       ten senders into one room
  *   rooms100  one hundred rooms of one member, one sender each (ten per user)
- * Before each round the machine settles (every server and PostgreSQL under a tenth of a core,
- * at most 30 s), so that work one server queued does not land in the next one's round.
+ * Before each round the machine settles (under a sixth of a core, at most 30 s), so that work one server queued does not land in the next one's round.
  * Per round and server: messages per second, send-to-sync delivery p50/p99 (from the start of
- * the PUT to a /sync response carrying it, over every member), the server's CPU per message
- * (and PostgreSQL's, when the servers use it), and the CPU the rest of the machine used.
+ * the PUT to a /sync response carrying it, over every member), the machine's CPU per message
+ * but the load's own (the server's and its database's: the other servers are settled), of
+ * which the server process's, and the CPU that the server and the PostgreSQL processes seen
+ * at both ends of the round do not account for (backends that come and go are missed).
  * Then each server's resident memory after BENCH_IDLE_SECONDS quiet, and this server's start
  * on its populated database (it is restarted in the same folder, on the same database).
  *
@@ -86,6 +87,8 @@ interface RoundResult {
   deliveries: number[];
   serverCpu: number;
   postgresCpu: number;
+  /** The machine's busy CPU seconds but the load's clients' (the other servers are settled). */
+  servingCpu: number;
   otherCpu: number;
   errors: number;
   load1: number;
@@ -138,7 +141,7 @@ function ensurePsycopg(python: string): void {
 async function startConduit(binary: string): Promise<Contender> {
   const dir = mkdtempSync(join(tmpdir(), 'hs-compare-conduit-'));
   const port = await freePort();
-  const version = spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout.trim() || 'Conduit';
+  const version = `Conduit ${spawnSync(binary, ['--version'], { encoding: 'utf8' }).stdout.trim().replace(/^conduit\s*/i, '')}`;
   writeFileSync(
     join(dir, 'conduit.toml'),
     [
@@ -299,18 +302,18 @@ async function round(contender: Contender, setup: Setup, load: LoadName, postgre
   running = false;
   await Promise.all(syncLoops);
   await http.close();
-  const otherCpu = machine.busy - before.machine.busy - serverCpu - postgresCpu - (bench.user + bench.system) / 1e6;
-  return { messages, seconds, deliveries: deliveries.sort((a, b) => a - b), serverCpu, postgresCpu, otherCpu: Math.max(0, otherCpu), errors, load1 };
+  const servingCpu = machine.busy - before.machine.busy - (bench.user + bench.system) / 1e6;
+  const otherCpu = servingCpu - serverCpu - postgresCpu;
+  return { messages, seconds, deliveries: deliveries.sort((a, b) => a - b), serverCpu, postgresCpu, servingCpu, otherCpu: Math.max(0, otherCpu), errors, load1 };
 }
 
-/** Waits (at most 30 s) until every server and PostgreSQL use under a tenth of a core. */
-async function settle(contenders: readonly Contender[], postgres: boolean): Promise<void> {
-  const busy = () => contenders.reduce((sum, c) => sum + processCpuSeconds(c.pid), 0) + (postgres ? commandCpuSeconds('postgres') : 0);
+/** Waits (at most 30 s) until the machine uses under a sixth of a core (over half a second). */
+async function settle(): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    const before = busy();
+    const before = machineCpuSeconds().busy;
     await sleep(500);
-    if (busy() - before < 0.05) return;
+    if (machineCpuSeconds().busy - before < 0.08) return;
   }
 }
 
@@ -332,6 +335,13 @@ async function main(): Promise<void> {
   let oursDatabase: string | undefined;
   // This server's folder (configuration, keys, embedded database), kept for its restart.
   const oursDir = mkdtempSync(join(tmpdir(), 'hs-compare-ours-'));
+  // Interrupted (Ctrl-C, kill), the servers are stopped and the databases dropped all the same.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.error(`${signal}: stopping the servers`);
+      void cleanUp().finally(() => process.exit(130));
+    });
+  }
   try {
     if (wanted('ours', process.env.BENCH_SERVERS)) {
       oursDatabase = await database('hs_compare_ours');
@@ -378,14 +388,14 @@ async function main(): Promise<void> {
         const order = contenders.map((_, i) => contenders[(i + r) % contenders.length]);
         for (const contender of order) {
           // Work a server queued during its round (its own or PostgreSQL's) would land in the next one's.
-          await settle(contenders, Boolean(baseUrl));
+          await settle();
           const result = await round(contender, setups.get(contender)!, load, contender.storage === 'PostgreSQL');
           const key = `${load}|${contender.key}`;
           results.set(key, [...(results.get(key) ?? []), result]);
           const per = (cpu: number) => (result.messages > 0 ? fixed((cpu * 1000) / result.messages, 2) : '-');
           console.log(
             `  round ${r + 1} ${contender.name.padEnd(22)} ${fixed(result.messages / result.seconds).padStart(6)} msg/s, delivery p50 ${fixed(percentile(result.deliveries, 50))} ms p99 ${fixed(percentile(result.deliveries, 99))} ms, ` +
-              `server ${per(result.serverCpu)} ms CPU/msg${result.postgresCpu > 0 ? ` + PostgreSQL ${per(result.postgresCpu)}` : ''}, ` +
+              `CPU per message: machine ${per(result.servingCpu)} ms (server ${per(result.serverCpu)}${result.postgresCpu > 0 ? `, PostgreSQL processes seen ${per(result.postgresCpu)}` : ''}), ` +
               `rest of the machine ${fixed((result.otherCpu / result.seconds) * 100)}% of a core, load ${fixed(result.load1, 1)}${result.errors > 0 ? `, ${result.errors} failed sends` : ''}`,
           );
         }
@@ -397,9 +407,10 @@ async function main(): Promise<void> {
     for (const load of loads) {
       const rate = (key: string) => median((results.get(`${load}|${key}`) ?? []).map((r) => r.messages / r.seconds));
       const p99 = (key: string) => median((results.get(`${load}|${key}`) ?? []).map((r) => percentile(r.deliveries, 99)));
+      const cpu = (key: string) => median((results.get(`${load}|${key}`) ?? []).map((r) => (r.messages > 0 ? (r.servingCpu * 1000) / r.messages : NaN)));
       const line = contenders.map((c) => {
         const ratio = oursKey && c.key !== 'ours' ? ` (x${fixed(rate('ours') / rate(c.key), 2)})` : '';
-        return `${c.name} ${fixed(rate(c.key))} msg/s p99 ${fixed(p99(c.key))} ms${ratio}`;
+        return `${c.name} ${fixed(rate(c.key))} msg/s p99 ${fixed(p99(c.key))} ms ${fixed(cpu(c.key), 2)} ms CPU/msg${ratio}`;
       });
       console.log(`  ${LOAD_LABELS[load].padEnd(28)} ${line.join(' | ')}`);
     }
@@ -425,8 +436,12 @@ async function main(): Promise<void> {
       console.log(`\nthis server, restarted on its populated database: /versions answered ${fixed((Date.now() - spawned) / 1000, 2)} s after the start`);
     }
   } finally {
-    for (const contender of contenders) await contender.stop().catch((error: unknown) => console.error(`stopping ${contender.name}:`, error));
-    for (const made of databases) await made.drop().catch(() => undefined);
+    await cleanUp();
+  }
+
+  async function cleanUp(): Promise<void> {
+    for (const contender of contenders.splice(0)) await contender.stop().catch((error: unknown) => console.error(`stopping ${contender.name}:`, error));
+    for (const made of databases.splice(0)) await made.drop().catch(() => undefined);
     rmSync(oursDir, { recursive: true, force: true });
   }
 }
