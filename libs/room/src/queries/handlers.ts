@@ -41,6 +41,13 @@ export async function resolveLocalAlias(writer: RoomWriter, alias: string): Prom
   return { roomId: found.roomId, servers: [writer.serverName] };
 }
 
+/** An alias of this server from the write model; another server's through its directory (query/directory) when rooms federate. */
+export function resolveAlias(writer: RoomWriter, federation: FederationRooms | null, alias: string): Promise<{ roomId: string; servers: string[] }> {
+  const server = serverNameOf(alias);
+  if (federation && server !== undefined && server !== writer.serverName) return federation.resolveRemoteAlias(alias);
+  return resolveLocalAlias(writer, alias);
+}
+
 @QueryHandler(GetRoomState)
 export class GetRoomStateHandler implements IQueryHandler<GetRoomState, RoomEvent[]> {
   constructor(private readonly writer: RoomWriter) {}
@@ -157,11 +164,8 @@ export class ResolveRoomAliasHandler implements IQueryHandler<ResolveRoomAlias, 
     @Optional() @Inject(FederationRooms) private readonly federation: FederationRooms | null,
   ) {}
 
-  /** An alias of this server from the write model; another server's through its directory (query/directory) when rooms federate. */
   execute(query: ResolveRoomAlias): Promise<{ roomId: string; servers: string[] }> {
-    const server = serverNameOf(query.alias);
-    if (this.federation && server !== undefined && server !== this.writer.serverName) return this.federation.resolveRemoteAlias(query.alias);
-    return resolveLocalAlias(this.writer, query.alias);
+    return resolveAlias(this.writer, this.federation, query.alias);
   }
 }
 

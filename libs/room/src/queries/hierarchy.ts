@@ -169,17 +169,18 @@ export async function federationHierarchy(reads: FederationReads, origin: string
   if (!room || !(await serverMayReach(reads, room, origin))) throw notFound(`room ${roomId} is not known here or not reachable for ${origin}`);
   const childrenState = validChildren(room.children, suggestedOnly);
   const held = await reads.spaceRooms(childrenState.map((child) => child.state_key));
-  const answer: FederationHierarchy = { room: { ...federationSummary(room), children_state: childrenState }, children: [], inaccessible_children: [] };
+  const answer: FederationHierarchy = { room: { ...summaryWithAllowedRooms(room), children_state: childrenState }, children: [], inaccessible_children: [] };
   for (const child of childrenState) {
     const childRoom = held.get(child.state_key);
     if (!childRoom) continue;
-    if (await serverMayReach(reads, childRoom, origin)) answer.children.push(federationSummary(childRoom));
+    if (await serverMayReach(reads, childRoom, origin)) answer.children.push(summaryWithAllowedRooms(childRoom));
     else answer.inaccessible_children.push(child.state_key);
   }
   return answer;
 }
 
-function federationSummary(room: SpaceRoomState): FederationHierarchyRoom {
+/** A held room's summary, with the rooms a restricted room allows (the federation hierarchy's and the room summary's). */
+export function summaryWithAllowedRooms(room: SpaceRoomState): FederationHierarchyRoom {
   const summary: FederationHierarchyRoom = publicRoomsChunkOf(room);
   const joinRules = room.content.get('m.room.join_rules') ?? {};
   if (joinRules.join_rule === 'restricted' || joinRules.join_rule === 'knock_restricted') summary.allowed_room_ids = allowedRooms(joinRules);
@@ -204,12 +205,21 @@ async function serverMayReach(reads: FederationReads, room: SpaceRoomState, orig
 
 /** Joined, invited, allowed to join (public, or restricted with a room the user is in), knockable, or world readable. */
 function maySee(room: WalkedRoom, viewer: HierarchyViewer): boolean {
-  if (viewer.memberships.has(room.chunk.room_id)) return true;
-  if (room.chunk.world_readable) return true;
-  const rule = room.chunk.join_rule;
+  return mayPreview(room.chunk, room.allowedRoomIds, viewer.memberships.get(room.chunk.room_id), (roomId) => viewer.memberships.get(roomId) === 'join');
+}
+
+/**
+ * Whether a user may see a room's summary before joining it: a member (joined, invited or
+ * knocking), or the room is world readable, public, knockable, or restricted to a room the
+ * user has joined (`joined`).
+ */
+export function mayPreview(chunk: PublicRoomsChunk, allowedRoomIds: readonly string[], membership: string | undefined, joined: (roomId: string) => boolean): boolean {
+  if (membership === 'join' || membership === 'invite' || membership === 'knock') return true;
+  if (chunk.world_readable) return true;
+  const rule = chunk.join_rule;
   if (rule === 'public' || rule === 'knock' || rule === 'knock_restricted') return true;
   if (rule !== 'restricted') return false;
-  return room.allowedRoomIds.some((allowed) => viewer.memberships.get(allowed) === 'join');
+  return allowedRoomIds.some(joined);
 }
 
 /**

@@ -9,17 +9,15 @@
  */
 import { Inject, Optional } from '@nestjs/common';
 import { Query, QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
-import { serverNameOf } from '@hs/protocol';
 import { notFound } from '../errors';
 import { FederationRooms } from '../federation/federation-rooms';
 import { FederationReads, type SpaceRoomState } from '../federation-queries/federation-reads';
 import type { PublicRoomsChunk } from '../federation-queries/queries';
-import { publicRoomsChunkOf } from '../federation-queries/summary';
 import { RoomWriter } from '../room-writer';
 import { ROOM_DATABASE_POOL } from '../tokens';
 import type { DatabasePool } from '../write-model/sql';
-import { allowedRooms } from './hierarchy';
-import { resolveLocalAlias } from './handlers';
+import { allowedRooms, mayPreview, summaryWithAllowedRooms } from './hierarchy';
+import { resolveAlias } from './handlers';
 
 export interface RoomSummaryChunk extends PublicRoomsChunk {
   allowed_room_ids?: string[];
@@ -58,11 +56,7 @@ export class GetRoomSummaryHandler implements IQueryHandler<GetRoomSummary, Room
     let roomId = query.roomIdOrAlias;
     let via = [...query.via];
     if (roomId.startsWith('#')) {
-      const server = serverNameOf(roomId);
-      const resolved =
-        this.federation && server !== undefined && server !== this.writer.serverName
-          ? await this.federation.resolveRemoteAlias(roomId)
-          : await resolveLocalAlias(this.writer, roomId);
+      const resolved = await resolveAlias(this.writer, this.federation, roomId);
       roomId = resolved.roomId;
       if (via.length === 0) via = resolved.servers;
     }
@@ -79,26 +73,21 @@ export class GetRoomSummaryHandler implements IQueryHandler<GetRoomSummary, Room
         summary = { chunk, allowedRoomIds: answer.room.allowedRoomIds };
       }
     }
-    if (!summary || !(await this.maySee(summary.chunk, summary.allowedRoomIds, membership, query.userId))) throw notFound(NOT_FOUND);
-    return { ...summary.chunk, ...(membership !== undefined ? { membership } : {}) };
-  }
-
-  private async maySee(chunk: RoomSummaryChunk, allowedRoomIds: readonly string[], membership: string | undefined, userId: string | undefined): Promise<boolean> {
-    if (membership === 'join' || membership === 'invite' || membership === 'knock') return true;
-    if (chunk.world_readable) return true;
-    const rule = chunk.join_rule;
-    if (rule === 'public' || rule === 'knock' || rule === 'knock_restricted') return true;
-    if (rule !== 'restricted' || userId === undefined || allowedRoomIds.length === 0) return false;
-    const joined = new Set((await this.writer.reader.roomsOfUser(userId, ['join'])).map((room) => room.roomId));
-    return allowedRoomIds.some((allowed) => joined.has(allowed));
+    if (!summary) throw notFound(NOT_FOUND);
+    const { chunk, allowedRoomIds } = summary;
+    // The user's joined rooms are read only for a restricted room that allows some.
+    const joined =
+      query.userId !== undefined && chunk.join_rule === 'restricted' && allowedRoomIds.length > 0
+        ? new Set((await this.writer.reader.roomsOfUser(query.userId, ['join'])).map((room) => room.roomId))
+        : new Set<string>();
+    if (!mayPreview(chunk, allowedRoomIds, membership, (roomId) => joined.has(roomId))) throw notFound(NOT_FOUND);
+    return { ...chunk, ...(membership !== undefined ? { membership } : {}) };
   }
 }
 
 /** The summary of a room held here, from its current state. */
 function localSummary(room: SpaceRoomState): RoomSummaryChunk {
-  const summary: RoomSummaryChunk = publicRoomsChunkOf(room);
-  const joinRules = room.content.get('m.room.join_rules') ?? {};
-  if (joinRules.join_rule === 'restricted' || joinRules.join_rule === 'knock_restricted') summary.allowed_room_ids = allowedRooms(joinRules);
+  const summary: RoomSummaryChunk = summaryWithAllowedRooms(room);
   const algorithm = room.content.get('m.room.encryption')?.algorithm;
   if (typeof algorithm === 'string') summary.encryption = algorithm;
   const version = room.content.get('m.room.create')?.room_version;
