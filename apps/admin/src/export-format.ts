@@ -20,6 +20,7 @@ import { createInterface } from 'node:readline';
 import { Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { JsonValue, RecordedEvent } from '@hs/eventstore';
+import { sql } from 'slonik';
 import { CommandFailure } from './errors';
 
 export const EXPORT_FORMAT = 'hs-export';
@@ -299,4 +300,10 @@ function checkBody(value: unknown, number: number): BodyLine {
     default:
       throw bad(`unknown line kind ${JSON.stringify(value.kind)}`);
   }
+}
+
+/** `schema.table` of {@link SERVER_TABLES} as a quoted identifier. */
+export function tableIdentifier(name: string) {
+  const [schema, table] = name.split('.');
+  return sql.identifier([schema, table]);
 }

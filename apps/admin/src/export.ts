@@ -10,14 +10,14 @@ import { once } from 'node:events';
 import { createGzip } from 'node:zlib';
 import type { HomeserverConfig } from '@hs/config';
 import { receiptsStream, roomStream } from '@hs/contracts';
-import { PostgresEventStore, type JsonValue } from '@hs/eventstore';
-import { migrate, openDatabase } from '@hs/persistence';
+import type { JsonValue, PostgresEventStore } from '@hs/eventstore';
 import type { SingleBar } from 'cli-progress';
 import { sql, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
 import { CommandFailure } from './errors';
 import { progressBar } from './progress';
-import { eventLine, EXPORT_FORMAT, EXPORT_VERSION, ExportWriter, ROWS_PER_LINE, SEQUENCE_SCHEMAS, SERVER_TABLES } from './export-format';
+import { eventLine, EXPORT_FORMAT, EXPORT_VERSION, ExportWriter, ROWS_PER_LINE, SEQUENCE_SCHEMAS, SERVER_TABLES, tableIdentifier } from './export-format';
+import { withStore } from './store';
 
 export interface ExportOptions {
   /** One room's streams instead of the whole server. */
@@ -32,38 +32,29 @@ const EVENT_PAGE = 1000;
 
 export async function runExport(config: HomeserverConfig, options: ExportOptions, progressStream: NodeJS.WritableStream): Promise<{ events: number; rows: number }> {
   if (options.roomId !== undefined && !options.roomId.startsWith('!')) throw new CommandFailure(`${options.roomId} is not a room id (they start with "!")`);
-  const db = await openDatabase({ dataDir: config.database.data_dir, url: config.database.url, maxConnections: 2 });
-  try {
-    await migrate(db);
-    const store = await PostgresEventStore.open(db);
+  return withStore(config, 2, async (db, store) => {
+    const file = createWriteStream(options.out, { mode: 0o600 });
+    const failed = new Promise<never>((_, reject) => file.once('error', (error) => reject(new CommandFailure(`cannot write ${options.out}: ${error.message}`))));
+    failed.catch(() => undefined);
+    const gzip = options.gzip || options.out.endsWith('.gz') ? createGzip() : undefined;
+    if (gzip) gzip.pipe(file);
+    const out = gzip ?? file;
+    const bar = progressBar(progressStream, 'export [{bar}] {percentage}% | {value}/{total} events and rows');
     try {
-      const file = createWriteStream(options.out, { mode: 0o600 });
-      const failed = new Promise<never>((_, reject) => file.once('error', (error) => reject(new CommandFailure(`cannot write ${options.out}: ${error.message}`))));
-      failed.catch(() => undefined);
-      const gzip = options.gzip || options.out.endsWith('.gz') ? createGzip() : undefined;
-      if (gzip) gzip.pipe(file);
-      const out = gzip ?? file;
-      const bar = progressBar(progressStream, 'export [{bar}] {percentage}% | {value}/{total} events and rows');
-      try {
-        const counts = await Promise.race([failed, db.pool.transaction((tx) => writeExport(tx, store, new ExportWriter(out), bar, config.server_name, options.roomId))]);
-        out.end();
-        await Promise.race([failed, once(file, 'finish')]);
-        return counts;
-      } catch (error) {
-        // No half-written export is left behind.
-        gzip?.destroy();
-        file.destroy();
-        rmSync(options.out, { force: true });
-        throw error;
-      } finally {
-        bar.stop();
-      }
+      const counts = await Promise.race([failed, db.pool.transaction((tx) => writeExport(tx, store, new ExportWriter(out), bar, config.server_name, options.roomId))]);
+      out.end();
+      await Promise.race([failed, once(file, 'finish')]);
+      return counts;
+    } catch (error) {
+      // No half-written export is left behind.
+      gzip?.destroy();
+      file.destroy();
+      rmSync(options.out, { force: true });
+      throw error;
     } finally {
-      await store.close();
+      bar.stop();
     }
-  } finally {
-    await db.close();
-  }
+  });
 }
 
 /** Writes the export in `tx`, a snapshot: the header, the tables of a server export, the events, the end line. */
@@ -128,10 +119,4 @@ async function writeExport(
     after = page[page.length - 1].position;
   }
   return writer.end();
-}
-
-/** `schema.table` of {@link SERVER_TABLES} as a quoted identifier. */
-export function tableIdentifier(name: string) {
-  const [schema, table] = name.split('.');
-  return sql.identifier([schema, table]);
 }

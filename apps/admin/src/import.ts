@@ -9,17 +9,16 @@ import { basename } from 'node:path';
 import { AuditLog } from '@hs/admin';
 import type { HomeserverConfig } from '@hs/config';
 import { receiptsStream, roomStream } from '@hs/contracts';
-import { PostgresEventStore, type JsonValue, type RecordedEvent } from '@hs/eventstore';
-import { migrate, openDatabase } from '@hs/persistence';
+import type { JsonValue, PostgresEventStore, RecordedEvent } from '@hs/eventstore';
 import { rebuildWriteModel } from '@hs/room';
 import { sql, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
 import { allProjectors } from '../../homeserver/src/projectors';
 import { CommandFailure } from './errors';
 import { progressBar } from './progress';
-import { SEQUENCE_SCHEMAS, SERVER_TABLES, readExport, type EventLine, type ExportHeader, type RowsLine } from './export-format';
-import { tableIdentifier } from './export';
+import { SEQUENCE_SCHEMAS, SERVER_TABLES, readExport, tableIdentifier, type EventLine, type ExportHeader, type RowsLine } from './export-format';
 import { rebuildWithProgress } from './rebuild';
+import { ADMIN_CLI_ACTOR, withStore } from './store';
 
 export interface ImportSummary {
   scope: 'server' | 'room';
@@ -29,45 +28,35 @@ export interface ImportSummary {
 }
 
 const EVENT_BATCH = 1000;
-const ADMIN_CLI_ACTOR = '[admin-cli]';
 
 /** Tables whose rows a server seeds or writes at its first start, replaced by an import. */
 const REPLACED = new Set(SERVER_TABLES.filter((t) => t.replace).map((t) => t.name));
 const TABLES = new Set(SERVER_TABLES.map((t) => t.name));
 
 export async function runImport(config: HomeserverConfig, path: string, progressStream: NodeJS.WritableStream): Promise<ImportSummary> {
-  const db = await openDatabase({ dataDir: config.database.data_dir, url: config.database.url, maxConnections: 3 });
-  try {
-    await migrate(db);
-    const store = await PostgresEventStore.open(db);
-    try {
-      const summary = await db.pool.transaction((tx) => importFile(tx, store, config, path, progressStream));
-      await new AuditLog(store).record({
-        actor: ADMIN_CLI_ACTOR,
-        action: 'store.imported',
-        target: basename(path),
-        details: { scope: summary.header.scope, server_name: summary.header.server_name, exported_at: summary.header.exported_at, events: summary.events, rows: summary.rows, ...(summary.header.room_id ? { room_id: summary.header.room_id } : {}) },
-      });
+  return withStore(config, 3, async (db, store) => {
+    const summary = await db.pool.transaction((tx) => importFile(tx, store, config, path, progressStream));
+    await new AuditLog(store).record({
+      actor: ADMIN_CLI_ACTOR,
+      action: 'store.imported',
+      target: basename(path),
+      details: { scope: summary.header.scope, server_name: summary.header.server_name, exported_at: summary.header.exported_at, events: summary.events, rows: summary.rows, ...(summary.header.room_id ? { room_id: summary.header.room_id } : {}) },
+    });
 
-      // The write side's tables and every read model, from the imported store.
-      const writeBar = progressBar(progressStream, 'rebuild room write model [{bar}] {percentage}% | {value}/{total} events');
-      const total = Number(await store.countBetween(0n, await store.headPosition()));
-      writeBar.start(total, 0);
-      await rebuildWriteModel(db.pool, store, { onProgress: ({ read }) => writeBar.update(Math.min(read, total)) });
-      writeBar.update(total);
-      writeBar.stop();
-      const projections: string[] = [];
-      for (const projector of allProjectors(config.server_name)) {
-        await rebuildWithProgress(db, store, projector, progressStream);
-        projections.push(projector.name);
-      }
-      return { scope: summary.header.scope, events: summary.events, rows: summary.rows, projections };
-    } finally {
-      await store.close();
+    // The write side's tables and every read model, from the imported store.
+    const writeBar = progressBar(progressStream, 'rebuild room write model [{bar}] {percentage}% | {value}/{total} events');
+    const total = Number(await store.countBetween(0n, await store.headPosition()));
+    writeBar.start(total, 0);
+    await rebuildWriteModel(db.pool, store, { onProgress: ({ read }) => writeBar.update(Math.min(read, total)) });
+    writeBar.update(total);
+    writeBar.stop();
+    const projections: string[] = [];
+    for (const projector of allProjectors(config.server_name)) {
+      await rebuildWithProgress(db, store, projector, progressStream);
+      projections.push(projector.name);
     }
-  } finally {
-    await db.close();
-  }
+    return { scope: summary.header.scope, events: summary.events, rows: summary.rows, projections };
+  });
 }
 
 async function importFile(

@@ -1,10 +1,11 @@
 /** `admin rebuild <projection>`: rebuilds one projection with a progress bar. */
 import { AuditLog } from '@hs/admin';
 import type { HomeserverConfig } from '@hs/config';
-import { PostgresEventStore, rebuildProjection, type Projector } from '@hs/eventstore';
-import { migrate, openDatabase, type Database } from '@hs/persistence';
+import { rebuildProjection, type PostgresEventStore, type Projector } from '@hs/eventstore';
+import type { Database } from '@hs/persistence';
 import { allProjectors } from '../../homeserver/src/projectors';
 import { progressBar } from './progress';
+import { ADMIN_CLI_ACTOR, withStore } from './store';
 
 export class UnknownProjectionError extends Error {
   constructor(
@@ -15,9 +16,6 @@ export class UnknownProjectionError extends Error {
     this.name = 'UnknownProjectionError';
   }
 }
-
-/** The actor of audit entries of the admin CLI. */
-const ADMIN_CLI_ACTOR = '[admin-cli]';
 
 export interface RebuildSummary {
   generation: number;
@@ -30,27 +28,18 @@ export async function runRebuild(config: HomeserverConfig, name: string, progres
   const projector = projectors.find((candidate) => candidate.name === name);
   if (!projector) throw new UnknownProjectionError(name, projectors.map((candidate) => candidate.name));
 
-  const db = await openDatabase({ dataDir: config.database.data_dir, url: config.database.url, maxConnections: 3 });
-  try {
-    await migrate(db);
-    const store = await PostgresEventStore.open(db);
+  return withStore(config, 3, async (db, store) => {
     const audit = new AuditLog(store);
-    try {
-      await audit.record({ actor: ADMIN_CLI_ACTOR, action: 'projection.rebuild_started', target: name });
-      const { result, events } = await rebuildWithProgress(db, store, projector, progressStream);
-      await audit.record({
-        actor: ADMIN_CLI_ACTOR,
-        action: 'projection.rebuild_finished',
-        target: name,
-        details: { generation: result.generation, checkpoint: result.checkpoint.toString(), events: Number(events) },
-      });
-      return { ...result, events };
-    } finally {
-      await store.close();
-    }
-  } finally {
-    await db.close();
-  }
+    await audit.record({ actor: ADMIN_CLI_ACTOR, action: 'projection.rebuild_started', target: name });
+    const { result, events } = await rebuildWithProgress(db, store, projector, progressStream);
+    await audit.record({
+      actor: ADMIN_CLI_ACTOR,
+      action: 'projection.rebuild_finished',
+      target: name,
+      details: { generation: result.generation, checkpoint: result.checkpoint.toString(), events: Number(events) },
+    });
+    return { ...result, events };
+  });
 }
 
 /** Rebuilds one projection with a progress bar (events done of the store's count) on `progressStream`. */
