@@ -37,16 +37,36 @@ export async function unreadCounts(
   const out = new Map<string, ThreadedUnreadCounts>();
   if (rooms.length === 0) return out;
   const threads = rooms.flatMap((r) => [...r.threads].map(([threadId, after]) => [r.roomId, threadId, after] as const));
+  // Each notification holds the running totals of its user, room and thread: the count in
+  // (after, upTo] is the totals at upTo less those at `after`. The main timeline is asked of
+  // every room; a thread only when its latest notification is after the unthreaded receipt.
   const rows = (await conn.any(sql.unsafe`
-    SELECT n.room_id, n.thread_id, count(*) AS notifications, count(*) FILTER (WHERE n.highlight) AS highlights
-      FROM unnest(${sql.array(rooms.map((r) => r.roomId), 'text')}::text[], ${sql.array(rooms.map((r) => String(r.unthreaded)), 'int8')}::int8[],
-                  ${sql.array(rooms.map((r) => String(r.main)), 'int8')}::int8[]) AS r(room_id, unthreaded, main)
-      JOIN proj_push.notifications n ON n.user_id = ${userId} AND n.room_id = r.room_id AND n.position > r.unthreaded AND n.position <= ${upTo}
-      LEFT JOIN unnest(${sql.array(threads.map((t) => t[0]), 'text')}::text[], ${sql.array(threads.map((t) => t[1]), 'text')}::text[],
-                       ${sql.array(threads.map((t) => String(t[2])), 'int8')}::int8[]) AS t(room_id, thread_id, after)
-        ON t.room_id = n.room_id AND t.thread_id = n.thread_id
-     WHERE n.position > CASE WHEN n.thread_id IS NULL THEN r.main ELSE coalesce(t.after, r.unthreaded) END
-     GROUP BY n.room_id, n.thread_id`)) as unknown as {
+    WITH r AS (
+      SELECT * FROM unnest(${sql.array(rooms.map((r) => r.roomId), 'text')}::text[], ${sql.array(rooms.map((r) => String(r.unthreaded)), 'int8')}::int8[],
+                           ${sql.array(rooms.map((r) => String(r.main)), 'int8')}::int8[]) AS r(room_id, unthreaded, main)
+    ), t AS (
+      SELECT * FROM unnest(${sql.array(threads.map((t) => t[0]), 'text')}::text[], ${sql.array(threads.map((t) => t[1]), 'text')}::text[],
+                           ${sql.array(threads.map((t) => String(t[2])), 'int8')}::int8[]) AS t(room_id, thread_id, after)
+    ), k AS (
+      SELECT r.room_id, ''::text AS thread_key, r.main AS after FROM r
+      UNION ALL
+      SELECT r.room_id, nt.thread_key, coalesce(t.after, r.unthreaded)
+        FROM r JOIN proj_push.notification_totals nt
+          ON nt.user_id = ${userId} AND nt.room_id = r.room_id AND nt.thread_key <> '' AND nt.position > r.unthreaded
+        LEFT JOIN t ON t.room_id = r.room_id AND t.thread_id = nt.thread_key
+    )
+    SELECT k.room_id, nullif(k.thread_key, '') AS thread_id,
+           hi.seq - coalesce(lo.seq, 0) AS notifications, hi.highlight_seq - coalesce(lo.highlight_seq, 0) AS highlights
+      FROM k
+      JOIN LATERAL (
+        SELECT n.seq, n.highlight_seq FROM proj_push.notifications n
+         WHERE n.user_id = ${userId} AND n.room_id = k.room_id AND n.thread_key = k.thread_key AND n.position <= ${String(upTo)}::int8
+         ORDER BY n.position DESC LIMIT 1) hi ON TRUE
+      LEFT JOIN LATERAL (
+        SELECT n.seq, n.highlight_seq FROM proj_push.notifications n
+         WHERE n.user_id = ${userId} AND n.room_id = k.room_id AND n.thread_key = k.thread_key AND n.position <= k.after
+         ORDER BY n.position DESC LIMIT 1) lo ON TRUE
+     WHERE hi.seq > coalesce(lo.seq, 0)`)) as unknown as {
     room_id: string;
     thread_id: string | null;
     notifications: bigint | number;
@@ -120,22 +140,6 @@ export async function notificationsToPush(conn: CommonQueryMethods, after: bigin
     SELECT * FROM due WHERE position IN (SELECT DISTINCT position FROM due ORDER BY position LIMIT ${positions})
      ORDER BY position, user_id`)) as unknown as NotificationRow[];
   return rows.map(toNotification);
-}
-
-/** The number of notifications of the user in each room after `after` (for the push gateway's `counts.unread`). */
-export async function unreadRoomsCount(conn: CommonQueryMethods, userId: string, readUpTo: ReadonlyMap<string, bigint>): Promise<number> {
-  const rooms = (await conn.any(sql.unsafe`
-    SELECT DISTINCT room_id FROM proj_push.notifications WHERE user_id = ${userId}`)) as unknown as { room_id: string }[];
-  if (rooms.length === 0) return 0;
-  const counts = (await conn.any(sql.unsafe`
-    SELECT count(*) AS n FROM unnest(${sql.array(rooms.map((r) => r.room_id), 'text')}::text[], ${sql.array(
-      rooms.map((r) => String(readUpTo.get(r.room_id) ?? 0n)),
-      'int8',
-    )}::int8[]) AS r(room_id, after)
-     WHERE EXISTS (SELECT 1 FROM proj_push.notifications n WHERE n.user_id = ${userId} AND n.room_id = r.room_id AND n.position > r.after)`)) as unknown as {
-    n: bigint | number;
-  }[];
-  return Number(counts[0]?.n ?? 0);
 }
 
 export interface PusherRecord extends Pusher {

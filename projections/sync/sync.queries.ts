@@ -144,21 +144,26 @@ export class SyncQueries {
 
   /**
    * Runs `read` on one consistent snapshot of the read models (repeatable read). The
-   * transaction is opened with its isolation level in one statement (one round trip).
+   * transaction is opened with its isolation level in one statement (one round trip). An
+   * error of `read` (a client's 403 or 404 among them) is rethrown after the connection went
+   * back to the pool: slonik closes a connection whose handler throws, and a new one costs
+   * PostgreSQL a process.
    */
-  snapshot<T>(read: (conn: CommonQueryMethods) => Promise<T>): Promise<T> {
-    return this.pool.connect(async (conn) => {
+  async snapshot<T>(read: (conn: CommonQueryMethods) => Promise<T>): Promise<T> {
+    const outcome = await this.pool.connect(async (conn): Promise<{ value: T } | { error: unknown }> => {
       await conn.query(sql.unsafe`START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`);
-      let result: T;
+      let value: T;
       try {
-        result = await read(conn);
+        value = await read(conn);
       } catch (error) {
         await conn.query(sql.unsafe`ROLLBACK`);
-        throw error;
+        return { error };
       }
       await conn.query(sql.unsafe`COMMIT`);
-      return result;
+      return { value };
     });
+    if ('error' in outcome) throw outcome.error;
+    return outcome.value;
   }
 
   /** Position up to which the sync projection has applied the store (its checkpoint). */

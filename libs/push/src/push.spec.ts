@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { sql } from 'slonik';
 import { PUSH_RULES_CHANGED, ROOM_EVENT_ACCEPTED, pushStream, roomStream } from '@hs/contracts';
 import type { JsonValue } from '@hs/eventstore';
+import type { JsonObject } from '@hs/protocol';
 import { PushProjector, notificationsOf, unreadCounts } from '@hs/projections/push';
 import { ReceiptsProjector } from '@hs/projections/receipts';
 import { SyncProjector } from '@hs/projections/sync';
@@ -81,6 +83,46 @@ describe('the push projection', () => {
     await room.message(bob, 'everyone?', { 'm.mentions': { room: true } });
     await h.settle();
     expect((await notificationsOf(h.db.pool, alice, { limit: 10, onlyHighlight: true })).length).toBe(0);
+  });
+});
+
+describe('unread counts', () => {
+  it('counts any span from the running totals as counting the notifications one by one does, per thread', async () => {
+    const room = await TestRoom.create(h.store, alice);
+    const joined = await room.join(bob, 'Bobby');
+    const root = await room.message(alice, 'a thread starts here');
+    const positions = [joined.position, root.position];
+    // Batches of the projection end between the groups, so totals carry over from stored rows.
+    for (let group = 0; group < 3; group++) {
+      for (let i = 0; i < 4; i++) {
+        const threaded: JsonObject = i % 2 === 1 ? { 'm.relates_to': { rel_type: 'm.thread', event_id: root.eventId } } : {};
+        const sent = await room.message(alice, i === 2 ? 'hey Bobby' : `message ${group}.${i}`, threaded);
+        positions.push(sent.position);
+      }
+      await h.settle();
+    }
+    const { rows } = await h.db.pool.query(sql.unsafe`SELECT position, highlight, thread_id FROM proj_push.notifications WHERE user_id = ${bob}`);
+    const stored = (rows as unknown as { position: bigint | number; highlight: boolean; thread_id: string | null }[]).map((r) => ({ ...r, position: BigInt(r.position) }));
+    expect(stored.filter((r) => r.thread_id === root.eventId).length).toBe(6);
+    expect(stored.filter((r) => r.highlight).length).toBe(3);
+    const count = (rows: typeof stored) => ({ notification_count: rows.length, highlight_count: rows.filter((r) => r.highlight).length });
+    for (const unthreaded of positions) {
+      for (const main of positions.filter((p) => p >= unthreaded)) {
+        for (const upTo of positions) {
+          const threadRead = positions[(positions.indexOf(main) + 3) % positions.length];
+          for (const threads of [new Map<string, bigint>(), new Map([[root.eventId, threadRead > unthreaded ? threadRead : unthreaded]])]) {
+            const counted = await unreadCounts(h.db.pool, bob, [{ roomId: room.roomId, unthreaded, main, threads }], upTo);
+            const inSpan = (after: bigint) => stored.filter((r) => r.position > after && r.position <= upTo);
+            const expectedMain = count(inSpan(main).filter((r) => r.thread_id === null));
+            const expectedThread = count(inSpan(threads.get(root.eventId) ?? unthreaded).filter((r) => r.thread_id === root.eventId));
+            const got = counted.get(room.roomId);
+            expect(got?.main ?? { notification_count: 0, highlight_count: 0 }).toEqual(expectedMain);
+            expect(got?.threads.get(root.eventId) ?? { notification_count: 0, highlight_count: 0 }).toEqual(expectedThread);
+            expect([...(got?.threads.keys() ?? [])].every((t) => t === root.eventId)).toBe(true);
+          }
+        }
+      }
+    }
   });
 });
 

@@ -224,8 +224,8 @@ function byStateKey(a: EventRow, b: EventRow): number {
 /** Most users whose account data baseline is remembered. */
 const MAX_ACCOUNT_DATA_USERS = 100_000;
 
-/** A snapshot found the push projection behind the events it would show (see computeRooms). */
-class PushBehind extends Error {}
+/** What a snapshot returns when it found the push projection behind the events it would show (see computeRooms). */
+const PUSH_BEHIND = Symbol('push projection behind');
 
 export class SyncService {
   private readonly lazyMembers = new LazyMembersCache();
@@ -568,12 +568,8 @@ export class SyncService {
     // again after the wait (twice at most; then the counts are those it has).
     for (let attempt = 0; ; attempt++) {
       await this.pushReady();
-      try {
-        return await this.computeRoomsIn(request, since, filter, fullState, ignored, accountData, attempt < 2);
-      } catch (error) {
-        if (error instanceof PushBehind) continue;
-        throw error;
-      }
+      const computed = await this.computeRoomsIn(request, since, filter, fullState, ignored, accountData, attempt < 2);
+      if (computed !== PUSH_BEHIND) return computed;
     }
   }
 
@@ -585,10 +581,10 @@ export class SyncService {
     ignored: ReadonlySet<string>,
     accountData: AccountDataDelta,
     retryWhenPushBehind: boolean,
-  ): Promise<Computed> {
+  ): Promise<Computed | typeof PUSH_BEHIND> {
     // Read before the snapshot is taken (see notifiedPositions).
     const notified = this.notifiedPositions();
-    return this.queries.snapshot(async (conn) => {
+    return this.queries.snapshot(async (conn): Promise<Computed | typeof PUSH_BEHIND> => {
       const { upTo, receiptsUpTo } = await this.positionsIn(conn, notified);
       const typingCounter = this.options.typing?.counter() ?? 0;
       const incremental = since !== undefined && !fullState;
@@ -628,7 +624,7 @@ export class SyncService {
       if (shown.length > 0) {
         const shownIds = shown.map((m) => m.room_id);
         ctx.visibility = await this.queries.visibilities(conn, shownIds, request.userId);
-        if (retryWhenPushBehind && !this.pushCovers(upTo)) throw new PushBehind();
+        if (retryWhenPushBehind && !this.pushCovers(upTo)) return PUSH_BEHIND;
         ctx.unread = await unreadNotificationsIn(
           conn,
           shown.map((m) => ({ roomId: m.room_id, joinPosition: m.position })),
