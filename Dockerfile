@@ -28,4 +28,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
   CMD node -e "fetch('http://127.0.0.1:' + (process.env.HS_CLIENT_LISTENER__PORT || 8008) + '/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
 # A 32 MB young generation per semi-space (V8's default is 16): fewer scavenges under load
 # (docs/admin.md).
-CMD ["node", "--max-semi-space-size=32", "dist/apps/homeserver/src/main.js", "--config", "/config/homeserver.yaml"]
+CMD ["node", "--max-semi-space-size=32", "--expose-gc", "dist/apps/homeserver/src/main.js", "--config", "/config/homeserver.yaml"]

@@ -132,17 +132,23 @@ export async function bundleAggregations(
   const parents = [...copies.values()].map((list) => list[0]);
   if (parents.length === 0) return;
   const upTo = options.upTo !== undefined ? sql.fragment`AND e.position <= ${options.upTo}` : sql.fragment``;
+  // The children are found by one index scan over every parent id (`related`), then matched to
+  // their parents. Joined to the parents row by row with the same id list as a condition,
+  // PostgreSQL prepared the list again for each parent: 9 s for a timeline of 2,060 events.
   const rows = (await conn.any(sql.unsafe`
     WITH parent AS (
       SELECT * FROM unnest(${sql.array(parents.map((e) => e.event_id), 'text')}::text[], ${sql.array(parents.map((e) => e.room_id), 'text')}::text[],
                            ${sql.array(parents.map((e) => e.sender), 'text')}::text[], ${sql.array(parents.map((e) => e.type), 'text')}::text[],
                            ${sql.array(parents.map(replaceable), 'bool')}::bool[]) AS p(event_id, room_id, sender, type, replaceable)
-    ), child AS MATERIALIZED (
-      SELECT e.position, e.event_id, e.sender, e.type, e.state_key, e.origin_server_ts, ${PARENT_ID} AS parent_id, ${REL_TYPE} AS rel_type,
-             (e.event -> 'content' ? 'm.new_content') AS has_new_content, p.sender AS parent_sender, p.type AS parent_type, p.replaceable
-        FROM proj_sync.events e JOIN parent p ON p.event_id = ${PARENT_ID} AND p.room_id = e.room_id
+    ), related AS MATERIALIZED (
+      SELECT e.position, e.event_id, e.room_id, e.sender, e.type, e.state_key, e.origin_server_ts, ${PARENT_ID} AS parent_id, ${REL_TYPE} AS rel_type,
+             (e.event -> 'content' ? 'm.new_content') AS has_new_content
+        FROM proj_sync.events e
        WHERE ${PARENT_ID} = ANY(${sql.array(parents.map((e) => e.event_id), 'text')}::text[])
          AND e.in_timeline AND e.redacted_because IS NULL ${upTo}
+    ), child AS MATERIALIZED (
+      SELECT r.*, p.sender AS parent_sender, p.type AS parent_type, p.replaceable
+        FROM related r JOIN parent p ON p.event_id = r.parent_id AND p.room_id = r.room_id
     )
     SELECT 'm.thread' AS kind, parent_id, NULL AS event_id, max(position) AS latest, count(*)::int AS count,
            bool_or(sender = ${viewer.userId}) AS participated, NULL::text[] AS ids

@@ -18,4 +18,4 @@
 here="$(cd "$(dirname "$0")" && pwd)"
 HS_DEFAULT_ROOM_VERSION="${SYTEST_DEFAULT_ROOM_VERSION:-10}" \
 HS_REGISTRATION__ALLOW_GUEST_ACCESS=true HS_MEDIA__URL_PREVIEW__ENABLED=true HS_MEDIA__URL_PREVIEW__IP_DENY_LIST='[]' \
-  exec node --max-semi-space-size=32 "$here/../../dist/apps/homeserver/src/main.js" "$@"
+  exec node --max-semi-space-size=32 --expose-gc "$here/../../dist/apps/homeserver/src/main.js" "$@"

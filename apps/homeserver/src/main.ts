@@ -11,6 +11,7 @@ import { generateConfigFiles, loadConfig } from '@hs/config';
 import { redactingLoggerOptions } from '@hs/http';
 import pino from 'pino';
 import { startHomeserver } from './homeserver';
+import { startIdleMemoryTrimmer } from './idle-memory';
 import { tuneNativeHeap } from './native-heap';
 import { runAsProcessEntryPoint, runUntilShutdown } from './process-lifecycle';
 
@@ -86,7 +87,18 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       if (nativeHeap.applied) logger.debug({ mmap_threshold_bytes: nativeHeap.mmapThresholdBytes }, 'native heap: fixed mmap threshold');
       else logger.debug({ reason: nativeHeap.reason }, 'native heap settings left as they are');
       const server = await startHomeserver(config, logger);
-      return { logger, stop: () => server.close() };
+      const trimmer = startIdleMemoryTrimmer({
+        onCollected: (r) =>
+          logger.debug({ heap_used_before: r.heapUsedBefore, heap_used_after: r.heapUsedAfter, rss_after: r.rssAfter, ms: Math.round(r.ms) }, 'quiet after a burst: memory given back'),
+      });
+      if (!trimmer.active) logger.info('node runs without --expose-gc: memory a burst of load used is given back only as V8 sees fit');
+      return {
+        logger,
+        stop: () => {
+          trimmer.stop();
+          return server.close();
+        },
+      };
     },
   );
 }

@@ -21,12 +21,24 @@ const M_MMAP_THRESHOLD = -3;
 export type NativeHeapTuning = { applied: true; mmapThresholdBytes: number } | { applied: false; reason: string };
 
 type Mallopt = (param: number, value: number) => number;
+type MallocTrim = (pad: number) => number;
 
 let result: NativeHeapTuning | undefined;
+let mallocTrim: MallocTrim | undefined;
 
 async function loadMallopt(): Promise<Mallopt> {
   const koffi = await import('koffi');
-  return koffi.load('libc.so.6').func('int mallopt(int param, int value)') as Mallopt;
+  const libc = koffi.load('libc.so.6');
+  mallocTrim = libc.func('int malloc_trim(size_t pad)') as MallocTrim;
+  return libc.func('int mallopt(int param, int value)') as Mallopt;
+}
+
+/**
+ * Gives the C heap's free pages back to the system (glibc's malloc_trim), after
+ * {@link tuneNativeHeap} found glibc; otherwise does nothing. True when memory was released.
+ */
+export function trimNativeHeap(): boolean {
+  return mallocTrim ? mallocTrim(0) === 1 : false;
 }
 
 /**

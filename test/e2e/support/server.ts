@@ -20,7 +20,7 @@ const DIST_ENTRY = join(ROOT, 'dist/apps/homeserver/src/main.js');
  * The node options the homeserver is started with by `npm start` and the Docker image (a
  * test checks both): a larger young generation, so that fewer scavenges run under load.
  */
-export const HOMESERVER_NODE_ARGS: readonly string[] = ['--max-semi-space-size=32'];
+export const HOMESERVER_NODE_ARGS: readonly string[] = ['--max-semi-space-size=32', '--expose-gc'];
 
 export interface StartServerOptions {
   /** PostgreSQL connection URL; the embedded database when absent. */
