@@ -9,8 +9,8 @@
  *
  * Every `intervalMs` the trimmer looks at the process's CPU time over the interval and at the
  * heap. When the process was quiet (under `quietCpuShare` of a core) and the heap in use has
- * grown by `minGrowthBytes` since the last full collection, it runs one full collection
- * (`gc`, which node offers with `--expose-gc`, as `npm start` and the Docker image run it),
+ * grown by `minGrowthBytes` since the last full collection, it runs full collections (`gc`,
+ * which node offers with `--expose-gc`, as `npm start` and the Docker image run it),
  * then asks the C heap to give its free pages back (see native-heap.ts). A busy process is
  * left alone: there V8's own collections keep pace.
  */
@@ -56,6 +56,10 @@ export function startIdleMemoryTrimmer(options: IdleMemoryOptions = {}): IdleMem
     const heapUsedBefore = process.memoryUsage().heapUsed;
     if (share > quietCpuShare || heapUsedBefore - baseline < minGrowthBytes) return;
     const started = performance.now();
+    // The first collection frees the garbage; V8 returns the pages it emptied to the system
+    // only at a later one (one collection: RSS 573 to 493 MB for 450 to 11 MB in use; two in
+    // a row: to 289 MB).
+    gc();
     gc();
     trimNativeHeap();
     const after = process.memoryUsage();
