@@ -40,7 +40,7 @@ async function appendThenKill(kind: 'pglite' | 'postgres', target: string, acks:
 
 async function readEverything(store: PostgresEventStore): Promise<RecordedEvent[]> {
   // Events show once every older transaction in the cluster has ended (other sessions may share it).
-  for (let i = 0; i < 1000 && (await store.hasPendingEvents()); i++) await new Promise((r) => setTimeout(r, 10));
+  await store.settled(10_000);
   const all: RecordedEvent[] = [];
   let position = 0n;
   while (true) {

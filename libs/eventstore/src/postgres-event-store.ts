@@ -581,6 +581,21 @@ export class PostgresEventStore implements EventStore {
   }
 
   /**
+   * Waits until no committed event is held back from readers by an older transaction in flight
+   * elsewhere in the cluster (polling every 50 ms, at most `timeoutMs`); true when none is. On
+   * a shared PostgreSQL, what a reader sees right after its own appends may otherwise stop short
+   * of them.
+   */
+  async settled(timeoutMs = 30_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!(await this.hasPendingEvents())) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /**
    * One page of `$all` for a subscription, in one statement: the events after `after` below
    * the safe bound and, when there are none, whether committed events beyond it are held back
    * (`pending`). The page is read in position order without the bound and cut at the first

@@ -60,8 +60,7 @@ describe('the DAG path of the write side (events built by another server)', () =
   async function readEverything() {
     // Events committed while an older transaction elsewhere in the cluster (another test
     // file's, on a shared PostgreSQL) is in flight are held back from readers: wait them out.
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline && (await bed.store.hasPendingEvents())) await new Promise((resolve) => setTimeout(resolve, 50));
+    await bed.store.settled();
     const all = [];
     for (let after = 0n; ; ) {
       const page = await bed.store.readAll({ fromPosition: after, limit: 1000 });
