@@ -87,7 +87,8 @@ export const DEFAULT_MAX_READ_WAIT_MS = 2000;
 
 export class ReadBarrier {
   private readonly marks = new Map<string, Watermark>();
-  private readonly isEnabled: boolean;
+  /** Whether reads wait at all (`read_consistency.enabled`). */
+  readonly enabled: boolean;
   private readonly maxWaitMs: number;
   private readonly now: () => number;
 
@@ -95,14 +96,9 @@ export class ReadBarrier {
     private readonly horizon: ReadHorizon,
     private readonly options: ReadBarrierOptions = {},
   ) {
-    this.isEnabled = options.enabled ?? true;
+    this.enabled = options.enabled ?? true;
     this.maxWaitMs = Math.max(0, options.maxWaitMs ?? DEFAULT_MAX_READ_WAIT_MS);
     this.now = options.now ?? (() => performance.now());
-  }
-
-  /** Whether reads wait at all (`read_consistency.enabled`). */
-  get enabled(): boolean {
-    return this.isEnabled;
   }
 
   get horizonKind(): string {
@@ -151,7 +147,7 @@ export class ReadBarrier {
    * for). Never rejects for a lagging read model: the read then answers from what it holds.
    */
   async ready(readModels: readonly string[]): Promise<void> {
-    if (!this.isEnabled || readModels.length === 0) return;
+    if (!this.enabled || readModels.length === 0) return;
     const horizon = this.horizon.target();
     const target = typeof horizon === 'bigint' ? horizon : await horizon;
     let pending: Promise<void>[] | undefined;

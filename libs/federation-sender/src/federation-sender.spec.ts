@@ -125,10 +125,7 @@ describe('FederationSender', () => {
     // The first start begins at the store's head, which PostgreSQL shows only below the oldest
     // transaction in flight in the whole cluster (other suites share it): wait until the three
     // events are below it, so that "before the first start" means them.
-    for (let i = 0; await store.hasPendingEvents(); i++) {
-      if (i > 500) throw new Error('events still held back by an older transaction');
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    if (!(await store.settled(5_000))) throw new Error('events still held back by an older transaction');
     const sender = newSender(new FixedResolver(() => [receiver.serverName, ORIGIN]));
     await sender.start();
     // The first transaction is answered only once everything else is queued behind it.

@@ -11,10 +11,10 @@ import { sql, type CommonQueryMethods, type DatabasePool } from './sql';
 export interface RebuildSource {
   readAllWith(connection: CommonQueryMethods, after: bigint, limit: number): Promise<RecordedEvent[]>;
   /**
-   * True when committed events are held back from readers because an older transaction
-   * (anywhere in the database cluster) is still in flight.
+   * Waits (at most `timeoutMs`) until no committed event is held back from readers by an older
+   * transaction still in flight anywhere in the database cluster.
    */
-  hasPendingEvents?(after?: bigint): Promise<boolean>;
+  settled?(timeoutMs?: number): Promise<boolean>;
 }
 
 /** Longest wait, before a rebuild, for committed events held back by a transaction in flight. */
@@ -30,10 +30,7 @@ export interface RebuildWriteModelOptions {
 export async function rebuildWriteModel(pool: DatabasePool, source: RebuildSource, options: RebuildWriteModelOptions = {}): Promise<{ records: number }> {
   // Events committed but held back by an older transaction still in flight elsewhere in the
   // cluster would be left out: wait until readers see them all.
-  const deadline = Date.now() + PENDING_WAIT_MS;
-  while (source.hasPendingEvents && Date.now() < deadline && (await source.hasPendingEvents())) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await source.settled?.(PENDING_WAIT_MS);
   return pool.transaction(async (tx) => {
     await tx.query(sql.unsafe`TRUNCATE room.state_group_entries, room.events, room.state_groups, room.rooms, room.current_state,
       room.forward_extremities, room.client_transactions, room.aliases, room.forgotten`);
