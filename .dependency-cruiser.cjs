@@ -30,6 +30,20 @@ module.exports = {
       to: { path: '^(apps|projections|libs/(?!(contracts|protocol)/))' },
     },
     {
+      name: 'bus-stands-alone',
+      comment: 'libs/bus is a port and its adapters: it imports nothing of ours.',
+      severity: 'error',
+      from: { path: '^libs/bus/' },
+      to: { path: '^(apps|projections|libs/(?!bus/))' },
+    },
+    {
+      name: 'kafka-only-in-the-bus',
+      comment: 'Kafka is reached through the bus port (libs/bus); test helpers that run a broker may use kafkajs too.',
+      severity: 'error',
+      from: { path: '^(apps|libs|projections)/', pathNot: '^libs/bus/' },
+      to: { path: 'node_modules/kafkajs/' },
+    },
+    {
       name: 'http-never-touches-sql-or-store',
       comment: 'HTTP layers send commands and queries; they never touch SQL or the event store.',
       severity: 'error',

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Apache Kafka broker the scale-out suite starts (test/scale-out): the jars of
+# org.apache.kafka:kafka_2.13 and kafka-tools 4.4.0 with their dependencies, from Maven
+# Central, into $HS_KAFKA_HOME (default ~/.cache/hs-kafka/4.4.0)/libs. Needs Java 17 and
+# Maven. Idempotent. Exits non-zero when the jars cannot be installed.
+set -euo pipefail
+cd "$(dirname "$0")"
+home="${HS_KAFKA_HOME:-$HOME/.cache/hs-kafka/4.4.0}"
+if [ -f "$home/installed" ]; then
+  echo "kafka install: already in $home"
+  exit 0
+fi
+command -v java >/dev/null || { echo "kafka install: java not found" >&2; exit 1; }
+command -v mvn >/dev/null || { echo "kafka install: mvn not found" >&2; exit 1; }
+mkdir -p "$home"
+rm -rf "$home/libs"
+mvn -q -B -f kafka/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$home/libs"
+date -u +%FT%TZ > "$home/installed"
+echo "kafka install: $(ls "$home/libs" | wc -l) jars in $home/libs"
