@@ -42,7 +42,7 @@ describe('bounded read-your-writes wait', () => {
       },
     });
     hs = await startHomeserver(config, pino({ level: 'warn' }, sink), { accounts: { passwordHashing: { memoryCost: 1024, timeCost: 1, parallelism: 1 } } });
-    url = hs.clientUrl;
+    url = hs.clientUrl!;
     alice = await registerUser(url, 'alice');
   }, 120_000);
 

@@ -63,7 +63,7 @@ export async function startInProcess(options: InProcessOptions = {}): Promise<In
       federationModules: options.federationModules,
     });
     return {
-      url: server.clientUrl,
+      url: server.clientUrl!,
       serverName: config.server_name,
       config,
       server,

@@ -41,6 +41,47 @@ export interface OpenBackendOptions {
   projectors?: readonly Projector[];
   /** Called each time a projector's checkpoint advances (the /sync notifier listens). */
   onCheckpoint?: CheckpointListener;
+  /**
+   * Several processes share the database: the projections run in one of them only. The
+   * process holds a PostgreSQL advisory lock while it runs them; another one started with the
+   * projector role waits for the lock (a standby) and takes over when the holder stops or dies.
+   */
+  exclusiveProjections?: boolean;
+}
+
+/** Advisory-lock key of the process that runs the projections. */
+const PROJECTION_RUNNER_LOCK = 'hs.projection-runner';
+
+/**
+ * Takes the projection runner's advisory lock on a connection of its own, waiting while
+ * another process holds it; resolves to what releases it. The lock goes with the connection:
+ * when the holding process dies, PostgreSQL releases it.
+ */
+async function holdProjectionLock(db: Database, logger: Logger): Promise<() => Promise<void>> {
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let stopped = false;
+  const acquired = new Promise<void>((resolve, reject) => {
+    const held = db.pool.connect(async (connection) => {
+      let waiting = false;
+      while (!(await connection.oneFirst(sql.unsafe`SELECT pg_try_advisory_lock(hashtext(${PROJECTION_RUNNER_LOCK}))`))) {
+        if (stopped) return;
+        if (!waiting) logger.warn('another process runs the projections: this one stands by and takes over when it stops');
+        waiting = true;
+        await new Promise((wake) => setTimeout(wake, 1000));
+      }
+      if (waiting) logger.info('the projections are this process\'s now');
+      resolve();
+      await released;
+      await connection.query(sql.unsafe`SELECT pg_advisory_unlock(hashtext(${PROJECTION_RUNNER_LOCK}))`);
+    });
+    held.catch(reject);
+  });
+  await acquired;
+  return async () => {
+    stopped = true;
+    release();
+  };
 }
 
 function projectionLog(logger: Logger): ProjectionLog {
@@ -57,7 +98,9 @@ function projectionLog(logger: Logger): ProjectionLog {
 function openReadBarrier(config: HomeserverConfig, store: PostgresEventStore, logger: Logger, metrics: HomeserverMetrics | undefined): ReadBarrier {
   const log = logger.child({ component: 'read-barrier' });
   const settings = config.read_consistency;
-  return new ReadBarrier(settings.horizon === 'store' ? storeHorizon(store) : processHorizon(store), {
+  // Several processes (a bus is configured) write to one store: only its committed head is the truth.
+  const horizon = settings.horizon === 'store' || config.kafka.brokers.length > 0 ? storeHorizon(store) : processHorizon(store);
+  return new ReadBarrier(horizon, {
     enabled: settings.enabled,
     maxWaitMs: settings.max_wait_ms,
     ...(metrics ? { observe: (readModel: string, seconds: number, timedOut: boolean) => metrics.observeReadWait(readModel, seconds, timedOut) } : {}),
@@ -97,7 +140,9 @@ export async function openBackend(config: HomeserverConfig, options: OpenBackend
     const store = await PostgresEventStore.open(db, metrics ? { onAppended: (stream, count) => metrics.recordAppended(stream, count) } : {});
     const readBarrier = openReadBarrier(config, store, options.logger, metrics);
     let runner: ProjectionRunner | null = null;
+    let releaseLock: (() => Promise<void>) | undefined;
     if (options.projectors && options.projectors.length > 0) {
+      if (options.exclusiveProjections && db.kind === 'postgres') releaseLock = await holdProjectionLock(db, options.logger.child({ component: 'projections' }));
       const onCheckpoint = options.onCheckpoint;
       for (const projector of options.projectors) readBarrier.declare(projector.name);
       runner = new ProjectionRunner(db, store, options.projectors, {
@@ -113,6 +158,7 @@ export async function openBackend(config: HomeserverConfig, options: OpenBackend
         await runner.start();
       } catch (error) {
         await runner.stop().catch(() => undefined);
+        await releaseLock?.();
         await store.close();
         throw error;
       }
@@ -145,6 +191,7 @@ export async function openBackend(config: HomeserverConfig, options: OpenBackend
         closed = true;
         try {
           await runner?.stop();
+          await releaseLock?.();
           await store.close();
         } finally {
           await db.close();

@@ -33,6 +33,8 @@ export interface ClientApiOptions {
   appServices?: { registry: AppServiceRegistry; client: AppServiceClient };
   /** The module pushing transactions to the application services. */
   appServiceSender?: DynamicModule;
+  /** Deliver push notifications to the push gateways from this process (default true). */
+  pushDelivery?: boolean;
 }
 
 /** Provides the backend's database pool to the accounts layer and key backups. */
@@ -201,6 +203,7 @@ export function clientApiModule(
     readBarrier: backend.readBarrier,
     clock,
     ...(options.logger ? { logger: options.logger.child({ component: 'push-delivery' }) } : {}),
+    deliver: options.pushDelivery ?? true,
   });
   return ClientApiModule.forRoot({
     config,

@@ -14,7 +14,7 @@ import { FederationMediaSource, MediaService } from '@hs/media';
 import type { FederationKeys } from '@hs/keys';
 import type { CheckpointListener, ProjectionRunner } from '@hs/eventstore';
 import { SigningKey, parseSigningKeyFile } from '@hs/protocol';
-import { SyncNotifier, TypingStore } from '@hs/sync';
+import { PresenceStore, SyncNotifier, TypingStore } from '@hs/sync';
 import type { DynamicModule, Type } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Logger } from 'pino';
@@ -29,12 +29,18 @@ import { appServiceSenderModule, connectAppServiceTyping, ensureAppServiceSender
 import { connectE2eeFederation, e2eeInbound, e2eeServices } from './e2ee-federation';
 import { allProjectors } from './projectors';
 import { presenceFederation } from './presence-federation';
+import { followCheckpoints, openBus, publishCheckpoints, relayPresence, relayTyping } from './scale-out';
+import { routeRoomCommands } from './room-commands';
+import { CommandBus } from '@nestjs/cqrs';
 import { connectProfileFederation } from './profile-federation';
 
 export interface RunningHomeserver {
   config: HomeserverConfig;
-  /** Base URL of the client listener, e.g. http://127.0.0.1:8008 (with the real port when 0 was configured). */
-  clientUrl: string;
+  /**
+   * Base URL of the client listener, e.g. http://127.0.0.1:8008 (with the real port when 0 was
+   * configured), or null in a process without the `client` role.
+   */
+  clientUrl: string | null;
   /** Base URL of the federation listener, or null when it is disabled. */
   federationUrl: string | null;
   metrics: HomeserverMetrics;
@@ -125,16 +131,35 @@ export interface StartHomeserverOptions {
 
 export async function startHomeserver(config: HomeserverConfig, logger: Logger, options: StartHomeserverOptions = {}): Promise<RunningHomeserver> {
   const files = readStartupFiles(config);
+  const roles = new Set(config.roles);
   const metrics = new HomeserverMetrics();
+  // Several processes share the database: they talk over the bus (none when one process does everything).
+  const bus = await openBus(config, logger);
+  const checkpointPublisher = bus && roles.has('projector') ? publishCheckpoints(bus, logger.child({ component: 'bus' })) : null;
   // The /sync notifier lives in the client application, which starts after the projections:
   // checkpoints reach it once it exists, and it is told the positions reached before that.
   let checkpointListener: CheckpointListener | null = null;
-  const backend: Backend = await openBackend(config, {
-    logger,
-    metrics,
-    projectors: allProjectors(config.server_name),
-    onCheckpoint: (name, position, wrote, written) => checkpointListener?.(name, position, wrote, written),
-  });
+  let backend: Backend;
+  try {
+    backend = await openBackend(config, {
+      logger,
+      metrics,
+      projectors: roles.has('projector') ? allProjectors(config.server_name) : [],
+      exclusiveProjections: bus !== null,
+      onCheckpoint: (name, position, wrote, written) => {
+        checkpointListener?.(name, position, wrote, written);
+        checkpointPublisher?.listener(name, position, wrote, written);
+      },
+    });
+  } catch (error) {
+    await checkpointPublisher?.stop();
+    await bus?.close();
+    throw error;
+  }
+  // Without the projector role, the read models are advanced by the positions the projector process publishes.
+  const projectorNames = allProjectors(config.server_name).map((projector) => projector.name);
+  if (!backend.runner) for (const name of projectorNames) backend.readBarrier.declare(name);
+  const stopBus: Array<() => Promise<void>> = [];
   const apps: NestFastifyApplication[] = [];
   const keys = openFederationKeys(config, backend, files.signingKey, logger, options.clock);
   const room = roomDependencies(config, backend, files.signingKey, keys, logger, options.clock ?? Date.now);
@@ -149,7 +174,8 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
           ...options,
           logger,
           appServices,
-          appServiceSender: appServiceSenderModule(backend, appServices, logger),
+          ...(roles.has('appservice-sender') ? { appServiceSender: appServiceSenderModule(backend, appServices, logger) } : {}),
+          pushDelivery: roles.has('pusher'),
           // Remote media is fetched over federation when this server federates.
           ...(files.tls ? { remoteMedia: new FederationMediaSource(keys.client) } : {}),
         }),
@@ -171,13 +197,30 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     const rebuilds = client.get(ProjectionRebuilds, { strict: false });
     metrics.setRebuildProgressSource(() => rebuilds.all());
     await ensureAppServiceSenders(client, appServices.registry);
-    const disconnectAppServiceTyping = connectAppServiceTyping(client, appServices.registry);
+    const disconnectAppServiceTyping = roles.has('appservice-sender') ? connectAppServiceTyping(client, appServices.registry) : () => undefined;
     const notifier = client.get(SyncNotifier);
     checkpointListener = (name, position, wrote, written) => notifier.checkpointAdvanced(name, position, wrote, written);
     for (const lane of (await backend.runner?.status()) ?? []) notifier.checkpointAdvanced(lane.name, lane.checkpoint);
-    await client.listen(config.client_listener.port, config.client_listener.bind_address);
-    const clientUrl = urlOf(client, 'http');
-    logger.info({ url: clientUrl }, 'client listener ready');
+    if (bus) {
+      const readBarrier = backend.readBarrier;
+      if (!backend.runner) {
+        const advance = (name: string, position: bigint) => {
+          readBarrier.advance(name, position);
+          notifier.checkpointAdvanced(name, position);
+        };
+        stopBus.push(await followCheckpoints(bus, backend.db.pool, projectorNames, advance, logger.child({ component: 'bus' })));
+      }
+      stopBus.push(await relayTyping(bus, client.get(TypingStore), logger.child({ component: 'bus' })));
+      stopBus.push(await relayPresence(bus, client.get(PresenceStore), logger.child({ component: 'bus' })));
+      const routing = await routeRoomCommands(bus, client.get(CommandBus, { strict: false, each: true }), { writer: roles.has('room-writer'), logger: logger.child({ component: 'room-commands' }) });
+      stopBus.unshift(() => routing.stop());
+    }
+    let clientUrl: string | null = null;
+    if (roles.has('client')) {
+      await client.listen(config.client_listener.port, config.client_listener.bind_address);
+      clientUrl = urlOf(client, 'http');
+      logger.info({ url: clientUrl }, 'client listener ready');
+    }
 
     let federationUrl: string | null = null;
     let sender: FederationSender | null = null;
@@ -185,7 +228,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     let disconnectPresence: (() => void) | undefined;
     let disconnectProfiles: (() => void) | undefined;
     let disconnectGuestAccess: (() => void) | undefined;
-    if (files.tls) {
+    if (files.tls && roles.has('federation')) {
       const presence = presenceFederation(client, backend, config.server_name, logger);
       const federationApi = federationApiModule(keys, {
         room,
@@ -220,6 +263,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
       disconnectGuestAccess = started.onGuestAccessRevoked((roomId) => void guestAccess.enforce(roomId));
     }
 
+    logger.info({ roles: config.roles, bus: bus?.kind ?? null }, 'homeserver running');
     let closing: Promise<void> | undefined;
     return {
       config,
@@ -242,17 +286,23 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
           disconnectProfiles?.();
           disconnectGuestAccess?.();
           disconnectAppServiceTyping();
+          await Promise.allSettled(stopBus.map((stop) => stop()));
           await Promise.allSettled(apps.map((app) => app.close()));
           await backend.close();
+          await checkpointPublisher?.stop();
+          await bus?.close();
           logger.info('shut down');
         })();
         return closing;
       },
     };
   } catch (error) {
+    await Promise.allSettled(stopBus.map((stop) => stop()));
     await Promise.allSettled(apps.map((app) => app.close()));
     keys.close();
     await backend.close();
+    await checkpointPublisher?.stop();
+    await bus?.close();
     throw error;
   }
 }

@@ -14,6 +14,7 @@ import { startHomeserver } from './homeserver';
 import { startIdleMemoryTrimmer } from './idle-memory';
 import { tuneNativeHeap } from './native-heap';
 import { runAsProcessEntryPoint, runUntilShutdown } from './process-lifecycle';
+import { onlyProjects, startProjectorProcess } from './projector-process';
 
 export const DEFAULT_CONFIG_FILE = 'homeserver.yaml';
 
@@ -82,7 +83,11 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       }
       const config = loadConfig(file, env);
       const logger = pino(redactingLoggerOptions(config.logging.level));
-      logger.info({ config: file, server_name: config.server_name }, 'starting homeserver');
+      logger.info({ config: file, server_name: config.server_name, roles: config.roles }, 'starting homeserver');
+      if (onlyProjects(config.roles)) {
+        const projector = await startProjectorProcess(config, logger);
+        return { logger, stop: () => projector.stop() };
+      }
       const nativeHeap = await tuneNativeHeap();
       if (nativeHeap.applied) logger.debug({ mmap_threshold_bytes: nativeHeap.mmapThresholdBytes }, 'native heap: fixed mmap threshold');
       else logger.debug({ reason: nativeHeap.reason }, 'native heap settings left as they are');

@@ -2,16 +2,16 @@
  * A process that only runs projections (scaling out the read side):
  * `node dist/apps/projector/src/main.js [--config FILE]`. Loads the configuration, opens the
  * database, applies migrations, runs the projection runner with every projector until
- * SIGTERM/SIGINT, then stops the runner and closes the database. Exit codes: 0 after a
+ * SIGTERM/SIGINT (publishing the positions it reaches on the bus when `kafka.brokers` is set),
+ * then stops the runner and closes the database. Its configuration's `roles` are not read. Exit codes: 0 after a
  * graceful shutdown, 2 for an invalid configuration, 1 for other failures.
  */
 import 'reflect-metadata';
 import { resolve } from 'node:path';
 import { loadConfig } from '@hs/config';
 import pino from 'pino';
-import { openBackend } from '../../homeserver/src/backend';
 import { runAsProcessEntryPoint, runUntilShutdown } from '../../homeserver/src/process-lifecycle';
-import { allProjectors } from '../../homeserver/src/projectors';
+import { startProjectorProcess } from '../../homeserver/src/projector-process';
 
 export interface ProjectorMainOptions {
   env?: NodeJS.ProcessEnv;
@@ -33,16 +33,8 @@ export async function main(argv: readonly string[], options: ProjectorMainOption
   return runUntilShutdown({ shutdownSignal: options.shutdownSignal, stderr, failureMessage: 'projector failed' }, async () => {
     const config = loadConfig(resolve(file), options.env ?? process.env);
     const logger = pino({ level: config.logging.level }).child({ process: 'projector' });
-    const projectors = allProjectors(config.server_name);
-    const backend = await openBackend(config, { logger, projectors });
-    logger.info({ projectors: projectors.map((projector) => projector.name) }, 'projector running');
-    return {
-      logger,
-      stop: async () => {
-        await backend.close();
-        logger.info('shut down');
-      },
-    };
+    const projector = await startProjectorProcess(config, logger);
+    return { logger, stop: () => projector.stop() };
   });
 }
 

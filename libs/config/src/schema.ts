@@ -36,6 +36,9 @@ export function keyDoc(schema: z.ZodTypeAny): KeyDoc | undefined {
  */
 const SERVER_NAME = /^(?:\[[0-9A-Fa-f:.]{2,45}\]|[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)(?::[0-9]{1,5})?$/;
 
+/** What a process of the server can do (`roles`); one process does all of it by default. */
+export const SERVER_ROLES = ['client', 'room-writer', 'federation', 'projector', 'pusher', 'appservice-sender'] as const;
+
 /** Default thumbnail sizes (what Synapse and Dendrite offer). */
 const DEFAULT_THUMBNAIL_SIZES = ['32x32 crop', '96x96 crop', '320x240 scale', '640x480 scale', '800x600 scale'] as const;
 
@@ -359,6 +362,37 @@ export const configSchema = z
         .default({}),
       { doc: 'The content repository.' },
     ),
+    roles: key(
+      z
+        .array(z.enum(SERVER_ROLES, { errorMap: () => ({ message: `must be one of ${SERVER_ROLES.join(', ')}` }) }))
+        .min(1, 'must name at least one role')
+        .refine((roles) => new Set(roles).size === roles.length, 'must not name a role twice')
+        .default([...SERVER_ROLES]),
+      {
+        doc: 'What this process does when the server runs as several processes on one database (docs/scale-out.md): `client` serves the client API and /sync; `room-writer` writes the rooms the Kafka partition assignment gives it (commands for a room go to its one writer); `federation` serves the federation listener (when enabled) and sends to other servers; `projector` runs the projections; `pusher` delivers push notifications; `appservice-sender` sends transactions to application services. Run exactly one process with each of projector, federation, pusher and appservice-sender, and as many with client and room-writer as you like (at least one room-writer). Any split needs `kafka.brokers`. The default runs every role in one process, with no Kafka.',
+      },
+    ),
+    kafka: key(
+      z
+        .object({
+          brokers: key(z.array(z.string().regex(/^[^\s:]+:[0-9]{1,5}$/, 'must be host:port')).default([]), {
+            doc: 'Kafka brokers (host:port) of the bus between the processes of one server: read-model wake-ups for /sync and typing notifications. Empty: one process, no Kafka.',
+          }),
+          topic_prefix: key(z.string().regex(/^[A-Za-z0-9._-]*$/, 'may hold only letters, digits, dots, dashes and underscores').default('homeserver.'), {
+            doc: 'Prefix of the topics and consumer groups (several servers may share one cluster).',
+          }),
+          partitions: key(z.number().int('must be a whole number').min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(8), {
+            doc: 'Partitions of each topic the server creates when it is missing.',
+          }),
+          replication_factor: key(z.number().int('must be a whole number').min(-1, 'must be -1 or at least 1').refine((n) => n !== 0, 'must be -1 or at least 1').default(-1), {
+            doc: 'Replication factor of each topic the server creates; -1 takes the broker\'s default.',
+          }),
+          client_id: key(z.string().min(1, 'must not be empty').default('homeserver'), { doc: 'The client id the brokers see.' }),
+        })
+        .strict()
+        .default({}),
+      { doc: 'Scale-out: the bus between the processes of one server (docs/scale-out.md).' },
+    ),
     read_consistency: key(
       z
         .object({
@@ -369,7 +403,7 @@ export const configSchema = z
             doc: 'Longest time a read waits for a lagging read model before it answers from what that read model holds (the lag is logged and /health reports degraded).',
           }),
           horizon: key(z.enum(['process', 'store'], { errorMap: () => ({ message: 'must be process or store' }) }).default('process'), {
-            doc: 'What reads wait for: `process`, the writes this process acknowledged (exact when one process writes to the event store, and free); `store`, the event store\'s committed head, read once per read (needed when several processes write to one store).',
+            doc: 'What reads wait for: `process`, the writes this process acknowledged (exact when one process writes to the event store, and free); `store`, the event store\'s committed head, read once per read (needed when several processes write to one store, and taken whenever `kafka.brokers` is set).',
           }),
         })
         .strict()
@@ -419,6 +453,13 @@ export const configSchema = z
         code: z.ZodIssueCode.custom,
         path: ['federation_listener', 'port'],
         message: `must differ from client_listener.port (${client.port})`,
+      });
+    }
+    if (SERVER_ROLES.some((role) => !config.roles.includes(role)) && config.kafka.brokers.length === 0) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['kafka', 'brokers'],
+        message: `must name at least one broker when this process runs only some roles (${config.roles.join(', ')})`,
       });
     }
     const retry = config.federation;

@@ -10,6 +10,9 @@ export interface RateLimitRule {
   burst_count: number;
 }
 
+/** What a process of the server can do (`roles`). */
+export type ServerRole = 'client' | 'room-writer' | 'federation' | 'projector' | 'pusher' | 'appservice-sender';
+
 export interface HomeserverConfig {
   /** The domain part of user ids and room aliases, e.g. `example.org` (port allowed). */
   server_name: string;
@@ -109,6 +112,17 @@ export interface HomeserverConfig {
       ip_deny_list: string[];
       max_page_bytes: number;
     };
+  };
+  /** What this process does (every role by default): see SERVER_ROLES. */
+  roles: ServerRole[];
+  /** The bus between the processes of one server; no brokers: one process, no Kafka. */
+  kafka: {
+    brokers: string[];
+    topic_prefix: string;
+    partitions: number;
+    /** -1: the broker's default. */
+    replication_factor: number;
+    client_id: string;
   };
   read_consistency: {
     /** Reads wait for the read models to reflect acknowledged writes (off only for benchmarks). */

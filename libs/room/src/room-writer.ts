@@ -5,7 +5,8 @@
  * transaction that appends the facts with the expected stream revision and updates the write
  * model. When another process appended first, the command is decided again on fresh state.
  */
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ROOM_EVENT_ACCEPTED,
   roomStream,
@@ -116,11 +117,19 @@ export interface RoomWriterDependencies {
   clock: Clock;
   /** The room version of new rooms when the client names none. */
   defaultRoomVersion: string;
-  /** Attempts when another process appended to the room first (default 5). */
+  /** Attempts when another process appended to the room first (default 10). */
   maxAttempts?: number;
 }
 
 const MAX_CACHED_ROOMS = 1000;
+
+/**
+ * Another process wrote to the room first: wait a random while (up to 2^attempt ms, at most
+ * 256 ms) before deciding again, so that two busy writers of one room stop colliding.
+ */
+function backOff(attempt: number): Promise<void> {
+  return sleep(randomInt(Math.min(2 ** attempt, 256) + 1));
+}
 
 /** Facts per append statement of an ingest. */
 const INGEST_APPEND_CHUNK = 500;
@@ -169,7 +178,7 @@ export class RoomWriter {
 
   /** Like {@link write}, for a caller already running inside {@link exclusive} for this room. */
   async writeNow(roomId: string, decide: (state: RoomState) => RoomPlan | Promise<RoomPlan>, options: WriteOptions = {}): Promise<WriteResult> {
-    const attempts = this.deps.maxAttempts ?? 5;
+    const attempts = this.deps.maxAttempts ?? 10;
     for (let attempt = 1; ; attempt++) {
       const snapshot = await this.snapshot(roomId);
       if (!snapshot) throw notFound(`room ${roomId} is not known to this server`);
@@ -179,6 +188,7 @@ export class RoomWriter {
       } catch (error) {
         if (error instanceof WrongExpectedRevisionError && attempt < attempts) {
           this.cache.delete(roomId);
+          await backOff(attempt);
           continue;
         }
         throw error;
@@ -243,7 +253,7 @@ export class RoomWriter {
 
   /** Like {@link ingest}, for a caller already running inside {@link exclusive} for this room. */
   async ingestNow(roomId: string, incoming: readonly IncomingPdu[], options: { roomVersion?: string } = {}): Promise<IngestResult[]> {
-    const attempts = this.deps.maxAttempts ?? 5;
+    const attempts = this.deps.maxAttempts ?? 10;
     for (let attempt = 1; ; attempt++) {
       const snapshot = await this.snapshot(roomId);
       let room: DagRoomState;
@@ -282,7 +292,10 @@ export class RoomWriter {
         });
       } catch (error) {
         this.cache.delete(roomId);
-        if (error instanceof WrongExpectedRevisionError && attempt < attempts) continue;
+        if (error instanceof WrongExpectedRevisionError && attempt < attempts) {
+          await backOff(attempt);
+          continue;
+        }
         throw error;
       }
       this.rememberIngested(roomId, snapshot, decision, revision);

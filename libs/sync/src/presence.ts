@@ -73,6 +73,20 @@ interface Entry {
   changed: number;
   /** A user of another server: its server tells the state (see `setRemote`), no timeout but {@link REMOTE_TIMEOUT_MS} applies. */
   remote: boolean;
+  /**
+   * A local user whose presence another process of this server computed and relayed (see
+   * `setRelayed`): taken as given, its timeouts applied by that process.
+   */
+  relayed: boolean;
+}
+
+/** A local user's presence as one process of the server tells the others (scale-out). */
+export interface RelayedPresence {
+  state: PresenceState;
+  statusMsg?: string;
+  /** Last activity, ms since the epoch (0: never). */
+  lastActiveTs: number;
+  currentlyActive: boolean;
 }
 
 /** The presence of another server's user, as its `m.presence` EDU gives it. */
@@ -132,6 +146,7 @@ export class PresenceStore implements PresenceSource {
     if (!this.enabled) return;
     const now = this.now();
     this.update(userId, (e) => {
+      e.relayed = false;
       e.state = state;
       e.statusMsg = statusMsg;
       e.cause = 'explicit';
@@ -148,6 +163,7 @@ export class PresenceStore implements PresenceSource {
     if (!this.enabled) return;
     const now = this.now();
     this.update(userId, (e) => {
+      e.relayed = false;
       e.lastActiveTs = now;
       e.currentlyActive = true;
       if (e.state !== 'online') {
@@ -169,6 +185,7 @@ export class PresenceStore implements PresenceSource {
     device.inProgress++;
     device.lastSyncTs = now;
     this.update(userId, (e) => {
+      e.relayed = false;
       e.devices.set(deviceId, device);
       e.lastSeenTs = now;
       if (setPresence === 'online') {
@@ -221,6 +238,42 @@ export class PresenceStore implements PresenceSource {
       },
       moved,
     );
+  }
+
+  /**
+   * A local user's presence as another process of this server computed it (the process their
+   * client talks to): taken as given until a request of the user reaches this process. A user
+   * of another server is never changed this way.
+   */
+  setRelayed(userId: string, presence: RelayedPresence): void {
+    if (!this.enabled) return;
+    if (this.users.get(userId)?.remote) return;
+    const now = this.now();
+    this.update(
+      userId,
+      (e) => {
+        e.relayed = true;
+        e.state = presence.state;
+        e.statusMsg = presence.statusMsg;
+        e.lastActiveTs = presence.lastActiveTs;
+        e.currentlyActive = presence.state === 'online' && presence.currentlyActive;
+        e.cause = 'explicit';
+        e.lastSeenTs = now;
+      },
+      true,
+    );
+  }
+
+  /** Whether the user's presence was relayed by another process of this server. */
+  isRelayed(userId: string): boolean {
+    return this.users.get(userId)?.relayed === true;
+  }
+
+  /** What this process tells the others of a local user's presence (undefined: a remote user, or unknown). */
+  relayable(userId: string): RelayedPresence | undefined {
+    const e = this.users.get(userId);
+    if (!e || e.remote) return undefined;
+    return { state: e.state, ...(e.statusMsg !== undefined ? { statusMsg: e.statusMsg } : {}), lastActiveTs: e.lastActiveTs, currentlyActive: e.currentlyActive };
   }
 
   /** Whether the user's presence comes from another server. */
@@ -278,7 +331,7 @@ export class PresenceStore implements PresenceSource {
   /** What `restore` takes back, for one user (undefined: unknown). */
   saved(userId: string): SavedPresence | undefined {
     const e = this.users.get(userId);
-    return e && !e.remote ? { userId, state: e.state, statusMsg: e.statusMsg ?? null, lastActiveTs: e.lastActiveTs } : undefined;
+    return e && !e.remote && !e.relayed ? { userId, state: e.state, statusMsg: e.statusMsg ?? null, lastActiveTs: e.lastActiveTs } : undefined;
   }
 
   /** Applies the timeouts (the store's timer calls it; tests call it with their own clock). */
@@ -286,6 +339,8 @@ export class PresenceStore implements PresenceSource {
     if (!this.enabled) return;
     const now = this.now();
     for (const userId of [...this.users.keys()]) {
+      // The process that relayed a user's presence applies their timeouts.
+      if (this.users.get(userId)?.relayed) continue;
       if (this.users.get(userId)?.remote) {
         this.update(userId, (e) => {
           if (e.state !== 'offline' && now - e.lastSeenTs >= REMOTE_TIMEOUT_MS) {
@@ -320,7 +375,7 @@ export class PresenceStore implements PresenceSource {
   }
 
   private newEntry(): Entry {
-    return { state: 'offline', statusMsg: undefined, lastActiveTs: 0, currentlyActive: false, cause: 'explicit', lastSeenTs: 0, devices: new Map(), changed: 0, remote: false };
+    return { state: 'offline', statusMsg: undefined, lastActiveTs: 0, currentlyActive: false, cause: 'explicit', lastSeenTs: 0, devices: new Map(), changed: 0, remote: false, relayed: false };
   }
 
   /**
@@ -354,7 +409,7 @@ export class PresenceStore implements PresenceSource {
     const status: PresenceStatus = { presence: e.state };
     if (e.lastActiveTs > 0) status.last_active_ago = Math.max(0, now - e.lastActiveTs);
     if (e.statusMsg !== undefined) status.status_msg = e.statusMsg;
-    if (e.state === 'online') status.currently_active = e.currentlyActive && (e.remote || now - e.lastActiveTs < ACTIVE_GRANULARITY_MS);
+    if (e.state === 'online') status.currently_active = e.currentlyActive && (e.remote || e.relayed || now - e.lastActiveTs < ACTIVE_GRANULARITY_MS);
     return status;
   }
 }

@@ -62,11 +62,30 @@ describe('TypingStore', () => {
     store.setTyping('!a:x', '@v:x', false);
     store.setTyping('!a:x', '@w:x', false);
     expect(updates).toEqual([
-      { roomId: '!a:x', userId: '@u:x', typing: true },
-      { roomId: '!a:x', userId: '@u:x', typing: true },
+      { roomId: '!a:x', userId: '@u:x', typing: true, timeoutMs: 60_000 },
+      { roomId: '!a:x', userId: '@u:x', typing: true, timeoutMs: 1_000 },
       { roomId: '!a:x', userId: '@u:x', typing: false },
-      { roomId: '!a:x', userId: '@v:x', typing: true },
+      { roomId: '!a:x', userId: '@v:x', typing: true, timeoutMs: 5_000 },
       { roomId: '!a:x', userId: '@v:x', typing: false },
+    ]);
+    subscription.unsubscribe();
+    store.close();
+  });
+
+  it('marks the updates of notifications another process relayed, their timeout included', () => {
+    const store = new TypingStore();
+    const updates: TypingUpdate[] = [];
+    const subscription = store.updates.subscribe((update) => updates.push(update));
+    store.setTyping('!a:x', '@u:x', true, 2_000, true);
+    store.setTyping('!a:x', '@v:x', true, 5_000, true);
+    store.setTyping('!a:x', '@v:x', false, undefined, true);
+    jest.advanceTimersByTime(2_000);
+    expect(store.typing('!a:x')).toEqual([]);
+    expect(updates).toEqual([
+      { roomId: '!a:x', userId: '@u:x', typing: true, timeoutMs: 2_000, relayed: true },
+      { roomId: '!a:x', userId: '@v:x', typing: true, timeoutMs: 5_000, relayed: true },
+      { roomId: '!a:x', userId: '@v:x', typing: false, relayed: true },
+      { roomId: '!a:x', userId: '@u:x', typing: false, relayed: true },
     ]);
     subscription.unsubscribe();
     store.close();

@@ -17,6 +17,10 @@ export interface TypingUpdate {
   roomId: string;
   userId: string;
   typing: boolean;
+  /** For a start or renewal: milliseconds until it ends unless renewed. */
+  timeoutMs?: number;
+  /** The notification was set by another process of this server (scale-out), not by a request here. */
+  relayed?: true;
 }
 
 interface Entry {
@@ -24,6 +28,8 @@ interface Entry {
   timer: NodeJS.Timeout;
   /** When `updates` last said the user is typing. */
   announced: number;
+  /** Set by another process of this server. */
+  relayed: boolean;
 }
 
 export class TypingStore implements TypingSource {
@@ -47,8 +53,11 @@ export class TypingStore implements TypingSource {
     return this.rooms.get(roomId)?.changed ?? 0;
   }
 
-  /** PUT /rooms/{roomId}/typing/{userId}: starts (for `timeoutMs`) or stops the user's typing. */
-  setTyping(roomId: string, userId: string, typing: boolean, timeoutMs = 30_000): void {
+  /**
+   * PUT /rooms/{roomId}/typing/{userId}: starts (for `timeoutMs`) or stops the user's typing.
+   * `relayed`: another process of this server saw the request (its updates say so).
+   */
+  setTyping(roomId: string, userId: string, typing: boolean, timeoutMs = 30_000, relayed = false): void {
     const room = this.rooms.get(roomId) ?? { users: new Map<string, Entry>(), changed: 0 };
     this.rooms.set(roomId, room);
     const existing = room.users.get(userId);
@@ -57,7 +66,7 @@ export class TypingStore implements TypingSource {
       if (!existing) return;
       room.users.delete(userId);
       this.changed(roomId, room);
-      this.updateSubject.next({ roomId, userId, typing: false });
+      this.updateSubject.next({ roomId, userId, typing: false, ...(relayed ? { relayed } : {}) });
       return;
     }
     const duration = Math.max(0, Math.min(timeoutMs, MAX_TYPING_TIMEOUT_MS));
@@ -65,10 +74,10 @@ export class TypingStore implements TypingSource {
     timer.unref?.();
     const now = this.now();
     const announce = !existing || now - existing.announced >= TYPING_REANNOUNCE_MS;
-    room.users.set(userId, { until: now + duration, timer, announced: announce ? now : existing.announced });
+    room.users.set(userId, { until: now + duration, timer, announced: announce ? now : existing.announced, relayed });
     // Extending a running notification does not change what clients see.
     if (!existing) this.changed(roomId, room);
-    if (announce) this.updateSubject.next({ roomId, userId, typing: true });
+    if (announce) this.updateSubject.next({ roomId, userId, typing: true, timeoutMs: duration, ...(relayed ? { relayed } : {}) });
   }
 
   typing(roomId: string): string[] {
@@ -99,9 +108,11 @@ export class TypingStore implements TypingSource {
 
   private expire(roomId: string, userId: string): void {
     const room = this.rooms.get(roomId);
-    if (!room?.users.delete(userId)) return;
+    const entry = room?.users.get(userId);
+    if (!room || !entry) return;
+    room.users.delete(userId);
     this.changed(roomId, room);
-    this.updateSubject.next({ roomId, userId, typing: false });
+    this.updateSubject.next({ roomId, userId, typing: false, ...(entry.relayed ? { relayed: true as const } : {}) });
   }
 
   private changed(roomId: string, room: { changed: number }): void {

@@ -41,6 +41,12 @@ export interface StartServerOptions {
   /** How many of the last log lines `lines` keeps (default 500). */
   keepLines?: number;
   /**
+   * Start-up is done when the server logs a line with this message (its url is then empty):
+   * for a process without the client listener (scale-out roles). Default: the client
+   * listener's ready line.
+   */
+  readyMessage?: string;
+  /**
    * The folder the server runs in (its generated configuration, keys and embedded database),
    * kept by stop(): a second start in it is a restart. A new temporary one when absent.
    */
@@ -103,7 +109,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
   const stderr: string[] = [];
   const exit = new Promise<number | null>((resolveExit) => child.on('exit', (code) => resolveExit(code)));
   const ready = new Promise<string>((resolveReady, reject) => {
-    if (quiet) {
+    if (quiet && options.readyMessage === undefined) {
       const url = `http://127.0.0.1:${port}`;
       pollHealth(url, () => child.exitCode !== null).then(() => resolveReady(url), reject);
     }
@@ -123,9 +129,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
         }
         lines.push(line);
         if (lines.length > keepLines) lines.splice(0, lines.length - keepLines);
-        if (line.msg === 'client listener ready' && typeof line.url === 'string') {
+        if (options.readyMessage === undefined && line.msg === 'client listener ready' && typeof line.url === 'string') {
           clearTimeout(timer);
           resolveReady(line.url);
+        } else if (options.readyMessage !== undefined && line.msg === options.readyMessage) {
+          clearTimeout(timer);
+          resolveReady('');
         }
       }
     });

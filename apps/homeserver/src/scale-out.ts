@@ -1,0 +1,214 @@
+/**
+ * The homeserver as several processes on one database (docs/scale-out.md): the bus between
+ * them (Kafka), what a projector process tells the others, and what a client process learns
+ * from them. One process that runs every role needs none of this and opens no bus.
+ */
+import { BUS_TOPICS, KafkaBus, type Bus, type BusMessage } from '@hs/bus';
+import type { HomeserverConfig } from '@hs/config';
+import { readActive, type CheckpointListener } from '@hs/eventstore';
+import { PRESENCE_STATES, type PresenceState, type PresenceStore, type RelayedPresence, type TypingStore, type TypingUpdate } from '@hs/sync';
+import type { Logger } from 'pino';
+import type { CommonQueryMethods } from 'slonik';
+
+/** Connects to the configured Kafka brokers, or null when none is configured (one process). */
+export async function openBus(config: HomeserverConfig, logger: Logger): Promise<Bus | null> {
+  const settings = config.kafka;
+  if (settings.brokers.length === 0) return null;
+  const log = logger.child({ component: 'bus' });
+  const bus = await KafkaBus.connect({
+    brokers: settings.brokers,
+    topicPrefix: settings.topic_prefix,
+    partitions: settings.partitions,
+    replicationFactor: settings.replication_factor,
+    clientId: settings.client_id,
+    log: (level, message, fields) => {
+      const { error, ...rest } = fields;
+      log[level]({ ...rest, ...(error !== undefined ? { err: error } : {}) }, message);
+    },
+  });
+  log.info({ brokers: settings.brokers, process_id: bus.processId }, 'connected to the bus');
+  return bus;
+}
+
+/** What a projector process publishes: the position each projection has applied. */
+interface CheckpointsMessage {
+  positions: Record<string, string>;
+}
+
+/** How often a projector process repeats its positions, so a process that just started learns them. */
+export const CHECKPOINT_REPEAT_MS = 1000;
+
+export interface CheckpointPublisher {
+  /** The runner's checkpoint listener. */
+  listener: CheckpointListener;
+  stop(): Promise<void>;
+}
+
+/**
+ * Publishes every projection's position to the other processes as it advances: one message
+ * holds them all (one key, so they arrive in order), at most one is in flight, and the next
+ * carries whatever advanced meanwhile. The positions are also repeated every
+ * CHECKPOINT_REPEAT_MS.
+ */
+export function publishCheckpoints(bus: Bus, logger: Logger): CheckpointPublisher {
+  const positions = new Map<string, bigint>();
+  let dirty = false;
+  let sending: Promise<void> | null = null;
+  let stopped = false;
+  const send = (): void => {
+    if (sending || stopped) return;
+    dirty = false;
+    const message: CheckpointsMessage = { positions: Object.fromEntries([...positions].map(([name, position]) => [name, position.toString()])) };
+    sending = bus
+      .publish(BUS_TOPICS.checkpoints, 'positions', message)
+      .catch((error: unknown) => logger.warn({ err: error }, 'projection positions could not be published; they are sent again with the next advance'))
+      .finally(() => {
+        sending = null;
+        if (dirty) send();
+      });
+  };
+  const repeat = setInterval(send, CHECKPOINT_REPEAT_MS);
+  repeat.unref();
+  return {
+    listener: (name, position) => {
+      if (position <= (positions.get(name) ?? -1n)) return;
+      positions.set(name, position);
+      dirty = true;
+      send();
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(repeat);
+      await sending;
+    },
+  };
+}
+
+function parseCheckpoints(value: unknown): Map<string, bigint> | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const positions = (value as Partial<CheckpointsMessage>).positions;
+  if (typeof positions !== 'object' || positions === null) return null;
+  const result = new Map<string, bigint>();
+  for (const [name, position] of Object.entries(positions)) {
+    if (typeof position !== 'string' || !/^[0-9]{1,20}$/.test(position)) return null;
+    result.set(name, BigInt(position));
+  }
+  return result;
+}
+
+/**
+ * A process that runs no projections learns how far they are from the projector process:
+ * the positions published on the bus from now on, and those stored in the database (for the
+ * time before). `advance` gets each projection's position, never one lower than before.
+ */
+export async function followCheckpoints(
+  bus: Bus,
+  db: CommonQueryMethods,
+  names: readonly string[],
+  advance: (name: string, position: bigint) => void,
+  logger: Logger,
+): Promise<() => Promise<void>> {
+  const known = new Map<string, bigint>();
+  const apply = (name: string, position: bigint) => {
+    if (!names.includes(name) || position <= (known.get(name) ?? -1n)) return;
+    known.set(name, position);
+    advance(name, position);
+  };
+  const unsubscribe = await bus.subscribe(BUS_TOPICS.checkpoints, (message: BusMessage) => {
+    const positions = parseCheckpoints(message.value);
+    if (!positions) {
+      logger.warn({ origin: message.origin }, 'a message of projection positions that is not valid was ignored');
+      return;
+    }
+    for (const [name, position] of positions) apply(name, position);
+  });
+  for (const name of names) {
+    const active = await readActive(db, name);
+    if (active) apply(name, active.checkpoint);
+  }
+  return unsubscribe;
+}
+
+/** A typing notification as it travels between processes. */
+interface TypingMessage {
+  roomId: string;
+  userId: string;
+  typing: boolean;
+  timeoutMs?: number;
+}
+
+function parseTyping(value: unknown): TypingMessage | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const { roomId, userId, typing, timeoutMs } = value as Partial<TypingMessage>;
+  if (typeof roomId !== 'string' || typeof userId !== 'string' || typeof typing !== 'boolean') return null;
+  if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0)) return null;
+  return { roomId, userId, typing, ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
+}
+
+/**
+ * Typing notifications reach every client process: those set by requests here are
+ * published (keyed by room), those of other processes are applied here as relayed.
+ */
+export async function relayTyping(bus: Bus, typing: TypingStore, logger: Logger): Promise<() => Promise<void>> {
+  const unsubscribe = await bus.subscribe(BUS_TOPICS.typing, (message: BusMessage) => {
+    if (message.origin === bus.processId) return;
+    const update = parseTyping(message.value);
+    if (!update) {
+      logger.warn({ origin: message.origin }, 'a typing message that is not valid was ignored');
+      return;
+    }
+    typing.setTyping(update.roomId, update.userId, update.typing, update.timeoutMs, true);
+  });
+  const subscription = typing.updates.subscribe((update: TypingUpdate) => {
+    if (update.relayed) return;
+    const message: TypingMessage = { roomId: update.roomId, userId: update.userId, typing: update.typing, ...(update.timeoutMs !== undefined ? { timeoutMs: update.timeoutMs } : {}) };
+    bus.publish(BUS_TOPICS.typing, update.roomId, message).catch((error: unknown) => logger.warn({ err: error, room_id: update.roomId }, 'a typing notification could not be published to the other processes'));
+  });
+  return async () => {
+    subscription.unsubscribe();
+    await unsubscribe();
+  };
+}
+
+/** A local user's presence as it travels between processes. */
+interface PresenceMessage extends RelayedPresence {
+  userId: string;
+}
+
+function parsePresence(value: unknown): PresenceMessage | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const { userId, state, statusMsg, lastActiveTs, currentlyActive } = value as Partial<PresenceMessage>;
+  if (typeof userId !== 'string' || typeof state !== 'string' || !(PRESENCE_STATES as readonly string[]).includes(state)) return null;
+  if (statusMsg !== undefined && typeof statusMsg !== 'string') return null;
+  if (typeof lastActiveTs !== 'number' || !Number.isFinite(lastActiveTs) || typeof currentlyActive !== 'boolean') return null;
+  return { userId, state: state as PresenceState, ...(statusMsg !== undefined ? { statusMsg } : {}), lastActiveTs, currentlyActive };
+}
+
+/**
+ * Presence reaches every process: a change of a local user computed here (their request, their
+ * sync, a timeout) is published, keyed by user; one computed by another process is taken as
+ * given here (`PresenceStore.setRelayed`) until the user's own requests reach this process.
+ */
+export async function relayPresence(bus: Bus, presence: PresenceStore, logger: Logger): Promise<() => Promise<void>> {
+  const unsubscribe = await bus.subscribe(BUS_TOPICS.presence, (message: BusMessage) => {
+    if (message.origin === bus.processId) return;
+    const update = parsePresence(message.value);
+    if (!update) {
+      logger.warn({ origin: message.origin }, 'a presence message that is not valid was ignored');
+      return;
+    }
+    const { userId, ...relayed } = update;
+    presence.setRelayed(userId, relayed);
+  });
+  const stop = presence.onChange((userId) => {
+    if (presence.isRelayed(userId)) return;
+    const relayable = presence.relayable(userId);
+    if (!relayable) return;
+    const message: PresenceMessage = { userId, ...relayable };
+    bus.publish(BUS_TOPICS.presence, userId, message).catch((error: unknown) => logger.warn({ err: error }, 'a presence change could not be published to the other processes'));
+  });
+  return async () => {
+    stop();
+    await unsubscribe();
+  };
+}
