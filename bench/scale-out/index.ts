@@ -17,6 +17,8 @@
  *   BENCH_TOPOLOGIES=0,1,2,4 0: one process without Kafka; N: N client/room-writer processes and a projector
  *   BENCH_ROUNDS=1           rounds over the topologies
  *   BENCH_ENTRY=dist         run the built server (npm run build) instead of the sources
+ *   BENCH_BROKER_WARMUP_SECONDS=30 a first, unreported load on topology 1, so that the broker's
+ *                            JIT has compiled its hot paths before anything is measured (0: none)
  *   BENCH_RATE=50            messages per second over all senders, paced (default 0: back to
  *                            back); below saturation, the delivery of topology 0 and 1 differ by
  *                            the Kafka hop alone
@@ -86,7 +88,7 @@ async function startTopology(n: number, databaseUrl: string, broker: KafkaBroker
   }
 }
 
-async function run(topology: Topology): Promise<string[]> {
+async function run(topology: Topology, seconds = SECONDS): Promise<string[]> {
   const urlOf = (i: number) => topology.clients[i % topology.clients.length].url;
   const users: TestUser[] = [];
   for (let i = 0; i < USERS; i++) users.push(await registerUser(urlOf(i), `bench${i}_`));
@@ -170,7 +172,7 @@ async function run(topology: Topology): Promise<string[]> {
     java: commandCpuSeconds('java'),
     machine: machineCpuSeconds(),
   };
-  await sleep(SECONDS * 1000);
+  await sleep(seconds * 1000);
   measuring = false;
   const elapsed = (Date.now() - started) / 1000;
   const machine = machineCpuSeconds();
@@ -205,6 +207,21 @@ async function main(): Promise<void> {
     `scale-out benchmark: ${USERS} senders/rooms, ${USERS} members per room, ${USERS} syncing clients, ${RATE > 0 ? `${RATE} messages/s paced` : 'back to back'}, ${SECONDS} s per load, topologies ${TOPOLOGIES.join(', ')}, ${ROUNDS} round(s)`,
   );
   try {
+    const warmup = Number(process.env.BENCH_BROKER_WARMUP_SECONDS ?? 30);
+    if (warmup > 0 && TOPOLOGIES.some((n) => n > 0)) {
+      const database = await createTemporaryDatabase(process.env.BENCH_DATABASE_URL, 'hs_bench_scale_out');
+      const topology = await startTopology(1, database.url, broker).catch(async (error: unknown) => {
+        await database.drop();
+        throw error;
+      });
+      try {
+        await run(topology, warmup);
+        console.log(`(the broker was warmed up with ${warmup} s of load on topology 1, not reported)`);
+      } finally {
+        await topology.stop();
+        await database.drop();
+      }
+    }
     for (let round = 1; round <= ROUNDS; round++) {
       for (const n of TOPOLOGIES) {
         let database: TemporaryDatabase | undefined;

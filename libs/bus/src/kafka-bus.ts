@@ -93,7 +93,9 @@ export class KafkaBus implements Bus {
     const start = await this.admin.fetchTopicOffsets(name);
     const consumer = this.kafka.consumer({
       groupId: `${this.options.topicPrefix}${this.processId}.${topic}`,
-      maxWaitTimeInMs: 500,
+      // A fetch returns as soon as data arrives: a long wait costs no latency, and an idle
+      // consumer asks the broker less often (docs/performance.md, "The broker's fetches").
+      maxWaitTimeInMs: 2000,
       allowAutoTopicCreation: false,
     });
     return this.run(consumer, name, false, { autoCommit: false, eachMessage: ({ message }) => this.deliver(topic, handler, message) }, () => {
@@ -106,7 +108,8 @@ export class KafkaBus implements Bus {
     const sessionTimeout = this.options.sessionTimeoutMs ?? 6000;
     const consumer = this.kafka.consumer({
       groupId: `${this.options.topicPrefix}${group}`,
-      maxWaitTimeInMs: 100,
+      // Heartbeats go between fetches: the wait stays well under the session timeout.
+      maxWaitTimeInMs: 1000,
       allowAutoTopicCreation: false,
       // A member that died is noticed within the session timeout; its partitions then move.
       sessionTimeout,
