@@ -1,7 +1,7 @@
 /** The Kafka adapter of the bus, against a real broker. */
 import { KafkaBus, type BusMessage } from '@hs/bus';
 import { Kafka, logLevel } from 'kafkajs';
-import { startKafkaBroker, type KafkaBroker } from '../support/kafka-broker';
+import { clusterId, startKafkaBroker, type KafkaBroker } from '../support/kafka-broker';
 import { describeScaleOut } from './kafka-available';
 
 async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
@@ -11,6 +11,12 @@ async function until(condition: () => boolean, what: string, timeoutMs = 15_000)
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+describe('a KRaft cluster id', () => {
+  it('is 22 base64url characters and never starts with a dash (the storage tool would read an option)', () => {
+    for (let i = 0; i < 2000; i++) expect(clusterId()).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/);
+  });
+});
 
 describeScaleOut('KafkaBus', false, () => {
   jest.setTimeout(120_000);

@@ -34,9 +34,15 @@ export function kafkaLibs(): { libs: string } | { missing: string } {
   return { libs };
 }
 
-/** A KRaft cluster id: 16 random bytes, base64url without padding. */
-function clusterId(): string {
-  return randomBytes(16).toString('base64url');
+/**
+ * A KRaft cluster id: 16 random bytes, base64url without padding; never one that starts with
+ * a dash, which the storage tool would take for an option.
+ */
+export function clusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 export interface KafkaBrokerOptions {
