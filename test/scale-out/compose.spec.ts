@@ -52,7 +52,7 @@ describe('docker-compose.yml', () => {
     }
     expect([...holders.keys()].sort()).toEqual([...SERVER_ROLES].sort());
     // One process at a time for the projections and the senders; any number of clients and writers.
-    for (const role of ['projector', 'federation', 'pusher', 'appservice-sender']) {
+    for (const role of ['projector', 'federation-sender', 'pusher', 'appservice-sender']) {
       const [name, ...more] = holders.get(role) ?? [];
       expect(more).toEqual([]);
       expect(compose.services[name].deploy?.replicas ?? 1).toBe(1);

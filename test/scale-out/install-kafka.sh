@@ -13,7 +13,15 @@ fi
 command -v java >/dev/null || { echo "kafka install: java not found" >&2; exit 1; }
 command -v mvn >/dev/null || { echo "kafka install: mvn not found" >&2; exit 1; }
 mkdir -p "$home"
+# Into a folder of this run, then renamed: two installs at once (two test files) never mix.
+staging="$home/libs.$$"
+trap 'rm -rf "$staging"' EXIT
+mvn -q -B -f kafka/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$staging"
+if [ -f "$home/installed" ]; then
+  echo "kafka install: already in $home"
+  exit 0
+fi
 rm -rf "$home/libs"
-mvn -q -B -f kafka/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$home/libs"
+mv "$staging" "$home/libs"
 date -u +%FT%TZ > "$home/installed"
 echo "kafka install: $(ls "$home/libs" | wc -l) jars in $home/libs"

@@ -1,16 +1,27 @@
 /**
- * Whether the scale-out suites can run here: they need the Kafka jars
- * (test/scale-out/install-kafka.sh) and, for the homeserver processes, PostgreSQL
- * (TEST_DATABASE_URL). Without them the suites are skipped with the reason, except on CI
- * (CI=true), where a missing part fails the run.
+ * Whether the scale-out suites can run here: they need the Kafka jars and, for the homeserver
+ * processes, PostgreSQL (TEST_DATABASE_URL). Missing jars are installed on the spot
+ * (test/scale-out/install-kafka.sh: Maven Central, Java 17 and Maven). What still misses skips
+ * the suite with the reason, except on CI (CI=true), where it fails the run.
  */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { kafkaLibs } from '../support/kafka-broker';
 
+/** Installs the jars when they are missing; the reason they are still missing, or null. */
+function ensureKafkaJars(): string | null {
+  const before = kafkaLibs();
+  if (!('missing' in before)) return null;
+  const install = spawnSync('bash', [join(__dirname, 'install-kafka.sh')], { encoding: 'utf8', timeout: 600_000 });
+  const after = kafkaLibs();
+  if (!('missing' in after)) return null;
+  const output = `${install.stdout ?? ''}${install.stderr ?? ''}`.trim().split('\n').slice(-3).join(' / ');
+  return `${after.missing}; installing them failed (${install.error?.message ?? `exit ${install.status}`}${output ? `: ${output}` : ''})`;
+}
+
 export function scaleOutPrerequisites(needsPostgres: boolean): string | null {
-  const kafka = kafkaLibs();
-  if ('missing' in kafka) return kafka.missing;
   if (needsPostgres && !process.env.TEST_DATABASE_URL) return 'TEST_DATABASE_URL is not set (several processes share one PostgreSQL)';
-  return null;
+  return ensureKafkaJars();
 }
 
 /** `describe`, or `describe.skip` with a warning when a prerequisite is missing (a failing test on CI). */

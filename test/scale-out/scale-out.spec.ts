@@ -5,17 +5,23 @@
  * twenty concurrent senders lose and duplicate nothing; a room writer is killed in the middle
  * of a load and its rooms move to the other with every acknowledged event kept; the projector
  * process is killed and comes back; a client process is killed and its users go on through
- * the other one.
+ * the other one. The server federates with another instance: the process with the federation
+ * roles serves other servers and sends to them, the client processes hand it what their users
+ * send to other servers (to-device messages) over the bus. One client process also serves the
+ * content repository, the other refuses it.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { call, registerUser, type TestUser } from '@hs/testing';
+import { call, freePort, registerUser, type TestUser } from '@hs/testing';
 import { Partitioners } from 'kafkajs';
 import { createTemporaryDatabase, type TemporaryDatabase } from '@hs/persistence';
 import { startServer, type TestServer } from '../e2e/support/server';
 import { startKafkaBroker, type KafkaBroker } from '../support/kafka-broker';
+import { startFederationInstance, writeFederationTls } from '../support/federation-instances';
+import type { InProcessServer } from '../support/in-process-server';
+import { TestUser as FederatedUser } from '../federation/support/instances';
 import { describeScaleOut } from './kafka-available';
 
 interface SyncBody {
@@ -123,24 +129,49 @@ describeScaleOut('scale-out: two client processes and a projector process on Kaf
   let alice: TestUser;
   let bob: TestUser;
   let roomId: string;
+  /** Another server, federating with this one. */
+  let remote: { name: string; port: number; server: InProcessServer };
 
   const startProjector = () =>
-    startServer({ dir, databaseUrl: database.url, readyMessage: 'homeserver running', keepLines: 5000, env: { ...env, HS_ROLES: '["projector","pusher","appservice-sender","federation"]' } });
-  const startClient = () => startServer({ dir, databaseUrl: database.url, keepLines: 5000, env: { ...env, HS_ROLES: '["client"]' } });
+    startServer({
+      dir,
+      databaseUrl: database.url,
+      readyMessage: 'homeserver running',
+      keepLines: 5000,
+      env: { ...env, HS_ROLES: '["projector","pusher","appservice-sender","federation","federation-sender"]' },
+    });
+  /** Client A also serves the content repository; client B does not. */
+  const startClientA = () => startServer({ dir, databaseUrl: database.url, keepLines: 5000, env: { ...env, HS_ROLES: '["client","media"]' } });
+  const startClientB = () => startServer({ dir, databaseUrl: database.url, keepLines: 5000, env: { ...env, HS_ROLES: '["client"]' } });
   const startWriter = () => startServer({ dir, databaseUrl: database.url, readyMessage: 'homeserver running', keepLines: 5000, env: { ...env, HS_ROLES: '["room-writer"]' } });
 
   beforeAll(async () => {
     broker = await startKafkaBroker();
     database = await createTemporaryDatabase(process.env.TEST_DATABASE_URL!, 'hs_scale_out');
     dir = mkdtempSync(join(tmpdir(), 'hs-scale-out-'));
+    const [port, remotePort] = await Promise.all([freePort(), freePort()]);
+    const { caFile } = await writeFederationTls(dir, [port, remotePort], (i) => `scale-out test server ${i}`);
     env = {
+      HS_SERVER_NAME: `127.0.0.1:${port}`,
+      HS_FEDERATION_LISTENER__ENABLED: 'true',
+      HS_FEDERATION_LISTENER__BIND_ADDRESS: '127.0.0.1',
+      HS_FEDERATION_LISTENER__PORT: String(port),
+      HS_FEDERATION_LISTENER__TLS_CERTIFICATE_PATH: join(dir, `${port}.crt`),
+      HS_FEDERATION_LISTENER__TLS_PRIVATE_KEY_PATH: join(dir, `${port}.key`),
+      HS_FEDERATION__TLS_CA_FILE: caFile,
+      HS_FEDERATION__REQUEST_TIMEOUT_MS: '5000',
       HS_KAFKA__BROKERS: JSON.stringify([broker.bootstrap]),
       HS_KAFKA__TOPIC_PREFIX: `hs.${randomBytes(3).toString('hex')}.`,
       HS_KAFKA__PARTITIONS: String(PARTITIONS),
     };
     // The first start writes the configuration and keys every process of the server shares.
     projector = await startProjector();
-    [clientA, clientB, writer1, writer2] = await Promise.all([startClient(), startClient(), startWriter(), startWriter()]);
+    [clientA, clientB, writer1, writer2] = await Promise.all([startClientA(), startClientB(), startWriter(), startWriter()]);
+    remote = {
+      name: `localhost:${remotePort}`,
+      port: remotePort,
+      server: await startFederationInstance({ dir, caFile, name: `localhost:${remotePort}`, port: remotePort, env: { HS_FEDERATION__REQUEST_TIMEOUT_MS: '5000' } }),
+    };
     alice = await registerUser(clientA.url, 'alice');
     bob = await registerUser(clientB.url, 'bob');
     const created = await call<{ room_id: string }>(clientA.url, 'POST', 'createRoom', { token: alice.token, body: { preset: 'public_chat', name: 'scale-out' } });
@@ -159,6 +190,7 @@ describeScaleOut('scale-out: two client processes and a projector process on Kaf
 
   afterAll(async () => {
     await Promise.allSettled([clientA, clientB, writer1, writer2, projector].filter(Boolean).map((server) => server.stop()));
+    await remote?.server.close();
     await broker?.stop();
     await database?.drop();
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -216,6 +248,51 @@ describeScaleOut('scale-out: two client processes and a projector process on Kaf
     expect(seen).toMatchObject({ presence: 'online', status_msg: 'on A' });
     const read = await call<{ presence: string; status_msg?: string }>(clientB.url, 'GET', `presence/${encodeURIComponent(alice.userId)}/status`, { token: bob.token });
     expect(read.body).toMatchObject({ presence: 'online', status_msg: 'on A' });
+  });
+
+  it('federates: another server joins through the federation process, and messages and to-device messages reach it from the client processes', async () => {
+    const carol = await FederatedUser.register(remote, 'carol');
+    await carol.join(roomId, [env.HS_SERVER_NAME]);
+    // Ours to theirs: the federation sender reads the room event from the store.
+    await send(clientA.url, alice, roomId, 'hello other server');
+    await carol.waitForMessage(roomId, 'hello other server', 60_000);
+    // Theirs to ours: in through the federation listener, out through /sync on a client process.
+    const since = (await sync(clientB.url, bob)).next_batch;
+    await carol.send(roomId, 'hello from the other server');
+    const seen = await syncUntil(clientB.url, bob, since, (body) => timeline(body, roomId).find((event) => event.content.body === 'hello from the other server'));
+    expect(seen.sender).toBe(carol.userId);
+    // A to-device message of a client process without the sender travels the bus to it.
+    const toDevice = await call(clientB.url, 'PUT', `sendToDevice/org.example.scale_out/td${Date.now()}`, {
+      token: bob.token,
+      body: { messages: { [carol.userId]: { '*': { greeting: 'through the sender process' } } } },
+    });
+    expect(toDevice.status).toBe(200);
+    const received = await carol.syncUntil((body) => {
+      const events = (body.to_device as { events?: Array<{ type: string; sender: string; content: Record<string, unknown> }> } | undefined)?.events ?? [];
+      return events.find((event) => event.type === 'org.example.scale_out');
+    }, 60_000);
+    expect(received).toEqual({ type: 'org.example.scale_out', sender: bob.userId, content: { greeting: 'through the sender process' } });
+  });
+
+  it('serves the content repository on the process with the media role only', async () => {
+    const upload = await fetch(`${clientA.url}/_matrix/media/v3/upload?filename=a.txt`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${alice.token}`, 'Content-Type': 'text/plain' },
+      body: 'media on its own process',
+    });
+    expect(upload.status).toBe(200);
+    const uri = ((await upload.json()) as { content_uri: string }).content_uri;
+    const [serverName, mediaId] = uri.slice('mxc://'.length).split('/');
+    const download = await fetch(`${clientA.url}/_matrix/client/v1/media/download/${serverName}/${mediaId}`, { headers: { Authorization: `Bearer ${bob.token}` } });
+    expect(download.status).toBe(200);
+    expect(await download.text()).toBe('media on its own process');
+    // Client B runs no media role: the content repository is not there, the rest of the API is.
+    const refused = await fetch(`${clientB.url}/_matrix/client/v1/media/download/${serverName}/${mediaId}`, { headers: { Authorization: `Bearer ${bob.token}` } });
+    expect(refused.status).toBe(404);
+    expect(await refused.json()).toEqual({ errcode: 'M_UNRECOGNIZED', error: 'This endpoint is not served by this process of the server' });
+    const refusedUpload = await fetch(`${clientB.url}/_matrix/media/v3/upload`, { method: 'POST', headers: { Authorization: `Bearer ${bob.token}`, 'Content-Type': 'text/plain' }, body: 'x' });
+    expect(refusedUpload.status).toBe(404);
+    expect((await sync(clientB.url, bob)).next_batch).toEqual(expect.any(String));
   });
 
   it('keeps every message of twenty concurrent senders on both processes, each once', async () => {
@@ -364,7 +441,7 @@ describeScaleOut('scale-out: two client processes and a projector process on Kaf
     const own = await send(clientB.url, alice, roomId, 'alice on B');
     const read = await call<{ chunk: Array<{ event_id: string }> }>(clientB.url, 'GET', `rooms/${encodeURIComponent(roomId)}/messages`, { token: bob.token, query: { dir: 'b', limit: '1' } });
     expect(read.body.chunk[0]?.event_id).toBe(own);
-    clientA = await startClient();
+    clientA = await startClientA();
     expect((await sync(clientA.url, alice)).next_batch).toEqual(expect.any(String));
   });
 });

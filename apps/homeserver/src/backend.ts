@@ -52,36 +52,41 @@ export interface OpenBackendOptions {
 /** Advisory-lock key of the process that runs the projections. */
 const PROJECTION_RUNNER_LOCK = 'hs.projection-runner';
 
+/** What a process logs while it waits for an advisory lock and once it holds it. */
+export interface AdvisoryLockMessages {
+  standingBy: string;
+  tookOver: string;
+}
+
 /**
- * Takes the projection runner's advisory lock on a connection of its own, waiting while
- * another process holds it; resolves to what releases it. The lock goes with the connection:
- * when the holding process dies, PostgreSQL releases it.
+ * Takes the advisory lock `name` on a connection of its own, waiting while another process
+ * holds it; resolves to what releases it, or to null when `signal` aborted the wait. The lock
+ * goes with the connection: when the holding process dies, PostgreSQL releases it.
  */
-async function holdProjectionLock(db: Database, logger: Logger): Promise<() => Promise<void>> {
+export async function holdAdvisoryLock(db: Database, name: string, logger: Logger, messages: AdvisoryLockMessages, signal?: AbortSignal): Promise<(() => Promise<void>) | null> {
   let release: () => void = () => undefined;
   const released = new Promise<void>((resolve) => (release = resolve));
-  let stopped = false;
-  const acquired = new Promise<void>((resolve, reject) => {
+  const acquired = new Promise<boolean>((resolve, reject) => {
     const held = db.pool.connect(async (connection) => {
       let waiting = false;
-      while (!(await connection.oneFirst(sql.unsafe`SELECT pg_try_advisory_lock(hashtext(${PROJECTION_RUNNER_LOCK}))`))) {
-        if (stopped) return;
-        if (!waiting) logger.warn('another process runs the projections: this one stands by and takes over when it stops');
+      while (!(await connection.oneFirst(sql.unsafe`SELECT pg_try_advisory_lock(hashtext(${name}))`))) {
+        if (!waiting) logger.warn(messages.standingBy);
         waiting = true;
         await new Promise((wake) => setTimeout(wake, 1000));
+        if (signal?.aborted) {
+          resolve(false);
+          return;
+        }
       }
-      if (waiting) logger.info('the projections are this process\'s now');
-      resolve();
+      if (waiting) logger.info(messages.tookOver);
+      resolve(true);
       await released;
-      await connection.query(sql.unsafe`SELECT pg_advisory_unlock(hashtext(${PROJECTION_RUNNER_LOCK}))`);
+      await connection.query(sql.unsafe`SELECT pg_advisory_unlock(hashtext(${name}))`);
     });
     held.catch(reject);
   });
-  await acquired;
-  return async () => {
-    stopped = true;
-    release();
-  };
+  if (!(await acquired)) return null;
+  return async () => release();
 }
 
 function projectionLog(logger: Logger): ProjectionLog {
@@ -142,7 +147,13 @@ export async function openBackend(config: HomeserverConfig, options: OpenBackend
     let runner: ProjectionRunner | null = null;
     let releaseLock: (() => Promise<void>) | undefined;
     if (options.projectors && options.projectors.length > 0) {
-      if (options.exclusiveProjections && db.kind === 'postgres') releaseLock = await holdProjectionLock(db, options.logger.child({ component: 'projections' }));
+      if (options.exclusiveProjections && db.kind === 'postgres') {
+        releaseLock =
+          (await holdAdvisoryLock(db, PROJECTION_RUNNER_LOCK, options.logger.child({ component: 'projections' }), {
+            standingBy: 'another process runs the projections: this one stands by and takes over when it stops',
+            tookOver: "the projections are this process's now",
+          })) ?? undefined;
+      }
       const onCheckpoint = options.onCheckpoint;
       for (const projector of options.projectors) readBarrier.declare(projector.name);
       runner = new ProjectionRunner(db, store, options.projectors, {

@@ -5,13 +5,14 @@
  * sharing a room with the user), and other servers' e2ee EDUs reach the e2ee services.
  */
 import { DeviceKeysService, E2eeFederationInbound, E2eeFederationOutbound, KeysQueryService, ToDeviceService, federationKeysClient } from '@hs/e2ee';
-import type { Edu, FederationSender } from '@hs/federation-sender';
+import type { Edu } from '@hs/federation-sender';
 import type { FederationKeys } from '@hs/keys';
 import { SyncQueries } from '@hs/sync';
 import { JoinedServersReader } from '@hs/room';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Logger } from 'pino';
 import type { Backend } from './backend';
+import type { FederationOutbox } from './federation-outbox';
 import { serversSharingRooms } from './shared-rooms';
 
 /** The e2ee services of the client listener's application (one set per process). */
@@ -28,7 +29,7 @@ export function e2eeInbound(client: NestFastifyApplication): E2eeFederationInbou
 /** Connects the e2ee services to other servers; returns the function that disconnects them. */
 export function connectE2eeFederation(
   client: NestFastifyApplication,
-  sender: FederationSender,
+  sender: Pick<FederationOutbox, 'enqueueEdu'>,
   keys: FederationKeys,
   backend: Backend,
   serverName: string,

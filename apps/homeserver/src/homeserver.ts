@@ -8,7 +8,7 @@ import { ProjectionRebuilds } from '@hs/admin';
 import { AppServiceClient, AppServiceRegistry, RegistrationError, loadRegistrations, type AppServiceRegistration } from '@hs/appservice';
 import { ConfigError, ConfigIssue, HomeserverConfig } from '@hs/config';
 import { HomeserverMetrics, createHttpApplication } from '@hs/http';
-import { FederationSender } from '@hs/federation-sender';
+import type { FederationSender } from '@hs/federation-sender';
 import { FederationMediaApiModule } from '@hs/federation-api';
 import { FederationMediaSource, MediaService } from '@hs/media';
 import type { FederationKeys } from '@hs/keys';
@@ -24,7 +24,8 @@ import { ClientApiOptions, clientApiModule } from './client-api';
 import { GuestAccessRevocation } from '@hs/client-api';
 import { discoveryOptions } from './discovery';
 import { federationApiModule, federationReadModule, openFederationKeys, roomDependencies } from './federation-api';
-import { federationSenderModule } from './federation-sender';
+import { runFederationSender, type RunningFederationSender } from './federation-sender';
+import { busFederationOutbox, serveFederationOutbox, type FederationOutbox } from './federation-outbox';
 import { appServiceSenderModule, connectAppServiceTyping, ensureAppServiceSenders } from './appservices';
 import { connectE2eeFederation, e2eeInbound, e2eeServices } from './e2ee-federation';
 import { allProjectors } from './projectors';
@@ -33,6 +34,7 @@ import { followCheckpoints, openBus, publishCheckpoints, relayPresence, relayTyp
 import { routeRoomCommands } from './room-commands';
 import { CommandBus } from '@nestjs/cqrs';
 import { connectProfileFederation } from './profile-federation';
+import { servedRoutes } from './served-routes';
 
 export interface RunningHomeserver {
   config: HomeserverConfig;
@@ -50,7 +52,7 @@ export interface RunningHomeserver {
   projections: ProjectionRunner | null;
   /** Our keys, the key ring and the HTTPS client for other servers. */
   keys: FederationKeys;
-  /** The outbound federation sender, or null when the federation listener is disabled. */
+  /** The outbound federation sender, or null when federation is off or another process sends. */
   federationSender: FederationSender | null;
   /** Stops accepting, lets in-flight requests finish, stops projections, closes the database. */
   close(): Promise<void>;
@@ -161,6 +163,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
   if (!backend.runner) for (const name of projectorNames) backend.readBarrier.declare(name);
   const stopBus: Array<() => Promise<void>> = [];
   const apps: NestFastifyApplication[] = [];
+  let senderRun: RunningFederationSender | null = null;
   const keys = openFederationKeys(config, backend, files.signingKey, logger, options.clock);
   const room = roomDependencies(config, backend, files.signingKey, keys, logger, options.clock ?? Date.now);
   const appServices = { registry: new AppServiceRegistry(files.appServices, config.server_name), client: new AppServiceClient() };
@@ -183,6 +186,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
       {
         bodyLimit: config.max_request_body_bytes,
         rawBodyLimit: config.media.max_upload_size_bytes,
+        serves: servedRoutes(roles),
         logger: logger.child({ listener: 'client' }),
         metrics,
         connections: {
@@ -216,51 +220,68 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
       stopBus.unshift(() => routing.stop());
     }
     let clientUrl: string | null = null;
-    if (roles.has('client')) {
+    if (roles.has('client') || roles.has('media')) {
       await client.listen(config.client_listener.port, config.client_listener.bind_address);
       clientUrl = urlOf(client, 'http');
       logger.info({ url: clientUrl }, 'client listener ready');
     }
 
+    // Federation: the outbound sender (one process sends, with a bus), what this process's
+    // requests send to other servers (through the sender, or the bus to it), and the inbound
+    // listener.
     let federationUrl: string | null = null;
-    let sender: FederationSender | null = null;
     let disconnectE2ee: (() => void) | undefined;
     let disconnectPresence: (() => void) | undefined;
     let disconnectProfiles: (() => void) | undefined;
     let disconnectGuestAccess: (() => void) | undefined;
-    if (files.tls && roles.has('federation')) {
-      const presence = presenceFederation(client, backend, config.server_name, logger);
-      const federationApi = federationApiModule(keys, {
-        room,
-        typing: client.get(TypingStore),
-        e2ee: e2eeInbound(client),
-        presence: presence.inbound,
-        imports: [
-          federationReadModule(config, backend, options.clock, e2eeServices(client)),
-          FederationMediaApiModule.forService(client.get(MediaService)),
-          ...(options.federationModules ?? []),
-        ],
-        clock: options.clock,
-      });
-      const federationSender = federationSenderModule(config, backend, keys, client.get(TypingStore).updates, logger);
-      const federation = await createHttpApplication(FederationListenerModule.forRoot({ healthChecks: backend.health, federationApi, federationSender }), {
-        bodyLimit: config.max_request_body_bytes,
-        logger: logger.child({ listener: 'federation' }),
-        metrics,
-        https: files.tls,
-      });
-      apps.push(federation);
-      await federation.listen(config.federation_listener.port, config.federation_listener.bind_address);
-      federationUrl = urlOf(federation, 'https');
-      logger.info({ url: federationUrl }, 'federation listener ready');
-      const started = federation.get(FederationSender);
-      sender = started;
-      disconnectE2ee = connectE2eeFederation(client, started, keys, backend, config.server_name, logger);
-      disconnectPresence = presence.connect(started);
+    if (files.tls) {
+      const presence = roles.has('federation') || roles.has('federation-sender') ? presenceFederation(client, backend, config.server_name, logger) : null;
+      let outbox: FederationOutbox | null = null;
+      if (roles.has('federation-sender')) {
+        const running = runFederationSender(config, backend, keys, client.get(TypingStore).updates, logger, { exclusive: bus !== null });
+        senderRun = running;
+        outbox = running.sender;
+        // One process: it sends once this resolves. Several: this one may stand by, which must not hold up the start.
+        if (!bus) await running.active;
+        if (bus) stopBus.push(await serveFederationOutbox(bus, running.sender, logger.child({ component: 'bus' })));
+        disconnectPresence = presence?.connect(running.sender);
+        // A room another server closes to guests: our guests in it leave (ours are handled as they are sent).
+        const guestAccess = client.get(GuestAccessRevocation);
+        disconnectGuestAccess = running.sender.onGuestAccessRevoked((roomId) => void guestAccess.enforce(roomId));
+      } else if (bus) {
+        const relayed = busFederationOutbox(bus, logger.child({ component: 'bus' }));
+        outbox = relayed;
+        if (roles.has('federation')) {
+          const stopListening = keys.authenticator.onAuthenticated((origin) => relayed.markReachable(origin));
+          stopBus.push(async () => stopListening());
+        }
+      }
+      if (outbox) disconnectE2ee = connectE2eeFederation(client, outbox, keys, backend, config.server_name, logger);
       disconnectProfiles = connectProfileFederation(client, keys, config.server_name);
-      // A room another server closes to guests: our guests in it leave (ours are handled as they are sent).
-      const guestAccess = client.get(GuestAccessRevocation);
-      disconnectGuestAccess = started.onGuestAccessRevoked((roomId) => void guestAccess.enforce(roomId));
+      if (roles.has('federation') && presence) {
+        const federationApi = federationApiModule(keys, {
+          room,
+          typing: client.get(TypingStore),
+          e2ee: e2eeInbound(client),
+          presence: presence.inbound,
+          imports: [
+            federationReadModule(config, backend, options.clock, e2eeServices(client)),
+            FederationMediaApiModule.forService(client.get(MediaService)),
+            ...(options.federationModules ?? []),
+          ],
+          clock: options.clock,
+        });
+        const federation = await createHttpApplication(FederationListenerModule.forRoot({ healthChecks: backend.health, federationApi }), {
+          bodyLimit: config.max_request_body_bytes,
+          logger: logger.child({ listener: 'federation' }),
+          metrics,
+          https: files.tls,
+        });
+        apps.push(federation);
+        await federation.listen(config.federation_listener.port, config.federation_listener.bind_address);
+        federationUrl = urlOf(federation, 'https');
+        logger.info({ url: federationUrl }, 'federation listener ready');
+      }
     }
 
     logger.info({ roles: config.roles, bus: bus?.kind ?? null }, 'homeserver running');
@@ -273,7 +294,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
       clientApp: client,
       projections: backend.runner,
       keys,
-      federationSender: sender,
+      federationSender: senderRun?.sender ?? null,
       close() {
         closing ??= (async () => {
           logger.info('shutting down: no new connections, finishing requests in flight');
@@ -287,7 +308,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
           disconnectGuestAccess?.();
           disconnectAppServiceTyping();
           await Promise.allSettled(stopBus.map((stop) => stop()));
-          await Promise.allSettled(apps.map((app) => app.close()));
+          await Promise.allSettled([...apps.map((app) => app.close()), senderRun?.stop()]);
           await backend.close();
           await checkpointPublisher?.stop();
           await bus?.close();
@@ -298,7 +319,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     };
   } catch (error) {
     await Promise.allSettled(stopBus.map((stop) => stop()));
-    await Promise.allSettled(apps.map((app) => app.close()));
+    await Promise.allSettled([...apps.map((app) => app.close()), senderRun?.stop()]);
     keys.close();
     await backend.close();
     await checkpointPublisher?.stop();

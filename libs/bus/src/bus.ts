@@ -1,7 +1,8 @@
 /**
  * The bus between the processes of one homeserver (ARCHITECTURE.md section 3): what must
  * reach every process and is not in the event store — that a read model advanced (so /sync
- * long-polls wake on every client process), typing notifications, presence. Room events
+ * long-polls wake on every client process), typing notifications, presence, room commands
+ * and their answers, EDUs for the federation sender. Room events
  * never travel on it: what it says about them is read from the store.
  */
 
@@ -57,6 +58,8 @@ export const BUS_TOPICS = {
   roomCommands: 'room-commands',
   /** The answer to a room command. Keyed by the process that asked. */
   roomReplies: 'room-replies',
+  /** `{ destinations, edu, key }` or `{ reachable }`: for the federation sender, from processes without it. One key. */
+  federationOutbox: 'federation-outbox',
 } as const;
 
 export type BusTopic = (typeof BUS_TOPICS)[keyof typeof BUS_TOPICS];

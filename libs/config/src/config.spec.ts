@@ -80,7 +80,7 @@ describe('configuration', () => {
         max_stall_ms: 20000,
         url_preview: { enabled: false, ip_deny_list: expect.arrayContaining(['10.0.0.0/8', '127.0.0.0/8', '::1/128']), max_page_bytes: 1048576 },
       },
-      roles: ['client', 'room-writer', 'federation', 'projector', 'pusher', 'appservice-sender'],
+      roles: ['client', 'media', 'room-writer', 'federation', 'federation-sender', 'projector', 'pusher', 'appservice-sender'],
       kafka: { brokers: [], topic_prefix: 'homeserver.', partitions: 8, replication_factor: -1, client_id: 'homeserver' },
       read_consistency: { enabled: true, max_wait_ms: 2000, horizon: 'process' },
       presence: { enabled: true },
@@ -93,12 +93,12 @@ describe('configuration', () => {
 
   it('runs every role in one process unless told otherwise, and needs Kafka brokers for a split', () => {
     expect(parseConfig('server_name: a.org\nroles: [client]\nkafka: { brokers: ["k1:9092", "10.0.0.2:9093"] }\n', { baseDir: '/srv/hs' }).roles).toEqual(['client']);
-    expect(parseConfig('server_name: a.org\nroles: [projector, client, room-writer, federation, appservice-sender, pusher]\n', { baseDir: '/srv/hs' }).kafka.brokers).toEqual([]);
+    expect(parseConfig('server_name: a.org\nroles: [projector, client, media, room-writer, federation, federation-sender, appservice-sender, pusher]\n', { baseDir: '/srv/hs' }).kafka.brokers).toEqual([]);
     expect(() => parseConfig('server_name: a.org\nroles: [projector, client]\n', { baseDir: '/srv/hs' })).toThrow(/kafka\.brokers: must name at least one broker when this process runs only some roles \(projector, client\)/);
     expect(() => parseConfig('server_name: a.org\nroles: [projector]\n', { baseDir: '/srv/hs' })).toThrow(/kafka\.brokers: must name at least one broker when this process runs only some roles \(projector\)/);
     expect(() => parseConfig('server_name: a.org\nroles: []\n', { baseDir: '/srv/hs' })).toThrow(/roles: must name at least one role/);
     expect(() => parseConfig('server_name: a.org\nroles: [client, client]\n', { baseDir: '/srv/hs' })).toThrow(/roles: must not name a role twice/);
-    expect(() => parseConfig('server_name: a.org\nroles: [writer]\n', { baseDir: '/srv/hs' })).toThrow(/roles\.0: must be one of client, room-writer, federation, projector, pusher, appservice-sender/);
+    expect(() => parseConfig('server_name: a.org\nroles: [writer]\n', { baseDir: '/srv/hs' })).toThrow(/roles\.0: must be one of client, media, room-writer, federation, federation-sender, projector, pusher, appservice-sender/);
     expect(() => parseConfig('server_name: a.org\nkafka: { brokers: ["no-port"] }\n', { baseDir: '/srv/hs' })).toThrow(/kafka\.brokers\.0: must be host:port/);
     expect(() => parseConfig('server_name: a.org\nkafka: { replication_factor: 0 }\n', { baseDir: '/srv/hs' })).toThrow(/kafka\.replication_factor: must be -1 or at least 1/);
   });

@@ -37,7 +37,7 @@ export function keyDoc(schema: z.ZodTypeAny): KeyDoc | undefined {
 const SERVER_NAME = /^(?:\[[0-9A-Fa-f:.]{2,45}\]|[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)(?::[0-9]{1,5})?$/;
 
 /** What a process of the server can do (`roles`); one process does all of it by default. */
-export const SERVER_ROLES = ['client', 'room-writer', 'federation', 'projector', 'pusher', 'appservice-sender'] as const;
+export const SERVER_ROLES = ['client', 'media', 'room-writer', 'federation', 'federation-sender', 'projector', 'pusher', 'appservice-sender'] as const;
 
 /** Default thumbnail sizes (what Synapse and Dendrite offer). */
 const DEFAULT_THUMBNAIL_SIZES = ['32x32 crop', '96x96 crop', '320x240 scale', '640x480 scale', '800x600 scale'] as const;
@@ -369,7 +369,7 @@ export const configSchema = z
         .refine((roles) => new Set(roles).size === roles.length, 'must not name a role twice')
         .default([...SERVER_ROLES]),
       {
-        doc: 'What this process does when the server runs as several processes on one database (docs/scale-out.md): `client` serves the client API and /sync; `room-writer` writes the rooms the Kafka partition assignment gives it (commands for a room go to its one writer); `federation` serves the federation listener (when enabled) and sends to other servers; `projector` runs the projections; `pusher` delivers push notifications; `appservice-sender` sends transactions to application services. Run exactly one process with each of projector, federation, pusher and appservice-sender, and as many with client and room-writer as you like (at least one room-writer). Any split needs `kafka.brokers`. The default runs every role in one process, with no Kafka.',
+        doc: 'What this process does when the server runs as several processes on one database (docs/scale-out.md): `client` serves the client API and /sync; `media` serves the content repository (`/_matrix/media/...`, `/_matrix/client/v1/media/...`; its processes share `media.store_path`); `room-writer` writes the rooms the Kafka partition assignment gives it (commands for a room go to its one writer); `federation` serves the federation listener (when enabled) to other servers; `federation-sender` sends events and EDUs to other servers; `projector` runs the projections; `pusher` delivers push notifications; `appservice-sender` sends transactions to application services. Run as many processes with client, media, room-writer and federation as you like (at least one room-writer); one with each of projector and federation-sender does the work while others with them stand by; run exactly one with each of pusher and appservice-sender. Any split needs `kafka.brokers`. The default runs every role in one process, with no Kafka.',
       },
     ),
     kafka: key(

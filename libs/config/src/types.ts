@@ -11,7 +11,7 @@ export interface RateLimitRule {
 }
 
 /** What a process of the server can do (`roles`). */
-export type ServerRole = 'client' | 'room-writer' | 'federation' | 'projector' | 'pusher' | 'appservice-sender';
+export type ServerRole = 'client' | 'media' | 'room-writer' | 'federation' | 'federation-sender' | 'projector' | 'pusher' | 'appservice-sender';
 
 export interface HomeserverConfig {
   /** The domain part of user ids and room aliases, e.g. `example.org` (port allowed). */

@@ -4,4 +4,3 @@ export * from './outbound';
 export * from './destination-resolver';
 export { DestinationStore, type StoredDestination } from './destination-store';
 export * from './federation-sender';
-export * from './federation-sender.module';

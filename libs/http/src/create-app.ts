@@ -28,6 +28,8 @@ export interface HttpApplicationOptions {
   https?: { cert: string | Buffer; key: string | Buffer };
   /** Timeouts for slow clients and the per-address connection limit (plain HTTP listeners); Node's defaults without. */
   connections?: ConnectionLimits;
+  /** Which routes this process answers (see `FoundationOptions.serves`); every route when absent. */
+  serves?: (route: string) => boolean;
 }
 
 /**
@@ -104,7 +106,7 @@ export async function createHttpApplication(
     ...(connections ? { http: httpServerOptions(connections), requestTimeout: connections.requestTimeoutMs } : {}),
     ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
   });
-  const routes = installHttpFoundation(adapter.getInstance(), { bodyLimit: options.bodyLimit, rawBodyLimit: options.rawBodyLimit, metrics: options.metrics });
+  const routes = installHttpFoundation(adapter.getInstance(), { bodyLimit: options.bodyLimit, rawBodyLimit: options.rawBodyLimit, metrics: options.metrics, serves: options.serves });
   if (connections) limitConnectionsPerAddress(adapter.getInstance(), connections);
   const app = await NestFactory.create<NestFastifyApplication>(rootModule, adapter, {
     bodyParser: false,

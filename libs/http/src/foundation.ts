@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseJsonBody } from './json-body';
 import type { HomeserverMetrics } from './metrics';
 import { RouteTable } from './route-table';
+import { MatrixError } from './matrix-error';
 
 /** Response headers the client-server spec asks for ("Web Browser Clients"). */
 export const CORS_HEADERS: Readonly<Record<string, string>> = {
@@ -48,6 +49,11 @@ export interface FoundationOptions {
   /** Largest body of the routes flagged rawBody (media uploads); `bodyLimit` when absent. */
   rawBodyLimit?: number;
   metrics?: HomeserverMetrics;
+  /**
+   * Which routes (their patterns, e.g. `/_matrix/media/v3/download/:serverName/:mediaId`) this
+   * process answers; the others get 404 M_UNRECOGNIZED as unknown paths do. Every route when absent.
+   */
+  serves?: (route: string) => boolean;
 }
 
 /**
@@ -56,6 +62,7 @@ export interface FoundationOptions {
  */
 export function installHttpFoundation(fastify: FastifyInstance, options: FoundationOptions): RouteTable {
   const routes = new RouteTable();
+  const serves = options.serves;
   fastify.addHook('onRoute', (route) => {
     routes.add(route.url, route.method);
     const config = route.config as RawBodyRouteConfig | undefined;
@@ -78,6 +85,12 @@ export function installHttpFoundation(fastify: FastifyInstance, options: Foundat
     for (const [name, value] of Object.entries(CORS_HEADERS)) reply.header(name, value);
     if (request.method === 'OPTIONS') {
       reply.code(204).send();
+      return;
+    }
+    const route = request.routeOptions.url;
+    if (serves && route !== undefined && !serves(route)) {
+      const error = MatrixError.unrecognized('This endpoint is not served by this process of the server');
+      reply.status(error.status).type(JSON_CONTENT_TYPE).send(Buffer.from(JSON.stringify(error.toJSON())));
       return;
     }
     done();
