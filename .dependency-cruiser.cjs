@@ -44,6 +44,13 @@ module.exports = {
       to: { path: 'node_modules/kafkajs/' },
     },
     {
+      name: 'eventstoredb-only-in-its-adapter',
+      comment: 'EventStoreDB is reached through the event store port: only its adapter imports @eventstore/db-client (lazily, so no other process loads gRPC).',
+      severity: 'error',
+      from: { path: '^(apps|libs|projections)/', pathNot: '^libs/eventstore/src/eventstoredb-event-store\\.ts$' },
+      to: { path: 'node_modules/@eventstore/db-client/' },
+    },
+    {
       name: 'http-never-touches-sql-or-store',
       comment: 'HTTP layers send commands and queries; they never touch SQL or the event store.',
       severity: 'error',
@@ -94,7 +101,9 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '(^|/)(dist|node_modules)/' },
+    // Build output only. npm packages stay visible as dependencies (doNotFollow: not cruised
+    // into) so that the rules about them (kafkajs, @eventstore/db-client, protocol) can fire.
+    exclude: { path: '^dist/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'] },

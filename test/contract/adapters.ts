@@ -1,5 +1,11 @@
 import { createTemporaryDatabase, migrate, openDatabase, type Database } from '@hs/persistence';
-import { MemoryEventStore, PostgresEventStore, type EventStore } from '@hs/eventstore';
+import {
+  EventStoreDbEventStore,
+  MemoryEventStore,
+  PostgresEventStore,
+  type EventStore,
+  type EventStoreOptions,
+} from '@hs/eventstore';
 
 /** One event-store adapter under test, with the database behind it (none for memory). */
 export interface AdapterUnderTest {
@@ -7,13 +13,18 @@ export interface AdapterUnderTest {
   store: EventStore;
   db?: Database;
   /** Opens a second store on the same database (another process's view). */
-  reopen?(): Promise<PostgresEventStore>;
+  reopen?(): Promise<EventStore>;
+  /**
+   * Opens another store of this adapter on the same backing store with these options (closed
+   * by the caller). Where absent, the contract builds one from the store's class.
+   */
+  openWith?(options: EventStoreOptions): Promise<EventStore>;
   dispose(): Promise<void>;
 }
 
 export interface AdapterFactory {
   name: string;
-  kind: 'memory' | 'pglite' | 'postgres';
+  kind: 'memory' | 'pglite' | 'postgres' | 'eventstoredb';
   create(): Promise<AdapterUnderTest>;
 }
 
@@ -72,6 +83,35 @@ export function availableAdapters(): AdapterFactory[] {
     });
   } else {
     console.info('event store contract: TEST_DATABASE_URL is not set, the PostgreSQL adapter is not run');
+  }
+  const esdbUrl = process.env.EVENTSTORE_URL;
+  if (esdbUrl) {
+    // Tests use fresh random stream names, and positions relative to the head at their start; the
+    // server must not be written to by anyone else while the suite runs (system events aside).
+    factories.push({
+      name: 'eventstoredb',
+      kind: 'eventstoredb',
+      async create() {
+        const store = await EventStoreDbEventStore.connect(esdbUrl);
+        const extra: EventStore[] = [];
+        return {
+          name: 'eventstoredb',
+          store,
+          async reopen() {
+            const another = await EventStoreDbEventStore.connect(esdbUrl);
+            extra.push(another);
+            return another;
+          },
+          openWith: (options) => EventStoreDbEventStore.connect(esdbUrl, options),
+          async dispose() {
+            await Promise.all(extra.map((s) => s.close()));
+            await store.close();
+          },
+        };
+      },
+    });
+  } else {
+    console.info('event store contract: EVENTSTORE_URL is not set (no EventStoreDB server is configured), the EventStoreDB adapter is not run');
   }
   console.info('event store contract: no Docker engine is used here; the testcontainers adapter is not run');
   return factories;

@@ -108,8 +108,9 @@ describe.each(availableAdapters())('event store contract: $name', (factory) => {
     it('calls onAppended for written appends only', async () => {
       // The hook is a constructor option; check it on a dedicated instance of the same adapter.
       const calls: [string, number][] = [];
-      const hooked: EventStore =
-        store instanceof PostgresEventStore
+      const hooked: EventStore = adapter.openWith
+        ? await adapter.openWith({ onAppended: (s, n) => calls.push([s, n]) })
+        : store instanceof PostgresEventStore
           ? await PostgresEventStore.open(store.db, { onAppended: (s, n) => calls.push([s, n]) })
           : new MemoryEventStore({ onAppended: (s, n) => calls.push([s, n]) });
       const s = stream();
@@ -191,7 +192,11 @@ describe.each(availableAdapters())('event store contract: $name', (factory) => {
       const stored = ev();
       await store.append(s, 'any', [stored]);
       await expect(store.append(s, 'any', [stored, ev()])).rejects.toBeInstanceOf(DuplicateEventIdError);
-      await expect(store.append(stream(), 'any', [stored])).rejects.toBeInstanceOf(DuplicateEventIdError);
+      // EventStoreDB has no index of event ids across streams: the adapter cannot see that an
+      // id is stored in another stream (docs/eventstoredb.md), so that case is not asserted there.
+      if (factory.kind !== 'eventstoredb') {
+        await expect(store.append(stream(), 'any', [stored])).rejects.toBeInstanceOf(DuplicateEventIdError);
+      }
       expect((await store.readStream(s)).length).toBe(1);
     });
 
@@ -383,6 +388,7 @@ describe.each(availableAdapters())('event store contract: $name', (factory) => {
       expect(() => store.subscribeToAllBatches(from, async () => undefined, { minReadIntervalMs: -1 })).toThrow(RangeError);
     });
 
+    // Every adapter whose store other processes can write to (PostgreSQL, PGlite, EventStoreDB).
     if (factory.kind !== 'memory') {
       it('is woken by appends made through another store instance on the same database', async () => {
         const other = await adapter.reopen!();
@@ -428,7 +434,9 @@ describe.each(availableAdapters())('event store contract: $name', (factory) => {
     });
   });
 
-  if (factory.kind !== 'memory') {
+  // Appends inside a caller's database transaction exist on PostgreSQL/PGlite only (not on
+  // EventStoreDB, which shares no transaction with a write model).
+  if (factory.kind === 'pglite' || factory.kind === 'postgres') {
     describe('transactions', () => {
       it('appendInTransaction commits with the caller and rolls back with it', async () => {
         const pg = store as PostgresEventStore;

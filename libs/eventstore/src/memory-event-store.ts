@@ -1,6 +1,6 @@
 import { DuplicateEventIdError, WrongExpectedRevisionError } from './errors';
 import { AppendNotifier } from './notifier';
-import { startBatchSubscription, startIteratedSubscription } from './subscription';
+import { startBatchSubscription, subscribeEventByEvent } from './subscription';
 import type {
   AllSubscription,
   AppendResult,
@@ -103,14 +103,7 @@ export class MemoryEventStore implements EventStore {
   }
 
   subscribeToAll(fromPosition: bigint, handler?: SubscriptionHandler, options: SubscribeOptions = {}): AllSubscription {
-    if (!handler) return this.track(startIteratedSubscription((batch) => this.subscribeToAllBatches(fromPosition, batch, options)));
-    return this.subscribeToAllBatches(
-      fromPosition,
-      async (events) => {
-        for (const event of events) await handler(event);
-      },
-      options,
-    );
+    return subscribeEventByEvent((from, batch, opts) => this.subscribeToAllBatches(from, batch, opts), (subscription) => this.track(subscription), fromPosition, handler, options);
   }
 
   subscribeToAllBatches(fromPosition: bigint, handler: BatchHandler, options: SubscribeOptions = {}): AllSubscription {

@@ -6,7 +6,7 @@ import { sqlConstraint, sqlDetail, sqlState, type Database } from '@hs/persisten
 import { groupCteNames, groupStatement, type AppendWrites } from './group-statement';
 import { DuplicateEventIdError, InvalidAppendError, WrongExpectedRevisionError } from './errors';
 import { AppendNotifier } from './notifier';
-import { startBatchSubscription, startIteratedSubscription, type BatchSource } from './subscription';
+import { startBatchSubscription, subscribeEventByEvent, type BatchSource } from './subscription';
 import type {
   AllSubscription,
   AppendResult,
@@ -610,14 +610,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   subscribeToAll(fromPosition: bigint, handler?: SubscriptionHandler, options: SubscribeOptions = {}): AllSubscription {
-    if (!handler) return this.track(startIteratedSubscription((batch) => this.subscribeToAllBatches(fromPosition, batch, options)));
-    return this.subscribeToAllBatches(
-      fromPosition,
-      async (events) => {
-        for (const event of events) await handler(event);
-      },
-      options,
-    );
+    return subscribeEventByEvent((from, batch, opts) => this.subscribeToAllBatches(from, batch, opts), (subscription) => this.track(subscription), fromPosition, handler, options);
   }
 
   subscribeToAllBatches(fromPosition: bigint, handler: BatchHandler, options: SubscribeOptions = {}): AllSubscription {

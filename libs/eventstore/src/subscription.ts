@@ -1,6 +1,6 @@
 import type { AppendNotifier } from './notifier';
 import { sleep } from './sleep';
-import type { AllSubscription, BatchHandler, RecordedEvent } from './types';
+import type { AllSubscription, BatchHandler, RecordedEvent, SubscribeOptions, SubscriptionHandler } from './types';
 
 /** What a subscription reads from: one page of `$all` after a position. */
 export interface BatchSource {
@@ -162,4 +162,26 @@ export function startIteratedSubscription(
       };
     },
   };
+}
+
+/**
+ * `subscribeToAll` of an adapter, in terms of its `subscribeToAllBatches`: with a handler, each
+ * event of a batch is handed to it in order; without, the subscription is iterated (and
+ * `track`ed by the adapter, which closes it with the store).
+ */
+export function subscribeEventByEvent(
+  batches: (fromPosition: bigint, handler: BatchHandler, options: SubscribeOptions) => AllSubscription,
+  track: (subscription: AllSubscription) => AllSubscription,
+  fromPosition: bigint,
+  handler: SubscriptionHandler | undefined,
+  options: SubscribeOptions,
+): AllSubscription {
+  if (!handler) return track(startIteratedSubscription((batch) => batches(fromPosition, batch, options)));
+  return batches(
+    fromPosition,
+    async (events) => {
+      for (const event of events) await handler(event);
+    },
+    options,
+  );
 }
