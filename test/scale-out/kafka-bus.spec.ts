@@ -110,6 +110,28 @@ describeScaleOut('KafkaBus', false, () => {
     }
   });
 
+  it('shares a consumed topic between the group\'s members, and tells each which keys it holds', async () => {
+    const [a, b] = [await bus('hs.holds.'), await bus('hs.holds.')];
+    const keys = Array.from({ length: 30 }, (_, i) => `!room${i}:hs`);
+    const got = new Map<string, string[]>();
+    const handler = (who: string) => (message: BusMessage) => void got.set(message.key, [...(got.get(message.key) ?? []), who]);
+    expect(a.holds('shared', 'writers', keys[0])).toBe(false);
+    const stopA = await a.consume('shared', 'writers', handler('a'));
+    await b.consume('shared', 'writers', handler('b'));
+    // After the group settles, each key is held by exactly one member, and both hold some.
+    await until(() => keys.every((key) => a.holds('shared', 'writers', key) !== b.holds('shared', 'writers', key)), 'one holder per key');
+    await until(() => keys.some((key) => a.holds('shared', 'writers', key)) && keys.some((key) => b.holds('shared', 'writers', key)), 'both members hold keys');
+    expect(a.holds('shared', 'others', keys[0])).toBe(false);
+    const holder = new Map(keys.map((key) => [key, a.holds('shared', 'writers', key) ? 'a' : 'b']));
+    for (const key of keys) await a.publish('shared', key, { key });
+    await until(() => got.size === keys.length, 'every key delivered');
+    for (const key of keys) expect(got.get(key)).toEqual([holder.get(key)]);
+    // The member that stops holds nothing; the other holds everything once the group settles.
+    await stopA();
+    expect(keys.some((key) => a.holds('shared', 'writers', key))).toBe(false);
+    await until(() => keys.every((key) => b.holds('shared', 'writers', key)), 'the remaining member holds every key');
+  });
+
   it('fails to connect when no broker answers', async () => {
     await expect(KafkaBus.connect({ brokers: ['127.0.0.1:1'], topicPrefix: 'x.', partitions: 1, connectionTimeoutMs: 500 })).rejects.toThrow();
   }, 60_000);

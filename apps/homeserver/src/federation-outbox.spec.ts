@@ -11,6 +11,7 @@ function otherProcess(bus: Bus, processId: string): Bus {
     publish: (topic, key, value) => bus.publish(topic, key, value),
     subscribe: (topic, handler) => bus.subscribe(topic, handler),
     consume: (topic, group, handler) => bus.consume(topic, group, handler),
+    holds: (topic, group, key) => bus.holds(topic, group, key),
     close: () => bus.close(),
   };
 }

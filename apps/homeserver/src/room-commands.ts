@@ -197,6 +197,8 @@ export async function routeRoomCommands(
   const route = (command: ICommand, local: Execute): Promise<unknown> => {
     const roomId = roomOfCommand(command);
     if (roomId === null) return local(command);
+    // This process is the room's writer: the command runs here, as the bus would bring it here.
+    if (options.writer && bus.holds(BUS_TOPICS.roomCommands, ROOM_WRITERS_GROUP, roomId)) return runHere(command);
     const id = randomUUID();
     const message: CommandMessage = { id, replyTo: bus.processId, name: command.constructor.name, data: { ...(command as object) } as Record<string, unknown>, sentAt: Date.now() };
     return new Promise<unknown>((resolve, reject) => {

@@ -33,6 +33,7 @@ function sharedBuses(count: number): Bus[] {
       consume(topic, _group, handler) {
         return bus.subscribe(topic, handler);
       },
+      holds: () => false,
       async close() {
         for (const [topic, list] of subscribers) subscribers.set(topic, list.filter((each) => each.processId !== processId));
       },
@@ -183,6 +184,32 @@ describe('room commands through the room writers', () => {
     await expect(client.bus.execute(new CreateRoom('@a:hs', {}))).resolves.toEqual({ roomId: '!new:hs' });
     expect(client.ran.map((command) => command.constructor.name)).toEqual(['CreateRoom']);
     await routing.stop();
+    await writing.stop();
+  });
+
+  it('runs a room command at once in the process that writes the room, without the bus', async () => {
+    const [clientBus, writerBus] = sharedBuses(2);
+    const held = new Set(['!mine:hs']);
+    const holdingBus: Bus = { ...writerBus, holds: (topic, group, key) => topic === BUS_TOPICS.roomCommands && group === 'room-writers' && held.has(key) };
+    const published: string[] = [];
+    const watchedBus: Bus = {
+      ...holdingBus,
+      publish: async (topic, key, value) => {
+        published.push(`${topic} ${key}`);
+        await writerBus.publish(topic, key, value);
+      },
+    };
+    const writer = commandBus(async (command) => ({ eventId: `$${(command as SendRoomEvent).roomId}` }));
+    const writing = await routeRoomCommands(watchedBus, [writer.bus], { writer: true, logger: silent });
+    // Its own room: run here, nothing published.
+    await expect(writer.bus.execute(new SendRoomEvent('@a:hs', '!mine:hs', 'm.room.message', {}))).resolves.toEqual({ eventId: '$!mine:hs' });
+    expect(published).toEqual([]);
+    // Another writer's room: through the bus (no other writer here, so nobody answers in time).
+    const other = commandBus(async () => ({ eventId: '$elsewhere' }));
+    const elsewhere = await routeRoomCommands(clientBus, [other.bus], { writer: true, logger: silent });
+    await expect(writer.bus.execute(new SendRoomEvent('@a:hs', '!theirs:hs', 'm.room.message', {}))).resolves.toEqual({ eventId: expect.any(String) });
+    expect(published).toContain('room-commands !theirs:hs');
+    await elsewhere.stop();
     await writing.stop();
   });
 

@@ -42,6 +42,13 @@ export interface Bus {
    * of its key. Handlers of different keys may run at the same time.
    */
   consume<T = unknown>(topic: string, group: string, handler: BusHandler<T>): Promise<() => Promise<void>>;
+  /**
+   * Whether this process, consuming `topic` as `group`, is now the one the messages of `key`
+   * go to (Kafka: it holds the key's partition since the group's last assignment; false while
+   * the group rebalances). What this says can be out of date by the time it is acted upon: it
+   * spares a round trip, it does not make the process the only one.
+   */
+  holds(topic: string, group: string, key: string): boolean;
   /** Ends every subscription and the connections. */
   close(): Promise<void>;
 }

@@ -8,6 +8,8 @@ export class InProcessBus implements Bus {
   readonly kind = 'in-process';
   private readonly topics = new Map<string, Subject<BusMessage>>();
   private readonly subscriptions = new Set<Subscription>();
+  /** `topic` + group of the consumptions running. */
+  private readonly consuming = new Map<string, number>();
 
   constructor(private readonly onHandlerError: (topic: string, error: unknown) => void = () => undefined) {}
 
@@ -36,13 +38,30 @@ export class InProcessBus implements Bus {
   }
 
   /** One process: it consumes every message itself. */
-  consume<T = unknown>(topic: string, _group: string, handler: BusHandler<T>): Promise<() => Promise<void>> {
-    return this.subscribe(topic, handler);
+  async consume<T = unknown>(topic: string, group: string, handler: BusHandler<T>): Promise<() => Promise<void>> {
+    const stop = await this.subscribe(topic, handler);
+    const name = `${topic}\u0000${group}`;
+    this.consuming.set(name, (this.consuming.get(name) ?? 0) + 1);
+    let stopped = false;
+    return async () => {
+      if (stopped) return;
+      stopped = true;
+      const left = (this.consuming.get(name) ?? 1) - 1;
+      if (left > 0) this.consuming.set(name, left);
+      else this.consuming.delete(name);
+      await stop();
+    };
+  }
+
+  /** Every key, while this process consumes the topic as the group. */
+  holds(topic: string, group: string, _key: string): boolean {
+    return this.consuming.has(`${topic}\u0000${group}`);
   }
 
   async close(): Promise<void> {
     for (const subscription of this.subscriptions) subscription.unsubscribe();
     this.subscriptions.clear();
+    this.consuming.clear();
     for (const subject of this.topics.values()) subject.complete();
     this.topics.clear();
   }

@@ -7,7 +7,7 @@
  * go to one partition, so they arrive in order.
  */
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel as KafkaLogLevel, type Admin, type Consumer, type ConsumerRunConfig, type KafkaMessage, type LogEntry, type Producer } from 'kafkajs';
+import { Kafka, Partitioners, logLevel as KafkaLogLevel, type Admin, type Consumer, type ConsumerRunConfig, type KafkaMessage, type LogEntry, type PartitionMetadata, type Producer } from 'kafkajs';
 import type { Bus, BusHandler } from './bus';
 
 export type BusLog = (level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown>) => void;
@@ -48,6 +48,10 @@ export class KafkaBus implements Bus {
   readonly kind = 'kafka';
   private readonly consumers = new Set<Consumer>();
   private readonly topics = new Map<string, Promise<void>>();
+  /** The partitions each consumption holds (by topic and group), as of its group's last assignment. */
+  private readonly holdings = new Map<string, { partitions: PartitionMetadata[]; held: ReadonlySet<number> }>();
+  /** The producer's own choice of partition for a key (kafkajs's default partitioner). */
+  private readonly partitioner = Partitioners.DefaultPartitioner();
   private closed = false;
 
   private constructor(
@@ -116,12 +120,18 @@ export class KafkaBus implements Bus {
       heartbeatInterval: Math.max(100, Math.floor(sessionTimeout / 6)),
       rebalanceTimeout: 10_000,
     });
-    // Which share this process holds, after each rebalance, for the operator.
+    // Which share this process holds, after each rebalance: for `holds`, and for the operator.
+    const holding = `${topic}\u0000${group}`;
+    const metadata = await this.admin.fetchTopicMetadata({ topics: [name] });
+    const partitions = metadata.topics[0]?.partitions ?? [];
+    const hold = (held: number[]) => this.holdings.set(holding, { partitions, held: new Set(held) });
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
-      const partitions = event.payload.memberAssignment[name] ?? [];
-      this.options.log?.('info', 'bus: consumer group share assigned', { group, topic, partitions });
+      const assigned = event.payload.memberAssignment[name] ?? [];
+      hold(assigned);
+      this.options.log?.('info', 'bus: consumer group share assigned', { group, topic, partitions: assigned });
     });
-    return this.run(consumer, name, true, {
+    for (const event of [consumer.events.REBALANCING, consumer.events.STOP, consumer.events.CRASH]) consumer.on(event, () => hold([]));
+    const stop = await this.run(consumer, name, true, {
       autoCommitInterval: 1000,
       partitionsConsumedConcurrently: this.options.partitions,
       // The messages of a batch start in order (those of one key queue behind one another in
@@ -132,6 +142,17 @@ export class KafkaBus implements Bus {
         await heartbeat();
       },
     });
+    return async () => {
+      this.holdings.delete(holding);
+      await stop();
+    };
+  }
+
+  holds(topic: string, group: string, key: string): boolean {
+    const holding = this.holdings.get(`${topic}\u0000${group}`);
+    if (!holding || holding.held.size === 0 || holding.partitions.length === 0) return false;
+    const partition = this.partitioner({ topic: `${this.options.topicPrefix}${topic}`, partitionMetadata: holding.partitions, message: { key, value: null } });
+    return holding.held.has(partition);
   }
 
   /** Connects and starts a consumer of one topic; resolves once it joined its group, to what stops it. */
@@ -176,6 +197,7 @@ export class KafkaBus implements Bus {
     this.closed = true;
     const consumers = [...this.consumers];
     this.consumers.clear();
+    this.holdings.clear();
     await Promise.allSettled(consumers.map((consumer) => consumer.disconnect()));
     await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
   }
