@@ -56,6 +56,18 @@ async function syncUntil<T>(base: string, user: TestUser, since: string, found: 
   throw new Error('twenty long-polls and still not there');
 }
 
+/** The presence of `userId` as /syncs from `since` show it, once its status message is `statusMsg` (or after ten polls). */
+async function presenceSeen(base: string, user: TestUser, since: string, userId: string, statusMsg: string): Promise<{ presence?: string; status_msg?: string } | undefined> {
+  let token = since;
+  let seen: { presence?: string; status_msg?: string } | undefined;
+  for (let round = 0; round < 10 && seen?.status_msg !== statusMsg; round++) {
+    const body = await sync(base, user, token, 10_000);
+    token = body.next_batch;
+    seen = body.presence?.events.find((event) => event.sender === userId)?.content ?? seen;
+  }
+  return seen;
+}
+
 function timeline(body: SyncBody, roomId: string) {
   return body.rooms?.join?.[roomId]?.timeline?.events ?? [];
 }
@@ -236,16 +248,10 @@ describeScaleOut('scale-out: two client processes and a projector process on Kaf
   });
 
   it('shows presence set on one client process to a /sync on the other', async () => {
-    let token = (await sync(clientB.url, bob)).next_batch;
+    const token = (await sync(clientB.url, bob)).next_batch;
     const set = await call(clientA.url, 'PUT', `presence/${encodeURIComponent(alice.userId)}/status`, { token: alice.token, body: { presence: 'online', status_msg: 'on A' } });
     expect(set.status).toBe(200);
-    let seen: { presence?: string; status_msg?: string } | undefined;
-    for (let round = 0; round < 10 && seen?.status_msg !== 'on A'; round++) {
-      const body = await sync(clientB.url, bob, token, 10_000);
-      token = body.next_batch;
-      seen = body.presence?.events.find((event) => event.sender === alice.userId)?.content ?? seen;
-    }
-    expect(seen).toMatchObject({ presence: 'online', status_msg: 'on A' });
+    expect(await presenceSeen(clientB.url, bob, token, alice.userId, 'on A')).toMatchObject({ presence: 'online', status_msg: 'on A' });
     const read = await call<{ presence: string; status_msg?: string }>(clientB.url, 'GET', `presence/${encodeURIComponent(alice.userId)}/status`, { token: bob.token });
     expect(read.body).toMatchObject({ presence: 'online', status_msg: 'on A' });
   });
@@ -272,6 +278,10 @@ describeScaleOut('scale-out: two client processes and a projector process on Kaf
       return events.find((event) => event.type === 'org.example.scale_out');
     }, 60_000);
     expect(received).toEqual({ type: 'org.example.scale_out', sender: bob.userId, content: { greeting: 'through the sender process' } });
+    // Presence of the other server's user, received by the federation process, shows on a client process.
+    const token = (await sync(clientB.url, bob)).next_batch;
+    expect((await carol.call('PUT', `/_matrix/client/v3/presence/${encodeURIComponent(carol.userId)}/status`, { presence: 'online', status_msg: 'from afar' })).status).toBe(200);
+    expect(await presenceSeen(clientB.url, bob, token, carol.userId, 'from afar')).toMatchObject({ presence: 'online', status_msg: 'from afar' });
   });
 
   it('serves the content repository on the process with the media role only', async () => {

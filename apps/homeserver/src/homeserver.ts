@@ -30,7 +30,7 @@ import { appServiceSenderModule, connectAppServiceTyping, ensureAppServiceSender
 import { connectE2eeFederation, e2eeInbound, e2eeServices } from './e2ee-federation';
 import { allProjectors } from './projectors';
 import { presenceFederation } from './presence-federation';
-import { followCheckpoints, openBus, publishCheckpoints, relayPresence, relayTyping } from './scale-out';
+import { followCheckpoints, openBus, publishCheckpoints, relayPresence, relayRemotePresence, relayTyping, type PresenceReceiver } from './scale-out';
 import { routeRoomCommands } from './room-commands';
 import { CommandBus } from '@nestjs/cqrs';
 import { connectProfileFederation } from './profile-federation';
@@ -235,7 +235,14 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     let disconnectProfiles: (() => void) | undefined;
     let disconnectGuestAccess: (() => void) | undefined;
     if (files.tls) {
-      const presence = roles.has('federation') || roles.has('federation-sender') ? presenceFederation(client, backend, config.server_name, logger) : null;
+      const presence = presenceFederation(client, backend, config.server_name, logger);
+      // Several processes: other servers' presence, received by a federation process, reaches them all.
+      let presenceReceiver: PresenceReceiver = presence.inbound;
+      if (bus) {
+        const relayed = await relayRemotePresence(bus, presence.inbound, logger.child({ component: 'bus' }));
+        presenceReceiver = relayed.receiver;
+        stopBus.push(relayed.stop);
+      }
       let outbox: FederationOutbox | null = null;
       if (roles.has('federation-sender')) {
         const running = runFederationSender(config, backend, keys, client.get(TypingStore).updates, logger, { exclusive: bus !== null });
@@ -244,7 +251,7 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
         // One process: it sends once this resolves. Several: this one may stand by, which must not hold up the start.
         if (!bus) await running.active;
         if (bus) stopBus.push(await serveFederationOutbox(bus, running.sender, logger.child({ component: 'bus' })));
-        disconnectPresence = presence?.connect(running.sender);
+        disconnectPresence = presence.connect(running.sender);
         // A room another server closes to guests: our guests in it leave (ours are handled as they are sent).
         const guestAccess = client.get(GuestAccessRevocation);
         disconnectGuestAccess = running.sender.onGuestAccessRevoked((roomId) => void guestAccess.enforce(roomId));
@@ -258,12 +265,12 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
       }
       if (outbox) disconnectE2ee = connectE2eeFederation(client, outbox, keys, backend, config.server_name, logger);
       disconnectProfiles = connectProfileFederation(client, keys, config.server_name);
-      if (roles.has('federation') && presence) {
+      if (roles.has('federation')) {
         const federationApi = federationApiModule(keys, {
           room,
           typing: client.get(TypingStore),
           e2ee: e2eeInbound(client),
-          presence: presence.inbound,
+          presence: presenceReceiver,
           imports: [
             federationReadModule(config, backend, options.clock, e2eeServices(client)),
             FederationMediaApiModule.forService(client.get(MediaService)),

@@ -10,7 +10,7 @@ import pino from 'pino';
 import { CreateRoom, JoinRoom, KickFromRoom, LeaveRoom, RoomCommandError, SendRoomEvent } from '@hs/room';
 import type { CommandBus, ICommand } from '@nestjs/cqrs';
 import { roomOfCommand, routeRoomCommands } from './room-commands';
-import { CHECKPOINT_REPEAT_MS, publishCheckpoints, relayPresence, relayTyping } from './scale-out';
+import { CHECKPOINT_REPEAT_MS, publishCheckpoints, relayPresence, relayRemotePresence, relayTyping } from './scale-out';
 
 /** Two or more buses that reach one another, each with its own process id. */
 function sharedBuses(count: number): Bus[] {
@@ -152,6 +152,23 @@ describe('room commands through the room writers', () => {
     } as unknown as CommandBus;
     return { bus, ran };
   }
+
+  it('hands other servers\' presence received by one process to the others, once', async () => {
+    const [federationBus, clientBus] = sharedBuses(2);
+    const received: Array<{ process: string; origin: string; content: Record<string, unknown> }> = [];
+    const receiver = (process: string) => ({ receive: async (origin: string, content: Record<string, unknown>) => void received.push({ process, origin, content }) });
+    const federationSide = await relayRemotePresence(federationBus, receiver('federation'), silent);
+    const clientSide = await relayRemotePresence(clientBus, receiver('client'), silent);
+    const content = { push: [{ user_id: '@carol:b.org', presence: 'online', currently_active: true }] };
+    await federationSide.receiver.receive('b.org', content);
+    await clientBus.publish(BUS_TOPICS.remotePresence, 'presence', { origin: 7, content });
+    expect([...received].sort((a, b) => a.process.localeCompare(b.process))).toEqual([
+      { process: 'client', origin: 'b.org', content },
+      { process: 'federation', origin: 'b.org', content },
+    ]);
+    await federationSide.stop();
+    await clientSide.stop();
+  });
 
   it('names the room of a command that writes to one, and no room for the others', () => {
     expect(roomOfCommand(new SendRoomEvent('@a:hs', '!r:hs', 'm.room.message', {}))).toBe('!r:hs');

@@ -212,3 +212,35 @@ export async function relayPresence(bus: Bus, presence: PresenceStore, logger: L
     await unsubscribe();
   };
 }
+
+/** What receives other servers' `m.presence` EDUs (the federation listener's port). */
+export interface PresenceReceiver {
+  receive(origin: string, content: Record<string, unknown>): Promise<void>;
+}
+
+/**
+ * Other servers' presence reaches every process: an `m.presence` EDU a federation process
+ * received is published as it came, and every other process hands it to its own receiver,
+ * which applies the same checks (entries about users of other servers than the origin are
+ * dropped). Returns the receiver for this process's federation listener and what stops it.
+ */
+export async function relayRemotePresence(bus: Bus, receiver: PresenceReceiver, logger: Logger): Promise<{ receiver: PresenceReceiver; stop: () => Promise<void> }> {
+  const stop = await bus.subscribe(BUS_TOPICS.remotePresence, async (message: BusMessage) => {
+    if (message.origin === bus.processId) return;
+    const value = message.value as { origin?: unknown; content?: unknown } | null;
+    if (typeof value?.origin !== 'string' || typeof value.content !== 'object' || value.content === null || Array.isArray(value.content)) {
+      logger.warn({ origin: message.origin }, 'a presence message of another server that is not valid was ignored');
+      return;
+    }
+    await receiver.receive(value.origin, value.content as Record<string, unknown>);
+  });
+  return {
+    receiver: {
+      async receive(origin, content) {
+        bus.publish(BUS_TOPICS.remotePresence, 'presence', { origin, content }).catch((error: unknown) => logger.warn({ err: error, origin }, 'presence of another server could not be published to the other processes'));
+        await receiver.receive(origin, content);
+      },
+    },
+    stop,
+  };
+}

@@ -61,6 +61,8 @@ export const BUS_TOPICS = {
   typing: 'typing',
   /** `{ userId, state, statusMsg, lastActiveTs, currentlyActive }`: a local user's presence changed. Keyed by user. */
   presence: 'presence',
+  /** `{ origin, content }`: an `m.presence` EDU another server sent to one of the processes. One key. */
+  remotePresence: 'remote-presence',
   /** A command for a room's writer (consumed by the `room-writers` group). Keyed by room. */
   roomCommands: 'room-commands',
   /** The answer to a room command. Keyed by the process that asked. */
