@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BUS_TOPICS, type Bus, type BusHandler } from '@hs/bus';
-import { PresenceStore, TypingStore } from '@hs/sync';
+import { PresenceStore, RELAY_LEASE_MS, TypingStore } from '@hs/sync';
 import pino from 'pino';
 import { CreateRoom, JoinRoom, KickFromRoom, LeaveRoom, RoomCommandError, SendRoomEvent } from '@hs/room';
 import type { CommandBus, ICommand } from '@nestjs/cqrs';
@@ -116,10 +116,11 @@ describe('presence between processes', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(presenceB.status('@a:hs')).toEqual({ presence: 'online', last_active_ago: 0, status_msg: 'lunch', currently_active: true });
     expect(presenceB.isRelayed('@a:hs')).toBe(true);
-    // B applies no timeout of its own to a relayed user; A's timeouts reach B.
-    now += 10 * 60_000;
+    // B applies no timeout of its own to a relayed user (within the lease A's refreshes renew); A's timeouts reach B.
+    now += RELAY_LEASE_MS - 1;
     presenceB.sweep();
     expect(presenceB.status('@a:hs')?.presence).toBe('online');
+    now += 10 * 60_000;
     presenceA.sweep();
     await new Promise((resolve) => setImmediate(resolve));
     expect(presenceA.status('@a:hs')?.presence).toBe('offline');
@@ -133,6 +134,31 @@ describe('presence between processes', () => {
     expect(published).toHaveLength(3);
     await busA.publish(BUS_TOPICS.presence, '@x:hs', { userId: '@x:hs', state: 'dancing', lastActiveTs: 0, currentlyActive: false });
     expect(presenceB.status('@x:hs')).toBeUndefined();
+    await stopA();
+    await stopB();
+    presenceA.close();
+    presenceB.close();
+  });
+});
+
+describe('presence told again', () => {
+  it('tells the presence a process computes again and again, which changes nothing for the others\' clients', async () => {
+    const [busA, busB] = sharedBuses(2);
+    const [presenceA, presenceB] = [new PresenceStore({ sweepIntervalMs: 0 }), new PresenceStore({ sweepIntervalMs: 0 })];
+    const told: string[] = [];
+    await busB.subscribe(BUS_TOPICS.presence, (message) => void told.push(message.key));
+    const changesOnB: string[] = [];
+    presenceB.onChange((userId) => changesOnB.push(userId));
+    const stopA = await relayPresence(busA, presenceA, silent, 20);
+    const stopB = await relayPresence(busB, presenceB, silent, 20);
+    presenceA.setPresence('@a:hs', 'online');
+    presenceA.setPresence('@gone:hs', 'offline');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    // The change, then the refreshes (the offline user and B's relayed copy are not told again).
+    expect(told.filter((key) => key === '@a:hs').length).toBeGreaterThanOrEqual(3);
+    expect(told.filter((key) => key === '@gone:hs')).toEqual(['@gone:hs']);
+    expect(new Set(changesOnB)).toEqual(new Set(['@a:hs', '@gone:hs']));
+    expect(changesOnB.filter((userId) => userId === '@a:hs')).toHaveLength(1);
     await stopA();
     await stopB();
     presenceA.close();

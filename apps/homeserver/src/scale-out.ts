@@ -6,7 +6,7 @@
 import { BUS_TOPICS, KafkaBus, type Bus, type BusMessage } from '@hs/bus';
 import type { HomeserverConfig } from '@hs/config';
 import { readActive, type CheckpointListener } from '@hs/eventstore';
-import { PRESENCE_STATES, type PresenceState, type PresenceStore, type RelayedPresence, type TypingStore, type TypingUpdate } from '@hs/sync';
+import { PRESENCE_STATES, RELAY_REFRESH_MS, type PresenceState, type PresenceStore, type RelayedPresence, type TypingStore, type TypingUpdate } from '@hs/sync';
 import type { Logger } from 'pino';
 import type { CommonQueryMethods } from 'slonik';
 
@@ -188,8 +188,10 @@ function parsePresence(value: unknown): PresenceMessage | null {
  * Presence reaches every process: a change of a local user computed here (their request, their
  * sync, a timeout) is published, keyed by user; one computed by another process is taken as
  * given here (`PresenceStore.setRelayed`) until the user's own requests reach this process.
+ * What a process computes is told again every `refreshMs`; a process that stops telling (it
+ * died) loses its users to offline everywhere else after `RELAY_LEASE_MS`.
  */
-export async function relayPresence(bus: Bus, presence: PresenceStore, logger: Logger): Promise<() => Promise<void>> {
+export async function relayPresence(bus: Bus, presence: PresenceStore, logger: Logger, refreshMs = RELAY_REFRESH_MS): Promise<() => Promise<void>> {
   const unsubscribe = await bus.subscribe(BUS_TOPICS.presence, (message: BusMessage) => {
     if (message.origin === bus.processId) return;
     const update = parsePresence(message.value);
@@ -200,14 +202,21 @@ export async function relayPresence(bus: Bus, presence: PresenceStore, logger: L
     const { userId, ...relayed } = update;
     presence.setRelayed(userId, relayed);
   });
-  const stop = presence.onChange((userId) => {
+  const publish = (userId: string) => {
     if (presence.isRelayed(userId)) return;
     const relayable = presence.relayable(userId);
     if (!relayable) return;
     const message: PresenceMessage = { userId, ...relayable };
     bus.publish(BUS_TOPICS.presence, userId, message).catch((error: unknown) => logger.warn({ err: error }, 'a presence change could not be published to the other processes'));
-  });
+  };
+  const stop = presence.onChange(publish);
+  // Told again now and then: the others keep it while this process lives (RELAY_LEASE_MS).
+  const refresh = setInterval(() => {
+    for (const userId of presence.computedHere()) publish(userId);
+  }, refreshMs);
+  refresh.unref();
   return async () => {
+    clearInterval(refresh);
     stop();
     await unsubscribe();
   };

@@ -1,4 +1,4 @@
-import { ACTIVE_GRANULARITY_MS, IDLE_TIMEOUT_MS, PresenceStore, SYNC_TIMEOUT_MS } from './presence';
+import { ACTIVE_GRANULARITY_MS, IDLE_TIMEOUT_MS, PresenceStore, RELAY_LEASE_MS, RELAY_REFRESH_MS, SYNC_TIMEOUT_MS } from './presence';
 
 const alice = '@alice:x';
 const bob = '@bob:x';
@@ -148,6 +148,39 @@ describe('PresenceStore', () => {
     store.setPresence(bob, 'unavailable');
     store.syncing(bob, 'B', 'online')();
     expect(store.status(bob)?.presence).toBe('unavailable');
+    store.close();
+  });
+
+  it('keeps a relayed presence while its process tells it again, and takes the user offline when it stops', () => {
+    const { store, clock, seen, advance } = storeAt();
+    const relayed = { state: 'online' as const, statusMsg: 'elsewhere', lastActiveTs: clock.now, currentlyActive: true };
+    store.setRelayed(alice, relayed);
+    expect(seen).toEqual([`${alice} online`]);
+    expect(store.computedHere()).toEqual([]);
+    // Told again with nothing new: no change for clients, the lease starts again.
+    for (let i = 0; i < 5; i++) {
+      advance(RELAY_REFRESH_MS);
+      store.setRelayed(alice, relayed);
+    }
+    expect(seen).toEqual([`${alice} online`]);
+    expect(store.status(alice)?.presence).toBe('online');
+    // Its process went away: no word for the lease, and the user is offline here, computed here from now on.
+    advance(RELAY_LEASE_MS - 1);
+    expect(store.status(alice)?.presence).toBe('online');
+    advance(1);
+    expect(store.status(alice)).toMatchObject({ presence: 'offline', status_msg: 'elsewhere' });
+    expect(seen).toEqual([`${alice} online`, `${alice} offline`]);
+    expect(store.isRelayed(alice)).toBe(false);
+    store.close();
+  });
+
+  it('names the users whose presence it computes and who are not offline', () => {
+    const { store, clock } = storeAt();
+    store.setPresence(alice, 'online');
+    store.setPresence(bob, 'offline');
+    store.setRelayed('@carol:x', { state: 'online', lastActiveTs: clock.now, currentlyActive: true });
+    store.setRemote('@dan:y', { presence: 'online' });
+    expect(store.computedHere()).toEqual([alice]);
     store.close();
   });
 

@@ -44,6 +44,13 @@ export const SYNC_TIMEOUT_MS = 30_000;
 export const PRESENCE_SWEEP_INTERVAL_MS = 5_000;
 /** A user of another server with no update from it for this long: offline (Synapse's FEDERATION_TIMEOUT). */
 export const REMOTE_TIMEOUT_MS = 30 * 60_000;
+/** How often a process tells the others again the presence it computes of the users not offline (scale-out). */
+export const RELAY_REFRESH_MS = 20_000;
+/**
+ * A relayed presence not told again for this long: the process that computed it is gone, and
+ * the user, whose client talks to no process any more, goes offline here.
+ */
+export const RELAY_LEASE_MS = 3 * RELAY_REFRESH_MS;
 
 export const PRESENCE_STATES: readonly PresenceState[] = ['online', 'unavailable', 'offline'];
 
@@ -247,8 +254,21 @@ export class PresenceStore implements PresenceSource {
    */
   setRelayed(userId: string, presence: RelayedPresence): void {
     if (!this.enabled) return;
-    if (this.users.get(userId)?.remote) return;
+    const existing = this.users.get(userId);
+    if (existing?.remote) return;
     const now = this.now();
+    const currentlyActive = presence.state === 'online' && presence.currentlyActive;
+    if (
+      existing?.relayed &&
+      existing.state === presence.state &&
+      existing.statusMsg === presence.statusMsg &&
+      existing.lastActiveTs === presence.lastActiveTs &&
+      existing.currentlyActive === currentlyActive
+    ) {
+      // The same word again (its process tells it again now and then): nothing for clients.
+      existing.lastSeenTs = now;
+      return;
+    }
     this.update(
       userId,
       (e) => {
@@ -256,7 +276,7 @@ export class PresenceStore implements PresenceSource {
         e.state = presence.state;
         e.statusMsg = presence.statusMsg;
         e.lastActiveTs = presence.lastActiveTs;
-        e.currentlyActive = presence.state === 'online' && presence.currentlyActive;
+        e.currentlyActive = currentlyActive;
         e.cause = 'explicit';
         e.lastSeenTs = now;
       },
@@ -274,6 +294,11 @@ export class PresenceStore implements PresenceSource {
     const e = this.users.get(userId);
     if (!e || e.remote) return undefined;
     return { state: e.state, ...(e.statusMsg !== undefined ? { statusMsg: e.statusMsg } : {}), lastActiveTs: e.lastActiveTs, currentlyActive: e.currentlyActive };
+  }
+
+  /** The local users whose presence this process computes (not relayed from another) and who are not offline. */
+  computedHere(): string[] {
+    return [...this.users].filter(([, e]) => !e.remote && !e.relayed && e.state !== 'offline').map(([userId]) => userId);
   }
 
   /** Whether the user's presence comes from another server. */
@@ -339,8 +364,21 @@ export class PresenceStore implements PresenceSource {
     if (!this.enabled) return;
     const now = this.now();
     for (const userId of [...this.users.keys()]) {
-      // The process that relayed a user's presence applies their timeouts.
-      if (this.users.get(userId)?.relayed) continue;
+      // The process that relayed a user's presence applies their timeouts, unless it has not
+      // told it again for the lease: then it is gone, and so is the user's client.
+      if (this.users.get(userId)?.relayed) {
+        this.update(userId, (e) => {
+          if (now - e.lastSeenTs < RELAY_LEASE_MS) return;
+          e.relayed = false;
+          e.devices.clear();
+          if (e.state !== 'offline') {
+            e.state = 'offline';
+            e.cause = 'disconnected';
+            e.currentlyActive = false;
+          }
+        });
+        continue;
+      }
       if (this.users.get(userId)?.remote) {
         this.update(userId, (e) => {
           if (e.state !== 'offline' && now - e.lastSeenTs >= REMOTE_TIMEOUT_MS) {
