@@ -141,8 +141,9 @@ describeScaleOut('scale-out: two client processes and a projector process on Kaf
   let alice: TestUser;
   let bob: TestUser;
   let roomId: string;
-  /** Another server, federating with this one. */
+  /** Another server, federating with this one, and a user of it in the room. */
   let remote: { name: string; port: number; server: InProcessServer };
+  let carol: FederatedUser;
 
   const startProjector = () =>
     startServer({
@@ -257,7 +258,7 @@ describeScaleOut('scale-out: two client processes and a projector process on Kaf
   });
 
   it('federates: another server joins through the federation process, and messages and to-device messages reach it from the client processes', async () => {
-    const carol = await FederatedUser.register(remote, 'carol');
+    carol = await FederatedUser.register(remote, 'carol');
     await carol.join(roomId, [env.HS_SERVER_NAME]);
     // Ours to theirs: the federation sender reads the room event from the store.
     await send(clientA.url, alice, roomId, 'hello other server');
@@ -389,17 +390,26 @@ describeScaleOut('scale-out: two client processes and a projector process on Kaf
     writer1 = await startWriter();
   });
 
-  it('keeps a second projector process standing by, and lets it take over when the first dies', async () => {
-    const standby = await startServer({ dir, databaseUrl: database.url, readyMessage: 'another process runs the projections: this one stands by and takes over when it stops', keepLines: 5000, env: { ...env, HS_ROLES: '["projector"]' } });
+  it('keeps a second projector and federation sender standing by, and lets it take over when the first dies', async () => {
+    const standby = await startServer({
+      dir,
+      databaseUrl: database.url,
+      readyMessage: 'another process runs the projections: this one stands by and takes over when it stops',
+      keepLines: 5000,
+      env: { ...env, HS_ROLES: '["projector","federation-sender"]' },
+    });
     try {
       process.kill(projector.pid, 'SIGKILL');
       await projector.stop();
       const deadline = Date.now() + 60_000;
-      while (!standby.lines.some((line) => line.msg === 'projector running') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(standby.lines.some((line) => line.msg === 'projector running')).toBe(true);
+      while (!standby.lines.some((line) => line.msg === 'homeserver running') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(standby.lines.some((line) => line.msg === 'homeserver running')).toBe(true);
       const eventId = await send(clientA.url, alice, roomId, 'read through the standby');
       const read = await call<{ chunk: Array<{ event_id: string }> }>(clientB.url, 'GET', `rooms/${encodeURIComponent(roomId)}/messages`, { token: bob.token, query: { dir: 'b', limit: '1' } });
       expect(read.body.chunk[0]?.event_id).toBe(eventId);
+      // The other server hears of it from the process that took over the sending.
+      await carol.waitForMessage(roomId, 'read through the standby', 60_000);
+      expect(standby.lines.some((line) => line.msg === 'federation sender started')).toBe(true);
     } finally {
       await standby.stop();
     }
