@@ -12,7 +12,7 @@ import type { FederationSender } from '@hs/federation-sender';
 import { FederationMediaApiModule } from '@hs/federation-api';
 import { FederationMediaSource, MediaService } from '@hs/media';
 import type { FederationKeys } from '@hs/keys';
-import type { CheckpointListener, ProjectionRunner } from '@hs/eventstore';
+import type { CheckpointListener, ProjectionRunner, WrittenBatch } from '@hs/eventstore';
 import { SigningKey, parseSigningKeyFile } from '@hs/protocol';
 import { PresenceStore, SyncNotifier, TypingStore } from '@hs/sync';
 import type { DynamicModule, Type } from '@nestjs/common';
@@ -208,9 +208,9 @@ export async function startHomeserver(config: HomeserverConfig, logger: Logger, 
     if (bus) {
       const readBarrier = backend.readBarrier;
       if (!backend.runner) {
-        const advance = (name: string, position: bigint) => {
+        const advance = (name: string, position: bigint, written?: WrittenBatch) => {
           readBarrier.advance(name, position);
-          notifier.checkpointAdvanced(name, position);
+          notifier.checkpointAdvanced(name, position, true, written);
         };
         stopBus.push(await followCheckpoints(bus, backend.db.pool, projectorNames, advance, logger.child({ component: 'bus' })));
       }

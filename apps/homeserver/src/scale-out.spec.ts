@@ -7,10 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { BUS_TOPICS, type Bus, type BusHandler } from '@hs/bus';
 import { PresenceStore, RELAY_LEASE_MS, TypingStore } from '@hs/sync';
 import pino from 'pino';
+import { PlainEventRows, writtenEventRows, type EventRow } from '@hs/projections/sync';
+import type { WrittenBatch } from '@hs/eventstore';
+import type { CommonQueryMethods } from 'slonik';
 import { CreateRoom, JoinRoom, KickFromRoom, LeaveRoom, RoomCommandError, SendRoomEvent } from '@hs/room';
 import type { CommandBus, ICommand } from '@nestjs/cqrs';
 import { roomOfCommand, routeRoomCommands } from './room-commands';
-import { CHECKPOINT_REPEAT_MS, publishCheckpoints, relayPresence, relayRemotePresence, relayTyping } from './scale-out';
+import { CHECKPOINT_REPEAT_MS, MAX_RELAYED_ROWS, followCheckpoints, publishCheckpoints, relayPresence, relayRemotePresence, relayTyping } from './scale-out';
 
 /** Two or more buses that reach one another, each with its own process id. */
 function sharedBuses(count: number): Bus[] {
@@ -72,6 +75,81 @@ describe('projection positions on the bus', () => {
     expect(received.length).toBe(3);
     release();
     await publisher.stop();
+  });
+});
+
+describe('the sync projection\'s rows with its positions', () => {
+  function row(position: bigint, roomId = '!r:hs'): EventRow {
+    return {
+      position,
+      event_id: `$e${position}`,
+      room_id: roomId,
+      type: 'm.room.message',
+      sender: '@a:hs',
+      state_key: null,
+      depth: position + 10n,
+      in_timeline: true,
+      event: { type: 'm.room.message', event_id: `$e${position}`, room_id: roomId, sender: '@a:hs', origin_server_ts: 1, content: { body: `n${position}` } },
+      prev_content: null,
+      prev_sender: null,
+      replaces_state: null,
+      redacted_because: null,
+      txn_user: '@a:hs',
+      txn_device: 'D',
+      txn_id: `t${position}`,
+      extra_unsigned: null,
+    } as EventRow;
+  }
+  const plain = (after: bigint, rows: EventRow[]): WrittenBatch => ({ after, value: new PlainEventRows(rows) });
+  /** No stored checkpoints: the positions come from the bus only. */
+  const noStoredCheckpoints = { maybeOne: async () => null, any: async () => [], one: async () => { throw new Error('none'); } } as unknown as CommonQueryMethods;
+
+  it('hands a client process the rows of a range whose batches were all plain, and leaves the others to the database', async () => {
+    const [projectorBus, clientBus] = sharedBuses(2);
+    const advanced: Array<{ name: string; position: bigint; rows?: readonly EventRow[]; after?: bigint }> = [];
+    const stop = await followCheckpoints(clientBus, noStoredCheckpoints, ['sync', 'receipts'], (name, position, written) => advanced.push({ name, position, ...(written ? { rows: writtenEventRows(written.value), after: written.after } : {}) }), silent);
+    const publisher = publishCheckpoints(projectorBus, silent);
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    // The first advance: nothing known before it, no rows.
+    publisher.listener('sync', 10n, true, plain(0n, [row(10n)]));
+    await settle();
+    // Two plain batches and one over nothing the projection handles.
+    publisher.listener('sync', 12n, true, plain(10n, [row(11n), row(12n)]));
+    await settle();
+    publisher.listener('sync', 13n, false);
+    await settle();
+    // A batch that changed state (no rows reported): the range goes to the database.
+    publisher.listener('sync', 15n, true);
+    await settle();
+    publisher.listener('receipts', 4n, true);
+    await settle();
+    expect(advanced.map(({ name, position, after, rows }) => [name, position, after, rows?.map((r) => r.position)])).toEqual([
+      ['sync', 10n, undefined, undefined],
+      ['sync', 12n, 10n, [11n, 12n]],
+      ['sync', 13n, 12n, []],
+      ['sync', 15n, undefined, undefined],
+      ['receipts', 4n, undefined, undefined],
+    ]);
+    // The rows arrive as the projector wrote them, bigints included.
+    expect(advanced[1].rows).toEqual([row(11n), row(12n)]);
+    await publisher.stop();
+    await stop();
+  });
+
+  it('sends no rows for a range longer than the limit, and ignores rows that do not parse', async () => {
+    const [projectorBus, clientBus] = sharedBuses(2);
+    const written: Array<WrittenBatch | undefined> = [];
+    const stop = await followCheckpoints(clientBus, noStoredCheckpoints, ['sync'], (_name, _position, batch) => written.push(batch), silent);
+    const publisher = publishCheckpoints(projectorBus, silent);
+    publisher.listener('sync', 1n, true);
+    await new Promise((resolve) => setImmediate(resolve));
+    const many = Array.from({ length: MAX_RELAYED_ROWS + 1 }, (_, i) => row(BigInt(i + 2)));
+    publisher.listener('sync', BigInt(MAX_RELAYED_ROWS + 2), true, plain(1n, many));
+    await new Promise((resolve) => setImmediate(resolve));
+    await projectorBus.publish(BUS_TOPICS.checkpoints, 'positions', { positions: { sync: '900' }, syncRows: { after: String(MAX_RELAYED_ROWS + 2), rows: [{ ...row(900n), position: 900, depth: '910' }] } });
+    expect(written).toEqual([undefined, undefined, undefined]);
+    await publisher.stop();
+    await stop();
   });
 });
 

@@ -5,7 +5,8 @@
  */
 import { BUS_TOPICS, KafkaBus, type Bus, type BusMessage } from '@hs/bus';
 import type { HomeserverConfig } from '@hs/config';
-import { readActive, type CheckpointListener } from '@hs/eventstore';
+import { readActive, type CheckpointListener, type WrittenBatch } from '@hs/eventstore';
+import { PlainEventRows, SYNC_PROJECTION, writtenEventRows, type EventRow } from '@hs/projections/sync';
 import { PRESENCE_STATES, RELAY_REFRESH_MS, type PresenceState, type PresenceStore, type RelayedPresence, type TypingStore, type TypingUpdate } from '@hs/sync';
 import type { Logger } from 'pino';
 import type { CommonQueryMethods } from 'slonik';
@@ -33,6 +34,38 @@ export async function openBus(config: HomeserverConfig, logger: Logger): Promise
 /** What a projector process publishes: the position each projection has applied. */
 interface CheckpointsMessage {
   positions: Record<string, string>;
+  /**
+   * The timeline rows the sync projection wrote over (after, its position], when every batch
+   * of that range was plain (no state change) and they are few: a client process wakes its
+   * /sync requests from them instead of reading them back from the database.
+   */
+  syncRows?: { after: string; rows: SerializedEventRow[] };
+}
+
+/** An event row as it travels: the bigints as decimal strings. */
+type SerializedEventRow = Omit<EventRow, 'position' | 'depth'> & { position: string; depth: string };
+
+/** Most rows a message carries; a longer range is read back from the database by the receivers. */
+export const MAX_RELAYED_ROWS = 200;
+
+function serializeRow(row: EventRow): SerializedEventRow {
+  return { ...row, position: row.position.toString(), depth: row.depth.toString() };
+}
+
+const DECIMAL = /^-?[0-9]{1,20}$/;
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isNullableString = (value: unknown) => value === null || typeof value === 'string';
+const isNullableObject = (value: unknown) => value === null || isObject(value);
+
+function parseRow(value: unknown): EventRow | null {
+  if (!isObject(value)) return null;
+  const row = value as Partial<SerializedEventRow>;
+  if (typeof row.position !== 'string' || !DECIMAL.test(row.position) || typeof row.depth !== 'string' || !DECIMAL.test(row.depth)) return null;
+  if (typeof row.event_id !== 'string' || typeof row.room_id !== 'string' || typeof row.type !== 'string' || typeof row.sender !== 'string') return null;
+  if (!isNullableString(row.state_key) || typeof row.in_timeline !== 'boolean' || !isObject(row.event)) return null;
+  if (!isNullableObject(row.prev_content) || !isNullableString(row.prev_sender) || !isNullableString(row.replaces_state) || !isNullableObject(row.redacted_because)) return null;
+  if (!isNullableString(row.txn_user) || !isNullableString(row.txn_device) || !isNullableString(row.txn_id) || !isNullableObject(row.extra_unsigned)) return null;
+  return { ...(row as SerializedEventRow), position: BigInt(row.position), depth: BigInt(row.depth) } as EventRow;
 }
 
 /** How often a projector process repeats its positions, so a process that just started learns them. */
@@ -47,11 +80,14 @@ export interface CheckpointPublisher {
 /**
  * Publishes every projection's position to the other processes as it advances: one message
  * holds them all (one key, so they arrive in order), at most one is in flight, and the next
- * carries whatever advanced meanwhile. The positions are also repeated every
- * CHECKPOINT_REPEAT_MS.
+ * carries whatever advanced meanwhile, with the sync projection's plain rows of that range
+ * when it has them all. The positions are also repeated every CHECKPOINT_REPEAT_MS.
  */
 export function publishCheckpoints(bus: Bus, logger: Logger): CheckpointPublisher {
   const positions = new Map<string, bigint>();
+  // The sync projection's rows since the last message: null when some batch of the range left them unknown.
+  let syncRows: { after: bigint; rows: EventRow[] } | null = null;
+  let syncRowsKnown = false;
   let dirty = false;
   let sending: Promise<void> | null = null;
   let stopped = false;
@@ -59,6 +95,12 @@ export function publishCheckpoints(bus: Bus, logger: Logger): CheckpointPublishe
     if (sending || stopped) return;
     dirty = false;
     const message: CheckpointsMessage = { positions: Object.fromEntries([...positions].map(([name, position]) => [name, position.toString()])) };
+    if (syncRows && syncRowsKnown && syncRows.rows.length <= MAX_RELAYED_ROWS && positions.has(SYNC_PROJECTION)) {
+      message.syncRows = { after: syncRows.after.toString(), rows: syncRows.rows.map(serializeRow) };
+    }
+    const covered = positions.get(SYNC_PROJECTION);
+    syncRows = covered === undefined ? null : { after: covered, rows: [] };
+    syncRowsKnown = covered !== undefined;
     sending = bus
       .publish(BUS_TOPICS.checkpoints, 'positions', message)
       .catch((error: unknown) => logger.warn({ err: error }, 'projection positions could not be published; they are sent again with the next advance'))
@@ -70,8 +112,14 @@ export function publishCheckpoints(bus: Bus, logger: Logger): CheckpointPublishe
   const repeat = setInterval(send, CHECKPOINT_REPEAT_MS);
   repeat.unref();
   return {
-    listener: (name, position) => {
-      if (position <= (positions.get(name) ?? -1n)) return;
+    listener: (name, position, wrote, written) => {
+      const before = positions.get(name);
+      if (position <= (before ?? -1n)) return;
+      if (name === SYNC_PROJECTION) {
+        const rows = !wrote ? [] : written !== undefined && written.after === before ? writtenEventRows(written.value) : undefined;
+        if (rows === undefined || !syncRows || syncRows.rows.length + rows.length > MAX_RELAYED_ROWS) syncRowsKnown = false;
+        else syncRows.rows.push(...rows);
+      }
       positions.set(name, position);
       dirty = true;
       send();
@@ -84,43 +132,49 @@ export function publishCheckpoints(bus: Bus, logger: Logger): CheckpointPublishe
   };
 }
 
-function parseCheckpoints(value: unknown): Map<string, bigint> | null {
-  if (typeof value !== 'object' || value === null) return null;
-  const positions = (value as Partial<CheckpointsMessage>).positions;
-  if (typeof positions !== 'object' || positions === null) return null;
-  const result = new Map<string, bigint>();
-  for (const [name, position] of Object.entries(positions)) {
+function parseCheckpoints(value: unknown): { positions: Map<string, bigint>; syncRows?: WrittenBatch } | null {
+  if (!isObject(value)) return null;
+  const message = value as Partial<CheckpointsMessage>;
+  if (!isObject(message.positions)) return null;
+  const positions = new Map<string, bigint>();
+  for (const [name, position] of Object.entries(message.positions)) {
     if (typeof position !== 'string' || !/^[0-9]{1,20}$/.test(position)) return null;
-    result.set(name, BigInt(position));
+    positions.set(name, BigInt(position));
   }
-  return result;
+  const relayed = message.syncRows;
+  if (!isObject(relayed) || typeof relayed.after !== 'string' || !/^[0-9]{1,20}$/.test(relayed.after) || !Array.isArray(relayed.rows)) return { positions };
+  const rows = relayed.rows.map(parseRow);
+  // Rows that do not parse are not used: the receiver reads the range back from the database.
+  if (rows.some((row) => row === null)) return { positions };
+  return { positions, syncRows: { after: BigInt(relayed.after), value: new PlainEventRows(rows as EventRow[]) } };
 }
 
 /**
  * A process that runs no projections learns how far they are from the projector process:
  * the positions published on the bus from now on, and those stored in the database (for the
- * time before). `advance` gets each projection's position, never one lower than before.
+ * time before). `advance` gets each projection's position, never one lower than before, and
+ * for the sync projection the rows written since the previous message when it carried them.
  */
 export async function followCheckpoints(
   bus: Bus,
   db: CommonQueryMethods,
   names: readonly string[],
-  advance: (name: string, position: bigint) => void,
+  advance: (name: string, position: bigint, written?: WrittenBatch) => void,
   logger: Logger,
 ): Promise<() => Promise<void>> {
   const known = new Map<string, bigint>();
-  const apply = (name: string, position: bigint) => {
+  const apply = (name: string, position: bigint, written?: WrittenBatch) => {
     if (!names.includes(name) || position <= (known.get(name) ?? -1n)) return;
     known.set(name, position);
-    advance(name, position);
+    advance(name, position, written);
   };
   const unsubscribe = await bus.subscribe(BUS_TOPICS.checkpoints, (message: BusMessage) => {
-    const positions = parseCheckpoints(message.value);
-    if (!positions) {
+    const parsed = parseCheckpoints(message.value);
+    if (!parsed) {
       logger.warn({ origin: message.origin }, 'a message of projection positions that is not valid was ignored');
       return;
     }
-    for (const [name, position] of positions) apply(name, position);
+    for (const [name, position] of parsed.positions) apply(name, position, name === SYNC_PROJECTION ? parsed.syncRows : undefined);
   });
   for (const name of names) {
     const active = await readActive(db, name);
