@@ -2,6 +2,12 @@
 const fs = require('node:fs');
 const swcrc = JSON.parse(fs.readFileSync(`${__dirname}/.swcrc`, 'utf8'));
 
+/**
+ * The scale-out suite runs several server processes on one PostgreSQL database: without
+ * TEST_DATABASE_URL it is not selected (on CI it always is, and fails without one).
+ */
+const scaleOutSelected = Boolean(process.env.TEST_DATABASE_URL) || process.env.CI === 'true';
+
 /** @type {import('jest').Config} */
 module.exports = {
   rootDir: __dirname,
@@ -12,7 +18,7 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   testMatch: ['<rootDir>/{apps,libs,projections,test}/**/*.spec.ts'],
   // The interoperability suite runs on its own (test/interop/jest.config.js).
-  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/interop/'],
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/interop/', ...(scaleOutSelected ? [] : ['<rootDir>/test/scale-out/scale-out.spec.ts'])],
   moduleNameMapper: {
     '^@hs/projections/(.*)$': '<rootDir>/projections/$1/index.ts',
     '^@hs/([a-z0-9-]+)$': '<rootDir>/libs/$1/src/index.ts',
