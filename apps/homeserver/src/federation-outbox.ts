@@ -5,9 +5,10 @@
  * servers that sent us an authenticated request (their backoff ends at once). Room events
  * never travel here: the sender reads them from the store.
  */
-import { BUS_TOPICS, type Bus, type BusMessage } from '@hs/bus';
+import { BUS_TOPICS, type Bus } from '@hs/bus';
 import type { Edu } from '@hs/federation-sender';
 import type { Logger } from 'pino';
+import { subscribeChecked } from './scale-out';
 
 /** Where EDUs for other servers are queued: the sender itself, or the bus to it. */
 export interface FederationOutbox {
@@ -67,13 +68,16 @@ function parseOutboxMessage(value: unknown): OutboxMessage | null {
  * is standing by drops it (its queues are not running), as it drops its own process's EDUs.
  */
 export async function serveFederationOutbox(bus: Bus, outbox: FederationOutbox, logger: Logger): Promise<() => Promise<void>> {
-  return bus.subscribe(BUS_TOPICS.federationOutbox, (message: BusMessage) => {
-    const parsed = parseOutboxMessage(message.value);
-    if (!parsed) {
-      logger.warn({ origin: message.origin }, 'a federation outbox message that is not valid was ignored');
-      return;
-    }
-    if ('reachable' in parsed) outbox.markReachable(parsed.reachable);
-    else outbox.enqueueEdu(parsed.destinations, parsed.edu, parsed.key);
-  });
+  return subscribeChecked(
+    bus,
+    BUS_TOPICS.federationOutbox,
+    'federation outbox message',
+    parseOutboxMessage,
+    (parsed) => {
+      if ('reachable' in parsed) outbox.markReachable(parsed.reachable);
+      else outbox.enqueueEdu(parsed.destinations, parsed.edu, parsed.key);
+    },
+    logger,
+    false,
+  );
 }

@@ -31,6 +31,31 @@ export async function openBus(config: HomeserverConfig, logger: Logger): Promise
   return bus;
 }
 
+/**
+ * Subscribes to `topic`: each message `parse` accepts goes to `apply`, the others are logged
+ * (as "a <what> that is not valid was ignored") and skipped. With `fromOthers`, this process's
+ * own messages are skipped too.
+ */
+export function subscribeChecked<T>(
+  bus: Bus,
+  topic: string,
+  what: string,
+  parse: (value: unknown) => T | null,
+  apply: (value: T) => void | Promise<void>,
+  logger: Logger,
+  fromOthers = true,
+): Promise<() => Promise<void>> {
+  return bus.subscribe(topic, async (message: BusMessage) => {
+    if (fromOthers && message.origin === bus.processId) return;
+    const parsed = parse(message.value);
+    if (parsed === null) {
+      logger.warn({ origin: message.origin }, `a ${what} that is not valid was ignored`);
+      return;
+    }
+    await apply(parsed);
+  });
+}
+
 /** What a projector process publishes: the position each projection has applied. */
 interface CheckpointsMessage {
   positions: Record<string, string>;
@@ -168,14 +193,17 @@ export async function followCheckpoints(
     known.set(name, position);
     advance(name, position, written);
   };
-  const unsubscribe = await bus.subscribe(BUS_TOPICS.checkpoints, (message: BusMessage) => {
-    const parsed = parseCheckpoints(message.value);
-    if (!parsed) {
-      logger.warn({ origin: message.origin }, 'a message of projection positions that is not valid was ignored');
-      return;
-    }
-    for (const [name, position] of parsed.positions) apply(name, position, name === SYNC_PROJECTION ? parsed.syncRows : undefined);
-  });
+  const unsubscribe = await subscribeChecked(
+    bus,
+    BUS_TOPICS.checkpoints,
+    'message of projection positions',
+    parseCheckpoints,
+    (parsed) => {
+      for (const [name, position] of parsed.positions) apply(name, position, name === SYNC_PROJECTION ? parsed.syncRows : undefined);
+    },
+    logger,
+    false,
+  );
   for (const name of names) {
     const active = await readActive(db, name);
     if (active) apply(name, active.checkpoint);
@@ -204,15 +232,14 @@ function parseTyping(value: unknown): TypingMessage | null {
  * published (keyed by room), those of other processes are applied here as relayed.
  */
 export async function relayTyping(bus: Bus, typing: TypingStore, logger: Logger): Promise<() => Promise<void>> {
-  const unsubscribe = await bus.subscribe(BUS_TOPICS.typing, (message: BusMessage) => {
-    if (message.origin === bus.processId) return;
-    const update = parseTyping(message.value);
-    if (!update) {
-      logger.warn({ origin: message.origin }, 'a typing message that is not valid was ignored');
-      return;
-    }
-    typing.setTyping(update.roomId, update.userId, update.typing, update.timeoutMs, true);
-  });
+  const unsubscribe = await subscribeChecked(
+    bus,
+    BUS_TOPICS.typing,
+    'typing message',
+    parseTyping,
+    (update) => typing.setTyping(update.roomId, update.userId, update.typing, update.timeoutMs, true),
+    logger,
+  );
   const subscription = typing.updates.subscribe((update: TypingUpdate) => {
     if (update.relayed) return;
     const message: TypingMessage = { roomId: update.roomId, userId: update.userId, typing: update.typing, ...(update.timeoutMs !== undefined ? { timeoutMs: update.timeoutMs } : {}) };
@@ -246,16 +273,14 @@ function parsePresence(value: unknown): PresenceMessage | null {
  * died) loses its users to offline everywhere else after `RELAY_LEASE_MS`.
  */
 export async function relayPresence(bus: Bus, presence: PresenceStore, logger: Logger, refreshMs = RELAY_REFRESH_MS): Promise<() => Promise<void>> {
-  const unsubscribe = await bus.subscribe(BUS_TOPICS.presence, (message: BusMessage) => {
-    if (message.origin === bus.processId) return;
-    const update = parsePresence(message.value);
-    if (!update) {
-      logger.warn({ origin: message.origin }, 'a presence message that is not valid was ignored');
-      return;
-    }
-    const { userId, ...relayed } = update;
-    presence.setRelayed(userId, relayed);
-  });
+  const unsubscribe = await subscribeChecked(
+    bus,
+    BUS_TOPICS.presence,
+    'presence message',
+    parsePresence,
+    ({ userId, ...relayed }) => presence.setRelayed(userId, relayed),
+    logger,
+  );
   const publish = (userId: string) => {
     if (presence.isRelayed(userId)) return;
     const relayable = presence.relayable(userId);
@@ -288,15 +313,17 @@ export interface PresenceReceiver {
  * dropped). Returns the receiver for this process's federation listener and what stops it.
  */
 export async function relayRemotePresence(bus: Bus, receiver: PresenceReceiver, logger: Logger): Promise<{ receiver: PresenceReceiver; stop: () => Promise<void> }> {
-  const stop = await bus.subscribe(BUS_TOPICS.remotePresence, async (message: BusMessage) => {
-    if (message.origin === bus.processId) return;
-    const value = message.value as { origin?: unknown; content?: unknown } | null;
-    if (typeof value?.origin !== 'string' || typeof value.content !== 'object' || value.content === null || Array.isArray(value.content)) {
-      logger.warn({ origin: message.origin }, 'a presence message of another server that is not valid was ignored');
-      return;
-    }
-    await receiver.receive(value.origin, value.content as Record<string, unknown>);
-  });
+  const stop = await subscribeChecked(
+    bus,
+    BUS_TOPICS.remotePresence,
+    'presence message of another server',
+    (value) => {
+      const edu = value as { origin?: unknown; content?: unknown } | null;
+      return typeof edu?.origin === 'string' && isObject(edu.content) ? { origin: edu.origin, content: edu.content } : null;
+    },
+    ({ origin, content }) => receiver.receive(origin, content),
+    logger,
+  );
   return {
     receiver: {
       async receive(origin, content) {
